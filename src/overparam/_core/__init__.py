@@ -1,0 +1,22 @@
+"""Core types and helpers: Result/Status, input checks, seeds."""
+from .checks import (
+    check_depth,
+    check_finite_array,
+    check_int,
+    check_positive,
+    check_system,
+)
+from .result import Result, Status
+from .seeds import as_generator, derive_seed
+
+__all__ = [
+    "Result",
+    "Status",
+    "as_generator",
+    "check_depth",
+    "check_finite_array",
+    "check_int",
+    "check_positive",
+    "check_system",
+    "derive_seed",
+]

@@ -1,0 +1,67 @@
+"""Input validation shared by every public entry point: one clear error per problem."""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``a`` as a float ndarray, refusing NaN/inf and a wrong number of dimensions."""
+    arr = np.asarray(a)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+    if np.iscomplexobj(arr):
+        return arr
+    return arr.astype(np.float64, copy=False)
+
+
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return v
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """An integer, optionally with a lower bound."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
+
+
+def check_depth(depth: Any) -> int:
+    """Depth L of a factorization: an integer >= 1."""
+    return check_int(depth, "depth", minimum=1)
+
+
+def check_system(shape: tuple[int, int], y: Any) -> np.ndarray:
+    """Validate measurements ``y`` against an operator of shape ``(m, n)``."""
+    m, n = shape
+    if m < 1 or n < 1:
+        raise ValueError(f"the operator has no {'rows' if m < 1 else 'columns'}: shape {shape}")
+    y = check_finite_array(y, "y")
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.reshape(-1)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a vector, got shape {y.shape}")
+    if y.shape[0] != m:
+        raise ValueError(f"shape mismatch: A has {m} rows but y has {y.shape[0]} entries")
+    return y

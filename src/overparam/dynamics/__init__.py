@@ -1,0 +1,19 @@
+"""Simulated dynamics: the one driver loop, step policies, and the public GD solvers."""
+from . import steps
+from .driver import DriverConfig, make_config, record_points, run_driver, run_driver_batch
+from .hadamard_gd import hadamard_gd, hadamard_gd_batch
+from .steps import Auto, Constant, Decaying
+
+__all__ = [
+    "Auto",
+    "Constant",
+    "Decaying",
+    "DriverConfig",
+    "hadamard_gd",
+    "hadamard_gd_batch",
+    "make_config",
+    "record_points",
+    "run_driver",
+    "run_driver_batch",
+    "steps",
+]

@@ -1,0 +1,246 @@
+"""The one driver loop: any (operator, parametrization, step policy) combination.
+
+The loop is jitted and runs entirely in ``lax`` control flow: an outer ``while_loop`` over
+record points and an inner ``while_loop`` of gradient steps, stopping on a relative
+residual tolerance, the iteration cap, stagnation (no decrease of the loss over a whole
+record segment of at least ``stagnation_window`` steps) or divergence (a non-finite or
+exploding loss, in which case the last finite iterate is kept). Traces go into fixed-size
+arrays at the record points. ``jax.vmap`` over the array arguments batches trials.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import Result, Status, check_int, check_positive
+from ..problems import Operator
+from .steps import StepContext
+
+RUNNING, CONVERGED, MAX_ITER, STAGNATED, DIVERGED = range(5)
+STATUS_OF_CODE = {
+    CONVERGED: Status.CONVERGED,
+    MAX_ITER: Status.MAX_ITER,
+    STAGNATED: Status.STAGNATED,
+    DIVERGED: Status.DIVERGED,
+}
+BASE_FIELDS = ("loss", "residual", "l1", "step")
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass(frozen=True)
+class DriverConfig:
+    """Static settings of a run (hashable: part of the compilation key)."""
+
+    max_iter: int
+    tol: float
+    record_iters: tuple[int, ...]
+    stagnation_window: int = 100
+
+
+def record_points(max_iter: int, record: int | Sequence[int] | None) -> tuple[int, ...]:
+    """Iterations at which the trace is written: ``record`` log-spaced points in
+    [1, max_iter] plus 0 (an int), or the given iterations (a sequence); always ends at
+    ``max_iter``."""
+    if record is None:
+        record = 64
+    if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
+        k = check_int(record, "record", minimum=1)
+        pts = np.unique(np.round(np.geomspace(1, max_iter, num=k)).astype(np.int64))
+        pts = np.concatenate([[0], pts])
+    else:
+        pts = np.unique(np.asarray(list(record), dtype=np.int64))
+        if pts.size and (pts[0] < 0 or pts[-1] > max_iter):
+            raise ValueError(f"record iterations must lie in [0, max_iter={max_iter}]")
+    pts = pts[pts <= max_iter]
+    if pts.size == 0 or pts[-1] != max_iter:
+        pts = np.append(pts, max_iter)
+    return tuple(int(p) for p in pts)
+
+
+def make_config(max_iter: int, tol: float, record: Any) -> DriverConfig:
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    tol = check_positive(tol, "tol", allow_zero=True)
+    return DriverConfig(max_iter, tol, record_points(max_iter, record))
+
+
+def _dense_forward(matrix: jax.Array, x: jax.Array) -> jax.Array:
+    return matrix @ x
+
+
+def operator_data(op: Operator) -> tuple[Callable, Any]:
+    """(forward(data, x), data): dense matrices travel as an argument (no recompilation for
+    a new matrix of the same shape, and vmap-able); other operators are closed over."""
+    if op.is_dense:
+        return _dense_forward, op.to_dense()
+    return _ClosedForward(op), None
+
+
+class _ClosedForward:
+    def __init__(self, op: Operator):
+        self.op = op
+
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        return self.op.jax_matvec(x)
+
+    def __hash__(self) -> int:
+        return id(self.op)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _ClosedForward) and other.op is self.op
+
+
+@functools.lru_cache(maxsize=64)
+def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: bool):
+    rec = jnp.asarray(cfg.record_iters, dtype=jnp.int64)
+    n_rows = len(cfg.record_iters) + 1
+    names = BASE_FIELDS + tuple(name for name, _ in metrics)
+
+    def evaluate(params, data, y):
+        x, pull_signal = jax.vjp(model.signal, params)
+        ax, pull_op = jax.vjp(lambda z: forward(data, z), x)
+        r = ax - y
+        loss = 0.5 * jnp.vdot(r, r)
+        g = pull_op(r)[0]
+        grads = pull_signal(g)[0]
+        return x, loss, g, grads
+
+    def row_values(x, loss, ynorm, eta):
+        base = [loss, jnp.sqrt(2.0 * loss) / ynorm, jnp.sum(jnp.abs(x)), eta]
+        return jnp.stack([jnp.asarray(v, jnp.float64) for v in base]
+                         + [jnp.asarray(fn(x), jnp.float64) for _, fn in metrics])
+
+    def run(data, y, params0, opnorm2):
+        ynorm = jnp.maximum(jnp.linalg.norm(y), 1e-300)
+        x0, loss0, g0, grads0 = evaluate(params0, data, y)
+        loss_cap = DIVERGENCE_FACTOR * jnp.maximum(loss0, 1e-300)
+        status0 = jnp.where(
+            jnp.sqrt(2.0 * loss0) / ynorm <= cfg.tol, CONVERGED,
+            jnp.where(jnp.isfinite(loss0), RUNNING, DIVERGED))
+        state = dict(params=params0, pstate=policy.init(params0), it=jnp.int64(0),
+                     x=x0, loss=loss0, g=g0, grads=grads0, eta=jnp.float64(0.0),
+                     status=jnp.int64(status0))
+
+        def step(s):
+            bound = model.hessian_bound(s["params"], s["g"], opnorm2)
+            new_p, new_ps, eta = policy.update(
+                s["params"], s["grads"], s["pstate"], StepContext(s["it"], bound))
+            new_p = model.project(new_p)
+            x, loss, g, grads = evaluate(new_p, data, y)
+            bad = ~jnp.isfinite(loss) | ~jnp.all(jnp.isfinite(x)) | (loss > loss_cap)
+            it = s["it"] + 1
+            status = jnp.where(
+                jnp.sqrt(2.0 * loss) / ynorm <= cfg.tol, CONVERGED,
+                jnp.where(it >= cfg.max_iter, MAX_ITER, RUNNING))
+            new = dict(params=new_p, pstate=new_ps, it=it, x=x, loss=loss, g=g,
+                       grads=grads, eta=jnp.asarray(eta, jnp.float64),
+                       status=jnp.int64(status))
+            kept = dict(s, status=jnp.int64(DIVERGED))
+            return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), kept, new)
+
+        trace = jnp.full((n_rows, len(names)), jnp.nan, dtype=jnp.float64)
+        iters = jnp.full((n_rows,), -1, dtype=jnp.int64)
+
+        def outer_cond(c):
+            s, k, *_ = c
+            return (s["status"] == RUNNING) & (k < rec.shape[0])
+
+        def outer_body(c):
+            s, k, trace, iters, prev_loss, prev_it = c
+            target = rec[k]
+            s = jax.lax.while_loop(
+                lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
+            row = row_values(s["x"], s["loss"], ynorm, s["eta"])
+            trace = trace.at[k].set(row)
+            iters = iters.at[k].set(s["it"])
+            stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
+                        & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
+            s = dict(s, status=jnp.where(stagnant, STAGNATED, s["status"]))
+            return s, k + 1, trace, iters, s["loss"], s["it"]
+
+        s, k, trace, iters, _, _ = jax.lax.while_loop(
+            outer_cond, outer_body, (state, jnp.int64(0), trace, iters, loss0, jnp.int64(0)))
+        # final row when the run stopped between record points (or before the first)
+        last_it = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
+        need = last_it != s["it"]
+        trace = jnp.where(need, trace.at[k].set(row_values(s["x"], s["loss"], ynorm, s["eta"])),
+                          trace)
+        iters = jnp.where(need, iters.at[k].set(s["it"]), iters)
+        status = jnp.where(s["status"] == RUNNING, MAX_ITER, s["status"])
+        return dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
+                    status=status, trace=trace, iters=iters)
+
+    fn = jax.vmap(run, in_axes=(0, 0, 0, 0)) if batched else run
+    return jax.jit(fn), names
+
+
+def run_driver(
+    model: Any,
+    policy: Any,
+    op: Operator,
+    y: np.ndarray,
+    cfg: DriverConfig,
+    *,
+    metrics: Sequence[tuple[str, Callable]] = (),
+    key: Any = None,
+) -> tuple[dict[str, Any], tuple[str, ...], float]:
+    """Run one problem; returns (raw outputs as NumPy, trace field names, seconds)."""
+    forward, data = operator_data(op)
+    fn, names = _build(model, policy, forward, cfg, tuple(metrics), False)
+    params0 = model.init(key, op.shape[1])
+    t0 = time.perf_counter()
+    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2))
+    out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
+    return out, names, time.perf_counter() - t0
+
+
+def run_driver_batch(
+    model: Any,
+    policy: Any,
+    ops: Sequence[Operator],
+    ys: Sequence[np.ndarray],
+    cfg: DriverConfig,
+    *,
+    metrics: Sequence[tuple[str, Callable]] = (),
+    key: Any = None,
+) -> tuple[dict[str, Any], tuple[str, ...], float]:
+    """Run a batch of dense problems of one shape with ``vmap``; outputs gain a leading
+    batch axis."""
+    if not all(op.is_dense for op in ops):
+        raise TypeError("batched runs need dense operators (matrix-free ones run one by one)")
+    shapes = {op.shape for op in ops}
+    if len(shapes) != 1:
+        raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
+    fn, names = _build(model, policy, _dense_forward, cfg, tuple(metrics), True)
+    data = jnp.stack([jnp.asarray(op.to_dense()) for op in ops])
+    ys = jnp.stack([jnp.asarray(y) for y in ys])
+    p0 = model.init(key, ops[0].shape[1])
+    params0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
+    norms = jnp.asarray([op.norm2**2 for op in ops])
+    t0 = time.perf_counter()
+    out = fn(data, ys, params0, norms)
+    out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
+    return out, names, time.perf_counter() - t0
+
+
+def to_result(out: dict[str, Any], names: tuple[str, ...], wall: float, info: dict) -> Result:
+    """Host-side Result from one run's raw outputs."""
+    status = STATUS_OF_CODE[int(out["status"])]
+    n = int(np.sum(out["iters"] >= 0))
+    trace = {"iter": out["iters"][:n].copy()}
+    for j, name in enumerate(names):
+        trace[name] = out["trace"][:n, j].copy()
+    n_iter = int(out["it"])
+    residual = float(trace["residual"][-1]) if n else float("nan")
+    msg = f"{status.advice} (relative residual {residual:.3e} after {n_iter} iterations)"
+    params = {k: np.asarray(v) for k, v in out["params"].items()}
+    return Result(
+        x=np.asarray(out["x"]), status=status, message=msg, n_iter=n_iter,
+        fun=float(out["loss"]), trace=trace, wall_time=wall,
+        info=dict(info, params=params, relative_residual=residual),
+    )

@@ -1,0 +1,28 @@
+"""Measurement operators and problem generators."""
+from .operators import (
+    DenseOperator,
+    LinearOperatorAdapter,
+    Operator,
+    PartialDCT,
+    as_operator,
+    gaussian,
+    partial_dct,
+    rademacher,
+)
+from .problem import Problem, as_problem
+from .sparse import sparse_recovery, sparse_vector
+
+__all__ = [
+    "DenseOperator",
+    "LinearOperatorAdapter",
+    "Operator",
+    "PartialDCT",
+    "Problem",
+    "as_operator",
+    "as_problem",
+    "gaussian",
+    "partial_dct",
+    "rademacher",
+    "sparse_recovery",
+    "sparse_vector",
+]

@@ -1,0 +1,275 @@
+"""Linear measurement operators with a forward map, an adjoint, and JAX-traceable versions.
+
+Every operator offers the same four maps so that host-side solvers (NumPy/SciPy) and the
+jitted dynamics (JAX) see one object:
+
+* ``matvec(x)`` / ``rmatvec(r)``: NumPy, for baselines and limits;
+* ``jax_matvec(x)`` / ``jax_rmatvec(r)``: traceable by ``jax.jit``/``vmap``/``grad``.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.fft
+import scipy.sparse.linalg as spla
+
+from .._core import as_generator, check_finite_array, check_int
+
+
+class Operator:
+    """Base class: an ``m x n`` real linear operator.
+
+    Subclasses implement ``matvec``, ``rmatvec``, ``jax_matvec`` and ``jax_rmatvec``.
+    """
+
+    shape: tuple[int, int]
+
+    # -- maps -------------------------------------------------------------------------
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def rmatvec(self, r: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def jax_matvec(self, x: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def jax_rmatvec(self, r: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    # -- derived ----------------------------------------------------------------------
+    @property
+    def is_dense(self) -> bool:
+        return False
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        """The matrix, materialised by applying the operator to the identity."""
+        m, n = self.shape
+        if m * n > max_entries:
+            raise MemoryError(
+                f"refusing to materialise a {m} x {n} operator (> {max_entries} entries)"
+            )
+        return np.column_stack([self.matvec(e) for e in np.eye(n)])
+
+    def as_linear_operator(self) -> spla.LinearOperator:
+        """A SciPy ``LinearOperator`` view (for SciPy solvers)."""
+        return spla.LinearOperator(
+            self.shape, matvec=self.matvec, rmatvec=self.rmatvec, dtype=np.float64
+        )
+
+    @cached_property
+    def norm2(self) -> float:
+        """Spectral norm ||A||_2 (exact SVD when dense and small, else Lanczos)."""
+        m, n = self.shape
+        if self.is_dense and min(m, n) <= 600:
+            return float(np.linalg.norm(self.to_dense(), 2))
+        if min(m, n) == 1:
+            return float(np.linalg.norm(self.to_dense()))
+        s = spla.svds(self.as_linear_operator(), k=1, return_singular_vectors=False,
+                      random_state=0, tol=1e-8)
+        return float(s[0])
+
+    def dot_test(self, seed: int = 0) -> float:
+        """Relative mismatch of <Ax, r> and <x, A^T r> for random x, r (should be ~1e-15)."""
+        rng = as_generator(seed)
+        x = rng.standard_normal(self.shape[1])
+        r = rng.standard_normal(self.shape[0])
+        lhs = float(np.dot(self.matvec(x), r))
+        rhs = float(np.dot(x, self.rmatvec(r)))
+        return abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        return self.matvec(np.asarray(x))
+
+    @property
+    def T(self) -> "Operator":  # noqa: N802 (NumPy naming)
+        return _Adjoint(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape})"
+
+
+class _Adjoint(Operator):
+    def __init__(self, op: Operator):
+        self.op = op
+        self.shape = (op.shape[1], op.shape[0])
+
+    def matvec(self, x):
+        return self.op.rmatvec(x)
+
+    def rmatvec(self, r):
+        return self.op.matvec(r)
+
+    def jax_matvec(self, x):
+        return self.op.jax_rmatvec(x)
+
+    def jax_rmatvec(self, r):
+        return self.op.jax_matvec(r)
+
+
+class DenseOperator(Operator):
+    """An explicit matrix."""
+
+    def __init__(self, matrix: Any):
+        a = check_finite_array(matrix, "A", ndim=2)
+        if np.iscomplexobj(a):
+            raise TypeError("A must be real (complex operators are not supported)")
+        self.matrix = np.ascontiguousarray(a, dtype=np.float64)
+        self.shape = self.matrix.shape
+
+    @property
+    def is_dense(self) -> bool:
+        return True
+
+    def to_dense(self, max_entries: int = 0) -> np.ndarray:
+        return self.matrix
+
+    def matvec(self, x):
+        return self.matrix @ x
+
+    def rmatvec(self, r):
+        return self.matrix.T @ r
+
+    def jax_matvec(self, x):
+        return jnp.asarray(self.matrix) @ x
+
+    def jax_rmatvec(self, r):
+        return jnp.asarray(self.matrix).T @ r
+
+
+class PartialDCT(Operator):
+    """Rows ``rows`` of the orthonormal DCT-II of size n, times ``sqrt(n/m)``, matrix-free.
+
+    The scaling gives unit-norm columns, like the Gaussian ensemble normalized by 1/sqrt(m).
+    """
+
+    def __init__(self, n: int, rows: Any):
+        self.n = check_int(n, "n", minimum=1)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size == 0:
+            raise ValueError("a partial DCT needs at least one row (m = 0)")
+        if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
+            raise ValueError("DCT rows must be distinct indices in [0, n)")
+        self.rows = rows
+        self.shape = (rows.size, self.n)
+        self.scale = float(np.sqrt(self.n / rows.size))
+
+    def matvec(self, x):
+        return self.scale * scipy.fft.dct(np.asarray(x, float), norm="ortho")[self.rows]
+
+    def rmatvec(self, r):
+        z = np.zeros(self.n)
+        z[self.rows] = r
+        return self.scale * scipy.fft.idct(z, norm="ortho")
+
+    def jax_matvec(self, x):
+        return self.scale * jax.scipy.fft.dct(x, norm="ortho")[self.rows]
+
+    def jax_rmatvec(self, r):
+        z = jnp.zeros(self.n, dtype=r.dtype).at[self.rows].set(r)
+        return self.scale * jax.scipy.fft.idct(z, norm="ortho")
+
+    @cached_property
+    def norm2(self) -> float:
+        # rows of an orthogonal matrix: all singular values equal the scale
+        return self.scale
+
+
+class LinearOperatorAdapter(Operator):
+    """Wraps any ``scipy.sparse.linalg.LinearOperator`` (or sparse matrix).
+
+    The JAX maps call back to the host (``jax.pure_callback``), so the dynamics run with any
+    operator, at the speed of the callback.
+    """
+
+    def __init__(self, linop: Any):
+        lo = spla.aslinearoperator(linop)
+        if np.iscomplexobj(np.zeros(1, dtype=lo.dtype)):
+            raise TypeError("complex LinearOperators are not supported")
+        self.linop = lo
+        self.shape = tuple(int(d) for d in lo.shape)
+        self._jax_mv = _callback_linear(self.matvec, self.rmatvec, self.shape)
+        self._jax_rmv = _callback_linear(self.rmatvec, self.matvec, self.shape[::-1])
+
+    def matvec(self, x):
+        return np.asarray(self.linop.matvec(np.asarray(x, float)), float).reshape(-1)
+
+    def rmatvec(self, r):
+        return np.asarray(self.linop.rmatvec(np.asarray(r, float)), float).reshape(-1)
+
+    def jax_matvec(self, x):
+        return self._jax_mv(x)
+
+    def jax_rmatvec(self, r):
+        return self._jax_rmv(r)
+
+
+def _callback_linear(
+    fwd: Callable[[np.ndarray], np.ndarray],
+    adj: Callable[[np.ndarray], np.ndarray],
+    shape: tuple[int, int],
+) -> Callable[[jax.Array], jax.Array]:
+    """A JAX function for a host linear map; its VJP is the host adjoint."""
+
+    def call(f, out_len, v):
+        spec = jax.ShapeDtypeStruct((out_len,), v.dtype)
+        return jax.pure_callback(
+            lambda a: np.asarray(f(np.asarray(a)), dtype=a.dtype), spec, v,
+            vmap_method="sequential",
+        )
+
+    @jax.custom_vjp
+    def apply(v):
+        return call(fwd, shape[0], v)
+
+    def apply_fwd(v):
+        return apply(v), None
+
+    def apply_bwd(_, ct):
+        return (call(adj, shape[1], ct),)
+
+    apply.defvjp(apply_fwd, apply_bwd)
+    return apply
+
+
+def as_operator(A: Any) -> Operator:
+    """Coerce an ndarray, a SciPy sparse matrix / LinearOperator, or an Operator."""
+    if isinstance(A, Operator):
+        return A
+    if isinstance(A, (spla.LinearOperator,)) or hasattr(A, "tocsr"):
+        return LinearOperatorAdapter(A)
+    return DenseOperator(A)
+
+
+def gaussian(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
+    """Gaussian matrix with i.i.d. N(0, 1/m) entries."""
+    m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
+    rng = as_generator(seed)
+    return DenseOperator(rng.standard_normal((m, n)) / np.sqrt(m))
+
+
+def rademacher(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
+    """Random sign matrix with entries +-1/sqrt(m)."""
+    m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
+    rng = as_generator(seed)
+    return DenseOperator((2.0 * rng.integers(0, 2, size=(m, n)) - 1.0) / np.sqrt(m))
+
+
+def partial_dct(m: int, n: int, seed: int | np.random.Generator) -> PartialDCT:
+    """m distinct rows of the n-point orthonormal DCT, chosen uniformly, scaled by sqrt(n/m)."""
+    m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
+    if m > n:
+        raise ValueError(f"a partial DCT has at most n = {n} rows, asked for m = {m}")
+    rng = as_generator(seed)
+    return PartialDCT(n, np.sort(rng.choice(n, size=m, replace=False)))
+
+
+OPERATORS: dict[str, Callable[[int, int, Any], Operator]] = {
+    "gaussian": gaussian,
+    "rademacher": rademacher,
+    "dct": partial_dct,
+}

@@ -1,0 +1,82 @@
+"""The Problem type: an operator, measurements and (optionally) the truth behind them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._core import check_system
+from .operators import Operator, as_operator
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Linear measurements ``y = A x_true + noise``.
+
+    Attributes
+    ----------
+    A : Operator
+        The measurement operator (``matvec``/``rmatvec`` and JAX versions).
+    y : ndarray of shape (m,)
+        The measurements.
+    x_true : ndarray of shape (n,) or None
+        The planted signal, when known.
+    noise : float
+        Standard deviation of the additive Gaussian noise per measurement.
+    info : dict
+        Generator parameters (n, m, s, seed, ...), for records.
+    """
+
+    A: Operator
+    y: np.ndarray
+    x_true: np.ndarray | None = None
+    noise: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        A = as_operator(self.A)
+        object.__setattr__(self, "A", A)
+        y = check_system(A.shape, self.y)
+        y.setflags(write=False)
+        object.__setattr__(self, "y", y)
+        if self.x_true is not None:
+            xt = np.asarray(self.x_true, dtype=float).reshape(-1)
+            if xt.shape[0] != A.shape[1]:
+                raise ValueError(
+                    f"x_true has {xt.shape[0]} entries but A has {A.shape[1]} columns"
+                )
+            xt.setflags(write=False)
+            object.__setattr__(self, "x_true", xt)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+    @property
+    def n(self) -> int:
+        return self.A.shape[1]
+
+    @property
+    def m(self) -> int:
+        return self.A.shape[0]
+
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        """``A x - y``."""
+        return self.A.matvec(np.asarray(x, float)) - self.y
+
+    def loss(self, x: np.ndarray) -> float:
+        """``0.5 * ||A x - y||^2``."""
+        r = self.residual(x)
+        return 0.5 * float(r @ r)
+
+
+def as_problem(A: Any, y: Any = None) -> Problem:
+    """A Problem from a Problem or from ``(A, y)``."""
+    if isinstance(A, Problem):
+        if y is not None:
+            raise TypeError("pass either a Problem or (A, y), not both")
+        return A
+    if y is None:
+        raise TypeError("y is required when A is not a Problem")
+    return Problem(A, y)
