@@ -111,9 +111,13 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         return x, loss, g, grads
 
     def row_values(x, loss, ynorm, eta):
-        base = [loss, jnp.sqrt(2.0 * loss) / ynorm, jnp.sum(jnp.abs(x)), eta]
-        return jnp.stack([jnp.asarray(v, jnp.float64) for v in base]
-                         + [jnp.asarray(fn(x), jnp.float64) for _, fn in metrics])
+        vals = dict(loss=loss, residual=jnp.sqrt(2.0 * loss) / ynorm,
+                    l1=jnp.sum(jnp.abs(x)), step=eta)
+        vals.update({name: fn(x) for name, fn in metrics})
+        return {k: jnp.asarray(v, jnp.float64) for k, v in vals.items()}
+
+    def write_row(trace, k, vals):
+        return {name: trace[name].at[k].set(vals[name]) for name in trace}
 
     def run(data, y, params0, opnorm2):
         ynorm = jnp.maximum(jnp.linalg.norm(y), 1e-300)
@@ -143,7 +147,9 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             kept = dict(s, status=jnp.int64(DIVERGED))
             return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), kept, new)
 
-        trace = jnp.full((n_rows, len(names)), jnp.nan, dtype=jnp.float64)
+        shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0)))
+        trace = {k: jnp.full((n_rows,) + v.shape, jnp.nan, dtype=jnp.float64)
+                 for k, v in shapes.items()}
         iters = jnp.full((n_rows,), -1, dtype=jnp.int64)
 
         def outer_cond(c):
@@ -155,8 +161,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             target = rec[k]
             s = jax.lax.while_loop(
                 lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
-            row = row_values(s["x"], s["loss"], ynorm, s["eta"])
-            trace = trace.at[k].set(row)
+            trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"]))
             iters = iters.at[k].set(s["it"])
             stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
                         & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
@@ -168,8 +173,8 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         # final row when the run stopped between record points (or before the first)
         last_it = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
         need = last_it != s["it"]
-        trace = jnp.where(need, trace.at[k].set(row_values(s["x"], s["loss"], ynorm, s["eta"])),
-                          trace)
+        final = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"]))
+        trace = jax.tree_util.tree_map(lambda a, b: jnp.where(need, a, b), final, trace)
         iters = jnp.where(need, iters.at[k].set(s["it"]), iters)
         status = jnp.where(s["status"] == RUNNING, MAX_ITER, s["status"])
         return dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
@@ -233,8 +238,8 @@ def to_result(out: dict[str, Any], names: tuple[str, ...], wall: float, info: di
     status = STATUS_OF_CODE[int(out["status"])]
     n = int(np.sum(out["iters"] >= 0))
     trace = {"iter": out["iters"][:n].copy()}
-    for j, name in enumerate(names):
-        trace[name] = out["trace"][:n, j].copy()
+    for name in names:
+        trace[name] = np.asarray(out["trace"][name])[:n].copy()
     n_iter = int(out["it"])
     residual = float(trace["residual"][-1]) if n else float("nan")
     msg = f"{status.advice} (relative residual {residual:.3e} after {n_iter} iterations)"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+import jax
 import numpy as np
 
 from .._core import Result
@@ -141,7 +142,6 @@ def hadamard_gd_batch(
                 nonneg=nonneg, batched=len(problems))
     results = []
     for b in range(len(problems)):
-        one = {k: (v[b] if not isinstance(v, dict) else {kk: vv[b] for kk, vv in v.items()})
-               for k, v in out.items()}
+        one = jax.tree_util.tree_map(lambda v: v[b], out)
         results.append(to_result(one, names, wall / len(problems), info))
     return results
