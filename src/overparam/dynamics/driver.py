@@ -120,7 +120,9 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         return {name: trace[name].at[k].set(vals[name]) for name in trace}
 
     def run(data, y, params0, opnorm2):
-        ynorm = jnp.maximum(jnp.linalg.norm(y), 1e-300)
+        # relative residual; absolute when y = 0
+        ynorm = jnp.linalg.norm(y)
+        ynorm = jnp.where(ynorm > 0, ynorm, 1.0)
         x0, loss0, g0, grads0 = evaluate(params0, data, y)
         loss_cap = DIVERGENCE_FACTOR * jnp.maximum(loss0, 1e-300)
         status0 = jnp.where(

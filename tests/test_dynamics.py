@@ -1,0 +1,172 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import overparam
+from overparam import Status
+from overparam.dynamics import Auto, Constant, Decaying, record_points
+from overparam.problems import partial_dct, sparse_recovery
+
+
+def numpy_hadamard_gd(A, y, L, alpha, eta, iters, nonneg=False, per_factor=False):
+    """Independent reference: the hand-derived update u <- u - eta * L u^(L-1) g."""
+    c = 1.0 if per_factor else float(L)
+    u = np.full(A.shape[1], alpha)
+    v = np.full(A.shape[1], alpha)
+    for _ in range(iters):
+        x = u**L if nonneg else u**L - v**L
+        g = A.T @ (A @ x - y)
+        u, v = u - eta * c * u ** (L - 1) * g, (v if nonneg else v + eta * c * v ** (L - 1) * g)
+    return u**L if nonneg else u**L - v**L
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 4])
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_driver_equals_hand_written_update(L, nonneg):
+    p = sparse_recovery(40, 20, 3, nonneg=nonneg, seed=L)
+    A = p.A.to_dense()
+    eta, iters = 0.05, 300
+    ref = numpy_hadamard_gd(A, p.y, L, 0.5, eta, iters, nonneg=nonneg)
+    res = overparam.hadamard_gd(p, depth=L, init_scale=0.5, nonneg=nonneg, step=eta,
+                                max_iter=iters, tol=0.0)
+    assert res.n_iter == iters
+    np.testing.assert_allclose(res.x, ref, rtol=1e-10, atol=1e-12)
+    if L >= 2:  # negative control: the per-factor convention is a different iteration
+        other = numpy_hadamard_gd(A, p.y, L, 0.5, eta, iters, nonneg=nonneg, per_factor=True)
+        assert np.max(np.abs(res.x - other)) > 1e-6
+
+
+def test_converges_and_recovers_planted_vector_with_auto_step():
+    p = sparse_recovery(100, 50, 3, seed=0)
+    # the last phase of small-init GD is slow (tiny off-support weights): moderate tol
+    res = overparam.hadamard_gd(p, depth=2, init_scale=3e-3, tol=1e-4, max_iter=200_000)
+    assert res.status is Status.CONVERGED and res.success
+    assert res.info["relative_residual"] <= 1e-4
+    assert np.linalg.norm(res.x - p.x_true) / np.linalg.norm(p.x_true) < 1e-2
+    assert res.trace["rel_error"][-1] < 1e-2
+    assert res.fun == pytest.approx(p.loss(res.x), rel=1e-6, abs=1e-20)
+
+
+def test_trace_is_recorded_at_log_spaced_points():
+    p = sparse_recovery(60, 30, 3, seed=1)
+    res = overparam.hadamard_gd(p, init_scale=0.1, step=0.1, max_iter=1000, tol=0.0,
+                                record=10, metrics={"linf": lambda x: jnp.max(jnp.abs(x))})
+    it = res.trace["iter"]
+    assert it[0] == 0 and it[-1] == 1000 and np.all(np.diff(it) > 0)
+    assert set(res.trace) == {"iter", "loss", "residual", "l1", "step", "linf", "rel_error"}
+    assert np.all(np.diff(res.trace["loss"]) <= 1e-12)  # GD with a stable step descends
+    assert res.trace["l1"][-1] == pytest.approx(np.abs(res.x).sum(), rel=1e-12)
+    assert res.trace["step"][-1] == pytest.approx(0.1)
+
+
+def test_record_points():
+    assert record_points(100, [0, 5, 50]) == (0, 5, 50, 100)
+    pts = record_points(10_000, 5)
+    assert pts[0] == 0 and pts[-1] == 10_000 and len(pts) == 6
+    with pytest.raises(ValueError, match="record iterations"):
+        record_points(10, [20])
+
+
+def test_divergent_step_reports_diverged_with_finite_iterate():
+    p = sparse_recovery(50, 25, 3, seed=0)
+    res = overparam.hadamard_gd(p, depth=2, init_scale=1e-2, step=50.0, max_iter=1000)
+    assert res.status is Status.DIVERGED and not res.success
+    assert np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
+    assert "smaller step" in res.message
+
+
+def test_max_iter_status():
+    p = sparse_recovery(50, 25, 3, seed=0)
+    res = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e-3, max_iter=50)
+    assert res.status is Status.MAX_ITER and res.n_iter == 50
+    assert "max_iter" in res.message
+
+
+def test_stagnation_when_tolerance_is_unreachable():
+    p = sparse_recovery(20, 10, 2, seed=0)
+    res = overparam.hadamard_gd(p, depth=1, init_scale=0.1, step=0.2, tol=0.0,
+                                max_iter=1_000_000)
+    assert res.status is Status.STAGNATED
+    assert res.n_iter < 1_000_000 and res.info["relative_residual"] < 1e-12
+
+
+def test_already_solved_problem_converges_at_iteration_zero():
+    res = overparam.hadamard_gd(np.ones((2, 3)), np.zeros(2), depth=2)
+    assert res.status is Status.CONVERGED and res.n_iter == 0
+    np.testing.assert_allclose(res.x, np.zeros(3), atol=1e-15)  # u^2 - v^2 may use an FMA
+
+
+def test_odd_depth_guard_keeps_factors_non_negative():
+    p = sparse_recovery(40, 20, 3, seed=2)
+    res = overparam.hadamard_gd(p, depth=3, init_scale=0.5, step=0.3, max_iter=500, tol=0.0)
+    for k in ("u", "v"):
+        assert np.all(res.info["params"][k] >= 0)
+
+
+def test_batched_equals_one_by_one():
+    probs = [sparse_recovery(60, 30, 3, seed=s) for s in range(4)]
+    kw = dict(depth=2, init_scale=0.05, step=Auto(0.3), max_iter=3000, tol=1e-8)
+    batch = overparam.hadamard_gd_batch(probs, **kw)
+    for p, rb in zip(probs, batch):
+        r1 = overparam.hadamard_gd(p, **kw)
+        assert rb.status is r1.status and rb.n_iter == r1.n_iter
+        np.testing.assert_allclose(rb.x, r1.x, rtol=1e-12, atol=1e-14)
+
+
+def test_batched_rejects_mixed_shapes():
+    with pytest.raises(ValueError, match="share one shape"):
+        overparam.hadamard_gd_batch([sparse_recovery(60, 30, 3, seed=0),
+                                     sparse_recovery(60, 20, 3, seed=0)])
+
+
+def test_matrix_free_operator_equals_dense():
+    op = partial_dct(32, 64, 0)
+    p = sparse_recovery(64, 32, 3, operator=op, seed=1)
+    kw = dict(depth=2, init_scale=0.1, step=0.2, max_iter=400, tol=0.0)
+    r_free = overparam.hadamard_gd(p, **kw)
+    r_dense = overparam.hadamard_gd(op.to_dense(), p.y, **kw)
+    np.testing.assert_allclose(r_free.x, r_dense.x, rtol=1e-10, atol=1e-12)
+
+
+def test_decaying_step_schedule():
+    p = sparse_recovery(40, 20, 3, seed=0)
+    res = overparam.hadamard_gd(p, init_scale=0.3, step=Decaying(0.2, gamma=0.5),
+                                max_iter=100, tol=0.0, record=[0, 98, 100])
+    assert res.trace["step"][-1] == pytest.approx(0.2 / (99 + 2) ** 0.5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(init_scale=0.0), "init_scale"),
+    (dict(init_scale=-1.0), "init_scale"),
+    (dict(depth=0), "depth"),
+    (dict(step=-0.1), "step"),
+    (dict(step="fast"), "unknown step policy"),
+    (dict(max_iter=0), "max_iter"),
+    (dict(tol=-1.0), "tol"),
+])
+def test_bad_parameters(kwargs, match):
+    p = sparse_recovery(20, 10, 2, seed=0)
+    with pytest.raises((ValueError, TypeError), match=match):
+        overparam.hadamard_gd(p, **kwargs)
+
+
+def test_bad_data():
+    A = np.ones((3, 4))
+    with pytest.raises(ValueError, match="3 rows but y has 2"):
+        overparam.hadamard_gd(A, np.ones(2))
+    with pytest.raises(ValueError, match="A contains"):
+        overparam.hadamard_gd(np.full((3, 4), np.nan), np.ones(3))
+    with pytest.raises(ValueError, match="y contains"):
+        overparam.hadamard_gd(A, np.array([1.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="empty"):
+        overparam.hadamard_gd(np.ones((0, 4)), np.ones(0))
+    with pytest.raises(TypeError, match="y is required"):
+        overparam.hadamard_gd(A)
+
+
+def test_policies_validate():
+    with pytest.raises(ValueError, match="fraction"):
+        Auto(fraction=1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        Decaying(0.1, gamma=2.0)
+    assert Constant(0.1) == Constant(0.1)  # hashable static config: no recompilation
