@@ -1,0 +1,49 @@
+"""Problem generators a spec can name (``[problem] generator = ...``), with parameter types."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["GeneratorEntry", "GENERATORS", "get_generator"]
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    """A problem generator ``fn(**params, seed=int) -> Problem``.
+
+    ``params`` maps each parameter to its type spec (see ``methods.check_value``);
+    ``choices`` restricts string parameters; ``required`` must be set by the spec.
+    """
+
+    name: str
+    target: str
+    params: dict[str, str]
+    required: tuple[str, ...] = ()
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def load(self) -> Callable[..., Any]:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def make(self, params: dict[str, Any], seed: int) -> Any:
+        return self.load()(**params, seed=seed)
+
+
+GENERATORS: dict[str, GeneratorEntry] = {
+    "sparse_recovery": GeneratorEntry(
+        "sparse_recovery", "overparam.problems:sparse_recovery",
+        {"n": "int", "m": "int", "s": "int", "operator": "str", "signal": "str",
+         "nonneg": "bool", "noise": "float"},
+        required=("n", "m", "s"),
+        choices=(("operator", ("gaussian", "rademacher", "dct")),
+                 ("signal", ("gaussian", "sign", "uniform"))),
+    ),
+}
+
+
+def get_generator(name: str) -> GeneratorEntry:
+    try:
+        return GENERATORS[name]
+    except KeyError:
+        raise KeyError(f"unknown generator {name!r} (known: {', '.join(GENERATORS)})") from None

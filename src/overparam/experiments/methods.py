@@ -1,0 +1,209 @@
+"""The method registry: every solver by name, the one place that knows every algorithm.
+
+An entry turns spec parameters into a configured callable ``(problem, seed) -> Result``
+(and, for methods that can, a batched callable over the trials of a cell). Solver modules
+are imported lazily, on first use, so that the registry can be read (``overparam info``,
+spec validation) without importing every solver, and an entry whose module is missing
+reports itself unavailable instead of breaking the others.
+
+Adding a method is one ``register(MethodEntry(...))`` call (or one line in ``_builtin``).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+__all__ = ["MethodEntry", "METHODS", "register", "get_method", "available_methods",
+           "check_value"]
+
+#: type names accepted in ``MethodEntry.params`` (``float`` accepts ints too)
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, (list, tuple)),
+}
+
+
+def check_value(value: Any, types: str) -> bool:
+    """Whether ``value`` matches a type spec such as ``"float"`` or ``"str|float"``."""
+    return any(_TYPES[t](value) for t in types.split("|"))
+
+
+def _import(target: str) -> Callable:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _call_problem(fn: Callable, problem: Any, params: dict) -> Any:
+    return fn(problem, **params)
+
+
+def _call_system(fn: Callable, problem: Any, params: dict) -> Any:
+    return fn(problem.A, problem.y, **params)
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """One registered solver.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, used in specs (``[[methods]] name = ...``) and in result rows.
+    target : str
+        ``"module:function"`` of the solver, imported on first use.
+    params : dict of str to str
+        The parameters a spec may set, with their types (``"int"``, ``"float"``, ``"bool"``,
+        ``"str"``, or alternatives such as ``"str|float"``).
+    required : tuple of str
+        Parameters without a default (a spec must set them).
+    batch_target : str or None
+        ``"module:function"`` taking a list of problems and the same parameters and
+        returning a list of Results (trials are then run with ``jax.vmap``).
+    call : callable
+        ``call(fn, problem, params)``: how the solver is invoked (``fn(problem, **params)``
+        by default; ``_call_system`` for solvers taking ``(A, y)``).
+    description : str
+        One line for ``overparam info``.
+    seeded : bool
+        Whether the solver takes a ``seed`` keyword (randomized methods).
+    """
+
+    name: str
+    target: str
+    params: dict[str, str]
+    required: tuple[str, ...] = ()
+    batch_target: str | None = None
+    call: Callable = _call_problem
+    description: str = ""
+    seeded: bool = False
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    # -- loading ----------------------------------------------------------------------
+    def load(self) -> Callable:
+        """The solver function (imports its module)."""
+        return _import(self.target)
+
+    @property
+    def available(self) -> bool:
+        """True when the solver's module imports."""
+        try:
+            self.load()
+        except (ImportError, AttributeError):
+            return False
+        return True
+
+    @property
+    def batchable(self) -> bool:
+        return self.batch_target is not None
+
+    # -- configuration ----------------------------------------------------------------
+    def validate(self, params: dict[str, Any], path: str = "") -> dict[str, Any]:
+        """Check parameter names and types; returns the parameters. Errors name ``path``."""
+        where = f"{path}." if path else ""
+        for key, value in params.items():
+            if key not in self.params:
+                allowed = ", ".join(sorted(self.params)) or "none"
+                raise ValueError(f"{where}{key}: unknown parameter of method {self.name!r} "
+                                 f"(allowed: {allowed})")
+            if not check_value(value, self.params[key]):
+                raise TypeError(f"{where}{key}: expected {self.params[key]} for method "
+                                f"{self.name!r}, got {type(value).__name__} {value!r}")
+        missing = [k for k in self.required if k not in params]
+        if missing:
+            raise ValueError(f"{where}{missing[0]}: required parameter of method "
+                             f"{self.name!r} is missing")
+        return dict(params)
+
+    def configure(self, **params: Any) -> Callable[[Any, int], Any]:
+        """A callable ``(problem, seed) -> Result`` with ``params`` fixed."""
+        params = self.validate(params)
+        fn = self.load()
+        call, seeded = self.call, self.seeded
+
+        def solve(problem: Any, seed: int) -> Any:
+            kw = dict(params, seed=seed) if seeded else params
+            return call(fn, problem, kw)
+
+        solve.__name__ = f"{self.name}_configured"
+        return solve
+
+    def configure_batch(self, **params: Any) -> Callable[[Sequence[Any], Sequence[int]], list]:
+        """A callable ``(problems, seeds) -> list of Result`` (batched when the method
+        can batch, else a loop over ``configure``)."""
+        if self.batch_target is None:
+            one = self.configure(**params)
+            return lambda problems, seeds: [one(p, s) for p, s in zip(problems, seeds)]
+        params = self.validate(params)
+        fn = _import(self.batch_target)
+        return lambda problems, seeds: fn(list(problems), **params)
+
+
+METHODS: dict[str, MethodEntry] = {}
+
+
+def register(entry: MethodEntry, *, replace: bool = False) -> MethodEntry:
+    """Add a method to the registry (``replace=True`` to overwrite an entry)."""
+    if entry.name in METHODS and not replace:
+        raise ValueError(f"method {entry.name!r} is already registered")
+    METHODS[entry.name] = entry
+    return entry
+
+
+def get_method(name: str) -> MethodEntry:
+    """The registry entry for ``name`` (a clear error listing the known names)."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        known = ", ".join(sorted(METHODS))
+        raise KeyError(f"unknown method {name!r} (registered: {known})") from None
+
+
+def available_methods() -> list[str]:
+    """Names of the registered methods whose solver modules import."""
+    return [name for name, e in sorted(METHODS.items()) if e.available]
+
+
+def _defaults(target: str) -> dict[str, Any]:
+    """Keyword defaults of a solver (for ``overparam info``); empty if not importable."""
+    try:
+        sig = inspect.signature(_import(target))
+    except (ImportError, AttributeError):
+        return {}
+    return {k: p.default for k, p in sig.parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+_HADAMARD = {"depth": "int", "init_scale": "float", "nonneg": "bool"}
+
+
+def _builtin() -> None:
+    register(MethodEntry(
+        "hadamard_gd", "overparam.dynamics:hadamard_gd",
+        dict(_HADAMARD, step="str|float", max_iter="int", tol="float", record="int"),
+        batch_target="overparam.dynamics:hadamard_gd_batch",
+        description="gradient descent on x = u^L - v^L from a small init (jit; trials "
+                    "batched with vmap)"))
+    register(MethodEntry(
+        "hadamard_limit", "overparam.limits:hadamard_limit",
+        dict(_HADAMARD, tol="float"),
+        description="exact limit of the Hadamard gradient flow (Newton on the dual)"))
+    register(MethodEntry(
+        "basis_pursuit", "overparam.baselines:basis_pursuit",
+        {"nonneg": "bool", "method": "str"},
+        description="min ||x||_1 s.t. Ax = y (HiGHS LP or SPGL1)"))
+    register(MethodEntry(
+        "lasso", "overparam.baselines:lasso", {"alpha": "float", "nonneg": "bool"},
+        required=("alpha",), call=_call_system,
+        description="l1-penalized least squares"))
+    register(MethodEntry(
+        "nnls", "overparam.baselines:nnls", {}, call=_call_system,
+        description="non-negative least squares (scipy.optimize.nnls)"))
+
+
+_builtin()

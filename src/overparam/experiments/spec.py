@@ -1,0 +1,483 @@
+"""Experiment specs: one TOML file describing a sweep, validated before anything runs.
+
+Format (every section but ``[problem]`` and ``[[methods]]`` is optional)::
+
+    [experiment]
+    name = "phase"            # default: the file name
+    seed = 0                  # root seed: problem seeds derive from it
+    trials = 20               # random problems per grid point
+    metrics = ["recovered", "rel_error", "l1_gap"]
+    recovery_tol = 1e-3       # `recovered` = rel_error <= recovery_tol
+    reference = "basis_pursuit"   # solution that l1_gap / ref_error compare against
+    traces = false            # store solver traces (for `overparam plot --kind trace`)
+    batch_memory_mb = 256     # memory bound of one vmap chunk of trials
+
+    [problem]
+    generator = "sparse_recovery"
+    n = 200
+    s = 10
+    m = [30, 40, 50]          # a list is a grid axis: cells = product of all axes
+
+    [[methods]]
+    name = "basis_pursuit"
+
+    [[methods]]
+    name = "hadamard_limit"
+    depth = [2, 3]            # grids over method parameters too
+    init_scale = [1e-2, 1e-4]
+    label = "limit L={depth} alpha={init_scale:g}"   # optional, a format string
+
+    [run]                     # how to run (not part of the spec hash)
+    executor = "processes"    # serial | processes | dask
+    workers = 0               # 0: all cores
+    address = ""              # dask scheduler, e.g. "tcp://host:8786"; "" = LocalCluster
+
+    [[plots]]                 # written at the end of `overparam run` (not hashed)
+    kind = "curve"            # phase | curve | trace
+    x = "m"
+    y = "recovered"
+    hue = "label"
+    where = { s = 10 }
+    theory = true
+
+Any key can be overridden with ``--set path=value`` (``value`` in TOML syntax, e.g.
+``problem.m=[50,100]``, ``methods[1].depth=3``, ``experiment.trials=5``).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .generators import get_generator
+from .measures import METRICS
+from .methods import check_value, get_method
+
+__all__ = ["Spec", "SpecError", "MethodConfig", "load_spec", "parse_override",
+           "apply_overrides", "EXECUTORS", "PLOT_KINDS"]
+
+EXECUTORS = ("serial", "processes", "dask")
+PLOT_KINDS = ("phase", "curve", "trace")
+
+_EXPERIMENT = {
+    "name": ("str", None),
+    "seed": ("int", 0),
+    "trials": ("int", 10),
+    "metrics": ("list", ["recovered", "rel_error"]),
+    "recovery_tol": ("float", 1e-3),
+    "reference": ("str", "basis_pursuit"),
+    "traces": ("bool", False),
+    "batch_memory_mb": ("float", 256.0),
+}
+_RUN = {
+    "executor": ("str", "processes"),
+    "workers": ("int", 0),
+    "address": ("str", ""),
+    "out": ("str", ""),
+}
+_PLOT = {
+    "kind": "str", "x": "str", "y": "str", "value": "str", "hue": "str", "where": "dict",
+    "name": "str", "format": "str|list", "theory": "bool", "logx": "bool", "logy": "bool",
+    "title": "str", "field": "str", "stat": "str",
+}
+_SECTIONS = ("experiment", "problem", "methods", "run", "plots")
+
+
+class SpecError(ValueError):
+    """An invalid spec; the message starts with the key path at fault."""
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """One method with all its parameters fixed (one point of a method grid)."""
+
+    name: str
+    params: dict[str, Any]
+    label: str
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.name, self.params], sort_keys=True)
+
+
+def _type_ok(value: Any, types: str) -> bool:
+    if types == "dict":
+        return isinstance(value, dict)
+    return check_value(value, types)
+
+
+def _check_table(table: Any, schema: dict, path: str) -> dict:
+    if not isinstance(table, dict):
+        raise SpecError(f"{path}: expected a table, got {type(table).__name__}")
+    out = {}
+    for key, value in table.items():
+        if key not in schema:
+            raise SpecError(f"{path}.{key}: unknown key (allowed: {', '.join(schema)})")
+        types = schema[key][0] if isinstance(schema[key], tuple) else schema[key]
+        if not _type_ok(value, types):
+            raise SpecError(f"{path}.{key}: expected {types}, got {type(value).__name__} "
+                            f"{value!r}")
+        out[key] = value
+    for key, spec in schema.items():
+        if isinstance(spec, tuple) and key not in out and spec[1] is not None:
+            out[key] = copy.deepcopy(spec[1])
+    return out
+
+
+def _grid_values(value: Any, path: str) -> list:
+    """A grid axis: a list (non-empty) is the axis, a scalar is a one-point axis."""
+    if isinstance(value, list):
+        if not value:
+            raise SpecError(f"{path}: empty grid (give at least one value)")
+        return value
+    return [value]
+
+
+def _check_grid(values: list, types: str, path: str, choices: Iterable[str] = ()) -> None:
+    choices = tuple(choices)
+    for v in values:
+        if not check_value(v, types):
+            raise SpecError(f"{path}: expected {types}, got {type(v).__name__} {v!r}")
+        if choices and v not in choices:
+            raise SpecError(f"{path}: {v!r} is not one of {', '.join(choices)}")
+
+
+def _product(axes: dict[str, list]) -> list[dict[str, Any]]:
+    keys = list(axes)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())]
+
+
+class Spec:
+    """A validated experiment spec (see the module docstring for the format).
+
+    Attributes
+    ----------
+    data : dict
+        The normalized spec (defaults filled in), as stored in the manifest.
+    """
+
+    def __init__(self, data: dict[str, Any], source: str | None = None):
+        self.source = source
+        self.data = _validate(copy.deepcopy(data), source)
+
+    # -- sections -----------------------------------------------------------------------
+    @property
+    def experiment(self) -> dict[str, Any]:
+        return self.data["experiment"]
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.data["run"]
+
+    @property
+    def plots(self) -> list[dict[str, Any]]:
+        return self.data["plots"]
+
+    @property
+    def name(self) -> str:
+        return self.experiment["name"]
+
+    @property
+    def generator(self) -> str:
+        return self.data["problem"]["generator"]
+
+    @property
+    def problem_axes(self) -> dict[str, list]:
+        """Problem parameters as grid axes (every value a list)."""
+        return {k: _grid_values(v, f"problem.{k}")
+                for k, v in self.data["problem"].items() if k != "generator"}
+
+    def problem_grid(self) -> list[dict[str, Any]]:
+        """All problem parameter combinations, in spec order."""
+        return _product(self.problem_axes)
+
+    def method_configs(self) -> list[MethodConfig]:
+        """All method configurations (each method's grid expanded), in spec order."""
+        return _expand_methods(self.data["methods"])
+
+    @property
+    def reference(self) -> MethodConfig | None:
+        """The reference method, when a requested metric needs one."""
+        if not any(METRICS[m].needs_reference for m in self.experiment["metrics"]):
+            return None
+        name = self.experiment["reference"]
+        return MethodConfig(name, {}, name)
+
+    # -- identity -----------------------------------------------------------------------
+    def hashed_part(self) -> dict[str, Any]:
+        """What determines the results (``[run]`` and ``[[plots]]`` do not)."""
+        return {k: self.data[k] for k in ("experiment", "problem", "methods")}
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.hashed_part(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def to_toml(self) -> str:
+        """The normalized spec as TOML text (for records)."""
+        return _to_toml(self.data)
+
+
+def _expand_methods(tables: list[dict[str, Any]]) -> list[MethodConfig]:
+    """Each method table's grid expanded. Default labels show the parameters that tell
+    configurations of the same method apart (those that differ between them)."""
+    expanded = []
+    for table in tables:
+        axes = {k: _grid_values(v, "") for k, v in table.items() if k not in ("name", "label")}
+        expanded += [(table, params) for params in _product(axes)]
+    varying: dict[str, set[str]] = {}
+    for name in {t["name"] for t, _ in expanded}:
+        group = [p for t, p in expanded if t["name"] == name]
+        keys = set().union(*group)
+        varying[name] = {k for k in keys
+                         if len({json.dumps(p.get(k), sort_keys=True) for p in group}) > 1}
+    return [MethodConfig(t["name"], params,
+                         _label(t["name"], {k: v for k, v in params.items()
+                                            if k in varying[t["name"]]}, t.get("label"),
+                                params))
+            for t, params in expanded]
+
+
+def _label(name: str, params: dict, template: str | None, all_params: dict) -> str:
+    if template:
+        try:
+            return template.format(**all_params)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise SpecError(f"label {template!r}: cannot format with {params}: {exc}") from exc
+    if not params:
+        return name
+    inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in params.items())
+    return f"{name}({inner})"
+
+
+def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec is a table, got {type(data).__name__}")
+    for key in data:
+        if key not in _SECTIONS:
+            raise SpecError(f"{key}: unknown section (allowed: {', '.join(_SECTIONS)})")
+    out: dict[str, Any] = {}
+
+    exp = _check_table(data.get("experiment", {}), _EXPERIMENT, "experiment")
+    if exp.get("name") is None:
+        exp["name"] = Path(source).stem if source else "experiment"
+    if exp["trials"] < 1:
+        raise SpecError(f"experiment.trials: must be >= 1, got {exp['trials']}")
+    if exp["seed"] < 0:
+        raise SpecError(f"experiment.seed: must be >= 0, got {exp['seed']}")
+    if not exp["metrics"]:
+        raise SpecError("experiment.metrics: empty list (name at least one metric)")
+    for i, m in enumerate(exp["metrics"]):
+        if m not in METRICS:
+            raise SpecError(f"experiment.metrics[{i}]: unknown metric {m!r} "
+                            f"(known: {', '.join(METRICS)})")
+    if exp["batch_memory_mb"] <= 0:
+        raise SpecError("experiment.batch_memory_mb: must be > 0")
+    try:
+        get_method(exp["reference"])
+    except KeyError as exc:
+        raise SpecError(f"experiment.reference: {exc.args[0]}") from None
+    out["experiment"] = exp
+
+    if "problem" not in data:
+        raise SpecError("problem: missing section (name a generator and its parameters)")
+    prob = data["problem"]
+    if not isinstance(prob, dict):
+        raise SpecError(f"problem: expected a table, got {type(prob).__name__}")
+    gen_name = prob.get("generator", "sparse_recovery")
+    try:
+        gen = get_generator(gen_name)
+    except KeyError as exc:
+        raise SpecError(f"problem.generator: {exc.args[0]}") from None
+    choices = dict(gen.choices)
+    for key, value in prob.items():
+        if key == "generator":
+            continue
+        if key not in gen.params:
+            raise SpecError(f"problem.{key}: unknown parameter of generator {gen_name!r} "
+                            f"(allowed: {', '.join(gen.params)})")
+        _check_grid(_grid_values(value, f"problem.{key}"), gen.params[key],
+                    f"problem.{key}", choices.get(key, ()))
+    for key in gen.required:
+        if key not in prob:
+            raise SpecError(f"problem.{key}: required parameter of {gen_name!r} is missing")
+    out["problem"] = dict(prob, generator=gen_name)
+
+    methods = data.get("methods")
+    if not isinstance(methods, list) or not methods:
+        raise SpecError("methods: give at least one [[methods]] table")
+    out["methods"] = []
+    for i, table in enumerate(methods):
+        path = f"methods[{i}]"
+        if not isinstance(table, dict):
+            raise SpecError(f"{path}: expected a table, got {type(table).__name__}")
+        if "name" not in table or not isinstance(table["name"], str):
+            raise SpecError(f"{path}.name: missing (a registered method name)")
+        try:
+            entry = get_method(table["name"])
+        except KeyError as exc:
+            raise SpecError(f"{path}.name: {exc.args[0]}") from None
+        if "label" in table and not isinstance(table["label"], str):
+            raise SpecError(f"{path}.label: expected str")
+        for key, value in table.items():
+            if key in ("name", "label"):
+                continue
+            if key not in entry.params:
+                allowed = ", ".join(sorted(entry.params)) or "none"
+                raise SpecError(f"{path}.{key}: unknown parameter of method "
+                                f"{entry.name!r} (allowed: {allowed})")
+            _check_grid(_grid_values(value, f"{path}.{key}"), entry.params[key],
+                        f"{path}.{key}")
+        for key in entry.required:
+            if key not in table:
+                raise SpecError(f"{path}.{key}: required parameter of {entry.name!r} "
+                                "is missing")
+        out["methods"].append(dict(table))
+
+    run = _check_table(data.get("run", {}), _RUN, "run")
+    if run["executor"] not in EXECUTORS:
+        raise SpecError(f"run.executor: {run['executor']!r} is not one of "
+                        f"{', '.join(EXECUTORS)}")
+    if run["workers"] < 0:
+        raise SpecError("run.workers: must be >= 0 (0 = all cores)")
+    out["run"] = run
+
+    plots = data.get("plots", [])
+    if not isinstance(plots, list):
+        raise SpecError("plots: expected an array of tables ([[plots]])")
+    out["plots"] = []
+    for i, table in enumerate(plots):
+        table = _check_table(table, _PLOT, f"plots[{i}]")
+        if table.get("kind") not in PLOT_KINDS:
+            raise SpecError(f"plots[{i}].kind: must be one of {', '.join(PLOT_KINDS)}")
+        out["plots"].append(table)
+
+    # labels must format and be unique
+    seen: dict[str, str] = {}
+    configs = _expand_methods(out["methods"])
+    for cfg in configs:
+        if cfg.label in seen and seen[cfg.label] != cfg.key:
+            raise SpecError(f"methods: two configurations share the label {cfg.label!r}; "
+                            "give `label` format strings that tell them apart")
+        seen[cfg.label] = cfg.key
+    if len(set(seen.values())) != len(configs):
+        raise SpecError("methods: the same method configuration is listed twice")
+    return out
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for name, index in _PATH_TOKEN.findall(path):
+        if index:
+            parts.append(int(index))
+        elif name.isdigit():
+            parts.append(int(name))
+        else:
+            parts.append(name)
+    if not parts:
+        raise SpecError(f"--set {path!r}: empty key path")
+    return parts
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"problem.m=[50,100]"`` -> ``("problem.m", [50, 100])``; the value is read as TOML
+    (a bare word that is not TOML is taken as a string)."""
+    if "=" not in text:
+        raise SpecError(f"--set {text!r}: expected KEY=VALUE, e.g. problem.m=[50,100]")
+    path, _, raw = text.partition("=")
+    path, raw = path.strip(), raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, Any]]) -> dict:
+    """A copy of ``data`` with ``--set`` overrides applied (paths like ``methods[0].depth``)."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        path, value = parse_override(item) if isinstance(item, str) else item
+        parts = _split_path(path)
+        node: Any = data
+        for j, part in enumerate(parts[:-1]):
+            nxt = parts[j + 1]
+            where = ".".join(str(p) for p in parts[: j + 1])
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    raise SpecError(f"--set {path}: {where} does not exist")
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    raise SpecError(f"--set {path}: {where} is not a table")
+                if part not in node:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+        last = parts[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise SpecError(f"--set {path}: index {last} does not exist")
+        elif not isinstance(node, dict):
+            raise SpecError(f"--set {path}: parent is not a table")
+        node[last] = value
+    return data
+
+
+def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()) -> Spec:
+    """Read and validate a spec from a TOML file (or a dict), applying ``--set`` overrides.
+
+    Raises
+    ------
+    SpecError
+        On unknown keys, wrong types, empty grids, unknown methods, metrics or generators;
+        the message starts with the key path.
+    """
+    if isinstance(source, dict):
+        return Spec(apply_overrides(source, overrides))
+    path = Path(source)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    return Spec(apply_overrides(data, overrides), source=str(path))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for section in _SECTIONS:
+        value = data.get(section)
+        if isinstance(value, dict):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            lines.append("")
+        elif isinstance(value, list):
+            for table in value:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                lines.append("")
+    return "\n".join(lines)

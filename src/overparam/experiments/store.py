@@ -1,0 +1,222 @@
+"""The results store: a folder of Parquet part files (one per cell) plus a manifest.
+
+Layout::
+
+    FOLDER/manifest.json          spec, spec hash, cell keys in grid order, versions
+    FOLDER/parts/<cell key>.parquet     one row per (trial, method configuration)
+    FOLDER/traces/<cell key>.parquet    solver traces (long format), when requested
+
+Every file is written to a temporary name, flushed and renamed (atomic on POSIX), the trace
+part before the result part, so a finished cell is exactly a valid result part: a crash
+loses at most the cells in flight, and a re-run skips finished cells. A part that does not
+read back completely (truncated, corrupt, wrong row count or cell) is reported with a
+warning, removed and recomputed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = ["Store", "StoreError", "load", "load_traces", "read_manifest"]
+
+MANIFEST = "manifest.json"
+
+
+class StoreError(RuntimeError):
+    """The folder holds results of a different spec (use ``force``)."""
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _normalize(df):
+    """Object columns that mix types are written as strings (Parquet needs one type)."""
+    for col in df.columns:
+        if df[col].dtype == object:
+            kinds = {type(v) for v in df[col] if v is not None}
+            if len(kinds) > 1:
+                df[col] = [None if v is None else str(v) for v in df[col]]
+    return df
+
+
+def _table_bytes(rows: list[dict], key: str) -> bytes:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = _normalize(pd.DataFrame(rows))
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"overparam.cell"] = key.encode()
+    meta[b"overparam.rows"] = str(len(rows)).encode()
+    table = table.replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} is not a results folder (no {MANIFEST})")
+    return json.loads(path.read_text())
+
+
+class Store:
+    """A results folder (see the module docstring)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.parts = self.folder / "parts"
+        self.traces = self.folder / "traces"
+
+    # -- set-up -------------------------------------------------------------------------
+    def prepare(self, spec: Any, cell_keys: list[str], versions: dict[str, str], *,
+                force: bool = False) -> None:
+        """Create the folder or check that it belongs to ``spec``.
+
+        A folder holding a different spec is refused unless ``force``; then the manifest is
+        replaced and parts of cells the new spec does not have are removed (cells whose
+        content hash is unchanged are kept).
+        """
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.traces.mkdir(parents=True, exist_ok=True)
+        path = self.folder / MANIFEST
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old.get("spec_hash") != spec.hash and not force:
+                raise StoreError(
+                    f"{self.folder} holds results of another spec (hash {old.get('spec_hash')}"
+                    f", this one {spec.hash}): use another --out folder, or --force to "
+                    "replace it (cells that did not change are kept)")
+            if old.get("spec_hash") == spec.hash:
+                return
+            keep = set(cell_keys)
+            for d in (self.parts, self.traces):
+                for f in d.glob("*.parquet"):
+                    if f.stem not in keep:
+                        f.unlink()
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        manifest = dict(spec=spec.data, spec_hash=spec.hash, spec_toml=spec.to_toml(),
+                        cells=cell_keys, created=now, **versions)
+        _atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def clean_temporary(self) -> None:
+        """Remove temporary files left by a killed run."""
+        for d in (self.parts, self.traces):
+            for f in d.glob(".*.tmp"):
+                f.unlink(missing_ok=True)
+
+    # -- parts --------------------------------------------------------------------------
+    def part_path(self, key: str) -> Path:
+        return self.parts / f"{key}.parquet"
+
+    def check_part(self, key: str, expected_rows: int) -> bool:
+        """True when the cell's part reads back completely with the expected rows; a part
+        that exists but fails is removed with a warning (it will be recomputed)."""
+        import pyarrow.parquet as pq
+
+        path = self.part_path(key)
+        if not path.exists():
+            return False
+        try:
+            table = pq.read_table(path)
+            meta = table.schema.metadata or {}
+            if meta.get(b"overparam.cell", b"").decode() != key:
+                raise ValueError("the part belongs to another cell")
+            if table.num_rows != expected_rows:
+                raise ValueError(f"{table.num_rows} rows, expected {expected_rows}")
+        except Exception as exc:  # noqa: BLE001 - any unreadable part is recomputed
+            warnings.warn(f"corrupt or truncated part {path.name} ({type(exc).__name__}: "
+                          f"{exc}); removing it, the cell will be recomputed",
+                          RuntimeWarning, stacklevel=2)
+            path.unlink(missing_ok=True)
+            (self.traces / path.name).unlink(missing_ok=True)
+            return False
+        return True
+
+    def finished(self, keys: Iterable[str], expected_rows: int) -> set[str]:
+        """Keys of the cells already finished (valid parts)."""
+        return {k for k in keys if self.check_part(k, expected_rows)}
+
+    def write(self, output: dict[str, Any]) -> Path:
+        """Write one cell's output (trace part first, then the result part)."""
+        key = output["key"]
+        if output.get("traces"):
+            _atomic_write_bytes(self.traces / f"{key}.parquet",
+                                _table_bytes(output["traces"], key))
+        path = self.part_path(key)
+        _atomic_write_bytes(path, _table_bytes(output["rows"], key))
+        return path
+
+    # -- reading ------------------------------------------------------------------------
+    def _ordered_parts(self, directory: Path) -> list[Path]:
+        try:
+            order = {k: i for i, k in enumerate(read_manifest(self.folder).get("cells", []))}
+        except FileNotFoundError:
+            order = {}
+        files = list(directory.glob("*.parquet"))
+        return sorted(files, key=lambda f: (order.get(f.stem, len(order)), f.stem))
+
+    def load(self):
+        """All result rows as a pandas DataFrame (unreadable parts skipped with a warning)."""
+        return self._load(self.parts)
+
+    def load_traces(self):
+        """Trace rows joined with their cell's problem parameters."""
+        import pandas as pd
+
+        traces = self._load(self.traces)
+        if traces.empty:
+            return traces
+        rows = self.load()
+        params = self._problem_columns()
+        cells = rows[["cell"] + params].drop_duplicates("cell")
+        return pd.merge(traces, cells, on="cell", how="left")
+
+    def _problem_columns(self) -> list[str]:
+        spec = read_manifest(self.folder)["spec"]
+        return [k for k in spec["problem"] if k != "generator"]
+
+    def _load(self, directory: Path):
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        frames = []
+        for f in self._ordered_parts(directory):
+            try:
+                frames.append(pq.read_table(f).to_pandas())
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(f"skipping unreadable part {f} ({exc})", RuntimeWarning,
+                              stacklevel=3)
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+
+def load(folder: str | Path):
+    """The results of a sweep as a pandas DataFrame (one row per trial and method).
+
+    Examples
+    --------
+    >>> df = load("results/more_is_less")                         # doctest: +SKIP
+    >>> df.groupby(["label", "m"]).recovered.mean()               # doctest: +SKIP
+    """
+    read_manifest(folder)
+    return Store(folder).load()
+
+
+def load_traces(folder: str | Path):
+    """Stored solver traces (long format: one row per record point) with cell parameters."""
+    read_manifest(folder)
+    return Store(folder).load_traces()

@@ -1,0 +1,155 @@
+"""Run a spec end to end: cells -> executor -> store, with resume and a progress bar."""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cells import expand_cells
+from .executors import execute
+from .runner import versions
+from .spec import Spec, SpecError, load_spec
+from .store import Store
+
+__all__ = ["run", "RunSummary"]
+
+
+@dataclass
+class RunSummary:
+    """What a run did.
+
+    Attributes
+    ----------
+    folder : Path
+        The results folder.
+    cells : int
+        Cells in the spec.
+    skipped : int
+        Cells already finished (resumed).
+    computed : int
+        Cells computed and stored by this run.
+    failed : dict of str to str
+        Cells whose run raised (not stored; a re-run retries them), key -> message.
+    error_rows : int
+        Rows recording a method that failed on a problem (stored).
+    seconds : float
+        Wall time of the run.
+    trials : int
+        Solver runs performed by this run.
+    """
+
+    folder: Path
+    cells: int
+    skipped: int = 0
+    computed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    error_rows: int = 0
+    seconds: float = 0.0
+    trials: int = 0
+
+    def __str__(self) -> str:
+        rate = self.trials / self.seconds if self.seconds > 0 else float("nan")
+        s = (f"{self.computed} cell(s) computed, {self.skipped} already done, "
+             f"{len(self.failed)} failed, of {self.cells}; {self.trials} solver runs in "
+             f"{self.seconds:.1f} s ({rate:.1f}/s); results in {self.folder}")
+        if self.error_rows:
+            s += f"\n{self.error_rows} row(s) record a method that failed on a problem " \
+                 "(see the `error` column)"
+        for key, msg in self.failed.items():
+            s += f"\ncell {key} failed: {msg}"
+        return s
+
+
+def _progress(total: int, initial: int, enabled: bool | None):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is in the experiments extra
+        return None
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    return tqdm(total=total, initial=initial, unit="cell", dynamic_ncols=True,
+                file=sys.stderr)
+
+
+def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None, *,
+        executor: str | None = None, workers: int | None = None, address: str | None = None,
+        force: bool = False, progress: bool | None = None,
+        overrides: tuple[str, ...] = ()) -> RunSummary:
+    """Run an experiment spec into a results folder (resuming a previous run).
+
+    Parameters
+    ----------
+    spec : Spec, path to a TOML file, or dict
+        The experiment.
+    out : path, optional
+        Results folder; default ``run.out`` of the spec, else ``results/<name>``.
+    executor : {"serial", "processes", "dask"}, optional
+        Default ``run.executor`` of the spec ("processes").
+    workers : int, optional
+        Processes / Dask workers; 0 means all cores.
+    address : str, optional
+        Dask scheduler address; none starts a LocalCluster.
+    force : bool
+        Replace the results of a different spec in ``out`` (unchanged cells are kept).
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    overrides : tuple of str
+        ``--set`` overrides applied to a spec read from a file or dict.
+
+    Returns
+    -------
+    RunSummary
+    """
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides)
+    elif overrides:
+        spec = load_spec(spec.data, overrides)
+    cfg = spec.run
+    executor = executor or cfg["executor"]
+    if executor not in ("serial", "processes", "dask"):
+        raise SpecError(f"run.executor: {executor!r} is not one of serial, processes, dask")
+    workers = cfg["workers"] if workers is None else workers
+    address = address if address is not None else (cfg["address"] or None)
+    folder = Path(out or cfg["out"] or Path("results") / spec.name)
+
+    t0 = time.perf_counter()
+    cells = expand_cells(spec)
+    store = Store(folder)
+    store.prepare(spec, [c.key for c in cells], versions(), force=force)
+    store.clean_temporary()
+    per_cell = spec.experiment["trials"] * len(spec.method_configs())
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RuntimeWarning)
+        done = store.finished([c.key for c in cells], per_cell)
+    todo = [c for c in cells if c.key not in done]
+    summary = RunSummary(folder=folder, cells=len(cells), skipped=len(cells) - len(todo))
+
+    bar = _progress(len(cells), summary.skipped, progress)
+    try:
+        for cell, output in execute(spec.data, todo, executor, workers, address):
+            if "failed" in output:
+                summary.failed[cell.key] = output["failed"]
+                msg = f"cell {cell.index} {cell.params} failed: {output['failed']}"
+                if bar is not None:
+                    bar.write(msg)
+                else:
+                    print(msg, file=sys.stderr)
+            else:
+                store.write(output)
+                summary.computed += 1
+                summary.trials += output["trials"]
+                summary.error_rows += sum(r["status"] == "error" for r in output["rows"])
+            if bar is not None:
+                elapsed = time.perf_counter() - t0
+                bar.set_postfix_str(f"{summary.trials / max(elapsed, 1e-9):.1f} trials/s")
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary
