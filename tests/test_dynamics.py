@@ -104,13 +104,15 @@ def test_odd_depth_guard_keeps_factors_non_negative():
 
 
 def test_batched_equals_one_by_one():
-    probs = [sparse_recovery(60, 30, 3, seed=s) for s in range(4)]
+    probs = [sparse_recovery(60, 30, 3, seed=s) for s in range(4)]  # 3 + 1 per chunk
     kw = dict(depth=2, init_scale=0.05, step=Auto(0.3), max_iter=3000, tol=1e-8)
-    batch = overparam.hadamard_gd_batch(probs, **kw)
+    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=3 * 30 * 60 * 8)
+    assert [r.info["batched"] for r in batch] == [3, 3, 3, 1]
     for p, rb in zip(probs, batch):
         r1 = overparam.hadamard_gd(p, **kw)
         assert rb.status is r1.status and rb.n_iter == r1.n_iter
         np.testing.assert_allclose(rb.x, r1.x, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(rb.trace["rel_error"], r1.trace["rel_error"], rtol=1e-10)
 
 
 def test_batched_rejects_mixed_shapes():

@@ -63,9 +63,9 @@ class Operator:
 
     @cached_property
     def norm2(self) -> float:
-        """Spectral norm ||A||_2 (exact SVD when dense and small, else Lanczos)."""
+        """Spectral norm ||A||_2 (exact SVD when dense and small, else Lanczos to 1e-8)."""
         m, n = self.shape
-        if self.is_dense and min(m, n) <= 600:
+        if self.is_dense and m * n <= 250_000:
             return float(np.linalg.norm(self.to_dense(), 2))
         if min(m, n) == 1:
             return float(np.linalg.norm(self.to_dense()))
