@@ -1,0 +1,12 @@
+"""Classical solvers on NumPy/SciPy, all returning :class:`overparam.Result`.
+
+* :func:`basis_pursuit`: ``min ||x||_1 s.t. Ax = y`` (optionally ``x >= 0``), by HiGHS
+  or SPGL1: the ``init_scale -> 0`` limit of the Hadamard dynamics.
+* :func:`lasso`: ``(1/2m) ||y - Ax||^2 + alpha ||x||_1`` by scikit-learn.
+* :func:`nnls`: ``min ||Ax - y|| s.t. x >= 0`` by SciPy.
+"""
+from .basis_pursuit import basis_pursuit
+from .lasso import lasso
+from .nnls import nnls
+
+__all__ = ["basis_pursuit", "lasso", "nnls"]

@@ -1,0 +1,60 @@
+"""Shared plumbing of the baselines: input coercion, matrix materialisation, timing."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+
+from .._core import check_finite_array
+from ..problems import LinearOperatorAdapter, Problem, as_problem
+
+#: Largest operator (rows x columns) a baseline materialises as a dense matrix.
+MAX_DENSE_ENTRIES = 50_000_000
+
+
+def setup(A: Any, y: Any) -> Problem:
+    """A validated Problem from ``(A, y)`` or a Problem (then ``y`` must be omitted).
+
+    Shape mismatches, NaN/inf in ``y`` or in a dense ``A``, and empty systems raise
+    ``ValueError`` here (through ``Problem``'s checks).
+    """
+    return as_problem(A, y)
+
+
+def matrix_of(
+    problem: Problem, *, who: str, sparse_ok: bool = False, alternative: str = ""
+) -> np.ndarray | scipy.sparse.csr_array:
+    """The explicit matrix of ``problem.A`` (a SciPy sparse array when allowed and given).
+
+    Dense operators are returned as they are; SciPy sparse inputs stay sparse when
+    ``sparse_ok``; any other operator is materialised column by column, refusing more than
+    ``MAX_DENSE_ENTRIES`` entries with a ``ValueError`` that names ``who`` and the
+    matrix-free ``alternative``.
+    """
+    op = problem.A
+    if op.is_dense:
+        return op.to_dense()
+    inner = getattr(op, "linop", None) if isinstance(op, LinearOperatorAdapter) else None
+    inner = getattr(inner, "A", None)
+    if inner is not None and scipy.sparse.issparse(inner):
+        mat = scipy.sparse.csr_array(inner, dtype=np.float64)
+        if not np.all(np.isfinite(mat.data)):
+            raise ValueError("A contains non-finite value(s) (NaN or inf)")
+        if sparse_ok:
+            return mat
+        _check_size(op.shape, who, alternative)
+        return mat.toarray()
+    _check_size(op.shape, who, alternative)
+    dense = op.to_dense(max_entries=MAX_DENSE_ENTRIES)
+    return check_finite_array(dense, "A (materialised from the operator)", ndim=2)
+
+
+def _check_size(shape: tuple[int, int], who: str, alternative: str) -> None:
+    m, n = shape
+    if m * n > MAX_DENSE_ENTRIES:
+        hint = f"; {alternative}" if alternative else ""
+        raise ValueError(
+            f"{who} needs A as an explicit matrix, but A is a {m} x {n} operator "
+            f"(more than {MAX_DENSE_ENTRIES:,} entries){hint}"
+        )

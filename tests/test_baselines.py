@@ -1,0 +1,451 @@
+"""Baselines against independent oracles (other formulations, other solvers, optimality
+conditions); every oracle check has a negative control that a perturbed answer fails."""
+from __future__ import annotations
+
+import doctest
+import itertools
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg as spla
+
+import oracles
+from overparam import Status
+from overparam.baselines import _common, basis_pursuit, lasso, nnls
+from overparam.metrics import relative_error, success
+from overparam.problems import Problem, partial_dct, sparse_recovery
+
+cp = pytest.importorskip("cvxpy")
+
+BP_METHODS = ["highs", "highs-ds", "highs-ipm", "spgl1"]
+
+
+def tol_for(method: str) -> float:
+    # SPGL1 is first order: accurate to ~ its tolerance, not vertex-exact
+    return 1e-5 if method == "spgl1" else 1e-7
+
+
+# ---------------------------------------------------------------------------------- checks
+def assert_close_to(x, ref, rtol):
+    err = relative_error(x, ref)
+    assert err <= rtol, f"relative error {err:.3e} > {rtol:.1e}"
+
+
+def assert_bp_certificate(A, y, x, w, nonneg, tol=1e-7):
+    """x is BP-optimal: feasible, and w is dual feasible with <y, w> = ||x||_1."""
+    assert np.linalg.norm(A @ x - y) <= tol * np.linalg.norm(y), "x is not feasible"
+    if nonneg:
+        assert x.min() >= -tol, "x is not non-negative"
+        assert (A.T @ w).max() <= 1 + tol, "w is not dual feasible (A^T w <= 1)"
+    else:
+        assert np.abs(A.T @ w).max() <= 1 + tol, "w is not dual feasible (|A^T w| <= 1)"
+    gap = np.abs(x).sum() - y @ w
+    assert abs(gap) <= tol * max(1.0, np.abs(x).sum()), f"duality gap {gap:.3e}"
+
+
+def null_direction(A, seed=0):
+    """A unit vector d with A d = 0 (for feasible-but-suboptimal perturbations)."""
+    _, _, vt = np.linalg.svd(A)
+    rng = np.random.default_rng(seed)
+    d = vt[A.shape[0]:].T @ rng.standard_normal(A.shape[1] - A.shape[0])
+    return d / np.linalg.norm(d)
+
+
+def cvxpy_bp(A, y, nonneg):
+    x = cp.Variable(A.shape[1], nonneg=nonneg)
+    prob = cp.Problem(cp.Minimize(cp.norm1(x)), [A @ x == y])
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+    assert prob.status == "optimal"
+    return np.asarray(x.value)
+
+
+def brute_force_nonneg_bp(A, y):
+    """min sum(x), x >= 0, Ax = y over basic solutions (tiny problems only)."""
+    m, n = A.shape
+    best, best_x = np.inf, None
+    for S in itertools.combinations(range(n), m):
+        sub = A[:, S]
+        if abs(np.linalg.det(sub)) < 1e-12:
+            continue
+        xs = np.linalg.solve(sub, y)
+        if xs.min() < -1e-12:
+            continue
+        if xs.sum() < best - 1e-12:
+            best_x = np.zeros(n)
+            best_x[list(S)] = xs
+            best = xs.sum()
+    return best_x
+
+
+@pytest.fixture(params=[0, 1, 2], ids=lambda s: f"seed{s}")
+def planted(request):
+    return sparse_recovery(60, 30, 4, seed=request.param)
+
+
+@pytest.fixture(params=[3, 4], ids=lambda s: f"seed{s}")
+def planted_nonneg(request):
+    return sparse_recovery(60, 30, 4, nonneg=True, seed=request.param)
+
+
+# ------------------------------------------------------------------------- basis pursuit
+@pytest.mark.parametrize("method", BP_METHODS)
+def test_bp_matches_split_lp_oracle(planted, method):
+    A, y = planted.A.to_dense(), planted.y
+    ref = oracles.basis_pursuit_lp(A, y)
+    res = basis_pursuit(A, y, method=method)
+    assert res.status is Status.CONVERGED and res.success
+    assert_close_to(res.x, ref, tol_for(method))
+    assert res.fun == pytest.approx(np.abs(ref).sum(), rel=tol_for(method))
+    assert res.n_iter > 0 and res.wall_time > 0
+    # negative control: a perturbed answer fails the same check
+    bad = res.x.copy()
+    bad[np.argmax(np.abs(bad))] *= 1.01
+    with pytest.raises(AssertionError):
+        assert_close_to(bad, ref, tol_for(method))
+
+
+@pytest.mark.parametrize("method", BP_METHODS)
+def test_bp_nonneg_matches_cvxpy(planted_nonneg, method):
+    A, y = planted_nonneg.A.to_dense(), planted_nonneg.y
+    ref = cvxpy_bp(A, y, nonneg=True)
+    res = basis_pursuit(A, y, nonneg=True, method=method)
+    assert res.success
+    assert res.x.min() >= 0
+    assert_close_to(res.x, ref, max(tol_for(method), 1e-6))
+    with pytest.raises(AssertionError):
+        assert_close_to(res.x + 1e-3 * np.abs(ref).max(), ref, 1e-6)
+
+
+@pytest.mark.parametrize("nonneg", [False, True], ids=["signed", "nonneg"])
+def test_bp_dual_certificate(nonneg):
+    p = sparse_recovery(40, 15, 6, nonneg=nonneg, seed=7)  # below the transition: BP != truth
+    A, y = p.A.to_dense(), p.y
+    res = basis_pursuit(p, nonneg=nonneg)
+    assert res.success
+    assert_bp_certificate(A, y, res.x, res.info["dual"], nonneg)
+    # negative control: a feasible but suboptimal point fails the duality-gap check
+    d = null_direction(A, seed=1)
+    worse = res.x + 0.05 * d
+    if nonneg:  # move along d while staying >= 0 (x has zeros, so use the support's span)
+        worse = res.x + 0.05 * np.abs(res.x).sum() * d
+        worse = np.maximum(worse, 0)
+    with pytest.raises(AssertionError):
+        assert_bp_certificate(A, y, worse, res.info["dual"], nonneg)
+
+
+def assert_near_min_l1(A, y, x, best, rtol):
+    """x is feasible and its l1 norm is within rtol of the minimum ``best``."""
+    assert np.linalg.norm(A @ x - y) <= 1e-6 * np.linalg.norm(y), "x is not feasible"
+    gap = (np.abs(x).sum() - best) / best
+    assert -1e-6 <= gap <= rtol, f"relative l1 gap {gap:.3e} not in [0, {rtol:.0e}]"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bp_tiny_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((3, 8))
+    y = rng.standard_normal(3)
+    ref = oracles.min_l1_brute_force(A, y)
+    res = basis_pursuit(A, y)
+    assert res.success
+    assert_near_min_l1(A, y, res.x, np.abs(ref).sum(), 1e-9)
+    assert_close_to(res.x, ref, 1e-8)
+    # SPGL1 on these small, poorly conditioned problems: feasible, near-minimal l1 only
+    # (its Newton updates of the l1 radius overshoot a little; see basis_pursuit's doc)
+    sp = basis_pursuit(A, y, method="spgl1")
+    assert sp.success
+    assert_near_min_l1(A, y, sp.x, np.abs(ref).sum(), 1e-2)
+    # negative controls: a feasible non-minimal point fails both checks
+    worse = ref + 0.05 * np.abs(ref).sum() * null_direction(A)
+    with pytest.raises(AssertionError):
+        assert_near_min_l1(A, y, worse, np.abs(ref).sum(), 1e-2)
+    with pytest.raises(AssertionError):
+        assert_close_to(ref + 1e-3 * null_direction(A), ref, 1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bp_tiny_nonneg_brute_force(seed):
+    rng = np.random.default_rng(10 + seed)
+    A = rng.standard_normal((3, 8))
+    y = A @ np.abs(rng.standard_normal(8))  # feasible for x >= 0
+    ref = brute_force_nonneg_bp(A, y)
+    res = basis_pursuit(A, y, nonneg=True)
+    assert res.success
+    assert_near_min_l1(A, y, res.x, ref.sum(), 1e-9)
+    assert_close_to(res.x, ref, 1e-8)
+    sp = basis_pursuit(A, y, nonneg=True, method="spgl1")
+    assert sp.success and sp.x.min() >= 0
+    assert_near_min_l1(A, y, sp.x, ref.sum(), 1e-2)
+    with pytest.raises(AssertionError):
+        assert_close_to(np.roll(ref, 1), ref, 1e-8)
+    with pytest.raises(AssertionError):  # infeasible point with a smaller l1 norm
+        assert_near_min_l1(A, y, 0.9 * ref, ref.sum(), 1e-2)
+
+
+@pytest.mark.parametrize("method", ["highs", "spgl1"])
+@pytest.mark.parametrize("nonneg", [False, True], ids=["signed", "nonneg"])
+def test_bp_exact_recovery_above_transition(method, nonneg):
+    for seed in range(3):
+        p = sparse_recovery(200, 100, 5, nonneg=nonneg, seed=100 + seed)
+        res = basis_pursuit(p, nonneg=nonneg, method=method)
+        assert res.success
+        assert success(res.x, p.x_true, tol=1e-6)
+        assert not success(res.x + 0.01 * np.roll(p.x_true, 1), p.x_true, tol=1e-6)
+
+
+def test_bp_fails_below_transition():
+    # the same machinery reports failure where l1 recovery is known to fail (s ~ m/2)
+    p = sparse_recovery(200, 40, 20, seed=5)
+    res = basis_pursuit(p)
+    assert res.success  # the LP is solved ...
+    assert not success(res.x, p.x_true)  # ... but its solution is not the planted signal
+    assert res.fun < np.abs(p.x_true).sum()
+
+
+def test_bp_operator_inputs_agree():
+    p = sparse_recovery(64, 32, 3, operator="dct", seed=3)
+    dense = p.A.to_dense()
+    ref = basis_pursuit(dense, p.y).x
+    inputs = [p, p.A, spla.aslinearoperator(dense), scipy.sparse.csr_matrix(dense),
+              scipy.sparse.csr_array(dense)]
+    for A in inputs:
+        y = None if isinstance(A, Problem) else p.y
+        for method in ["highs", "spgl1"]:
+            res = basis_pursuit(A, y, method=method)
+            assert res.success, (type(A), method)
+            assert_close_to(res.x, ref, tol_for(method))
+
+
+@pytest.mark.parametrize("method", ["highs", "spgl1"])
+def test_bp_infeasible_signed(method):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 5))  # overdetermined: y is not in range(A)
+    y = rng.standard_normal(10)
+    res = basis_pursuit(A, y, method=method)
+    assert res.status is Status.INFEASIBLE and not res.success
+    assert "range of A" in res.message
+    if method == "highs":
+        assert np.all(np.isnan(res.x)) and np.isnan(res.fun)
+
+
+@pytest.mark.parametrize("method", ["highs", "spgl1"])
+def test_bp_infeasible_nonneg(method):
+    rng = np.random.default_rng(1)
+    A = np.abs(rng.standard_normal((5, 20)))
+    y = -A @ np.abs(rng.standard_normal(20))  # A >= 0 and y < 0: no x >= 0 solves Ax = y
+    assert basis_pursuit(A, y, method=method).success  # signed: feasible
+    res = basis_pursuit(A, y, nonneg=True, method=method)
+    assert res.status is Status.INFEASIBLE
+
+
+def test_bp_max_iter():
+    p = sparse_recovery(60, 30, 4, seed=0)
+    assert basis_pursuit(p, method="highs-ds", max_iter=2).status is Status.MAX_ITER
+    res = basis_pursuit(p, method="spgl1", max_iter=2)
+    assert res.status is Status.MAX_ITER and res.n_iter == 2
+
+
+def test_bp_spgl1_long_runs_reach_their_cap():
+    # spgl1's history arrays overflow at iter_lim >= 10000 unless guarded
+    p = sparse_recovery(200, 60, 25, seed=2)
+    res = basis_pursuit(p, method="spgl1", max_iter=10_000, options={"dec_tol": 1e-8})
+    assert res.status is Status.MAX_ITER and res.n_iter == 10_000
+    assert np.all(np.isfinite(res.x))
+
+
+def test_bp_options_pass_through():
+    p = sparse_recovery(60, 30, 4, seed=0)
+    ref = basis_pursuit(p).x
+    assert_close_to(basis_pursuit(p, options={"presolve": False}).x, ref, 1e-8)
+    assert_close_to(basis_pursuit(p, method="spgl1", options={"dec_tol": 1e-6}).x, ref, 1e-5)
+
+
+def test_bp_spgl1_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "spgl1", None)  # makes `import spgl1` fail
+    p = sparse_recovery(20, 10, 2, seed=0)
+    with pytest.raises(ImportError, match=r"pip install overparam\[spgl1\]"):
+        basis_pursuit(p, method="spgl1")
+    assert basis_pursuit(p).success  # HiGHS does not need it
+
+
+def test_bp_refuses_to_materialise_huge(monkeypatch):
+    monkeypatch.setattr(_common, "MAX_DENSE_ENTRIES", 100)
+    p = sparse_recovery(64, 32, 3, operator="dct", seed=3)
+    with pytest.raises(ValueError, match=r"explicit matrix.*method='spgl1'"):
+        basis_pursuit(p)
+    assert basis_pursuit(p, method="spgl1").success  # matrix-free
+
+
+# ------------------------------------------------------------------------------- lasso
+def lasso_kkt_violation(A, y, x, alpha, nonneg):
+    """Largest violation of the optimality conditions of (1/2m)||y - Ax||^2 + alpha||x||_1."""
+    m = A.shape[0]
+    g = A.T @ (y - A @ x) / m  # minus the gradient of the smooth part
+    on = x != 0
+    if nonneg:
+        viol = np.concatenate([np.abs(g[on] - alpha), np.maximum(g[~on] - alpha, 0),
+                               np.maximum(-x, 0)])
+    else:
+        viol = np.concatenate([np.abs(g[on] - alpha * np.sign(x[on])),
+                               np.maximum(np.abs(g[~on]) - alpha, 0)])
+    return float(viol.max()) / alpha if viol.size else 0.0
+
+
+@pytest.mark.parametrize("nonneg", [False, True], ids=["signed", "nonneg"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lasso_kkt(nonneg, seed):
+    p = sparse_recovery(80, 40, 5, nonneg=nonneg, noise=0.01, seed=seed)
+    A, y = p.A.to_dense(), p.y
+    res = lasso(p, alpha=0.05 * lasso(p, alpha=1.0, nonneg=nonneg).info["alpha_max"],
+                nonneg=nonneg)
+    alpha = res.info["alpha"]
+    assert res.success and res.n_iter > 0
+    assert np.count_nonzero(res.x) > 0
+    assert lasso_kkt_violation(A, y, res.x, alpha, nonneg) < 1e-6
+    m = A.shape[0]
+    obj = np.sum((y - A @ res.x) ** 2) / (2 * m) + alpha * np.abs(res.x).sum()
+    assert res.fun == pytest.approx(obj, rel=1e-12)
+    # negative control
+    bad = res.x.copy()
+    bad[np.flatnonzero(bad)[0]] *= 1.01
+    assert lasso_kkt_violation(A, y, bad, alpha, nonneg) > 1e-4
+
+
+def test_lasso_matches_cvxpy():
+    p = sparse_recovery(50, 25, 3, noise=0.05, seed=4)
+    A, y = p.A.to_dense(), p.y
+    alpha = 0.01
+    x = cp.Variable(A.shape[1])
+    cp.Problem(cp.Minimize(cp.sum_squares(y - A @ x) / (2 * A.shape[0])
+                           + alpha * cp.norm1(x))).solve(solver="CLARABEL")
+    res = lasso(A, y, alpha=alpha)
+    assert_close_to(res.x, x.value, 1e-5)
+    with pytest.raises(AssertionError):  # the scaling matters: lam = alpha (no 1/m) differs
+        assert_close_to(lasso(A, y, alpha=alpha / A.shape[0]).x, x.value, 1e-5)
+
+
+def test_lasso_alpha_max_gives_zero():
+    p = sparse_recovery(50, 25, 3, seed=4)
+    amax = lasso(p, alpha=1.0).info["alpha_max"]
+    assert np.all(lasso(p, alpha=amax * 1.0001).x == 0)
+    assert np.any(lasso(p, alpha=amax * 0.9).x != 0)
+
+
+def test_lasso_small_alpha_approaches_bp():
+    p = sparse_recovery(100, 50, 4, seed=6)
+    bp = basis_pursuit(p).x
+    assert relative_error(lasso(p, alpha=1e-6, max_iter=100_000).x, bp) < 1e-3
+
+
+def test_lasso_max_iter():
+    p = sparse_recovery(60, 30, 4, seed=0)
+    res = lasso(p, alpha=1e-4, max_iter=1, tol=0.0)
+    assert res.status is Status.MAX_ITER and "max_iter" in res.message
+
+
+# -------------------------------------------------------------------------------- nnls
+def nnls_kkt_violation(A, y, x):
+    g = A.T @ (A @ x - y)  # gradient; KKT: x >= 0, g >= 0, x * g = 0
+    scale = max(1.0, np.abs(A.T @ y).max())
+    return max(np.maximum(-x, 0).max(), np.maximum(-g, 0).max(), np.abs(x * g).max()) / scale
+
+
+@pytest.mark.parametrize("shape", [(40, 20), (20, 40)], ids=["tall", "wide"])
+def test_nnls_kkt_and_cvxpy(shape):
+    rng = np.random.default_rng(sum(shape))
+    A = rng.standard_normal(shape)
+    y = rng.standard_normal(shape[0])
+    res = nnls(A, y)
+    assert res.success
+    assert nnls_kkt_violation(A, y, res.x) < 1e-10
+    assert np.allclose(res.info["gradient"], A.T @ (A @ res.x - y))
+    x = cp.Variable(shape[1], nonneg=True)
+    cp.Problem(cp.Minimize(0.5 * cp.sum_squares(A @ x - y))).solve(solver="CLARABEL")
+    assert res.fun == pytest.approx(0.5 * np.sum((A @ x.value - y) ** 2), rel=1e-6, abs=1e-9)
+    if shape[0] > shape[1]:  # unique solution
+        assert_close_to(res.x, x.value, 1e-5)
+    # negative control
+    bad = res.x.copy()
+    bad[np.argmax(bad)] *= 1.1
+    assert nnls_kkt_violation(A, y, bad) > 1e-4
+
+
+def test_nnls_agrees_with_oracle_and_bp_nonneg():
+    p = sparse_recovery(60, 40, 3, nonneg=True, seed=2)
+    A = p.A.to_dense()
+    res = nnls(p)
+    assert_close_to(res.x, oracles.nnls(A, p.y), 1e-10)
+    # unique non-negative interpolant: NNLS finds the planted signal
+    assert success(res.x, p.x_true, tol=1e-6)
+
+
+def test_nnls_max_iter():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 20))
+    res = nnls(A, rng.standard_normal(30), max_iter=1)
+    assert res.status is Status.MAX_ITER and np.all(np.isnan(res.x))
+
+
+# ---------------------------------------------------------------------------- bad input
+def _bad_inputs():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 8))
+    y = rng.standard_normal(5)
+    nan_A = A.copy()
+    nan_A[1, 2] = np.nan
+    inf_y = y.copy()
+    inf_y[0] = np.inf
+    sparse_nan = scipy.sparse.csr_matrix(nan_A)
+    return [
+        ("shape", A, y[:4], "shape mismatch"),
+        ("nan-A", nan_A, y, "non-finite"),
+        ("inf-y", A, inf_y, "non-finite"),
+        ("nan-sparse-A", sparse_nan, y, "non-finite"),
+        ("m=0", np.zeros((0, 8)), np.zeros(0), "empty"),
+        ("y-matrix", A, np.ones((5, 2)), "vector"),
+    ]
+
+
+@pytest.mark.parametrize("solver", ["bp", "bp-spgl1", "lasso", "nnls"])
+@pytest.mark.parametrize("case", _bad_inputs(), ids=lambda c: c[0])
+def test_bad_input(solver, case):
+    _, A, y, match = case
+    if solver == "bp-spgl1" and case[0] == "nan-sparse-A":
+        pytest.skip("matrix-free: spgl1 never looks at the entries of a sparse A")
+    call = {
+        "bp": lambda: basis_pursuit(A, y),
+        "bp-spgl1": lambda: basis_pursuit(A, y, method="spgl1"),
+        "lasso": lambda: lasso(A, y, alpha=0.1),
+        "nnls": lambda: nnls(A, y),
+    }[solver]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_bad_options():
+    p = sparse_recovery(20, 10, 2, seed=0)
+    with pytest.raises(ValueError, match="method"):
+        basis_pursuit(p, method="simplex")
+    with pytest.raises(ValueError, match="alpha"):
+        lasso(p, alpha=0.0)
+    with pytest.raises(TypeError, match="alpha"):
+        lasso(p, alpha="big")
+    with pytest.raises(TypeError, match="not both"):
+        nnls(p, p.y)
+    with pytest.raises(TypeError, match="y is required"):
+        basis_pursuit(p.A.to_dense())
+    with pytest.raises(ValueError, match="tol"):
+        basis_pursuit(p, tol=-1.0)
+    with pytest.raises(ValueError, match="max_iter"):
+        basis_pursuit(p, max_iter=0)
+
+
+@pytest.mark.parametrize("module", ["basis_pursuit", "lasso", "nnls"])
+def test_docstring_examples(module):
+    import importlib
+
+    mod = importlib.import_module(f"overparam.baselines.{module}")
+    out = doctest.testmod(mod, raise_on_error=False)
+    assert out.attempted > 0 and out.failed == 0
