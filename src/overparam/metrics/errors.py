@@ -1,0 +1,262 @@
+"""Error measures between an estimate and a reference (pure NumPy functions).
+
+Conventions shared by every function here:
+
+* ``x`` and the reference must have the same shape (vectors, or matrices, which are
+  compared entrywise / in the Frobenius norm); a mismatch is a ``ValueError``.
+* The reference (``x_ref``, ``x_true``, ``A``, ``y``) must be finite. The estimate ``x`` may
+  hold NaN/inf (a failed run): errors are then ``nan``/``inf`` and :func:`success` is
+  ``False``, never an exception in the middle of a sweep.
+* A relative measure with a zero reference is ``0.0`` when the numerator is zero and
+  ``inf`` otherwise.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._core import check_finite_array, check_int, check_positive
+
+
+def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.ndarray]:
+    ref = check_finite_array(x_ref, ref_name)
+    est = np.asarray(x)
+    if est.dtype == object or not (np.issubdtype(est.dtype, np.number) or est.dtype == bool):
+        raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
+    est = est.astype(np.result_type(est.dtype, np.float64), copy=False)
+    if est.shape != ref.shape:
+        raise ValueError(f"shape mismatch: x has shape {est.shape} but {ref_name} has "
+                         f"shape {ref.shape}")
+    return est, ref
+
+
+def _norm2(v: np.ndarray) -> float:
+    """Euclidean norm without under/overflow (scaled by max|v|)."""
+    v = np.abs(v.ravel())
+    top = float(v.max())
+    if top == 0.0 or not np.isfinite(top):
+        return top if not np.isnan(v).any() else float("nan")
+    return top * float(np.linalg.norm(v / top))
+
+
+def _ratio(num: float, den: float) -> float:
+    if den > 0:
+        return num / den
+    if num == 0:
+        return 0.0
+    return float("nan") if np.isnan(num) else float("inf")
+
+
+def relative_error(x: Any, x_ref: Any) -> float:
+    """Relative Euclidean (Frobenius) error ``||x - x_ref|| / ||x_ref||``.
+
+    Parameters
+    ----------
+    x : array_like
+        Estimate.
+    x_ref : array_like
+        Reference (e.g. the planted signal or the basis-pursuit solution), same shape.
+
+    Returns
+    -------
+    float
+        Scale invariant: ``relative_error(c x, c x_ref) == relative_error(x, x_ref)`` for
+        ``c != 0``. With ``x_ref == 0``: ``0.0`` if ``x == 0``, else ``inf``.
+
+    Examples
+    --------
+    >>> relative_error([1.0, 1.0], [1.0, 0.0])
+    1.0
+    >>> relative_error([3.0, 4.0], [3.0, 4.0])
+    0.0
+    """
+    est, ref = _pair(x, x_ref)
+    return _ratio(_norm2(est - ref), _norm2(ref))
+
+
+def l1_gap(x: Any, x_ref: Any, *, relative: bool = True) -> float:
+    """Excess l1 norm of ``x`` over ``x_ref``: ``(||x||_1 - ||x_ref||_1) / ||x_ref||_1``.
+
+    Signed: with ``x_ref`` the minimal-l1 interpolant (basis pursuit) and ``x`` another
+    interpolant, the gap is ``>= 0``, and it measures how far from the l1 minimizer an
+    implicit-regularization method lands. A negative gap means ``x`` has the smaller l1
+    norm (e.g. ``x`` does not interpolate, or the reference is suboptimal).
+
+    Parameters
+    ----------
+    x, x_ref : array_like
+        Estimate and reference of the same shape (entrywise l1 norm for matrices).
+    relative : bool, default True
+        Divide by ``||x_ref||_1`` (with ``x_ref == 0``: ``0.0`` if ``x == 0``, else
+        ``inf``); ``False`` gives the absolute gap ``||x||_1 - ||x_ref||_1``.
+
+    Examples
+    --------
+    >>> l1_gap([1.0, 1.0], [2.0, 0.0])
+    0.0
+    >>> l1_gap([2.0, -1.0], [2.0, 0.0])
+    0.5
+    >>> l1_gap([2.0, -1.0], [2.0, 0.0], relative=False)
+    1.0
+    """
+    est, ref = _pair(x, x_ref)
+    nx, nref = float(np.abs(est).sum()), float(np.abs(ref).sum())
+    if not relative:
+        return nx - nref
+    return _ratio(nx - nref, nref)
+
+
+class SupportScore(NamedTuple):
+    """Support recovery scores (a tuple, also readable by name).
+
+    Attributes
+    ----------
+    precision : float
+        ``|S & T| / |S|``: the fraction of the found support that is correct
+        (1.0 when nothing is found).
+    recall : float
+        ``|S & T| / |T|``: the fraction of the true support that is found
+        (1.0 when the truth is zero).
+    exact : bool
+        ``S == T``.
+    n_found : int
+        ``|S|``, the size of the estimated support.
+    n_true : int
+        ``|T|``, the size of the true support.
+    """
+
+    precision: float
+    recall: float
+    exact: bool
+    n_found: int
+    n_true: int
+
+
+def support_recovery(
+    x: Any, x_true: Any, *, tol: float | None = None, k: int | None = None
+) -> SupportScore:
+    """Compare the support of an estimate with the true support.
+
+    The true support ``T`` is the set of exact nonzeros of ``x_true`` (a planted signal).
+    The estimated support ``S`` is, exactly one of:
+
+    * ``tol`` (default ``1e-3`` when neither is given): the entries with
+      ``|x_i| > tol * max|x|``, a threshold relative to the largest entry, so that the
+      ``~init_scale^L`` residue that implicit regularization leaves off the support does
+      not count;
+    * ``k``: the ``k`` entries largest in magnitude (ties broken by index), e.g.
+      ``k = |T|`` to ask whether the top entries are the right ones.
+
+    Parameters
+    ----------
+    x, x_true : array_like
+        Estimate and truth of the same shape.
+    tol : float, optional
+        Relative threshold in ``[0, 1)``.
+    k : int, optional
+        Support size, ``0 <= k <= x.size``.
+
+    Returns
+    -------
+    SupportScore
+        ``(precision, recall, exact, n_found, n_true)``. A non-finite ``x`` gives
+        ``SupportScore(nan, nan, False, 0, |T|)``.
+
+    Examples
+    --------
+    >>> support_recovery([1.0, 1e-6, 0.5, 0.0], [2.0, 0.0, 1.0, 0.0])
+    SupportScore(precision=1.0, recall=1.0, exact=True, n_found=2, n_true=2)
+    >>> support_recovery([1.0, 0.2, 0.0, 0.0], [2.0, 0.0, 1.0, 0.0], k=2)
+    SupportScore(precision=0.5, recall=0.5, exact=False, n_found=2, n_true=2)
+    """
+    est, ref = _pair(x, x_true, "x_true")
+    est, ref = est.ravel(), ref.ravel()
+    true = ref != 0
+    n_true = int(true.sum())
+    if tol is not None and k is not None:
+        raise ValueError("pass either tol or k, not both")
+    if not np.all(np.isfinite(est)):
+        return SupportScore(float("nan"), float("nan"), False, 0, n_true)
+    mag = np.abs(est)
+    if k is not None:
+        k = check_int(k, "k", minimum=0)
+        if k > est.size:
+            raise ValueError(f"k = {k} exceeds the number of entries {est.size}")
+        found = np.zeros(est.size, dtype=bool)
+        found[np.argsort(-mag, kind="stable")[:k]] = True
+    else:
+        tol = 1e-3 if tol is None else check_positive(tol, "tol", allow_zero=True)
+        if tol >= 1:
+            raise ValueError(f"tol is relative to max|x| and must be < 1, got {tol}")
+        top = float(mag.max())
+        found = mag > tol * top if top > 0 else np.zeros(est.size, dtype=bool)
+    n_found = int(found.sum())
+    hits = int((found & true).sum())
+    precision = hits / n_found if n_found else 1.0
+    recall = hits / n_true if n_true else 1.0
+    return SupportScore(float(precision), float(recall), bool(np.array_equal(found, true)),
+                        n_found, n_true)
+
+
+def residual(A: Any, x: Any, y: Any, *, relative: bool = True) -> float:
+    """Data misfit ``||A x - y||``, relative to ``||y||`` by default.
+
+    Parameters
+    ----------
+    A : array of shape (m, n), Operator, LinearOperator or sparse matrix
+        Measurement operator.
+    x : array_like of shape (n,)
+        Estimate.
+    y : array_like of shape (m,)
+        Measurements.
+    relative : bool, default True
+        Divide by ``||y||`` (with ``y == 0``: ``0.0`` if ``Ax == 0``, else ``inf``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> residual(np.eye(2), [1.0, 1.0], [1.0, 0.0])
+    1.0
+    >>> residual(np.eye(2), [1.0, 1.0], [2.0, 0.0], relative=False)
+    1.4142135623730951
+    """
+    from ..problems import as_operator
+
+    op = as_operator(A)
+    m, n = op.shape
+    yv = check_finite_array(y, "y")
+    if yv.ndim != 1 or yv.shape[0] != m:
+        raise ValueError(f"shape mismatch: A has {m} rows but y has shape {yv.shape}")
+    est = np.asarray(x, dtype=np.float64)
+    if est.ndim != 1 or est.shape[0] != n:
+        raise ValueError(f"shape mismatch: A has {n} columns but x has shape {est.shape}")
+    if not np.all(np.isfinite(est)):
+        return float("nan")
+    r = _norm2(op.matvec(est) - yv)
+    return _ratio(r, _norm2(yv)) if relative else r
+
+
+def success(x: Any, x_true: Any, tol: float = 1e-3) -> bool:
+    """Exact-recovery indicator: ``relative_error(x, x_true) < tol``.
+
+    The criterion of phase-transition studies (Donoho and Tanner use ``tol = 1e-3`` or
+    tighter): the fraction of trials where it holds estimates the success probability.
+
+    Parameters
+    ----------
+    x, x_true : array_like
+        Estimate and planted signal of the same shape.
+    tol : float, default 1e-3
+        Relative error threshold, > 0.
+
+    Examples
+    --------
+    >>> success([1.0, 1e-5], [1.0, 0.0])
+    True
+    >>> success([1.0, 1e-2], [1.0, 0.0])
+    False
+    """
+    tol = check_positive(tol, "tol")
+    err = relative_error(x, x_true)
+    return bool(err < tol)  # False for nan

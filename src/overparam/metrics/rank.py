@@ -1,0 +1,252 @@
+"""Effective ranks of a matrix (from its singular values) and plateaus of effective rank
+along a gradient-descent trace.
+
+All rank functions take singular values ``s`` (any shape ``(..., k)``, last axis the
+spectrum, as in ``trace["sv"]``) or, with :func:`singular_values`, a matrix. They work on
+NumPy arrays and on JAX arrays (inside ``jit``).
+
+References
+----------
+O. Roy, M. Vetterli, "The effective rank: a measure of effective dimensionality",
+EUSIPCO 2007 (entropy-based effective rank).
+M. Rudelson, R. Vershynin, "Sampling from large matrices: an approach through geometric
+functional analysis", J. ACM 54(4), 2007 (stable rank).
+H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, "Gradient descent for deep matrix
+factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 2024
+(effective rank of the iterates; which of the definitions below the paper uses was not
+verified -- both candidates are offered).
+J. Wang, H.-H. Chou, "Implicit regularization in perturbed deep matrix factorization:
+spectral conditions and stability", arXiv:2605.28613, 2026 (the low-rank interval).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+RANK_MEASURES = ("erank", "erank_energy", "stable_rank", "nuclear_rank")
+
+
+def _xp(a: Any):
+    if isinstance(a, np.ndarray) or np.isscalar(a):
+        return np
+    import jax.numpy as jnp
+
+    return jnp
+
+
+def singular_values(W: Any) -> Any:
+    """Singular values of a matrix (descending)."""
+    xp = _xp(W)
+    return xp.linalg.svd(W, compute_uv=False)
+
+
+def _entropy_rank(p: Any, xp) -> Any:
+    logp = xp.log(xp.where(p > 0, p, 1.0))
+    return xp.exp(-xp.sum(p * logp, axis=-1))
+
+
+def erank(s: Any) -> Any:
+    """Roy-Vetterli effective rank ``exp(-sum p_i log p_i)``, ``p = s / ||s||_1``.
+
+    Equals k for k equal nonzero singular values; 0 for the zero matrix (by convention).
+    """
+    xp = _xp(s)
+    s = xp.abs(s)
+    tot = xp.sum(s, axis=-1, keepdims=True)
+    p = s / xp.where(tot > 0, tot, 1.0)
+    return xp.where(tot[..., 0] > 0, _entropy_rank(p, xp), 0.0)
+
+
+def erank_energy(s: Any) -> Any:
+    """Entropy rank of the energy spectrum: ``exp(-sum q_i log q_i)``, ``q = s^2 / ||s||_2^2``
+    (the spectral entropy of ``W^T W``; less sensitive to many small singular values)."""
+    xp = _xp(s)
+    s2 = xp.abs(s) ** 2
+    tot = xp.sum(s2, axis=-1, keepdims=True)
+    q = s2 / xp.where(tot > 0, tot, 1.0)
+    return xp.where(tot[..., 0] > 0, _entropy_rank(q, xp), 0.0)
+
+
+def stable_rank(s: Any) -> Any:
+    """Stable rank ``||W||_F^2 / ||W||_2^2`` (0 for the zero matrix)."""
+    xp = _xp(s)
+    s = xp.abs(s)
+    top = xp.max(s, axis=-1)
+    return xp.where(top > 0, xp.sum(s**2, axis=-1) / xp.where(top > 0, top, 1.0) ** 2, 0.0)
+
+
+def nuclear_rank(s: Any) -> Any:
+    """``||W||_* / ||W||_2`` (the nuclear-over-operator effective rank; 0 for W = 0)."""
+    xp = _xp(s)
+    s = xp.abs(s)
+    top = xp.max(s, axis=-1)
+    return xp.where(top > 0, xp.sum(s, axis=-1) / xp.where(top > 0, top, 1.0), 0.0)
+
+
+def numerical_rank(s: Any, rtol: float = 1e-6) -> Any:
+    """Number of singular values above ``rtol * s_max``."""
+    xp = _xp(s)
+    s = xp.abs(s)
+    top = xp.max(s, axis=-1, keepdims=True)
+    return xp.sum(s > rtol * top, axis=-1)
+
+
+RANK_FUNCTIONS = {
+    "erank": erank,
+    "erank_energy": erank_energy,
+    "stable_rank": stable_rank,
+    "nuclear_rank": nuclear_rank,
+}
+
+
+def rank_trace(sv: Any) -> dict[str, np.ndarray]:
+    """All effective ranks of a trace of singular values ``(records, k)``."""
+    sv = np.asarray(sv, dtype=np.float64)
+    return {name: np.asarray(fn(sv)) for name, fn in RANK_FUNCTIONS.items()}
+
+
+# ------------------------------------------------------------------ plateaus / early stop
+@dataclass(frozen=True)
+class Plateau:
+    """A run of record points where the effective rank stays near ``level``.
+
+    Attributes
+    ----------
+    start, end : int
+        First and last iteration of the run (record points).
+    level : float
+        Median effective rank over the run.
+    decades : float
+        Length ``log10(end / start)`` (iterations are log-spaced in a trace).
+    loss_start, loss_end : float
+        Loss at its ends (from the trace).
+    index : tuple of int
+        Trace rows ``(i, j)`` it spans (inclusive).
+    """
+
+    start: int
+    end: int
+    level: float
+    decades: float
+    loss_start: float
+    loss_end: float
+    index: tuple[int, int] = field(default=(0, 0))
+
+    def stop_iteration(self, where: str = "middle") -> int:
+        """An iteration inside: its ``"start"``, ``"end"`` or geometric ``"middle"``."""
+        if where == "start":
+            return int(self.start)
+        if where == "end":
+            return int(self.end)
+        if where == "middle":
+            return int(round(np.sqrt(max(self.start, 1) * max(self.end, 1))))
+        raise ValueError(f"where must be 'start', 'middle' or 'end', got {where!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(start=self.start, end=self.end, level=self.level, decades=self.decades,
+                    loss_start=self.loss_start, loss_end=self.loss_end)
+
+
+def rank_plateaus(
+    trace: Mapping[str, Any],
+    *,
+    measure: str = "erank",
+    atol: float = 0.25,
+    rtol: float = 0.05,
+    min_decades: float = 0.2,
+    min_points: int = 3,
+) -> list[Plateau]:
+    """Plateaus of the effective rank along a trace, from the trace alone (no truth).
+
+    A plateau is a maximal run of consecutive record points (iteration >= 1) over which the
+    effective rank stays within ``max(atol, rtol * level)`` of the run's first value, that
+    spans at least ``min_points`` records and ``min_decades`` decades of iterations.
+
+    Parameters
+    ----------
+    trace : mapping
+        ``trace["iter"]`` and either ``trace[measure]`` or ``trace["sv"]`` (singular
+        values, from which the measure is computed); ``trace["loss"]`` is reported.
+    measure : {"erank", "erank_energy", "stable_rank", "nuclear_rank"}
+        Which effective rank (see :data:`RANK_FUNCTIONS`).
+    atol, rtol : float
+        Band of the plateau around its level.
+    min_decades : float
+        Shortest plateau kept, in decades of iterations.
+    min_points : int
+        Fewest record points in a plateau.
+
+    Returns
+    -------
+    list of Plateau
+        In order of time.
+    """
+    if measure not in RANK_FUNCTIONS:
+        raise ValueError(f"measure must be one of {RANK_MEASURES}, got {measure!r}")
+    it = np.asarray(trace["iter"], dtype=np.float64)
+    if measure in trace:
+        r = np.asarray(trace[measure], dtype=np.float64)
+    elif "sv" in trace:
+        r = np.asarray(RANK_FUNCTIONS[measure](np.asarray(trace["sv"], dtype=np.float64)))
+    else:
+        raise KeyError(f"the trace has neither {measure!r} nor 'sv' (singular values)")
+    loss = np.asarray(trace.get("loss", np.full(it.shape, np.nan)), dtype=np.float64)
+    keep = (it >= 1) & np.isfinite(r)
+    idx = np.flatnonzero(keep)
+    out: list[Plateau] = []
+    i = 0
+    while i < idx.size:
+        j = i
+        lo = hi = r[idx[i]]
+        while j + 1 < idx.size:
+            v = r[idx[j + 1]]
+            nlo, nhi = min(lo, v), max(hi, v)
+            if nhi - nlo > max(atol, rtol * 0.5 * (nlo + nhi)):
+                break
+            lo, hi, j = nlo, nhi, j + 1
+        a, b = idx[i], idx[j]
+        decades = float(np.log10(it[b] / it[a]))
+        if j - i + 1 >= min_points and decades >= min_decades:
+            out.append(Plateau(int(it[a]), int(it[b]), float(np.median(r[idx[i:j + 1]])),
+                               decades, float(loss[a]), float(loss[b]), (int(a), int(b))))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def select_plateau(
+    plateaus: Sequence[Plateau],
+    trace: Mapping[str, Any],
+    *,
+    max_level: float | None = None,
+    min_loss_drop: float = 0.1,
+) -> Plateau | None:
+    """The low-rank plateau to stop in (trace-only rule).
+
+    Candidates are plateaus (i) after the escape phase -- the loss at their start is at
+    least ``min_loss_drop`` (relative) below the initial loss, which excludes the long
+    initial phase where a small start has the rank of its initialization -- and (ii) with
+    level at most ``max_level`` (default half the number of singular values, when the
+    trace has them). Among these the longest in decades of iterations wins (ties: the
+    earliest). For a noisy target this is the interval between fitting the signal
+    directions and starting to fit the noise directions (Wang & Chou's low-rank phase);
+    for a noiseless one, the final low-rank phase.
+
+    Returns None when no plateau qualifies.
+    """
+    loss = np.asarray(trace.get("loss", []), dtype=np.float64)
+    loss0 = float(loss[0]) if loss.size else np.nan
+    if max_level is None and "sv" in trace:
+        max_level = 0.5 * np.asarray(trace["sv"]).shape[-1]
+    best = None
+    for p in plateaus:
+        if np.isfinite(loss0) and not p.loss_start <= (1.0 - min_loss_drop) * loss0:
+            continue
+        if max_level is not None and p.level > max_level:
+            continue
+        if best is None or p.decades > best.decades + 1e-12:
+            best = p
+    return best

@@ -1,0 +1,225 @@
+"""Metrics on hand-computed cases, properties (hypothesis) and bad input."""
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from overparam.metrics import (
+    SupportScore,
+    l1_gap,
+    relative_error,
+    residual,
+    success,
+    support_recovery,
+)
+from overparam.problems import partial_dct
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+vectors = st.integers(1, 12).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=finite), arrays(np.float64, n, elements=finite)))
+
+
+# ------------------------------------------------------------------------ hand computed
+def test_relative_error_values():
+    assert relative_error([1.0, 1.0], [1.0, 0.0]) == 1.0
+    assert relative_error([3.0, 0.0], [0.0, 4.0]) == pytest.approx(5.0 / 4.0)
+    assert relative_error(np.ones((2, 2)), np.full((2, 2), 2.0)) == pytest.approx(0.5)
+    assert relative_error([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert relative_error([1e-300, 0.0], [0.0, 0.0]) == np.inf
+    # no underflow / overflow in the norms
+    assert relative_error([2e-300, 0.0], [1e-300, 0.0]) == pytest.approx(1.0)
+    assert relative_error([2e300, 2e300], [1e300, 1e300]) == pytest.approx(1.0)
+    assert isinstance(relative_error([1], [2]), float)
+
+
+def test_relative_error_non_finite_estimate():
+    assert np.isnan(relative_error([np.nan, 0.0], [1.0, 0.0]))
+    assert relative_error([np.inf, 0.0], [1.0, 0.0]) == np.inf
+    assert not success([np.nan, 0.0], [1.0, 0.0])
+    assert not success([np.inf, 0.0], [1.0, 0.0])
+
+
+def test_l1_gap_values():
+    assert l1_gap([1.0, -1.0, 0.0], [2.0, 0.0, 0.0]) == 0.0
+    assert l1_gap([3.0, -1.0], [2.0, 0.0]) == pytest.approx(1.0)
+    assert l1_gap([3.0, -1.0], [2.0, 0.0], relative=False) == pytest.approx(2.0)
+    assert l1_gap([1.0, 0.0], [2.0, 0.0]) == pytest.approx(-0.5)  # signed
+    assert l1_gap([0.0], [0.0]) == 0.0
+    assert l1_gap([1.0], [0.0]) == np.inf
+    assert l1_gap([1.0], [0.0], relative=False) == 1.0
+
+
+def test_support_recovery_threshold():
+    x_true = np.array([2.0, 0.0, -1.0, 0.0, 0.0])
+    # exact: small residue off the support is ignored at the default relative 1e-3
+    s = support_recovery([1.9, 1e-5, -1.1, -1e-6, 0.0], x_true)
+    assert s == SupportScore(1.0, 1.0, True, 2, 2)
+    # one false positive, one miss
+    s = support_recovery([1.9, 0.5, 0.0, 0.0, 0.0], x_true)
+    assert (s.precision, s.recall, s.exact, s.n_found, s.n_true) == (0.5, 0.5, False, 2, 2)
+    # threshold is relative to max|x|
+    assert support_recovery([1.0, 0.01, 0.0, 0.0, 0.0], x_true, tol=0.1).n_found == 1
+    assert support_recovery([1.0, 0.01, 0.0, 0.0, 0.0], x_true, tol=0.001).n_found == 2
+    # precision/recall of an empty support
+    assert support_recovery(np.zeros(5), x_true) == SupportScore(1.0, 0.0, False, 0, 2)
+    assert support_recovery(np.zeros(5), np.zeros(5)) == SupportScore(1.0, 1.0, True, 0, 0)
+    assert support_recovery(x_true, np.zeros(5)).precision == 0.0
+
+
+def test_support_recovery_top_k():
+    x_true = np.array([2.0, 0.0, -1.0, 0.0])
+    s = support_recovery([0.3, 0.2, -0.25, 0.1], x_true, k=2)
+    assert s.exact and s.n_found == 2
+    s = support_recovery([0.3, 0.26, -0.25, 0.1], x_true, k=2)
+    assert (s.precision, s.recall, s.exact) == (0.5, 0.5, False)
+    # ties are broken by index: deterministic
+    assert support_recovery([1.0, 1.0, 1.0, 1.0], x_true, k=1).n_found == 1
+    assert support_recovery([1.0, 1.0, 1.0, 1.0], x_true, k=1).recall == 0.5
+    assert support_recovery([1.0, 1.0, 1.0, 1.0], x_true, k=0) == SupportScore(
+        1.0, 0.0, False, 0, 2)
+
+
+def test_support_recovery_non_finite():
+    s = support_recovery([np.nan, 0.0], [1.0, 0.0])
+    assert np.isnan(s.precision) and np.isnan(s.recall) and not s.exact
+
+
+def test_residual_values():
+    A = np.array([[1.0, 0.0], [0.0, 2.0]])
+    assert residual(A, [1.0, 1.0], [1.0, 2.0]) == 0.0
+    # A x = (1, 0), y = (1, 2): ||Ax - y|| = 2, ||y|| = sqrt(5)
+    assert residual(A, [1.0, 0.0], [1.0, 2.0]) == pytest.approx(2.0 / np.sqrt(5.0))
+    assert residual(A, [1.0, 0.0], [1.0, 2.0], relative=False) == pytest.approx(2.0)
+    assert residual(A, [0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert residual(A, [1.0, 0.0], [0.0, 0.0]) == np.inf
+    assert np.isnan(residual(A, [np.nan, 0.0], [1.0, 0.0]))
+
+
+def test_residual_operators_agree():
+    op = partial_dct(16, 64, seed=0)
+    dense = op.to_dense()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(64), rng.standard_normal(16)
+    expected = np.linalg.norm(dense @ x - y) / np.linalg.norm(y)
+    for A in (dense, op, spla.aslinearoperator(dense)):
+        assert residual(A, x, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_success_values():
+    x_true = np.array([1.0, 0.0, -2.0])
+    assert success(x_true, x_true)
+    assert success(x_true + 1e-5, x_true)
+    assert not success(x_true + 1e-2, x_true)
+    assert success(x_true + 1e-2, x_true, tol=1e-1)
+    # strict: exactly at the threshold is not a success
+    x_true2 = np.array([1.0, 0.0])
+    assert not success([1.0, 0.5], x_true2, tol=0.5)
+    assert success(np.zeros(3), np.zeros(3))
+
+
+# --------------------------------------------------------------------------- properties
+@given(vectors, st.floats(1e-3, 1e3) | st.floats(-1e3, -1e-3))
+def test_relative_error_scale_invariant(pair, c):
+    x, ref = pair
+    assume(np.linalg.norm(ref) > 1e-6)
+    assert relative_error(c * x, c * ref) == pytest.approx(relative_error(x, ref),
+                                                           rel=1e-9, abs=1e-12)
+
+
+@given(vectors)
+def test_relative_error_identity_and_permutation(pair):
+    x, ref = pair
+    assume(np.linalg.norm(ref) > 0)
+    assert relative_error(ref, ref) == 0.0
+    perm = np.random.default_rng(len(x)).permutation(len(x))
+    assert relative_error(x[perm], ref[perm]) == pytest.approx(relative_error(x, ref))
+    # negative control: a sign flip is a 200% error, not 0
+    assert relative_error(-ref, ref) == pytest.approx(2.0)
+
+
+@given(vectors)
+def test_l1_gap_properties(pair):
+    x, ref = pair
+    assume(np.abs(ref).sum() > 1e-6)
+    assert l1_gap(ref, ref) == 0.0
+    assert l1_gap(-ref, ref) == 0.0  # sign blind
+    g = l1_gap(x, ref)
+    assert g == pytest.approx(l1_gap(x, ref, relative=False) / np.abs(ref).sum())
+    assert g >= -1.0  # ||x||_1 >= 0
+    assert l1_gap(2.0 * ref, ref) == pytest.approx(1.0)
+
+
+@given(arrays(np.float64, st.integers(1, 15), elements=finite))
+def test_support_recovery_of_itself_is_exact(x_true):
+    s = support_recovery(x_true, x_true, tol=0.0)
+    assert s.exact and s.precision == 1.0 and s.recall == 1.0
+    s = support_recovery(x_true, x_true, k=int(np.count_nonzero(x_true)))
+    assert s.exact
+    # negative control: adding a new nonzero breaks exactness
+    zeros = np.flatnonzero(x_true == 0)
+    if zeros.size:
+        y = x_true.copy()
+        y[zeros[0]] = np.abs(x_true).max() + 1.0
+        assert not support_recovery(y, x_true, tol=0.0).exact
+
+
+@given(vectors)
+def test_success_matches_relative_error(pair):
+    x, ref = pair
+    assume(np.linalg.norm(ref) > 0)
+    assert success(x, ref, tol=0.1) == (relative_error(x, ref) < 0.1)
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("fn", [relative_error, l1_gap, success, support_recovery])
+def test_shape_mismatch(fn):
+    with pytest.raises(ValueError, match="shape mismatch"):
+        fn(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        fn(np.ones((2, 3)), np.ones(6))
+
+
+@pytest.mark.parametrize("fn", [relative_error, l1_gap, success, support_recovery])
+def test_reference_must_be_finite(fn):
+    with pytest.raises(ValueError, match="non-finite"):
+        fn(np.ones(3), np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match="empty"):
+        fn(np.ones(0), np.ones(0))
+    with pytest.raises(TypeError, match="numeric"):
+        fn(np.array(["a", "b"]), np.ones(2))
+
+
+def test_residual_bad_input():
+    A = np.ones((3, 4))
+    with pytest.raises(ValueError, match="rows"):
+        residual(A, np.ones(4), np.ones(2))
+    with pytest.raises(ValueError, match="columns"):
+        residual(A, np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="non-finite"):
+        residual(A, np.ones(4), np.array([1.0, np.inf, 0.0]))
+    with pytest.raises(ValueError, match="non-finite"):
+        residual(np.full((3, 4), np.nan), np.ones(4), np.ones(3))
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="not both"):
+        support_recovery(np.ones(3), np.ones(3), tol=0.1, k=1)
+    with pytest.raises(ValueError, match="k = 4"):
+        support_recovery(np.ones(3), np.ones(3), k=4)
+    with pytest.raises(ValueError, match="tol"):
+        support_recovery(np.ones(3), np.ones(3), tol=1.0)
+    with pytest.raises(ValueError, match="tol"):
+        success(np.ones(3), np.ones(3), tol=0.0)
+
+
+def test_docstring_examples():
+    import overparam.metrics.errors as mod
+
+    out = doctest.testmod(mod)
+    assert out.attempted > 0 and out.failed == 0
