@@ -3,22 +3,51 @@
 Importing overparam enables JAX float64 (``jax_enable_x64``): the exact limits and the
 oracle tolerances of the simulated dynamics need double precision.
 """
+import importlib as _importlib
+
 import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from . import problems, models, dynamics  # noqa: E402
+from . import baselines, dynamics, limits, metrics, models, problems  # noqa: E402
 from ._core import Result, Status  # noqa: E402
+from .baselines import basis_pursuit, lasso  # noqa: E402
+from .baselines import nnls  # noqa: E402
 from .dynamics import hadamard_gd, hadamard_gd_batch  # noqa: E402
+from .limits import hadamard_limit  # noqa: E402
 
 __version__ = "0.1.0"
 
+# heavier or optional parts load on first use
+_LAZY = {
+    "HadamardRegressor": "overparam.estimators",
+    "experiments": "overparam.experiments",
+    "theory": "overparam.theory",
+    "estimators": "overparam.estimators",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = _importlib.import_module(_LAZY[name])
+        return module if module.__name__.endswith(name) else getattr(module, name)
+    raise AttributeError(f"module 'overparam' has no attribute {name!r}")
+
+
 __all__ = [
+    "HadamardRegressor",
     "Result",
     "Status",
+    "baselines",
+    "basis_pursuit",
     "dynamics",
     "hadamard_gd",
     "hadamard_gd_batch",
+    "hadamard_limit",
+    "lasso",
+    "limits",
+    "metrics",
     "models",
+    "nnls",
     "problems",
 ]
