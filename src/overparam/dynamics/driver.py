@@ -75,9 +75,14 @@ def _dense_forward(matrix: jax.Array, x: jax.Array) -> jax.Array:
 
 def operator_data(op: Operator) -> tuple[Callable, Any]:
     """(forward(data, x), data): dense matrices travel as an argument (no recompilation for
-    a new matrix of the same shape, and vmap-able); other operators are closed over."""
+    a new matrix of the same shape, and vmap-able); an operator with a
+    ``jax_forward_data()`` method (returning a hashable ``forward(data, x)`` and a pytree of
+    arrays ``data``, e.g. the index set of a completion mask) travels the same way; other
+    operators are closed over."""
     if op.is_dense:
         return _dense_forward, op.to_dense()
+    if hasattr(op, "jax_forward_data"):
+        return op.jax_forward_data()
     return _ClosedForward(op), None
 
 
@@ -110,16 +115,18 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         grads = pull_signal(g)[0]
         return x, loss, g, grads
 
-    def row_values(x, loss, ynorm, eta):
+    def row_values(x, loss, ynorm, eta, mdata=None):
         vals = dict(loss=loss, residual=jnp.sqrt(2.0 * loss) / ynorm,
                     l1=jnp.sum(jnp.abs(x)), step=eta)
-        vals.update({name: fn(x) for name, fn in metrics})
+        # a metric with ``takes_data = True`` is called as fn(x, metric_data)
+        vals.update({name: (fn(x, mdata) if getattr(fn, "takes_data", False) else fn(x))
+                     for name, fn in metrics})
         return {k: jnp.asarray(v, jnp.float64) for k, v in vals.items()}
 
     def write_row(trace, k, vals):
         return {name: trace[name].at[k].set(vals[name]) for name in trace}
 
-    def run(data, y, params0, opnorm2):
+    def run(data, y, params0, opnorm2, mdata=None):
         # relative residual; absolute when y = 0
         ynorm = jnp.linalg.norm(y)
         ynorm = jnp.where(ynorm > 0, ynorm, 1.0)
@@ -149,7 +156,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             kept = dict(s, status=jnp.int64(DIVERGED))
             return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), kept, new)
 
-        shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0)))
+        shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0), mdata))
         trace = {k: jnp.full((n_rows,) + v.shape, jnp.nan, dtype=jnp.float64)
                  for k, v in shapes.items()}
         iters = jnp.full((n_rows,), -1, dtype=jnp.int64)
@@ -163,7 +170,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             target = rec[k]
             s = jax.lax.while_loop(
                 lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
-            trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"]))
+            trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata))
             iters = iters.at[k].set(s["it"])
             stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
                         & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
@@ -175,14 +182,14 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         # final row when the run stopped between record points (or before the first)
         last_it = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
         need = last_it != s["it"]
-        final = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"]))
+        final = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata))
         trace = jax.tree_util.tree_map(lambda a, b: jnp.where(need, a, b), final, trace)
         iters = jnp.where(need, iters.at[k].set(s["it"]), iters)
         status = jnp.where(s["status"] == RUNNING, MAX_ITER, s["status"])
         return dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
                     status=status, trace=trace, iters=iters)
 
-    fn = jax.vmap(run, in_axes=(0, 0, 0, 0)) if batched else run
+    fn = jax.vmap(run, in_axes=(0, 0, 0, 0, 0)) if batched else run
     return jax.jit(fn), names
 
 
@@ -195,13 +202,19 @@ def run_driver(
     *,
     metrics: Sequence[tuple[str, Callable]] = (),
     key: Any = None,
+    params0: Any = None,
+    metric_data: Any = None,
 ) -> tuple[dict[str, Any], tuple[str, ...], float]:
-    """Run one problem; returns (raw outputs as NumPy, trace field names, seconds)."""
+    """Run one problem; returns (raw outputs as NumPy, trace field names, seconds).
+
+    ``params0`` (optional) replaces ``model.init(key, n)``; ``metric_data`` (optional pytree
+    of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
     forward, data = operator_data(op)
     fn, names = _build(model, policy, forward, cfg, tuple(metrics), False)
-    params0 = model.init(key, op.shape[1])
+    if params0 is None:
+        params0 = model.init(key, op.shape[1])
     t0 = time.perf_counter()
-    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2))
+    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data)
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
@@ -215,22 +228,40 @@ def run_driver_batch(
     *,
     metrics: Sequence[tuple[str, Callable]] = (),
     key: Any = None,
+    params0: Any = None,
+    metric_data: Any = None,
 ) -> tuple[dict[str, Any], tuple[str, ...], float]:
-    """Run a batch of dense problems of one shape with ``vmap``; outputs gain a leading
-    batch axis."""
-    if not all(op.is_dense for op in ops):
-        raise TypeError("batched runs need dense operators (matrix-free ones run one by one)")
+    """Run a batch of problems of one shape with ``vmap``; outputs gain a leading
+    batch axis.
+
+    The operators must be dense, or all provide ``jax_forward_data()`` with one shared
+    forward (their data are stacked). ``params0`` (optional) is a pytree with a leading
+    batch axis (default: one ``model.init`` broadcast); ``metric_data`` (optional) a pytree
+    with a leading batch axis for metrics flagged ``takes_data = True``."""
     shapes = {op.shape for op in ops}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
-    fn, names = _build(model, policy, _dense_forward, cfg, tuple(metrics), True)
-    data = jnp.stack([jnp.asarray(op.to_dense()) for op in ops])
+    if all(op.is_dense for op in ops):
+        forward = _dense_forward
+        data = jnp.stack([jnp.asarray(op.to_dense()) for op in ops])
+    elif all(hasattr(op, "jax_forward_data") and not op.is_dense for op in ops):
+        pairs = [op.jax_forward_data() for op in ops]
+        forward = pairs[0][0]
+        if any(f != forward for f, _ in pairs):
+            raise TypeError("batched operators must share one forward map")
+        data = jax.tree_util.tree_map(lambda *a: jnp.stack([jnp.asarray(v) for v in a]),
+                                      *[d for _, d in pairs])
+    else:
+        raise TypeError("batched runs need dense operators (matrix-free ones run one by one)")
+    fn, names = _build(model, policy, forward, cfg, tuple(metrics), True)
     ys = jnp.stack([jnp.asarray(y) for y in ys])
-    p0 = model.init(key, ops[0].shape[1])
-    params0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
+    if params0 is None:
+        p0 = model.init(key, ops[0].shape[1])
+        params0 = jax.tree_util.tree_map(
+            lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
     norms = jnp.asarray([op.norm2**2 for op in ops])
     t0 = time.perf_counter()
-    out = fn(data, ys, params0, norms)
+    out = fn(data, ys, params0, norms, metric_data)
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
