@@ -17,3 +17,6 @@ __all__ = [
     "run_driver_batch",
     "steps",
 ]
+from .dmf_gd import dmf_gd, dmf_gd_batch  # noqa: E402
+
+__all__ += ["dmf_gd", "dmf_gd_batch"]

@@ -26,3 +26,26 @@ __all__ = [
     "sparse_recovery",
     "sparse_vector",
 ]
+from .matrix import (  # noqa: E402  (deep matrix factorization problems)
+    EntryMask,
+    GaussianSensing,
+    MatrixIdentity,
+    MatrixOperator,
+    low_rank_matrix,
+    matrix_completion,
+    matrix_estimation,
+    matrix_sensing,
+    matrix_shape_of,
+)
+
+__all__ += [
+    "EntryMask",
+    "GaussianSensing",
+    "MatrixIdentity",
+    "MatrixOperator",
+    "low_rank_matrix",
+    "matrix_completion",
+    "matrix_estimation",
+    "matrix_sensing",
+    "matrix_shape_of",
+]

@@ -1,0 +1,265 @@
+"""Baselines for low-rank matrix problems: nuclear-norm minimization (CVXPY and a proximal
+singular value thresholding solver of our own) and minimum-norm least squares.
+
+All take a matrix problem (``problems.matrix_estimation / matrix_sensing /
+matrix_completion``, or a Problem whose operator is a ``MatrixOperator``) and return a
+:class:`~overparam.Result` whose ``x`` is the ``n1 x n2`` matrix.
+
+References
+----------
+B. Recht, M. Fazel, P. A. Parrilo, "Guaranteed minimum-rank solutions of linear matrix
+equations via nuclear norm minimization", SIAM Review 52(3), 2010.
+J.-F. Cai, E. J. Candes, Z. Shen, "A singular value thresholding algorithm for matrix
+completion", SIAM J. Optim. 20(4), 2010.
+K.-C. Toh, S. Yun, "An accelerated proximal gradient algorithm for nuclear norm regularized
+linear least squares problems", Pacific J. Optim. 6(3), 2010 (FISTA with continuation).
+S. Arora, N. Cohen, W. Hu, Y. Luo, "Implicit regularization in deep matrix factorization",
+NeurIPS 2019 (nuclear norm by CVXPY as the comparison of deep factorizations).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from .._core import Result, Status, check_int, check_positive
+from ..problems import Problem
+from ..problems.matrix import EntryMask, MatrixIdentity, matrix_shape_of
+
+
+def _problem(problem: Any) -> tuple[Problem, tuple[int, int]]:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"expected a matrix Problem, got {type(problem).__name__}")
+    return problem, matrix_shape_of(problem)
+
+
+def _rel_residual(problem: Problem, W: np.ndarray) -> float:
+    r = problem.A.matvec(W.reshape(-1)) - problem.y
+    return float(np.linalg.norm(r) / max(np.linalg.norm(problem.y), 1e-300))
+
+
+def nuclear_norm_cvxpy(
+    problem: Problem,
+    *,
+    lam: float | None = None,
+    solver: str | None = None,
+    verbose: bool = False,
+    **solver_options: Any,
+) -> Result:
+    """Nuclear-norm minimization with CVXPY (optional extra ``overparam[cvxpy]``).
+
+    ``lam=None``: ``min ||W||_* s.t. A(W) = y`` (the small-initialization limit
+    conjectured for depth-2 factorizations by Gunasekar et al.; Arora et al.'s comparison).
+    ``lam > 0``: ``min 0.5 ||A(W) - y||^2 + lam ||W||_*``.
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (estimation, completion, or sensing with a stored operator).
+    lam : float, optional
+        Penalty; None for the equality-constrained problem.
+    solver : str, optional
+        A CVXPY solver name (default: Clarabel when installed, else CVXPY's choice).
+    verbose : bool
+    **solver_options
+        Passed to ``Problem.solve``.
+
+    Returns
+    -------
+    Result
+        ``x`` the matrix, ``fun`` the nuclear norm (constrained) or the objective,
+        ``info["solver"]``, ``info["relative_residual"]``.
+    """
+    try:
+        import cvxpy as cp
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("nuclear_norm_cvxpy needs CVXPY: pip install 'overparam[cvxpy]' "
+                          "(or use nuclear_norm_prox)") from e
+    problem, (n1, n2) = _problem(problem)
+    op = problem.A
+    X = cp.Variable((n1, n2))
+    v = cp.reshape(X, (n1 * n2,), order="C")
+    if isinstance(op, MatrixIdentity):
+        AX = v
+    elif isinstance(op, EntryMask):
+        AX = v[op.flat_index]
+    else:
+        AX = op.to_dense() @ v
+    y = np.asarray(problem.y)
+    if lam is None:
+        prob = cp.Problem(cp.Minimize(cp.normNuc(X)), [AX == y])
+    else:
+        lam = check_positive(lam, "lam")
+        prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(AX - y) + lam * cp.normNuc(X)))
+    if solver is None and "CLARABEL" in cp.installed_solvers():
+        solver = "CLARABEL"
+    t0 = time.perf_counter()
+    try:
+        prob.solve(solver=solver, verbose=verbose, **solver_options)
+    except cp.error.SolverError as e:
+        return Result(x=np.zeros((n1, n2)), status=Status.NUMERICAL_ERROR,
+                      message=f"{Status.NUMERICAL_ERROR.advice} (CVXPY: {e})",
+                      wall_time=time.perf_counter() - t0, info=dict(method="nuclear_norm_cvxpy"))
+    wall = time.perf_counter() - t0
+    ok = prob.status in ("optimal", "optimal_inaccurate")
+    if not ok or X.value is None:
+        status = Status.INFEASIBLE if "infeasible" in prob.status else Status.NUMERICAL_ERROR
+        return Result(x=np.zeros((n1, n2)), status=status,
+                      message=f"{status.advice} (CVXPY status {prob.status})",
+                      wall_time=wall, info=dict(method="nuclear_norm_cvxpy",
+                                                cvxpy_status=prob.status))
+    W = np.asarray(X.value, dtype=np.float64)
+    return Result(x=W, status=Status.CONVERGED, n_iter=int(prob.solver_stats.num_iters or 0),
+                  fun=float(prob.value), wall_time=wall,
+                  message=f"CVXPY {prob.status} ({prob.solver_stats.solver_name})",
+                  info=dict(method="nuclear_norm_cvxpy", lam=lam, cvxpy_status=prob.status,
+                            solver=prob.solver_stats.solver_name,
+                            relative_residual=_rel_residual(problem, W)))
+
+
+def svt(W: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
+    """Singular value soft-thresholding ``prox_{tau ||.||_*}(W)``; returns (matrix, rank)."""
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)
+    s = np.maximum(s - tau, 0.0)
+    k = int(np.count_nonzero(s))
+    return (U[:, :k] * s[:k]) @ Vt[:k], k
+
+
+def nuclear_norm_prox(
+    problem: Problem,
+    *,
+    lam: float | None = None,
+    lam_min_ratio: float = 1e-7,
+    continuation: float = 0.5,
+    max_iter: int = 20_000,
+    tol: float = 1e-9,
+) -> Result:
+    """Nuclear-norm minimization by accelerated proximal gradient (FISTA) with singular
+    value thresholding, our own solver for sizes beyond CVXPY's reach.
+
+    ``lam > 0``: ``min 0.5 ||A(W) - y||^2 + lam ||W||_*`` (step ``1/||A||^2``, FISTA with
+    adaptive restart). ``lam=None``: the equality-constrained problem ``min ||W||_* s.t.
+    A(W) = y`` approached by continuation, ``lam`` decreasing geometrically by
+    ``continuation`` from ``||A^*(y)||_2`` (where 0 is optimal) down to
+    ``lam_min_ratio * ||A^*(y)||_2``, each stage warm-started (Toh & Yun).
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (any operator with ``rmatvec``; matrix-free allowed).
+    lam : float, optional
+    lam_min_ratio : float
+        Final penalty relative to ``||A^*(y)||_2`` in the constrained mode.
+    continuation : float
+        Factor in (0, 1) between continuation stages.
+    max_iter : int
+        Total proximal steps over all stages.
+    tol : float
+        A stage ends when ``||W_k - W_{k-1}||_F <= tol * max(1, ||W_k||_F)``.
+
+    Returns
+    -------
+    Result
+        ``x`` the matrix, ``fun`` the nuclear norm (constrained mode) or the objective,
+        ``info["rank"]``, ``info["lam"]`` (final), ``info["relative_residual"]``.
+    """
+    problem, (n1, n2) = _problem(problem)
+    op = problem.A
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    tol = check_positive(tol, "tol")
+    c = check_positive(continuation, "continuation")
+    if c >= 1:
+        raise ValueError(f"continuation must be in (0, 1), got {c}")
+    y = np.asarray(problem.y, dtype=np.float64)
+    L = op.norm2 ** 2
+    t_step = 1.0 / L
+    AtY = op.rmatvec(y).reshape(n1, n2)
+    lam_max = float(np.linalg.norm(AtY, 2))
+    if lam is None:
+        final = check_positive(lam_min_ratio, "lam_min_ratio") * lam_max
+        stages = []
+        cur = lam_max * c
+        while cur > final:
+            stages.append(cur)
+            cur *= c
+        stages.append(final)
+    else:
+        stages = [check_positive(lam, "lam")]
+    t0 = time.perf_counter()
+    W = np.zeros((n1, n2))
+    it, rank, converged = 0, 0, False
+
+    def grad(Z):
+        return op.rmatvec(op.matvec(Z.reshape(-1)) - y).reshape(n1, n2)
+
+    def objective(Z, lm):
+        r = op.matvec(Z.reshape(-1)) - y
+        return 0.5 * float(r @ r) + lm * float(np.linalg.svd(Z, compute_uv=False).sum())
+
+    for si, lm in enumerate(stages):
+        Z, tk, Wprev = W.copy(), 1.0, W.copy()
+        last = si == len(stages) - 1
+        stage_tol = tol if last else max(tol, 1e-6)
+        converged = False
+        while it < max_iter:
+            it += 1
+            W, rank = svt(Z - t_step * grad(Z), t_step * lm)
+            diff = W - Wprev
+            if float(np.linalg.norm(diff)) <= stage_tol * max(1.0, float(np.linalg.norm(W))):
+                converged = True
+                break
+            # adaptive restart (O'Donoghue & Candes) when the momentum points uphill
+            if float(np.sum((Z - W) * diff)) > 0:
+                tk = 1.0
+            tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
+            Z = W + ((tk - 1.0) / tn) * diff
+            tk, Wprev = tn, W
+        if it >= max_iter and not converged:
+            break
+    wall = time.perf_counter() - t0
+    status = Status.CONVERGED if converged and lm == stages[-1] else Status.MAX_ITER
+    nuc = float(np.linalg.svd(W, compute_uv=False).sum())
+    fun = nuc if lam is None else objective(W, stages[-1])
+    return Result(x=W, status=status, n_iter=it, fun=fun, wall_time=wall,
+                  info=dict(method="nuclear_norm_prox", lam=float(stages[-1]), rank=rank,
+                            constrained=lam is None, stages=len(stages),
+                            relative_residual=_rel_residual(problem, W)))
+
+
+def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
+                           max_iter: int | None = None) -> Result:
+    """Minimum-Frobenius-norm least-squares solution ``argmin ||W||_F`` over the
+    minimizers of ``||A(W) - y||``: the limit of depth-1 gradient descent from 0.
+
+    Closed forms for estimation (``Y``) and completion (observed entries, zeros
+    elsewhere); a stored sensing operator by ``numpy.linalg.lstsq``; a matrix-free one by
+    LSQR from 0 (which converges to the minimum-norm solution).
+    """
+    problem, (n1, n2) = _problem(problem)
+    op = problem.A
+    y = np.asarray(problem.y, dtype=np.float64)
+    t0 = time.perf_counter()
+    n_iter = 0
+    if isinstance(op, MatrixIdentity):
+        W = y.reshape(n1, n2).copy()
+        how = "closed form"
+    elif isinstance(op, EntryMask):
+        W = op.rmatvec(y).reshape(n1, n2)
+        how = "closed form (zero fill)"
+    elif op.is_dense:
+        W = np.linalg.lstsq(op.to_dense(), y, rcond=None)[0].reshape(n1, n2)
+        how = "numpy.linalg.lstsq"
+    else:
+        out = spla.lsqr(op.as_linear_operator(), y, atol=tol, btol=tol,
+                        iter_lim=max_iter or 10 * min(op.shape))
+        W = np.asarray(out[0]).reshape(n1, n2)
+        n_iter = int(out[2])
+        how = "LSQR"
+    wall = time.perf_counter() - t0
+    r = op.matvec(W.reshape(-1)) - y
+    return Result(x=W, status=Status.CONVERGED, n_iter=n_iter, fun=0.5 * float(r @ r),
+                  wall_time=wall, message=f"minimum-norm least squares ({how})",
+                  info=dict(method="min_norm_least_squares",
+                            relative_residual=_rel_residual(problem, W)))

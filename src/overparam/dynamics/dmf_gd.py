@@ -1,0 +1,322 @@
+"""Gradient descent on a deep matrix factorization ``W = W_N ... W_1`` (through the driver).
+
+References
+----------
+H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, "Gradient descent for deep matrix
+factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 2024
+(arXiv:2011.13772).
+J. Wang, H.-H. Chou, "Implicit regularization in perturbed deep matrix factorization:
+spectral conditions and stability", arXiv:2605.28613, 2026.
+S. Arora, N. Cohen, W. Hu, Y. Luo, "Implicit regularization in deep matrix factorization",
+NeurIPS 2019 (arXiv:1905.13655).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import Result, Status, check_finite_array
+from ..metrics.rank import rank_plateaus, rank_trace, select_plateau
+from ..models.dmf import DeepMatrixFactorization
+from ..problems import Operator, Problem
+from ..problems.matrix import MatrixIdentity, matrix_shape_of
+from .driver import make_config, run_driver, run_driver_batch, to_result
+from .steps import as_policy
+
+MetricMap = Mapping[str, Callable[[Any], Any]]
+
+
+@dataclass(frozen=True)
+class _SingularValues:
+    """Singular values of the end-to-end matrix (a vector-valued trace metric)."""
+
+    shape: tuple[int, int]
+
+    def __call__(self, x):
+        return jnp.linalg.svd(x.reshape(self.shape), compute_uv=False)
+
+
+@dataclass(frozen=True)
+class _RelErrorToTruth:
+    """``||W - W*||_F / ||W*||_F`` with the truth passed as metric data (no recompile per
+    problem, batchable)."""
+
+    takes_data = True
+
+    def __call__(self, x, data):
+        truth, tnorm = data
+        return jnp.linalg.norm(x - truth) / tnorm
+
+
+def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
+    if isinstance(problem, Problem):
+        if y is not None:
+            raise TypeError("pass either a Problem or (operator, y), not both")
+        if shape is None:
+            matrix_shape_of(problem)
+        return problem
+    if isinstance(problem, Operator):
+        if y is None:
+            raise TypeError("y is required when the first argument is an operator")
+        return Problem(problem, y)
+    if y is not None:
+        raise TypeError("a matrix is observed fully: do not pass y with it")
+    Y = check_finite_array(problem, "Y", ndim=2)
+    return Problem(MatrixIdentity(*Y.shape), Y.reshape(-1), info=dict(
+        matrix_shape=tuple(Y.shape)))
+
+
+def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
+    if shape is not None:
+        n1, n2 = (int(v) for v in shape)
+        if n1 * n2 != problem.n:
+            raise ValueError(f"shape {(n1, n2)} has {n1 * n2} entries but the operator acts "
+                             f"on {problem.n}")
+        own = getattr(problem.A, "matrix_shape", None)
+        if own is not None and tuple(own) != (n1, n2):
+            raise ValueError(f"shape {(n1, n2)} differs from the operator's {tuple(own)}")
+        return n1, n2
+    return matrix_shape_of(problem)
+
+
+def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None) -> tuple:
+    out = dict(metrics or {})
+    out.setdefault("sv", _SingularValues(shape))
+    if truth_available:
+        out.setdefault("rel_error", _RelErrorToTruth())
+    return tuple(sorted(out.items()))
+
+
+def _truth_data(problem: Problem):
+    xt = np.asarray(problem.x_true, dtype=np.float64)
+    return (jnp.asarray(xt), jnp.float64(max(float(np.linalg.norm(xt)), 1e-300)))
+
+
+def _finish(res: Result, model: DeepMatrixFactorization) -> Result:
+    if res.trace is not None and "sv" in res.trace:
+        res.trace.update(rank_trace(res.trace["sv"]))
+    params = res.info.get("params", {})
+    res.info["factors"] = [params[f"W{j}"] for j in range(1, model.depth + 1)
+                           if f"W{j}" in params]
+    res.x = np.asarray(res.x).reshape(model.shape)
+    return res
+
+
+def _model(shape, depth, widths, init, init_scale, scale, balanced, seed):
+    return DeepMatrixFactorization(
+        shape=shape, depth=depth,
+        widths=None if widths is None else tuple(int(w) for w in np.atleast_1d(widths)),
+        init_kind=init, init_scale=(tuple(init_scale) if isinstance(init_scale, (list, tuple,
+                               np.ndarray)) else init_scale),
+        scale=scale, balanced=balanced, seed=seed)
+
+
+def dmf_gd(
+    problem: Any,
+    y: Any = None,
+    *,
+    shape: Sequence[int] | None = None,
+    depth: int = 3,
+    widths: Sequence[int] | None = None,
+    init: str = "scaled_identity",
+    init_scale: float | Sequence[float] = 1e-3,
+    scale: str = "factor",
+    balanced: bool = False,
+    step: Any = "auto",
+    max_iter: int = 20_000,
+    tol: float = 1e-8,
+    record: int | Sequence[int] | None = 64,
+    metrics: MetricMap | None = None,
+    early_stopping: bool = False,
+    plateau: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> Result:
+    """Gradient descent on ``0.5 ||A(W_N ... W_1) - y||^2`` (deep matrix factorization).
+
+    From a small start the iterates pass through phases of low effective rank: the
+    singular directions of the target are fitted one after the other, in order of
+    magnitude, the more sharply the deeper the factorization (Chou et al.); noise
+    directions come last, after a low-rank interval whose length shrinks with the noise
+    level (Wang & Chou). In completion and sensing the limit from a small start is a
+    low-rank interpolant (Arora et al.).
+
+    Parameters
+    ----------
+    problem : Problem, MatrixOperator, or 2-D array
+        A problem from ``problems.matrix_estimation / matrix_sensing / matrix_completion``
+        (or any Problem with ``shape``), an operator on ``vec(W)`` with ``y``, or a fully
+        observed matrix ``Y`` (estimation).
+    y : array, optional
+        Measurements, when ``problem`` is an operator.
+    shape : (int, int), optional
+        ``(n1, n2)`` when the operator does not carry it.
+    depth : int
+        N >= 1 factors (1: plain gradient descent on W from the initialization).
+    widths : sequence of int, optional
+        Hidden widths (default ``min(n1, n2)``).
+    init : {"scaled_identity", "orthogonal", "gaussian"}
+        Initialization (see :class:`~overparam.models.DeepMatrixFactorization`).
+    init_scale : float or sequence of float
+        alpha (per factor, or one per factor for an unbalanced start).
+    scale : {"factor", "end_to_end"}
+        Whether ``init_scale`` is each factor's scale (``W_j(0) = alpha I``, Chou et al.)
+        or the product's (Arora et al.'s convention).
+    balanced : bool
+        Balanced Gaussian start (``init="gaussian"`` only).
+    step : "auto", float or step policy
+        ``"auto"``: a fraction of 2 / (a Hessian bound from the factors' norms),
+        re-evaluated every step (large while the factors are small); a float: constant
+        step (the oracle of Chou et al.'s recursion); or a policy object.
+    max_iter : int
+        Iteration cap.
+    tol : float
+        Stop when ``||A(W) - y|| <= tol ||y||``. With noise the run should rather end
+        by ``max_iter`` or by ``early_stopping``.
+    record : int or sequence of int
+        Number of log-spaced record points, or the iterations to record at.
+    metrics : mapping, optional
+        Extra JAX functions of ``vec(W)`` recorded in the trace.
+    early_stopping : bool
+        Run to ``max_iter`` (or the tolerance), find the plateaus of effective rank in the
+        trace (:func:`overparam.metrics.rank.rank_plateaus`), pick the low-rank one
+        (:func:`~overparam.metrics.rank.select_plateau`) and return the iterate at its
+        geometric middle (a deterministic re-run to that iteration). No truth is used.
+    plateau : mapping, optional
+        Options: ``measure``, ``atol``, ``rtol``, ``min_decades``, ``min_points`` (for
+        ``rank_plateaus``), ``max_level``, ``min_loss_drop`` (for ``select_plateau``) and
+        ``where`` (``"start"``, ``"middle"``, ``"end"``).
+    seed : int
+        Seed of random initializations.
+
+    Returns
+    -------
+    Result
+        ``x`` is the end-to-end matrix ``W`` (shape ``(n1, n2)``);
+        ``info["factors"]`` the factors ``[W_1, ..., W_N]``. The trace holds ``iter``,
+        ``loss``, ``residual`` (relative), ``step``, ``sv`` (singular values, one row per
+        record), ``erank`` (Roy-Vetterli), ``erank_energy``, ``stable_rank``,
+        ``nuclear_rank`` and, when the truth is known, ``rel_error`` =
+        ``||W - W*||_F / ||W*||_F``. With ``early_stopping``,
+        ``info["early_stopping"]`` says which interval was picked and ``status`` is
+        ``converged`` (the rule's stopping point was reached) or, when no plateau
+        qualified, the full run's status.
+
+    References
+    ----------
+    H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, ACHA 68:101595, 2024.
+    J. Wang, H.-H. Chou, arXiv:2605.28613, 2026.
+    S. Arora, N. Cohen, W. Hu, Y. Luo, NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import overparam
+    >>> p = overparam.problems.matrix_estimation(30, 30, 3, spectrum="geometric", seed=0)
+    >>> res = overparam.dmf_gd(p, depth=3, init_scale=1e-2, max_iter=3000)
+    >>> res.x.shape, bool(res.trace["rel_error"][-1] < 1e-3)
+    ((30, 30), True)
+    """
+    problem = _as_matrix_problem(problem, y, shape)
+    mshape = _shape(problem, shape)
+    model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seed)
+    policy = as_policy(step)
+    cfg = make_config(max_iter, tol, record)
+    has_truth = problem.x_true is not None
+    mt = _metric_tuple(mshape, has_truth, metrics)
+    mdata = _truth_data(problem) if has_truth else None
+    info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
+                init_scale=model.init_scale, scale=model.scale, widths=model.widths,
+                matrix_shape=mshape)
+    out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg, metrics=mt,
+                                  metric_data=mdata)
+    res = _finish(to_result(out, names, wall, info), model)
+    if not early_stopping:
+        return res
+    opts = dict(plateau or {})
+    where = opts.pop("where", "middle")
+    sel_keys = ("max_level", "min_loss_drop")
+    sel = {k: opts.pop(k) for k in sel_keys if k in opts}
+    plats = rank_plateaus(res.trace, **opts)
+    chosen = select_plateau(plats, res.trace, **sel)
+    es = dict(plateaus=[p.as_dict() for p in plats], full_trace=res.trace,
+              full_n_iter=res.n_iter, full_status=res.status.value)
+    if chosen is None:
+        res.info["early_stopping"] = dict(es, interval=None, stop_iter=None, level=None)
+        res.message = ("early stopping found no low-rank plateau in the trace; returning "
+                       "the full run. " + res.message)
+        return res
+    stop = max(1, min(chosen.stop_iteration(where), res.n_iter))
+    rec = [int(i) for i in res.trace["iter"] if 0 <= i <= stop]
+    cfg2 = make_config(stop, 0.0, rec)
+    out2, names2, wall2 = run_driver(model, policy, problem.A, problem.y, cfg2, metrics=mt,
+                                     metric_data=mdata)
+    res2 = _finish(to_result(out2, names2, wall2, info), model)
+    res2.wall_time = wall + wall2
+    res2.info["early_stopping"] = dict(es, interval=(chosen.start, chosen.end),
+                                       stop_iter=stop, level=chosen.level)
+    if res2.n_iter == stop and res2.status in (Status.MAX_ITER, Status.CONVERGED):
+        res2.status = Status.CONVERGED
+        res2.message = (f"early stopping: effective-rank plateau at level "
+                        f"{chosen.level:.2f} over iterations [{chosen.start}, {chosen.end}]; "
+                        f"stopped at iteration {stop}")
+    return res2
+
+
+def dmf_gd_batch(
+    problems: Sequence[Problem],
+    *,
+    depth: int = 3,
+    widths: Sequence[int] | None = None,
+    init: str = "scaled_identity",
+    init_scale: float | Sequence[float] = 1e-3,
+    scale: str = "factor",
+    balanced: bool = False,
+    step: Any = "auto",
+    max_iter: int = 20_000,
+    tol: float = 1e-8,
+    record: int | Sequence[int] | None = 64,
+    seeds: Sequence[int] | None = None,
+) -> list[Result]:
+    """:func:`dmf_gd` on many matrix problems of one kind and size at once (``jax.vmap``).
+
+    The problems must share the matrix shape and operator type (estimation; completion
+    with the same number of observed entries; dense sensing of one size). ``seeds`` gives
+    each trial its own random initialization (default: seed 0 for all). Returns one
+    Result per problem; ``wall_time`` is the batch's time divided by its size.
+    """
+    problems = list(problems)
+    if not problems:
+        return []
+    shapes = {matrix_shape_of(p) for p in problems}
+    if len(shapes) != 1:
+        raise ValueError(f"batched problems must share one matrix shape, got {sorted(shapes)}")
+    mshape = shapes.pop()
+    seeds = [0] * len(problems) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != len(problems):
+        raise ValueError(f"{len(seeds)} seeds for {len(problems)} problems")
+    model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seeds[0])
+    policy = as_policy(step)
+    cfg = make_config(max_iter, tol, record)
+    has_truth = all(p.x_true is not None for p in problems)
+    mt = _metric_tuple(mshape, has_truth, None)
+    mdata = None
+    if has_truth:
+        parts = [_truth_data(p) for p in problems]
+        mdata = (jnp.stack([a for a, _ in parts]), jnp.stack([b for _, b in parts]))
+    n = problems[0].n
+    inits = [model.init(jax.random.PRNGKey(s), n) for s in seeds]
+    params0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *inits)
+    out, names, wall = run_driver_batch(model, policy, [p.A for p in problems],
+                                        [p.y for p in problems], cfg, metrics=mt,
+                                        params0=params0, metric_data=mdata)
+    info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
+                init_scale=model.init_scale, scale=model.scale, widths=model.widths,
+                matrix_shape=mshape, batched=len(problems))
+    results = []
+    for b in range(len(problems)):
+        one = jax.tree_util.tree_map(lambda v: v[b], out)
+        results.append(_finish(to_result(one, names, wall / len(problems), info), model))
+    return results

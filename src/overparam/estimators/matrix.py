@@ -1,0 +1,156 @@
+"""scikit-learn style matrix completion by deep matrix factorization (a thin shell over
+:func:`overparam.dynamics.dmf_gd`; no numerics of its own).
+
+References
+----------
+S. Arora, N. Cohen, W. Hu, Y. Luo, "Implicit regularization in deep matrix factorization",
+NeurIPS 2019 (arXiv:1905.13655).
+H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, "Gradient descent for deep matrix
+factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 2024.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._core import Result
+from ..dynamics.dmf_gd import dmf_gd
+from ..problems import Problem
+from ..problems.matrix import EntryMask
+
+
+def _check_incomplete(X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(values, observed mask) of a matrix with NaN for missing entries; clear errors."""
+    arr = np.asarray(X)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"X must be a numeric matrix (NaN for missing), got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError("X must be real")
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"X is empty (shape {arr.shape})")
+    arr = arr.astype(np.float64)
+    if np.any(np.isinf(arr)):
+        raise ValueError(f"X contains {int(np.isinf(arr).sum())} infinite value(s); "
+                         "only NaN marks a missing entry")
+    observed = ~np.isnan(arr)
+    if not observed.any():
+        raise ValueError("X has no observed entry (all NaN)")
+    empty_rows = np.flatnonzero(~observed.any(axis=1))
+    if empty_rows.size:
+        raise ValueError(f"row(s) {empty_rows[:10].tolist()} of X have no observed entry: "
+                         "nothing can be inferred about them; drop them first")
+    empty_cols = np.flatnonzero(~observed.any(axis=0))
+    if empty_cols.size:
+        raise ValueError(f"column(s) {empty_cols[:10].tolist()} of X have no observed entry: "
+                         "nothing can be inferred about them; drop them first")
+    return arr, observed
+
+
+class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
+    """Complete a matrix by gradient descent on a deep factorization ``W_N ... W_1``
+    fitted to the observed entries, started small (implicit low-rank bias).
+
+    Parameters
+    ----------
+    depth : int, default 3
+        Number of factors N (1 is plain gradient descent on W).
+    init : {"scaled_identity", "orthogonal", "gaussian"}, default "scaled_identity"
+    init_scale : float, default 1e-3
+        Initialization scale (see ``scale``).
+    scale : {"factor", "end_to_end"}, default "end_to_end"
+        Whether ``init_scale`` is the product's scale (Arora et al.'s convention, the
+        default here) or each factor's.
+    widths : sequence of int, optional
+        Hidden widths (default ``min(n1, n2)``).
+    step : "auto", float or step policy, default "auto"
+    max_iter : int, default 20000
+    tol : float, default 1e-8
+        Relative residual on the observed entries at which to stop.
+    early_stopping : bool, default False
+        Stop inside the low-rank plateau of the effective rank found in the trace
+        (for noisy entries); see :func:`overparam.dynamics.dmf_gd`.
+    record : int, default 64
+        Record points of the trace.
+    seed : int, default 0
+        Seed of random initializations.
+
+    Attributes
+    ----------
+    completed_ : ndarray of shape (n1, n2)
+        The fitted end-to-end matrix.
+    mask_ : ndarray of bool
+        The observed entries of the fitted X.
+    result_ : Result
+        The full result of the run (trace, status, factors in ``info``).
+    n_iter_ : int
+    stopped_interval_ : tuple of int or None
+        With early stopping, the effective-rank plateau (iterations) it stopped in.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from overparam.estimators.matrix import DeepMatrixCompletion
+    >>> rng = np.random.default_rng(0)
+    >>> M = rng.standard_normal((30, 2)) @ rng.standard_normal((2, 30))
+    >>> X = np.where(rng.random(M.shape) < 0.5, M, np.nan)
+    >>> est = DeepMatrixCompletion(depth=3, init_scale=1e-3, max_iter=5000).fit(X)
+    >>> bool(np.linalg.norm(est.completed_ - M) / np.linalg.norm(M) < 1e-2)
+    True
+    """
+
+    def __init__(self, depth: int = 3, init: str = "scaled_identity",
+                 init_scale: float = 1e-3, scale: str = "end_to_end",
+                 widths: Sequence[int] | None = None, step: Any = "auto",
+                 max_iter: int = 20_000, tol: float = 1e-8, early_stopping: bool = False,
+                 record: int = 64, seed: int = 0):
+        self.depth = depth
+        self.init = init
+        self.init_scale = init_scale
+        self.scale = scale
+        self.widths = widths
+        self.step = step
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.record = record
+        self.seed = seed
+
+    def fit(self, X: Any, y: Any = None) -> "DeepMatrixCompletion":
+        """Fit to the observed (non-NaN) entries of ``X``."""
+        arr, observed = _check_incomplete(X)
+        rows, cols = np.nonzero(observed)
+        op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)
+        values = arr.reshape(-1)[op.flat_index]
+        problem = Problem(op, values, info=dict(matrix_shape=arr.shape))
+        res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths, init=self.init,
+                             init_scale=self.init_scale, scale=self.scale, step=self.step,
+                             max_iter=self.max_iter, tol=self.tol, record=self.record,
+                             early_stopping=self.early_stopping, seed=self.seed)
+        self.result_ = res
+        self.completed_ = np.asarray(res.x)
+        self.mask_ = observed
+        self.n_iter_ = res.n_iter
+        es = res.info.get("early_stopping")
+        self.stopped_interval_ = None if es is None else es.get("interval")
+        self.n_features_in_ = arr.shape[1]
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """``X`` with its missing (NaN) entries filled from ``completed_`` (same shape as
+        the fitted matrix); observed entries are kept."""
+        check_is_fitted(self, "completed_")
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.shape != self.completed_.shape:
+            raise ValueError(f"X has shape {arr.shape}, the model was fitted on "
+                             f"{self.completed_.shape}")
+        if np.any(np.isinf(arr)):
+            raise ValueError("X contains infinite value(s); only NaN marks a missing entry")
+        return np.where(np.isnan(arr), self.completed_, arr)
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        return self.fit(X).transform(X)

@@ -1,0 +1,270 @@
+"""Deep matrix factorization ``W = W_N ... W_1`` (a deep linear network without biases).
+
+References
+----------
+H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, "Gradient descent for deep matrix
+factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 2024
+(arXiv:2011.13772).
+S. Arora, N. Cohen, W. Hu, Y. Luo, "Implicit regularization in deep matrix factorization",
+NeurIPS 2019 (arXiv:1905.13655).
+S. Arora, N. Cohen, N. Golowich, W. Hu, "A convergence analysis of gradient descent for
+deep linear neural networks", ICLR 2019 (balanced initialization).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import check_depth, check_int, check_positive
+
+INITS = ("scaled_identity", "orthogonal", "gaussian")
+SCALE_MODES = ("factor", "end_to_end")
+
+
+def _factor_key(j: int) -> str:
+    return f"W{j}"
+
+
+@dataclass(frozen=True)
+class DeepMatrixFactorization:
+    """``W = W_N W_{N-1} ... W_1`` with ``W_1: d_1 x n2``, ``W_j: d_j x d_{j-1}``,
+    ``W_N: n1 x d_{N-1}``; the signal is ``vec(W)`` (row-major).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n1, n2)``, the shape of the end-to-end matrix.
+    depth : int
+        N >= 1 (1 is plain gradient descent on W).
+    widths : sequence of int, optional
+        Hidden widths ``(d_1, ..., d_{N-1})``; default all ``min(n1, n2)`` (enough for
+        any rank).
+    init_kind : {"scaled_identity", "orthogonal", "gaussian"}
+        The initialization (``init`` in :func:`~overparam.dmf_gd`; the field is not
+        called ``init``, which is the contract's method). ``"scaled_identity"``: ``W_j(0) = alpha_j I`` (rectangular identity when the
+        shapes differ), the setting of Chou et al.; ``"orthogonal"``: ``alpha_j Q_j`` with
+        Haar (semi-)orthogonal ``Q_j``; ``"gaussian"``: i.i.d. ``N(0, alpha_j^2 / d_in)``
+        entries (Arora et al.'s scaling: each factor's Frobenius norm is about
+        ``alpha_j sqrt(d_out)``).
+    init_scale : float or sequence of float
+        ``alpha`` (one per factor for an unbalanced start). Its meaning is set by
+        ``scale``.
+    scale : {"factor", "end_to_end"}
+        ``"factor"`` (default): each factor starts at scale ``alpha`` (so ``W(0) = alpha^N
+        I`` for the identity init, the convention of Chou et al.). ``"end_to_end"``: the
+        product starts at scale ``alpha`` (each factor at ``alpha^(1/N)``), the convention
+        of Arora et al.'s ``init_scale`` (their Gaussian product has Frobenius norm about
+        ``alpha sqrt(n)``).
+    balanced : bool
+        Only for ``init_kind="gaussian"``: draw the end-to-end matrix ``G`` (i.i.d.
+        ``N(0, alpha^(2N) / n2)`` entries, as the product of Gaussian factors would have)
+        and split its SVD ``G = U S V^T`` evenly: ``W_1 = S^(1/N) V^T``, ``W_j = S^(1/N)``,
+        ``W_N = U S^(1/N)``, so ``W_{j+1}^T W_{j+1} = W_j W_j^T`` (Arora, Cohen, Golowich,
+        Hu). The identity and orthogonal starts are balanced by construction (equal
+        ``alpha_j``, square factors).
+    seed : int
+        Seed of the random initializations (``init(key, n)`` uses ``key`` when given).
+
+    Notes
+    -----
+    The loss is ``0.5 ||A(vec(W)) - y||^2`` and the gradients are autodiff's, which for
+    the estimation loss are ``grad_j = (W_N ... W_{j+1})^T (W - Y) (W_{j-1} ... W_1)^T``.
+    With ``W_j(0) = alpha I`` and a symmetric target ``Y = V diag(sigma) V^T`` every factor
+    stays ``V diag(lambda) V^T`` with ``lambda <- lambda - eta lambda^(N-1) (lambda^N -
+    sigma)`` (the exact oracle of the tests).
+    """
+
+    shape: tuple[int, int]
+    depth: int = 3
+    widths: tuple[int, ...] | None = None
+    init_kind: str = "scaled_identity"
+    init_scale: float | tuple[float, ...] = 1e-3
+    scale: str = "factor"
+    balanced: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(tuple(self.shape)) != 2:
+            raise ValueError(f"shape must be (n1, n2), got {self.shape!r}")
+        n1 = check_int(self.shape[0], "n1", minimum=1)
+        n2 = check_int(self.shape[1], "n2", minimum=1)
+        object.__setattr__(self, "shape", (n1, n2))
+        N = check_depth(self.depth)
+        object.__setattr__(self, "depth", N)
+        if self.widths is None:
+            widths = (min(n1, n2),) * (N - 1)
+        else:
+            widths = tuple(check_int(w, "width", minimum=1) for w in self.widths)
+            if len(widths) != N - 1:
+                raise ValueError(
+                    f"depth {N} needs {N - 1} hidden widths, got {len(widths)}")
+        object.__setattr__(self, "widths", widths)
+        if self.init_kind not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init_kind!r}")
+        if self.scale not in SCALE_MODES:
+            raise ValueError(f"scale must be one of {SCALE_MODES}, got {self.scale!r}")
+        if isinstance(self.init_scale, (list, tuple, np.ndarray)):
+            scales = tuple(check_positive(a, "init_scale") for a in self.init_scale)
+            if len(scales) != N:
+                raise ValueError(f"depth {N} needs {N} init scales, got {len(scales)}")
+            object.__setattr__(self, "init_scale", scales)
+        else:
+            object.__setattr__(self, "init_scale", check_positive(self.init_scale,
+                                                                  "init_scale"))
+        if self.balanced and self.init_kind != "gaussian":
+            raise ValueError("balanced=True applies to init='gaussian' (identity and "
+                             "orthogonal starts are balanced already)")
+        if self.balanced and isinstance(self.init_scale, tuple):
+            raise ValueError("a balanced start needs one init_scale, not one per factor")
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+
+    # -- shapes ---------------------------------------------------------------------------
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """``(n2, d_1, ..., d_{N-1}, n1)``: W_j maps dims[j-1] to dims[j]."""
+        return (self.shape[1],) + tuple(self.widths) + (self.shape[0],)
+
+    @property
+    def factor_scales(self) -> tuple[float, ...]:
+        """The per-factor ``alpha_j``."""
+        N = self.depth
+        scales = (self.init_scale if isinstance(self.init_scale, tuple)
+                  else (self.init_scale,) * N)
+        if self.scale == "end_to_end":
+            scales = tuple(a ** (1.0 / N) for a in scales)
+        return scales
+
+    @property
+    def products_per_step(self) -> int:
+        """Matrix products of one gradient step with autodiff: N-1 forward, 2(N-1) back."""
+        return 3 * (self.depth - 1)
+
+    def flops_per_step(self) -> int:
+        """Multiply-add flops (2 per pair) of the products in one gradient step."""
+        d = self.dims
+        fwd = sum(2 * d[j + 1] * d[j] * d[0] for j in range(1, self.depth))
+        return 3 * fwd
+
+    # -- the parametrization contract -----------------------------------------------------
+    def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
+        """Initial factors ``{"W1": W_1, ..., "WN": W_N}`` (float64)."""
+        n1, n2 = self.shape
+        if n != n1 * n2:
+            raise ValueError(f"the operator acts on {n} entries, the model on {n1} x {n2}")
+        if key is None:
+            key = jax.random.PRNGKey(self.seed)
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+        rng = np.random.default_rng(seed)
+        d, N, alphas = self.dims, self.depth, self.factor_scales
+        mats: list[np.ndarray] = []
+        if self.init_kind == "gaussian" and self.balanced:
+            a = alphas[0]
+            G = rng.standard_normal((n1, n2)) * (a**N / np.sqrt(n2))
+            U, s, Vt = np.linalg.svd(G, full_matrices=False)
+            k = s.size
+            root = s ** (1.0 / N)
+            for j in range(1, N + 1):
+                W = np.zeros((d[j], d[j - 1]))
+                if N == 1:
+                    W = G
+                elif j == 1:
+                    W[:k, :] = root[:, None] * Vt
+                elif j == N:
+                    W[:, :k] = U * root
+                else:
+                    W[:k, :k] = np.diag(root)
+                if any(w < k for w in self.widths):
+                    raise ValueError(f"a balanced start needs widths >= min(n1, n2) = {k}")
+                mats.append(W)
+        else:
+            for j in range(1, N + 1):
+                out, inn, a = d[j], d[j - 1], alphas[j - 1]
+                if self.init_kind == "scaled_identity":
+                    W = a * np.eye(out, inn)
+                elif self.init_kind == "orthogonal":
+                    q, r = np.linalg.qr(rng.standard_normal((max(out, inn), min(out, inn))))
+                    q = q * np.sign(np.diag(r))
+                    W = a * (q if out >= inn else q.T)
+                else:
+                    W = rng.standard_normal((out, inn)) * (a / np.sqrt(inn))
+                mats.append(W)
+        return {_factor_key(j + 1): jnp.asarray(W, dtype=jnp.float64)
+                for j, W in enumerate(mats)}
+
+    def factors(self, params: dict[str, Any]) -> list[Any]:
+        """``[W_1, ..., W_N]``."""
+        return [params[_factor_key(j)] for j in range(1, self.depth + 1)]
+
+    def matrix(self, params: dict[str, Any]) -> jnp.ndarray:
+        """The end-to-end matrix ``W_N ... W_1``."""
+        fs = self.factors(params)
+        P = fs[0]
+        for W in fs[1:]:
+            P = W @ P
+        return P
+
+    def signal(self, params: dict[str, Any]) -> jnp.ndarray:
+        """``vec(W_N ... W_1)`` (row-major)."""
+        return self.matrix(params).reshape(-1)
+
+    def project(self, params: dict[str, Any]) -> dict[str, Any]:
+        """No constraint: the factors are free."""
+        return params
+
+    def hessian_bound(self, params: dict[str, Any], g: jnp.ndarray, opnorm2: Any) -> Any:
+        """Upper bound on the largest Hessian eigenvalue of the loss in the factors.
+
+        With ``s_j ~ ||W_j||_2`` (see :func:`_norm2_bound`: O(size) work, no product) and
+        ``G = A^*(r)``:
+        ``||A||^2 sum_j prod_{i != j} s_i^2`` (Gauss-Newton part) plus
+        ``(N - 1) ||G||_F max_{i<j} prod_{k != i, j} s_k`` (curvature of the product).
+        ``step="auto"`` takes a fraction of ``2 / bound``.
+        """
+        fs = self.factors(params)
+        s = jnp.stack([_norm2_bound(W) for W in fs])
+        N = self.depth
+        if N == 1:
+            return jnp.asarray(opnorm2, jnp.float64) * jnp.ones((), jnp.float64)
+        logs = jnp.log(jnp.maximum(s, 1e-300))
+        total = jnp.sum(logs)
+        gn = jnp.sum(jnp.exp(2.0 * (total - logs)))
+        bound = opnorm2 * gn
+        if N >= 2:
+            i, j = np.triu_indices(N, 1)
+            pair = jnp.max(jnp.exp(total - logs[i] - logs[j]))
+            bound = bound + (N - 1) * jnp.sqrt(jnp.sum(g * g)) * pair
+        return bound
+
+
+POWER_ITERS = 4
+
+
+def _norm2_bound(W: jnp.ndarray) -> jnp.ndarray:
+    """A cheap estimate from above of ``||W||_2``: the smallest of the Frobenius norm,
+    ``sqrt(||W||_1 ||W||_inf)`` (both true upper bounds) and ``k`` power iterations on
+    ``W^T W`` from a fixed generic start, inflated by ``d^(1/(2k))`` (the worst case
+    underestimate factor for a start with ``1/d`` of its energy in the top direction).
+    Costs ``O(k size)``: a few percent of a gradient step's products."""
+    fro = jnp.sqrt(jnp.sum(W * W))
+    a = jnp.abs(W)
+    holder = jnp.sqrt(jnp.max(jnp.sum(a, axis=0)) * jnp.max(jnp.sum(a, axis=1)))
+    d = W.shape[1]
+    v = jnp.asarray(np.cos(np.arange(1, d + 1) * 2.399963229728653) + 0.1, W.dtype)
+    v = v / jnp.linalg.norm(v)
+
+    def body(_, v):
+        w = W.T @ (W @ v)
+        return w / jnp.maximum(jnp.linalg.norm(w), 1e-300)
+
+    v = jax.lax.fori_loop(0, POWER_ITERS, body, v, unroll=True)
+    est = jnp.linalg.norm(W @ v) * float(d) ** (1.0 / (2 * POWER_ITERS))
+    return jnp.minimum(jnp.minimum(fro, holder), est)
+
+
+def dmf_model(shape: Sequence[int], depth: int = 3, **kwargs: Any) -> DeepMatrixFactorization:
+    """Shorthand for :class:`DeepMatrixFactorization`."""
+    return DeepMatrixFactorization(tuple(shape), depth, **kwargs)

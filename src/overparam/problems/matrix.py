@@ -1,0 +1,615 @@
+"""Low-rank matrix problems: estimation, matrix sensing and matrix completion.
+
+A matrix ``W`` of shape ``(n1, n2)`` is handled as its row-major vectorization
+``x = vec(W) = W.reshape(-1)`` so that the one driver loop (which works on flat signals and
+an :class:`~overparam.problems.Operator`) runs matrix models unchanged. Three operators map
+``vec(W)`` to measurements, all matrix-free on the JAX side:
+
+* :class:`MatrixIdentity` -- full observation (estimation / denoising, ``y = vec(W* + E)``);
+* :class:`EntryMask` -- the observed entries of a completion problem (a gather, its adjoint
+  a scatter);
+* :class:`GaussianSensing` -- ``y_i = <A_i, W>`` with i.i.d. ``N(0, 1/m)`` entries, stored
+  when small enough, otherwise regenerated block by block from a JAX key on each
+  application (memory ``O(block * n1 * n2)``).
+
+The first two expose ``jax_forward_data()``, so their data (nothing, resp. the index set)
+travels as an argument of the jitted driver: a new mask of the same size does not
+recompile, and trials with different masks batch with ``vmap``.
+
+References
+----------
+H.-H. Chou, C. Gieshoff, J. Maly, H. Rauhut, "Gradient descent for deep matrix
+factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 2024
+(arXiv:2011.13772).
+J. Wang, H.-H. Chou, "Implicit regularization in perturbed deep matrix factorization:
+spectral conditions and stability", arXiv:2605.28613, 2026.
+S. Arora, N. Cohen, W. Hu, Y. Luo, "Implicit regularization in deep matrix factorization",
+NeurIPS 2019 (arXiv:1905.13655).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import as_generator, check_finite_array, check_int, check_positive
+from .operators import Operator
+from .problem import Problem
+
+SPECTRA = ("flat", "linear", "geometric", "gaussian")
+
+# dense Gaussian sensing operators up to this many entries are stored (8 bytes each)
+DENSE_SENSING_MAX = 25_000_000
+
+
+class MatrixOperator(Operator):
+    """An operator on vectorized ``n1 x n2`` matrices (row-major ``vec``).
+
+    Attributes
+    ----------
+    matrix_shape : tuple of int
+        ``(n1, n2)``.
+    """
+
+    matrix_shape: tuple[int, int]
+
+    def apply_matrix(self, W: np.ndarray) -> np.ndarray:
+        """Measurements of a matrix ``W`` of shape ``matrix_shape``."""
+        W = np.asarray(W, dtype=np.float64)
+        if W.shape != self.matrix_shape:
+            raise ValueError(f"W has shape {W.shape}, the operator expects {self.matrix_shape}")
+        return self.matvec(W.reshape(-1))
+
+    def adjoint_matrix(self, r: np.ndarray) -> np.ndarray:
+        """``A^*(r)`` as an ``n1 x n2`` matrix."""
+        return self.rmatvec(np.asarray(r, dtype=np.float64)).reshape(self.matrix_shape)
+
+
+# ---------------------------------------------------------------- forward maps (static)
+@dataclass(frozen=True)
+class _IdentityForward:
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        return x
+
+
+@dataclass(frozen=True)
+class _GatherForward:
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        # the VJP of a gather is a scatter-add into zeros: the adjoint of the selection
+        return jnp.take(x, data, unique_indices=True, indices_are_sorted=True)
+
+
+class MatrixIdentity(MatrixOperator):
+    """Full observation of an ``n1 x n2`` matrix: ``A = I`` on ``vec(W)``."""
+
+    def __init__(self, n1: int, n2: int):
+        n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+        self.matrix_shape = (n1, n2)
+        self.shape = (n1 * n2, n1 * n2)
+
+    def matvec(self, x):
+        return np.array(x, dtype=np.float64, copy=True).reshape(-1)
+
+    def rmatvec(self, r):
+        return np.array(r, dtype=np.float64, copy=True).reshape(-1)
+
+    def jax_matvec(self, x):
+        return x
+
+    def jax_rmatvec(self, r):
+        return r
+
+    def jax_forward_data(self):
+        return _IdentityForward(), None
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        if self.shape[0] ** 2 > max_entries:
+            raise MemoryError(f"refusing to materialise a {self.shape} identity")
+        return np.eye(self.shape[0])
+
+    @cached_property
+    def norm2(self) -> float:
+        return 1.0
+
+
+class EntryMask(MatrixOperator):
+    """Selection of observed entries ``(rows[k], cols[k])`` of an ``n1 x n2`` matrix.
+
+    The entries are stored sorted by their row-major flat index ``rows * n2 + cols``;
+    ``y[k]`` is the value of the k-th entry in that order (see :attr:`flat_index`).
+    """
+
+    def __init__(self, n1: int, n2: int, rows: Any, cols: Any):
+        n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        cols = np.asarray(cols, dtype=np.int64).reshape(-1)
+        if rows.shape != cols.shape:
+            raise ValueError(f"rows and cols differ in length ({rows.size} vs {cols.size})")
+        if rows.size == 0:
+            raise ValueError("a completion mask needs at least one observed entry")
+        if rows.min() < 0 or rows.max() >= n1 or cols.min() < 0 or cols.max() >= n2:
+            raise ValueError(f"observed entries must lie inside the {n1} x {n2} matrix")
+        flat = rows * n2 + cols
+        if np.unique(flat).size != flat.size:
+            raise ValueError("observed entries must be distinct")
+        order = np.argsort(flat, kind="stable")
+        self.flat_index = flat[order]
+        self.flat_index.setflags(write=False)
+        self.matrix_shape = (n1, n2)
+        self.shape = (int(flat.size), n1 * n2)
+
+    @classmethod
+    def from_mask(cls, mask: Any) -> "EntryMask":
+        """From a boolean ``n1 x n2`` array (True = observed)."""
+        m = np.asarray(mask)
+        if m.ndim != 2:
+            raise ValueError(f"mask must be 2-dimensional, got shape {m.shape}")
+        r, c = np.nonzero(m)
+        return cls(m.shape[0], m.shape[1], r, c)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.flat_index // self.matrix_shape[1]
+
+    @property
+    def cols(self) -> np.ndarray:
+        return self.flat_index % self.matrix_shape[1]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean ``n1 x n2`` array of the observed entries."""
+        m = np.zeros(self.shape[1], dtype=bool)
+        m[self.flat_index] = True
+        return m.reshape(self.matrix_shape)
+
+    def matvec(self, x):
+        return np.asarray(x, dtype=np.float64).reshape(-1)[self.flat_index]
+
+    def rmatvec(self, r):
+        z = np.zeros(self.shape[1])
+        z[self.flat_index] = r
+        return z
+
+    def jax_matvec(self, x):
+        return _GatherForward()(jnp.asarray(self.flat_index), x)
+
+    def jax_rmatvec(self, r):
+        return jnp.zeros(self.shape[1], dtype=r.dtype).at[jnp.asarray(self.flat_index)].set(r)
+
+    def jax_forward_data(self):
+        return _GatherForward(), self.flat_index
+
+    @cached_property
+    def norm2(self) -> float:
+        return 1.0
+
+
+class GaussianSensing(MatrixOperator):
+    """Gaussian matrix sensing ``y_i = <A_i, W>``, ``A_i`` with i.i.d. ``N(0, 1/m)`` entries.
+
+    With this scaling ``E ||A(W)||^2 = ||W||_F^2`` (the normalization of the restricted
+    isometry property). Arora et al. use ``randn(n, n) / n``; rescale ``y`` to compare.
+
+    Parameters
+    ----------
+    n1, n2, m : int
+        Matrix shape and number of measurements.
+    seed : int or numpy.random.Generator
+        Source of the measurement matrices.
+    matrix_free : bool or "auto"
+        ``False``: store the ``m x (n1 n2)`` matrix (drawn with NumPy). ``True``: store a
+        JAX key and regenerate the matrices block by block at every application
+        (``O(block n1 n2)`` memory; each application costs ``m n1 n2`` normal draws).
+        ``"auto"`` (default): store when ``m n1 n2 <= 2.5e7``.
+    block : int
+        Measurements generated at once in matrix-free mode.
+    """
+
+    def __init__(self, n1: int, n2: int, m: int, seed: Any, *,
+                 matrix_free: bool | str = "auto", block: int = 256):
+        n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+        m = check_int(m, "m", minimum=1)
+        self.matrix_shape = (n1, n2)
+        self.shape = (m, n1 * n2)
+        if matrix_free == "auto":
+            matrix_free = m * n1 * n2 > DENSE_SENSING_MAX
+        if not isinstance(matrix_free, bool):
+            raise ValueError(f"matrix_free must be True, False or 'auto', got {matrix_free!r}")
+        self.matrix_free = matrix_free
+        rng = as_generator(seed)
+        if matrix_free:
+            self.block = check_int(block, "block", minimum=1)
+            self.key_data = np.asarray(
+                jax.random.key_data(jax.random.PRNGKey(int(rng.integers(2**31 - 1)))))
+            self._fwd = _SensingForward(m, n1 * n2, min(self.block, m))
+            self.matrix = None
+        else:
+            self.matrix = rng.standard_normal((m, n1 * n2)) / np.sqrt(m)
+
+    @property
+    def is_dense(self) -> bool:
+        return not self.matrix_free
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        if self.matrix is not None:
+            return self.matrix
+        m, n = self.shape
+        if m * n > max_entries:
+            raise MemoryError(f"refusing to materialise a {m} x {n} operator")
+        return np.asarray(self._fwd.dense(jnp.asarray(self.key_data)))
+
+    def matvec(self, x):
+        if self.matrix is not None:
+            return self.matrix @ np.asarray(x, dtype=np.float64)
+        return np.asarray(self.jax_matvec(jnp.asarray(x, dtype=jnp.float64)))
+
+    def rmatvec(self, r):
+        if self.matrix is not None:
+            return self.matrix.T @ np.asarray(r, dtype=np.float64)
+        return np.asarray(self.jax_rmatvec(jnp.asarray(r, dtype=jnp.float64)))
+
+    def jax_matvec(self, x):
+        if self.matrix is not None:
+            return jnp.asarray(self.matrix) @ x
+        return self._fwd(jnp.asarray(self.key_data), x)
+
+    def jax_rmatvec(self, r):
+        if self.matrix is not None:
+            return jnp.asarray(self.matrix).T @ r
+        return self._fwd.adjoint(jnp.asarray(self.key_data), r)
+
+    def jax_forward_data(self):
+        return self._fwd, self.key_data
+
+    @cached_property
+    def norm2(self) -> float:
+        m, n = self.shape
+        if self.matrix is not None and min(m, n) <= 2000:
+            return float(np.linalg.norm(self.matrix, 2))
+        if self.matrix is not None:
+            return super().norm2
+        # Bai-Yin: the top singular value of an m x n N(0, 1/m) matrix is close to
+        # 1 + sqrt(n/m); a 5% margin makes it an upper bound w.h.p. (used by step="auto")
+        return 1.05 * (1.0 + math.sqrt(n / m))
+
+
+class _SensingForward:
+    """Matrix-free Gaussian sensing: blocks of rows regenerated from a key (hashable by
+    its static sizes); the adjoint regenerates the same blocks (custom VJP)."""
+
+    def __init__(self, m: int, n: int, block: int):
+        self.m, self.n, self.block = m, n, block
+        self.nblocks = -(-m // block)
+        scale = 1.0 / math.sqrt(m)
+
+        def rows(key_data, b):
+            key = jax.random.fold_in(jax.random.wrap_key_data(key_data), b)
+            return scale * jax.random.normal(key, (block, n), dtype=jnp.float64)
+
+        def fwd(key_data, x):
+            out = jax.lax.map(lambda b: rows(key_data, b) @ x, jnp.arange(self.nblocks))
+            return out.reshape(-1)[:m]
+
+        def adj(key_data, r):
+            rp = jnp.zeros(self.nblocks * block, dtype=r.dtype).at[:m].set(r)
+            rp = rp.reshape(self.nblocks, block)
+
+            def body(acc, b):
+                return acc + rows(key_data, b).T @ rp[b], None
+
+            return jax.lax.scan(body, jnp.zeros(n, dtype=r.dtype), jnp.arange(self.nblocks))[0]
+
+        @jax.custom_vjp
+        def apply(key_data, x):
+            return fwd(key_data, x)
+
+        def apply_fwd(key_data, x):
+            return fwd(key_data, x), key_data
+
+        def apply_bwd(key_data, ct):
+            return None, adj(key_data, ct)
+
+        apply.defvjp(apply_fwd, apply_bwd)
+        self._apply = apply
+        self.adjoint = jax.jit(adj)
+        self._rows = rows
+
+    def dense(self, key_data):
+        blocks = [self._rows(key_data, b) for b in range(self.nblocks)]
+        return jnp.concatenate(blocks)[: self.m]
+
+    def __call__(self, data, x):
+        return self._apply(data, x)
+
+    def __hash__(self) -> int:
+        return hash((_SensingForward, self.m, self.n, self.block))
+
+    def __eq__(self, other: Any) -> bool:
+        return (isinstance(other, _SensingForward)
+                and (other.m, other.n, other.block) == (self.m, self.n, self.block))
+
+
+# ---------------------------------------------------------------- ground truths
+def _orthonormal(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
+    q, rr = np.linalg.qr(rng.standard_normal((n, r)))
+    return q * np.sign(np.diag(rr))  # Haar-distributed
+
+
+def spectrum_values(rank: int, spectrum: str | Sequence[float] = "flat",
+                    condition: float = 10.0) -> np.ndarray:
+    """Singular values ``s_1 >= ... >= s_r`` with ``s_1 = 1`` of a named spectrum.
+
+    ``"flat"``: all 1. ``"linear"``: from 1 down to ``1/condition`` evenly.
+    ``"geometric"``: from 1 down to ``1/condition`` geometrically (ill-conditioned for a
+    large condition number). A sequence is taken as is (sorted, must be > 0).
+    """
+    if isinstance(spectrum, str):
+        if spectrum not in SPECTRA or spectrum == "gaussian":
+            raise ValueError(f"spectrum must be one of {SPECTRA} or a sequence, got {spectrum!r}")
+        kappa = check_positive(condition, "condition")
+        if kappa < 1:
+            raise ValueError(f"condition must be >= 1, got {kappa}")
+        if spectrum == "flat" or rank == 1:
+            return np.ones(rank)
+        if spectrum == "linear":
+            return np.linspace(1.0, 1.0 / kappa, rank)
+        return np.geomspace(1.0, 1.0 / kappa, rank)
+    s = check_finite_array(spectrum, "spectrum", ndim=1)
+    if s.size != rank:
+        raise ValueError(f"spectrum has {s.size} values but rank = {rank}")
+    if np.any(s <= 0):
+        raise ValueError("singular values in spectrum must be > 0")
+    return np.sort(s)[::-1].copy()
+
+
+def low_rank_matrix(
+    n1: int,
+    n2: int,
+    rank: int,
+    *,
+    spectrum: str | Sequence[float] = "flat",
+    condition: float = 10.0,
+    symmetric: bool = False,
+    fro_norm: float | None = None,
+    seed: int | np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A rank-``rank`` matrix ``U diag(s) V^T`` with Haar-random orthonormal ``U``, ``V``.
+
+    Parameters
+    ----------
+    n1, n2, rank : int
+        Shape and rank (``1 <= rank <= min(n1, n2)``).
+    spectrum : {"flat", "linear", "geometric", "gaussian"} or sequence of float
+        Singular values (see :func:`spectrum_values`); ``"gaussian"`` is the ground truth
+        of Arora et al.: ``U V^T / sqrt(r)`` with i.i.d. N(0, 1) factors (a random spectrum).
+    condition : float
+        Ratio ``s_1 / s_r`` for the linear and geometric spectra.
+    symmetric : bool
+        ``V = U`` (needs ``n1 == n2``): a positive semidefinite target.
+    fro_norm : float, optional
+        Rescale to this Frobenius norm (Arora et al.: ``n``).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    W : ndarray of shape (n1, n2)
+    s : ndarray of shape (rank,)
+        Its nonzero singular values, descending.
+    """
+    n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    rank = check_int(rank, "rank", minimum=1)
+    if rank > min(n1, n2):
+        raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
+    if symmetric and n1 != n2:
+        raise ValueError(f"a symmetric target needs n1 == n2, got {n1} x {n2}")
+    rng = as_generator(seed)
+    if isinstance(spectrum, str) and spectrum == "gaussian":
+        U = rng.standard_normal((n1, rank))
+        V = U if symmetric else rng.standard_normal((n2, rank))
+        W = U @ V.T / np.sqrt(rank)
+    else:
+        s = spectrum_values(rank, spectrum, condition)
+        U = _orthonormal(rng, n1, rank)
+        V = U if symmetric else _orthonormal(rng, n2, rank)
+        W = (U * s) @ V.T
+    if fro_norm is not None:
+        W = W * (check_positive(fro_norm, "fro_norm") / np.linalg.norm(W))
+    s = np.linalg.svd(W, compute_uv=False)[:rank]
+    return W, s
+
+
+def _noise_matrix(rng, shape, noise: float, noise_norm: str) -> np.ndarray:
+    E = rng.standard_normal(shape)
+    if noise_norm == "fro":
+        return E * (noise / np.linalg.norm(E))
+    if noise_norm == "spectral":
+        return E * (noise / np.linalg.norm(E, 2))
+    raise ValueError(f"noise_norm must be 'fro' or 'spectral', got {noise_norm!r}")
+
+
+def _finish(A: MatrixOperator, W: np.ndarray, s: np.ndarray, noise: float,
+            noise_norm: str, rng, info: dict) -> Problem:
+    noise = check_positive(noise, "noise", allow_zero=True)
+    target = W
+    if noise > 0:
+        target = W + _noise_matrix(rng, W.shape, noise, noise_norm)
+    y = A.matvec(target.reshape(-1))
+    per_entry = noise / math.sqrt(W.size) if noise_norm == "fro" else float("nan")
+    info = dict(info, matrix_shape=tuple(W.shape), singular_values=s.tolist(),
+                noise_norm=noise, noise_norm_type=noise_norm)
+    return Problem(A, y, x_true=W.reshape(-1), noise=0.0 if noise == 0 else per_entry,
+                   info=info)
+
+
+def matrix_estimation(
+    n1: int,
+    n2: int | None = None,
+    rank: int = 1,
+    *,
+    spectrum: str | Sequence[float] = "flat",
+    condition: float = 10.0,
+    symmetric: bool = False,
+    fro_norm: float | None = None,
+    noise: float = 0.0,
+    noise_norm: str = "fro",
+    seed: int | np.random.Generator,
+) -> Problem:
+    """Full observation of a noisy low-rank matrix: ``Y = W* + E`` (denoising).
+
+    The setting of Chou et al. (noiseless) and Wang & Chou (perturbed):
+    ``L(W_1, ..., W_N) = 0.5 ||W_N ... W_1 - Y||_F^2``.
+
+    Parameters
+    ----------
+    n1, n2 : int
+        Shape (``n2`` defaults to ``n1``).
+    rank, spectrum, condition, symmetric, fro_norm
+        The ground truth, see :func:`low_rank_matrix`.
+    noise : float
+        Norm of the additive Gaussian noise matrix ``E`` (0: noiseless).
+    noise_norm : {"fro", "spectral"}
+        Which norm of ``E`` equals ``noise``.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    Problem
+        ``A`` is a :class:`MatrixIdentity`, ``y = vec(Y)``, ``x_true = vec(W*)``;
+        ``info["matrix_shape"]``, ``info["singular_values"]``, ``info["noise_norm"]``.
+
+    Examples
+    --------
+    >>> p = matrix_estimation(20, 20, 3, spectrum="geometric", noise=0.1, seed=0)
+    >>> p.info["matrix_shape"], p.y.shape
+    ((20, 20), (400,))
+    """
+    n2 = n1 if n2 is None else n2
+    rng = as_generator(seed)
+    W, s = low_rank_matrix(n1, n2, rank, spectrum=spectrum, condition=condition,
+                           symmetric=symmetric, fro_norm=fro_norm, seed=rng)
+    A = MatrixIdentity(*W.shape)
+    info = dict(generator="matrix_estimation", n1=W.shape[0], n2=W.shape[1], rank=rank,
+                spectrum=spectrum if isinstance(spectrum, str) else "custom",
+                symmetric=bool(symmetric))
+    return _finish(A, W, s, noise, noise_norm, rng, info)
+
+
+def matrix_completion(
+    n1: int,
+    n2: int | None = None,
+    rank: int = 1,
+    n_observed: int | None = None,
+    *,
+    fraction: float | None = None,
+    spectrum: str | Sequence[float] = "flat",
+    condition: float = 10.0,
+    symmetric: bool = False,
+    fro_norm: float | None = None,
+    noise: float = 0.0,
+    noise_norm: str = "fro",
+    seed: int | np.random.Generator,
+) -> Problem:
+    """Matrix completion: ``n_observed`` entries of ``W* + E``, uniformly without replacement.
+
+    Arora et al.'s setting is ``matrix_completion(100, 100, 5, 2000 or 5000,
+    spectrum="gaussian", fro_norm=100, seed=...)``.
+
+    Parameters
+    ----------
+    n1, n2, rank
+        Shape and rank of the truth (see :func:`low_rank_matrix`).
+    n_observed : int
+        Number of observed entries (or give ``fraction`` in (0, 1]).
+    spectrum, condition, symmetric, fro_norm, noise, noise_norm, seed
+        As in :func:`matrix_estimation`.
+
+    Returns
+    -------
+    Problem
+        ``A`` is an :class:`EntryMask` (``A.mask`` the boolean pattern).
+    """
+    n2 = n1 if n2 is None else n2
+    n1c, n2c = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    total = n1c * n2c
+    if (n_observed is None) == (fraction is None):
+        raise TypeError("give exactly one of n_observed and fraction")
+    if fraction is not None:
+        f = check_positive(fraction, "fraction")
+        if f > 1:
+            raise ValueError(f"fraction must be in (0, 1], got {f}")
+        n_observed = max(1, int(round(f * total)))
+    n_observed = check_int(n_observed, "n_observed", minimum=1)
+    if n_observed > total:
+        raise ValueError(f"n_observed = {n_observed} exceeds the {total} entries")
+    rng = as_generator(seed)
+    W, s = low_rank_matrix(n1c, n2c, rank, spectrum=spectrum, condition=condition,
+                           symmetric=symmetric, fro_norm=fro_norm, seed=rng)
+    flat = rng.choice(total, size=n_observed, replace=False)
+    A = EntryMask(n1c, n2c, flat // n2c, flat % n2c)
+    info = dict(generator="matrix_completion", n1=n1c, n2=n2c, rank=rank,
+                n_observed=n_observed, spectrum=spectrum if isinstance(spectrum, str)
+                else "custom", symmetric=bool(symmetric))
+    return _finish(A, W, s, noise, noise_norm, rng, info)
+
+
+def matrix_sensing(
+    n1: int,
+    n2: int | None = None,
+    rank: int = 1,
+    m: int | None = None,
+    *,
+    spectrum: str | Sequence[float] = "flat",
+    condition: float = 10.0,
+    symmetric: bool = False,
+    fro_norm: float | None = None,
+    noise: float = 0.0,
+    noise_norm: str = "fro",
+    matrix_free: bool | str = "auto",
+    seed: int | np.random.Generator,
+) -> Problem:
+    """Matrix sensing ``y = A(W* + E)`` with a Gaussian operator (see :class:`GaussianSensing`).
+
+    Parameters
+    ----------
+    n1, n2, rank
+        Shape and rank of the truth.
+    m : int
+        Number of measurements (default ``5 rank (n1 + n2)``).
+    matrix_free : bool or "auto"
+        Store the measurement matrix or regenerate it from a key on each application.
+    spectrum, condition, symmetric, fro_norm, noise, noise_norm, seed
+        As in :func:`matrix_estimation`.
+    """
+    n2 = n1 if n2 is None else n2
+    n1c, n2c = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    rank = check_int(rank, "rank", minimum=1)
+    if m is None:
+        m = 5 * rank * (n1c + n2c)
+    m = check_int(m, "m", minimum=1)
+    rng = as_generator(seed)
+    W, s = low_rank_matrix(n1c, n2c, rank, spectrum=spectrum, condition=condition,
+                           symmetric=symmetric, fro_norm=fro_norm, seed=rng)
+    A = GaussianSensing(n1c, n2c, m, rng, matrix_free=matrix_free)
+    info = dict(generator="matrix_sensing", n1=n1c, n2=n2c, rank=rank, m=m,
+                spectrum=spectrum if isinstance(spectrum, str) else "custom",
+                symmetric=bool(symmetric), matrix_free=A.matrix_free)
+    return _finish(A, W, s, noise, noise_norm, rng, info)
+
+
+def matrix_shape_of(problem_or_op: Any) -> tuple[int, int]:
+    """The ``(n1, n2)`` of a matrix problem or operator (clear error otherwise)."""
+    op = getattr(problem_or_op, "A", problem_or_op)
+    shape = getattr(op, "matrix_shape", None)
+    if shape is None:
+        info = getattr(problem_or_op, "info", {}) or {}
+        shape = info.get("matrix_shape")
+    if shape is None:
+        raise TypeError(
+            "not a matrix problem: use problems.matrix_estimation/_sensing/_completion, a "
+            "MatrixOperator, or pass shape=(n1, n2)")
+    return (int(shape[0]), int(shape[1]))

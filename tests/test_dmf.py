@@ -1,0 +1,300 @@
+"""Deep matrix factorization: oracles (scalar recursion, autodiff gradient, CVXPY), ordering
+of learned eigenvalues, completion accuracy against depth, early stopping, bad input."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from overparam._core import Status
+from overparam.baselines.matrix import (
+    min_norm_least_squares,
+    nuclear_norm_cvxpy,
+    nuclear_norm_prox,
+)
+from overparam.dynamics import dmf_gd, dmf_gd_batch
+from overparam.metrics import rank as rk
+from overparam.models import DeepMatrixFactorization
+from overparam.problems import (
+    EntryMask,
+    GaussianSensing,
+    MatrixIdentity,
+    Problem,
+    low_rank_matrix,
+    matrix_completion,
+    matrix_estimation,
+    matrix_sensing,
+)
+
+
+# ------------------------------------------------------------------ helpers / oracles
+def _sym_target(n: int, eigs, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    sig = np.zeros(n)
+    sig[: len(eigs)] = eigs
+    return (V * sig) @ V.T, V, sig
+
+
+def _scalar_recursion(alpha, sig, eta, N, iters):
+    """lambda <- lambda - eta lambda^(N-1) (lambda^N - sigma), one lambda per eigenvalue."""
+    lam = np.full(sig.shape, float(alpha))
+    out = {0: lam.copy()}
+    for k in range(1, max(iters) + 1):
+        lam = lam - eta * lam ** (N - 1) * (lam**N - sig)
+        if k in iters:
+            out[k] = lam.copy()
+    return out
+
+
+# ------------------------------------------------------------------ oracle: recursion
+@pytest.mark.parametrize("N", [1, 2, 3, 4])
+def test_scaled_identity_matches_scalar_recursion(N):
+    n, alpha, eta, K = 6, 0.3, 0.05, 400
+    Y, V, sig = _sym_target(n, [2.0, 1.2, 0.5, -0.4], seed=N)  # includes sigma < 0 and 0
+    rec = [0, 1, 7, 50, 199, K]
+    res = dmf_gd(Y, depth=N, init="scaled_identity", init_scale=alpha, step=eta,
+                 max_iter=K, tol=0.0, record=rec)
+    assert res.n_iter == K
+    lam = _scalar_recursion(alpha, sig, eta, N, rec)
+    for row, k in enumerate(res.trace["iter"]):
+        expect = np.sort(np.abs(lam[int(k)] ** N))[::-1]
+        np.testing.assert_allclose(res.trace["sv"][row], expect, rtol=0, atol=1e-10)
+    W_oracle = (V * lam[K] ** N) @ V.T
+    assert np.max(np.abs(res.x - W_oracle)) <= 1e-10
+    # every factor is V diag(lambda) V^T
+    for Wj in res.info["factors"]:
+        assert np.max(np.abs(Wj - (V * lam[K]) @ V.T)) <= 1e-10
+    # negative control: the same recursion with a 1% different step fails the check
+    row = list(res.trace["iter"]).index(7)
+    wrong = _scalar_recursion(alpha, sig, eta * 1.01, N, [7])[7]
+    assert np.max(np.abs(res.trace["sv"][row] - np.sort(np.abs(wrong**N))[::-1])) > 1e-6
+
+
+def test_autodiff_gradient_is_the_layer_formula():
+    """grad_j = (W_N..W_{j+1})^T (W - Y) (W_{j-1}..W_1)^T, with the 0.5 in the loss."""
+    rng = np.random.default_rng(3)
+    model = DeepMatrixFactorization((5, 4), depth=3, widths=(6, 3), init_kind="gaussian",
+                                    init_scale=1.0)
+    params = model.init(jax.random.PRNGKey(1), 20)
+    Y = rng.standard_normal((5, 4))
+
+    def loss(p):
+        r = model.signal(p) - jnp.asarray(Y).reshape(-1)
+        return 0.5 * jnp.vdot(r, r)
+
+    g = jax.grad(loss)(params)
+    W1, W2, W3 = (np.asarray(w) for w in model.factors(params))
+    R = W3 @ W2 @ W1 - Y
+    np.testing.assert_allclose(g["W1"], (W3 @ W2).T @ R, atol=1e-12)
+    np.testing.assert_allclose(g["W2"], W3.T @ R @ W1.T, atol=1e-12)
+    np.testing.assert_allclose(g["W3"], R @ (W2 @ W1).T, atol=1e-12)
+    assert model.products_per_step == 6
+
+
+def test_eigenvalues_learned_in_order_of_magnitude():
+    sig = [8.0, 4.0, 2.0, 1.0]
+    Y, V, _ = _sym_target(12, sig, seed=5)
+    res = dmf_gd(Y, depth=3, init_scale=0.05, step=0.02, max_iter=4000, tol=1e-10,
+                 record=list(range(0, 4001, 10)))
+    sv, it = res.trace["sv"], res.trace["iter"]
+    first = []
+    for i, s in enumerate(sig):
+        hit = np.flatnonzero(sv[:, i] >= 0.5 * s)
+        assert hit.size, f"eigenvalue {s} never learned"
+        first.append(it[hit[0]])
+    assert all(a < b for a, b in zip(first, first[1:])), first
+    # staircase: the effective rank after the first activation never falls by much
+    er = res.trace["erank"][it >= first[0]]
+    assert np.all(np.diff(er) > -0.05)
+    assert res.trace["residual"][-1] < 1e-3
+    # negative control: a spectrum without gaps is learned all at once
+    Y2, _, _ = _sym_target(12, [4.0, 4.0, 4.0, 4.0], seed=5)
+    res2 = dmf_gd(Y2, depth=3, init_scale=0.05, step=0.02, max_iter=2000, tol=1e-10,
+                  record=list(range(0, 2001, 10)))
+    sv2 = res2.trace["sv"]
+    hits = [np.flatnonzero(sv2[:, i] >= 2.0)[0] for i in range(4)]
+    assert len(set(hits)) == 1
+
+
+# ------------------------------------------------------------------ completion vs depth
+def test_completion_depth3_beats_depth1():
+    p = matrix_completion(40, 40, 2, 800, spectrum="gaussian", fro_norm=40.0, seed=7)
+    deep = dmf_gd(p, depth=3, init_scale=1e-3, scale="end_to_end", max_iter=6000, tol=1e-9,
+                  record=16)
+    flat = dmf_gd(p, depth=1, init_scale=1e-3, scale="end_to_end", max_iter=6000, tol=1e-9,
+                  record=16)
+    e3, e1 = deep.trace["rel_error"][-1], flat.trace["rel_error"][-1]
+    assert e3 <= 1e-2, e3
+    assert e1 >= 10 * e3, (e1, e3)
+    # depth 1 from a small start is (nearly) the minimum-norm least-squares solution
+    mn = min_norm_least_squares(p)
+    assert np.linalg.norm(flat.x - mn.x) <= 1e-2 * np.linalg.norm(mn.x)
+    assert deep.trace["erank"][-1] < 3.0
+
+
+def test_batch_equals_single_runs():
+    probs = [matrix_completion(12, 10, 2, 70, seed=s) for s in range(3)]
+    kw = dict(depth=3, init_scale=0.1, step=0.05, max_iter=300, tol=0.0, record=8)
+    batch = dmf_gd_batch(probs, **kw)
+    for p, rb in zip(probs, batch):
+        rs = dmf_gd(p, **kw)
+        np.testing.assert_allclose(rb.x, rs.x, atol=1e-12)
+        np.testing.assert_allclose(rb.trace["rel_error"], rs.trace["rel_error"], atol=1e-12)
+
+
+def test_sensing_dense_and_matrix_free():
+    p = matrix_sensing(8, 7, 2, 90, seed=3, matrix_free=True)
+    assert p.A.dot_test() < 1e-12
+    D = p.A.to_dense()
+    x = np.random.default_rng(0).standard_normal(56)
+    np.testing.assert_allclose(p.A.matvec(x), D @ x, atol=1e-12)
+    np.testing.assert_allclose(p.A.rmatvec(p.y), D.T @ p.y, atol=1e-12)
+    res = dmf_gd(p, depth=2, init_scale=1e-2, max_iter=2000, tol=1e-7, record=8)
+    assert res.trace["rel_error"][-1] < 1e-2
+    pd = matrix_sensing(8, 7, 2, 90, seed=3, matrix_free=False)
+    assert pd.A.is_dense and pd.A.dot_test() < 1e-12
+
+
+# ------------------------------------------------------------------ early stopping
+def test_early_stopping_picks_low_rank_plateau_and_denoises():
+    n = 20
+    p = matrix_estimation(n, n, 3, spectrum=[3.0, 2.0, 1.5], noise=0.5, seed=11)
+    kw = dict(depth=3, init_scale=0.1, step="auto", max_iter=20_000, tol=1e-12, record=100)
+    es = dmf_gd(p, early_stopping=True, **kw)
+    info = es.info["early_stopping"]
+    lo, hi = info["interval"]
+    assert lo <= info["stop_iter"] <= hi
+    assert abs(info["level"] - 3.0) < 0.3
+    assert es.status is Status.CONVERGED and es.n_iter == info["stop_iter"]
+    err_es = np.linalg.norm(es.x - p.x_true.reshape(n, n)) / np.linalg.norm(p.x_true)
+    err_full = info["full_trace"]["rel_error"][-1]
+    # the best rank-3 denoiser keeps about sqrt(r (2n - r) / n^2) ~ 0.53 of the noise
+    assert err_es < 0.65 * err_full, (err_es, err_full)
+    assert err_es == pytest.approx(es.trace["rel_error"][-1])
+    # the rule used no truth: without it the same interval and iterate come out
+    blind = Problem(p.A, p.y)
+    es2 = dmf_gd(blind, shape=(n, n), early_stopping=True, **kw)
+    assert es2.info["early_stopping"]["interval"] == (lo, hi)
+    np.testing.assert_allclose(es2.x, es.x, atol=1e-12)
+
+
+def test_rank_measures_known_values():
+    s = np.array([2.0, 2.0, 2.0, 0.0])
+    assert rk.erank(s) == pytest.approx(3.0)
+    assert rk.erank_energy(s) == pytest.approx(3.0)
+    assert rk.stable_rank(np.array([2.0, 1.0])) == pytest.approx(1.25)
+    assert rk.nuclear_rank(np.array([2.0, 1.0])) == pytest.approx(1.5)
+    assert rk.erank(np.zeros(3)) == 0.0
+    assert float(rk.erank(jnp.asarray(s))) == pytest.approx(3.0)
+    tr = dict(iter=np.array([0, 1, 10, 100, 1000, 10000]),
+              erank=np.array([9.0, 1.0, 1.02, 1.01, 3.0, 3.0]),
+              loss=np.array([1.0, 0.5, 0.5, 0.5, 0.1, 0.1]))
+    pl = rk.rank_plateaus(tr, min_points=2, min_decades=0.5)
+    assert [(q.start, q.end) for q in pl] == [(1, 100), (1000, 10000)]
+    assert rk.select_plateau(pl, tr).start == 1
+
+
+# ------------------------------------------------------------------ baselines vs CVXPY
+@pytest.mark.parametrize("kind", ["completion", "sensing"])
+def test_nuclear_norm_prox_matches_cvxpy(kind):
+    if kind == "completion":
+        p = matrix_completion(12, 10, 2, 80, seed=1)
+    else:
+        p = matrix_sensing(10, 9, 2, 70, seed=2)
+    for lam in (0.05, None):
+        ref = nuclear_norm_cvxpy(p, lam=lam)
+        ours = nuclear_norm_prox(p, lam=lam)
+        assert ref.success and ours.success
+        assert np.linalg.norm(ours.x - ref.x) <= 2e-4 * np.linalg.norm(ref.x)
+        assert abs(ours.fun - ref.fun) <= 1e-5 * abs(ref.fun)
+        # negative control: a perturbed answer has a visibly worse objective / residual
+        bad = ours.x + 1e-3 * np.linalg.norm(ours.x) * np.eye(*ours.x.shape)
+        if lam is None:
+            assert np.linalg.norm(p.A.apply_matrix(bad) - p.y) > 1e-4 * np.linalg.norm(p.y)
+        else:
+            r = p.A.apply_matrix(bad) - p.y
+            f_bad = 0.5 * r @ r + lam * np.linalg.svd(bad, compute_uv=False).sum()
+            assert f_bad > ref.fun + 1e-6
+
+
+def test_min_norm_least_squares():
+    p = matrix_sensing(6, 5, 1, 20, seed=4)
+    mn = min_norm_least_squares(p)
+    np.testing.assert_allclose(mn.x.reshape(-1), np.linalg.pinv(p.A.to_dense()) @ p.y,
+                               atol=1e-10)
+    c = matrix_completion(6, 5, 1, 12, seed=4)
+    mc = min_norm_least_squares(c)
+    assert np.count_nonzero(mc.x) == 12 and mc.info["relative_residual"] < 1e-14
+
+
+# ------------------------------------------------------------------ problems / operators
+def test_operators_dot_test_and_shapes():
+    for op in (MatrixIdentity(4, 3), EntryMask(4, 3, [0, 3, 1], [2, 0, 1]),
+               GaussianSensing(4, 3, 9, 0), GaussianSensing(4, 3, 9, 0, matrix_free=True)):
+        assert op.dot_test() < 1e-12
+        assert op.shape[1] == 12 and op.matrix_shape == (4, 3)
+        x = np.arange(12.0)
+        np.testing.assert_allclose(np.asarray(op.jax_matvec(jnp.asarray(x))), op.matvec(x))
+    m = EntryMask.from_mask(np.array([[True, False], [False, True]]))
+    assert m.shape == (2, 4) and m.mask.sum() == 2
+
+
+def test_spectra_and_noise():
+    W, s = low_rank_matrix(20, 15, 4, spectrum="geometric", condition=1e3, seed=0)
+    np.testing.assert_allclose(s, np.geomspace(1, 1e-3, 4), rtol=1e-10)
+    assert np.linalg.matrix_rank(W, tol=1e-8) == 4
+    p = matrix_estimation(20, 15, 2, noise=0.7, seed=1)
+    E = p.y.reshape(20, 15) - p.x_true.reshape(20, 15)
+    assert np.linalg.norm(E) == pytest.approx(0.7)
+    p = matrix_estimation(20, 15, 2, noise=0.7, noise_norm="spectral", seed=1)
+    E = p.y.reshape(20, 15) - p.x_true.reshape(20, 15)
+    assert np.linalg.norm(E, 2) == pytest.approx(0.7)
+    W, _ = low_rank_matrix(10, 10, 5, spectrum="gaussian", fro_norm=10.0, seed=2)
+    assert np.linalg.norm(W) == pytest.approx(10.0)
+
+
+def test_initializations():
+    for init in ("scaled_identity", "orthogonal", "gaussian"):
+        m = DeepMatrixFactorization((6, 4), depth=3, init_kind=init, init_scale=0.5)
+        ps = m.init(None, 24)
+        assert [tuple(ps[f"W{j}"].shape) for j in (1, 2, 3)] == [(4, 4), (4, 4), (6, 4)]
+    m = DeepMatrixFactorization((5, 5), depth=3, init_kind="orthogonal", init_scale=0.5)
+    W1 = np.asarray(m.init(None, 25)["W1"])
+    np.testing.assert_allclose(W1 @ W1.T, 0.25 * np.eye(5), atol=1e-12)
+    m = DeepMatrixFactorization((5, 5), depth=3, init_kind="gaussian", init_scale=0.5,
+                                balanced=True)
+    f = [np.asarray(w) for w in m.factors(m.init(None, 25))]
+    for a, b in zip(f, f[1:]):
+        np.testing.assert_allclose(b.T @ b, a @ a.T, atol=1e-12)
+    m = DeepMatrixFactorization((5, 5), depth=3, init_scale=1e-3, scale="end_to_end")
+    W = np.asarray(m.matrix(m.init(None, 25)))
+    np.testing.assert_allclose(W, 1e-3 * np.eye(5), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="exceeds min"):
+        matrix_completion(5, 4, 5, 10, seed=0)
+    with pytest.raises(ValueError, match="exceeds"):
+        matrix_completion(5, 4, 2, 21, seed=0)
+    with pytest.raises(ValueError, match="non-finite"):
+        dmf_gd(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="inside"):
+        EntryMask(3, 3, [0, 3], [0, 0])
+    with pytest.raises(ValueError, match="distinct"):
+        EntryMask(3, 3, [0, 0], [1, 1])
+    p = matrix_estimation(4, 3, 1, seed=0)
+    with pytest.raises(ValueError, match="differs|entries"):
+        dmf_gd(p, shape=(3, 4))
+    with pytest.raises(ValueError, match="hidden widths"):
+        dmf_gd(p, depth=3, widths=(2,))
+    with pytest.raises(ValueError, match="init must be"):
+        dmf_gd(p, init="zeros")
+    with pytest.raises(ValueError, match="depth"):
+        dmf_gd(p, depth=0)
+    with pytest.raises(TypeError, match="not a matrix problem"):
+        dmf_gd(Problem(np.eye(3), np.ones(3)))
+    with pytest.raises(ValueError, match="W has shape"):
+        p.A.apply_matrix(np.zeros((3, 4)))
