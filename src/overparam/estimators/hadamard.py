@@ -1,0 +1,232 @@
+"""scikit-learn shell over the Hadamard solvers (no numerics of its own)."""
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._core import Result, check_depth, check_int, check_positive
+
+SOLVERS = ("limit", "gd")
+
+
+class HadamardRegressor(RegressorMixin, BaseEstimator):
+    """Interpolating sparse regression by the implicit bias of an overparameterized model.
+
+    Fits ``coef`` with ``X @ coef = y`` (an interpolant, not a penalized fit) through the
+    deep Hadamard factorization ``coef = u^L - v^L`` (``u^L`` if ``nonneg``) trained by
+    gradient descent from the small initialization ``u = v = init_scale``. The fit is the
+    point gradient flow converges to: as ``init_scale -> 0`` it tends to the minimal-l1
+    interpolant (basis pursuit), so when ``y`` comes from a sparse coefficient vector and
+    there are enough samples, the sparse vector is recovered. Use it for underdetermined
+    systems (``n_samples < n_features``) with noiseless or nearly noiseless targets.
+
+    Parameters
+    ----------
+    depth : int, default 2
+        Depth ``L`` of the factorization (``solver="limit"`` needs ``L >= 2``).
+    init_scale : float, default 1e-3
+        Initial value ``alpha > 0`` of every factor entry: smaller is closer to basis
+        pursuit (the deviation shrinks like ``alpha^L`` for ``L >= 3``, and
+        like ``1 / log(1/alpha)`` for ``L = 2``).
+    nonneg : bool, default False
+        Non-negative model ``coef = u^L`` (limit: non-negative basis pursuit).
+    solver : {"limit", "gd"}, default "limit"
+        ``"limit"``: the exact limit of the gradient flow, by Newton's method on its
+        convex dual (:func:`overparam.limits.hadamard_limit`; fast, tens of steps).
+        ``"gd"``: simulate gradient descent (:func:`overparam.hadamard_gd`; slow, to see
+        the dynamics themselves, e.g. with a large step).
+    step : "auto", float or step policy, default "auto"
+        Step size of ``solver="gd"`` (ignored by the limit); see
+        :func:`overparam.hadamard_gd`.
+    max_iter : int or None, default None
+        Newton steps (limit, default 500) or gradient steps (gd, default 100000).
+    tol : float or None, default None
+        Stop at ``||X coef - y|| <= tol * ||y||`` (default 1e-10 for the limit,
+        1e-6 for gd).
+    fit_intercept : bool, default False
+        Fit a free (unregularized) intercept: the fit then minimizes over ``coef`` the
+        implicit bias subject to ``X coef + intercept = y``, solved exactly on centered
+        ``X`` and ``y`` (for any ``coef``, the best intercept is
+        ``mean(y) - mean(X, axis=0) @ coef``, and ``X coef + b = y`` is solvable in ``b``
+        iff the centered system holds).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        The interpolating coefficients.
+    intercept_ : float
+        ``0.0`` unless ``fit_intercept``.
+    n_iter_ : int
+        Newton steps (limit) or gradient steps (gd) performed.
+    result_ : overparam.Result
+        The solver's full result (status, message, trace, info).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        When the solver does not reach its tolerance: typically ``y`` cannot be
+        interpolated (more samples than features, noisy targets, or no non-negative
+        solution with ``nonneg``); ``coef_`` then holds the solver's last point and
+        ``result_`` says why.
+
+    See Also
+    --------
+    overparam.limits.hadamard_limit, overparam.hadamard_gd, overparam.baselines.basis_pursuit
+
+    Notes
+    -----
+    The interpolation constraint makes this estimator unlike penalized regressors: on an
+    overdetermined noisy problem (e.g. scikit-learn's common test data) there is no
+    interpolant, the fit warns and its score is not meaningful.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from overparam.estimators import HadamardRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 100))
+    >>> coef = np.zeros(100); coef[[3, 50, 97]] = [1.0, -2.0, 0.5]
+    >>> reg = HadamardRegressor(init_scale=1e-6).fit(X, X @ coef)
+    >>> bool(np.allclose(reg.coef_, coef, atol=1e-4)), reg.result_.status.value
+    (True, 'converged')
+    >>> float(np.round(reg.score(X, X @ coef), 12))
+    1.0
+    """
+
+    def __init__(
+        self,
+        depth: int = 2,
+        init_scale: float = 1e-3,
+        nonneg: bool = False,
+        solver: str = "limit",
+        step: Any = "auto",
+        max_iter: int | None = None,
+        tol: float | None = None,
+        fit_intercept: bool = False,
+    ):
+        self.depth = depth
+        self.init_scale = init_scale
+        self.nonneg = nonneg
+        self.solver = solver
+        self.step = step
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.multi_output = False
+        # An interpolating estimator has no meaningful fit where no interpolant exists,
+        # e.g. on scikit-learn's common regression data (200 noisy samples, 10 features):
+        # there it warns (ConvergenceWarning) and its R^2 is not a quality measure.
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    # -------------------------------------------------------------------------------
+    def _solver_kwargs(self) -> dict[str, Any]:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        kw: dict[str, Any] = dict(
+            depth=check_depth(self.depth),
+            init_scale=check_positive(self.init_scale, "init_scale"),
+            nonneg=_check_bool(self.nonneg, "nonneg"),
+        )
+        if self.max_iter is not None:
+            kw["max_iter"] = check_int(self.max_iter, "max_iter", minimum=1)
+        if self.tol is not None:
+            kw["tol"] = check_positive(self.tol, "tol", allow_zero=True)
+        if self.solver == "gd":
+            if isinstance(self.step, numbers.Real):
+                check_positive(self.step, "step")
+            elif isinstance(self.step, str) and self.step != "auto":
+                raise ValueError(f"step must be 'auto', a positive float or a step policy, "
+                                 f"got {self.step!r}")
+            kw["step"] = self.step
+            kw["record"] = 16
+        elif kw["depth"] < 2:
+            raise ValueError(
+                "solver='limit' needs depth >= 2 (depth 1 is plain gradient descent, whose "
+                "limit is the minimal-l2 interpolant); use solver='gd' for depth 1"
+            )
+        return kw
+
+    def _solve(self, X: np.ndarray, y: np.ndarray, kw: dict[str, Any]) -> Result:
+        if self.solver == "limit":
+            from ..limits import hadamard_limit
+
+            return hadamard_limit(X, y, **kw)
+        from ..dynamics import hadamard_gd
+
+        return hadamard_gd(X, y, **kw)
+
+    def fit(self, X: Any, y: Any) -> "HadamardRegressor":
+        """Fit the interpolant of ``X @ coef (+ intercept) = y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Design matrix (dense).
+        y : array-like of shape (n_samples,)
+            Targets.
+
+        Returns
+        -------
+        self : HadamardRegressor
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        kw = self._solver_kwargs()
+        fit_intercept = _check_bool(self.fit_intercept, "fit_intercept")
+        if fit_intercept:
+            x_mean, y_mean = X.mean(axis=0), float(y.mean())
+            X, y = X - x_mean, y - y_mean
+        result = self._solve(X, y, kw)
+        coef = np.asarray(result.x, dtype=np.float64).reshape(-1)
+        if not result.success:
+            warnings.warn(
+                f"HadamardRegressor(solver={self.solver!r}) did not converge: status "
+                f"{result.status.value}. {result.message}",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.coef_ = coef
+        self.intercept_ = float(y_mean - x_mean @ coef) if fit_intercept else 0.0
+        self.n_iter_ = int(result.n_iter)
+        self.result_ = result
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predictions.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_ + self.intercept_
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {value!r}")
