@@ -15,7 +15,7 @@ import oracles
 from overparam import Status
 from overparam.baselines import _common, basis_pursuit, lasso, nnls
 from overparam.metrics import relative_error, success
-from overparam.problems import Problem, partial_dct, sparse_recovery
+from overparam.problems import Problem, sparse_recovery
 
 cp = pytest.importorskip("cvxpy")
 
@@ -381,6 +381,16 @@ def test_nnls_agrees_with_oracle_and_bp_nonneg():
     assert success(res.x, p.x_true, tol=1e-6)
 
 
+def test_lasso_and_nnls_accept_operators():
+    p = sparse_recovery(60, 30, 4, nonneg=True, seed=0)
+    D = p.A.to_dense()
+    ref_l, ref_n = lasso(D, p.y, alpha=1e-3, nonneg=True).x, nnls(D, p.y).x
+    for A in (p, p.A, spla.aslinearoperator(D), scipy.sparse.csr_matrix(D)):
+        y = None if isinstance(A, Problem) else p.y
+        assert_close_to(lasso(A, y, alpha=1e-3, nonneg=True).x, ref_l, 1e-10)
+        assert_close_to(nnls(A, y).x, ref_n, 1e-10)
+
+
 def test_nnls_max_iter():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((30, 20))
@@ -438,6 +448,9 @@ def test_bad_options():
         basis_pursuit(p.A.to_dense())
     with pytest.raises(ValueError, match="tol"):
         basis_pursuit(p, tol=-1.0)
+    with pytest.raises(ValueError, match="1e-10"):
+        basis_pursuit(p, tol=1e-12)
+    assert basis_pursuit(p, method="spgl1", tol=1e-12, max_iter=50).n_iter <= 50
     with pytest.raises(ValueError, match="max_iter"):
         basis_pursuit(p, max_iter=0)
 

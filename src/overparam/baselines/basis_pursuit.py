@@ -148,6 +148,9 @@ def basis_pursuit(
         tol = 1e-8 if tol is None else check_positive(tol, "tol")
         return _bp_spgl1(problem, nonneg, tol, max_iter, dict(options or {}))
     tol = 1e-9 if tol is None else check_positive(tol, "tol")
+    if tol < 1e-10:
+        raise ValueError(f"tol must be >= 1e-10 for HiGHS (its smallest feasibility "
+                         f"tolerance), got {tol}")
     return _bp_highs(problem, nonneg, method, tol, max_iter, dict(options or {}))
 
 
