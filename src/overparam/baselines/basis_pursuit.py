@@ -235,7 +235,7 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
 
 
 def _avoid_spgl1_history_overflow(iter_lim: int) -> None:
-    # spgl1 (<= 0.0.3) keeps per-iteration histories in arrays grown by blocks of
+    # spgl1 0.0.3 keeps per-iteration histories in arrays grown by blocks of
     # ``_allocSize`` = 10000 entries, one entry too short: a run that reaches an
     # iter_lim >= 10000 dies with an IndexError. A block at least iter_lim + 1 long
     # means the arrays are allocated once at their final size (the setting only grows).
