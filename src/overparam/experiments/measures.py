@@ -2,8 +2,7 @@
 
 Each metric is a function ``(problem, x, ref, tol) -> float`` where ``ref`` is the reference
 solution of the same problem (basis pursuit by default), computed once per problem and only
-when a requested metric needs it. They delegate to ``overparam.metrics`` when it provides
-the function and fall back to the same formula here otherwise.
+when a requested metric needs it. The formulas are those of ``overparam.metrics``.
 """
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+from .. import metrics
 
 __all__ = ["MetricEntry", "METRICS", "compute_metrics"]
 
@@ -24,21 +25,16 @@ class MetricEntry:
     description: str = ""
 
 
-def _norm(v: np.ndarray) -> float:
-    return float(np.linalg.norm(v))
-
-
 def _rel_error(problem, x, ref, tol):
-    xt = np.asarray(problem.x_true)
-    return _norm(x - xt) / max(_norm(xt), 1e-300)
+    return metrics.relative_error(x, problem.x_true)
 
 
 def _recovered(problem, x, ref, tol):
-    return float(_rel_error(problem, x, ref, tol) <= tol)
+    return float(metrics.success(x, problem.x_true, tol))
 
 
 def _residual(problem, x, ref, tol):
-    return _norm(problem.residual(x)) / max(_norm(problem.y), 1e-300)
+    return metrics.residual(problem.A, x, problem.y)
 
 
 def _l1(problem, x, ref, tol):
@@ -46,29 +42,30 @@ def _l1(problem, x, ref, tol):
 
 
 def _l1_gap(problem, x, ref, tol):
-    r = float(np.abs(ref).sum())
-    return (float(np.abs(x).sum()) - r) / max(r, 1e-300)
+    return metrics.l1_gap(x, ref)
 
 
 def _ref_error(problem, x, ref, tol):
-    return _norm(x - ref) / max(_norm(ref), 1e-300)
+    return metrics.relative_error(x, ref)
 
 
-def _support(problem, x, ref, tol):
-    """Fraction of the true support among the s largest entries of |x|."""
-    xt = np.asarray(problem.x_true)
-    true = np.flatnonzero(xt)
-    if true.size == 0:
-        return 1.0
-    top = np.argsort(-np.abs(x), kind="stable")[: true.size]
-    return float(np.intersect1d(top, true).size / true.size)
+def _top_support(problem, x):
+    return metrics.support_recovery(x, problem.x_true, k=int(np.count_nonzero(problem.x_true)))
+
+
+def _support_recall(problem, x, ref, tol):
+    return float(_top_support(problem, x).recall)
+
+
+def _support_recovered(problem, x, ref, tol):
+    return float(_top_support(problem, x).exact)
 
 
 METRICS: dict[str, MetricEntry] = {m.name: m for m in [
     MetricEntry("rel_error", _rel_error, needs_truth=True,
                 description="||x - x_true|| / ||x_true||"),
     MetricEntry("recovered", _recovered, needs_truth=True,
-                description="1 if rel_error <= recovery_tol else 0"),
+                description="1 if rel_error < recovery_tol else 0"),
     MetricEntry("residual", _residual, description="||Ax - y|| / ||y||"),
     MetricEntry("l1_norm", _l1, description="||x||_1"),
     MetricEntry("l1_gap", _l1_gap, needs_reference=True,
@@ -76,8 +73,10 @@ METRICS: dict[str, MetricEntry] = {m.name: m for m in [
                             "(basis pursuit) solution of the same problem"),
     MetricEntry("ref_error", _ref_error, needs_reference=True,
                 description="||x - x_ref|| / ||x_ref||"),
-    MetricEntry("support", _support, needs_truth=True,
+    MetricEntry("support_recall", _support_recall, needs_truth=True,
                 description="fraction of the true support among the s largest |x_i|"),
+    MetricEntry("support_recovered", _support_recovered, needs_truth=True,
+                description="1 if the s largest |x_i| are exactly the true support"),
 ]}
 
 

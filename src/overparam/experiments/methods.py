@@ -11,9 +11,8 @@ Adding a method is one ``register(MethodEntry(...))`` call (or one line in ``_bu
 from __future__ import annotations
 
 import importlib
-import inspect
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 __all__ = ["MethodEntry", "METHODS", "register", "get_method", "available_methods",
@@ -34,17 +33,15 @@ def check_value(value: Any, types: str) -> bool:
     return any(_TYPES[t](value) for t in types.split("|"))
 
 
-def _import(target: str) -> Callable:
+def _import(target: str | Callable) -> Callable:
+    if callable(target):
+        return target
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
 def _call_problem(fn: Callable, problem: Any, params: dict) -> Any:
     return fn(problem, **params)
-
-
-def _call_system(fn: Callable, problem: Any, params: dict) -> Any:
-    return fn(problem.A, problem.y, **params)
 
 
 @dataclass(frozen=True)
@@ -55,19 +52,21 @@ class MethodEntry:
     ----------
     name : str
         Registry key, used in specs (``[[methods]] name = ...``) and in result rows.
-    target : str
-        ``"module:function"`` of the solver, imported on first use.
+    target : str or callable
+        ``"module:function"`` of the solver, imported on first use (or the function;
+        then the entry exists only in processes that register it, so use it with the
+        serial executor).
     params : dict of str to str
         The parameters a spec may set, with their types (``"int"``, ``"float"``, ``"bool"``,
         ``"str"``, or alternatives such as ``"str|float"``).
     required : tuple of str
         Parameters without a default (a spec must set them).
-    batch_target : str or None
+    batch_target : str, callable or None
         ``"module:function"`` taking a list of problems and the same parameters and
         returning a list of Results (trials are then run with ``jax.vmap``).
     call : callable
-        ``call(fn, problem, params)``: how the solver is invoked (``fn(problem, **params)``
-        by default; ``_call_system`` for solvers taking ``(A, y)``).
+        ``call(fn, problem, params)``: how the solver is invoked (default
+        ``fn(problem, **params)``).
     description : str
         One line for ``overparam info``.
     seeded : bool
@@ -75,14 +74,13 @@ class MethodEntry:
     """
 
     name: str
-    target: str
+    target: str | Callable
     params: dict[str, str]
     required: tuple[str, ...] = ()
-    batch_target: str | None = None
+    batch_target: str | Callable | None = None
     call: Callable = _call_problem
     description: str = ""
     seeded: bool = False
-    defaults: dict[str, Any] = field(default_factory=dict)
 
     # -- loading ----------------------------------------------------------------------
     def load(self) -> Callable:
@@ -169,16 +167,6 @@ def available_methods() -> list[str]:
     return [name for name, e in sorted(METHODS.items()) if e.available]
 
 
-def _defaults(target: str) -> dict[str, Any]:
-    """Keyword defaults of a solver (for ``overparam info``); empty if not importable."""
-    try:
-        sig = inspect.signature(_import(target))
-    except (ImportError, AttributeError):
-        return {}
-    return {k: p.default for k, p in sig.parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
 _HADAMARD = {"depth": "int", "init_scale": "float", "nonneg": "bool"}
 
 
@@ -191,18 +179,19 @@ def _builtin() -> None:
                     "batched with vmap)"))
     register(MethodEntry(
         "hadamard_limit", "overparam.limits:hadamard_limit",
-        dict(_HADAMARD, tol="float"),
+        dict(_HADAMARD, tol="float", max_iter="int", method="str"),
         description="exact limit of the Hadamard gradient flow (Newton on the dual)"))
     register(MethodEntry(
         "basis_pursuit", "overparam.baselines:basis_pursuit",
-        {"nonneg": "bool", "method": "str"},
+        {"nonneg": "bool", "method": "str", "tol": "float", "max_iter": "int"},
         description="min ||x||_1 s.t. Ax = y (HiGHS LP or SPGL1)"))
     register(MethodEntry(
-        "lasso", "overparam.baselines:lasso", {"alpha": "float", "nonneg": "bool"},
-        required=("alpha",), call=_call_system,
+        "lasso", "overparam.baselines:lasso",
+        {"alpha": "float", "nonneg": "bool", "max_iter": "int", "tol": "float"},
+        required=("alpha",),
         description="l1-penalized least squares"))
     register(MethodEntry(
-        "nnls", "overparam.baselines:nnls", {}, call=_call_system,
+        "nnls", "overparam.baselines:nnls", {"max_iter": "int"},
         description="non-negative least squares (scipy.optimize.nnls)"))
 
 

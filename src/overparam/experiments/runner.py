@@ -109,14 +109,25 @@ def _scalar(v: Any) -> Any:
 def run_cell(spec_data: dict[str, Any], cell: Cell) -> dict[str, Any]:
     """Run every trial of every method configuration of one cell.
 
+    BLAS runs with ``run.blas_threads`` threads (default 1: cells run in parallel, and
+    multithreaded OpenBLAS on busy cores can be 100x slower; one count for every executor
+    also keeps results bit-identical between them).
+
     Returns
     -------
     dict
         ``key``, ``rows`` (one dict per trial and method configuration), ``traces`` (long
         format rows, or an empty list), ``seconds`` and ``trials`` (number of solver runs).
     """
-    t0 = time.perf_counter()
+    from threadpoolctl import threadpool_limits
+
     spec = Spec(spec_data)
+    with threadpool_limits(limits=spec.run["blas_threads"] or None):
+        return _run_cell(spec, cell)
+
+
+def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
+    t0 = time.perf_counter()
     exp = spec.experiment
     trials = exp["trials"]
     budget = exp["batch_memory_mb"] * 2**20

@@ -7,7 +7,7 @@ Format (every section but ``[problem]`` and ``[[methods]]`` is optional)::
     seed = 0                  # root seed: problem seeds derive from it
     trials = 20               # random problems per grid point
     metrics = ["recovered", "rel_error", "l1_gap"]
-    recovery_tol = 1e-3       # `recovered` = rel_error <= recovery_tol
+    recovery_tol = 1e-3       # `recovered` = rel_error < recovery_tol
     reference = "basis_pursuit"   # solution that l1_gap / ref_error compare against
     traces = false            # store solver traces (for `overparam plot --kind trace`)
     batch_memory_mb = 256     # memory bound of one vmap chunk of trials
@@ -31,6 +31,7 @@ Format (every section but ``[problem]`` and ``[[methods]]`` is optional)::
     executor = "processes"    # serial | processes | dask
     workers = 0               # 0: all cores
     address = ""              # dask scheduler, e.g. "tcp://host:8786"; "" = LocalCluster
+    blas_threads = 1          # BLAS threads per cell (0: the library default)
 
     [[plots]]                 # written at the end of `overparam run` (not hashed)
     kind = "curve"            # phase | curve | trace
@@ -80,6 +81,7 @@ _RUN = {
     "workers": ("int", 0),
     "address": ("str", ""),
     "out": ("str", ""),
+    "blas_threads": ("int", 1),
 }
 _PLOT = {
     "kind": "str", "x": "str", "y": "str", "value": "str", "hue": "str", "where": "dict",
@@ -345,6 +347,8 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     if run["executor"] not in EXECUTORS:
         raise SpecError(f"run.executor: {run['executor']!r} is not one of "
                         f"{', '.join(EXECUTORS)}")
+    if run["blas_threads"] < 0:
+        raise SpecError("run.blas_threads: must be >= 0 (0 = the BLAS default)")
     if run["workers"] < 0:
         raise SpecError("run.workers: must be >= 0 (0 = all cores)")
     out["run"] = run

@@ -1,0 +1,237 @@
+"""Command line: ``overparam run|plot|info``.
+
+Examples
+--------
+::
+
+    overparam run examples/more_is_less.toml
+    overparam run spec.toml --out results/x --executor dask --address tcp://host:8786
+    overparam run spec.toml --set problem.m=[50,100] --set experiment.trials=5
+    overparam plot results/x --kind phase --x s --y m
+    overparam plot results/x --kind curve --x init_scale --y l1_gap --where m=80
+    overparam info
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="overparam",
+        description="Implicit regularization experiments: run TOML specs, plot results.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    r = sub.add_parser("run", help="run an experiment spec (resumes an unfinished run)",
+                       description="Run every cell of a TOML spec into a results folder of "
+                       "Parquet parts. Finished cells are skipped, so an interrupted run "
+                       "continues where it stopped. At the end, the spec's [[plots]] are "
+                       "written and their paths printed.")
+    r.add_argument("spec", help="the TOML spec file")
+    r.add_argument("--out", help="results folder (default: run.out, else results/<name>)")
+    r.add_argument("--executor", choices=("serial", "processes", "dask"),
+                   help="where cells run (default: run.executor, else processes)")
+    r.add_argument("--workers", type=int, help="processes or Dask workers (0: all cores)")
+    r.add_argument("--address", help="Dask scheduler, e.g. tcp://HOST:8786 (default: a "
+                   "LocalCluster)")
+    r.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="KEY=VALUE", help="override a spec key, value in TOML syntax, "
+                   "e.g. --set problem.m=[50,100] --set methods[1].depth=3 (repeatable)")
+    r.add_argument("--force", action="store_true",
+                   help="replace results of a different spec in the folder")
+    r.add_argument("--no-plots", action="store_true", help="do not write the spec's plots")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="validate the spec, print the cells and method configurations, stop")
+
+    q = sub.add_parser("plot", help="draw figures from a results folder",
+                       description="Draw a figure from stored results (never recomputes). "
+                       "Without --kind, draws the [[plots]] of the folder's spec.")
+    q.add_argument("folder", help="results folder")
+    q.add_argument("--kind", choices=("phase", "curve", "trace"))
+    q.add_argument("--x", help="axis column (phase: default s; curve: required)")
+    q.add_argument("--y", help="phase: second axis (default m); curve: metric "
+                   "(default recovered); trace: trace field (default residual)")
+    q.add_argument("--value", help="phase: the rate shown (default recovered)")
+    q.add_argument("--hue", help="column splitting lines / panels (default label)")
+    q.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
+                   help="keep rows with COL == VALUE (VALUE in TOML: 80, 1e-4, [2,3])")
+    q.add_argument("--stat", choices=("mean", "median"), help="curve statistic")
+    q.add_argument("--format", dest="formats", nargs="+", default=["png"],
+                   choices=("png", "pdf", "svg"))
+    q.add_argument("--out", help="output folder (default FOLDER/plots)")
+    q.add_argument("--name", help="file name stem")
+    q.add_argument("--title")
+    q.add_argument("--theory", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the l1 phase transition where it applies")
+    q.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None)
+    q.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None)
+
+    sub.add_parser("info", help="versions, devices, registered methods and metrics",
+                   description="Print library versions, JAX devices, and the registered "
+                   "methods, metrics and problem generators.")
+    return p
+
+
+def _plot_options(table: dict) -> dict:
+    opts = {k: v for k, v in table.items() if k not in ("kind", "name", "format")}
+    if opts.get("kind") == "trace":
+        opts.pop("x", None)
+    return opts
+
+
+def _spec_plots(folder: Path, plots: list[dict], out: Path | None = None) -> list[Path]:
+    from .plots import plot
+
+    written = []
+    for table in plots:
+        fmt = table.get("format", "png")
+        written += plot(folder, table["kind"], out=out, name=table.get("name"),
+                        formats=fmt, **_plot_options(table))
+    return written
+
+
+def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
+    """Lines comparing the 50% crossings of rate-vs-m curves with delta(s, n)."""
+    from .plots import transitions
+    from .plots.figures import RATES, _frame, _theory_m, filter_rows
+
+    lines = []
+    for table in plots:
+        if table["kind"] != "curve" or table.get("x") != "m" or \
+                table.get("y", "recovered") not in RATES:
+            continue
+        y = table.get("y", "recovered")
+        df = filter_rows(_frame(folder), table.get("where"))
+        dm = _theory_m(df)
+        cross = transitions(df, "m", y, table.get("hue", "label"))
+        head = f"50% {y} along m"
+        if dm is not None:
+            head += f" (theory delta(s={df.s.iloc[0]}, n={df.n.iloc[0]}) = {dm:.2f})"
+        lines.append(head + ":")
+        for label, m50 in cross.items():
+            rel = f"  ({100 * (m50 - dm) / dm:+.1f}% vs theory)" if dm else ""
+            lines.append(f"  {label:<40s} m50 = {m50:7.2f}{rel}")
+    return lines
+
+
+def _cmd_run(args) -> int:
+    from .experiments import SpecError, StoreError, expand_cells, load_spec, run
+
+    try:
+        spec = load_spec(args.spec, args.overrides)
+    except (SpecError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        cells = expand_cells(spec)
+        configs = spec.method_configs()
+        print(f"spec {spec.name} (hash {spec.hash}): {len(cells)} cell(s) x "
+              f"{spec.experiment['trials']} trial(s) x {len(configs)} method "
+              f"configuration(s) = {len(cells) * spec.experiment['trials'] * len(configs)} "
+              "solver runs")
+        for c in configs:
+            print(f"  {c.label}: {c.name} {c.params}")
+        return 0
+    try:
+        summary = run(spec, args.out, executor=args.executor, workers=args.workers,
+                      address=args.address, force=args.force, progress=args.progress)
+    except (SpecError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    if spec.plots and not args.no_plots:
+        written = _spec_plots(summary.folder, spec.plots)
+        for line in _transition_report(summary.folder, spec.plots):
+            print(line)
+        print(f"plots written to {Path(summary.folder) / 'plots'}:")
+        for path in written:
+            print(f"  {path}")
+    return 1 if summary.failed else 0
+
+
+def _cmd_plot(args) -> int:
+    from .experiments import read_manifest
+    from .plots import plot
+    from .plots.figures import _iter_where
+
+    folder = Path(args.folder)
+    try:
+        manifest = read_manifest(folder)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    try:
+        if args.kind is None:
+            plots = manifest["spec"].get("plots", [])
+            if not plots:
+                print("error: the spec has no [[plots]]; give --kind", file=sys.stderr)
+                return 2
+            written = _spec_plots(folder, plots, out)
+        else:
+            written = plot(folder, args.kind, out=out, name=args.name, formats=args.formats,
+                           x=args.x, y=args.y, value=args.value, hue=args.hue,
+                           where=_iter_where(args.where) or None, stat=args.stat,
+                           title=args.title, theory=args.theory, logx=args.logx,
+                           logy=args.logy)
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_info(args) -> int:
+    import importlib.metadata as md
+    import platform
+
+    import jax
+
+    import overparam
+
+    from .experiments.generators import GENERATORS
+    from .experiments.measures import METRICS
+    from .experiments.methods import METHODS
+
+    print(f"overparam {overparam.__version__} (Python {platform.python_version()})")
+    for pkg in ("jax", "jaxlib", "numpy", "scipy", "pandas", "pyarrow", "matplotlib",
+                "tqdm", "dask", "distributed"):
+        try:
+            print(f"  {pkg:<12s}{md.version(pkg)}")
+        except md.PackageNotFoundError:
+            print(f"  {pkg:<12s}not installed")
+    print(f"devices: {', '.join(str(d) for d in jax.devices())} "
+          f"(x64 {'on' if jax.config.jax_enable_x64 else 'off'})")
+    print("methods:")
+    for name, entry in sorted(METHODS.items()):
+        flags = [] if entry.available else ["NOT AVAILABLE"]
+        if entry.batchable:
+            flags.append("batched")
+        params = ", ".join(f"{k}: {t}" for k, t in entry.params.items()) or "-"
+        print(f"  {name:<16s}{entry.description}" + (f" [{', '.join(flags)}]" if flags else ""))
+        print(f"  {'':<16s}params: {params}")
+    print("metrics:")
+    for name, m in METRICS.items():
+        print(f"  {name:<16s}{m.description}")
+    print("problem generators:")
+    for name, g in GENERATORS.items():
+        print(f"  {name:<16s}params: {', '.join(g.params)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``overparam`` console script."""
+    args = _parser().parse_args(argv)
+    return {"run": _cmd_run, "plot": _cmd_plot, "info": _cmd_info}[args.command](args)
+
+
+if __name__ == "__main__":  # python -m overparam.cli
+    sys.exit(main())

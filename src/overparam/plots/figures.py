@@ -1,0 +1,382 @@
+"""The figure functions behind ``overparam plot`` (see the package docstring)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["phase", "curve", "trace", "plot", "transitions", "filter_rows"]
+
+RATES = ("recovered", "success", "support_recovered")
+
+
+def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.8)):
+    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas
+
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes.ravel()
+
+
+def _frame(source: Any):
+    """A DataFrame from a results folder or a DataFrame."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    from ..experiments.store import load
+
+    return load(source)
+
+
+def _matches(series, value) -> Any:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    mask = series.isna().to_numpy().copy()  # a method without this parameter is kept
+    for v in values:
+        if isinstance(v, float) and np.issubdtype(series.dtype, np.number):
+            mask |= np.isclose(series.to_numpy(dtype=float), v, rtol=1e-9, atol=0.0)
+        else:
+            mask |= (series == v).to_numpy()
+    return mask
+
+
+def filter_rows(df, where: dict[str, Any] | None):
+    """Rows where every column in ``where`` equals the value (or one of a list of values);
+    floats compare with a relative tolerance of 1e-9. Rows with no value in the column are
+    kept: ``{"init_scale": 1e-4}`` keeps basis pursuit, which has no init scale."""
+    if not where:
+        return df
+    for col, value in where.items():
+        if col not in df.columns:
+            raise KeyError(f"where: no column {col!r} (columns: {', '.join(df.columns)})")
+        df = df[_matches(df[col], value)]
+    if df.empty:
+        raise ValueError(f"no rows match where={where}")
+    return df
+
+
+def _check_columns(df, *cols: str) -> None:
+    for c in cols:
+        if c is not None and c not in df.columns:
+            raise KeyError(f"no column {c!r} in the results (columns: {', '.join(df.columns)})")
+
+
+def _auto_log(values: np.ndarray) -> bool:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(v.size and np.all(v > 0) and v.max() / v.min() >= 100)
+
+
+def _single(df, col: str) -> Any:
+    if col in df.columns and df[col].nunique() == 1:
+        return df[col].iloc[0]
+    return None
+
+
+def _theory_m(df) -> float | None:
+    """delta(s, n) when the rows have one n and one s."""
+    n, s = _single(df, "n"), _single(df, "s")
+    if n is None or s is None:
+        return None
+    from ..theory import l1_statistical_dimension
+
+    return l1_statistical_dimension(float(s), float(n))
+
+
+def _hue_order(df, hue: str) -> list:
+    return list(dict.fromkeys(df[hue].tolist()))
+
+
+def _hue_label(hue: str, key: Any) -> str:
+    """Legend entry: labels as they are, other columns as ``col=value``."""
+    if hue == "label":
+        return str(key)
+    if isinstance(key, (float, np.floating)) and float(key).is_integer():
+        key = int(key)
+    elif isinstance(key, (float, np.floating)):
+        key = f"{key:g}"
+    return f"{hue}={key}"
+
+
+def _summary(df, x: str, y: str, hue: str | None, stat: str):
+    """Per (hue, x): centre, low, high, count."""
+    groups = [hue, x] if hue else [x]
+    g = df.groupby(groups, sort=True, dropna=False)[y]
+    if stat == "mean":
+        centre = g.mean()
+        se = g.std(ddof=1).fillna(0.0) / np.sqrt(g.count().clip(lower=1))
+        low, high = centre - se, centre + se
+    else:
+        centre, low, high = g.median(), g.quantile(0.25), g.quantile(0.75)
+    import pandas as pd
+
+    return pd.DataFrame(dict(centre=centre, low=low, high=high, count=g.count())).reset_index()
+
+
+def transitions(source: Any, x: str = "m", value: str = "recovered", hue: str = "label",
+                where: dict[str, Any] | None = None, level: float = 0.5) -> dict[str, float]:
+    """Where the mean of ``value`` first crosses ``level`` along ``x``, per ``hue`` (linear
+    interpolation between grid points; NaN when it never crosses)."""
+    df = filter_rows(_frame(source), where)
+    _check_columns(df, x, value, hue)
+    out = {}
+    for key, grp in df.groupby(hue, sort=False):
+        rate = grp.groupby(x)[value].mean().sort_index()
+        xs, ys = rate.index.to_numpy(dtype=float), rate.to_numpy(dtype=float)
+        out[key] = float("nan")
+        for i in range(len(xs) - 1):
+            if (ys[i] - level) * (ys[i + 1] - level) <= 0 and ys[i] != ys[i + 1]:
+                out[key] = float(xs[i] + (level - ys[i]) * (xs[i + 1] - xs[i])
+                                 / (ys[i + 1] - ys[i]))
+                break
+        else:
+            if len(ys) and ys[0] == level:
+                out[key] = float(xs[0])
+    return out
+
+
+def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label",
+          where: dict[str, Any] | None = None, stat: str | None = None,
+          theory: bool = True, logx: bool | None = None, logy: bool | None = None,
+          title: str | None = None):
+    """A metric against one axis, one line per ``hue`` value, with a band over trials.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A results folder (or rows already loaded from one).
+    x, y : str
+        Columns: the axis (e.g. ``"m"``, ``"init_scale"``) and the metric.
+    hue : str or None
+        Column that splits lines (default the method configuration ``label``).
+    where : dict, optional
+        Column filters, e.g. ``{"m": 60, "depth": [2, 3]}``.
+    stat : {"mean", "median"}, optional
+        Line and band: mean +- one standard error (default for rates such as
+        ``recovered``), or median with the interquartile band (default otherwise).
+    theory : bool
+        With ``x == "m"`` and one (n, s): a vertical line at ``delta(s, n)``.
+    logx, logy : bool, optional
+        Log axes (default: when the values are positive and span two decades).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    df = filter_rows(_frame(source), where)
+    _check_columns(df, x, y, hue)
+    df = df[df[x].notna()]
+    if df.empty:
+        raise ValueError(f"no rows with a value of {x!r}")
+    stat = stat or ("mean" if y in RATES else "median")
+    table = _summary(df, x, y, hue, stat)
+    fig, (ax,) = _figure()
+    for key in (_hue_order(df, hue) if hue else [None]):
+        t = table[table[hue] == key] if hue else table
+        line, = ax.plot(t[x], t["centre"], marker="o", ms=3,
+                        label=_hue_label(hue, key) if hue else y)
+        ax.fill_between(t[x], t["low"], t["high"], color=line.get_color(), alpha=0.2, lw=0)
+    if theory and x == "m":
+        dm = _theory_m(df)
+        if dm is not None:
+            ax.axvline(dm, color="k", ls="--", lw=1,
+                       label=f"theory $\\delta(s,n)$ = {dm:.1f}")
+    if logx if logx is not None else _auto_log(df[x].to_numpy()):
+        ax.set_xscale("log")
+    if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
+        ax.set_yscale("log")
+    if y in RATES:
+        ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{y} ({stat}, band {'+-1 s.e.' if stat == 'mean' else 'quartiles'})")
+    ax.set_title(title or _title(df, y, x, where), fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
+          facet: str | None = "label", where: dict[str, Any] | None = None,
+          theory: bool = True, title: str | None = None):
+    """Heat map of the mean of ``value`` over two axes (one panel per ``facet`` value).
+
+    With ``(x, y) == ("s", "m")`` (or swapped) and one ``n``, the theoretical transition
+    ``m = delta(s, n)`` is drawn over each panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    df = filter_rows(_frame(source), where)
+    _check_columns(df, x, y, value, facet)
+    keys = _hue_order(df, facet) if facet else [None]
+    ncols = min(len(keys), 3)
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig, axes = _figure(ncols, nrows, size=(4.6, 3.8))
+    n = _single(df, "n")
+    image = None
+    for ax, key in zip(axes, keys):
+        d = df[df[facet] == key] if facet else df
+        grid = d.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index()
+        grid = grid.reindex(sorted(grid.columns), axis=1)
+        xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+        # grid cells of equal size, ticks at the values (works for log-spaced grids)
+        image = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
+                              grid.to_numpy(dtype=float), cmap="viridis", vmin=0.0,
+                              vmax=1.0 if value in RATES else None, shading="flat")
+        _ticks(ax.set_xticks, xs)
+        _ticks(ax.set_yticks, ys)
+        if theory and n is not None and {x, y} == {"s", "m"}:
+            from ..theory import l1_transition_curve
+
+            s_vals, m_vals = (xs, ys) if x == "s" else (ys, xs)
+            s_fine = np.linspace(s_vals.min(), s_vals.max(), 200)
+            m_fine = l1_transition_curve(int(n), s_fine)
+            inside = (m_fine >= m_vals.min()) & (m_fine <= m_vals.max())
+            si = np.interp(s_fine, s_vals, np.arange(len(s_vals)))
+            mi = np.interp(m_fine, m_vals, np.arange(len(m_vals)))
+            si, mi = np.where(inside, si, np.nan), np.where(inside, mi, np.nan)
+            px, py = (si, mi) if x == "s" else (mi, si)
+            ax.plot(px, py, color="w", ls="--", lw=1.5, label="theory $\\delta(s,n)$")
+            ax.legend(fontsize="small", loc="upper left")
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.set_title(_hue_label(facet, key) if facet else value, fontsize="medium")
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[: len(keys)]), label=f"mean {value}")
+    fig.suptitle(title or _title(df, value, f"{x}, {y}", where))
+    return fig
+
+
+def _ticks(setter, values: np.ndarray, most: int = 12) -> None:
+    step = max(1, int(np.ceil(len(values) / most)))
+    idx = np.arange(0, len(values), step)
+    setter(idx, [f"{v:g}" for v in values[idx]])
+
+
+def trace(source: Any, field: str = "residual", *, hue: str = "label",
+          where: dict[str, Any] | None = None, logy: bool | None = None,
+          title: str | None = None):
+    """A trace field against iterations from stored traces (``experiment.traces = true``),
+    median and interquartile band over trials, one line per ``hue`` value.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        df = source
+    else:
+        from ..experiments.store import load_traces
+
+        df = load_traces(source)
+    if df.empty:
+        raise ValueError("no traces stored: run the spec with experiment.traces = true")
+    df = filter_rows(df, where)
+    _check_columns(df, field, hue)
+    table = _summary(df[df["iter"] > 0], "iter", field, hue, "median")
+    fig, (ax,) = _figure()
+    for key in _hue_order(df, hue):
+        t = table[table[hue] == key]
+        line, = ax.plot(t["iter"], t["centre"], label=_hue_label(hue, key))
+        ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
+                        lw=0)
+    ax.set_xscale("log")
+    if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"{field} (median, quartile band)")
+    ax.set_title(title or _title(df, field, "iteration", where), fontsize="medium")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _title(df, y: str, x: str, where: dict | None) -> str:
+    fixed = []
+    for col in ("n", "m", "s"):
+        v = _single(df, col)
+        if v is not None and col not in x:
+            fixed.append(f"{col}={v}")
+    if where:
+        fixed += [f"{k}={v}" for k, v in where.items() if k not in ("n", "m", "s")]
+    return f"{y} vs {x}" + (f"\n{', '.join(fixed)}" if fixed else "")
+
+
+def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
+         name: str | None = None, formats: Sequence[str] | str = ("png",),
+         **options: Any) -> list[Path]:
+    """Draw one figure from a results folder and write it (PNG and/or PDF).
+
+    Parameters
+    ----------
+    folder : path
+        The results folder.
+    kind : {"phase", "curve", "trace"}
+    out : path, optional
+        Output folder (default ``FOLDER/plots``).
+    name : str, optional
+        File stem (default from the kind and axes).
+    formats : str or sequence of str
+        ``"png"`` and/or ``"pdf"``.
+    **options
+        Passed to :func:`phase`, :func:`curve` or :func:`trace` (``x``, ``y``, ``value``,
+        ``hue``, ``where``, ``theory``, ``logx``, ``logy``, ``title``, ``field``, ``stat``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    if kind == "phase":
+        options.setdefault("x", "s")
+        options.setdefault("y", "m")
+        if "hue" in options:
+            options["facet"] = options.pop("hue")
+        fig = phase(folder, **options)
+        stem = name or f"phase_{options.get('value', 'recovered')}_{options['x']}_{options['y']}"
+    elif kind == "curve":
+        if "x" not in options:
+            raise ValueError("a curve plot needs x (the axis), e.g. x = 'm'")
+        if "value" in options:
+            options.setdefault("y", options.pop("value"))
+        fig = curve(folder, **options)
+        stem = name or f"curve_{options.get('y', 'recovered')}_vs_{options['x']}"
+    elif kind == "trace":
+        if "y" in options:
+            options.setdefault("field", options.pop("y"))
+        options.pop("x", None)
+        fig = trace(folder, **options)
+        stem = name or f"trace_{options.get('field', 'residual')}"
+    else:
+        raise ValueError(f"kind must be phase, curve or trace, got {kind!r}")
+    outdir = Path(out) if out else Path(folder) / "plots"
+    outdir.mkdir(parents=True, exist_ok=True)
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    written = []
+    for fmt in formats:
+        if fmt not in ("png", "pdf", "svg"):
+            raise ValueError(f"format must be png, pdf or svg, got {fmt!r}")
+        path = outdir / f"{stem}.{fmt}"
+        fig.savefig(path, dpi=150)
+        written.append(path)
+    return written
+
+
+def _iter_where(items: Iterable[str]) -> dict[str, Any]:  # used by the CLI
+    import tomllib
+
+    where: dict[str, Any] = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        try:
+            where[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            where[key.strip()] = raw.strip()
+    return where

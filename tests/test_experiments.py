@@ -1,0 +1,285 @@
+"""Experiments engine: spec validation, overrides, seeds, registry contract, runner, store."""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from overparam import Result, Status
+from overparam.experiments import (
+    METHODS,
+    MethodEntry,
+    SpecError,
+    Store,
+    StoreError,
+    expand_cells,
+    get_method,
+    load,
+    load_spec,
+    make_problem,
+    problem_seed,
+    register,
+    run,
+    run_cell,
+)
+from overparam.experiments.runner import chunk_sizes
+from overparam.problems import sparse_recovery
+
+BASE = {
+    "experiment": {"seed": 3, "trials": 2, "metrics": ["recovered", "rel_error", "l1_gap"]},
+    "problem": {"n": 24, "s": 2, "m": [10, 14]},
+    "methods": [
+        {"name": "basis_pursuit"},
+        {"name": "hadamard_gd", "depth": [2, 3], "init_scale": 1e-2, "max_iter": 300,
+         "tol": 1e-4, "record": 8},
+    ],
+}
+
+
+def spec_dict(**sections):
+    d = copy.deepcopy(BASE)
+    for key, value in sections.items():
+        d[key] = value
+    return d
+
+
+# -- spec validation ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("override, fragment", [
+    ("experiment.trails=3", "experiment.trails: unknown key"),
+    ('experiment.trials="5"', "experiment.trials: expected int"),
+    ("experiment.trials=0", "experiment.trials: must be >= 1"),
+    ("problem.m=[]", "problem.m: empty grid"),
+    ("problem.m=[10, 2.5]", "problem.m: expected int"),
+    ("problem.mm=3", "problem.mm: unknown parameter of generator"),
+    ('problem.operator="fourier"', "problem.operator: 'fourier' is not one of"),
+    ('problem.generator="nope"', "problem.generator: unknown generator"),
+    ('methods[0].name="bp"', "methods[0].name: unknown method 'bp'"),
+    ("methods[1].depht=2", "methods[1].depht: unknown parameter of method 'hadamard_gd'"),
+    ("methods[1].depth=2.5", "methods[1].depth: expected int"),
+    ("methods[1].init_scale=[]", "methods[1].init_scale: empty grid"),
+    ('experiment.metrics=["rel_err"]', "experiment.metrics[0]: unknown metric 'rel_err'"),
+    ('run.executor="mpi"', "run.executor: 'mpi' is not one of"),
+    ("plots[0].kind='pie'", "plots[0].kind: must be one of"),
+    ("bogus.x=1", "bogus: unknown section"),
+])
+def test_spec_errors_name_the_key_path(override, fragment):
+    data = spec_dict()
+    if override.startswith("plots"):
+        data["plots"] = [{"kind": "curve", "x": "m"}]
+    with pytest.raises(SpecError) as info:
+        load_spec(data, [override])
+    assert fragment in str(info.value)
+
+
+def test_spec_errors_for_missing_pieces():
+    with pytest.raises(SpecError, match="problem.n: required parameter"):
+        load_spec(spec_dict(problem={"m": 5, "s": 1}))
+    with pytest.raises(SpecError, match="methods: give at least one"):
+        load_spec(spec_dict(methods=[]))
+    with pytest.raises(SpecError, match=r"methods\[0\].alpha: required parameter of 'lasso'"):
+        load_spec(spec_dict(methods=[{"name": "lasso"}]))
+    with pytest.raises(SpecError, match="share the label"):
+        load_spec(spec_dict(methods=[{"name": "hadamard_gd", "depth": [2, 3], "label": "gd"}]))
+
+
+def test_valid_spec_is_accepted_before_anything_runs(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[problem]\nn = 10\ns = 1\nm = 5\n[[methods]]\nname = "nope"\n')
+    with pytest.raises(SpecError, match=r"methods\[0\].name"):
+        run(bad, tmp_path / "out", executor="serial")
+    assert not (tmp_path / "out").exists()
+
+
+def test_overrides_set_any_key():
+    spec = load_spec(spec_dict(), ["problem.m=[50,100]", "experiment.trials=5",
+                                   "methods[1].depth=3", "methods.1.init_scale=[1e-3, 1e-4]",
+                                   "run.executor=serial", 'experiment.name="x y"'])
+    assert spec.problem_axes["m"] == [50, 100]
+    assert spec.experiment["trials"] == 5
+    assert [c.params["init_scale"] for c in spec.method_configs()[1:]] == [1e-3, 1e-4]
+    assert {c.params["depth"] for c in spec.method_configs()[1:]} == {3}
+    assert spec.run["executor"] == "serial" and spec.name == "x y"
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(spec_dict(), ["methods[5].depth=3"])
+    with pytest.raises(SpecError, match="KEY=VALUE"):
+        load_spec(spec_dict(), ["problem.m"])
+
+
+def test_spec_hash_ignores_run_and_plots_and_labels_tell_configs_apart():
+    a = load_spec(spec_dict())
+    b = load_spec(spec_dict(), ["run.executor=serial", "run.workers=3"])
+    c = load_spec(spec_dict(), ["experiment.trials=3"])
+    assert a.hash == b.hash != c.hash
+    assert [cfg.label for cfg in a.method_configs()] == [
+        "basis_pursuit", "hadamard_gd(depth=2)", "hadamard_gd(depth=3)"]
+    assert load_spec(a.to_toml() and a.data).hash == a.hash
+
+
+# -- seeds and cells ---------------------------------------------------------------------
+
+def test_problem_seeds_do_not_depend_on_methods_or_order():
+    a = load_spec(spec_dict())
+    b = load_spec(spec_dict(methods=[{"name": "hadamard_limit", "depth": 2}]))
+    cells_a, cells_b = expand_cells(a), expand_cells(b)
+    assert [c.params for c in cells_a] == [c.params for c in cells_b]
+    for ca, cb in zip(cells_a, cells_b):
+        for t in range(2):
+            pa, sa = make_problem(a, ca.params, t)
+            pb, sb = make_problem(b, cb.params, t)
+            assert sa == sb == problem_seed(3, ca.params, t)
+            np.testing.assert_array_equal(pa.A.to_dense(), pb.A.to_dense())
+            np.testing.assert_array_equal(pa.y, pb.y)
+    # distinct trials and distinct cells get distinct problems
+    assert problem_seed(3, {"m": 10}, 0) != problem_seed(3, {"m": 10}, 1)
+    assert problem_seed(3, {"m": 10}, 0) != problem_seed(3, {"m": 14}, 0)
+    # reversed grid order: the same cell parameters get the same key and seeds
+    rev = load_spec(spec_dict(), ["problem.m=[14, 10]"])
+    assert {c.params["m"]: c.key for c in expand_cells(rev)} == \
+        {c.params["m"]: c.key for c in cells_a}
+
+
+def test_chunk_sizes_respect_the_memory_bound():
+    assert chunk_sizes(20, 10, 1e9) == [20]
+    assert chunk_sizes(20, 10, 70) == [7, 7, 6] or sum(chunk_sizes(20, 10, 70)) == 20
+    sizes = chunk_sizes(20, 10, 70)
+    assert sum(sizes) == 20 and max(sizes) <= 7
+    assert chunk_sizes(3, 10**9, 1) == [1, 1, 1]
+
+
+# -- registry contract ---------------------------------------------------------------------
+
+REQUIRED = {"lasso": {"alpha": 1e-4}}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_registered_method_returns_a_result(name):
+    entry = get_method(name)
+    if not entry.available:
+        pytest.skip(f"{name}: solver module not importable")
+    problem = sparse_recovery(30, 15, 2, seed=1, nonneg=True)
+    params = dict(REQUIRED.get(name, {}))
+    if "max_iter" in entry.params and name == "hadamard_gd":
+        params.update(max_iter=200)
+    res = entry.configure(**params)(problem, 7)
+    assert isinstance(res, Result) and isinstance(res.status, Status)
+    assert np.asarray(res.x).shape == (30,)
+    if entry.batchable:
+        batch = entry.configure_batch(**params)([problem, problem], [1, 2])
+        assert len(batch) == 2 and all(isinstance(r, Result) for r in batch)
+
+
+def test_builtin_methods_are_enrolled():
+    assert {"hadamard_gd", "hadamard_limit", "basis_pursuit", "lasso", "nnls"} <= set(METHODS)
+    assert get_method("hadamard_gd").batchable
+    with pytest.raises(KeyError, match="registered:"):
+        get_method("nope")
+
+
+# -- runner ---------------------------------------------------------------------------------
+
+def _flaky(problem, *, fail_on: int = 14):
+    if problem.m == fail_on:
+        raise FloatingPointError("boom on purpose")
+    return Result(x=np.zeros(problem.n), status=Status.CONVERGED)
+
+
+@pytest.fixture
+def flaky_method():
+    register(MethodEntry("test_flaky", _flaky, {"fail_on": "int"}), replace=True)
+    yield "test_flaky"
+    METHODS.pop("test_flaky", None)
+
+
+def test_a_failing_method_gives_error_rows_not_a_crashed_sweep(tmp_path, flaky_method):
+    data = spec_dict(methods=[{"name": "basis_pursuit"}, {"name": flaky_method}])
+    summary = run(data, tmp_path / "r", executor="serial")
+    assert summary.computed == 2 and not summary.failed and summary.error_rows == 2
+    df = load(tmp_path / "r")
+    bad = df[df.status == "error"]
+    assert len(bad) == 2 and set(bad.m) == {14} and set(bad.label) == {flaky_method}
+    assert bad.error.str.contains("FloatingPointError: boom on purpose").all()
+    assert bad.rel_error.isna().all() and not bad.success.any()
+    good = df[df.status != "error"]
+    assert (good.error == "").all() and len(good) == 6
+
+
+def test_batched_rows_match_one_by_one(tmp_path):
+    spec = load_spec(spec_dict(), ["problem.m=[12]", "experiment.trials=3"])
+    cell = expand_cells(spec)[0]
+    batched = pd.DataFrame(run_cell(spec.data, cell)["rows"])
+    tiny = load_spec(spec.data, ["experiment.batch_memory_mb=1e-6"])  # one trial per chunk
+    single = pd.DataFrame(run_cell(tiny.data, expand_cells(tiny)[0])["rows"])
+    for col in ("rel_error", "l1_gap", "n_iter"):
+        np.testing.assert_allclose(batched[col], single[col], rtol=1e-9, atol=1e-12)
+    assert (batched.seed == single.seed).all()
+
+
+def test_reference_is_basis_pursuit_of_the_same_problem(tmp_path):
+    summary = run(spec_dict(), tmp_path / "r", executor="serial")
+    df = load(summary.folder)
+    bp = df[df.method == "basis_pursuit"]
+    assert np.allclose(bp.l1_gap, 0.0, atol=1e-12)
+    assert set(df.columns) >= {"cell", "n", "m", "s", "method", "label", "depth",
+                               "init_scale", "trial", "seed", "status", "success", "n_iter",
+                               "wall_time", "recovered", "rel_error", "l1_gap", "error",
+                               "overparam_version", "jax_version"}
+    assert len(df) == 2 * 2 * 3 and not df.duplicated(["cell", "label", "trial"]).any()
+
+
+# -- store ------------------------------------------------------------------------------
+
+def test_resume_skips_and_corrupt_parts_are_recomputed(tmp_path):
+    out = tmp_path / "r"
+    first = run(spec_dict(), out, executor="serial")
+    assert first.computed == 2
+    reference = load(out)
+    again = run(spec_dict(), out, executor="serial")
+    assert again.computed == 0 and again.skipped == 2
+
+    parts = sorted((out / "parts").glob("*.parquet"))
+    data = parts[0].read_bytes()
+    parts[0].write_bytes(data[: len(data) // 2])          # truncated
+    parts[1].write_bytes(b"PAR1" + b"\x00garbage" * 50)    # corrupt
+    (out / "parts" / ".leftover.123.tmp").write_bytes(b"x")  # a killed writer's temp file
+    with pytest.warns(RuntimeWarning, match="corrupt or truncated part"):
+        third = run(spec_dict(), out, executor="serial")
+    assert third.computed == 2 and third.skipped == 0
+    assert not list((out / "parts").glob(".*.tmp"))
+    after = load(out)
+    pd.testing.assert_frame_equal(reference.drop(columns="wall_time"),
+                                  after.drop(columns="wall_time"))
+
+
+def test_changed_spec_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "r"
+    run(spec_dict(), out, executor="serial")
+    changed = copy.deepcopy(BASE)
+    changed["problem"]["m"] = [10, 18]
+    with pytest.raises(StoreError, match="another spec"):
+        run(changed, out, executor="serial")
+    summary = run(changed, out, executor="serial", force=True)
+    assert summary.computed == 1 and summary.skipped == 1   # m = 10 is unchanged
+    df = load(out)
+    assert sorted(df.m.unique()) == [10, 18]
+
+
+def test_manifest_records_spec_hash_and_versions(tmp_path):
+    import json
+
+    import jax
+
+    import overparam
+
+    run(spec_dict(), tmp_path / "r", executor="serial")
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["spec_hash"] == load_spec(spec_dict()).hash
+    assert manifest["jax_version"] == jax.__version__
+    assert manifest["overparam_version"] == overparam.__version__
+    assert manifest["spec"]["problem"]["m"] == [10, 14]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Store(tmp_path / "r").load()) == 12
