@@ -1,0 +1,397 @@
+"""Exact limit of the Hadamard gradient flow by Newton's method on a smooth convex dual.
+
+References
+----------
+H.-H. Chou, J. Maly, H. Rauhut, "More is Less: Inducing Sparsity via Overparameterization",
+Information and Inference 12(3):1437-1460, 2023 (arXiv:2112.11027).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import numpy as np
+
+from .._core import Result, Status, check_int, check_positive
+from ..problems import Problem, as_problem
+from ._links import Link
+from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
+
+METHODS = ("auto", "newton", "newton-cg")
+# "auto" forms A D A^T (exact Newton) only when that is cheap next to matvec-only solves
+_DENSE_NEWTON_MAX_WORK = 2.0e6  # m^2 n
+# below this many matrix entries BLAS runs single-threaded (thread start-up and, on a
+# loaded machine, contention cost more than the small products gain)
+_SINGLE_THREAD_ENTRIES = 4_000_000
+
+
+def hadamard_limit(
+    A: Any,
+    y: Any = None,
+    *,
+    depth: int = 2,
+    init_scale: float = 1e-3,
+    nonneg: bool = False,
+    tol: float = 1e-10,
+    max_iter: int = 500,
+    method: str = "auto",
+) -> Result:
+    r"""The exact limit of gradient flow on the Hadamard model, by Newton on a convex dual.
+
+    Gradient flow on ``0.5 * ||A x - y||^2`` over ``x = u^L - v^L`` (or ``x = u^L`` with
+    ``nonneg=True``), started at ``u(0) = v(0) = init_scale``, keeps ``x(t) = h(A^T w(t))``
+    for an explicit increasing map ``h`` (see Notes). If ``y`` is reachable, the flow
+    converges to ``x* = h(A^T w*)`` where ``w*`` solves ``A h(A^T w) = y``: the optimality
+    condition of the smooth convex dual problem
+
+    .. math:: \min_w \Phi(w) = \sum_i H((A^T w)_i) - \langle w, y \rangle, \qquad H' = h,
+
+    in ``m`` variables. This function solves it by damped Newton steps (with a line search
+    that stays in the domain of ``H``), following a continuation path in the
+    initialization scale from a scale where ``h`` is nearly linear down to ``init_scale``
+    with predictor-corrector steps, and returns ``x*`` to the residual tolerance: not an
+    approximation of the flow, its limit. As ``init_scale -> 0`` it tends to the minimal
+    l1-norm solution (basis pursuit; non-negative basis pursuit for ``nonneg=True``).
+
+    Parameters
+    ----------
+    A : array of shape (m, n), Operator, scipy LinearOperator or sparse matrix, or Problem
+        The measurement operator (or a Problem, then ``y`` is omitted).
+    y : array of shape (m,), optional
+        The measurements.
+    depth : int
+        L >= 2 (depth 1 is plain gradient descent on x, which has no implicit bias beyond
+        the minimal-l2 interpolant, so it has no limit of this kind).
+    init_scale : float
+        a > 0, the initial value of every factor entry (``u(0) = v(0) = a``, the convention
+        of :class:`overparam.models.Hadamard`).
+    nonneg : bool
+        Non-negative model ``x = u^L``.
+    tol : float
+        Stop when ``||A x - y|| <= tol * ||y||``.
+    max_iter : int
+        Cap on Newton steps (continuation and final steps together).
+    method : {"auto", "newton", "newton-cg"}
+        ``"newton"`` forms ``A diag(h'(z)) A^T`` and factors it (dense ``A``);
+        ``"newton-cg"`` solves the Newton systems by preconditioned conjugate gradients
+        with matvecs only (any operator); ``"auto"`` uses ``"newton"`` for small dense
+        problems and ``"newton-cg"`` otherwise.
+
+    Returns
+    -------
+    Result
+        ``x`` the limit, ``status`` (``converged``; ``infeasible`` when ``y`` cannot be
+        reached; ``max_iter`` or ``numerical_error`` otherwise), ``n_iter`` (Newton steps),
+        ``fun`` (``0.5 * ||A x - y||^2``), and ``info`` with ``w`` (the dual variable),
+        ``z = A^T w``, ``dual_objective``, ``relative_residual``, ``n_cg`` (CG iterations),
+        ``n_matvec``, ``method``, and ``farkas`` (a certificate ``d`` with ``A^T d <= 0``,
+        ``<d, y> > 0`` when one was found for an infeasible non-negative problem).
+
+    Raises
+    ------
+    ValueError
+        Shape mismatch, NaN or inf in the data, ``init_scale <= 0``, ``depth < 2``,
+        an operator without rows, or an unknown method.
+
+    Notes
+    -----
+    With ``G(t) = int_0^t A^T (A x - y)`` and ``a = init_scale``:
+
+    * ``L = 2``: ``x = 2 a^2 sinh(z)`` (signed), ``x = a^2 exp(z)`` (non-negative),
+      ``z = -4 G``; ``H(z) = 2 a^2 cosh(z)`` resp. ``a^2 exp(z)``.
+    * ``L >= 3``: with ``c = a^(2-L)`` and ``p = L/(L-2)``,
+      ``x = (c - z)^(-p) - (c + z)^(-p)`` on ``|z| < c`` (signed) or ``x = (c - z)^(-p)``
+      on ``z < c`` (non-negative), ``z = -L(L-2) G``;
+      ``H(z) = ((L-2)/2) [(c-z)^(-2/(L-2)) + (c+z)^(-2/(L-2))]`` (resp. the first term),
+      a barrier on the domain.
+
+    The gradient of the dual is ``A h(A^T w) - y`` (the residual) and its Hessian
+    ``A diag(h'(A^T w)) A^T``. For ``L >= 3`` at very small scales ``z`` sits within
+    ``O(1)`` of ``c = a^(2-L)``, so float64 resolves ``x`` only to a relative
+    ``~ 1e-16 * c``: the reachable tolerance degrades accordingly.
+
+    The non-negative dual is unbounded below along a Farkas direction when no ``x >= 0``
+    solves ``A x = y``; when the only non-negative solutions have zeros its infimum is not
+    attained (``w`` diverges) but ``x`` still converges, which counts as converged.
+
+    References
+    ----------
+    H.-H. Chou, J. Maly, H. Rauhut, "More is Less: Inducing Sparsity via
+    Overparameterization", Information and Inference 12(3):1437-1460, 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from overparam.problems import sparse_recovery
+    >>> from overparam.limits import hadamard_limit
+    >>> p = sparse_recovery(200, 80, 8, seed=0)
+    >>> res = hadamard_limit(p, depth=2, init_scale=1e-6)
+    >>> res.success
+    True
+    >>> bool(np.linalg.norm(res.x - p.x_true) < 1e-3 * np.linalg.norm(p.x_true))
+    True
+    """
+    t0 = time.perf_counter()
+    problem = _as_problem(A, y)
+    depth = check_int(depth, "depth")
+    if depth < 2:
+        raise ValueError(
+            f"depth = {depth}: limits need depth >= 2 (depth 1 is plain gradient descent "
+            "on x, which has no implicit bias of this kind)")
+    a = check_positive(init_scale, "init_scale")
+    tol = check_positive(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    link = Link(depth, nonneg, float(np.log(a)))
+
+    op = problem.A
+    m, n = op.shape
+    yv = np.asarray(problem.y, dtype=np.float64)
+    ynorm = float(np.linalg.norm(yv))
+    if method == "auto":
+        method = ("newton" if op.is_dense and float(m) * m * n <= _DENSE_NEWTON_MAX_WORK
+                  else "newton-cg")
+    if method == "newton" and not op.is_dense:
+        raise ValueError("method='newton' needs a dense matrix; use method='newton-cg'")
+
+    if op.is_dense:
+        mat = op.to_dense()
+        mv = mat.__matmul__
+        matT = mat.T
+        rmv = matT.__matmul__
+    else:
+        mv, rmv = op.matvec, op.rmatvec
+    if method == "newton":
+        solver: Any = CholeskySolver(mat)
+    else:
+        if op.is_dense:
+            c2 = np.einsum("ij,ij->j", mat, mat)
+            cols = lambda idx: mat[:, idx]  # noqa: E731
+        else:
+            c2 = _column_sqnorms(op)
+            cols = _ColumnCache(op)
+        solver = PCGSolver(mv, rmv, (m, n), columns=cols, col_sqnorms=c2)
+
+    if ynorm == 0.0 and not nonneg:
+        x = np.zeros(n)
+        return _result(Status.CONVERGED, x, np.zeros(m), x, yv, 0, 0, solver, method,
+                       time.perf_counter() - t0, "y = 0: the flow stays at x = 0", link)
+    with _blas_threads(1 if m * n <= _SINGLE_THREAD_ENTRIES else None):
+        state = _newton_path(mv, rmv, yv, ynorm, link, solver, tol=tol, max_iter=max_iter)
+    status, msg = state["status"], state["message"]
+    info_extra: dict[str, Any] = {}
+    if status is not Status.CONVERGED:
+        status, msg, info_extra = _diagnose(op, yv, nonneg, state, status, msg)
+    return _result(status, state["x"], state["w"], state["z"], yv, state["it"],
+                   state["n_cg"], solver, method, time.perf_counter() - t0, msg, link,
+                   ax=state["ax"], extra=dict(info_extra, n_continuation=state["n_cont"],
+                              history=np.asarray(state["history"]).reshape(-1, 4)))
+
+
+def _blas_threads(limit: int | None):
+    """Limit BLAS threads inside the solver (a no-op without threadpoolctl)."""
+    if limit is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=limit, user_api="blas")
+
+
+# -- input ---------------------------------------------------------------------------
+def _as_problem(A: Any, y: Any) -> Problem:
+    try:
+        return as_problem(A, y)
+    except TypeError as err:  # y missing or given twice: a usage error of this function
+        raise ValueError(str(err)) from err
+
+
+def _column_sqnorms(op) -> np.ndarray:
+    """Squared column norms of a matrix-free operator: exact for a partial DCT-like
+    operator with orthogonal rows (estimated), else the mean estimated by probing."""
+    m, n = op.shape
+    rng = np.random.default_rng(0)
+    k = 8
+    est = 0.0
+    for _ in range(k):
+        g = rng.standard_normal(m)
+        est += float(np.sum(op.rmatvec(g) ** 2))
+    mean = est / (k * n)  # E||A^T g||^2 = ||A||_F^2
+    return np.full(n, mean)
+
+
+# -- the Newton path -----------------------------------------------------------------
+def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter: int):
+    """Damped Newton on the dual with predictor-corrector continuation in log(a)."""
+    m = y.size
+    s_target = link.log_a
+    # scale of the solution: x0 = t A^T y with t minimising ||A t A^T y - y||
+    aty = rmv(y)
+    aaty = mv(aty)
+    den = float(aaty @ aaty)
+    t_ls = float(y @ aaty) / den if den > 0 else 0.0
+    x_scale = float(np.max(np.abs(t_ls * aty))) if den > 0 else 1.0
+    s0 = link.start_scale(x_scale) if x_scale > 0 else s_target
+    s = max(s0, s_target)
+    link.set_scale(s)
+    w = np.zeros(m)
+    z = np.zeros(aty.size)
+    Hs, x, D = link.evaluate(z)
+    ax = mv(x)
+    r = ax - y
+    rn = float(np.linalg.norm(r))
+    step = -1.0  # continuation step in log(a)
+    n_cg = 0
+    n_cont = 0
+    status, message = Status.MAX_ITER, ""
+    it = 0
+    farkas = None
+    history: list[tuple[float, float, float, int]] = []
+    while True:
+        at_target = s <= s_target
+        if at_target and rn <= tol * ynorm:
+            status = Status.CONVERGED
+            message = (f"converged: relative residual {rn / ynorm:.3e} <= tol after "
+                       f"{it} Newton steps")
+            break
+        if it >= max_iter:
+            message = (f"{Status.MAX_ITER.advice} (relative residual {rn / ynorm:.3e} after "
+                       f"{it} Newton steps)")
+            break
+        s_new = s_target if at_target else max(s + step, s_target)
+        delta = s_new - s
+        rhs = -r
+        if delta != 0.0:
+            rhs = rhs - delta * mv(link.dscale(z, x))
+        # inexact Newton: loose solves on the path, forcing terms ~ sqrt(residual) at the end
+        cg_tol = 0.1 if not at_target else min(0.1, max(1e-8, 0.1 * (rn / ynorm) ** 0.5))
+        try:
+            d, k = solver.solve(D, rhs, cg_tol)
+        except np.linalg.LinAlgError:
+            status = Status.NUMERICAL_ERROR
+            message = f"{status.advice} (the Newton matrix is singular at step {it})"
+            break
+        n_cg += k
+        zd = rmv(d)
+        it += 1
+        link.set_scale(s_new)
+        # line search on the dual at the new scale
+        wy = float(w @ y)
+        dy = float(d @ y)
+        phi0 = link.primitive(z) - wy
+        if not np.isfinite(phi0):
+            # the predictor's scale left z outside the new domain: retreat
+            link.set_scale(s)
+            step *= 0.25
+            continue
+        _, hz, _ = link.evaluate(z)
+        slope = float(hz @ zd) - dy
+        if not slope < 0.0:
+            # not a descent direction at the new scale (poor predictor): plain Newton
+            if delta != 0.0:
+                link.set_scale(s)
+                step *= 0.25
+                continue
+            if nonneg_farkas(link, zd, dy):
+                farkas = d
+                status = Status.INFEASIBLE
+                message = "the dual is unbounded below along a Farkas direction"
+                break
+            status = Status.STAGNATED
+            message = (f"{status.advice} (no descent direction at relative residual "
+                       f"{rn / ynorm:.3e})")
+            break
+        if link.nonneg and dy > 0 and np.all(zd <= 0.0):
+            farkas = d
+            status = Status.INFEASIBLE
+            message = ("no x >= 0 solves A x = y: the dual is unbounded below along a Farkas "
+                       "direction d (A^T d <= 0, <d, y> > 0), returned in info['farkas']")
+            break
+        t = link.max_step(z, zd)
+        eps_phi = 1e-13 * (abs(phi0) + abs(wy) + 1.0)
+        while True:
+            phi = link.primitive(z + t * zd) - wy - t * dy
+            if phi <= phi0 + 1e-4 * t * slope + eps_phi:
+                break
+            t *= 0.5
+            if t < 1e-12:
+                break
+        if t < 1e-12:
+            status = Status.STAGNATED
+            message = (f"{status.advice} (the line search failed at relative residual "
+                       f"{rn / ynorm:.3e})")
+            link.set_scale(s)
+            break
+        w = w + t * d
+        z = z + t * zd
+        s = s_new
+        if delta != 0.0:
+            n_cont += 1
+        Hs, x, D = link.evaluate(z)
+        ax = mv(x)
+        r = ax - y
+        rn = float(np.linalg.norm(r))
+        if delta != 0.0:
+            step = (step * 2.0 if (t == 1.0 and rn <= 0.5 * ynorm)
+                    else step * (0.7 if t >= 0.5 else 0.35))
+        history.append((s, t, rn / ynorm, k))
+        if not np.isfinite(rn):
+            status = Status.NUMERICAL_ERROR
+            message = f"{status.advice} (non-finite residual at step {it})"
+            break
+    return dict(status=status, message=message, x=x, w=w, z=z, ax=ax, it=it, n_cg=n_cg,
+                n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history)
+
+
+def nonneg_farkas(link: Link, zd: np.ndarray, dy: float) -> bool:
+    return bool(link.nonneg and dy > 0 and np.all(zd <= 0.0))
+
+
+# -- failures ------------------------------------------------------------------------
+def _diagnose(op, y, nonneg, state, status, msg):
+    """Confirm infeasibility (dense A) when the iteration did not converge."""
+    info: dict[str, Any] = {}
+    if state.get("farkas") is not None:
+        info["farkas"] = state["farkas"]
+        return Status.INFEASIBLE, msg, info
+    if not op.is_dense:
+        return status, msg + " (y may be unreachable: check that y is in range(A))", info
+    A = op.to_dense()
+    if nonneg:
+        import scipy.optimize
+
+        m, n = A.shape
+        lp = scipy.optimize.linprog(np.zeros(n), A_eq=A, b_eq=y, bounds=(0, None),
+                                    method="highs")
+        if lp.status == 2:
+            return (Status.INFEASIBLE,
+                    "no x >= 0 solves A x = y (confirmed by a HiGHS feasibility LP): the "
+                    "non-negative flow cannot interpolate", info)
+        return status, msg, info
+    sol, *_ = np.linalg.lstsq(A, y, rcond=None)
+    res = float(np.linalg.norm(A @ sol - y))
+    if res > 1e-8 * max(float(np.linalg.norm(y)), 1e-300):
+        return (Status.INFEASIBLE,
+                f"y is not in the range of A (least-squares residual {res:.3e}): no x "
+                "solves A x = y, so the flow cannot interpolate", info)
+    return status, msg, info
+
+
+def _result(status, x, w, z, y, it, n_cg, solver, method, wall, msg, link, ax=None,
+            extra=None) -> Result:
+    r = (ax if ax is not None else np.zeros_like(y)) - y
+    ynorm = max(float(np.linalg.norm(y)), 1e-300)
+    fun = 0.5 * float(r @ r)
+    info = dict(
+        method=method, depth=link.depth, nonneg=link.nonneg,
+        init_scale=float(np.exp(link.log_a)), w=w, z=z,
+        dual_objective=float(link.primitive(z) - w @ y) if z.size else float("nan"),
+        relative_residual=float(np.sqrt(2 * fun)) / ynorm, n_cg=int(n_cg),
+        n_matvec=int(getattr(solver, "n_matvec", 0)),
+    )
+    info.update(extra or {})
+    return Result(x=x, status=status, message=msg, n_iter=int(it), fun=fun, wall_time=wall,
+                  info=info)

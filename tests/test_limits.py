@@ -1,0 +1,268 @@
+"""Tests of overparam.limits.hadamard_limit against simulations, LP oracles and closed forms.
+
+Every oracle check has a negative control: a perturbed or wrong answer fails the same check.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse
+import scipy.sparse.linalg as spla
+
+import overparam
+from overparam import Status
+from overparam.dynamics import Auto
+from overparam.limits import hadamard_limit
+from overparam.problems import PartialDCT, Problem, sparse_recovery
+
+from oracles import basis_pursuit_lp
+
+
+def rel(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def l1_gap(x, x_bp):
+    return float((np.abs(x).sum() - np.abs(x_bp).sum()) / np.abs(x_bp).sum())
+
+
+# -- the simulated flow converges to the limit -------------------------------------------
+def _signed_problem():
+    return sparse_recovery(20, 12, 3, seed=3)
+
+
+def _positive_problem():
+    # many strictly positive solutions: the non-negative limit is interior (no zeros)
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((6, 20)) / np.sqrt(6)
+    return Problem(A, A @ rng.uniform(0.5, 1.0, 20))
+
+
+@pytest.mark.parametrize(
+    "nonneg, depth, fraction, max_iter",
+    [(False, 2, 0.01, 300_000), (False, 3, 0.01, 300_000), (False, 4, 0.01, 300_000),
+     (True, 2, 0.003, 1_000_000), (True, 3, 0.003, 1_000_000),
+     (True, 4, 0.003, 1_000_000)],
+)
+def test_gradient_descent_converges_to_the_limit(nonneg, depth, fraction, max_iter):
+    p = _positive_problem() if nonneg else _signed_problem()
+    a = 0.5
+    lim = hadamard_limit(p, depth=depth, init_scale=a, nonneg=nonneg)
+    assert lim.status is Status.CONVERGED, lim.message
+    gd = overparam.hadamard_gd(p, depth=depth, init_scale=a, nonneg=nonneg,
+                               step=Auto(fraction=fraction), tol=1e-9, max_iter=max_iter,
+                               record=4)
+    assert rel(gd.x, lim.x) <= 1e-3
+    # negative control: the limit of another initialization scale fails the same check
+    other = hadamard_limit(p, depth=depth, init_scale=0.7 * a, nonneg=nonneg)
+    assert rel(gd.x, other.x) > 1e-3
+
+
+# -- small scale: basis pursuit ------------------------------------------------------------
+def test_tends_to_basis_pursuit():
+    p = sparse_recovery(200, 80, 8, seed=11)
+    A = p.A.to_dense()
+    x_bp = basis_pursuit_lp(A, p.y)
+    res = hadamard_limit(p, depth=2, init_scale=1e-6)
+    assert res.success and res.info["relative_residual"] <= 1e-10
+    assert abs(l1_gap(res.x, x_bp)) <= 1e-4
+    # negative control: a large scale is far from the minimal l1 norm
+    big = hadamard_limit(p, depth=2, init_scale=0.3)
+    assert big.success
+    assert abs(l1_gap(big.x, x_bp)) > 1e-4
+
+
+def test_nonneg_tends_to_nonneg_basis_pursuit():
+    p = sparse_recovery(200, 60, 10, nonneg=True, seed=12)
+    A = p.A.to_dense()
+    x_bp = basis_pursuit_lp(A, p.y, nonneg=True)
+    res = hadamard_limit(p, depth=2, init_scale=1e-6, nonneg=True)
+    assert res.success
+    assert np.all(res.x > 0)
+    assert abs(l1_gap(res.x, x_bp)) <= 1e-4
+    big = hadamard_limit(p, depth=2, init_scale=0.3, nonneg=True)
+    assert abs(l1_gap(big.x, x_bp)) > 1e-4
+
+
+# -- closed forms --------------------------------------------------------------------------
+def _one_row_oracle(row, yv, h):
+    """One measurement: x_i = h(w row_i), with the scalar w solving sum_i row_i h(w row_i) = y
+    (a bracketed scalar root, found by brentq)."""
+    f = lambda w: float(row @ h(w * row)) - yv  # noqa: E731
+    lo, hi = -1.0, 1.0
+    while f(lo) > 0:
+        lo *= 2
+    while f(hi) < 0:
+        hi *= 2
+    w = scipy.optimize.brentq(f, lo, hi, xtol=1e-15, rtol=1e-15)
+    return h(w * row)
+
+
+@pytest.mark.parametrize("depth, nonneg", [(2, False), (2, True), (3, False), (4, True)])
+def test_single_row_closed_form(depth, nonneg):
+    row = np.array([1.0, 2.0, -0.5, 0.25])
+    yv, a = 3.0, 0.2
+    if depth == 2:
+        h = ((lambda z: a**2 * np.exp(z)) if nonneg
+             else (lambda z: 2 * a**2 * np.sinh(z)))
+        if nonneg:
+            row = np.abs(row)
+    else:
+        c, p_ = a ** (2.0 - depth), depth / (depth - 2.0)
+
+        def h(z):
+            z = np.clip(z, -c * (1 - 1e-15), c * (1 - 1e-15))
+            out = (c - z) ** (-p_)
+            return out if nonneg else out - (c + z) ** (-p_)
+        if nonneg:
+            row = np.abs(row)
+    expected = _one_row_oracle(row, yv, h)
+    res = hadamard_limit(row[None, :], np.array([yv]), depth=depth, init_scale=a,
+                         nonneg=nonneg)
+    assert res.success
+    assert rel(res.x, expected) <= 1e-8
+    # negative control: the minimal-l2 interpolant (no implicit bias) fails the check
+    l2 = row * yv / (row @ row)
+    assert rel(l2, expected) > 1e-8
+
+
+def test_square_invertible_is_the_solution():
+    # A invertible: the limit is A^{-1} y whatever the depth and scale
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 5)) + 3 * np.eye(5)
+    x = rng.standard_normal(5)
+    for depth in (2, 3):
+        res = hadamard_limit(A, A @ x, depth=depth, init_scale=0.1)
+        assert res.success and rel(res.x, x) <= 1e-8
+
+
+# -- recovery ------------------------------------------------------------------------------
+@pytest.mark.parametrize("depth, a", [(2, 1e-6), (3, 1e-3)])
+def test_exact_recovery_above_the_phase_transition(depth, a):
+    p = sparse_recovery(200, 80, 6, seed=21)
+    res = hadamard_limit(p, depth=depth, init_scale=a)
+    assert res.success
+    assert rel(res.x, p.x_true) <= 1e-4
+    # negative control: far below the transition the planted vector is not recovered
+    q = sparse_recovery(200, 12, 6, seed=21)
+    bad = hadamard_limit(q, depth=depth, init_scale=a)
+    assert bad.success and rel(bad.x, q.x_true) > 1e-4
+
+
+def test_dual_certificate_is_consistent():
+    p = sparse_recovery(100, 40, 4, seed=2)
+    res = hadamard_limit(p, depth=2, init_scale=1e-2)
+    A = p.A.to_dense()
+    z = A.T @ res.info["w"]
+    assert np.allclose(z, res.info["z"], rtol=0, atol=1e-8 * np.abs(z).max())
+    assert rel(2 * 1e-4 * np.sinh(z), res.x) <= 1e-8
+    assert res.fun == pytest.approx(0.5 * np.sum((A @ res.x - p.y) ** 2), abs=1e-20)
+    assert res.n_iter >= 1 and res.info["relative_residual"] <= 1e-10
+
+
+def test_newton_and_newton_cg_agree():
+    p = sparse_recovery(150, 60, 6, seed=4)
+    for depth in (2, 3):
+        a = 1e-4 if depth == 2 else 1e-2
+        r1 = hadamard_limit(p, depth=depth, init_scale=a, method="newton")
+        r2 = hadamard_limit(p, depth=depth, init_scale=a, method="newton-cg")
+        assert r1.success and r2.success
+        assert rel(r1.x, r2.x) <= 1e-8
+
+
+# -- infeasible problems -------------------------------------------------------------------
+def test_signed_y_outside_the_range_is_infeasible():
+    A = np.array([[1.0, 2.0, 0.5], [2.0, 4.0, 1.0]])  # rank 1
+    res = hadamard_limit(A, np.array([1.0, 1.0]), depth=2, init_scale=1e-2)
+    assert res.status is Status.INFEASIBLE and not res.success
+    assert "range" in res.message
+    # negative control: y in the range is reached
+    ok = hadamard_limit(A, np.array([1.0, 2.0]), depth=2, init_scale=1e-2)
+    assert ok.success
+
+
+def test_nonneg_without_nonneg_solution_is_infeasible():
+    res = hadamard_limit(np.array([[1.0, 1.0]]), np.array([-1.0]), nonneg=True)
+    assert res.status is Status.INFEASIBLE
+    d = res.info["farkas"]
+    A = np.array([[1.0, 1.0]])
+    assert np.all(A.T @ d <= 0) and d @ np.array([-1.0]) > 0
+    ok = hadamard_limit(np.array([[1.0, 1.0]]), np.array([1.0]), nonneg=True)
+    assert ok.success and rel(ok.x, np.array([0.5, 0.5])) <= 1e-10
+
+
+def test_nonneg_infeasible_larger():
+    rng = np.random.default_rng(1)
+    A = np.abs(rng.standard_normal((5, 30)))
+    y = A @ np.abs(rng.standard_normal(30))
+    y[0] = -1.0  # a positive row cannot produce a negative entry
+    res = hadamard_limit(A, y, nonneg=True, init_scale=1e-2)
+    assert res.status is Status.INFEASIBLE
+
+
+def test_nonneg_unique_solution_with_zeros_converges():
+    # the only x >= 0 is (1, 0): the dual infimum is not attained, x still converges
+    A = np.array([[1.0, 1.0], [1.0, -1.0]])
+    res = hadamard_limit(A, np.array([1.0, 1.0]), nonneg=True, init_scale=0.1)
+    assert res.success
+    assert np.allclose(res.x, [1.0, 0.0], atol=1e-9)
+
+
+# -- matrix-free operators -----------------------------------------------------------------
+def test_matrix_free_equals_dense():
+    rng = np.random.default_rng(7)
+    n, m = 128, 48
+    op = PartialDCT(n, np.sort(rng.choice(n, m, replace=False)))
+    x = np.zeros(n)
+    x[rng.choice(n, 5, replace=False)] = rng.standard_normal(5)
+    y = op.matvec(x)
+    dense = hadamard_limit(op.to_dense(), y, init_scale=1e-4, method="newton")
+    free = hadamard_limit(op, y, init_scale=1e-4)
+    assert free.info["method"] == "newton-cg"
+    lo = spla.LinearOperator((m, n), matvec=op.matvec, rmatvec=op.rmatvec, dtype=float)
+    via_scipy = hadamard_limit(lo, y, init_scale=1e-4)
+    sparse = hadamard_limit(scipy.sparse.csr_matrix(op.to_dense()), y, init_scale=1e-4)
+    for r in (dense, free, via_scipy, sparse):
+        assert r.success, r.message
+    assert rel(free.x, dense.x) <= 1e-8
+    assert rel(via_scipy.x, dense.x) <= 1e-8
+    assert rel(sparse.x, dense.x) <= 1e-8
+    # negative control: another scale's limit differs
+    other = hadamard_limit(op, y, init_scale=1e-2)
+    assert rel(other.x, dense.x) > 1e-8
+
+
+# -- inputs --------------------------------------------------------------------------------
+def test_bad_inputs():
+    A = np.ones((3, 5))
+    y = np.ones(3)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        hadamard_limit(A, np.ones(4))
+    with pytest.raises(ValueError, match="non-finite"):
+        hadamard_limit(A, np.array([1.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="non-finite"):
+        hadamard_limit(np.full((3, 5), np.inf), y)
+    with pytest.raises(ValueError, match="init_scale"):
+        hadamard_limit(A, y, init_scale=0.0)
+    with pytest.raises(ValueError, match="init_scale"):
+        hadamard_limit(A, y, init_scale=-1.0)
+    with pytest.raises(ValueError, match="depth >= 2"):
+        hadamard_limit(A, y, depth=1)
+    with pytest.raises(ValueError, match="depth >= 2"):
+        hadamard_limit(A, y, depth=0)
+    with pytest.raises(ValueError, match="empty"):
+        hadamard_limit(np.ones((0, 5)), np.ones(0))
+    with pytest.raises(ValueError, match="method"):
+        hadamard_limit(A, y, method="bfgs")
+    with pytest.raises(ValueError, match="y is required"):
+        hadamard_limit(A)
+    with pytest.raises(ValueError, match="dense"):
+        hadamard_limit(PartialDCT(16, [0, 3, 5]), np.ones(3), method="newton")
+    with pytest.raises(ValueError, match="too small"):
+        hadamard_limit(A, y, depth=4, init_scale=1e-300)
+
+
+def test_zero_measurements_signed():
+    res = hadamard_limit(np.ones((2, 4)), np.zeros(2))
+    assert res.success and np.all(res.x == 0)
