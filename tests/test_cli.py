@@ -1,0 +1,104 @@
+"""CLI end to end on a tiny spec: run (with --set), resume, plot, info, --help, errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from overparam.cli import main
+from overparam.experiments import load
+
+TINY = """
+[experiment]
+name = "tiny"
+seed = 4
+trials = 2
+metrics = ["recovered", "l1_gap"]
+
+[problem]
+n = 20
+s = 2
+m = [6, 10]
+
+[[methods]]
+name = "basis_pursuit"
+
+[[methods]]
+name = "hadamard_limit"
+depth = [2, 3]
+init_scale = 1e-3
+
+[run]
+executor = "serial"
+
+[[plots]]
+kind = "curve"
+x = "m"
+y = "recovered"
+"""
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def test_run_resume_and_plot(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--set", "problem.m=[6,10,14]"]) == 0
+    text = capsys.readouterr().out
+    assert "3 cell(s) computed" in text and "plots written to" in text
+    assert "theory delta(s=2, n=20)" in text
+    assert (out / "plots" / "curve_recovered_vs_m.png").exists()
+    df = load(out)
+    assert sorted(df.m.unique()) == [6, 10, 14] and len(df) == 3 * 2 * 3
+
+    assert main(["run", str(spec), "--out", str(out), "--set", "problem.m=[6,10,14]"]) == 0
+    assert "0 cell(s) computed, 3 already done" in capsys.readouterr().out
+
+    # a different spec into the same folder is refused, then accepted with --force
+    assert main(["run", str(spec), "--out", str(out)]) == 2
+    assert "another spec" in capsys.readouterr().err
+    assert main(["run", str(spec), "--out", str(out), "--force", "--no-plots"]) == 0
+
+    assert main(["plot", str(out), "--kind", "phase", "--x", "init_scale", "--y", "m",
+                 "--hue", "depth", "--where", "method=hadamard_limit", "--format", "png",
+                 "pdf", "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "phase_recovered_init_scale_m.pdf").exists()
+    assert main(["plot", str(out)]) == 0                         # the spec's [[plots]]
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--y", "nope"]) == 2
+    assert "no column 'nope'" in capsys.readouterr().err
+
+
+def test_invalid_spec_exits_2_with_the_key_path(spec, tmp_path, capsys):
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--set",
+                 "methods[1].depht=2"]) == 2
+    assert "methods[1].depht: unknown parameter" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_dry_run_and_info(spec, capsys):
+    assert main(["run", str(spec), "--dry-run"]) == 0
+    assert "2 cell(s) x 2 trial(s) x 3 method configuration(s) = 12" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    for word in ("jax", "devices:", "hadamard_gd", "hadamard_limit", "basis_pursuit",
+                 "lasso", "nnls", "[batched]", "l1_gap"):
+        assert word in text
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["plot"], ["info"]])
+def test_help_everywhere(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args + ["--help"])
+    assert info.value.code == 0
+    assert "usage: overparam" in capsys.readouterr().out
+
+
+def test_console_script_entry_point():
+    done = subprocess.run([sys.executable, "-m", "overparam.cli", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "run" in done.stdout and "plot" in done.stdout

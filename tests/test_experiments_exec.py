@@ -1,0 +1,111 @@
+"""Executors: processes and Dask equal serial bit for bit; a SIGKILLed sweep resumes
+with every cell exactly once. Kept small (a few seconds each, most of it worker start-up)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from overparam.experiments import expand_cells, load, load_spec, run
+
+SPEC = {
+    "experiment": {"seed": 11, "trials": 3, "metrics": ["recovered", "rel_error", "l1_gap"]},
+    "problem": {"n": 30, "s": 2, "m": [10, 16]},
+    "methods": [
+        {"name": "basis_pursuit"},
+        {"name": "hadamard_gd", "depth": 2, "init_scale": 1e-2, "max_iter": 400,
+         "tol": 1e-5, "record": 8},
+    ],
+}
+
+
+def _rows(folder):
+    return load(folder).drop(columns="wall_time")
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "r"
+    run(SPEC, out, executor="serial")
+    return _rows(out)
+
+
+def test_processes_equal_serial(serial_run, tmp_path):
+    summary = run(SPEC, tmp_path / "p", executor="processes", workers=2)
+    assert summary.computed == 2 and not summary.failed
+    pd.testing.assert_frame_equal(serial_run, _rows(tmp_path / "p"), check_exact=True)
+
+
+def test_dask_local_cluster_equals_serial(serial_run, tmp_path):
+    pytest.importorskip("dask.distributed")
+    summary = run(SPEC, tmp_path / "d", executor="dask", workers=1)
+    assert summary.computed == 2 and not summary.failed
+    pd.testing.assert_frame_equal(serial_run, _rows(tmp_path / "d"), check_exact=True)
+
+
+KILL_SPEC = """
+[experiment]
+seed = 5
+trials = 2
+metrics = ["rel_error"]
+[problem]
+n = 40
+s = 2
+m = [12, 14, 16, 18, 20, 22, 24, 26]
+[[methods]]
+name = "hadamard_gd"
+depth = 2
+init_scale = 1e-2
+tol = 0.0            # never converges: each cell runs max_iter steps
+max_iter = 5000
+record = 4
+"""
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "overparam.cli", *args]
+
+
+def test_sigkill_mid_run_then_resume_gives_every_cell_exactly_once(tmp_path):
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(KILL_SPEC)
+    out = tmp_path / "r"
+    parts = out / "parts"
+    cmd = _cli("run", str(spec_file), "--out", str(out), "--executor", "processes",
+               "--workers", "2", "--no-plots")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own group: workers die with it
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if parts.exists() and len(list(parts.glob("*.parquet"))) >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed: slow it down"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    n_before = len(list(parts.glob("*.parquet")))
+    assert 1 <= n_before < 8
+
+    # resume (serially: no second round of worker start-up)
+    done = subprocess.run(cmd[:-5] + ["--executor", "serial", "--no-plots"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{n_before} already done" in done.stdout
+
+    df = load(out)
+    cells = expand_cells(load_spec(spec_file))
+    assert sorted(df.cell.unique()) == sorted(c.key for c in cells)
+    assert len(df) == 8 * 2
+    assert not df.duplicated(["cell", "label", "trial"]).any()
+    assert df.groupby("cell").size().eq(2).all()
+    assert not list(parts.glob(".*.tmp"))
