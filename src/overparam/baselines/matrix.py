@@ -263,3 +263,23 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
                   wall_time=wall, message=f"minimum-norm least squares ({how})",
                   info=dict(method="min_norm_least_squares",
                             relative_residual=_rel_residual(problem, W)))
+
+
+def _vec(res: Result) -> Result:
+    res.x = np.asarray(res.x).reshape(-1)
+    return res
+
+
+def nuclear_norm_cvxpy_vec(problem: Problem, **kwargs: Any) -> Result:
+    """:func:`nuclear_norm_cvxpy` with ``x = vec(W)`` (for the method registry)."""
+    return _vec(nuclear_norm_cvxpy(problem, **kwargs))
+
+
+def nuclear_norm_prox_vec(problem: Problem, **kwargs: Any) -> Result:
+    """:func:`nuclear_norm_prox` with ``x = vec(W)`` (for the method registry)."""
+    return _vec(nuclear_norm_prox(problem, **kwargs))
+
+
+def min_norm_least_squares_vec(problem: Problem, **kwargs: Any) -> Result:
+    """:func:`min_norm_least_squares` with ``x = vec(W)`` (for the method registry)."""
+    return _vec(min_norm_least_squares(problem, **kwargs))

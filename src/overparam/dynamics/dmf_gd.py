@@ -28,6 +28,7 @@ from .driver import make_config, run_driver, run_driver_batch, to_result
 from .steps import as_policy
 
 MetricMap = Mapping[str, Callable[[Any], Any]]
+TOP_SV_FIELDS = 8
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ def _truth_data(problem: Problem):
 
 def _finish(res: Result, model: DeepMatrixFactorization) -> Result:
     if res.trace is not None and "sv" in res.trace:
-        res.trace.update(rank_trace(res.trace["sv"]))
+        sv = np.asarray(res.trace["sv"])
+        res.trace.update(rank_trace(sv))
+        # the top singular values also as 1-D fields (long-format stores keep 1-D fields)
+        for i in range(min(TOP_SV_FIELDS, sv.shape[-1])):
+            res.trace[f"sv{i + 1}"] = sv[:, i].copy()
     params = res.info.get("params", {})
     res.info["factors"] = [params[f"W{j}"] for j in range(1, model.depth + 1)
                            if f"W{j}" in params]
@@ -199,8 +204,8 @@ def dmf_gd(
         ``info["factors"]`` the factors ``[W_1, ..., W_N]``. The trace holds ``iter``,
         ``loss``, ``residual`` (relative), ``step``, ``sv`` (singular values, one row per
         record), ``erank`` (Roy-Vetterli), ``erank_energy``, ``stable_rank``,
-        ``nuclear_rank`` and, when the truth is known, ``rel_error`` =
-        ``||W - W*||_F / ||W*||_F``. With ``early_stopping``,
+        ``nuclear_rank``, ``sv1`` ... ``sv8`` (the top singular values as 1-D fields) and,
+        when the truth is known, ``rel_error`` = ``||W - W*||_F / ||W*||_F``. With ``early_stopping``,
         ``info["early_stopping"]`` says which interval was picked and ``status`` is
         ``converged`` (the rule's stopping point was reached) or, when no plateau
         qualified, the full run's status.
@@ -214,9 +219,11 @@ def dmf_gd(
     Examples
     --------
     >>> import overparam
-    >>> p = overparam.problems.matrix_estimation(30, 30, 3, spectrum="geometric", seed=0)
-    >>> res = overparam.dmf_gd(p, depth=3, init_scale=1e-2, max_iter=3000)
-    >>> res.x.shape, bool(res.trace["rel_error"][-1] < 1e-3)
+    >>> from overparam.dynamics import dmf_gd
+    >>> p = overparam.problems.matrix_estimation(30, 30, 3, spectrum="linear",
+    ...                                          condition=2.0, seed=0)
+    >>> res = dmf_gd(p, depth=3, init_scale=1e-2, max_iter=3000)
+    >>> res.x.shape, bool(res.trace["rel_error"][-1] < 1e-4)
     ((30, 30), True)
     """
     problem = _as_matrix_problem(problem, y, shape)
@@ -279,17 +286,26 @@ def dmf_gd_batch(
     tol: float = 1e-8,
     record: int | Sequence[int] | None = 64,
     seeds: Sequence[int] | None = None,
+    early_stopping: bool = False,
+    plateau: Mapping[str, Any] | None = None,
 ) -> list[Result]:
     """:func:`dmf_gd` on many matrix problems of one kind and size at once (``jax.vmap``).
 
     The problems must share the matrix shape and operator type (estimation; completion
     with the same number of observed entries; dense sensing of one size). ``seeds`` gives
     each trial its own random initialization (default: seed 0 for all). Returns one
-    Result per problem; ``wall_time`` is the batch's time divided by its size.
+    Result per problem; ``wall_time`` is the batch's time divided by its size. With
+    ``early_stopping`` the problems run one by one (each picks its own stopping point).
     """
     problems = list(problems)
     if not problems:
         return []
+    if early_stopping:
+        seeds = [0] * len(problems) if seeds is None else list(seeds)
+        return [dmf_gd(p, depth=depth, widths=widths, init=init, init_scale=init_scale,
+                       scale=scale, balanced=balanced, step=step, max_iter=max_iter,
+                       tol=tol, record=record, early_stopping=True, plateau=plateau,
+                       seed=int(s)) for p, s in zip(problems, seeds)]
     shapes = {matrix_shape_of(p) for p in problems}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one matrix shape, got {sorted(shapes)}")
@@ -320,3 +336,19 @@ def dmf_gd_batch(
         one = jax.tree_util.tree_map(lambda v: v[b], out)
         results.append(_finish(to_result(one, names, wall / len(problems), info), model))
     return results
+
+
+def _vec(res: Result) -> Result:
+    res.x = np.asarray(res.x).reshape(-1)
+    return res
+
+
+def dmf_gd_vec(problem: Any, **kwargs: Any) -> Result:
+    """:func:`dmf_gd` with ``x = vec(W)`` (row-major), for callers that compare ``x`` with
+    ``problem.x_true`` (the method registry and its metrics)."""
+    return _vec(dmf_gd(problem, **kwargs))
+
+
+def dmf_gd_batch_vec(problems: Sequence[Problem], **kwargs: Any) -> list[Result]:
+    """:func:`dmf_gd_batch` with ``x = vec(W)`` in every Result."""
+    return [_vec(r) for r in dmf_gd_batch(problems, **kwargs)]
