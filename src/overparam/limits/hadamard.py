@@ -21,9 +21,22 @@ from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
 METHODS = ("auto", "newton", "newton-cg")
 # "auto" forms A D A^T (exact Newton) only when that is cheap next to matvec-only solves
 _DENSE_NEWTON_MAX_WORK = 2.0e6  # m^2 n
-# below this many matrix entries BLAS runs single-threaded (thread start-up and, on a
-# loaded machine, contention cost more than the small products gain)
-_SINGLE_THREAD_ENTRIES = 4_000_000
+# BLAS runs single-threaded inside the solver: its products are matrix-vector (memory
+# bound) or small, and multithreaded OpenBLAS on busy cores was measured 10-50x slower
+_BLAS_THREADS = 1
+# Newton-CG forcing term: a relative CG residual of 0.1 throughout (measured: tighter
+# solves do not reduce the number of Newton steps, whose tail is limited by the
+# exponential-type link, and cost more CG iterations)
+_CG_RTOL = 0.1
+# continuation: the step in log(a) doubles after a full predictor-corrector step that
+# leaves a residual below _PATH_TARGET * ||y||
+_PATH_TARGET = 0.5
+# ... and move no coordinate of z by more than _Z_TRUST in one continuation step
+_Z_TRUST = 8.0
+# for L >= 3 plain damped Newton from w = 0 at the target scale: the path in the scale
+# crosses support changes where a linear predictor leaves the barrier domain (measured:
+# continuation stalled at c = a^(2-L) >= 1e6, plain damped Newton converged)
+_CONT_L3 = False
 
 
 def hadamard_limit(
@@ -178,7 +191,7 @@ def hadamard_limit(
         x = np.zeros(n)
         return _result(Status.CONVERGED, x, np.zeros(m), x, yv, 0, 0, solver, method,
                        time.perf_counter() - t0, "y = 0: the flow stays at x = 0", link)
-    with _blas_threads(1 if m * n <= _SINGLE_THREAD_ENTRIES else None):
+    with _blas_threads(_BLAS_THREADS):
         state = _newton_path(mv, rmv, yv, ynorm, link, solver, tol=tol, max_iter=max_iter)
     status, msg = state["status"], state["message"]
     info_extra: dict[str, Any] = {}
@@ -235,7 +248,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     t_ls = float(y @ aaty) / den if den > 0 else 0.0
     x_scale = float(np.max(np.abs(t_ls * aty))) if den > 0 else 1.0
     s0 = link.start_scale(x_scale) if x_scale > 0 else s_target
-    s = max(s0, s_target)
+    s = max(s0, s_target) if (link.depth == 2 or _CONT_L3) else s_target
     link.set_scale(s)
     w = np.zeros(m)
     z = np.zeros(aty.size)
@@ -250,6 +263,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     it = 0
     farkas = None
     history: list[tuple[float, float, float, int]] = []
+    best_rn, n_stall = np.inf, 0
+    cg_final = _CG_RTOL  # tightened when the final Newton steps stall (inexact solves)
     while True:
         at_target = s <= s_target
         if at_target and rn <= tol * ynorm:
@@ -265,9 +280,16 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         delta = s_new - s
         rhs = -r
         if delta != 0.0:
-            rhs = rhs - delta * mv(link.dscale(z, x))
-        # inexact Newton: loose solves on the path, forcing terms ~ sqrt(residual) at the end
-        cg_tol = 0.1 if not at_target else min(0.1, max(1e-8, 0.1 * (rn / ynorm) ** 0.5))
+            # A dh/dlog(a); for L = 2, dh/dlog(a) = 2 h, so it is 2 A x (no matvec)
+            adh = 2.0 * ax if link.depth == 2 else mv(link.dscale(z, x))
+            # the path is asymptotically linear in log(a) for L = 2 (z ~ 2 log(1/a) lambda
+            # + const) and in c = a^(2-L) for L >= 3 (z ~ c lambda + const): extrapolate
+            # linearly in that variable
+            pred = delta if link.depth == 2 else np.expm1((2 - link.depth) * delta) / (
+                2 - link.depth)
+            rhs = rhs - pred * adh
+        cg_tol = _CG_RTOL if not at_target else cg_final
+        rn_before = rn
         try:
             d, k = solver.solve(D, rhs, cg_tol)
         except np.linalg.LinAlgError:
@@ -311,6 +333,13 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                        "direction d (A^T d <= 0, <d, y> > 0), returned in info['farkas']")
             break
         t = link.max_step(z, zd)
+        if delta != 0.0 and link.depth == 2:
+            # on the path, no coordinate of z moves by more than _Z_TRUST per step: the
+            # exponential link is well modelled only over O(1) changes of z (for L >= 3
+            # the domain guard of max_step plays this role)
+            zmax = float(np.max(np.abs(zd)))
+            if zmax * t > _Z_TRUST:
+                t = _Z_TRUST / zmax
         eps_phi = 1e-13 * (abs(phi0) + abs(wy) + 1.0)
         while True:
             phi = link.primitive(z + t * zd) - wy - t * dy
@@ -335,8 +364,27 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         r = ax - y
         rn = float(np.linalg.norm(r))
         if delta != 0.0:
-            step = (step * 2.0 if (t == 1.0 and rn <= 0.5 * ynorm)
+            # double the step after a full step that stays near the path, else shrink it
+            step = (step * 2.0 if (t == 1.0 and rn <= _PATH_TARGET * ynorm)
                     else step * (0.7 if t >= 0.5 else 0.35))
+        else:
+            if rn > 0.5 * rn_before:
+                cg_final = max(0.1 * cg_final, 1e-12)
+            # a stall: full Newton steps that no longer reduce the residual (the precision
+            # floor); damped steps reduce the dual objective, not necessarily the residual
+            if rn < 0.9 * best_rn:
+                best_rn, n_stall = rn, 0
+            elif t == 1.0:
+                n_stall += 1
+            if n_stall >= 10 and rn > tol * ynorm:
+                status = Status.STAGNATED
+                floor = ("" if link.depth == 2 else
+                         f"; for depth {link.depth} float64 resolves x only to a relative "
+                         f"~1e-16 * a^(2-L) = {1e-16 * link.c:.1e}: use a larger init_scale "
+                         "or a looser tol")
+                message = (f"{status.advice} (the relative residual stalls at "
+                           f"{rn / ynorm:.3e} > tol = {tol:.1e}{floor})")
+                break
         history.append((s, t, rn / ynorm, k))
         if not np.isfinite(rn):
             status = Status.NUMERICAL_ERROR
