@@ -160,13 +160,18 @@ def test_every_registered_method_returns_a_result(name):
     entry = get_method(name)
     if not entry.available:
         pytest.skip(f"{name}: solver module not importable")
-    problem = sparse_recovery(30, 15, 2, seed=1, nonneg=True)
+    if entry.problems == "matrix":
+        from overparam.problems import matrix_sensing
+
+        problem = matrix_sensing(6, rank=1, m=30, seed=1)
+    else:
+        problem = sparse_recovery(30, 15, 2, seed=1, nonneg=True)
     params = dict(REQUIRED.get(name, {}))
-    if "max_iter" in entry.params and name == "hadamard_gd":
+    if "max_iter" in entry.params and name in ("hadamard_gd", "dmf_gd"):
         params.update(max_iter=200)
     res = entry.configure(**params)(problem, 7)
     assert isinstance(res, Result) and isinstance(res.status, Status)
-    assert np.asarray(res.x).shape == (30,)
+    assert np.asarray(res.x).size == problem.n
     if entry.batchable:
         batch = entry.configure_batch(**params)([problem, problem], [1, 2])
         assert len(batch) == 2 and all(isinstance(r, Result) for r in batch)

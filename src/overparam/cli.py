@@ -216,14 +216,14 @@ def _cmd_info(args) -> int:
         if entry.batchable:
             flags.append("batched")
         params = ", ".join(f"{k}: {t}" for k, t in entry.params.items()) or "-"
-        print(f"  {name:<16s}{entry.description}" + (f" [{', '.join(flags)}]" if flags else ""))
-        print(f"  {'':<16s}params: {params}")
+        print(f"  {name:<24s}{entry.description}" + (f" [{', '.join(flags)}]" if flags else ""))
+        print(f"  {'':<24s}params: {params}")
     print("metrics:")
     for name, m in METRICS.items():
-        print(f"  {name:<16s}{m.description}")
+        print(f"  {name:<24s}{m.description}")
     print("problem generators:")
     for name, g in GENERATORS.items():
-        print(f"  {name:<16s}params: {', '.join(g.params)}")
+        print(f"  {name:<24s}params: {', '.join(g.params)}")
     return 0
 
 

@@ -42,6 +42,15 @@ GENERATORS: dict[str, GeneratorEntry] = {
 }
 
 
+_MATRIX = {"n1": "int", "n2": "int", "rank": "int", "spectrum": "str", "condition": "float",
+           "symmetric": "bool", "fro_norm": "float", "noise": "float", "noise_norm": "str"}
+for _name, _extra in [("matrix_estimation", {}),
+                      ("matrix_completion", {"n_observed": "int", "fraction": "float"}),
+                      ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
+    GENERATORS[_name] = GeneratorEntry(_name, f"overparam.problems:{_name}",
+                                       dict(_MATRIX, **_extra), required=("n1", "rank"))
+
+
 def get_generator(name: str) -> GeneratorEntry:
     try:
         return GENERATORS[name]

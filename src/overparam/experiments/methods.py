@@ -69,8 +69,12 @@ class MethodEntry:
         ``fn(problem, **params)``).
     description : str
         One line for ``overparam info``.
+    problems : {"vector", "matrix"}
+        The problems the method solves (sparse vectors, or vectorized matrices from the
+        matrix generators); read by the contract tests.
     seeded : bool
-        Whether the solver takes a ``seed`` keyword (randomized methods).
+        Whether the solver takes a ``seed`` keyword (randomized methods; the batched
+        solver then takes ``seeds``).
     """
 
     name: str
@@ -81,6 +85,7 @@ class MethodEntry:
     call: Callable = _call_problem
     description: str = ""
     seeded: bool = False
+    problems: str = "vector"
 
     # -- loading ----------------------------------------------------------------------
     def load(self) -> Callable:
@@ -139,6 +144,8 @@ class MethodEntry:
             return lambda problems, seeds: [one(p, s) for p, s in zip(problems, seeds)]
         params = self.validate(params)
         fn = _import(self.batch_target)
+        if self.seeded:
+            return lambda problems, seeds: fn(list(problems), seeds=list(seeds), **params)
         return lambda problems, seeds: fn(list(problems), **params)
 
 
@@ -193,6 +200,31 @@ def _builtin() -> None:
     register(MethodEntry(
         "nnls", "overparam.baselines:nnls", {"max_iter": "int"},
         description="non-negative least squares (scipy.optimize.nnls)"))
+    # matrix problems (x is the vectorized matrix)
+    register(MethodEntry(
+        "dmf_gd", "overparam.dynamics:dmf_gd",
+        {"depth": "int", "init": "str", "init_scale": "float", "scale": "str",
+         "balanced": "bool", "step": "str|float", "max_iter": "int", "tol": "float",
+         "record": "int", "early_stopping": "bool"},
+        batch_target="overparam.dynamics:dmf_gd_batch", seeded=True,
+        problems="matrix",
+        description="gradient descent on a deep matrix factorization W_N...W_1"))
+    register(MethodEntry(
+        "nuclear_norm_prox", "overparam.baselines.matrix:nuclear_norm_prox_vec",
+        {"lam": "float", "lam_min_ratio": "float", "continuation": "float",
+         "max_iter": "int", "tol": "float"},
+        problems="matrix",
+        description="min ||W||_* s.t. A(W) = y (FISTA-SVT with continuation)"))
+    register(MethodEntry(
+        "nuclear_norm_cvxpy", "overparam.baselines.matrix:nuclear_norm_cvxpy_vec",
+        {"lam": "float", "solver": "str"},
+        problems="matrix",
+        description="min ||W||_* s.t. A(W) = y with CVXPY (overparam[cvxpy])"))
+    register(MethodEntry(
+        "min_norm_least_squares", "overparam.baselines.matrix:min_norm_least_squares_vec",
+        {"tol": "float", "max_iter": "int"},
+        problems="matrix",
+        description="minimum-Frobenius-norm least squares (limit of depth-1 GD from 0)"))
 
 
 _builtin()
