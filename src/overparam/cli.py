@@ -159,7 +159,7 @@ def _cmd_run(args) -> int:
 def _cmd_plot(args) -> int:
     from .experiments import read_manifest
     from .plots import plot
-    from .plots.figures import _iter_where
+    from .plots.figures import parse_where
 
     folder = Path(args.folder)
     try:
@@ -178,7 +178,7 @@ def _cmd_plot(args) -> int:
         else:
             written = plot(folder, args.kind, out=out, name=args.name, formats=args.formats,
                            x=args.x, y=args.y, value=args.value, hue=args.hue,
-                           where=_iter_where(args.where) or None, stat=args.stat,
+                           where=parse_where(args.where) or None, stat=args.stat,
                            title=args.title, theory=args.theory, logx=args.logx,
                            logy=args.logy)
     except (KeyError, ValueError) as exc:

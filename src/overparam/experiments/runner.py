@@ -175,9 +175,9 @@ def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
             else:
                 err = (_error(res) if isinstance(res, BaseException)
                        else f"method returned {type(res).__name__}, not a Result")
-                if isinstance(res, BaseException) and not isinstance(res, RuntimeError):
-                    tb = traceback.format_exception(res)
-                    err += " | " + tb[-2].strip().replace("\n", " ") if len(tb) > 1 else ""
+                if isinstance(res, BaseException) and res.__traceback__ is not None:
+                    frame = traceback.extract_tb(res.__traceback__)[-1]
+                    err += f" (at {frame.filename}:{frame.lineno} in {frame.name})"
                 row.update(status="error", success=False, n_iter=0, fun=float("nan"),
                            wall_time=0.0, error=err)
                 row.update({m: float("nan") for m in metrics})

@@ -72,8 +72,8 @@ def _progress(total: int, initial: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
-    return tqdm(total=total, initial=initial, unit="cell", dynamic_ncols=True,
-                file=sys.stderr)
+    return tqdm(total=total, initial=initial, unit="cell", file=sys.stderr,
+                dynamic_ncols=True)
 
 
 def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None, *,

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["phase", "curve", "trace", "plot", "transitions", "filter_rows"]
+__all__ = ["phase", "curve", "trace", "plot", "transitions", "filter_rows", "parse_where"]
 
 RATES = ("recovered", "success", "support_recovered")
 
@@ -369,7 +369,8 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     return written
 
 
-def _iter_where(items: Iterable[str]) -> dict[str, Any]:  # used by the CLI
+def parse_where(items: Iterable[str]) -> dict[str, Any]:
+    """``["m=80", "depth=[2,3]"]`` -> ``{"m": 80, "depth": [2, 3]}`` (values read as TOML)."""
     import tomllib
 
     where: dict[str, Any] = {}
