@@ -1,0 +1,45 @@
+"""The example specs validate and run end to end at a tiny size (serial), plots included."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from overparam.cli import main
+from overparam.experiments import load, load_spec
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SMALL = {
+    "more_is_less.toml": ["problem.n=40", "problem.s=3", "problem.m=[10, 20, 30]",
+                          "experiment.trials=2", "methods[1].init_scale=[1e-2, 1e-4]",
+                          "methods[2].init_scale=[1e-2, 1e-4]", "plots[2].where.m=30",
+                          "run.executor=serial"],
+    "trajectories.toml": ["problem.n=30", "problem.m=15", "problem.s=2",
+                          "experiment.trials=2", "methods[0].max_iter=300",
+                          "methods[0].depth=2"],
+}
+
+
+def test_every_example_is_covered():
+    assert {p.name for p in EXAMPLES.glob("*.toml") if not p.name.startswith("dmf_")} \
+        <= set(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_example_runs_small(name, tmp_path, capsys):
+    load_spec(EXAMPLES / name)                       # the full-size spec is valid
+    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
+    for item in SMALL[name]:
+        args += ["--set", item]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "plots written to" in out
+    spec = load_spec(EXAMPLES / name, SMALL[name])
+    for plot in spec.plots:
+        fmt = plot.get("format", "png")
+        for fmt in [fmt] if isinstance(fmt, str) else fmt:
+            assert (tmp_path / "r" / "plots" / f"{plot['name']}.{fmt}").exists()
+    df = load(tmp_path / "r")
+    assert (df.status != "error").all()
+    if name == "more_is_less.toml":
+        assert "theory delta(s=3, n=40)" in out
