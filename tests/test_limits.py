@@ -266,3 +266,13 @@ def test_bad_inputs():
 def test_zero_measurements_signed():
     res = hadamard_limit(np.ones((2, 4)), np.zeros(2))
     assert res.success and np.all(res.x == 0)
+
+
+def test_precision_floor_is_reported():
+    # depth 4 at a = 1e-3: c = a^(2-L) = 1e6, float64 resolves x only to ~1e-10 relative
+    p = sparse_recovery(300, 100, 10, seed=3)
+    res = hadamard_limit(p, depth=4, init_scale=1e-3, tol=1e-12)
+    assert res.status is Status.STAGNATED and "float64 resolves" in res.message
+    # negative control: a reachable tolerance converges
+    ok = hadamard_limit(p, depth=4, init_scale=1e-3, tol=1e-8)
+    assert ok.success

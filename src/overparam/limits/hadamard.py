@@ -33,6 +33,8 @@ _CG_RTOL = 0.1
 _PATH_TARGET = 0.5
 # ... and move no coordinate of z by more than _Z_TRUST in one continuation step
 _Z_TRUST = 8.0
+_SINGLE_CG = True
+_STEP0 = 1.0
 # for L >= 3 plain damped Newton from w = 0 at the target scale: the path in the scale
 # crosses support changes where a linear predictor leaves the barrier domain (measured:
 # continuation stalled at c = a^(2-L) >= 1e6, plain damped Newton converged)
@@ -185,7 +187,9 @@ def hadamard_limit(
         else:
             c2 = _column_sqnorms(op)
             cols = _ColumnCache(op)
-        solver = PCGSolver(mv, rmv, (m, n), columns=cols, col_sqnorms=c2)
+        solver = PCGSolver(mv, rmv, (m, n), columns=cols, col_sqnorms=c2,
+                           single=mat.astype(np.float32) if (op.is_dense and _SINGLE_CG)
+                           else None)
 
     if ynorm == 0.0 and not nonneg:
         x = np.zeros(n)
@@ -256,7 +260,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     ax = mv(x)
     r = ax - y
     rn = float(np.linalg.norm(r))
-    step = -1.0  # continuation step in log(a)
+    step = -_STEP0  # continuation step in log(a)
     n_cg = 0
     n_cont = 0
     status, message = Status.MAX_ITER, ""
@@ -317,6 +321,9 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                 link.set_scale(s)
                 step *= 0.25
                 continue
+            if getattr(solver, "single", None) is not None:
+                solver.single = None  # inexact float32 products: retry in float64
+                continue
             if nonneg_farkas(link, zd, dy):
                 farkas = d
                 status = Status.INFEASIBLE
@@ -348,6 +355,10 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             t *= 0.5
             if t < 1e-12:
                 break
+        if t < 1e-12 and getattr(solver, "single", None) is not None:
+            solver.single = None  # retry the step with float64 Hessian products
+            link.set_scale(s)
+            continue
         if t < 1e-12:
             status = Status.STAGNATED
             message = (f"{status.advice} (the line search failed at relative residual "
@@ -369,7 +380,12 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                     else step * (0.7 if t >= 0.5 else 0.35))
         else:
             if rn > 0.5 * rn_before:
-                cg_final = max(0.1 * cg_final, 1e-12)
+                if getattr(solver, "single", None) is not None:
+                    # float32 Hessian products cannot resolve a curvature range beyond
+                    # ~1e6: the final steps stall, so go on in float64
+                    solver.single = None
+                else:
+                    cg_final = max(0.1 * cg_final, 1e-12)
             # a stall: full Newton steps that no longer reduce the residual (the precision
             # floor); damped steps reduce the dual objective, not necessarily the residual
             if rn < 0.9 * best_rn:
