@@ -288,3 +288,15 @@ def test_manifest_records_spec_hash_and_versions(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(Store(tmp_path / "r").load()) == 12
+
+
+def test_a_failing_generator_gives_error_rows(tmp_path):
+    data = spec_dict(problem={"n": 24, "s": [2, 30], "m": 10},
+                     methods=[{"name": "basis_pursuit"}])
+    summary = run(data, tmp_path / "r", executor="serial")
+    assert summary.computed == 2 and summary.error_rows == 2
+    df = load(tmp_path / "r")
+    bad = df[df.s == 30]
+    assert (bad.status == "error").all()
+    assert bad.error.str.contains("problem generation failed: ValueError: sparsity").all()
+    assert (df[df.s == 2].status == "converged").all()

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .._core import Result
-from .cells import Cell, make_problem, method_seed
+from .cells import Cell, method_seed, problem_seed
+from .generators import get_generator
 from .measures import compute_metrics
 from .methods import get_method
 from .spec import MethodConfig, Spec
@@ -131,17 +132,10 @@ def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
     exp = spec.experiment
     trials = exp["trials"]
     budget = exp["batch_memory_mb"] * 2**20
-    problems: list[Any] = []
-    seeds: list[int] = []
-    for t in range(trials):
-        try:
-            p, s = make_problem(spec, cell.params, t)
-        except Exception as exc:  # noqa: BLE001 - recorded per row
-            from .cells import problem_seed
-
-            p, s = exc, problem_seed(exp["seed"], cell.params, t)
-        problems.append(p)
-        seeds.append(s)
+    seeds = [problem_seed(exp["seed"], cell.params, t) for t in range(trials)]
+    generator = get_generator(spec.generator)
+    # a generator failure is recorded in the rows of its trial (as an exception)
+    problems = [_safe(generator.make, cell.params, s) for s in seeds]
 
     configs = spec.method_configs()
     results: dict[str, list] = {}
