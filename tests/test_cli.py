@@ -1,13 +1,18 @@
 """CLI end to end on a tiny spec: run (with --set), resume, plot, info, --help, errors."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from overparam.cli import main
-from overparam.experiments import load
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+pytest.importorskip("matplotlib")  # the `experiments` extra
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+from overparam.cli import main  # noqa: E402
+from overparam.experiments import load  # noqa: E402
 
 TINY = """
 [experiment]

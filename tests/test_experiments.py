@@ -1,15 +1,19 @@
 """Experiments engine: spec validation, overrides, seeds, registry contract, runner, store."""
 from __future__ import annotations
 
-import copy
-import warnings
-
-import numpy as np
-import pandas as pd
 import pytest
 
-from overparam import Result, Status
-from overparam.experiments import (
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+
+import copy  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from overparam import Result, Status  # noqa: E402
+from overparam.experiments import (  # noqa: E402
     METHODS,
     MethodEntry,
     SpecError,
@@ -25,8 +29,8 @@ from overparam.experiments import (
     run,
     run_cell,
 )
-from overparam.experiments.runner import chunk_sizes
-from overparam.problems import sparse_recovery
+from overparam.experiments.runner import chunk_sizes  # noqa: E402
+from overparam.problems import sparse_recovery  # noqa: E402
 
 BASE = {
     "experiment": {"seed": 3, "trials": 2, "metrics": ["recovered", "rel_error", "l1_gap"]},

@@ -1,12 +1,17 @@
 """The example specs validate and run end to end at a tiny size (serial), plots included."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from overparam.cli import main
-from overparam.experiments import load, load_spec
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+pytest.importorskip("matplotlib")  # the `experiments` extra
+
+from pathlib import Path  # noqa: E402
+
+
+from overparam.cli import main  # noqa: E402
+from overparam.experiments import load, load_spec  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = {

@@ -2,16 +2,20 @@
 with every cell exactly once. Kept small (a few seconds each, most of it worker start-up)."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
-import pandas as pd
 import pytest
 
-from overparam.experiments import expand_cells, load, load_spec, run
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from overparam.experiments import expand_cells, load, load_spec, run  # noqa: E402
 
 SPEC = {
     "experiment": {"seed": 11, "trials": 3, "metrics": ["recovered", "rel_error", "l1_gap"]},

@@ -1,13 +1,18 @@
 """Plots read the store only: phase, curve and trace figures from a tiny sweep."""
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from overparam import plots
-from overparam.experiments import METHODS, run
-from overparam.plots.figures import filter_rows
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+pytest.importorskip("matplotlib")  # the `experiments` extra
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from overparam import plots  # noqa: E402
+from overparam.experiments import METHODS, run  # noqa: E402
+from overparam.plots.figures import filter_rows  # noqa: E402
 
 SPEC = {
     "experiment": {"seed": 1, "trials": 2, "traces": True,
