@@ -4,6 +4,57 @@ A policy is a small frozen object with ``init(params) -> state`` and
 ``update(params, grads, state, ctx) -> (new_params, new_state, eta)``, where ``ctx`` holds the
 iteration ``it`` and ``bound``, the model's upper bound on the Hessian's top eigenvalue at
 the current point. Policies are hashable (they are static arguments of the jitted loop).
+
+Policies
+--------
+* :class:`Constant` -- fixed step.
+* :class:`Auto` -- ``fraction * 2 / bound``, re-evaluated every step.
+* :class:`Decaying` -- ``eta / (t + 2)**gamma`` (the NNLS authors' schedule).
+* :class:`BarzilaiBorwein` -- long / short / alternating BB steps, clipped (safeguarded).
+* :class:`Nesterov` -- momentum ``k / (k + 3)`` with gradient restart.
+
+Coordinates (``space``)
+-----------------------
+Every policy can take its step in one of three coordinate systems of a Hadamard-type
+parametrization (each leaf ``p`` of the parameters is a factor with ``x = +-p**L``):
+
+* ``"u"`` (default): plain gradient descent on the factors, ``p <- p - eta * grad_p``. Works
+  for every parametrization (any pytree).
+* ``"x"``: the NNLS authors' "Riemannian" update in x-space,
+  ``p**L <- p**L - L p**(L-1) * eta * grad_p``, i.e. ``x <- x - L**2 eta x**(2-2/L) * g``
+  with ``g = A^T (A x - y)`` (the first-order Taylor expansion of the u-step, so the same
+  ``eta`` means the same flow time; the authors' step ``eta_a`` is ``L * eta``). ``x`` is
+  floored at 0 (an absorbing value: keep steps stable).
+* ``"mirror"``: the step taken in the mirror (dual) coordinate ``c = log p`` (L = 2) or
+  ``c = p**(2-L) / (2-L)`` (L >= 3), in which the flow is *linear*:
+  ``dc/dt = -L g``. Then ``c_k - c_0`` stays in ``range(A^T)`` *exactly* for every step
+  sequence, and for every policy whose new point is an affine combination of old ones
+  (constant, decaying, BB, auto and Nesterov momentum). Consequence: whenever the
+  iteration converges to an interpolant, it converges to the gradient flow's limit
+  ``overparam.hadamard_limit`` *whatever the step sizes*. For L = 2 the mirror step is
+  the exponentiated gradient ``x <- x * exp(-4 eta g)``.
+
+For ``space="x"`` and ``"mirror"`` the ``depth`` L of the model is required (and the
+factors must be >= 0, as the Hadamard initialization makes them).
+
+Which limit each policy reaches (documented in ``docs/nnls.md``, tested in
+``tests/test_steps.py``):
+
+* over-determined NNLS with a unique solution: every policy and space reaches it;
+* interpolation regime (many solutions), u-space and x-space: the limit depends on the
+  step (it tends to the flow's limit as the steps go to 0); Nesterov momentum and BB in
+  u- or x-space change the limit at a finite init scale;
+* interpolation regime, mirror space: the flow's limit exactly, for every policy.
+
+References
+----------
+H.-H. Chou, J. Maly, C. M. Verdun, B. Freitas Paulo da Costa, H. Mirandola, "Get rid of
+your constraints and reparametrize: a study in NNLS and implicit bias", AISTATS 2025
+(arXiv:2207.08437), and the authors' code ``claudioverdun/NNLS_submission`` (``gd``,
+``gd_bb``, ``gd_nesterov``).
+J. Barzilai, J. M. Borwein, "Two-point step size gradient methods", IMA J. Numer. Anal. 8,
+1988. B. O'Donoghue, E. Candes, "Adaptive restart for accelerated gradient schemes",
+Found. Comput. Math. 15, 2015.
 """
 from __future__ import annotations
 
@@ -13,7 +64,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._core import check_positive
+from .._core import check_depth, check_positive
+
+SPACES = ("u", "x", "mirror")
+BB_VARIANTS = ("long", "short", "alternate")
 
 
 class StepContext(NamedTuple):
@@ -25,59 +79,158 @@ def _sgd(params, grads, eta):
     return jax.tree_util.tree_map(lambda p, g: p - eta * g, params, grads)
 
 
+# -- coordinates -----------------------------------------------------------------------
+def _to_c(space: str, L: int, p: jax.Array) -> jax.Array:
+    """Coordinate of a factor ``p`` in which the policy steps."""
+    if space == "u" or (space == "mirror" and L == 1):
+        return p
+    if space == "x":
+        return p**L
+    if L == 2:
+        return jnp.log(p)
+    return p ** (2 - L) / (2 - L)
+
+
+def _direction(space: str, L: int, p: jax.Array, g: jax.Array) -> jax.Array:
+    """The gradient field in the coordinate (chain rule of ``_to_c``)."""
+    if space == "u" or (space == "mirror" and L == 1):
+        return g
+    if space == "x":
+        return L * p ** (L - 1) * g
+    safe = jnp.where(p != 0, p, 1.0)
+    return jnp.where(p != 0, g / safe ** (L - 1), 0.0)
+
+
+def _from_c(space: str, L: int, c: jax.Array) -> jax.Array:
+    if space == "u" or (space == "mirror" and L == 1):
+        return c
+    if space == "x":
+        c = jnp.maximum(c, 0.0)
+        return jnp.sqrt(c) if L == 2 else c ** (1.0 / L)
+    if L == 2:
+        return jnp.exp(c)
+    # c < 0 on the domain; c >= 0 means a blow-up (an unstable step): p = huge
+    return ((2 - L) * jnp.minimum(c, -1e-300)) ** (1.0 / (2 - L))
+
+
+def _tree_dot(a: Any, b: Any) -> jax.Array:
+    leaves = jax.tree_util.tree_leaves(
+        jax.tree_util.tree_map(lambda x, y: jnp.vdot(x, y), a, b))
+    return sum(leaves[1:], leaves[0])
+
+
+def _check_space(obj: Any) -> None:
+    if obj.space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {obj.space!r}")
+    if obj.space != "u":
+        if obj.depth is None:
+            raise ValueError(f"space={obj.space!r} needs the model depth L (depth=...)")
+        object.__setattr__(obj, "depth", check_depth(obj.depth))
+
+
+class _Coords:
+    """Mixin: step in the coordinates named by ``space`` (fields ``space``, ``depth``)."""
+
+    space: str
+    depth: int | None
+
+    def _c(self, params):
+        return jax.tree_util.tree_map(lambda p: _to_c(self.space, self.depth, p), params)
+
+    def _d(self, params, grads):
+        return jax.tree_util.tree_map(
+            lambda p, g: _direction(self.space, self.depth, p, g), params, grads)
+
+    def _p(self, coords):
+        return jax.tree_util.tree_map(lambda c: _from_c(self.space, self.depth, c), coords)
+
+    def _step(self, params, grads, eta):
+        if self.space == "u":
+            return _sgd(params, grads, eta)
+        return jax.tree_util.tree_map(
+            lambda p, g: _from_c(self.space, self.depth,
+                                 _to_c(self.space, self.depth, p)
+                                 - eta * _direction(self.space, self.depth, p, g)),
+            params, grads)
+
+
+def _auto_eta(fraction: float, bound: jax.Array, max_step: float) -> jax.Array:
+    return jnp.minimum(2.0 * fraction / jnp.maximum(bound, 1e-300), max_step)
+
+
 @dataclass(frozen=True)
-class Constant:
-    """Fixed step ``eta``. Gradient descent with a small constant step follows the flow."""
+class Constant(_Coords):
+    """Fixed step ``eta``. Gradient descent with a small constant step follows the flow.
+
+    Parameters
+    ----------
+    eta : float
+        The step.
+    space : {"u", "x", "mirror"}
+        Coordinates of the step (see the module docstring); default plain GD on ``u``.
+    depth : int, optional
+        Model depth L (required for ``"x"`` and ``"mirror"``).
+    """
 
     eta: float
+    space: str = "u"
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eta", check_positive(self.eta, "step"))
+        _check_space(self)
 
     def init(self, params: Any) -> Any:
         return ()
 
     def update(self, params, grads, state, ctx: StepContext):
         eta = jnp.asarray(self.eta, dtype=jnp.float64)
-        return _sgd(params, grads, eta), state, eta
+        return self._step(params, grads, eta), state, eta
 
 
 @dataclass(frozen=True)
-class Auto:
+class Auto(_Coords):
     """Stable step re-evaluated every iteration: ``eta = fraction * 2 / bound``.
 
     ``bound`` is the model's upper bound on the loss Hessian's top eigenvalue at the
     current iterate (for the Hadamard model, from ||A||_2 and max|x|^(2-2/L)), so the step
     grows while x is small and shrinks as it grows; ``fraction < 1`` keeps it stable. A
     time-varying step only reparametrizes time of the gradient flow, so for a small
-    ``fraction`` the limit is the flow's; larger fractions trade fidelity for speed.
+    ``fraction`` the limit is the flow's; larger fractions trade fidelity for speed
+    (except in ``space="mirror"``, where the limit is the flow's for every fraction).
     ``max_step`` caps the step where the bound is ~0 (e.g. zero gradient).
     """
 
     fraction: float = 0.5
     max_step: float = 1e8
+    space: str = "u"
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         f = check_positive(self.fraction, "fraction")
         if f >= 1:
             raise ValueError(f"fraction must be < 1 for a stable step, got {f}")
         object.__setattr__(self, "fraction", f)
+        object.__setattr__(self, "max_step", check_positive(self.max_step, "max_step"))
+        _check_space(self)
 
     def init(self, params: Any) -> Any:
         return ()
 
     def update(self, params, grads, state, ctx: StepContext):
-        eta = jnp.minimum(2.0 * self.fraction / jnp.maximum(ctx.bound, 1e-300), self.max_step)
-        return _sgd(params, grads, eta), state, eta
+        eta = _auto_eta(self.fraction, ctx.bound, self.max_step)
+        return self._step(params, grads, eta), state, eta
 
 
 @dataclass(frozen=True)
-class Decaying:
+class Decaying(_Coords):
     """Polynomially decaying step ``eta / (t + 2)**gamma`` (the NNLS authors' schedule),
-    0 <= gamma <= 1."""
+    0 <= gamma <= 1. The authors' residual guide lines decay like ``k**(gamma - 1)``."""
 
     eta: float
     gamma: float = 0.5
+    space: str = "u"
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eta", check_positive(self.eta, "step"))
@@ -85,13 +238,176 @@ class Decaying:
         if g > 1:
             raise ValueError(f"gamma must be in [0, 1], got {g}")
         object.__setattr__(self, "gamma", g)
+        _check_space(self)
 
     def init(self, params: Any) -> Any:
         return ()
 
     def update(self, params, grads, state, ctx: StepContext):
         eta = self.eta / (ctx.it.astype(jnp.float64) + 2.0) ** self.gamma
-        return _sgd(params, grads, eta), state, eta
+        return self._step(params, grads, eta), state, eta
+
+
+@dataclass(frozen=True)
+class BarzilaiBorwein(_Coords):
+    """Barzilai-Borwein steps, safeguarded.
+
+    With ``s = c_k - c_{k-1}`` and ``d = grad_k - grad_{k-1}`` in the step's coordinates
+    (``space``), the long step is ``<s, s> / <s, d>`` and the short one ``<s, d> / <d, d>``
+    (``"alternate"`` switches every iteration). Safeguards: the first step, and any step
+    where ``<s, d> <= 0`` (negative curvature) or a non-finite value appears, falls back
+    to ``eta0`` (or ``fraction * 2 / bound`` when ``eta0`` is None); every step is clipped
+    to ``[min_step, max_step]`` (the authors' [1e-6, 1e6]) and, when ``cap`` is set, to
+    ``cap * 2 / bound``. BB is not monotone; the driver's divergence guard stays active.
+
+    Parameters
+    ----------
+    variant : {"long", "short", "alternate"}
+    eta0 : float, optional
+        First / fallback step (default: the :class:`Auto` step).
+    fraction : float
+        Fraction of ``2 / bound`` for the fallback step.
+    min_step, max_step : float
+        Clipping interval.
+    cap : float, optional
+        Cap the step at ``cap * 2 / bound`` (None: no cap; BB steps may exceed the
+        worst-case stable step, which is where their speed comes from).
+    space, depth
+        As for :class:`Constant`.
+
+    Notes
+    -----
+    The authors' ``gd_bb`` computes its steps from ``x`` and ``A dx`` in x-space; here the
+    same two-point formulas are applied in whichever coordinates the step is taken.
+    """
+
+    variant: str = "long"
+    eta0: float | None = None
+    fraction: float = 0.5
+    min_step: float = 1e-6
+    max_step: float = 1e6
+    cap: float | None = None
+    growth: float | None = 2.0
+    space: str = "u"
+    depth: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.variant not in BB_VARIANTS:
+            raise ValueError(f"variant must be one of {BB_VARIANTS}, got {self.variant!r}")
+        if self.eta0 is not None:
+            object.__setattr__(self, "eta0", check_positive(self.eta0, "eta0"))
+        f = check_positive(self.fraction, "fraction")
+        if f >= 1:
+            raise ValueError(f"fraction must be < 1 for a stable step, got {f}")
+        lo = check_positive(self.min_step, "min_step")
+        hi = check_positive(self.max_step, "max_step")
+        if lo > hi:
+            raise ValueError(f"min_step {lo} exceeds max_step {hi}")
+        if self.cap is not None:
+            object.__setattr__(self, "cap", check_positive(self.cap, "cap"))
+        if self.growth is not None:
+            gr = check_positive(self.growth, "growth")
+            if gr < 1:
+                raise ValueError(f"growth must be >= 1, got {gr}")
+            object.__setattr__(self, "growth", gr)
+        _check_space(self)
+
+    def init(self, params: Any) -> Any:
+        c = self._c(params)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, c)
+        return (c, zeros, jnp.int64(0), jnp.float64(jnp.inf))
+
+    def update(self, params, grads, state, ctx: StepContext):
+        c_prev, d_prev, k, eta_prev = state
+        c = self._c(params)
+        d = self._d(params, grads)
+        s = jax.tree_util.tree_map(lambda a, b: a - b, c, c_prev)
+        dd = jax.tree_util.tree_map(lambda a, b: a - b, d, d_prev)
+        sd = _tree_dot(s, dd)
+        if self.variant == "long":
+            bb = _tree_dot(s, s) / sd
+        elif self.variant == "short":
+            bb = sd / _tree_dot(dd, dd)
+        else:
+            bb = jnp.where(k % 2 == 0, _tree_dot(s, s) / sd, sd / _tree_dot(dd, dd))
+        fallback = (jnp.asarray(self.eta0, jnp.float64) if self.eta0 is not None
+                    else _auto_eta(self.fraction, ctx.bound, self.max_step))
+        ok = (k > 0) & (sd > 0) & jnp.isfinite(bb)
+        eta = jnp.clip(jnp.where(ok, bb, fallback), self.min_step, self.max_step)
+        if self.growth is not None:
+            eta = jnp.minimum(eta, self.growth * eta_prev)
+        if self.cap is not None:
+            eta = jnp.minimum(eta, 2.0 * self.cap / jnp.maximum(ctx.bound, 1e-300))
+        new_c = jax.tree_util.tree_map(lambda a, b: a - eta * b, c, d)
+        return self._p(new_c), (c, d, k + 1, eta), eta
+
+
+@dataclass(frozen=True)
+class Nesterov(_Coords):
+    """Nesterov's accelerated gradient with momentum ``k / (k + 3)`` and adaptive restart.
+
+    The driver's parameters are the extrapolated point ``y_k`` (so the gradient it passes
+    is taken there); the policy keeps the iterate ``c_k`` in its state:
+    ``c_{k+1} = y_k - eta grad(y_k)``, ``y_{k+1} = c_{k+1} + beta_k (c_{k+1} - c_k)``.
+    With ``restart`` (O'Donoghue and Candes' gradient scheme) the momentum is reset to 0
+    whenever ``<grad(y_k), c_{k+1} - c_k> > 0`` (the momentum points uphill). The
+    returned signal is the one at ``y_k``, whose residual is what the driver checks.
+
+    Parameters
+    ----------
+    eta : float, optional
+        Constant step; None (default): ``fraction * 2 / bound`` at every step.
+    fraction : float
+        Fraction of ``2 / bound`` when ``eta`` is None.
+    restart : bool
+        Gradient restart (recommended: the reparametrized loss is not convex).
+    max_step : float
+        Cap on the automatic step.
+    space, depth
+        As for :class:`Constant`. In ``"mirror"`` space momentum keeps the iterates on the
+        flow's affine set, so the limit is the flow's; in ``"x"`` space an extrapolated
+        ``x < 0`` is floored at 0, which is absorbing (prefer ``"mirror"``).
+
+    Notes
+    -----
+    The authors' ``gd_nesterov`` (u-space, restart on a decreasing step norm) uses the
+    gradient ``(L/2) z * v`` which is only correct for L = 2; here the gradient is the
+    model's autodiff gradient for every L.
+    """
+
+    eta: float | None = None
+    fraction: float = 0.5
+    restart: bool = True
+    max_step: float = 1e8
+    space: str = "u"
+    depth: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.eta is not None:
+            object.__setattr__(self, "eta", check_positive(self.eta, "step"))
+        f = check_positive(self.fraction, "fraction")
+        if f >= 1:
+            raise ValueError(f"fraction must be < 1 for a stable step, got {f}")
+        object.__setattr__(self, "max_step", check_positive(self.max_step, "max_step"))
+        _check_space(self)
+
+    def init(self, params: Any) -> Any:
+        return (self._c(params), jnp.int64(0))
+
+    def update(self, params, grads, state, ctx: StepContext):
+        c_x, k = state
+        c_y = self._c(params)
+        d = self._d(params, grads)
+        eta = (jnp.asarray(self.eta, jnp.float64) if self.eta is not None
+               else _auto_eta(self.fraction, ctx.bound, self.max_step))
+        c_new = jax.tree_util.tree_map(lambda a, b: a - eta * b, c_y, d)
+        diff = jax.tree_util.tree_map(lambda a, b: a - b, c_new, c_x)
+        k1 = k + 1
+        if self.restart:
+            k1 = jnp.where(_tree_dot(d, diff) > 0, jnp.int64(0), k1)
+        beta = k1.astype(jnp.float64) / (k1.astype(jnp.float64) + 3.0)
+        y_new = jax.tree_util.tree_map(lambda a, b: a + beta * b, c_new, diff)
+        return self._p(y_new), (c_new, k1), eta
 
 
 def as_policy(step: Any) -> Any:
