@@ -1,0 +1,515 @@
+"""Non-negative least squares: one front end over exact, first-order and reparametrized
+solvers, with a KKT certificate in every result.
+
+References
+----------
+H.-H. Chou, J. Maly, C. M. Verdun, B. Freitas Paulo da Costa, H. Mirandola, "Get rid of
+your constraints and reparametrize: a study in NNLS and implicit bias", AISTATS 2025
+(arXiv:2207.08437); code: github.com/claudioverdun/NNLS_submission.
+C. L. Lawson, R. J. Hanson, "Solving Least Squares Problems", SIAM, 1995 (ch. 23).
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import Result, Status, check_depth, check_int, check_positive
+from ..baselines._common import matrix_of, setup
+from ..baselines.projected_gradient import kkt_residual, projected_gradient
+from ..problems import Operator, Problem
+
+__all__ = ["nnls", "nnls_certificate", "SubsampledFFT", "METHODS"]
+
+METHODS = ("auto", "cd", "apg", "projected-gradient", "reparam", "limit",
+           "lawson-hanson", "sklearn")
+_ALIASES = {"pg": "projected-gradient", "scipy": "lawson-hanson", "lh": "lawson-hanson",
+            "coordinate-descent": "cd", "gd": "reparam", "hadamard": "reparam"}
+#: explicit matrices up to this many entries go to the dense methods
+_DENSE_MAX = 50_000_000
+
+
+# -- a matrix-free subsampled Fourier operator ----------------------------------------
+class SubsampledFFT(Operator):
+    r"""Rows ``rows`` of the n-point DFT, divided by ``sqrt(len(rows))``, as a real operator.
+
+    ``A x = [Re(F_S x); Im(F_S x)] / sqrt(m)`` with ``F_S`` the DFT rows ``S = rows``
+    (``numpy.fft.fft(x)[rows]``), so ``A`` has ``2 m`` rows: the complex measurements
+    of the NNLS authors' ``fft.py`` (their ``SubFFT``, which scales by ``1/sqrt(m)``)
+    written as real equations, so that the non-negative model stays real (their ``gd``
+    forgets to take the real part). Matrix-free: ``O(n log n)`` per product, in NumPy and
+    in JAX.
+    """
+
+    def __init__(self, n: int, rows: Any):
+        self.n = check_int(n, "n", minimum=1)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size == 0:
+            raise ValueError("a subsampled FFT needs at least one row")
+        if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
+            raise ValueError("FFT rows must be distinct indices in [0, n)")
+        self.rows = rows
+        self.m_complex = int(rows.size)
+        self.shape = (2 * self.m_complex, self.n)
+        self.scale = 1.0 / float(np.sqrt(self.m_complex))
+
+    @classmethod
+    def random(cls, m: int, n: int, seed: Any) -> "SubsampledFFT":
+        """``m`` distinct DFT rows drawn uniformly (``numpy.random.default_rng(seed)``)."""
+        rng = np.random.default_rng(seed)
+        return cls(n, np.sort(rng.choice(n, size=m, replace=False)))
+
+    def matvec(self, x):
+        f = np.fft.fft(np.asarray(x, dtype=np.float64))[self.rows] * self.scale
+        return np.concatenate([f.real, f.imag])
+
+    def rmatvec(self, r):
+        r = np.asarray(r, dtype=np.float64)
+        z = np.zeros(self.n, dtype=np.complex128)
+        z[self.rows] = r[: self.m_complex] + 1j * r[self.m_complex:]
+        # adjoint of x -> (Re F_S x, Im F_S x): Re(F_S^H z) = n * Re(ifft(z))
+        return self.n * self.scale * np.fft.ifft(z).real
+
+    def jax_matvec(self, x):
+        f = jnp.fft.fft(x)[self.rows]
+        return self.scale * jnp.concatenate([jnp.real(f), jnp.imag(f)])
+
+    def jax_rmatvec(self, r):
+        z = jnp.zeros(self.n, dtype=jnp.complex128)
+        z = z.at[self.rows].set(jax.lax.complex(r[: self.m_complex], r[self.m_complex:]))
+        return self.n * self.scale * jnp.fft.ifft(z).real
+
+    @property
+    def norm2(self) -> float:  # type: ignore[override]
+        # ||F_S x||^2 <= ||F x||^2 = n ||x||^2: an upper bound (tight up to a few percent
+        # for the dense samplings of the experiments), enough for step sizes
+        return float(np.sqrt(self.n) * self.scale)
+
+
+# -- the certificate --------------------------------------------------------------------
+def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
+    """KKT certificate of a candidate NNLS solution ``x``.
+
+    Returns a dict with ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at
+    the solutions), ``kkt_rel = kkt / ||A^T y||_2``, ``min_x`` (most negative entry,
+    should be >= 0), ``fun = 0.5 ||Ax - y||^2``, ``relative_residual`` and ``gradient``.
+    """
+    problem = setup(A, y)
+    x = np.asarray(x, dtype=np.float64)
+    r = problem.residual(x)
+    g = problem.A.rmatvec(r)
+    b = problem.A.rmatvec(np.asarray(problem.y))
+    kkt = kkt_residual(x, g)
+    ny = float(np.linalg.norm(problem.y))
+    return dict(kkt=kkt, kkt_rel=kkt / max(float(np.linalg.norm(b)), 1e-300),
+                min_x=float(np.min(x)), fun=0.5 * float(r @ r),
+                relative_residual=float(np.linalg.norm(r)) / (ny if ny > 0 else 1.0),
+                gradient=g)
+
+
+# -- cyclic coordinate descent (the fastest exact method on explicit matrices) ----------
+#: coordinate descent in blocks of BLOCK consecutive coordinates (the same iterates as
+#: one-at-a-time cyclic CD: inside a block the gradient is updated with the block's small
+#: Gram matrix, so each block costs two matrix-vector products with B columns, and the
+#: loop runs n / B times per epoch); Anderson extrapolation over ANDERSON_K epochs
+#: (accepted only when it lowers the loss)
+BLOCK = 16
+ANDERSON_K = 5
+#: epochs of coordinate descent before trying the active-set polish
+_POLISH_AFTER = 50
+
+
+@functools.lru_cache(maxsize=16)
+def _cd_build(anderson: bool, B: int):
+    K = ANDERSON_K
+
+    def run(A, y, x0, scale, tol, max_epochs):
+        m, n = A.shape
+        nb = -(-n // B)
+        # block k holds columns start(k) .. start(k) + B - 1; the last block is shifted
+        # left to fit (its overlap with the previous one is updated twice: still exact CD)
+        starts = jnp.minimum(jnp.arange(nb) * B, n - B)
+
+        def cols(k):
+            return jax.lax.dynamic_slice(A, (0, starts[k]), (m, B))
+
+        Gb = jax.lax.map(lambda k: cols(k).T @ cols(k), jnp.arange(nb))
+        cn = jnp.diagonal(Gb, axis1=1, axis2=2)
+        inv = jnp.where(cn > 0, 1.0 / jnp.where(cn > 0, cn, 1.0), 0.0)
+
+        def block(k, c):
+            x, r, viol = c
+            Ak = cols(k)
+            Gk = Gb[k]
+            ik = inv[k]
+            xk = jax.lax.dynamic_slice(x, (starts[k],), (B,))
+
+            def inner(i, c2):
+                xb, g, viol = c2
+                gi, xi = g[i], xb[i]
+                xn = jnp.maximum(xi - gi * ik[i], 0.0)
+                return (xb.at[i].set(xn), g + (xn - xi) * Gk[i],
+                        viol + jnp.minimum(xi, gi) ** 2)
+
+            xb, _, viol = jax.lax.fori_loop(0, B, inner, (xk, r @ Ak, viol), unroll=True)
+            x = jax.lax.dynamic_update_slice(x, xb, (starts[k],))
+            return x, r + Ak @ (xb - xk), viol
+
+        def exact(c):
+            x, r = c
+            return jnp.linalg.norm(jnp.minimum(x, r @ A)) / scale
+
+        def extrapolate(x, r, hist):
+            U = hist[1:] - hist[:-1]
+            C = U @ U.T
+            C = C + 1e-10 * jnp.trace(C) * jnp.eye(K) + 1e-300 * jnp.eye(K)
+            z = jnp.linalg.solve(C, jnp.ones(K))
+            c = z / jnp.sum(z)
+            xe = jnp.maximum(c @ hist[1:], 0.0)
+            re = A @ xe - y
+            better = jnp.all(jnp.isfinite(c)) & (jnp.vdot(re, re) < jnp.vdot(r, r))
+            return jnp.where(better, xe, x), jnp.where(better, re, r)
+
+        def body(s):
+            x, r, e, _, hist = s
+            x, r, viol = jax.lax.fori_loop(0, nb, block, (x, r, jnp.float64(0.0)))
+            # the in-epoch (stale) estimate gates the exact check, which costs a pass
+            est = jnp.sqrt(viol) / scale
+            res = jax.lax.cond(est <= tol, exact, lambda c: jnp.float64(jnp.inf), (x, r))
+            if anderson:
+                slot = e % (K + 1)
+                hist = hist.at[slot].set(x)
+                x, r = jax.lax.cond((slot == K) & (res > tol), lambda c: extrapolate(*c),
+                                    lambda c: (c[0], c[1]), (x, r, hist))
+            return x, r, e + 1, res, hist
+
+        def cond(s):
+            return (s[2] < max_epochs) & (s[3] > tol) & jnp.all(jnp.isfinite(s[1]))
+
+        r0 = A @ x0 - y
+        hist = jnp.zeros((K + 1,) + x0.shape)
+        s0 = (x0, r0, jnp.int64(0), jnp.float64(jnp.inf), hist)
+        x, r, e, *_ = jax.lax.while_loop(cond, body, s0)
+        return x, e, exact((x, r))
+
+    return jax.jit(run)
+
+
+def _nnls_cd(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, max_iter: int,
+             anderson: bool = True):
+    """Blocked cyclic coordinate descent with Anderson acceleration (jitted)."""
+    n = M.shape[1]
+    B = min(BLOCK, n)
+    scale = max(float(np.linalg.norm(y @ M)), 1e-300)
+    x, e, res = _cd_build(anderson, B)(
+        jnp.asarray(M), jnp.asarray(y), jnp.asarray(x0), jnp.float64(scale),
+        jnp.float64(tol), jnp.int64(max_iter))
+    return np.asarray(x), int(e), float(res)
+
+
+def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, scale: float, tol: float,
+            max_rounds: int = 10) -> np.ndarray | None:
+    """Active-set Newton polish: block principal pivoting (Kim and Park 2011, Judice and
+    Pires 1994) started from the support of ``x``: solve the least-squares problem on the
+    free set ``F`` by Cholesky, exchange the infeasible indices (negative entries in ``F``,
+    negative gradient outside), repeat. Returns the exact solution (certified to ``tol``)
+    or None (singular free set, or no convergence in ``max_rounds``)."""
+    import scipy.linalg
+
+    n = M.shape[1]
+    F = x > 0
+    best_count, backup = n + 1, 3
+    thresh = 1e-13 * scale
+    for _ in range(max_rounds):
+        if not F.any():
+            xn = np.zeros(n)
+        else:
+            AF = M[:, F]
+            try:
+                c = scipy.linalg.cho_factor(AF.T @ AF, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+            z = scipy.linalg.cho_solve(c, AF.T @ y, check_finite=False)
+            if not np.all(np.isfinite(z)):
+                return None
+            xn = np.zeros(n)
+            xn[F] = z
+        g = M.T @ (M @ xn - y)
+        infeasible = (F & (xn < 0)) | (~F & (g < -thresh))
+        count = int(infeasible.sum())
+        if count == 0:
+            xn = np.maximum(xn, 0.0)
+            g = M.T @ (M @ xn - y)
+            return xn if kkt_residual(xn, g) / scale <= tol else None
+        if count < best_count:
+            best_count, backup = count, 3
+            F = F ^ infeasible
+        elif backup > 0:
+            backup -= 1
+            F = F ^ infeasible
+        else:
+            j = int(np.flatnonzero(infeasible)[-1])
+            F[j] = not F[j]
+    return None
+
+
+# -- the front end ------------------------------------------------------------------------
+def nnls(
+    A: Any,
+    y: Any = None,
+    *,
+    method: str = "auto",
+    depth: int = 2,
+    init_scale: float = 1e-3,
+    step: Any = None,
+    x0: Any = None,
+    tol: float = 1e-10,
+    max_iter: int | None = None,
+    interp_tol: float = 1e-6,
+) -> Result:
+    r"""Non-negative least squares :math:`\min_{x \ge 0} \tfrac12 \|Ax - y\|_2^2`.
+
+    Two regimes (see ``docs/nnls.md``):
+
+    * **over-determined** (``A`` of full column rank, typically ``m >= n``): the solution
+      is unique; every method returns it, ``"auto"`` the fastest way;
+    * **under-determined** (``m < n``, a non-negative ``x`` with ``Ax = y`` exists): the
+      solutions form a polytope. ``"reparam"`` and ``"limit"`` return the implicit-bias
+      solution of gradient descent on ``x = u^L`` started at ``u = init_scale`` (close to
+      the minimal-l1 non-negative solution for small ``init_scale``); the other methods
+      return *some* solution, whichever their iteration reaches.
+
+    Parameters
+    ----------
+    A : array of shape (m, n), Operator, scipy LinearOperator / sparse matrix, or Problem
+        Explicit or matrix-free (e.g. :class:`SubsampledFFT`,
+        :class:`overparam.problems.PartialDCT`); a Problem carries ``y``.
+    y : array of shape (m,)
+    method : str
+        * ``"auto"``: ``"cd"`` for an explicit matrix, ``"apg"`` for a matrix-free
+          operator (the fastest exact methods we have; see the benchmark).
+        * ``"cd"``: cyclic coordinate descent on the columns (jitted JAX loop, exact line
+          minimization per coordinate, KKT stopping). Explicit matrices only.
+        * ``"apg"`` / ``"projected-gradient"``: accelerated (restarted) / plain projected
+          gradient (:func:`overparam.baselines.projected_gradient`), any operator.
+        * ``"reparam"``: gradient descent on ``x = u^depth`` from ``u = init_scale``, the
+          paper's method, through the jitted driver with the step policy ``step`` (default
+          ``Nesterov(space="mirror")``, whose limit is the gradient flow's).
+        * ``"limit"``: the exact limit of that gradient flow
+          (:func:`overparam.hadamard_limit`, ``nonneg=True``); interpolation regime only.
+        * ``"lawson-hanson"``: ``scipy.optimize.nnls``. ``"sklearn"``: scikit-learn's
+          ``LinearRegression(positive=True)``. Explicit matrices only.
+    depth, init_scale : int, float
+        Depth ``L`` and initial factor value of ``"reparam"`` / ``"limit"``.
+    step : step policy, float or "auto", optional
+        Step policy of ``"reparam"`` (:mod:`overparam.dynamics.steps`).
+    x0 : array of shape (n,), optional
+        Warm start (``"cd"``, ``"apg"``, ``"projected-gradient"``, ``"reparam"``: entries
+        are floored at ``init_scale**depth``, since 0 is absorbing for ``u^L``).
+    tol : float
+        Target relative KKT residual ``||min(x, g)|| / ||A^T y||`` (iterative methods).
+    max_iter : int, optional
+        Iteration cap (epochs for ``"cd"``, steps otherwise).
+    interp_tol : float
+        Relative residual below which the solution counts as interpolating ``Ax = y``.
+
+    Returns
+    -------
+    Result
+        ``x``, ``status``, ``fun = 0.5 ||Ax - y||^2`` and ``info`` with the certificate
+        (``kkt``, ``kkt_rel``, ``min_x``, ``relative_residual``, ``gradient``), ``method``,
+        ``regime`` and ``zero_columns``. Status: ``converged`` when the method met its
+        tolerance; ``infeasible`` when ``m < n`` and no non-negative ``x`` interpolates
+        (``x`` is then still the certified least-squares minimizer); ``max_iter`` /
+        ``stagnated`` / ``diverged`` from the iterative methods.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, NaN/inf in ``A`` or ``y``, shape mismatch, an explicit-matrix
+        method on a huge matrix-free operator.
+
+    Examples
+    --------
+    >>> import numpy as np, overparam
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((60, 20)); y = rng.standard_normal(60)
+    >>> res = overparam.solvers.nnls(A, y)
+    >>> res.success, res.info["kkt_rel"] < 1e-8
+    (True, True)
+    """
+    method = _ALIASES.get(method, method)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: use one of {METHODS}")
+    problem = setup(A, y)
+    depth = check_depth(depth)
+    init_scale = check_positive(init_scale, "init_scale")
+    tol = check_positive(tol, "tol", allow_zero=True)
+    interp_tol = check_positive(interp_tol, "interp_tol", allow_zero=True)
+    if max_iter is not None:
+        max_iter = check_int(max_iter, "max_iter", minimum=1)
+    m, n = problem.shape
+    op = problem.A
+    if x0 is not None:
+        x0 = np.asarray(x0, dtype=np.float64).reshape(-1)
+        if x0.shape != (n,):
+            raise ValueError(f"x0 has {x0.size} entries, A has {n} columns")
+        if not np.all(np.isfinite(x0)):
+            raise ValueError("x0 contains non-finite values")
+    explicit = op.is_dense or (m * n <= _DENSE_MAX and not _is_fast_operator(op))
+    if method == "auto":
+        method = "cd" if explicit else "apg"
+    t0 = time.perf_counter()
+    zero_cols = np.zeros(n, dtype=bool)
+    M = None
+    if method in ("cd", "lawson-hanson", "sklearn") or (
+            method in ("apg", "projected-gradient", "reparam") and op.is_dense):
+        M = np.asarray(matrix_of(problem, who=f"nnls(method={method!r})",
+                                 alternative="use method='apg' or 'reparam'"))
+        zero_cols = ~np.any(M != 0, axis=0)
+    keep = ~zero_cols
+    yv = np.asarray(problem.y, dtype=np.float64)
+    sub = Problem(M[:, keep], yv) if (M is not None and zero_cols.any()) else (
+        Problem(M, yv) if M is not None else problem)
+    x0s = None if x0 is None else np.maximum(x0[keep] if M is not None else x0, 0.0)
+
+    info: dict[str, Any] = dict(method=method, zero_columns=np.flatnonzero(zero_cols))
+    status, n_iter, detail = Status.CONVERGED, 0, ""
+    n_sub = sub.n
+    if method == "cd":
+        cap = 10_000 if max_iter is None else max_iter
+        start = np.zeros(n_sub) if x0s is None else x0s
+        Ms = sub.A.to_dense()
+        xs, n_iter, res = _nnls_cd(Ms, yv, start, tol, min(cap, _POLISH_AFTER))
+        detail = f"coordinate descent, {n_iter} epochs"
+        if res > tol and n_iter < cap and np.all(np.isfinite(xs)):
+            # slow (ill-conditioned): an exact active-set polish, else more epochs
+            scale = max(float(np.linalg.norm(Ms.T @ yv)), 1e-300)
+            xp = _polish(Ms, yv, xs, scale, tol)
+            if xp is not None:
+                xs, res = xp, 0.0
+                detail += " + active-set polish (block principal pivoting)"
+            else:
+                xs, more, res = _nnls_cd(Ms, yv, xs, tol, cap - n_iter)
+                n_iter += more
+                detail = f"coordinate descent, {n_iter} epochs"
+        status = Status.CONVERGED if res <= tol else (
+            Status.DIVERGED if not np.all(np.isfinite(xs)) else Status.MAX_ITER)
+    elif method in ("apg", "projected-gradient"):
+        r = projected_gradient(sub, accelerated=(method == "apg"), x0=x0s, tol=tol,
+                               max_iter=50_000 if max_iter is None else max_iter)
+        xs, n_iter, status = r.x, r.n_iter, r.status
+        info["gram"] = r.info["gram"]
+        detail = f"{method}, {n_iter} iterations"
+    elif method == "reparam":
+        xs, n_iter, status, detail, extra = _reparam(sub, depth, init_scale, step, x0s, tol,
+                                                     interp_tol, max_iter)
+        info.update(extra)
+    elif method == "limit":
+        from ..limits import hadamard_limit
+
+        r = hadamard_limit(sub, depth=depth, init_scale=init_scale, nonneg=True,
+                           **({} if max_iter is None else dict(max_iter=max_iter)))
+        xs, n_iter, status = np.asarray(r.x), r.n_iter, r.status
+        detail = f"exact flow limit: {r.message}"
+    elif method == "lawson-hanson":
+        from ..baselines import nnls as scipy_nnls
+
+        r = scipy_nnls(sub, max_iter=max_iter)
+        xs, status = r.x, r.status
+        detail = "scipy.optimize.nnls (Lawson-Hanson)"
+    else:  # sklearn
+        from sklearn.linear_model import LinearRegression
+
+        est = LinearRegression(positive=True, fit_intercept=False)
+        est.fit(sub.A.to_dense(), yv)
+        xs = np.asarray(est.coef_, dtype=np.float64)
+        detail = "scikit-learn LinearRegression(positive=True)"
+    x = np.zeros(n)
+    x[keep if M is not None else slice(None)] = xs
+    wall = time.perf_counter() - t0
+
+    cert = nnls_certificate(problem, None, x) if np.all(np.isfinite(x)) else dict(
+        kkt=np.nan, kkt_rel=np.nan, min_x=np.nan, fun=np.nan, relative_residual=np.nan,
+        gradient=np.full(n, np.nan))
+    info.update(cert)
+    info["regime"] = "over-determined" if m >= n else "under-determined"
+    info["interpolates"] = bool(cert["relative_residual"] <= interp_tol)
+    if method in ("lawson-hanson", "sklearn", "limit") and status is Status.CONVERGED:
+        # exact methods: trust, but verify with the certificate
+        if not cert["kkt_rel"] <= max(tol, 1e-6):
+            status = Status.NUMERICAL_ERROR
+            detail += f"; KKT residual {cert['kkt_rel']:.1e} too large"
+    if (m < n and not info["interpolates"] and status in (Status.CONVERGED, Status.STAGNATED,
+                                                          Status.INFEASIBLE)
+            and cert["kkt_rel"] <= max(tol, 1e-6)):
+        status = Status.INFEASIBLE
+        detail += ("; no non-negative x solves Ax = y (relative residual "
+                   f"{cert['relative_residual']:.2e}): x is the certified NNLS minimizer, "
+                   "not an interpolant, so the implicit-bias reading does not apply")
+    if zero_cols.any():
+        detail += f"; {int(zero_cols.sum())} zero column(s) set to 0 (not identifiable)"
+    msg = (f"{status.advice} ({detail}; KKT residual {cert['kkt_rel']:.2e} relative, "
+           f"relative residual {cert['relative_residual']:.2e})")
+    return Result(x=x, status=status, message=msg, n_iter=n_iter, fun=cert["fun"],
+                  wall_time=wall, info=info)
+
+
+def _is_fast_operator(op: Operator) -> bool:
+    """Operators with fast matrix-free maps are never materialised by ``"auto"``."""
+    return not op.is_dense and not hasattr(op, "linop")
+
+
+def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any,
+             tol: float, interp_tol: float, max_iter: int | None):
+    """GD on x = u^L through the driver, in chunks, stopping on interpolation (the
+    driver's residual test) or on the KKT certificate (checked between chunks)."""
+    from ..dynamics.driver import make_config, run_driver
+    from ..dynamics.steps import Nesterov, as_policy
+    from ..models import Hadamard
+
+    model = Hadamard(depth=depth, nonneg=True, init_scale=init_scale)
+    if step is None:
+        # interpolation regime: mirror coordinates keep the flow's limit exactly;
+        # over-determined: u-space momentum (stable with the model's step bound)
+        m, n = problem.shape
+        policy = Nesterov(space="mirror", depth=depth) if m < n else Nesterov()
+    else:
+        policy = as_policy(step)
+    cap = 200_000 if max_iter is None else max_iter
+    floor = init_scale**depth
+    if x0 is None:
+        params = model.init(None, problem.n)
+    else:
+        params = {"u": jnp.asarray(np.maximum(x0, floor) ** (1.0 / depth))}
+    done, chunk, total, status = 0, 1000, 0, Status.MAX_ITER
+    b = problem.A.rmatvec(np.asarray(problem.y))
+    scale = max(float(np.linalg.norm(b)), 1e-300)
+    kkt = np.inf
+    while done < cap:
+        size = min(chunk, cap - done)
+        cfg = make_config(size, interp_tol, 2)
+        out, _, _ = run_driver(model, policy, problem.A, problem.y, cfg, params0=params)
+        done += int(out["it"])
+        params = {k: jnp.asarray(v) for k, v in out["params"].items()}
+        x = np.asarray(out["x"])
+        code = int(out["status"])
+        g = problem.A.rmatvec(problem.residual(x))
+        kkt = kkt_residual(x, g) / scale
+        if code == 1 or kkt <= tol:  # interpolates, or certified
+            status = Status.CONVERGED
+            break
+        if code == 4:
+            status = Status.DIVERGED
+            break
+        if code == 3:
+            status = Status.STAGNATED
+            break
+        chunk = min(2 * chunk, 64_000)
+    detail = f"GD on x = u^{depth} ({type(policy).__name__}), {done} steps"
+    return x, done, status, detail, dict(policy=repr(policy), init_scale=init_scale,
+                                         depth=depth)
