@@ -1,0 +1,188 @@
+"""The NNLS front end: oracles (SciPy nnls, non-negative basis pursuit by HiGHS), the KKT
+certificate (with negative controls), matrix-free operators, warm starts and bad input."""
+import numpy as np
+import pytest
+import scipy.optimize
+
+import overparam
+from overparam import Status
+from overparam.baselines import basis_pursuit
+from overparam.baselines.projected_gradient import projected_gradient
+from overparam.problems import PartialDCT, sparse_recovery
+from overparam.solvers import SubsampledFFT, nnls, nnls_certificate
+
+
+def overdetermined(seed, m=80, n=30, ill=False):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    if ill:
+        A = A * np.logspace(0, -1, n)  # column scales over a decade
+    y = A @ np.maximum(rng.standard_normal(n), 0) + 0.3 * rng.standard_normal(m)
+    return A, y
+
+
+def scipy_fun(A, y):
+    xs, _ = scipy.optimize.nnls(A, y, maxiter=50 * A.shape[1])
+    return xs, 0.5 * float(np.sum((A @ xs - y) ** 2))
+
+
+METHODS = ["auto", "cd", "apg", "projected-gradient", "reparam", "lawson-hanson", "sklearn"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("seed, ill", [(0, False), (1, True)])
+def test_overdetermined_matches_scipy(method, seed, ill):
+    A, y = overdetermined(seed, ill=ill)
+    xs, fs = scipy_fun(A, y)
+    kw = dict(init_scale=0.1) if method == "reparam" else {}
+    res = nnls(A, y, method=method, tol=1e-10, **kw)
+    assert res.success, res.message
+    assert abs(res.fun - fs) <= 1e-8 * fs
+    assert res.info["kkt"] <= 1e-6 and res.info["min_x"] >= 0
+    assert res.info["regime"] == "over-determined"
+    np.testing.assert_allclose(res.x, xs, atol=1e-5)  # unique solution
+
+
+def test_certificate_negative_control():
+    A, y = overdetermined(2)
+    xs, _ = scipy_fun(A, y)
+    assert nnls_certificate(A, y, xs)["kkt"] <= 1e-10
+    bad = xs.copy()
+    bad[np.argmax(bad)] *= 1.01  # a perturbed solution fails the same check
+    assert nnls_certificate(A, y, bad)["kkt"] > 1e-4
+    zero = np.zeros_like(xs)
+    assert nnls_certificate(A, y, zero)["kkt"] > 1e-2
+
+
+def test_warm_start_from_the_solution_is_immediate():
+    A, y = overdetermined(3)
+    cold = nnls(A, y, method="cd", tol=1e-10)
+    warm = nnls(A, y, method="cd", x0=cold.x, tol=1e-10)
+    assert warm.success and warm.n_iter <= 1 < cold.n_iter
+    apg = nnls(A, y, method="apg", x0=cold.x, tol=1e-9)
+    assert apg.success and apg.n_iter <= 10
+
+
+@pytest.fixture(scope="module")
+def nonneg_sparse():
+    return sparse_recovery(60, 25, 4, nonneg=True, seed=4)
+
+
+def test_underdetermined_reparam_tends_to_nonneg_basis_pursuit(nonneg_sparse):
+    p = nonneg_sparse
+    bp = basis_pursuit(p, nonneg=True)  # HiGHS
+    l1_bp = np.sum(bp.x)
+    gaps = []
+    for alpha in (1e-1, 1e-2, 1e-3):
+        res = nnls(p, method="reparam", init_scale=alpha, tol=1e-10, interp_tol=1e-7)
+        assert res.success and res.info["regime"] == "under-determined"
+        assert res.info["interpolates"]
+        gaps.append(np.sum(res.x) / l1_bp - 1)
+    assert gaps[0] > gaps[1] > gaps[2] >= -1e-9  # monotone towards the min-l1 value
+    assert gaps[2] < 2e-2
+    lim = nnls(p, method="limit", init_scale=1e-6)
+    assert lim.success
+    assert abs(np.sum(lim.x) / l1_bp - 1) < 1e-3
+    assert np.linalg.norm(lim.x - bp.x) / np.linalg.norm(bp.x) < 1e-2
+
+
+def test_reparam_equals_its_exact_limit(nonneg_sparse):
+    p = nonneg_sparse
+    res = nnls(p, method="reparam", init_scale=0.05, tol=1e-12, interp_tol=1e-11)
+    lim = nnls(p, method="limit", init_scale=0.05)
+    assert np.linalg.norm(res.x - lim.x) / np.linalg.norm(lim.x) < 1e-7
+
+
+def test_underdetermined_without_nonneg_solution_is_infeasible():
+    rng = np.random.default_rng(5)
+    A = np.abs(rng.standard_normal((10, 30)))  # positive matrix ...
+    y = -np.ones(10)  # ... so no x >= 0 gives Ax = -1
+    for method in ("auto", "reparam"):
+        res = nnls(A, y, method=method, max_iter=20_000)
+        assert res.status is Status.INFEASIBLE, res.message
+        assert "no non-negative x solves" in res.message
+        np.testing.assert_allclose(res.x, 0.0, atol=1e-6)  # the NNLS minimizer is 0
+
+
+def test_rank_deficient_matrix_gives_a_certified_minimizer():
+    rng = np.random.default_rng(6)
+    B = rng.standard_normal((50, 10))
+    A = np.hstack([B, B[:, :5], B[:, :3] + B[:, 3:6]])  # dependent columns, m > n
+    y = rng.standard_normal(50)
+    _, fs = scipy_fun(A, y)
+    for method in ("cd", "apg"):
+        res = nnls(A, y, method=method, tol=1e-10)
+        assert res.success
+        assert abs(res.fun - fs) <= 1e-8 * fs and res.info["kkt"] <= 1e-6
+
+
+def test_zero_columns_are_reported_and_set_to_zero():
+    A, y = overdetermined(7)
+    A[:, [3, 11]] = 0.0
+    res = nnls(A, y, method="cd")
+    assert res.success and list(res.info["zero_columns"]) == [3, 11]
+    assert res.x[3] == 0 and res.x[11] == 0 and "zero column" in res.message
+    _, fs = scipy_fun(A, y)
+    assert abs(res.fun - fs) <= 1e-8 * fs
+
+
+@pytest.mark.parametrize("where", ["A", "y"])
+def test_nan_input_raises(where):
+    A, y = overdetermined(8)
+    if where == "A":
+        A[0, 0] = np.nan
+    else:
+        y[3] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        nnls(A, y)
+
+
+def test_bad_arguments_raise():
+    A, y = overdetermined(9)
+    with pytest.raises(ValueError, match="unknown method"):
+        nnls(A, y, method="simplex")
+    with pytest.raises(ValueError, match="x0"):
+        nnls(A, y, x0=np.ones(3))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        nnls(A, y[:-1])
+
+
+def test_subsampled_fft_operator():
+    op = SubsampledFFT.random(40, 64, seed=0)
+    assert op.shape == (80, 64) and op.dot_test() < 1e-13
+    D = op.to_dense()
+    x = np.random.default_rng(0).standard_normal(64)
+    f = np.fft.fft(x)[op.rows] / np.sqrt(40)
+    np.testing.assert_allclose(D @ x, np.concatenate([f.real, f.imag]), atol=1e-12)
+    assert np.linalg.norm(D, 2) <= op.norm2 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: SubsampledFFT.random(48, 64, seed=1),
+                                  lambda: PartialDCT(64, np.arange(60))],
+                         ids=["fft", "dct"])
+def test_matrix_free_equals_dense_scipy(make):
+    op = make()
+    rng = np.random.default_rng(10)
+    y = op.matvec(np.maximum(rng.standard_normal(64), 0)) + 0.1 * rng.standard_normal(
+        op.shape[0])
+    res = nnls(op, y, tol=1e-11)
+    assert res.info["method"] == "apg"
+    # the DCT has m < n: no non-negative interpolant for noisy y, a certified minimizer
+    assert res.status in (Status.CONVERGED, Status.INFEASIBLE), res.message
+    _, fs = scipy_fun(op.to_dense(), y)
+    assert abs(res.fun - fs) <= 1e-8 * max(fs, 1e-12) and res.info["kkt"] <= 1e-6
+
+
+def test_projected_gradient_gram_and_operator_agree():
+    A, y = overdetermined(11)
+    a = projected_gradient(A, y, gram=True, tol=1e-10)
+    b = projected_gradient(A, y, gram=False, tol=1e-10)
+    c = projected_gradient(A, y, accelerated=False, tol=1e-9, max_iter=100_000)
+    assert a.success and b.success and c.success and a.info["gram"] and not b.info["gram"]
+    np.testing.assert_allclose(a.x, b.x, atol=1e-7)
+    np.testing.assert_allclose(a.x, c.x, atol=1e-6)
+    assert b.n_iter < c.n_iter  # acceleration pays
+
+
+def test_result_is_exported_from_the_package():
+    assert overparam.solvers.nnls is nnls

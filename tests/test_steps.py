@@ -1,0 +1,203 @@
+"""Step policies: update oracles, safeguards, and the documented limit claims.
+
+Claims (docs/nnls.md, "Which limit each policy reaches"):
+1. interpolation regime, mirror coordinates: the gradient flow's limit (hadamard_limit)
+   exactly, for every step policy (auto, Barzilai-Borwein, Nesterov);
+2. interpolation regime, u- or x-space with large or accelerated steps: a different limit;
+3. over-determined regime (unique NNLS solution): u-space policies reach it;
+4. x-space steps floor x at 0, which is absorbing: they can stall at a spurious point.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+
+import overparam
+from overparam.solvers import nnls
+from overparam.dynamics.steps import (
+    Auto,
+    BarzilaiBorwein,
+    Constant,
+    Decaying,
+    Nesterov,
+    StepContext,
+    as_policy,
+)
+from overparam.problems import sparse_recovery
+
+
+def ctx(it=0, bound=1.0):
+    return StepContext(jnp.int64(it), jnp.float64(bound))
+
+
+# -- interface and update oracles ---------------------------------------------------------
+def test_backward_compatible_constructors_and_hashing():
+    assert Constant(0.1) == Constant(0.1) and hash(Constant(0.1)) == hash(Constant(0.1))
+    assert Auto(0.3).fraction == 0.3 and Decaying(0.2, 0.5).gamma == 0.5
+    assert as_policy(0.1) == Constant(0.1) and as_policy("auto") == Auto()
+    assert Nesterov(space="mirror", depth=2) == Nesterov(space="mirror", depth=2)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Constant(0.1, space="x"), "depth"),
+    (lambda: Constant(0.1, space="v", depth=2), "space"),
+    (lambda: BarzilaiBorwein("medium"), "variant"),
+    (lambda: BarzilaiBorwein(min_step=2.0, max_step=1.0), "exceeds"),
+    (lambda: BarzilaiBorwein(growth=0.5), "growth"),
+    (lambda: Nesterov(fraction=1.0), "fraction"),
+    (lambda: Nesterov(eta=-1.0), "step"),
+])
+def test_invalid_policies_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_one_step_oracles_in_each_space():
+    p = {"u": jnp.array([0.5, 1.0, 2.0])}
+    g = {"u": jnp.array([0.3, -0.2, 0.1])}
+    eta = 0.1
+    u, gr = np.asarray(p["u"]), np.asarray(g["u"])
+    out_u = Constant(eta).update(p, g, (), ctx())[0]["u"]
+    np.testing.assert_allclose(out_u, u - eta * gr)
+    # x-space, L = 2: u_new^2 = u^2 - 2 u * eta * grad
+    out_x = Constant(eta, space="x", depth=2).update(p, g, (), ctx())[0]["u"]
+    np.testing.assert_allclose(out_x**2, u**2 - 2 * u * eta * gr, rtol=1e-13)
+    # mirror, L = 2: log u_new = log u - eta * grad / u  (x <- x exp(-4 eta g))
+    out_m = Constant(eta, space="mirror", depth=2).update(p, g, (), ctx())[0]["u"]
+    np.testing.assert_allclose(np.log(out_m), np.log(u) - eta * gr / u, rtol=1e-13)
+    # mirror, L = 3: u_new^(-1) = u^(-1) + eta * grad / u^2
+    out_3 = Constant(eta, space="mirror", depth=3).update(p, g, (), ctx())[0]["u"]
+    np.testing.assert_allclose(1 / out_3, 1 / u + eta * gr / u**2, rtol=1e-13)
+    # all three agree to first order in eta
+    small = 1e-6
+    a = Constant(small).update(p, g, (), ctx())[0]["u"]
+    for space in ("x", "mirror"):
+        b = Constant(small, space=space, depth=2).update(p, g, (), ctx())[0]["u"]
+        np.testing.assert_allclose(b, a, rtol=1e-10)
+
+
+def test_bb_steps_fallback_clip_and_growth():
+    pol = BarzilaiBorwein("long", eta0=0.05, growth=None)
+    p0 = {"u": jnp.array([1.0, 2.0])}
+    H = np.diag([2.0, 8.0])  # quadratic 0.5 u^T H u: the long BB step is a Rayleigh ratio
+    state = pol.init(p0)
+    p1, state, eta0 = pol.update(p0, {"u": H @ p0["u"]}, state, ctx())
+    assert float(eta0) == 0.05  # first step: the fallback
+    p2, state, eta1 = pol.update(p1, {"u": H @ p1["u"]}, state, ctx(1))
+    s = np.asarray(p1["u"] - p0["u"])
+    assert float(eta1) == pytest.approx(s @ s / (s @ H @ s), rel=1e-12)
+    capped = BarzilaiBorwein("long", eta0=1e-3, growth=2.0)
+    st = capped.init(p0)
+    q1, st, _ = capped.update(p0, {"u": H @ p0["u"]}, st, ctx())
+    _, _, e = capped.update(q1, {"u": H @ q1["u"]}, st, ctx(1))
+    assert float(e) == pytest.approx(2e-3)  # growth safeguard: at most 2x the last step
+    clipped = BarzilaiBorwein("short", eta0=1e-9, growth=None)
+    _, _, e0 = clipped.update(p0, {"u": H @ p0["u"]}, clipped.init(p0), ctx())
+    assert float(e0) == 1e-6  # the authors' clip to [1e-6, 1e6]
+
+
+def test_nesterov_restart_resets_momentum():
+    pol = Nesterov(eta=0.1)
+    p = {"u": jnp.array([1.0])}
+    state = pol.init(p)
+    p1, state, _ = pol.update(p, {"u": jnp.array([1.0])}, state, ctx())
+    assert int(state[1]) == 1
+    # descent now points up (small negative gradient) while the momentum still carries
+    # the iterate down: the move is uphill, so the momentum restarts
+    _, kept, _ = pol.update(p1, {"u": jnp.array([-5.0])}, state, ctx(1))
+    assert int(kept[1]) == 2
+    _, state, _ = pol.update(p1, {"u": jnp.array([-0.01])}, state, ctx(1))
+    assert int(state[1]) == 0
+
+
+def test_decaying_schedule_value():
+    pol = Decaying(0.4, gamma=0.5, space="mirror", depth=2)
+    _, _, eta = pol.update({"u": jnp.ones(2)}, {"u": jnp.ones(2)}, (), ctx(it=7))
+    assert float(eta) == pytest.approx(0.4 / 3.0)
+
+
+def test_policies_work_for_any_pytree_in_u_space():
+    params = {"a": jnp.ones((2, 2)), "b": [jnp.zeros(3)]}
+    grads = jax.tree_util.tree_map(jnp.ones_like, params)
+    # BB's first step is the fallback; Nesterov's first extrapolation is 1/4 of the move
+    for pol, expect in ((BarzilaiBorwein(eta0=0.1), 0.9), (Nesterov(eta=0.1), 0.875)):
+        out, _, _ = pol.update(params, grads, pol.init(params), ctx())
+        np.testing.assert_allclose(out["a"], expect)
+        np.testing.assert_allclose(out["b"][0], -(1.0 - expect))
+
+
+# -- the limit claims ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def interp():
+    p = sparse_recovery(40, 15, 3, seed=1, nonneg=True)
+    lim = overparam.hadamard_limit(p, depth=2, init_scale=0.3, nonneg=True, tol=1e-13)
+    return p, lim
+
+
+def _gd(p, step, **kw):
+    kw = dict(dict(depth=2, init_scale=0.3, nonneg=True, tol=1e-11, max_iter=60_000), **kw)
+    return overparam.hadamard_gd(p, step=step, **kw)
+
+
+def _dist(x, ref):
+    return np.linalg.norm(x - ref) / np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("policy", [
+    Auto(0.9, space="mirror", depth=2),
+    BarzilaiBorwein("long", space="mirror", depth=2),
+    Nesterov(space="mirror", depth=2),
+], ids=["auto", "bb", "nesterov"])
+def test_claim1_mirror_policies_reach_the_flow_limit(interp, policy):
+    p, lim = interp
+    res = _gd(p, policy)
+    assert res.success
+    assert _dist(res.x, lim.x) < 1e-8
+
+
+@pytest.mark.parametrize("policy", [
+    BarzilaiBorwein("long"), Nesterov(), Nesterov(space="x", depth=2)],
+    ids=["bb-u", "nesterov-u", "nesterov-x"])
+def test_claim2_u_and_x_space_acceleration_changes_the_limit(interp, policy):
+    p, lim = interp
+    res = _gd(p, policy)
+    assert res.success
+    assert _dist(res.x, lim.x) > 1e-3  # ... where the mirror policies are within 1e-8
+
+
+def test_claim2_small_u_steps_approach_the_flow_limit(interp):
+    p, lim = interp
+    d = [_dist(_gd(p, Auto(f)).x, lim.x) for f in (0.8, 0.1)]
+    assert d[1] < d[0] / 3
+
+
+@pytest.fixture(scope="module")
+def overdet():
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((60, 30)) / np.sqrt(60)
+    y = rng.standard_normal(60)
+    xs, _ = scipy.optimize.nnls(A, y)
+    return A, y, xs
+
+
+@pytest.mark.parametrize("policy", [Auto(), BarzilaiBorwein(), Nesterov(),
+                                    Auto(space="mirror", depth=2)],
+                         ids=["auto", "bb", "nesterov", "auto-mirror"])
+def test_claim3_overdetermined_policies_reach_the_nnls_solution(overdet, policy):
+    A, y, xs = overdet
+    res = nnls(A, y, method="reparam", step=policy, init_scale=0.1,
+                                 tol=1e-9)
+    assert res.success
+    fs = 0.5 * np.sum((A @ xs - y) ** 2)
+    assert abs(res.fun - fs) <= 1e-8 * fs and res.info["kkt"] <= 1e-6
+
+
+def test_claim4_x_space_floor_is_absorbing(overdet):
+    A, y, _ = overdet
+    res = nnls(A, y, method="reparam", step=Auto(space="x", depth=2),
+                                 init_scale=0.1, tol=1e-9, max_iter=3000)
+    assert not res.success
+    g = res.info["gradient"]
+    stuck = (res.x == 0) & (g < -1e-3)  # zero coordinates that want to grow: spurious
+    assert stuck.any()
