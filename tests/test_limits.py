@@ -263,9 +263,15 @@ def test_bad_inputs():
         hadamard_limit(A, y, depth=4, init_scale=1e-300)
 
 
-def test_zero_measurements_signed():
+def test_zero_measurements():
     res = hadamard_limit(np.ones((2, 4)), np.zeros(2))
     assert res.success and np.all(res.x == 0)
+    # non-negative: x(0) = a^2 = 0.01 on the balanced pair never moves (its gradient is 0),
+    # the other pair decays to 0
+    A = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    res = hadamard_limit(A, np.zeros(2), nonneg=True, init_scale=0.1)
+    assert res.success
+    assert np.allclose(res.x, [0.01, 0.01, 0.0, 0.0], atol=1e-9)
 
 
 def test_precision_floor_is_reported():

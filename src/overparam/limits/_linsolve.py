@@ -93,7 +93,9 @@ class PCGSolver:
         self.max_cg = max_cg
         self.max_cols = max_cols if max_cols is not None else max(1, self.m // 5)
         self.n_matvec = 0
-        self.cache_factor, self.exact_k = 3.0, False
+        # the cached column set (a superset of K) is rebuilt when it exceeds this
+        # multiple of max_cols
+        self.cache_factor = 3.0
         self._reset()
 
     # -- preconditioner ----------------------------------------------------------------
@@ -122,9 +124,6 @@ class PCGSolver:
         if self._nc + k > self.cache_factor * self.max_cols + 1:
             self._reset()
         rows, G, idx = self._cached(K)
-        if self.exact_k and idx.size > k:
-            sel = self._pos[K]
-            rows, G, idx = rows[sel], G[np.ix_(sel, sel)], K
         Dc = D[idx]
         mu = max((total - float(wgt[idx].sum())) / m, 1e-13 * float(wgt[idx].max()), 1e-300)
         M = G.copy()

@@ -33,7 +33,10 @@ _CG_RTOL = 0.1
 _PATH_TARGET = 0.5
 # ... and move no coordinate of z by more than _Z_TRUST in one continuation step
 _Z_TRUST = 8.0
+# dense A: Hessian products inside CG in float32 (half the bytes; the solves are inexact
+# anyway), with a switch to float64 when the final steps stall
 _SINGLE_CG = True
+# first continuation step in log(a)
 _STEP0 = 1.0
 # for L >= 3 plain damped Newton from w = 0 at the target scale: the path in the scale
 # crosses support changes where a linear predictor leaves the barrier domain (measured:
@@ -227,8 +230,9 @@ def _as_problem(A: Any, y: Any) -> Problem:
 
 
 def _column_sqnorms(op) -> np.ndarray:
-    """Squared column norms of a matrix-free operator: exact for a partial DCT-like
-    operator with orthogonal rows (estimated), else the mean estimated by probing."""
+    """Squared column norms of a matrix-free operator, all set to their mean
+    ``||A||_F^2 / n`` estimated with 8 random probes (exact on average for operators with
+    equal column norms such as the partial DCT; only the preconditioner uses them)."""
     m, n = op.shape
     rng = np.random.default_rng(0)
     k = 8
@@ -256,10 +260,12 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     link.set_scale(s)
     w = np.zeros(m)
     z = np.zeros(aty.size)
-    Hs, x, D = link.evaluate(z)
+    _, x, D = link.evaluate(z)
     ax = mv(x)
     r = ax - y
     rn = float(np.linalg.norm(r))
+    if ynorm == 0.0:  # y = 0 (non-negative model): measure relative to the start
+        ynorm = max(rn, 1e-300)
     step = -_STEP0  # continuation step in log(a)
     n_cg = 0
     n_cont = 0
@@ -324,7 +330,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             if getattr(solver, "single", None) is not None:
                 solver.single = None  # inexact float32 products: retry in float64
                 continue
-            if nonneg_farkas(link, zd, dy):
+            if _is_farkas(link, zd, dy):
                 farkas = d
                 status = Status.INFEASIBLE
                 message = "the dual is unbounded below along a Farkas direction"
@@ -370,7 +376,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         s = s_new
         if delta != 0.0:
             n_cont += 1
-        Hs, x, D = link.evaluate(z)
+        _, x, D = link.evaluate(z)
         ax = mv(x)
         r = ax - y
         rn = float(np.linalg.norm(r))
@@ -410,7 +416,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                 n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history)
 
 
-def nonneg_farkas(link: Link, zd: np.ndarray, dy: float) -> bool:
+def _is_farkas(link: Link, zd: np.ndarray, dy: float) -> bool:
+    """``d`` certifies that no ``x >= 0`` solves ``A x = y``: ``A^T d <= 0``, ``<d, y> > 0``."""
     return bool(link.nonneg and dy > 0 and np.all(zd <= 0.0))
 
 
