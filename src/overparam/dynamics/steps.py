@@ -10,7 +10,8 @@ Policies
 * :class:`Constant` -- fixed step.
 * :class:`Auto` -- ``fraction * 2 / bound``, re-evaluated every step.
 * :class:`Decaying` -- ``eta / (t + 2)**gamma`` (the NNLS authors' schedule).
-* :class:`BarzilaiBorwein` -- long / short / alternating BB steps, clipped (safeguarded).
+* :class:`BarzilaiBorwein` -- long / short / alternating BB steps, safeguarded (fallback,
+  clipping, bounded growth, optional cap).
 * :class:`Nesterov` -- momentum ``k / (k + 3)`` with gradient restart.
 
 Coordinates (``space``)
@@ -272,6 +273,8 @@ class BarzilaiBorwein(_Coords):
     cap : float, optional
         Cap the step at ``cap * 2 / bound`` (None: no cap; BB steps may exceed the
         worst-case stable step, which is where their speed comes from).
+    growth : float, optional
+        Each step is at most ``growth`` times the previous one (default 2; None: off).
     space, depth
         As for :class:`Constant`.
 
@@ -279,6 +282,11 @@ class BarzilaiBorwein(_Coords):
     -----
     The authors' ``gd_bb`` computes its steps from ``x`` and ``A dx`` in x-space; here the
     same two-point formulas are applied in whichever coordinates the step is taken.
+    Measured: BB pays on the over-determined (convex-like) NNLS problems, not on
+    small-initialization Hadamard problems, whose escape phase is far from quadratic: there
+    the curvature along the last step underestimates the next one, and in mirror
+    coordinates (where the map to x is exponential) a BB step above the automatic one can
+    blow up at once (status ``diverged``); use ``cap`` or :class:`Nesterov` there.
     """
 
     variant: str = "long"
