@@ -84,9 +84,11 @@ def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
     return matrix_shape_of(problem)
 
 
-def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None) -> tuple:
+def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None,
+                  spectrum: bool = True) -> tuple:
     out = dict(metrics or {})
-    out.setdefault("sv", _SingularValues(shape))
+    if spectrum:
+        out.setdefault("sv", _SingularValues(shape))
     if truth_available:
         out.setdefault("rel_error", _RelErrorToTruth())
     return tuple(sorted(out.items()))
@@ -139,6 +141,7 @@ def dmf_gd(
     early_stopping: bool = False,
     plateau: Mapping[str, Any] | None = None,
     seed: int = 0,
+    spectrum: bool = True,
 ) -> Result:
     """Gradient descent on ``0.5 ||A(W_N ... W_1) - y||^2`` (deep matrix factorization).
 
@@ -196,6 +199,9 @@ def dmf_gd(
         ``where`` (``"start"``, ``"middle"``, ``"end"``).
     seed : int
         Seed of random initializations.
+    spectrum : bool
+        Record the singular values (an SVD per record point) and the effective ranks.
+        ``False`` for timing runs; early stopping needs them.
 
     Returns
     -------
@@ -232,7 +238,9 @@ def dmf_gd(
     policy = as_policy(step)
     cfg = make_config(max_iter, tol, record)
     has_truth = problem.x_true is not None
-    mt = _metric_tuple(mshape, has_truth, metrics)
+    if early_stopping and not spectrum:
+        raise ValueError("early_stopping needs the singular values: keep spectrum=True")
+    mt = _metric_tuple(mshape, has_truth, metrics, spectrum)
     mdata = _truth_data(problem) if has_truth else None
     info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
@@ -288,6 +296,7 @@ def dmf_gd_batch(
     seeds: Sequence[int] | None = None,
     early_stopping: bool = False,
     plateau: Mapping[str, Any] | None = None,
+    spectrum: bool = True,
 ) -> list[Result]:
     """:func:`dmf_gd` on many matrix problems of one kind and size at once (``jax.vmap``).
 
@@ -317,7 +326,7 @@ def dmf_gd_batch(
     policy = as_policy(step)
     cfg = make_config(max_iter, tol, record)
     has_truth = all(p.x_true is not None for p in problems)
-    mt = _metric_tuple(mshape, has_truth, None)
+    mt = _metric_tuple(mshape, has_truth, None, spectrum)
     mdata = None
     if has_truth:
         parts = [_truth_data(p) for p in problems]
