@@ -30,7 +30,7 @@ from overparam.solvers import nnls
 
 
 def policies(L: int, small: bool) -> dict:
-    out = {"constant": Constant(0.5), "decaying g=0.25": Decaying(1.0, 0.25)}
+    out = {"constant": Constant(0.05), "decaying g=0.25": Decaying(0.1, 0.25)}
     for space in ("u", "x", "mirror"):
         kw = dict(space=space, depth=L)
         out[f"auto ({space})"] = Auto(0.9, **kw)
