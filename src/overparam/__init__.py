@@ -9,11 +9,11 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from . import baselines, dynamics, limits, metrics, models, problems  # noqa: E402
+from . import baselines, dynamics, limits, metrics, models, problems, solvers  # noqa: E402
 from ._core import Result, Status  # noqa: E402
 from .baselines import basis_pursuit, lasso  # noqa: E402
-from .baselines import nnls  # noqa: E402
-from .dynamics import hadamard_gd, hadamard_gd_batch  # noqa: E402
+from .dynamics import dmf_gd, dmf_gd_batch, hadamard_gd, hadamard_gd_batch  # noqa: E402
+from .solvers import nnls  # noqa: E402  (the front end; SciPy's is baselines.nnls)
 from .limits import hadamard_limit  # noqa: E402
 
 __version__ = "0.1.0"
@@ -21,6 +21,11 @@ __version__ = "0.1.0"
 # heavier or optional parts load on first use
 _LAZY = {
     "HadamardRegressor": "overparam.estimators",
+    "DeepMatrixCompletion": "overparam.estimators",
+    "irls_lrrs": "overparam.solvers.lrrs",
+    "mamstar": "overparam.mamstar",
+    "sparse_top_eigenvectors": "overparam.mamstar",
+    "quantize": "overparam.quantize",
     "experiments": "overparam.experiments",
     "theory": "overparam.theory",
     "estimators": "overparam.estimators",
@@ -35,11 +40,14 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "DeepMatrixCompletion",
     "HadamardRegressor",
     "Result",
     "Status",
     "baselines",
     "basis_pursuit",
+    "dmf_gd",
+    "dmf_gd_batch",
     "dynamics",
     "hadamard_gd",
     "hadamard_gd_batch",
@@ -50,4 +58,5 @@ __all__ = [
     "models",
     "nnls",
     "problems",
+    "solvers",
 ]

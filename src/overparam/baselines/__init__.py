@@ -8,5 +8,9 @@
 from .basis_pursuit import basis_pursuit
 from .lasso import lasso
 from .nnls import nnls
+from .matrix import (min_norm_least_squares, nuclear_norm_cvxpy, nuclear_norm_prox,
+                     svt)
+from .projected_gradient import projected_gradient
 
-__all__ = ["basis_pursuit", "lasso", "nnls"]
+__all__ = ["basis_pursuit", "lasso", "min_norm_least_squares", "nnls", "nuclear_norm_cvxpy",
+           "nuclear_norm_prox", "projected_gradient", "svt"]

@@ -2,9 +2,11 @@
 from . import steps
 from .driver import DriverConfig, make_config, record_points, run_driver, run_driver_batch
 from .hadamard_gd import hadamard_gd, hadamard_gd_batch
-from .steps import Auto, Constant, Decaying
+from .steps import Auto, BarzilaiBorwein, Constant, Decaying, Nesterov
 
 __all__ = [
+    "BarzilaiBorwein",
+    "Nesterov",
     "Auto",
     "Constant",
     "Decaying",

@@ -1,4 +1,5 @@
 """scikit-learn estimators over the functional API (no numerics of their own)."""
 from .hadamard import HadamardRegressor
+from .matrix import DeepMatrixCompletion
 
-__all__ = ["HadamardRegressor"]
+__all__ = ["DeepMatrixCompletion", "HadamardRegressor"]

@@ -15,6 +15,7 @@ from .runner import run_cell
 from .spec import MethodConfig, Spec, SpecError, apply_overrides, load_spec, parse_override
 from .store import Store, StoreError, load, load_traces, read_manifest
 from .sweep import RunSummary, run
+from . import areas  # noqa: E402,F401  (registers the other research areas)
 
 __all__ = [
     "Cell",

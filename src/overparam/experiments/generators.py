@@ -5,7 +5,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["GeneratorEntry", "GENERATORS", "get_generator"]
+__all__ = ["GeneratorEntry", "GENERATORS", "get_generator", "register_generator"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ for _name, _extra in [("matrix_estimation", {}),
                       ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
     GENERATORS[_name] = GeneratorEntry(_name, f"overparam.problems:{_name}",
                                        dict(_MATRIX, **_extra), required=("n1", "rank"))
+
+
+def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> GeneratorEntry:
+    """Add a generator to the registry (an error if the name is taken, unless ``replace``)."""
+    if entry.name in GENERATORS and not replace:
+        raise ValueError(f"generator {entry.name!r} is already registered")
+    GENERATORS[entry.name] = entry
+    return entry
 
 
 def get_generator(name: str) -> GeneratorEntry:

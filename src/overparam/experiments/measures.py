@@ -2,7 +2,10 @@
 
 Each metric is a function ``(problem, x, ref, tol) -> float`` where ``ref`` is the reference
 solution of the same problem (basis pursuit by default), computed once per problem and only
-when a requested metric needs it. The formulas are those of ``overparam.metrics``.
+when a requested metric needs it. A metric with ``takes_result=True`` receives the solver's
+whole :class:`~overparam.Result` instead of ``x`` (for quantities a method reports in
+``Result.info``, such as a test error or a final sharpness). The formulas are those of
+``overparam.metrics``.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["MetricEntry", "METRICS", "compute_metrics"]
+__all__ = ["MetricEntry", "METRICS", "compute_metrics", "register_metric"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class MetricEntry:
     needs_reference: bool = False
     needs_truth: bool = False
     description: str = ""
+    takes_result: bool = False
 
 
 def _rel_error(problem, x, ref, tol):
@@ -80,15 +84,24 @@ METRICS: dict[str, MetricEntry] = {m.name: m for m in [
 ]}
 
 
-def compute_metrics(names, problem, x, ref, tol) -> dict[str, float]:
+def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry:
+    """Add a metric to the registry (an error if the name is taken, unless ``replace``)."""
+    if entry.name in METRICS and not replace:
+        raise ValueError(f"metric {entry.name!r} is already registered")
+    METRICS[entry.name] = entry
+    return entry
+
+
+def compute_metrics(names, problem, x, ref, tol, result: Any = None) -> dict[str, float]:
     """The requested metrics of one solution (NaN where one cannot be computed)."""
     x = np.asarray(x, dtype=float).reshape(-1)
     out = {}
     for name in names:
         entry = METRICS[name]
         if (entry.needs_reference and ref is None) or (
-                entry.needs_truth and problem.x_true is None) or not np.all(np.isfinite(x)):
+                entry.needs_truth and getattr(problem, "x_true", None) is None) or (
+                not np.all(np.isfinite(x))) or (entry.takes_result and result is None):
             out[name] = float("nan")
             continue
-        out[name] = float(entry.fn(problem, x, ref, tol))
+        out[name] = float(entry.fn(problem, result if entry.takes_result else x, ref, tol))
     return out

@@ -225,6 +225,18 @@ def _builtin() -> None:
         {"tol": "float", "max_iter": "int"},
         problems="matrix",
         description="minimum-Frobenius-norm least squares (limit of depth-1 GD from 0)"))
+    # non-negative least squares front end and projected-gradient baseline
+    register(MethodEntry(
+        "nnls_solver", "overparam.solvers:nnls",
+        {"method": "str", "depth": "int", "init_scale": "float", "tol": "float",
+         "max_iter": "int", "interp_tol": "float"},
+        description="NNLS front end (coordinate descent, APG, reparametrized GD x = u^L, "
+                    "its limit, Lawson-Hanson) with a KKT certificate"))
+    register(MethodEntry(
+        "projected_gradient", "overparam.baselines:projected_gradient",
+        {"accelerated": "bool", "restart": "bool", "tol": "float", "max_iter": "int",
+         "gram": "bool|str"},
+        description="(accelerated) projected gradient for NNLS"))
 
 
 _builtin()

@@ -163,7 +163,7 @@ def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
                            n_iter=int(res.n_iter), fun=float(res.fun),
                            wall_time=float(res.wall_time), error="")
                 row.update(compute_metrics(metrics, problems[t], res.x, refs[t],
-                                           exp["recovery_tol"]))
+                                           exp["recovery_tol"], result=res))
                 if exp["traces"] and res.trace:
                     traces += _trace_rows(cell, cfg, t, res.trace)
             else:

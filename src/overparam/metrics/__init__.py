@@ -7,8 +7,20 @@ from .errors import (
     success,
     support_recovery,
 )
+from .rank import (Plateau, erank, erank_energy, nuclear_rank, numerical_rank, rank_plateaus,
+                   rank_trace, select_plateau, singular_values, stable_rank)
 
 __all__ = [
+    "Plateau",
+    "erank",
+    "erank_energy",
+    "nuclear_rank",
+    "numerical_rank",
+    "rank_plateaus",
+    "rank_trace",
+    "select_plateau",
+    "singular_values",
+    "stable_rank",
     "SupportScore",
     "l1_gap",
     "relative_error",

@@ -1,0 +1,1 @@
+"""Registry entries of the lrrs area (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""Registry entries of the mamstar area (see the package docstring)."""

@@ -1,0 +1,1 @@
+"""Registry entries of the quantize area (see the package docstring)."""
