@@ -115,6 +115,29 @@ def test_batched_equals_one_by_one():
         np.testing.assert_allclose(rb.trace["rel_error"], r1.trace["rel_error"], rtol=1e-10)
 
 
+@pytest.mark.parametrize("kind", ["dense-copies", "matrix-free"])
+def test_shared_operator_batch_equals_one_by_one(kind):
+    # one sensing matrix, many signals: one unbatched operator, matrix-matrix products
+    if kind == "matrix-free":
+        op = partial_dct(30, 60, 0)
+        probs = [sparse_recovery(60, 30, 3, operator=op, seed=s) for s in range(3)]
+    else:
+        A = sparse_recovery(60, 30, 3, seed=9).A.to_dense()
+        probs = [sparse_recovery(60, 30, 3, operator=A.copy(), seed=s) for s in range(3)]
+    kw = dict(depth=2, init_scale=0.05, step=Auto(0.3), max_iter=3000, tol=1e-8)
+    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=1)
+    assert [r.info["batched"] for r in batch] == [3, 3, 3]   # one chunk despite the budget
+    for p, rb in zip(probs, batch):
+        r1 = overparam.hadamard_gd(p, **kw)
+        assert rb.status is r1.status and rb.n_iter == r1.n_iter
+        np.testing.assert_allclose(rb.x, r1.x, rtol=1e-10, atol=1e-12)
+    # a different matrix in the batch is not shared: chunks of one
+    other = sparse_recovery(60, 30, 3, seed=5)
+    if kind == "dense-copies":
+        mixed = overparam.hadamard_gd_batch(probs[:1] + [other], **kw, chunk_bytes=1)
+        assert [r.info["batched"] for r in mixed] == [1, 1]
+
+
 def test_batched_rejects_mixed_shapes():
     with pytest.raises(ValueError, match="share one shape"):
         overparam.hadamard_gd_batch([sparse_recovery(60, 30, 3, seed=0),

@@ -86,6 +86,18 @@ def operator_data(op: Operator) -> tuple[Callable, Any]:
     return _ClosedForward(op), None
 
 
+def shares_operator(ops: Sequence[Operator]) -> bool:
+    """Whether every operator is the first one (the same object, or dense with an equal
+    matrix): a batch then keeps one copy and runs matrix-matrix products."""
+    first = ops[0]
+    if all(op is first for op in ops):
+        return True
+    if not all(op.is_dense for op in ops):
+        return False
+    a = np.asarray(first.to_dense())
+    return all(op is first or np.array_equal(np.asarray(op.to_dense()), a) for op in ops)
+
+
 class _ClosedForward:
     def __init__(self, op: Operator):
         self.op = op
@@ -101,7 +113,7 @@ class _ClosedForward:
 
 
 @functools.lru_cache(maxsize=64)
-def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: bool):
+def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: bool | str):
     rec = jnp.asarray(cfg.record_iters, dtype=jnp.int64)
     n_rows = len(cfg.record_iters) + 1
     names = BASE_FIELDS + tuple(name for name, _ in metrics)
@@ -115,11 +127,17 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         grads = pull_signal(g)[0]
         return x, loss, g, grads
 
-    def row_values(x, loss, ynorm, eta, mdata=None):
+    def metric_value(fn, x, params, data, y, mdata):
+        # ``takes_params = True``: fn(params, data, y, metric_data) (e.g. the sharpness of
+        # the loss in the parameters); ``takes_data = True``: fn(x, metric_data)
+        if getattr(fn, "takes_params", False):
+            return fn(params, data, y, mdata)
+        return fn(x, mdata) if getattr(fn, "takes_data", False) else fn(x)
+
+    def row_values(x, loss, ynorm, eta, mdata=None, params=None, data=None, y=None):
         vals = dict(loss=loss, residual=jnp.sqrt(2.0 * loss) / ynorm,
                     l1=jnp.sum(jnp.abs(x)), step=eta)
-        # a metric with ``takes_data = True`` is called as fn(x, metric_data)
-        vals.update({name: (fn(x, mdata) if getattr(fn, "takes_data", False) else fn(x))
+        vals.update({name: metric_value(fn, x, params, data, y, mdata)
                      for name, fn in metrics})
         return {k: jnp.asarray(v, jnp.float64) for k, v in vals.items()}
 
@@ -142,7 +160,8 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         def step(s):
             bound = model.hessian_bound(s["params"], s["g"], opnorm2)
             new_p, new_ps, eta = policy.update(
-                s["params"], s["grads"], s["pstate"], StepContext(s["it"], bound))
+                s["params"], s["grads"], s["pstate"],
+                StepContext(s["it"], bound, lambda p: evaluate(p, data, y)[3]))
             new_p = model.project(new_p)
             x, loss, g, grads = evaluate(new_p, data, y)
             bad = ~jnp.isfinite(loss) | ~jnp.all(jnp.isfinite(x)) | (loss > loss_cap)
@@ -156,7 +175,8 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             kept = dict(s, status=jnp.int64(DIVERGED))
             return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), kept, new)
 
-        shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0), mdata))
+        shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0), mdata,
+                                                   params0, data, y))
         trace = {k: jnp.full((n_rows,) + v.shape, jnp.nan, dtype=jnp.float64)
                  for k, v in shapes.items()}
         iters = jnp.full((n_rows,), -1, dtype=jnp.int64)
@@ -170,7 +190,8 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             target = rec[k]
             s = jax.lax.while_loop(
                 lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
-            trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata))
+            trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata,
+                                                   s["params"], data, y))
             iters = iters.at[k].set(s["it"])
             stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
                         & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
@@ -182,14 +203,19 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         # final row when the run stopped between record points (or before the first)
         last_it = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
         need = last_it != s["it"]
-        final = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata))
+        final = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata,
+                                               s["params"], data, y))
         trace = jax.tree_util.tree_map(lambda a, b: jnp.where(need, a, b), final, trace)
         iters = jnp.where(need, iters.at[k].set(s["it"]), iters)
         status = jnp.where(s["status"] == RUNNING, MAX_ITER, s["status"])
         return dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
                     status=status, trace=trace, iters=iters)
 
-    fn = jax.vmap(run, in_axes=(0, 0, 0, 0, 0)) if batched else run
+    if batched == "shared":
+        # one operator for all trials: its matrix-vector products become matrix-matrix ones
+        fn = jax.vmap(run, in_axes=(None, 0, 0, None, 0))
+    else:
+        fn = jax.vmap(run, in_axes=(0, 0, 0, 0, 0)) if batched else run
     return jax.jit(fn), names
 
 
@@ -234,32 +260,41 @@ def run_driver_batch(
     """Run a batch of problems of one shape with ``vmap``; outputs gain a leading
     batch axis.
 
-    The operators must be dense, or all provide ``jax_forward_data()`` with one shared
+    When every trial has the same operator (see :func:`shares_operator`) it is passed once,
+    unbatched (any operator, matrix-free included), and the products over the batch run as
+    matrix-matrix products. Otherwise the operators must be dense, or all provide ``jax_forward_data()`` with one shared
     forward (their data are stacked). ``params0`` (optional) is a pytree with a leading
     batch axis (default: one ``model.init`` broadcast); ``metric_data`` (optional) a pytree
     with a leading batch axis for metrics flagged ``takes_data = True``."""
     shapes = {op.shape for op in ops}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
-    if all(op.is_dense for op in ops):
-        forward = _dense_forward
-        data = jnp.stack([jnp.asarray(op.to_dense()) for op in ops])
-    elif all(hasattr(op, "jax_forward_data") and not op.is_dense for op in ops):
-        pairs = [op.jax_forward_data() for op in ops]
-        forward = pairs[0][0]
-        if any(f != forward for f, _ in pairs):
-            raise TypeError("batched operators must share one forward map")
-        data = jax.tree_util.tree_map(lambda *a: jnp.stack([jnp.asarray(v) for v in a]),
-                                      *[d for _, d in pairs])
+    if shares_operator(ops):
+        forward, data = operator_data(ops[0])
+        mode: bool | str = "shared"
+        norms = jnp.asarray(ops[0].norm2**2)
     else:
-        raise TypeError("batched runs need dense operators (matrix-free ones run one by one)")
-    fn, names = _build(model, policy, forward, cfg, tuple(metrics), True)
+        mode = True
+        norms = jnp.asarray([op.norm2**2 for op in ops])
+        if all(op.is_dense for op in ops):
+            forward = _dense_forward
+            data = jnp.stack([jnp.asarray(op.to_dense()) for op in ops])
+        elif all(hasattr(op, "jax_forward_data") and not op.is_dense for op in ops):
+            pairs = [op.jax_forward_data() for op in ops]
+            forward = pairs[0][0]
+            if any(f != forward for f, _ in pairs):
+                raise TypeError("batched operators must share one forward map")
+            data = jax.tree_util.tree_map(
+                lambda *a: jnp.stack([jnp.asarray(v) for v in a]), *[d for _, d in pairs])
+        else:
+            raise TypeError("batched runs need dense operators (matrix-free ones run one "
+                            "by one), or one operator shared by every trial")
+    fn, names = _build(model, policy, forward, cfg, tuple(metrics), mode)
     ys = jnp.stack([jnp.asarray(y) for y in ys])
     if params0 is None:
         p0 = model.init(key, ops[0].shape[1])
         params0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
-    norms = jnp.asarray([op.norm2**2 for op in ops])
     t0 = time.perf_counter()
     out = fn(data, ys, params0, norms, metric_data)
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
