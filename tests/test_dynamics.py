@@ -106,8 +106,13 @@ def test_odd_depth_guard_keeps_factors_non_negative():
 def test_batched_equals_one_by_one():
     probs = [sparse_recovery(60, 30, 3, seed=s) for s in range(4)]  # 3 + 1 per chunk
     kw = dict(depth=2, init_scale=0.05, step=Auto(0.3), max_iter=3000, tol=1e-8)
-    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=3 * 30 * 60 * 8)
+    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=3 * 30 * 60 * 8, workers=1)
     assert [r.info["batched"] for r in batch] == [3, 3, 3, 1]
+    # two threads: chunks of at most half the batch, the same numbers
+    threaded = overparam.hadamard_gd_batch(probs, **kw, workers=2)
+    assert [r.info["batched"] for r in threaded] == [2, 2, 2, 2]
+    for rb, rt in zip(batch, threaded):
+        np.testing.assert_allclose(rt.x, rb.x, rtol=1e-12, atol=1e-14)
     for p, rb in zip(probs, batch):
         r1 = overparam.hadamard_gd(p, **kw)
         assert rb.status is r1.status and rb.n_iter == r1.n_iter
@@ -125,7 +130,7 @@ def test_shared_operator_batch_equals_one_by_one(kind):
         A = sparse_recovery(60, 30, 3, seed=9).A.to_dense()
         probs = [sparse_recovery(60, 30, 3, operator=A.copy(), seed=s) for s in range(3)]
     kw = dict(depth=2, init_scale=0.05, step=Auto(0.3), max_iter=3000, tol=1e-8)
-    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=1)
+    batch = overparam.hadamard_gd_batch(probs, **kw, chunk_bytes=1, workers=1)
     assert [r.info["batched"] for r in batch] == [3, 3, 3]   # one chunk despite the budget
     for p, rb in zip(probs, batch):
         r1 = overparam.hadamard_gd(p, **kw)
@@ -134,7 +139,8 @@ def test_shared_operator_batch_equals_one_by_one(kind):
     # a different matrix in the batch is not shared: chunks of one
     other = sparse_recovery(60, 30, 3, seed=5)
     if kind == "dense-copies":
-        mixed = overparam.hadamard_gd_batch(probs[:1] + [other], **kw, chunk_bytes=1)
+        mixed = overparam.hadamard_gd_batch(probs[:1] + [other], **kw, chunk_bytes=1,
+                                            workers=1)
         assert [r.info["batched"] for r in mixed] == [1, 1]
 
 

@@ -146,6 +146,9 @@ def hadamard_gd_batch(
     cfg = make_config(max_iter, tol, record)
     with_truth = all(p.x_true is not None for p in problems)
     metrics = (("rel_error", _rel_error),) if with_truth else ()
+    shapes = {p.shape for p in problems}
+    if len(shapes) != 1:
+        raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
     m, n = problems[0].shape
     # a shared operator is stored once: one chunk (the batch's vectors are small)
     per_chunk = (len(problems) if shares_operator([p.A for p in problems])
@@ -162,9 +165,11 @@ def hadamard_gd_batch(
                           wall / len(chunk), dict(info, batched=len(chunk)))
                 for b in range(len(chunk))]
 
-    chunks = [problems[i:i + per_chunk] for i in range(0, len(problems), per_chunk)]
     workers = (os.cpu_count() or 1) if workers is None else check_int(workers, "workers",
                                                                         minimum=1)
+    # at least one chunk per worker, so that every core has trials to run
+    per_chunk = min(per_chunk, -(-len(problems) // workers))
+    chunks = [problems[i:i + per_chunk] for i in range(0, len(problems), per_chunk)]
     workers = min(len(chunks), workers)
     if workers == 1:
         return [r for chunk in chunks for r in run_chunk(chunk)]
