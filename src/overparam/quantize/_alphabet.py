@@ -1,0 +1,70 @@
+"""Uniform mid-tread alphabets and memoryless scalar quantization (MSQ)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["alphabet", "cells", "msq_round", "check_bits"]
+
+
+def check_bits(bits: object) -> int:
+    """Bits per entry: an integer >= 1 (a clear error otherwise)."""
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
+        raise TypeError(f"bits must be an integer >= 1, got {type(bits).__name__} {bits!r}")
+    if int(bits) < 1:
+        raise ValueError(f"bits must be >= 1 (at least two levels), got {bits}")
+    if int(bits) > 24:
+        raise ValueError(f"bits must be <= 24, got {bits}")
+    return int(bits)
+
+
+def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
+    """The ``2**bits`` equispaced levels ``scale * linspace(-1, 1, 2**bits)``.
+
+    One bit gives ``{-scale, +scale}``; the step is ``2 * scale / (2**bits - 1)``.
+    """
+    bits = check_bits(bits)
+    return float(scale) * np.linspace(-1.0, 1.0, 2**bits)
+
+
+def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray:
+    """Round each entry of ``x`` to the nearest level of ``alphabet(bits, scale)``.
+
+    ``scale`` broadcasts against ``x`` (e.g. one scale per column); values outside
+    ``[-scale, scale]`` go to the end levels.
+    """
+    bits = check_bits(bits)
+    x = np.asarray(x, dtype=float)
+    c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    n = 2**bits - 1
+    step = 2.0 * c / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(c > 0, np.rint((x + c) / np.where(c > 0, step, 1.0)), 0.0)
+    k = np.clip(k, 0, n)
+    return np.where(c > 0, -c + k * step, 0.0)
+
+
+def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
+          tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper alphabet levels bracketing each entry of ``x`` (its quantization cell).
+
+    Entries on a level (within ``tol`` times the step) get a degenerate cell ``[a, a]``.
+    Raises if an entry lies outside ``[-scale, scale]``.
+    """
+    bits = check_bits(bits)
+    x = np.asarray(x, dtype=float)
+    c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    n = 2**bits - 1
+    step = np.where(c > 0, 2.0 * c / n, 1.0)
+    pos = (x + c) / step
+    if np.any(pos < -1e-9) or np.any(pos > n + 1e-9):
+        raise ValueError("an entry lies outside the alphabet's range [-scale, scale]")
+    near = np.rint(pos)
+    on = np.abs(pos - near) <= max(tol, 1e-12)
+    k = np.clip(np.floor(pos), 0, n - 1)
+    lo = np.where(on, near, k)
+    hi = np.where(on, near, k + 1)
+    lo = np.where(c > 0, -c + lo * step, 0.0)
+    hi = np.where(c > 0, -c + hi * step, 0.0)
+    return lo, hi

@@ -1,0 +1,221 @@
+"""Whole networks: layer-by-layer quantization of a ReLU MLP, and a small MLP on the digits.
+
+A network is a list of ``(W, b)`` pairs with ``W`` of shape (inputs, outputs); hidden layers
+apply ReLU, the last is linear (logits). Biases stay in full precision.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._core import Result, Status, as_generator, check_finite_array, check_int
+from ._alphabet import check_bits
+from .layer import LAYER_METHODS, layer
+
+__all__ = ["quantize_network", "forward", "accuracy", "DigitsTask", "digits_mlp",
+           "train_mlp"]
+
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _check_params(params: Sequence[tuple[Any, Any]]) -> Params:
+    if not isinstance(params, (list, tuple)) or not params:
+        raise TypeError("params must be a non-empty list of (W, b) pairs")
+    out = []
+    for i, pair in enumerate(params):
+        if len(pair) != 2:
+            raise TypeError(f"params[{i}] must be a (W, b) pair")
+        W = check_finite_array(pair[0], f"params[{i}].W", ndim=2)
+        b = check_finite_array(pair[1], f"params[{i}].b", ndim=1)
+        if b.shape[0] != W.shape[1]:
+            raise ValueError(f"params[{i}]: b has {b.shape[0]} entries, W has {W.shape[1]} "
+                             "outputs")
+        if out and out[-1][0].shape[1] != W.shape[0]:
+            raise ValueError(f"params[{i}].W has {W.shape[0]} inputs, the previous layer "
+                             f"{out[-1][0].shape[1]} outputs")
+        out.append((W, b))
+    return out
+
+
+def forward(params: Params, X: np.ndarray, upto: int | None = None) -> np.ndarray:
+    """Outputs of the network (or the inputs of layer ``upto``): ReLU between layers."""
+    h = np.asarray(X, dtype=float)
+    L = len(params) if upto is None else upto
+    for i, (W, b) in enumerate(params[:L]):
+        h = h @ W + b
+        if i < len(params) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def accuracy(params: Params, X: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows of ``X`` whose argmax logit is ``y``."""
+    return float(np.mean(np.argmax(forward(params, X), axis=1) == np.asarray(y)))
+
+
+def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
+                     method: str = "vertex-msq", *, samples_per_input: float = 0.5,
+                     scale: Any = None, **kw: Any) -> Result:
+    """Quantize every weight matrix of a ReLU MLP, layer by layer.
+
+    Layer ``l`` is quantized against the inputs the *quantized* network feeds it
+    (``Xq``: the previous layers already quantized); GPFQ also sees the analog inputs and
+    matches ``Xq q`` to ``X w`` (its published form), vertex-MSQ keeps ``Xq z = Xq w``.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        ``W`` of shape (inputs, outputs). Biases are kept in full precision.
+    X : array of shape (m, inputs)
+        Training inputs used to quantize. A layer with ``N`` inputs uses the first
+        ``min(m, floor(samples_per_input * N))`` rows (vertex-MSQ needs fewer samples than
+        inputs; all methods use the same rows).
+    bits : int >= 1
+    method : {"vertex-msq", "msq", "gpfq"}
+    samples_per_input : float in (0, 1)
+    scale : see :func:`~overparam.quantize.layer.layer`
+    **kw
+        Passed to :func:`~overparam.quantize.layer.layer`.
+
+    Returns
+    -------
+    Result
+        ``x``: the concatenated quantized weights; ``info["params"]``: the quantized
+        network; ``info["layers"]``: per layer ``rel_error`` (mean over neurons),
+        ``samples``, ``n_free`` (vertex-MSQ: mean coordinates rounded off the vertex).
+    """
+    t0 = time.perf_counter()
+    bits = check_bits(bits)
+    if method not in LAYER_METHODS:
+        raise ValueError(f"method must be one of {LAYER_METHODS}, got {method!r}")
+    if not 0 < samples_per_input < 1:
+        raise ValueError(f"samples_per_input must be in (0, 1), got {samples_per_input}")
+    net = _check_params(params)
+    X = check_finite_array(X, "X", ndim=2)
+    if X.shape[1] != net[0][0].shape[0]:
+        raise ValueError(f"X has {X.shape[1]} columns, the network {net[0][0].shape[0]} "
+                         "inputs")
+    qnet: Params = []
+    h, hq = X, X
+    layers = []
+    for i, (W, b) in enumerate(net):
+        N = W.shape[0]
+        m = int(min(X.shape[0], max(1, np.floor(samples_per_input * N))))
+        res = layer(W, h[:m], bits, method, scale=scale,
+                    Xq=None if i == 0 else hq[:m], **kw)
+        Q = res.x
+        qnet.append((Q, b))
+        entry = dict(samples=m, rel_error=float(np.nanmean(res.info["rel_error"])))
+        if "n_free" in res.info:
+            entry["n_free"] = float(np.mean(res.info["n_free"]))
+        layers.append(entry)
+        if i < len(net) - 1:
+            h = np.maximum(h @ W + b, 0.0)
+            hq = np.maximum(hq @ Q + b, 0.0)
+    x = np.concatenate([Q.ravel() for Q, _ in qnet])
+    return Result(x=x, status=Status.CONVERGED, n_iter=len(net),
+                  fun=layers[-1]["rel_error"], wall_time=time.perf_counter() - t0,
+                  info=dict(params=qnet, layers=layers, bits=bits, method=method))
+
+
+# -- the digits MLP ------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class DigitsTask:
+    """A trained MLP on scikit-learn's digits and its data split (a "problem" for specs).
+
+    ``n`` is the number of weights, so a quantization Result's ``x`` has ``n`` entries.
+    """
+
+    params: Params
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    info: dict
+
+    @property
+    def n(self) -> int:
+        return int(sum(W.size for W, _ in self.params))
+
+    @property
+    def test_accuracy(self) -> float:
+        return accuracy(self.params, self.X_test, self.y_test)
+
+
+def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: int,
+              batch_size: int = 64, learning_rate: float = 1e-3, seed: int = 0,
+              weight_decay: float = 0.0) -> Params:
+    """Train a ReLU MLP with cross-entropy and Adam (JAX + optax), minibatches, seeded."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    rng = as_generator(seed)
+    sizes = [X.shape[1], *hidden, int(np.max(y)) + 1]
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        params.append((jnp.asarray(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)),
+                       jnp.zeros(b)))
+
+    def loss(p, xb, yb):
+        h = xb
+        for i, (W, b) in enumerate(p):
+            h = h @ W + b
+            if i < len(p) - 1:
+                h = jax.nn.relu(h)
+        return optax.softmax_cross_entropy_with_integer_labels(h, yb).mean()
+
+    opt = optax.adamw(learning_rate, weight_decay=weight_decay)
+    state = opt.init(params)
+
+    @jax.jit
+    def step(p, s, xb, yb):
+        g = jax.grad(loss)(p, xb, yb)
+        upd, s = opt.update(g, s, p)
+        return optax.apply_updates(p, upd), s
+
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    n = X.shape[0]
+    nb = max(1, n // batch_size)
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for k in range(nb):
+            idx = perm[k * batch_size:(k + 1) * batch_size]
+            params, state = step(params, state, Xj[idx], yj[idx])
+    return [(np.asarray(W, dtype=float), np.asarray(b, dtype=float)) for W, b in params]
+
+
+def digits_mlp(hidden: int | Sequence[int] = (256, 256), *, epochs: int = 60,
+               test_fraction: float = 0.3, seed: int = 0) -> DigitsTask:
+    """Train a ReLU MLP on scikit-learn's 8x8 digits (shipped data; inputs scaled to [0, 1]).
+
+    Parameters
+    ----------
+    hidden : int or sequence of int
+        Hidden layer widths (an int: one hidden layer).
+    epochs : int
+        Adam epochs over the training split (minibatches of 64).
+    test_fraction : float
+        Held-out fraction (stratified, seeded).
+    seed : int
+        Seeds the split, the initialization and the minibatch order.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    for h in hidden:
+        check_int(h, "hidden width", minimum=1)
+    check_int(epochs, "epochs", minimum=1)
+    data = load_digits()
+    X = data.data / 16.0
+    Xtr, Xte, ytr, yte = train_test_split(X, data.target, test_size=test_fraction,
+                                          random_state=int(seed) % 2**32,
+                                          stratify=data.target)
+    params = train_mlp(Xtr, ytr, hidden, epochs=epochs, seed=seed)
+    return DigitsTask(params, Xtr, ytr, Xte, yte,
+                      dict(hidden=list(hidden), epochs=epochs, seed=seed))

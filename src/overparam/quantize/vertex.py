@@ -1,0 +1,392 @@
+"""Vertex pre-processing: move ``w`` inside its quantization cells, keeping ``Xz = Xw``,
+until at most ``rank(X)`` coordinates are off the alphabet.
+
+The set ``{z : Xz = Xw, lo <= z <= hi}`` is a polytope that contains ``w``. A vertex of it
+has at least ``N - rank(X)`` coordinates on a face (``lo_i`` or ``hi_i``); with the cells of an
+alphabet as the box, those coordinates already lie on alphabet levels and memoryless scalar
+quantization (MSQ) of the vertex only errs on the at most ``rank(X)`` others. This is the
+reconstruction of Maly & Saab (2023) and Maly & Veselovska (2026) in
+``shared/papers/papers-structured.md`` (sections 3 and 4), which the digest marks as
+inference; ``docs/quantize.md`` lists which of its claims our runs confirm.
+
+Algorithm (``solver="pivot"``): a bounded-variable simplex walk without an objective
+(a "purification" of the interior point ``w``).
+
+* ``X`` is reduced once to ``A = R[:r]`` of a column-pivoted QR (``r = rank X``); the
+  ``r`` pivot columns are the first basis ``B``, with ``A_B`` triangular.
+* For each nonbasic coordinate ``j`` in turn, move along the edge ``z_j += s t``,
+  ``z_B -= s t A_B^{-1} A_j`` (``A z`` is unchanged) until ``j`` or a basic coordinate
+  reaches a face. If ``j`` does, it is fixed; else the basic one is fixed and ``j`` enters the
+  basis (a simplex pivot). Each step fixes one coordinate, so after ``N - r`` steps only
+  basic coordinates can be off the faces.
+* The columns ``A_B^{-1} A_j`` come from a tableau of a window of columns, updated by the
+  pivots in a product form ``I + U V^T`` that is folded into the tableau every ``block``
+  pivots with matrix products (BLAS-3); for long walks (``N - r`` much larger than ``r``)
+  the explicit basis inverse is kept the same way and new windows are formed from it. Many
+  right-hand sides (the neurons of a layer) walk together, vectorized.
+
+The cost is ``O(r^2 (N - r))`` per vector (a simplex-type walk cannot do better than one
+basis solve per step), against ``O(r N)`` per neuron for GPFQ; see ``docs/quantize.md``.
+
+``solver="highs"`` instead solves the LP ``min c^T z`` over the same polytope with HiGHS'
+dual simplex for a random ``c`` (a basic solution is a vertex): slower, an independent check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._core import Result, Status, as_generator, check_finite_array
+from ._alphabet import cells, check_bits
+
+__all__ = ["vertex", "vertex_box", "reduce_rows"]
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """``X`` reduced to full row rank: ``A z = 0`` iff ``X z = 0``.
+
+    ``A = R[:r] P^T`` from ``X P = Q R``; ``basis`` are the pivot columns (``A_B`` upper
+    triangular), ``nonbasic`` the others, ``T0 = A_B^{-1} A_N`` and ``Binv0 = A_B^{-1}``.
+    """
+
+    A: np.ndarray
+    rank: int
+    basis: np.ndarray
+    nonbasic: np.ndarray
+    T0: np.ndarray
+    R11: np.ndarray
+
+
+def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
+    """Column-pivoted QR of ``X`` (m x N): its numerical rank and a triangular first basis."""
+    m, N = X.shape
+    _, R, piv = sla.qr(X, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    if rtol is None:
+        rtol = max(m, N) * np.finfo(float).eps
+    r = int(np.count_nonzero(d > rtol * d[0])) if d.size and d[0] > 0 else 0
+    A = np.empty((r, N))
+    A[:, piv] = R[:r]
+    R11 = np.ascontiguousarray(R[:r, :r])
+    T0 = sla.solve_triangular(R11, R[:r, r:]) if r else np.zeros((0, N))
+    return Reduced(A, r, piv[:r].copy(), piv[r:].copy(), T0, R11)
+
+
+def _check_X(X: Any) -> np.ndarray:
+    X = check_finite_array(X, "X", ndim=2)
+    m, N = X.shape
+    if m >= N:
+        raise ValueError(
+            f"X has {m} rows and {N} columns: the vertex pre-processing needs more columns "
+            f"than rows (m < N), otherwise {{z : Xz = Xw}} has no slack to move in; use "
+            f"fewer samples (rows) than inputs, or plain MSQ / GPFQ")
+    return X
+
+
+def _as_columns(w: Any, N: int, name: str = "w") -> tuple[np.ndarray, bool]:
+    w = check_finite_array(w, name)
+    vec = w.ndim == 1
+    W = w.reshape(-1, 1) if vec else w
+    if W.ndim != 2 or W.shape[0] != N:
+        raise ValueError(f"{name} must have {N} rows (one per column of X), got shape "
+                         f"{w.shape}")
+    return W, vec
+
+
+def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
+          block: int = 32, window: int | None = None, tol: float = 1e-12,
+          memory_mb: float = 64.0) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vectorized walk for the rows of ``Z`` (n x N, each inside ``[LO, HI]``), in place.
+
+    Returns ``(Z, basis, pivots)``: the vertices, the final basis per row (n x r) and the
+    number of pivots.
+    """
+    n, N = Z.shape
+    r = red.rank
+    K = N - r
+    basis = np.tile(red.basis, (n, 1))
+    if r == 0 or K == 0:
+        return Z, basis, 0
+    A = red.A
+    nonbasic = red.nonbasic
+    if window is None:
+        # a full tableau costs ~2 r K^2 flops, windows ~4 K r^2 + 2 K r W
+        window = K if K <= 4 * r else max(2 * r, 4 * block)
+    window = int(min(max(window, 1), K))
+    rows = np.arange(n)
+    ZB = Z[rows[:, None], basis].copy()
+    LOB = LO[rows[:, None], basis].copy()
+    HIB = HI[rows[:, None], basis].copy()
+    U = np.zeros((n, r, block))
+    V = np.zeros((n, r, block))
+    Binv = None
+    if window < K:
+        Binv = np.tile(sla.solve_triangular(red.R11, np.eye(r)), (n, 1, 1))
+    pivots = 0
+    i = 0
+    while i < K:
+        i1 = min(K, i + window)
+        cols = nonbasic[i:i1]
+        if i == 0:
+            Tw = np.tile(red.T0[:, :i1], (n, 1, 1))
+        else:
+            Tw = Binv @ A[:, cols]
+        slot = 0
+        for c in range(i1 - i):
+            j = cols[c]
+            zj = Z[:, j]
+            loj, hij = LO[:, j], HI[:, j]
+            up, dn = hij - zj, zj - loj
+            toward_hi = up <= dn
+            tj = np.minimum(up, dn)
+            free = tj > tol
+            if free.any():
+                s = np.where(toward_hi, 1.0, -1.0)
+                col = Tw[:, :, c]
+                if slot:
+                    col = col + (U[:, :, :slot] @ (
+                        V[:, :, :slot].transpose(0, 2, 1) @ col[:, :, None]))[:, :, 0]
+                d = -s[:, None] * col
+                ad = np.abs(d)
+                big = ad > 1e-11 * (1.0 + ad.max(axis=1, keepdims=True))
+                gap = np.maximum(np.where(d > 0, HIB - ZB, ZB - LOB), 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(big, gap / np.where(big, ad, 1.0), np.inf)
+                tb = ratio.min(axis=1)
+                # Harris-style tie break: among near-minimal ratios, the largest pivot
+                near = ratio <= (tb + tol * (1.0 + np.abs(tb)))[:, None]
+                k = np.argmax(np.where(near, ad, -1.0), axis=1)
+                tk = ratio[rows, k]
+                piv = free & (tk < tj)
+                t = np.where(free, np.where(piv, tk, tj), 0.0)
+                ZB += t[:, None] * d
+            else:
+                piv = np.zeros(n, dtype=bool)
+                t = np.zeros(n)
+                s = np.ones(n)
+            newz = np.where(piv, zj + s * t, np.where(toward_hi, hij, loj))
+            Z[:, j] = newz
+            if piv.any():
+                P = np.nonzero(piv)[0]
+                kp = k[P]
+                ar = np.arange(P.size)
+                dk = d[P, kp]
+                Z[P, basis[P, kp]] = np.where(dk > 0, HIB[P, kp], LOB[P, kp])
+                basis[P, kp] = j
+                ZB[P, kp] = newz[P]
+                LOB[P, kp] = loj[P]
+                HIB[P, kp] = hij[P]
+                colP = col[P]
+                ck = colP[ar, kp]
+                u = colP / ck[:, None]
+                u[ar, kp] -= 1.0 / ck
+                U[:, :, slot] = 0.0
+                V[:, :, slot] = 0.0
+                U[P, :, slot] = -u
+                vnew = np.zeros((P.size, r))
+                vnew[ar, kp] = 1.0
+                if slot:
+                    vnew += (V[P, :, :slot] @ U[P, kp, :slot][:, :, None])[:, :, 0]
+                V[P, :, slot] = vnew
+                slot += 1
+                pivots += P.size
+            if slot and (slot == block or c == i1 - i - 1):
+                Uv, Vv = U[:, :, :slot], V[:, :, :slot].transpose(0, 2, 1)
+                if c + 1 < i1 - i:
+                    rem = Tw[:, :, c + 1:]
+                    rem += Uv @ (Vv @ rem)
+                if Binv is not None and i1 < K:
+                    Binv += Uv @ (Vv @ Binv)
+                slot = 0
+        i = i1
+    Z[rows[:, None], basis] = ZB
+    return Z, basis, pivots
+
+
+def _refine(A: np.ndarray, target: np.ndarray, Z: np.ndarray, basis: np.ndarray,
+            LO: np.ndarray, HI: np.ndarray, tol: float) -> int:
+    """Re-solve the basic coordinates of rows whose ``A z`` drifted from ``target``."""
+    res = target - Z @ A.T  # n x r
+    scale = np.maximum(1.0, np.abs(target).max(axis=1))
+    bad = np.nonzero(np.abs(res).max(axis=1) > tol * scale)[0]
+    for i in bad:
+        B = basis[i]
+        delta = np.linalg.solve(A[:, B], res[i])
+        Z[i, B] = np.clip(Z[i, B] + delta, LO[i, B], HI[i, B])
+    return int(bad.size)
+
+
+def _highs_vertex(A: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    from scipy.optimize import linprog
+
+    c = rng.standard_normal(A.shape[1])
+    res = linprog(c, A_eq=A, b_eq=A @ z, bounds=np.column_stack([lo, hi]),
+                  method="highs-ds")
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the vertex LP: {res.message}")
+    return np.clip(res.x, lo, hi)
+
+
+def _box_side(v: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
+    v = check_finite_array(v, name) if not np.isscalar(v) else np.asarray(float(v))
+    if v.ndim == 1 and v.shape[0] == shape[0]:
+        v = v[:, None]
+    try:
+        return np.broadcast_to(v, shape).T.copy()
+    except ValueError:
+        raise ValueError(f"{name} of shape {v.shape} does not match w of shape "
+                         f"{shape}") from None
+
+
+def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
+               block: int = 32, window: int | None = None, seed: int = 0,
+               chunk: int | None = None) -> Result:
+    """A vertex of ``{z : Xz = Xw, lo <= z <= hi}``, walking from ``w`` (which must lie in
+    the box).
+
+    Parameters
+    ----------
+    X : array of shape (m, N), m < N
+        The data (rows are samples).
+    w : array of shape (N,) or (N, n)
+        One vector or ``n`` vectors (columns), each inside its box.
+    lo, hi : arrays broadcastable to ``w``
+        The box; ``lo == hi`` fixes a coordinate.
+    solver : {"pivot", "highs"}
+        The simplex walk (default) or HiGHS' dual simplex on a random objective.
+    block : int
+        Pivots accumulated in product form before they are folded into the tableau.
+    window : int, optional
+        Tableau columns formed at a time (default: all when ``N - r <= 4 r``).
+    seed : int
+        Seeds the random LP objective of ``solver="highs"``.
+    chunk : int, optional
+        Vectors walked together (default: what fits in about 64 MB of tableau).
+
+    Returns
+    -------
+    Result
+        ``x``: the vertex (shape of ``w``); ``info``: ``rank``, ``free`` (boolean mask of
+        coordinates strictly inside the box, at most ``rank`` per vector), ``n_free``,
+        ``pivots``, ``refined`` (vectors whose basic part was re-solved at the end),
+        ``residual`` (max ``|X(z - w)|``).
+    """
+    t0 = time.perf_counter()
+    X = _check_X(X)
+    m, N = X.shape
+    W, vec = _as_columns(w, N)
+    LO = _box_side(lo, "lo", W.shape)
+    HI = _box_side(hi, "hi", W.shape)
+    Z = W.T.copy()
+    if np.any(LO > HI):
+        raise ValueError("the box is empty somewhere: lo > hi")
+    span = np.maximum(1.0, np.abs(np.concatenate([LO.ravel(), HI.ravel()])).max())
+    if np.any(Z < LO - 1e-12 * span) or np.any(Z > HI + 1e-12 * span):
+        raise ValueError("w must lie inside the box [lo, hi] (the walk starts at w)")
+    Z = np.clip(Z, LO, HI)
+    red = reduce_rows(X)
+    tol = 1e-12 * span
+    pivots = refined = 0
+    if solver == "pivot":
+        r, K = red.rank, N - red.rank
+        if chunk is None:
+            wdt = K if window is None and K <= 4 * r else (window or max(2 * r, 128))
+            per = 8.0 * max(r, 1) * (min(wdt, K) + (r if wdt < K else 0) + 2 * block)
+            chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
+        bases = []
+        for a in range(0, Z.shape[0], chunk):
+            sl = slice(a, a + chunk)
+            z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window,
+                            tol=tol)
+            Z[sl] = z
+            bases.append(b)
+            pivots += p
+        basis = np.concatenate(bases)
+        target = W.T @ red.A.T
+        refined = _refine(red.A, target, Z, basis, LO, HI, 1e-13)
+    elif solver == "highs":
+        rng = as_generator(seed)
+        for i in range(Z.shape[0]):
+            Z[i] = _highs_vertex(red.A, Z[i], LO[i], HI[i], rng)
+    else:
+        raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
+    free = (Z - LO > tol) & (HI - Z > tol)
+    residual = float(np.abs((Z - W.T) @ X.T).max())
+    n_free = free.sum(axis=1)
+    x = Z[0] if vec else Z.T
+    info = dict(rank=red.rank, free=free[0] if vec else free.T,
+                n_free=int(n_free[0]) if vec else n_free, pivots=pivots,
+                refined=refined, residual=residual, solver=solver)
+    ok = bool(np.all(n_free <= red.rank))
+    return Result(x=x, status=Status.CONVERGED if ok else Status.NUMERICAL_ERROR,
+                  message="" if ok else "more coordinates than rank(X) off the faces",
+                  n_iter=N - red.rank, fun=residual, wall_time=time.perf_counter() - t0,
+                  info=info)
+
+
+def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "pivot",
+           **kw: Any) -> Result:
+    """Vertex pre-processing against an alphabet: ``z`` with ``Xz = Xw``, each ``z_i`` in
+    the quantization cell of ``w_i``, and at most ``rank(X)`` entries off the alphabet.
+
+    The box is the union of the cells of the uniform alphabet
+    ``scale * linspace(-1, 1, 2**bits)`` (its levels are the faces), so one bit gives the
+    box ``[-scale, scale]``.
+
+    Parameters
+    ----------
+    X : array of shape (m, N), m < N
+    w : array of shape (N,) or (N, n)
+        One vector or one per column; entries within ``[-scale, scale]``.
+    bits : int >= 1
+    scale : float or array of shape (n,), optional
+        The alphabet's largest level per column (default: ``max |w|`` per column).
+    solver : {"pivot", "highs"}
+    **kw
+        Passed to :func:`vertex_box` (``block``, ``window``, ``seed``, ``chunk``).
+
+    Returns
+    -------
+    Result
+        As :func:`vertex_box`, plus ``info["scale"]`` and ``info["bits"]``.
+
+    Examples
+    --------
+    >>> import numpy as np, overparam
+    >>> rng = np.random.default_rng(0)
+    >>> X, w = rng.standard_normal((5, 40)), rng.uniform(-1, 1, 40)
+    >>> res = overparam.quantize.vertex(X, w, bits=2, scale=1.0)
+    >>> int(res.info["n_free"]) <= 5, bool(np.allclose(X @ res.x, X @ w))
+    (True, True)
+    """
+    bits = check_bits(bits)
+    X = _check_X(X)
+    W, vec = _as_columns(w, X.shape[1])
+    c = default_scale(W, scale)
+    lo, hi = cells(W, bits, c[None, :])
+    res = vertex_box(X, W[:, 0] if vec else W, lo[:, 0] if vec else lo,
+                     hi[:, 0] if vec else hi, solver=solver, **kw)
+    res.info.update(scale=float(c[0]) if vec else c, bits=bits)
+    return res
+
+
+def default_scale(W: np.ndarray, scale: Any) -> np.ndarray:
+    """Per-column alphabet scale: ``max |w|`` by default, else the given value(s)."""
+    n = W.shape[1]
+    if scale is None or (isinstance(scale, str) and scale == "max"):
+        c = np.abs(W).max(axis=0)
+    elif isinstance(scale, str) and scale == "layer":
+        c = np.full(n, np.abs(W).max())
+    elif isinstance(scale, str):
+        raise ValueError(f"scale must be 'max', 'layer' or a number, got {scale!r}")
+    else:
+        c = np.broadcast_to(check_finite_array(scale, "scale"), (n,)).astype(float)
+        if np.any(c < 0):
+            raise ValueError("scale must be >= 0")
+    return np.array(c, dtype=float)
