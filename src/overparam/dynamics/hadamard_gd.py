@@ -122,7 +122,7 @@ def hadamard_gd_batch(
     max_iter: int = 100_000,
     tol: float = 1e-6,
     record: int | Sequence[int] | None = 64,
-    chunk_bytes: int = 8 * 2**20,
+    chunk_bytes: int = 2**20,
     workers: int | None = None,
 ) -> list[Result]:
     """``hadamard_gd`` on many problems of one shape at once (``jax.vmap`` over trials).
@@ -131,11 +131,11 @@ def hadamard_gd_batch(
     operator, e.g. many measurement vectors of one sensing matrix: the trials then run
     together, their matrix-vector products fused into matrix-matrix products, several
     times the throughput of one-by-one runs). Trials with their own matrices run in chunks
-    whose matrices total at most ``chunk_bytes`` (default 8 MiB, about a last-level cache):
+    whose matrices total at most ``chunk_bytes`` (default 1 MiB, about one core's L2 cache):
     a step is two matrix-vector products, memory-bound, so batching pays while the chunk's
     matrices stay in cache and costs bandwidth beyond. Chunks run on ``workers`` threads
-    (default: one per core; use 1 when several processes already share the cores). Returns one Result per problem;
-    ``wall_time`` is the chunk's time divided by its size. Traces hold the base fields and
+    (default: one per core; use 1 when several processes already share the cores).
+    Returns one Result per problem; ``wall_time`` is the chunk's time divided by its size. Traces hold the base fields and
     ``rel_error`` when every problem has ``x_true``.
     """
     problems = [as_problem(p) for p in problems]
