@@ -170,7 +170,6 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: in
         return optax.softmax_cross_entropy_with_integer_labels(h, yb).mean()
 
     opt = optax.adamw(learning_rate, weight_decay=weight_decay)
-    state = opt.init(params)
 
     @jax.jit
     def step(p, s, xb, yb):
@@ -178,14 +177,18 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: in
         upd, s = opt.update(g, s, p)
         return optax.apply_updates(p, upd), s
 
-    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    Xj, yj = jnp.asarray(X, dtype=jnp.float64), jnp.asarray(y, dtype=jnp.int32)
     n = X.shape[0]
     nb = max(1, n // batch_size)
-    for _ in range(epochs):
-        perm = rng.permutation(n)
-        for k in range(nb):
-            idx = perm[k * batch_size:(k + 1) * batch_size]
-            params, state = step(params, state, Xj[idx], yj[idx])
+    # optax's bias correction mixes a Python float and an int32 step count, which JAX's
+    # "strict" promotion mode (used by the test suite) refuses: train under "standard"
+    with jax.numpy_dtype_promotion("standard"):
+        state = opt.init(params)
+        for _ in range(epochs):
+            perm = rng.permutation(n)
+            for k in range(nb):
+                idx = perm[k * batch_size:(k + 1) * batch_size]
+                params, state = step(params, state, Xj[idx], yj[idx])
     return [(np.asarray(W, dtype=float), np.asarray(b, dtype=float)) for W, b in params]
 
 

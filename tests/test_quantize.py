@@ -1,0 +1,242 @@
+"""Vertex pre-processing, MSQ, GPFQ, layers and networks (overparam.quantize)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import overparam
+from overparam.quantize import (
+    alphabet,
+    cells,
+    gpfq,
+    layer,
+    msq,
+    msq_round,
+    quantize_network,
+    vertex,
+    vertex_box,
+)
+
+
+def _off_faces(z, lo, hi, tol=1e-9):
+    return (z - lo > tol) & (hi - z > tol)
+
+
+def _gaussian(m, N, n=None, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, N))
+    w = rng.uniform(-1, 1, N if n is None else (N, n))
+    return X, w
+
+
+# -- alphabet --------------------------------------------------------------------------------
+
+def test_alphabet_and_rounding():
+    assert np.allclose(alphabet(1), [-1, 1])
+    assert np.allclose(alphabet(2, 3.0), [-3, -1, 1, 3])
+    x = np.array([-5.0, -0.4, 0.0, 0.34, 0.9, 2.0])
+    q = msq_round(x, 2, 1.0)
+    lv = alphabet(2)
+    brute = lv[np.argmin(np.abs(x[:, None] - lv[None, :]), axis=1)]
+    assert np.allclose(q, brute)
+    lo, hi = cells(np.array([-1.0, -0.5, 1 / 3, 0.9]), 2, 1.0)
+    assert np.allclose(lo, [-1, -1, 1 / 3, 1 / 3]) and np.allclose(hi, [-1, -1 / 3, 1 / 3, 1])
+
+
+# -- the vertex ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("m,N,bits", [(5, 40, 1), (12, 60, 2), (30, 200, 3), (8, 300, 2)])
+def test_vertex_is_feasible_with_at_most_rank_free_coordinates(m, N, bits):
+    X, w = _gaussian(m, N, seed=m + N)
+    res = vertex(X, w, bits, 1.0)
+    z = res.x
+    lo, hi = cells(w, bits, 1.0)
+    assert np.all(z >= lo - 1e-12) and np.all(z <= hi + 1e-12)       # in the cells of w
+    assert np.abs(X @ z - X @ w).max() <= 1e-10                        # Xz = Xw
+    free = _off_faces(z, lo, hi)
+    assert free.sum() <= np.linalg.matrix_rank(X) == m
+    off_alphabet = np.abs(z - msq_round(z, bits, 1.0)) > 1e-9
+    assert off_alphabet.sum() <= m
+    assert res.info["n_free"] == free.sum() and res.success
+
+
+def test_vertex_many_columns_and_windows_match_constraints():
+    X, W = _gaussian(20, 400, n=7, seed=3)
+    for window in (None, 50):   # full tableau and windowed basis-inverse modes
+        res = vertex(X, W, 2, 1.0, window=window, block=8)
+        Z = res.x
+        assert Z.shape == W.shape
+        assert np.abs(X @ Z - X @ W).max() <= 1e-10
+        lo, hi = cells(W, 2, 1.0)
+        assert np.all(_off_faces(Z, lo, hi).sum(axis=0) <= 20)
+
+
+def test_vertex_rank_deficient_X_counts_rank_not_rows():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 3)) @ rng.standard_normal((3, 50))   # rank 3
+    w = rng.uniform(-1, 1, 50)
+    res = vertex(X, w, 1, 1.0)
+    assert res.info["rank"] == 3
+    lo, hi = cells(w, 1, 1.0)
+    assert _off_faces(res.x, lo, hi).sum() <= 3
+    assert np.abs(X @ res.x - X @ w).max() <= 1e-10
+
+
+def test_vertex_agrees_with_highs_on_the_vertex_properties():
+    X, w = _gaussian(6, 30, seed=9)
+    lo, hi = -np.ones(30), np.ones(30)
+    for solver in ("pivot", "highs"):
+        res = vertex_box(X, w, lo, hi, solver=solver, seed=1)
+        assert np.abs(X @ res.x - X @ w).max() <= 1e-9
+        assert _off_faces(res.x, lo, hi).sum() <= 6
+
+
+def test_negative_control_a_perturbed_vertex_fails_the_checks():
+    X, w = _gaussian(5, 40, seed=2)
+    z = vertex(X, w, 1, 1.0).x
+    bad = z.copy()
+    bad[np.argmax(np.abs(z) == 1.0)] = 0.5        # move a coordinate off its face
+    lo, hi = cells(w, 1, 1.0)
+    assert np.abs(X @ bad - X @ w).max() > 1e-10 or _off_faces(bad, lo, hi).sum() > 5
+
+
+@settings(max_examples=10)
+@given(m=st.integers(1, 6), extra=st.integers(1, 30), bits=st.integers(1, 3),
+       seed=st.integers(0, 2**16))
+def test_vertex_invariants_hypothesis(m, extra, bits, seed):
+    X, w = _gaussian(m, m + extra, seed=seed)
+    res = vertex(X, w, bits, 1.0)
+    lo, hi = cells(w, bits, 1.0)
+    assert np.abs(X @ res.x - X @ w).max() <= 1e-10
+    assert _off_faces(res.x, lo, hi).sum() <= m
+    assert np.all(res.x >= lo - 1e-12) and np.all(res.x <= hi + 1e-12)
+
+
+def test_msq_error_of_the_vertex_lives_on_the_free_coordinates():
+    X, w = _gaussian(15, 120, seed=4)
+    res = layer(w, X, bits=2, method="vertex-msq", scale=1.0)
+    z = vertex(X, w, 2, 1.0).x
+    q = res.x
+    assert np.allclose(q, msq_round(z, 2, 1.0))
+    lo, hi = cells(w, 2, 1.0)
+    support = np.nonzero(np.abs(z - q) > 1e-12)[0]
+    assert set(support) <= set(np.nonzero(_off_faces(z, lo, hi))[0])
+    assert support.size <= 15
+    # X(w - q) = X(z - q): the whole output error comes from those coordinates
+    assert np.allclose(X @ (w - q), X[:, support] @ (z - q)[support], atol=1e-10)
+
+
+# -- GPFQ ------------------------------------------------------------------------------------
+
+def _gpfq_direct(w, X, bits, c, Xq=None):
+    """GPFQ written out literally for one neuron (Lybrand & Saab 2021)."""
+    Xq = X if Xq is None else Xq
+    lv = alphabet(bits, c)
+    u = np.zeros(X.shape[0])
+    q = np.zeros_like(w)
+    for t in range(X.shape[1]):
+        v = Xq[:, t] @ (u + w[t] * X[:, t]) / (Xq[:, t] @ Xq[:, t])
+        q[t] = lv[np.argmin(np.abs(lv - v))]
+        u = u + w[t] * X[:, t] - q[t] * Xq[:, t]
+    return q
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_gpfq_matches_a_direct_implementation(bits):
+    rng = np.random.default_rng(bits)
+    X = rng.standard_normal((6, 10))
+    Xq = X + 0.1 * rng.standard_normal((6, 10))
+    W = rng.standard_normal((10, 3))
+    c = np.abs(W).max(axis=0)
+    for xq in (None, Xq):
+        Q = gpfq(W, X, bits, Xq=xq)
+        for k in range(3):
+            assert np.allclose(Q[:, k], _gpfq_direct(W[:, k], X, bits, c[k], xq))
+    # negative control: a different alphabet gives a different answer
+    assert not np.allclose(gpfq(W, X, bits + 1), gpfq(W, X, bits))
+
+
+# -- layers ----------------------------------------------------------------------------------
+
+def test_layer_methods_on_gaussian_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 400))
+    W = rng.standard_normal((400, 4))
+    errs = {}
+    for meth in overparam.quantize.LAYER_METHODS:
+        res = overparam.quantize.layer(W, X, bits=2, method=meth)
+        Q = res.x
+        c = np.abs(W).max(axis=0)
+        assert np.allclose(Q, msq_round(Q, 2, c[None, :]))   # on the alphabet
+        errs[meth] = float(np.mean(res.info["rel_error"]))
+    assert errs["vertex-msq"] < 0.5 * errs["msq"]   # m/N = 1/20: far fewer rounded entries
+    assert np.allclose(msq(W, 2), layer(W, X, 2, "msq").x)
+
+
+def test_vertex_msq_error_decays_with_N():
+    rng = np.random.default_rng(5)
+    m, errs = 10, []
+    for N in (40, 160, 640):
+        X, W = rng.standard_normal((m, N)), rng.uniform(-1, 1, (N, 8))
+        errs.append(np.mean(layer(W, X, 2, "vertex-msq", scale=1.0).info["rel_error"]))
+    assert errs[2] < errs[1] < errs[0]
+    assert errs[2] < 0.5 * errs[0]
+
+
+# -- networks --------------------------------------------------------------------------------
+
+def test_quantize_network_feeds_quantized_activations_forward():
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((30, 40)) / 5, rng.standard_normal(40) / 10),
+              (rng.standard_normal((40, 5)) / 6, np.zeros(5))]
+    X = rng.random((50, 30))
+    for meth in overparam.quantize.LAYER_METHODS:
+        res = quantize_network(params, X, bits=3, method=meth)
+        qp = res.info["params"]
+        assert res.x.size == 30 * 40 + 40 * 5
+        assert [s["samples"] for s in res.info["layers"]] == [15, 20]
+        if meth == "vertex-msq":   # layer 2 keeps the quantized network's outputs on its rows
+            h = np.maximum(X[:20] @ qp[0][0] + params[0][1], 0.0)
+            z = vertex(h, params[1][0], 3).x
+            assert np.allclose(qp[1][0], msq_round(z, 3, np.abs(params[1][0]).max(axis=0)))
+
+
+def test_digits_mlp_trains_and_quantizes_tiny():
+    task = overparam.quantize.digits_mlp(32, epochs=3, seed=0)
+    assert task.test_accuracy > 0.5
+    res = quantize_network(task.params, task.X_train, bits=4, method="vertex-msq")
+    acc = overparam.quantize.accuracy(res.info["params"], task.X_test, task.y_test)
+    assert acc > task.test_accuracy - 0.15
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+def test_bad_input_gives_clear_errors():
+    X, w = _gaussian(5, 20)
+    with pytest.raises(ValueError, match="more columns than rows"):
+        vertex(np.ones((20, 5)), np.ones(5))
+    with pytest.raises(ValueError, match="more columns than rows"):
+        layer(np.ones((5, 2)), np.ones((8, 5)), 2, "vertex-msq")
+    with pytest.raises(ValueError, match="non-finite"):
+        layer(np.full(20, np.nan), X, 2)
+    with pytest.raises(ValueError, match="non-finite"):
+        vertex(X, np.where(np.arange(20) == 3, np.nan, w))
+    with pytest.raises(ValueError, match="bits must be >= 1"):
+        layer(w, X, 0)
+    with pytest.raises(TypeError, match="bits must be an integer"):
+        layer(w, X, 1.5)
+    with pytest.raises(ValueError, match="method must be"):
+        layer(w, X, 2, "rounding")
+    with pytest.raises(ValueError, match="rows"):
+        layer(np.ones(7), X, 2)
+    with pytest.raises(ValueError, match="outside the alphabet"):
+        vertex(X, w, 2, scale=0.1)
+    with pytest.raises(ValueError, match="inside the box"):
+        vertex_box(X, w, -0.1, 0.1)
+    with pytest.raises(ValueError, match="solver"):
+        vertex(X, w, solver="simplex")
+    with pytest.raises(ValueError, match="samples_per_input"):
+        quantize_network([(np.ones((3, 2)), np.zeros(2))], np.ones((4, 3)), 2,
+                         samples_per_input=2.0)
