@@ -18,7 +18,7 @@ from overparam._core import (
 def test_every_status_has_advice_and_only_converged_succeeds():
     for s in Status:
         assert isinstance(s.advice, str) and len(s.advice) > 20
-        assert s.success == (s is Status.CONVERGED)
+        assert s.success == (s in (Status.CONVERGED, Status.EARLY_STOPPED))
 
 
 def test_result_defaults_and_repr():

@@ -18,6 +18,7 @@ class Status(enum.Enum):
     NON_FINITE_INPUT = "non_finite_input"
     INFEASIBLE = "infeasible"
     NUMERICAL_ERROR = "numerical_error"
+    EARLY_STOPPED = "early_stopped"
 
     @property
     def advice(self) -> str:
@@ -25,7 +26,7 @@ class Status(enum.Enum):
 
     @property
     def success(self) -> bool:
-        return self is Status.CONVERGED
+        return self is Status.CONVERGED or self is Status.EARLY_STOPPED
 
 
 _ADVICE = {
@@ -49,6 +50,10 @@ _ADVICE = {
         "No solution of the constraints exists (e.g. y is not in the range of A, or no "
         "non-negative x solves Ax = y): the problem must be relaxed, e.g. use least "
         "squares or Lasso instead of an interpolating method."
+    ),
+    Status.EARLY_STOPPED: (
+        "An early-stopping rule ended the run on purpose (e.g. on a low-rank plateau "
+        "before the iterates fit the noise); info says where and why."
     ),
     Status.NUMERICAL_ERROR: (
         "The solver failed numerically (a singular system or a failed line search): "

@@ -213,7 +213,7 @@ def dmf_gd(
         ``nuclear_rank``, ``sv1`` ... ``sv8`` (the top singular values as 1-D fields) and,
         when the truth is known, ``rel_error`` = ``||W - W*||_F / ||W*||_F``. With ``early_stopping``,
         ``info["early_stopping"]`` says which interval was picked and ``status`` is
-        ``converged`` (the rule's stopping point was reached) or, when no plateau
+        ``early_stopped`` (the rule's stopping point was reached) or, when no plateau
         qualified, the full run's status.
 
     References
@@ -273,7 +273,7 @@ def dmf_gd(
     res2.info["early_stopping"] = dict(es, interval=(chosen.start, chosen.end),
                                        stop_iter=stop, level=chosen.level)
     if res2.n_iter == stop and res2.status in (Status.MAX_ITER, Status.CONVERGED):
-        res2.status = Status.CONVERGED
+        res2.status = Status.EARLY_STOPPED
         res2.message = (f"early stopping: effective-rank plateau at level "
                         f"{chosen.level:.2f} over iterations [{chosen.start}, {chosen.end}]; "
                         f"stopped at iteration {stop}")
