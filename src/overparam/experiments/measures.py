@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["MetricEntry", "METRICS", "compute_metrics", "register_metric"]
+__all__ = ["MetricEntry", "METRICS", "compute_metrics", "info_metric", "register_metric"]
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,29 @@ METRICS: dict[str, MetricEntry] = {m.name: m for m in [
 ]}
 
 
+@dataclass(frozen=True)
+class _InfoValue:
+    key: str
+
+    def __call__(self, problem: Any, result: Any, ref: Any, tol: float) -> float:
+        value = result.info.get(self.key)
+        return float("nan") if value is None else float(value)
+
+
+def info_metric(name: str, description: str = "", key: str | None = None) -> MetricEntry:
+    """A metric reading a scalar the solver put in ``Result.info[key]`` (default: ``name``;
+    NaN when absent). Areas that report the same quantity share one entry."""
+    return MetricEntry(name, _InfoValue(key or name), takes_result=True,
+                       description=description or f"Result.info[{key or name!r}]")
+
+
 def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry:
-    """Add a metric to the registry (an error if the name is taken, unless ``replace``)."""
-    if entry.name in METRICS and not replace:
+    """Add a metric to the registry (an error if the name is taken by a different metric,
+    unless ``replace``; registering an equal entry again is a no-op)."""
+    old = METRICS.get(entry.name)
+    if old is not None and not replace:
+        if old.fn == entry.fn and old.takes_result == entry.takes_result:
+            return old
         raise ValueError(f"metric {entry.name!r} is already registered")
     METRICS[entry.name] = entry
     return entry
