@@ -1,0 +1,437 @@
+"""Simultaneously row-sparse and low-rank matrices and their measurement operators.
+
+The unknown is an ``n1 x n2`` matrix ``X*`` of rank at most ``r`` with at most ``s`` nonzero
+rows (jointly sparse columns). It is observed through ``m`` linear measurements
+``y = Phi(X*)`` (+ noise). As everywhere in overparam the matrix is handled as its row-major
+vectorization ``x = vec(X) = X.reshape(-1)``.
+
+Three measurement operators, all scaled by ``1/sqrt(m)`` as in Kuemmerle & Maly (2023):
+
+* dense Gaussian: :class:`~overparam.problems.GaussianSensing` (i.i.d. ``N(0, 1/m)``);
+* Gaussian rank-one: ``y_i = a_i^T X b_i / sqrt(m)`` with ``a_i ~ N(0, I_n1)``,
+  ``b_i ~ N(0, I_n2)`` (:func:`gaussian_rank_one`);
+* Fourier rank-one: ``y_i = (F A)_i^T X conj((F B)_i) / m^{3/2}`` with Gaussian
+  ``A`` (``m x n1``), ``B`` (``m x n2``) and ``F`` the ``m x m`` DFT
+  (:func:`fourier_rank_one`); the measurements are complex.
+
+The rank-one operators store only the ``m x (n1 + n2)`` factors (matrix-free): a forward
+map costs ``O(m n1 n2)`` flops but ``O(m (n1 + n2))`` memory, and the weighted Gram matrices
+that IRLS needs cost ``O(m^2 (n1 + n2))`` instead of ``O(m^2 n1 n2)``
+(see :meth:`RankOneSensing.row_weighted_gram`).
+
+References
+----------
+C. Kuemmerle, J. Maly, "Recovering simultaneously structured data via non-convex
+iteratively reweighted least squares", NeurIPS 2023 (arXiv:2306.04961).
+"""
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from .._core import as_generator, check_int, check_positive
+from .matrix import GaussianSensing, MatrixOperator
+from .problem import Problem
+
+__all__ = [
+    "MatrixMeasurements",
+    "OPERATORS",
+    "RankOneSensing",
+    "fourier_rank_one",
+    "gaussian_rank_one",
+    "lrrs_dof",
+    "lrrs_guesses",
+    "lrrs_measurements",
+    "lrrs_problem",
+    "row_sparse_low_rank_matrix",
+]
+
+OPERATORS = ("gaussian", "gaussian_rank_one", "fourier_rank_one")
+
+
+class RankOneSensing(MatrixOperator):
+    """Rank-one measurements ``y_i = scale * L_i^T X R_i`` of an ``n1 x n2`` matrix.
+
+    Row ``i`` of the operator is ``scale * vec(L_i R_i^T)`` (row-major). Only the factors
+    ``L`` (``m x n1``) and ``R`` (``m x n2``) are stored. Complex factors give complex
+    measurements; then :meth:`rmatvec` is the conjugate transpose (the adjoint for the
+    complex inner product ``<a, b> = sum conj(a) b``).
+
+    Parameters
+    ----------
+    L, R : ndarray
+        Left and right factors, ``m x n1`` and ``m x n2``, real or complex.
+    scale : float
+        Factor in front of every measurement.
+    """
+
+    def __init__(self, L: Any, R: Any, scale: float = 1.0):
+        L, R = np.asarray(L), np.asarray(R)
+        if L.ndim != 2 or R.ndim != 2 or L.shape[0] != R.shape[0]:
+            raise ValueError(f"L and R must be m x n1 and m x n2, got {L.shape}, {R.shape}")
+        if not (np.all(np.isfinite(L)) and np.all(np.isfinite(R))):
+            raise ValueError("L and R must be finite")
+        self.scale = check_positive(scale, "scale")
+        self.L, self.R = L, R
+        m, n1, n2 = L.shape[0], L.shape[1], R.shape[1]
+        self.matrix_shape = (n1, n2)
+        self.shape = (m, n1 * n2)
+        self.dtype = np.result_type(L.dtype, R.dtype, np.float64)
+
+    @property
+    def is_complex(self) -> bool:
+        return np.issubdtype(self.dtype, np.complexfloating)
+
+    def _as_matrix(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.shape == self.matrix_shape:
+            return x
+        if x.size != self.shape[1]:
+            raise ValueError(f"expected {self.shape[1]} entries or shape {self.matrix_shape}, "
+                             f"got shape {x.shape}")
+        return x.reshape(self.matrix_shape)
+
+    def apply_matrix(self, W: np.ndarray) -> np.ndarray:
+        W = np.asarray(W)
+        if W.shape != self.matrix_shape:
+            raise ValueError(f"W has shape {W.shape}, the operator expects {self.matrix_shape}")
+        return self.matvec(W)
+
+    def adjoint_matrix(self, r: np.ndarray) -> np.ndarray:
+        return self.rmatvec(r).reshape(self.matrix_shape)
+
+    def matvec(self, x):
+        X = self._as_matrix(x)
+        return self.scale * np.einsum("ij,ij->i", self.L @ X, self.R)
+
+    def rmatvec(self, r):
+        r = np.asarray(r).reshape(-1)
+        if r.shape[0] != self.shape[0]:
+            raise ValueError(f"expected {self.shape[0]} measurements, got {r.shape[0]}")
+        out = self.scale * ((self.L.conj().T * r) @ self.R.conj())
+        return out.reshape(-1)
+
+    def jax_matvec(self, x):
+        X = x.reshape(self.matrix_shape)
+        return self.scale * jnp.sum((jnp.asarray(self.L) @ X) * jnp.asarray(self.R), axis=1)
+
+    def jax_rmatvec(self, r):
+        L, R = jnp.asarray(self.L), jnp.asarray(self.R)
+        return (self.scale * ((L.conj().T * r) @ R.conj())).reshape(-1)
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        m, n = self.shape
+        if m * n > max_entries:
+            raise MemoryError(f"refusing to materialise a {m} x {n} operator")
+        return self.scale * (self.L[:, :, None] * self.R[:, None, :]).reshape(m, n)
+
+    def row_weighted_gram(self, b: np.ndarray) -> np.ndarray:
+        """``Phi diag_rows(b) Phi^H`` (``m x m``) in ``O(m^2 (n1 + n2))``.
+
+        ``diag_rows(b)`` scales row ``k`` of a matrix by ``b[k]``; the entry ``(i, j)`` is
+        ``scale^2 (L_i^T diag(b) conj(L_j)) (R_i^T conj(R_j))``.
+        """
+        b = np.asarray(b, dtype=np.float64)
+        return self.scale**2 * (((self.L * b) @ self.L.conj().T)
+                                * (self.R @ self.R.conj().T))
+
+    def as_linear_operator(self) -> spla.LinearOperator:
+        return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
+                                   dtype=self.dtype)
+
+    @cached_property
+    def norm2(self) -> float:
+        m, n = self.shape
+        if m * n <= 4_000_000:
+            return float(np.linalg.norm(self.to_dense(), 2))
+        s = spla.svds(self.as_linear_operator(), k=1, return_singular_vectors=False,
+                      random_state=0, tol=1e-8)
+        return float(s[0])
+
+    def dot_test(self, seed: int = 0) -> float:
+        """Relative mismatch of ``<Phi x, r>`` and ``<x, Phi^H r>`` (complex-aware)."""
+        rng = as_generator(seed)
+        x = rng.standard_normal(self.shape[1])
+        r = rng.standard_normal(self.shape[0]) + (
+            1j * rng.standard_normal(self.shape[0]) if self.is_complex else 0.0)
+        lhs = np.vdot(r, self.matvec(x))
+        rhs = np.vdot(self.rmatvec(r), x)
+        return float(abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300))
+
+
+class MatrixMeasurements:
+    """A matrix operator ``Phi`` seen by the row-sparse / low-rank solvers.
+
+    Dense operators (a stored Gaussian sensing matrix, any array or operator that
+    materializes) are held as the ``m x (n1 n2)`` array; :class:`RankOneSensing` keeps its
+    factors, so that the maps below cost ``O(m (n1 + n2) r)`` instead of ``O(m n1 n2 r)``.
+
+    Parameters
+    ----------
+    A : operator or ndarray
+        ``m x (n1 n2)`` on row-major ``vec``; real or complex.
+    shape : tuple of int
+        ``(n1, n2)``.
+    """
+
+    def __init__(self, A: Any, shape: tuple[int, int]):
+        self.n1, self.n2 = shape
+        self.rank_one = hasattr(A, "row_weighted_gram") and hasattr(A, "L")
+        if self.rank_one:
+            self.L, self.R, self.scale = A.L, A.R, float(A.scale)
+            self.m = A.L.shape[0]
+            self.dtype = np.result_type(A.L.dtype, A.R.dtype, np.float64)
+        else:
+            Phi = getattr(A, "matrix", None)
+            if Phi is None:
+                Phi = A.to_dense() if hasattr(A, "to_dense") else np.asarray(A)
+            Phi = np.asarray(Phi)
+            if Phi.ndim != 2 or Phi.shape[1] != self.n1 * self.n2:
+                raise ValueError(f"the operator has shape {Phi.shape}, expected m x "
+                                 f"{self.n1 * self.n2} for {self.n1} x {self.n2} matrices")
+            self.Phi = Phi
+            self.m = Phi.shape[0]
+            self.dtype = np.result_type(Phi.dtype, np.float64)
+
+    @cached_property
+    def Mc(self) -> np.ndarray:  # noqa: N802
+        """``Phi^H e_i`` as ``n1 x n2`` matrices, shape ``(m, n1, n2)`` (dense operators)."""
+        return self.Phi.conj().reshape(self.m, self.n1, self.n2)
+
+    def dense(self) -> np.ndarray:
+        """``Phi`` as an ``m x (n1 n2)`` array (row-major ``vec``)."""
+        if self.rank_one:
+            return self.scale * (self.L[:, :, None] * self.R[:, None, :]).reshape(self.m, -1)
+        return self.Phi
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        if self.rank_one:
+            return self.scale * np.einsum("ij,ij->i", self.L @ X, self.R)
+        return self.Phi @ X.reshape(-1)
+
+    def adjoint(self, z: np.ndarray) -> np.ndarray:
+        if self.rank_one:
+            return self.scale * ((self.L.conj().T * z) @ self.R.conj())
+        return (self.Phi.conj().T @ z).reshape(self.n1, self.n2)
+
+    def gram(self, b: np.ndarray) -> np.ndarray:
+        """``Phi diag_rows(b) Phi^H``."""
+        if self.rank_one:
+            return self.scale**2 * (((self.L * b) @ self.L.conj().T)
+                                    * (self.R @ self.R.conj().T))
+        return (self.Phi * np.repeat(b, self.n2)) @ self.Phi.conj().T
+
+    def left_map(self, V: np.ndarray) -> np.ndarray:
+        """The ``m x (n1 r)`` matrix of ``Z -> Phi(Z V^T)`` on row-major ``vec(Z)``."""
+        r = V.shape[1]
+        if self.rank_one:
+            return (self.scale * self.L[:, :, None] * (self.R @ V)[:, None, :]).reshape(
+                self.m, self.n1 * r)
+        return (self.Phi.reshape(self.m, self.n1, self.n2) @ V).reshape(self.m, -1)
+
+    def right_map(self, U: np.ndarray) -> np.ndarray:
+        """The ``m x (n2 r)`` matrix of ``Z -> Phi(U Z^T)`` on row-major ``vec(Z)``."""
+        r = U.shape[1]
+        if self.rank_one:
+            return (self.scale * self.R[:, :, None] * (self.L @ U)[:, None, :]).reshape(
+                self.m, self.n2 * r)
+        Phi3 = self.Phi.reshape(self.m, self.n1, self.n2)
+        return (np.swapaxes(Phi3, 1, 2) @ U).reshape(self.m, -1)
+
+
+# ---------------------------------------------------------------- sizes
+def lrrs_dof(n2: int, rank: int, s: int) -> int:
+    """Degrees of freedom ``r (s + n2 - r)`` of an ``s``-row-sparse rank-``r`` matrix
+    with ``n2`` columns (the count used by Kuemmerle & Maly for ``m``)."""
+    n2, rank, s = (check_int(n2, "n2", minimum=1), check_int(rank, "rank", minimum=1),
+                   check_int(s, "s", minimum=1))
+    return rank * (s + n2 - rank)
+
+
+def lrrs_measurements(n2: int, rank: int, s: int, m: int | None = None,
+                      oversampling: float | None = None) -> int:
+    """``m`` given directly, or ``ceil(oversampling * r (s + n2 - r))``."""
+    if (m is None) == (oversampling is None):
+        raise TypeError("give exactly one of m and oversampling")
+    if m is not None:
+        return check_int(m, "m", minimum=1)
+    rho = check_positive(oversampling, "oversampling")
+    return max(1, int(math.ceil(rho * lrrs_dof(n2, rank, s) - 1e-9)))
+
+
+def _check_sizes(n1: Any, n2: Any, rank: Any, s: Any) -> tuple[int, int, int, int]:
+    n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    rank, s = check_int(rank, "rank", minimum=1), check_int(s, "s", minimum=1)
+    if s > n1:
+        raise ValueError(f"s = {s} exceeds the number of rows n1 = {n1}")
+    if rank > min(s, n2):
+        raise ValueError(f"rank = {rank} exceeds min(s, n2) = {min(s, n2)}: an s-row-sparse "
+                         "matrix has rank at most min(s, n2)")
+    return n1, n2, rank, s
+
+
+def lrrs_guesses(problem: Any, rank: int | None = None, s: int | None = None,
+                 fac_r: float = 1.0, fac_s: float = 1.0) -> tuple[int, int]:
+    """Rank and row-sparsity guesses handed to a solver: given values, else
+    ``floor(fac_r * rank)`` and ``floor(fac_s * s)`` of the problem's truth (``info``),
+    capped at ``min(n1, n2)`` and ``n1`` (misspecification as in Kuemmerle & Maly: 1.5 s
+    and 2 r). Without a recorded ``s`` the guess is ``n1`` (no row sparsity)."""
+    from .matrix import matrix_shape_of
+
+    n1, n2 = matrix_shape_of(problem)
+    info = getattr(problem, "info", {}) or {}
+    fac_r, fac_s = check_positive(fac_r, "fac_r"), check_positive(fac_s, "fac_s")
+    if rank is None:
+        rank = max(1, min(int(math.floor(fac_r * info.get("rank", 1))), min(n1, n2)))
+    if s is None:
+        s = max(1, min(int(math.floor(fac_s * info.get("s", n1))), n1))
+    return rank, s
+
+
+# ---------------------------------------------------------------- ground truth
+def row_sparse_low_rank_matrix(
+    n1: int, n2: int, rank: int, s: int, *, seed: int | np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ground truth of Kuemmerle & Maly: ``X = U diag(z) V^T / ||U diag(z) V^T||_F``.
+
+    ``s`` rows chosen uniformly at random carry ``U`` (i.i.d. ``N(0, 1)``, ``s x r``);
+    ``V`` is ``n2 x r`` i.i.d. ``N(0, 1)``; ``z ~ N(0, I_r)`` (signs allowed).
+
+    Parameters
+    ----------
+    n1, n2 : int
+        Shape.
+    rank : int
+        ``1 <= rank <= min(s, n2)``.
+    s : int
+        Number of nonzero rows, ``1 <= s <= n1``.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (n1, n2)
+        Unit Frobenius norm, rank ``rank`` (almost surely), ``s`` nonzero rows.
+    support : ndarray of int
+        The sorted indices of the nonzero rows.
+    """
+    n1, n2, rank, s = _check_sizes(n1, n2, rank, s)
+    rng = as_generator(seed)
+    support = np.sort(rng.choice(n1, size=s, replace=False))
+    U = rng.standard_normal((s, rank))
+    V = rng.standard_normal((n2, rank))
+    z = rng.standard_normal(rank)
+    X = np.zeros((n1, n2))
+    X[support] = (U * z) @ V.T
+    X /= np.linalg.norm(X)
+    return X, support
+
+
+# ---------------------------------------------------------------- operators
+def gaussian_rank_one(n1: int, n2: int, m: int,
+                      seed: int | np.random.Generator) -> RankOneSensing:
+    """Gaussian rank-one measurements ``y_i = a_i^T X b_i / sqrt(m)`` (matrix-free)."""
+    n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    m = check_int(m, "m", minimum=1)
+    rng = as_generator(seed)
+    A = rng.standard_normal((m, n1))
+    B = rng.standard_normal((m, n2))
+    return RankOneSensing(A, B, scale=1.0 / math.sqrt(m))
+
+
+def fourier_rank_one(n1: int, n2: int, m: int,
+                     seed: int | np.random.Generator) -> RankOneSensing:
+    """"Fourier" rank-one measurements of Kuemmerle & Maly (complex, matrix-free).
+
+    ``FA = F A / sqrt(m)``, ``FB = F B / sqrt(m)`` with Gaussian ``A`` (``m x n1``),
+    ``B`` (``m x n2``) and the ``m x m`` DFT ``F`` (applied by FFT), and
+    ``y_i = FA_i^T X conj(FB_i) / sqrt(m)``.
+    """
+    n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+    m = check_int(m, "m", minimum=1)
+    rng = as_generator(seed)
+    A = rng.standard_normal((m, n1))
+    B = rng.standard_normal((m, n2))
+    FA = np.fft.fft(A, axis=0) / math.sqrt(m)
+    FB = np.fft.fft(B, axis=0) / math.sqrt(m)
+    return RankOneSensing(FA, FB.conj(), scale=1.0 / math.sqrt(m))
+
+
+def _operator(name: str, n1: int, n2: int, m: int, rng: np.random.Generator,
+              matrix_free: bool | str) -> MatrixOperator:
+    if name == "gaussian":
+        return GaussianSensing(n1, n2, m, rng, matrix_free=matrix_free)
+    if name == "gaussian_rank_one":
+        return gaussian_rank_one(n1, n2, m, rng)
+    if name == "fourier_rank_one":
+        return fourier_rank_one(n1, n2, m, rng)
+    raise ValueError(f"operator must be one of {OPERATORS}, got {name!r}")
+
+
+def lrrs_problem(
+    n1: int,
+    n2: int,
+    rank: int,
+    s: int,
+    m: int | None = None,
+    *,
+    oversampling: float | None = None,
+    operator: str = "gaussian",
+    snr: float | None = None,
+    matrix_free: bool | str = "auto",
+    seed: int | np.random.Generator,
+) -> Problem:
+    """Recovery of a row-sparse, low-rank matrix from linear measurements.
+
+    Parameters
+    ----------
+    n1, n2, rank, s : int
+        Shape, rank and number of nonzero rows of the truth
+        (:func:`row_sparse_low_rank_matrix`).
+    m : int, optional
+        Number of measurements, or give ``oversampling`` instead:
+        ``m = ceil(oversampling * r (s + n2 - r))``.
+    operator : {"gaussian", "gaussian_rank_one", "fourier_rank_one"}
+        Measurement operator (all scaled by ``1/sqrt(m)``).
+    snr : float, optional
+        Signal-to-noise ratio: ``y = Phi(X*) + sigma g`` with ``g ~ N(0, I_m)`` and
+        ``sigma = sqrt(||Phi(X*)||^2 / (m snr))`` (real noise; the paper's Fig. 7 model).
+        ``None`` or ``inf``: noiseless.
+    matrix_free : bool or "auto"
+        For the dense Gaussian operator (see :class:`GaussianSensing`).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    Problem
+        ``x_true = vec(X*)`` (row-major), ``info`` with ``matrix_shape``, ``rank``, ``s``,
+        ``support``, ``m``, ``dof``, ``oversampling``, ``operator`` and ``snr``.
+
+    Examples
+    --------
+    >>> p = lrrs_problem(64, 10, 2, 8, oversampling=3.0, seed=0)
+    >>> p.m, p.info["dof"]
+    (96, 32)
+    """
+    n1, n2, rank, s = _check_sizes(n1, n2, rank, s)
+    if operator not in OPERATORS:
+        raise ValueError(f"operator must be one of {OPERATORS}, got {operator!r}")
+    m = lrrs_measurements(n2, rank, s, m=m, oversampling=oversampling)
+    rng = as_generator(seed)
+    X, support = row_sparse_low_rank_matrix(n1, n2, rank, s, seed=rng)
+    A = _operator(operator, n1, n2, m, rng, matrix_free)
+    y = A.matvec(X.reshape(-1))
+    sigma = 0.0
+    if snr is not None and not (isinstance(snr, float) and math.isinf(snr)):
+        snr = check_positive(snr, "snr")
+        sigma = math.sqrt(float(np.vdot(y, y).real) / (m * snr))
+        y = y + sigma * rng.standard_normal(m)
+    dof = lrrs_dof(n2, rank, s)
+    info = dict(generator="lrrs_problem", matrix_shape=(n1, n2), n1=n1, n2=n2, rank=rank,
+                s=s, support=support.tolist(), m=m, dof=dof, oversampling=m / dof,
+                operator=operator, snr=None if sigma == 0.0 else float(snr))
+    return Problem(A, y, x_true=X.reshape(-1), noise=sigma, info=info)

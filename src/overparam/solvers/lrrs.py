@@ -1,0 +1,653 @@
+"""IRLS-LRRS: iteratively reweighted least squares for row-sparse *and* low-rank matrices.
+
+Kuemmerle & Maly (NeurIPS 2023) recover an ``n1 x n2`` matrix of rank ``r`` with ``s``
+nonzero rows from ``m ~ r (s + n2)`` linear measurements ``y = Phi(X)`` by minimizing, one
+weighted least-squares problem at a time, the smoothed log surrogate
+
+    F_{eps,delta}(X) = eps^2 sum_i f_eps(sigma_i(X)) + delta^2 sum_i f_delta(||X_{i,:}||),
+
+``f_e(t) = log|t|`` for ``|t| >= e`` and ``log e + (t^2/e^2 - 1)/2`` below. Each step is
+
+    X^{k+1} = argmin <X, W_k X>  subject to  Phi(X) = y,
+    W_k = eps_k^2 W_lr(X^k, eps_k) + delta_k^2 W_sp(X^k, delta_k),
+
+with the row weights ``W_sp Z = diag(max(||X_i||, delta)^-2) Z`` and the low-rank weight
+``W_lr = eps^-2 Id + P_T (D - eps^-2) P_T^*`` on the tangent space ``T`` of the rank-``r_k``
+manifold at ``X^k`` (``r_k`` the number of singular values above ``eps_k``).
+
+The weighted step is solved exactly through the Woodbury identity: with the row scaling
+``B = (Id + delta^2 W_sp)^-1`` and ``K = eps^2 D - 1`` (diagonal in the tangent coordinates
+``(Gamma1, Gamma2, Gamma3)`` of size ``r(n1 + n2 + r)``)
+
+    W^-1 = B - B P (K^-1 + P^* B P)^-1 P^* B.
+
+``C = K^-1 + P^* B P`` never has to be formed densely: it is block diagonal, ``r`` systems of
+size ``r + n1`` (the ``(Gamma1, Gamma2)`` block, one per column) and one ``r x r`` system
+(the ``Gamma3`` block, whose rows are orthogonal to ``V``). The cost of a step is then
+dominated by the ``m x m`` Gram matrix ``Phi B Phi^H``: ``O(m^2 n1 n2)`` for a dense
+operator, ``O(m^2 (n1 + n2))`` for rank-one measurements
+(:class:`~overparam.problems.structured.RankOneSensing`), against ``O((n1 n2)^3)`` for a dense
+solve with the full ``n1 n2 x n1 n2`` weight matrix (:func:`lrrs_weighted_ls_dense`, kept as
+the reference that the tests compare with).
+
+Weight variants (``weights=``)
+------------------------------
+``"simirls"`` (default)
+    The weights of the authors' code, with which all published figures were made: the
+    one-sided tangent blocks get ``1/(sigma_j sigma_{r_k})`` (the code passes only the
+    ``r_k`` leading singular values to the MatrixIRLS weight routine, which then reads
+    ``sigma_{r_k}^2`` where it expects ``eps^2``).
+``"matrixirls"``
+    The weights of the low-rank-only IRLS (MatrixIRLS, Kuemmerle & Sigl 2021) and of the
+    paper's formula: ``H_ij = 1/(max(sigma_i, eps) max(sigma_j, eps))``, i.e. one-sided
+    blocks ``1/(sigma_j eps)``.
+
+References
+----------
+C. Kuemmerle, J. Maly, "Recovering simultaneously structured data via non-convex
+iteratively reweighted least squares", NeurIPS 2023 (arXiv:2306.04961); code
+github.com/ckuemmerle/simirls (``IRLS_LRRS.m``).
+C. Kuemmerle, C. Mayrink Verdun, "A scalable second order method for ill-conditioned
+matrix completion from few samples", ICML 2021 (MatrixIRLS).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._core import Result, Status, check_finite_array, check_int, check_positive
+from ..problems import Problem
+from ..problems.matrix import matrix_shape_of
+from ..problems.structured import MatrixMeasurements, lrrs_guesses
+
+__all__ = [
+    "LRRSWeights",
+    "WEIGHT_VARIANTS",
+    "irls_lrrs",
+    "irls_lrrs_vec",
+    "lrrs_weighted_ls",
+    "lrrs_weighted_ls_dense",
+    "lrrs_weights",
+]
+
+WEIGHT_VARIANTS = ("simirls", "matrixirls")
+
+# eps and delta below this fraction of sigma_1(X): the weighted system may become singular
+# because the iterate is structured to working precision (a stopping rule, not a failure)
+_SATURATED = 1e-7
+# a weighted step whose relative residual ||Phi(X) - y|| / ||y|| exceeds this (and 100 times
+# the previous one) is an unreliable solve: the constraint is exact in exact arithmetic
+_RES_ACCEPT = 1e-11
+
+
+# ---------------------------------------------------------------- measurement access
+def _tangent_atoms(meas: MatrixMeasurements, b: np.ndarray, U: np.ndarray, V: np.ndarray):
+    """Tangent coordinates of ``B M_i`` (``M_i = Phi^H e_i``) for all ``i``:
+    arrays ``(m, r, r)``, ``(m, n1, r)``, ``(m, r, n2)``."""
+    Uh = U.conj().T
+    if meas.rank_one:
+        lb = meas.scale * (meas.L.conj() * b)               # rows b * conj(L_i) (with scale)
+        rr = meas.R.conj()                                  # rows conj(R_i)
+        a = lb @ Uh.T                                       # (m, r): U^H (b l_i)
+        c = rr @ V                                          # (m, r): V^T r_i
+        q = lb - a @ U.T                                    # (m, n1): Q (b l_i)
+        e = rr - c @ V.conj().T                             # (m, n2): (I - V V^H)^T r_i
+        return (a[:, :, None] * c[:, None, :], q[:, :, None] * c[:, None, :],
+                a[:, :, None] * e[:, None, :])
+    BM = meas.Mc * b[None, :, None]
+    ZV = BM @ V                                             # (m, n1, r)
+    core = np.einsum("ak,mkb->mab", Uh, ZV)                 # (m, r, r)
+    G2 = ZV - np.einsum("ka,mab->mkb", U, core)
+    UZ = np.einsum("ak,mkn->man", Uh, BM)                   # (m, r, n2)
+    G3 = UZ - core @ V.conj().T
+    return core, G2, G3
+
+
+# ---------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class LRRSWeights:
+    """The IRLS weight operator ``W = eps^2 W_lr + delta^2 W_sp`` at one iterate.
+
+    Attributes
+    ----------
+    U, V : ndarray
+        Leading ``r_k`` left/right singular vectors of the iterate.
+    sigma : ndarray
+        Its ``r_k`` singular values above ``eps`` (descending).
+    eps, delta : float
+        Smoothing parameters of the rank and row-sparsity terms.
+    row_weights : ndarray
+        ``w_i = max(||X_i||, delta)^-2``.
+    sigma_ref : float
+        The value replacing ``sigma`` outside the tangent space in the one-sided blocks:
+        ``eps`` (``"matrixirls"``) or ``sigma_{r_k}`` (``"simirls"``).
+    """
+
+    U: np.ndarray
+    V: np.ndarray
+    sigma: np.ndarray
+    eps: float
+    delta: float
+    row_weights: np.ndarray
+    sigma_ref: float
+
+    @property
+    def rank(self) -> int:
+        return int(self.sigma.size)
+
+    @property
+    def b(self) -> np.ndarray:
+        """Row scaling ``B = (1 + delta^2 w_i)^-1``."""
+        return 1.0 / (1.0 + self.delta**2 * self.row_weights)
+
+    def lam(self) -> tuple[np.ndarray, np.ndarray]:
+        """``Lambda = eps^2 d / (1 - eps^2 d) = -K^-1 - 1 >= 0`` on the core (r x r) and on
+        the one-sided blocks (r,) (Gamma2 columns = Gamma3 rows), computed without
+        cancellation."""
+        s, e2 = self.sigma, self.eps**2
+        return e2 / (np.outer(s, s) - e2), e2 / (s * self.sigma_ref - e2)
+
+
+def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "simirls",
+                 epsmin: float = 1e-14) -> LRRSWeights:
+    """The weight operator of IRLS-LRRS at ``X`` for given smoothing parameters.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n1, n2)
+        The current iterate.
+    eps, delta : float
+        Smoothing of the rank and the row-sparsity term (``> 0``).
+    weights : {"simirls", "matrixirls"}
+        Weight variant (see the module docstring).
+    epsmin : float
+        ``r_k = #{sigma_i > eps + epsmin}``.
+    """
+    if weights not in WEIGHT_VARIANTS:
+        raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
+    U, s, Vh = np.linalg.svd(X, full_matrices=False)
+    rk = int(np.count_nonzero(s > eps + epsmin))
+    rows = np.linalg.norm(X, axis=1)
+    w = 1.0 / np.maximum(rows, delta) ** 2
+    sigma = s[:rk].copy()
+    ref = float(eps) if (weights == "matrixirls" or rk == 0) else float(sigma[-1])
+    return LRRSWeights(U[:, :rk].copy(), Vh[:rk].conj().T.copy(), sigma, float(eps),
+                       float(delta), w, ref)
+
+
+# ---------------------------------------------------------------- weighted least squares
+class SingularSystemError(np.linalg.LinAlgError):
+    """The weighted least-squares system is (numerically) singular."""
+
+
+def _C_blocks(Wt: LRRSWeights) -> tuple[np.ndarray, np.ndarray]:
+    """The Hermitian positive definite blocks of ``-C``, ``C = K^-1 + P^* B P``.
+
+    ``C`` is indefinite and, near a solution, tiny on the structured directions, as the
+    difference of the O(1) terms ``K^-1 ~ -1`` and ``P^* B P ~ 1``. On valid coordinates
+    (``P^* P = Id``) it equals ``-(Lambda + P^* (Id - B) P)`` exactly, a sum of two positive
+    semidefinite terms that we form without that cancellation (``1 - B`` is
+    ``delta^2 w / (1 + delta^2 w)``). The right-hand sides are always valid coordinates;
+    the invalid ones (components of Gamma2 columns in span U) get the identity.
+
+    Returns ``mats`` of shape ``(r, r + n1, r + n1)``, the system of column ``j`` of the
+    stacked ``(Gamma1; Gamma2)``, and the ``r x r`` matrix ``G + diag(Lambda)`` of the
+    Gamma3 block (whose rows are orthogonal to ``V``, so that
+    ``G Gamma3 (I - V V^H) + diag(Lambda) Gamma3 = (G + diag(Lambda)) Gamma3``).
+    """
+    U = Wt.U
+    r, n1 = Wt.rank, U.shape[0]
+    Uh = U.conj().T
+    dw = Wt.delta**2 * Wt.row_weights
+    sb = dw / (1.0 + dw)                                    # 1 - b
+    sU = U * sb[:, None]
+    G = Uh @ sU                                             # U^H diag(sb) U
+    E = (Uh * sb) - (G @ Uh)                                # U^H diag(sb) Q
+    F = np.diag(sb).astype(E.dtype) - U @ E - (sU @ Uh)     # Q diag(sb) Q
+    M = np.block([[G, E], [E.conj().T, F + U @ Uh]])
+    lam_core, lam_side = Wt.lam()
+    diag12 = np.concatenate([lam_core, np.broadcast_to(lam_side, (n1, r))], axis=0)
+    mats = np.broadcast_to(M, (r,) + M.shape).copy()
+    idx = np.arange(r + n1)
+    mats[:, idx, idx] += diag12.T
+    mats = 0.5 * (mats + np.conj(np.swapaxes(mats, 1, 2)))
+    M3 = G + np.diag(lam_side)
+    return mats, 0.5 * (M3 + M3.conj().T)
+
+
+def _solve_C(Wt: LRRSWeights, core, G2, G3):
+    """Apply ``-C^-1`` to tangent coordinates with a trailing axis of right-hand sides:
+    ``core (r, r, q)``, ``G2 (n1, r, q)``, ``G3 (r, n2, q)`` (see :func:`_C_blocks`)."""
+    r = Wt.rank
+    mats, M3 = _C_blocks(Wt)
+    rhs12 = np.moveaxis(np.concatenate([core, G2], axis=0), 1, 0)   # (r, r+n1, q)
+    try:
+        sol12 = np.linalg.solve(mats, rhs12)
+        sol3 = np.linalg.solve(M3, G3.reshape(r, -1)).reshape(G3.shape)
+    except np.linalg.LinAlgError as err:
+        raise SingularSystemError(f"singular tangent-space system: {err}") from None
+    sol12 = np.moveaxis(sol12, 0, 1)                        # (r+n1, r, q)
+    return sol12[:r], sol12[r:], sol3
+
+
+def _P(Wt: LRRSWeights, c1, c2, c3) -> np.ndarray:
+    """``P(gamma) = U G1 V^H + Q G2 V^H + U G3 (I - V V^H)`` for one coordinate vector."""
+    U, V = Wt.U, Wt.V
+    Vh = V.conj().T
+    G2 = c2 - U @ (U.conj().T @ c2)
+    G3 = c3 - (c3 @ V) @ Vh
+    return U @ c1 @ Vh + G2 @ Vh + U @ G3
+
+
+def _weighted_ls(meas: MatrixMeasurements, y: np.ndarray, Wt: LRRSWeights,
+                 method: str = "cholesky") -> np.ndarray:
+    """``W^-1 Phi^H (Phi W^-1 Phi^H)^-1 y`` with ``W^-1 = B + B P (-C)^-1 P^* B``.
+
+    ``"cholesky"``: form ``S = Phi W^-1 Phi^H = Phi B Phi^H + conj(T) (-C)^-1 T^T`` (a sum
+    of positive semidefinite terms; ``T`` holds the tangent coordinates of ``B Phi^H e_i``)
+    and solve it by Cholesky. ``"qr"``: with ``-C = L L^H`` write ``W^-1 = R R^H``,
+    ``R = [B^(1/2), B P L^-H]``, and take the minimum-norm solution of ``Phi R w = y`` by a
+    QR factorization of ``(Phi R)^H``: accurate to ``cond(Phi R)`` instead of its square
+    (used when ``S`` is numerically singular, i.e. in the last quadratic steps).
+    """
+    b = Wt.b
+    r, m = Wt.rank, meas.m
+    n1, n2 = meas.n1, meas.n2
+    if method == "qr":
+        return _weighted_ls_qr(meas, y, Wt)
+    S = meas.gram(b)
+    if r > 0:
+        core, G2, G3 = _tangent_atoms(meas, b, Wt.U, Wt.V)   # rows: P^* B Phi^H e_i
+        Y1, Y2, Y3 = _solve_C(Wt, np.moveaxis(core, 0, -1), np.moveaxis(G2, 0, -1),
+                              np.moveaxis(G3, 0, -1))       # -C^-1 P^* B Phi^H
+        Tm = np.concatenate([core.reshape(m, -1), G2.reshape(m, -1), G3.reshape(m, -1)], 1)
+        Y = np.concatenate([Y1.reshape(-1, m), Y2.reshape(-1, m), Y3.reshape(-1, m)], 0)
+        S = S + Tm.conj() @ Y                               # Phi W^-1 Phi^H
+    z = _solve_gram(S, y)
+    X = meas.adjoint(z) * b[:, None]
+    if r > 0:
+        c = Y @ z
+        c1 = c[: r * r].reshape(r, r)
+        c2 = c[r * r: r * r + n1 * r].reshape(n1, r)
+        c3 = c[r * r + n1 * r:].reshape(r, n2)
+        X = X + _P(Wt, c1, c2, c3) * b[:, None]
+    return X
+
+
+def _weighted_ls_qr(meas: MatrixMeasurements, y: np.ndarray, Wt: LRRSWeights) -> np.ndarray:
+    b = Wt.b
+    r, m = Wt.rank, meas.m
+    n1, n2 = meas.n1, meas.n2
+    sb = np.sqrt(b)
+    blocks = [meas.dense() * np.repeat(sb, n2)]            # Phi B^(1/2)
+    if r > 0:
+        core, G2, G3 = _tangent_atoms(meas, b, Wt.U, Wt.V)
+        mats, M3 = _C_blocks(Wt)
+        try:
+            Ls = np.linalg.cholesky(mats)
+            L3 = np.linalg.cholesky(M3)
+        except np.linalg.LinAlgError as err:
+            raise SingularSystemError(f"tangent-space system not definite: {err}") from None
+        rhs12 = np.moveaxis(np.concatenate([np.moveaxis(core, 0, -1),
+                                            np.moveaxis(G2, 0, -1)], axis=0), 1, 0)
+        J12 = np.stack([sla.solve_triangular(Ls[j], rhs12[j], lower=True) for j in range(r)])
+        J3 = sla.solve_triangular(L3, np.moveaxis(G3, 0, -1).reshape(r, -1), lower=True)
+        J = np.concatenate([J12.reshape(-1, m), J3.reshape(-1, m)], 0)   # L^-1 T^T
+        blocks.append(J.conj().T)
+    Zh = np.concatenate(blocks, axis=1).conj().T            # (Phi R)^H
+    Q, Rq = sla.qr(Zh, mode="economic", check_finite=False)
+    d = np.abs(np.diag(Rq))
+    if d.min() <= np.finfo(float).eps * d.max() * max(Zh.shape):
+        raise SingularSystemError("Phi W^-1/2 is numerically rank deficient")
+    w = Q @ sla.solve_triangular(Rq, y, trans="C", lower=False, check_finite=False)
+    X = (sb[:, None] * w[: n1 * n2].reshape(n1, n2)).astype(np.result_type(w, b))
+    if r > 0:
+        w2 = w[n1 * n2:]
+        w12 = w2[: r * (r + n1)].reshape(r, r + n1)
+        x12 = np.stack([sla.solve_triangular(Ls[j], w12[j], lower=True, trans="C")
+                        for j in range(r)]).T            # (r + n1, r)
+        c3 = sla.solve_triangular(L3, w2[r * (r + n1):].reshape(r, n2), lower=True,
+                                  trans="C")
+        X = X + _P(Wt, x12[:r], x12[r:], c3) * b[:, None]
+    if not np.all(np.isfinite(X)):
+        raise SingularSystemError("non-finite weighted least-squares solution")
+    return X
+
+
+def _solve_gram(S: np.ndarray, y: np.ndarray, refine: int = 1) -> np.ndarray:
+    """Solve the Hermitian positive definite ``S z = y`` (Cholesky, LU as a fallback), with
+    ``refine`` steps of iterative refinement (``S`` is very ill-conditioned near a
+    solution: huge on the structured directions, O(1) elsewhere)."""
+    S = 0.5 * (S + S.conj().T)
+    try:
+        fac = sla.cho_factor(S, check_finite=False)
+        solve = lambda v: sla.cho_solve(fac, v, check_finite=False)  # noqa: E731
+    except (np.linalg.LinAlgError, ValueError):
+        try:
+            lu = sla.lu_factor(S, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError) as err:
+            raise SingularSystemError(f"singular Gram system: {err}") from None
+        if np.min(np.abs(np.diag(lu[0]))) <= np.finfo(float).eps * np.abs(lu[0]).max():
+            raise SingularSystemError("singular Gram system Phi W^-1 Phi^H")
+        solve = lambda v: sla.lu_solve(lu, v, check_finite=False)  # noqa: E731
+    z = solve(y)
+    for _ in range(refine):
+        z = z + solve(y - S @ z)
+    if not np.all(np.isfinite(z)):
+        raise SingularSystemError("non-finite solution of the Gram system")
+    return z
+
+
+def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
+    if isinstance(A, Problem):
+        if y is not None:
+            raise TypeError("pass either a Problem or (A, y), not both")
+        return A.A, A.y, matrix_shape_of(A) if shape is None else shape
+    if shape is None:
+        shape = matrix_shape_of(A)
+    y = check_finite_array(y, "y", ndim=1)
+    return A, y, shape
+
+
+def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
+                     weights: str = "simirls", epsmin: float = 1e-14,
+                     shape: tuple[int, int] | None = None) -> np.ndarray:
+    """One weighted least-squares step of IRLS-LRRS, by the tangent-space Woodbury solve.
+
+    Returns ``argmin <Z, W Z> s.t. Phi(Z) = y`` with ``W`` the weight operator at ``X``
+    (:func:`lrrs_weights`). ``A`` is a matrix operator (or a Problem, then ``y=None``).
+    """
+    A, y, shape = _prepare(A, y, shape)
+    X = check_finite_array(X, "X", ndim=2)
+    if X.shape != tuple(shape):
+        raise ValueError(f"X has shape {X.shape}, expected {tuple(shape)}")
+    meas = MatrixMeasurements(A, shape)
+    return _weighted_ls(meas, y, lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin))
+
+
+def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
+                           weights: str = "simirls", epsmin: float = 1e-14,
+                           shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The same step as :func:`lrrs_weighted_ls` by dense linear algebra (reference).
+
+    Builds the full ``n1 n2 x n1 n2`` weight matrix from its definition with the full SVD,
+    ``W_lr = (U_f x conj V_f) diag(vec H) (U_f x conj V_f)^H``, and solves
+    ``Z = W^-1 Phi^H (Phi W^-1 Phi^H)^-1 y``: ``O((n1 n2)^3)`` time, ``O((n1 n2)^2)`` memory.
+    """
+    A, y, shape = _prepare(A, y, shape)
+    X = check_finite_array(X, "X", ndim=2)
+    n1, n2 = shape
+    meas = MatrixMeasurements(A, shape)
+    Phi = meas.dense()
+    Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
+    Uf, _, Vhf = np.linalg.svd(X, full_matrices=True)
+    rk = Wt.rank
+    sig_full1 = np.full(n1, np.nan)
+    sig_full2 = np.full(n2, np.nan)
+    sig_full1[:rk] = Wt.sigma
+    sig_full2[:rk] = Wt.sigma
+    H = np.empty((n1, n2))
+    ii, jj = np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij")
+    both = (ii < rk) & (jj < rk)
+    left = (ii < rk) & (jj >= rk)
+    right = (ii >= rk) & (jj < rk)
+    H[both] = 1.0 / (sig_full1[ii[both]] * sig_full2[jj[both]])
+    H[left] = 1.0 / (sig_full1[ii[left]] * Wt.sigma_ref)
+    H[right] = 1.0 / (sig_full2[jj[right]] * Wt.sigma_ref)
+    H[~(both | left | right)] = 1.0 / Wt.eps**2
+    Kron = np.kron(Uf, Vhf.T)             # row-major vec(U M V^H) = (U kron conj V) vec M
+    W = (Kron * (Wt.eps**2 * H.reshape(-1))) @ Kron.conj().T
+    W[np.diag_indices_from(W)] += Wt.delta**2 * np.repeat(Wt.row_weights, n2)
+    WiPhiH = sla.solve(W, Phi.conj().T, assume_a="her")
+    z = sla.solve(Phi @ WiPhiH, y, assume_a="her")
+    return (WiPhiH @ z).reshape(n1, n2)
+
+
+# ---------------------------------------------------------------- the algorithm
+def _f_smooth(t: np.ndarray, e: float) -> float:
+    t = np.abs(t)
+    big = t >= e
+    out = np.where(big, np.log(np.maximum(t, 1e-300)), math.log(e) + 0.5 * (t**2 / e**2 - 1))
+    return float(out.sum())
+
+
+def _objective(X: np.ndarray, eps: float, delta: float) -> float:
+    s = np.linalg.svd(X, compute_uv=False)
+    rows = np.linalg.norm(X, axis=1)
+    return eps**2 * _f_smooth(s, eps) + delta**2 * _f_smooth(rows, delta)
+
+
+def irls_lrrs(
+    problem: Any,
+    rank: int | None = None,
+    s: int | None = None,
+    *,
+    y: Any = None,
+    shape: tuple[int, int] | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-9,
+    epsmin: float = 1e-14,
+    weights: str = "simirls",
+    stop_on_delta_floor: bool = True,
+    ls_solver: str = "auto",
+    callback: Callable[[int, np.ndarray], Any] | None = None,
+) -> Result:
+    """Recover a row-sparse, low-rank matrix by IRLS-LRRS (Kuemmerle & Maly, Algorithm 1).
+
+    1. Start from the minimum-norm solution ``X^0 = Phi^H (Phi Phi^H)^-1 y``,
+       ``eps = delta = inf``.
+    2. Smoothing: ``delta_k = max(min(delta_{k-1}, rho_{s+1}(X^k)), epsmin)`` (the
+       ``(s+1)``-th largest row norm) and ``eps_k = max(min(eps_{k-1}, sigma_{r+1}(X^k)),
+       epsmin)``.
+    3. Weights at ``X^k`` (:func:`lrrs_weights`).
+    4. ``X^{k+1} = argmin <X, W_k X> s.t. Phi(X) = y`` via the tangent-space Woodbury
+       solve (:func:`lrrs_weighted_ls`).
+    5. Stop when ``||X^{k+1} - X^k||_F / ||X^{k+1}||_F < tol``, when ``delta`` reaches
+       ``epsmin`` (the iterate is ``s``-row-sparse to machine precision; only when
+       ``s < n1``), when the weighted system turns singular because the weights saturate
+       (``eps`` and ``delta`` below ``1e-7 sigma_1(X)``: the iterate is structured to
+       working precision; the authors' code also ends on this), or after ``max_iter``
+       steps.
+
+    Parameters
+    ----------
+    problem : Problem or operator
+        A matrix problem (e.g. :func:`~overparam.problems.lrrs_problem`), or a matrix
+        operator / dense ``m x (n1 n2)`` array (row-major ``vec``) with ``y`` and ``shape``.
+    rank, s : int, optional
+        Rank and row-sparsity *guesses* (may exceed the truth: misspecification is
+        supported). Default: ``problem.info["rank"]`` and ``problem.info["s"]``
+        (``s = n1``, no row sparsity, when the problem does not say).
+    y : array, optional
+        Measurements (only with an operator as first argument).
+    shape : tuple of int, optional
+        ``(n1, n2)`` when the operator does not carry ``matrix_shape``.
+    max_iter : int
+        Weighted least-squares steps (``N0``, default 200).
+    tol : float
+        Tolerance on the relative change (default 1e-9; the paper's experiments use 1e-10).
+    epsmin : float
+        Floor of ``eps`` and ``delta`` (default 1e-14).
+    weights : {"simirls", "matrixirls"}
+        Weight variant (module docstring): the authors' code (published figures) or the
+        low-rank-only IRLS / the paper's formula.
+    stop_on_delta_floor : bool
+        Stop when ``delta`` hits ``epsmin`` (the authors' rule).
+    ls_solver : {"auto", "cholesky", "qr"}
+        How the weighted least-squares step is solved (always through the tangent-space
+        Woodbury structure): Cholesky of the ``m x m`` system ``Phi W^-1 Phi^H``
+        (fastest), a QR factorization of ``(Phi W^-1/2)^H`` (accurate to
+        ``cond(Phi W^-1/2)`` instead of its square; materializes a rank-one operator), or
+        ``"auto"``: Cholesky, and QR when that system is numerically singular (the last
+        quadratic steps).
+    callback : callable, optional
+        ``callback(k, X)`` after each iterate (``k = 0`` is the start).
+
+    Returns
+    -------
+    Result
+        ``x`` the ``n1 x n2`` matrix; ``status`` CONVERGED (tolerance, delta floor or
+        saturated weights), MAX_ITER, or NUMERICAL_ERROR (singular weighted system away
+        from saturation; the previous iterate is returned); ``n_iter`` the number of weighted steps; ``fun`` the final smoothed
+        objective ``F_{eps,delta}``; ``trace`` per iterate (``iter``, ``eps``, ``delta``,
+        ``rank`` (``r_k``), ``row_sparsity`` (rows above ``delta``), ``rel_change``,
+        ``objective`` and, when the problem knows the truth, ``rel_error``);
+        ``info["stop"]`` names the rule that stopped the run.
+
+    Examples
+    --------
+    >>> from overparam.problems import lrrs_problem
+    >>> p = lrrs_problem(64, 10, 2, 8, oversampling=3.0, seed=0)
+    >>> res = irls_lrrs(p, tol=1e-10)
+    >>> bool(np.linalg.norm(res.x.reshape(-1) - p.x_true) < 1e-8)
+    True
+    """
+    t0 = time.perf_counter()
+    info_src = problem.info if isinstance(problem, Problem) else {}
+    A, yv, shape = _prepare(problem, y, shape)
+    n1, n2 = (check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1))
+    rank = info_src.get("rank") if rank is None else rank
+    s = info_src.get("s", n1) if s is None else s
+    if rank is None:
+        raise TypeError("rank is required (the problem does not record one)")
+    rank = check_int(rank, "rank", minimum=1)
+    s = check_int(s, "s", minimum=1)
+    if rank > min(n1, n2):
+        raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
+    if s > n1:
+        raise ValueError(f"s = {s} exceeds the number of rows n1 = {n1}")
+    max_iter = check_int(max_iter, "max_iter", minimum=0)
+    tol = check_positive(tol, "tol")
+    epsmin = check_positive(epsmin, "epsmin")
+    if weights not in WEIGHT_VARIANTS:
+        raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
+    if ls_solver not in ("auto", "cholesky", "qr"):
+        raise ValueError(f"ls_solver must be 'auto', 'cholesky' or 'qr', got {ls_solver!r}")
+    n_qr = 0
+    meas = MatrixMeasurements(A, (n1, n2))
+    if yv.shape != (meas.m,):
+        raise ValueError(f"y has shape {yv.shape}, the operator has {meas.m} rows")
+    x_true = getattr(problem, "x_true", None)
+    Xt = None if x_true is None else np.asarray(x_true).reshape(n1, n2)
+    nt = None if Xt is None else max(float(np.linalg.norm(Xt)), 1e-300)
+
+    rec: dict[str, list] = {k: [] for k in ("iter", "eps", "delta", "rank", "row_sparsity",
+                                           "rel_change", "objective", "rel_error")}
+
+    def record(k, X, eps, delta, rk, change):
+        rows = np.linalg.norm(X, axis=1)
+        rec["iter"].append(k)
+        rec["eps"].append(eps)
+        rec["delta"].append(delta)
+        rec["rank"].append(rk)
+        rec["row_sparsity"].append(int(np.count_nonzero(rows > delta + epsmin)))
+        rec["rel_change"].append(change)
+        rec["objective"].append(_objective(X, eps, delta) if np.isfinite(eps) else np.nan)
+        rec["rel_error"].append(np.nan if Xt is None else
+                                float(np.linalg.norm(X - Xt)) / nt)
+
+    status, stop = Status.MAX_ITER, "max_iter"
+    try:
+        X = _weighted_ls(meas, yv, LRRSWeights(np.zeros((n1, 0)), np.zeros((n2, 0)),
+                                               np.zeros(0), 1.0, 0.0, np.zeros(n1), 1.0))
+    except SingularSystemError as err:
+        return Result(x=np.zeros((n1, n2), dtype=meas.dtype), status=Status.NUMERICAL_ERROR,
+                      message=f"{Status.NUMERICAL_ERROR.advice} ({err})",
+                      wall_time=time.perf_counter() - t0, info={"stop": "singular"})
+    eps = delta = math.inf
+    k, change = 0, math.nan
+    ynorm = max(float(np.linalg.norm(yv)), 1e-300)
+    res_prev = float(np.linalg.norm(meas.forward(X) - yv)) / ynorm
+    if callback is not None:
+        callback(0, X)
+    while True:
+        sv = np.linalg.svd(X, compute_uv=False)
+        rows = np.sort(np.linalg.norm(X, axis=1))[::-1]
+        eps = max(min(eps, float(sv[rank]) if rank < sv.size else 0.0), epsmin)
+        delta = max(min(delta, float(rows[s]) if s < n1 else 0.0), epsmin)
+        rk = int(np.count_nonzero(sv > eps + epsmin))
+        record(k, X, eps, delta, rk, change)
+        if k >= 1 and change < tol:
+            status, stop = Status.CONVERGED, "tol"
+            break
+        if stop_on_delta_floor and s < n1 and delta <= epsmin:
+            status, stop = Status.CONVERGED, "delta_floor"
+            break
+        if k >= max_iter:
+            break
+        Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
+        try:
+            try:
+                Xn = _weighted_ls(meas, yv, Wt, "qr" if ls_solver == "qr" else "cholesky")
+            except SingularSystemError:
+                if ls_solver != "auto":
+                    raise
+                Xn = _weighted_ls(meas, yv, Wt, "qr")
+                n_qr += 1
+        except SingularSystemError as err:
+            # The weighted system loses solvability when the weights saturate: eps and delta
+            # far below the scale of X mean X is rank-r and s-row-sparse to working
+            # precision (the authors' code ends its loop on this warning too). Anywhere
+            # else it is a numerical failure.
+            scale = max(float(sv[0]), 1e-300)
+            at_floor = eps <= _SATURATED * scale and (s >= n1 or delta <= _SATURATED * scale)
+            status = Status.CONVERGED if at_floor else Status.NUMERICAL_ERROR
+            stop = "saturated" if at_floor else f"singular ({err})"
+            break
+        if not np.all(np.isfinite(Xn)):
+            status, stop = Status.NUMERICAL_ERROR, "non-finite iterate"
+            break
+        res_n = float(np.linalg.norm(meas.forward(Xn) - yv)) / ynorm
+        if res_n > max(_RES_ACCEPT, 100.0 * res_prev) and ls_solver == "auto":
+            # the Cholesky step violates Phi(X) = y: an unreliable solve; retry by QR
+            try:
+                Xq = _weighted_ls(meas, yv, Wt, "qr")
+                res_q = float(np.linalg.norm(meas.forward(Xq) - yv)) / ynorm
+                if res_q < res_n:
+                    Xn, res_n = Xq, res_q
+                    n_qr += 1
+            except SingularSystemError:
+                pass
+        if res_n > max(_RES_ACCEPT, 100.0 * res_prev):
+            # Both solves violate the constraint. Near saturation (see above) this is the
+            # end of the attainable accuracy: keep the previous iterate.
+            scale = max(float(sv[0]), 1e-300)
+            at_floor = eps <= _SATURATED * scale and (s >= n1 or delta <= _SATURATED * scale)
+            status = Status.CONVERGED if at_floor else Status.NUMERICAL_ERROR
+            stop = "saturated" if at_floor else (
+                f"inaccurate weighted solve (relative residual {res_n:.1e})")
+            break
+        res_prev = res_n
+        k += 1
+        change = float(np.linalg.norm(Xn - X)) / max(float(np.linalg.norm(Xn)), 1e-300)
+        X = Xn
+        if callback is not None:
+            callback(k, X)
+    trace = {key: np.asarray(v) for key, v in rec.items()}
+    if Xt is None:
+        del trace["rel_error"]
+    fun = float(trace["objective"][-1]) if trace["objective"].size else math.nan
+    msg = status.advice if stop in ("tol", "max_iter") else f"{status.advice} (stop: {stop})"
+    return Result(x=X, status=status, message=msg, n_iter=k, fun=fun, trace=trace,
+                  wall_time=time.perf_counter() - t0,
+                  info={"stop": stop, "rank": rank, "s": s, "weights": weights,
+                        "qr_steps": n_qr,
+                        "eps": eps, "delta": delta,
+                        "rel_residual": float(np.linalg.norm(meas.forward(X) - yv)
+                                              / max(np.linalg.norm(yv), 1e-300))})
+
+
+def irls_lrrs_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
+                  fac_r: float = 1.0, fac_s: float = 1.0, **kwargs: Any) -> Result:
+    """:func:`irls_lrrs` for the method registry: ``x = vec(X)``; the guesses default to
+    ``floor(fac_r * rank)`` and ``floor(fac_s * s)`` of the problem (misspecification),
+    capped at ``min(n1, n2)`` and ``n1``."""
+    rank, s = lrrs_guesses(problem, rank, s, fac_r, fac_s)
+    res = irls_lrrs(problem, rank, s, **kwargs)
+    res.x = np.asarray(res.x).reshape(-1)
+    return res

@@ -1,0 +1,286 @@
+"""Row-sparse and low-rank recovery: problems, IRLS-LRRS (fast vs dense weighted solve,
+exact and misspecified recovery), the rSPF and RiemAdaIHT baselines, input checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from overparam import Status
+from overparam.baselines.lrrs import riem_adaiht, riem_adaiht_vec, rspf, rspf_vec
+from overparam.problems import Problem
+from overparam.problems.structured import (MatrixMeasurements, fourier_rank_one,
+                                           gaussian_rank_one, lrrs_dof, lrrs_guesses,
+                                           lrrs_measurements, lrrs_problem,
+                                           row_sparse_low_rank_matrix)
+from overparam.solvers.lrrs import (irls_lrrs, irls_lrrs_vec, lrrs_weighted_ls,
+                                    lrrs_weighted_ls_dense, lrrs_weights)
+
+OPERATORS = ("gaussian", "gaussian_rank_one", "fourier_rank_one")
+
+
+def _rel(X, problem):
+    xt = problem.x_true
+    return float(np.linalg.norm(np.asarray(X).reshape(-1) - xt) / np.linalg.norm(xt))
+
+
+# ------------------------------------------------------------------ problems
+def test_ground_truth_is_normalized_row_sparse_and_low_rank():
+    X, support = row_sparse_low_rank_matrix(30, 7, 3, 6, seed=0)
+    assert X.shape == (30, 7) and np.isclose(np.linalg.norm(X), 1.0)
+    rows = np.flatnonzero(np.linalg.norm(X, axis=1) > 0)
+    np.testing.assert_array_equal(rows, support)
+    assert support.size == 6
+    assert np.linalg.matrix_rank(X, tol=1e-10) == 3
+    X2, _ = row_sparse_low_rank_matrix(30, 7, 3, 6, seed=0)
+    np.testing.assert_array_equal(X, X2)               # seeded
+
+
+def test_measurement_count_from_oversampling():
+    assert lrrs_dof(40, 5, 40) == 375
+    assert lrrs_measurements(40, 5, 40, oversampling=3.0) == 1125   # the paper's Fig. 3
+    assert lrrs_measurements(40, 1, 40, oversampling=3.0) == 237    # Fig. 7
+    assert lrrs_measurements(40, 5, 40, m=600) == 600
+    p = lrrs_problem(50, 6, 2, 5, oversampling=2.0, seed=1)
+    assert p.m == 2 * lrrs_dof(6, 2, 5) and p.info["dof"] == 18
+    assert p.info["matrix_shape"] == (50, 6)
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+def test_operators_adjoint_scaling_and_structure(op):
+    p = lrrs_problem(12, 5, 2, 4, m=60, operator=op, seed=3)
+    A = p.A
+    assert A.dot_test(1) < 1e-12
+    np.testing.assert_allclose(A.matvec(p.x_true), p.y, atol=1e-14)
+    # scaled by 1/sqrt(m): E ||Phi(X)||^2 = ||X||_F^2 (loose check over random matrices)
+    rng = np.random.default_rng(0)
+    Xs = rng.standard_normal((40, 60))
+    ratio = np.mean([np.linalg.norm(A.matvec(x)) ** 2 / np.linalg.norm(x) ** 2 for x in Xs])
+    assert 0.6 < ratio < 1.6
+    meas = MatrixMeasurements(A, (12, 5))
+    Phi = meas.dense()
+    b = rng.uniform(0.5, 1.0, 12)
+    np.testing.assert_allclose(meas.gram(b), (Phi * np.repeat(b, 5)) @ Phi.conj().T,
+                               atol=1e-12)
+    V = rng.standard_normal((5, 2))
+    Z = rng.standard_normal((12, 2))
+    np.testing.assert_allclose(meas.left_map(V) @ Z.reshape(-1), Phi @ (Z @ V.T).reshape(-1),
+                               atol=1e-12)
+    W = rng.standard_normal((5, 2))
+    np.testing.assert_allclose(meas.right_map(Z) @ W.reshape(-1),
+                               Phi @ (Z @ W.T).reshape(-1), atol=1e-12)
+
+
+def test_rank_one_operators_match_their_definition():
+    m, n1, n2 = 16, 4, 3
+    G = gaussian_rank_one(n1, n2, m, seed=5)
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((m, n1)), rng.standard_normal((m, n2))
+    X = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(G.matvec(X.reshape(-1)),
+                               np.einsum("ij,jk,ik->i", a, X, b) / np.sqrt(m))
+    F = fourier_rank_one(n1, n2, m, seed=5)
+    Dft = np.fft.fft(np.eye(m))
+    FA, FB = Dft @ a / np.sqrt(m), Dft @ b / np.sqrt(m)
+    np.testing.assert_allclose(F.matvec(X.reshape(-1)),
+                               np.einsum("ij,jk,ik->i", FA, X, FB.conj()) / np.sqrt(m))
+    assert np.iscomplexobj(F.matvec(X.reshape(-1)))
+
+
+def test_noise_model_matches_snr():
+    p = lrrs_problem(40, 8, 1, 5, oversampling=3.0, snr=100.0, seed=2)
+    clean = p.A.matvec(p.x_true)
+    sigma = np.sqrt(np.sum(clean**2) / (p.m * 100.0))
+    assert np.isclose(p.noise, sigma)
+    assert 0.3 * sigma * np.sqrt(p.m) < np.linalg.norm(p.y - clean) < 2 * sigma * np.sqrt(p.m)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(n1=10, n2=5, rank=2, s=11, m=30), ValueError, "exceeds the number of rows"),
+    (dict(n1=10, n2=5, rank=4, s=3, m=30), ValueError, "rank = 4 exceeds"),
+    (dict(n1=10, n2=5, rank=1, s=3, m=-4), ValueError, "m must be >= 1"),
+    (dict(n1=-1, n2=5, rank=1, s=3, m=10), ValueError, "n1 must be >= 1"),
+    (dict(n1=10, n2=5, rank=1, s=3), TypeError, "exactly one of m and oversampling"),
+    (dict(n1=10, n2=5, rank=1, s=3, m=10, operator="dct"), ValueError, "operator must be"),
+    (dict(n1=10, n2=5, rank=1, s=3, m=10, snr=-1.0), ValueError, "snr"),
+    (dict(n1=10, n2=5, rank=1.5, s=3, m=10), TypeError, "rank must be an integer"),
+])
+def test_problem_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        lrrs_problem(**kwargs, seed=0)
+
+
+def test_solvers_bad_input():
+    p = lrrs_problem(12, 5, 2, 4, m=40, seed=0)
+    with pytest.raises(ValueError, match="exceeds the number of rows"):
+        irls_lrrs(p, 2, 13)
+    with pytest.raises(ValueError, match="rank = 6 exceeds"):
+        irls_lrrs(p, 6, 4)
+    with pytest.raises(ValueError, match="weights must be"):
+        irls_lrrs(p, weights="nope")
+    with pytest.raises(ValueError, match="ls_solver"):
+        irls_lrrs(p, ls_solver="svd")
+    with pytest.raises(ValueError, match="tol must be finite"):
+        irls_lrrs(p, tol=-1.0)
+    Phi = p.A.matrix
+    with pytest.raises(ValueError, match="non-finite"):
+        irls_lrrs(Phi, 2, 4, y=np.full(40, np.nan), shape=(12, 5))
+    with pytest.raises(ValueError, match="operator has 40 rows"):
+        irls_lrrs(Phi, 2, 4, y=np.ones(39), shape=(12, 5))
+    with pytest.raises(ValueError, match="expected m x 48"):
+        irls_lrrs(Phi, 2, 4, y=p.y, shape=(12, 4))
+    with pytest.raises(TypeError, match="not both"):
+        irls_lrrs(p, y=p.y)
+    for solver in (rspf, riem_adaiht):
+        with pytest.raises(ValueError, match="exceeds the number of rows"):
+            solver(p, 1, 20)
+        with pytest.raises(TypeError, match="rank must be an integer"):
+            solver(p, 1.0, 2)
+    with pytest.raises(ValueError, match="htp_stop"):
+        rspf(p, htp_stop="never")
+    with pytest.raises(ValueError, match="fac_s must be finite"):
+        lrrs_guesses(p, fac_s=0.0)
+
+
+# ------------------------------------------------------------------ the weighted step
+@pytest.mark.parametrize("op", OPERATORS)
+@pytest.mark.parametrize("weights", ["simirls", "matrixirls"])
+def test_fast_weighted_solve_equals_dense_solve(op, weights):
+    p = lrrs_problem(14, 6, 2, 4, m=48, operator=op, seed=11)
+    rng = np.random.default_rng(1)
+    Xt = p.x_true.reshape(14, 6)
+    for X, eps, delta in [(rng.standard_normal((14, 6)), 0.4, 0.7),       # far: r_k large
+                          (Xt + 1e-3 * rng.standard_normal((14, 6)), 2e-3, 3e-3)]:
+        fast = lrrs_weighted_ls(p, None, X, eps, delta, weights=weights)
+        dense = lrrs_weighted_ls_dense(p, None, X, eps, delta, weights=weights)
+        assert np.max(np.abs(fast - dense)) <= 1e-10 * max(1.0, np.max(np.abs(dense)))
+        assert np.linalg.norm(p.A.matvec(fast.reshape(-1)) - p.y) < 1e-10
+    # negative control: the other weight variant gives a different step
+    other = "matrixirls" if weights == "simirls" else "simirls"
+    X = Xt + 1e-1 * rng.standard_normal((14, 6))
+    a = lrrs_weighted_ls(p, None, X, 0.05, 0.05, weights=weights)
+    b = lrrs_weighted_ls_dense(p, None, X, 0.05, 0.05, weights=other)
+    assert np.max(np.abs(a - b)) > 1e-6
+
+
+def test_qr_path_equals_cholesky_path():
+    from overparam.solvers import lrrs as L
+
+    p = lrrs_problem(14, 6, 2, 4, m=48, seed=2)
+    X = np.random.default_rng(3).standard_normal((14, 6))
+    meas = MatrixMeasurements(p.A, (14, 6))
+    W = lrrs_weights(X, 0.3, 0.5)
+    a = L._weighted_ls(meas, p.y, W, "cholesky")
+    b = L._weighted_ls(meas, p.y, W, "qr")
+    np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_weighted_step_minimizes_the_weighted_norm():
+    p = lrrs_problem(12, 5, 2, 4, m=36, seed=4)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((12, 5))
+    eps, delta = 0.3, 0.6
+    # the weight operator, applied through its definition (full SVD)
+    Uf, s, Vh = np.linalg.svd(X)
+    W = lrrs_weights(X, eps, delta, weights="matrixirls")
+    Z = lrrs_weighted_ls(p, None, X, eps, delta, weights="matrixirls")
+    st = np.maximum(np.concatenate([s, np.zeros(7)]), eps)
+
+    def wnorm(M):
+        C = Uf.T @ M @ Vh.T
+        lr = eps**2 * np.sum(C**2 / np.outer(st[:12], st[:5]))
+        return lr + delta**2 * np.sum(W.row_weights[:, None] * M**2)
+
+    Phi = p.A.matrix
+    null = np.linalg.svd(Phi)[2][36:]                 # null space of Phi
+    base = wnorm(Z)
+    for v in null[:10]:
+        assert wnorm(Z + 1e-3 * v.reshape(12, 5)) > base
+
+
+# ------------------------------------------------------------------ recovery
+@pytest.mark.parametrize("op", OPERATORS)
+def test_irls_recovers_well_above_the_transition(op):
+    p = lrrs_problem(40, 8, 2, 5, oversampling=3.0, operator=op, seed=7)
+    res = irls_lrrs(p, tol=1e-10)
+    assert res.success and res.status is Status.CONVERGED
+    assert _rel(res.x, p) < 1e-8
+    assert res.n_iter <= 30
+    tr = res.trace
+    assert tr["rel_error"][-1] < 1e-8 and tr["rel_error"][0] > 0.1
+    assert np.all(np.diff(tr["eps"]) <= 0) and np.all(np.diff(tr["delta"]) <= 0)
+
+
+@pytest.mark.parametrize("weights", ["simirls", "matrixirls"])
+def test_irls_recovers_with_misspecified_rank_and_sparsity(weights):
+    p = lrrs_problem(40, 8, 2, 5, oversampling=4.0, seed=8)
+    res = irls_lrrs(p, rank=4, s=8, tol=1e-10, weights=weights)   # 2 r and 1.5 s
+    assert _rel(res.x, p) < 1e-8
+    res_v = irls_lrrs_vec(p, fac_r=2.0, fac_s=1.5, tol=1e-10, weights=weights)
+    assert res_v.info["rank"] == 4 and res_v.info["s"] == 7
+    assert _rel(res_v.x, p) < 1e-8
+
+
+def test_irls_fails_gracefully_below_the_transition():
+    p = lrrs_problem(40, 8, 2, 5, m=12, seed=9)            # m < dof = 22
+    res = irls_lrrs(p, max_iter=15)
+    assert _rel(res.x, p) > 1e-2
+    assert res.status in (Status.MAX_ITER, Status.CONVERGED, Status.NUMERICAL_ERROR)
+    assert np.all(np.isfinite(res.x))
+
+
+def test_irls_accepts_an_operator_and_measurements():
+    p = lrrs_problem(30, 6, 1, 4, oversampling=3.0, seed=10)
+    res = irls_lrrs(p.A.matrix, 1, 4, y=p.y, shape=(30, 6), tol=1e-10)
+    assert _rel(res.x, p) < 1e-8 and "rel_error" not in res.trace
+    seen = []
+    irls_lrrs(p, callback=lambda k, X: seen.append(k), max_iter=3)
+    assert seen[:2] == [0, 1]
+
+
+def test_baselines_recover_well_above_the_transition():
+    p = lrrs_problem(40, 8, 2, 5, oversampling=4.0, seed=12)
+    r1 = rspf(p)
+    assert r1.status is Status.CONVERGED and _rel(r1.x, p) < 1e-8
+    r2 = riem_adaiht(p, max_iter=1000)
+    assert r2.status is Status.CONVERGED and _rel(r2.x, p) < 1e-8
+    assert r2.trace["loss"][-1] < r2.trace["loss"][0]
+    v1, v2 = rspf_vec(p), riem_adaiht_vec(p, max_iter=1000)
+    assert v1.x.shape == (p.n,) and v2.x.shape == (p.n,)
+    r3 = rspf(p, htp_stop="support")
+    assert _rel(r3.x, p) < 1e-8
+
+
+def test_baselines_with_fourier_measurements():
+    p = lrrs_problem(40, 8, 1, 5, oversampling=4.0, operator="fourier_rank_one", seed=13)
+    assert _rel(riem_adaiht(p).x, p) < 1e-8
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=8)
+@given(seed=st.integers(0, 10_000), n1=st.integers(6, 14), n2=st.integers(2, 5),
+       r=st.integers(1, 2), op=st.sampled_from(OPERATORS))
+def test_weighted_step_interpolates_and_is_homogeneous(seed, n1, n2, r, op):
+    s = min(n1, max(r, 3))
+    m = min(n1 * n2 - 1, 3 * lrrs_dof(n2, r, s))
+    p = lrrs_problem(n1, n2, r, s, m=m, operator=op, seed=seed)
+    X = np.random.default_rng(seed).standard_normal((n1, n2))
+    Z = lrrs_weighted_ls(p, None, X, 0.2, 0.3)
+    assert np.linalg.norm(p.A.matvec(Z.reshape(-1)) - p.y) <= 1e-9 * np.linalg.norm(p.y)
+    # linear in y for fixed weights
+    q = Problem(p.A, 3.0 * p.y, x_true=p.x_true, info=p.info)
+    np.testing.assert_allclose(lrrs_weighted_ls(q, None, X, 0.2, 0.3), 3.0 * Z,
+                               atol=1e-9 * max(1.0, np.abs(Z).max()))
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 10_000), n1=st.integers(3, 30), n2=st.integers(1, 8),
+       data=st.data())
+def test_ground_truth_invariants(seed, n1, n2, data):
+    s = data.draw(st.integers(1, n1))
+    r = data.draw(st.integers(1, min(s, n2)))
+    X, support = row_sparse_low_rank_matrix(n1, n2, r, s, seed=seed)
+    assert np.isclose(np.linalg.norm(X), 1.0)
+    assert np.count_nonzero(np.linalg.norm(X, axis=1)) == s == support.size
+    assert np.linalg.matrix_rank(X, tol=1e-9) == r
