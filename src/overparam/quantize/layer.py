@@ -158,7 +158,8 @@ def layer(W: Any, X: Any, bits: int = 2,
                              "the alphabet's range)")
         vres = vertex(Xq_arr, W2, bits, c, **vertex_kw)
         Q = msq_round(vres.x, bits, c[None, :])
-        info.update(n_free=vres.info["n_free"], vertex_residual=vres.info["residual"],
+        nf = vres.info["n_free"]
+        info.update(n_free=int(nf[0]) if vec else nf, vertex_residual=vres.info["residual"],
                     rank=vres.info["rank"], pivots=vres.info["pivots"])
     err = relative_error(X, W2, Q, Xq_arr)
     info.update(rel_error=err[0] if vec else err, scale=c[0] if vec else c, bits=bits,

@@ -1,0 +1,180 @@
+"""Problem generators and solver adapters for experiment specs (registered in
+``overparam.experiments.areas.quantize``).
+
+* ``layer_problem``: one neuron ``w`` and Gaussian layer inputs ``X`` (m x N) as a
+  :class:`~overparam.problems.Problem` with ``A = X``, ``x_true = w``, ``y = Xw``.
+* ``graph_problem``: an r-bandlimited signal ``f`` on a generated graph as a Problem with
+  ``A = X_r^T``, ``x_true = f`` (nodes relabelled in reverse Cuthill-McKee order, so the
+  index order is the Sigma-Delta ordering); ``info["mu"]`` is the incoherence.
+* ``digits_task``: a trained digits MLP (cached per process by its parameters and seed).
+
+Every adapter quantizes ``x_true`` of any Problem against its ``A`` (so the registry's
+contract tests can run them on sparse recovery problems too), or a whole network for a
+:class:`~overparam.quantize.network.DigitsTask`.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import numpy as np
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+from .._core import Result, Status, as_generator, check_int
+from ._alphabet import check_bits
+from .graph import bandlimited_signal, incoherence, laplacian_eigenvectors, make_graph, \
+    sigma_delta
+from .layer import layer, relative_error
+from .network import DigitsTask, accuracy, digits_mlp, quantize_network
+
+__all__ = ["layer_problem", "graph_problem", "digits_task", "vertex_msq", "msq_method",
+           "gpfq_method", "sigma_delta_method"]
+
+
+def layer_problem(m: int, N: int, weights: str = "gaussian", *, seed: int):
+    """Gaussian inputs ``X`` (m x N, unit variance) and one neuron ``w`` (Gaussian or
+    uniform on [-1, 1]) as a Problem ``(A = X, y = Xw, x_true = w)``."""
+    from ..problems import Problem
+
+    m, N = check_int(m, "m", minimum=1), check_int(N, "N", minimum=2)
+    rng = as_generator(seed)
+    X = rng.standard_normal((m, N))
+    if weights == "gaussian":
+        w = rng.standard_normal(N)
+    elif weights == "uniform":
+        w = rng.uniform(-1.0, 1.0, N)
+    else:
+        raise ValueError(f"weights must be 'gaussian' or 'uniform', got {weights!r}")
+    return Problem(X, X @ w, x_true=w, info=dict(m=m, N=N, weights=weights, seed=seed))
+
+
+def graph_problem(kind: str, n: int, r: int, degree: float = 0.0, *, seed: int):
+    """An r-bandlimited signal (``||f||_inf = 1``) on a ``make_graph(kind, n)`` graph as a
+    Problem ``(A = X_r^T, y = X_r^T f, x_true = f)``, nodes in reverse Cuthill-McKee order."""
+    from ..problems import Problem
+
+    r = check_int(r, "r", minimum=1)
+    A = make_graph(kind, n, seed=seed, degree=degree or None)
+    order = np.asarray(reverse_cuthill_mckee(A, symmetric_mode=True))
+    A = A[order][:, order]
+    _, Xr = laplacian_eigenvectors(A, r)
+    f = bandlimited_signal(Xr, seed=seed)
+    N = A.shape[0]
+    return Problem(Xr.T, Xr.T @ f, x_true=f,
+                   info=dict(kind=kind, n=N, r=r, mu=incoherence(Xr), seed=seed))
+
+
+@functools.lru_cache(maxsize=8)
+def _digits_cached(hidden: tuple[int, ...], epochs: int, seed: int) -> DigitsTask:
+    return digits_mlp(hidden, epochs=epochs, seed=seed)
+
+
+def digits_task(hidden: int = 256, depth: int = 2, epochs: int = 40, *, seed: int):
+    """A ReLU MLP with ``depth`` hidden layers of width ``hidden`` trained on the digits."""
+    depth = check_int(depth, "depth", minimum=1)
+    return _digits_cached((check_int(hidden, "hidden", minimum=1),) * depth,
+                          check_int(epochs, "epochs", minimum=1), int(seed) % 2**31)
+
+
+def _weights(problem: Any) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(problem.A.to_dense(), dtype=float)
+    w = problem.x_true
+    if w is None:  # no planted weights: the minimum-norm interpolant of y
+        w = np.linalg.lstsq(X, problem.y, rcond=None)[0]
+    return X, np.asarray(w, dtype=float)
+
+
+def _network(problem: DigitsTask, bits: int, method: str, samples_per_input: float
+             ) -> Result:
+    res = quantize_network(problem.params, problem.X_train, bits, method,
+                           samples_per_input=samples_per_input)
+    res.info.update(test_accuracy=accuracy(res.info["params"], problem.X_test,
+                                           problem.y_test),
+                    full_accuracy=problem.test_accuracy)
+    res.info.pop("params")
+    return res
+
+
+def _layer_adapter(method: str):
+    def solve(problem: Any, bits: int = 2, samples_per_input: float = 0.5) -> Result:
+        bits = check_bits(bits)
+        if isinstance(problem, DigitsTask):
+            return _network(problem, bits, method, samples_per_input)
+        X, w = _weights(problem)
+        return layer(w, X, bits, method)
+    solve.__name__ = method.replace("-", "_")
+    solve.__doc__ = (f"``{method}`` of ``x_true`` against ``A`` (or of a whole DigitsTask "
+                     "network); alphabet scale ``max |x_true|``.")
+    return solve
+
+
+vertex_msq = _layer_adapter("vertex-msq")
+msq_method = _layer_adapter("msq")
+gpfq_method = _layer_adapter("gpfq")
+
+
+def sigma_delta_method(problem: Any, bits: int = 1) -> Result:
+    """First-order Sigma-Delta of ``x_true`` in index order (graph problems: the reverse
+    Cuthill-McKee order), alphabet scale ``max |x_true|``."""
+    t0 = time.perf_counter()
+    bits = check_bits(bits)
+    X, w = _weights(problem)
+    c = float(np.abs(w).max())
+    q = c * sigma_delta(w / c, bits) if c > 0 else np.zeros_like(w)
+    err = float(relative_error(X, w[:, None], q[:, None])[0])
+    return Result(x=q, status=Status.CONVERGED, n_iter=w.size, fun=err,
+                  wall_time=time.perf_counter() - t0,
+                  info=dict(rel_error=err, bits=bits, scale=c, method="sigma-delta"))
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+def layer_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
+    """``||A(x_true - x)|| / ||A x_true||``."""
+    X, w = _weights(problem)
+    return float(np.linalg.norm(X @ (w - x)) / np.linalg.norm(X @ w))
+
+
+def graph_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
+    """``||A(x_true - x)|| / ||x_true||`` (with ``A = X_r^T``: ``||L_r(f - q)|| / ||f||``)."""
+    X, w = _weights(problem)
+    return float(np.linalg.norm(X @ (w - x)) / np.linalg.norm(w))
+
+
+def mu_metric(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
+    """Incoherence ``mu(X_r)`` of a graph problem (NaN otherwise)."""
+    return float(getattr(problem, "info", {}).get("mu", np.nan))
+
+
+def mu_factor(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
+    """``mu(X_r) r / sqrt(N)``, the factor of the single-shot bound (NaN if not a graph)."""
+    info = getattr(problem, "info", {})
+    if "mu" not in info:
+        return float("nan")
+    return float(info["mu"] * info["r"] / np.sqrt(info["n"]))
+
+
+def quantized_accuracy(problem: Any, result: Result, ref: Any, tol: float) -> float:
+    """Test accuracy of the quantized network (from ``Result.info``)."""
+    return float(result.info.get("test_accuracy", np.nan))
+
+
+def full_accuracy(problem: Any, result: Result, ref: Any, tol: float) -> float:
+    """Test accuracy of the full-precision network (from ``Result.info``)."""
+    return float(result.info.get("full_accuracy", np.nan))
+
+
+def accuracy_drop(problem: Any, result: Result, ref: Any, tol: float) -> float:
+    """Full-precision minus quantized test accuracy."""
+    i = result.info
+    return float(i.get("full_accuracy", np.nan) - i.get("test_accuracy", np.nan))
+
+
+def n_free(problem: Any, result: Result, ref: Any, tol: float) -> float:
+    """Coordinates off the alphabet at the vertex (rounded by MSQ); NaN for other methods."""
+    return float(np.mean(result.info.get("n_free", np.nan)))
+
+
+__all__ += ["layer_error", "graph_error", "mu_metric", "mu_factor", "quantized_accuracy",
+            "full_accuracy", "accuracy_drop", "n_free"]
