@@ -16,6 +16,32 @@ def test_nnls_spec_validates():
     assert spec is not None
 
 
+SMALL = {
+    "nnls_implicit_bias.toml": ["experiment.trials=2", "methods[2].depth=2",
+                                "methods[2].init_scale=[1e-2]", "methods[3].depth=2",
+                                "methods[3].init_scale=[1e-2]"],
+    "nnls_fft.toml": ["problem.n=256", "problem.m=200", "problem.s=4", "experiment.trials=2",
+                      "methods[0].init_scale=[1e-2]"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_nnls_spec_runs_small(name, tmp_path):
+    pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    from overparam.cli import main
+    from overparam.experiments import load
+
+    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r"),
+            "--set", "run.executor=serial"]
+    for item in SMALL[name]:
+        args += ["--set", item]
+    assert main(args) == 0
+    df = load(tmp_path / "r")
+    assert (df["error"] == "").all(), df["error"].unique()
+    assert (df["residual"] < 1e-2).all()       # tiny runs: every method well on its way
+
+
 @pytest.mark.parametrize("name", ["nnls_fft.py", "nnls_convergence.py"])
 def test_nnls_scripts_import(name):
     path = EXAMPLES / name

@@ -36,7 +36,7 @@ GENERATORS: dict[str, GeneratorEntry] = {
         {"n": "int", "m": "int", "s": "int", "operator": "str", "signal": "str",
          "nonneg": "bool", "noise": "float"},
         required=("n", "m", "s"),
-        choices=(("operator", ("gaussian", "rademacher", "dct")),
+        choices=(("operator", ("gaussian", "rademacher", "dct", "fft")),
                  ("signal", ("gaussian", "sign", "uniform"))),
     ),
 }

@@ -51,9 +51,11 @@ def sparse_recovery(
     ----------
     n, m, s : int
         Signal length, number of measurements, number of nonzeros (0 <= s <= n).
-    operator : {"gaussian", "rademacher", "dct"} or Operator or array or LinearOperator
+    operator : {"gaussian", "rademacher", "dct", "fft"} or Operator or array or LinearOperator
         Named random ensembles are normalized to unit-norm columns in expectation
-        (Gaussian N(0, 1/m), signs +-1/sqrt(m), partial DCT times sqrt(n/m)).
+        (Gaussian N(0, 1/m), signs +-1/sqrt(m), partial DCT times sqrt(n/m)); "fft" is
+        :class:`SubsampledFFT` with ``m / 2`` random DFT rows, real and imaginary parts
+        stacked (``m`` even), divided by ``sqrt(m / 2)``.
         A given operator must have shape (m, n).
     signal : {"gaussian", "sign", "uniform"}
         Distribution of the nonzero values.

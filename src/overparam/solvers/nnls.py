@@ -21,7 +21,8 @@ import numpy as np
 from .._core import Result, Status, check_depth, check_int, check_positive
 from ..baselines._common import matrix_of, setup
 from ..baselines.projected_gradient import kkt_residual, projected_gradient
-from ..problems import Operator, Problem
+from ..problems import Problem
+from ..problems.operators import SubsampledFFT  # noqa: F401  (public here too)
 
 __all__ = ["nnls", "nnls_certificate", "SubsampledFFT", "METHODS"]
 
@@ -31,63 +32,6 @@ _ALIASES = {"pg": "projected-gradient", "scipy": "lawson-hanson", "lh": "lawson-
             "coordinate-descent": "cd", "gd": "reparam", "hadamard": "reparam"}
 #: explicit matrices up to this many entries go to the dense methods
 _DENSE_MAX = 50_000_000
-
-
-# -- a matrix-free subsampled Fourier operator ----------------------------------------
-class SubsampledFFT(Operator):
-    r"""Rows ``rows`` of the n-point DFT, divided by ``sqrt(len(rows))``, as a real operator.
-
-    ``A x = [Re(F_S x); Im(F_S x)] / sqrt(m)`` with ``F_S`` the DFT rows ``S = rows``
-    (``numpy.fft.fft(x)[rows]``), so ``A`` has ``2 m`` rows: the complex measurements
-    of the NNLS authors' ``fft.py`` (their ``SubFFT``, which scales by ``1/sqrt(m)``)
-    written as real equations, so that the non-negative model stays real (their ``gd``
-    forgets to take the real part). Matrix-free: ``O(n log n)`` per product, in NumPy and
-    in JAX.
-    """
-
-    def __init__(self, n: int, rows: Any):
-        self.n = check_int(n, "n", minimum=1)
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size == 0:
-            raise ValueError("a subsampled FFT needs at least one row")
-        if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
-            raise ValueError("FFT rows must be distinct indices in [0, n)")
-        self.rows = rows
-        self.m_complex = int(rows.size)
-        self.shape = (2 * self.m_complex, self.n)
-        self.scale = 1.0 / float(np.sqrt(self.m_complex))
-
-    @classmethod
-    def random(cls, m: int, n: int, seed: Any) -> "SubsampledFFT":
-        """``m`` distinct DFT rows drawn uniformly (``numpy.random.default_rng(seed)``)."""
-        rng = np.random.default_rng(seed)
-        return cls(n, np.sort(rng.choice(n, size=m, replace=False)))
-
-    def matvec(self, x):
-        f = np.fft.fft(np.asarray(x, dtype=np.float64))[self.rows] * self.scale
-        return np.concatenate([f.real, f.imag])
-
-    def rmatvec(self, r):
-        r = np.asarray(r, dtype=np.float64)
-        z = np.zeros(self.n, dtype=np.complex128)
-        z[self.rows] = r[: self.m_complex] + 1j * r[self.m_complex:]
-        # adjoint of x -> (Re F_S x, Im F_S x): Re(F_S^H z) = n * Re(ifft(z))
-        return self.n * self.scale * np.fft.ifft(z).real
-
-    def jax_matvec(self, x):
-        f = jnp.fft.fft(x)[self.rows]
-        return self.scale * jnp.concatenate([jnp.real(f), jnp.imag(f)])
-
-    def jax_rmatvec(self, r):
-        z = jnp.zeros(self.n, dtype=jnp.complex128)
-        z = z.at[self.rows].set(jax.lax.complex(r[: self.m_complex], r[self.m_complex:]))
-        return self.n * self.scale * jnp.fft.ifft(z).real
-
-    @property
-    def norm2(self) -> float:  # type: ignore[override]
-        # ||F_S x||^2 <= ||F x||^2 = n ||x||^2: an upper bound (tight up to a few percent
-        # for the dense samplings of the experiments), enough for step sizes
-        return float(np.sqrt(self.n) * self.scale)
 
 
 # -- the certificate --------------------------------------------------------------------
