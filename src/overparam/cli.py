@@ -1,4 +1,4 @@
-"""Command line: ``overparam run|plot|info``.
+"""Command line: ``overparam run|plot|info|sketch``.
 
 Examples
 --------
@@ -10,6 +10,7 @@ Examples
     overparam plot results/x --kind phase --x s --y m
     overparam plot results/x --kind curve --x init_scale --y l1_gap --where m=80
     overparam info
+    overparam sketch shards/ --n 100000000 --sparsity 20 --checkpoint ckpt --out B.npz
 """
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions, devices, registered methods and metrics",
                    description="Print library versions, JAX devices, and the registered "
                    "methods, metrics and problem generators.")
+    from .mamstar.cli import add_parser as _add_sketch_parser  # `overparam sketch` (MAM*)
+
+    _add_sketch_parser(sub)
     return p
 
 
@@ -230,6 +234,10 @@ def _cmd_info(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``overparam`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "sketch":
+        from .mamstar.cli import command
+
+        return command(args)
     return {"run": _cmd_run, "plot": _cmd_plot, "info": _cmd_info}[args.command](args)
 
 

@@ -14,3 +14,6 @@ from .projected_gradient import projected_gradient
 
 __all__ = ["basis_pursuit", "lasso", "min_norm_least_squares", "nnls", "nuclear_norm_cvxpy",
            "nuclear_norm_prox", "projected_gradient", "svt"]
+from .eigen import eigsh_truncated, truncated_power  # noqa: E402  (sparse top eigenvectors)
+
+__all__ += ["eigsh_truncated", "truncated_power"]

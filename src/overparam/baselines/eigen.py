@@ -1,0 +1,212 @@
+"""Baselines for sparse top eigenvectors: ARPACK + truncation, truncated power method.
+
+* :func:`eigsh_truncated`: ``scipy.sparse.linalg.eigsh`` on A (when its working memory
+  fits), then each eigenvector keeps its s largest entries and is renormalized.
+* :func:`truncated_power`: the truncated power method of sparse PCA (Yuan & Zhang, JMLR
+  2013): ``x <- normalize(truncate_s(A x))`` from the s largest diagonal entries, with
+  projection deflation for further eigenvectors.
+
+Both take a :class:`~overparam.problems.FactoredMatrix` (applied in factored form), a dense
+or scipy sparse matrix, or a ``LinearOperator``, and return a
+:class:`~overparam.Result` laid out like :func:`overparam.sparse_top_eigenvectors`: ``x``
+(k, r) values at ``info["indices"]``, ``info["vectors"]`` (csc, N x r),
+``info["eigenvalues"]``, and ``info["errors"]`` when the truth is known.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
+
+from .._core import Result, Status, as_generator, check_int
+from ..problems.eigen import FactoredMatrix, eigenvector_errors
+
+__all__ = ["eigsh_truncated", "truncated_power"]
+
+
+def _operator(A: Any) -> tuple[LinearOperator, FactoredMatrix | None]:
+    if isinstance(A, FactoredMatrix):
+        return A.aslinearoperator(), A
+    if sp.issparse(A) or isinstance(A, np.ndarray):
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"A must be square, got shape {A.shape}")
+        data = A.data if sp.issparse(A) else A
+        if not np.all(np.isfinite(data)):
+            raise ValueError("A contains NaN or inf")
+    op = aslinearoperator(A)
+    if op.shape[0] != op.shape[1]:
+        raise ValueError(f"A must be square, got shape {op.shape}")
+    return op, None
+
+
+def _top_s(X: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """(s, r) indices and values of the s largest |entries| of each column of X (N, r),
+    normalized, sorted by decreasing magnitude."""
+    part = np.argpartition(-np.abs(X), s - 1, axis=0)[:s]
+    vals = np.take_along_axis(X, part, axis=0)
+    order = np.argsort(-np.abs(vals), axis=0, kind="stable")
+    idx = np.take_along_axis(part, order, axis=0)
+    vals = np.take_along_axis(vals, order, axis=0)
+    nrm = np.linalg.norm(vals, axis=0)
+    return idx, vals / np.where(nrm > 0, nrm, 1.0)
+
+
+def _result(idx, vals, lam, n, truth, sparsity, status, n_iter, t0, msg, **info):
+    from ..mamstar.api import to_csc
+
+    info.update(indices=idx, vectors=to_csc(idx, vals, n), eigenvalues=lam)
+    if truth is not None:
+        info["errors"] = eigenvector_errors(truth, idx, vals, lam, sparsity)
+    return Result(x=vals, status=status, message=msg, n_iter=n_iter,
+                  wall_time=time.perf_counter() - t0, info=info)
+
+
+def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix | None = None,
+                    which: str = "LM", tol: float = 0.0, ncv: int | None = None,
+                    max_memory: float = 4 * 2**30, seed: int = 0) -> Result:
+    """Top-``rank`` eigenvectors by ARPACK, each truncated to its ``sparsity`` largest
+    entries.
+
+    Parameters
+    ----------
+    A : FactoredMatrix, array, sparse matrix or LinearOperator
+        Symmetric N x N.
+    max_memory : float
+        Refuse when ARPACK's ``ncv`` Lanczos vectors of length N would exceed it (bytes).
+    truth : FactoredMatrix, optional
+        For ``info["errors"]`` (a FactoredMatrix ``A`` is its own truth).
+
+    Returns
+    -------
+    Result
+    """
+    t0 = time.perf_counter()
+    op, fac = _operator(A)
+    truth = truth if truth is not None else fac
+    n = op.shape[0]
+    rank = check_int(rank, "rank", minimum=1)
+    s = check_int(sparsity, "sparsity", minimum=1)
+    if rank >= n - 1:
+        raise ValueError(f"rank {rank} is too large for eigsh on N = {n} (need rank < N-1)")
+    if s > n:
+        raise ValueError(f"sparsity {s} exceeds N = {n}")
+    ncv = ncv or min(n - 1, max(2 * rank + 1, 20))
+    need = 8.0 * n * (ncv + 4)
+    if need > max_memory:
+        raise MemoryError(f"eigsh on N = {n} needs about {need / 2**30:.1f} GiB of Lanczos "
+                          f"vectors (> max_memory {max_memory / 2**30:.1f} GiB)")
+    v0 = as_generator(seed).standard_normal(n)
+    vals, vecs = eigsh(op, k=rank, which=which, tol=tol, ncv=ncv, v0=v0)
+    order = np.argsort(-np.abs(vals) if which == "LM" else -vals, kind="stable")
+    vals, vecs = vals[order], vecs[:, order]
+    idx, x = _top_s(vecs, s)
+    return _result(idx, x, vals, n, truth, s, Status.CONVERGED, 0, t0,
+                   f"eigsh top {rank}, truncated to {s} entries", method="eigsh_truncated",
+                   lanczos_bytes=need)
+
+
+def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix | None = None,
+                    max_iter: int = 500, tol: float = 1e-10, init: str = "diagonal",
+                    seed: int = 0) -> Result:
+    """Truncated power method with deflation (sparse PCA).
+
+    For each j < rank: start from the ``sparsity`` largest diagonal entries of the deflated
+    A (``init="diagonal"``, available for a FactoredMatrix or an explicit matrix) or a
+    seeded random vector (``init="random"``), iterate ``x <- truncate_s(A_j x) / ||.||``
+    until ``||x_new - x|| < tol``, then deflate ``A_{j+1} = (I - x x^T) A_j (I - x x^T)``.
+
+    Returns
+    -------
+    Result
+        ``status`` MAX_ITER when some vector did not converge; ``info["iterations"]``.
+    """
+    t0 = time.perf_counter()
+    op, fac = _operator(A)
+    truth = truth if truth is not None else fac
+    n = op.shape[0]
+    rank = check_int(rank, "rank", minimum=1)
+    s = check_int(sparsity, "sparsity", minimum=1)
+    if rank > n or s > n:
+        raise ValueError(f"rank {rank} and sparsity {s} must be <= N = {n}")
+    if init not in ("diagonal", "random"):
+        raise ValueError(f"init must be 'diagonal' or 'random', got {init!r}")
+    rng = as_generator(seed)
+    diag = None
+    if init == "diagonal":
+        if fac is not None:
+            V = fac.vectors
+            diag = np.asarray((V.multiply(V)) @ fac.eigenvalues).reshape(-1)
+        elif sp.issparse(A) or isinstance(A, np.ndarray):
+            diag = np.asarray(A.diagonal(), dtype=float).reshape(-1)
+        else:
+            raise ValueError("init='diagonal' needs a FactoredMatrix or an explicit matrix; "
+                             "use init='random' for an operator")
+    found_i: list[np.ndarray] = []  # supports and values of the vectors found
+    found_v: list[np.ndarray] = []
+    lams, iters = [], []
+    status = Status.CONVERGED
+
+    def deflated(x: np.ndarray) -> np.ndarray:
+        for fi, fv in zip(found_i, found_v):
+            x = x.copy()
+            x[fi] -= fv * (fv @ x[fi])
+        y = np.asarray(op.matvec(x)).reshape(-1)
+        for fi, fv in zip(found_i, found_v):
+            y[fi] -= fv * (fv @ y[fi])
+        return y
+
+    for j in range(rank):
+        if diag is not None:
+            d = diag.copy()
+            for fi, fv, lf in zip(found_i, found_v, lams):
+                d[fi] -= lf * fv**2
+            start = np.argpartition(-np.abs(d), s - 1)[:s]
+            x = np.zeros(n)
+            x[start] = 1.0 / np.sqrt(s)
+        else:
+            x = rng.standard_normal(n)
+            keep = np.argpartition(-np.abs(x), s - 1)[:s]
+            x2 = np.zeros(n)
+            x2[keep] = x[keep]
+            x = x2 / np.linalg.norm(x2)
+        it, done = 0, False
+        while it < max_iter:
+            it += 1
+            y = deflated(x)
+            keep = np.argpartition(-np.abs(y), s - 1)[:s]
+            xn = np.zeros(n)
+            xn[keep] = y[keep]
+            nrm = np.linalg.norm(xn)
+            if nrm == 0:
+                break
+            xn /= nrm
+            if xn @ x < 0:
+                xn = -xn
+            if np.linalg.norm(xn - x) < tol:
+                x, done = xn, True
+                break
+            x = xn
+        if not done:
+            status = Status.MAX_ITER
+        supp = np.flatnonzero(x)
+        lams.append(float(x @ deflated(x)))
+        found_i.append(supp)
+        found_v.append(x[supp])
+        iters.append(it)
+    # the method may find eigenvectors out of order: sort them by Rayleigh quotient
+    perm = np.argsort(-np.abs(np.asarray(lams)), kind="stable")
+    found_i = [found_i[p] for p in perm]
+    found_v = [found_v[p] for p in perm]
+    lams = [lams[p] for p in perm]
+    idx = np.zeros((s, rank), np.int64)
+    vals = np.zeros((s, rank))
+    for j, (fi, fv) in enumerate(zip(found_i, found_v)):
+        order = np.argsort(-np.abs(fv), kind="stable")
+        k = min(s, fi.size)
+        idx[:k, j], vals[:k, j] = fi[order][:k], fv[order][:k]
+    return _result(idx, vals, np.asarray(lams), n, truth, s, status, int(sum(iters)), t0,
+                   f"truncated power method, {rank} vectors", method="truncated_power",
+                   iterations=iters)

@@ -1,0 +1,347 @@
+"""Public entry points: :func:`sketch`, :func:`recover`, :func:`sparse_top_eigenvectors`."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._core import Result, Status, check_int
+from ..problems.eigen import eigenvector_errors
+from .decoders import (bittest_decode, median_decode, oracle_decode, refine,
+                       top_eigenpairs)
+from .matrix import PrimeMatrix
+from .sketch import (SYMMETRY, Sketch, sketch_factored, sketch_matrix, sketch_operator,
+                     sketch_shards, sketch_stream)
+
+__all__ = ["sketch", "recover", "sparse_top_eigenvectors", "make_matrix", "eigen_errors",
+           "to_csc", "DECODERS"]
+
+DECODERS = ("median", "oracle", "bittest")
+
+
+def _is_factored(source: Any) -> bool:
+    return hasattr(source, "eigenvalues") and hasattr(source, "vectors")
+
+
+def _infer_n(source: Any) -> int | None:
+    if isinstance(source, Sketch):
+        return source.M.n
+    if _is_factored(source):
+        return int(source.vectors.shape[0]) if hasattr(source.vectors, "shape") else None
+    shape = getattr(source, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return int(shape[0])
+    return None
+
+
+def make_matrix(n: int, *, sparsity: int | None = None, primes: Any = None,
+                smallest_prime: int | None = None, extra_primes: int = 0,
+                rule_n: int | None = None, rule_s: int | None = None) -> PrimeMatrix:
+    """The sketching matrix: given ``primes``, or by the prime rule for ``sparsity`` (see
+    :func:`~overparam.mamstar.choose_primes`; ``rule_n``/``rule_s`` apply the rule to
+    nominal sizes as the authors' experiments do)."""
+    if primes is not None:
+        return PrimeMatrix(n, np.asarray(primes))
+    if sparsity is None and rule_s is None:
+        raise ValueError("give the sparsity s (the primes follow from N and s) or primes=")
+    return PrimeMatrix.for_sparsity(n, sparsity or rule_s, smallest_prime, extra_primes,
+                                    rule_n, rule_s)
+
+
+def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
+           primes: Any = None, smallest_prime: int | None = None, extra_primes: int = 0,
+           rule_n: int | None = None, rule_s: int | None = None,
+           matrix: PrimeMatrix | None = None, symmetry: str = "both",
+           bits: int | None = None, bit_seed: int = 0, block_rows: int | None = None,
+           checkpoint: str | os.PathLike | None = None, executor: str = "serial",
+           workers: int = 0, address: str | None = None,
+           progress: bool | None = None, max_memory: float = 4 * 2**30) -> Sketch:
+    """One-pass MAM* sketch ``B = (1/K) M A M^T`` of a symmetric N x N matrix A.
+
+    Parameters
+    ----------
+    source
+        * a stream (any iterable) of ``(i, j, values)`` chunks, in any order;
+        * a shard file, a folder of shards or a list of shard paths (``.npz``/``.npy``/
+          ``.parquet`` COO, see :func:`~overparam.mamstar.read_shard`);
+        * a factored matrix (an object with ``eigenvalues`` and sparse ``vectors``, e.g.
+          :class:`~overparam.problems.FactoredMatrix`);
+        * a dense array, memmap or scipy sparse matrix (read in row blocks);
+        * a ``scipy.sparse.linalg.LinearOperator`` (products with columns of ``M^T``);
+        * a :class:`Sketch` (returned unchanged).
+    n : int, optional
+        N; needed for streams and shards, inferred otherwise.
+    sparsity, primes, smallest_prime, extra_primes, rule_n, rule_s, matrix
+        The sketching matrix M: ``matrix``, or ``primes``, or the prime rule for
+        ``sparsity`` (see :func:`make_matrix`).
+    symmetry : {"both", "upper", "lower"}
+        How a stream or shards give the symmetric A (see :mod:`overparam.mamstar.sketch`).
+    bits : int, optional
+        Add the bit-test extension with ``bits`` test vectors (needed by the bit-test
+        decoder; use at least the rank).
+    checkpoint, executor, workers, address
+        Shards only: resumable build folder; ``"dask"`` sketches shards on workers.
+    progress : bool or None
+        tqdm bars (None: on a terminal only).
+    max_memory : float
+        Refuse sketches whose arrays would exceed this many bytes (m^2 doubles, plus
+        ``L m q`` for the bit-test extension): the majority rule at a large s asks for
+        huge m; apply the rule to a nominal size (``rule_n``, ``rule_s``) or give primes.
+
+    Returns
+    -------
+    Sketch
+    """
+    if isinstance(source, Sketch):
+        return source
+    n = n if n is not None else _infer_n(source)
+    if n is None:
+        raise ValueError("pass n = N (the dimension of A) for a stream or shards")
+    n = check_int(n, "n", minimum=2)
+    inferred = _infer_n(source)
+    if inferred is not None and inferred != n:
+        raise ValueError(f"n = {n} but the source has dimension {inferred}")
+    if symmetry not in SYMMETRY:
+        raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
+    M = matrix if matrix is not None else make_matrix(
+        n, sparsity=sparsity, primes=primes, smallest_prime=smallest_prime,
+        extra_primes=extra_primes, rule_n=rule_n, rule_s=rule_s)
+    if M.n != n:
+        raise ValueError(f"the matrix M was made for N = {M.n}, not {n}")
+    need = 8.0 * M.m * (M.m + (M.n_bits * bits if bits else 0))
+    if need > max_memory:
+        raise MemoryError(
+            f"the sketch would take {need / 2**30:.1f} GiB (m = {M.m}, K = {M.K} primes "
+            f"{M.primes[0]}..{M.primes[-1]}) > max_memory = {max_memory / 2**30:.1f} GiB: "
+            "give fewer/smaller primes (primes=, rule_n=/rule_s= for a nominal size, "
+            "smallest_prime=) or raise max_memory")
+    kw = dict(bits=bits, bit_seed=bit_seed)
+    if _is_factored(source):
+        return sketch_factored(source.eigenvalues, source.vectors, M, **kw)
+    if isinstance(source, (str, os.PathLike)) or (
+            isinstance(source, (list, tuple)) and source
+            and all(isinstance(p, (str, os.PathLike)) for p in source)):
+        return sketch_shards(source, M, symmetry=symmetry, checkpoint=checkpoint,
+                             executor=executor, workers=workers, address=address,
+                             progress=progress, **kw)
+    from scipy.sparse.linalg import LinearOperator
+
+    if isinstance(source, LinearOperator):
+        return sketch_operator(source, M, progress=progress, **kw)
+    if sp.issparse(source) or isinstance(source, np.ndarray):
+        return sketch_matrix(source, M, block_rows=block_rows, progress=progress, **kw)
+    if hasattr(source, "__iter__"):
+        return sketch_stream(source, M, symmetry=symmetry, progress=progress, **kw)
+    raise TypeError(f"cannot sketch a {type(source).__name__}")
+
+
+def _check_sizes(sk: Sketch, rank: int, sparsity: int, keep: int) -> None:
+    m = sk.M.m
+    if rank >= m:
+        raise ValueError(f"rank r = {rank} is too large for the sketch: r must be < m = {m}")
+    if 2 * sparsity > m:
+        raise ValueError(f"sparsity s = {sparsity} is too large for the sketch: an s-sparse "
+                         f"vector needs m >= 2 s measurements, m = {m} (use more or larger "
+                         "primes)")
+    if keep > sk.M.n:
+        raise ValueError(f"keep = {keep} exceeds N = {sk.M.n}")
+
+
+def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
+            keep: int | None = None, support: Any = None, refine_subspace: bool = True,
+            truth: Any = None, which: str = "LM", n_report: int = 6,
+            max_buckets: int | None = None, n_decode: int | None = None,
+            progress: bool | None = False) -> Result:
+    """Sparse top eigenvectors from a sketch.
+
+    Steps: the top-``rank`` eigenpairs of B; each eigenvector decoded by ``decoder`` into
+    a vector with ``keep`` (default 2 s) nonzeros; optionally (``refine_subspace``,
+    default) the Rayleigh-Ritz refinement in the span of the decoded vectors (see
+    :func:`~overparam.mamstar.refine`; the paper's method is ``refine_subspace=False``);
+    normalization to unit norm.
+
+    Parameters
+    ----------
+    sk : Sketch
+    rank : int
+        r < m.
+    sparsity : int
+        s, with 2 s <= m.
+    decoder : {"median", "oracle", "bittest"}
+        ``"oracle"`` (the authors' plots) restricts the median to ``support`` (default: the
+        support of ``truth``): it needs the answer and is for comparison only.
+    truth : FactoredMatrix, optional
+        Known A: adds ``info["errors"]`` (see :func:`eigen_errors`).
+    n_decode : int, optional
+        Decode only the first ``n_decode`` eigenvectors (default: all ``rank``); the
+        median decoder's time is proportional to it.
+
+    Returns
+    -------
+    Result
+        ``x`` (k, r): the values of the sparse eigenvectors, at ``info["indices"]`` (k, r);
+        ``info["vectors"]``: the same as a scipy.sparse csc_array (N, r);
+        ``info["eigenvalues"]``; ``info["sketch_eigenvalues"]`` and
+        ``info["sketch_vectors"]`` (eigenpairs of B); ``info["errors"]`` when ``truth``.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(sk, Sketch):
+        raise TypeError(f"recover() takes a Sketch, got {type(sk).__name__} (use "
+                        "sparse_top_eigenvectors for a matrix)")
+    rank = check_int(rank, "rank", minimum=1)
+    sparsity = check_int(sparsity, "sparsity", minimum=1)
+    keep = 2 * sparsity if keep is None else check_int(keep, "keep", minimum=1)
+    keep = min(keep, sk.M.n)
+    _check_sizes(sk, rank, sparsity, keep)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    M = sk.M
+    B = sk.B
+    if not np.all(np.isfinite(B)):
+        raise ValueError("the sketch holds NaN or inf")
+    lam_b, U = top_eigenpairs(B, rank, which)
+    if n_decode is not None:
+        n_decode = check_int(n_decode, "n_decode", minimum=1)
+        lam_b, U = lam_b[:n_decode], U[:, :n_decode]
+    t_eig = time.perf_counter()
+    info: dict[str, Any] = {}
+    if decoder == "median":
+        idx, vals = median_decode(U, M, keep, progress=progress)
+    elif decoder == "oracle":
+        if support is None:
+            if truth is None:
+                raise ValueError("the oracle decoder needs support= (or truth=)")
+            support = truth.support()
+        idx, vals = oracle_decode(U, M, keep, support)
+        info["oracle_candidates"] = int(np.unique(support).size)
+    else:
+        idx, vals, cand = bittest_decode(U, sk, keep, max_buckets)
+        info["bittest_candidates"] = int(cand.size)
+    t_dec = time.perf_counter()
+    lam = lam_b.copy()
+    refined = False
+    if refine_subspace and idx.shape[0] >= 1:
+        out = refine(B, M, idx, vals, which)
+        if out is not None:
+            refined = True
+            supp, vecs, theta = out
+            lam = theta
+            part = np.argsort(-np.abs(vecs), axis=0, kind="stable")[:min(keep, supp.size)]
+            idx = supp[part]
+            vals = np.take_along_axis(vecs, part, axis=0)
+    nrm = np.linalg.norm(vals, axis=0)
+    vals = vals / np.where(nrm > 0, nrm, 1.0)
+    t_end = time.perf_counter()
+    vectors = to_csc(idx, vals, M.n)
+    info.update(
+        indices=idx, vectors=vectors, eigenvalues=lam, sketch_eigenvalues=lam_b,
+        sketch_vectors=U, decoder=decoder, refined=refined, keep=keep,
+        m=M.m, K=M.K, primes=M.primes.tolist(), alpha=M.alpha,
+        majority_rule_met=bool(M.K >= 2 * M.alpha * sparsity + 1),
+        seconds=dict(eigen=t_eig - t0, decode=t_dec - t_eig, refine=t_end - t_dec),
+    )
+    if decoder == "oracle":
+        info["note"] = ("oracle decoder: the candidates were the given (true) support, as "
+                        "in the authors' plots; not available in practice")
+    if truth is not None:
+        info["errors"] = eigen_errors(truth, U, lam, idx, vals, M, sparsity, n_report)
+    return Result(x=vals, status=Status.CONVERGED,
+                  message=f"top {rank} eigenvectors, {keep}-sparse, decoder {decoder}"
+                          + (", refined" if refined else ""),
+                  n_iter=0, fun=float("nan"), wall_time=time.perf_counter() - t0, info=info)
+
+
+def to_csc(idx: np.ndarray, vals: np.ndarray, n: int):
+    """The (k, r) ``indices``/``values`` of sparse vectors as an (N, r) csc_array."""
+    k, r = vals.shape
+    V = sp.csc_array((vals.T.ravel(), (idx.T.ravel(), np.repeat(np.arange(r), k))),
+                     shape=(n, r))
+    V.sum_duplicates()
+    V.eliminate_zeros()
+    return V
+
+
+def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.ndarray,
+                 vals: np.ndarray, M: PrimeMatrix, sparsity: int, n_report: int = 6
+                 ) -> dict[str, np.ndarray]:
+    """Errors of the first ``n_report`` recovered eigenpairs against a known A.
+
+    * ``l2_before`` / ``linf_before``: relative errors of the sketch eigenvector u_j
+      against ``M v_j / sqrt(K)`` (up to sign), "before inversion";
+    * ``l2_after``, ``linf_after``, ``overlap``, ``eigenvalue``: see
+      :func:`overparam.problems.eigenvector_errors` (decoded vector against v_j).
+    """
+    out = eigenvector_errors(truth, idx, vals, eigenvalues, sparsity, n_report)
+    lam_t = np.asarray(truth.eigenvalues, dtype=float)
+    order = np.argsort(-np.abs(lam_t), kind="stable")
+    r = out["l2_after"].size
+    before = {k: np.full(r, np.nan) for k in ("l2_before", "linf_before")}
+    for j in range(min(r, lam_t.size)):
+        w = M.matvec_sparse(*truth.column(int(order[j]))) / np.sqrt(M.K)
+        u = U[:, j] if float(U[:, j] @ w) >= 0 else -U[:, j]
+        before["l2_before"][j] = np.linalg.norm(u - w) / max(np.linalg.norm(w), 1e-300)
+        before["linf_before"][j] = np.abs(u - w).max() / max(np.abs(w).max(), 1e-300)
+    return dict(before, **out)
+
+
+def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | None = None,
+                            decoder: str = "median", keep: int | None = None,
+                            support: Any = None, refine_subspace: bool = True,
+                            truth: Any = None, which: str = "LM", n_report: int = 6,
+                            bits: int | None = None, n_decode: int | None = None,
+                            progress: bool | None = None, **sketch_kw: Any) -> Result:
+    """Sparse approximations of the top eigenvectors of a huge symmetric matrix (MAM*).
+
+    One pass over ``source`` builds the m x m sketch ``B = (1/K) M A M^T`` (see
+    :func:`sketch` for the accepted sources and options); its top-``rank`` eigenvectors
+    are decoded into ``2 * sparsity``-sparse vectors (see :func:`recover`).
+
+    Parameters
+    ----------
+    source
+        Stream of ``(i, j, values)`` chunks, shard path(s), factored matrix, dense or
+        sparse array, LinearOperator or a :class:`Sketch`.
+    rank, sparsity : int
+        Number r of eigenvectors, and their sparsity s (the prime rule uses s).
+    n : int, optional
+        N (needed for streams and shards).
+    decoder : {"median", "oracle", "bittest"}
+        ``"bittest"`` builds the bit-test extension (``bits``, default ``rank + 10`` test
+        vectors) and decodes in time sublinear in N.
+    truth : FactoredMatrix, optional
+        Known A for error reports; a factored ``source`` is its own truth.
+    **sketch_kw
+        Further :func:`sketch` options (primes, smallest_prime, symmetry, checkpoint, ...).
+
+    Returns
+    -------
+    Result
+        See :func:`recover`; ``info["sketch"]`` describes the sketch (m, K, seconds).
+
+    Examples
+    --------
+    >>> from overparam.problems.eigen import sparse_eigen_problem
+    >>> A = sparse_eigen_problem(10**6, rank=3, sparsity=5, support="overlapping", seed=0)
+    >>> res = sparse_top_eigenvectors(A, rank=3, sparsity=5)
+    >>> bool(res.info["errors"]["l2_after"].max() < 1e-8)
+    True
+    """
+    t0 = time.perf_counter()
+    rank = check_int(rank, "rank", minimum=1)
+    sparsity = check_int(sparsity, "sparsity", minimum=1)
+    if decoder == "bittest" and bits is None:
+        bits = rank + 10
+    sk = sketch(source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
+    if truth is None and _is_factored(source):
+        truth = source
+    res = recover(sk, rank, sparsity, decoder=decoder, keep=keep, support=support,
+                  refine_subspace=refine_subspace, truth=truth, which=which,
+                  n_report=n_report, n_decode=n_decode, progress=progress)
+    res.info["sketch"] = dict(m=sk.M.m, K=sk.M.K, n=sk.M.n, entries=sk.n_entries,
+                              bits=sk.q, **{k: v for k, v in sk.info.items()
+                                            if isinstance(v, (int, float, str))})
+    res.wall_time = time.perf_counter() - t0
+    return res

@@ -1,0 +1,92 @@
+"""Registry targets of the mamstar area: methods ``(problem, **params) -> Result`` on a
+:class:`~overparam.problems.FactoredMatrix` (the truth rides along for error reports)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._core import Result
+from ..problems.eigen import FactoredMatrix
+from .api import make_matrix, sketch, recover
+
+__all__ = ["mamstar_method", "eigsh_method", "power_method", "BUILDERS"]
+
+BUILDERS = ("factored", "stream", "matrix")
+
+
+def _check(problem: Any) -> FactoredMatrix:
+    if not isinstance(problem, FactoredMatrix):
+        raise TypeError(f"the mamstar methods solve sparse eigenproblems (generator "
+                        f"'sparse_eigen'), not a {type(problem).__name__}")
+    return problem
+
+
+def mamstar_method(problem: FactoredMatrix, *, decoder: str = "median", refine: bool = True,
+                   rank: int | None = None, sparsity: int | None = None,
+                   keep: int | None = None, smallest_prime: int | None = None,
+                   rule_n: int | None = None, rule_s: int | None = None,
+                   extra_primes: int = 0, builder: str = "factored",
+                   bits: int | None = None, n_decode: int | None = None) -> Result:
+    """MAM* on a generated problem: sketch (``builder``), decode, errors against the truth.
+
+    ``rule_n``/``rule_s``/``smallest_prime`` choose the primes as the authors do (the rule
+    at nominal sizes); ``builder="stream"`` or ``"matrix"`` streams the entries of A or
+    folds its dense form (small N only; the same sketch as the factored builder).
+    """
+    A = _check(problem)
+    r = rank or A.rank
+    s = sparsity or A.sparsity
+    if builder not in BUILDERS:
+        raise ValueError(f"builder must be one of {BUILDERS}, got {builder!r}")
+    M = make_matrix(A.n, sparsity=s, smallest_prime=smallest_prime, extra_primes=extra_primes,
+                    rule_n=rule_n, rule_s=rule_s)
+    if decoder == "bittest" and bits is None:
+        bits = r + 10
+    if builder == "factored":
+        source: Any = A
+    elif builder == "stream":
+        source = A.entries(shuffle=0)
+    else:
+        source = A.to_dense()
+    sk = sketch(source, A.n, matrix=M, bits=bits, progress=False)
+    res = recover(sk, r, s, decoder=decoder, keep=keep, refine_subspace=refine, truth=A,
+                  n_decode=n_decode)
+    _flatten(res)
+    res.info["sketch_seconds"] = float(sk.info.get("seconds", np.nan))
+    return res
+
+
+def _flatten(res: Result) -> None:
+    """Scalars for the metrics: ``<error>_<j>`` (j = 1..6) and the means ``<error>``."""
+    for key, arr in res.info.get("errors", {}).items():
+        arr = np.asarray(arr, dtype=float)
+        res.info[key] = float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+        for j, v in enumerate(arr, start=1):
+            res.info[f"{key}_{j}"] = float(v)
+    sec = res.info.get("seconds", {})
+    res.info["decode_seconds"] = float(sec.get("decode", np.nan))
+
+
+def eigsh_method(problem: FactoredMatrix, *, rank: int | None = None,
+                 sparsity: int | None = None, max_memory: float = 4 * 2**30) -> Result:
+    """Baseline: ARPACK on the factored A, then the s largest entries per vector."""
+    from ..baselines.eigen import eigsh_truncated
+
+    A = _check(problem)
+    res = eigsh_truncated(A, rank or A.rank, sparsity or A.sparsity, max_memory=max_memory)
+    _flatten(res)
+    return res
+
+
+def power_method(problem: FactoredMatrix, *, rank: int | None = None,
+                 sparsity: int | None = None, max_iter: int = 500,
+                 tol: float = 1e-10) -> Result:
+    """Baseline: truncated power method with deflation."""
+    from ..baselines.eigen import truncated_power
+
+    A = _check(problem)
+    res = truncated_power(A, rank or A.rank, sparsity or A.sparsity, max_iter=max_iter,
+                          tol=tol)
+    _flatten(res)
+    return res

@@ -1,0 +1,296 @@
+"""The (K, alpha)-coherent binary prime-residue matrix M of MAM*, stored implicitly.
+
+M stacks K blocks, one per prime p_k; block k is p_k x N and column n has its single 1 in
+row ``n mod p_k``. So m = sum_k p_k, every column has exactly K ones, and two columns
+n != n' share a 1 in block k iff p_k divides n - n'. Because the product of the primes in
+which two columns collide divides |n - n'| < N, two columns share at most ``alpha - 1``
+ones, where ``alpha`` is the smallest number of the (smallest) primes whose product is
+>= N. M is never stored: a row index is ``offset_k + n mod p_k``.
+
+The optional bit-test extension multiplies M column-wise (Khatri-Rao) by the bit matrix
+``B_N`` whose column n is ``[1; binary(n)]`` (``L = ceil(log2 N)`` bits); its complement
+rows ``1 - B_N`` are the differences of the all-ones row and a bit row, so they need no
+storage either.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._core import check_int
+
+__all__ = ["PrimeMatrix", "primes_between", "choose_primes", "n_bits", "bits_of"]
+
+
+def primes_between(lo: int, count: int) -> np.ndarray:
+    """The first ``count`` primes strictly greater than ``lo`` (a sieve, int64)."""
+    lo = max(int(lo), 1)
+    hi = max(2 * lo + 100, lo + 20 * count * max(1, int(math.log(lo + count + 2))) + 100)
+    while True:
+        sieve = np.ones(hi + 1, dtype=bool)
+        sieve[:2] = False
+        for p in range(2, int(hi ** 0.5) + 1):
+            if sieve[p]:
+                sieve[p * p::p] = False
+        found = np.flatnonzero(sieve)
+        found = found[found > lo]
+        if found.size >= count:
+            return found[:count].astype(np.int64)
+        hi *= 2
+
+
+def _alpha(primes: np.ndarray, n: int) -> int:
+    """Smallest number of the smallest primes whose product is >= n (len+1 if none)."""
+    prod = 1
+    for k, p in enumerate(np.sort(primes)):
+        prod *= int(p)
+        if prod >= n:
+            return k + 1
+    return len(primes) + 1
+
+
+def choose_primes(n: int, s: int, smallest_prime: int | None = None,
+                  extra: int = 0) -> np.ndarray:
+    """The authors' prime rule (``number_and_list_primes(N, s, smallest_prime)``).
+
+    Take the primes greater than ``smallest_prime``; ``alpha`` is the smallest number of
+    them whose product is >= ``n``; use the first ``K = 2 alpha s + 1`` of them (the
+    majority rule: with it every s-sparse vector has, for each support index, more than
+    half of its K buckets free of other support indices), plus ``extra`` more.
+
+    Parameters
+    ----------
+    n : int
+        Dimension N (the experiments apply the rule to a smaller nominal N and s).
+    s : int
+        Sparsity the rule is made for.
+    smallest_prime : int, optional
+        Lower bound (exclusive) of the primes. Default (our choice, the paper leaves it
+        open): the bound among ``s, 10, 20, 50, 100, 200, ..., 10^4`` that gives the
+        smallest m (small primes need a larger alpha, large ones larger blocks).
+    extra : int
+        Further consecutive primes appended (the "varying rows" study).
+    """
+    n = check_int(n, "n", minimum=2)
+    s = check_int(s, "s", minimum=1)
+    extra = check_int(extra, "extra", minimum=0)
+    if smallest_prime is None:
+        options = sorted({max(s, 2)} | {b * 10**e for e in range(1, 4) for b in (1, 2, 5)}
+                         | {10**4})
+        return min((choose_primes(n, s, lo, extra) for lo in options),
+                   key=lambda p: (int(p.sum()), -int(p[0])))
+    lo = check_int(smallest_prime, "smallest_prime", minimum=1)
+    alpha, prod = 0, 1
+    p = lo
+    while prod < n:
+        p = int(primes_between(p, 1)[0])
+        prod *= p
+        alpha += 1
+    return primes_between(lo, 2 * alpha * s + 1 + extra)
+
+
+def n_bits(n: int) -> int:
+    """Number of bits ``L = ceil(log2 N)`` (at least 1) that index 0..N-1."""
+    return max(1, int(n - 1).bit_length())
+
+
+def bits_of(idx: np.ndarray, n_bit: int) -> np.ndarray:
+    """``(len(idx), n_bit)`` 0/1 array: bit t (t = 0 .. n_bit-1) of each index."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return ((idx[:, None] >> np.arange(n_bit, dtype=np.int64)) & 1).astype(np.int8)
+
+
+@dataclass(frozen=True, eq=False)
+class PrimeMatrix:
+    """The implicit binary matrix M (m x N) built from K distinct primes.
+
+    Parameters
+    ----------
+    n : int
+        Number of columns N (the dimension of the huge matrix A).
+    primes : array of int
+        Distinct primes p_1 < ... < p_K; ``m = sum(primes)``.
+
+    Attributes
+    ----------
+    offsets : ndarray
+        First row of each block.
+    alpha : int
+        Two distinct columns share at most ``alpha - 1`` ones.
+    max_sparsity : int
+        Largest s with ``K >= 2 alpha s + 1`` (the majority rule); 0 when K is too small.
+    """
+
+    n: int
+    primes: np.ndarray
+    offsets: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = check_int(self.n, "n", minimum=1)
+        p = np.asarray(self.primes)
+        if p.ndim != 1 or p.size == 0 or not np.issubdtype(p.dtype, np.integer):
+            raise ValueError(f"primes must be a non-empty 1-d integer array, got {self.primes!r}")
+        p = np.sort(p.astype(np.int64))
+        if np.any(np.diff(p) == 0):
+            raise ValueError("primes must be distinct")
+        bad = [int(q) for q in p if q < 2 or any(q % d == 0 for d in range(2, int(q ** .5) + 1))]
+        if bad:
+            raise ValueError(f"not prime: {bad[:5]}")
+        p.setflags(write=False)
+        off = np.concatenate([[0], np.cumsum(p)[:-1]]).astype(np.int64)
+        off.setflags(write=False)
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "primes", p)
+        object.__setattr__(self, "offsets", off)
+
+    @classmethod
+    def for_sparsity(cls, n: int, s: int, smallest_prime: int | None = None,
+                     extra: int = 0, rule_n: int | None = None,
+                     rule_s: int | None = None) -> "PrimeMatrix":
+        """M with primes from :func:`choose_primes` (optionally the rule applied to a
+        nominal ``rule_n``/``rule_s``, as in the authors' experiments)."""
+        primes = choose_primes(rule_n or n, rule_s or s, smallest_prime, extra)
+        return cls(n, primes)
+
+    # -- sizes -------------------------------------------------------------------------
+    @property
+    def K(self) -> int:
+        return int(self.primes.size)
+
+    @property
+    def m(self) -> int:
+        return int(self.primes.sum())
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.m, self.n)
+
+    @property
+    def alpha(self) -> int:
+        return _alpha(self.primes, self.n)
+
+    @property
+    def max_sparsity(self) -> int:
+        return max(0, (self.K - 1) // (2 * self.alpha))
+
+    @property
+    def n_bits(self) -> int:
+        return n_bits(self.n)
+
+    def __repr__(self) -> str:
+        return (f"PrimeMatrix(n={self.n}, K={self.K}, m={self.m}, primes={self.primes[0]}.."
+                f"{self.primes[-1]}, alpha={self.alpha})")
+
+    def same_as(self, other: Any) -> bool:
+        return (isinstance(other, PrimeMatrix) and other.n == self.n
+                and np.array_equal(other.primes, self.primes))
+
+    # -- index maps --------------------------------------------------------------------
+    def check_indices(self, idx: Any, name: str = "indices") -> np.ndarray:
+        """``idx`` as int64, refusing non-integers and values outside ``[0, N)``."""
+        a = np.asarray(idx)
+        if a.size and not np.issubdtype(a.dtype, np.integer):
+            if np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) and np.all(
+                    a == np.round(a)):
+                a = a.astype(np.int64)
+            else:
+                raise TypeError(f"{name} must be integers, got dtype {a.dtype}")
+        a = a.astype(np.int64, copy=False).reshape(-1)
+        if a.size and (a.min() < 0 or a.max() >= self.n):
+            bad = a[(a < 0) | (a >= self.n)][0]
+            raise IndexError(f"{name} out of range: {int(bad)} is not in [0, {self.n})")
+        return a
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """``(len(idx), K)`` row indices of the ones of columns ``idx`` (no range check)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return idx[:, None] % self.primes + self.offsets
+
+    def residues(self, idx: np.ndarray) -> np.ndarray:
+        """``(K, len(idx))`` residues ``idx mod p_k`` (block-local rows)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return idx[None, :] % self.primes[:, None]
+
+    # -- products ----------------------------------------------------------------------
+    def matvec_sparse(self, idx: Any, values: Any) -> np.ndarray:
+        """``M x`` for x given by its nonzeros ``x[idx] = values`` (values may be 2-d,
+        ``(len(idx), r)``, for several vectors); cost O(K nnz)."""
+        idx = self.check_indices(idx)
+        vals = np.asarray(values, dtype=float)
+        two_d = vals.ndim == 2
+        vals2 = vals if two_d else vals[:, None]
+        if vals2.shape[0] != idx.size:
+            raise ValueError(f"{idx.size} indices but {vals2.shape[0]} values")
+        out = np.zeros((self.m, vals2.shape[1]))
+        if idx.size:
+            rows = self.rows(idx)  # (nnz, K)
+            for c in range(vals2.shape[1]):
+                out[:, c] = np.bincount(rows.ravel(), np.repeat(vals2[:, c], self.K),
+                                        minlength=self.m)
+        return out if two_d else out[:, 0]
+
+    def matvec(self, x: Any, chunk: int = 1 << 20) -> np.ndarray:
+        """``M x`` for a dense vector (or ``(N, r)`` array) x, in chunks of columns."""
+        x = np.asarray(x, dtype=float)
+        if x.shape[0] != self.n:
+            raise ValueError(f"x has {x.shape[0]} rows, M has {self.n} columns")
+        out = np.zeros((self.m,) + x.shape[1:])
+        for a in range(0, self.n, chunk):
+            b = min(self.n, a + chunk)
+            idx = np.arange(a, b)
+            out += self.matvec_sparse(idx, x[a:b])
+        return out
+
+    def rmatvec_at(self, u: Any, idx: Any) -> np.ndarray:
+        """``(M^T u)[idx]``: the sum of the K entries of u at the rows of each column."""
+        idx = self.check_indices(idx)
+        u = np.asarray(u, dtype=float)
+        return u[self.rows(idx)].sum(axis=1)
+
+    def bit_matvec_sparse(self, idx: Any, values: Any) -> np.ndarray:
+        """``(L, m[, r])`` array: ``(M (.) bit_t) x`` for the bit rows t = 0..L-1 of the
+        bit-test extension (row t of B_N without its all-ones row)."""
+        idx = self.check_indices(idx)
+        vals = np.asarray(values, dtype=float)
+        two_d = vals.ndim == 2
+        vals2 = vals if two_d else vals[:, None]
+        L = self.n_bits
+        out = np.zeros((L, self.m, vals2.shape[1]))
+        if idx.size:
+            rows = self.rows(idx)
+            bits = bits_of(idx, L)
+            for t in range(L):
+                sel = bits[:, t] == 1
+                if not sel.any():
+                    continue
+                rr = rows[sel].ravel()
+                for c in range(vals2.shape[1]):
+                    out[t, :, c] = np.bincount(rr, np.repeat(vals2[sel, c], self.K),
+                                               minlength=self.m)
+        return out if two_d else out[:, :, 0]
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        """The explicit m x N 0/1 matrix, for small N only (tests, illustrations)."""
+        if self.m * self.n > max_entries:
+            raise MemoryError(f"refusing to materialize a {self.m} x {self.n} matrix "
+                              f"(M is implicit; raise max_entries for a small N)")
+        out = np.zeros((self.m, self.n))
+        cols = np.arange(self.n)
+        for k, p in enumerate(self.primes):
+            out[self.offsets[k] + cols % p, cols] = 1.0
+        return out
+
+    def bit_extension_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        """The explicit Khatri-Rao product ``M (.) B'_N`` with ``B'_N = [B_N; 1 - B_N]``
+        (rows ordered block of B'_N row by row of M), for small N only (tests)."""
+        L = self.n_bits
+        b = 2 * (1 + L)
+        if self.m * b * self.n > max_entries:
+            raise MemoryError("refusing to materialize the bit-test extension for this N")
+        Md = self.to_dense(max_entries)
+        BN = np.vstack([np.ones(self.n), bits_of(np.arange(self.n), L).T.astype(float)])
+        Bp = np.vstack([BN, 1.0 - BN])
+        return (Md[:, None, :] * Bp[None, :, :]).reshape(self.m * b, self.n)

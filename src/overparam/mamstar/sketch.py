@@ -1,0 +1,820 @@
+"""The MAM* sketch ``B = (1/K) M A M^T`` and its one-pass builders.
+
+Every builder accumulates the raw sum ``C = M A M^T`` (linear in A: partial sketches of
+disjoint parts of A add up) and, when the bit-test extension is on, the raw sums
+``Y_t = (M (.) bit_t) A M^T Omega`` (t = 0..L-1) for a seeded Gaussian ``Omega`` (m x q).
+The finished sketch is ``B = (C + C^T) / (2K)`` and ``bits = Y / K``.
+
+Symmetric input is accepted in two forms (``symmetry=``):
+
+* ``"both"`` (default): every entry of A is given, each off-diagonal value as (i, j) and
+  as (j, i). The build checks at the end that ``C`` is symmetric (an asymmetric A would
+  make it asymmetric) and refuses the stream otherwise.
+* ``"upper"`` / ``"lower"``: each off-diagonal pair is given once, with ``i <= j``
+  (``"upper"``) or ``i >= j`` (``"lower"``); the transpose is implied. An entry on the
+  wrong side is an error.
+
+Entries given several times add up (the sketch is linear), so a stream may repeat an
+(i, j) to give a sum, but must not re-send entries it already sent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._core import check_int
+from .matrix import PrimeMatrix, bits_of
+
+__all__ = ["Sketch", "SketchBuilder", "sketch_stream", "sketch_matrix", "sketch_factored",
+           "sketch_operator", "sketch_shards", "read_shard", "SYMMETRY"]
+
+SYMMETRY = ("both", "upper", "lower")
+_SUB = 1 << 17  # entries per vectorized sub-chunk of a stream (bounded temporaries)
+
+
+def _tqdm(progress: bool | None, **kw: Any):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is in the experiments extra
+        class _Null:
+            def __init__(self, *a, **k): pass
+            def update(self, *a, **k): pass
+            def set_postfix(self, *a, **k): pass
+            def close(self): pass
+        return _Null()
+    return tqdm(disable=None if progress is None else not progress, file=sys.stderr, **kw)
+
+
+@dataclass(eq=False)
+class Sketch:
+    """A (possibly partial) MAM* sketch.
+
+    Attributes
+    ----------
+    M : PrimeMatrix
+        The implicit sketching matrix.
+    C : ndarray (m, m)
+        Raw sum ``M A M^T`` of the entries seen (see the module docstring).
+    Y : ndarray (L, m, q) or None
+        Raw bit-test sums, or None without the bit-test extension.
+    bit_seed : int
+        Seed of the Gaussian ``Omega`` (m x q) of the bit-test extension.
+    n_entries : int
+        Number of entries (or factor nonzeros, or matrix rows) folded in.
+    symmetry : str
+        How the input was given (module docstring).
+    info : dict
+        Builder details (source kind, timings, shards resumed, ...).
+    """
+
+    M: PrimeMatrix
+    C: np.ndarray
+    Y: np.ndarray | None = None
+    bit_seed: int = 0
+    n_entries: int = 0
+    symmetry: str = "both"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, M: PrimeMatrix, *, bits: int | None = None, bit_seed: int = 0,
+              symmetry: str = "both") -> "Sketch":
+        """A zero sketch; ``bits=q`` adds the bit-test extension with q test vectors."""
+        if symmetry not in SYMMETRY:
+            raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
+        Y = None
+        if bits:
+            q = check_int(bits, "bits", minimum=1)
+            Y = np.zeros((M.n_bits, M.m, q))
+        return cls(M, np.zeros((M.m, M.m)), Y, int(bit_seed), 0, symmetry)
+
+    # -- finished quantities -----------------------------------------------------------
+    @property
+    def m(self) -> int:
+        return self.M.m
+
+    @property
+    def B(self) -> np.ndarray:
+        """The sketch ``(1/K) M A M^T`` (symmetrized)."""
+        return (self.C + self.C.T) / (2.0 * self.M.K)
+
+    @property
+    def has_bits(self) -> bool:
+        return self.Y is not None
+
+    @property
+    def q(self) -> int:
+        return 0 if self.Y is None else int(self.Y.shape[2])
+
+    @property
+    def bits(self) -> np.ndarray | None:
+        """``(L, m, q)``: ``(1/K) (M (.) bit_t) A M^T Omega``, or None."""
+        return None if self.Y is None else self.Y / self.M.K
+
+    def omega(self) -> np.ndarray:
+        """The seeded Gaussian test matrix ``Omega`` (m x q) of the bit-test extension."""
+        if self.Y is None:
+            raise ValueError("this sketch has no bit-test extension (build with bits=q)")
+        return _omega(self.M.m, self.q, self.bit_seed)
+
+    def asymmetry(self) -> float:
+        """``||C - C^T||_F / ||C||_F`` (0 for a symmetric input)."""
+        nrm = float(np.linalg.norm(self.C))
+        return 0.0 if nrm == 0 else float(np.linalg.norm(self.C - self.C.T)) / nrm
+
+    def check(self, tol: float = 1e-9) -> "Sketch":
+        """Refuse a finished ``symmetry="both"`` sketch of a non-symmetric input."""
+        if not np.all(np.isfinite(self.C)):
+            raise ValueError("the sketch holds non-finite values (NaN/inf in the input?)")
+        if self.symmetry == "both":
+            asym = self.asymmetry()
+            if asym > tol:
+                raise ValueError(
+                    f"the input is not symmetric although declared symmetry='both': "
+                    f"||M A M^T - (M A M^T)^T||_F / ||M A M^T||_F = {asym:.3e} > {tol:g}. "
+                    "Give every off-diagonal entry as both (i, j) and (j, i), or give each "
+                    "pair once and declare symmetry='upper' or 'lower'.")
+        return self
+
+    # -- algebra -----------------------------------------------------------------------
+    def compatible(self, other: "Sketch") -> bool:
+        return (self.M.same_as(other.M) and self.q == other.q
+                and (self.q == 0 or self.bit_seed == other.bit_seed))
+
+    def __add__(self, other: "Sketch") -> "Sketch":
+        if not isinstance(other, Sketch):
+            return NotImplemented
+        if not self.compatible(other):
+            raise ValueError("cannot add sketches made with different primes, N or "
+                             "bit-test settings")
+        Y = None if self.Y is None else self.Y + other.Y
+        sym = self.symmetry if self.symmetry == other.symmetry else "both"
+        return Sketch(self.M, self.C + other.C, Y, self.bit_seed,
+                      self.n_entries + other.n_entries, sym, dict(self.info))
+
+    def __radd__(self, other: Any) -> "Sketch":  # sum([...])
+        if other == 0:
+            return self
+        return NotImplemented
+
+    def iadd_(self, other: "Sketch") -> "Sketch":
+        """In-place sum (no copy of C)."""
+        if not self.compatible(other):
+            raise ValueError("cannot add sketches made with different primes, N or "
+                             "bit-test settings")
+        self.C += other.C
+        if self.Y is not None:
+            self.Y += other.Y
+        self.n_entries += other.n_entries
+        return self
+
+    # -- storage -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, **extra: Any) -> Path:
+        """Write the sketch to ``path`` (``.npz``), atomically."""
+        path = Path(path)
+        meta = dict(n=self.M.n, bit_seed=self.bit_seed, n_entries=self.n_entries,
+                    symmetry=self.symmetry, info=_jsonable(self.info), **extra)
+        arrays = dict(C=self.C, primes=self.M.primes, meta=np.array(json.dumps(meta)))
+        if self.Y is not None:
+            arrays["Y"] = self.Y
+        _atomic_savez(path, arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Sketch":
+        """Read a sketch written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            M = PrimeMatrix(int(meta["n"]), z["primes"])
+            Y = z["Y"] if "Y" in z.files else None
+            sk = cls(M, z["C"], Y, int(meta["bit_seed"]), int(meta["n_entries"]),
+                     meta["symmetry"], dict(meta.get("info", {})))
+        sk.info["meta"] = {k: v for k, v in meta.items() if k not in ("info",)}
+        return sk
+
+    def __repr__(self) -> str:
+        return (f"Sketch(N={self.M.n}, m={self.m}, K={self.M.K}, entries={self.n_entries}, "
+                f"bits={'q=%d' % self.q if self.Y is not None else 'no'}, "
+                f"symmetry={self.symmetry})")
+
+
+def _jsonable(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=lambda o: o.item() if isinstance(o, np.generic)
+                                 else str(o)))
+
+
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _omega(m: int, q: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(int(seed)).standard_normal((m, q))
+
+
+# ------------------------------------------------------------------------------------
+# the builder
+# ------------------------------------------------------------------------------------
+class SketchBuilder:
+    """Accumulates a :class:`Sketch` from any mix of entries, matrix rows and factors.
+
+    Parameters
+    ----------
+    M : PrimeMatrix
+        Sketching matrix.
+    symmetry : {"both", "upper", "lower"}
+        How entries are given (module docstring); rows and factors are always "both".
+    bits : int, optional
+        Number q of test vectors of the bit-test extension (None: no extension).
+    bit_seed : int
+        Seed of ``Omega``.
+    """
+
+    def __init__(self, M: PrimeMatrix, *, symmetry: str = "both", bits: int | None = None,
+                 bit_seed: int = 0):
+        if not isinstance(M, PrimeMatrix):
+            raise TypeError(f"M must be a PrimeMatrix, got {type(M).__name__}")
+        self.sketch = Sketch.empty(M, bits=bits, bit_seed=bit_seed, symmetry=symmetry)
+        self.M = M
+        self._omega = _omega(M.m, self.sketch.q, bit_seed) if bits else None
+        self._chunks = 0
+
+    # -- entries -----------------------------------------------------------------------
+    def add_entries(self, i: Any, j: Any, values: Any) -> "SketchBuilder":
+        """Fold the entries ``A[i, j] = values`` (1-d arrays of equal length) in."""
+        M, sk = self.M, self.sketch
+        self._chunks += 1
+        where = f"chunk {self._chunks}"
+        i = M.check_indices(i, f"row indices ({where})")
+        j = M.check_indices(j, f"column indices ({where})")
+        v = np.asarray(values)
+        if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
+            raise TypeError(f"values ({where}) must be numeric, got dtype {v.dtype}")
+        v = v.astype(np.float64, copy=False).reshape(-1)
+        if not (i.size == j.size == v.size):
+            raise ValueError(f"{where}: {i.size} row indices, {j.size} column indices and "
+                             f"{v.size} values (must be equal)")
+        if not np.all(np.isfinite(v)):
+            bad = int(np.count_nonzero(~np.isfinite(v)))
+            raise ValueError(f"{where}: {bad} non-finite value(s) (NaN or inf)")
+        if sk.symmetry == "upper" and np.any(i > j):
+            e = int(np.flatnonzero(i > j)[0])
+            raise ValueError(f"{where}: entry ({i[e]}, {j[e]}) is below the diagonal but "
+                             "symmetry='upper' (give pairs with i <= j, or use 'both')")
+        if sk.symmetry == "lower" and np.any(i < j):
+            e = int(np.flatnonzero(i < j)[0])
+            raise ValueError(f"{where}: entry ({i[e]}, {j[e]}) is above the diagonal but "
+                             "symmetry='lower' (give pairs with i >= j, or use 'both')")
+        self._fold_entries(i, j, v, triangle=sk.symmetry != "both")
+        sk.n_entries += int(v.size)
+        return self
+
+
+    def _fold_entries(self, i: np.ndarray, j: np.ndarray, v: np.ndarray,
+                      triangle: bool) -> None:
+        M, sk = self.M, self.sketch
+        for a in range(0, v.size, _SUB):
+            ii, jj, vv = i[a:a + _SUB], j[a:a + _SUB], v[a:a + _SUB]
+            if not triangle:
+                _add_pairs(sk.C, M, ii, jj, vv)
+                if sk.Y is not None:
+                    _add_bits(sk.Y, M, self._omega, ii, jj, vv)
+            else:  # one triangle: off-diagonal weight 2 so that B = (C + C^T) / 2K
+                w = np.where(ii == jj, 1.0, 2.0) * vv
+                _add_pairs(sk.C, M, ii, jj, w)
+                if sk.Y is not None:
+                    _add_bits(sk.Y, M, self._omega, ii, jj, vv)
+                    off = ii != jj
+                    if off.any():
+                        _add_bits(sk.Y, M, self._omega, jj[off], ii[off], vv[off])
+
+    # -- rows of a matrix --------------------------------------------------------------
+    def add_rows(self, rows: Any, block: Any) -> "SketchBuilder":
+        """Fold the rows ``A[rows, :]`` (dense ``(b, N)`` array or scipy sparse) in."""
+        M, sk = self.M, self.sketch
+        rows = M.check_indices(rows, "row indices")
+        if sp.issparse(block):
+            block = sp.csr_array(block)
+            if block.shape != (rows.size, M.n):
+                raise ValueError(f"block has shape {block.shape}, expected "
+                                 f"({rows.size}, {M.n})")
+            if not np.all(np.isfinite(block.data)):
+                raise ValueError("the matrix holds non-finite values (NaN or inf)")
+            nnz_row = block.nnz / max(rows.size, 1)
+            if nnz_row * M.K < M.m:  # few entries per row: the entry path is cheaper
+                coo = block.tocoo()
+                self._fold_entries(rows[coo.row], coo.col.astype(np.int64), coo.data,
+                                   triangle=False)
+                sk.n_entries += int(rows.size)
+                return self
+            T = _fold_sparse(block, M)
+        else:
+            block = np.asarray(block, dtype=np.float64)
+            if block.ndim != 2 or block.shape != (rows.size, M.n):
+                raise ValueError(f"block has shape {block.shape}, expected "
+                                 f"({rows.size}, {M.n})")
+            if not np.all(np.isfinite(block)):
+                raise ValueError("the matrix holds non-finite values (NaN or inf)")
+            T = _fold_dense(block, M)  # A[rows] M^T, (b, m)
+        R = _row_incidence(M, rows)  # (m, b) sparse: M[:, rows]
+        sk.C += R @ T
+        if sk.Y is not None:
+            sk.Y.reshape(-1, sk.q)[:] += _bit_incidence(M, rows) @ (T @ self._omega)
+        sk.n_entries += int(rows.size)
+        return self
+
+    # -- factors -----------------------------------------------------------------------
+    def add_factored(self, eigenvalues: Any, vectors: Any) -> "SketchBuilder":
+        """Fold ``sum_j eigenvalues[j] v_j v_j^T`` in (``vectors``: N x r, dense or
+        scipy sparse, or a list of ``(indices, values)`` pairs)."""
+        M, sk = self.M, self.sketch
+        lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+        cols = _factor_columns(vectors, M.n)
+        if len(cols) != lam.size:
+            raise ValueError(f"{lam.size} eigenvalues but {len(cols)} vectors")
+        if not np.all(np.isfinite(lam)):
+            raise ValueError("eigenvalues contain NaN or inf")
+        MV = np.zeros((M.m, lam.size))
+        for c, (idx, val) in enumerate(cols):
+            idx = M.check_indices(idx, f"indices of vector {c}")
+            if not np.all(np.isfinite(val)):
+                raise ValueError(f"vector {c} contains NaN or inf")
+            MV[:, c] = M.matvec_sparse(idx, val)
+        sk.C += (MV * lam) @ MV.T
+        if sk.Y is not None:
+            right = (self._omega.T @ MV) * lam  # (q, r): Omega^T M v_j lambda_j
+            for c, (idx, val) in enumerate(cols):
+                bits = M.bit_matvec_sparse(idx, val)  # (L, m)
+                sk.Y += bits[:, :, None] * right[:, c][None, None, :]
+        sk.n_entries += int(sum(len(c[0]) for c in cols))
+        return self
+
+    def finish(self, check: bool = True, tol: float = 1e-9) -> Sketch:
+        """The accumulated sketch (checked for symmetry when ``check``)."""
+        return self.sketch.check(tol) if check else self.sketch
+
+
+def _add_pairs(C: np.ndarray, M: PrimeMatrix, i: np.ndarray, j: np.ndarray,
+               w: np.ndarray) -> None:
+    """C[rows(i), rows(j)] += w for all K^2 block pairs: one bincount per block pair
+    (each p_k x p_l block stays in cache)."""
+    if i.size == 0:
+        return
+    P, off = M.primes, M.offsets
+    Ri, Rj = M.residues(i), M.residues(j)
+    for k in range(M.K):
+        pk, ok = int(P[k]), int(off[k])
+        for l in range(M.K):
+            pl, ol = int(P[l]), int(off[l])
+            cnt = np.bincount(Ri[k] * pl + Rj[l], w, pk * pl)
+            C[ok:ok + pk, ol:ol + pl] += cnt.reshape(pk, pl)
+
+
+def _add_bits(Y: np.ndarray, M: PrimeMatrix, omega: np.ndarray, i: np.ndarray,
+              j: np.ndarray, v: np.ndarray) -> None:
+    """Y[t, rows(i), :] += v * (M^T Omega)[j] for the set bits t of i."""
+    if i.size == 0:
+        return
+    G = omega[M.rows(j)].sum(axis=1)  # (c, q)
+    S = _bit_incidence(M, i, v)  # (L m, c)
+    Y.reshape(-1, Y.shape[2])[:] += S @ G
+
+
+def _bit_incidence(M: PrimeMatrix, idx: np.ndarray, weights: np.ndarray | None = None):
+    """Sparse ``(L m, len(idx))``: column e has ``weights[e]`` at ``t m + row_k(idx[e])``
+    for every set bit t of idx[e] and every block k."""
+    L, K, m = M.n_bits, M.K, M.m
+    e_idx, t_idx = np.nonzero(bits_of(idx, L))
+    rows = (t_idx[:, None] * m + M.rows(idx[e_idx])).ravel()
+    cols = np.repeat(e_idx, K)
+    w = np.ones(idx.size) if weights is None else weights
+    data = np.repeat(w[e_idx], K)
+    return sp.csr_array((data, (rows, cols)), shape=(L * m, idx.size))
+
+
+def _row_incidence(M: PrimeMatrix, rows: np.ndarray):
+    """Sparse ``M[:, rows]`` (m x b)."""
+    b = rows.size
+    r = M.rows(rows).ravel()
+    c = np.repeat(np.arange(b), M.K)
+    return sp.csr_array((np.ones(r.size), (r, c)), shape=(M.m, b))
+
+
+def _fold_dense(block: np.ndarray, M: PrimeMatrix) -> np.ndarray:
+    """``block @ M^T`` for a dense (b, N) block: each row folded modulo every prime."""
+    b, n = block.shape
+    out = np.empty((b, M.m))
+    for k, p in enumerate(M.primes):
+        p = int(p)
+        full = (n // p) * p
+        acc = block[:, :full].reshape(b, -1, p).sum(axis=1) if full else np.zeros((b, p))
+        if full < n:
+            acc[:, : n - full] += block[:, full:]
+        out[:, M.offsets[k]:M.offsets[k] + p] = acc
+    return out
+
+
+def _fold_sparse(block: sp.csr_array, M: PrimeMatrix) -> np.ndarray:
+    """``block @ M^T`` for a sparse (b, N) block, cost O(K nnz + b m)."""
+    coo = block.tocoo()
+    b = block.shape[0]
+    out = np.zeros((b, M.m))
+    for k, p in enumerate(M.primes):
+        p = int(p)
+        flat = np.bincount(coo.row * p + coo.col % p, coo.data, b * p)
+        out[:, M.offsets[k]:M.offsets[k] + p] = flat.reshape(b, p)
+    return out
+
+
+def _factor_columns(vectors: Any, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(vectors, (list, tuple)):
+        out = []
+        for c, item in enumerate(vectors):
+            idx, val = item
+            idx, val = np.asarray(idx), np.asarray(val, dtype=float).reshape(-1)
+            if idx.size != val.size:
+                raise ValueError(f"vector {c}: {idx.size} indices but {val.size} values")
+            out.append((idx, val))
+        return out
+    if sp.issparse(vectors):
+        V = sp.csc_array(vectors)
+        if V.shape[0] != n:
+            raise ValueError(f"vectors have {V.shape[0]} rows, expected N = {n}")
+        V.sum_duplicates()
+        return [(V.indices[V.indptr[c]:V.indptr[c + 1]], V.data[V.indptr[c]:V.indptr[c + 1]])
+                for c in range(V.shape[1])]
+    V = np.asarray(vectors, dtype=float)
+    if V.ndim == 1:
+        V = V[:, None]
+    if V.shape[0] != n:
+        raise ValueError(f"vectors have {V.shape[0]} rows, expected N = {n}")
+    return [(np.flatnonzero(V[:, c]), V[np.flatnonzero(V[:, c]), c]) for c in range(V.shape[1])]
+
+
+# ------------------------------------------------------------------------------------
+# builders by source
+# ------------------------------------------------------------------------------------
+def _builder(M: PrimeMatrix, symmetry: str, bits: int | None, bit_seed: int) -> SketchBuilder:
+    return SketchBuilder(M, symmetry=symmetry, bits=bits, bit_seed=bit_seed)
+
+
+def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "both",
+                  bits: int | None = None, bit_seed: int = 0, progress: bool | None = False,
+                  check: bool = True) -> Sketch:
+    """One pass over a stream of ``(i, j, values)`` chunks (any order).
+
+    Parameters
+    ----------
+    chunks : iterable
+        Each item a tuple of three 1-d arrays (row indices, column indices, values), or a
+        ``(c, 3)`` array.
+    M : PrimeMatrix
+    symmetry : {"both", "upper", "lower"}
+        See the module docstring.
+    bits : int, optional
+        q test vectors of the bit-test extension (for the bit-test decoder).
+    progress : bool or None
+        A tqdm bar counting entries (None: only on a terminal).
+
+    Returns
+    -------
+    Sketch
+    """
+    t0 = time.perf_counter()
+    bld = _builder(M, symmetry, bits, bit_seed)
+    bar = _tqdm(progress, unit="entries", unit_scale=True, desc="MAM* sketch")
+    try:
+        for chunk in chunks:
+            i, j, v = _split_chunk(chunk)
+            bld.add_entries(i, j, v)
+            bar.update(len(v))
+    finally:
+        bar.close()
+    sk = bld.finish(check)
+    sk.info.update(source="stream", seconds=time.perf_counter() - t0)
+    return sk
+
+
+def _split_chunk(chunk: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(chunk, dict):
+        return _from_mapping(chunk)
+    if isinstance(chunk, np.ndarray) and chunk.ndim == 2 and chunk.shape[1] == 3:
+        return chunk[:, 0], chunk[:, 1], chunk[:, 2]
+    try:
+        i, j, v = chunk
+    except (TypeError, ValueError):
+        raise TypeError("a stream chunk must be (rows, cols, values), a (c, 3) array or a "
+                        "mapping with row/col/value") from None
+    return np.asarray(i), np.asarray(j), np.asarray(v)
+
+
+_NAMES = (("row", "col", "value"), ("i", "j", "v"), ("row", "col", "data"))
+
+
+def _from_mapping(d: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    keys = set(d.keys()) if hasattr(d, "keys") else set(getattr(d, "files", []))
+    for a, b, c in _NAMES:
+        if {a, b, c} <= keys:
+            return np.asarray(d[a]), np.asarray(d[b]), np.asarray(d[c])
+    raise KeyError(f"a COO shard needs arrays row/col/value (or i/j/v), found {sorted(keys)}")
+
+
+def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
+                  bits: int | None = None, bit_seed: int = 0, progress: bool | None = False,
+                  check: bool = True) -> Sketch:
+    """Sketch a dense array, a NumPy memmap or a scipy sparse matrix in row blocks.
+
+    Dense blocks are folded modulo each prime (O(K) per entry); sparse blocks with few
+    entries per row take the entry path (O(K^2) per entry), dense-ish ones the fold.
+    Memory: one block plus ``(block_rows, m)``.
+    """
+    t0 = time.perf_counter()
+    if sp.issparse(A):
+        A = sp.csr_array(A)
+    elif not hasattr(A, "shape") or not hasattr(A, "__getitem__"):
+        A = np.asarray(A, dtype=float)
+    if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square N x N matrix, got shape {A.shape}")
+    if A.shape[0] != M.n:
+        raise ValueError(f"A is {A.shape[0]} x {A.shape[1]} but M was made for N = {M.n}")
+    n = M.n
+    if block_rows is None:  # ~64 MiB of dense rows
+        block_rows = max(1, min(n, (8 << 20) // max(n, M.m)))
+    block_rows = check_int(block_rows, "block_rows", minimum=1)
+    bld = _builder(M, "both", bits, bit_seed)
+    bar = _tqdm(progress, total=n, unit="rows", unit_scale=True, desc="MAM* sketch")
+    try:
+        for a in range(0, n, block_rows):
+            b = min(n, a + block_rows)
+            bld.add_rows(np.arange(a, b), A[a:b])
+            bar.update(b - a)
+    finally:
+        bar.close()
+    sk = bld.finish(check)
+    sk.info.update(source="matrix", seconds=time.perf_counter() - t0)
+    return sk
+
+
+def sketch_factored(eigenvalues: Any, vectors: Any, M: PrimeMatrix, *,
+                    bits: int | None = None, bit_seed: int = 0) -> Sketch:
+    """Sketch ``A = sum_j lambda_j v_j v_j^T`` with sparse ``v_j``: ``C = sum_j lambda_j
+    (M v_j)(M v_j)^T`` at cost O(K nnz(V) + m^2 r); A is never formed."""
+    t0 = time.perf_counter()
+    bld = _builder(M, "both", bits, bit_seed).add_factored(eigenvalues, vectors)
+    sk = bld.finish(check=False)
+    sk.info.update(source="factored", seconds=time.perf_counter() - t0)
+    return sk
+
+
+def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None = None,
+                    bit_seed: int = 0, progress: bool | None = False,
+                    check: bool = True) -> Sketch:
+    """Sketch an implicit symmetric operator (scipy ``LinearOperator`` or anything with
+    ``matmat``/``@``) from its products with blocks of columns of ``M^T``: m products,
+    memory ``N x block``."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    t0 = time.perf_counter()
+    op = aslinearoperator(A)
+    if op.shape != (M.n, M.n):
+        raise ValueError(f"operator has shape {op.shape}, expected ({M.n}, {M.n})")
+    bld = _builder(M, "both", bits, bit_seed)
+    sk = bld.sketch
+    bar = _tqdm(progress, total=M.m, unit="cols", desc="MAM* sketch")
+    cols = np.arange(M.n)
+    block_of = np.repeat(np.arange(M.K), M.primes)
+    try:
+        for a in range(0, M.m, block):
+            b = min(M.m, a + block)
+            X = np.zeros((M.n, b - a))
+            for c, rho in enumerate(range(a, b)):
+                k = block_of[rho]
+                X[cols % M.primes[k] == rho - M.offsets[k], c] = 1.0
+            AX = np.asarray(op.matmat(X))
+            if not np.all(np.isfinite(AX)):
+                raise ValueError("the operator returned non-finite values")
+            sk.C[:, a:b] += M.matvec(AX)
+            bar.update(b - a)
+    finally:
+        bar.close()
+    if sk.Y is not None:
+        G = np.zeros((M.n, sk.q))
+        for k, p in enumerate(M.primes):
+            G += bld._omega[M.offsets[k] + cols % p]
+        AG = np.asarray(op.matmat(G))
+        sk.Y += M.bit_matvec_sparse(cols, AG)
+    sk.n_entries = M.n
+    sk = bld.finish(check)
+    sk.info.update(source="operator", seconds=time.perf_counter() - t0)
+    return sk
+
+
+# ------------------------------------------------------------------------------------
+# shards on disk, resumable, optionally on Dask workers
+# ------------------------------------------------------------------------------------
+def read_shard(path: str | os.PathLike, batch: int = 1 << 20
+               ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(i, j, values)`` chunks of one COO shard file.
+
+    ``.npz``: arrays ``row``, ``col``, ``value`` (or ``i``, ``j``, ``v``); ``.npy``: a
+    structured array with those fields; ``.parquet``: columns with those names, read in
+    batches of ``batch`` rows (bounded memory).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        names = set(pf.schema_arrow.names)
+        cols = next((c for c in _NAMES if set(c) <= names), None)
+        if cols is None:
+            raise KeyError(f"{path}: needs columns row/col/value (or i/j/v), found "
+                           f"{sorted(names)}")
+        for rb in pf.iter_batches(batch_size=batch, columns=list(cols)):
+            yield tuple(rb.column(k).to_numpy(zero_copy_only=False) for k in range(3))
+        return
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            i, j, v = _from_mapping(z)
+    elif suffix == ".npy":
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        if arr.dtype.names is None:
+            raise TypeError(f"{path}: a .npy shard must be a structured array with fields "
+                            "row/col/value")
+        i, j, v = _from_mapping({k: arr[k] for k in arr.dtype.names})
+    else:
+        raise ValueError(f"{path}: unknown shard format {suffix!r} (.npz, .npy, .parquet)")
+    for a in range(0, len(v), batch):
+        yield i[a:a + batch], j[a:a + batch], v[a:a + batch]
+
+
+def _shard_partial(path: str, n: int, primes: np.ndarray, symmetry: str,
+                   bits: int | None, bit_seed: int) -> Sketch:
+    """The raw partial sketch of one shard (runs on a worker)."""
+    M = PrimeMatrix(n, primes)
+    bld = _builder(M, symmetry, bits, bit_seed)
+    for k, (i, j, v) in enumerate(read_shard(path)):
+        try:
+            bld.add_entries(i, j, v)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise type(exc)(f"{path}: {exc}") from None
+    return bld.sketch
+
+
+_STATE = "mamstar-state.npz"
+
+
+def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
+                bit_seed: int) -> tuple[Sketch | None, list[str]]:
+    path = folder / _STATE
+    if not path.exists():
+        return None, []
+    sk = Sketch.load(path)
+    meta = sk.info.pop("meta")
+    if not (sk.M.same_as(M) and sk.symmetry == symmetry and sk.q == (bits or 0)
+            and (not bits or sk.bit_seed == bit_seed)):
+        raise ValueError(f"{path} holds a partial sketch made with other settings (N, "
+                         "primes, symmetry or bits); use another checkpoint folder or "
+                         "delete it")
+    return sk, list(meta.get("done", []))
+
+
+def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: PrimeMatrix, *,
+                  symmetry: str = "both", bits: int | None = None, bit_seed: int = 0,
+                  checkpoint: str | os.PathLike | None = None, executor: str = "serial",
+                  workers: int = 0, address: str | None = None,
+                  progress: bool | None = True, check: bool = True) -> Sketch:
+    """Sketch A from COO shards on disk (see :func:`read_shard`), resumably.
+
+    Parameters
+    ----------
+    paths : path, folder or list of paths
+        Shard files; a folder means its ``*.npz``, ``*.npy`` and ``*.parquet`` files.
+    checkpoint : path, optional
+        Folder for the running partial sketch: after every shard the sum so far and the
+        list of finished shards are written atomically (one file), and a later call with
+        the same folder skips the finished shards. A crash loses at most the shards in
+        flight. A shard is identified by its absolute path: do not change finished ones.
+    executor : {"serial", "dask"}
+        ``"dask"`` sketches shards on Dask workers (``address`` of a scheduler, or a
+        LocalCluster of ``workers`` processes) and sums the partial sketches in this
+        process, which alone writes the checkpoint (workers need the shard files, not a
+        shared checkpoint folder).
+
+    Returns
+    -------
+    Sketch
+        ``info["shards"]``, ``info["resumed"]`` (shards skipped as already done).
+    """
+    t0 = time.perf_counter()
+    files = _shard_files(paths)
+    if symmetry not in SYMMETRY:
+        raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
+    folder = Path(checkpoint) if checkpoint is not None else None
+    total, done = (None, [])
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        total, done = _load_state(folder, M, symmetry, bits, bit_seed)
+    if total is None:
+        total = Sketch.empty(M, bits=bits, bit_seed=bit_seed, symmetry=symmetry)
+    resumed = len(done)
+    done_set = set(done)
+    todo = [f for f in files if f not in done_set]
+    bar = _tqdm(progress, total=len(files), initial=len(files) - len(todo), unit="shard",
+                desc="MAM* shards")
+
+    def commit(path: str, part: Sketch) -> None:
+        total.iadd_(part)
+        done.append(path)
+        if folder is not None:
+            total.save(folder / _STATE, done=done)
+        bar.update(1)
+        bar.set_postfix(entries=total.n_entries)
+
+    args = (M.n, np.asarray(M.primes), symmetry, bits, bit_seed)
+    try:
+        if executor == "serial":
+            for f in todo:
+                commit(f, _shard_partial(f, *args))
+        elif executor == "dask":
+            _dask_shards(todo, args, commit, workers, address)
+        else:
+            raise ValueError(f"executor must be 'serial' or 'dask', got {executor!r}")
+    finally:
+        bar.close()
+    total.info = dict(source="shards", shards=len(files), resumed=resumed,
+                      seconds=time.perf_counter() - t0, executor=executor)
+    return total.check() if check else total
+
+
+def _shard_files(paths: Any) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        p = Path(paths)
+        if p.is_dir():
+            files = sorted(q for q in p.iterdir()
+                           if q.suffix.lower() in (".npz", ".npy", ".parquet")
+                           and not q.name.startswith("."))
+            if not files:
+                raise FileNotFoundError(f"no .npz/.npy/.parquet shards in {p}")
+            paths = files
+        else:
+            paths = [p]
+    out = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise FileNotFoundError(f"shard {p} does not exist")
+        out.append(str(p.resolve()))
+    if len(set(out)) != len(out):
+        raise ValueError("a shard is listed twice (its entries would count twice)")
+    return out
+
+
+def _dask_shards(todo: list[str], args: tuple, commit, workers: int,
+                 address: str | None) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("executor='dask' needs `pip install overparam[dask]`") from exc
+    if not todo:
+        return
+    from ..experiments.executors import default_workers
+
+    cluster = None
+    if address:
+        client = Client(address)
+    else:
+        n = min(workers or default_workers(), len(todo))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = {client.submit(_shard_partial, f, *args, pure=False): f for f in todo}
+        for fut in as_completed(list(futures)):
+            commit(futures[fut], fut.result())
+            fut.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,294 @@
+"""Huge symmetric matrices with sparse top eigenvectors, in factored form.
+
+The synthetic families of the MAM* experiments (Boahen, Brugiapaglia, Chou, Iwen, Krahmer
+2025): ``A = sum_{j<r} lambda_j v_j v_j^T`` with
+
+* eigenvalue decays ``"expo"`` (``2^-j``), ``"lin"`` (``linspace(1, 0, r)`` without the
+  endpoint) and ``"gen"`` (``1 / (1 + 2j)``);
+* supports ``"disjoint"`` (v_j on the block ``[j s, (j+1) s)``, Gaussian values) or
+  ``"overlapping"`` (one random support of size s shared by all v_j, orthonormal Gaussian
+  columns);
+* optional approximately sparse tails: ``tail_times * s`` extra entries of size
+  ``c N(0, 1)``, ``c = tail_ratio / tail_times^2``, at fresh positions (per vector for
+  disjoint supports, shared for overlapping ones), then the vectors are normalized (and,
+  for overlapping supports, re-orthonormalized so that the v_j stay exact eigenvectors).
+
+A is never formed: :class:`FactoredMatrix` keeps the eigenvalues and a sparse N x r
+matrix of eigenvectors, so N = 10^8 costs memory O(r s).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._core import as_generator, check_int, check_positive
+
+__all__ = ["FactoredMatrix", "eigen_decay", "sparse_eigen_problem", "eigenvector_errors",
+           "DECAYS", "SUPPORTS"]
+
+DECAYS = ("expo", "lin", "gen")
+SUPPORTS = ("disjoint", "overlapping")
+
+
+def eigen_decay(r: int, decay: str = "expo") -> np.ndarray:
+    """The r eigenvalues of a decay family (decreasing, the first is 1)."""
+    r = check_int(r, "rank", minimum=1)
+    j = np.arange(r, dtype=float)
+    if decay == "expo":
+        return 2.0 ** (-j)
+    if decay == "lin":
+        return np.linspace(1.0, 0.0, r, endpoint=False)
+    if decay == "gen":
+        return 1.0 / (1.0 + 2.0 * j)
+    raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class FactoredMatrix:
+    """A symmetric ``A = V diag(eigenvalues) V^T`` with sparse V (N x r).
+
+    Attributes
+    ----------
+    eigenvalues : ndarray (r,)
+    vectors : scipy.sparse.csc_array (N, r)
+        Orthonormal columns (the eigenvectors of A when the eigenvalues are distinct).
+    sparsity : int
+        The nominal sparsity s of each eigenvector (the tails excluded).
+    info : dict
+        Generator parameters.
+    """
+
+    eigenvalues: np.ndarray
+    vectors: Any
+    sparsity: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lam = np.asarray(self.eigenvalues, dtype=float).reshape(-1)
+        V = sp.csc_array(self.vectors, dtype=float)
+        if V.shape[1] != lam.size:
+            raise ValueError(f"{lam.size} eigenvalues but {V.shape[1]} vectors")
+        if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(V.data))):
+            raise ValueError("eigenvalues or vectors contain NaN or inf")
+        V.sum_duplicates()
+        V.sort_indices()
+        lam.setflags(write=False)
+        object.__setattr__(self, "eigenvalues", lam)
+        object.__setattr__(self, "vectors", V)
+        if not self.sparsity:
+            object.__setattr__(self, "sparsity", int(np.diff(V.indptr).max(initial=0)))
+
+    @property
+    def n(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.eigenvalues.size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.n)
+
+    def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nonzeros ``(indices, values)`` of eigenvector j."""
+        V = self.vectors
+        a, b = V.indptr[j], V.indptr[j + 1]
+        return V.indices[a:b].astype(np.int64), V.data[a:b]
+
+    def support(self) -> np.ndarray:
+        """Union of the supports of all eigenvectors (sorted)."""
+        return np.unique(self.vectors.indices).astype(np.int64)
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        """``A x`` for x of shape (N,) or (N, k), cost O(nnz(V) k)."""
+        x = np.asarray(x, dtype=float)
+        x2 = x.reshape(self.n, -1)
+        y = self.vectors @ (self.eigenvalues[:, None] * (self.vectors.T @ x2))
+        return np.asarray(y).reshape(x.shape)
+
+    def aslinearoperator(self):
+        """A ``scipy.sparse.linalg.LinearOperator`` applying A (symmetric)."""
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.matvec,
+                              matmat=self.matvec, dtype=float)
+
+    def to_dense(self, max_entries: int = 10**8) -> np.ndarray:
+        """The N x N array (small N only)."""
+        if self.n * self.n > max_entries:
+            raise MemoryError(f"refusing to form a {self.n} x {self.n} matrix")
+        Vd = self.vectors.toarray()
+        return (Vd * self.eigenvalues) @ Vd.T
+
+    def block(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(U, A[U][:, U])``: the union support U and the only nonzero block of A."""
+        U = self.support()
+        VU = self.vectors[U].toarray()
+        return U, (VU * self.eigenvalues) @ VU.T
+
+    def entries(self, chunk: int = 1 << 16, symmetry: str = "both", shuffle: int | None = None
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Stream the nonzero entries of A as ``(i, j, value)`` chunks.
+
+        ``symmetry="both"`` gives every entry; ``"upper"``/``"lower"`` each off-diagonal
+        pair once. ``shuffle=seed`` streams them in a random order. Memory O(|U|^2) for
+        the union support U (meant for tests and benchmarks of the stream builders).
+        """
+        U, AU = self.block()
+        ii, jj = np.meshgrid(np.arange(U.size), np.arange(U.size), indexing="ij")
+        keep = AU != 0
+        if symmetry == "upper":
+            keep &= ii <= jj
+        elif symmetry == "lower":
+            keep &= ii >= jj
+        elif symmetry != "both":
+            raise ValueError(f"symmetry must be both, upper or lower, got {symmetry!r}")
+        a, b, v = U[ii[keep]], U[jj[keep]], AU[keep]
+        if shuffle is not None:
+            p = np.random.default_rng(shuffle).permutation(v.size)
+            a, b, v = a[p], b[p], v[p]
+        for s in range(0, v.size, chunk):
+            yield a[s:s + chunk], b[s:s + chunk], v[s:s + chunk]
+
+
+def _fresh(rng: np.random.Generator, n: int, count: int, exclude: np.ndarray) -> np.ndarray:
+    """``count`` distinct random indices in [0, n) outside ``exclude`` (O(count) memory)."""
+    if count + exclude.size > n:
+        raise ValueError(f"cannot place {count} more entries among N = {n} "
+                         f"({exclude.size} taken)")
+    if 4 * (count + exclude.size) > n:  # dense regime: permute
+        free = np.setdiff1d(np.arange(n), exclude)
+        return rng.permutation(free)[:count]
+    out = np.zeros(0, np.int64)
+    while out.size < count:
+        draw = rng.integers(0, n, 2 * (count - out.size) + 16)
+        _, first = np.unique(draw, return_index=True)
+        draw = draw[np.sort(first)]
+        draw = draw[~np.isin(draw, exclude) & ~np.isin(draw, out)]
+        out = np.concatenate([out, draw[: count - out.size]])
+    return out
+
+
+def sparse_eigen_problem(n: int, rank: int, sparsity: int, *, decay: str = "expo",
+                         support: str = "disjoint", tail_times: int = 0,
+                         tail_ratio: float = 1e-3, seed: int | np.random.Generator
+                         ) -> FactoredMatrix:
+    """A random member of the MAM* synthetic family (module docstring).
+
+    Parameters
+    ----------
+    n : int
+        Dimension N (any size: the matrix stays factored).
+    rank : int
+        Number r of nonzero eigenvalues.
+    sparsity : int
+        Support size s of each eigenvector (before the tails).
+    decay : {"expo", "lin", "gen"}
+    support : {"disjoint", "overlapping"}
+    tail_times : int
+        Tail entries per vector, as a multiple of s (0: exactly sparse).
+    tail_ratio : float
+        Tail size: entries ``(tail_ratio / tail_times^2) N(0, 1)``.
+    seed : int or Generator
+
+    Returns
+    -------
+    FactoredMatrix
+    """
+    n = check_int(n, "n", minimum=1)
+    r = check_int(rank, "rank", minimum=1)
+    s = check_int(sparsity, "sparsity", minimum=1)
+    t = check_int(tail_times, "tail_times", minimum=0)
+    ratio = check_positive(tail_ratio, "tail_ratio", allow_zero=True)
+    if support not in SUPPORTS:
+        raise ValueError(f"support must be one of {SUPPORTS}, got {support!r}")
+    lam = eigen_decay(r, decay)
+    rng = as_generator(seed)
+    c = ratio / t**2 if t else 0.0
+    rows, cols, vals = [], [], []
+    if support == "disjoint":
+        if r * s > n:
+            raise ValueError(f"disjoint supports need rank * sparsity <= n ({r}*{s} > {n})")
+        taken = np.arange(r * s, dtype=np.int64)
+        tails = _fresh(rng, n, t * s * r, taken) if t else np.zeros(0, np.int64)
+        for j in range(r):
+            idx = np.arange(j * s, (j + 1) * s, dtype=np.int64)
+            v = rng.standard_normal(s)
+            if t:
+                idx = np.concatenate([idx, tails[j * t * s:(j + 1) * t * s]])
+                v = np.concatenate([v, c * rng.standard_normal(t * s)])
+            rows.append(idx)
+            cols.append(np.full(idx.size, j))
+            vals.append(v / np.linalg.norm(v))
+    else:
+        if r > s:
+            raise ValueError(f"overlapping supports need rank <= sparsity ({r} > {s})")
+        S = np.sort(_fresh(rng, n, s, np.zeros(0, np.int64)))
+        Q, _ = np.linalg.qr(rng.standard_normal((s, r)))
+        idx, Vs = S, Q
+        if t:
+            T = np.sort(_fresh(rng, n, t * s, S))
+            idx = np.concatenate([S, T])
+            Vs, _ = np.linalg.qr(np.vstack([Q, c * rng.standard_normal((t * s, r))]))
+        for j in range(r):
+            rows.append(idx)
+            cols.append(np.full(idx.size, j))
+            vals.append(Vs[:, j])
+    V = sp.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                     shape=(n, r))
+    return FactoredMatrix(lam, V, s, dict(n=n, rank=r, sparsity=s, decay=decay,
+                                          support=support, tail_times=t,
+                                          tail_ratio=ratio))
+
+
+def _sparse_err(xi: np.ndarray, xv: np.ndarray, ti: np.ndarray, tv: np.ndarray,
+                s: int) -> tuple[float, float, float]:
+    """Relative l2 / linf errors (up to sign) and top-s overlap of two sparse vectors."""
+    u = np.union1d(xi, ti)
+    a = np.zeros(u.size)
+    b = np.zeros(u.size)
+    np.add.at(a, np.searchsorted(u, xi), xv)
+    np.add.at(b, np.searchsorted(u, ti), tv)
+    if a @ b < 0:
+        a = -a
+    d = a - b
+    l2 = float(np.linalg.norm(d) / max(np.linalg.norm(b), 1e-300))
+    linf = float(np.abs(d).max(initial=0) / max(np.abs(b).max(initial=0), 1e-300))
+    s = min(s, int(np.count_nonzero(b)))
+    top_a = set(u[np.argsort(-np.abs(a), kind="stable")[:s]].tolist())
+    top_b = set(u[np.argsort(-np.abs(b), kind="stable")[:s]].tolist())
+    return l2, linf, len(top_a & top_b) / max(s, 1)
+
+
+def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.ndarray,
+                       eigenvalues: np.ndarray, sparsity: int | None = None,
+                       n_report: int = 6) -> dict[str, np.ndarray]:
+    """Errors of estimated sparse eigenpairs against the truth, for the first
+    ``n_report``, the truth ordered by decreasing ``|lambda|``:
+
+    * ``l2_after`` / ``linf_after``: ``||x_j - v_j|| / ||v_j||`` up to sign (l2, linf);
+    * ``overlap``: fraction of the s largest ``|v_j|`` entries among the s largest
+      ``|x_j|`` (s = ``sparsity``, default the truth's);
+    * ``eigenvalue``: ``|lambda_hat_j - lambda_j| / |lambda_j|``.
+
+    ``indices``/``values`` are (k, r): column j holds the nonzeros of x_j. NaN where the
+    truth has fewer eigenpairs.
+    """
+    s = sparsity or truth.sparsity
+    lam_t = truth.eigenvalues
+    order = np.argsort(-np.abs(lam_t), kind="stable")
+    r = min(n_report, values.shape[1])
+    out = {k: np.full(r, np.nan) for k in ("l2_after", "linf_after", "overlap",
+                                           "eigenvalue")}
+    for j in range(min(r, lam_t.size)):
+        ti, tv = truth.column(int(order[j]))
+        sel = values[:, j] != 0
+        l2, linf, ov = _sparse_err(indices[sel, j], values[sel, j], ti, tv, s)
+        out["l2_after"][j], out["linf_after"][j], out["overlap"][j] = l2, linf, ov
+        lt = lam_t[order[j]]
+        out["eigenvalue"][j] = abs(eigenvalues[j] - lt) / max(abs(lt), 1e-300)
+    return out

@@ -1,0 +1,401 @@
+"""MAM*: the implicit sketching matrix, the builders, the decoders, recovery, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import aslinearoperator
+
+from overparam import mamstar as ms
+from overparam._core import Result
+from overparam.problems.eigen import FactoredMatrix, eigen_decay, sparse_eigen_problem
+
+
+def _rel(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+# -- the sketching matrix -------------------------------------------------------------------
+
+def test_prime_rule_reproduces_the_authors_settings():
+    p = ms.choose_primes(100, 2, 20)
+    assert p.tolist() == [23, 29, 31, 37, 41, 43, 47, 53, 59] and p.sum() == 363
+    p = ms.choose_primes(10**4, 3, 40)
+    assert p.size == 19 and p[0] == 41 and p[-1] == 127 and p.sum() == 1523
+    p = ms.choose_primes(10**5, 2, 70)
+    assert p.size == 13 and p[0] == 71 and p[-1] == 131 and p.sum() == 1283
+    assert ms.choose_primes(10**5, 2, 70, extra=10).sum() == 2879
+    M = ms.PrimeMatrix(10**4, ms.choose_primes(10**4, 3, 40))
+    assert M.alpha == 3 and M.max_sparsity == 3
+    # the default lower bound minimizes m over a few candidates
+    auto = ms.choose_primes(10**6, 5)
+    assert auto.sum() <= ms.choose_primes(10**6, 5, 5).sum()
+
+
+def test_implicit_matrix_matches_explicit_and_is_coherent():
+    M = ms.PrimeMatrix(300, np.array([5, 7, 11, 13]))
+    D = M.to_dense()
+    assert D.shape == (36, 300) and np.all(D.sum(axis=0) == 4)
+    overlap = D.T @ D - 4 * np.eye(300)
+    assert overlap.max() <= M.alpha - 1  # two columns share < alpha ones
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(300)
+    np.testing.assert_allclose(M.matvec(x, chunk=64), D @ x, atol=1e-12)
+    idx = rng.choice(300, 20, replace=False)
+    xs = np.zeros(300)
+    xs[idx] = rng.standard_normal(20)
+    np.testing.assert_allclose(M.matvec_sparse(idx, xs[idx]), D @ xs, atol=1e-12)
+    u = rng.standard_normal(36)
+    np.testing.assert_allclose(M.rmatvec_at(u, idx), (D.T @ u)[idx], atol=1e-12)
+    # bit-test extension: rows (prime row, bit row) of M (.) [B_N; 1 - B_N]
+    E = M.bit_extension_dense()
+    L = M.n_bits
+    b = 2 * (1 + L)
+    Er = E.reshape(M.m, b, 300)
+    np.testing.assert_array_equal(Er[:, 0], D)  # the all-ones row of B_N
+    bits = M.bit_matvec_sparse(idx, xs[idx])  # (L, m)
+    for t in range(L):
+        np.testing.assert_allclose(bits[t], Er[:, 1 + t] @ xs, atol=1e-12)
+        np.testing.assert_allclose(Er[:, 1 + L + 1 + t] @ xs, D @ xs - bits[t], atol=1e-12)
+    with pytest.raises(MemoryError):
+        ms.PrimeMatrix(10**6, np.array([101, 103])).to_dense(max_entries=1000)
+
+
+def test_prime_matrix_rejects_bad_primes_and_indices():
+    with pytest.raises(ValueError, match="not prime"):
+        ms.PrimeMatrix(10, np.array([4, 7]))
+    with pytest.raises(ValueError, match="distinct"):
+        ms.PrimeMatrix(10, np.array([7, 7]))
+    M = ms.PrimeMatrix(10, np.array([3, 5]))
+    with pytest.raises(IndexError, match="out of range"):
+        M.matvec_sparse([3, 10], [1.0, 2.0])
+    with pytest.raises(IndexError, match="out of range"):
+        M.rows(M.check_indices([-1]))
+    with pytest.raises(TypeError, match="integers"):
+        M.check_indices([0.5])
+
+
+# -- builders agree ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small():
+    A = sparse_eigen_problem(500, 3, 6, support="overlapping", tail_times=1, seed=3)
+    M = ms.PrimeMatrix(500, np.array([11, 13, 17, 19]))
+    return A, M
+
+
+def test_sketch_equals_explicit_formula(small):
+    A, M = small
+    D = M.to_dense()
+    B = ms.sketch_factored(A.eigenvalues, A.vectors, M).B
+    np.testing.assert_allclose(B, D @ A.to_dense() @ D.T / M.K, atol=1e-13)
+
+
+def test_all_builders_give_the_same_sketch(small, tmp_path):
+    A, M = small
+    q = 5
+    ref = ms.sketch_factored(A.eigenvalues, A.vectors, M, bits=q, bit_seed=1)
+    dense = A.to_dense()
+    U, AU = A.block()
+    others = {
+        "stream": ms.sketch_stream(A.entries(chunk=700, shuffle=1), M, bits=q, bit_seed=1),
+        "upper": ms.sketch_stream(A.entries(chunk=500, symmetry="upper", shuffle=2), M,
+                                  symmetry="upper", bits=q, bit_seed=1),
+        "lower": ms.sketch_stream(A.entries(symmetry="lower"), M, symmetry="lower", bits=q,
+                                  bit_seed=1),
+        "dense": ms.sketch_matrix(dense, M, block_rows=37, bits=q, bit_seed=1),
+        "sparse-entries": ms.sketch_matrix(sp.csr_array(dense), M, block_rows=50, bits=q,
+                                           bit_seed=1),
+        "sparse-fold": ms.sketch_matrix(sp.csr_array(dense), M, block_rows=500, bits=q,
+                                        bit_seed=1),
+        "operator": ms.sketch_operator(aslinearoperator(dense), M, bits=q, bit_seed=1),
+    }
+    # shards on disk: npz and parquet
+    chunks = list(A.entries(chunk=30, shuffle=3))
+    files = []
+    for k, (i, j, v) in enumerate(chunks):
+        if k % 2:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            f = tmp_path / f"s{k}.parquet"
+            pq.write_table(pa.table({"row": i, "col": j, "value": v}), f)
+        else:
+            f = tmp_path / f"s{k}.npz"
+            np.savez(f, row=i, col=j, value=v)
+        files.append(f)
+    others["shards"] = ms.sketch_shards(files, M, bits=q, bit_seed=1, progress=False)
+    for name, sk in others.items():
+        assert _rel(sk.B, ref.B) < 1e-10, name
+        assert _rel(sk.bits, ref.bits) < 1e-10, name
+    assert others["shards"].info["shards"] == len(files)
+
+
+def test_shard_sketches_add_up_to_the_one_pass_sketch(small):
+    A, M = small
+    chunks = list(A.entries(chunk=40, shuffle=4))
+    one = ms.sketch_stream(chunks, M)
+    parts = [ms.SketchBuilder(M).add_entries(*c).sketch for c in chunks]
+    total = sum(parts)
+    assert isinstance(total, ms.Sketch)
+    assert _rel(total.B, one.B) < 1e-12
+    # a partial shard need not be symmetric; only the total is checked
+    assert parts[0].asymmetry() > 1e-3
+    total.check()
+
+
+def test_sketch_save_load_roundtrip(small, tmp_path):
+    A, M = small
+    sk = ms.sketch(A, matrix=M, bits=4)
+    back = ms.Sketch.load(sk.save(tmp_path / "b.npz"))
+    assert back.M.same_as(M) and back.q == 4
+    np.testing.assert_array_equal(back.B, sk.B)
+    np.testing.assert_array_equal(back.bits, sk.bits)
+
+
+def test_interrupted_shard_build_resumes(small, tmp_path):
+    A, M = small
+    chunks = list(A.entries(chunk=20, shuffle=5))
+    files = []
+    for k, (i, j, v) in enumerate(chunks):
+        f = tmp_path / f"part{k:02d}.npz"
+        np.savez(f, row=i, col=j, value=v)
+        files.append(f)
+    good = dict(np.load(files[3]))
+    bad = dict(good, value=good["value"].copy())
+    bad["value"][7] = np.nan  # a corrupt shard: the build stops there
+    np.savez(files[3], **bad)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(ValueError, match="part03.npz.*non-finite"):
+        ms.sketch_shards(files, M, checkpoint=ckpt, progress=False)
+    np.savez(files[3], **good)  # repaired
+    sk = ms.sketch_shards(files, M, checkpoint=ckpt, progress=False)
+    assert sk.info["resumed"] == 3  # shards 0..2 were not read again
+    one = ms.sketch_stream(chunks, M)
+    assert _rel(sk.B, one.B) < 1e-12 and sk.n_entries == one.n_entries
+    # everything done: a third call reads nothing and returns the same sketch
+    again = ms.sketch_shards(files, M, checkpoint=ckpt, progress=False)
+    assert again.info["resumed"] == len(files) and _rel(again.B, one.B) < 1e-12
+    # a checkpoint made with other primes is refused
+    with pytest.raises(ValueError, match="other settings"):
+        ms.sketch_shards(files, ms.PrimeMatrix(500, np.array([11, 13])), checkpoint=ckpt,
+                         progress=False)
+
+
+def test_dask_shard_sums_equal_the_one_pass_sketch(small, tmp_path):
+    pytest.importorskip("dask.distributed")
+    A, M = small
+    chunks = list(A.entries(chunk=50, shuffle=6))
+    files = []
+    for k, (i, j, v) in enumerate(chunks):
+        f = tmp_path / f"d{k}.npz"
+        np.savez(f, row=i, col=j, value=v)
+        files.append(f)
+    sk = ms.sketch(tmp_path, 500, matrix=M, executor="dask", workers=2,
+                   checkpoint=tmp_path / "ck", progress=False)
+    assert sk.info["executor"] == "dask"
+    assert _rel(sk.B, ms.sketch_stream(chunks, M).B) < 1e-12
+
+
+# -- recovery ---------------------------------------------------------------------------------
+
+def test_exact_recovery_when_the_majority_rule_holds():
+    # exactly sparse, exactly low rank, distinct eigenvalues; K = 2 alpha s + 1
+    s, r, n = 4, 3, 100_000
+    A = sparse_eigen_problem(n, r, s, support="overlapping", decay="gen", seed=11)
+    M = ms.make_matrix(n, sparsity=s)
+    assert M.K >= 2 * M.alpha * s + 1
+    for decoder in ("median", "bittest"):
+        res = ms.sparse_top_eigenvectors(A, rank=r, sparsity=s, matrix=M, decoder=decoder)
+        err = res.info["errors"]
+        assert res.success and res.info["refined"]
+        assert err["l2_after"].max() < 1e-10, decoder
+        assert err["linf_after"].max() < 1e-10
+        assert err["eigenvalue"].max() < 1e-10
+        assert np.all(err["overlap"] == 1.0)
+        np.testing.assert_allclose(res.info["eigenvalues"], eigen_decay(r, "gen"), rtol=1e-10)
+    assert res.info["bittest_candidates"] <= 4 * s  # sublinear: a handful of candidates
+    # the vectors as a sparse matrix agree with the truth up to sign
+    V = res.info["vectors"].toarray() if n < 0 else None
+    assert V is None and res.info["vectors"].shape == (n, r)
+    # rank one needs no refinement: the median decoder alone is exact
+    A1 = FactoredMatrix(np.array([2.0]), A.vectors[:, [0]], s)
+    res1 = ms.sparse_top_eigenvectors(A1, rank=1, sparsity=s, matrix=M,
+                                      refine_subspace=False)
+    assert res1.info["errors"]["l2_after"][0] < 1e-12
+
+
+def test_negative_control_perturbed_result_fails_the_same_check():
+    s, r, n = 4, 3, 20_000
+    A = sparse_eigen_problem(n, r, s, support="overlapping", seed=12)
+    res = ms.sparse_top_eigenvectors(A, rank=r, sparsity=s)
+    assert res.info["errors"]["l2_after"].max() < 1e-10
+    x = res.x.copy()
+    x[0, 0] *= 1.01
+    from overparam.problems.eigen import eigenvector_errors
+
+    bad = eigenvector_errors(A, res.info["indices"], x, res.info["eigenvalues"], s)
+    assert bad["l2_after"][0] > 1e-4
+
+
+def test_disjoint_supports_need_the_rule_for_the_union():
+    # disjoint supports: the eigenvectors of B mix the v_j, whose union has r s entries;
+    # with the rule applied to r s the refined recovery is exact
+    s, r, n = 2, 2, 20_000
+    A = sparse_eigen_problem(n, r, s, support="disjoint", seed=13)
+    M = ms.make_matrix(n, sparsity=r * s)
+    res = ms.sparse_top_eigenvectors(A, rank=r, sparsity=s, matrix=M, keep=r * s)
+    assert res.info["errors"]["l2_after"].max() < 1e-10
+
+
+def test_paper_setting_errors_are_small_and_oracle_is_labelled():
+    A = sparse_eigen_problem(200, 6, 9, support="disjoint", seed=0)
+    M = ms.make_matrix(200, rule_n=100, rule_s=2, smallest_prime=20)
+    assert M.m == 363
+    sk = ms.sketch(A, matrix=M)
+    med = ms.recover(sk, 6, 9, refine_subspace=False, truth=A)
+    orc = ms.recover(sk, 6, 9, decoder="oracle", refine_subspace=False, truth=A)
+    assert "oracle" in orc.info["note"] and orc.info["decoder"] == "oracle"
+    assert med.info["errors"]["l2_after"][0] < 0.1
+    assert orc.info["errors"]["overlap"].mean() > 0.8
+    # the sketch eigenvector approximates M v_1 / sqrt K
+    assert med.info["errors"]["l2_before"][0] < 0.1
+    assert not med.info["majority_rule_met"]
+
+
+def test_median_decoder_chunking_and_pruning_do_not_change_the_answer():
+    A = sparse_eigen_problem(30_000, 4, 10, support="overlapping", tail_times=2, seed=4)
+    M = ms.make_matrix(A.n, rule_n=10**4, rule_s=2, smallest_prime=40)
+    _, U = ms.top_eigenpairs(ms.sketch(A, matrix=M).B, 4)
+    i1, v1 = ms.median_decode(U, M, 20, chunk=1_000_000)
+    i2, v2 = ms.median_decode(U, M, 20, chunk=777)
+    np.testing.assert_allclose(v1, v2)  # same values in the same order
+    last = np.abs(v1[-1])  # indices agree except for ties at the cut (arbitrary)
+    inner = np.abs(v1) > last
+    np.testing.assert_array_equal(i1[inner], i2[inner])
+    # against a brute-force median over all N
+    Z = np.median(U[M.rows(np.arange(A.n))], axis=1) * np.sqrt(M.K)  # (N, r)
+    for j in range(4):
+        top = np.argsort(-np.abs(Z[:, j]), kind="stable")[:20]
+        np.testing.assert_allclose(np.sort(np.abs(v1[:, j])), np.sort(np.abs(Z[top, j])))
+
+
+def test_stream_input_end_to_end_with_n():
+    A = sparse_eigen_problem(5_000, 2, 5, support="overlapping", seed=5)
+    res = ms.sparse_top_eigenvectors(A.entries(symmetry="upper", shuffle=0), rank=2,
+                                     sparsity=5, n=5_000, symmetry="upper", truth=A)
+    assert isinstance(res, Result) and res.info["errors"]["l2_after"].max() < 1e-10
+    assert res.info["sketch"]["source"] == "stream"
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+def test_bad_input_gives_clear_errors(small):
+    A, M = small
+    with pytest.raises(IndexError, match=r"out of range: 500 is not in \[0, 500\)"):
+        ms.sketch_stream([([0, 500], [1, 2], [1.0, 1.0])], M)
+    with pytest.raises(IndexError, match="out of range"):
+        ms.sketch_stream([([0, -1], [1, 2], [1.0, 1.0])], M)
+    with pytest.raises(ValueError, match="non-finite"):
+        ms.sketch_stream([([0, 1], [1, 2], [1.0, np.nan])], M)
+    with pytest.raises(ValueError, match="not symmetric"):
+        ms.sketch_stream([([0, 1], [1, 2], [1.0, 2.0])], M)  # (1,0) and (2,1) missing
+    with pytest.raises(ValueError, match="below the diagonal"):
+        ms.sketch_stream([([3], [1], [1.0])], M, symmetry="upper")
+    with pytest.raises(ValueError, match="above the diagonal"):
+        ms.sketch_stream([([1], [3], [1.0])], M, symmetry="lower")
+    with pytest.raises(ValueError, match="equal"):
+        ms.sketch_stream([([0, 1], [1], [1.0, 1.0])], M)
+    with pytest.raises(ValueError, match="not symmetric"):
+        ms.sketch_matrix(np.triu(A.to_dense()) + 1e-3 * np.eye(500, k=1), M)
+    with pytest.raises(ValueError, match="non-finite"):
+        ms.sketch_matrix(np.full((500, 500), np.nan), M)
+    with pytest.raises(ValueError, match="pass n"):
+        ms.sketch([([0], [0], [1.0])], sparsity=2)
+    sk = ms.sketch(A, matrix=M)
+    with pytest.raises(ValueError, match="rank r = 60 is too large.*m = 60"):
+        ms.recover(sk, 60, 3)
+    with pytest.raises(ValueError, match="sparsity s = 31 is too large.*m = 60"):
+        ms.recover(sk, 3, 31)
+    with pytest.raises(ValueError, match="bit-test"):
+        ms.recover(sk, 3, 3, decoder="bittest")
+    with pytest.raises(ValueError, match="oracle decoder needs support"):
+        ms.recover(sk, 3, 3, decoder="oracle")
+    with pytest.raises(ValueError, match="decoder must be"):
+        ms.recover(sk, 3, 3, decoder="nope")
+    with pytest.raises(MemoryError, match="rule_n"):
+        ms.sketch(A, sparsity=400)  # the majority rule at s = 400: a huge m
+    with pytest.raises(ValueError, match="symmetry"):
+        ms.sketch(A.entries(), 500, matrix=M, symmetry="full")
+    with pytest.raises(ValueError, match="different primes"):
+        _ = sk + ms.sketch(A, primes=[7, 11])
+    with pytest.raises(ValueError, match="overlapping supports need rank <= sparsity"):
+        sparse_eigen_problem(100, 5, 3, support="overlapping", seed=0)
+    with pytest.raises(ValueError, match="decay"):
+        sparse_eigen_problem(100, 2, 3, decay="cubic", seed=0)
+
+
+# -- problems and baselines -------------------------------------------------------------------
+
+def test_problem_families():
+    np.testing.assert_allclose(eigen_decay(4, "expo"), [1, .5, .25, .125])
+    np.testing.assert_allclose(eigen_decay(4, "lin"), [1, .75, .5, .25])
+    np.testing.assert_allclose(eigen_decay(3, "gen"), [1, 1 / 3, 1 / 5])
+    for support in ("disjoint", "overlapping"):
+        A = sparse_eigen_problem(2_000, 4, 10, support=support, tail_times=2, seed=1)
+        V = A.vectors.toarray()
+        np.testing.assert_allclose(V.T @ V, np.eye(4), atol=1e-12)
+        assert A.vectors.nnz == 4 * 10 * 3
+        D = A.to_dense()
+        np.testing.assert_allclose(D @ V, V * A.eigenvalues, atol=1e-12)  # eigenvectors
+        x = np.random.default_rng(0).standard_normal(2_000)
+        np.testing.assert_allclose(A.matvec(x), D @ x, atol=1e-12)
+    B = sparse_eigen_problem(2_000, 4, 10, support="disjoint", seed=2)
+    assert set(B.column(1)[0].tolist()) == set(range(10, 20))
+    big = sparse_eigen_problem(10**8, 3, 5, support="overlapping", tail_times=1, seed=0)
+    assert big.n == 10**8 and big.vectors.nnz == 30
+
+
+def test_baselines_on_small_problems():
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    A = sparse_eigen_problem(3_000, 4, 8, support="disjoint", seed=7)
+    for fn in (eigsh_truncated, truncated_power):
+        res = fn(A, 4, 8)
+        assert res.success, fn.__name__
+        assert res.info["errors"]["l2_after"].max() < 1e-8, fn.__name__
+        assert res.info["errors"]["eigenvalue"].max() < 1e-8, fn.__name__
+    res = eigsh_truncated(A.to_dense(), 2, 8, truth=A)
+    assert res.info["errors"]["l2_after"].max() < 1e-8
+    with pytest.raises(MemoryError):
+        eigsh_truncated(A, 2, 8, max_memory=1e3)
+    with pytest.raises(ValueError, match="init"):
+        truncated_power(aslinearoperator(A.to_dense()), 2, 8)
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+def test_registry_entries_run_on_their_generator():
+    from overparam.experiments.generators import get_generator
+    from overparam.experiments.measures import compute_metrics
+    from overparam.experiments.methods import get_method
+
+    problem = get_generator("sparse_eigen").make(dict(n=2_000, rank=3, sparsity=4), seed=1)
+    names = ["l2_after", "l2_after_1", "overlap", "eigenvalue", "l2_before", "sketch_m"]
+    for name, params in [("mamstar", {}), ("mamstar", {"decoder": "bittest"}),
+                         ("mamstar", {"builder": "stream", "refine": False}),
+                         ("mamstar", {"builder": "matrix", "decoder": "oracle"}),
+                         ("eigsh_truncated", {}), ("truncated_power", {})]:
+        entry = get_method(name)
+        assert entry.problems == "eigen"
+        res = entry.configure(**params)(problem, 0)
+        assert isinstance(res, Result)
+        vals = compute_metrics(names, problem, res.x, None, 1e-3, result=res)
+        assert vals["l2_after"] < 1e-6 or params.get("refine") is False, (name, params)
+        assert vals["overlap"] == 1.0
+        if name == "mamstar":
+            assert vals["sketch_m"] > 0 and np.isfinite(vals["l2_before"])
+        else:
+            assert np.isnan(vals["l2_before"])
+    with pytest.raises(TypeError, match="sparse_eigen"):
+        get_method("mamstar").configure()(object(), 0)
