@@ -17,3 +17,6 @@ __all__ = ["basis_pursuit", "lasso", "min_norm_least_squares", "nnls", "nuclear_
 from .eigen import eigsh_truncated, truncated_power  # noqa: E402  (sparse top eigenvectors)
 
 __all__ += ["eigsh_truncated", "truncated_power"]
+from .lrrs import riem_adaiht, rspf  # noqa: E402  (row-sparse and low-rank recovery)
+
+__all__ += ["riem_adaiht", "rspf"]

@@ -8,3 +8,6 @@ from .nnls import METHODS as NNLS_METHODS
 from .nnls import SubsampledFFT, nnls, nnls_certificate
 
 __all__ = ["NNLS_METHODS", "SubsampledFFT", "nnls", "nnls_certificate"]
+from .lrrs import irls_lrrs  # noqa: E402  (IRLS for row-sparse and low-rank matrices)
+
+__all__ += ["irls_lrrs"]
