@@ -130,10 +130,17 @@ def _cell(args):
 
 
 def phase(a) -> None:
-    cells = [(a.method, a.n1, a.n2, a.rank, a.s, m, a.fac_s, a.fac_r, t)
-             for m in a.m for t in range(a.trials)]
     out = Path(a.out)
     new = not out.exists()
+    done = set()
+    if not new:  # resume: skip the cells already in the file
+        with out.open() as fh:
+            for row in csv.DictReader(fh):
+                done.add((row["method"], int(row["rank"]), int(row["s"]), int(row["m"]),
+                          float(row["fac_s"]), float(row["fac_r"]), int(row["trial"])))
+    cells = [(a.method, a.n1, a.n2, a.rank, a.s, m, a.fac_s, a.fac_r, t)
+             for m in a.m for t in range(a.trials)
+             if (a.method, a.rank, a.s, m, a.fac_s, a.fac_r, t) not in done]
     with out.open("a", newline="") as fh, ProcessPoolExecutor(a.workers) as ex:
         w = csv.writer(fh)
         if new:

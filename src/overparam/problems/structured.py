@@ -32,6 +32,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
 from .._core import as_generator, check_int, check_positive
@@ -219,12 +220,21 @@ class MatrixMeasurements:
             return self.scale * ((self.L.conj().T * z) @ self.R.conj())
         return (self.Phi.conj().T @ z).reshape(self.n1, self.n2)
 
+    @cached_property
+    def Mt(self) -> np.ndarray:  # noqa: N802
+        """``Mc`` laid out as ``(n1, m n2)``: row ``k`` holds row ``k`` of every ``M_i``."""
+        return np.ascontiguousarray(self.Mc.transpose(1, 0, 2)).reshape(self.n1, -1)
+
     def gram(self, b: np.ndarray) -> np.ndarray:
-        """``Phi diag_rows(b) Phi^H``."""
+        """``Phi diag_rows(b) Phi^H`` (``b >= 0``; one rank-k update for dense operators)."""
         if self.rank_one:
             return self.scale**2 * (((self.L * b) @ self.L.conj().T)
                                     * (self.R @ self.R.conj().T))
-        return (self.Phi * np.repeat(b, self.n2)) @ self.Phi.conj().T
+        A = self.Phi * np.repeat(np.sqrt(b), self.n2)
+        if A.dtype == np.float64:
+            C = sla.blas.dsyrk(1.0, A.T, trans=1)           # upper triangle of A A^T
+            return np.triu(C) + np.triu(C, 1).T
+        return A @ A.conj().T
 
     def left_map(self, V: np.ndarray) -> np.ndarray:
         """The ``m x (n1 r)`` matrix of ``Z -> Phi(Z V^T)`` on row-major ``vec(Z)``."""

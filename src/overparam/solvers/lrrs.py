@@ -99,11 +99,11 @@ def _tangent_atoms(meas: MatrixMeasurements, b: np.ndarray, U: np.ndarray, V: np
         e = rr - c @ V.conj().T                             # (m, n2): (I - V V^H)^T r_i
         return (a[:, :, None] * c[:, None, :], q[:, :, None] * c[:, None, :],
                 a[:, :, None] * e[:, None, :])
-    BM = meas.Mc * b[None, :, None]
-    ZV = BM @ V                                             # (m, n1, r)
-    core = np.einsum("ak,mkb->mab", Uh, ZV)                 # (m, r, r)
-    G2 = ZV - np.einsum("ka,mab->mkb", U, core)
-    UZ = np.einsum("ak,mkn->man", Uh, BM)                   # (m, r, n2)
+    m, n1, n2, r = meas.m, meas.n1, meas.n2, U.shape[1]
+    ZV = (meas.Mc.reshape(m * n1, n2) @ V).reshape(m, n1, r) * b[None, :, None]  # B M_i V
+    core = Uh @ ZV                                          # (m, r, r)
+    G2 = ZV - U @ core                                      # (m, n1, r)
+    UZ = ((Uh * b) @ meas.Mt).reshape(r, m, n2).transpose(1, 0, 2)   # U^H B M_i
     G3 = UZ - core @ V.conj().T
     return core, G2, G3
 
@@ -154,7 +154,7 @@ class LRRSWeights:
 
 
 def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "simirls",
-                 epsmin: float = 1e-14) -> LRRSWeights:
+                 epsmin: float = 1e-14, svd: tuple | None = None) -> LRRSWeights:
     """The weight operator of IRLS-LRRS at ``X`` for given smoothing parameters.
 
     Parameters
@@ -170,7 +170,7 @@ def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "sim
     """
     if weights not in WEIGHT_VARIANTS:
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
-    U, s, Vh = np.linalg.svd(X, full_matrices=False)
+    U, s, Vh = np.linalg.svd(X, full_matrices=False) if svd is None else svd
     rk = int(np.count_nonzero(s > eps + epsmin))
     rows = np.linalg.norm(X, axis=1)
     w = 1.0 / np.maximum(rows, delta) ** 2
@@ -416,10 +416,9 @@ def _f_smooth(t: np.ndarray, e: float) -> float:
     return float(out.sum())
 
 
-def _objective(X: np.ndarray, eps: float, delta: float) -> float:
-    s = np.linalg.svd(X, compute_uv=False)
-    rows = np.linalg.norm(X, axis=1)
-    return eps**2 * _f_smooth(s, eps) + delta**2 * _f_smooth(rows, delta)
+def _objective(sv: np.ndarray, rows: np.ndarray, eps: float, delta: float) -> float:
+    """``F_{eps,delta}`` from the singular values and the row norms."""
+    return eps**2 * _f_smooth(sv, eps) + delta**2 * _f_smooth(rows, delta)
 
 
 def irls_lrrs(
@@ -539,7 +538,7 @@ def irls_lrrs(
     rec: dict[str, list] = {k: [] for k in ("iter", "eps", "delta", "rank", "row_sparsity",
                                            "rel_change", "objective", "rel_error")}
 
-    def record(k, X, eps, delta, rk, change):
+    def record(k, X, eps, delta, rk, change, sv):
         rows = np.linalg.norm(X, axis=1)
         rec["iter"].append(k)
         rec["eps"].append(eps)
@@ -547,7 +546,8 @@ def irls_lrrs(
         rec["rank"].append(rk)
         rec["row_sparsity"].append(int(np.count_nonzero(rows > delta + epsmin)))
         rec["rel_change"].append(change)
-        rec["objective"].append(_objective(X, eps, delta) if np.isfinite(eps) else np.nan)
+        rec["objective"].append(_objective(sv, rows, eps, delta) if np.isfinite(eps)
+                                else np.nan)
         rec["rel_error"].append(np.nan if Xt is None else
                                 float(np.linalg.norm(X - Xt)) / nt)
 
@@ -566,12 +566,13 @@ def irls_lrrs(
     if callback is not None:
         callback(0, X)
     while True:
-        sv = np.linalg.svd(X, compute_uv=False)
+        svd = np.linalg.svd(X, full_matrices=False)
+        sv = svd[1]
         rows = np.sort(np.linalg.norm(X, axis=1))[::-1]
         eps = max(min(eps, float(sv[rank]) if rank < sv.size else 0.0), epsmin)
         delta = max(min(delta, float(rows[s]) if s < n1 else 0.0), epsmin)
         rk = int(np.count_nonzero(sv > eps + epsmin))
-        record(k, X, eps, delta, rk, change)
+        record(k, X, eps, delta, rk, change, sv)
         if k >= 1 and change < tol:
             status, stop = Status.CONVERGED, "tol"
             break
@@ -580,7 +581,7 @@ def irls_lrrs(
             break
         if k >= max_iter:
             break
-        Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
+        Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin, svd=svd)
         try:
             try:
                 Xn = _weighted_ls(meas, yv, Wt, "qr" if ls_solver == "qr" else "cholesky")
