@@ -27,40 +27,11 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from .._core import Result, Status, check_finite_array, check_int, check_positive
+from .._core import Result, Status, check_int, check_positive
 from ..problems import Problem
-from ..problems.matrix import matrix_shape_of
-from ..problems.structured import MatrixMeasurements, lrrs_guesses
+from ..problems.structured import lrrs_guesses, lrrs_inputs
 
 __all__ = ["riem_adaiht", "riem_adaiht_vec", "rspf", "rspf_vec"]
-
-
-def _setup(problem: Any, y: Any, shape, rank, s):
-    if isinstance(problem, Problem):
-        if y is not None:
-            raise TypeError("pass either a Problem or (A, y), not both")
-        A, yv, info = problem.A, problem.y, problem.info
-        shape = matrix_shape_of(problem) if shape is None else shape
-    else:
-        A, info = problem, {}
-        yv = check_finite_array(y, "y", ndim=1)
-        shape = matrix_shape_of(A) if shape is None else shape
-    n1, n2 = check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
-    rank = info.get("rank") if rank is None else rank
-    s = info.get("s", n1) if s is None else s
-    if rank is None:
-        raise TypeError("rank is required (the problem does not record one)")
-    rank, s = check_int(rank, "rank", minimum=1), check_int(s, "s", minimum=1)
-    if rank > min(n1, n2):
-        raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
-    if s > n1:
-        raise ValueError(f"s = {s} exceeds the number of rows n1 = {n1}")
-    meas = MatrixMeasurements(A, (n1, n2))
-    if yv.shape != (meas.m,):
-        raise ValueError(f"y has shape {yv.shape}, the operator has {meas.m} rows")
-    x_true = getattr(problem, "x_true", None)
-    Xt = None if x_true is None else np.asarray(x_true).reshape(n1, n2)
-    return meas, yv, n1, n2, rank, s, Xt
 
 
 def _rel_err(X, Xt):
@@ -149,7 +120,7 @@ def rspf(
         ``htp_iter`` and ``rel_error`` (when the truth is known).
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = _setup(problem, y, shape, rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     inner_max_iter = check_int(inner_max_iter, "inner_max_iter", minimum=1)
     tol = check_positive(tol, "tol")
@@ -251,7 +222,7 @@ def riem_adaiht(
         ``loss`` and ``rel_error`` (when the truth is known).
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = _setup(problem, y, shape, rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
     step0 = check_positive(step0, "step0")

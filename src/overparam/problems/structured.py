@@ -47,6 +47,7 @@ __all__ = [
     "gaussian_rank_one",
     "lrrs_dof",
     "lrrs_guesses",
+    "lrrs_inputs",
     "lrrs_measurements",
     "lrrs_problem",
     "row_sparse_low_rank_matrix",
@@ -144,15 +145,6 @@ class RankOneSensing(MatrixOperator):
     def as_linear_operator(self) -> spla.LinearOperator:
         return spla.LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
                                    dtype=self.dtype)
-
-    @cached_property
-    def norm2(self) -> float:
-        m, n = self.shape
-        if m * n <= 4_000_000:
-            return float(np.linalg.norm(self.to_dense(), 2))
-        s = spla.svds(self.as_linear_operator(), k=1, return_singular_vectors=False,
-                      random_state=0, tol=1e-8)
-        return float(s[0])
 
     def dot_test(self, seed: int = 0) -> float:
         """Relative mismatch of ``<Phi x, r>`` and ``<x, Phi^H r>`` (complex-aware)."""
@@ -252,6 +244,45 @@ class MatrixMeasurements:
                 self.m, self.n2 * r)
         Phi3 = self.Phi.reshape(self.m, self.n1, self.n2)
         return (np.swapaxes(Phi3, 1, 2) @ U).reshape(self.m, -1)
+
+
+def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = None,
+                rank: Any = None, s: Any = None):
+    """Validated inputs of a row-sparse / low-rank solver.
+
+    ``problem`` is a matrix :class:`Problem` (then ``y`` must be None; ``rank`` and ``s``
+    default to ``problem.info``) or an operator with measurements ``y`` (and ``shape`` when
+    the operator has no ``matrix_shape``). Returns ``(meas, y, n1, n2, rank, s, X_true)``
+    with ``meas`` a :class:`MatrixMeasurements` and ``X_true`` None when unknown.
+    """
+    from .._core import check_finite_array
+    from .matrix import matrix_shape_of
+
+    if isinstance(problem, Problem):
+        if y is not None:
+            raise TypeError("pass either a Problem or (A, y), not both")
+        A, yv, info = problem.A, problem.y, problem.info
+    else:
+        A, info = problem, {}
+        yv = check_finite_array(y, "y", ndim=1)
+    shape = matrix_shape_of(A if not isinstance(problem, Problem) else problem) \
+        if shape is None else shape
+    n1, n2 = check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
+    rank = info.get("rank") if rank is None else rank
+    s = info.get("s", n1) if s is None else s
+    if rank is None:
+        raise TypeError("rank is required (the problem does not record one)")
+    rank, s = check_int(rank, "rank", minimum=1), check_int(s, "s", minimum=1)
+    if rank > min(n1, n2):
+        raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
+    if s > n1:
+        raise ValueError(f"s = {s} exceeds the number of rows n1 = {n1}")
+    meas = MatrixMeasurements(A, (n1, n2))
+    if yv.shape != (meas.m,):
+        raise ValueError(f"y has shape {yv.shape}, the operator has {meas.m} rows")
+    x_true = getattr(problem, "x_true", None)
+    Xt = None if x_true is None else np.asarray(x_true).reshape(n1, n2)
+    return meas, yv, n1, n2, rank, s, Xt
 
 
 # ---------------------------------------------------------------- sizes

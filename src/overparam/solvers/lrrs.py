@@ -63,7 +63,7 @@ import scipy.linalg as sla
 from .._core import Result, Status, check_finite_array, check_int, check_positive
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
-from ..problems.structured import MatrixMeasurements, lrrs_guesses
+from ..problems.structured import MatrixMeasurements, lrrs_guesses, lrrs_inputs
 
 __all__ = [
     "LRRSWeights",
@@ -507,19 +507,7 @@ def irls_lrrs(
     True
     """
     t0 = time.perf_counter()
-    info_src = problem.info if isinstance(problem, Problem) else {}
-    A, yv, shape = _prepare(problem, y, shape)
-    n1, n2 = (check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1))
-    rank = info_src.get("rank") if rank is None else rank
-    s = info_src.get("s", n1) if s is None else s
-    if rank is None:
-        raise TypeError("rank is required (the problem does not record one)")
-    rank = check_int(rank, "rank", minimum=1)
-    s = check_int(s, "s", minimum=1)
-    if rank > min(n1, n2):
-        raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
-    if s > n1:
-        raise ValueError(f"s = {s} exceeds the number of rows n1 = {n1}")
+    meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_positive(tol, "tol")
     epsmin = check_positive(epsmin, "epsmin")
@@ -528,11 +516,6 @@ def irls_lrrs(
     if ls_solver not in ("auto", "cholesky", "qr"):
         raise ValueError(f"ls_solver must be 'auto', 'cholesky' or 'qr', got {ls_solver!r}")
     n_qr = 0
-    meas = MatrixMeasurements(A, (n1, n2))
-    if yv.shape != (meas.m,):
-        raise ValueError(f"y has shape {yv.shape}, the operator has {meas.m} rows")
-    x_true = getattr(problem, "x_true", None)
-    Xt = None if x_true is None else np.asarray(x_true).reshape(n1, n2)
     nt = None if Xt is None else max(float(np.linalg.norm(Xt)), 1e-300)
 
     rec: dict[str, list] = {k: [] for k in ("iter", "eps", "delta", "rank", "row_sparsity",
