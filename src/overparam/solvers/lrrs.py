@@ -482,8 +482,9 @@ def irls_lrrs(
         Woodbury structure): Cholesky of the ``m x m`` system ``Phi W^-1 Phi^H``
         (fastest), a QR factorization of ``(Phi W^-1/2)^H`` (accurate to
         ``cond(Phi W^-1/2)`` instead of its square; materializes a rank-one operator), or
-        ``"auto"``: Cholesky, and QR when that system is numerically singular (the last
-        quadratic steps).
+        ``"auto"``: Cholesky, and QR when that system is numerically singular or its
+        solution violates ``Phi(X) = y`` by more than 1e-11 relative (the last quadratic
+        steps).
     callback : callable, optional
         ``callback(k, X)`` after each iterate (``k = 0`` is the start).
 
@@ -492,8 +493,8 @@ def irls_lrrs(
     Result
         ``x`` the ``n1 x n2`` matrix; ``status`` CONVERGED (tolerance, delta floor or
         saturated weights), MAX_ITER, or NUMERICAL_ERROR (singular weighted system away
-        from saturation; the previous iterate is returned); ``n_iter`` the number of weighted steps; ``fun`` the final smoothed
-        objective ``F_{eps,delta}``; ``trace`` per iterate (``iter``, ``eps``, ``delta``,
+        from saturation; the previous iterate is returned); ``n_iter`` the number of
+        weighted steps; ``fun`` the final smoothed objective ``F_{eps,delta}``; ``trace`` per iterate (``iter``, ``eps``, ``delta``,
         ``rank`` (``r_k``), ``row_sparsity`` (rows above ``delta``), ``rel_change``,
         ``objective`` and, when the problem knows the truth, ``rel_error``);
         ``info["stop"]`` names the rule that stopped the run.
