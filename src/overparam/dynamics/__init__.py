@@ -22,3 +22,9 @@ __all__ = [
 from .dmf_gd import dmf_gd, dmf_gd_batch  # noqa: E402
 
 __all__ += ["dmf_gd", "dmf_gd_batch"]
+from .eos import diagonal_gd, eos_flow, mlp_gd  # noqa: E402
+from .flow import Flow, flow_sharpness, gradient_flow  # noqa: E402
+from .wn_gd import RadiusScaled, wn_gd, wn_gd_batch  # noqa: E402
+
+__all__ += ["Flow", "RadiusScaled", "diagonal_gd", "eos_flow", "flow_sharpness",
+            "gradient_flow", "mlp_gd", "wn_gd", "wn_gd_batch"]

@@ -72,8 +72,14 @@ BB_VARIANTS = ("long", "short", "alternate")
 
 
 class StepContext(NamedTuple):
+    """What the driver tells a policy at each step: the iteration ``it``, the model's
+    Hessian bound ``bound`` and ``grad_fn`` (params -> gradient of the loss, for policies
+    that evaluate the gradient at other points, e.g. the ODE integrator
+    :class:`overparam.dynamics.flow.Flow`; None outside the driver)."""
+
     it: jax.Array
     bound: jax.Array
+    grad_fn: Any = None
 
 
 def _sgd(params, grads, eta):

@@ -28,3 +28,6 @@ __all__ = [
     "success",
     "support_recovery",
 ]
+from .sharpness import dense_hessian_eigvals, hvp, lanczos, power_iteration, sharpness  # noqa: E402,E501
+
+__all__ += ["dense_hessian_eigvals", "hvp", "lanczos", "power_iteration", "sharpness"]

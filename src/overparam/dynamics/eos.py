@@ -1,0 +1,280 @@
+"""Edge-of-stability runs: gradient descent with a constant step, stopped at a train-loss
+threshold, with the sharpness recorded along the way and measured at the stop.
+
+Fojtik et al. train from a fixed initialization theta_0 with a sweep of learning rates and
+stop every run when the train loss first reaches a threshold epsilon; at the stop they
+record the sharpness (top Hessian eigenvalue of the loss), the l1 norm of all parameters
+and the test loss. Below the critical step ``eta_c = 2 / s_GF`` (``s_GF`` from
+:func:`~overparam.dynamics.flow.flow_sharpness`) GD follows the gradient flow and the final
+sharpness is about ``s_GF``-ish (the flow's); above it, the sharpness is driven to about
+``2 / eta`` (the edge of stability, Cohen et al. 2021).
+
+Front ends
+----------
+* :func:`diagonal_gd` -- diagonal linear networks ``x = u^2 - v^2`` (``model="hadamard"``)
+  or ``x = u * v`` (``model="uv"``) on a (sparse regression) problem.
+* :func:`mlp_gd` -- a two-layer network on a :class:`~overparam.problems.DigitsProblem`.
+* :func:`eos_flow` -- ``s_GF`` and ``2 / s_GF`` for either (the same model and theta_0).
+
+All run through the one driver (without its stagnation stop: at the edge of stability
+the loss oscillates); sharpness in the trace (field ``sharpness``) is computed
+every ``sharpness_every`` steps by Lanczos on Hessian-vector products (``k`` products per
+record: bounded cost).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._core import Result, Status, check_int, check_positive
+from ..metrics.sharpness import sharpness as _sharpness
+from ..models import Hadamard
+from ..models.mlp import TwoLayerNet
+from ..models.weightnorm import DiagonalUV
+from ..problems import Operator, as_problem
+from .driver import DriverConfig, make_config, operator_data, run_driver, to_result
+from .steps import as_policy
+
+__all__ = ["LossSharpness", "loss_sharpness_metric", "threshold_tol", "diagonal_gd",
+           "mlp_gd", "eos_flow", "parameter_norms"]
+
+DIAGONAL_MODELS = ("hadamard", "uv")
+
+
+def threshold_tol(y: Any, loss_threshold: float) -> float:
+    """The driver's relative-residual tolerance equivalent to ``0.5 ||r||^2 <= eps``:
+    ``sqrt(2 eps) / ||y||``."""
+    eps = check_positive(loss_threshold, "loss_threshold")
+    ynorm = float(np.linalg.norm(np.asarray(y)))
+    return float(np.sqrt(2.0 * eps) / (ynorm if ynorm > 0 else 1.0))
+
+
+@dataclass(frozen=True)
+class LossSharpness:
+    """Driver metric (``takes_params``): the sharpness of ``0.5 ||forward(signal(p)) - y||^2``
+    in the parameters, by ``k`` Lanczos steps."""
+
+    model: Any
+    forward: Any
+    k: int = 20
+    takes_params = True
+
+    def loss_fn(self, data: Any, y: Any):
+        def loss(p):
+            r = self.forward(data, self.model.signal(p)) - y
+            return 0.5 * jnp.vdot(r, r)
+        return loss
+
+    def __call__(self, params: Any, data: Any, y: Any, mdata: Any = None) -> jax.Array:
+        return _sharpness(self.loss_fn(data, y), params, k=self.k)
+
+
+def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpness:
+    """The sharpness metric of ``model`` on the operator ``op`` (for ``metrics=``)."""
+    forward, _ = operator_data(op)
+    return LossSharpness(model, forward, check_int(k, "k", minimum=1))
+
+
+def parameter_norms(params: Any) -> tuple[float, float]:
+    """(l1, l2) norms of all parameters together."""
+    leaves = [np.ravel(np.asarray(v)) for v in jax.tree_util.tree_leaves(params)]
+    flat = np.concatenate(leaves) if leaves else np.zeros(0)
+    return float(np.abs(flat).sum()), float(np.linalg.norm(flat))
+
+
+def _record(max_iter: int, every: int) -> Any:
+    if every <= 0:
+        return 64
+    return range(0, max_iter + 1, every)
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted(metric: LossSharpness) -> Any:
+    return jax.jit(metric.__call__)
+
+
+def _final_sharpness(model, problem, params, k) -> float:
+    metric = loss_sharpness_metric(model, problem.A, k)
+    _, data = operator_data(problem.A)
+    p = jax.tree_util.tree_map(jnp.asarray, params)
+    return float(_jitted(metric)(p, data, jnp.asarray(problem.y)))
+
+
+def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, extra,
+         params0=None):
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    every = check_int(every, "sharpness_every", minimum=0)
+    if loss_threshold is not None:
+        tol = threshold_tol(problem.y, loss_threshold)
+    base = make_config(max_iter, tol, _record(max_iter, every))
+    # at the edge of stability the loss is not monotone: no stagnation stop
+    cfg = DriverConfig(base.max_iter, base.tol, base.record_iters,
+                       stagnation_window=max_iter + 1)
+    metrics = (("sharpness", loss_sharpness_metric(model, problem.A, k)),) if every else ()
+    policy = as_policy(step)
+    out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
+                                  metrics=metrics, params0=params0)
+    eta = getattr(policy, "eta", None)
+    res = to_result(out, names, wall, dict(method=method, step=eta,
+                                           loss_threshold=loss_threshold, **extra))
+    params = res.info["params"]
+    l1, l2 = parameter_norms(params)
+    s_final = _final_sharpness(model, problem, params, k)
+    res.info.update(sharpness=s_final, param_l1=l1, param_l2=l2,
+                    two_over_eta=(2.0 / eta if eta else float("nan")),
+                    train_loss=float(res.fun))
+    if res.status is Status.DIVERGED:
+        res.message = f"{res.message}; diverged: sharpness at the last finite iterate"
+    return res
+
+
+def diagonal_gd(
+    A: Any,
+    y: Any = None,
+    *,
+    model: str = "hadamard",
+    init_scale: float = 1.0,
+    step: Any = 0.1,
+    loss_threshold: float | None = 1e-6,
+    tol: float = 1e-6,
+    max_iter: int = 100_000,
+    sharpness_every: int = 0,
+    k: int = 20,
+) -> Result:
+    """Constant-step GD on a depth-2 diagonal network, stopped at a train-loss threshold.
+
+    Parameters
+    ----------
+    A, y
+        Operator and targets, or a Problem (a :class:`~overparam.problems.RegressionProblem`
+        adds the test error).
+    model : {"hadamard", "uv"}
+        ``x = u^2 - v^2`` from ``u = v = init_scale`` or ``x = u * v`` from
+        ``u = init_scale, v = 0``.
+    step : float or policy
+        The learning rate eta (constant).
+    loss_threshold : float or None
+        Stop when ``0.5 ||A x - y||^2 <= loss_threshold`` (None: use ``tol`` on the relative
+        residual instead).
+    sharpness_every : int
+        Record the sharpness every this many steps (0: only at the stop).
+    k : int
+        Lanczos steps per sharpness estimate.
+
+    Returns
+    -------
+    Result
+        ``info``: ``sharpness`` (at the stop), ``two_over_eta``, ``param_l1``, ``param_l2``
+        (all parameters), ``train_loss``, ``test_error`` (test MSE, when the problem has a
+        test set), ``x_l1``.
+    """
+    problem = as_problem(A, y)
+    if model not in DIAGONAL_MODELS:
+        raise ValueError(f"model must be one of {DIAGONAL_MODELS}, got {model!r}")
+    net = Hadamard(depth=2, init_scale=init_scale) if model == "hadamard" \
+        else DiagonalUV(init_scale=init_scale)
+    res = _run(net, problem, step, loss_threshold, tol, max_iter, sharpness_every, k,
+               "diagonal_gd", dict(model=model, init_scale=init_scale))
+    res.info["x_l1"] = float(np.abs(res.x).sum())
+    if hasattr(problem, "test_error") and getattr(problem, "A_test", None) is not None:
+        res.info["test_error"] = problem.test_error(res.x)
+    return res
+
+
+def _mlp(problem: Any, width: int, activation: str, init_scale: float,
+         init_seed: int) -> TwoLayerNet:
+    if getattr(problem, "X_train", None) is None:
+        raise TypeError("mlp_gd needs a DigitsProblem (overparam.problems.digits_regression)")
+    return TwoLayerNet(problem.X_train, problem.n_classes, width=width, activation=activation,
+                       init_scale=init_scale, seed=init_seed)
+
+
+def mlp_gd(
+    problem: Any,
+    *,
+    width: int = 32,
+    activation: str = "tanh",
+    init_scale: float = 1.0,
+    init_seed: int = 0,
+    step: Any = 0.1,
+    loss_threshold: float | None = 0.05,
+    tol: float = 1e-6,
+    max_iter: int = 20_000,
+    sharpness_every: int = 0,
+    k: int = 20,
+) -> Result:
+    """Full-batch GD with MSE on a two-layer network (:class:`~overparam.models.TwoLayerNet`)
+    from a fixed initialization (``init_seed``), stopped at a train-loss threshold.
+
+    The train loss is ``(1 / 2N) sum_i ||f(x_i) - onehot_i||^2``. ``Result.x`` holds the
+    scaled training predictions; ``info`` has ``sharpness``, ``two_over_eta``,
+    ``param_l1``, ``param_l2``, ``train_loss``, ``test_error`` (test MSE
+    ``(1/N) sum ||f - onehot||^2``), ``test_accuracy``, ``train_accuracy``.
+    """
+    net = _mlp(problem, width, activation, init_scale, init_seed)
+    res = _run(net, problem, step, loss_threshold, tol, max_iter, sharpness_every, k,
+               "mlp_gd", dict(width=width, activation=activation, init_scale=init_scale,
+                              init_seed=init_seed, n_params=net.n_params),
+               params0=net.init(None))
+    _mlp_scores(net, problem, res)
+    return res
+
+
+def _mlp_scores(net: TwoLayerNet, problem: Any, res: Result) -> None:
+    params = {k: jnp.asarray(v) for k, v in res.info["params"].items()}
+    pred_test = np.asarray(net.apply(params, jnp.asarray(problem.X_test)))
+    pred_train = np.asarray(net.apply(params, jnp.asarray(problem.X_train)))
+    res.info["test_error"] = problem.test_error(pred_test)
+    res.info["test_accuracy"] = problem.test_accuracy(pred_test)
+    res.info["train_accuracy"] = float(np.mean(np.argmax(pred_train, 1)
+                                               == np.asarray(problem.labels_train)))
+
+
+def eos_flow(
+    problem: Any,
+    *,
+    model: str = "hadamard",
+    init_scale: float = 1.0,
+    width: int = 32,
+    activation: str = "tanh",
+    init_seed: int = 0,
+    loss_threshold: float = 1e-6,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    max_iter: int = 20_000,
+    every: int = 1,
+    k: int = 20,
+) -> Result:
+    """Gradient flow of the same model and theta_0 as :func:`diagonal_gd` (``model`` in
+    ``"hadamard"``, ``"uv"``) or :func:`mlp_gd` (``model="mlp"``), until the loss reaches
+    ``loss_threshold``: ``info["s_gf"]`` (largest sharpness along it), ``info["eta_c"]``
+    ``= 2 / s_gf``, ``info["sharpness"]`` (at the threshold), parameter norms and test
+    error of the flow's solution."""
+    from .flow import flow_sharpness
+
+    problem = as_problem(problem)
+    if model == "mlp":
+        net = _mlp(problem, width, activation, 1.0 if init_scale is None else init_scale,
+                   init_seed)
+        params0 = net.init(None)
+    elif model in DIAGONAL_MODELS:
+        net = Hadamard(depth=2, init_scale=init_scale) if model == "hadamard" \
+            else DiagonalUV(init_scale=init_scale)
+        params0 = None
+    else:
+        raise ValueError(f"model must be 'hadamard', 'uv' or 'mlp', got {model!r}")
+    res = flow_sharpness(net, problem, loss_threshold=loss_threshold, every=every,
+                         rtol=rtol, atol=atol, max_iter=max_iter, k=k, params0=params0)
+    l1, l2 = parameter_norms(res.info["params"])
+    res.info.update(param_l1=l1, param_l2=l2, sharpness=res.info["sharpness_final"],
+                    train_loss=float(res.fun))
+    if model == "mlp":
+        _mlp_scores(net, problem, res)
+    elif getattr(problem, "A_test", None) is not None:
+        res.info["test_error"] = problem.test_error(res.x)
+    return res

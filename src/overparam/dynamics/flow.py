@@ -1,0 +1,247 @@
+"""Gradient flow by adaptive ODE integration, as a step policy of the driver.
+
+:class:`Flow` integrates ``dp/dt = -grad f(p)`` with the Dormand-Prince 5(4) embedded
+Runge-Kutta pair and step-size control (Hairer, Norsett, Wanner, Solving ODEs I, II.4): each
+driver iteration is one *accepted* step, rejected trial steps are retried inside the
+policy with a smaller step. The policy has the interface of the GD policies
+(``init``/``update``), so any parametrization runs through the one driver loop; the extra
+gradient evaluations come from ``ctx.grad_fn`` that the driver passes. The trace's
+``step`` field holds the accepted time increments (their sum is the flow time).
+
+:func:`gradient_flow` runs it; :func:`flow_sharpness` records the sharpness along the
+trajectory and returns ``s_GF`` (the largest sharpness along the flow until the loss first
+reaches a threshold epsilon) and the critical step ``2 / s_GF`` of Fojtik et al.: gradient
+descent with a step below it can follow the flow; above it, it cannot (edge of stability).
+
+References
+----------
+J. R. Dormand, P. J. Prince, "A family of embedded Runge-Kutta formulae", J. Comput. Appl.
+Math. 6, 1980. E. Hairer, S. P. Norsett, G. Wanner, "Solving Ordinary Differential
+Equations I", Springer 1993 (step-size control, initial step). J. Cohen et al., "Gradient
+descent on neural networks typically occurs at the edge of stability", ICLR 2021 (their
+``flow.py`` integrates the flow with an RK4 for the same purpose). T. Fojtik, M. Matveev,
+H.-H. Chou, G. Kutyniok, J. Maly, "Conflicting biases at the edge of stability: norm versus
+sharpness regularization", arXiv:2505.21423.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from .._core import Result, check_int, check_positive
+from ..problems import as_problem
+from .driver import make_config, run_driver, to_result
+from .steps import StepContext
+
+__all__ = ["Flow", "gradient_flow", "flow_sharpness"]
+
+# Dormand-Prince 5(4) tableau
+_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
+_BSTAR = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
+_E = tuple(b - bs for b, bs in zip(_B, _BSTAR))
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Adaptive Dormand-Prince 5(4) integration of the gradient flow (a driver policy).
+
+    Parameters
+    ----------
+    rtol, atol : float
+        Local error tolerances: a step is accepted when the RMS of
+        ``err_i / (atol + rtol * max(|p_i|, |p_new_i|))`` is at most 1.
+    h0 : float, optional
+        First trial step (default: Hairer's estimate ``0.01 ||p|| / ||grad||`` in the same
+        scaled norm).
+    max_step : float
+        Cap on the step (time units).
+    max_rejections : int
+        Trial steps per accepted step before the policy gives up (it then takes the last
+        trial step; the error control is reported as lost by a NaN step, so the driver
+        stops with status ``diverged``).
+
+    Notes
+    -----
+    Needs ``ctx.grad_fn`` (the driver provides it). Each accepted step costs 6 gradient
+    evaluations plus the driver's one (first-same-as-last is used for the first stage),
+    each rejected one 6. Explicit: on a stiff problem (a large spread of Hessian
+    eigenvalues) the steps are limited by stability, about ``3.3 / lambda_max``.
+    """
+
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    h0: float | None = None
+    max_step: float = 1e6
+    max_rejections: int = 30
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rtol", check_positive(self.rtol, "rtol"))
+        object.__setattr__(self, "atol", check_positive(self.atol, "atol", allow_zero=True))
+        if self.rtol == 0 and self.atol == 0:
+            raise ValueError("rtol and atol cannot both be 0")
+        if self.h0 is not None:
+            object.__setattr__(self, "h0", check_positive(self.h0, "h0"))
+        object.__setattr__(self, "max_step", check_positive(self.max_step, "max_step"))
+        object.__setattr__(self, "max_rejections",
+                           check_int(self.max_rejections, "max_rejections", minimum=1))
+
+    def init(self, params: Any) -> Any:
+        h = -1.0 if self.h0 is None else self.h0
+        # (next trial step, flow time, rejected steps in total)
+        return (jnp.float64(h), jnp.float64(0.0), jnp.int64(0))
+
+    def update(self, params: Any, grads: Any, state: Any, ctx: StepContext):
+        if ctx.grad_fn is None:
+            raise ValueError("Flow needs ctx.grad_fn: run it through the driver")
+        h, t, rejected = state
+        p, unravel = ravel_pytree(params)
+        k1 = -ravel_pytree(grads)[0]
+
+        def f(z):
+            return -ravel_pytree(ctx.grad_fn(unravel(z)))[0]
+
+        def scale(a, b):
+            return self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))
+
+        def rms(v):
+            return jnp.sqrt(jnp.mean(v * v))
+
+        # Hairer's initial step (once)
+        sc0 = scale(p, p)
+        h_guess = 0.01 * jnp.maximum(rms(p / sc0), 1e-5) / jnp.maximum(rms(k1 / sc0), 1e-10)
+        h = jnp.where(h > 0, h, h_guess)
+        h = jnp.minimum(h, self.max_step)
+
+        def attempt(h):
+            ks = [k1]
+            for i in range(1, 7):
+                z = p + h * sum(a * k for a, k in zip(_A[i], ks) if a != 0.0)
+                ks.append(f(z))
+            new = p + h * sum(b * k for b, k in zip(_B, ks) if b != 0.0)
+            err = h * sum(e * k for e, k in zip(_E, ks) if e != 0.0)
+            en = rms(err / scale(p, new))
+            en = jnp.where(jnp.isfinite(en), en, jnp.inf)
+            return new, en
+
+        def cond(c):
+            _, en, _, tries = c
+            return (en > 1.0) & (tries < self.max_rejections)
+
+        def body(c):
+            _, en, h, tries = c
+            # shrink after a rejection (a failed first try is counted in `tries`)
+            h = jnp.where(tries > 0,
+                          h * jnp.clip(0.9 * jnp.where(jnp.isfinite(en), en, 1e10)
+                                       ** (-0.2), 0.1, 0.9), h)
+            new, en = attempt(h)
+            return new, en, h, tries + 1
+
+        new, en, h_used, tries = jax.lax.while_loop(
+            cond, body, (p, jnp.inf, h, jnp.int64(0)))
+        ok = en <= 1.0
+        factor = jnp.clip(0.9 * jnp.maximum(en, 1e-10) ** (-0.2), 0.2, 5.0)
+        h_next = jnp.minimum(h_used * factor, self.max_step)
+        eta = jnp.where(ok, h_used, jnp.nan)
+        # on failure return a non-finite point: the driver keeps the last good one and
+        # stops with status diverged (error control lost)
+        new = jnp.where(ok, new, jnp.nan)
+        return unravel(new), (h_next, t + h_used, rejected + tries - 1), eta
+
+
+def gradient_flow(
+    model: Any,
+    A: Any,
+    y: Any = None,
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_iter: int = 100_000,
+    tol: float = 1e-6,
+    record: int | Sequence[int] | None = 64,
+    metrics: Sequence[tuple[str, Any]] = (),
+    params0: Any = None,
+    key: Any = None,
+) -> Result:
+    """Integrate the gradient flow of ``0.5 ||A signal(p) - y||^2`` for any parametrization.
+
+    Stops when ``||A x - y|| <= tol ||y||`` (a loss threshold), after ``max_iter`` accepted
+    steps, or when the error control fails. ``Result.info["flow_time"]`` is the total
+    time integrated; ``trace["step"]`` the accepted steps.
+    """
+    problem = as_problem(A, y)
+    cfg = make_config(max_iter, tol, record)
+    policy = Flow(rtol=rtol, atol=atol)
+    if params0 is None:
+        params0 = model.init(key, problem.n)
+    out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
+                                  metrics=tuple(metrics), params0=params0)
+    res = to_result(out, names, wall, dict(method="gradient_flow", rtol=rtol, atol=atol))
+    res.info["flow_time"] = _flow_time(res.trace)
+    return res
+
+
+def _flow_time(trace: dict) -> float:
+    """Total flow time: the sum of the accepted steps, known when every iteration was
+    recorded (NaN otherwise: the driver returns the parameters, not the policy state)."""
+    iters = np.asarray(trace["iter"])
+    if iters.size and np.array_equal(iters, np.arange(iters.size)):
+        return float(np.nansum(np.asarray(trace["step"])[1:]))
+    return float("nan")
+
+
+def flow_sharpness(
+    model: Any,
+    A: Any,
+    y: Any = None,
+    *,
+    loss_threshold: float,
+    every: int = 1,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    max_iter: int = 20_000,
+    k: int = 20,
+    params0: Any = None,
+    key: Any = None,
+) -> Result:
+    """``s_GF``: the largest sharpness along the gradient flow until the loss reaches
+    ``loss_threshold``, and the critical step ``eta_c = 2 / s_GF``.
+
+    The flow is integrated adaptively (:class:`Flow`) and the sharpness (Lanczos, ``k``
+    steps) recorded every ``every`` accepted steps and at the stop.
+
+    Returns
+    -------
+    Result
+        ``info["s_gf"]``, ``info["eta_c"]``, ``info["sharpness_final"]`` (at the
+        threshold), ``info["flow_time"]`` (when ``every == 1``); the trace has ``sharpness``.
+    """
+    from .eos import loss_sharpness_metric, threshold_tol
+
+    problem = as_problem(A, y)
+    every = check_int(every, "every", minimum=1)
+    loss_threshold = check_positive(loss_threshold, "loss_threshold")
+    tol = threshold_tol(problem.y, loss_threshold)
+    metric = loss_sharpness_metric(model, problem.A, k=k)
+    res = gradient_flow(model, problem, rtol=rtol, atol=atol, max_iter=max_iter, tol=tol,
+                        record=range(0, max_iter + 1, every),
+                        metrics=(("sharpness", metric),), params0=params0, key=key)
+    sh = np.asarray(res.trace["sharpness"])
+    s_gf = float(np.nanmax(sh)) if np.any(np.isfinite(sh)) else float("nan")
+    res.info.update(method="flow_sharpness", s_gf=s_gf, eta_c=2.0 / s_gf,
+                    sharpness_final=float(sh[-1]), loss_threshold=loss_threshold)
+    return res

@@ -1,0 +1,171 @@
+"""WN-GD: gradient descent on the polar coordinates of a weight-normalized diagonal network.
+
+The radius and the direction get separate step sizes: :class:`RadiusScaled` wraps any step
+policy and multiplies the gradient of every radius (parameters named ``r...``) by
+``ratio``, so the direction moves with the policy's step ``eta`` and the radius with
+``ratio * eta`` (the learning-rate ratio of Chou, Rauhut and Ward).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+
+from .._core import Result, check_positive
+from ..models.weightnorm import WeightNormDiagonal
+from ..problems import Problem, as_problem
+from .driver import make_config, run_driver, run_driver_batch, to_result
+from .hadamard_gd import _metrics, _rel_error
+from .steps import StepContext, as_policy
+
+__all__ = ["RadiusScaled", "wn_gd", "wn_gd_batch"]
+
+
+@dataclass(frozen=True)
+class RadiusScaled:
+    """Step policy wrapper: radius gradients (leaves whose name starts with ``"r"``)
+    scaled by ``ratio`` before the ``base`` policy's step.
+
+    For a constant step this is gradient descent with step ``ratio * eta`` on the radii
+    and ``eta`` on the directions. The Hessian bound passed to ``base`` (used by
+    ``step="auto"``) is multiplied by ``max(ratio, 1)``, which bounds the top eigenvalue of
+    the scaled Hessian ``S H``.
+    """
+
+    base: Any
+    ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratio", check_positive(self.ratio, "radius_step_ratio"))
+
+    def _scale(self, grads: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(grads, Mapping):
+            raise TypeError("RadiusScaled needs dict parameters (names 'r...' for radii)")
+        return {k: (self.ratio * g if k.startswith("r") else g) for k, g in grads.items()}
+
+    def init(self, params: Any) -> Any:
+        return self.base.init(params)
+
+    def update(self, params, grads, state, ctx: StepContext):
+        grads = self._scale(grads)
+        ctx = ctx._replace(bound=ctx.bound * max(self.ratio, 1.0))
+        return self.base.update(params, grads, state, ctx)
+
+
+def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
+           record):
+    model = WeightNormDiagonal(depth=depth, init_scale=init_scale, variant=variant,
+                               renormalize=renormalize)
+    policy = RadiusScaled(as_policy(step), radius_step_ratio)
+    return model, policy, make_config(max_iter, tol, record)
+
+
+def _info(model, ratio, out_params=None) -> dict:
+    return dict(method="wn_gd", depth=model.depth, init_scale=model.init_scale,
+                variant=model.variant, renormalize=model.renormalize,
+                radius_step_ratio=ratio)
+
+
+def wn_gd(
+    A: Any,
+    y: Any = None,
+    *,
+    depth: int = 2,
+    init_scale: float = 1.0,
+    variant: str = "coordinate",
+    renormalize: bool = True,
+    step: Any = "auto",
+    radius_step_ratio: float = 1.0,
+    max_iter: int = 100_000,
+    tol: float = 1e-6,
+    record: int | Sequence[int] | None = 64,
+    metrics: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Result:
+    """WN-GD on ``0.5 ||A x - y||^2`` with ``x = u^L - v^L`` in polar coordinates.
+
+    Parameters
+    ----------
+    A, y
+        Operator and measurements, or a Problem (then ``y`` is omitted).
+    depth : int
+        L >= 1.
+    init_scale : float
+        alpha: the network starts at ``u = v = alpha`` (the plain-GD start point).
+    variant : {"coordinate", "factor", "stacked"}
+        Polar coordinates per pair ``(u_i, v_i)``, per factor, or of the stacked ``(u, v)``
+        (see
+        :class:`~overparam.models.WeightNormDiagonal`).
+    renormalize : bool
+        Directions back on the unit sphere after each step (polar coordinates).
+    step : "auto", float or policy
+        Step of the directions (``"auto"``: a fraction of 2 / the model's Hessian bound).
+    radius_step_ratio : float
+        The radii step with ``radius_step_ratio * step``.
+    max_iter, tol, record, metrics
+        As for :func:`~overparam.dynamics.hadamard_gd`.
+
+    Returns
+    -------
+    Result
+        As :func:`hadamard_gd`; ``info["params"]`` holds radii and directions and
+        ``info["u"]``, ``info["v"]`` the Cartesian factors.
+
+    References
+    ----------
+    H.-H. Chou, H. Rauhut, R. Ward, "Robust implicit regularization via weight
+    normalization", arXiv:2305.05448.
+    """
+    problem = as_problem(A, y)
+    model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,
+                                radius_step_ratio, max_iter, tol, record)
+    out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
+                                  metrics=_metrics(problem, metrics),
+                                  metric_data=problem.x_true)
+    res = to_result(out, names, wall, _info(model, policy.ratio))
+    _add_factors(model, res)
+    return res
+
+
+def _add_factors(model: WeightNormDiagonal, res: Result) -> None:
+    import jax.numpy as jnp
+
+    u, v = model.factors({k: jnp.asarray(p) for k, p in res.info["params"].items()})
+    res.info["u"], res.info["v"] = np.asarray(u), np.asarray(v)
+
+
+def wn_gd_batch(
+    problems: Sequence[Problem],
+    *,
+    depth: int = 2,
+    init_scale: float = 1.0,
+    variant: str = "coordinate",
+    renormalize: bool = True,
+    step: Any = "auto",
+    radius_step_ratio: float = 1.0,
+    max_iter: int = 100_000,
+    tol: float = 1e-6,
+    record: int | Sequence[int] | None = 64,
+) -> list[Result]:
+    """:func:`wn_gd` on problems of one shape at once (``jax.vmap`` over trials; dense
+    operators)."""
+    problems = [as_problem(p) for p in problems]
+    if not problems:
+        return []
+    model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,
+                                radius_step_ratio, max_iter, tol, record)
+    with_truth = all(p.x_true is not None for p in problems)
+    metrics = (("rel_error", _rel_error),) if with_truth else ()
+    truth = np.stack([p.x_true for p in problems]) if with_truth else None
+    out, names, wall = run_driver_batch(model, policy, [p.A for p in problems],
+                                        [p.y for p in problems], cfg, metrics=metrics,
+                                        metric_data=truth)
+    results = []
+    for b in range(len(problems)):
+        one = jax.tree_util.tree_map(lambda v: v[b], out)
+        res = to_result(one, names, wall / len(problems),
+                        dict(_info(model, policy.ratio), batched=len(problems)))
+        _add_factors(model, res)
+        results.append(res)
+    return results

@@ -1,0 +1,210 @@
+"""Regression tasks with a held-out test set: sparse linear regression and digits.
+
+* :func:`sparse_regression` -- ``y = A x_true + noise`` with a second, independent set of
+  test rows drawn from the same distribution, so that the test error of a diagonal
+  network's estimate can be measured (:class:`RegressionProblem`).
+* :func:`digits_regression` -- scikit-learn's 8x8 digits (1797 images, shipped inside
+  scikit-learn: no download), one-hot targets for full-batch MSE training of a small
+  network (:class:`DigitsProblem`); the operator is the identity on the vector of all
+  predictions (see :class:`overparam.models.TwoLayerNet`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from .._core import as_generator, check_finite_array, check_int, check_positive
+from .operators import OPERATORS, Operator, as_operator
+from .problem import Problem
+from .sparse import sparse_vector
+
+__all__ = ["Identity", "RegressionProblem", "DigitsProblem", "sparse_regression",
+           "digits_regression"]
+
+
+class _IdentityForward:
+    """Forward map of :class:`Identity` (one instance: one compilation for all)."""
+
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        return x
+
+
+_IDENTITY_FORWARD = _IdentityForward()
+
+
+class Identity(Operator):
+    """The identity on R^n (matrix-free)."""
+
+    def __init__(self, n: int):
+        n = check_int(n, "n", minimum=1)
+        self.shape = (n, n)
+
+    def matvec(self, x):
+        return np.array(x, dtype=np.float64, copy=True).reshape(-1)
+
+    def rmatvec(self, r):
+        return np.array(r, dtype=np.float64, copy=True).reshape(-1)
+
+    def jax_matvec(self, x):
+        return x
+
+    def jax_rmatvec(self, r):
+        return r
+
+    def jax_forward_data(self):
+        return _IDENTITY_FORWARD, None
+
+    @property
+    def norm2(self) -> float:  # type: ignore[override]
+        return 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class RegressionProblem(Problem):
+    """A :class:`Problem` with held-out test data ``(A_test, y_test)``.
+
+    ``test_error(x)`` is the test mean squared error ``||A_test x - y_test||^2 / m_test``.
+    """
+
+    A_test: Any = None
+    y_test: Any = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.A_test is None or self.y_test is None:
+            raise ValueError("a RegressionProblem needs A_test and y_test")
+        At = check_finite_array(self.A_test, "A_test", ndim=2)
+        yt = check_finite_array(self.y_test, "y_test", ndim=1)
+        if At.shape[1] != self.n:
+            raise ValueError(f"A_test has {At.shape[1]} columns, A has {self.n}")
+        if At.shape[0] != yt.shape[0]:
+            raise ValueError(f"A_test has {At.shape[0]} rows but y_test {yt.shape[0]} entries")
+        At.setflags(write=False)
+        yt.setflags(write=False)
+        object.__setattr__(self, "A_test", At)
+        object.__setattr__(self, "y_test", yt)
+
+    def test_error(self, x: Any) -> float:
+        """Test mean squared error of the linear predictor ``x``."""
+        x = np.asarray(x, dtype=float).reshape(-1)
+        if x.shape[0] != self.n:
+            raise ValueError(f"x has {x.shape[0]} entries, expected {self.n}")
+        r = self.A_test @ x - self.y_test
+        return float(r @ r) / r.shape[0]
+
+
+def sparse_regression(
+    n: int,
+    m: int,
+    s: int,
+    *,
+    m_test: int = 500,
+    noise: float = 0.0,
+    operator: str = "gaussian",
+    signal: str = "gaussian",
+    seed: int | np.random.Generator,
+) -> RegressionProblem:
+    """Sparse linear regression with ``m`` training and ``m_test`` test rows.
+
+    Rows of both sets are i.i.d. from one ensemble (``"gaussian"``: N(0, 1/m) entries;
+    ``"rademacher"``: +-1/sqrt(m)), ``x_true`` is s-sparse (:func:`sparse_vector`) and both
+    targets carry i.i.d. N(0, noise^2) noise. The test MSE of ``x_true`` itself is about
+    ``noise^2``.
+    """
+    n = check_int(n, "n", minimum=1)
+    m = check_int(m, "m", minimum=1)
+    s = check_int(s, "s", minimum=0)
+    m_test = check_int(m_test, "m_test", minimum=1)
+    if s > n:
+        raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
+    noise = check_positive(noise, "noise", allow_zero=True)
+    if operator not in ("gaussian", "rademacher"):
+        raise ValueError(f"operator must be 'gaussian' or 'rademacher', got {operator!r}")
+    rng = as_generator(seed)
+    A = OPERATORS[operator](m, n, rng)
+    x = sparse_vector(n, s, rng, signal=signal)
+    if operator == "gaussian":
+        At = rng.standard_normal((m_test, n)) / np.sqrt(m)
+    else:
+        At = (2.0 * rng.integers(0, 2, size=(m_test, n)) - 1.0) / np.sqrt(m)
+    y = A.matvec(x) + noise * rng.standard_normal(m)
+    yt = At @ x + noise * rng.standard_normal(m_test)
+    info = dict(generator="sparse_regression", n=n, m=m, s=s, m_test=m_test,
+                operator=operator, signal=signal, noise=noise)
+    return RegressionProblem(as_operator(A), y, x_true=x, noise=noise, info=info,
+                             A_test=At, y_test=yt)
+
+
+@dataclass(frozen=True, eq=False)
+class DigitsProblem(Problem):
+    """Full-batch classification as regression: the identity operator on all predictions
+    and ``y = onehot / sqrt(N)`` (see :class:`overparam.models.TwoLayerNet`), plus the
+    inputs and the test set."""
+
+    X_train: Any = None
+    labels_train: Any = None
+    X_test: Any = None
+    labels_test: Any = None
+    n_classes: int = 10
+
+    @property
+    def Y_train(self) -> np.ndarray:  # noqa: N802
+        return np.eye(self.n_classes)[np.asarray(self.labels_train)]
+
+    @property
+    def Y_test(self) -> np.ndarray:  # noqa: N802
+        return np.eye(self.n_classes)[np.asarray(self.labels_test)]
+
+    def test_error(self, predictions: Any) -> float:
+        """Test MSE ``(1/N_test) sum_i ||f(x_i) - onehot_i||^2`` of test predictions."""
+        P = np.asarray(predictions, dtype=float)
+        if P.shape != self.Y_test.shape:
+            raise ValueError(f"predictions have shape {P.shape}, expected {self.Y_test.shape}")
+        return float(np.sum((P - self.Y_test) ** 2) / P.shape[0])
+
+    def test_accuracy(self, predictions: Any) -> float:
+        P = np.asarray(predictions, dtype=float)
+        return float(np.mean(np.argmax(P, axis=1) == np.asarray(self.labels_test)))
+
+
+def digits_regression(
+    n_train: int = 500,
+    n_test: int = 500,
+    *,
+    classes: int = 10,
+    seed: int | np.random.Generator,
+) -> DigitsProblem:
+    """Scikit-learn's digits (8x8 images, 1797 samples) as full-batch MSE regression.
+
+    A random subset of ``n_train`` training and ``n_test`` disjoint test images of the
+    first ``classes`` digits; pixels divided by 16 and centered by the training mean;
+    one-hot targets. The operator is the identity on the ``n_train * classes``
+    predictions and ``y = onehot / sqrt(n_train)`` (so that the driver's loss is the MSE
+    ``(1/2N) sum ||f(x_i) - y_i||^2``).
+    """
+    from sklearn.datasets import load_digits
+
+    n_train = check_int(n_train, "n_train", minimum=1)
+    n_test = check_int(n_test, "n_test", minimum=1)
+    classes = check_int(classes, "classes", minimum=2)
+    if classes > 10:
+        raise ValueError(f"digits has 10 classes, got classes = {classes}")
+    data = load_digits()
+    keep = data.target < classes
+    X, t = data.data[keep] / 16.0, data.target[keep]
+    if n_train + n_test > X.shape[0]:
+        raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the "
+                         f"{X.shape[0]} available images")
+    rng = as_generator(seed)
+    perm = rng.permutation(X.shape[0])
+    tr, te = perm[:n_train], perm[n_train:n_train + n_test]
+    mean = X[tr].mean(axis=0)
+    Xtr, Xte = X[tr] - mean, X[te] - mean
+    y = (np.eye(classes)[t[tr]] / np.sqrt(n_train)).reshape(-1)
+    info = dict(generator="digits", n_train=n_train, n_test=n_test, classes=classes)
+    return DigitsProblem(Identity(n_train * classes), y, info=info, X_train=Xtr,
+                         labels_train=t[tr], X_test=Xte, labels_test=t[te],
+                         n_classes=classes)

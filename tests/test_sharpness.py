@@ -1,0 +1,151 @@
+"""Sharpness by Hessian-vector products (Lanczos, power iteration) against the dense
+Hessian: ``numpy.linalg.eigvalsh`` of ``jax.hessian`` on small models."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import overparam
+from overparam.metrics import sharpness
+from overparam.metrics.sharpness import dense_hessian_eigvals, hvp, lanczos, power_iteration
+from overparam.models import DiagonalUV, Hadamard, TwoLayerNet, WeightNormDiagonal
+
+RTOL = 1e-6
+
+
+def _eig_oracle(loss, params):
+    """The independent oracle: dense Hessian by jax.hessian on the flat vector, then
+    numpy.linalg.eigvalsh (no Hessian-vector products involved)."""
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    H = np.asarray(jax.hessian(lambda z: loss(unravel(z)))(flat))
+    return np.linalg.eigvalsh(0.5 * (H + H.T))
+
+
+def _ls_loss(model, A, y):
+    A, y = jnp.asarray(A), jnp.asarray(y)
+
+    def loss(p):
+        r = A @ model.signal(p) - y
+        return 0.5 * jnp.vdot(r, r)
+    return loss
+
+
+def _random_params(model, n, rng):
+    p = model.init(None, n)
+    return jax.tree_util.tree_map(
+        lambda a: a + 0.3 * jnp.asarray(rng.standard_normal(a.shape)), p)
+
+
+def _cases():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 15)) / np.sqrt(12)
+    y = rng.standard_normal(12)
+    out = []
+    for model in [Hadamard(2, init_scale=0.8), Hadamard(3, init_scale=0.7),
+                  DiagonalUV(init_scale=0.8), WeightNormDiagonal(2, 0.8, "coordinate"),
+                  WeightNormDiagonal(2, 0.8, "factor"), WeightNormDiagonal(2, 0.8, "stacked")]:
+        out.append((type(model).__name__, _ls_loss(model, A, y),
+                    _random_params(model, 15, rng)))
+    X = rng.standard_normal((20, 6))
+    net = TwoLayerNet(X, 3, width=8)
+    Y = jnp.asarray(rng.standard_normal(60))
+    out.append(("mlp", lambda p: 0.5 * jnp.sum((net.signal(p) - Y) ** 2), net.init(None)))
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("name,loss,params", CASES, ids=[c[0] for c in CASES])
+def test_lanczos_matches_dense_eigvalsh(name, loss, params):
+    ev = _eig_oracle(loss, params)
+    ritz = np.asarray(jax.jit(lambda p: lanczos(loss, p, 40))(params))
+    est = ritz[-1]
+    assert abs(est - ev[-1]) <= RTOL * abs(ev[-1]), (est, ev[-1])
+    # the lower spectral end converges too (what `absolute=True` compares with)
+    assert abs(ritz[0] - ev[0]) <= RTOL * max(abs(ev[0]), abs(ev[-1]))
+    # negative control: the second eigenvalue (a wrong answer) fails the same check
+    assert abs(ev[-2] - ev[-1]) > RTOL * abs(ev[-1])
+
+
+def test_power_iteration_matches_dense_eigvalsh():
+    # power iteration converges to the eigenvalue of largest modulus; on a PSD
+    # Gauss-Newton-dominated point it is lambda_max
+    name, loss, params = CASES[0]
+    ev = _eig_oracle(loss, params)
+    top = ev[np.argmax(np.abs(ev))]
+    lam, it = power_iteration(loss, params, max_iter=20000, tol=1e-15)
+    assert abs(float(lam) - top) <= RTOL * abs(top)
+    est = float(sharpness(loss, params, method="power", max_iter=20000, tol=1e-15))
+    assert abs(est - top) <= RTOL * abs(top)
+    # negative control: stopped after 3 products it is not converged to 1e-6
+    lam3, _ = power_iteration(loss, params, max_iter=3, tol=0.0)
+    assert abs(float(lam3) - top) > RTOL * abs(top)
+
+
+def test_dense_helper_and_hvp():
+    name, loss, params = CASES[2]
+    np.testing.assert_allclose(dense_hessian_eigvals(loss, params), _eig_oracle(loss, params),
+                               rtol=1e-10, atol=1e-10)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    H = np.asarray(jax.hessian(lambda z: loss(unravel(z)))(flat))
+    v = np.random.default_rng(1).standard_normal(flat.shape[0])
+    hv = jax.flatten_util.ravel_pytree(hvp(loss, params, unravel(jnp.asarray(v))))[0]
+    np.testing.assert_allclose(np.asarray(hv), H @ v, rtol=1e-10, atol=1e-10)
+
+
+def test_jit_and_known_quadratic():
+    diag = jnp.asarray([3.0, 1.0, -5.0, 0.5])
+
+    def f(p):
+        return 0.5 * jnp.sum(diag * p**2)
+    p = jnp.ones(4)
+    assert abs(float(jax.jit(lambda q: sharpness(f, q))(p)) - 3.0) < 1e-12
+    assert abs(float(sharpness(f, p, k=4)) - 3.0) < 1e-12
+    assert abs(float(sharpness(f, p, absolute=True)) - 5.0) < 1e-12
+    # Lanczos stops cleanly at an invariant subspace (k > n is capped; repeated values)
+    assert abs(float(sharpness(lambda q: 0.5 * jnp.sum(q**2), jnp.ones(6), k=50)) - 1.0) < 1e-12
+
+
+def test_bad_input():
+    f = lambda p: jnp.sum(p**2)  # noqa: E731
+    with pytest.raises(ValueError, match="method"):
+        sharpness(f, jnp.ones(3), method="arnoldi")
+    with pytest.raises(ValueError, match="k must"):
+        sharpness(f, jnp.ones(3), k=0)
+    with pytest.raises(ValueError, match="empty"):
+        sharpness(f, {})
+
+
+@settings(max_examples=8)
+@given(c=st.floats(0.1, 10.0), seed=st.integers(0, 1000))
+def test_scaling_invariant(c, seed):
+    """Scaling the loss by c scales the sharpness by c; a rotation of the parameters
+    (orthogonal change of variables) leaves it unchanged."""
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((8, 8))
+    H = jnp.asarray(M @ M.T)
+    Q = jnp.asarray(np.linalg.qr(rng.standard_normal((8, 8)))[0])
+    p = jnp.asarray(rng.standard_normal(8))
+    s1, s2, s3 = (float(v) for v in _three(p, H, Q, jnp.float64(c)))
+    assert abs(s2 - c * s1) <= 1e-8 * abs(c * s1)
+    assert abs(s3 - s1) <= 1e-8 * abs(s1)
+
+
+def _f(p, H):
+    return 0.5 * p @ H @ p + jnp.sum(p**4) / 4
+
+
+@jax.jit
+def _three(p, H, Q, c):
+    return (sharpness(lambda q: _f(q, H), p, k=8),
+            sharpness(lambda q: c * _f(q, H), p, k=8),
+            sharpness(lambda q: _f(Q @ q, H), Q.T @ p, k=8))
+
+
+def test_public_name():
+    assert overparam.metrics.sharpness is sharpness
