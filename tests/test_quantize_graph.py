@@ -127,3 +127,27 @@ def test_graph_bad_input():
         make_graph("torus", 50)
     with pytest.raises(ValueError, match="method"):
         graph_signal(f, A, 3, 1, "dither")
+
+
+def test_registry_adapters_and_metrics():
+    from overparam.experiments.methods import get_method
+    from overparam.experiments.measures import METRICS
+    from overparam.quantize.tasks import graph_problem, layer_problem
+
+    g = graph_problem("mesh", 120, 6, seed=4)
+    assert g.A.shape == (6, 120) and g.info["mu"] >= 1.0
+    errs = {}
+    for name in ("single_shot", "msq", "sigma_delta"):
+        res = get_method(name).configure(bits=1)(g, 0)
+        assert set(np.unique(res.x)) <= {-1.0, 1.0}
+        errs[name] = METRICS["graph_error"].fn(g, res.x, None, 0.0)
+        expect = np.linalg.norm(g.A.to_dense() @ (g.x_true - res.x)) / np.linalg.norm(g.x_true)
+        assert errs[name] == pytest.approx(expect)
+    assert errs["single_shot"] < errs["msq"]
+    assert METRICS["mu_factor"].fn(g, None, None, 0.0) == pytest.approx(
+        g.info["mu"] * 6 / np.sqrt(120))
+    p = layer_problem(8, 64, seed=1)
+    res = get_method("vertex_msq").configure(bits=2)(p, 0)
+    assert METRICS["layer_error"].fn(p, res.x, None, 0.0) == pytest.approx(
+        float(res.info["rel_error"]))
+    assert METRICS["n_free"].fn(p, res, None, 0.0) <= 8
