@@ -60,6 +60,8 @@ def test_vertex_is_feasible_with_at_most_rank_free_coordinates(m, N, bits):
     off_alphabet = np.abs(z - msq_round(z, bits, 1.0)) > 1e-9
     assert off_alphabet.sum() <= m
     assert res.info["n_free"] == free.sum() and res.success
+    # a vertex (basic solution): the columns of X on the free coordinates are independent
+    assert np.linalg.matrix_rank(X[:, free]) == free.sum()
 
 
 def test_vertex_many_columns_and_windows_match_constraints():

@@ -34,7 +34,7 @@ __all__ = ["make_graph", "as_adjacency", "normalized_laplacian", "laplacian_eige
            "bandlimited_signal", "incoherence", "graph_signal", "sigma_delta",
            "graph_ordering", "GRAPH_KINDS", "GRAPH_METHODS", "grid_adjacency"]
 
-GRAPH_KINDS = ("geometric", "grid", "erdos-renyi", "mesh")
+GRAPH_KINDS = ("geometric", "grid", "erdos-renyi", "mesh", "triangular")
 GRAPH_METHODS = ("single-shot", "msq", "sigma-delta")
 
 
@@ -92,11 +92,12 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
 
     Parameters
     ----------
-    kind : {"geometric", "grid", "erdos-renyi", "mesh"}
+    kind : {"geometric", "grid", "erdos-renyi", "mesh", "triangular"}
         Random geometric graph in the unit square (radius for about ``degree`` neighbours),
         the ``floor(sqrt n) x ceil(n / floor(sqrt n))`` grid (about ``n`` nodes), an
-        Erdos-Renyi graph with mean degree ``degree``, or the Delaunay triangulation of ``n``
-        uniform points (a mesh).
+        Erdos-Renyi graph with mean degree ``degree``, the Delaunay triangulation of ``n``
+        uniform points (an irregular mesh), or networkx's triangular lattice (a regular
+        mesh, about ``n`` nodes).
     n : int
         Number of nodes.
     seed : int
@@ -115,6 +116,11 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
     if kind == "grid":
         h = int(np.floor(np.sqrt(n)))
         return as_adjacency(grid_adjacency(h, int(np.ceil(n / h))))
+    if kind == "triangular":  # (rows + 1) * (cols // 2 + 1) nodes for rows x cols triangles
+        rows = max(1, int(round(np.sqrt(n))) - 1)
+        cols = max(2, 2 * int(round(n / (rows + 1))) - 2)
+        g = nx.triangular_lattice_graph(rows, cols)
+        return as_adjacency(nx.to_scipy_sparse_array(g, format="csr", dtype=float))
     for _ in range(max_tries):
         s = int(rng.integers(2**31))
         if kind == "geometric":

@@ -25,7 +25,7 @@ register_generator(GeneratorEntry(
 register_generator(GeneratorEntry(
     "quantize_graph", f"{_T}:graph_problem",
     {"kind": "str", "n": "int", "r": "int", "degree": "float"}, required=("kind", "n", "r"),
-    choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh")),)))
+    choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular")),)))
 register_generator(GeneratorEntry(
     "digits_mlp", f"{_T}:digits_task", {"hidden": "int", "depth": "int", "epochs": "int"}))
 
