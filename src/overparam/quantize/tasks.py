@@ -23,13 +23,13 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from .._core import Result, Status, as_generator, check_int
 from ._alphabet import check_bits
-from .graph import bandlimited_signal, incoherence, laplacian_eigenvectors, make_graph, \
-    sigma_delta
+from .graph import (bandlimited_signal, incoherence, laplacian_eigenvectors, make_graph,
+                    sigma_delta)
 from .layer import layer, relative_error
 from .network import DigitsTask, accuracy, digits_mlp, quantize_network
 
-__all__ = ["layer_problem", "graph_problem", "digits_task", "vertex_msq", "msq_method",
-           "gpfq_method", "sigma_delta_method"]
+__all__ = ["layer_problem", "graph_problem", "image_problem", "digits_task", "vertex_msq",
+           "msq_method", "gpfq_method", "sigma_delta_method"]
 
 
 def layer_problem(m: int, N: int, weights: str = "gaussian", *, seed: int):
@@ -63,6 +63,25 @@ def graph_problem(kind: str, n: int, r: int, degree: float = 0.0, *, seed: int):
     N = A.shape[0]
     return Problem(Xr.T, Xr.T @ f, x_true=f,
                    info=dict(kind=kind, n=N, r=r, mu=incoherence(Xr), seed=seed))
+
+
+def image_problem(image: str = "camera", size: int = 64, r: int = 100, *, seed: int = 0):
+    """A shipped image (``shipped_image``, values in [-1, 1]) as a signal on its grid graph:
+    a Problem ``(A = X_r^T, y = X_r^T f, x_true = f)`` with the pixels in serpentine scan
+    order, so that index-order Sigma-Delta is the classic serpentine error diffusion.
+    Deterministic (``seed`` is unused)."""
+    from ..problems import Problem
+    from .graph import grid_adjacency
+    from .halftone import shipped_image
+
+    img = shipped_image(image, size)
+    _, Xr = laplacian_eigenvectors(grid_adjacency(size, size), check_int(r, "r", minimum=1))
+    idx = np.arange(size * size).reshape(size, size)
+    idx[1::2] = idx[1::2, ::-1]
+    perm = idx.ravel()
+    Xr, f = Xr[perm], img.ravel()[perm]
+    return Problem(Xr.T, Xr.T @ f, x_true=f,
+                   info=dict(image=image, n=size * size, r=r, mu=incoherence(Xr)))
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,8 +1,9 @@
 """Registry entries of the quantize area (see the package docstring).
 
 Generators: ``quantize_layer`` (Gaussian layer inputs, one neuron per trial),
-``quantize_graph`` (an r-bandlimited signal on a generated graph) and ``digits_mlp`` (a
-trained MLP on scikit-learn's digits). Methods: ``vertex_msq`` (``single_shot`` on graph
+``quantize_graph`` (an r-bandlimited signal on a generated graph), ``quantize_image`` (a
+shipped image on its grid graph, serpentine node order) and ``digits_mlp`` (a trained MLP
+on scikit-learn's digits). Methods: ``vertex_msq`` (``single_shot`` on graph
 problems is the same algorithm), ``msq``, ``gpfq``, ``sigma_delta``. Metrics:
 ``layer_error``, ``graph_error``, ``mu``, ``mu_factor``, ``quantized_accuracy``,
 ``full_accuracy``, ``accuracy_drop``, ``n_free``. Targets live in
@@ -26,6 +27,9 @@ register_generator(GeneratorEntry(
     "quantize_graph", f"{_T}:graph_problem",
     {"kind": "str", "n": "int", "r": "int", "degree": "float"}, required=("kind", "n", "r"),
     choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular")),)))
+register_generator(GeneratorEntry(
+    "quantize_image", f"{_T}:image_problem", {"image": "str", "size": "int", "r": "int"},
+    choices=(("image", ("camera", "ascent")),)))
 register_generator(GeneratorEntry(
     "digits_mlp", f"{_T}:digits_task", {"hidden": "int", "depth": "int", "epochs": "int"}))
 
