@@ -154,6 +154,7 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
             keep: int | None = None, support: Any = None, refine_subspace: bool = True,
             truth: Any = None, which: str = "LM", n_report: int = 6,
             max_buckets: int | None = None, n_decode: int | None = None,
+            agree: int | None = None, agree_tol: float = 1e-3,
             progress: bool | None = False) -> Result:
     """Sparse top eigenvectors from a sketch.
 
@@ -178,6 +179,13 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     n_decode : int, optional
         Decode only the first ``n_decode`` eigenvectors (default: all ``rank``); the
         median decoder's time is proportional to it.
+    agree, agree_tol
+        Consistency check of the median decoder (the authors' "median == mode"): keep an
+        index only when ``agree`` of its K readings lie within ``agree_tol * max|u|`` of
+        the median. Default ``agree = alpha``: two indices share at most ``alpha - 1``
+        buckets, so an index that merely collides with a heavy one cannot pass, while a
+        dominant index reads its value in all its isolated buckets. ``agree=1`` is the
+        plain median. (The oracle and bit-test decoders use the plain median.)
 
     Returns
     -------
@@ -209,7 +217,10 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     t_eig = time.perf_counter()
     info: dict[str, Any] = {}
     if decoder == "median":
-        idx, vals = median_decode(U, M, keep, progress=progress)
+        agree = M.alpha if agree is None else check_int(agree, "agree", minimum=1)
+        idx, vals = median_decode(U, M, keep, agree=agree, agree_tol=agree_tol,
+                                  progress=progress)
+        info["agree"] = agree
     elif decoder == "oracle":
         if support is None:
             if truth is None:
@@ -292,6 +303,7 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
                             support: Any = None, refine_subspace: bool = True,
                             truth: Any = None, which: str = "LM", n_report: int = 6,
                             bits: int | None = None, n_decode: int | None = None,
+                            agree: int | None = None, agree_tol: float = 1e-3,
                             progress: bool | None = None, **sketch_kw: Any) -> Result:
     """Sparse approximations of the top eigenvectors of a huge symmetric matrix (MAM*).
 
@@ -339,7 +351,8 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
         truth = source
     res = recover(sk, rank, sparsity, decoder=decoder, keep=keep, support=support,
                   refine_subspace=refine_subspace, truth=truth, which=which,
-                  n_report=n_report, n_decode=n_decode, progress=progress)
+                  n_report=n_report, n_decode=n_decode, agree=agree, agree_tol=agree_tol,
+                  progress=progress)
     res.info["sketch"] = dict(m=sk.M.m, K=sk.M.K, n=sk.M.n, entries=sk.n_entries,
                               bits=sk.q, **{k: v for k, v in sk.info.items()
                                             if isinstance(v, (int, float, str))})

@@ -3,7 +3,9 @@
 * :func:`top_eigenpairs`: the top-r eigenpairs ``(lambda_hat_j, u_j)`` of B; u_j
   approximates ``M v_j / sqrt(K)`` up to sign.
 * :func:`median_decode`: for every candidate index n, the median of the K entries of u at
-  the rows of column n (the buckets of n); keeps the ``keep`` largest. With the majority
+  the rows of column n (the buckets of n); keeps the ``keep`` largest. Optionally (the
+  authors' "median == mode" check, ``agree``) only indices whose median is repeated in at
+  least ``agree`` buckets count. With the majority
   rule (``K >= 2 alpha s + 1``) and an exactly s-sparse x with ``u = M x``, more than half
   of the K buckets of every n hold ``x_n`` alone, so the median is exact. All N candidates
   are scanned in chunks (time O(N K r), memory O(chunk K r + keep r)).
@@ -88,7 +90,8 @@ def _merge_top(best_i, best_v, idx, vals, keep):
 
 
 def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
-                  chunk: int | None = None, scale: float | None = None,
+                  chunk: int | None = None, scale: float | None = None, agree: int = 1,
+                  agree_tol: float = 1e-3,
                   progress: bool | None = False) -> tuple[np.ndarray, np.ndarray]:
     """Median decoder of the columns of ``U`` (m x r) over ``candidates`` (default: all N).
 
@@ -102,6 +105,12 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
         Indices to consider; None scans 0..N-1 in chunks.
     scale : float, optional
         Multiplier of the medians (default ``sqrt(K)``).
+    agree : int
+        Consistency check (the authors' "median == mode"): a candidate counts only when
+        at least ``agree`` of its K readings lie within ``agree_tol * max|u|`` of their
+        median. An index that dominates its buckets reads the same value in all of its
+        isolated buckets; an index that only shares buckets with heavy ones reads
+        unrelated values. 1 (default) = the plain median.
 
     Returns
     -------
@@ -136,6 +145,7 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
     bar = _tqdm(progress if total > 50 * chunk else False, total=total, unit="idx",
                 unit_scale=True, desc="median decode")
     cmin = (M.K + 1) // 2
+    tols = agree_tol * np.abs(UT).max(axis=1)
     shifts = np.arange(r, dtype=np.uint64)
     absU = np.abs(UT)
     for a, b in blocks:
@@ -151,7 +161,11 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
                 alive |= ((G >> np.uint64(j)) & np.uint64(1)).sum(axis=1) >= cmin
             idx, R = idx[alive], R[alive]
         if idx.size:
-            z = _median_last(UT[:, R])  # (r, c)
+            V = UT[:, R]  # (r, c, K)
+            z = _median_last(V)  # (r, c)
+            if agree > 1:
+                near = np.abs(V - z[:, :, None]) <= tols[:, None, None]
+                z = np.where(near.sum(axis=-1) >= agree, z, 0.0)
             ii = np.broadcast_to(idx[:, None], (idx.size, r))
             best_i, best_v = _merge_top(best_i, best_v, ii, z.T, keep)
         bar.update(b - a)

@@ -27,7 +27,8 @@ def mamstar_method(problem: FactoredMatrix, *, decoder: str = "median", refine: 
                    keep: int | None = None, smallest_prime: int | None = None,
                    rule_n: int | None = None, rule_s: int | None = None,
                    extra_primes: int = 0, builder: str = "factored",
-                   bits: int | None = None, n_decode: int | None = None) -> Result:
+                   bits: int | None = None, n_decode: int | None = None,
+                   agree: int | None = None) -> Result:
     """MAM* on a generated problem: sketch (``builder``), decode, errors against the truth.
 
     ``rule_n``/``rule_s``/``smallest_prime`` choose the primes as the authors do (the rule
@@ -51,7 +52,7 @@ def mamstar_method(problem: FactoredMatrix, *, decoder: str = "median", refine: 
         source = A.to_dense()
     sk = sketch(source, A.n, matrix=M, bits=bits, progress=False)
     res = recover(sk, r, s, decoder=decoder, keep=keep, refine_subspace=refine, truth=A,
-                  n_decode=n_decode)
+                  n_decode=n_decode, agree=agree)
     _flatten(res)
     res.info["sketch_seconds"] = float(sk.info.get("seconds", np.nan))
     return res

@@ -30,7 +30,7 @@ register(MethodEntry(
     "mamstar", f"{_T}:mamstar_method",
     {"decoder": "str", "refine": "bool", "rank": "int", "sparsity": "int", "keep": "int",
      "smallest_prime": "int", "rule_n": "int", "rule_s": "int", "extra_primes": "int",
-     "builder": "str", "bits": "int", "n_decode": "int"},
+     "builder": "str", "bits": "int", "n_decode": "int", "agree": "int"},
     problems="eigen",
     description="MAM*: one-pass sketch (1/K) M A M^T with prime-residue M, top eigenvectors "
                 "decoded (median / oracle / bit-test), optional subspace refinement"))
