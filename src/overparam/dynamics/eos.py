@@ -190,6 +190,16 @@ def _mlp(problem: Any, width: int, activation: str, init_scale: float,
          init_seed: int) -> TwoLayerNet:
     if getattr(problem, "X_train", None) is None:
         raise TypeError("mlp_gd needs a DigitsProblem (overparam.problems.digits_regression)")
+    return _mlp_cached(problem, width, activation, float(init_scale), int(init_seed))
+
+
+@functools.lru_cache(maxsize=8)
+def _mlp_cached(problem: Any, width: int, activation: str, init_scale: float,
+                init_seed: int) -> TwoLayerNet:
+    # one net per (problem, settings): a learning-rate sweep on one problem reuses its
+    # compiled sharpness function (the net is hashed by identity)
+    if getattr(problem, "X_train", None) is None:
+        raise TypeError("mlp_gd needs a DigitsProblem (overparam.problems.digits_regression)")
     return TwoLayerNet(problem.X_train, problem.n_classes, width=width, activation=activation,
                        init_scale=init_scale, seed=init_seed)
 

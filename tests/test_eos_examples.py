@@ -1,0 +1,66 @@
+"""The example specs of the edge-of-stability / weight-normalization area validate and run
+end to end at a tiny size (serial), plots included."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pandas")  # the `experiments` extra
+pytest.importorskip("pyarrow")  # the `experiments` extra
+pytest.importorskip("matplotlib")  # the `experiments` extra
+
+from pathlib import Path  # noqa: E402
+
+from overparam.cli import main  # noqa: E402
+from overparam.experiments import load, load_spec  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_STEPS = "[0.5]"
+SMALL = {
+    "wn_l1_gap.toml": ["problem.n=20", "problem.m=10", "problem.s=2", "problem.m_test=20",
+                       "experiment.trials=2", "methods[1].init_scale=[1.0]",
+                       "methods[2].init_scale=[1.0]", "methods[2].radius_step_ratio=[3.0]",
+                       "plots[0].where.radius_step_ratio=3.0",
+                       "plots[2].where.radius_step_ratio=3.0",
+                       "methods[1].tol=1e-5", "methods[2].tol=1e-5",
+                       "methods[2].max_iter=20000", "run.executor=serial"],
+    "eos_lr_sweep_mlp.toml": ["problem.n_train=40", "problem.n_test=20",
+                              "methods[0].width=4", "methods[1].width=4",
+                              "methods[0].loss_threshold=0.3", "methods[1].loss_threshold=0.3",
+                              "methods[0].every=10", "methods[1].max_iter=500",
+                              f"methods[1].step={_STEPS}", f"methods[2].step={_STEPS}"],
+    "eos_lr_sweep_diagonal.toml": ["problem.n=12", "problem.m=6", "problem.s=1",
+                                   "problem.m_test=10", "methods[0].model=['hadamard']",
+                                   "methods[1].model=['hadamard']",
+                                   "methods[1].max_iter=2000", "methods[0].loss_threshold=1e-2",
+                                   "methods[1].loss_threshold=1e-2",
+                                   "methods[1].step=[0.2]", "methods[2].step=[0.2]"],
+    "eos_sharpness_trajectory.toml": ["problem.n_train=40", "problem.n_test=20",
+                                      "methods[0].width=4", "methods[0].loss_threshold=0.3",
+                                      "methods[0].max_iter=200",
+                                      "methods[0].sharpness_every=20",
+                                      "methods[0].step=[0.5]"],
+}
+
+
+def test_every_area_example_is_listed():
+    mine = {p.name for p in EXAMPLES.glob("*.toml")
+            if p.name.startswith(("eos_", "wn_"))}
+    assert mine == set(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_example_runs_small(name, tmp_path, capsys):
+    load_spec(EXAMPLES / name)                       # the full-size spec is valid
+    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
+    for item in SMALL[name]:
+        args += ["--set", item]
+    assert main(args) == 0
+    assert "plots written to" in capsys.readouterr().out
+    spec = load_spec(EXAMPLES / name, SMALL[name])
+    for plot in spec.plots:
+        assert (tmp_path / "r" / "plots" / f"{plot['name']}.png").exists()
+    df = load(tmp_path / "r")
+    assert (df.status != "error").all(), df.loc[df.status == "error", "error"].tolist()
+    if "sharpness" in df:
+        assert df.loc[df.method.isin(["mlp_gd", "diagonal_gd", "eos_line"]),
+                      "sharpness"].notna().all()
