@@ -193,7 +193,8 @@ def _C_blocks(Wt: LRRSWeights) -> tuple[np.ndarray, np.ndarray]:
     (``P^* P = Id``) it equals ``-(Lambda + P^* (Id - B) P)`` exactly, a sum of two positive
     semidefinite terms that we form without that cancellation (``1 - B`` is
     ``delta^2 w / (1 + delta^2 w)``). The right-hand sides are always valid coordinates;
-    the invalid ones (components of Gamma2 columns in span U) get the identity.
+    the invalid ones (components of Gamma2 columns in span U) get a multiple of the
+    identity, which does not change the solution on the valid ones.
 
     Returns ``mats`` of shape ``(r, r + n1, r + n1)``, the system of column ``j`` of the
     stacked ``(Gamma1; Gamma2)``, and the ``r x r`` matrix ``G + diag(Lambda)`` of the
@@ -209,7 +210,11 @@ def _C_blocks(Wt: LRRSWeights) -> tuple[np.ndarray, np.ndarray]:
     G = Uh @ sU                                             # U^H diag(sb) U
     E = (Uh * sb) - (G @ Uh)                                # U^H diag(sb) Q
     F = np.diag(sb).astype(E.dtype) - U @ E - (sU @ Uh)     # Q diag(sb) Q
-    M = np.block([[G, E], [E.conj().T, F + U @ Uh]])
+    # identity-like filler on the invalid Gamma2 coordinates (span U), scaled like the
+    # valid block on the rows of U so that the blocks stay graded along the coordinates
+    # (an O(1) filler next to the tiny support block made them numerically singular)
+    tau = max(float(np.real(np.trace(G))) / max(r, 1), np.finfo(float).tiny)
+    M = np.block([[G, E], [E.conj().T, F + tau * (U @ Uh)]])
     lam_core, lam_side = Wt.lam()
     diag12 = np.concatenate([lam_core, np.broadcast_to(lam_side, (n1, r))], axis=0)
     mats = np.broadcast_to(M, (r,) + M.shape).copy()
