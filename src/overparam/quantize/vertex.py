@@ -98,13 +98,23 @@ def _as_columns(w: Any, N: int, name: str = "w") -> tuple[np.ndarray, bool]:
     return W, vec
 
 
+def _window(red: Reduced, block: int, window: int | None) -> int:
+    """Tableau columns formed at a time: all of them when ``N - r <= 4 r`` (a full tableau
+    costs ~2 r K^2 flops, windows ~4 K r^2 + 2 K r W for ``K = N - r``)."""
+    K, r = red.A.shape[1] - red.rank, red.rank
+    if window is None:
+        window = K if K <= 4 * r else max(2 * r, 4 * block)
+    return int(min(max(window, 1), max(K, 1)))
+
+
 def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
           block: int = 32, window: int | None = None, tol: float = 1e-12,
-          memory_mb: float = 64.0) -> tuple[np.ndarray, np.ndarray, int]:
+          buf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Vectorized walk for the rows of ``Z`` (n x N, each inside ``[LO, HI]``), in place.
 
-    Returns ``(Z, basis, pivots)``: the vertices, the final basis per row (n x r) and the
-    number of pivots.
+    ``buf`` (at least ``n x window x r``) holds the tableau; reusing it between calls
+    avoids fresh page faults. Returns ``(Z, basis, pivots)``: the vertices, the final basis
+    per row (n x r) and the number of pivots.
     """
     n, N = Z.shape
     r = red.rank
@@ -114,16 +124,16 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
         return Z, basis, 0
     A = red.A
     nonbasic = red.nonbasic
-    if window is None:
-        # a full tableau costs ~2 r K^2 flops, windows ~4 K r^2 + 2 K r W
-        window = K if K <= 4 * r else max(2 * r, 4 * block)
-    window = int(min(max(window, 1), K))
+    window = _window(red, block, window)
+    if buf is None or buf.shape[0] < n or buf.shape[1] < window or buf.shape[2] != r:
+        buf = np.empty((n, window, r))
     rows = np.arange(n)
     ZB = Z[rows[:, None], basis].copy()
     LOB = LO[rows[:, None], basis].copy()
     HIB = HI[rows[:, None], basis].copy()
-    U = np.zeros((n, r, block))
-    V = np.zeros((n, r, block))
+    # pending pivots in product form I + sum_p u_p v_p^T, stored slot-major (n, block, r)
+    U = np.zeros((n, block, r))
+    V = np.zeros((n, block, r))
     Binv = None
     if window < K:
         Binv = np.tile(sla.solve_triangular(red.R11, np.eye(r)), (n, 1, 1))
@@ -132,10 +142,13 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
     while i < K:
         i1 = min(K, i + window)
         cols = nonbasic[i:i1]
+        # the tableau is stored transposed, (n, columns, r): the columns still to visit are
+        # then a contiguous block per vector, updated in place by BLAS (see _fold)
+        Tw = buf[:n, :i1 - i]
         if i == 0:
-            Tw = np.tile(red.T0[:, :i1], (n, 1, 1))
+            Tw[...] = red.T0[:, :i1].T
         else:
-            Tw = Binv @ A[:, cols]
+            np.matmul(A[:, cols].T, Binv.transpose(0, 2, 1), out=Tw)
         slot = 0
         for c in range(i1 - i):
             j = cols[c]
@@ -147,10 +160,10 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
             free = tj > tol
             if free.any():
                 s = np.where(toward_hi, 1.0, -1.0)
-                col = Tw[:, :, c]
+                col = Tw[:, c, :]
                 if slot:
-                    col = col + (U[:, :, :slot] @ (
-                        V[:, :, :slot].transpose(0, 2, 1) @ col[:, :, None]))[:, :, 0]
+                    col = col + np.matmul(U[:, :slot].transpose(0, 2, 1), np.matmul(
+                        V[:, :slot], col[:, :, None]))[:, :, 0]
                 d = -s[:, None] * col
                 ad = np.abs(d)
                 big = ad > 1e-11 * (1.0 + ad.max(axis=1, keepdims=True))
@@ -185,27 +198,43 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
                 ck = colP[ar, kp]
                 u = colP / ck[:, None]
                 u[ar, kp] -= 1.0 / ck
-                U[:, :, slot] = 0.0
-                V[:, :, slot] = 0.0
-                U[P, :, slot] = -u
                 vnew = np.zeros((P.size, r))
                 vnew[ar, kp] = 1.0
-                if slot:
-                    vnew += (V[P, :, :slot] @ U[P, kp, :slot][:, :, None])[:, :, 0]
-                V[P, :, slot] = vnew
+                if slot:  # v_new = e_k + sum_p v_p (u_p)_k, without copying V[P]
+                    coef = U[rows[:, None], np.arange(slot)[None, :], k[:, None]]
+                    vnew += np.matmul(coef[:, None, :], V[:, :slot])[P, 0, :]
+                U[:, slot] = 0.0
+                V[:, slot] = 0.0
+                U[P, slot] = -u
+                V[P, slot] = vnew
                 slot += 1
                 pivots += P.size
             if slot and (slot == block or c == i1 - i - 1):
-                Uv, Vv = U[:, :, :slot], V[:, :, :slot].transpose(0, 2, 1)
                 if c + 1 < i1 - i:
-                    rem = Tw[:, :, c + 1:]
-                    rem += Uv @ (Vv @ rem)
+                    _fold(Tw, c + 1, U, V, slot)
                 if Binv is not None and i1 < K:
-                    Binv += Uv @ (Vv @ Binv)
+                    Binv += np.matmul(U[:, :slot].transpose(0, 2, 1),
+                                      np.matmul(V[:, :slot], Binv))
                 slot = 0
         i = i1
     Z[rows[:, None], basis] = ZB
     return Z, basis, pivots
+
+
+def _fold(Tw: np.ndarray, start: int, U: np.ndarray, V: np.ndarray, p: int) -> None:
+    """Apply the pending pivots ``I + U V^T`` to the tableau columns ``start:`` in place.
+
+    ``Tw[i, start:]`` is C-contiguous, i.e. the F-contiguous ``r x K_rem`` block ``T``;
+    ``dgemm`` then computes ``T += U (V^T T)`` without a temporary of the block's size.
+    """
+    from scipy.linalg.blas import dgemm
+
+    for i in range(Tw.shape[0]):
+        T = Tw[i, start:].T
+        W = V[i, :p] @ T
+        out = dgemm(1.0, U[i, :p].T, W, beta=1.0, c=T, overwrite_c=1)
+        if out is not T and not np.shares_memory(out, T):  # pragma: no cover - safety
+            T[...] = out
 
 
 def _refine(A: np.ndarray, target: np.ndarray, Z: np.ndarray, basis: np.ndarray,
@@ -300,10 +329,11 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
             per = 8.0 * max(r, 1) * (min(wdt, K) + (r if wdt < K else 0) + 2 * block)
             chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
         bases = []
+        buf = np.empty((min(chunk, Z.shape[0]), _window(red, block, window), r))
         for a in range(0, Z.shape[0], chunk):
             sl = slice(a, a + chunk)
             z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window,
-                            tol=tol)
+                            tol=tol, buf=buf)
             Z[sl] = z
             bases.append(b)
             pivots += p
