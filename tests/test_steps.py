@@ -201,3 +201,36 @@ def test_claim4_x_space_floor_is_absorbing(overdet):
     g = res.info["gradient"]
     stuck = (res.x == 0) & (g < -1e-3)  # zero coordinates that want to grow: spurious
     assert stuck.any()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("auto", Auto()),
+    ("constant:0.05", Constant(0.05)),
+    ("decaying:0.1:0.25", Decaying(0.1, 0.25)),
+    ("bb:short@x", BarzilaiBorwein("short", space="x", depth=2)),
+    ("nesterov@mirror", Nesterov(space="mirror", depth=2)),
+    ("auto@mirror", Auto(space="mirror", depth=2)),
+])
+def test_policy_strings(text, expected):
+    from overparam.dynamics.steps import as_policy
+
+    assert as_policy(text, depth=2) == expected
+
+
+@pytest.mark.parametrize("text, match", [
+    ("nesterov@mirror", "depth"), ("bb:longest", "variant"), ("constant", "numbers"),
+    ("decaying:fast", "not a number"), ("adam", "unknown step policy"), ("auto@y", "space"),
+])
+def test_policy_string_errors(text, match):
+    from overparam.dynamics.steps import as_policy
+
+    with pytest.raises(ValueError, match=match):
+        as_policy(text, depth=None if text == "nesterov@mirror" else 2)
+
+
+def test_policy_string_runs_through_hadamard_gd():
+    p = sparse_recovery(60, 30, 3, nonneg=True, seed=0)
+    a = overparam.hadamard_gd(p, nonneg=True, step="nesterov@mirror", max_iter=300, tol=0.0)
+    b = overparam.hadamard_gd(p, nonneg=True, step=Nesterov(space="mirror", depth=2),
+                              max_iter=300, tol=0.0)
+    np.testing.assert_array_equal(a.x, b.x)

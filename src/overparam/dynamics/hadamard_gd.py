@@ -66,10 +66,11 @@ def hadamard_gd(
         alpha > 0, the initial value of every factor entry.
     nonneg : bool
         Non-negative model ``x = u^L``.
-    step : "auto", float or step policy
+    step : "auto", float, str or step policy
         ``"auto"`` (default): a stable step from ||A||_2 and the current iterate,
-        re-evaluated each iteration; a float: a constant step; or a policy object from
-        ``overparam.dynamics.steps`` (e.g. ``Decaying(eta, gamma)``).
+        re-evaluated each iteration; a float: a constant step; a policy string such as
+        ``"nesterov@mirror"`` or ``"bb:short@x"`` (see ``steps.as_policy``); or a policy
+        object from ``overparam.dynamics.steps`` (e.g. ``Decaying(eta, gamma)``).
     max_iter : int
         Iteration cap (status ``max_iter`` when reached).
     tol : float
@@ -103,7 +104,7 @@ def hadamard_gd(
     """
     problem = as_problem(A, y)
     model = Hadamard(depth=depth, nonneg=nonneg, init_scale=init_scale)
-    policy = as_policy(step)
+    policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
                                   metrics=_metrics(problem, metrics),
@@ -142,7 +143,7 @@ def hadamard_gd_batch(
     if not problems:
         return []
     model = Hadamard(depth=depth, nonneg=nonneg, init_scale=init_scale)
-    policy = as_policy(step)
+    policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     with_truth = all(p.x_true is not None for p in problems)
     metrics = (("rel_error", _rel_error),) if with_truth else ()

@@ -424,14 +424,59 @@ class Nesterov(_Coords):
         return self._p(y_new), (c_new, k1), eta
 
 
-def as_policy(step: Any) -> Any:
-    """``"auto"`` -> Auto(), a positive number -> Constant, or a policy object as is."""
+def as_policy(step: Any, depth: int | None = None) -> Any:
+    """A step policy from ``"auto"``, a positive number (a constant step), a policy object,
+    or a policy string (for specs and the CLI)::
+
+        "auto" | "constant:<eta>" | "decaying:<eta>[:<gamma>]" |
+        "bb[:long|short|alternate]" | "nesterov[:<eta>]"
+
+    each optionally followed by ``@u``, ``@x`` or ``@mirror``: the coordinates the step is
+    taken in (``x`` and ``mirror`` need the model's ``depth``, which the front ends pass),
+    e.g. ``"nesterov@mirror"`` or ``"bb:short@x"``.
+    """
     if isinstance(step, str):
-        if step == "auto":
-            return Auto()
-        raise ValueError(f"unknown step policy {step!r}: use 'auto', a number or a policy")
+        return _parse_policy(step, depth)
     if isinstance(step, (int, float)) and not isinstance(step, bool):
         return Constant(float(step))
     if hasattr(step, "update") and hasattr(step, "init"):
         return step
     raise TypeError(f"step must be 'auto', a positive number or a step policy, got {step!r}")
+
+
+_POLICY_GRAMMAR = ("'auto', 'constant:<eta>', 'decaying:<eta>[:<gamma>]', "
+                   "'bb[:long|short|alternate]' or 'nesterov[:<eta>]', optionally with "
+                   "'@u', '@x' or '@mirror'")
+
+
+def _parse_policy(text: str, depth: int | None) -> Any:
+    body, _, space = text.strip().partition("@")
+    name, *args = [t.strip() for t in body.split(":")]
+    coords = dict(space=space.strip() or "u")
+    if coords["space"] != "u":
+        coords["depth"] = depth
+
+    def numbers(lo: int, hi: int) -> list[float]:
+        if not lo <= len(args) <= hi:
+            raise ValueError(f"step policy {text!r}: {name} takes {lo} to {hi} numbers")
+        try:
+            return [float(a) for a in args]
+        except ValueError:
+            raise ValueError(f"step policy {text!r}: not a number in {args}") from None
+
+    name = name.lower()
+    if name == "auto":
+        numbers(0, 0)
+        return Auto(**coords)
+    if name == "constant":
+        return Constant(*numbers(1, 1), **coords)
+    if name == "decaying":
+        return Decaying(*numbers(1, 2), **coords)
+    if name in ("bb", "barzilai-borwein"):
+        if len(args) > 1 or (args and args[0] not in BB_VARIANTS):
+            raise ValueError(f"step policy {text!r}: the BB variant is one of {BB_VARIANTS}")
+        return BarzilaiBorwein(*args, **coords)
+    if name == "nesterov":
+        return Nesterov(*numbers(0, 1), **coords)
+    raise ValueError(f"unknown step policy {text!r}: use {_POLICY_GRAMMAR}, a number or a "
+                     "policy object")

@@ -5,7 +5,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["GeneratorEntry", "GENERATORS", "get_generator", "register_generator"]
+__all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "get_generator",
+           "register_generator", "register_problem_kind"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,32 @@ for _name, _extra in [("matrix_estimation", {}),
                       ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
     GENERATORS[_name] = GeneratorEntry(_name, f"overparam.problems:{_name}",
                                        dict(_MATRIX, **_extra), required=("n1", "rank"))
+
+
+#: for each problem kind a method can declare (``MethodEntry.problems``), a small
+#: generator call making one: the registry's contract tests run every method on it
+PROBLEM_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "vector": ("sparse_recovery", dict(n=30, m=15, s=2, nonneg=True)),
+    "matrix": ("matrix_sensing", dict(n1=6, rank=1, m=30)),
+}
+
+
+def register_problem_kind(kind: str, generator: str, params: dict[str, Any]) -> None:
+    """Declare a problem kind with a small example (a registered generator and its
+    parameters)."""
+    if kind in PROBLEM_KINDS and PROBLEM_KINDS[kind] != (generator, params):
+        raise ValueError(f"problem kind {kind!r} is already declared")
+    PROBLEM_KINDS[kind] = (generator, dict(params))
+
+
+def example_problem(kind: str, seed: int = 1) -> Any:
+    """A small problem of a declared kind (see :data:`PROBLEM_KINDS`)."""
+    try:
+        name, params = PROBLEM_KINDS[kind]
+    except KeyError:
+        raise KeyError(f"unknown problem kind {kind!r} (declared: "
+                       f"{', '.join(PROBLEM_KINDS)})") from None
+    return get_generator(name).make(params, seed)
 
 
 def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> GeneratorEntry:

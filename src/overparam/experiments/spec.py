@@ -9,6 +9,7 @@ Format (every section but ``[problem]`` and ``[[methods]]`` is optional)::
     metrics = ["recovered", "rel_error", "l1_gap"]
     recovery_tol = 1e-3       # `recovered` = rel_error < recovery_tol
     reference = "basis_pursuit"   # solution that l1_gap / ref_error compare against
+                                  # (a registered method, or a method's label in this spec)
     traces = false            # store solver traces (for `overparam plot --kind trace`)
     batch_memory_mb = 256     # memory bound of one vmap chunk of trials
 
@@ -209,6 +210,12 @@ class Spec:
         if not any(METRICS[m].needs_reference for m in self.experiment["metrics"]):
             return None
         name = self.experiment["reference"]
+        labelled = [c for c in self.method_configs() if c.label == name]
+        if len(labelled) == 1:      # a method of the spec, by its label
+            return labelled[0]
+        if labelled:
+            raise SpecError(f"experiment.reference: label {name!r} names a grid of "
+                            f"{len(labelled)} configurations, it must name one")
         return MethodConfig(name, {}, name)
 
     # -- identity -----------------------------------------------------------------------
@@ -282,10 +289,16 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                             f"(known: {', '.join(METRICS)})")
     if exp["batch_memory_mb"] <= 0:
         raise SpecError("experiment.batch_memory_mb: must be > 0")
-    try:
-        get_method(exp["reference"])
-    except KeyError as exc:
-        raise SpecError(f"experiment.reference: {exc.args[0]}") from None
+    labels = [m.get("label") for m in data.get("methods", []) if isinstance(m, dict)]
+    if labels.count(exp["reference"]) > 1:
+        raise SpecError(f"experiment.reference: label {exp['reference']!r} names "
+                        f"{labels.count(exp['reference'])} methods, it must name one")
+    if exp["reference"] not in labels:
+        try:
+            get_method(exp["reference"])
+        except KeyError as exc:
+            raise SpecError(f"experiment.reference: {exc.args[0]} (or the label of one "
+                            "method of the spec)") from None
     out["experiment"] = exp
 
     if "problem" not in data:
