@@ -127,6 +127,13 @@ def test_graph_bad_input():
         make_graph("torus", 50)
     with pytest.raises(ValueError, match="method"):
         graph_signal(f, A, 3, 1, "dither")
+    _, Xr = laplacian_eigenvectors(A, 3)
+    with pytest.raises(ValueError, match="needs the graph"):
+        graph_signal(f, None, 3, 1, "sigma-delta", Xr=Xr)
+    with pytest.raises(ValueError, match="permutation"):
+        graph_signal(f, A, 3, 1, "sigma-delta", Xr=Xr, ordering=np.zeros(100, dtype=int))
+    q = graph_signal(f, None, 3, 1, "sigma-delta", Xr=Xr, ordering="natural").x
+    assert np.allclose(q, sigma_delta(f, 1))
 
 
 def test_registry_adapters_and_metrics():

@@ -306,7 +306,11 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
         q = msq_round(f, bits, 1.0)
     elif method == "sigma-delta":
         if isinstance(ordering, str):
-            order = graph_ordering(graph if adj is None else adj, ordering)
+            if graph is None and ordering != "natural":
+                raise ValueError(f"sigma-delta with ordering={ordering!r} needs the graph; "
+                                 "pass it, or ordering='natural' or a permutation")
+            order = (np.arange(N) if ordering == "natural"
+                     else graph_ordering(graph if adj is None else adj, ordering))
         else:
             order = np.asarray(ordering)
             if sorted(order.tolist()) != list(range(N)):
