@@ -75,6 +75,21 @@ def test_vertex_many_columns_and_windows_match_constraints():
         assert np.all(_off_faces(Z, lo, hi).sum(axis=0) <= 20)
 
 
+def test_single_vector_walk_matches_the_blocked_walk():
+    # one vector with N - r > 4 r takes the explicit-inverse path; window= forces the blocked
+    # one; both follow the same pivot rule
+    X, w = _gaussian(6, 400, seed=11)
+    a = vertex(X, w, 2, 1.0)
+    b = vertex(X, w, 2, 1.0, window=50)
+    assert np.abs(X @ a.x - X @ w).max() <= 1e-10 and a.info["n_free"] <= 6
+    assert np.allclose(a.x, b.x, atol=1e-9) and a.info["pivots"] == b.info["pivots"]
+
+
+def test_vertex_of_a_zero_X_is_a_corner():
+    res = vertex(np.zeros((2, 6)), np.array([0.1, -0.2, 0.9, -1.0, 0.0, 0.4]), 1, 1.0)
+    assert np.allclose(np.abs(res.x), 1.0) and res.info["rank"] == 0
+
+
 def test_vertex_rank_deficient_X_counts_rank_not_rows():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((10, 3)) @ rng.standard_normal((3, 50))   # rank 3

@@ -120,7 +120,10 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
     r = red.rank
     K = N - r
     basis = np.tile(red.basis, (n, 1))
-    if r == 0 or K == 0:
+    if r == 0:  # X = 0: every corner of the box is a vertex; take the nearer one
+        Z[...] = np.where(HI - Z <= Z - LO, HI, LO)
+        return Z, basis, 0
+    if K == 0:
         return Z, basis, 0
     A = red.A
     nonbasic = red.nonbasic
@@ -221,6 +224,62 @@ def _walk(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
     return Z, basis, pivots
 
 
+def _walk_one(red: Reduced, z: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
+              tol: float = 1e-12, refresh: int = 256) -> tuple[np.ndarray, np.ndarray, int]:
+    """The same walk (same pivot rule) for one vector with a small rank: the basis inverse
+    is kept explicitly (rank-one update per pivot, recomputed every ``refresh`` pivots), so a
+    step costs ``O(r^2)`` with few array operations. Used for long walks such as graphs."""
+    r = red.rank
+    A = red.A
+    AT = np.ascontiguousarray(A.T)
+    basis = red.basis.copy()
+    Binv = sla.solve_triangular(red.R11, np.eye(r))
+    zb, lob, hib = z[basis].copy(), lo[basis].copy(), hi[basis].copy()
+    inf = np.full(r, np.inf)
+    pivots = since = 0
+    for j in red.nonbasic.tolist():
+        zj, lj, hj = z[j], lo[j], hi[j]
+        up, dn = hj - zj, zj - lj
+        if up <= dn:
+            s, tj, bound = 1.0, up, hj
+        else:
+            s, tj, bound = -1.0, dn, lj
+        if tj <= tol:
+            z[j] = bound
+            continue
+        col = Binv @ AT[j]
+        d = col * -s
+        ad = np.abs(d)
+        big = ad > 1e-11 * (1.0 + ad.max())
+        gap = np.maximum(np.where(d > 0, hib - zb, zb - lob), 0.0)
+        ratio = np.divide(gap, ad, out=inf.copy(), where=big)
+        k = int(ratio.argmin())
+        tb = ratio[k]
+        near = np.flatnonzero(ratio <= tb + tol * (1.0 + abs(tb)))
+        if near.size > 1:
+            k = int(near[np.argmax(ad[near])])
+        tk = ratio[k]
+        if not tk < tj:
+            zb += tj * d
+            z[j] = bound
+            continue
+        zb += tk * d
+        z[basis[k]] = hib[k] if d[k] > 0 else lob[k]
+        z[j] = zj + s * tk
+        basis[k] = j
+        zb[k], lob[k], hib[k] = z[j], lj, hj
+        u = col / col[k]
+        u[k] -= 1.0 / col[k]
+        Binv -= np.outer(u, Binv[k])
+        pivots += 1
+        since += 1
+        if since >= refresh:
+            Binv = np.linalg.inv(A[:, basis])
+            since = 0
+    z[basis] = zb
+    return z, basis, pivots
+
+
 def _fold(Tw: np.ndarray, start: int, U: np.ndarray, V: np.ndarray, p: int) -> None:
     """Apply the pending pivots ``I + U V^T`` to the tableau columns ``start:`` in place.
 
@@ -240,6 +299,8 @@ def _fold(Tw: np.ndarray, start: int, U: np.ndarray, V: np.ndarray, p: int) -> N
 def _refine(A: np.ndarray, target: np.ndarray, Z: np.ndarray, basis: np.ndarray,
             LO: np.ndarray, HI: np.ndarray, tol: float) -> int:
     """Re-solve the basic coordinates of rows whose ``A z`` drifted from ``target``."""
+    if A.shape[0] == 0:
+        return 0
     res = target - Z @ A.T  # n x r
     scale = np.maximum(1.0, np.abs(target).max(axis=1))
     bad = np.nonzero(np.abs(res).max(axis=1) > tol * scale)[0]
@@ -329,14 +390,20 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
             per = 8.0 * max(r, 1) * (min(wdt, K) + (r if wdt < K else 0) + 2 * block)
             chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
         bases = []
-        buf = np.empty((min(chunk, Z.shape[0]), _window(red, block, window), r))
-        for a in range(0, Z.shape[0], chunk):
+        one = Z.shape[0] == 1 and window is None and K > 4 * r and 1 <= r <= 128
+        buf = None if one else np.empty((min(chunk, Z.shape[0]), _window(red, block, window),
+                                         r))
+        for a in range(0, Z.shape[0] if not one else 0, chunk):
             sl = slice(a, a + chunk)
             z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window,
                             tol=tol, buf=buf)
             Z[sl] = z
             bases.append(b)
             pivots += p
+        if one:
+            z, b, pivots = _walk_one(red, Z[0], LO[0], HI[0], tol=tol)
+            Z[0] = z
+            bases.append(b[None, :])
         basis = np.concatenate(bases)
         target = W.T @ red.A.T
         refined = _refine(red.A, target, Z, basis, LO, HI, 1e-13)
