@@ -24,6 +24,8 @@ Algorithm (``solver="pivot"``): a bounded-variable simplex walk without an objec
   pivots with matrix products (BLAS-3); for long walks (``N - r`` much larger than ``r``)
   the explicit basis inverse is kept the same way and new windows are formed from it. Many
   right-hand sides (the neurons of a layer) walk together, vectorized.
+* One vector of small rank with a long walk (a graph signal) keeps the basis inverse
+  explicitly instead (rank-one update per pivot), with the same pivot rule.
 
 The cost is ``O(r^2 (N - r))`` per vector (a simplex-type walk cannot do better than one
 basis solve per step), against ``O(r N)`` per neuron for GPFQ; see ``docs/quantize.md``.
@@ -368,6 +370,8 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         ``residual`` (max ``|X(z - w)|``).
     """
     t0 = time.perf_counter()
+    if solver not in ("pivot", "highs"):
+        raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
     X = _check_X(X)
     m, N = X.shape
     W, vec = _as_columns(w, N)
@@ -385,14 +389,13 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     pivots = refined = 0
     if solver == "pivot":
         r, K = red.rank, N - red.rank
-        if chunk is None:
-            wdt = K if window is None and K <= 4 * r else (window or max(2 * r, 128))
-            per = 8.0 * max(r, 1) * (min(wdt, K) + (r if wdt < K else 0) + 2 * block)
+        wdt = _window(red, block, window)
+        if chunk is None:  # tableau window, basis inverse (windowed mode), U and V
+            per = 8.0 * max(r, 1) * (wdt + (r if wdt < K else 0) + 2 * block)
             chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
         bases = []
         one = Z.shape[0] == 1 and window is None and K > 4 * r and 1 <= r <= 128
-        buf = None if one else np.empty((min(chunk, Z.shape[0]), _window(red, block, window),
-                                         r))
+        buf = None if one else np.empty((min(chunk, Z.shape[0]), wdt, r))
         for a in range(0, Z.shape[0] if not one else 0, chunk):
             sl = slice(a, a + chunk)
             z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window,
