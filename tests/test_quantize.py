@@ -45,6 +45,16 @@ def test_alphabet_and_rounding():
     assert np.allclose(lo, [-1, -1, 1 / 3, 1 / 3]) and np.allclose(hi, [-1, -1 / 3, 1 / 3, 1])
 
 
+@settings(max_examples=15)
+@given(bits=st.integers(1, 5), scale=st.floats(0.1, 10.0), seed=st.integers(0, 2**16))
+def test_msq_round_is_the_nearest_level(bits, scale, seed):
+    x = np.random.default_rng(seed).uniform(-1.5 * scale, 1.5 * scale, 50)
+    lv = alphabet(bits, scale)
+    brute = lv[np.argmin(np.abs(x[:, None] - lv[None, :]), axis=1)]
+    q = msq_round(x, bits, scale)
+    assert np.allclose(np.abs(x - q), np.abs(x - brute))   # ties may go either way
+
+
 # -- the vertex ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("m,N,bits", [(5, 40, 1), (12, 60, 2), (30, 200, 3), (8, 300, 2)])

@@ -5,6 +5,8 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import overparam
 from overparam.quantize import (
@@ -15,6 +17,7 @@ from overparam.quantize import (
     incoherence,
     laplacian_eigenvectors,
     make_graph,
+    msq_round,
     normalized_laplacian,
     shipped_image,
     sigma_delta,
@@ -158,3 +161,13 @@ def test_registry_adapters_and_metrics():
     assert METRICS["layer_error"].fn(p, res.x, None, 0.0) == pytest.approx(
         float(res.info["rel_error"]))
     assert METRICS["n_free"].fn(p, res, None, 0.0) <= 8
+
+
+@settings(max_examples=15)
+@given(bits=st.integers(1, 4), n=st.integers(1, 200), seed=st.integers(0, 2**16))
+def test_sigma_delta_state_stays_within_half_a_step(bits, n, seed):
+    f = np.random.default_rng(seed).uniform(-1, 1, n)
+    q = sigma_delta(f, bits)
+    step = 2.0 / (2**bits - 1)
+    assert np.allclose(q, msq_round(q, bits, 1.0))                  # on the alphabet
+    assert np.abs(np.cumsum(f - q)).max() <= step / 2 + 1e-12      # |u_i| <= Delta / 2
