@@ -24,6 +24,8 @@ SMALL = {
                             "problem.r=[4]", "experiment.trials=1", "run.executor=serial",
                             "plots[0].where.r=4", "plots[1].where.n=64", "plots[1].where.r=4",
                             "plots[2].where.n=64", "plots[2].where.r=4", *_BITS],
+    "quantize_incoherence.toml": ["problem.n=65", "problem.r=3", "problem.degree=[2.0, 32.0]",
+                                  "experiment.trials=1", "run.executor=serial", *_BITS],
     "quantize_halftone.toml": ["problem.size=16", "problem.r=[4, 8]",
                                "problem.image=['camera']", "run.executor=serial", *_BITS],
 }

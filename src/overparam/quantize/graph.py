@@ -34,7 +34,8 @@ __all__ = ["make_graph", "as_adjacency", "normalized_laplacian", "laplacian_eige
            "bandlimited_signal", "incoherence", "graph_signal", "sigma_delta",
            "graph_ordering", "GRAPH_KINDS", "GRAPH_METHODS", "grid_adjacency"]
 
-GRAPH_KINDS = ("geometric", "grid", "erdos-renyi", "mesh", "triangular")
+GRAPH_KINDS = ("geometric", "grid", "erdos-renyi", "mesh", "triangular", "small-world",
+               "barabasi-albert", "clustered", "lollipop", "hub")
 GRAPH_METHODS = ("single-shot", "msq", "sigma-delta")
 
 
@@ -92,12 +93,19 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
 
     Parameters
     ----------
-    kind : {"geometric", "grid", "erdos-renyi", "mesh", "triangular"}
+    kind : {"geometric", "grid", "erdos-renyi", "mesh", "triangular", "small-world", \
+            "barabasi-albert", "clustered", "lollipop", "hub"}
         Random geometric graph in the unit square (radius for about ``degree`` neighbours),
         the ``floor(sqrt n) x ceil(n / floor(sqrt n))`` grid (about ``n`` nodes), an
         Erdos-Renyi graph with mean degree ``degree``, the Delaunay triangulation of ``n``
-        uniform points (an irregular mesh), or networkx's triangular lattice (a regular
-        mesh, about ``n`` nodes).
+        uniform points (an irregular mesh), networkx's triangular lattice (a regular
+        mesh, about ``n`` nodes), a Watts-Strogatz ring (6 neighbours, rewiring 0.1), a
+        Barabasi-Albert graph (3 edges per new node, hubs), an 8-nearest-neighbour graph of
+        points from 8 Gaussian clusters of very different spreads, or a lollipop (a clique
+        of ``n / 8`` nodes on a path), or a grid of ``n - 1`` nodes plus one hub joined to
+        ``degree`` random grid nodes (default ``n / 4``). The hub concentrates the first
+        normalized-Laplacian eigenvector (entries ``~ sqrt(degree)``): ``degree`` tunes the
+        incoherence ``mu``.
     n : int
         Number of nodes.
     seed : int
@@ -111,6 +119,18 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
 
     n = check_int(n, "n", minimum=4)
     rng = as_generator(seed)
+    if kind == "hub":
+        hub_degree = int(n // 4 if degree is None else degree)
+        if not 1 <= hub_degree <= n - 1:
+            raise ValueError(f"the hub degree must be in [1, n - 1], got {hub_degree}")
+        h = int(np.floor(np.sqrt(n - 1)))
+        G = grid_adjacency(h, (n - 1) // h).tolil()
+        m = G.shape[0]
+        G.resize((m + 1, m + 1))
+        nb = rng.choice(m, size=min(hub_degree, m), replace=False)
+        G[m, nb] = 1.0
+        G[nb, m] = 1.0
+        return as_adjacency(G.tocsr())
     if degree is None:
         degree = max(6.0, 2.0 * np.log(n))
     if kind == "grid":
@@ -139,12 +159,39 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
             j = np.concatenate([tri[:, 1], tri[:, 2], tri[:, 0]])
             A = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)).tocsr()
             A = ((A + A.T) > 0).astype(float)
+        elif kind == "small-world":
+            g = nx.watts_strogatz_graph(n, 6, 0.1, seed=s)
+            A = nx.to_scipy_sparse_array(g, nodelist=range(n), format="csr", dtype=float)
+        elif kind == "barabasi-albert":
+            g = nx.barabasi_albert_graph(n, 3, seed=s)
+            A = nx.to_scipy_sparse_array(g, nodelist=range(n), format="csr", dtype=float)
+        elif kind == "clustered":
+            A = _clustered_knn(n, np.random.default_rng(s))
+        elif kind == "lollipop":
+            g = nx.lollipop_graph(max(3, n // 8), n - max(3, n // 8))
+            A = nx.to_scipy_sparse_array(g, nodelist=range(n), format="csr", dtype=float)
         else:
             raise ValueError(f"kind must be one of {GRAPH_KINDS}, got {kind!r}")
         if connected_components(A, directed=False)[0] == 1:
             return as_adjacency(A)
     raise RuntimeError(f"no connected {kind} graph with n={n}, degree={degree} in "
                        f"{max_tries} draws: raise degree")
+
+
+def _clustered_knn(n: int, rng: np.random.Generator, k: int = 8,
+                   clusters: int = 8) -> sp.csr_matrix:
+    """Symmetrized k-nearest-neighbour graph of points from Gaussian clusters whose spreads
+    range over two decades."""
+    from scipy.spatial import cKDTree
+
+    centres = rng.random((clusters, 2))
+    spread = np.geomspace(0.003, 0.3, clusters)
+    label = rng.integers(clusters, size=n)
+    pts = centres[label] + spread[label, None] * rng.standard_normal((n, 2))
+    _, nb = cKDTree(pts).query(pts, k + 1)
+    i = np.repeat(np.arange(n), k)
+    A = sp.coo_matrix((np.ones(n * k), (i, nb[:, 1:].ravel())), shape=(n, n)).tocsr()
+    return ((A + A.T) > 0).astype(float).tocsr()
 
 
 def normalized_laplacian(graph: Any) -> sp.csr_matrix:

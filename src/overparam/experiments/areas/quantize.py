@@ -26,7 +26,9 @@ register_generator(GeneratorEntry(
 register_generator(GeneratorEntry(
     "quantize_graph", f"{_T}:graph_problem",
     {"kind": "str", "n": "int", "r": "int", "degree": "float"}, required=("kind", "n", "r"),
-    choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular")),)))
+    choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular",
+                       "small-world", "barabasi-albert", "clustered", "lollipop",
+                       "hub")),)))
 register_generator(GeneratorEntry(
     "quantize_image", f"{_T}:image_problem", {"image": "str", "size": "int", "r": "int"},
     choices=(("image", ("camera", "ascent")),)))
