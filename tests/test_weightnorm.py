@@ -42,14 +42,14 @@ def test_direction_scale_invariance_and_projection(seed, variant, depth, c):
     np.testing.assert_allclose(m.signal(m.project(scaled)), x, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant,depth", [("coordinate", 2), ("coordinate", 3),
-                                           ("factor", 2), ("stacked", 1)])
-def test_hessian_bound_is_an_upper_bound(variant, depth):
+@pytest.mark.parametrize("variant,depth,rho", [("coordinate", 2, 1.0), ("coordinate", 3, 50.0),
+                                               ("factor", 2, 20.0), ("stacked", 1, 1.0)])
+def test_hessian_bound_is_an_upper_bound(variant, depth, rho):
     """The model's bound (used by step='auto') against the dense Hessian's eigenvalues,
-    at random points."""
+    at random points (with a scaled radius, rho, too)."""
     rng = np.random.default_rng(depth)
     A = rng.standard_normal((5, 6)) / np.sqrt(5)
-    m = WeightNormDiagonal(depth=depth, init_scale=0.6, variant=variant)
+    m = WeightNormDiagonal(depth=depth, init_scale=0.6, variant=variant, radius_scale=rho)
     p0 = m.init(None, 6)
     flat0, unravel = jax.flatten_util.ravel_pytree(p0)
 
@@ -98,6 +98,22 @@ def test_radius_scaled_step_is_gd_with_two_step_sizes():
     out, _, _ = run_driver(m, RadiusScaled(Constant(eta), ratio), prob.A, prob.y, cfg)
     for k in p0:
         np.testing.assert_allclose(out["params"][k], expect[k], rtol=1e-12, atol=1e-14)
+
+
+def test_radius_scale_is_the_learning_rate_ratio():
+    """GD on the model with radius_scale rho (radius stored as r / sqrt(rho)) is GD with
+    radius step rho * eta and direction step eta (RadiusScaled on the unscaled model)."""
+    prob = sparse_recovery(12, 6, 1, seed=3)
+    cfg = make_config(50, 0.0, [0, 50])
+    rho, eta = 9.0, 0.01
+    a, _, _ = run_driver(WeightNormDiagonal(2, 0.8, radius_scale=rho), Constant(eta),
+                         prob.A, prob.y, cfg)
+    b, _, _ = run_driver(WeightNormDiagonal(2, 0.8), RadiusScaled(Constant(eta), rho),
+                         prob.A, prob.y, cfg)
+    np.testing.assert_allclose(a["x"], b["x"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.sqrt(rho) * a["params"]["r"], b["params"]["r"], rtol=1e-9)
+    c, _, _ = run_driver(WeightNormDiagonal(2, 0.8), Constant(eta), prob.A, prob.y, cfg)
+    assert np.max(np.abs(c["x"] - a["x"])) > 1e-6          # negative control: ratio 1
 
 
 def test_wn_gd_interpolates_and_batches():

@@ -1,9 +1,12 @@
 """WN-GD: gradient descent on the polar coordinates of a weight-normalized diagonal network.
 
-The radius and the direction get separate step sizes: :class:`RadiusScaled` wraps any step
-policy and multiplies the gradient of every radius (parameters named ``r...``) by
-``ratio``, so the direction moves with the policy's step ``eta`` and the radius with
-``ratio * eta`` (the learning-rate ratio of Chou, Rauhut and Ward).
+The radius and the direction get separate step sizes (the learning-rate ratio of Chou,
+Rauhut and Ward): the direction moves with the policy's step ``eta`` and the radius with
+``radius_step_ratio * eta``. :func:`wn_gd` realizes the ratio exactly by storing the
+radius scaled (``WeightNormDiagonal(radius_scale=ratio)``), so every step policy applies
+and ``step="auto"`` uses the stable step of the scaled pair; :class:`RadiusScaled` is the
+same for a constant step as a policy wrapper (multiplying radius gradients), for any model
+with radii named ``r...``.
 """
 from __future__ import annotations
 
@@ -56,16 +59,16 @@ class RadiusScaled:
 
 def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
            record):
+    ratio = check_positive(radius_step_ratio, "radius_step_ratio")
     model = WeightNormDiagonal(depth=depth, init_scale=init_scale, variant=variant,
-                               renormalize=renormalize)
-    policy = RadiusScaled(as_policy(step), radius_step_ratio)
-    return model, policy, make_config(max_iter, tol, record)
+                               renormalize=renormalize, radius_scale=ratio)
+    return model, as_policy(step), make_config(max_iter, tol, record)
 
 
-def _info(model, ratio, out_params=None) -> dict:
+def _info(model) -> dict:
     return dict(method="wn_gd", depth=model.depth, init_scale=model.init_scale,
                 variant=model.variant, renormalize=model.renormalize,
-                radius_step_ratio=ratio)
+                radius_step_ratio=model.radius_scale)
 
 
 def wn_gd(
@@ -109,8 +112,9 @@ def wn_gd(
     Returns
     -------
     Result
-        As :func:`hadamard_gd`; ``info["params"]`` holds radii and directions and
-        ``info["u"]``, ``info["v"]`` the Cartesian factors.
+        As :func:`hadamard_gd`; ``info["params"]`` holds the scaled radii
+        (``r / sqrt(radius_step_ratio)``) and the directions, ``info["u"]``, ``info["v"]``
+        the Cartesian factors.
 
     References
     ----------
@@ -123,7 +127,7 @@ def wn_gd(
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
                                   metrics=_metrics(problem, metrics),
                                   metric_data=problem.x_true)
-    res = to_result(out, names, wall, _info(model, policy.ratio))
+    res = to_result(out, names, wall, _info(model))
     _add_factors(model, res)
     return res
 
@@ -165,7 +169,7 @@ def wn_gd_batch(
     for b in range(len(problems)):
         one = jax.tree_util.tree_map(lambda v: v[b], out)
         res = to_result(one, names, wall / len(problems),
-                        dict(_info(model, policy.ratio), batched=len(problems)))
+                        dict(_info(model), batched=len(problems)))
         _add_factors(model, res)
         results.append(res)
     return results

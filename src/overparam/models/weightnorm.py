@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from .._core import check_depth, check_positive
 
@@ -91,15 +92,16 @@ def _row_norms(d: jnp.ndarray) -> jnp.ndarray:
     return jnp.linalg.norm(d, axis=1, keepdims=True)
 
 
-def _block_bounds(r, d, w, c, L):
+def _block_bounds(r, d, w, c, L, rho):
     """Gauss-Newton and residual bounds of one polar block ``w = r d / ||d||`` whose
-    signal is ``+-w^L`` with residual weights ``c = g`` (see WeightNormDiagonal)."""
+    signal is ``+-w^L`` with residual weights ``c = g``, in the scaled radius
+    ``r / sqrt(rho)`` (see WeightNormDiagonal)."""
     nd = jnp.maximum(jnp.linalg.norm(d), 1e-300)
-    q2 = jnp.maximum(1.0, (r / nd) ** 2)
+    q2 = jnp.maximum(rho, (r / nd) ** 2)
     aw = jnp.abs(w)
     gn = L**2 * jnp.max(aw) ** (2 * L - 2) * q2
     cvec = L * c * aw ** (L - 1)
-    res = jnp.linalg.norm(cvec) * (1.0 / nd + 6.0 * jnp.abs(r) / nd**2)
+    res = jnp.linalg.norm(cvec) * (np.sqrt(rho) / nd + 6.0 * jnp.abs(r) / nd**2)
     if L >= 2:
         res = res + L * (L - 1) * jnp.max(jnp.abs(c) * aw ** (L - 2)) * q2
     return gn, res
@@ -123,6 +125,12 @@ class WeightNormDiagonal:
         of length 2n).
     renormalize : bool
         Project the directions back to the unit sphere after each step (default).
+    radius_scale : float
+        rho > 0: the radius parameter is stored scaled, ``params["r..."] = r / sqrt(rho)``,
+        so that gradient descent with step eta on the parameters moves the radius with
+        step ``rho * eta`` and the direction with ``eta`` (the learning-rate ratio, exactly,
+        for every step policy), and ``hessian_bound`` bounds the Hessian in these
+        coordinates (the stable step of the pair).
 
     Notes
     -----
@@ -138,8 +146,11 @@ class WeightNormDiagonal:
     init_scale: float = 1e-3
     variant: str = "coordinate"
     renormalize: bool = True
+    radius_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "radius_scale",
+                           check_positive(self.radius_scale, "radius_scale"))
         object.__setattr__(self, "depth", check_depth(self.depth))
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
         if self.variant not in WN_VARIANTS:
@@ -148,7 +159,7 @@ class WeightNormDiagonal:
     # -- the parametrization contract ---------------------------------------------------
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Polar coordinates of ``u = v = init_scale * 1`` (``key`` unused)."""
-        a = self.init_scale
+        a = self.init_scale / np.sqrt(self.radius_scale)
         if self.variant == "coordinate":
             return {"r": jnp.full((n,), a * jnp.sqrt(2.0), dtype=jnp.float64),
                     "d": jnp.full((n, 2), 1.0 / jnp.sqrt(2.0), dtype=jnp.float64)}
@@ -161,14 +172,15 @@ class WeightNormDiagonal:
 
     def factors(self, params: dict[str, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray]:
         """The Cartesian factors ``(u, v)``."""
+        s = np.sqrt(self.radius_scale)
         if self.variant == "coordinate":
-            w = params["r"][:, None] * params["d"] / _row_norms(params["d"])
+            w = s * params["r"][:, None] * params["d"] / _row_norms(params["d"])
             return w[:, 0], w[:, 1]
         if self.variant == "factor":
-            u = params["ru"] * params["du"] / jnp.linalg.norm(params["du"])
-            v = params["rv"] * params["dv"] / jnp.linalg.norm(params["dv"])
+            u = s * params["ru"] * params["du"] / jnp.linalg.norm(params["du"])
+            v = s * params["rv"] * params["dv"] / jnp.linalg.norm(params["dv"])
             return u, v
-        w = params["r"] * params["d"] / jnp.linalg.norm(params["d"])
+        w = s * params["r"] * params["d"] / jnp.linalg.norm(params["d"])
         n = w.shape[0] // 2
         return w[:n], w[n:]
 
@@ -187,25 +199,28 @@ class WeightNormDiagonal:
                 for k, p in params.items()}
 
     def hessian_bound(self, params, g, opnorm2) -> jnp.ndarray:
-        """Upper bound on the top eigenvalue of the loss Hessian in ``(r, d)``."""
-        L = self.depth
+        """Upper bound on the top eigenvalue of the loss Hessian in the parameters (the
+        scaled radius and the direction)."""
+        L, rho = self.depth, self.radius_scale
+        sq = np.sqrt(rho)
         u, v = self.factors(params)
         if self.variant == "coordinate":
             # x_i depends on block i only: the Jacobian is block diagonal with rows J_i
             nd = _row_norms(params["d"])[:, 0]
-            q2 = jnp.maximum(1.0, (params["r"] / nd) ** 2)
+            r = sq * params["r"]
+            q2 = jnp.maximum(rho, (r / nd) ** 2)
             au, av = jnp.abs(u), jnp.abs(v)
             j2 = L**2 * (au ** (2 * L - 2) + av ** (2 * L - 2)) * q2
             c = jnp.abs(g)
             res = c * L * (au ** (L - 1) + av ** (L - 1)) * (
-                1.0 / nd + 6.0 * jnp.abs(params["r"]) / nd**2)
+                sq / nd + 6.0 * jnp.abs(r) / nd**2)
             if L >= 2:
                 res = res + c * L * (L - 1) * 2.0 * jnp.maximum(au, av) ** (L - 2) * q2
             return opnorm2 * jnp.max(j2) + jnp.max(res)
         if self.variant == "factor":
-            gu, ru = _block_bounds(params["ru"], params["du"], u, g, L)
-            gv, rv = _block_bounds(params["rv"], params["dv"], v, g, L)
+            gu, ru = _block_bounds(sq * params["ru"], params["du"], u, g, L, rho)
+            gv, rv = _block_bounds(sq * params["rv"], params["dv"], v, g, L, rho)
             return opnorm2 * (gu + gv) + ru + rv
-        gn, res = _block_bounds(params["r"], params["d"], jnp.concatenate([u, v]),
-                                jnp.concatenate([g, g]), L)
+        gn, res = _block_bounds(sq * params["r"], params["d"], jnp.concatenate([u, v]),
+                                jnp.concatenate([g, g]), L, rho)
         return opnorm2 * gn + res
