@@ -182,10 +182,11 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     agree, agree_tol
         Consistency check of the median decoder (the authors' "median == mode"): keep an
         index only when ``agree`` of its K readings lie within ``agree_tol * max|u|`` of
-        the median. Default ``agree = alpha``: two indices share at most ``alpha - 1``
-        buckets, so an index that merely collides with a heavy one cannot pass, while a
-        dominant index reads its value in all its isolated buckets. ``agree=1`` is the
-        plain median. (The oracle and bit-test decoders use the plain median.)
+        the median. Default ``agree = alpha`` when N > m: two indices share at most
+        ``alpha - 1`` buckets, so an index that merely collides with a heavy one cannot
+        pass, while a dominant index reads its value in all its isolated buckets; for
+        N <= m (buckets of one or two indices) the default is 1, the plain median. (The
+        oracle and bit-test decoders use the plain median.)
 
     Returns
     -------
@@ -217,7 +218,9 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     t_eig = time.perf_counter()
     info: dict[str, Any] = {}
     if decoder == "median":
-        agree = M.alpha if agree is None else check_int(agree, "agree", minimum=1)
+        if agree is None:  # the check pays where buckets hold many indices (N > m)
+            agree = M.alpha if M.n > M.m else 1
+        agree = check_int(agree, "agree", minimum=1)
         idx, vals = median_decode(U, M, keep, agree=agree, agree_tol=agree_tol,
                                   progress=progress)
         info["agree"] = agree
