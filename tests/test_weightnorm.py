@@ -43,7 +43,8 @@ def test_direction_scale_invariance_and_projection(seed, variant, depth, c):
 
 
 @pytest.mark.parametrize("variant,depth,rho", [("coordinate", 2, 1.0), ("coordinate", 3, 50.0),
-                                               ("factor", 2, 20.0), ("stacked", 1, 1.0)])
+                                               ("factor", 2, 20.0), ("stacked", 1, 1.0),
+                                               ("stacked", 2, 1.0)])
 def test_hessian_bound_is_an_upper_bound(variant, depth, rho):
     """The model's bound (used by step='auto') against the dense Hessian's eigenvalues,
     at random points (with a scaled radius, rho, too)."""
@@ -62,8 +63,9 @@ def test_hessian_bound_is_an_upper_bound(variant, depth, rho):
         g = jnp.asarray(A.T) @ (jnp.asarray(A) @ m.signal(unravel(z)) - y)
         return (jnp.max(jnp.abs(jnp.linalg.eigvalsh(0.5 * (H + H.T)))),
                 m.hessian_bound(unravel(z), g, np.linalg.norm(A, 2) ** 2))
-    for _ in range(4):
-        z = flat0 + 0.4 * jnp.asarray(rng.standard_normal(flat0.shape))
+    for i in range(4):
+        # the start point first (symmetric u = v: where the stacked bound is tight)
+        z = flat0 + (0.4 if i else 0.0) * jnp.asarray(rng.standard_normal(flat0.shape))
         top, bound = top_and_bound(z, jnp.asarray(rng.standard_normal(5)))
         assert float(bound) >= float(top) * (1 - 1e-12), (bound, top)
 
@@ -160,3 +162,17 @@ def test_bad_input():
     with pytest.raises(TypeError):
         RadiusScaled(Constant(0.1), 2.0).update(
             [jnp.ones(2)], [jnp.ones(2)], (), None)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hessian_bound_at_the_symmetric_start(variant):
+    """A = I and y = 0 at u = v = alpha: the Hessian is the Gauss-Newton matrix J^T J,
+    where the stacked variant's difference map [I, -I] doubles ||J||^2 (a bound without
+    that factor fails here)."""
+    m = WeightNormDiagonal(depth=2, init_scale=0.7, variant=variant)
+    p0 = m.init(None, 4)
+    flat0, unravel = jax.flatten_util.ravel_pytree(p0)
+    H = np.asarray(jax.hessian(lambda z: 0.5 * jnp.sum(m.signal(unravel(z)) ** 2))(flat0))
+    top = np.max(np.linalg.eigvalsh(0.5 * (H + H.T)))
+    bound = float(m.hessian_bound(p0, jnp.zeros(4), 1.0))
+    assert bound >= top * (1 - 1e-12), (bound, top)

@@ -223,4 +223,5 @@ class WeightNormDiagonal:
             return opnorm2 * (gu + gv) + ru + rv
         gn, res = _block_bounds(sq * params["r"], params["d"], jnp.concatenate([u, v]),
                                 jnp.concatenate([g, g]), L, rho)
-        return opnorm2 * gn + res
+        # x = [I, -I] w^L: the difference map has norm sqrt(2)
+        return opnorm2 * 2.0 * gn + res
