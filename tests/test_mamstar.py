@@ -201,7 +201,7 @@ def test_dask_shard_sums_equal_the_one_pass_sketch(small, tmp_path):
 
 def test_exact_recovery_when_the_majority_rule_holds():
     # exactly sparse, exactly low rank, distinct eigenvalues; K = 2 alpha s + 1
-    s, r, n = 4, 3, 100_000
+    s, r, n = 4, 3, 30_000
     A = sparse_eigen_problem(n, r, s, support="overlapping", decay="gen", seed=11)
     M = ms.make_matrix(n, sparsity=s)
     assert M.K >= 2 * M.alpha * s + 1

@@ -393,11 +393,12 @@ def _add_pairs(C: np.ndarray, M: PrimeMatrix, i: np.ndarray, j: np.ndarray,
 def _add_bits(Y: np.ndarray, M: PrimeMatrix, omega: np.ndarray, i: np.ndarray,
               j: np.ndarray, v: np.ndarray) -> None:
     """Y[t, rows(i), :] += v * (M^T Omega)[j] for the set bits t of i."""
-    if i.size == 0:
-        return
-    G = omega[M.rows(j)].sum(axis=1)  # (c, q)
-    S = _bit_incidence(M, i, v)  # (L m, c)
-    Y.reshape(-1, Y.shape[2])[:] += S @ G
+    step = 1 << 13  # the incidence matrix has ~K L / 2 entries per stream entry
+    Yf = Y.reshape(-1, Y.shape[2])
+    for a in range(0, i.size, step):
+        ii, jj = i[a:a + step], j[a:a + step]
+        G = omega[M.rows(jj)].sum(axis=1)  # (c, q)
+        Yf += _bit_incidence(M, ii, v[a:a + step]) @ G  # (L m, c) @ (c, q)
 
 
 def _bit_incidence(M: PrimeMatrix, idx: np.ndarray, weights: np.ndarray | None = None):
