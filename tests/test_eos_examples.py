@@ -37,9 +37,9 @@ SMALL = {
                                    "methods[1].step=[0.2]", "methods[2].step=[0.2]",
                                    "methods[3].step=[0.2]"],
     "eos_sharpness_trajectory.toml": ["problem.n_train=40", "problem.n_test=20",
-                                      "methods[0].width=4", "methods[0].loss_threshold=0.3",
+                                      "methods[0].width=4", "methods[0].loss_threshold=0.1",
                                       "methods[0].max_iter=200",
-                                      "methods[0].sharpness_every=20",
+                                      "methods[0].sharpness_every=5",
                                       "methods[0].step=[0.5]"],
 }
 
@@ -63,6 +63,10 @@ def test_example_runs_small(name, tmp_path, capsys):
         assert (tmp_path / "r" / "plots" / f"{plot['name']}.png").exists()
     df = load(tmp_path / "r")
     assert (df.status != "error").all(), df.loc[df.status == "error", "error"].tolist()
+    if name == "eos_sharpness_trajectory.toml":            # sharpness recorded in traces
+        from overparam.experiments import load_traces
+        tr = load_traces(tmp_path / "r")
+        assert tr["sharpness"].notna().sum() >= 3 and (tr["sharpness"].dropna() > 0).all()
     if "sharpness" in df:
         assert df.loc[df.method.isin(["mlp_gd", "diagonal_gd", "eos_line"]),
                       "sharpness"].notna().all()

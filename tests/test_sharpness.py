@@ -21,7 +21,7 @@ def _eig_oracle(loss, params):
     """The independent oracle: dense Hessian by jax.hessian on the flat vector, then
     numpy.linalg.eigvalsh (no Hessian-vector products involved)."""
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    H = np.asarray(jax.hessian(lambda z: loss(unravel(z)))(flat))
+    H = np.asarray(jax.jit(jax.hessian(lambda z: loss(unravel(z))))(flat))
     return np.linalg.eigvalsh(0.5 * (H + H.T))
 
 
@@ -45,9 +45,8 @@ def _cases():
     A = rng.standard_normal((12, 15)) / np.sqrt(12)
     y = rng.standard_normal(12)
     out = []
-    for model in [Hadamard(2, init_scale=0.8), Hadamard(3, init_scale=0.7),
-                  DiagonalUV(init_scale=0.8), WeightNormDiagonal(2, 0.8, "coordinate"),
-                  WeightNormDiagonal(2, 0.8, "factor"), WeightNormDiagonal(2, 0.8, "stacked")]:
+    for model in [Hadamard(2, init_scale=0.8), DiagonalUV(init_scale=0.8),
+                  WeightNormDiagonal(2, 0.8, "coordinate")]:
         out.append((type(model).__name__, _ls_loss(model, A, y),
                     _random_params(model, 15, rng)))
     X = rng.standard_normal((20, 6))
@@ -88,11 +87,11 @@ def test_power_iteration_matches_dense_eigvalsh():
 
 
 def test_dense_helper_and_hvp():
-    name, loss, params = CASES[2]
+    name, loss, params = CASES[1]
     np.testing.assert_allclose(dense_hessian_eigvals(loss, params), _eig_oracle(loss, params),
                                rtol=1e-10, atol=1e-10)
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    H = np.asarray(jax.hessian(lambda z: loss(unravel(z)))(flat))
+    H = np.asarray(jax.jit(jax.hessian(lambda z: loss(unravel(z))))(flat))
     v = np.random.default_rng(1).standard_normal(flat.shape[0])
     hv = jax.flatten_util.ravel_pytree(hvp(loss, params, unravel(jnp.asarray(v))))[0]
     np.testing.assert_allclose(np.asarray(hv), H @ v, rtol=1e-10, atol=1e-10)
@@ -104,9 +103,8 @@ def test_jit_and_known_quadratic():
     def f(p):
         return 0.5 * jnp.sum(diag * p**2)
     p = jnp.ones(4)
-    assert abs(float(jax.jit(lambda q: sharpness(f, q))(p)) - 3.0) < 1e-12
-    assert abs(float(sharpness(f, p, k=4)) - 3.0) < 1e-12
-    assert abs(float(sharpness(f, p, absolute=True)) - 5.0) < 1e-12
+    both = jax.jit(lambda q: (sharpness(f, q), sharpness(f, q, absolute=True, k=4)))(p)
+    assert abs(float(both[0]) - 3.0) < 1e-12 and abs(float(both[1]) - 5.0) < 1e-12
     # Lanczos stops cleanly at an invariant subspace (k > n is capped; repeated values)
     assert abs(float(sharpness(lambda q: 0.5 * jnp.sum(q**2), jnp.ones(6), k=50)) - 1.0) < 1e-12
 

@@ -26,7 +26,7 @@ def test_init_is_the_hadamard_start_point(variant):
     np.testing.assert_allclose(m.signal(m.init(None, 9)), 0.0, atol=1e-14)
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(seed=st.integers(0, 10_000), variant=st.sampled_from(VARIANTS),
        depth=st.integers(1, 3), c=st.floats(0.2, 5.0))
 def test_direction_scale_invariance_and_projection(seed, variant, depth, c):
@@ -42,9 +42,8 @@ def test_direction_scale_invariance_and_projection(seed, variant, depth, c):
     np.testing.assert_allclose(m.signal(m.project(scaled)), x, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant,depth,rho", [("coordinate", 2, 1.0), ("coordinate", 3, 50.0),
-                                               ("factor", 2, 20.0), ("stacked", 1, 1.0),
-                                               ("stacked", 2, 1.0)])
+@pytest.mark.parametrize("variant,depth,rho", [("coordinate", 3, 50.0), ("factor", 2, 20.0),
+                                               ("stacked", 1, 1.0)])
 def test_hessian_bound_is_an_upper_bound(variant, depth, rho):
     """The model's bound (used by step='auto') against the dense Hessian's eigenvalues,
     at random points (with a scaled radius, rho, too)."""
@@ -164,7 +163,7 @@ def test_bad_input():
             [jnp.ones(2)], [jnp.ones(2)], (), None)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ["coordinate", "stacked"])
 def test_hessian_bound_at_the_symmetric_start(variant):
     """A = I and y = 0 at u = v = alpha: the Hessian is the Gauss-Newton matrix J^T J,
     where the stacked variant's difference map [I, -I] doubles ||J||^2 (a bound without
@@ -172,7 +171,8 @@ def test_hessian_bound_at_the_symmetric_start(variant):
     m = WeightNormDiagonal(depth=2, init_scale=0.7, variant=variant)
     p0 = m.init(None, 4)
     flat0, unravel = jax.flatten_util.ravel_pytree(p0)
-    H = np.asarray(jax.hessian(lambda z: 0.5 * jnp.sum(m.signal(unravel(z)) ** 2))(flat0))
+    H = np.asarray(jax.jit(jax.hessian(
+        lambda z: 0.5 * jnp.sum(m.signal(unravel(z)) ** 2)))(flat0))
     top = np.max(np.linalg.eigvalsh(0.5 * (H + H.T)))
     bound = float(m.hessian_bound(p0, jnp.zeros(4), 1.0))
     assert bound >= top * (1 - 1e-12), (bound, top)

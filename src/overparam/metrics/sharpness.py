@@ -224,6 +224,6 @@ def dense_hessian_eigvals(loss_fn: Callable[[Any], jax.Array], params: Any) -> n
     """All eigenvalues (ascending) of the dense Hessian, by ``jax.hessian`` and
     ``numpy.linalg.eigvalsh`` (the oracle; memory ``n^2``)."""
     flat, unravel = ravel_pytree(params)
-    H = jax.hessian(lambda z: loss_fn(unravel(z)))(flat)
+    H = jax.jit(jax.hessian(lambda z: loss_fn(unravel(z))))(flat)
     H = np.asarray(H)
     return np.linalg.eigvalsh(0.5 * (H + H.T))
