@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jax
 import numpy as np
 
 from .._core import as_generator, check_finite_array, check_int, check_positive
-from .operators import OPERATORS, Operator, as_operator
+from .matrix import MatrixIdentity, _IdentityForward
+from .operators import OPERATORS, as_operator
 from .problem import Problem
 from .sparse import sparse_vector
 
@@ -25,41 +25,19 @@ __all__ = ["Identity", "RegressionProblem", "DigitsProblem", "sparse_regression"
            "digits_regression"]
 
 
-class _IdentityForward:
-    """Forward map of :class:`Identity` (one instance: one compilation for all)."""
-
-    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
-        return x
-
-
-_IDENTITY_FORWARD = _IdentityForward()
-
-
-class Identity(Operator):
-    """The identity on R^n (matrix-free)."""
+class Identity(MatrixIdentity):
+    """The identity on R^n (matrix-free) whose JAX forward map is one shared object, so
+    that every run on an identity of this size reuses one compiled program (the matrix
+    identity makes a new forward per call)."""
 
     def __init__(self, n: int):
-        n = check_int(n, "n", minimum=1)
-        self.shape = (n, n)
-
-    def matvec(self, x):
-        return np.array(x, dtype=np.float64, copy=True).reshape(-1)
-
-    def rmatvec(self, r):
-        return np.array(r, dtype=np.float64, copy=True).reshape(-1)
-
-    def jax_matvec(self, x):
-        return x
-
-    def jax_rmatvec(self, r):
-        return r
+        super().__init__(n, 1)
 
     def jax_forward_data(self):
         return _IDENTITY_FORWARD, None
 
-    @property
-    def norm2(self) -> float:  # type: ignore[override]
-        return 1.0
+
+_IDENTITY_FORWARD = _IdentityForward()
 
 
 @dataclass(frozen=True, eq=False)
