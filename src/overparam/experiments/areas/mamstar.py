@@ -13,7 +13,7 @@ means over the reported eigenvectors, and per eigenvector as ``<name>_<j>``, j =
 """
 from __future__ import annotations
 
-from ..generators import GeneratorEntry, register_generator
+from ..generators import GeneratorEntry, register_generator, register_problem_kind
 from ..measures import info_metric, register_metric
 from ..methods import MethodEntry, register
 
@@ -25,6 +25,9 @@ register_generator(GeneratorEntry(
      "tail_times": "int", "tail_ratio": "float"},
     required=("n", "rank", "sparsity"),
     choices=(("decay", ("expo", "lin", "gen")), ("support", ("disjoint", "overlapping")))))
+
+# the example the registry's contract tests run the "eigen" methods on
+register_problem_kind("eigen", "sparse_eigen", dict(n=300, rank=2, sparsity=3))
 
 register(MethodEntry(
     "mamstar", f"{_T}:mamstar_method",
