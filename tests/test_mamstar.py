@@ -15,6 +15,17 @@ def _rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
+def _write_shards(A, folder, chunk, shuffle, prefix):
+    """A's entries as .npz COO shards; returns (chunks, paths)."""
+    chunks = list(A.entries(chunk=chunk, shuffle=shuffle))
+    files = []
+    for k, (i, j, v) in enumerate(chunks):
+        f = folder / f"{prefix}{k:02d}.npz"
+        np.savez(f, row=i, col=j, value=v)
+        files.append(f)
+    return chunks, files
+
+
 # -- the sketching matrix -------------------------------------------------------------------
 
 def test_prime_rule_reproduces_the_authors_settings():
@@ -155,12 +166,7 @@ def test_sketch_save_load_roundtrip(small, tmp_path):
 
 def test_interrupted_shard_build_resumes(small, tmp_path):
     A, M = small
-    chunks = list(A.entries(chunk=20, shuffle=5))
-    files = []
-    for k, (i, j, v) in enumerate(chunks):
-        f = tmp_path / f"part{k:02d}.npz"
-        np.savez(f, row=i, col=j, value=v)
-        files.append(f)
+    chunks, files = _write_shards(A, tmp_path, 20, 5, "part")
     good = dict(np.load(files[3]))
     bad = dict(good, value=good["value"].copy())
     bad["value"][7] = np.nan  # a corrupt shard: the build stops there
@@ -185,12 +191,7 @@ def test_interrupted_shard_build_resumes(small, tmp_path):
 def test_dask_shard_sums_equal_the_one_pass_sketch(small, tmp_path):
     pytest.importorskip("dask.distributed")
     A, M = small
-    chunks = list(A.entries(chunk=50, shuffle=6))
-    files = []
-    for k, (i, j, v) in enumerate(chunks):
-        f = tmp_path / f"d{k}.npz"
-        np.savez(f, row=i, col=j, value=v)
-        files.append(f)
+    chunks, _ = _write_shards(A, tmp_path, 50, 6, "d")
     sk = ms.sketch(tmp_path, 500, matrix=M, executor="dask", workers=2,
                    checkpoint=tmp_path / "ck", progress=False)
     assert sk.info["executor"] == "dask"

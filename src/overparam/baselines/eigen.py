@@ -42,6 +42,17 @@ def _operator(A: Any) -> tuple[LinearOperator, FactoredMatrix | None]:
     return op, None
 
 
+def _setup(A: Any, rank: int, sparsity: int, truth: FactoredMatrix | None):
+    """(operator, truth, N, rank, s) with the checks both baselines share."""
+    op, fac = _operator(A)
+    n = op.shape[0]
+    rank = check_int(rank, "rank", minimum=1)
+    s = check_int(sparsity, "sparsity", minimum=1)
+    if s > n:
+        raise ValueError(f"sparsity {s} exceeds N = {n}")
+    return op, (truth if truth is not None else fac), n, rank, s
+
+
 def _top_s(X: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
     """(s, r) indices and values of the s largest |entries| of each column of X (N, r),
     normalized, sorted by decreasing magnitude."""
@@ -84,15 +95,9 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     Result
     """
     t0 = time.perf_counter()
-    op, fac = _operator(A)
-    truth = truth if truth is not None else fac
-    n = op.shape[0]
-    rank = check_int(rank, "rank", minimum=1)
-    s = check_int(sparsity, "sparsity", minimum=1)
+    op, truth, n, rank, s = _setup(A, rank, sparsity, truth)
     if rank >= n - 1:
         raise ValueError(f"rank {rank} is too large for eigsh on N = {n} (need rank < N-1)")
-    if s > n:
-        raise ValueError(f"sparsity {s} exceeds N = {n}")
     ncv = ncv or min(n - 1, max(2 * rank + 1, 20))
     need = 8.0 * n * (ncv + 4)
     if need > max_memory:
@@ -124,13 +129,10 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
         ``status`` MAX_ITER when some vector did not converge; ``info["iterations"]``.
     """
     t0 = time.perf_counter()
-    op, fac = _operator(A)
-    truth = truth if truth is not None else fac
-    n = op.shape[0]
-    rank = check_int(rank, "rank", minimum=1)
-    s = check_int(sparsity, "sparsity", minimum=1)
-    if rank > n or s > n:
-        raise ValueError(f"rank {rank} and sparsity {s} must be <= N = {n}")
+    op, truth, n, rank, s = _setup(A, rank, sparsity, truth)
+    fac = A if isinstance(A, FactoredMatrix) else None
+    if rank > n:
+        raise ValueError(f"rank {rank} must be <= N = {n}")
     if init not in ("diagonal", "random"):
         raise ValueError(f"init must be 'diagonal' or 'random', got {init!r}")
     rng = as_generator(seed)
