@@ -73,12 +73,11 @@ def test_below_eta_c_gd_follows_the_flow(reg):
     assert abs(gd.info["sharpness"] / gd.info["two_over_eta"] - 1) > 0.1
 
 
-def test_uv_model_runs(reg):
-    r = diagonal_gd(reg, model="uv", init_scale=0.5, step=0.05, loss_threshold=1e-4,
-                    max_iter=20_000)
-    assert r.success and r.info["model"] == "uv"
+def test_bad_model(reg):
     with pytest.raises(ValueError, match="model"):
         diagonal_gd(reg, model="deep", step=0.1)
+    with pytest.raises(ValueError, match="model"):
+        eos_flow(reg, model="deep")
 
 
 def test_mlp_edge_of_stability():
