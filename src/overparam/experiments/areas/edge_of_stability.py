@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 
 from ..._core import Result, Status
-from ..generators import GeneratorEntry, register_generator
+from ..generators import GeneratorEntry, register_generator, register_problem_kind
 from ..measures import MetricEntry, register_metric
 from ..methods import MethodEntry, register
 
 __all__ = ["eos_line"]
 
 
-def eos_line(problem: Any, *, step: float) -> Result:
+def eos_line(problem: Any, *, step: float = 1.0) -> Result:
     """The reference curve of edge-of-stability plots: ``info["sharpness"] = 2 / step``
     (no optimization; ``x`` is zero)."""
     step = float(step)
@@ -63,6 +63,8 @@ register_generator(GeneratorEntry(
     {"n_train": "int", "n_test": "int", "classes": "int"},
 ))
 
+register_problem_kind("digits", "digits", dict(n_train=30, n_test=20, classes=3))
+
 # -- methods ---------------------------------------------------------------------------
 _EOS = {"step": "float", "loss_threshold": "float", "max_iter": "int",
         "sharpness_every": "int", "k": "int", "init_scale": "float"}
@@ -81,7 +83,7 @@ register(MethodEntry(
                 "sharpness and norms at the stop"))
 register(MethodEntry(
     "mlp_gd", "overparam.dynamics:mlp_gd",
-    dict(_EOS, width="int", activation="str", init_seed="int"),
+    dict(_EOS, width="int", activation="str", init_seed="int"), problems="digits",
     description="full-batch GD (MSE) on a two-layer net (digits) to a train-loss "
                 "threshold; sharpness and norms at the stop"))
 register(MethodEntry(
@@ -93,7 +95,7 @@ register(MethodEntry(
                 "eta_c = 2 / s_GF"))
 register(MethodEntry(
     "eos_line", "overparam.experiments.areas.edge_of_stability:eos_line",
-    {"step": "float"}, required=("step",),
+    {"step": "float"},
     description="reference curve sharpness = 2 / step for plots (not a solver)"),
     )
 
