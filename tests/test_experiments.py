@@ -173,7 +173,7 @@ def test_every_registered_method_returns_a_result(name):
         params.update(max_iter=200)
     res = entry.configure(**params)(problem, 7)
     assert isinstance(res, Result) and isinstance(res.status, Status)
-    if hasattr(problem, "n"):
+    if entry.problems in ("vector", "matrix"):   # other kinds define their own x
         assert np.asarray(res.x).size == problem.n
     if entry.batchable:
         batch = entry.configure_batch(**params)([problem, problem], [1, 2])
