@@ -4,9 +4,11 @@ from .operators import (
     LinearOperatorAdapter,
     Operator,
     PartialDCT,
+    SubsampledFFT,
     as_operator,
     gaussian,
     partial_dct,
+    subsampled_fft,
     rademacher,
 )
 from .problem import Problem, as_problem
@@ -22,6 +24,8 @@ __all__ = [
     "as_problem",
     "gaussian",
     "partial_dct",
+    "SubsampledFFT",
+    "subsampled_fft",
     "rademacher",
     "sparse_recovery",
     "sparse_vector",
@@ -49,3 +53,27 @@ __all__ += [
     "matrix_sensing",
     "matrix_shape_of",
 ]
+from .regression import (  # noqa: E402  (edge of stability / weight normalization tasks)
+    DigitsProblem,
+    Identity,
+    RegressionProblem,
+    digits_regression,
+    sparse_regression,
+)
+
+__all__ += ["DigitsProblem", "Identity", "RegressionProblem", "digits_regression",
+            "sparse_regression"]
+from .eigen import FactoredMatrix, eigen_decay, sparse_eigen_problem  # noqa: E402
+
+__all__ += ["FactoredMatrix", "eigen_decay", "sparse_eigen_problem"]
+from .structured import (  # noqa: E402  (row-sparse and low-rank recovery)
+    RankOneSensing,
+    fourier_rank_one,
+    gaussian_rank_one,
+    lrrs_dof,
+    lrrs_problem,
+    row_sparse_low_rank_matrix,
+)
+
+__all__ += ["RankOneSensing", "fourier_rank_one", "gaussian_rank_one", "lrrs_dof",
+            "lrrs_problem", "row_sparse_low_rank_matrix"]
