@@ -114,7 +114,9 @@ def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry
 
 def compute_metrics(names, problem, x, ref, tol, result: Any = None) -> dict[str, float]:
     """The requested metrics of one solution (NaN where one cannot be computed)."""
-    x = np.asarray(x, dtype=float).reshape(-1)
+    x = np.asarray(x).reshape(-1)
+    if not np.iscomplexobj(x):      # complex estimates (Fourier operators) stay complex
+        x = x.astype(float)
     out = {}
     for name in names:
         entry = METRICS[name]
