@@ -16,3 +16,36 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("overparam")
+
+
+import pytest  # noqa: E402
+
+EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def run_small_example(tmp_path, capsys):
+    """Run ``examples/<name>`` through the CLI with ``--set`` overrides (a tiny size) and
+    check what every example promises: the full-size spec is valid, the run succeeds,
+    every plot is written, no row is an error. Returns ``(spec, rows, stdout, folder)``."""
+    def run(name: str, overrides: list[str]):
+        from overparam.cli import main
+        from overparam.experiments import load, load_spec
+
+        load_spec(EXAMPLES_DIR / name)                   # the full-size spec is valid
+        out_dir = tmp_path / "r"
+        args = ["run", str(EXAMPLES_DIR / name), "--out", str(out_dir)]
+        for item in overrides:
+            args += ["--set", item]
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert "plots written to" in out
+        spec = load_spec(EXAMPLES_DIR / name, overrides)
+        for plot in spec.plots:
+            fmts = plot.get("format", "png")
+            for fmt in [fmts] if isinstance(fmts, str) else fmts:
+                assert (out_dir / "plots" / f"{plot['name']}.{fmt}").exists()
+        df = load(out_dir)
+        assert (df.status != "error").all(), df.loc[df.status == "error", "error"].tolist()[:3]
+        return spec, df, out, out_dir
+    return run

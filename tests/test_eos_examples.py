@@ -10,8 +10,6 @@ pytest.importorskip("matplotlib")  # the `experiments` extra
 
 from pathlib import Path  # noqa: E402
 
-from overparam.cli import main  # noqa: E402
-from overparam.experiments import load, load_spec  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _STEPS = "[0.5]"
@@ -51,18 +49,8 @@ def test_every_area_example_is_listed():
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_example_runs_small(name, tmp_path, capsys):
-    load_spec(EXAMPLES / name)                       # the full-size spec is valid
-    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
-    for item in SMALL[name]:
-        args += ["--set", item]
-    assert main(args) == 0
-    assert "plots written to" in capsys.readouterr().out
-    spec = load_spec(EXAMPLES / name, SMALL[name])
-    for plot in spec.plots:
-        assert (tmp_path / "r" / "plots" / f"{plot['name']}.png").exists()
-    df = load(tmp_path / "r")
-    assert (df.status != "error").all(), df.loc[df.status == "error", "error"].tolist()
+def test_example_runs_small(name, run_small_example, tmp_path):
+    spec, df, _, _ = run_small_example(name, SMALL[name])
     if name == "eos_sharpness_trajectory.toml":            # sharpness recorded in traces
         from overparam.experiments import load_traces
         tr = load_traces(tmp_path / "r")

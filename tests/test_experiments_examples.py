@@ -10,8 +10,6 @@ pytest.importorskip("matplotlib")  # the `experiments` extra
 from pathlib import Path  # noqa: E402
 
 
-from overparam.cli import main  # noqa: E402
-from overparam.experiments import load, load_spec  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = {
@@ -35,20 +33,7 @@ def test_every_example_is_covered():
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_example_runs_small(name, tmp_path, capsys):
-    load_spec(EXAMPLES / name)                       # the full-size spec is valid
-    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
-    for item in SMALL[name]:
-        args += ["--set", item]
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "plots written to" in out
-    spec = load_spec(EXAMPLES / name, SMALL[name])
-    for plot in spec.plots:
-        fmt = plot.get("format", "png")
-        for fmt in [fmt] if isinstance(fmt, str) else fmt:
-            assert (tmp_path / "r" / "plots" / f"{plot['name']}.{fmt}").exists()
-    df = load(tmp_path / "r")
-    assert (df.status != "error").all()
+def test_example_runs_small(name, run_small_example):
+    spec, df, out, _ = run_small_example(name, SMALL[name])
     if name == "more_is_less.toml":
         assert "theory delta(s=3, n=40)" in out

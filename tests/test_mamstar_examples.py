@@ -11,7 +11,6 @@ pytest.importorskip("pyarrow")
 pytest.importorskip("matplotlib")
 
 from overparam.cli import main  # noqa: E402
-from overparam.experiments import load, load_spec  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = {
@@ -27,19 +26,9 @@ SMALL = {
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_mamstar_example_runs_small(name, tmp_path, capsys):
-    full = load_spec(EXAMPLES / name)  # the full-size spec is valid
-    assert full.generator == "sparse_eigen"
-    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
-    for item in SMALL[name]:
-        args += ["--set", item]
-    assert main(args) == 0
-    assert "plots written to" in capsys.readouterr().out
-    spec = load_spec(EXAMPLES / name, SMALL[name])
-    for plot in spec.plots:
-        assert (tmp_path / "r" / "plots" / f"{plot['name']}.png").exists()
-    df = load(tmp_path / "r")
-    assert (df.status != "error").all(), df.error[df.status == "error"].tolist()[:2]
+def test_mamstar_example_runs_small(name, run_small_example):
+    spec, df, _, _ = run_small_example(name, SMALL[name])
+    assert spec.generator == "sparse_eigen"
     assert df.l2_after.notna().all() and (df.overlap > 0.5).all()
     mam = df[df.method == "mamstar"]
     assert mam.l2_before.notna().all()

@@ -10,8 +10,6 @@ pytest.importorskip("pandas")  # the `experiments` extra
 pytest.importorskip("pyarrow")
 pytest.importorskip("matplotlib")
 
-from overparam.cli import main  # noqa: E402
-from overparam.experiments import load, load_spec  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _BITS = [f"methods[{i}].bits=[1, 2]" for i in range(3)]
@@ -36,18 +34,8 @@ def test_every_quantize_example_is_covered():
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_quantize_example_runs_small(name, tmp_path, capsys):
-    load_spec(EXAMPLES / name)                       # the full-size spec is valid
-    args = ["run", str(EXAMPLES / name), "--out", str(tmp_path / "r")]
-    for item in SMALL[name]:
-        args += ["--set", item]
-    assert main(args) == 0
-    assert "plots written to" in capsys.readouterr().out
-    spec = load_spec(EXAMPLES / name, SMALL[name])
-    for plot in spec.plots:
-        assert (tmp_path / "r" / "plots" / f"{plot['name']}.png").exists()
-    df = load(tmp_path / "r")
-    assert (df.status != "error").all(), df.error.unique()
+def test_quantize_example_runs_small(name, run_small_example):
+    spec, df, _, _ = run_small_example(name, SMALL[name])
     metric = spec.experiment["metrics"][0]
     assert df[metric].notna().all()
 
