@@ -141,6 +141,16 @@ class DenseOperator(Operator):
         return jnp.asarray(self.matrix).T @ r
 
 
+def _distinct_rows(rows: Any, n: int, what: str) -> np.ndarray:
+    """Row indices of a subsampled transform: at least one, distinct, in [0, n)."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if rows.size == 0:
+        raise ValueError(f"a {what} needs at least one row (m = 0)")
+    if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
+        raise ValueError(f"{what} rows must be distinct indices in [0, n)")
+    return rows
+
+
 class PartialDCT(Operator):
     """Rows ``rows`` of the orthonormal DCT-II of size n, times ``sqrt(n/m)``, matrix-free.
 
@@ -149,12 +159,7 @@ class PartialDCT(Operator):
 
     def __init__(self, n: int, rows: Any):
         self.n = check_int(n, "n", minimum=1)
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size == 0:
-            raise ValueError("a partial DCT needs at least one row (m = 0)")
-        if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
-            raise ValueError("DCT rows must be distinct indices in [0, n)")
-        self.rows = rows
+        self.rows = rows = _distinct_rows(rows, self.n, "partial DCT")
         self.shape = (rows.size, self.n)
         self.scale = float(np.sqrt(self.n / rows.size))
 
@@ -192,12 +197,7 @@ class SubsampledFFT(Operator):
 
     def __init__(self, n: int, rows: Any):
         self.n = check_int(n, "n", minimum=1)
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        if rows.size == 0:
-            raise ValueError("a subsampled FFT needs at least one row")
-        if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
-            raise ValueError("FFT rows must be distinct indices in [0, n)")
-        self.rows = rows
+        self.rows = rows = _distinct_rows(rows, self.n, "subsampled FFT")
         self.m_complex = int(rows.size)
         self.shape = (2 * self.m_complex, self.n)
         self.scale = 1.0 / float(np.sqrt(self.m_complex))
