@@ -188,28 +188,22 @@ def table_gd(sizes, quick: bool, seed: int, bw: tuple[float, float, float]) -> N
         probs = [sparse_recovery(n, m, s, seed=seed + 1 + k) for k in range(trials)]
         bits = max(its // 4, 50)
         kwb = dict(kw, max_iter=bits)
-        overparam.hadamard_gd_batch(probs, **kwb)  # compile
-        t0 = time.perf_counter()
-        overparam.hadamard_gd_batch(probs, **kwb)
-        t_b = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for q in probs:
-            numpy_gd(q.A.to_dense(), np.asarray(q.y), a, eta, bits)
-        t_nb = time.perf_counter() - t0
+        def batch_vs_loop(problems, matrix_of):
+            """Seconds of hadamard_gd_batch (compiled first) and of 32 NumPy loops."""
+            overparam.hadamard_gd_batch(problems, **kwb)  # compile
+            _, t_gd = timed(overparam.hadamard_gd_batch, problems, **kwb)
+            _, t_np = timed(lambda: [numpy_gd(matrix_of(q), np.asarray(q.y), a, eta, bits)
+                                     for q in problems])
+            return t_gd, t_np
+
+        t_b, t_nb = batch_vs_loop(probs, lambda q: q.A.to_dense())
         gd_rate, np_rate = trials * bits / t_b, trials * bits / t_nb
         print(f"{f'n={n} m={m} batched ({trials * A.nbytes / 2**20:.0f} MB)':30s} {trials:6d} {bits:6d} {gd_rate:11.0f} "
               f"{np_rate:11.0f} {gd_rate / np_rate:8.2f} {bound:11.0f} "
               f"{gd_rate / bound:8.2f}")
         # many signals measured by one matrix: the batch shares A (matrix-matrix products)
         shared = [sparse_recovery(n, m, s, operator=A, seed=seed + 1 + k) for k in range(trials)]
-        overparam.hadamard_gd_batch(shared, **kwb)  # compile
-        t0 = time.perf_counter()
-        overparam.hadamard_gd_batch(shared, **kwb)
-        t_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for q in shared:
-            numpy_gd(A, np.asarray(q.y), a, eta, bits)
-        t_ns = time.perf_counter() - t0
+        t_s, t_ns = batch_vs_loop(shared, lambda q: A)
         Y = np.stack([np.asarray(q.y) for q in shared], axis=1)
         _, t_nm = timed(numpy_gd, A, Y, a, eta, bits)   # the same loop on an n x 32 block
         gd_rate, np_rate = trials * bits / t_s, trials * bits / t_ns
