@@ -281,6 +281,28 @@ def test_median_decoder_chunking_and_pruning_do_not_change_the_answer():
         np.testing.assert_allclose(np.sort(np.abs(v1[:, j])), np.sort(np.abs(Z[top, j])))
 
 
+def test_full_scan_equals_the_candidate_path_with_the_agree_check():
+    # the full scan reads buckets from periodic tables; the candidate path gathers rows
+    A = sparse_eigen_problem(20_011, 3, 8, support="overlapping", tail_times=2, seed=6)
+    M = ms.make_matrix(A.n, rule_n=10**4, rule_s=2, smallest_prime=40)
+    _, U = ms.top_eigenpairs(ms.sketch(A, matrix=M).B, 3)
+    for agree in (1, 3):
+        i1, v1 = ms.median_decode(U, M, 16, chunk=1000, agree=agree)
+        i2, v2 = ms.median_decode(U, M, 16, candidates=np.arange(A.n), chunk=1000,
+                                  agree=agree)
+        np.testing.assert_array_equal(v1, v2)
+        inner = np.abs(v1) > np.abs(v1[-1])
+        np.testing.assert_array_equal(i1[inner], i2[inner])
+    # brute force of the agree rule: the median counts only where >= 3 readings are near
+    R = U[M.rows(np.arange(A.n))]  # (N, K, r)
+    Z = np.median(R, axis=1)
+    tol = 1e-3 * np.abs(U).max(axis=0)
+    Z = np.where((np.abs(R - Z[:, None]) <= tol).sum(axis=1) >= 3, Z, 0.0) * np.sqrt(M.K)
+    for j in range(3):
+        top = np.argsort(-np.abs(Z[:, j]), kind="stable")[:16]
+        np.testing.assert_allclose(np.sort(np.abs(v1[:, j])), np.sort(np.abs(Z[top, j])))
+
+
 def test_stream_input_end_to_end_with_n():
     A = sparse_eigen_problem(5_000, 2, 5, support="overlapping", seed=5)
     res = ms.sparse_top_eigenvectors(A.entries(symmetry="upper", shuffle=0), rank=2,

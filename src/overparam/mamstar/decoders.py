@@ -89,6 +89,56 @@ def _merge_top(best_i, best_v, idx, vals, keep):
     return idx, vals
 
 
+class _Periodic:
+    """Readings of consecutive indices from periodic tables (full scans of the decoder).
+
+    Index i reads row ``offset_k + (i mod p_k)`` of block k, so over consecutive indices
+    the readings of block k repeat with period p_k: block k's entries, tiled once to
+    ``chunk + p_k``, give any chunk's readings as a slice, without integer remainders
+    or gathers. :meth:`alive` prunes exactly: ``|median| > tau`` needs at least
+    ``ceil(K/2)`` readings with ``|u| > tau``, counted with one byte addition per block,
+    index and column; the mark tiles are rebuilt only when ``tau`` has grown enough to
+    pay (a stale, smaller ``tau`` prunes less but is still exact).
+    """
+
+    def __init__(self, UT: np.ndarray, M: PrimeMatrix, chunk: int) -> None:
+        self.UT, self.M, self.chunk = UT, M, int(chunk)
+        self.primes = M.primes.tolist()
+        self.values = [self._tile(UT[:, o:o + p], p)
+                       for o, p in zip(M.offsets.tolist(), self.primes)]
+        self.tau = None
+        self.marks: list[np.ndarray] = []
+        self.count = np.zeros((UT.shape[0], self.chunk), dtype=np.uint8)
+
+    def _tile(self, block: np.ndarray, p: int) -> np.ndarray:
+        reps = -(-(self.chunk + p) // p)
+        return np.tile(block, (1, reps))[:, :self.chunk + p]
+
+    def alive(self, a: int, b: int, tau: np.ndarray, cmin: int) -> np.ndarray:
+        """Positions (relative to ``a``) of the indices in ``a .. b-1`` that may have a
+        median above ``tau`` in some column."""
+        if self.tau is None or np.any(tau > 1.25 * self.tau + 1e-300):
+            self.tau = tau.copy()
+            self.marks = [(np.abs(v) > tau[:, None]).astype(np.uint8) for v in self.values]
+        c = b - a
+        count = self.count[:, :c]
+        count[...] = 0
+        for mark, p in zip(self.marks, self.primes):
+            s = a % p
+            count += mark[:, s:s + c]
+        return np.flatnonzero((count >= cmin).any(axis=0))
+
+    def readings(self, a: int, b: int, pos: np.ndarray | None = None) -> np.ndarray:
+        """``(r, c, K)`` readings of indices ``a + pos`` (default: all of ``a .. b-1``)."""
+        c = b - a
+        n = c if pos is None else pos.size
+        V = np.empty((self.UT.shape[0], n, len(self.primes)))
+        for k, (tile, p) in enumerate(zip(self.values, self.primes)):
+            s = a % p
+            V[:, :, k] = tile[:, s:s + c] if pos is None else tile[:, s + pos]
+        return V
+
+
 def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
                   chunk: int | None = None, scale: float | None = None, agree: int = 1,
                   agree_tol: float = 1e-3,
@@ -147,14 +197,18 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
     cmin = (M.K + 1) // 2
     tols = agree_tol * np.abs(UT).max(axis=1)
     absU = np.abs(UT)
+    periodic = _Periodic(UT, M, chunk) if candidates is None else None
     skip = 0  # chunks to go without the pruning test (it did not pay recently)
     for a, b in blocks:
         idx = get(a, b)
-        R = M.rows(idx)
         have = best_v is not None and best_v.shape[0] >= keep
         tau = np.abs(best_v).min(axis=0) if have else np.zeros(r)
-        if have and skip == 0:
-            # exact pruning: |median| > tau needs at least ceil(K/2) buckets with |u| > tau
+        R = pos = None
+        if have and periodic is not None:
+            pos = periodic.alive(a, b, tau, cmin)
+            idx = idx[pos]
+        elif have and skip == 0:
+            R = M.rows(idx)
             H = (absU > tau[:, None]).astype(np.int8)  # (r, m)
             alive = (H[:, R].sum(axis=-1, dtype=np.int16) >= cmin).any(axis=0)
             if alive.mean() > 0.5:
@@ -163,7 +217,10 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
         elif skip:
             skip -= 1
         if idx.size:
-            V = UT[:, R]  # (r, c, K)
+            if periodic is not None:
+                V = periodic.readings(a, b, pos)  # (r, c, K)
+            else:
+                V = UT[:, R if R is not None else M.rows(idx)]
             z = _median_last(V)  # (r, c)
             if agree > 1:  # only where the median could enter the top `keep`
                 hot = (np.abs(z) > tau[:, None]).any(axis=0)
