@@ -45,6 +45,23 @@ def test_processes_equal_serial(serial_run, tmp_path):
     pd.testing.assert_frame_equal(serial_run, _rows(tmp_path / "p"), check_exact=True)
 
 
+def test_few_cells_run_one_task_per_configuration_and_join_in_order():
+    from overparam.experiments.executors import _Joiner, tasks
+
+    cells = expand_cells(load_spec(SPEC))
+    units = tasks(load_spec(SPEC).data, cells, workers=2)  # 2 cells < 2 x 2 workers
+    assert [(u[0].key, len(u[1])) for u in units] == [(c.key, 1) for c in cells
+                                                      for _ in range(2)]
+    assert all(p is None for _, p in tasks(load_spec(SPEC).data, cells, workers=1))
+    join = _Joiner(units)
+    out = lambda i: dict(rows=[i], traces=[], seconds=1.0, trials=3)  # noqa: E731
+    assert join.add(1, out(1)) is None  # the second part first: joined in order
+    assert join.add(0, out(0)) == dict(key=cells[0].key, rows=[0, 1], traces=[],
+                                       seconds=2.0, trials=6)
+    assert "failed" in join.add(2, dict(key=cells[1].key, failed="boom"))
+    assert join.add(3, out(3)) is None  # a failed cell yields nothing more
+
+
 def test_dask_local_cluster_equals_serial(serial_run, tmp_path):
     pytest.importorskip("dask.distributed")
     summary = run(SPEC, tmp_path / "d", executor="dask", workers=1)

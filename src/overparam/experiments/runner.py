@@ -107,8 +107,15 @@ def _scalar(v: Any) -> Any:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def run_cell(spec_data: dict[str, Any], cell: Cell) -> dict[str, Any]:
+def run_cell(spec_data: dict[str, Any], cell: Cell,
+             configs: list[str] | None = None) -> dict[str, Any]:
     """Run every trial of every method configuration of one cell.
+
+    ``configs`` (optional) restricts the run to those method configuration keys (a part of
+    the cell, for executors that spread one cell's configurations over workers); the
+    reference configuration still runs when the metrics need it, and its rows appear only
+    in the part that names it. Parts of a cell, concatenated in configuration order, equal
+    the whole cell's output.
 
     BLAS runs with ``run.blas_threads`` threads (default 1: cells run in parallel, and
     multithreaded OpenBLAS on busy cores can be 100x slower; one count for every executor
@@ -124,10 +131,10 @@ def run_cell(spec_data: dict[str, Any], cell: Cell) -> dict[str, Any]:
 
     spec = Spec(spec_data)
     with threadpool_limits(limits=spec.run["blas_threads"] or None):
-        return _run_cell(spec, cell)
+        return _run_cell(spec, cell, configs)
 
 
-def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
+def _run_cell(spec: Spec, cell: Cell, only: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     exp = spec.experiment
     trials = exp["trials"]
@@ -138,6 +145,11 @@ def _run_cell(spec: Spec, cell: Cell) -> dict[str, Any]:
     problems = [_safe(generator.make, cell.params, s) for s in seeds]
 
     configs = spec.method_configs()
+    if only is not None:
+        unknown = set(only) - {c.key for c in configs}
+        if unknown:
+            raise ValueError(f"unknown method configurations {sorted(unknown)}")
+        configs = [c for c in configs if c.key in set(only)]
     results: dict[str, list] = {}
     ref_cfg = spec.reference
     refs: list[Any] = [None] * trials
