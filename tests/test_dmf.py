@@ -93,6 +93,30 @@ def test_autodiff_gradient_is_the_layer_formula():
     assert model.products_per_step == 6
 
 
+@pytest.mark.parametrize("N, shape, widths", [(1, (5, 4), None), (2, (4, 6), (3,)),
+                                              (3, (5, 4), (6, 3)), (4, (6, 6), None)])
+def test_explicit_pullback_equals_autodiff(N, shape, widths):
+    """The model's hand-ordered pullback (used by the driver) is autodiff's vjp."""
+    model = DeepMatrixFactorization(shape, depth=N, widths=widths, init_kind="gaussian",
+                                    init_scale=1.0)
+    params = model.init(jax.random.PRNGKey(N), shape[0] * shape[1])
+    g = jnp.asarray(np.random.default_rng(N).standard_normal(shape[0] * shape[1]))
+    x_ref, pull_ref = jax.vjp(model.signal, params)
+    x, _ = model.signal_vjp(params)
+    np.testing.assert_allclose(x, x_ref, rtol=0, atol=1e-12)
+    ref, ours = pull_ref(g)[0], jax.jit(lambda p, g: model.signal_vjp(p)[1](g))(params, g)[0]
+    assert set(ours) == set(ref)
+    for k in ref:
+        assert ours[k].shape == ref[k].shape
+        np.testing.assert_allclose(ours[k], ref[k], rtol=0, atol=1e-12)
+    # and under vmap (batched runs)
+    pb = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), params)
+    gb = jnp.stack([g, -g])
+    vm = jax.vmap(lambda p, g: model.signal_vjp(p)[1](g))(pb, gb)[0]
+    for k in ref:
+        np.testing.assert_allclose(vm[k][0], ref[k], rtol=0, atol=1e-12)
+
+
 def test_eigenvalues_learned_in_order_of_magnitude():
     sig = [8.0, 4.0, 2.0, 1.0]
     Y, V, _ = _sym_target(12, sig, seed=5)
@@ -142,6 +166,17 @@ def test_batch_equals_single_runs():
         rs = dmf_gd(p, **kw)
         np.testing.assert_allclose(rb.x, rs.x, atol=1e-12)
         np.testing.assert_allclose(rb.trace["rel_error"], rs.trace["rel_error"], atol=1e-12)
+    # every chunking (one trial per program on threads, vmapped chunks, one chunk) agrees
+    seeds = [3, 4, 5]
+    ref = [dmf_gd(p, init="gaussian", seed=s, **kw) for p, s in zip(probs, seeds)]
+    for chunk, workers in [(1, 2), (2, 1), (3, 2), (8, 1)]:
+        got = dmf_gd_batch(probs, init="gaussian", seeds=seeds, chunk=chunk, workers=workers,
+                           **kw)
+        assert len(got) == 3
+        for rb, rs in zip(got, ref):
+            np.testing.assert_allclose(rb.x, rs.x, atol=1e-12)
+            np.testing.assert_allclose(rb.trace["loss"], rs.trace["loss"], atol=1e-12)
+            assert rb.n_iter == rs.n_iter and rb.status == rs.status
 
 
 def test_sensing_dense_and_matrix_free():

@@ -19,12 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_finite_array
+from .._core import Result, Status, check_finite_array, check_int
 from ..metrics.rank import rank_plateaus, rank_trace, select_plateau
 from ..models.dmf import DeepMatrixFactorization
 from ..problems import Operator, Problem
 from ..problems.matrix import MatrixIdentity, matrix_shape_of
-from .driver import make_config, run_driver, run_driver_batch, to_result
+from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
+                     shares_operator, to_result)
 from .steps import as_policy
 
 MetricMap = Mapping[str, Callable[[Any], Any]]
@@ -297,24 +298,37 @@ def dmf_gd_batch(
     early_stopping: bool = False,
     plateau: Mapping[str, Any] | None = None,
     spectrum: bool = True,
+    chunk: int | None = None,
+    workers: int | None = None,
 ) -> list[Result]:
-    """:func:`dmf_gd` on many matrix problems of one kind and size at once (``jax.vmap``).
+    """:func:`dmf_gd` on many matrix problems of one kind and size at once.
 
     The problems must share the matrix shape and operator type (estimation; completion
     with the same number of observed entries; dense sensing of one size). ``seeds`` gives
-    each trial its own random initialization (default: seed 0 for all). Returns one
-    Result per problem; ``wall_time`` is the batch's time divided by its size. With
-    ``early_stopping`` the problems run one by one (each picks its own stopping point).
+    each trial its own random initialization (default: seed 0 for all). Trials run in
+    chunks of ``chunk`` on ``workers`` threads (default one per core; see
+    :func:`~overparam.dynamics.driver.run_in_chunks`): a chunk of one trial runs the
+    single-problem program, a larger chunk one ``jax.vmap``-ped program. The default
+    ``chunk`` is 1 (a step is matrix products, and XLA's small batched products run well
+    below its rate on one product at a time), or all trials when they share one operator
+    (its products with the batch then become matrix-matrix products). Returns one Result
+    per problem; ``wall_time`` is its chunk's time divided by the chunk's size. With
+    ``early_stopping`` every problem runs :func:`dmf_gd` on its own (each picks its own
+    stopping point), on the same threads.
     """
     problems = list(problems)
     if not problems:
         return []
     if early_stopping:
         seeds = [0] * len(problems) if seeds is None else list(seeds)
-        return [dmf_gd(p, depth=depth, widths=widths, init=init, init_scale=init_scale,
-                       scale=scale, balanced=balanced, step=step, max_iter=max_iter,
-                       tol=tol, record=record, early_stopping=True, plateau=plateau,
-                       seed=int(s)) for p, s in zip(problems, seeds)]
+
+        def run_one(idx: list[int]) -> list[Result]:
+            return [dmf_gd(problems[i], depth=depth, widths=widths, init=init,
+                           init_scale=init_scale, scale=scale, balanced=balanced, step=step,
+                           max_iter=max_iter, tol=tol, record=record, early_stopping=True,
+                           plateau=plateau, seed=int(seeds[i])) for i in idx]
+
+        return run_in_chunks(range(len(problems)), run_one, per_chunk=1, workers=workers)
     shapes = {matrix_shape_of(p) for p in problems}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one matrix shape, got {sorted(shapes)}")
@@ -322,29 +336,42 @@ def dmf_gd_batch(
     seeds = [0] * len(problems) if seeds is None else [int(s) for s in seeds]
     if len(seeds) != len(problems):
         raise ValueError(f"{len(seeds)} seeds for {len(problems)} problems")
+    if chunk is None:
+        chunk = len(problems) if shares_operator([p.A for p in problems]) else 1
+    chunk = check_int(chunk, "chunk", minimum=1)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seeds[0])
     policy = as_policy(step)
     cfg = make_config(max_iter, tol, record)
     has_truth = all(p.x_true is not None for p in problems)
     mt = _metric_tuple(mshape, has_truth, None, spectrum)
-    mdata = None
-    if has_truth:
-        parts = [_truth_data(p) for p in problems]
-        mdata = (jnp.stack([a for a, _ in parts]), jnp.stack([b for _, b in parts]))
     n = problems[0].n
     inits = [model.init(jax.random.PRNGKey(s), n) for s in seeds]
-    params0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *inits)
-    out, names, wall = run_driver_batch(model, policy, [p.A for p in problems],
-                                        [p.y for p in problems], cfg, metrics=mt,
-                                        params0=params0, metric_data=mdata)
     info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
-                matrix_shape=mshape, batched=len(problems))
-    results = []
-    for b in range(len(problems)):
-        one = jax.tree_util.tree_map(lambda v: v[b], out)
-        results.append(_finish(to_result(one, names, wall / len(problems), info), model))
-    return results
+                matrix_shape=mshape)
+
+    def run_chunk(idx: list[int]) -> list[Result]:
+        part = [problems[i] for i in idx]
+        cinfo = dict(info, batched=len(part))
+        if len(part) == 1:  # the single-problem program (no batch axis)
+            p = part[0]
+            out, names, wall = run_driver(
+                model, policy, p.A, p.y, cfg, metrics=mt, params0=inits[idx[0]],
+                metric_data=_truth_data(p) if has_truth else None)
+            return [_finish(to_result(out, names, wall, cinfo), model)]
+        mdata = None
+        if has_truth:
+            parts = [_truth_data(p) for p in part]
+            mdata = (jnp.stack([a for a, _ in parts]), jnp.stack([b for _, b in parts]))
+        params0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[inits[i] for i in idx])
+        out, names, wall = run_driver_batch(model, policy, [p.A for p in part],
+                                            [p.y for p in part], cfg, metrics=mt,
+                                            params0=params0, metric_data=mdata)
+        return [_finish(to_result(jax.tree_util.tree_map(lambda v: v[b], out), names,
+                                  wall / len(part), cinfo), model)
+                for b in range(len(part))]
+
+    return run_in_chunks(range(len(problems)), run_chunk, per_chunk=chunk, workers=workers)
 
 
 def _vec(res: Result) -> Result:

@@ -10,7 +10,9 @@ arrays at the record points. ``jax.vmap`` over the array arguments batches trial
 from __future__ import annotations
 
 import functools
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -31,6 +33,7 @@ STATUS_OF_CODE = {
 }
 BASE_FIELDS = ("loss", "residual", "l1", "step")
 DIVERGENCE_FACTOR = 1e6
+ROLLBACK_FIELDS = ("params", "it", "x", "loss", "eta")
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,13 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
     n_rows = len(cfg.record_iters) + 1
     names = BASE_FIELDS + tuple(name for name, _ in metrics)
 
+    # a model may supply its own first-order pullback (``signal_vjp(params) -> (x, pull)``,
+    # e.g. the deep matrix factorization's hand-ordered products); else autodiff's
+    signal_vjp = getattr(model, "signal_vjp", None) or functools.partial(jax.vjp,
+                                                                         model.signal)
+
     def evaluate(params, data, y):
-        x, pull_signal = jax.vjp(model.signal, params)
+        x, pull_signal = signal_vjp(params)
         ax, pull_op = jax.vjp(lambda z: forward(data, z), x)
         r = ax - y
         loss = 0.5 * jnp.vdot(r, r)
@@ -172,8 +180,13 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             new = dict(params=new_p, pstate=new_ps, it=it, x=x, loss=loss, g=g,
                        grads=grads, eta=jnp.asarray(eta, jnp.float64),
                        status=jnp.int64(status))
-            kept = dict(s, status=jnp.int64(DIVERGED))
-            return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), kept, new)
+            # on divergence keep the last finite iterate: only what the records and outputs
+            # read (the gradients and the policy state are dead once the run stops, and
+            # selecting them would cost a pass over each every step)
+            kept = {k: jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), s[k], new[k])
+                    for k in ROLLBACK_FIELDS}
+            return dict(new, **kept, status=jnp.where(bad, jnp.int64(DIVERGED),
+                                                      new["status"]))
 
         shapes = jax.eval_shape(lambda: row_values(x0, loss0, ynorm, jnp.float64(0.0), mdata,
                                                    params0, data, y))
@@ -299,6 +312,31 @@ def run_driver_batch(
     out = fn(data, ys, params0, norms, metric_data)
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
+
+
+def run_in_chunks(items: Sequence[Any], run_chunk: Callable[[list], list], *,
+                  per_chunk: int, workers: int | None = None) -> list:
+    """Run ``run_chunk`` on consecutive chunks of ``items`` on threads; returns the
+    concatenated per-item results, in order (the one place where batched runs are split).
+
+    Chunks hold at most ``per_chunk`` items, and there is at least one chunk per worker, so
+    that every core has trials to run. ``workers`` threads (default one per core; 1 runs
+    the chunks in the calling thread, for when several processes already share the cores)
+    run them at once: XLA runs a compiled program without holding the GIL. Callers size the
+    chunks: memory-bound steps (matrix-vector products) by cache, compute-bound ones
+    (matrix-matrix products) by what runs fastest, often one trial per chunk."""
+    items = list(items)
+    if not items:
+        return []
+    workers = (os.cpu_count() or 1) if workers is None else check_int(workers, "workers",
+                                                                        minimum=1)
+    per_chunk = max(1, min(int(per_chunk), -(-len(items) // workers)))
+    chunks = [items[i:i + per_chunk] for i in range(0, len(items), per_chunk)]
+    workers = min(len(chunks), workers)
+    if workers == 1:
+        return [r for chunk in chunks for r in run_chunk(chunk)]
+    with ThreadPoolExecutor(workers) as pool:
+        return [r for rs in pool.map(run_chunk, chunks) for r in rs]
 
 
 def to_result(out: dict[str, Any], names: tuple[str, ...], wall: float, info: dict) -> Result:

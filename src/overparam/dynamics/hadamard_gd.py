@@ -1,17 +1,16 @@
 """Gradient descent on the deep Hadamard factorization (the simulated dynamics)."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 
-from .._core import Result, check_int
+from .._core import Result
 from ..models import Hadamard
 from ..problems import Problem, as_problem
-from .driver import make_config, run_driver, run_driver_batch, shares_operator, to_result
+from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
+                     shares_operator, to_result)
 from .steps import as_policy
 
 MetricMap = Mapping[str, Callable[[Any], Any]]
@@ -166,15 +165,5 @@ def hadamard_gd_batch(
                           wall / len(chunk), dict(info, batched=len(chunk)))
                 for b in range(len(chunk))]
 
-    workers = (os.cpu_count() or 1) if workers is None else check_int(workers, "workers",
-                                                                        minimum=1)
-    # at least one chunk per worker, so that every core has trials to run
-    per_chunk = min(per_chunk, -(-len(problems) // workers))
-    chunks = [problems[i:i + per_chunk] for i in range(0, len(problems), per_chunk)]
-    workers = min(len(chunks), workers)
-    if workers == 1:
-        return [r for chunk in chunks for r in run_chunk(chunk)]
-    # XLA runs a compiled loop without the GIL: chunks on threads use every core
-    with ThreadPoolExecutor(workers) as pool:
-        results = [r for rs in pool.map(run_chunk, chunks) for r in rs]
-    return results
+    # chunks on threads (at least one chunk per worker): see driver.run_in_chunks
+    return run_in_chunks(problems, run_chunk, per_chunk=per_chunk, workers=workers)
