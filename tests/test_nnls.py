@@ -26,7 +26,7 @@ def scipy_fun(A, y):
     return xs, 0.5 * float(np.sum((A @ xs - y) ** 2))
 
 
-METHODS = ["auto", "cd", "apg", "projected-gradient", "reparam", "lawson-hanson", "sklearn"]
+METHODS = ["auto", "cd", "gram", "apg", "projected-gradient", "reparam", "lawson-hanson", "sklearn"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -186,3 +186,124 @@ def test_projected_gradient_gram_and_operator_agree():
 
 def test_result_is_exported_from_the_package():
     assert overparam.solvers.nnls is nnls
+
+
+# -- the Gram path ("gram", auto for m >= n, n <= 256) and CD on A, against SciPy --------
+def ar1(seed, m, n, rho):
+    """Columns with AR(1) correlation rho^|j - k| (ill-conditioned for rho -> 1)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((m, n))
+    A = np.empty_like(Z)
+    A[:, 0] = Z[:, 0]
+    for j in range(1, n):
+        A[:, j] = rho * A[:, j - 1] + np.sqrt(1 - rho**2) * Z[:, j]
+    A /= np.sqrt(m)
+    y = A @ np.maximum(rng.standard_normal(n), 0) + 0.1 * rng.standard_normal(m)
+    return A, y
+
+
+def assert_matches_scipy(res, A, y, rtol=1e-10):
+    xs, fs = scipy_fun(A, y)
+    assert res.success, res.message
+    assert res.fun <= fs * (1 + rtol) + 1e-14, (res.fun, fs)
+    assert res.info["kkt_rel"] <= 1e-9 and res.info["min_x"] >= 0
+    return xs
+
+
+@pytest.mark.parametrize("method", ["gram", "cd"])
+@pytest.mark.parametrize("rho", [0.0, 0.9, 0.999])
+def test_gram_and_cd_match_scipy_tightly(method, rho):
+    A, y = ar1(12, 150, 70, rho)
+    res = nnls(A, y, method=method, tol=1e-11)
+    xs = assert_matches_scipy(res, A, y)
+    assert res.info["method"] == method
+    if rho < 0.99:  # unique and well-determined: the same x
+        np.testing.assert_allclose(res.x, xs, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["gram", "cd"])
+def test_slow_coordinate_descent_takes_the_active_set_polish(method):
+    A, y = ar1(13, 200, 100, 0.999)  # CD crawls: the rate rule calls the polish
+    res = nnls(A, y, method=method, tol=1e-10)
+    assert "active-set polish" in res.message
+    xs = assert_matches_scipy(res, A, y)
+    np.testing.assert_allclose(res.x, xs, atol=1e-6)
+
+
+def test_auto_takes_the_gram_path_by_the_documented_rule():
+    A, y = overdetermined(14, m=80, n=30)
+    assert nnls(A, y).info["method"] == "gram"  # m >= n, n <= 256
+    rng = np.random.default_rng(14)
+    B = rng.standard_normal((300, 260))
+    assert nnls(B, rng.standard_normal(300), max_iter=3).info["method"] == "cd"  # n > 256
+    C = rng.standard_normal((20, 40))
+    assert nnls(C, rng.standard_normal(20), max_iter=3).info["method"] == "cd"  # m < n
+
+
+@pytest.mark.parametrize("method", ["gram", "cd"])
+def test_gram_and_cd_degenerate_cases(method):
+    rng = np.random.default_rng(15)
+    Bm = rng.standard_normal((60, 12))
+    # dependent and duplicated columns (rank deficient, m > n): the objective is unique
+    A = np.hstack([Bm, Bm[:, :4], Bm[:, :3] + Bm[:, 3:6], Bm[:, [0]]])
+    y = rng.standard_normal(60)
+    assert_matches_scipy(nnls(A, y, method=method, tol=1e-11), A, y)
+    # zero columns: reported and set to 0
+    Z = Bm.copy()
+    Z[:, [2, 7]] = 0.0
+    res = nnls(Z, y, method=method, tol=1e-11)
+    assert list(res.info["zero_columns"]) == [2, 7] and res.x[2] == res.x[7] == 0
+    assert_matches_scipy(res, Z, y)
+    # y in the polar cone (A^T y <= 0): x = 0 exactly; y = 0: x = 0
+    P = np.abs(Bm)
+    for yy in (-np.abs(rng.standard_normal(60)), np.zeros(60)):
+        res = nnls(P, yy, method=method)
+        assert res.success and np.all(res.x == 0), res.message
+    # one column, m = n (square, full rank)
+    assert_matches_scipy(nnls(Bm[:, :1], y, method=method, tol=1e-12), Bm[:, :1], y)
+    S = Bm[:12]
+    assert_matches_scipy(nnls(S, y[:12], method=method, tol=1e-11), S, y[:12])
+
+
+def test_gram_warm_start_and_certificate_on_A(monkeypatch):
+    import importlib
+
+    mod = importlib.import_module("overparam.solvers.nnls")
+    A, y = ar1(16, 120, 50, 0.9)
+    cold = nnls(A, y, method="gram", tol=1e-10)
+    warm = nnls(A, y, method="gram", x0=cold.x, tol=1e-10)
+    assert warm.success and warm.n_iter <= 1 < cold.n_iter
+    # the Gram path certifies on A itself: a Gram solution that is off (here: perturbed
+    # on purpose) fails that check and coordinate descent on A takes over
+    orig = mod._nnls_cd
+
+    def off(M, yy, x0, tol, max_iter, gram=False, **kw):
+        x, e, res, extras = orig(M, yy, x0, tol, max_iter, gram=gram, **kw)
+        return (x * 1.01 if gram else x), e, res, extras
+
+    monkeypatch.setattr(mod, "_nnls_cd", off)
+    res = nnls(A, y, method="gram", tol=1e-10)
+    assert "then coordinate descent on A" in res.message
+    assert_matches_scipy(res, A, y)
+
+
+def test_gram_and_cd_against_scipy_hypothesis():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    shapes = [(12, 5), (30, 12), (25, 25)]  # few shapes: one compilation each
+
+    @settings(max_examples=25, deadline=None, derandomize=True)
+    @given(st.sampled_from(shapes), st.integers(0, 2**31 - 1), st.floats(0.0, 0.99),
+           st.sampled_from(["gram", "cd"]))
+    def check(shape, seed, rho, method):
+        m, n = shape
+        A, y = ar1(seed, m, n, rho)
+        res = nnls(A, y, method=method, tol=1e-11)
+        _, fs = scipy_fun(A, y)
+        assert res.success, res.message
+        assert res.fun <= fs * (1 + 1e-9) + 1e-13
+        assert res.info["kkt_rel"] <= 1e-9 and res.info["min_x"] >= 0
+
+    check()
