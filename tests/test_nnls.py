@@ -259,10 +259,8 @@ def test_gram_and_cd_degenerate_cases(method):
     for yy in (-np.abs(rng.standard_normal(60)), np.zeros(60)):
         res = nnls(P, yy, method=method)
         assert res.success and np.all(res.x == 0), res.message
-    # one column, m = n (square, full rank)
+    # one column (m = n: in the hypothesis test)
     assert_matches_scipy(nnls(Bm[:, :1], y, method=method, tol=1e-12), Bm[:, :1], y)
-    S = Bm[:12]
-    assert_matches_scipy(nnls(S, y[:12], method=method, tol=1e-11), S, y[:12])
 
 
 def test_gram_warm_start_and_certificate_on_A(monkeypatch):
@@ -292,9 +290,9 @@ def test_gram_and_cd_against_scipy_hypothesis():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    shapes = [(12, 5), (30, 12), (25, 25)]  # few shapes: one compilation each
+    shapes = [(30, 12), (25, 25)]  # few shapes: one compilation each
 
-    @settings(max_examples=25, deadline=None, derandomize=True)
+    @settings(max_examples=15, deadline=None, derandomize=True)
     @given(st.sampled_from(shapes), st.integers(0, 2**31 - 1), st.floats(0.0, 0.99),
            st.sampled_from(["gram", "cd"]))
     def check(shape, seed, rho, method):
