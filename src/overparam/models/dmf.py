@@ -71,8 +71,10 @@ class DeepMatrixFactorization:
 
     Notes
     -----
-    The loss is ``0.5 ||A(vec(W)) - y||^2`` and the gradients are autodiff's, which for
-    the estimation loss are ``grad_j = (W_N ... W_{j+1})^T (W - Y) (W_{j-1} ... W_1)^T``.
+    The loss is ``0.5 ||A(vec(W)) - y||^2``; the driver pulls ``A^*(r)`` back through the
+    product with :meth:`signal_vjp` (hand-ordered products, equal to autodiff's vjp), so
+    the gradients for the estimation loss are
+    ``grad_j = (W_N ... W_{j+1})^T (W - Y) (W_{j-1} ... W_1)^T``.
     With ``W_j(0) = alpha I`` and a symmetric target ``Y = V diag(sigma) V^T`` every factor
     stays ``V diag(lambda) V^T`` with ``lambda <- lambda - eta lambda^(N-1) (lambda^N -
     sigma)`` (the exact oracle of the tests).
