@@ -108,7 +108,9 @@ class _Periodic:
                        for o, p in zip(M.offsets.tolist(), self.primes)]
         self.tau = None
         self.marks: list[np.ndarray] = []
-        self.count = np.zeros((UT.shape[0], self.chunk), dtype=np.uint8)
+        # byte counts while they cannot overflow (K <= 255 blocks)
+        self.dtype = np.uint8 if M.K <= 255 else np.uint16
+        self.count = np.zeros((UT.shape[0], self.chunk), dtype=self.dtype)
 
     def _tile(self, block: np.ndarray, p: int) -> np.ndarray:
         reps = -(-(self.chunk + p) // p)
@@ -119,7 +121,7 @@ class _Periodic:
         median above ``tau`` in some column."""
         if self.tau is None or np.any(tau > 1.25 * self.tau + 1e-300):
             self.tau = tau.copy()
-            self.marks = [(np.abs(v) > tau[:, None]).astype(np.uint8) for v in self.values]
+            self.marks = [(np.abs(v) > tau[:, None]).astype(self.dtype) for v in self.values]
         c = b - a
         count = self.count[:, :c]
         count[...] = 0
