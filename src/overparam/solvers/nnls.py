@@ -196,6 +196,9 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
     return jax.jit(run)
 
 
+_TILE = (1024, 256)  # rows x columns of M per tile (2 MiB) in _aligned_transpose
+
+
 def _aligned_transpose(M: np.ndarray) -> np.ndarray:
     """``M.T`` as a C-contiguous array whose data is 64-byte aligned: JAX then uses the
     buffer without a copy (``device_put(may_alias=True)``), where ``jnp.asarray`` of an
@@ -216,9 +219,6 @@ def _aligned_transpose(M: np.ndarray) -> np.ndarray:
             for j in range(0, n, C):
                 out[j:j + C, i:i + R] = M[i:i + R, j:j + C].T
     return out
-
-
-_TILE = (1024, 256)  # rows x columns of M per tile (2 MiB) in _aligned_transpose
 
 
 def _nnls_cd(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, max_iter: int,
