@@ -130,3 +130,60 @@ def test_sigkill_mid_run_then_resume_gives_every_cell_exactly_once(tmp_path):
     assert not df.duplicated(["cell", "label", "trial"]).any()
     assert df.groupby("cell").size().eq(2).all()
     assert not list(parts.glob(".*.tmp"))
+
+
+ONE_CELL = {**SPEC, "problem": {"n": 30, "s": 2, "m": 12}}
+
+
+def test_one_cell_checkpoints_each_configuration_and_resumes_from_them(tmp_path):
+    from overparam.experiments.cells import config_key
+    from overparam.experiments.runner import run_cell, versions
+    from overparam.experiments.store import Store
+
+    whole = tmp_path / "whole"
+    s0 = run(ONE_CELL, whole, executor="serial")
+    assert s0.computed == 1 and s0.trials == 6 and s0.resumed_configs == 0
+    assert not list((whole / "pending").iterdir())  # checkpoints dropped with the part
+
+    # an interrupted run: only the second configuration finished and was checkpointed
+    spec = load_spec(ONE_CELL)
+    cell = expand_cells(spec)[0]
+    cfgs = spec.method_configs()
+    out = tmp_path / "resumed"
+    store = Store(out)
+    keys = {c.key: config_key(spec, cell.params, c) for c in cfgs}
+    store.prepare(spec, [cell.key], versions(), config_keys=keys.values())
+    store.write_config(keys[cfgs[1].key], run_cell(spec.data, cell, [cfgs[1].key]))
+    summary = run(ONE_CELL, out, executor="serial")
+    assert summary.resumed_configs == 1 and summary.trials == 3 and summary.computed == 1
+    pd.testing.assert_frame_equal(_rows(whole), _rows(out), check_exact=True)
+
+    # an edited spec (a third configuration, another method: the labels of the first two
+    # stay): the unchanged configurations come from checkpoints
+    edited = {**ONE_CELL, "methods": ONE_CELL["methods"] + [
+        {"name": "hadamard_limit", "depth": 2, "init_scale": 1e-3}]}
+    spec2 = load_spec(edited)
+    cell2 = expand_cells(spec2)[0]
+    assert cell2.key != cell.key  # the cell changed, its first two configurations did not
+    assert [config_key(spec2, cell2.params, c) for c in spec2.method_configs()[:2]] == \
+        list(keys.values())
+    for c in cfgs:
+        store.write_config(keys[c.key], run_cell(spec.data, cell, [c.key]))
+    (store.pending / f"{keys[cfgs[0].key]}.pkl").write_bytes(b"truncated")
+    with pytest.warns(RuntimeWarning, match="corrupt or truncated checkpoint"):
+        s2 = run(edited, out, executor="serial", force=True)
+    assert s2.resumed_configs == 1 and s2.trials == 6  # the corrupt one was recomputed
+    df = _rows(out)
+    assert len(df) == 9 and set(df.cell) == {cell2.key}
+    first_two = df[df.label.isin([c.label for c in cfgs])].drop(columns="cell")
+    pd.testing.assert_frame_equal(_rows(whole).drop(columns="cell"),
+                                  first_two.reset_index(drop=True), check_exact=True)
+
+
+def test_processes_checkpoint_parts_and_join_like_serial(tmp_path):
+    serial = tmp_path / "s"
+    run(ONE_CELL, serial, executor="serial")
+    summary = run(ONE_CELL, tmp_path / "p", executor="processes", workers=2)
+    assert summary.computed == 1 and summary.trials == 6 and not summary.failed
+    pd.testing.assert_frame_equal(_rows(serial), _rows(tmp_path / "p"), check_exact=True)
+    assert not list((tmp_path / "p" / "pending").iterdir())

@@ -15,7 +15,8 @@ from typing import Any
 from .._core import derive_seed
 from .spec import Spec
 
-__all__ = ["Cell", "expand_cells", "problem_seed", "method_seed", "make_problem"]
+__all__ = ["Cell", "expand_cells", "problem_seed", "method_seed", "make_problem",
+           "config_key"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,17 @@ def method_seed(pseed: int, name: str, params: dict[str, Any]) -> int:
 def cell_key(spec: Spec, params: dict[str, Any]) -> str:
     blob = json.dumps([spec.experiment, spec.generator, spec.data["methods"], params],
                       sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def config_key(spec: Spec, params: dict[str, Any], cfg: Any) -> str:
+    """Content hash of everything that determines one method configuration's rows in one
+    cell: the cell's problems (parameters, generator, experiment settings), the
+    configuration and its label, and the reference configuration (metrics compare to it).
+    Unlike the cell key it does not change when other configurations of the spec change."""
+    ref = spec.reference
+    blob = json.dumps([spec.experiment, spec.generator, params, cfg.key, cfg.label,
+                       None if ref is None else ref.key], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -12,11 +12,13 @@ and the cell only (derived seeds, chunking from the spec's memory bound). The pa
 writes every part, so workers need no shared filesystem.
 
 When a sweep has fewer cells than twice the workers (one problem cell, many method
-configurations: an init-scale or step-ratio study), the parallel executors run each
-method configuration of a cell as its own task and join the parts of a cell before it is
-yielded, so the store still gets one part per cell (and resumes per cell). Every task
-generates the cell's problems again (from the same derived seeds) and runs the reference
-configuration when the metrics need one.
+configurations: an init-scale or step-ratio study), the executors run each method
+configuration of a cell as its own task and join the parts of a cell before it is
+yielded, so the store still gets one part per cell. Every task generates the cell's
+problems again (from the same derived seeds) and runs the reference configuration when the
+metrics need one. Finished parts can be yielded as checkpoints (the sweep stores them, so a
+crash loses only the configurations in flight), and configurations finished by an earlier
+run are passed back in (``have``) and not run again.
 """
 from __future__ import annotations
 
@@ -43,36 +45,71 @@ def _failed(cell: Cell, exc: BaseException) -> dict[str, Any]:
     return dict(key=cell.key, failed=f"{type(exc).__name__}: {exc}")
 
 
-def _serial(spec_data: dict, cells: list[Cell]) -> Iterator[tuple[Cell, dict]]:
-    for cell in cells:
-        try:
-            yield cell, run_cell(spec_data, cell)
-        except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
-            yield cell, _failed(cell, exc)
-
-
 Task = tuple[Cell, "list[str] | None"]
+Have = dict[str, dict[str, dict]]
 
 
-def tasks(spec_data: dict, cells: list[Cell], workers: int) -> list[Task]:
+def tasks(spec_data: dict, cells: list[Cell], workers: int,
+          have: Have | None = None) -> list[Task]:
     """Units of work: whole cells, or (cell, [configuration key]) when there are fewer
-    cells than twice the workers and the cells have several method configurations."""
+    cells than twice the workers and the cells have several method configurations. A cell
+    with configurations already finished (``have``: cell key -> configuration key ->
+    output) runs only its missing configurations, one task each."""
     keys = [c.key for c in Spec(spec_data).method_configs()]
-    if len(cells) >= 2 * workers or len(keys) < 2:
-        return [(cell, None) for cell in cells]
-    return [(cell, [k]) for cell in cells for k in keys]
+    have = have or {}
+    split = len(cells) < 2 * workers and len(keys) >= 2
+    units: list[Task] = []
+    for cell in cells:
+        done = have.get(cell.key)
+        if done:
+            units += [(cell, [k]) for k in keys if k not in done]
+        elif split:
+            units += [(cell, [k]) for k in keys]
+        else:
+            units.append((cell, None))
+    return units
+
+
+def _joined(key: str, outs: list[dict], trials: int) -> dict:
+    return dict(key=key, rows=[r for o in outs for r in o["rows"]],
+                traces=[t for o in outs for t in o["traces"]],
+                seconds=sum(o["seconds"] for o in outs), trials=trials)
 
 
 class _Joiner:
     """Collects the parts of split cells; a cell is complete when all its parts are in
-    (joined in configuration order), failed as soon as one part failed."""
+    (joined in configuration order), failed as soon as one part failed. Parts finished
+    by an earlier run (``have``) count as in; ``trials`` of a joined output counts only
+    the parts run now."""
 
-    def __init__(self, units: list[Task]) -> None:
+    def __init__(self, units: list[Task], order: list[str] | None = None,
+                 have: Have | None = None) -> None:
         self.units = units
+        self.order = {k: i for i, k in enumerate(order or [])}
         self.pending: dict[str, int] = {}
-        for cell, _ in units:
-            self.pending[cell.key] = self.pending.get(cell.key, 0) + 1
-        self.parts: dict[str, list[tuple[int, dict]]] = {}
+        self.parts: dict[str, list[tuple[float, dict]]] = {}
+        self.trials: dict[str, int] = {}
+        for key, done in (have or {}).items():
+            if done:
+                self.parts[key] = [(self.order.get(k, -1), o) for k, o in done.items()]
+                self.pending[key] = 0
+        for cell, part in units:
+            if part is not None:
+                self.pending[cell.key] = self.pending.get(cell.key, 0) + 1
+
+    def _position(self, i: int) -> float:
+        part = self.units[i][1] or []
+        return min((self.order.get(k, i) for k in part), default=i) if self.order else i
+
+    def ready(self) -> list[str]:
+        """Cells complete from earlier parts alone (nothing left to run)."""
+        keys = [k for k, n in self.pending.items() if n == 0]
+        return [k for k in keys if k in self.parts]
+
+    def take(self, key: str) -> dict:
+        del self.pending[key]
+        outs = [o for _, o in sorted(self.parts.pop(key), key=lambda t: t[0])]
+        return _joined(key, outs, self.trials.pop(key, 0))
 
     def add(self, i: int, output: dict) -> dict | None:
         """Output of unit ``i``; returns the cell's output once complete, else None."""
@@ -85,24 +122,45 @@ class _Joiner:
         if "failed" in output:
             del self.pending[key]
             self.parts.pop(key, None)
+            self.trials.pop(key, None)
             return output
-        self.parts.setdefault(key, []).append((i, output))
+        self.parts.setdefault(key, []).append((self._position(i), output))
+        self.trials[key] = self.trials.get(key, 0) + output["trials"]
         self.pending[key] -= 1
         if self.pending[key]:
             return None
-        del self.pending[key]
-        outs = [o for _, o in sorted(self.parts.pop(key), key=lambda t: t[0])]
-        return dict(key=key, rows=[r for o in outs for r in o["rows"]],
-                    traces=[t for o in outs for t in o["traces"]],
-                    seconds=sum(o["seconds"] for o in outs),
-                    trials=sum(o["trials"] for o in outs))
+        return self.take(key)
 
 
-def _processes(spec_data: dict, cells: list[Cell], workers: int) -> Iterator[tuple[Cell, dict]]:
+def _results(cells: list[Cell], units: list[Task], join: _Joiner,
+             finished: Iterator[tuple[int, dict]], checkpoint: bool
+             ) -> Iterator[tuple[Cell, dict]]:
+    """Cells complete from earlier parts, then each finished unit (as a checkpoint when it
+    is a part and ``checkpoint``) and each cell it completes."""
+    by_key = {c.key: c for c in cells}
+    for key in join.ready():
+        yield by_key[key], join.take(key)
+    for i, output in finished:
+        cell, part = units[i]
+        if checkpoint and part is not None and "failed" not in output:
+            yield cell, dict(key=cell.key, partial=True, configs=list(part), output=output)
+        done = join.add(i, output)
+        if done is not None:
+            yield cell, done
+
+
+def _serial(spec_data: dict, units: list[Task]) -> Iterator[tuple[int, dict]]:
+    for i, (cell, part) in enumerate(units):
+        try:
+            yield i, run_cell(spec_data, cell, part)
+        except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
+            yield i, _failed(cell, exc)
+
+
+def _processes(spec_data: dict, units: list[Task], workers: int
+               ) -> Iterator[tuple[int, dict]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    units = tasks(spec_data, cells, workers)
-    join = _Joiner(units)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=ctx) as pool:
         futures = {pool.submit(run_cell, spec_data, cell, part): i
@@ -116,23 +174,19 @@ def _processes(spec_data: dict, cells: list[Cell], workers: int) -> Iterator[tup
                     if type(exc).__name__ == "BrokenProcessPool":
                         raise
                     output = _failed(units[i][0], exc)
-                done = join.add(i, output)
-                if done is not None:
-                    yield units[i][0], done
+                yield i, output
         finally:
             for fut in futures:
                 fut.cancel()
 
 
-def _dask(spec_data: dict, cells: list[Cell], workers: int,
-          address: str | None) -> Iterator[tuple[Cell, dict]]:
+def _dask(spec_data: dict, units: list[Task], workers: int,
+          address: str | None) -> Iterator[tuple[int, dict]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("the dask executor needs `pip install overparam[dask]`") from exc
 
-    units = tasks(spec_data, cells, workers)
-    join = _Joiner(units)
     cluster = None
     if address:
         client = Client(address)
@@ -151,9 +205,7 @@ def _dask(spec_data: dict, cells: list[Cell], workers: int,
                 output = fut.result()
             except Exception as exc:  # noqa: BLE001
                 output = _failed(units[i][0], exc)
-            done = join.add(i, output)
-            if done is not None:
-                yield units[i][0], done
+            yield i, output
     finally:
         client.close()
         if cluster is not None:
@@ -161,16 +213,32 @@ def _dask(spec_data: dict, cells: list[Cell], workers: int,
 
 
 def execute(spec_data: dict, cells: list[Cell], executor: str = "processes",
-            workers: int = 0, address: str | None = None) -> Iterator[tuple[Cell, dict]]:
+            workers: int = 0, address: str | None = None, *, have: Have | None = None,
+            checkpoint: bool = False) -> Iterator[tuple[Cell, dict]]:
     """Run ``cells`` on an executor; yields ``(cell, output)`` in completion order. An
-    output with a ``failed`` key reports a cell whose run raised (it is not stored)."""
+    output with a ``failed`` key reports a cell whose run raised (it is not stored).
+
+    ``have`` (cell key -> configuration key -> output) gives configurations of those cells
+    finished by an earlier run: only the others run, and the cell's output joins both.
+    With ``checkpoint``, every finished part of a split cell is also yielded, before the
+    cell completes, as ``dict(key=..., partial=True, configs=[...], output=...)``.
+    """
     if not cells:
         return iter(())
+    if executor not in ("serial", "processes", "dask"):
+        raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")
     workers = workers or default_workers()
-    if executor == "serial" or (executor == "processes" and workers == 1):
-        return _serial(spec_data, cells)
-    if executor == "processes":
-        return _processes(spec_data, cells, workers)
-    if executor == "dask":
-        return _dask(spec_data, cells, workers, address)
-    raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")
+    if executor == "processes" and workers == 1:
+        executor = "serial"
+    units = tasks(spec_data, cells, 1 if executor == "serial" else workers, have)
+    order = [c.key for c in Spec(spec_data).method_configs()]
+    join = _Joiner(units, order, have)
+    if not units:
+        finished: Iterator[tuple[int, dict]] = iter(())
+    elif executor == "serial":
+        finished = _serial(spec_data, units)
+    elif executor == "processes":
+        finished = _processes(spec_data, units, workers)
+    else:
+        finished = _dask(spec_data, units, workers, address)
+    return _results(cells, units, join, finished, checkpoint)

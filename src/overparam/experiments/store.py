@@ -5,18 +5,29 @@ Layout::
     FOLDER/manifest.json          spec, spec hash, cell keys in grid order, versions
     FOLDER/parts/<cell key>.parquet     one row per (trial, method configuration)
     FOLDER/traces/<cell key>.parquet    solver traces (long format), when requested
+    FOLDER/pending/<config key>.pkl     a finished method configuration of a cell that is
+                                        still running (see below)
 
 Every file is written to a temporary name, flushed and renamed (atomic on POSIX), the trace
 part before the result part, so a finished cell is exactly a valid result part: a crash
 loses at most the cells in flight, and a re-run skips finished cells. A part that does not
 read back completely (truncated, corrupt, wrong row count or cell) is reported with a
 warning, removed and recomputed.
+
+When the executors split a cell into one task per method configuration (few cells, many
+configurations), every finished configuration is checkpointed in ``pending/`` under a
+content hash of what determines its rows (``cells.config_key``), and the files of a cell
+are removed once its part is written. A crash therefore loses only the configurations in
+flight, and a run of an edited spec (``--force``) keeps the finished configurations that
+did not change. Pending files are Python pickles of the rows: private checkpoints of this
+library, never meant to be shared or read by anything else.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any, Iterable
@@ -79,18 +90,21 @@ class Store:
         self.folder = Path(folder)
         self.parts = self.folder / "parts"
         self.traces = self.folder / "traces"
+        self.pending = self.folder / "pending"
 
     # -- set-up -------------------------------------------------------------------------
     def prepare(self, spec: Any, cell_keys: list[str], versions: dict[str, str], *,
-                force: bool = False) -> None:
+                force: bool = False, config_keys: Iterable[str] = ()) -> None:
         """Create the folder or check that it belongs to ``spec``.
 
         A folder holding a different spec is refused unless ``force``; then the manifest is
         replaced and parts of cells the new spec does not have are removed (cells whose
-        content hash is unchanged are kept).
+        content hash is unchanged are kept), and so are checkpointed configurations whose
+        key is not in ``config_keys``.
         """
         self.parts.mkdir(parents=True, exist_ok=True)
         self.traces.mkdir(parents=True, exist_ok=True)
+        self.pending.mkdir(parents=True, exist_ok=True)
         path = self.folder / MANIFEST
         if path.exists():
             old = json.loads(path.read_text())
@@ -106,6 +120,10 @@ class Store:
                 for f in d.glob("*.parquet"):
                     if f.stem not in keep:
                         f.unlink()
+            keep_cfg = set(config_keys)
+            for f in self.pending.glob("*.pkl"):
+                if f.stem not in keep_cfg:
+                    f.unlink()
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         manifest = dict(spec=spec.data, spec_hash=spec.hash, spec_toml=spec.to_toml(),
                         cells=cell_keys, created=now, **versions)
@@ -113,7 +131,7 @@ class Store:
 
     def clean_temporary(self) -> None:
         """Remove temporary files left by a killed run."""
-        for d in (self.parts, self.traces):
+        for d in (self.parts, self.traces, self.pending):
             for f in d.glob(".*.tmp"):
                 f.unlink(missing_ok=True)
 
@@ -158,6 +176,47 @@ class Store:
         path = self.part_path(key)
         _atomic_write_bytes(path, _table_bytes(output["rows"], key))
         return path
+
+    # -- configurations of cells in flight ---------------------------------------------------
+    def write_config(self, ckey: str, output: dict[str, Any]) -> Path:
+        """Checkpoint one finished method configuration of a cell (``ckey`` from
+        ``cells.config_key``; ``output`` as returned by ``run_cell`` for that part)."""
+        path = self.pending / f"{ckey}.pkl"
+        blob = dict(format=1, config=ckey, output=output)
+        _atomic_write_bytes(path, pickle.dumps(blob, protocol=pickle.HIGHEST_PROTOCOL))
+        return path
+
+    def finished_configs(self, ckeys: dict[str, str], expected_rows: int
+                         ) -> dict[str, dict[str, Any]]:
+        """Checkpointed outputs among ``ckeys`` (configuration key -> content key), as
+        configuration key -> output. Unreadable or incomplete files are removed with a
+        warning (the configuration will be recomputed)."""
+        found = {}
+        for cfg, ckey in ckeys.items():
+            path = self.pending / f"{ckey}.pkl"
+            if not path.exists():
+                continue
+            try:
+                blob = pickle.loads(path.read_bytes())
+                if not isinstance(blob, dict) or blob.get("config") != ckey:
+                    raise ValueError("the file belongs to another configuration")
+                out = blob["output"]
+                if len(out["rows"]) != expected_rows:
+                    raise ValueError(f"{len(out['rows'])} rows, expected {expected_rows}")
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is redone
+                warnings.warn(f"corrupt or truncated checkpoint {path.name} "
+                              f"({type(exc).__name__}: {exc}); removing it, the "
+                              "configuration will be recomputed", RuntimeWarning,
+                              stacklevel=2)
+                path.unlink(missing_ok=True)
+                continue
+            found[cfg] = out
+        return found
+
+    def drop_configs(self, ckeys: Iterable[str]) -> None:
+        """Remove the checkpoints of a cell whose part is written."""
+        for ckey in ckeys:
+            (self.pending / f"{ckey}.pkl").unlink(missing_ok=True)
 
     # -- reading ------------------------------------------------------------------------
     def _ordered_parts(self, directory: Path) -> list[Path]:

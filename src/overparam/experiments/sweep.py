@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cells import expand_cells
+from .cells import config_key, expand_cells
 from .executors import execute
 from .runner import versions
 from .spec import Spec, SpecError, load_spec
@@ -39,6 +39,8 @@ class RunSummary:
         Wall time of the run.
     trials : int
         Solver runs performed by this run.
+    resumed_configs : int
+        Method configurations of unfinished cells taken from an earlier run's checkpoints.
     """
 
     folder: Path
@@ -49,12 +51,16 @@ class RunSummary:
     error_rows: int = 0
     seconds: float = 0.0
     trials: int = 0
+    resumed_configs: int = 0
 
     def __str__(self) -> str:
         rate = self.trials / self.seconds if self.seconds > 0 else float("nan")
         s = (f"{self.computed} cell(s) computed, {self.skipped} already done, "
              f"{len(self.failed)} failed, of {self.cells}; {self.trials} solver runs in "
              f"{self.seconds:.1f} s ({rate:.1f}/s); results in {self.folder}")
+        if self.resumed_configs:
+            s += f"\n{self.resumed_configs} finished method configuration(s) of unfinished " \
+                 "cells resumed from checkpoints"
         if self.error_rows:
             s += f"\n{self.error_rows} row(s) record a method that failed on a problem " \
                  "(see the `error` column)"
@@ -76,6 +82,14 @@ def _progress(total: int, initial: int, enabled: bool | None):
                 dynamic_ncols=True)
 
 
+def _rekeyed(output: dict[str, Any], key: str) -> dict[str, Any]:
+    """A checkpointed configuration's output under the current cell key (the key changes
+    when other configurations of the spec change; the rows do not)."""
+    rows = [dict(r, cell=key) for r in output["rows"]]
+    traces = [dict(t, cell=key) for t in output["traces"]]
+    return dict(output, key=key, rows=rows, traces=traces)
+
+
 def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None, *,
         executor: str | None = None, workers: int | None = None, address: str | None = None,
         force: bool = False, progress: bool | None = None,
@@ -95,7 +109,8 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
     address : str, optional
         Dask scheduler address; none starts a LocalCluster.
     force : bool
-        Replace the results of a different spec in ``out`` (unchanged cells are kept).
+        Replace the results of a different spec in ``out`` (unchanged cells are kept, and
+        so are the checkpointed configurations of unfinished cells that did not change).
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     overrides : tuple of str
@@ -119,19 +134,42 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
 
     t0 = time.perf_counter()
     cells = expand_cells(spec)
+    configs = spec.method_configs()
+    ckeys = {c.key: {cfg.key: config_key(spec, c.params, cfg) for cfg in configs}
+             for c in cells}
     store = Store(folder)
-    store.prepare(spec, [c.key for c in cells], versions(), force=force)
+    store.prepare(spec, [c.key for c in cells], versions(), force=force,
+                  config_keys=[k for d in ckeys.values() for k in d.values()])
     store.clean_temporary()
-    per_cell = spec.experiment["trials"] * len(spec.method_configs())
+    trials = spec.experiment["trials"]
     with warnings.catch_warnings():
         warnings.simplefilter("always", RuntimeWarning)
-        done = store.finished([c.key for c in cells], per_cell)
-    todo = [c for c in cells if c.key not in done]
-    summary = RunSummary(folder=folder, cells=len(cells), skipped=len(cells) - len(todo))
+        done = store.finished([c.key for c in cells], trials * len(configs))
+        todo = [c for c in cells if c.key not in done]
+        have = {c.key: {k: _rekeyed(o, c.key)
+                        for k, o in store.finished_configs(ckeys[c.key], trials).items()}
+                for c in todo}
+    have = {k: v for k, v in have.items() if v}
+    summary = RunSummary(folder=folder, cells=len(cells), skipped=len(cells) - len(todo),
+                         resumed_configs=sum(len(v) for v in have.values()))
 
     bar = _progress(len(cells), summary.skipped, progress)
+    parts_done = summary.resumed_configs
+    split: set[str] = set()
     try:
-        for cell, output in execute(spec.data, todo, executor, workers, address):
+        for cell, output in execute(spec.data, todo, executor, workers, address,
+                                    have=have, checkpoint=True):
+            if output.get("partial"):
+                # one configuration of a split cell: checkpoint it, the cell goes on
+                if len(output["configs"]) == 1:
+                    store.write_config(ckeys[cell.key][output["configs"][0]],
+                                       output["output"])
+                parts_done += len(output["configs"])
+                split.add(cell.key)
+                summary.trials += output["output"]["trials"]
+                if bar is not None:
+                    bar.set_postfix_str(f"{parts_done} method configuration(s) done")
+                continue
             if "failed" in output:
                 summary.failed[cell.key] = output["failed"]
                 msg = f"cell {cell.index} {cell.params} failed: {output['failed']}"
@@ -141,8 +179,10 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
                     print(msg, file=sys.stderr)
             else:
                 store.write(output)
+                store.drop_configs(ckeys[cell.key].values())
                 summary.computed += 1
-                summary.trials += output["trials"]
+                if cell.key not in split:  # a split cell's runs were counted per part
+                    summary.trials += output["trials"]
                 summary.error_rows += sum(r["status"] == "error" for r in output["rows"])
             if bar is not None:
                 elapsed = time.perf_counter() - t0
