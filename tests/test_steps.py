@@ -234,3 +234,24 @@ def test_policy_string_runs_through_hadamard_gd():
     b = overparam.hadamard_gd(p, nonneg=True, step=Nesterov(space="mirror", depth=2),
                               max_iter=300, tol=0.0)
     np.testing.assert_array_equal(a.x, b.x)
+
+
+def test_constant_step_sweep_compiles_once_and_matches_a_numpy_loop():
+    from overparam.dynamics import driver
+
+    p = sparse_recovery(n=30, m=12, s=2, seed=3)
+    A, y = np.asarray(p.A.to_dense()), np.asarray(p.y)
+    first = overparam.hadamard_gd(p, depth=2, init_scale=0.1, step=0.011, max_iter=50,
+                                  tol=0.0, record=None)
+    misses = driver._build.cache_info().misses
+    for eta in (0.013, 0.017):
+        res = overparam.hadamard_gd(p, depth=2, init_scale=0.1, step=eta, max_iter=50,
+                                    tol=0.0, record=None)
+        u = np.full(30, 0.1)
+        v = np.full(30, 0.1)
+        for _ in range(50):  # the same update in NumPy: x = u^2 - v^2
+            g = A.T @ (A @ (u**2 - v**2) - y)
+            u, v = u - eta * 2 * u * g, v + eta * 2 * v * g
+        np.testing.assert_allclose(res.x, u**2 - v**2, rtol=1e-12, atol=1e-14)
+        assert not np.allclose(res.x, first.x)  # the step is really used
+    assert driver._build.cache_info().misses == misses  # no new program per step size

@@ -13,6 +13,7 @@ import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -115,6 +116,28 @@ class _ClosedForward:
         return isinstance(other, _ClosedForward) and other.op is self.op
 
 
+def _split_policy(policy: Any) -> tuple[Any, tuple[float, ...]]:
+    """(policy with its ``dynamic_fields`` blanked, their values): the compiled loop is
+    cached on the first and takes the second as arguments."""
+    names = getattr(type(policy), "dynamic_fields", ())
+    if not names or not dataclasses.is_dataclass(policy):
+        return policy, ()
+    return _with_fields(policy, dict.fromkeys(names)), tuple(float(getattr(policy, n))
+                                                              for n in names)
+
+
+def _with_fields(policy: Any, values: dict[str, Any]) -> Any:
+    # not dataclasses.replace: __post_init__ validates floats, and these may be tracers
+    new = object.__new__(type(policy))
+    for f in dataclasses.fields(policy):
+        object.__setattr__(new, f.name, values.get(f.name, getattr(policy, f.name)))
+    return new
+
+
+def _dynamic_values(values: tuple[float, ...]) -> tuple[jax.Array, ...]:
+    return tuple(jnp.float64(v) for v in values)
+
+
 @functools.lru_cache(maxsize=64)
 def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: bool | str):
     rec = jnp.asarray(cfg.record_iters, dtype=jnp.int64)
@@ -152,7 +175,11 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
     def write_row(trace, k, vals):
         return {name: trace[name].at[k].set(vals[name]) for name in trace}
 
-    def run(data, y, params0, opnorm2, mdata=None):
+    dynamic = getattr(type(policy), "dynamic_fields", ())
+
+    def run(data, y, params0, opnorm2, mdata=None, pvals=()):
+        # the policy with its dynamic fields (traced values; see _split_policy)
+        pol = _with_fields(policy, dict(zip(dynamic, pvals))) if pvals else policy
         # relative residual; absolute when y = 0
         ynorm = jnp.linalg.norm(y)
         ynorm = jnp.where(ynorm > 0, ynorm, 1.0)
@@ -161,13 +188,13 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
         status0 = jnp.where(
             jnp.sqrt(2.0 * loss0) / ynorm <= cfg.tol, CONVERGED,
             jnp.where(jnp.isfinite(loss0), RUNNING, DIVERGED))
-        state = dict(params=params0, pstate=policy.init(params0), it=jnp.int64(0),
+        state = dict(params=params0, pstate=pol.init(params0), it=jnp.int64(0),
                      x=x0, loss=loss0, g=g0, grads=grads0, eta=jnp.float64(0.0),
                      status=jnp.int64(status0))
 
         def step(s):
             bound = model.hessian_bound(s["params"], s["g"], opnorm2)
-            new_p, new_ps, eta = policy.update(
+            new_p, new_ps, eta = pol.update(
                 s["params"], s["grads"], s["pstate"],
                 StepContext(s["it"], bound, lambda p: evaluate(p, data, y)[3]))
             new_p = model.project(new_p)
@@ -226,9 +253,9 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
 
     if batched == "shared":
         # one operator for all trials: its matrix-vector products become matrix-matrix ones
-        fn = jax.vmap(run, in_axes=(None, 0, 0, None, 0))
+        fn = jax.vmap(run, in_axes=(None, 0, 0, None, 0, None))
     else:
-        fn = jax.vmap(run, in_axes=(0, 0, 0, 0, 0)) if batched else run
+        fn = jax.vmap(run, in_axes=(0, 0, 0, 0, 0, None)) if batched else run
     return jax.jit(fn), names
 
 
@@ -249,11 +276,13 @@ def run_driver(
     ``params0`` (optional) replaces ``model.init(key, n)``; ``metric_data`` (optional pytree
     of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
     forward, data = operator_data(op)
-    fn, names = _build(model, policy, forward, cfg, tuple(metrics), False)
+    skeleton, pvals = _split_policy(policy)
+    fn, names = _build(model, skeleton, forward, cfg, tuple(metrics), False)
     if params0 is None:
         params0 = model.init(key, op.shape[1])
     t0 = time.perf_counter()
-    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data)
+    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
+             _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
@@ -302,14 +331,15 @@ def run_driver_batch(
         else:
             raise TypeError("batched runs need dense operators (matrix-free ones run one "
                             "by one), or one operator shared by every trial")
-    fn, names = _build(model, policy, forward, cfg, tuple(metrics), mode)
+    skeleton, pvals = _split_policy(policy)
+    fn, names = _build(model, skeleton, forward, cfg, tuple(metrics), mode)
     ys = jnp.stack([jnp.asarray(y) for y in ys])
     if params0 is None:
         p0 = model.init(key, ops[0].shape[1])
         params0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
     t0 = time.perf_counter()
-    out = fn(data, ys, params0, norms, metric_data)
+    out = fn(data, ys, params0, norms, metric_data, _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 

@@ -3,7 +3,9 @@
 A policy is a small frozen object with ``init(params) -> state`` and
 ``update(params, grads, state, ctx) -> (new_params, new_state, eta)``, where ``ctx`` holds the
 iteration ``it`` and ``bound``, the model's upper bound on the Hessian's top eigenvalue at
-the current point. Policies are hashable (they are static arguments of the jitted loop).
+the current point. Policies are hashable (they are static arguments of the jitted loop);
+the float fields a policy names in ``dynamic_fields`` are passed to the compiled loop as
+values instead, so a sweep over them (learning-rate sweeps of ``Constant``) compiles once.
 
 Policies
 --------
@@ -60,7 +62,7 @@ Found. Comput. Math. 15, 2015.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -182,6 +184,8 @@ class Constant(_Coords):
     eta: float
     space: str = "u"
     depth: int | None = None
+
+    dynamic_fields: ClassVar[tuple[str, ...]] = ("eta",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eta", check_positive(self.eta, "step"))
