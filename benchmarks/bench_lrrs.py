@@ -5,6 +5,8 @@
     python benchmarks/bench_lrrs.py fig3 --seeds 3  # iterations to 1e-10 (Fig. 3 setting)
     python benchmarks/bench_lrrs.py phase --rank 1 --s 20 --method irls_lrrs \\
         --m 100 115 130 --trials 64 --out phase.csv # success rates at chosen cells
+    python benchmarks/bench_lrrs.py m50 --rank 1 --s 8 --method irls_lrrs \\
+        --workers 2 --out phase.csv                 # locate the 50% point on the paper's grid
     python benchmarks/bench_lrrs.py timing --quick  # small sizes (smoke run)
 
 ``timing``: one problem of the paper's Figure 2 size (256 x 40, rank 5, s = 40, m = 750,
@@ -18,6 +20,12 @@ weight matrix: 0.84 GB and ~1e12 flops at this size), with their agreement.
 ``trials`` problems whose seeds derive from (rank, s, m, trial) only, so all methods see the
 same problems; appends CSV rows (method, rank, s, m, fac_s, fac_r, trial, rel_error,
 n_iter, seconds). Run it with OMP_NUM_THREADS=1; ``--workers`` processes share the cells.
+
+``m50``: the smallest m of the paper's grid (step 5 for rank 1, 25 for rank 5) with success
+rate >= 0.5, found by walking the grid from the published value (``--start``, default the
+digest's m50 for Figs. 1 and 2, misspecified included): down while the rate stays >= 0.5,
+else up until it reaches 0.5; every visited m runs ``--trials`` problems through ``phase``
+(same CSV, resumable). Prints the visited rates, our m50, the published one and their ratio.
 
 Report the machine load (``uptime``) with any timing: these are wall-clock seconds.
 """
@@ -152,6 +160,66 @@ def phase(a) -> None:
     print(f"# wrote {len(cells)} rows to {out}; {_load()}")
 
 
+# published m50 (digest: papers-structured.md, Figs. 1 and 2; misspecified = fac 1.5 / 2)
+PUBLISHED_M50 = {
+    (1, False): {1: (45, 45, 85), 4: (70, 75, 95), 8: (85, 95, 115), 12: (105, 110, 120),
+                 16: (110, 130, 130), 20: (115, 135, 135), 24: (130, 155, 150),
+                 28: (135, 160, 160), 32: (145, 170, 160), 36: (150, 180, 170),
+                 40: (155, 180, 165)},
+    (5, False): {20: (375, 500, 450), 30: (450, 600, 525), 40: (525, 675, 600),
+                 50: (575, 775, 650), 60: (650, 850, 725)},
+    (5, True): {20: (450, 850, 700), 40: (675, None, 1050), 60: (850, None, None)},
+}
+_COLUMN = {"irls_lrrs": 0, "riem_adaiht": 1, "rspf": 2}
+
+
+def _grid(rank: int, m: int) -> int:
+    """The paper's m grid: 40:5:280 (rank 1); 300:25:1000, 1050:50:1500, 1600:100:2000."""
+    if rank == 1:
+        return 5
+    return 25 if m < 1000 else (50 if m < 1500 else 100)
+
+
+def _rates(out: Path, a) -> dict[int, float]:
+    got: dict[int, list[bool]] = {}
+    with out.open() as fh:
+        for row in csv.DictReader(fh):
+            if (row["method"], int(row["rank"]), int(row["s"]), float(row["fac_s"]),
+                    float(row["fac_r"])) == (a.method, a.rank, a.s, a.fac_s, a.fac_r) \
+                    and int(row["trial"]) < a.trials:
+                got.setdefault(int(row["m"]), []).append(float(row["rel_error"]) < 1e-4)
+    return {m: float(np.mean(v)) for m, v in got.items()}
+
+
+def m50(a) -> None:
+    misspec = a.fac_s != 1.0 or a.fac_r != 1.0
+    pub = PUBLISHED_M50.get((a.rank, misspec), {}).get(a.s, (None,) * 3)[_COLUMN[a.method]]
+    m = a.start or pub
+    if m is None:
+        raise SystemExit("no published m50 for this row: give --start")
+    out = Path(a.out)
+    seen: dict[int, float] = {}
+
+    def rate(mm: int) -> float:
+        if mm not in seen:
+            phase(argparse.Namespace(**dict(vars(a), m=[mm])))
+            seen[mm] = _rates(out, a)[mm]
+            print(f"#   m = {mm}: success {seen[mm]:.3f}", flush=True)
+        return seen[mm]
+
+    if rate(m) >= 0.5:
+        while m - _grid(a.rank, m - 1) >= 1 and rate(m - _grid(a.rank, m - 1)) >= 0.5:
+            m -= _grid(a.rank, m - 1)
+    else:
+        while rate(m) < 0.5 and m < a.max_m:
+            m += _grid(a.rank, m)
+    found = m if seen.get(m, 0.0) >= 0.5 else None
+    ratio = f"{found / pub:.3f}" if found and pub else "-"
+    print(f"m50 {a.method} rank {a.rank} s {a.s} fac_s {a.fac_s} fac_r {a.fac_r}: "
+          f"ours {found} published {pub} ratio {ratio} ({a.trials} trials per m; "
+          f"rates {dict(sorted(seen.items()))}); {_load()}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -171,8 +239,23 @@ def main(argv=None) -> None:
     ph.add_argument("--trials", type=int, default=64)
     ph.add_argument("--workers", type=int, default=1)
     ph.add_argument("--out", required=True)
+    ms = sub.add_parser("m50")
+    for flag, kw in [("--method", dict(choices=sorted(METHODS), required=True)),
+                     ("--n1", dict(type=int, default=256)), ("--n2", dict(type=int, default=40)),
+                     ("--rank", dict(type=int, required=True)),
+                     ("--s", dict(type=int, required=True)),
+                     ("--start", dict(type=int, default=None)),
+                     ("--max-m", dict(type=int, default=2000)),
+                     ("--fac-s", dict(type=float, default=1.0)),
+                     ("--fac-r", dict(type=float, default=1.0)),
+                     ("--trials", dict(type=int, default=64)),
+                     ("--workers", dict(type=int, default=1)),
+                     ("--out", dict(required=True))]:
+        ms.add_argument(flag, **kw)
     a = ap.parse_args(argv)
-    if a.cmd == "timing":
+    if a.cmd == "m50":
+        m50(a)
+    elif a.cmd == "timing":
         timing(a.quick)
     elif a.cmd == "fig3":
         fig3(a.seeds)
