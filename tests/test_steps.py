@@ -255,3 +255,16 @@ def test_constant_step_sweep_compiles_once_and_matches_a_numpy_loop():
         np.testing.assert_allclose(res.x, u**2 - v**2, rtol=1e-12, atol=1e-14)
         assert not np.allclose(res.x, first.x)  # the step is really used
     assert driver._build.cache_info().misses == misses  # no new program per step size
+
+
+def test_threads_of_a_batched_run_build_and_compile_one_program():
+    from overparam.dynamics import driver, hadamard_gd_batch
+
+    probs = [sparse_recovery(n=37, m=11, s=2, seed=i) for i in range(8)]  # a fresh shape
+    misses, programs = driver._build.cache_info().misses, len(driver._EXECUTABLES)
+    res = hadamard_gd_batch(probs, workers=2, chunk_bytes=2 * 8 * 11 * 37, max_iter=30,
+                            tol=0.0, record=None)  # four chunks of two on two threads
+    assert driver._build.cache_info().misses == misses + 1
+    assert len(driver._EXECUTABLES) == min(programs + 1, 64)
+    one = overparam.hadamard_gd(probs[5], max_iter=30, tol=0.0, record=None)
+    np.testing.assert_allclose(res[5].x, one.x, rtol=1e-12, atol=1e-15)

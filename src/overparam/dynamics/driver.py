@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 from dataclasses import dataclass
@@ -259,6 +261,40 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
     return jax.jit(fn), names
 
 
+_EXECUTABLES: OrderedDict = OrderedDict()
+_COMPILE_LOCK = threading.Lock()
+_BUILD_LOCK = threading.Lock()
+
+
+def _program(*key: Any) -> tuple[Callable, tuple[str, ...]]:
+    # lru_cache does not stop two threads from building the same program at once (two
+    # jitted functions, two compiles); building is cheap, so it runs under a lock
+    with _BUILD_LOCK:
+        return _build(*key)
+
+
+def _signature(args: tuple) -> tuple:
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    return tree, tuple((np.shape(a), str(getattr(a, "dtype", type(a).__name__)),
+                        bool(getattr(a, "weak_type", False))) for a in leaves)
+
+
+def _call(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)``, compiling each (program, argument shapes) once even when threads of
+    ``run_in_chunks`` reach it together (jit would compile it once per thread)."""
+    key = (fn, _signature(args))
+    exe = _EXECUTABLES.get(key)
+    if exe is None:
+        with _COMPILE_LOCK:
+            exe = _EXECUTABLES.get(key)
+            if exe is None:
+                exe = fn.lower(*args).compile()
+                _EXECUTABLES[key] = exe
+                while len(_EXECUTABLES) > 64:
+                    _EXECUTABLES.popitem(last=False)
+    return exe(*args)
+
+
 def run_driver(
     model: Any,
     policy: Any,
@@ -277,12 +313,12 @@ def run_driver(
     of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
     forward, data = operator_data(op)
     skeleton, pvals = _split_policy(policy)
-    fn, names = _build(model, skeleton, forward, cfg, tuple(metrics), False)
+    fn, names = _program(model, skeleton, forward, cfg, tuple(metrics), False)
     if params0 is None:
         params0 = model.init(key, op.shape[1])
     t0 = time.perf_counter()
-    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
-             _dynamic_values(pvals))
+    out = _call(fn, data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
+                _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
@@ -332,14 +368,14 @@ def run_driver_batch(
             raise TypeError("batched runs need dense operators (matrix-free ones run one "
                             "by one), or one operator shared by every trial")
     skeleton, pvals = _split_policy(policy)
-    fn, names = _build(model, skeleton, forward, cfg, tuple(metrics), mode)
+    fn, names = _program(model, skeleton, forward, cfg, tuple(metrics), mode)
     ys = jnp.stack([jnp.asarray(y) for y in ys])
     if params0 is None:
         p0 = model.init(key, ops[0].shape[1])
         params0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
     t0 = time.perf_counter()
-    out = fn(data, ys, params0, norms, metric_data, _dynamic_values(pvals))
+    out = _call(fn, data, ys, params0, norms, metric_data, _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
