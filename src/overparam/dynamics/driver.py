@@ -13,7 +13,6 @@ import functools
 import os
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 import dataclasses
 from dataclasses import dataclass
@@ -261,38 +260,15 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
     return jax.jit(fn), names
 
 
-_EXECUTABLES: OrderedDict = OrderedDict()
-_COMPILE_LOCK = threading.Lock()
 _BUILD_LOCK = threading.Lock()
 
 
 def _program(*key: Any) -> tuple[Callable, tuple[str, ...]]:
-    # lru_cache does not stop two threads from building the same program at once (two
-    # jitted functions, two compiles); building is cheap, so it runs under a lock
+    # lru_cache does not stop two threads of run_in_chunks from building the same program
+    # at once (two jitted functions, each compiled); building is cheap, so it runs under a
+    # lock, and jit compiles the one shared function once
     with _BUILD_LOCK:
         return _build(*key)
-
-
-def _signature(args: tuple) -> tuple:
-    leaves, tree = jax.tree_util.tree_flatten(args)
-    return tree, tuple((np.shape(a), str(getattr(a, "dtype", type(a).__name__)),
-                        bool(getattr(a, "weak_type", False))) for a in leaves)
-
-
-def _call(fn: Callable, *args: Any) -> Any:
-    """``fn(*args)``, compiling each (program, argument shapes) once even when threads of
-    ``run_in_chunks`` reach it together (jit would compile it once per thread)."""
-    key = (fn, _signature(args))
-    exe = _EXECUTABLES.get(key)
-    if exe is None:
-        with _COMPILE_LOCK:
-            exe = _EXECUTABLES.get(key)
-            if exe is None:
-                exe = fn.lower(*args).compile()
-                _EXECUTABLES[key] = exe
-                while len(_EXECUTABLES) > 64:
-                    _EXECUTABLES.popitem(last=False)
-    return exe(*args)
 
 
 def run_driver(
@@ -317,8 +293,8 @@ def run_driver(
     if params0 is None:
         params0 = model.init(key, op.shape[1])
     t0 = time.perf_counter()
-    out = _call(fn, data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
-                _dynamic_values(pvals))
+    out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
+             _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 
@@ -375,7 +351,7 @@ def run_driver_batch(
         params0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
     t0 = time.perf_counter()
-    out = _call(fn, data, ys, params0, norms, metric_data, _dynamic_values(pvals))
+    out = fn(data, ys, params0, norms, metric_data, _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
 

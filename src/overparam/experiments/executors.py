@@ -143,7 +143,7 @@ def _results(cells: list[Cell], units: list[Task], join: _Joiner,
     for i, output in finished:
         cell, part = units[i]
         if checkpoint and part is not None and "failed" not in output:
-            yield cell, dict(key=cell.key, partial=True, configs=list(part), output=output)
+            yield cell, dict(key=cell.key, partial=True, config=part[0], output=output)
         done = join.add(i, output)
         if done is not None:
             yield cell, done
@@ -221,7 +221,8 @@ def execute(spec_data: dict, cells: list[Cell], executor: str = "processes",
     ``have`` (cell key -> configuration key -> output) gives configurations of those cells
     finished by an earlier run: only the others run, and the cell's output joins both.
     With ``checkpoint``, every finished part of a split cell is also yielded, before the
-    cell completes, as ``dict(key=..., partial=True, configs=[...], output=...)``.
+    cell completes, as ``dict(key=..., partial=True, config=..., output=...)`` (a part
+    is one configuration).
     """
     if not cells:
         return iter(())

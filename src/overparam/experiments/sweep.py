@@ -161,10 +161,8 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
                                     have=have, checkpoint=True):
             if output.get("partial"):
                 # one configuration of a split cell: checkpoint it, the cell goes on
-                if len(output["configs"]) == 1:
-                    store.write_config(ckeys[cell.key][output["configs"][0]],
-                                       output["output"])
-                parts_done += len(output["configs"])
+                store.write_config(ckeys[cell.key][output["config"]], output["output"])
+                parts_done += 1
                 split.add(cell.key)
                 summary.trials += output["output"]["trials"]
                 if bar is not None:
