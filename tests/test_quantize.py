@@ -141,13 +141,103 @@ def test_vertex_invariants_hypothesis(m, extra, bits, seed):
     assert np.all(res.x >= lo - 1e-12) and np.all(res.x <= hi + 1e-12)
 
 
-def test_msq_error_of_the_vertex_lives_on_the_free_coordinates():
+def _check_pool_result(X, W, c, bits, Z, rank):
+    """The properties MSQ's bound needs, checked directly: Xz = Xw, |z| <= c, at most rank
+    entries off the alphabet, and those entries' columns independent (a basic solution)."""
+    Z = np.reshape(Z, W.shape)
+    assert np.abs(X @ (Z - W)).max() <= 1e-10 * max(1.0, np.abs(X @ W).max())
+    assert np.all(np.abs(Z) <= c * (1 + 1e-12))
+    Zc = Z.reshape(W.shape[0], -1)
+    lo, hi = cells(Zc, bits, np.broadcast_to(c, (Zc.shape[1],))[None, :], tol=1e-9)
+    for i in range(Zc.shape[1]):
+        free = np.nonzero(hi[:, i] > lo[:, i])[0]
+        assert free.size <= rank
+        assert np.linalg.matrix_rank(X[:, free]) == free.size
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_pool_solver_returns_points_with_the_vertex_properties(bits):
+    # N - rank = 292 > 2 * pool: the shared pool, the greedy levels and the pool walk run
+    X, w = _gaussian(8, 300, n=12, seed=bits)
+    res = vertex(X, w, bits, 1.0, solver="pool")
+    assert res.info["solver"] == "pool" and res.info["pool"] == 32
+    assert res.status.name == "CONVERGED"
+    _check_pool_result(X, w, 1.0, bits, res.x, 8)
+    assert np.all(res.info["n_free"] <= 8)
+
+
+def test_pool_solver_on_a_layer_size_and_rank_deficient_X():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 12)) @ rng.standard_normal((12, 400))   # rank 12
+    W = rng.standard_normal((400, 6))
+    c = np.abs(W).max(axis=0)
+    res = vertex(X, W, 2, solver="pool", pool=40)
+    assert res.info["rank"] == 12
+    for i in range(6):
+        _check_pool_result(X, W[:, i], c[i], 2, res.x[:, i], 12)
+
+
+def test_pool_solver_falls_back_to_the_exact_walk_when_the_pool_cannot_absorb():
+    # one bit with a tiny pool: corrections of a whole alphabet range cannot be absorbed, so
+    # neurons are retried with a 4x pool and then walked exactly in the cells of w
+    X, w = _gaussian(10, 400, n=4, seed=1)
+    res = vertex(X, w, 1, 1.0, solver="pool", pool=3)
+    assert res.info["retried"] == 2 and res.info["fallback"] == 2
+    _check_pool_result(X, w, 1.0, 1, res.x, 10)
+    fell = [i for i in range(4)
+            if np.allclose(res.x[:, i], vertex(X, w[:, i], 1, 1.0).x, atol=1e-9)]
+    assert len(fell) >= 2   # the exact walk's own vertex for the neurons that fell back
+
+
+def test_compiled_pool_walk_equals_the_numpy_walk():
+    # the Numba kernel (explicit tableau per neuron) against the vectorized NumPy walk
+    # (product-form updates): same pivot rule, so the same vertices and pivot counts
+    pytest.importorskip("numba")
+    from overparam.quantize._pool import pool_vertex
+    from overparam.quantize.vertex import reduce_rows
+
+    X, W = _gaussian(12, 260, n=9, seed=11)
+    red = reduce_rows(X)
+    c = np.abs(W).max(axis=0)
+    Zc, ic = pool_vertex(red, W, c, 2, compiled=True)
+    Zn, inp = pool_vertex(red, W, c, 2, compiled=False)
+    assert ic["pivots"] == inp["pivots"] > 0
+    assert np.abs(Zc - Zn).max() <= 1e-10
+    _check_pool_result(X, W, c, 2, Zc.T, 12)
+
+
+def test_pool_solver_negative_control():
+    # the checks can fail: plain MSQ of w breaks Xz = Xw, and a pool point with one more
+    # entry moved off its level breaks the count or the constraint
+    X, w = _gaussian(8, 300, seed=3)
+    res = vertex(X, w, 2, 1.0, solver="pool")
+    with pytest.raises(AssertionError):
+        _check_pool_result(X, w, 1.0, 2, msq_round(w, 2, 1.0), 8)
+    z = res.x.copy()
+    on = np.nonzero(~res.info["free"])[0][0]
+    z[on] += 0.1
+    with pytest.raises(AssertionError):
+        _check_pool_result(X, w, 1.0, 2, z, 8)
+
+
+def test_pool_solver_rejects_bad_options():
+    X, w = _gaussian(5, 200, seed=0)
+    with pytest.raises(TypeError, match="solver='pool' takes no"):
+        vertex(X, w, 2, 1.0, solver="pool", block=8)
+    with pytest.raises(ValueError, match="solver must be"):
+        vertex(X, w, 2, 1.0, solver="simplex")
+    with pytest.raises(ValueError, match="range"):
+        vertex(X, 2 * w, 2, 1.0, solver="pool")
+
+
+@pytest.mark.parametrize("solver", ["pivot", "pool"])
+def test_msq_error_of_the_vertex_lives_on_the_free_coordinates(solver):
     X, w = _gaussian(15, 120, seed=4)
-    res = layer(w, X, bits=2, method="vertex-msq", scale=1.0)
-    z = vertex(X, w, 2, 1.0).x
+    res = layer(w, X, bits=2, method="vertex-msq", scale=1.0, solver=solver)
+    z = vertex(X, w, 2, 1.0, solver=solver).x
     q = res.x
     assert np.allclose(q, msq_round(z, 2, 1.0))
-    lo, hi = cells(w, 2, 1.0)
+    lo, hi = cells(z, 2, 1.0, tol=1e-9)
     support = np.nonzero(np.abs(z - q) > 1e-12)[0]
     assert set(support) <= set(np.nonzero(_off_faces(z, lo, hi))[0])
     assert support.size <= 15

@@ -6,9 +6,10 @@ alphabet ``c * linspace(-1, 1, 2**bits)`` (``c`` per neuron, default ``max |w|``
 ``X q`` stays close to ``X w``; the error is reported as ``||X(w - q)|| / ||X w||``.
 
 * ``"msq"``: round every weight to its nearest level (memoryless scalar quantization).
-* ``"vertex-msq"``: move ``w`` to a vertex ``z`` of ``{z : Xz = Xw, z in the cells of w}``
-  (:func:`~overparam.quantize.vertex.vertex`), then MSQ; only the at most ``rank(X)``
-  coordinates of ``z`` off the alphabet are rounded, so the error ``X(z - q)`` lives on them.
+* ``"vertex-msq"``: move ``w`` to a point ``z`` with ``Xz = Xw``, ``|z| <= c`` and at most
+  ``rank(X)`` entries off the alphabet (:func:`~overparam.quantize.vertex.vertex`, by default
+  with the shared-pool solver), then MSQ; only those entries are rounded, so the error
+  ``X(z - q)`` lives on them.
 * ``"gpfq"``: greedy path-following quantization (Lybrand & Saab 2021): with ``u_0 = 0``,
   for ``t = 1..N``: ``q_t = Q(<Xq_t, u_{t-1} + w_t X_t> / ||Xq_t||^2)`` and
   ``u_t = u_{t-1} + w_t X_t - q_t Xq_t`` (``X_t`` the t-th column of the analog inputs,
@@ -118,14 +119,17 @@ def layer(W: Any, X: Any, bits: int = 2,
         The quantized network's inputs to this layer (GPFQ matches ``Xq q`` to ``X w``;
         vertex-MSQ then runs on ``Xq``, i.e. keeps ``Xq z = Xq w``). Default ``X``.
     **vertex_kw
-        Passed to :func:`~overparam.quantize.vertex.vertex_box` (``block``, ``solver``...).
+        Passed to :func:`~overparam.quantize.vertex.vertex` (``solver``: ``"pool"`` by
+        default, ``"pivot"`` for the exact walk in the cells of ``w``; ``pool``, ``block``...).
 
     Returns
     -------
     Result
         ``x``: the quantized weights (shape of ``W``); ``info``: ``rel_error`` (per neuron,
         ``||X w - Xq q|| / ||X w||``), ``scale``, ``bits``, ``method`` and, for vertex-MSQ,
-        ``n_free`` (per neuron, the coordinates MSQ rounded) and ``vertex_residual``.
+        ``n_free`` (per neuron, the coordinates MSQ rounded), ``vertex_residual`` and, with
+        the pool solver, ``pool``, ``retried`` and ``fallback`` (see
+        :func:`~overparam.quantize.vertex.vertex`).
 
     Examples
     --------
@@ -156,11 +160,13 @@ def layer(W: Any, X: Any, bits: int = 2,
         if np.any(np.abs(W2) > c[None, :] * (1 + 1e-12)):
             raise ValueError("vertex-msq needs scale >= max |w| per neuron (w must lie in "
                              "the alphabet's range)")
-        vres = vertex(Xq_arr, W2, bits, c, **vertex_kw)
+        vres = vertex(Xq_arr, W2, bits, c, **{"solver": "pool", **vertex_kw})
         Q = msq_round(vres.x, bits, c[None, :])
         nf = vres.info["n_free"]
         info.update(n_free=int(nf[0]) if vec else nf, vertex_residual=vres.info["residual"],
-                    rank=vres.info["rank"], pivots=vres.info["pivots"])
+                    rank=vres.info["rank"], pivots=vres.info["pivots"],
+                    **{k: vres.info[k] for k in ("pool", "retried", "fallback")
+                       if k in vres.info})
     err = relative_error(X, W2, Q, Xq_arr)
     info.update(rel_error=err[0] if vec else err, scale=c[0] if vec else c, bits=bits,
                 method=method)

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
+from threadpoolctl import threadpool_limits
 
 from .._core import Result, Status, as_generator, check_finite_array
 from ._alphabet import cells, check_bits
@@ -67,7 +68,8 @@ class Reduced:
 def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
     """Column-pivoted QR of ``X`` (m x N): its numerical rank and a triangular first basis."""
     m, N = X.shape
-    _, R, piv = sla.qr(X, mode="economic", pivoting=True)
+    R, piv = sla.qr(X, mode="r", pivoting=True)   # Q is never needed
+    R = R[:min(m, N)]
     d = np.abs(np.diag(R))
     if rtol is None:
         rtol = max(m, N) * np.finfo(float).eps
@@ -77,6 +79,24 @@ def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
     R11 = np.ascontiguousarray(R[:r, :r])
     T0 = sla.solve_triangular(R11, R[:r, r:]) if r else np.zeros((0, N))
     return Reduced(A, r, piv[:r].copy(), piv[r:].copy(), T0, R11)
+
+
+_POOL_ALPHA = 1.5  # measured: see docs/quantize.md (vertex pre-processing)
+
+
+def reduce_rows_scaled(X: np.ndarray, alpha: float) -> Reduced:
+    """:func:`reduce_rows` with the pivots chosen on ``X diag(||X_j||^-alpha)``.
+
+    The pivoted QR picks the columns of largest residual norm; ``alpha = 1`` removes the
+    column norms from that choice, ``alpha > 1`` prefers small columns. The returned
+    ``A``, ``T0`` and ``R11`` belong to ``X`` itself (same null space).
+    """
+    norms = np.linalg.norm(X, axis=0)
+    s = np.where(norms > 0, norms, 1.0) ** -float(alpha)
+    red = reduce_rows(X * s[None, :])
+    sb, sn = s[red.basis], s[red.nonbasic]
+    return Reduced(red.A / s[None, :], red.rank, red.basis, red.nonbasic,
+                   red.T0 * sb[:, None] / sn[None, :], red.R11 / sb[None, :])
 
 
 def _check_X(X: Any) -> np.ndarray:
@@ -336,6 +356,33 @@ def _box_side(v: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
                          f"{shape}") from None
 
 
+def walk_chunked(red: Reduced, Z: np.ndarray, LO: np.ndarray, HI: np.ndarray, *,
+                 block: int = 32, window: int | None = None, chunk: int | None = None,
+                 tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_walk` over chunks of rows of ``Z`` (about 64 MB of tableau each), or
+    :func:`_walk_one` for one long vector of small rank; returns ``(Z, basis, pivots)``."""
+    r, K = red.rank, red.A.shape[1] - red.rank
+    wdt = _window(red, block, window)
+    if chunk is None:  # tableau window, basis inverse (windowed mode), U and V
+        per = 8.0 * max(r, 1) * (wdt + (r if wdt < K else 0) + 2 * block)
+        chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
+    if Z.shape[0] == 1 and window is None and K > 4 * r and 1 <= r <= 128:
+        z, b, pivots = _walk_one(red, Z[0], LO[0], HI[0], tol=tol)
+        Z[0] = z
+        return Z, b[None, :], pivots
+    bases = []
+    pivots = 0
+    buf = np.empty((min(chunk, Z.shape[0]), wdt, r))
+    for a in range(0, Z.shape[0], chunk):
+        sl = slice(a, a + chunk)
+        z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window, tol=tol,
+                        buf=buf)
+        Z[sl] = z
+        bases.append(b)
+        pivots += p
+    return Z, np.concatenate(bases), pivots
+
+
 def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
                block: int = 32, window: int | None = None, seed: int = 0,
                chunk: int | None = None) -> Result:
@@ -388,28 +435,12 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     tol = 1e-12 * span
     pivots = refined = 0
     if solver == "pivot":
-        r, K = red.rank, N - red.rank
-        wdt = _window(red, block, window)
-        if chunk is None:  # tableau window, basis inverse (windowed mode), U and V
-            per = 8.0 * max(r, 1) * (wdt + (r if wdt < K else 0) + 2 * block)
-            chunk = int(max(1, min(Z.shape[0], 64 * 2**20 // per)))
-        bases = []
-        one = Z.shape[0] == 1 and window is None and K > 4 * r and 1 <= r <= 128
-        buf = None if one else np.empty((min(chunk, Z.shape[0]), wdt, r))
-        for a in range(0, Z.shape[0] if not one else 0, chunk):
-            sl = slice(a, a + chunk)
-            z, b, p = _walk(red, Z[sl], LO[sl], HI[sl], block=block, window=window,
-                            tol=tol, buf=buf)
-            Z[sl] = z
-            bases.append(b)
-            pivots += p
-        if one:
-            z, b, pivots = _walk_one(red, Z[0], LO[0], HI[0], tol=tol)
-            Z[0] = z
-            bases.append(b[None, :])
-        basis = np.concatenate(bases)
-        target = W.T @ red.A.T
-        refined = _refine(red.A, target, Z, basis, LO, HI, 1e-13)
+        # the walk makes many small BLAS calls per vector; threaded BLAS (OpenBLAS) made
+        # them 100-200x slower on 2 cores (the pivot walk at the issue's size: 50 s vs 3 s)
+        with threadpool_limits(limits=1, user_api="blas"):
+            Z, basis, pivots = walk_chunked(red, Z, LO, HI, block=block, window=window,
+                                            chunk=chunk, tol=tol)
+            refined = _refine(red.A, W.T @ red.A.T, Z, basis, LO, HI, 1e-13)
     elif solver == "highs":
         rng = as_generator(seed)
         for i in range(Z.shape[0]):
@@ -431,13 +462,19 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
 
 
 def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "pivot",
-           **kw: Any) -> Result:
+           pool: int | None = None, **kw: Any) -> Result:
     """Vertex pre-processing against an alphabet: ``z`` with ``Xz = Xw``, each ``z_i`` in
     the quantization cell of ``w_i``, and at most ``rank(X)`` entries off the alphabet.
 
     The box is the union of the cells of the uniform alphabet
     ``scale * linspace(-1, 1, 2**bits)`` (its levels are the faces), so one bit gives the
     box ``[-scale, scale]``.
+
+    ``solver="pool"`` (for many vectors, e.g. the neurons of a layer) is much faster: most
+    entries go to a level with a basis shared by all vectors, and only a small pool of
+    ``rank(X) + pool`` entries is walked per vector (:mod:`overparam.quantize._pool`). Its
+    ``z`` keeps ``Xz = Xw``, ``|z| <= scale`` and at most ``rank(X)`` entries off the
+    alphabet, but an entry may leave the cell of ``w_i``.
 
     Parameters
     ----------
@@ -447,14 +484,20 @@ def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "p
     bits : int >= 1
     scale : float or array of shape (n,), optional
         The alphabet's largest level per column (default: ``max |w|`` per column).
-    solver : {"pivot", "highs"}
+    solver : {"pivot", "highs", "pool"}
+        The exact walk in the cells of ``w`` (default), HiGHS on the same polytope, or the
+        shared-pool variant.
+    pool : int, optional
+        Spare pool columns for ``solver="pool"`` (default ``max(32, rank // 8)``).
     **kw
         Passed to :func:`vertex_box` (``block``, ``window``, ``seed``, ``chunk``).
 
     Returns
     -------
     Result
-        As :func:`vertex_box`, plus ``info["scale"]`` and ``info["bits"]``.
+        As :func:`vertex_box`, plus ``info["scale"]`` and ``info["bits"]``; with
+        ``solver="pool"`` also ``info["pool"]``, ``info["absorbed"]`` (vectors whose pool
+        was pulled back into range) and ``info["fallback"]`` (vectors walked exactly).
 
     Examples
     --------
@@ -469,11 +512,45 @@ def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "p
     X = _check_X(X)
     W, vec = _as_columns(w, X.shape[1])
     c = default_scale(W, scale)
+    if solver not in ("pivot", "highs", "pool"):
+        raise ValueError(f"solver must be 'pivot', 'highs' or 'pool', got {solver!r}")
+    if solver == "pool":
+        extra = set(kw) - {"chunk"}
+        if extra:
+            raise TypeError(f"solver='pool' takes no {sorted(extra)} (only pool, chunk)")
+        return _vertex_pool(X, W, vec, c, bits, pool, kw.get("chunk") or 32)
     lo, hi = cells(W, bits, c[None, :])
     res = vertex_box(X, W[:, 0] if vec else W, lo[:, 0] if vec else lo,
                      hi[:, 0] if vec else hi, solver=solver, **kw)
     res.info.update(scale=float(c[0]) if vec else c, bits=bits)
     return res
+
+
+def _vertex_pool(X: np.ndarray, W: np.ndarray, vec: bool, c: np.ndarray, bits: int,
+                 pool: int | None, chunk: int) -> Result:
+    from ._pool import pool_vertex
+
+    t0 = time.perf_counter()
+    if np.any(np.abs(W) > c[None, :] * (1 + 1e-12)):
+        raise ValueError("w must lie inside the alphabet's range [-scale, scale]")
+    W = np.clip(W, -c[None, :], c[None, :])
+    red = reduce_rows_scaled(X, _POOL_ALPHA)
+    with threadpool_limits(limits=1, user_api="blas"):  # see vertex_box
+        Z, info = pool_vertex(red, W, c, bits, pool=pool, chunk=chunk,
+                              exact=lambda: reduce_rows(X))
+    lo, hi = cells(Z.T, bits, c[None, :], tol=1e-9)
+    free = (hi > lo).T
+    n_free = free.sum(axis=1)
+    residual = float(np.abs((Z - W.T) @ X.T).max())
+    ok = bool(np.all(n_free <= red.rank))
+    info.update(rank=red.rank, free=free[0] if vec else free.T,
+                n_free=int(n_free[0]) if vec else n_free, residual=residual, solver="pool",
+                scale=float(c[0]) if vec else c, bits=bits)
+    return Result(x=Z[0] if vec else Z.T,
+                  status=Status.CONVERGED if ok else Status.NUMERICAL_ERROR,
+                  message="" if ok else "more coordinates than rank(X) off the alphabet",
+                  n_iter=X.shape[1] - red.rank, fun=residual,
+                  wall_time=time.perf_counter() - t0, info=info)
 
 
 def default_scale(W: np.ndarray, scale: Any) -> np.ndarray:
