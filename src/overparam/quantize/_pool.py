@@ -154,8 +154,8 @@ def pool_vertex(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, *,
                 tol: float = 1e-12) -> tuple[np.ndarray, dict]:
     """Steps 1-4 for the columns of ``W`` (N x n, inside ``[-c, c]`` per column).
 
-    Neurons whose step 3 fails are retried once with a pool four times larger (when that is
-    at most half of the ``N - rank`` spare columns), then walked exactly with the reduction
+    Neurons whose step 3 fails are retried once with a pool four times larger (at most
+    ``(N - rank - 1) // 2``: one bit needs that at m = N/2), then walked exactly with the reduction
     ``exact()`` (default ``red``; ``vertex`` passes the plain :func:`reduce_rows`, so that
     those neurons get the same vertex as ``solver="pivot"``).
 
@@ -174,9 +174,9 @@ def pool_vertex(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, *,
     LO, HI = LOw.copy(), HIw.copy()
     todo = np.arange(n)
     pivots = retried = 0
-    for level, kk in enumerate((k, 4 * k)):
-        if r == 0 or todo.size == 0 or K <= 2 * kk:  # nothing to gain over the exact walk
-            break
+    for level, kk in enumerate((k, min(4 * k, (K - 1) // 2))):
+        if r == 0 or todo.size == 0 or K <= 2 * kk or (level and kk <= k):
+            break  # nothing (more) to gain over the exact walk
         z, b, lo, hi, ok, p = _pass(red, W[:, todo], c[todo], bits, kk, LOw[todo],
                                     HIw[todo], chunk, tol, compiled)
         done = todo[ok]
