@@ -28,7 +28,8 @@ The result has ``Xz = Xw``, every entry in ``[-scale, scale]``, and at most ``ra
 entries off the alphabet: all that MSQ's error bound needs. It is a vertex of
 ``{z' : Xz' = Xw, z' in the cells of z}``, not necessarily of the cells of ``w`` (entries may
 move by more than one level). Neurons for which step 3 does not settle (its system is
-singular or the pool has too few spare columns left) fall back to the exact walk.
+singular or the pool has too few spare columns left) are retried once with a larger pool,
+then walked exactly as with ``solver="pivot"``.
 """
 from __future__ import annotations
 

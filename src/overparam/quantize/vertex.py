@@ -496,8 +496,9 @@ def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "p
     -------
     Result
         As :func:`vertex_box`, plus ``info["scale"]`` and ``info["bits"]``; with
-        ``solver="pool"`` also ``info["pool"]``, ``info["absorbed"]`` (vectors whose pool
-        was pulled back into range) and ``info["fallback"]`` (vectors walked exactly).
+        ``solver="pool"`` also ``info["pool"]``, ``info["retried"]`` (vectors that needed
+        the larger pool) and ``info["fallback"]`` (vectors walked exactly, as with
+        ``solver="pivot"``).
 
     Examples
     --------
