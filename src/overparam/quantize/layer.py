@@ -119,8 +119,9 @@ def layer(W: Any, X: Any, bits: int = 2,
         The quantized network's inputs to this layer (GPFQ matches ``Xq q`` to ``X w``;
         vertex-MSQ then runs on ``Xq``, i.e. keeps ``Xq z = Xq w``). Default ``X``.
     **vertex_kw
-        Passed to :func:`~overparam.quantize.vertex.vertex` (``solver``: ``"pool"`` by
-        default, ``"pivot"`` for the exact walk in the cells of ``w``; ``pool``, ``block``...).
+        Passed to :func:`~overparam.quantize.vertex.vertex`: ``solver`` (``"pool"`` by
+        default, with ``pool`` and ``chunk``; ``"pivot"`` for the exact walk in the cells of
+        ``w``, with ``block``, ``window``, ``chunk``).
 
     Returns
     -------
