@@ -124,17 +124,16 @@ def _pass(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, k: int, LOw: np
             ZP[:, i] = got
     np.clip(ZP, -c[None, :], c[None, :], out=ZP)          # rounding-level overshoot only
     # step 4: the exact walk on the pool, in the cells of the corrected values
-    redP = Reduced(AP, r, np.arange(r), np.arange(r, P.size), red.T0[:, :k], red.R11)
     lo_p, hi_p = cells(ZP, bits, c[None, :])
     ZPt, LOp, HIp = ZP.T.copy(), lo_p.T.copy(), hi_p.T.copy()
     basis = np.empty((n, r), dtype=np.intp)
-    pivots = 0
     todo = np.flatnonzero(ok)
     if compiled and available():
         z, b, pivots = pool_walk(red.T0[:, :k].T, ZPt[todo], LOp[todo], HIp[todo], tol)
         ZPt[todo] = z
         basis[todo] = P[b]
-    else:
+    else:  # the NumPy walk on the pool's own reduction (first basis = red's)
+        redP = Reduced(AP, r, np.arange(r), np.arange(r, P.size), red.T0[:, :k], red.R11)
         pivots = 0
         buf = np.empty((min(chunk, max(todo.size, 1)), k, r))
         for a in range(0, todo.size, chunk):
