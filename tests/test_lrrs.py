@@ -257,6 +257,32 @@ def test_baselines_with_fourier_measurements():
     assert _rel(riem_adaiht(p).x, p) < 1e-8
 
 
+@pytest.mark.parametrize("m, k, cplx, ill", [(120, 60, False, False), (90, 30, True, False),
+                                           (80, 20, False, True), (30, 50, False, False)])
+def test_baseline_least_squares_matches_lapack(m, k, cplx, ill):
+    # the normal-equation path (tall, well conditioned) and the gelsy fallback (ill
+    # conditioned, wide) against LAPACK's SVD-based solve
+    import scipy.linalg as sla
+
+    from overparam.baselines.lrrs import _lstsq
+    rng = np.random.default_rng(m + k)
+    M = rng.normal(size=(m, k)) + (1j * rng.normal(size=(m, k)) if cplx else 0)
+    if ill:
+        M[:, 0] = M[:, 1] + 1e-9 * M[:, 0]        # cond ~ 1e9: normal equations refused
+    y = rng.normal(size=m) + (1j * rng.normal(size=m) if cplx else 0)
+    z, z0 = _lstsq(M, y), sla.lstsq(M, y, lapack_driver="gelsd")[0]
+    if ill:      # refused by the normal equations: LAPACK's gelsy, as before
+        assert np.array_equal(z, sla.lstsq(M, y, lapack_driver="gelsy")[0])
+        assert np.linalg.norm(z - z0) <= 1e-6 * np.linalg.norm(z0)
+    elif m >= k:
+        assert np.linalg.norm(z - z0) <= 1e-12 * np.linalg.norm(z0)
+        # optimality: the residual is orthogonal to the range of M
+        r = y - M @ z
+        assert np.linalg.norm(M.conj().T @ r) <= 1e-13 * np.linalg.norm(M) * np.linalg.norm(y)
+    else:
+        assert np.linalg.norm(M @ z - y) <= 1e-10 * np.linalg.norm(y)   # interpolates
+
+
 # ------------------------------------------------------------------ properties
 @settings(max_examples=8)
 @given(seed=st.integers(0, 10_000), n1=st.integers(6, 14), n2=st.integers(2, 5),
