@@ -70,6 +70,12 @@ def test_operators_adjoint_scaling_and_structure(op):
     W = rng.standard_normal((5, 2))
     np.testing.assert_allclose(meas.right_map(Z) @ W.reshape(-1),
                                Phi @ (Z @ W.T).reshape(-1), atol=1e-12)
+    # the row-sparse product (thresholding iterates) equals the full one
+    rows = np.array([1, 4, 9])
+    Xr = np.zeros((12, 5), dtype=Phi.dtype)
+    Xr[rows] = rng.standard_normal((3, 5))
+    np.testing.assert_allclose(meas.forward(Xr, rows=rows), Phi @ Xr.reshape(-1), atol=1e-12)
+    assert not np.allclose(meas.forward(Xr, rows=rows[:2]), Phi @ Xr.reshape(-1))
 
 
 def test_rank_one_operators_match_their_definition():

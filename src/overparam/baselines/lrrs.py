@@ -194,9 +194,10 @@ def rspf(
                   info={"rank": r, "s": s, "U": U, "V": V})
 
 
-def _hard(Z: np.ndarray, s: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hard(Z: np.ndarray, s: int, r: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Keep the ``s`` rows of largest norm, then the rank-``r`` truncated SVD of that
-    block. Returns the matrix and its ``r`` left/right singular vectors."""
+    block. Returns the matrix, its ``r`` left/right singular vectors and the kept rows."""
     n1 = Z.shape[0]
     S = _rows_keep(Z, s) if s < n1 else np.arange(n1)
     Ub, sv, Vh = np.linalg.svd(Z[S], full_matrices=False)
@@ -204,7 +205,7 @@ def _hard(Z: np.ndarray, s: int, r: int) -> tuple[np.ndarray, np.ndarray, np.nda
     out[S] = (Ub[:, :r] * sv[:r]) @ Vh[:r]
     U = np.zeros((n1, min(r, sv.size)), dtype=Ub.dtype)
     U[S] = Ub[:, :r]
-    return out, U, Vh[:r].conj().T
+    return out, U, Vh[:r].conj().T, S
 
 
 def riem_adaiht(
@@ -283,16 +284,16 @@ def riem_adaiht(
         gprev = g
         alpha = step0
         while True:
-            Rm, Ur, Vr = _hard(X - alpha * grad, s, r)
-            rr = meas.forward(Rm) - yv
+            Rm, Ur, Vr, S = _hard(X - alpha * grad, s, r)
+            rr = meas.forward(Rm, rows=S) - yv
             fr = 0.5 * float(np.vdot(rr, rr).real)
             if f - fr >= alpha * armijo * g2:
                 break
             alpha /= 2
             if alpha < 1e-12:
                 alpha = 1.0
-                Rm, Ur, Vr = _hard(X - grad, s, r)
-                rr = meas.forward(Rm) - yv
+                Rm, Ur, Vr, S = _hard(X - grad, s, r)
+                rr = meas.forward(Rm, rows=S) - yv
                 fr = 0.5 * float(np.vdot(rr, rr).real)
                 break
         X, U, V, res, f = Rm, Ur, Vr, rr, fr
