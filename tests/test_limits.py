@@ -161,6 +161,39 @@ def test_dual_certificate_is_consistent():
     assert res.n_iter >= 1 and res.info["relative_residual"] <= 1e-10
 
 
+@pytest.mark.parametrize("method", ["newton", "newton-cg"])
+def test_continuation_ends_with_z_in_the_range_of_a_transpose(method):
+    # on the continuation path Newton-CG takes A^T d from inside CG (float32 products for a
+    # dense A), so z drifts from A^T w; it must be resynchronised before the final steps
+    p = sparse_recovery(400, 120, 10, seed=5)
+    A = p.A.to_dense()
+    res = hadamard_limit(p, depth=2, init_scale=1e-6, method=method)
+    assert res.success and res.info["n_continuation"] >= 3
+    z = A.T @ res.info["w"]
+    assert np.max(np.abs(z - res.info["z"])) <= 1e-11 * np.abs(z).max()
+    assert rel(2e-12 * np.sinh(z), res.x) <= 1e-9
+    assert np.linalg.norm(A @ res.x - p.y) <= 1e-10 * np.linalg.norm(p.y)
+
+
+def test_pcg_returns_a_transpose_d():
+    from overparam.limits._linsolve import PCGSolver
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((60, 300)) / np.sqrt(60)
+    D = np.exp(rng.uniform(-20.0, 0.0, 300))
+    b = rng.standard_normal(60)
+    c2 = np.einsum("ij,ij->j", A, A)
+    for single, tol in ((None, 1e-12), (A.astype(np.float32), 1e-5)):
+        solver = PCGSolver(A.__matmul__, A.T.__matmul__, A.shape, columns=lambda i: A[:, i],
+                           col_sqnorms=c2, single=single)
+        d, k = solver.solve(D, b, 1e-8)
+        assert k >= 1
+        assert rel(solver.last_atd, A.T @ d) <= tol
+        assert rel(A @ (D * (A.T @ d)), b) <= (1e-7 if single is None else 1e-3)
+    # negative control: the accumulated product is not that of another vector
+    assert rel(solver.last_atd, A.T @ (1.01 * d)) > 1e-3
+
+
 def test_newton_and_newton_cg_agree():
     p = sparse_recovery(150, 60, 6, seed=4)
     for depth in (2, 3):

@@ -27,6 +27,7 @@ class CholeskySolver:
     def __init__(self, matrix: np.ndarray):
         self.A = matrix
         self.n_matvec = 0
+        self.last_atd = None  # A^T d is one product here: the caller forms it
 
     def solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
         A = self.A
@@ -93,6 +94,7 @@ class PCGSolver:
         self.max_cg = max_cg
         self.max_cols = max_cols if max_cols is not None else max(1, self.m // 5)
         self.n_matvec = 0
+        self.last_atd: np.ndarray | None = None
         # the cached column set (a superset of K) is rebuilt when it exceeds this
         # multiple of max_cols
         self.cache_factor = 3.0
@@ -176,19 +178,29 @@ class PCGSolver:
 
     # -- solve -------------------------------------------------------------------------
     def solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
+        """Solve ``A diag(D) A^T d = b`` to the relative residual ``rtol``.
+
+        Also leaves ``A^T d`` in ``self.last_atd``, accumulated from the products CG forms
+        anyway (``A^T p`` for each search direction ``p``): in float32 when the Hessian
+        products are, so the caller uses it only where an approximation will do.
+        """
         prec = self._preconditioner(D)
         if self.single is not None:
             A32 = self.single
             D32 = np.minimum(D, 1e37).astype(np.float32)
 
-            def hmv(v: np.ndarray) -> np.ndarray:
-                return (A32 @ (D32 * (v.astype(np.float32) @ A32))).astype(np.float64)
+            def hmv(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                u = v.astype(np.float32) @ A32
+                return (A32 @ (D32 * u)).astype(np.float64), u
         else:
             mv, rmv = self.matvec, self.rmatvec
 
-            def hmv(v: np.ndarray) -> np.ndarray:
-                return mv(D * rmv(v))
+            def hmv(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                u = rmv(v)
+                return mv(D * u), u
         x = np.zeros_like(b)
+        atx = np.zeros(self.n)
+        self.last_atd = atx
         r = b.copy()
         bn = float(np.linalg.norm(b))
         if bn == 0.0:
@@ -198,13 +210,14 @@ class PCGSolver:
         rz = float(r @ zt)
         it = 0
         for it in range(1, self.max_cg + 1):
-            Hp = hmv(p)
+            Hp, atp = hmv(p)
             self.n_matvec += 2
             pHp = float(p @ Hp)
             if not pHp > 0.0:
                 break
             alpha = rz / pHp
             x += alpha * p
+            atx += alpha * atp
             r -= alpha * Hp
             if float(np.linalg.norm(r)) <= rtol * bn:
                 break

@@ -275,8 +275,20 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     history: list[tuple[float, float, float, int]] = []
     best_rn, n_stall = np.inf, 0
     cg_final = _CG_RTOL  # tightened when the final Newton steps stall (inexact solves)
+    synced = True  # z = A^T w and ax = A x to float64 rounding
+
+    def resync():
+        z = rmv(w)
+        _, x, D = link.evaluate(z)
+        ax = mv(x)
+        r = ax - y
+        return z, x, D, ax, r, float(np.linalg.norm(r))
+
     while True:
         at_target = s <= s_target
+        if at_target and not synced:
+            z, x, D, ax, r, rn = resync()
+            synced = True
         if at_target and rn <= tol * ynorm:
             status = Status.CONVERGED
             message = (f"converged: relative residual {rn / ynorm:.3e} <= tol after "
@@ -307,7 +319,11 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             message = f"{status.advice} (the Newton matrix is singular at step {it})"
             break
         n_cg += k
-        zd = rmv(d)
+        # on the path, A^T d accumulated inside CG (float32 with float32 Hessian products)
+        # saves a full product per step; z then drifts from A^T w by rounding, which the
+        # resynchronisation at the target scale removes before any exact step
+        approx = delta != 0.0 and solver.last_atd is not None
+        zd = solver.last_atd if approx else rmv(d)
         it += 1
         link.set_scale(s_new)
         # line search on the dual at the new scale
@@ -339,6 +355,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             message = (f"{status.advice} (no descent direction at relative residual "
                        f"{rn / ynorm:.3e})")
             break
+        if link.nonneg and dy > 0 and np.all(zd <= 0.0) and approx:
+            zd, approx = rmv(d), False  # certify with the exact product
         if link.nonneg and dy > 0 and np.all(zd <= 0.0):
             farkas = d
             status = Status.INFEASIBLE
@@ -377,7 +395,16 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         if delta != 0.0:
             n_cont += 1
         _, x, D = link.evaluate(z)
-        ax = mv(x)
+        single = getattr(solver, "single", None)
+        if approx:
+            synced = False
+            # the path needs the residual only to ~1e-6 relative: float32 product
+            ax = mv(x) if single is None else (single @ x.astype(np.float32)).astype(
+                np.float64)
+            if not np.all(np.isfinite(ax)):  # beyond the float32 range
+                ax = mv(x)
+        else:
+            ax = mv(x)
         r = ax - y
         rn = float(np.linalg.norm(r))
         if delta != 0.0:
@@ -412,6 +439,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             status = Status.NUMERICAL_ERROR
             message = f"{status.advice} (non-finite residual at step {it})"
             break
+    if not synced:
+        z, x, D, ax, r, rn = resync()
     return dict(status=status, message=message, x=x, w=w, z=z, ax=ax, it=it, n_cg=n_cg,
                 n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history)
 
