@@ -1,6 +1,8 @@
-"""The README's examples run, and CI runs exactly the README's test command."""
+"""The README's and the docs' examples run, and CI runs exactly the README's test command."""
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -20,3 +22,18 @@ def test_ci_runs_the_readme_test_command():
     pytest_part = test_cmd[0].split("&&")[-1].strip()
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert pytest_part in [line.strip() for line in ci]
+
+
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", DOCS, ids=[p.name for p in DOCS])
+def test_docs_python_examples_run(page, tmp_path, monkeypatch):
+    # each page's python blocks run in order in one namespace, from a scratch directory
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    if not blocks:
+        pytest.skip(f"{page.name} has no python example")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for code in blocks:
+        exec(compile(code, str(page), "exec"), namespace)
