@@ -194,6 +194,88 @@ def test_pcg_returns_a_transpose_d():
     assert rel(solver.last_atd, A.T @ (1.01 * d)) > 1e-3
 
 
+@pytest.mark.parametrize("seed", [2, 4, 7])
+def test_newton_cg_square_gaussian_small_scale(seed):
+    # m = n: the limit is A^{-1} y at every scale. At a = 1e-6 the Newton matrix is too
+    # ill-conditioned for the float32 Hessian products of dense Newton-CG: before the
+    # switch to float64 on a creeping continuation these seeds stagnated or hit max_iter
+    p = sparse_recovery(200, 200, 20, seed=seed)
+    A = p.A.to_dense()
+    x = np.linalg.solve(A, p.y)
+    res = hadamard_limit(p, depth=2, init_scale=1e-6, method="newton-cg")
+    assert res.success, res.message
+    assert res.n_iter < 100
+    assert rel(res.x, x) <= 1e-8
+    # negative control: a solution perturbed by 1e-6 of its largest entry fails the check
+    assert rel(x + 1e-6 * np.abs(x).max(), x) > 1e-8
+
+
+def test_newton_cg_near_square_matches_dense_newton():
+    for seed in (8, 12, 18):  # seeds that failed with float32 products throughout
+        p = sparse_recovery(200, 140, 14, seed=seed)
+        r1 = hadamard_limit(p, depth=2, init_scale=1e-6, method="newton")
+        r2 = hadamard_limit(p, depth=2, init_scale=1e-6, method="newton-cg")
+        assert r1.success and r2.success, r2.message
+        assert rel(r2.x, r1.x) <= 1e-7
+
+
+@pytest.mark.parametrize("n, m, nonneg, a", [(500, 500, False, 1e-4),
+                                              (500, 350, True, 1e-8)])
+def test_auto_falls_back_to_dense_newton_when_cg_stalls(n, m, nonneg, a):
+    # square A, and a non-negative problem whose only solution has zeros (its dual
+    # diverges): CG stalls at its iteration cap on these Newton systems, so explicit
+    # newton-cg fails and says why, while "auto" switches to dense Newton and converges
+    p = sparse_recovery(n, m, m // 10, seed=0)
+    A = p.A.to_dense()
+    x_true = np.abs(p.x_true) if nonneg else p.x_true  # the unique solution here
+    y = A @ x_true
+    res = hadamard_limit(A, y, init_scale=a, nonneg=nonneg)
+    assert res.success, res.message
+    assert res.info["method"] == "newton-cg" and res.info["dense_fallback_step"] is not None
+    assert rel(res.x, x_true) <= 1e-8
+    if not nonneg:  # (the non-negative one creeps on to max_iter: 13 s)
+        cg = hadamard_limit(A, y, init_scale=a, nonneg=nonneg, method="newton-cg")
+        assert not cg.success and cg.info["dense_fallback_step"] is None
+        assert "iteration cap" in cg.message and "method='newton'" in cg.message
+
+
+def test_auto_falls_back_on_a_matrix_free_operator():
+    # partial DCT, non-negative, a = 1e-12: CG stalled at 1e-9 relative residual before;
+    # "auto" materialises the 230 x 256 matrix and finishes with exact solves
+    rng = np.random.default_rng(0)
+    n, m, s = 256, 230, 23
+    op = PartialDCT(n, np.sort(rng.choice(n, m, replace=False)))
+    x = np.zeros(n)
+    x[rng.choice(n, s, replace=False)] = np.abs(rng.standard_normal(s))
+    y = op.matvec(x)
+    res = hadamard_limit(op, y, init_scale=1e-12, nonneg=True)
+    assert res.success, res.message
+    assert res.info["dense_fallback_step"] is not None
+    dense = hadamard_limit(op.to_dense(), y, init_scale=1e-12, nonneg=True, method="newton")
+    assert dense.success and rel(res.x, dense.x) <= 1e-8
+    assert rel(res.x, x) <= 1e-8  # the unique non-negative solution
+
+
+def test_auto_keeps_cg_where_it_works():
+    p = sparse_recovery(2000, 400, 40, seed=0)
+    res = hadamard_limit(p, init_scale=1e-6)
+    assert res.success and res.info["method"] == "newton-cg"
+    assert res.info["dense_fallback_step"] is None
+
+
+def test_depth3_first_newton_step_may_be_tiny_in_t():
+    # depth 3 starts plain damped Newton from w = 0 at the target scale: at a = 1e-4 the
+    # Newton matrix is ~1e-16 A A^T, the direction ~1e16 long and the admissible step
+    # t ~1e-12; a line search that judged t alone (not t |A^T d|) gave up at step 1
+    p = sparse_recovery(200, 200, 20, seed=3)
+    A = p.A.to_dense()
+    x = np.abs(p.x_true)  # square, invertible: the limit is x at every scale
+    res = hadamard_limit(A, A @ x, depth=3, init_scale=1e-4, nonneg=True)
+    assert res.success, res.message
+    assert rel(res.x, x) <= 1e-9
+    assert res.n_iter < 60
+
+
 def test_newton_and_newton_cg_agree():
     p = sparse_recovery(150, 60, 6, seed=4)
     for depth in (2, 3):
@@ -294,6 +376,15 @@ def test_bad_inputs():
         hadamard_limit(PartialDCT(16, [0, 3, 5]), np.ones(3), method="newton")
     with pytest.raises(ValueError, match="too small"):
         hadamard_limit(A, y, depth=4, init_scale=1e-300)
+
+
+def test_newton_step_limit_is_reported():
+    p = sparse_recovery(200, 80, 8, seed=1)
+    res = hadamard_limit(p, init_scale=1e-6, max_iter=3)
+    assert res.status is Status.MAX_ITER and not res.success
+    assert "max_iter = 3" in res.message and "continuation path" in res.message
+    assert "step=" not in res.message  # gradient-descent advice does not apply here
+    assert res.n_iter == 3
 
 
 def test_zero_measurements():

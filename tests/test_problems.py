@@ -45,6 +45,18 @@ def test_adjoint_dot_test_and_jax_maps(op):
     np.testing.assert_allclose(op.norm2, np.linalg.norm(dense, 2), rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(7, 11), (11, 7), (9, 9)])
+def test_matrix_free_to_dense_both_orientations(shape):
+    # m < n materialises rows by the adjoint, m >= n columns by the operator; both one unit
+    # vector at a time (never an n x n identity)
+    M = np.random.default_rng(1).standard_normal(shape)
+    op = LinearOperatorAdapter(M)
+    np.testing.assert_allclose(op.to_dense(), M, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(op.T.to_dense(), M.T, rtol=0, atol=1e-14)
+    with pytest.raises(MemoryError, match="refusing"):
+        op.to_dense(max_entries=M.size - 1)
+
+
 def test_dot_test_detects_a_wrong_adjoint():
     class Broken(DenseOperator):
         def rmatvec(self, r):

@@ -32,9 +32,9 @@ class Status(enum.Enum):
 _ADVICE = {
     Status.CONVERGED: "The stopping tolerance was reached.",
     Status.MAX_ITER: (
-        "The iteration limit was reached before the tolerance: raise max_iter, use "
-        "step='auto' or a larger step, or a larger init_scale (small scales have long "
-        "escape phases)."
+        "The iteration limit was reached before the tolerance: raise max_iter or loosen "
+        "tol (for gradient dynamics, a larger init_scale shortens the escape phase and "
+        "step='auto' adapts the step to the iterate)."
     ),
     Status.STAGNATED: (
         "Progress stopped before the tolerance was reached (the objective no longer "

@@ -20,7 +20,9 @@ from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
 
 METHODS = ("auto", "newton", "newton-cg")
 # "auto" forms A D A^T (exact Newton) only when that is cheap next to matvec-only solves
-_DENSE_NEWTON_MAX_WORK = 2.0e6  # m^2 n
+# (measured, 5 problems per size, a = 1e-3 and 1e-6: at n = 200, m = 140-200 dense Newton
+# 5-8 ms, Newton-CG 8-27 ms; about even near m^2 n = 1e7; CG 1.5-6x faster from 3e7 up)
+_DENSE_NEWTON_MAX_WORK = 1.0e7  # m^2 n
 # BLAS runs single-threaded inside the solver: its products are matrix-vector (memory
 # bound) or small, and multithreaded OpenBLAS on busy cores was measured 10-50x slower
 _BLAS_THREADS = 1
@@ -36,6 +38,19 @@ _Z_TRUST = 8.0
 # dense A: Hessian products inside CG in float32 (half the bytes; the solves are inexact
 # anyway), with a switch to float64 when the final steps stall
 _SINGLE_CG = True
+# ... and back to float64 products as soon as the continuation step falls below this: a
+# creeping path means inexact directions (measured: float32 products failed at m/n >= 0.7,
+# a = 1e-6, where the Newton matrix is too ill-conditioned for them, on 3-11 of 20 problems;
+# successful float32 paths keep steps >= 0.08 in log(a) with rare dips to 0.01)
+_SINGLE_MIN_STEP = 0.01
+# "auto": when one CG solve needs more than max(50, m/4) iterations (about the flops of
+# forming A D A^T) or hits its cap, the remaining steps use dense Newton (m <= this).
+# Measured: with m close to n, or non-negative problems whose dual diverges, the
+# preconditioner's identity model of the bulk fails and CG stalls at its cap (42 of 384
+# scanned problems, n = 200/500, m/n >= 0.7); dense Newton solved them all
+_DENSE_FALLBACK_MAX_M = 5000
+# ... a matrix-free operator is materialised for it up to this many entries (160 MB)
+_DENSE_FALLBACK_MAX_ENTRIES = 20_000_000
 # first continuation step in log(a)
 _STEP0 = 1.0
 # for L >= 3 plain damped Newton from w = 0 at the target scale: the path in the scale
@@ -94,7 +109,10 @@ def hadamard_limit(
         ``"newton"`` forms ``A diag(h'(z)) A^T`` and factors it (dense ``A``);
         ``"newton-cg"`` solves the Newton systems by preconditioned conjugate gradients
         with matvecs only (any operator); ``"auto"`` uses ``"newton"`` for small dense
-        problems and ``"newton-cg"`` otherwise.
+        problems (``m^2 n <= 1e7``) and ``"newton-cg"`` otherwise, switching a dense ``A``
+        (``m <= 5000``) to ``"newton"`` for the remaining steps when one CG solve needs more
+        than ``max(50, m/4)`` iterations (``m`` close to ``n``, or a non-negative problem
+        whose dual diverges, make the Newton systems too ill-conditioned for CG).
 
     Returns
     -------
@@ -103,8 +121,10 @@ def hadamard_limit(
         reached; ``max_iter`` or ``numerical_error`` otherwise), ``n_iter`` (Newton steps),
         ``fun`` (``0.5 * ||A x - y||^2``), and ``info`` with ``w`` (the dual variable),
         ``z = A^T w``, ``dual_objective``, ``relative_residual``, ``n_cg`` (CG iterations),
-        ``n_matvec``, ``method``, and ``farkas`` (a certificate ``d`` with ``A^T d <= 0``,
-        ``<d, y> > 0`` when one was found for an infeasible non-negative problem).
+        ``n_matvec``, ``method``, ``dense_fallback_step`` (the Newton step at which
+        ``"auto"`` switched from CG to dense Newton, else None), and ``farkas`` (a
+        certificate ``d`` with ``A^T d <= 0``, ``<d, y> > 0`` when one was found for an
+        infeasible non-negative problem).
 
     Raises
     ------
@@ -162,6 +182,7 @@ def hadamard_limit(
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    requested = method
     link = Link(depth, nonneg, float(np.log(a)))
 
     op = problem.A
@@ -196,17 +217,36 @@ def hadamard_limit(
 
     if ynorm == 0.0 and not nonneg:
         x = np.zeros(n)
-        return _result(Status.CONVERGED, x, np.zeros(m), x, yv, 0, 0, solver, method,
+        return _result(Status.CONVERGED, x, np.zeros(m), x, yv, 0, 0, 0, method,
                        time.perf_counter() - t0, "y = 0: the flow stays at x = 0", link)
+    fallback = None
+    if requested == "auto" and method == "newton-cg" and m <= _DENSE_FALLBACK_MAX_M:
+        if op.is_dense:
+            fallback = lambda: CholeskySolver(mat)  # noqa: E731
+        elif m * n <= _DENSE_FALLBACK_MAX_ENTRIES:
+            fallback = lambda: CholeskySolver(  # noqa: E731
+                op.to_dense(max_entries=_DENSE_FALLBACK_MAX_ENTRIES))
     with _blas_threads(_BLAS_THREADS):
-        state = _newton_path(mv, rmv, yv, ynorm, link, solver, tol=tol, max_iter=max_iter)
+        state = _newton_path(mv, rmv, yv, ynorm, link, solver, tol=tol, max_iter=max_iter,
+                             fallback=fallback)
     status, msg = state["status"], state["message"]
+    if status is not Status.CONVERGED and state["n_capped"]:
+        if op.is_dense:
+            hint = "; method='newton' solves them exactly"
+        elif requested != "auto" and m * n <= _DENSE_FALLBACK_MAX_ENTRIES:
+            hint = "; method='auto' switches to exact solves on the materialised matrix"
+        else:
+            hint = ""
+        msg += (f" ({state['n_capped']} CG solves stopped at their iteration cap: the Newton "
+                f"systems are too ill-conditioned for CG{hint})")
     info_extra: dict[str, Any] = {}
     if status is not Status.CONVERGED:
         status, msg, info_extra = _diagnose(op, yv, nonneg, state, status, msg)
     return _result(status, state["x"], state["w"], state["z"], yv, state["it"],
-                   state["n_cg"], solver, method, time.perf_counter() - t0, msg, link,
-                   ax=state["ax"], extra=dict(info_extra, n_continuation=state["n_cont"],
+                   state["n_cg"], state["n_matvec"], method, time.perf_counter() - t0, msg,
+                   link, ax=state["ax"],
+                   extra=dict(info_extra, n_continuation=state["n_cont"],
+                              dense_fallback_step=state["fallback_step"],
                               history=np.asarray(state["history"]).reshape(-1, 4)))
 
 
@@ -245,9 +285,17 @@ def _column_sqnorms(op) -> np.ndarray:
 
 
 # -- the Newton path -----------------------------------------------------------------
-def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter: int):
-    """Damped Newton on the dual with predictor-corrector continuation in log(a)."""
+def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter: int,
+                 fallback=None):
+    """Damped Newton on the dual with predictor-corrector continuation in log(a).
+
+    ``fallback`` (optional) builds an exact solver that replaces ``solver`` for the rest of
+    the run when a CG solve needs more iterations than forming the Newton matrix costs."""
     m = y.size
+    cg_cap = min(getattr(solver, "max_cg", np.inf), max(50, m // 4))
+    fallback_step = None
+    n_matvec_before = 0
+    n_capped = 0  # CG solves stopped at their iteration cap
     s_target = link.log_a
     # scale of the solution: x0 = t A^T y with t minimising ||A t A^T y - y||
     aty = rmv(y)
@@ -295,8 +343,11 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                        f"{it} Newton steps")
             break
         if it >= max_iter:
-            message = (f"{Status.MAX_ITER.advice} (relative residual {rn / ynorm:.3e} after "
-                       f"{it} Newton steps)")
+            # (not Status.MAX_ITER.advice: its step-size advice is for gradient descent)
+            where = "at the target scale" if at_target else (
+                f"on the continuation path at init_scale {np.exp(s):.3g}")
+            message = (f"the Newton step limit max_iter = {max_iter} was reached {where} "
+                       f"(relative residual {rn / ynorm:.3e}): raise max_iter or loosen tol")
             break
         s_new = s_target if at_target else max(s + step, s_target)
         delta = s_new - s
@@ -319,6 +370,17 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             message = f"{status.advice} (the Newton matrix is singular at step {it})"
             break
         n_cg += k
+        n_capped += int(k >= getattr(solver, "max_cg", np.inf))
+        if fallback is not None and k >= cg_cap:
+            # CG is costing more than a dense Newton step (or failing): switch for good
+            n_matvec_before = solver.n_matvec
+            solver, fallback, fallback_step = fallback(), None, it
+            try:
+                d, _ = solver.solve(D, rhs, cg_tol)
+            except np.linalg.LinAlgError:
+                status = Status.NUMERICAL_ERROR
+                message = f"{status.advice} (the Newton matrix is singular at step {it})"
+                break
         # on the path, A^T d accumulated inside CG (float32 with float32 Hessian products)
         # saves a full product per step; z then drifts from A^T w by rounding, which the
         # resynchronisation at the target scale removes before any exact step
@@ -364,26 +426,34 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                        "direction d (A^T d <= 0, <d, y> > 0), returned in info['farkas']")
             break
         t = link.max_step(z, zd)
+        zmax = float(np.max(np.abs(zd)))
         if delta != 0.0 and link.depth == 2:
             # on the path, no coordinate of z moves by more than _Z_TRUST per step: the
             # exponential link is well modelled only over O(1) changes of z (for L >= 3
             # the domain guard of max_step plays this role)
-            zmax = float(np.max(np.abs(zd)))
             if zmax * t > _Z_TRUST:
                 t = _Z_TRUST / zmax
+        # a step is negligible when it no longer changes z in float64; judged on t * |zd|,
+        # not t: from w = 0 at a small scale (depth >= 3) the first Newton step is ~1e16
+        # long and its admissible t ~1e-12
+        zfloor = 1e-14 * max(1.0, float(np.max(np.abs(z))))
+
+        def negligible(t: float) -> bool:
+            return t * zmax <= zfloor if zmax > 0.0 else t < 1e-12
+
         eps_phi = 1e-13 * (abs(phi0) + abs(wy) + 1.0)
         while True:
+            if negligible(t):
+                break
             phi = link.primitive(z + t * zd) - wy - t * dy
             if phi <= phi0 + 1e-4 * t * slope + eps_phi:
                 break
             t *= 0.5
-            if t < 1e-12:
-                break
-        if t < 1e-12 and getattr(solver, "single", None) is not None:
+        if negligible(t) and getattr(solver, "single", None) is not None:
             solver.single = None  # retry the step with float64 Hessian products
             link.set_scale(s)
             continue
-        if t < 1e-12:
+        if negligible(t):
             status = Status.STAGNATED
             message = (f"{status.advice} (the line search failed at relative residual "
                        f"{rn / ynorm:.3e})")
@@ -411,6 +481,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             # double the step after a full step that stays near the path, else shrink it
             step = (step * 2.0 if (t == 1.0 and rn <= _PATH_TARGET * ynorm)
                     else step * (0.7 if t >= 0.5 else 0.35))
+            if abs(step) < _SINGLE_MIN_STEP and getattr(solver, "single", None) is not None:
+                solver.single = None
         else:
             if rn > 0.5 * rn_before:
                 if getattr(solver, "single", None) is not None:
@@ -442,7 +514,9 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     if not synced:
         z, x, D, ax, r, rn = resync()
     return dict(status=status, message=message, x=x, w=w, z=z, ax=ax, it=it, n_cg=n_cg,
-                n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history)
+                n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history,
+                fallback_step=fallback_step, n_capped=n_capped,
+                n_matvec=n_matvec_before + int(getattr(solver, "n_matvec", 0)))
 
 
 def _is_farkas(link: Link, zd: np.ndarray, dy: float) -> bool:
@@ -480,7 +554,7 @@ def _diagnose(op, y, nonneg, state, status, msg):
     return status, msg, info
 
 
-def _result(status, x, w, z, y, it, n_cg, solver, method, wall, msg, link, ax=None,
+def _result(status, x, w, z, y, it, n_cg, n_matvec, method, wall, msg, link, ax=None,
             extra=None) -> Result:
     r = (ax if ax is not None else np.zeros_like(y)) - y
     ynorm = max(float(np.linalg.norm(y)), 1e-300)
@@ -490,7 +564,7 @@ def _result(status, x, w, z, y, it, n_cg, solver, method, wall, msg, link, ax=No
         init_scale=float(np.exp(link.log_a)), w=w, z=z,
         dual_objective=float(link.primitive(z) - w @ y) if z.size else float("nan"),
         relative_residual=float(np.sqrt(2 * fun)) / ynorm, n_cg=int(n_cg),
-        n_matvec=int(getattr(solver, "n_matvec", 0)),
+        n_matvec=int(n_matvec),
     )
     info.update(extra or {})
     return Result(x=x, status=status, message=msg, n_iter=int(it), fun=fun, wall_time=wall,

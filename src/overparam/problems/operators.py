@@ -47,13 +47,27 @@ class Operator:
         return False
 
     def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
-        """The matrix, materialised by applying the operator to the identity."""
+        """The matrix, materialised by applying the operator (or its adjoint, whichever
+        takes fewer products) to unit vectors one at a time."""
         m, n = self.shape
         if m * n > max_entries:
             raise MemoryError(
                 f"refusing to materialise a {m} x {n} operator (> {max_entries} entries)"
             )
-        return np.column_stack([self.matvec(e) for e in np.eye(n)])
+        out = np.empty((m, n))
+        if m < n:  # rows A^T e_i
+            e = np.zeros(m)
+            for i in range(m):
+                e[i] = 1.0
+                out[i] = self.rmatvec(e)
+                e[i] = 0.0
+        else:  # columns A e_j
+            e = np.zeros(n)
+            for j in range(n):
+                e[j] = 1.0
+                out[:, j] = self.matvec(e)
+                e[j] = 0.0
+        return out
 
     def as_linear_operator(self) -> spla.LinearOperator:
         """A SciPy ``LinearOperator`` view (for SciPy solvers)."""
