@@ -123,8 +123,9 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
         scale = jnp.maximum(jnp.linalg.norm(c), 1e-300)
         cn = jnp.diagonal(Gb, axis1=1, axis2=2)
         inv = jnp.where(cn > 0, 1.0 / jnp.where(cn > 0, cn, 1.0), 0.0)
-        # rows scaled by the inverse diagonal: the sweep carries h = g / diag(G_k)
-        Hb = Gb * inv[:, :, None]
+        # the sweep carries h = g / diag(G_k); moving x_i by d changes h_j by
+        # d G_ij / G_jj: row i of Hb is G_i. scaled column-wise by the inverse diagonal
+        Hb = Gb * inv[:, None, :]
 
         def block(k, c):
             x, r, viol = c
