@@ -365,22 +365,17 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         rn_before = rn
         try:
             d, k = solver.solve(D, rhs, cg_tol)
+            n_cg += k
+            n_capped += int(k >= getattr(solver, "max_cg", np.inf))
+            if fallback is not None and k >= cg_cap:
+                # CG is costing more than a dense Newton step (or failing): switch for good
+                n_matvec_before = solver.n_matvec
+                solver, fallback, fallback_step = fallback(), None, it
+                d, _ = solver.solve(D, rhs, cg_tol)
         except np.linalg.LinAlgError:
             status = Status.NUMERICAL_ERROR
             message = f"{status.advice} (the Newton matrix is singular at step {it})"
             break
-        n_cg += k
-        n_capped += int(k >= getattr(solver, "max_cg", np.inf))
-        if fallback is not None and k >= cg_cap:
-            # CG is costing more than a dense Newton step (or failing): switch for good
-            n_matvec_before = solver.n_matvec
-            solver, fallback, fallback_step = fallback(), None, it
-            try:
-                d, _ = solver.solve(D, rhs, cg_tol)
-            except np.linalg.LinAlgError:
-                status = Status.NUMERICAL_ERROR
-                message = f"{status.advice} (the Newton matrix is singular at step {it})"
-                break
         # on the path, A^T d accumulated inside CG (float32 with float32 Hessian products)
         # saves a full product per step; z then drifts from A^T w by rounding, which the
         # resynchronisation at the target scale removes before any exact step
