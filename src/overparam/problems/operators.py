@@ -54,19 +54,15 @@ class Operator:
             raise MemoryError(
                 f"refusing to materialise a {m} x {n} operator (> {max_entries} entries)"
             )
+        by_rows = m < n
+        apply, k = (self.rmatvec, m) if by_rows else (self.matvec, n)
         out = np.empty((m, n))
-        if m < n:  # rows A^T e_i
-            e = np.zeros(m)
-            for i in range(m):
-                e[i] = 1.0
-                out[i] = self.rmatvec(e)
-                e[i] = 0.0
-        else:  # columns A e_j
-            e = np.zeros(n)
-            for j in range(n):
-                e[j] = 1.0
-                out[:, j] = self.matvec(e)
-                e[j] = 0.0
+        lines = out if by_rows else out.T  # lines[i]: row A^T e_i, or column A e_i
+        e = np.zeros(k)
+        for i in range(k):
+            e[i] = 1.0
+            lines[i] = apply(e)
+            e[i] = 0.0
         return out
 
     def as_linear_operator(self) -> spla.LinearOperator:
