@@ -77,6 +77,10 @@ def test_run_resume_and_plot(spec, tmp_path, capsys):
     assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--y", "nope"]) == 2
     assert "no column 'nope'" in capsys.readouterr().err
 
+    (out / "manifest.json").write_text('{"spec": ')                # damaged by hand
+    assert main(["plot", str(out)]) == 2
+    assert "manifest.json is damaged" in capsys.readouterr().err
+
 
 def test_invalid_spec_exits_2_with_the_key_path(spec, tmp_path, capsys):
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--set",

@@ -275,6 +275,22 @@ def test_changed_spec_is_refused_unless_forced(tmp_path):
     assert sorted(df.m.unique()) == [10, 18]
 
 
+@pytest.mark.parametrize("content", [b'{"spec": ', b"[1, 2]", b'{"spec_hash": "x"}',
+                                     b"\xff\xfe"])
+def test_a_damaged_manifest_is_named_and_rebuilt_with_force(tmp_path, content):
+    out = tmp_path / "r"
+    data = spec_dict(methods=[{"name": "basis_pursuit"}])
+    run(data, out, executor="serial")
+    reference = load(out)
+    (out / "manifest.json").write_bytes(content)
+    for action in (lambda: run(data, out, executor="serial"), lambda: load(out)):
+        with pytest.raises(StoreError, match="manifest.json .*--force"):
+            action()
+    summary = run(data, out, executor="serial", force=True)
+    assert summary.skipped == 2 and summary.computed == 0   # the parts were kept
+    pd.testing.assert_frame_equal(reference, load(out))
+
+
 def test_manifest_records_spec_hash_and_versions(tmp_path):
     import json
 

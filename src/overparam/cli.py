@@ -161,14 +161,14 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_plot(args) -> int:
-    from .experiments import read_manifest
+    from .experiments import StoreError, read_manifest
     from .plots import plot
     from .plots.figures import parse_where
 
     folder = Path(args.folder)
     try:
         manifest = read_manifest(folder)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else None

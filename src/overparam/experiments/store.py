@@ -38,7 +38,8 @@ MANIFEST = "manifest.json"
 
 
 class StoreError(RuntimeError):
-    """The folder holds results of a different spec (use ``force``)."""
+    """The folder cannot be used as it is: it holds results of a different spec, or its
+    manifest is damaged (``force`` replaces the manifest in both cases)."""
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -77,10 +78,32 @@ def _table_bytes(rows: list[dict], key: str) -> bytes:
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a results folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder has no manifest.
+    StoreError
+        The manifest does not read back as a manifest of this library (truncated, edited by
+        hand, or another program's file).
+    """
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{folder} is not a results folder (no {MANIFEST})")
-    return json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{path} is damaged ({type(exc).__name__}: {exc}); re-run the "
+                         "spec with --force to rebuild it (finished cells are kept)"
+                         ) from exc
+    missing = [k for k in ("spec", "spec_hash", "cells") if not isinstance(data, dict)
+               or k not in data]
+    if missing or not isinstance(data["spec"], dict):
+        raise StoreError(f"{path} is not a manifest of overparam (missing or malformed "
+                         f"{', '.join(missing) or 'spec'}); re-run the spec with --force to "
+                         "rebuild it (finished cells are kept)")
+    return data
 
 
 class Store:
@@ -107,7 +130,13 @@ class Store:
         self.pending.mkdir(parents=True, exist_ok=True)
         path = self.folder / MANIFEST
         if path.exists():
-            old = json.loads(path.read_text())
+            try:
+                old = read_manifest(self.folder)
+            except StoreError:
+                if not force:
+                    raise
+                # parts carry their cell key, so those of this spec's cells stay valid
+                old = {}
             if old.get("spec_hash") != spec.hash and not force:
                 raise StoreError(
                     f"{self.folder} holds results of another spec (hash {old.get('spec_hash')}"
@@ -221,7 +250,7 @@ class Store:
     # -- reading ------------------------------------------------------------------------
     def _ordered_parts(self, directory: Path) -> list[Path]:
         try:
-            order = {k: i for i, k in enumerate(read_manifest(self.folder).get("cells", []))}
+            order = {k: i for i, k in enumerate(read_manifest(self.folder)["cells"])}
         except FileNotFoundError:
             order = {}
         files = list(directory.glob("*.parquet"))
