@@ -69,6 +69,19 @@ def test_dask_local_cluster_equals_serial(serial_run, tmp_path):
     pd.testing.assert_frame_equal(serial_run, _rows(tmp_path / "d"), check_exact=True)
 
 
+def test_unreachable_scheduler_and_negative_workers_are_named(tmp_path):
+    pytest.importorskip("dask.distributed")
+    import dask
+
+    from overparam.experiments import SpecError
+
+    with pytest.raises(SpecError, match="workers: must be an int >= 0"):
+        run(SPEC, tmp_path / "w", executor="processes", workers=-1)
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(OSError, match="cannot reach the Dask scheduler at"):
+            run(SPEC, tmp_path / "d", executor="dask", address="tcp://127.0.0.1:9")
+
+
 KILL_SPEC = """
 [experiment]
 seed = 5

@@ -146,7 +146,7 @@ def _cmd_run(args) -> int:
     try:
         summary = run(spec, args.out, executor=args.executor, workers=args.workers,
                       address=args.address, force=args.force, progress=args.progress)
-    except (SpecError, StoreError) as exc:
+    except (SpecError, StoreError, OSError) as exc:  # OSError: disk, Dask scheduler
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary)

@@ -189,7 +189,12 @@ def _dask(spec_data: dict, units: list[Task], workers: int,
 
     cluster = None
     if address:
-        client = Client(address)
+        try:
+            client = Client(address)
+        except OSError as exc:
+            raise OSError(f"cannot reach the Dask scheduler at {address!r} ({exc}); start "
+                          "one (`dask scheduler`) or leave the address out for a local "
+                          "cluster") from exc
     else:
         cluster = LocalCluster(n_workers=min(workers, len(units)), threads_per_worker=1,
                                processes=True, dashboard_address=None)

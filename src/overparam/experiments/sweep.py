@@ -129,6 +129,8 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
     if executor not in ("serial", "processes", "dask"):
         raise SpecError(f"run.executor: {executor!r} is not one of serial, processes, dask")
     workers = cfg["workers"] if workers is None else workers
+    if not isinstance(workers, int) or workers < 0:
+        raise SpecError(f"workers: must be an int >= 0 (0 = all cores), got {workers!r}")
     address = address if address is not None else (cfg["address"] or None)
     folder = Path(out or cfg["out"] or Path("results") / spec.name)
 
