@@ -62,20 +62,20 @@ SMALL = {
                                   "problem.n_observed=80", "problem.fro_norm=12.0",
                                   "methods[0].depth=[1, 3]", "methods[0].init_scale=1e-3",
                                   "methods[0].max_iter=300", "methods[1].max_iter=300",
-                                  "experiment.trials=1"],
+                                  "experiment.trials=1", "plots[0].where.n_observed=80",
+                                  "plots[1].where.n_observed=80"],
     "dmf_perturbed.toml": ["problem.n1=12", "problem.noise=0.3", "methods[0].record=30",
                            "methods[0].max_iter=400", "experiment.trials=1"],
 }
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_dmf_spec_runs_small(name, tmp_path):
-    spec = experiments.load_spec(EXAMPLES / name, SMALL[name])
-    summary = experiments.run(spec, tmp_path / "out", executor="serial", progress=False)
-    df = experiments.load(summary.folder)
+def test_dmf_spec_runs_small(name, run_small_example):
+    # through the CLI, so the spec's [[plots]] are drawn too
+    spec, df, _, folder = run_small_example(name, SMALL[name] + ["run.executor=serial"])
     assert len(df) > 0
     assert "rel_error" in df.columns
     assert df["rel_error"].notna().all()
     if spec.experiment["traces"]:
-        tr = experiments.load_traces(summary.folder)
+        tr = experiments.load_traces(folder)
         assert {"erank", "sv1", "loss"} <= set(tr.columns)

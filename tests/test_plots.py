@@ -53,6 +53,7 @@ def no_solvers(monkeypatch):
     ("curve", dict(x="m", y="recovered")),
     ("curve", dict(x="init_scale", y="l1_gap", hue="s", where={"method": "hadamard_limit"})),
     ("trace", dict(field="residual", where={"m": 12})),
+    ("trace", dict(field="residual", hue="init_scale", where={"max_iter": 200}, logx=False)),
 ])
 def test_figures_are_written_from_the_store(folder, tmp_path, no_solvers, kind, options):
     files = plots.plot(folder, kind, out=tmp_path, formats=("png", "pdf"), **options)
@@ -94,3 +95,17 @@ def test_trace_without_stored_traces_says_so(tmp_path):
     run(spec, tmp_path / "r", executor="serial")
     with pytest.raises(ValueError, match="traces = true"):
         plots.trace(tmp_path / "r")
+
+
+def test_traces_carry_method_parameters_and_kinds_refuse_foreign_options(folder, tmp_path):
+    from overparam.experiments import SpecError, load_spec, load_traces
+
+    tr = load_traces(folder)
+    assert {"init_scale", "depth", "max_iter", "m", "s"} <= set(tr.columns)
+    assert (tr.groupby(["cell", "label"]).max_iter.nunique() == 1).all()
+    with pytest.raises(ValueError, match="a trace plot does not take stat"):
+        plots.plot(folder, "trace", out=tmp_path, stat="mean")
+    with pytest.raises(ValueError, match="a phase plot does not take logx"):
+        plots.plot(folder, "phase", out=tmp_path, logx=True)
+    with pytest.raises(SpecError, match=r"plots\[0\]\.theory: a trace plot does not take"):
+        load_spec(dict(SPEC, plots=[{"kind": "trace", "theory": False}]))

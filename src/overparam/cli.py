@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="output folder (default FOLDER/plots)")
     q.add_argument("--name", help="file name stem")
     q.add_argument("--title")
-    q.add_argument("--theory", action=argparse.BooleanOptionalAction, default=True,
-                   help="draw the l1 phase transition where it applies")
+    q.add_argument("--theory", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw the l1 phase transition where it applies (default: yes)")
     q.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None)
     q.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None)
 

@@ -62,10 +62,17 @@ from .measures import METRICS
 from .methods import check_value, get_method
 
 __all__ = ["Spec", "SpecError", "MethodConfig", "load_spec", "parse_override",
-           "apply_overrides", "EXECUTORS", "PLOT_KINDS"]
+           "apply_overrides", "EXECUTORS", "PLOT_KINDS", "PLOT_OPTIONS"]
 
 EXECUTORS = ("serial", "processes", "dask")
 PLOT_KINDS = ("phase", "curve", "trace")
+# the options of each kind (besides kind, name, format); x / y / value / hue are mapped to
+# the drawing function's own names by `plots.plot`
+PLOT_OPTIONS = {
+    "phase": {"x", "y", "value", "hue", "where", "theory", "title"},
+    "curve": {"x", "y", "value", "hue", "where", "stat", "theory", "logx", "logy", "title"},
+    "trace": {"x", "y", "field", "hue", "where", "logx", "logy", "title"},
+}
 
 _EXPERIMENT = {
     "name": ("str", None),
@@ -374,6 +381,10 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         table = _check_table(table, _PLOT, f"plots[{i}]")
         if table.get("kind") not in PLOT_KINDS:
             raise SpecError(f"plots[{i}].kind: must be one of {', '.join(PLOT_KINDS)}")
+        extra = sorted(set(table) - {"kind", "name", "format"} - PLOT_OPTIONS[table["kind"]])
+        if extra:
+            raise SpecError(f"plots[{i}].{extra[0]}: a {table['kind']} plot does not take it "
+                            f"(it takes {', '.join(sorted(PLOT_OPTIONS[table['kind']]))})")
         out["plots"].append(table)
 
     # labels must format and be unique

@@ -261,20 +261,22 @@ class Store:
         return self._load(self.parts)
 
     def load_traces(self):
-        """Trace rows joined with their cell's problem parameters."""
+        """Trace rows joined with their cell's problem parameters and their method
+        configuration's parameters (so traces filter like rows: ``where``, ``hue``)."""
         import pandas as pd
+
+        from .runner import RESERVED_COLUMNS
 
         traces = self._load(self.traces)
         if traces.empty:
             return traces
         rows = self.load()
-        params = self._problem_columns()
-        cells = rows[["cell"] + params].drop_duplicates("cell")
-        return pd.merge(traces, cells, on="cell", how="left")
-
-    def _problem_columns(self) -> list[str]:
         spec = read_manifest(self.folder)["spec"]
-        return [k for k in spec["problem"] if k != "generator"]
+        per_trial = set(RESERVED_COLUMNS) | set(spec["experiment"].get("metrics", ()))
+        params = [c for c in rows.columns
+                  if c not in per_trial and c not in traces.columns]
+        configs = rows[["cell", "label"] + params].drop_duplicates(["cell", "label"])
+        return pd.merge(traces, configs, on=["cell", "label"], how="left")
 
     def _load(self, directory: Path):
         import pandas as pd

@@ -258,10 +258,12 @@ def _ticks(setter, values: np.ndarray, most: int = 12) -> None:
 
 
 def trace(source: Any, field: str = "residual", *, hue: str = "label",
-          where: dict[str, Any] | None = None, logy: bool | None = None,
-          title: str | None = None):
+          where: dict[str, Any] | None = None, logx: bool | None = None,
+          logy: bool | None = None, title: str | None = None):
     """A trace field against iterations from stored traces (``experiment.traces = true``),
-    median and interquartile band over trials, one line per ``hue`` value.
+    median and interquartile band over trials, one line per ``hue`` value. Iterations are
+    on a log axis unless ``logx=False``; ``logy`` defaults to log when the values span
+    decades.
 
     Returns
     -------
@@ -286,7 +288,8 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
         line, = ax.plot(t["iter"], t["centre"], label=_hue_label(hue, key))
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
-    ax.set_xscale("log")
+    if logx is None or logx:
+        ax.set_xscale("log")
     if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
@@ -334,6 +337,12 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         The files written.
     """
     options = {k: v for k, v in options.items() if v is not None}
+    from ..experiments.spec import PLOT_OPTIONS
+
+    unknown = sorted(set(options) - PLOT_OPTIONS.get(kind, set(options)))
+    if unknown:
+        raise ValueError(f"a {kind} plot does not take {', '.join(unknown)} (it takes "
+                         f"{', '.join(sorted(PLOT_OPTIONS[kind]))})")
     if kind == "phase":
         options.setdefault("x", "s")
         options.setdefault("y", "m")
