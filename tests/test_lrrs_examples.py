@@ -34,10 +34,10 @@ def test_every_lrrs_example_is_covered():
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_lrrs_spec_runs_small(name, tmp_path):
-    spec = experiments.load_spec(EXAMPLES / name, SMALL[name] + _SMALL_METHODS)
-    summary = experiments.run(spec, tmp_path / "out", executor="serial", progress=False)
-    df = experiments.load(summary.folder)
+def test_lrrs_spec_runs_small(name, run_small_example):
+    # through the CLI, so the spec's [[plots]] are drawn too
+    spec, df, _, folder = run_small_example(name, SMALL[name] + _SMALL_METHODS
+                                            + ["run.executor=serial"])
     assert len(df) == 3 * len(spec.problem_grid()) * spec.experiment["trials"]
     assert set(df["method"]) == {"irls_lrrs", "rspf", "riem_adaiht"}
     assert (df["error"].fillna("") == "").all()
@@ -45,7 +45,7 @@ def test_lrrs_spec_runs_small(name, tmp_path):
     if "lrrs_recovered" in df:
         assert set(np.unique(df["lrrs_recovered"])) <= {0.0, 1.0}
     if spec.experiment["traces"]:
-        tr = experiments.load_traces(summary.folder)
+        tr = experiments.load_traces(folder)
         assert "rel_error" in tr.columns
 
 
