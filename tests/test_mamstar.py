@@ -422,3 +422,216 @@ def test_registry_entries_run_on_their_generator():
             assert np.isnan(vals["l2_before"])
     with pytest.raises(TypeError, match="sparse_eigen"):
         get_method("mamstar").configure()(object(), 0)
+
+
+# -- regressions ------------------------------------------------------------------------------
+
+def test_zero_sketch_is_refused_on_both_eigen_paths():
+    # ARPACK (m > 200, rank < m/4) used to fail with "starting vector is zero" while
+    # LAPACK (small m) returned zero eigenvalues and empty vectors as CONVERGED
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    for primes in ([53, 59, 61, 67], [23, 29, 31]):  # m = 240 (ARPACK), 83 (LAPACK)
+        M = ms.PrimeMatrix(3000, np.array(primes))
+        for src in (sp.csr_array((3000, 3000)), np.zeros((3000, 3000))):
+            with pytest.raises(ValueError, match="sketch B is zero"):
+                ms.sparse_top_eigenvectors(src, 2, 3, matrix=M)
+    for fn in (eigsh_truncated, truncated_power):
+        with pytest.raises(ValueError, match="A is zero"):
+            fn(np.zeros((40, 40)), 2, 3)
+        with pytest.raises(ValueError, match="not symmetric"):
+            fn(np.triu(np.ones((40, 40))), 2, 3)
+
+
+def test_rank_above_n_is_refused():
+    X = np.random.default_rng(0).standard_normal((10, 10))
+    M = ms.PrimeMatrix(10, np.array([11, 13, 17]))  # m = 41 > N
+    res = ms.sparse_top_eigenvectors(X + X.T, 10, 5, matrix=M)  # r = N is fine
+    assert res.info["vectors"].shape == (10, 10)
+    with pytest.raises(ValueError, match="rank r = 12 exceeds N = 10"):
+        ms.sparse_top_eigenvectors(X + X.T, 12, 5, matrix=M)
+    with pytest.raises(ValueError, match="exceeds N"):
+        ms.recover(ms.sketch(X + X.T, matrix=M), 11, 5)
+
+
+def test_errors_follow_which_and_match_tied_eigenpairs():
+    from overparam.baselines.eigen import eigsh_truncated
+
+    s = 4
+    V = sparse_eigen_problem(20_000, 3, s, support="overlapping", seed=11).vectors
+    M = ms.make_matrix(20_000, sparsity=s)
+    # "LA": the recovered [1, 0.5] were compared with the truth sorted by |lambda|
+    A = FactoredMatrix(np.array([1.0, -2.0, 0.5]), V, s)
+    for which in ("LA", "LM"):
+        res = ms.sparse_top_eigenvectors(A, 2, s, matrix=M, which=which)
+        err = res.info["errors"]
+        assert err["l2_after"].max() < 1e-10 and err["eigenvalue"].max() < 1e-10, which
+        assert err["l2_before"].max() < 0.5, which
+    np.testing.assert_allclose(res.info["eigenvalues"], [-2.0, 1.0])
+    small = sparse_eigen_problem(2000, 3, s, support="overlapping", seed=11)
+    A2 = FactoredMatrix(np.array([1.0, -2.0, 0.5]), small.vectors, s)
+    rb = eigsh_truncated(A2, 2, s, which="LA")
+    np.testing.assert_allclose(rb.info["eigenvalues"], [1.0, 0.5])
+    assert rb.info["errors"]["l2_after"].max() < 1e-8
+    # a tie of |lambda| (1 and -1, "LM"): either order is right, matched by overlap
+    A3 = FactoredMatrix(np.array([1.0, -1.0, 0.5]), V, s)
+    res = ms.sparse_top_eigenvectors(A3, 3, s, matrix=M)
+    err = res.info["errors"]
+    assert err["l2_after"].max() < 1e-10 and err["eigenvalue"].max() < 1e-10
+    assert err["l2_before"].max() < 0.5
+    # the matching itself: only tied positions are permuted
+    from overparam.problems.eigen import match_eigenpairs
+
+    ov = np.array([[0.1, 0.9, 0.0], [0.8, 0.2, 0.0], [0.0, 0.0, 1.0]])
+    assert match_eigenpairs([1.0, -1.0, 0.5], ov).tolist() == [1, 0, 2]
+    assert match_eigenpairs([1.0, -1.0, 0.5], ov, "LA").tolist() == [0, 2, 1]
+    assert match_eigenpairs([1.0, -0.9, 0.5], ov).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="which"):
+        eigsh_truncated(A2, 2, s, which="SA")
+
+
+def test_truncated_power_deflation_is_the_documented_symmetric_one():
+    # A_{j+1} = (I - x x^T) A_j (I - x x^T); the code applied P_j..P_1 on both sides
+    from overparam.baselines.eigen import truncated_power
+
+    def documented(A, r, s, max_iter=500, tol=1e-10):
+        n = A.shape[0]
+        Aj, lams, found = A.copy(), [], []
+        for _ in range(r):
+            d = np.diag(A).copy()  # the library's start: diag(A) - sum lambda x^2
+            for f, lf in zip(found, lams):
+                d -= lf * f**2
+            x = np.zeros(n)
+            x[np.argpartition(-np.abs(d), s - 1)[:s]] = 1 / np.sqrt(s)
+            for _ in range(max_iter):
+                y = Aj @ x
+                keep = np.argpartition(-np.abs(y), s - 1)[:s]
+                xn = np.zeros(n)
+                xn[keep] = y[keep]
+                xn /= np.linalg.norm(xn)
+                xn = -xn if xn @ x < 0 else xn
+                done = np.linalg.norm(xn - x) < tol
+                x = xn
+                if done:
+                    break
+            lams.append(x @ Aj @ x)
+            found.append(x)
+            P = np.eye(n) - np.outer(x, x)
+            Aj = P @ Aj @ P
+        return np.array(sorted(lams, key=lambda v: -abs(v)))
+
+    for seed in (13, 0, 1):  # seed 13: eigenvalues 3 and 4 differed by 1.2
+        X = np.random.default_rng(seed).standard_normal((10, 10))
+        A = X @ X.T
+        np.testing.assert_allclose(truncated_power(A, 4, 4).info["eigenvalues"],
+                                   documented(A, 4, 4), rtol=1e-8)
+
+
+def test_default_agree_is_capped_at_k_and_a_larger_agree_refused():
+    # primes with product 2431 < N: alpha = K + 1 = 4, and agree = 4 zeroed every vector
+    A = sparse_eigen_problem(5000, 1, 3, support="overlapping", seed=0)
+    sk = ms.sketch(A, matrix=ms.PrimeMatrix(A.n, np.array([11, 13, 17])))
+    with pytest.warns(RuntimeWarning, match="product of the K = 3 primes, 2431, is < N"):
+        res = ms.recover(sk, 1, 3, refine_subspace=False)
+    assert res.info["agree"] == 3 and res.info["vectors"].nnz > 0
+    with pytest.raises(ValueError, match="agree = 4 exceeds the K = 3"):
+        ms.recover(sk, 1, 3, agree=4)
+
+
+def test_sketch_command_defaults_bits_validates_first_and_skips_hidden_files(tmp_path):
+    from overparam.cli import main
+
+    A = sparse_eigen_problem(3000, 2, 4, support="overlapping", seed=1)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for k, (i, j, v) in enumerate(A.entries(chunk=20, symmetry="upper", shuffle=0)):
+        np.savez(shards / f"{k:03d}.npz", row=i, col=j, value=v)
+    np.savez(shards / "._000.npz", junk=np.zeros(3))  # e.g. AppleDouble: not a shard
+    out = tmp_path / "B.npz"
+    base = ["sketch", str(shards), "--n", "3000", "--sparsity", "4", "--symmetry", "upper",
+            "--out", str(out), "--no-progress"]
+    with pytest.raises(SystemExit, match="rank r = 2000 is too large"):
+        main(base + ["--rank", "2000"])
+    assert not out.exists()  # refused before the pass
+    assert main(base + ["--rank", "2", "--decoder", "bittest"]) == 0  # bits = rank + 10
+    assert ms.Sketch.load(out).q == 12
+    vec = np.load(tmp_path / "B.vectors.npz")
+    np.testing.assert_allclose(vec["eigenvalues"], A.eigenvalues, rtol=1e-10)
+
+
+def test_checkpoint_refuses_other_shards_and_may_share_their_folder(small, tmp_path):
+    A, M = small
+    i, j, v = next(A.entries(chunk=10**6))
+    a, b, ck = tmp_path / "a", tmp_path / "b", tmp_path / "ck"
+    a.mkdir()
+    b.mkdir()
+    np.savez(a / "s.npz", row=i, col=j, value=v)
+    np.savez(b / "s.npz", row=i, col=j, value=2 * v)
+    ms.sketch_shards(a, M, checkpoint=ck, progress=False)
+    # the saved sum holds a/s.npz: asking for b/s.npz silently gave the sketch of 3 A
+    with pytest.raises(ValueError, match=r"other shards.*a/s\.npz.*asked for.*b/s\.npz"):
+        ms.sketch_shards(b, M, checkpoint=ck, progress=False)
+    more = ms.sketch_shards([a / "s.npz", b / "s.npz"], M, checkpoint=ck, progress=False)
+    assert more.info["resumed"] == 1  # adding shards is fine
+    assert _rel(more.B, 3 * ms.sketch(A, matrix=M).B) < 1e-12
+    # the checkpoint in the shards' own folder: its state file is not a shard
+    one = ms.sketch_shards(a, M, checkpoint=a, progress=False)
+    again = ms.sketch_shards(a, M, checkpoint=a, progress=False)
+    assert again.info["resumed"] == 1 and _rel(again.B, one.B) < 1e-12
+    with pytest.raises(ValueError, match="checkpoint state"):
+        ms.sketch_shards([a / "mamstar-state.npz"], M, progress=False)
+
+
+def test_single_entry_chunks_and_nested_lists():
+    M = ms.PrimeMatrix(10, np.array([2, 3, 5]))
+    scalars = ms.sketch_stream([(0, 1, 2.0), (1, 0, 2.0), (3, 3, 1.0)], M)
+    arrays = ms.sketch_stream([([0], [1], [2.0]), ([1], [0], [2.0]), ([3], [3], [1.0])], M)
+    assert scalars.n_entries == 3 and np.array_equal(scalars.B, arrays.B)
+    # a nested list is a matrix's rows or single entries: refused, not guessed
+    rows = [[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]]
+    M3 = ms.PrimeMatrix(3, np.array([2, 3, 5]))
+    with pytest.raises(TypeError, match="ambiguous.*np.asarray"):
+        ms.sketch(rows, 3, matrix=M3)
+    with pytest.raises(TypeError, match="ambiguous"):
+        ms.sparse_top_eigenvectors(rows, 1, 1, n=3, matrix=M3)
+    assert ms.sketch(np.array(rows), matrix=M3).info["source"] == "matrix"
+
+
+def test_arguments_are_checked_before_the_pass_over_a_stream():
+    A = sparse_eigen_problem(5000, 2, 5, support="overlapping", seed=5)
+    read = []
+
+    def stream():
+        for c in A.entries(chunk=10):
+            read.append(c[0].size)
+            yield c
+
+    bad = [(dict(decoder="bittset"), "decoder must be"),
+           (dict(decoder="oracle"), "oracle decoder needs"),
+           (dict(which="SA"), "which must be"), (dict(agree=10**3), "agree"),
+           (dict(rank=6000), "exceeds N"), (dict(n_decode=0), "n_decode")]
+    for kw, msg in bad:
+        kw = dict(dict(rank=2), **kw)
+        with pytest.raises(ValueError, match=msg):
+            ms.sparse_top_eigenvectors(stream(), kw.pop("rank"), 5, n=5000, **kw)
+        assert not read, kw
+
+
+def test_factored_matvec_checks_the_shape():
+    A = sparse_eigen_problem(100, 2, 3, seed=0)
+    with pytest.raises(ValueError, match=r"x has shape \(200,\), expected \(100,\)"):
+        A.matvec(np.arange(200.0))
+    assert A.matvec(np.ones((100, 3))).shape == (100, 3)
+
+
+def test_symmetry_of_a_matrix_source_is_explained():
+    A = sparse_eigen_problem(500, 2, 6, support="overlapping", seed=1).to_dense()
+    M = ms.PrimeMatrix(500, np.array([11, 13, 17, 19]))
+    for src in (np.triu(A), sp.csr_array(np.triu(A))):
+        with pytest.raises(ValueError, match="applies to streams and shards"):
+            ms.sketch(src, matrix=M, symmetry="upper")
+        with pytest.raises(ValueError, match=r"matrix is not symmetric.*np.triu") as exc:
+            ms.sketch(src, matrix=M)
+        assert "declare symmetry" not in str(exc.value)
+    full = np.triu(A) + np.triu(A, 1).T
+    assert _rel(ms.sketch(full, matrix=M).B, ms.sketch(A, matrix=M).B) < 1e-12

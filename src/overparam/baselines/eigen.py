@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 
 from .._core import Result, Status, as_generator, check_int
-from ..problems.eigen import FactoredMatrix, eigenvector_errors
+from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors
 
 __all__ = ["eigsh_truncated", "truncated_power"]
 
@@ -36,10 +36,31 @@ def _operator(A: Any) -> tuple[LinearOperator, FactoredMatrix | None]:
         data = A.data if sp.issparse(A) else A
         if not np.all(np.isfinite(data)):
             raise ValueError("A contains NaN or inf")
+        # both methods assume symmetry; eigsh would silently return garbage otherwise
+        asym = _asymmetry(A)
+        if asym > 1e-9:
+            raise ValueError(f"A is not symmetric: ||A - A^T||_F / ||A||_F = {asym:.3e} "
+                             "> 1e-9")
     op = aslinearoperator(A)
     if op.shape[0] != op.shape[1]:
         raise ValueError(f"A must be square, got shape {op.shape}")
     return op, None
+
+
+def _asymmetry(A: Any) -> float:
+    """``||A - A^T||_F / ||A||_F`` (0 for A = 0) of an explicit square matrix; dense A in
+    row blocks (no N x N temporary)."""
+    if sp.issparse(A):
+        from scipy.sparse.linalg import norm
+
+        nrm, d = norm(A), norm(A - A.T)
+    else:
+        n = A.shape[0]
+        step = max(1, (1 << 20) // max(n, 1))
+        nrm = float(np.linalg.norm(A))
+        d = np.sqrt(sum(float(np.sum((A[a:a + step] - A[:, a:a + step].T) ** 2))
+                        for a in range(0, n, step)))
+    return 0.0 if nrm == 0 else float(d / nrm)
 
 
 def _setup(A: Any, rank: int, sparsity: int, truth: FactoredMatrix | None):
@@ -51,6 +72,13 @@ def _setup(A: Any, rank: int, sparsity: int, truth: FactoredMatrix | None):
     if s > n:
         raise ValueError(f"sparsity {s} exceeds N = {n}")
     return op, (truth if truth is not None else fac), n, rank, s
+
+
+def _refuse_zero(op: LinearOperator, v: np.ndarray) -> None:
+    """Refuse A = 0 (every vector is then an eigenvector, and ARPACK fails on it with
+    'starting vector is zero'), seen as ``A v = 0`` for a random v."""
+    if not np.any(np.asarray(op.matvec(v))):
+        raise ValueError("A is zero (A v = 0 for a random v): it has no top eigenvectors")
 
 
 def _top_s(X: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,12 +93,13 @@ def _top_s(X: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, vals / np.where(nrm > 0, nrm, 1.0)
 
 
-def _result(idx, vals, lam, n, truth, sparsity, status, n_iter, t0, msg, **info):
+def _result(idx, vals, lam, n, truth, sparsity, status, n_iter, t0, msg, which="LM",
+            **info):
     from ..mamstar.api import to_csc
 
     info.update(indices=idx, vectors=to_csc(idx, vals, n), eigenvalues=lam)
-    if truth is not None:
-        info["errors"] = eigenvector_errors(truth, idx, vals, lam, sparsity)
+    if truth is not None:  # the truth ordered as the estimates (`which`)
+        info["errors"] = eigenvector_errors(truth, idx, vals, lam, sparsity, which=which)
     return Result(x=vals, status=status, message=msg, n_iter=n_iter,
                   wall_time=time.perf_counter() - t0, info=info)
 
@@ -84,7 +113,9 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     Parameters
     ----------
     A : FactoredMatrix, array, sparse matrix or LinearOperator
-        Symmetric N x N.
+        Symmetric N x N (an explicit matrix is checked; A = 0 is refused).
+    which : {"LM", "LA"}
+        Largest magnitude or largest (algebraic) eigenvalues, sorted that way.
     max_memory : float
         Refuse when ARPACK's ``ncv`` Lanczos vectors of length N would exceed it (bytes).
     truth : FactoredMatrix, optional
@@ -96,6 +127,8 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     """
     t0 = time.perf_counter()
     op, truth, n, rank, s = _setup(A, rank, sparsity, truth)
+    if which not in WHICH:
+        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
     if rank >= n - 1:
         raise ValueError(f"rank {rank} is too large for eigsh on N = {n} (need rank < N-1)")
     ncv = ncv or min(n - 1, max(2 * rank + 1, 20))
@@ -104,13 +137,14 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
         raise MemoryError(f"eigsh on N = {n} needs about {need / 2**30:.1f} GiB of Lanczos "
                           f"vectors (> max_memory {max_memory / 2**30:.1f} GiB)")
     v0 = as_generator(seed).standard_normal(n)
+    _refuse_zero(op, v0)
     vals, vecs = eigsh(op, k=rank, which=which, tol=tol, ncv=ncv, v0=v0)
     order = np.argsort(-np.abs(vals) if which == "LM" else -vals, kind="stable")
     vals, vecs = vals[order], vecs[:, order]
     idx, x = _top_s(vecs, s)
     return _result(idx, x, vals, n, truth, s, Status.CONVERGED, 0, t0,
-                   f"eigsh top {rank}, truncated to {s} entries", method="eigsh_truncated",
-                   lanczos_bytes=need)
+                   f"eigsh top {rank}, truncated to {s} entries", which=which,
+                   method="eigsh_truncated", lanczos_bytes=need)
 
 
 def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix | None = None,
@@ -121,7 +155,9 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     For each j < rank: start from the ``sparsity`` largest diagonal entries of the deflated
     A (``init="diagonal"``, available for a FactoredMatrix or an explicit matrix) or a
     seeded random vector (``init="random"``), iterate ``x <- truncate_s(A_j x) / ||.||``
-    until ``||x_new - x|| < tol``, then deflate ``A_{j+1} = (I - x x^T) A_j (I - x x^T)``.
+    until ``||x_new - x|| < tol``, then deflate ``A_{j+1} = (I - x x^T) A_j (I - x x^T)``,
+    i.e. ``A_j = P_{j-1} ... P_0 A P_0 ... P_{j-1}`` (symmetric, also when the found
+    vectors are not orthogonal). A = 0 is refused (ValueError).
 
     Returns
     -------
@@ -136,6 +172,7 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     if init not in ("diagonal", "random"):
         raise ValueError(f"init must be 'diagonal' or 'random', got {init!r}")
     rng = as_generator(seed)
+    _refuse_zero(op, np.random.default_rng(0).standard_normal(n))  # rng left untouched
     diag = None
     if init == "diagonal":
         if fac is not None:
@@ -152,8 +189,9 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     status = Status.CONVERGED
 
     def deflated(x: np.ndarray) -> np.ndarray:
-        for fi, fv in zip(found_i, found_v):
-            x = x.copy()
+        # P_{j-1} ... P_0 A P_0 ... P_{j-1} x: the last projection acts on x first
+        x = x.copy()
+        for fi, fv in zip(reversed(found_i), reversed(found_v)):
             x[fi] -= fv * (fv @ x[fi])
         y = np.asarray(op.matvec(x)).reshape(-1)
         for fi, fv in zip(found_i, found_v):

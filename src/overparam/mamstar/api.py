@@ -1,15 +1,17 @@
 """Public entry points: :func:`sketch`, :func:`recover`, :func:`sparse_top_eigenvectors`."""
 from __future__ import annotations
 
+import math
 import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._core import Result, Status, check_int
-from ..problems.eigen import eigenvector_errors
+from ..problems.eigen import WHICH, eigenvector_errors, match_eigenpairs
 from .decoders import (bittest_decode, median_decode, oracle_decode, refine,
                        top_eigenpairs)
 from .matrix import PrimeMatrix
@@ -69,7 +71,8 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
           ``.parquet`` COO, see :func:`~overparam.mamstar.read_shard`);
         * a factored matrix (an object with ``eigenvalues`` and sparse ``vectors``, e.g.
           :class:`~overparam.problems.FactoredMatrix`);
-        * a dense array, memmap or scipy sparse matrix (read in row blocks);
+        * a dense array, memmap or scipy sparse matrix (read in row blocks; a nested
+          list of numbers is refused as ambiguous: pass ``np.asarray``);
         * a ``scipy.sparse.linalg.LinearOperator`` (products with columns of ``M^T``);
         * a :class:`Sketch` (returned unchanged).
     n : int, optional
@@ -78,7 +81,8 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
         The sketching matrix M: ``matrix``, or ``primes``, or the prime rule for
         ``sparsity`` (see :func:`make_matrix`).
     symmetry : {"both", "upper", "lower"}
-        How a stream or shards give the symmetric A (see :mod:`overparam.mamstar.sketch`).
+        How a stream or shards give the symmetric A (see :mod:`overparam.mamstar.sketch`);
+        other sources are read in full, and ``"upper"``/``"lower"`` is an error for them.
     bits : int, optional
         Add the bit-test extension with ``bits`` test vectors (needed by the bit-test
         decoder; use at least the rank).
@@ -97,6 +101,68 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     """
     if isinstance(source, Sketch):
         return source
+    kind = _kind(source)
+    n, M = _plan(source, n, kind, sparsity=sparsity, primes=primes,
+                 smallest_prime=smallest_prime, extra_primes=extra_primes, rule_n=rule_n,
+                 rule_s=rule_s, matrix=matrix, symmetry=symmetry, bits=bits,
+                 max_memory=max_memory)
+    kw = dict(bits=bits, bit_seed=bit_seed)
+    if kind == "factored":
+        return sketch_factored(source.eigenvalues, source.vectors, M, **kw)
+    if kind == "shards":
+        return sketch_shards(source, M, symmetry=symmetry, checkpoint=checkpoint,
+                             executor=executor, workers=workers, address=address,
+                             progress=progress, **kw)
+    if kind == "operator":
+        return sketch_operator(source, M, progress=progress, **kw)
+    if kind == "matrix":
+        return sketch_matrix(source, M, block_rows=block_rows, progress=progress, **kw)
+    return sketch_stream(source, M, symmetry=symmetry, progress=progress, **kw)
+
+
+def _kind(source: Any) -> str:
+    """How :func:`sketch` reads ``source``: factored, shards, operator, matrix, stream."""
+    from scipy.sparse.linalg import LinearOperator
+
+    if _is_factored(source):
+        return "factored"
+    if isinstance(source, (str, os.PathLike)) or (
+            isinstance(source, (list, tuple)) and source
+            and all(isinstance(p, (str, os.PathLike)) for p in source)):
+        return "shards"
+    if isinstance(source, LinearOperator):
+        return "operator"
+    if sp.issparse(source) or isinstance(source, np.ndarray):
+        return "matrix"
+    if isinstance(source, (list, tuple)) and source and _numbers(source[0]):
+        # [[a, b, c], ...] is a dense matrix's rows or single (i, j, v) entries: guessing
+        # either way would silently sketch the wrong A
+        raise TypeError("a list of rows of numbers is ambiguous (a dense matrix, or a "
+                        "stream of single (i, j, value) entries): pass np.asarray(source) "
+                        "for a matrix, or chunks of arrays such as ([i], [j], [value]) "
+                        "for a stream")
+    if hasattr(source, "__iter__"):
+        return "stream"
+    raise TypeError(f"cannot sketch a {type(source).__name__}")
+
+
+def _numbers(row: Any) -> bool:
+    """Whether ``row`` is a flat row of numbers (a 1-d array, or a list/tuple of
+    scalars), not a chunk of arrays."""
+    if isinstance(row, np.ndarray):
+        return row.ndim == 1
+    return isinstance(row, (list, tuple)) and len(row) > 0 and all(
+        np.ndim(x) == 0 for x in row)
+
+
+def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
+          primes: Any = None, smallest_prime: int | None = None, extra_primes: int = 0,
+          rule_n: int | None = None, rule_s: int | None = None,
+          matrix: PrimeMatrix | None = None, symmetry: str = "both",
+          bits: int | None = None, max_memory: float = 4 * 2**30
+          ) -> tuple[int, PrimeMatrix]:
+    """N and the sketching matrix M for ``source``, with every check that needs no pass
+    over the data (see :func:`sketch` for the parameters)."""
     n = n if n is not None else _infer_n(source)
     if n is None:
         raise ValueError("pass n = N (the dimension of A) for a stream or shards")
@@ -106,6 +172,12 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
         raise ValueError(f"n = {n} but the source has dimension {inferred}")
     if symmetry not in SYMMETRY:
         raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
+    if symmetry != "both" and kind not in ("stream", "shards"):
+        # only entries can come from one triangle; other sources are read in full
+        raise ValueError(
+            f"symmetry={symmetry!r} applies to streams and shards of entries; a {kind} "
+            "source is read in full and must be the whole symmetric A (from a triangle "
+            "T with its diagonal: T + T.T - diag(T), e.g. np.triu(A) + np.triu(A, 1).T)")
     M = matrix if matrix is not None else make_matrix(
         n, sparsity=sparsity, primes=primes, smallest_prime=smallest_prime,
         extra_primes=extra_primes, rule_n=rule_n, rule_s=rule_s)
@@ -118,36 +190,56 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
             f"{M.primes[0]}..{M.primes[-1]}) > max_memory = {max_memory / 2**30:.1f} GiB: "
             "give fewer/smaller primes (primes=, rule_n=/rule_s= for a nominal size, "
             "smallest_prime=) or raise max_memory")
-    kw = dict(bits=bits, bit_seed=bit_seed)
-    if _is_factored(source):
-        return sketch_factored(source.eigenvalues, source.vectors, M, **kw)
-    if isinstance(source, (str, os.PathLike)) or (
-            isinstance(source, (list, tuple)) and source
-            and all(isinstance(p, (str, os.PathLike)) for p in source)):
-        return sketch_shards(source, M, symmetry=symmetry, checkpoint=checkpoint,
-                             executor=executor, workers=workers, address=address,
-                             progress=progress, **kw)
-    from scipy.sparse.linalg import LinearOperator
-
-    if isinstance(source, LinearOperator):
-        return sketch_operator(source, M, progress=progress, **kw)
-    if sp.issparse(source) or isinstance(source, np.ndarray):
-        return sketch_matrix(source, M, block_rows=block_rows, progress=progress, **kw)
-    if hasattr(source, "__iter__"):
-        return sketch_stream(source, M, symmetry=symmetry, progress=progress, **kw)
-    raise TypeError(f"cannot sketch a {type(source).__name__}")
+    return n, M
 
 
-def _check_sizes(sk: Sketch, rank: int, sparsity: int, keep: int) -> None:
-    m = sk.M.m
+def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
+                   which: str, keep: int | None, support: Any, truth: Any,
+                   agree: int | None, n_decode: int | None, has_bits: bool
+                   ) -> tuple[int, int, int | None, int | None]:
+    """Validate the arguments of :func:`recover` against M (no sketch needed, so that
+    :func:`sparse_top_eigenvectors` refuses them before its pass over the source).
+
+    Returns
+    -------
+    rank, keep, agree, n_decode
+        ``keep`` defaulted and capped at N; ``agree`` defaulted (median decoder only).
+    """
+    rank = check_int(rank, "rank", minimum=1)
+    sparsity = check_int(sparsity, "sparsity", minimum=1)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if which not in WHICH:
+        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
+    keep = 2 * sparsity if keep is None else check_int(keep, "keep", minimum=1)
+    keep = min(keep, M.n)
+    m = M.m
+    if rank > M.n:
+        raise ValueError(f"rank r = {rank} exceeds N = {M.n}: an N x N matrix has N "
+                         "eigenvectors")
     if rank >= m:
         raise ValueError(f"rank r = {rank} is too large for the sketch: r must be < m = {m}")
     if 2 * sparsity > m:
         raise ValueError(f"sparsity s = {sparsity} is too large for the sketch: an s-sparse "
                          f"vector needs m >= 2 s measurements, m = {m} (use more or larger "
                          "primes)")
-    if keep > sk.M.n:
-        raise ValueError(f"keep = {keep} exceeds N = {sk.M.n}")
+    if n_decode is not None:
+        n_decode = check_int(n_decode, "n_decode", minimum=1)
+    if decoder == "oracle" and support is None and truth is None:
+        raise ValueError("the oracle decoder needs support= (or truth=)")
+    if decoder == "bittest" and not has_bits:
+        raise ValueError("the bit-test decoder needs a sketch built with bits=q (the "
+                         "bit-test extension)")
+    if decoder == "median":
+        if agree is None:  # the check pays where buckets hold many indices (N > m);
+            # alpha = K + 1 when the primes' product is < N (recover warns): no index
+            # could have K + 1 agreeing readings among K
+            agree = min(M.alpha, M.K) if M.n > M.m else 1
+        agree = check_int(agree, "agree", minimum=1)
+        if agree > M.K:
+            raise ValueError(f"agree = {agree} exceeds the K = {M.K} readings of an index: "
+                             "no index could pass (every vector would be zero)")
+    return rank, keep, agree, n_decode
 
 
 def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
@@ -162,13 +254,14 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     a vector with ``keep`` (default 2 s) nonzeros; optionally (``refine_subspace``,
     default) the Rayleigh-Ritz refinement in the span of the decoded vectors (see
     :func:`~overparam.mamstar.refine`; the paper's method is ``refine_subspace=False``);
-    normalization to unit norm.
+    normalization to unit norm. A zero sketch (A = 0, or entries that cancel in
+    ``M A M^T``) has no top eigenvectors: ValueError.
 
     Parameters
     ----------
     sk : Sketch
     rank : int
-        r < m.
+        r < m and r <= N.
     sparsity : int
         s, with 2 s <= m.
     decoder : {"median", "oracle", "bittest"}
@@ -185,8 +278,13 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         the median. Default ``agree = alpha`` when N > m: two indices share at most
         ``alpha - 1`` buckets, so an index that merely collides with a heavy one cannot
         pass, while a dominant index reads its value in all its isolated buckets; for
-        N <= m (buckets of one or two indices) the default is 1, the plain median. (The
-        oracle and bit-test decoders use the plain median.)
+        N <= m (buckets of one or two indices) the default is 1, the plain median. The
+        default is capped at K (when the product of the primes is < N, alpha = K + 1 and
+        a warning says that the sketch cannot tell some indices apart); ``agree > K`` is
+        an error. (The oracle and bit-test decoders use the plain median.)
+    which : {"LM", "LA"}
+        The top eigenpairs by largest magnitude or largest value; the errors against
+        ``truth`` order the true eigenpairs the same way.
 
     Returns
     -------
@@ -200,34 +298,25 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     if not isinstance(sk, Sketch):
         raise TypeError(f"recover() takes a Sketch, got {type(sk).__name__} (use "
                         "sparse_top_eigenvectors for a matrix)")
-    rank = check_int(rank, "rank", minimum=1)
-    sparsity = check_int(sparsity, "sparsity", minimum=1)
-    keep = 2 * sparsity if keep is None else check_int(keep, "keep", minimum=1)
-    keep = min(keep, sk.M.n)
-    _check_sizes(sk, rank, sparsity, keep)
-    if decoder not in DECODERS:
-        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
     M = sk.M
+    rank, keep, agree, n_decode = _check_recover(
+        M, rank, sparsity, decoder=decoder, which=which, keep=keep, support=support,
+        truth=truth, agree=agree, n_decode=n_decode, has_bits=sk.has_bits)
+    _warn_not_injective(M)
     B = sk.B
     if not np.all(np.isfinite(B)):
         raise ValueError("the sketch holds NaN or inf")
     lam_b, U = top_eigenpairs(B, rank, which)
     if n_decode is not None:
-        n_decode = check_int(n_decode, "n_decode", minimum=1)
         lam_b, U = lam_b[:n_decode], U[:, :n_decode]
     t_eig = time.perf_counter()
     info: dict[str, Any] = {}
     if decoder == "median":
-        if agree is None:  # the check pays where buckets hold many indices (N > m)
-            agree = M.alpha if M.n > M.m else 1
-        agree = check_int(agree, "agree", minimum=1)
         idx, vals = median_decode(U, M, keep, agree=agree, agree_tol=agree_tol,
                                   progress=progress)
         info["agree"] = agree
     elif decoder == "oracle":
         if support is None:
-            if truth is None:
-                raise ValueError("the oracle decoder needs support= (or truth=)")
             support = truth.support()
         idx, vals = oracle_decode(U, M, keep, support)
         info["oracle_candidates"] = int(np.unique(support).size)
@@ -261,7 +350,8 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         info["note"] = ("oracle decoder: the candidates were the given (true) support, as "
                         "in the authors' plots; not available in practice")
     if truth is not None:
-        info["errors"] = eigen_errors(truth, U, lam, idx, vals, M, sparsity, n_report)
+        info["errors"] = eigen_errors(truth, U, lam, idx, vals, M, sparsity, n_report,
+                                      which)
     return Result(x=vals, status=Status.CONVERGED,
                   message=f"top {rank} eigenvectors, {keep}-sparse, decoder {decoder}"
                           + (", refined" if refined else ""),
@@ -279,26 +369,51 @@ def to_csc(idx: np.ndarray, vals: np.ndarray, n: int):
 
 
 def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.ndarray,
-                 vals: np.ndarray, M: PrimeMatrix, sparsity: int, n_report: int = 6
-                 ) -> dict[str, np.ndarray]:
+                 vals: np.ndarray, M: PrimeMatrix, sparsity: int, n_report: int = 6,
+                 which: str = "LM") -> dict[str, np.ndarray]:
     """Errors of the first ``n_report`` recovered eigenpairs against a known A.
 
     * ``l2_before`` / ``linf_before``: relative errors of the sketch eigenvector u_j
       against ``M v_j / sqrt(K)`` (up to sign), "before inversion";
     * ``l2_after``, ``linf_after``, ``overlap``, ``eigenvalue``: see
       :func:`overparam.problems.eigenvector_errors` (decoded vector against v_j).
+
+    v_j is the j-th true eigenvector in the order of ``which`` (decreasing ``|lambda|``
+    for ``"LM"``, ``lambda`` for ``"LA"``); eigenpairs tied in that order are matched by
+    overlap (:func:`overparam.problems.eigen.match_eigenpairs`).
     """
-    out = eigenvector_errors(truth, idx, vals, eigenvalues, sparsity, n_report)
+    out = eigenvector_errors(truth, idx, vals, eigenvalues, sparsity, n_report, which)
     lam_t = np.asarray(truth.eigenvalues, dtype=float)
-    order = np.argsort(-np.abs(lam_t), kind="stable")
     r = out["l2_after"].size
     before = {k: np.full(r, np.nan) for k in ("l2_before", "linf_before")}
-    for j in range(min(r, lam_t.size)):
-        w = M.matvec_sparse(*truth.column(int(order[j]))) / np.sqrt(M.K)
+    W = np.zeros((M.m, lam_t.size))  # column c: M v_c / sqrt K
+    for c in range(lam_t.size):
+        W[:, c] = M.matvec_sparse(*truth.column(c)) / np.sqrt(M.K)
+    # U is in B's order, which may differ from the decoded vectors' at ties
+    cos = np.abs(U[:, :min(r, U.shape[1])].T @ W) / np.maximum(
+        np.linalg.norm(W, axis=0), 1e-300)
+    match = match_eigenpairs(lam_t, cos, which)
+    for j in range(match.size):
+        w = W[:, match[j]]
         u = U[:, j] if float(U[:, j] @ w) >= 0 else -U[:, j]
         before["l2_before"][j] = np.linalg.norm(u - w) / max(np.linalg.norm(w), 1e-300)
         before["linf_before"][j] = np.abs(u - w).max() / max(np.abs(w).max(), 1e-300)
     return dict(before, **out)
+
+
+def _warn_not_injective(M: PrimeMatrix) -> None:
+    """Warn when indices n and n + prod(primes) < N share all their K buckets."""
+    if M.alpha > M.K:
+        prod = math.prod(int(p) for p in M.primes)
+        warnings.warn(
+            f"the product of the K = {M.K} primes, {prod}, is < N = {M.n}: indices that "
+            "differ by a multiple of it share all their buckets and no decoder can tell "
+            "them apart (the median decoder's default agree is capped at K); use more or "
+            "larger primes", RuntimeWarning, stacklevel=3)
+
+
+_PLAN_KW = ("primes", "smallest_prime", "extra_primes", "rule_n", "rule_s", "matrix",
+            "symmetry", "max_memory")
 
 
 def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | None = None,
@@ -312,7 +427,8 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
 
     One pass over ``source`` builds the m x m sketch ``B = (1/K) M A M^T`` (see
     :func:`sketch` for the accepted sources and options); its top-``rank`` eigenvectors
-    are decoded into ``2 * sparsity``-sparse vectors (see :func:`recover`).
+    are decoded into ``2 * sparsity``-sparse vectors (see :func:`recover`). The arguments
+    of both steps are checked before the pass (a stream cannot be read twice).
 
     Parameters
     ----------
@@ -349,9 +465,21 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
     sparsity = check_int(sparsity, "sparsity", minimum=1)
     if decoder == "bittest" and bits is None:
         bits = rank + 10
-    sk = sketch(source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
     if truth is None and _is_factored(source):
         truth = source
+    # everything that needs no sketch is checked before the pass (a stream cannot be
+    # read twice)
+    if isinstance(source, Sketch):
+        M, has_bits = source.M, source.has_bits
+    else:
+        plan_kw = {k: v for k, v in sketch_kw.items() if k in _PLAN_KW}
+        n, M = _plan(source, n, _kind(source), sparsity=sparsity, bits=bits, **plan_kw)
+        sketch_kw["matrix"] = M
+        has_bits = bool(bits)
+    _check_recover(M, rank, sparsity, decoder=decoder, which=which, keep=keep,
+                   support=support, truth=truth, agree=agree, n_decode=n_decode,
+                   has_bits=has_bits)
+    sk = sketch(source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
     res = recover(sk, rank, sparsity, decoder=decoder, keep=keep, support=support,
                   refine_subspace=refine_subspace, truth=truth, which=which,
                   n_report=n_report, n_decode=n_decode, agree=agree, agree_tol=agree_tol,

@@ -26,7 +26,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     s.add_argument("--rule-s", type=int, help="apply the prime rule to this nominal s")
     s.add_argument("--symmetry", choices=("both", "upper", "lower"), default="both",
                    help="both: every entry given; upper/lower: each off-diagonal pair once")
-    s.add_argument("--bits", type=int, help="bit-test extension with this many test vectors")
+    s.add_argument("--bits", type=int, help="bit-test extension with this many test vectors "
+                   "(default with --decoder bittest: rank + 10)")
     s.add_argument("--checkpoint", help="folder of the resumable partial sketch")
     s.add_argument("--executor", choices=("serial", "dask"), default="serial")
     s.add_argument("--workers", type=int, default=0, help="Dask workers (0: all cores)")
@@ -39,29 +40,40 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def command(args) -> int:
-    from . import recover, sketch
+    from .api import _check_recover, _kind, _plan, recover, sketch
+    from .sketch import _shard_files
 
     primes = [int(p) for p in args.primes.split(",")] if args.primes else None
     if primes is None and args.sparsity is None and args.rule_s is None:
         raise SystemExit("overparam sketch: give --sparsity (or --rule-s) or --primes")
+    s = args.sparsity or args.rule_s
+    if args.rank and s is None:
+        raise SystemExit("overparam sketch: --rank needs --sparsity")
+    bits = args.bits
+    if args.rank and args.decoder == "bittest" and bits is None:
+        bits = args.rank + 10  # as sparse_top_eigenvectors
     shards: list[str] = []
-    for item in args.shards:
-        shards += [str(p) for p in sorted(Path(item).iterdir())
-                   if p.suffix in (".npz", ".npy", ".parquet")] if Path(item).is_dir() \
-            else [item]
-    sk = sketch(shards, args.n, sparsity=args.sparsity, primes=primes,
-                smallest_prime=args.smallest_prime, rule_n=args.rule_n, rule_s=args.rule_s,
-                symmetry=args.symmetry, bits=args.bits, checkpoint=args.checkpoint,
-                executor=args.executor, workers=args.workers, address=args.address,
-                progress=args.progress)
+    for item in args.shards:  # folders expand as in the API (no hidden files)
+        shards += _shard_files(item) if Path(item).is_dir() else [item]
+    # check everything before the pass over the shards, not after it
+    try:
+        n, M = _plan(shards, args.n, _kind(shards), sparsity=args.sparsity, primes=primes,
+                     smallest_prime=args.smallest_prime, rule_n=args.rule_n,
+                     rule_s=args.rule_s, symmetry=args.symmetry, bits=bits)
+        if args.rank:
+            _check_recover(M, args.rank, s, decoder=args.decoder, which="LM", keep=None,
+                           support=None, truth=None, agree=None, n_decode=None,
+                           has_bits=bool(bits))
+    except (ValueError, TypeError, MemoryError) as exc:
+        raise SystemExit(f"overparam sketch: {exc}") from None
+    sk = sketch(shards, n, matrix=M, symmetry=args.symmetry, bits=bits,
+                checkpoint=args.checkpoint, executor=args.executor, workers=args.workers,
+                address=args.address, progress=args.progress)
     out = sk.save(args.out)
     print(f"sketch written to {out}: N = {sk.M.n}, m = {sk.M.m}, K = {sk.M.K}, "
           f"{sk.n_entries} entries from {sk.info.get('shards')} shards "
           f"({sk.info.get('resumed', 0)} resumed) in {sk.info.get('seconds', 0):.2f} s")
     if args.rank:
-        s = args.sparsity or args.rule_s
-        if s is None:
-            raise SystemExit("overparam sketch: --rank needs --sparsity")
         res = recover(sk, args.rank, s, decoder=args.decoder, progress=args.progress)
         import numpy as np
 

@@ -53,12 +53,19 @@ def canonical_sign(U: np.ndarray) -> np.ndarray:
 def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndarray,
                                                                          np.ndarray]:
     """The ``rank`` eigenpairs of symmetric B of largest magnitude (``"LM"``) or largest
-    value (``"LA"``), sorted in that order; vectors with canonical sign."""
+    value (``"LA"``), sorted in that order; vectors with canonical sign.
+
+    A zero B is refused (ValueError): every vector is then an eigenvector, so there is
+    nothing to decode (and ARPACK would fail on it).
+    """
     m = B.shape[0]
     if which not in ("LM", "LA"):
         raise ValueError(f"which must be 'LM' or 'LA', got {which!r}")
     if rank < 1 or rank > m:
         raise ValueError(f"rank {rank} is out of range for a {m} x {m} sketch")
+    if not np.any(B):
+        raise ValueError("the sketch B is zero (A = 0, or A's entries cancel in "
+                         "M A M^T): it has no top eigenvectors to decode")
     if rank < m // 4 and m > 200:
         v0 = np.random.default_rng(0).standard_normal(m)
         vals, vecs = eigsh(B, k=rank, which=which, v0=v0, tol=0)

@@ -130,18 +130,27 @@ class Sketch:
         nrm = float(np.linalg.norm(self.C))
         return 0.0 if nrm == 0 else float(np.linalg.norm(self.C - self.C.T)) / nrm
 
-    def check(self, tol: float = 1e-9) -> "Sketch":
-        """Refuse a finished ``symmetry="both"`` sketch of a non-symmetric input."""
+    def check(self, tol: float = 1e-9, *, whole: bool = False) -> "Sketch":
+        """Refuse a finished ``symmetry="both"`` sketch of a non-symmetric input
+        (``whole``: the input was a whole matrix or operator, not entries, which the
+        message's advice depends on)."""
         if not np.all(np.isfinite(self.C)):
             raise ValueError("the sketch holds non-finite values (NaN/inf in the input?)")
         if self.symmetry == "both":
             asym = self.asymmetry()
             if asym > tol:
+                what = (f"||M A M^T - (M A M^T)^T||_F / ||M A M^T||_F = {asym:.3e} > "
+                        f"{tol:g}.")
+                if whole:  # symmetry="upper"/"lower" is for entries only
+                    raise ValueError(
+                        f"the matrix is not symmetric: {what} A matrix or operator source "
+                        "is read in full and must be symmetric; from a triangle T with "
+                        "its diagonal, pass T + T.T - diag(T) (e.g. np.triu(A) + "
+                        "np.triu(A, 1).T), or stream its entries with symmetry='upper'.")
                 raise ValueError(
                     f"the input is not symmetric although declared symmetry='both': "
-                    f"||M A M^T - (M A M^T)^T||_F / ||M A M^T||_F = {asym:.3e} > {tol:g}. "
-                    "Give every off-diagonal entry as both (i, j) and (j, i), or give each "
-                    "pair once and declare symmetry='upper' or 'lower'.")
+                    f"{what} Give every off-diagonal entry as both (i, j) and (j, i), or "
+                    "give each pair once and declare symmetry='upper' or 'lower'.")
         return self
 
     # -- algebra -----------------------------------------------------------------------
@@ -369,9 +378,11 @@ class SketchBuilder:
         sk.n_entries += int(sum(len(c[0]) for c in cols))
         return self
 
-    def finish(self, check: bool = True, tol: float = 1e-9) -> Sketch:
-        """The accumulated sketch (checked for symmetry when ``check``)."""
-        return self.sketch.check(tol) if check else self.sketch
+    def finish(self, check: bool = True, tol: float = 1e-9, *,
+               whole: bool = False) -> Sketch:
+        """The accumulated sketch (checked for symmetry when ``check``; ``whole``: see
+        :meth:`Sketch.check`)."""
+        return self.sketch.check(tol, whole=whole) if check else self.sketch
 
 
 def _add_pairs(C: np.ndarray, M: PrimeMatrix, i: np.ndarray, j: np.ndarray,
@@ -488,7 +499,7 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
     ----------
     chunks : iterable
         Each item a tuple of three 1-d arrays (row indices, column indices, values), or a
-        ``(c, 3)`` array.
+        ``(c, 3)`` array; a tuple of three scalars is one entry.
     M : PrimeMatrix
     symmetry : {"both", "upper", "lower"}
         See the module docstring.
@@ -508,7 +519,7 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
         for chunk in chunks:
             i, j, v = _split_chunk(chunk)
             bld.add_entries(i, j, v)
-            bar.update(len(v))
+            bar.update(int(np.size(v)))  # a single entry may come as scalars
     finally:
         bar.close()
     sk = bld.finish(check)
@@ -571,7 +582,7 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
             bar.update(b - a)
     finally:
         bar.close()
-    sk = bld.finish(check)
+    sk = bld.finish(check, whole=True)
     sk.info.update(source="matrix", seconds=time.perf_counter() - t0)
     return sk
 
@@ -625,7 +636,7 @@ def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None
         AG = np.asarray(op.matmat(G))
         sk.Y += M.bit_matvec_sparse(cols, AG)
     sk.n_entries = M.n
-    sk = bld.finish(check)
+    sk = bld.finish(check, whole=True)
     sk.info.update(source="operator", seconds=time.perf_counter() - t0)
     return sk
 
@@ -687,7 +698,7 @@ _STATE = "mamstar-state.npz"
 
 
 def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
-                bit_seed: int) -> tuple[Sketch | None, list[str]]:
+                bit_seed: int, files: list[str]) -> tuple[Sketch | None, list[str]]:
     path = folder / _STATE
     if not path.exists():
         return None, []
@@ -698,7 +709,22 @@ def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
         raise ValueError(f"{path} holds a partial sketch made with other settings (N, "
                          "primes, symmetry or bits); use another checkpoint folder or "
                          "delete it")
-    return sk, list(meta.get("done", []))
+    done = list(meta.get("done", []))
+    # the saved sum holds every finished shard: one that is not asked for now would be
+    # silently added to the answer
+    stray = sorted(set(done) - set(files))
+    if stray:
+        raise ValueError(
+            f"{path} holds a partial sketch of other shards: {len(stray)} of its "
+            f"{len(done)} finished shards are not among the {len(files)} asked for "
+            f"(e.g. {_few(stray)}; asked for {_few(files)}); use another checkpoint "
+            "folder or delete it")
+    return sk, done
+
+
+def _few(paths: list[str], k: int = 3) -> str:
+    more = f", ... ({len(paths)} in all)" if len(paths) > k else ""
+    return ", ".join(paths[:k]) + more
 
 
 def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: PrimeMatrix, *,
@@ -717,6 +743,10 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
         list of finished shards are written atomically (one file), and a later call with
         the same folder skips the finished shards. A crash loses at most the shards in
         flight. A shard is identified by its absolute path: do not change finished ones.
+        A later call may add shards but must list every finished one (else the saved sum
+        would hold shards not asked for: ValueError). The state file
+        (``mamstar-state.npz``) is never read as a shard, so the folder may be the
+        shards' own.
     executor : {"serial", "dask"}
         ``"dask"`` sketches shards on Dask workers (``address`` of a scheduler, or a
         LocalCluster of ``workers`` processes) and sums the partial sketches in this
@@ -736,7 +766,7 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
     total, done = (None, [])
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        total, done = _load_state(folder, M, symmetry, bits, bit_seed)
+        total, done = _load_state(folder, M, symmetry, bits, bit_seed, files)
     if total is None:
         total = Sketch.empty(M, bits=bits, bit_seed=bit_seed, symmetry=symmetry)
     resumed = len(done)
@@ -749,7 +779,7 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
         total.iadd_(part)
         done.append(path)
         if folder is not None:
-            total.save(folder / _STATE, done=done)
+            total.save(folder / _STATE, done=done, shards=files)
         bar.update(1)
         bar.set_postfix(entries=total.n_entries)
 
@@ -770,12 +800,14 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
 
 
 def _shard_files(paths: Any) -> list[str]:
+    """Absolute shard paths: a folder means its shard files (neither hidden files nor a
+    checkpoint state); checked to exist and to be listed once."""
     if isinstance(paths, (str, os.PathLike)):
         p = Path(paths)
         if p.is_dir():
             files = sorted(q for q in p.iterdir()
                            if q.suffix.lower() in (".npz", ".npy", ".parquet")
-                           and not q.name.startswith("."))
+                           and not q.name.startswith(".") and q.name != _STATE)
             if not files:
                 raise FileNotFoundError(f"no .npz/.npy/.parquet shards in {p}")
             paths = files
@@ -786,6 +818,8 @@ def _shard_files(paths: Any) -> list[str]:
         p = Path(p)
         if not p.exists():
             raise FileNotFoundError(f"shard {p} does not exist")
+        if p.name == _STATE:
+            raise ValueError(f"{p} is a checkpoint state of sketch_shards, not a shard")
         out.append(str(p.resolve()))
     if len(set(out)) != len(out):
         raise ValueError("a shard is listed twice (its entries would count twice)")

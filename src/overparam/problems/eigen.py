@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from .._core import as_generator, check_int, check_positive
 
 __all__ = ["FactoredMatrix", "eigen_decay", "sparse_eigen_problem", "eigenvector_errors",
-           "DECAYS", "SUPPORTS"]
+           "match_eigenpairs", "DECAYS", "SUPPORTS", "WHICH"]
 
 DECAYS = ("expo", "lin", "gen")
 SUPPORTS = ("disjoint", "overlapping")
@@ -106,6 +106,10 @@ class FactoredMatrix:
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """``A x`` for x of shape (N,) or (N, k), cost O(nnz(V) k)."""
         x = np.asarray(x, dtype=float)
+        # a plain reshape would read a vector of length k N as an (N, k) block
+        if x.ndim not in (1, 2) or x.shape[0] != self.n:
+            raise ValueError(f"x has shape {x.shape}, expected ({self.n},) or "
+                             f"({self.n}, k)")
         x2 = x.reshape(self.n, -1)
         y = self.vectors @ (self.eigenvalues[:, None] * (self.vectors.T @ x2))
         return np.asarray(y).reshape(x.shape)
@@ -264,31 +268,99 @@ def _sparse_err(xi: np.ndarray, xv: np.ndarray, ti: np.ndarray, tv: np.ndarray,
     return l2, linf, len(top_a & top_b) / max(s, 1)
 
 
+WHICH = ("LM", "LA")
+
+
+def match_eigenpairs(eigenvalues: np.ndarray, overlaps: np.ndarray, which: str = "LM",
+                     rtol: float = 1e-12) -> np.ndarray:
+    """Which true eigenpair each estimate is compared with.
+
+    The truth is ordered as the estimates are (``which="LM"``: by decreasing
+    ``|lambda|``; ``"LA"``: by decreasing ``lambda``) and estimate j goes with the j-th.
+    Eigenpairs whose keys tie (within ``rtol * max|lambda|``, e.g. ``lambda = 1`` and
+    ``-1`` for ``"LM"``) have no order, so the estimates at the positions of a tie are
+    assigned to the tied true eigenpairs by the largest total ``overlaps`` (an
+    assignment, each true eigenpair used once).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray (R,)
+        The true eigenvalues.
+    overlaps : ndarray (r, R)
+        ``|<x_j, v_c>|`` of estimate j and true eigenvector c (only read at ties).
+    which : {"LM", "LA"}
+    rtol : float
+
+    Returns
+    -------
+    ndarray (min(r, R),)
+        The true index of each of the first estimates.
+    """
+    if which not in WHICH:
+        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
+    lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    key = -np.abs(lam) if which == "LM" else -lam
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    r = min(int(overlaps.shape[0]), lam.size)
+    out = order[:r].copy()
+    tol = rtol * max(float(np.abs(lam).max(initial=0.0)), 1e-300)
+    start = 0
+    while start < r:
+        end = start + 1
+        while end < lam.size and ks[end] - ks[start] <= tol:
+            end += 1
+        if end - start > 1:  # a tie: the estimates there may come in any order
+            from scipy.optimize import linear_sum_assignment
+
+            group = order[start:end]
+            rows = np.arange(start, min(end, r))
+            ri, ci = linear_sum_assignment(np.abs(overlaps[np.ix_(rows, group)]),
+                                           maximize=True)
+            out[rows[ri]] = group[ci]
+        start = end
+    return out
+
+
+def _sparse_overlaps(truth: FactoredMatrix, indices: np.ndarray, values: np.ndarray
+                     ) -> np.ndarray:
+    """``|<x_j, v_c>|`` (r, R) of sparse estimates (k, r) and the true eigenvectors."""
+    k, r = values.shape
+    X = sp.csc_array((values.T.ravel(), (indices.T.ravel(), np.repeat(np.arange(r), k))),
+                     shape=(truth.n, r))
+    return np.abs(np.asarray((X.T @ truth.vectors).todense()))
+
+
 def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.ndarray,
                        eigenvalues: np.ndarray, sparsity: int | None = None,
-                       n_report: int = 6) -> dict[str, np.ndarray]:
+                       n_report: int = 6, which: str = "LM") -> dict[str, np.ndarray]:
     """Errors of estimated sparse eigenpairs against the truth, for the first
-    ``n_report``, the truth ordered by decreasing ``|lambda|``:
+    ``n_report``:
 
     * ``l2_after`` / ``linf_after``: ``||x_j - v_j|| / ||v_j||`` up to sign (l2, linf);
     * ``overlap``: fraction of the s largest ``|v_j|`` entries among the s largest
       ``|x_j|`` (s = ``sparsity``, default the truth's);
     * ``eigenvalue``: ``|lambda_hat_j - lambda_j| / |lambda_j|``.
 
-    ``indices``/``values`` are (k, r): column j holds the nonzeros of x_j. NaN where the
-    truth has fewer eigenpairs.
+    ``indices``/``values`` are (k, r): column j holds the nonzeros of x_j, the estimates
+    being sorted as ``which`` sorts eigenvalues (``"LM"``: decreasing ``|lambda|``,
+    ``"LA"``: decreasing ``lambda``). v_j is the j-th true eigenvector in the same order;
+    at ties of that order (e.g. ``lambda = 1, -1`` for ``"LM"``) the tied estimates are
+    matched to the tied true eigenvectors by overlap (see :func:`match_eigenpairs`).
+    NaN where the truth has fewer eigenpairs.
     """
     s = sparsity or truth.sparsity
     lam_t = truth.eigenvalues
-    order = np.argsort(-np.abs(lam_t), kind="stable")
     r = min(n_report, values.shape[1])
+    match = match_eigenpairs(lam_t, _sparse_overlaps(truth, indices[:, :r], values[:, :r]),
+                             which)
     out = {k: np.full(r, np.nan) for k in ("l2_after", "linf_after", "overlap",
                                            "eigenvalue")}
-    for j in range(min(r, lam_t.size)):
-        ti, tv = truth.column(int(order[j]))
+    for j in range(match.size):
+        ti, tv = truth.column(int(match[j]))
         sel = values[:, j] != 0
         l2, linf, ov = _sparse_err(indices[sel, j], values[sel, j], ti, tv, s)
         out["l2_after"][j], out["linf_after"][j], out["overlap"][j] = l2, linf, ov
-        lt = lam_t[order[j]]
+        lt = lam_t[match[j]]
         out["eigenvalue"][j] = abs(eigenvalues[j] - lt) / max(abs(lt), 1e-300)
     return out
