@@ -1,6 +1,8 @@
 """Vertex pre-processing, MSQ, GPFQ, layers and networks (overparam.quantize)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -230,6 +232,124 @@ def test_pool_solver_rejects_bad_options():
         vertex(X, 2 * w, 2, 1.0, solver="pool")
 
 
+def _mixed_units(seed=0):
+    """Full-rank Gaussian features in different units (column scales 1e-6 .. 1e5)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 160)) * 10.0 ** rng.integers(-6, 6, size=160)
+    return X, rng.standard_normal((160, 4))
+
+
+def _small_features(seed=0):
+    """A 15-dimensional main part plus 5 generic features at 1e-7 (full rank, cond ~1e9)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((20, 15)) @ rng.standard_normal((15, 200))
+    X[:, :5] = 1e-7 * rng.standard_normal((20, 5))
+    return X, rng.uniform(-1, 1, (200, 2))
+
+
+@pytest.mark.parametrize("data", [_mixed_units, _small_features])
+@pytest.mark.parametrize("bits", [1, 2])
+def test_pool_solver_on_full_rank_data_of_mixed_scales(data, bits):
+    # the pool's A_P^+ came from Cholesky of A_P A_P^T (the condition number squared):
+    # LinAlgError "not positive definite" on both, for every trial of the first
+    X, W = data()
+    c = np.abs(W).max(axis=0)
+    res = vertex(X, W, bits, solver="pool")
+    assert res.status.name == "CONVERGED" and res.info["rank"] == X.shape[0]
+    _check_pool_result(X, W, c, bits, res.x, X.shape[0])
+    lay = layer(W, X, bits)
+    assert lay.status.name == "CONVERGED" and np.all(np.isfinite(lay.info["rel_error"]))
+
+
+@pytest.mark.parametrize("bits,pool", [(2, None), (1, None), (1, 2)])
+def test_pool_solver_takes_the_rank_of_the_plain_reduction(bits, pool):
+    # rank-3 data plus two generic columns of norm 1e-15 (numerically zero): rescaling X
+    # by ||X_j||^-1.5 made them rank 5 and the pool's basis; the result then broke
+    # Xz = Xw (max |X(z - w)| = 2.7) while reporting CONVERGED, or mismatched the bases
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 3)) @ rng.standard_normal((3, 200))
+    X[:, :2] = 1e-15 * rng.standard_normal((5, 2))
+    W = rng.uniform(-1, 1, (200, 4))
+    res = vertex(X, W, bits, 1.0, solver="pool", pool=pool)
+    assert res.info["rank"] == vertex(X, W, bits, 1.0).info["rank"] == 3
+    assert res.status.name == "CONVERGED" and np.all(res.info["n_free"] <= 3)
+    assert np.abs(X @ (res.x - W)).max() <= 1e-10 * np.abs(X @ W).max()
+
+
+@pytest.mark.parametrize("solver", ["pivot", "pool"])
+def test_a_broken_constraint_is_not_reported_as_converged(solver, monkeypatch):
+    # a walk that returns z with Xz != Xw but few entries off the levels: the status used
+    # to check only that count
+    import importlib
+
+    pool_mod = importlib.import_module("overparam.quantize._pool")
+    vertex_mod = importlib.import_module("overparam.quantize.vertex")  # not the function
+    X, W = _gaussian(6, 120, n=3, seed=2)
+
+    def shift(Z):  # move one entry on a level to the next level: Xz changes
+        j = int(np.argmax(np.isclose(np.abs(Z[1]), 1.0)))
+        Z[1, j] -= np.sign(Z[1, j]) * 2.0 / 3.0
+        return Z
+
+    if solver == "pool":
+        orig = pool_mod.pool_vertex
+        monkeypatch.setattr(pool_mod, "pool_vertex",
+                            lambda *a, **k: (lambda z, i: (shift(z), i))(*orig(*a, **k)))
+    else:
+        orig = vertex_mod.walk_chunked
+        monkeypatch.setattr(vertex_mod, "_refine", lambda *a: np.zeros(0, dtype=int))
+        monkeypatch.setattr(vertex_mod, "walk_chunked", lambda *a, **k: (
+            lambda z, b, p: (shift(z), b, p))(*orig(*a, **k)))
+    res = vertex(X, W, 2, 1.0, solver=solver)
+    assert np.all(res.info["n_free"] <= 6)
+    assert res.status.name == "NUMERICAL_ERROR" and "Xz = Xw" in res.message
+    lay = layer(W, X, 2, scale=1.0, solver=solver)     # layer passes the status on
+    assert lay.status.name == "NUMERICAL_ERROR"
+
+
+def test_pool_solver_walks_neurons_with_a_broken_constraint_exactly(monkeypatch):
+    # a pool pass that breaks A z = A w but says ok (an ill-conditioned pool basis), or
+    # whose shared factorization fails: those neurons get the exact walk
+    import overparam.quantize._pool as pool_mod
+
+    X, W = _gaussian(8, 300, n=4, seed=5)
+    exact = vertex(X, W, 2, 1.0).x
+    orig = pool_mod._pass
+
+    def broken(*a, **k):
+        Z, b, lo, hi, ok, p = orig(*a, **k)
+        Z[::2] = np.where(hi > lo, (lo + hi) / 2, Z)[::2]  # neurons 0, 2: free entries moved
+        return Z, b, lo, hi, ok, p
+
+    monkeypatch.setattr(pool_mod, "_pass", broken)
+    res = vertex(X, W, 2, 1.0, solver="pool")
+    assert res.status.name == "CONVERGED" and res.info["fallback"] == 2
+    _check_pool_result(X, W, 1.0, 2, res.x, 8)
+    assert np.allclose(res.x[:, ::2], exact[:, ::2], atol=1e-9)
+
+    def singular(*a, **k):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(pool_mod, "_pass", orig)
+    monkeypatch.setattr(pool_mod, "sla", SimpleNamespace(solve_triangular=singular))
+    res = vertex(X, W, 2, 1.0, solver="pool")
+    assert res.status.name == "CONVERGED" and res.info["fallback"] == 4
+    assert np.allclose(res.x, exact, atol=1e-9)
+
+
+def test_pool_solver_counts_free_entries_at_24_bits():
+    # the count used tol=1e-9 steps, below the rounding of (z + c) / step at 2^24 levels
+    # (~4e-9): 30, 19, 17 "free" entries and NUMERICAL_ERROR for 10 actually off
+    rng = np.random.default_rng(0)
+    X, W = rng.standard_normal((10, 300)), rng.standard_normal((300, 3))
+    c = np.abs(W).max(axis=0)
+    res = vertex(X, W, 24, solver="pool")
+    off = (np.abs(res.x - msq_round(res.x, 24, c[None, :])) > 1e-12 * c).sum(axis=0)
+    assert res.status.name == "CONVERGED"
+    assert np.array_equal(res.info["n_free"], off) and np.all(off == 10)
+    assert np.all(layer(W, X, 24).info["n_free"] == 10)
+
+
 @pytest.mark.parametrize("solver", ["pivot", "pool"])
 def test_msq_error_of_the_vertex_lives_on_the_free_coordinates(solver):
     X, w = _gaussian(15, 120, seed=4)
@@ -357,3 +477,58 @@ def test_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match="samples_per_input"):
         quantize_network([(np.ones((3, 2)), np.zeros(2))], np.ones((4, 3)), 2,
                          samples_per_input=2.0)
+
+
+@pytest.mark.parametrize("method", ["vertex-msq", "msq", "gpfq"])
+def test_complex_input_is_refused(method):
+    # complex weights were accepted: MSQ and vertex-MSQ dropped the imaginary part (with
+    # only a ComplexWarning), GPFQ failed with a NumPy casting error
+    X, W = _gaussian(5, 30, n=2)
+    with pytest.raises(TypeError, match="W must be real"):
+        layer(W + 1j, X, 2, method)
+    with pytest.raises(TypeError, match="X must be real"):
+        layer(W, X + 0j, 2, method)
+    with pytest.raises(TypeError, match="must be real"):
+        quantize_network([(W + 1j, np.zeros(2))], X, 2, method)
+
+
+def test_complex_input_is_refused_by_the_building_blocks():
+    X, w = _gaussian(5, 30)
+    with pytest.raises(TypeError, match="w must be real"):
+        vertex(X, w + 1j)
+    with pytest.raises(TypeError, match="real"):
+        msq(w + 1j, 2)
+    with pytest.raises(TypeError, match="real"):
+        msq_round(w + 1j, 2, 1.0)
+    with pytest.raises(TypeError, match="real"):
+        cells(w + 1j, 2, 1.0)
+    with pytest.raises(TypeError, match="scale must be real"):
+        layer(w, X, 2, scale=1.0 + 0j)
+
+
+@pytest.mark.parametrize("method", ["vertex-msq", "msq", "gpfq"])
+def test_scale_of_the_wrong_length_is_a_clear_error(method):
+    X, W = _gaussian(5, 30, n=3)
+    with pytest.raises(ValueError, match=r"one entry per column \(3\), got shape \(2,\)"):
+        layer(W, X, 2, method, scale=[1.0, 2.0])
+    with pytest.raises(ValueError, match="one entry per column"):
+        layer(W, X, 2, method, scale=np.ones((3, 1)))
+    # one value, or one per column, still work
+    assert layer(W, X, 2, method, scale=[1.0]).info["scale"].shape == (3,)
+    assert np.allclose(layer(W, X, 2, method, scale=[1.0, 1.0, 1.0]).x,
+                       layer(W, X, 2, method, scale=1.0).x)
+
+
+@pytest.mark.parametrize("method", ["msq", "gpfq"])
+def test_methods_without_a_vertex_refuse_vertex_options(method):
+    # solver=, block=, ... were ignored silently by MSQ and GPFQ
+    X, W = _gaussian(5, 30, n=2)
+    for kw in (dict(solver="pivot"), dict(block=8), dict(pool=4),
+               dict(solver="pool", windw=3)):
+        with pytest.raises(TypeError, match="computes no vertex"):
+            layer(W, X, 2, method, **kw)
+    # the defaults are accepted (a loop over methods may pass them to all)
+    assert np.allclose(layer(W, X, 2, method, solver="pool", block=32).x,
+                       layer(W, X, 2, method).x)
+    with pytest.raises(TypeError, match="computes no vertex"):
+        quantize_network([(W, np.zeros(2))], X, 2, method, solver="pivot")

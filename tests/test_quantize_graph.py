@@ -139,6 +139,92 @@ def test_graph_bad_input():
     assert np.allclose(q, sigma_delta(f, 1))
 
 
+def test_sigma_delta_refuses_an_order_that_is_not_a_permutation():
+    # nodes the order missed kept np.empty's uninitialised memory (values like 1e193)
+    f = np.full(6, 0.3)
+    for order in ([0, 1, 2], [0, 0, 1, 1, 2, 2], [0, 1, 2, 3, 4, 6], [[0, 1, 2], [3, 4, 5]],
+                  np.arange(6.0)):
+        with pytest.raises(ValueError, match=r"permutation of range\(6\)"):
+            sigma_delta(f, 1, np.asarray(order))
+    q = sigma_delta(f, 1, [5, 4, 3, 2, 1, 0])
+    assert np.allclose(q[::-1], sigma_delta(f, 1))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_sigma_delta_refuses_non_finite_signals(bad):
+    # NaN/inf failed inside round() ("cannot convert float NaN to integer", OverflowError)
+    with pytest.raises(ValueError, match="non-finite"):
+        sigma_delta(np.array([0.1, bad, 0.2]), 1)
+    with pytest.raises(TypeError, match="f must be real"):
+        sigma_delta(np.array([0.1, 0.2]) + 0j, 1)
+
+
+def test_graph_signal_checks_the_graph_size_whenever_it_uses_the_graph():
+    # with Xr given, a graph of another size gave Sigma-Delta an ordering of the wrong
+    # length, hence uninitialised entries of q
+    A100, A49 = make_graph("grid", 100), make_graph("grid", 49)
+    _, Xr = laplacian_eigenvectors(A100, 5)
+    f = bandlimited_signal(Xr, seed=0)
+    for ordering in ("rcm", "fiedler"):
+        with pytest.raises(ValueError, match="100 entries but the graph 49 nodes"):
+            graph_signal(f, A49, 5, 1, "sigma-delta", Xr=Xr, ordering=ordering)
+    with pytest.raises(ValueError, match="graph is needed"):
+        graph_signal(f, None, 5, 1)
+    q = graph_signal(f, A100, 5, 1, "sigma-delta", Xr=Xr).x
+    assert set(np.unique(q)) <= {-1.0, 1.0}
+    # graphs that are not used are not checked: natural order, or Xr given
+    graph_signal(f, A49, 5, 1, "sigma-delta", Xr=Xr, ordering="natural")
+    graph_signal(f, A49, 5, 1, "single-shot", Xr=Xr)
+
+
+def test_graph_signal_of_a_zero_signal_has_an_undefined_relative_error():
+    # ||L_r(f - q)|| / ||f|| was inf with a divide-by-zero warning
+    import warnings
+
+    A = make_graph("grid", 100)
+    _, Xr = laplacian_eigenvectors(A, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in overparam.quantize.GRAPH_METHODS:
+            res = graph_signal(np.zeros(100), A, 5, 2, method, Xr=Xr)
+            assert np.isnan(res.info["rel_error"]) and np.isnan(res.fun)
+            assert np.allclose(res.x, msq_round(res.x, 2, 1.0))
+
+
+def test_graph_signal_methods_without_a_vertex_refuse_vertex_options():
+    A = make_graph("grid", 100)
+    _, Xr = laplacian_eigenvectors(A, 5)
+    f = bandlimited_signal(Xr, seed=0)
+    for method in ("msq", "sigma-delta"):
+        with pytest.raises(TypeError, match="computes no vertex"):
+            graph_signal(f, A, 5, 1, method, Xr=Xr, solver="highs")
+        graph_signal(f, A, 5, 1, method, Xr=Xr, solver="pivot")     # the default
+    res = graph_signal(f, A, 5, 1, Xr=Xr, solver="highs")
+    assert res.status.name == "CONVERGED" and res.info["n_free"] <= 5
+
+
+@pytest.mark.parametrize("n", [12, 20, 30, 65])
+def test_hub_graph_has_n_nodes(n):
+    # documented as a grid of n - 1 nodes plus a hub; it had 17 nodes for n = 20
+    A = make_graph("hub", n, seed=1)
+    assert A.shape == (n, n)
+    assert int(A[n - 1].sum()) == n // 4                       # the default hub degree
+    assert int(make_graph("hub", n, degree=n - 1)[n - 1].sum()) == n - 1
+
+
+def test_hub_graph_degree_is_checked_not_truncated():
+    # degree 18 at n = 20 was silently cut to the 16 grid nodes of a 4 x 4 grid
+    assert int(make_graph("hub", 20, degree=18)[19].sum()) == 18
+    for degree in (0, 20, 2.5):
+        with pytest.raises(ValueError, match="hub degree"):
+            make_graph("hub", 20, degree=degree)
+    # n - 1 a square (the incoherence example, n = 1025): the full grid, as before
+    from overparam.quantize import grid_adjacency
+
+    A = make_graph("hub", 65, seed=3, degree=8.0)
+    assert abs(A[:64, :64] - grid_adjacency(8, 8)).sum() == 0
+
+
 def test_registry_adapters_and_metrics():
     from overparam.experiments.methods import get_method
     from overparam.experiments.measures import METRICS

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
-__all__ = ["alphabet", "cells", "msq_round", "check_bits"]
+from .._core import check_finite_array
+
+__all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol"]
 
 
 def check_bits(bits: object) -> int:
@@ -17,6 +20,29 @@ def check_bits(bits: object) -> int:
     if int(bits) > 24:
         raise ValueError(f"bits must be <= 24, got {bits}")
     return int(bits)
+
+
+def check_real(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """:func:`~overparam._core.check_finite_array` that also refuses complex input (a
+    quantizer has real levels: casting would drop the imaginary part, or fail deep inside)."""
+    arr = check_finite_array(a, name, ndim)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    return arr
+
+
+def _refuse_complex(*arrays: Any) -> None:
+    """A clear error for complex input (``np.asarray(x, dtype=float)`` would only warn)."""
+    for a in arrays:
+        if np.iscomplexobj(a):
+            raise TypeError("quantization needs real values, got dtype "
+                            f"{np.asarray(a).dtype}")
+
+
+def level_tol(bits: int) -> float:
+    """Tolerance, in steps, for "on a level": ``1e-9``, or where larger the rounding of
+    ``(x + c) / step``, about ``2**bits * eps`` (24 bits: up to 4e-9 steps)."""
+    return max(1e-9, 8.0 * 2.0**bits * np.finfo(float).eps)
 
 
 def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
@@ -35,6 +61,7 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     ``[-scale, scale]`` go to the end levels.
     """
     bits = check_bits(bits)
+    _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
     n = 2**bits - 1
@@ -53,12 +80,14 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
     Raises if an entry lies outside ``[-scale, scale]``.
     """
     bits = check_bits(bits)
+    _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
     n = 2**bits - 1
     step = np.where(c > 0, 2.0 * c / n, 1.0)
     pos = (x + c) / step
-    if np.any(pos < -1e-9) or np.any(pos > n + 1e-9):
+    slack = level_tol(bits)
+    if np.any(pos < -slack) or np.any(pos > n + slack):
         raise ValueError("an entry lies outside the alphabet's range [-scale, scale]")
     near = np.rint(pos)
     on = np.abs(pos - near) <= max(tol, 1e-12)

@@ -7,8 +7,11 @@ basis shared by all neurons, and the neuron-specific walk only handles a small p
 
 1. The pool ``P`` is the ``r`` pivot columns of a column-pivoted QR plus ``k`` more
    (``k << N - r``); ``A_P`` (``r x (r + k)``) has full row rank and, with ``k`` spare
-   columns, a bounded pseudo-inverse. The QR runs on ``X diag(||X_j||^-1.5)``: the final
-   free entries are pool entries and MSQ's error is ``X_S e_S``, so a pool of large
+   columns, a bounded pseudo-inverse (from a QR of ``A_P^T``: the normal equations
+   ``A_P A_P^T`` square its condition number, and their Cholesky factorization failed on
+   data with features in different units). The QR runs on ``X diag(||X_j||^-1.5)``, with
+   the rank of the plain QR (:func:`~overparam.quantize.vertex.reduce_rows_scaled`): the
+   final free entries are pool entries and MSQ's error is ``X_S e_S``, so a pool of large
    columns (what a plain pivoted QR picks) costs accuracy (measured: m = 32, N = 1024,
    2 bits, mean relative error 0.144 with plain pivots, 0.131 with normalized columns,
    0.111 with exponent 1.5, against 0.127 for the exact walk).
@@ -29,7 +32,8 @@ entries off the alphabet: all that MSQ's error bound needs. It is a vertex of
 ``{z' : Xz' = Xw, z' in the cells of z}``, not necessarily of the cells of ``w`` (entries may
 move by more than one level). Neurons for which step 3 does not settle (its system is
 singular or the pool has too few spare columns left) are retried once with a larger pool,
-then walked exactly as with ``solver="pivot"``.
+then walked exactly as with ``solver="pivot"``; so are neurons whose ``A z = A w`` an
+ill-conditioned pool basis left broken beyond rounding.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from scipy.linalg.blas import dger as ger
 
 from ._alphabet import cells
 from ._poolwalk import available, pool_walk
-from .vertex import Reduced, _refine, _walk, walk_chunked
+from .vertex import Reduced, _refine, _residuals, _walk, walk_chunked
 
 __all__ = ["pool_vertex", "default_pool"]
 
@@ -100,9 +104,18 @@ def _pass(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, k: int, LOw: np
     P = np.concatenate([red.basis, red.nonbasic[:k]])
     out = red.nonbasic[k:]
     AP = A[:, P]
-    H = sla.cho_solve(sla.cho_factor(AP @ AP.T), AP)     # (A_P A_P^T)^{-1} A_P
+    # (A_P A_P^T)^{-1} A_P = R^{-1} Q^T from A_P^T = Q R: Cholesky of the normal equations
+    # squared the condition number and failed on full-rank data with mixed column scales
+    try:
+        Qp, Rp = np.linalg.qr(AP.T)
+        H = sla.solve_triangular(Rp, Qp.T)
+    except np.linalg.LinAlgError:
+        H = None
+    if H is None or not np.all(np.isfinite(H)):  # no usable pool: all walk exactly
+        return (Z, np.tile(red.basis, (n, 1)), LOw.copy(), HIw.copy(),
+                np.zeros(n, dtype=bool), 0)
     Tm = A[:, out].T @ H                                  # row j: (A_P^+ A_j)^T
-    M = AP.T @ H                                          # A_P^+ A_P
+    M = Qp @ Qp.T                                         # A_P^+ A_P
     tn = np.einsum("ij,ij->i", Tm, Tm)
     # step 2: greedy levels outside the pool, the correction C (p x n) absorbed by the pool
     C = np.zeros((P.size, n), order="F")
@@ -157,7 +170,8 @@ def pool_vertex(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, *,
     Neurons whose step 3 fails are retried once with a pool four times larger (at most
     ``(N - rank - 1) // 2``: one bit needs that at m = N/2), then walked exactly with the reduction
     ``exact()`` (default ``red``; ``vertex`` passes the plain :func:`reduce_rows`, so that
-    those neurons get the same vertex as ``solver="pivot"``).
+    those neurons get the same vertex as ``solver="pivot"``). So are neurons whose
+    ``A z = A w`` the pool broke beyond rounding (an ill-conditioned pool basis).
 
     Returns ``(Z, info)`` with ``Z`` (n x N) and ``info``: ``pivots``, ``pool`` (k),
     ``retried`` (neurons that needed the larger pool), ``fallback`` (neurons walked exactly
@@ -184,12 +198,31 @@ def pool_vertex(red: Reduced, W: np.ndarray, c: np.ndarray, bits: int, *,
         pivots += p
         retried += done.size if level else 0
         todo = todo[~ok]
+    ex: list[Reduced] = []
+
+    def walk_exactly(rows: np.ndarray) -> int:
+        if not ex:
+            e = red if exact is None else exact()
+            # a borderline rank can differ between the two reductions; bases must match
+            ex.append(e if e.rank == r else red)
+        z, b, p = walk_chunked(ex[0], np.ascontiguousarray(W[:, rows].T, dtype=float),
+                               LOw[rows], HIw[rows], tol=tol)
+        Z[rows], basis[rows], LO[rows], HI[rows] = z, b, LOw[rows], HIw[rows]
+        return p
+
     if todo.size:
-        ex = red if exact is None else exact()
-        z, b, p = walk_chunked(ex, np.ascontiguousarray(W[:, todo].T, dtype=float),
-                               LOw[todo], HIw[todo], tol=tol)
-        Z[todo], basis[todo], LO[todo], HI[todo] = z, b, LOw[todo], HIw[todo]
-        pivots += p
-    refined = _refine(A, W.T @ A.T, Z, basis, LO, HI, 1e-13)
-    return Z, dict(pivots=pivots, pool=k, retried=retried, fallback=int(todo.size),
-                   refined=refined)
+        pivots += walk_exactly(todo)
+    fixed = _refine(A, W.T @ A.T, Z, basis, LO, HI, 1e-13)
+    refined = fixed.size
+    # _refine clips the re-solved basic part to its cells, which after an ill-conditioned
+    # pool basis can leave A z != A w: those neurons get the exact walk too
+    fixed = np.setdiff1d(fixed, todo)
+    _, ok = _residuals(A, W[:, fixed], Z[fixed], c[fixed, None])
+    drift = fixed[~ok]
+    if drift.size:
+        pivots += walk_exactly(drift)
+        Zd, Bd, LOd, HId = Z[drift], basis[drift], LO[drift], HI[drift]
+        refined += _refine(A, W[:, drift].T @ A.T, Zd, Bd, LOd, HId, 1e-13).size
+        Z[drift] = Zd
+    return Z, dict(pivots=pivots, pool=k, retried=retried,
+                   fallback=int(todo.size + drift.size), refined=refined)

@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
-from .._core import Result, Status, as_generator, check_finite_array, check_int
-from ._alphabet import check_bits, msq_round
-from .vertex import vertex
+from .._core import Result, Status, as_generator, check_int
+from ._alphabet import check_bits, check_real, msq_round
+from .vertex import unused_vertex_options, vertex
 
 __all__ = ["make_graph", "as_adjacency", "normalized_laplacian", "laplacian_eigenvectors",
            "bandlimited_signal", "incoherence", "graph_signal", "sigma_delta",
@@ -53,9 +53,9 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
     if sp.issparse(graph):
         Wm = sp.csr_matrix(graph, dtype=float)
         if Wm.nnz:
-            check_finite_array(Wm.data, "adjacency")
+            check_real(Wm.data, "adjacency")
     else:
-        Wm = sp.csr_matrix(check_finite_array(graph, "adjacency", ndim=2))
+        Wm = sp.csr_matrix(check_real(graph, "adjacency", ndim=2))
     n = Wm.shape[0]
     if Wm.shape != (n, n):
         raise ValueError(f"the adjacency must be square, got shape {Wm.shape}")
@@ -102,16 +102,18 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
         mesh, about ``n`` nodes), a Watts-Strogatz ring (6 neighbours, rewiring 0.1), a
         Barabasi-Albert graph (3 edges per new node, hubs), an 8-nearest-neighbour graph of
         points from 8 Gaussian clusters of very different spreads, or a lollipop (a clique
-        of ``n / 8`` nodes on a path), or a grid of ``n - 1`` nodes plus one hub joined to
-        ``degree`` random grid nodes (default ``n / 4``). The hub concentrates the first
-        normalized-Laplacian eigenvector (entries ``~ sqrt(degree)``): ``degree`` tunes the
-        incoherence ``mu``.
+        of ``n / 8`` nodes on a path), or a grid of ``n - 1`` nodes (the first ``n - 1``
+        nodes, row-major, of the ``h x ceil((n - 1) / h)`` grid, ``h = floor(sqrt(n - 1))``)
+        plus one hub joined to ``degree`` random grid nodes (default ``n // 4``); ``n`` nodes
+        in all. The hub concentrates the first normalized-Laplacian eigenvector (entries
+        ``~ sqrt(degree)``): ``degree`` tunes the incoherence ``mu``.
     n : int
         Number of nodes.
     seed : int
     degree : float, optional
         Target mean degree (geometric, Erdos-Renyi); default ``max(6, 2 log n)``, twice the
-        connectivity threshold.
+        connectivity threshold. For ``"hub"``: the hub's degree, an integer in
+        ``[1, n - 1]``.
     max_tries : int
         Random graphs are redrawn (with derived seeds) until connected.
     """
@@ -120,14 +122,16 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
     n = check_int(n, "n", minimum=4)
     rng = as_generator(seed)
     if kind == "hub":
-        hub_degree = int(n // 4 if degree is None else degree)
-        if not 1 <= hub_degree <= n - 1:
-            raise ValueError(f"the hub degree must be in [1, n - 1], got {hub_degree}")
-        h = int(np.floor(np.sqrt(n - 1)))
-        G = grid_adjacency(h, (n - 1) // h).tolil()
-        m = G.shape[0]
+        hub_degree = n // 4 if degree is None else degree
+        if not (float(hub_degree).is_integer() and 1 <= hub_degree <= n - 1):
+            raise ValueError(f"the hub degree must be an integer in [1, n - 1] = "
+                             f"[1, {n - 1}] (the grid nodes), got {hub_degree}")
+        m = n - 1
+        h = int(np.floor(np.sqrt(m)))
+        # the first m nodes of a row-major grid: full rows and a partial last row, connected
+        G = grid_adjacency(h, -(-m // h))[:m, :m].tolil()
         G.resize((m + 1, m + 1))
-        nb = rng.choice(m, size=min(hub_degree, m), replace=False)
+        nb = rng.choice(m, size=int(hub_degree), replace=False)
         G[m, nb] = 1.0
         G[nb, m] = 1.0
         return as_adjacency(G.tocsr())
@@ -234,14 +238,14 @@ def laplacian_eigenvectors(graph: Any, r: int, *, dense_below: int = 600,
 
 def incoherence(Xr: Any) -> float:
     """``mu(X_r) = (N / r) max_i ||X_r^T e_i||^2`` for orthonormal columns ``X_r`` (N x r)."""
-    Xr = check_finite_array(Xr, "X_r", ndim=2)
+    Xr = check_real(Xr, "X_r", ndim=2)
     N, r = Xr.shape
     return float(N / r * np.max(np.einsum("ij,ij->i", Xr, Xr)))
 
 
 def bandlimited_signal(Xr: Any, *, seed: int, amplitude: float = 1.0) -> np.ndarray:
     """``f = X_r a`` with Gaussian ``a``, scaled so that ``||f||_inf = amplitude``."""
-    Xr = check_finite_array(Xr, "X_r", ndim=2)
+    Xr = check_real(Xr, "X_r", ndim=2)
     a = as_generator(seed).standard_normal(Xr.shape[1])
     f = Xr @ a
     return amplitude * f / np.abs(f).max()
@@ -266,11 +270,12 @@ def sigma_delta(f: np.ndarray, bits: int, order: np.ndarray | None = None) -> np
     """First-order Sigma-Delta with the alphabet ``linspace(-1, 1, 2**bits)`` along ``order``.
 
     ``u_i = u_{i-1} + f_i - q_i`` with ``q_i = Q(u_{i-1} + f_i)``; stable (``|u_i| <= step/2``)
-    for ``||f||_inf <= 1``.
+    for ``||f||_inf <= 1``. ``order`` (default ``0..N-1``) must be a permutation of the
+    ``N`` entries of ``f`` (a clear error otherwise: every entry is quantized once).
     """
     bits = check_bits(bits)
-    f = np.asarray(f, dtype=float)
-    order = np.arange(f.size) if order is None else np.asarray(order)
+    f = check_real(f, "f", ndim=1)
+    order = np.arange(f.size) if order is None else _check_order(order, f.size)
     q = np.empty_like(f)
     n = 2**bits - 1
     step = 2.0 / n
@@ -281,6 +286,16 @@ def sigma_delta(f: np.ndarray, bits: int, order: np.ndarray | None = None) -> np
         q[i] = qi
         u = v - qi
     return q
+
+
+def _check_order(order: Any, N: int) -> np.ndarray:
+    """``order`` as an index array, if it is a permutation of ``range(N)``."""
+    order = np.asarray(order)
+    if (order.ndim != 1 or not np.issubdtype(order.dtype, np.integer)
+            or not np.array_equal(np.sort(order), np.arange(N))):
+        raise ValueError(f"the ordering must be a permutation of range({N}) (every node "
+                         f"once), got an array of shape {order.shape}, dtype {order.dtype}")
+    return order
 
 
 def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
@@ -294,8 +309,8 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     f : array of shape (N,)
         The signal (typically r-bandlimited), entries in ``[-1, 1]``.
     graph : networkx graph, sparse or dense adjacency
-        Connected and undirected (a clear error otherwise). Ignored for the eigenvectors
-        when ``Xr`` is given (still used for the Sigma-Delta ordering).
+        Connected and undirected, with ``N`` nodes (a clear error otherwise). Ignored for
+        the eigenvectors when ``Xr`` is given (still used for the Sigma-Delta ordering).
     r : int
         Bandwidth: the low-pass filter keeps the ``r`` smallest Laplacian eigenvectors.
     bits : int >= 1
@@ -305,14 +320,16 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     ordering : {"rcm", "fiedler", "natural"} or array
         Node order for Sigma-Delta.
     **vertex_kw
-        Passed to the vertex walk (``solver``, ``block``, ``window``).
+        Passed to the vertex walk (``solver``, ``block``, ``window``) for single-shot; other
+        methods refuse them (a ``TypeError`` for a value other than the default).
 
     Returns
     -------
     Result
         ``x``: the quantized signal ``q``; ``info``: ``rel_error``
-        (``||L_r (f - q)|| / ||f||``), ``mu`` (incoherence of ``X_r``), ``r``, ``bits``,
-        ``method`` and, for single-shot, ``n_free`` (entries MSQ rounded).
+        (``||L_r (f - q)|| / ||f||``, NaN for ``f = 0``), ``mu`` (incoherence of ``X_r``),
+        ``r``, ``bits``, ``method`` and, for single-shot, ``n_free`` (entries MSQ rounded);
+        the status is the vertex walk's for single-shot.
 
     Examples
     --------
@@ -329,7 +346,7 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     bits = check_bits(bits)
     if method not in GRAPH_METHODS:
         raise ValueError(f"method must be one of {GRAPH_METHODS}, got {method!r}")
-    f = check_finite_array(f, "f", ndim=1)
+    f = check_real(f, "f", ndim=1)
     N = f.size
     r = check_int(r, "r", minimum=1)
     if r > N:
@@ -338,30 +355,36 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
         raise ValueError(f"||f||_inf = {np.abs(f).max():.4g} > 1: scale the signal into "
                          "the alphabet's range [-1, 1]")
     f = np.clip(f, -1.0, 1.0)
+    if method != "single-shot":
+        unused_vertex_options(vertex_kw, f"method={method!r}")
+    sd_graph = (method == "sigma-delta" and isinstance(ordering, str)
+                and ordering != "natural")
+    if sd_graph and graph is None:
+        raise ValueError(f"sigma-delta with ordering={ordering!r} needs the graph; "
+                         "pass it, or ordering='natural' or a permutation")
     adj = None
-    if Xr is None:
+    if Xr is None or sd_graph:  # the graph is used: it must be f's
+        if graph is None:
+            raise ValueError("graph is needed for the Laplacian eigenvectors when Xr is "
+                             "not given")
         adj = as_adjacency(graph)
         if adj.shape[0] != N:
             raise ValueError(f"f has {N} entries but the graph {adj.shape[0]} nodes")
+    if Xr is None:
         _, Xr = laplacian_eigenvectors(adj, r)
     else:
-        Xr = check_finite_array(Xr, "Xr", ndim=2)
+        Xr = check_real(Xr, "Xr", ndim=2)
         if Xr.shape != (N, r):
             raise ValueError(f"Xr must have shape ({N}, {r}), got {Xr.shape}")
     info: dict[str, Any] = {}
+    status, message = Status.CONVERGED, ""
     if method == "msq":
         q = msq_round(f, bits, 1.0)
     elif method == "sigma-delta":
         if isinstance(ordering, str):
-            if graph is None and ordering != "natural":
-                raise ValueError(f"sigma-delta with ordering={ordering!r} needs the graph; "
-                                 "pass it, or ordering='natural' or a permutation")
-            order = (np.arange(N) if ordering == "natural"
-                     else graph_ordering(graph if adj is None else adj, ordering))
+            order = np.arange(N) if ordering == "natural" else graph_ordering(adj, ordering)
         else:
-            order = np.asarray(ordering)
-            if sorted(order.tolist()) != list(range(N)):
-                raise ValueError("ordering must be a permutation of the nodes")
+            order = _check_order(ordering, N)
         q = sigma_delta(f, bits, order)
         info["ordering"] = ordering if isinstance(ordering, str) else "custom"
     else:
@@ -369,8 +392,11 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
             raise ValueError("single-shot needs r < N (no slack otherwise)")
         v = vertex(Xr.T, f, bits, 1.0, **vertex_kw)
         q = msq_round(v.x, bits, 1.0)
+        status, message = v.status, v.message
         info.update(n_free=int(v.info["n_free"]), vertex_residual=v.info["residual"])
-    err = float(np.linalg.norm(Xr.T @ (f - q)) / np.linalg.norm(f))
+    # relative to ||f||: undefined (NaN, as layer's rel_error for Xw = 0) for f = 0
+    nf = float(np.linalg.norm(f))
+    err = float(np.linalg.norm(Xr.T @ (f - q)) / nf) if nf > 0 else float("nan")
     info.update(rel_error=err, mu=incoherence(Xr), r=r, bits=bits, method=method)
-    return Result(x=q, status=Status.CONVERGED, n_iter=N, fun=err,
+    return Result(x=q, status=status, message=message, n_iter=N, fun=err,
                   wall_time=time.perf_counter() - t0, info=info)

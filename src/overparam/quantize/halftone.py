@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core import Result, check_finite_array, check_int
+from .._core import Result, check_int
+from ._alphabet import check_real
 from .graph import GRAPH_METHODS, graph_signal, grid_adjacency, laplacian_eigenvectors
 
 __all__ = ["shipped_image", "halftone"]
@@ -42,7 +43,7 @@ def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
     Result
         ``x``: the quantized image (2-D); ``info`` as ``graph_signal`` plus ``Xr_rank``.
     """
-    img = check_finite_array(image, "image", ndim=2)
+    img = check_real(image, "image", ndim=2)
     if method not in GRAPH_METHODS:
         raise ValueError(f"method must be one of {GRAPH_METHODS}, got {method!r}")
     h, w = img.shape

@@ -23,9 +23,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core import Result, Status, check_finite_array
-from ._alphabet import check_bits, msq_round
-from .vertex import _as_columns, _check_X, default_scale, vertex
+from .._core import Result, Status
+from ._alphabet import check_bits, check_real, msq_round
+from .vertex import (_as_columns, _check_X, _norms, default_scale, unused_vertex_options,
+                     vertex)
 
 __all__ = ["layer", "gpfq", "msq", "relative_error", "LAYER_METHODS"]
 
@@ -36,8 +37,8 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
                    Xq: np.ndarray | None = None) -> np.ndarray:
     """Per neuron ``||X w - Xq q|| / ||X w||`` (``Xq = X`` by default); NaN where ``Xw = 0``."""
     Xq = X if Xq is None else Xq
-    num = np.linalg.norm(X @ W - Xq @ Q, axis=0)
-    den = np.linalg.norm(X @ W, axis=0)
+    num = _norms(X @ W - Xq @ Q)   # no under/overflow of the squares (data at 1e+-200)
+    den = _norms(X @ W)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
@@ -73,8 +74,8 @@ def gpfq(W: Any, X: Any, bits: int, scale: Any = None, Xq: Any = None) -> np.nda
         ``Q`` with the shape of ``W``.
     """
     bits = check_bits(bits)
-    X = check_finite_array(X, "X", ndim=2)
-    Xq = X if Xq is None else check_finite_array(Xq, "Xq", ndim=2)
+    X = check_real(X, "X", ndim=2)
+    Xq = X if Xq is None else check_real(Xq, "Xq", ndim=2)
     if Xq.shape != X.shape:
         raise ValueError(f"Xq must have the shape of X {X.shape}, got {Xq.shape}")
     W2, vec = _as_columns(W, X.shape[1], "W")
@@ -121,7 +122,8 @@ def layer(W: Any, X: Any, bits: int = 2,
     **vertex_kw
         Passed to :func:`~overparam.quantize.vertex.vertex`: ``solver`` (``"pool"`` by
         default, with ``pool`` and ``chunk``; ``"pivot"`` for the exact walk in the cells of
-        ``w``, with ``block``, ``window``, ``chunk``).
+        ``w``, with ``block``, ``window``, ``chunk``). ``"msq"`` and ``"gpfq"`` refuse them
+        (a ``TypeError`` for a value other than the default).
 
     Returns
     -------
@@ -130,7 +132,8 @@ def layer(W: Any, X: Any, bits: int = 2,
         ``||X w - Xq q|| / ||X w||``), ``scale``, ``bits``, ``method`` and, for vertex-MSQ,
         ``n_free`` (per neuron, the coordinates MSQ rounded), ``vertex_residual`` and, with
         the pool solver, ``pool``, ``retried`` and ``fallback`` (see
-        :func:`~overparam.quantize.vertex.vertex`).
+        :func:`~overparam.quantize.vertex.vertex`). For vertex-MSQ the status is the
+        vertex's (``NUMERICAL_ERROR`` if ``Xz = Xw`` or the count of free entries failed).
 
     Examples
     --------
@@ -145,13 +148,16 @@ def layer(W: Any, X: Any, bits: int = 2,
     bits = check_bits(bits)
     if method not in LAYER_METHODS:
         raise ValueError(f"method must be one of {LAYER_METHODS}, got {method!r}")
-    X = check_finite_array(X, "X", ndim=2)
+    X = check_real(X, "X", ndim=2)
     W2, vec = _as_columns(W, X.shape[1], "W")
-    Xq_arr = X if Xq is None else check_finite_array(Xq, "Xq", ndim=2)
+    Xq_arr = X if Xq is None else check_real(Xq, "Xq", ndim=2)
     if Xq_arr.shape != X.shape:
         raise ValueError(f"Xq must have the shape of X {X.shape}, got {Xq_arr.shape}")
     c = default_scale(W2, scale)
+    if method != "vertex-msq":
+        unused_vertex_options(vertex_kw, f"method={method!r}", solver="pool")
     info: dict[str, Any] = {}
+    status, message = Status.CONVERGED, ""
     if method == "msq":
         Q = msq_round(W2, bits, c[None, :])
     elif method == "gpfq":
@@ -162,6 +168,7 @@ def layer(W: Any, X: Any, bits: int = 2,
             raise ValueError("vertex-msq needs scale >= max |w| per neuron (w must lie in "
                              "the alphabet's range)")
         vres = vertex(Xq_arr, W2, bits, c, **{"solver": "pool", **vertex_kw})
+        status, message = vres.status, vres.message
         Q = msq_round(vres.x, bits, c[None, :])
         nf = vres.info["n_free"]
         info.update(n_free=int(nf[0]) if vec else nf, vertex_residual=vres.info["residual"],
@@ -172,5 +179,5 @@ def layer(W: Any, X: Any, bits: int = 2,
     info.update(rel_error=err[0] if vec else err, scale=c[0] if vec else c, bits=bits,
                 method=method)
     fun = float(np.nanmean(err)) if np.any(np.isfinite(err)) else float("nan")
-    return Result(x=Q[:, 0] if vec else Q, status=Status.CONVERGED, n_iter=W2.shape[0],
-                  fun=fun, wall_time=time.perf_counter() - t0, info=info)
+    return Result(x=Q[:, 0] if vec else Q, status=status, message=message,
+                  n_iter=W2.shape[0], fun=fun, wall_time=time.perf_counter() - t0, info=info)

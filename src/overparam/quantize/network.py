@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core import Result, Status, as_generator, check_finite_array, check_int
-from ._alphabet import check_bits
+from .._core import Result, Status, as_generator, check_int
+from ._alphabet import check_bits, check_real
 from .layer import LAYER_METHODS, layer
 
 __all__ = ["quantize_network", "forward", "accuracy", "DigitsTask", "digits_mlp",
@@ -28,8 +28,8 @@ def _check_params(params: Sequence[tuple[Any, Any]]) -> Params:
     for i, pair in enumerate(params):
         if len(pair) != 2:
             raise TypeError(f"params[{i}] must be a (W, b) pair")
-        W = check_finite_array(pair[0], f"params[{i}].W", ndim=2)
-        b = check_finite_array(pair[1], f"params[{i}].b", ndim=1)
+        W = check_real(pair[0], f"params[{i}].W", ndim=2)
+        b = check_real(pair[1], f"params[{i}].b", ndim=1)
         if b.shape[0] != W.shape[1]:
             raise ValueError(f"params[{i}]: b has {b.shape[0]} entries, W has {W.shape[1]} "
                              "outputs")
@@ -94,7 +94,7 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
     if not 0 < samples_per_input < 1:
         raise ValueError(f"samples_per_input must be in (0, 1), got {samples_per_input}")
     net = _check_params(params)
-    X = check_finite_array(X, "X", ndim=2)
+    X = check_real(X, "X", ndim=2)
     if X.shape[1] != net[0][0].shape[0]:
         raise ValueError(f"X has {X.shape[1]} columns, the network {net[0][0].shape[0]} "
                          "inputs")

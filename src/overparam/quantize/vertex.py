@@ -35,6 +35,7 @@ dual simplex for a random ``c`` (a basic solution is a vertex): slower, an indep
 """
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,8 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
-from .._core import Result, Status, as_generator, check_finite_array
-from ._alphabet import cells, check_bits
+from .._core import Result, Status, as_generator
+from ._alphabet import cells, check_bits, check_real, level_tol
 
 __all__ = ["vertex", "vertex_box", "reduce_rows"]
 
@@ -53,8 +54,10 @@ __all__ = ["vertex", "vertex_box", "reduce_rows"]
 class Reduced:
     """``X`` reduced to full row rank: ``A z = 0`` iff ``X z = 0``.
 
-    ``A = R[:r] P^T`` from ``X P = Q R``; ``basis`` are the pivot columns (``A_B`` upper
-    triangular), ``nonbasic`` the others, ``T0 = A_B^{-1} A_N`` and ``Binv0 = A_B^{-1}``.
+    ``A = R[:r] P^T`` from ``X P = Q R``; ``basis`` are the pivot columns (``A_B = R11``
+    upper triangular), ``nonbasic`` the others, ``T0 = A_B^{-1} A_N``; ``dropped`` is
+    ``||R[r:, r:]||_F``, the part of ``X`` below the rank tolerance (``|X(z - w)| <=
+    dropped ||z - w||`` when ``A z = A w``).
     """
 
     A: np.ndarray
@@ -63,6 +66,17 @@ class Reduced:
     nonbasic: np.ndarray
     T0: np.ndarray
     R11: np.ndarray
+    dropped: float = 0.0
+
+
+def _from_qr(R: np.ndarray, piv: np.ndarray, r: int, dropped: float = 0.0) -> Reduced:
+    """The :class:`Reduced` of the first ``r`` rows of a column-pivoted QR ``(R, piv)``."""
+    N = R.shape[1]
+    A = np.empty((r, N))
+    A[:, piv] = R[:r]
+    R11 = np.ascontiguousarray(R[:r, :r])
+    T0 = sla.solve_triangular(R11, R[:r, r:]) if r else np.zeros((0, N))
+    return Reduced(A, r, piv[:r].copy(), piv[r:].copy(), T0, R11, dropped)
 
 
 def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
@@ -72,35 +86,82 @@ def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
     R = R[:min(m, N)]
     d = np.abs(np.diag(R))
     if rtol is None:
-        rtol = max(m, N) * np.finfo(float).eps
+        rtol = _rank_rtol(m, N)
     r = int(np.count_nonzero(d > rtol * d[0])) if d.size and d[0] > 0 else 0
-    A = np.empty((r, N))
-    A[:, piv] = R[:r]
-    R11 = np.ascontiguousarray(R[:r, :r])
-    T0 = sla.solve_triangular(R11, R[:r, r:]) if r else np.zeros((0, N))
-    return Reduced(A, r, piv[:r].copy(), piv[r:].copy(), T0, R11)
+    return _from_qr(R, piv, r, float(np.linalg.norm(R[r:, r:])))
+
+
+def _norms(B: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Euclidean norms along ``axis`` without under- or overflow of the squares (data
+    of size 1e-200 or 1e200)."""
+    top = np.abs(B).max(initial=0.0)
+    if not 0.0 < top < np.inf:  # all zero, or NaN/inf entries: as NumPy
+        return np.linalg.norm(B, axis=axis)
+    return np.linalg.norm(B / top, axis=axis) * top
+
+
+def _rank_rtol(m: int, N: int) -> float:
+    """Default relative rank tolerance of :func:`reduce_rows`."""
+    return max(m, N) * np.finfo(float).eps
 
 
 _POOL_ALPHA = 1.5  # measured: see docs/quantize.md (vertex pre-processing)
 
 
 def reduce_rows_scaled(X: np.ndarray, alpha: float) -> Reduced:
-    """:func:`reduce_rows` with the pivots chosen on ``X diag(||X_j||^-alpha)``.
+    """:func:`reduce_rows` with the pivots chosen on the columns scaled by ``||X_j||^-alpha``.
 
     The pivoted QR picks the columns of largest residual norm; ``alpha = 1`` removes the
-    column norms from that choice, ``alpha > 1`` prefers small columns. The returned
-    ``A``, ``T0`` and ``R11`` belong to ``X`` itself (same null space).
+    column norms from that choice, ``alpha > 1`` prefers small columns; columns below the
+    rank tolerance (numerically zero) are never picked. The rank and the null space are
+    those of :func:`reduce_rows`: rescaling amplifies the rounding noise of small columns
+    into rank (rank-3 data plus two columns of norm 1e-15 had rank 5, and a basis of those
+    columns broke ``Xz = Xw``). So the one QR of the rescaled ``X`` is kept only when its
+    ``m`` pivot columns are independent in ``X`` itself (full row rank, the usual case);
+    otherwise the pivots are chosen on the plain reduction ``reduce_rows(X).A`` (a second
+    QR, of ``rank x N``). The returned ``A``, ``T0`` and ``R11`` have ``X``'s null space.
     """
-    norms = np.linalg.norm(X, axis=0)
-    s = np.where(norms > 0, norms, 1.0) ** -float(alpha)
-    red = reduce_rows(X * s[None, :])
-    sb, sn = s[red.basis], s[red.nonbasic]
-    return Reduced(red.A / s[None, :], red.rank, red.basis, red.nonbasic,
-                   red.T0 * sb[:, None] / sn[None, :], red.R11 / sb[None, :])
+    m = X.shape[0]
+    rtol = _rank_rtol(*X.shape)
+    red = _scaled_qr(X, alpha, rtol)
+    if red.rank == m:
+        # sigma_min(X) >= sigma_min(X_B) = 1 / ||R11^{-1}||_2 >= 1 / inv_norm; above the
+        # rank tolerance, reduce_rows(X) has rank m too
+        inv_norm = _norms(sla.solve_triangular(red.R11, np.eye(m))).max() * np.sqrt(m)
+        if inv_norm * rtol * _norms(X).max() < 1.0:
+            return red
+    plain = reduce_rows(X)
+    return _scaled_qr(plain.A, alpha, rtol, plain) if plain.rank else plain
+
+
+def _scaled_qr(B: np.ndarray, alpha: float, rtol: float,
+               plain: Reduced | None = None) -> Reduced:
+    """Pivoted QR of ``B diag(s)``, ``s_j = (||B_j|| / max_i ||B_i||)^-alpha`` (scale-free:
+    no overflow), reduced back to ``B``'s own scale. Columns with relative norm ``<= rtol``
+    get ``s_j = eps`` (never a pivot; not 0: ``A = R / s``). With ``plain`` (``B =
+    plain.A``) the rank is ``plain.rank``, and ``plain`` itself is returned if the scaled
+    basis is singular."""
+    norms = _norms(B)
+    rel = norms / norms.max() if norms.max() > 0 else norms
+    tiny = rel <= rtol
+    s = np.where(tiny, np.finfo(float).eps, np.where(tiny, 1.0, rel) ** -float(alpha))
+    R, piv = sla.qr(B * s[None, :], mode="r", pivoting=True)
+    d = np.abs(np.diag(R))
+    if plain is None:
+        r = int(np.count_nonzero(d > rtol * d[0])) if d.size and d[0] > 0 else 0
+    elif d[plain.rank - 1] > rtol * d[0]:
+        r = plain.rank
+    else:
+        return plain
+    sc = _from_qr(R, piv, r)
+    sb, sn = s[sc.basis], s[sc.nonbasic]
+    return Reduced(sc.A / s[None, :], r, sc.basis, sc.nonbasic,
+                   sc.T0 * sb[:, None] / sn[None, :], sc.R11 / sb[None, :],
+                   0.0 if plain is None else plain.dropped)
 
 
 def _check_X(X: Any) -> np.ndarray:
-    X = check_finite_array(X, "X", ndim=2)
+    X = check_real(X, "X", ndim=2)
     m, N = X.shape
     if m >= N:
         raise ValueError(
@@ -111,7 +172,7 @@ def _check_X(X: Any) -> np.ndarray:
 
 
 def _as_columns(w: Any, N: int, name: str = "w") -> tuple[np.ndarray, bool]:
-    w = check_finite_array(w, name)
+    w = check_real(w, name)
     vec = w.ndim == 1
     W = w.reshape(-1, 1) if vec else w
     if W.ndim != 2 or W.shape[0] != N:
@@ -319,10 +380,11 @@ def _fold(Tw: np.ndarray, start: int, U: np.ndarray, V: np.ndarray, p: int) -> N
 
 
 def _refine(A: np.ndarray, target: np.ndarray, Z: np.ndarray, basis: np.ndarray,
-            LO: np.ndarray, HI: np.ndarray, tol: float) -> int:
-    """Re-solve the basic coordinates of rows whose ``A z`` drifted from ``target``."""
+            LO: np.ndarray, HI: np.ndarray, tol: float) -> np.ndarray:
+    """Re-solve the basic coordinates of rows whose ``A z`` drifted from ``target``; returns
+    those rows (the others are within ``tol max(1, |target|)``)."""
     if A.shape[0] == 0:
-        return 0
+        return np.zeros(0, dtype=np.intp)
     res = target - Z @ A.T  # n x r
     scale = np.maximum(1.0, np.abs(target).max(axis=1))
     bad = np.nonzero(np.abs(res).max(axis=1) > tol * scale)[0]
@@ -330,7 +392,34 @@ def _refine(A: np.ndarray, target: np.ndarray, Z: np.ndarray, basis: np.ndarray,
         B = basis[i]
         delta = np.linalg.solve(A[:, B], res[i])
         Z[i, B] = np.clip(Z[i, B] + delta, LO[i, B], HI[i, B])
-    return int(bad.size)
+    return bad
+
+
+def _residuals(X: np.ndarray, W: np.ndarray, Z: np.ndarray, span: np.ndarray,
+               dropped: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per row ``z`` of ``Z`` (``w`` the columns of ``W``): ``max |X(z - w)|`` and whether it
+    is rounding, at most ``1e-9 sum_j ||X_j|| span_j`` (``span``: the largest ``|z_j|``
+    allowed, broadcast to ``Z``) plus ``dropped ||z - w||`` (what the rank truncation
+    allows, see :class:`Reduced`). A walk on an ill-conditioned basis can break the
+    constraint; this check keeps that from being reported as success."""
+    D = Z - W.T
+    res = np.abs(D @ X.T).max(axis=1, initial=0.0)  # A may have no rows (rank 0)
+    bound = 1e-9 * (np.broadcast_to(span, D.shape) @ _norms(X))
+    if dropped > 0:
+        bound = bound + dropped * _norms(D, axis=1)
+    return res, res <= bound
+
+
+def _status(n_free: np.ndarray, rank: int, res_ok: np.ndarray,
+            where: str) -> tuple[Status, str]:
+    """CONVERGED only when every vector has ``Xz = Xw`` (to rounding) and at most ``rank``
+    entries off ``where``."""
+    msgs = []
+    if not np.all(n_free <= rank):
+        msgs.append(f"more coordinates than rank(X) off the {where}")
+    if not np.all(res_ok):
+        msgs.append(f"Xz = Xw broken beyond rounding for {int(np.sum(~res_ok))} vector(s)")
+    return (Status.NUMERICAL_ERROR if msgs else Status.CONVERGED), "; ".join(msgs)
 
 
 def _highs_vertex(A: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -346,7 +435,7 @@ def _highs_vertex(A: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 
 def _box_side(v: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
-    v = check_finite_array(v, name) if not np.isscalar(v) else np.asarray(float(v))
+    v = check_real(v, name) if not np.isscalar(v) else np.asarray(float(v))
     if v.ndim == 1 and v.shape[0] == shape[0]:
         v = v[:, None]
     try:
@@ -414,7 +503,10 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         ``x``: the vertex (shape of ``w``); ``info``: ``rank``, ``free`` (boolean mask of
         coordinates strictly inside the box, at most ``rank`` per vector), ``n_free``,
         ``pivots``, ``refined`` (vectors whose basic part was re-solved at the end),
-        ``residual`` (max ``|X(z - w)|``).
+        ``residual`` (max ``|X(z - w)|``). The status is ``NUMERICAL_ERROR`` (with a
+        message) if a vector has more than ``rank`` free coordinates or ``X(z - w)``
+        beyond rounding (``1e-9 sum_j ||X_j|| max(|lo_j|, |hi_j|)``, plus what the rank
+        truncation allows).
     """
     t0 = time.perf_counter()
     if solver not in ("pivot", "highs"):
@@ -440,7 +532,7 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         with threadpool_limits(limits=1, user_api="blas"):
             Z, basis, pivots = walk_chunked(red, Z, LO, HI, block=block, window=window,
                                             chunk=chunk, tol=tol)
-            refined = _refine(red.A, W.T @ red.A.T, Z, basis, LO, HI, 1e-13)
+            refined = _refine(red.A, W.T @ red.A.T, Z, basis, LO, HI, 1e-13).size
     elif solver == "highs":
         rng = as_generator(seed)
         for i in range(Z.shape[0]):
@@ -448,17 +540,16 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     else:
         raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
     free = (Z - LO > tol) & (HI - Z > tol)
-    residual = float(np.abs((Z - W.T) @ X.T).max())
+    res, res_ok = _residuals(X, W, Z, np.maximum(np.abs(LO), np.abs(HI)), red.dropped)
+    residual = float(res.max())
     n_free = free.sum(axis=1)
     x = Z[0] if vec else Z.T
     info = dict(rank=red.rank, free=free[0] if vec else free.T,
                 n_free=int(n_free[0]) if vec else n_free, pivots=pivots,
                 refined=refined, residual=residual, solver=solver)
-    ok = bool(np.all(n_free <= red.rank))
-    return Result(x=x, status=Status.CONVERGED if ok else Status.NUMERICAL_ERROR,
-                  message="" if ok else "more coordinates than rank(X) off the faces",
-                  n_iter=N - red.rank, fun=residual, wall_time=time.perf_counter() - t0,
-                  info=info)
+    status, message = _status(n_free, red.rank, res_ok, "faces")
+    return Result(x=x, status=status, message=message, n_iter=N - red.rank, fun=residual,
+                  wall_time=time.perf_counter() - t0, info=info)
 
 
 def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "pivot",
@@ -539,19 +630,43 @@ def _vertex_pool(X: np.ndarray, W: np.ndarray, vec: bool, c: np.ndarray, bits: i
     with threadpool_limits(limits=1, user_api="blas"):  # see vertex_box
         Z, info = pool_vertex(red, W, c, bits, pool=pool, chunk=chunk,
                               exact=lambda: reduce_rows(X))
-    lo, hi = cells(Z.T, bits, c[None, :], tol=1e-9)
+    # "on a level" up to the rounding of (z + c) / step, which grows with 2**bits
+    lo, hi = cells(Z.T, bits, c[None, :], tol=level_tol(bits))
     free = (hi > lo).T
     n_free = free.sum(axis=1)
-    residual = float(np.abs((Z - W.T) @ X.T).max())
-    ok = bool(np.all(n_free <= red.rank))
+    res, res_ok = _residuals(X, W, Z, c[:, None], red.dropped)
+    residual = float(res.max())
     info.update(rank=red.rank, free=free[0] if vec else free.T,
                 n_free=int(n_free[0]) if vec else n_free, residual=residual, solver="pool",
                 scale=float(c[0]) if vec else c, bits=bits)
-    return Result(x=Z[0] if vec else Z.T,
-                  status=Status.CONVERGED if ok else Status.NUMERICAL_ERROR,
-                  message="" if ok else "more coordinates than rank(X) off the alphabet",
+    status, message = _status(n_free, red.rank, res_ok, "alphabet")
+    return Result(x=Z[0] if vec else Z.T, status=status, message=message,
                   n_iter=X.shape[1] - red.rank, fun=residual,
                   wall_time=time.perf_counter() - t0, info=info)
+
+
+_VERTEX_OPTIONS: dict[str, Any] = dict(solver="pivot", pool=None, block=32, window=None,
+                                       seed=0, chunk=None)
+
+
+def unused_vertex_options(kw: dict[str, Any], where: str, **defaults: Any) -> None:
+    """Refuse options of :func:`vertex` given to a method that computes no vertex.
+
+    ``kw`` may repeat an option at its default (``defaults`` override those of
+    :func:`vertex`, e.g. ``solver="pool"`` for layers); anything else, including an unknown
+    name, is a ``TypeError``: ignoring it silently hid typos and settings without effect.
+    """
+    known = {**_VERTEX_OPTIONS, **defaults}
+
+    def at_default(k: str, v: Any) -> bool:
+        d = known[k]
+        return v is d or (isinstance(v, (str, numbers.Real)) and not isinstance(v, bool)
+                          and v == d)
+
+    bad = sorted(k for k, v in kw.items() if k not in known or not at_default(k, v))
+    if bad:
+        raise TypeError(f"{where} computes no vertex and takes no {bad} (vertex options, "
+                        f"for the vertex-based method only)")
 
 
 def default_scale(W: np.ndarray, scale: Any) -> np.ndarray:
@@ -564,7 +679,11 @@ def default_scale(W: np.ndarray, scale: Any) -> np.ndarray:
     elif isinstance(scale, str):
         raise ValueError(f"scale must be 'max', 'layer' or a number, got {scale!r}")
     else:
-        c = np.broadcast_to(check_finite_array(scale, "scale"), (n,)).astype(float)
+        c = check_real(scale, "scale")
+        if c.ndim > 1 or c.size not in (1, n):
+            raise ValueError(f"scale must be a number or have one entry per column "
+                             f"({n}), got shape {c.shape}")
+        c = np.broadcast_to(c.reshape(-1), (n,)).astype(float)
         if np.any(c < 0):
             raise ValueError("scale must be >= 0")
     return np.array(c, dtype=float)
