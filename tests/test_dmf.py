@@ -333,3 +333,128 @@ def test_bad_input_errors():
         dmf_gd(Problem(np.eye(3), np.ones(3)))
     with pytest.raises(ValueError, match="W has shape"):
         p.A.apply_matrix(np.zeros((3, 4)))
+
+
+def test_bad_input_widths_shape_complex_seeds():
+    p = matrix_estimation(4, 3, 1, seed=0)
+    # a fractional width was truncated by int(); the model's own check rejects it
+    with pytest.raises(TypeError, match="width must be an integer"):
+        dmf_gd(p, depth=2, widths=(2.7,))
+    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+        dmf_gd(p, shape=(12,))
+    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+        dmf_gd(p, shape=12)
+    # complex data failed inside JAX's VJP with a dtype error
+    Y = np.array([[2.0, 0.5], [0.3, 1.0]])
+    with pytest.raises(TypeError, match="Y must be real"):
+        dmf_gd(Y + 1j * Y)
+    with pytest.raises(TypeError, match="y must be real"):
+        dmf_gd(Problem(MatrixIdentity(2, 2), (Y + 1j * Y).reshape(-1)))
+    with pytest.raises(TypeError, match="y must be real"):
+        dmf_gd(MatrixIdentity(2, 2), (Y + 1j * Y).reshape(-1))
+    with pytest.raises(TypeError, match="Y must be real"):
+        dmf_gd_batch([Y, Y + 1j * Y])
+    # seeds: checked as dmf_gd checks a seed, and counted, with or without early stopping
+    # (early stopping raised a bare IndexError or ignored extra seeds; without it -1 and
+    # 1.7 went through int())
+    probs = [p, p]
+    for es in (False, True):
+        with pytest.raises(ValueError, match="1 seeds for 2 problems"):
+            dmf_gd_batch(probs, seeds=[0], early_stopping=es)
+        with pytest.raises(ValueError, match="3 seeds for 2 problems"):
+            dmf_gd_batch(probs, seeds=[0, 1, 2], early_stopping=es)
+        with pytest.raises(ValueError, match="seed must be >= 0"):
+            dmf_gd_batch(probs, seeds=[0, -1], early_stopping=es)
+        with pytest.raises(TypeError, match="seed must be an integer"):
+            dmf_gd_batch(probs, seeds=[0, 1.7], early_stopping=es)
+
+
+_SMALL_Y = np.array([[2.0, 0.5, 0.1], [0.3, 1.0, 0.2]])
+_SMALL_KW = dict(depth=2, init_scale=0.3, step=0.1, max_iter=20, tol=0.0, record=2,
+                 spectrum=False)
+
+
+def test_batch_takes_matrices():
+    # 2-D arrays (fully observed matrices) are accepted as by dmf_gd; they failed with
+    # "not a matrix problem: ... or pass shape=(n1, n2)"
+    Y, kw = _SMALL_Y, _SMALL_KW
+    one = dmf_gd(Y, **kw)
+    got = dmf_gd_batch([Y, Y], workers=1, chunk=1, **kw)
+    assert len(got) == 2
+    for r in got:
+        np.testing.assert_array_equal(r.x, one.x)
+
+
+def test_batch_takes_shape():
+    # the error for a problem without a matrix shape told dmf_gd_batch callers to pass
+    # shape=, which it did not take
+    Y, kw = _SMALL_Y, _SMALL_KW
+    blind = Problem(np.eye(6), Y.reshape(-1))  # a dense operator: no matrix shape
+    with pytest.raises(TypeError, match=r"pass shape=\(n1, n2\)"):
+        dmf_gd_batch([blind, blind], workers=1, **kw)
+    got = dmf_gd_batch([blind, blind], shape=(2, 3), workers=1, chunk=1, **kw)
+    ref = dmf_gd(blind, shape=(2, 3), **kw)
+    np.testing.assert_array_equal(got[1].x, ref.x)
+    assert got[1].x.shape == (2, 3)
+
+
+def test_zero_truth_relative_error_is_inf_as_in_metrics():
+    from overparam.metrics import relative_error
+
+    p = Problem(MatrixIdentity(2, 2), np.zeros(4), x_true=np.zeros(4))
+    res = dmf_gd(p, depth=2, init_scale=0.5, step=0.1, max_iter=5, tol=0.0, record=2,
+                 spectrum=False)
+    assert np.linalg.norm(res.x) > 0.1
+    # was ||W|| / 1e-300 ~ 1e299: a finite number that looks like a (huge) error
+    assert np.all(res.trace["rel_error"] == relative_error(res.x.reshape(-1), p.x_true))
+    assert np.all(np.isposinf(res.trace["rel_error"]))
+
+
+def test_new_seed_or_init_scale_does_not_recompile():
+    from overparam.dynamics import driver
+
+    p = matrix_completion(7, 5, 1, 20, seed=0)  # a shape no other test compiles
+    kw = dict(depth=2, max_iter=10, tol=0.0, record=2, spectrum=False)
+    first = dmf_gd(p, init="gaussian", seed=0, init_scale=1e-2, **kw)
+    misses = driver._build.cache_info().misses
+    # the compiled loop does not read the initialization: seeds, scales, kinds and the
+    # balanced start all reuse it (each cost a new program, ~0.7-0.8 s at 20 x 20)
+    runs = [dmf_gd(p, init="gaussian", seed=1, init_scale=1e-2, **kw),
+            dmf_gd(p, init="gaussian", seed=0, init_scale=2e-2, **kw),
+            dmf_gd(p, init="orthogonal", seed=0, init_scale=(0.1, 0.2), **kw),
+            dmf_gd(p, init="gaussian", balanced=True, scale="end_to_end", init_scale=0.1,
+                   **kw)]
+    runs += dmf_gd_batch([p, p], init="gaussian", seeds=[3, 4], init_scale=1e-2,
+                         workers=1, chunk=1, **kw)
+    assert driver._build.cache_info().misses == misses
+    # ... and the initialization is still the one asked for
+    xs = [first.x] + [r.x for r in runs]
+    assert all(not np.allclose(a, b) for i, a in enumerate(xs) for b in xs[i + 1:])
+    m = DeepMatrixFactorization((7, 5), depth=2, init_kind="gaussian", init_scale=1e-2,
+                                seed=4)
+    again = dmf_gd(p, init="gaussian", seed=4, init_scale=1e-2, **kw)
+    assert again.trace["iter"][0] == 0
+    np.testing.assert_allclose(again.trace["l1"][0],
+                               np.abs(np.asarray(m.matrix(m.init(None, 35)))).sum(),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(runs[-1].x, again.x)
+
+
+def test_auto_step_follows_a_top_vector_orthogonal_to_the_power_iteration_start():
+    # the Hessian bound's power iteration used to start from one fixed vector every step:
+    # a target whose top singular vector is orthogonal to it got a "bound" below ||W||_2,
+    # an unstable step, and a run that stagnated at residual 0.75
+    from overparam.models.dmf import _start_vector
+
+    n = 20
+    v0 = _start_vector(n)
+    rng = np.random.default_rng(1)
+    Q, _ = np.linalg.qr(np.column_stack([v0, rng.standard_normal((n, n - 1))]))
+    u, w = Q[:, 1], (Q[:, 0] + Q[:, 2]) / np.sqrt(2)
+    assert abs(u @ v0) < 1e-12
+    Y = 10.0 * np.outer(u, u) + np.outer(w, w)
+    res = dmf_gd(Y, depth=2, init_scale=0.1, step="auto", max_iter=3000, tol=1e-10,
+                 record=30)
+    assert res.status in (Status.CONVERGED, Status.MAX_ITER), res.message
+    assert res.trace["residual"][-1] < 1e-2
+    assert res.trace["sv1"][-1] == pytest.approx(10.0, rel=1e-3)

@@ -1,9 +1,12 @@
 """DeepMatrixCompletion: scikit-learn conventions, accuracy, bad input."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 from overparam.estimators.matrix import DeepMatrixCompletion
 
@@ -58,3 +61,23 @@ def test_bad_input():
     est.fit(np.array([[1.0, np.nan], [2.0, 1.0]]))
     with pytest.raises(ValueError, match="fitted on"):
         est.transform(np.ones((3, 2)))
+
+
+def test_failed_fit_warns_and_max_iter_does_not():
+    _, X = _incomplete(n1=6, n2=5, frac=0.7)
+    # a constant step far above the stability limit: diverged after 2 iterations (the last
+    # finite iterate), returned without a word
+    with pytest.warns(ConvergenceWarning, match="status diverged"):
+        bad = DeepMatrixCompletion(depth=2, step=5.0, max_iter=20, record=2).fit(X)
+    assert bad.result_.status.value == "diverged"
+    # the iteration cap is the normal end of a run (the step is a dynamic argument of the
+    # same compiled program)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ok = DeepMatrixCompletion(depth=2, step=1e-3, max_iter=20, record=2).fit(X)
+    assert ok.result_.status.value == "max_iter"
+
+
+def test_tags_allow_nan():
+    # NaN marks the entries to complete; the tags said NaN input was not allowed
+    assert DeepMatrixCompletion().__sklearn_tags__().input_tags.allow_nan is True

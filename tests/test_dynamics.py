@@ -193,6 +193,26 @@ def test_bad_data():
         overparam.hadamard_gd(np.ones((0, 4)), np.ones(0))
     with pytest.raises(TypeError, match="y is required"):
         overparam.hadamard_gd(A)
+    # the squared loss would underflow to 0 and read as convergence at iteration 0
+    B = np.random.default_rng(0).standard_normal((3, 4))
+    for scale in (1e-170, 1e160):
+        with pytest.raises(ValueError, match="magnitude up to .* rescale y"):
+            overparam.hadamard_gd(B, scale * np.ones(3))
+        with pytest.raises(ValueError, match="rescale y"):
+            overparam.hadamard_gd_batch([overparam.problems.Problem(B, scale * np.ones(3))] * 2)
+
+
+
+def test_auto_step_is_scale_invariant():
+    # y -> c y with init_scale -> sqrt(c) init_scale (depth 2) is the same run scaled by c;
+    # a fixed cap of 1e8 on the auto step broke that below c ~ 1e-10
+    p = sparse_recovery(60, 25, 3, seed=4)
+    A = p.A.to_dense()
+    ref = overparam.hadamard_gd(A, p.y, init_scale=1e-3, max_iter=3000)
+    for c in (1e-14, 1e-100, 1e100):
+        res = overparam.hadamard_gd(A, c * p.y, init_scale=1e-3 * np.sqrt(c), max_iter=3000)
+        assert res.status == ref.status and res.n_iter == ref.n_iter
+        np.testing.assert_allclose(res.x / c, ref.x, rtol=1e-8, atol=1e-12)
 
 
 def test_policies_validate():

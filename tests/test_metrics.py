@@ -223,3 +223,31 @@ def test_docstring_examples():
 
     out = doctest.testmod(mod)
     assert out.attempted > 0 and out.failed == 0
+
+
+# ------------------------------------------------------------------------ effective rank
+def test_rank_functions_take_lists_and_scalars():
+    from overparam.metrics import rank as rk
+
+    # non-JAX input went to jax.numpy, which refuses lists (TypeError)
+    assert rk.erank([1.0, 1.0]) == pytest.approx(2.0)
+    assert rk.erank_energy([2.0, 2.0, 0.0]) == pytest.approx(2.0)
+    assert rk.stable_rank([2.0, 1.0]) == pytest.approx(1.25)
+    assert rk.nuclear_rank([2.0, 1.0]) == pytest.approx(1.5)
+    assert rk.numerical_rank([1.0, 1e-9]) == 1
+    np.testing.assert_allclose(rk.singular_values([[3.0, 0.0], [0.0, 4.0]]), [4.0, 3.0])
+    np.testing.assert_allclose(rk.erank([[1.0, 1.0], [0.0, 0.0]]), [2.0, 0.0])
+    assert isinstance(rk.erank([1.0, 1.0]), (np.ndarray, np.floating))
+
+
+def test_rank_plateau_band_is_a_spread_not_a_distance_to_the_first_value():
+    from overparam.metrics import rank as rk
+
+    # 2.0, 2.2, 1.8, 2.1 all lie within 0.25 of the first value, but spread over 0.4 > 0.25
+    tr = dict(iter=np.array([0, 1, 10, 100, 1000]), erank=np.array([5.0, 2.0, 2.2, 1.8, 2.1]),
+              loss=np.array([1.0, 0.5, 0.4, 0.3, 0.2]))
+    assert rk.rank_plateaus(tr, atol=0.25, rtol=0.0, min_points=3, min_decades=0.1) == []
+    (pl,) = rk.rank_plateaus(tr, atol=0.41, rtol=0.0, min_points=3, min_decades=0.1)
+    assert (pl.start, pl.end, pl.level) == (1, 1000, pytest.approx(2.05))
+    # rtol scales with the midpoint of the run's range: 0.4 <= 0.21 * 2.0
+    assert len(rk.rank_plateaus(tr, atol=0.0, rtol=0.21, min_points=3, min_decades=0.1)) == 1

@@ -277,3 +277,13 @@ def test_threads_of_a_batched_run_build_and_compile_one_program():
     assert fn._cache_size() == 1  # compiled once for the chunk shape
     one = overparam.hadamard_gd(probs[5], max_iter=30, tol=0.0, record=None)
     np.testing.assert_allclose(res[5].x, one.x, rtol=1e-12, atol=1e-15)
+
+
+def test_numpy_scalar_steps_are_constant_steps():
+    # np.float32 and np.int64 are not float / int subclasses: they raised TypeError
+    assert as_policy(np.float32(0.25)) == Constant(0.25)
+    assert as_policy(np.int64(1)) == Constant(1.0)
+    assert as_policy(np.float64(0.1)) == Constant(0.1)
+    for flag in (True, np.bool_(True)):
+        with pytest.raises(TypeError, match="step must be"):
+            as_policy(flag)

@@ -12,6 +12,7 @@ NeurIPS 2019 (arXiv:1905.13655).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -51,30 +52,49 @@ class _RelErrorToTruth:
 
     def __call__(self, x, data):
         truth, tnorm = data
-        return jnp.linalg.norm(x - truth) / tnorm
+        err = jnp.linalg.norm(x - truth)
+        # a zero truth: 0 when W = 0, else inf (NaN stays NaN), as metrics.relative_error
+        zero_ref = jnp.where(err == 0, 0.0, jnp.where(jnp.isnan(err), jnp.nan, jnp.inf))
+        return jnp.where(tnorm > 0, err / jnp.where(tnorm > 0, tnorm, 1.0), zero_ref)
+
+
+def _check_real(values: Any, name: str) -> None:
+    # Problem keeps complex measurements (other solvers take them); the factors are real
+    if np.iscomplexobj(values):
+        raise TypeError(f"{name} must be real (complex data are not supported)")
 
 
 def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
     if isinstance(problem, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (operator, y), not both")
+        _check_real(problem.y, "y")
         if shape is None:
             matrix_shape_of(problem)
         return problem
     if isinstance(problem, Operator):
         if y is None:
             raise TypeError("y is required when the first argument is an operator")
-        return Problem(problem, y)
+        problem = Problem(problem, y)
+        _check_real(problem.y, "y")
+        return problem
     if y is not None:
         raise TypeError("a matrix is observed fully: do not pass y with it")
     Y = check_finite_array(problem, "Y", ndim=2)
+    _check_real(Y, "Y")
     return Problem(MatrixIdentity(*Y.shape), Y.reshape(-1), info=dict(
         matrix_shape=tuple(Y.shape)))
 
 
+def _check_shape(shape: Any) -> tuple[int, int]:
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise ValueError(f"shape must be (n1, n2), got {shape!r}")
+    return (check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1))
+
+
 def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
     if shape is not None:
-        n1, n2 = (int(v) for v in shape)
+        n1, n2 = _check_shape(shape)
         if n1 * n2 != problem.n:
             raise ValueError(f"shape {(n1, n2)} has {n1 * n2} entries but the operator acts "
                              f"on {problem.n}")
@@ -97,7 +117,7 @@ def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None,
 
 def _truth_data(problem: Problem):
     xt = np.asarray(problem.x_true, dtype=np.float64)
-    return (jnp.asarray(xt), jnp.float64(max(float(np.linalg.norm(xt)), 1e-300)))
+    return (jnp.asarray(xt), jnp.float64(np.linalg.norm(xt)))
 
 
 def _finish(res: Result, model: DeepMatrixFactorization) -> Result:
@@ -115,12 +135,25 @@ def _finish(res: Result, model: DeepMatrixFactorization) -> Result:
 
 
 def _model(shape, depth, widths, init, init_scale, scale, balanced, seed):
+    # widths go to the model unconverted: it rejects non-integers (int() would truncate)
+    if widths is not None:
+        widths = (widths,) if np.ndim(widths) == 0 else tuple(widths)
     return DeepMatrixFactorization(
-        shape=shape, depth=depth,
-        widths=None if widths is None else tuple(int(w) for w in np.atleast_1d(widths)),
+        shape=shape, depth=depth, widths=widths,
         init_kind=init, init_scale=(tuple(init_scale) if isinstance(init_scale, (list, tuple,
                                np.ndarray)) else init_scale),
         scale=scale, balanced=balanced, seed=seed)
+
+
+def _loop_model(model: DeepMatrixFactorization) -> DeepMatrixFactorization:
+    """``model`` with its initialization-only fields set to fixed values, for the driver.
+
+    The compiled loop reads the model's forward map, pullback and Hessian bound (shape,
+    depth, widths), never its initialization; but the driver caches programs on the whole
+    model, so passing it as is compiled the loop anew for every seed or init scale. The
+    initial factors are passed to the driver separately (``params0``)."""
+    return dataclasses.replace(model, init_kind="scaled_identity", init_scale=1.0,
+                               scale="factor", balanced=False, seed=0)
 
 
 def dmf_gd(
@@ -158,7 +191,8 @@ def dmf_gd(
     problem : Problem, MatrixOperator, or 2-D array
         A problem from ``problems.matrix_estimation / matrix_sensing / matrix_completion``
         (or any Problem with ``shape``), an operator on ``vec(W)`` with ``y``, or a fully
-        observed matrix ``Y`` (estimation).
+        observed matrix ``Y`` (estimation). Real data only (complex ``y`` or ``Y``:
+        TypeError).
     y : array, optional
         Measurements, when ``problem`` is an operator.
     shape : (int, int), optional
@@ -212,10 +246,11 @@ def dmf_gd(
         ``loss``, ``residual`` (relative), ``step``, ``sv`` (singular values, one row per
         record), ``erank`` (Roy-Vetterli), ``erank_energy``, ``stable_rank``,
         ``nuclear_rank``, ``sv1`` ... ``sv8`` (the top singular values as 1-D fields) and,
-        when the truth is known, ``rel_error`` = ``||W - W*||_F / ||W*||_F``. With ``early_stopping``,
-        ``info["early_stopping"]`` says which interval was picked and ``status`` is
-        ``early_stopped`` (the rule's stopping point was reached) or, when no plateau
-        qualified, the full run's status.
+        when the truth is known, ``rel_error`` = ``||W - W*||_F / ||W*||_F`` (for ``W* = 0``:
+        0 if ``W = 0``, else inf, as :func:`overparam.metrics.relative_error`). With
+        ``early_stopping``, ``info["early_stopping"]`` says which interval was picked and
+        ``status`` is ``early_stopped`` (the rule's stopping point was reached) or, when no
+        plateau qualified, the full run's status.
 
     References
     ----------
@@ -246,8 +281,10 @@ def dmf_gd(
     info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
                 matrix_shape=mshape)
-    out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg, metrics=mt,
-                                  metric_data=mdata)
+    params0 = model.init(None, problem.n)
+    loop_model = _loop_model(model)
+    out, names, wall = run_driver(loop_model, policy, problem.A, problem.y, cfg, metrics=mt,
+                                  params0=params0, metric_data=mdata)
     res = _finish(to_result(out, names, wall, info), model)
     if not early_stopping:
         return res
@@ -267,8 +304,8 @@ def dmf_gd(
     stop = max(1, min(chosen.stop_iteration(where), res.n_iter))
     rec = [int(i) for i in res.trace["iter"] if 0 <= i <= stop]
     cfg2 = make_config(stop, 0.0, rec)
-    out2, names2, wall2 = run_driver(model, policy, problem.A, problem.y, cfg2, metrics=mt,
-                                     metric_data=mdata)
+    out2, names2, wall2 = run_driver(loop_model, policy, problem.A, problem.y, cfg2,
+                                     metrics=mt, params0=params0, metric_data=mdata)
     res2 = _finish(to_result(out2, names2, wall2, info), model)
     res2.wall_time = wall + wall2
     res2.info["early_stopping"] = dict(es, interval=(chosen.start, chosen.end),
@@ -282,8 +319,9 @@ def dmf_gd(
 
 
 def dmf_gd_batch(
-    problems: Sequence[Problem],
+    problems: Sequence[Any],
     *,
+    shape: Sequence[int] | None = None,
     depth: int = 3,
     widths: Sequence[int] | None = None,
     init: str = "scaled_identity",
@@ -315,31 +353,38 @@ def dmf_gd_batch(
     per problem; ``wall_time`` is its chunk's time divided by the chunk's size. With
     ``early_stopping`` every problem runs :func:`dmf_gd` on its own (each picks its own
     stopping point), on the same threads.
+
+    ``problems`` are Problems or fully observed 2-D arrays (as the first argument of
+    :func:`dmf_gd`); ``shape`` gives ``(n1, n2)`` for problems whose operator does not
+    carry it. ``seeds`` are integers >= 0, one per problem.
     """
-    problems = list(problems)
+    problems = [_as_matrix_problem(p, None, shape) for p in problems]
     if not problems:
         return []
+    # validated once for both paths: early stopping ran dmf_gd per trial, where a short
+    # list failed with a bare IndexError and extra seeds were ignored
+    seeds = [0] * len(problems) if seeds is None else [check_int(s, "seed", minimum=0)
+                                                        for s in seeds]
+    if len(seeds) != len(problems):
+        raise ValueError(f"{len(seeds)} seeds for {len(problems)} problems")
     if early_stopping:
-        seeds = [0] * len(problems) if seeds is None else list(seeds)
 
         def run_one(idx: list[int]) -> list[Result]:
-            return [dmf_gd(problems[i], depth=depth, widths=widths, init=init,
+            return [dmf_gd(problems[i], shape=shape, depth=depth, widths=widths, init=init,
                            init_scale=init_scale, scale=scale, balanced=balanced, step=step,
                            max_iter=max_iter, tol=tol, record=record, early_stopping=True,
-                           plateau=plateau, seed=int(seeds[i])) for i in idx]
+                           plateau=plateau, seed=seeds[i]) for i in idx]
 
         return run_in_chunks(range(len(problems)), run_one, per_chunk=1, workers=workers)
-    shapes = {matrix_shape_of(p) for p in problems}
+    shapes = {_shape(p, shape) for p in problems}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one matrix shape, got {sorted(shapes)}")
     mshape = shapes.pop()
-    seeds = [0] * len(problems) if seeds is None else [int(s) for s in seeds]
-    if len(seeds) != len(problems):
-        raise ValueError(f"{len(seeds)} seeds for {len(problems)} problems")
     if chunk is None:
         chunk = len(problems) if shares_operator([p.A for p in problems]) else 1
     chunk = check_int(chunk, "chunk", minimum=1)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seeds[0])
+    loop_model = _loop_model(model)
     policy = as_policy(step)
     cfg = make_config(max_iter, tol, record)
     has_truth = all(p.x_true is not None for p in problems)
@@ -356,7 +401,7 @@ def dmf_gd_batch(
         if len(part) == 1:  # the single-problem program (no batch axis)
             p = part[0]
             out, names, wall = run_driver(
-                model, policy, p.A, p.y, cfg, metrics=mt, params0=inits[idx[0]],
+                loop_model, policy, p.A, p.y, cfg, metrics=mt, params0=inits[idx[0]],
                 metric_data=_truth_data(p) if has_truth else None)
             return [_finish(to_result(out, names, wall, cinfo), model)]
         mdata = None
@@ -364,7 +409,7 @@ def dmf_gd_batch(
             parts = [_truth_data(p) for p in part]
             mdata = (jnp.stack([a for a, _ in parts]), jnp.stack([b for _, b in parts]))
         params0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[inits[i] for i in idx])
-        out, names, wall = run_driver_batch(model, policy, [p.A for p in part],
+        out, names, wall = run_driver_batch(loop_model, policy, [p.A for p in part],
                                             [p.y for p in part], cfg, metrics=mt,
                                             params0=params0, metric_data=mdata)
         return [_finish(to_result(jax.tree_util.tree_map(lambda v: v[b], out), names,

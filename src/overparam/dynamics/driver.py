@@ -150,6 +150,11 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
     signal_vjp = getattr(model, "signal_vjp", None) or functools.partial(jax.vjp,
                                                                          model.signal)
 
+    # a model may keep state for its Hessian bound (``bound_state(params)``,
+    # ``hessian_bound_warm(params, g, opnorm2, state) -> (bound, state)``), e.g. the
+    # vectors of a power iteration warm-started from the previous step's
+    warm_bound = hasattr(model, "hessian_bound_warm")
+
     def evaluate(params, data, y):
         x, pull_signal = signal_vjp(params)
         ax, pull_op = jax.vjp(lambda z: forward(data, z), x)
@@ -191,10 +196,15 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             jnp.where(jnp.isfinite(loss0), RUNNING, DIVERGED))
         state = dict(params=params0, pstate=pol.init(params0), it=jnp.int64(0),
                      x=x0, loss=loss0, g=g0, grads=grads0, eta=jnp.float64(0.0),
-                     status=jnp.int64(status0))
+                     status=jnp.int64(status0),
+                     bstate=model.bound_state(params0) if warm_bound else ())
 
         def step(s):
-            bound = model.hessian_bound(s["params"], s["g"], opnorm2)
+            if warm_bound:  # the model's estimate carries state from step to step
+                bound, bstate = model.hessian_bound_warm(s["params"], s["g"], opnorm2,
+                                                         s["bstate"])
+            else:
+                bound, bstate = model.hessian_bound(s["params"], s["g"], opnorm2), ()
             new_p, new_ps, eta = pol.update(
                 s["params"], s["grads"], s["pstate"],
                 StepContext(s["it"], bound, lambda p: evaluate(p, data, y)[3]))
@@ -207,7 +217,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
                 jnp.where(it >= cfg.max_iter, MAX_ITER, RUNNING))
             new = dict(params=new_p, pstate=new_ps, it=it, x=x, loss=loss, g=g,
                        grads=grads, eta=jnp.asarray(eta, jnp.float64),
-                       status=jnp.int64(status))
+                       status=jnp.int64(status), bstate=bstate)
             # on divergence keep the last finite iterate: only what the records and outputs
             # read (the gradients and the policy state are dead once the run stops, and
             # selecting them would cost a pass over each every step)
@@ -271,6 +281,19 @@ def _program(*key: Any) -> tuple[Callable, tuple[str, ...]]:
         return _build(*key)
 
 
+# |y| beyond these squares out of float64 in the loss 0.5 ||A x - y||^2 (its relative
+# tolerance ~1e-10 included), and a zero loss would read as convergence
+_Y_SCALE = (1e-140, 1e140)
+
+
+def _check_scale(y: Any) -> None:
+    top = float(np.max(np.abs(np.asarray(y)), initial=0.0))
+    if top > 0 and not _Y_SCALE[0] <= top <= _Y_SCALE[1]:
+        raise ValueError(f"y has entries of magnitude up to {top:.1e}: the squared loss "
+                         "under- or overflows in float64 at that scale; rescale y (e.g. "
+                         "y / max|y|) and the solution with it")
+
+
 def run_driver(
     model: Any,
     policy: Any,
@@ -287,6 +310,7 @@ def run_driver(
 
     ``params0`` (optional) replaces ``model.init(key, n)``; ``metric_data`` (optional pytree
     of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
+    _check_scale(y)
     forward, data = operator_data(op)
     skeleton, pvals = _split_policy(policy)
     fn, names = _program(model, skeleton, forward, cfg, tuple(metrics), False)
@@ -323,6 +347,8 @@ def run_driver_batch(
     shapes = {op.shape for op in ops}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
+    for y in ys:
+        _check_scale(y)
     if shares_operator(ops):
         forward, data = operator_data(ops[0])
         mode: bool | str = "shared"

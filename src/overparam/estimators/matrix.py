@@ -10,13 +10,15 @@ factorization: dynamics and implicit bias towards low rank", ACHA 68:101595, 202
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from .._core import Result
+from .._core import Result, Status
 from ..dynamics.dmf_gd import dmf_gd
 from ..problems import Problem
 from ..problems.matrix import EntryMask
@@ -49,6 +51,11 @@ def _check_incomplete(X: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"column(s) {empty_cols[:10].tolist()} of X have no observed entry: "
                          "nothing can be inferred about them; drop them first")
     return arr, observed
+
+
+# the run failed: its iterate is not a fit. MAX_ITER is not among them: ending by the
+# iteration cap (before a tolerance that noisy entries never reach) is the normal end
+_FAILED = (Status.DIVERGED, Status.STAGNATED, Status.NUMERICAL_ERROR)
 
 
 class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
@@ -91,6 +98,14 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
     stopped_interval_ : tuple of int or None
         With early stopping, the effective-rank plateau (iterations) it stopped in.
 
+    Warns
+    -----
+    ConvergenceWarning
+        From :meth:`fit` when the run diverged (e.g. too large a constant ``step``; the
+        last finite iterate is kept), stagnated or hit a numerical error: ``completed_``
+        is then not a fit. Reaching ``max_iter`` does not warn. ``result_.status`` and
+        ``result_.message`` say what happened.
+
     Examples
     --------
     >>> import numpy as np
@@ -120,6 +135,12 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
         self.record = record
         self.seed = seed
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN marks the missing entries to complete: it is the input, not an error
+        tags.input_tags.allow_nan = True
+        return tags
+
     def fit(self, X: Any, y: Any = None) -> "DeepMatrixCompletion":
         """Fit to the observed (non-NaN) entries of ``X``."""
         arr, observed = _check_incomplete(X)
@@ -138,6 +159,9 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
         es = res.info.get("early_stopping")
         self.stopped_interval_ = None if es is None else es.get("interval")
         self.n_features_in_ = arr.shape[1]
+        if res.status in _FAILED:
+            warnings.warn(f"DeepMatrixCompletion did not fit: status {res.status.value}. "
+                          f"{res.message}", ConvergenceWarning, stacklevel=2)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

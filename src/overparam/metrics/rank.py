@@ -20,6 +20,7 @@ spectral conditions and stability", arXiv:2605.28613, 2026 (the low-rank interva
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -29,11 +30,12 @@ RANK_MEASURES = ("erank", "erank_energy", "stable_rank", "nuclear_rank")
 
 
 def _xp(a: Any):
-    if isinstance(a, np.ndarray) or np.isscalar(a):
-        return np
-    import jax.numpy as jnp
-
-    return jnp
+    """jax.numpy for JAX arrays (tracers included), NumPy for anything else (lists too:
+    jax.numpy refuses them). Without jax imported nothing can be a JAX array."""
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(a, jax.Array):
+        return jax.numpy
+    return np
 
 
 def singular_values(W: Any) -> Any:
@@ -161,8 +163,11 @@ def rank_plateaus(
     """Plateaus of the effective rank along a trace, from the trace alone (no truth).
 
     A plateau is a maximal run of consecutive record points (iteration >= 1) over which the
-    effective rank stays within ``max(atol, rtol * level)`` of the run's first value, that
-    spans at least ``min_points`` records and ``min_decades`` decades of iterations.
+    effective rank varies by at most ``max(atol, rtol * mid)`` (its largest minus its
+    smallest value, ``mid`` the midpoint of the two; a band that does not depend on
+    where the run starts), that spans at least ``min_points`` records and
+    ``min_decades`` decades of iterations. Runs grow greedily from the earliest record;
+    after a run too short to keep, the search restarts one record after its start.
 
     Parameters
     ----------
@@ -172,7 +177,8 @@ def rank_plateaus(
     measure : {"erank", "erank_energy", "stable_rank", "nuclear_rank"}
         Which effective rank (see :data:`RANK_FUNCTIONS`).
     atol, rtol : float
-        Band of the plateau around its level.
+        Largest spread (max - min) of the rank within a plateau: ``max(atol, rtol *
+        mid)``.
     min_decades : float
         Shortest plateau kept, in decades of iterations.
     min_points : int

@@ -249,19 +249,36 @@ class DeepMatrixFactorization:
         return params
 
     def hessian_bound(self, params: dict[str, Any], g: jnp.ndarray, opnorm2: Any) -> Any:
-        """Upper bound on the largest Hessian eigenvalue of the loss in the factors.
+        """Upper bound on the largest Hessian eigenvalue of the loss in the factors (power
+        iterations from the fixed start; the driver uses :meth:`hessian_bound_warm`)."""
+        return self.hessian_bound_warm(params, g, opnorm2, self.bound_state(params))[0]
+
+    def bound_state(self, params: dict[str, Any]) -> tuple[jnp.ndarray, ...]:
+        """Start vectors of the power iterations of :meth:`hessian_bound_warm`: a fixed
+        generic unit vector per factor."""
+        return tuple(jnp.asarray(_start_vector(W.shape[1]), W.dtype)
+                     for W in self.factors(params))
+
+    def hessian_bound_warm(self, params: dict[str, Any], g: jnp.ndarray, opnorm2: Any,
+                           state: tuple[jnp.ndarray, ...]) -> tuple[Any, tuple]:
+        """Upper bound on the largest Hessian eigenvalue of the loss in the factors, and
+        the power-iteration vectors to start from at the next step.
 
         With ``s_j ~ ||W_j||_2`` (see :func:`_norm2_bounds`: O(size) work, no product) and
         ``G = A^*(r)``:
         ``||A||^2 sum_j prod_{i != j} s_i^2`` (Gauss-Newton part) plus
         ``(N - 1) ||G||_F max_{i<j} prod_{k != i, j} s_k`` (curvature of the product).
-        ``step="auto"`` takes a fraction of ``2 / bound``.
+        ``step="auto"`` takes a fraction of ``2 / bound``. The power iterations behind
+        ``s_j`` start from the previous step's vectors: the factors change little per
+        step, so the vectors follow the top singular vectors, also when a fixed start
+        is (nearly) orthogonal to them.
         """
         fs = self.factors(params)
-        s = jnp.stack(_norm2_bounds(fs))
+        bounds, vs = _norm2_bounds(fs, state)
+        s = jnp.stack(bounds)
         N = self.depth
         if N == 1:
-            return jnp.asarray(opnorm2, jnp.float64) * jnp.ones((), jnp.float64)
+            return jnp.asarray(opnorm2, jnp.float64) * jnp.ones((), jnp.float64), vs
         logs = jnp.log(jnp.maximum(s, 1e-300))
         total = jnp.sum(logs)
         gn = jnp.sum(jnp.exp(2.0 * (total - logs)))
@@ -270,7 +287,7 @@ class DeepMatrixFactorization:
             i, j = np.triu_indices(N, 1)
             pair = jnp.max(jnp.exp(total - logs[i] - logs[j]))
             bound = bound + (N - 1) * jnp.sqrt(jnp.sum(g * g)) * pair
-        return bound
+        return bound, vs
 
 
 def _transposed(W: jnp.ndarray) -> jnp.ndarray:
@@ -287,17 +304,22 @@ def _start_vector(d: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _norm2_bounds(mats: list[jnp.ndarray]) -> list[jnp.ndarray]:
-    """Cheap estimates from above of ``||W||_2`` for each matrix: the smallest of the
-    Frobenius norm, ``sqrt(||W||_1 ||W||_inf)`` (both true upper bounds) and ``k`` power
-    iterations on ``W^T W`` from a fixed generic start, inflated by ``d^(1/(4k))``.
+def _norm2_bounds(mats: list[jnp.ndarray], starts: Sequence[jnp.ndarray] | None = None
+                  ) -> tuple[list[jnp.ndarray], tuple[jnp.ndarray, ...]]:
+    """Cheap estimates from above of ``||W||_2`` for each matrix, and the final
+    power-iteration vectors: the smallest of the Frobenius norm, ``sqrt(||W||_1
+    ||W||_inf)`` (both true upper bounds) and ``k`` power iterations on ``W^T W`` from
+    ``starts`` (default a fixed generic unit vector), inflated by ``d^(1/(4k))``.
 
-    The inflation covers the worst case of a start with only ``1/d`` of its energy on the
-    top singular vector: the iteration then settles on a singular value at least
-    ``s_1 d^(-1/(4k))``. Matrices of one shape are iterated together (one batched
-    product per iteration), so the cost is ``O(k size)`` and a few small operations per
-    step."""
+    The inflation covers a start with ``1/d`` of its energy on the top singular vector:
+    the iteration then reaches at least ``s_1 d^(-1/(4k))``. A fixed start can have far
+    less (a structured W whose top singular vector it is nearly orthogonal to), so the
+    gradient descent driver passes the previous step's vectors (see
+    ``DeepMatrixFactorization.hessian_bound_warm``). Matrices of one shape are iterated
+    together (one batched product per iteration), so the cost is ``O(k size)`` and a few
+    small operations per step."""
     out: list[Any] = [None] * len(mats)
+    vout: list[Any] = [None] * len(mats)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, W in enumerate(mats):
         groups.setdefault(tuple(W.shape), []).append(i)
@@ -307,7 +329,13 @@ def _norm2_bounds(mats: list[jnp.ndarray]) -> list[jnp.ndarray]:
         a = jnp.abs(Ws)
         holder = jnp.sqrt(jnp.max(jnp.sum(a, axis=1), axis=1)
                           * jnp.max(jnp.sum(a, axis=2), axis=1))
-        v = jnp.broadcast_to(jnp.asarray(_start_vector(d), Ws.dtype), (len(idx), d))
+        generic = jnp.asarray(_start_vector(d), Ws.dtype)
+        if starts is None:
+            v = jnp.broadcast_to(generic, (len(idx), d))
+        else:
+            v = jnp.stack([starts[i] for i in idx])
+            # a start that collapsed (W v = 0, e.g. a zero factor) restarts generic
+            v = jnp.where(jnp.linalg.norm(v, axis=1, keepdims=True) > 0, v, generic)
 
         def body(_, v):
             w = jnp.einsum("bij,bi->bj", Ws, jnp.einsum("bij,bj->bi", Ws, v))
@@ -319,7 +347,8 @@ def _norm2_bounds(mats: list[jnp.ndarray]) -> list[jnp.ndarray]:
         bound = jnp.minimum(jnp.minimum(fro, holder), est)
         for k, i in enumerate(idx):
             out[i] = bound[k]
-    return out
+            vout[i] = v[k]
+    return out, tuple(vout)
 
 
 def dmf_model(shape: Sequence[int], depth: int = 3, **kwargs: Any) -> DeepMatrixFactorization:
