@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from overparam import Status
 from overparam.baselines.lrrs import riem_adaiht, riem_adaiht_vec, rspf, rspf_vec
 from overparam.problems import Problem
-from overparam.problems.structured import (MatrixMeasurements, fourier_rank_one,
-                                           gaussian_rank_one, lrrs_dof, lrrs_guesses,
-                                           lrrs_measurements, lrrs_problem,
+from overparam.problems.structured import (MatrixMeasurements, RankOneSensing,
+                                           fourier_rank_one, gaussian_rank_one, lrrs_dof,
+                                           lrrs_guesses, lrrs_measurements, lrrs_problem,
                                            row_sparse_low_rank_matrix)
 from overparam.solvers.lrrs import (irls_lrrs, irls_lrrs_vec, lrrs_weighted_ls,
                                     lrrs_weighted_ls_dense, lrrs_weights)
@@ -316,3 +316,198 @@ def test_ground_truth_invariants(seed, n1, n2, data):
     assert np.isclose(np.linalg.norm(X), 1.0)
     assert np.count_nonzero(np.linalg.norm(X, axis=1)) == s == support.size
     assert np.linalg.matrix_rank(X, tol=1e-9) == r
+
+
+# ------------------------------------------------------------------ regressions
+def _dependent_rows_problem():
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    return p.A.to_dense(), p.y, p.x_true.reshape(10, 6)
+
+
+def test_irls_with_linearly_dependent_measurements():
+    # m > n1 n2 (lrrs_problem itself makes such operators), a repeated and a zero
+    # measurement: exact, well-posed data that used to end in NUMERICAL_ERROR
+    p = lrrs_problem(5, 12, 2, 4, oversampling=3.0, seed=1)
+    assert p.m == 84 > 60
+    res = irls_lrrs(p)
+    assert res.status is Status.CONVERGED and _rel(res.x, p) < 1e-10
+    assert res.info["independent_rows"] == 60 and "24 of 84 measurements" in res.message
+    A, y, Xt = _dependent_rows_problem()
+    for Ad, yd in [(np.vstack([A, A[:1]]), np.append(y, y[0])),
+                   (np.vstack([A, 0 * A[:1]]), np.append(y, 0.0))]:
+        res = irls_lrrs(Ad, 1, 3, y=yd, shape=(10, 6))
+        assert res.status is Status.CONVERGED
+        assert np.linalg.norm(res.x - Xt) < 1e-10 * np.linalg.norm(Xt)
+        assert res.info["independent_rows"] == 24 and res.info["range_residual"] < 1e-14
+    # a repeated rank-one measurement: the reduced operator stays matrix-free
+    q = lrrs_problem(10, 6, 1, 3, m=30, operator="gaussian_rank_one", seed=2)
+    op = RankOneSensing(np.vstack([q.A.L, q.A.L[:2]]), np.vstack([q.A.R, q.A.R[:2]]),
+                        q.A.scale)
+    res = irls_lrrs(op, 1, 3, y=np.append(q.y, q.y[:2]))
+    assert res.status is Status.CONVERGED and _rel(res.x, q) < 1e-10
+    # no structure asked (rank = min(n1, n2), s = n1): this was "saturated" at step 0
+    res = irls_lrrs(np.vstack([A, A[:1]]), 6, 10, y=np.append(y, y[0]), shape=(10, 6))
+    assert res.info["stop"] != "saturated" and res.n_iter > 0
+    assert res.info["rel_residual"] < 1e-10
+
+
+def test_irls_projects_inconsistent_repeated_measurements():
+    # a repeated measurement with two different (noisy) values: the least-squares fit,
+    # i.e. the mean of the two, is imposed, and info says by how much y moved
+    A, y, Xt = _dependent_rows_problem()
+    Ad, yd = np.vstack([A, A[:1]]), np.append(y, y[0] + 1e-3)
+    res = irls_lrrs(Ad, 1, 3, y=yd, shape=(10, 6))
+    fit = Ad @ res.x.reshape(-1)
+    np.testing.assert_allclose(fit[[0, -1]], y[0] + 5e-4, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fit[1:-1], y[1:], rtol=0, atol=1e-12)
+    assert np.linalg.norm(Ad.T @ (fit - yd)) < 1e-12          # least-squares optimal
+    expected = np.sqrt(2) * 5e-4 / np.linalg.norm(yd)
+    assert np.isclose(res.info["range_residual"], expected, rtol=1e-6)
+    assert "projected onto the range" in res.message
+
+
+def test_weighted_step_with_linearly_dependent_measurements():
+    A, y, Xt = _dependent_rows_problem()
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    for Ad, yd in [(np.vstack([A, 0 * A[:1]]), np.append(y, 0.0)),
+                   (np.vstack([A, A[:3]]), np.append(y, y[:3]))]:
+        fast = lrrs_weighted_ls(Ad, yd, X, 0.3, 0.5, shape=(10, 6))
+        dense = lrrs_weighted_ls_dense(Ad, yd, X, 0.3, 0.5, shape=(10, 6))
+        ref = lrrs_weighted_ls(A, y, X, 0.3, 0.5, shape=(10, 6))    # the same constraint
+        np.testing.assert_allclose(fast, ref, atol=1e-10)
+        np.testing.assert_allclose(dense, ref, atol=1e-10)
+
+
+def test_singular_solve_is_saturation_only_with_structure(monkeypatch):
+    from overparam.solvers import lrrs as L
+
+    solve = L._weighted_ls
+
+    def singular_when(cond):
+        def fake(meas, y, Wt, method="cholesky"):
+            if Wt.rank > 0 and cond(Wt):
+                raise L.SingularSystemError("forced")
+            return solve(meas, y, Wt, method)
+        return fake
+
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    # rank = min(n1, n2) and s = n1: eps = delta = epsmin from the start say nothing
+    monkeypatch.setattr(L, "_weighted_ls", singular_when(lambda Wt: True))
+    res = irls_lrrs(p, 6, 10)
+    assert res.status is Status.NUMERICAL_ERROR and res.info["stop"].startswith("singular")
+    # with structure and eps, delta fallen below 1e-7 sigma_1: saturation, as before
+    monkeypatch.setattr(L, "_weighted_ls", singular_when(lambda Wt: Wt.eps < 1e-9))
+    res = irls_lrrs(p, 1, 3, stop_on_delta_floor=False)
+    assert res.status is Status.CONVERGED and res.info["stop"] == "saturated"
+    assert _rel(res.x, p) < 1e-6
+
+
+def test_irls_is_scale_invariant():
+    # epsmin is relative to the data: with the absolute floor 1e-14, y -> 1e-12 y ended on
+    # the delta floor with relative error 3.5e-2 (0.91 at 1e-15, after 0 steps)
+    p = lrrs_problem(20, 8, 1, 4, oversampling=4.0, seed=0)
+    A, Xt = p.A.to_dense(), p.x_true.reshape(20, 8)
+    base = irls_lrrs(A, 1, 4, y=p.y, shape=(20, 8))
+    for a, c in [(1.0, 1e-12), (1.0, 1e-15), (1.0, 1e8), (1e3, 1e-9)]:
+        res = irls_lrrs(a * A, 1, 4, y=a * c * p.y, shape=(20, 8))
+        assert res.status is Status.CONVERGED and res.n_iter == base.n_iter
+        assert np.linalg.norm(res.x - c * Xt) <= 1e-12 * c
+        assert np.isclose(res.info["epsmin"], c * base.info["epsmin"], rtol=1e-12)
+    assert 0.8e-14 < base.info["epsmin"] < 1.2e-14         # the authors' floor at unit scale
+
+
+def test_riem_adaiht_is_scale_invariant():
+    # the stopping thresholds are relative: absolute ones gave DIVERGED at step 0 for
+    # y -> 1e3 y and CONVERGED at X = 0 for y -> 1e-12 y
+    p = lrrs_problem(20, 8, 1, 4, oversampling=4.0, seed=0)
+    A, Xt = p.A.to_dense(), p.x_true.reshape(20, 8)
+    base = riem_adaiht(A, 1, 4, y=p.y, shape=(20, 8))
+    assert base.status is Status.CONVERGED
+    for c in (1e3, 1e-12):
+        res = riem_adaiht(A, 1, 4, y=c * p.y, shape=(20, 8))
+        assert res.status is Status.CONVERGED and res.n_iter == base.n_iter
+        assert np.linalg.norm(res.x - c * Xt) <= 1e-8 * c
+    assert 0.8 < base.info["grad_scale"] < 1.2              # the authors' values at unit scale
+    # a rescaled operator changes the Armijo steps (step0 = 10 is absolute), not the outcome
+    res = riem_adaiht(10.0 * A, 1, 4, y=1e-5 * p.y, shape=(20, 8))
+    assert res.status is Status.CONVERGED and np.linalg.norm(res.x - 1e-6 * Xt) <= 1e-14
+
+
+def test_matrix_baselines_keep_complex_measurements():
+    from overparam.baselines.matrix import (min_norm_least_squares, nuclear_norm_cvxpy,
+                                            nuclear_norm_prox)
+    from overparam.problems import matrix_completion, matrix_sensing
+
+    # complex operator (Fourier rank-one): the imaginary part of y used to be dropped
+    p = lrrs_problem(6, 4, 1, 2, m=14, operator="fourier_rank_one", seed=1)
+    z = np.linalg.lstsq(p.A.to_dense(), p.y, rcond=None)[0]
+    mn = min_norm_least_squares(p)
+    assert mn.info["relative_residual"] < 1e-10
+    assert np.linalg.norm(mn.x.reshape(-1) - z) < 1e-9 * np.linalg.norm(z)
+    nn = nuclear_norm_prox(p)
+    assert nn.status is Status.CONVERGED and nn.info["relative_residual"] < 1e-5
+    assert np.iscomplexobj(nn.x)
+    # real operators with complex data: real and imaginary parts are both fitted
+    for q in (matrix_sensing(6, 5, 1, m=20, seed=0), matrix_completion(6, 5, 1,
+                                                                       fraction=0.6, seed=0)):
+        yc = q.y + 1j * q.A.matvec(np.random.default_rng(1).standard_normal(q.n))
+        qc = Problem(q.A, yc, info=q.info)
+        mn = min_norm_least_squares(qc)
+        assert mn.info["relative_residual"] < 1e-10 and np.iscomplexobj(mn.x)
+        assert np.isclose(mn.fun, 0.0, atol=1e-20)
+    pytest.importorskip("cvxpy")
+    with pytest.raises(TypeError, match="real problems only"):
+        nuclear_norm_cvxpy(p)
+
+
+def test_non_finite_dense_operator_is_rejected():
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    bad = p.A.to_dense().copy()
+    bad[0, 0] = np.nan
+    for solver in (irls_lrrs, rspf, riem_adaiht):
+        with pytest.raises(ValueError, match="non-finite entries"):
+            solver(bad, 1, 3, y=p.y, shape=(10, 6))
+
+
+def test_sparse_matrix_and_linear_operator_as_operator():
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    A = p.A.to_dense()
+    ref = irls_lrrs(A, 1, 3, y=p.y, shape=(10, 6)).x
+    for op in (sps.csr_matrix(A), spla.aslinearoperator(A)):
+        np.testing.assert_allclose(irls_lrrs(op, 1, 3, y=p.y, shape=(10, 6)).x, ref,
+                                   atol=1e-12)
+    with pytest.raises(TypeError, match="unsupported operator"):
+        irls_lrrs(object(), 1, 3, y=p.y, shape=(10, 6))
+
+
+def test_shape_contradicting_the_operator_is_rejected():
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    op = gaussian_rank_one(10, 6, 24, seed=1)
+    with pytest.raises(ValueError, match="contradicts the operator's matrix_shape"):
+        irls_lrrs(op, 1, 3, y=op.matvec(p.x_true), shape=(6, 10))
+    # a dense operator has the same number of columns for the transposed shape
+    with pytest.raises(ValueError, match="contradicts the operator's matrix_shape"):
+        lrrs_weighted_ls(p, None, np.ones((6, 10)), 0.1, 0.1, shape=(6, 10))
+
+
+def test_weights_reject_bad_smoothing_parameters():
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    for eps, delta in [(np.nan, 0.1), (-0.5, 0.1), (0.0, 0.1), (0.1, 0.0), (0.1, np.inf)]:
+        with pytest.raises(ValueError, match="must be finite and > 0"):
+            lrrs_weighted_ls(p, None, X, eps, delta)
+        with pytest.raises(ValueError, match="must be finite and > 0"):
+            lrrs_weights(X, eps, delta)
+
+
+def test_guesses_need_a_rank_like_the_solvers():
+    p = lrrs_problem(10, 6, 1, 3, m=24, seed=0)
+    q = Problem(p.A, p.y, info={"matrix_shape": (10, 6)})
+    with pytest.raises(TypeError, match="rank is required"):
+        lrrs_guesses(q)
+    with pytest.raises(TypeError, match="rank is required"):
+        irls_lrrs_vec(q)
+    assert lrrs_guesses(q, rank=2) == (2, 10)

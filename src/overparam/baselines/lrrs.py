@@ -237,8 +237,14 @@ def riem_adaiht(
     max_iter : int
         Iterations (the experiments of Kuemmerle & Maly use 2000).
     tol : float
-        Stop when ``||grad||_F <= tol`` (CONVERGED), when ``||grad||_F >= 100``
-        (DIVERGED) or when ``||grad||`` changes by less than ``1e-4 tol`` (STAGNATED).
+        Stop when ``||grad||_F <= tol g0`` (CONVERGED), when ``||grad||_F >= 100 g0``
+        (DIVERGED) or when ``||grad||`` changes by less than ``1e-4 tol g0`` (STAGNATED).
+        The authors' thresholds are absolute (``g0 = 1``); ours are relative to
+        ``g0 = ||y|| ||Phi||_F / sqrt(n1 n2)``, the gradient scale of the data (``||y||``
+        times the root-mean-square gain of ``Phi``), so that rescaling ``y`` or ``Phi``
+        does not change the outcome. For the operators of
+        :func:`~overparam.problems.lrrs_problem` (``||Phi||_F^2 ~ n1 n2``) and a unit-norm
+        truth, ``g0 ~ ||y|| ~ 1``: the authors' values. ``info["grad_scale"]`` is ``g0``.
     step0, armijo : float
         Initial step and sufficient-decrease constant of the backtracking.
 
@@ -254,6 +260,10 @@ def riem_adaiht(
     tol = check_positive(tol, "tol")
     step0 = check_positive(step0, "step0")
     armijo = check_positive(armijo, "armijo")
+    # thresholds relative to the scale of the gradient (the authors' absolute values at
+    # unit scale): absolute ones reported DIVERGED at step 0 for y -> 1e3 y and CONVERGED
+    # at X = 0 for y -> 1e-12 y
+    g0 = float(np.linalg.norm(yv)) * meas.fro_norm / math.sqrt(n1 * n2)
     X = np.zeros((n1, n2), dtype=meas.dtype)
     U = V = None
     res = -yv
@@ -272,13 +282,13 @@ def riem_adaiht(
             grad = (GV - U @ (UhG @ V)) @ V.conj().T + U @ UhG
         g = float(np.linalg.norm(grad))
         g2 = g * g
-        if g <= tol:
+        if g <= tol * g0:
             status = Status.CONVERGED
             break
-        if g >= 100:
+        if g >= 100 * g0:
             status = Status.DIVERGED
             break
-        if abs(g - gprev) <= 1e-4 * tol:
+        if abs(g - gprev) <= 1e-4 * tol * g0:
             status = Status.STAGNATED
             break
         gprev = g
@@ -309,7 +319,8 @@ def riem_adaiht(
     if Xt is None:
         del trace["rel_error"]
     return Result(x=X, status=status, n_iter=len(rec["iter"]) - 1, fun=f, trace=trace,
-                  wall_time=time.perf_counter() - t0, info={"rank": r, "s": s})
+                  wall_time=time.perf_counter() - t0,
+                  info={"rank": r, "s": s, "grad_scale": g0})
 
 
 def rspf_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,

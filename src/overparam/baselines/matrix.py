@@ -35,8 +35,39 @@ def _problem(problem: Any) -> tuple[Problem, tuple[int, int]]:
     return problem, matrix_shape_of(problem)
 
 
+def _complex_op(op: Any) -> bool:
+    """Whether ``op`` computes in complex arithmetic (e.g. Fourier rank-one measurements);
+    the real operators cast their input to float64."""
+    return np.issubdtype(np.dtype(getattr(op, "dtype", np.float64)), np.complexfloating)
+
+
+def _matvec(op: Any, x: np.ndarray) -> np.ndarray:
+    """``A x``, also for complex ``x`` and a real operator (which would drop ``Im x``)."""
+    if np.iscomplexobj(x) and not _complex_op(op):
+        return op.matvec(x.real) + 1j * op.matvec(x.imag)
+    return op.matvec(x)
+
+
+def _rmatvec(op: Any, r: np.ndarray) -> np.ndarray:
+    """``A^H r``, also for complex ``r`` and a real operator."""
+    if np.iscomplexobj(r) and not _complex_op(op):
+        return op.rmatvec(r.real) + 1j * op.rmatvec(r.imag)
+    return op.rmatvec(r)
+
+
+def _data(problem: Problem) -> np.ndarray:
+    """``y`` as float64, or complex128 when the measurements are complex."""
+    y = np.asarray(problem.y)
+    return y.astype(np.complex128 if np.iscomplexobj(y) else np.float64, copy=False)
+
+
+def _sqnorm(r: np.ndarray) -> float:
+    """``||r||^2``, complex-aware (``r @ r`` of a complex vector is not its norm)."""
+    return float(r @ r) if not np.iscomplexobj(r) else float(np.vdot(r, r).real)
+
+
 def _rel_residual(problem: Problem, W: np.ndarray) -> float:
-    r = problem.A.matvec(W.reshape(-1)) - problem.y
+    r = _matvec(problem.A, W.reshape(-1)) - problem.y
     return float(np.linalg.norm(r) / max(np.linalg.norm(problem.y), 1e-300))
 
 
@@ -57,7 +88,9 @@ def nuclear_norm_cvxpy(
     Parameters
     ----------
     problem : Problem
-        A matrix problem (estimation, completion, or sensing with a stored operator).
+        A matrix problem (estimation, completion, or sensing with a stored operator), real
+        only (TypeError for complex measurements or operators: use
+        :func:`nuclear_norm_prox`).
     lam : float, optional
         Penalty; None for the equality-constrained problem.
     solver : str, optional
@@ -79,6 +112,9 @@ def nuclear_norm_cvxpy(
                           "(or use nuclear_norm_prox)") from e
     problem, (n1, n2) = _problem(problem)
     op = problem.A
+    if np.iscomplexobj(problem.y) or _complex_op(op):
+        raise TypeError("nuclear_norm_cvxpy handles real problems only (its variable is "
+                        "real); use nuclear_norm_prox for complex measurements")
     X = cp.Variable((n1, n2))
     v = cp.reshape(X, (n1 * n2,), order="C")
     if isinstance(op, MatrixIdentity):
@@ -148,7 +184,9 @@ def nuclear_norm_prox(
     Parameters
     ----------
     problem : Problem
-        A matrix problem (any operator with ``rmatvec``; matrix-free allowed).
+        A matrix problem (any operator with ``rmatvec``; matrix-free allowed). Complex
+        measurements (e.g. Fourier rank-one, or complex ``y`` for a real operator) give a
+        complex ``W``; a real operator is then applied to real and imaginary parts.
     lam : float, optional
     lam_min_ratio : float
         Final penalty relative to ``||A^*(y)||_2`` in the constrained mode.
@@ -172,10 +210,11 @@ def nuclear_norm_prox(
     c = check_positive(continuation, "continuation")
     if c >= 1:
         raise ValueError(f"continuation must be in (0, 1), got {c}")
-    y = np.asarray(problem.y, dtype=np.float64)
+    y = _data(problem)
+    cplx = np.iscomplexobj(y) or _complex_op(op)          # then W is complex too
     L = op.norm2 ** 2
     t_step = 1.0 / L
-    AtY = op.rmatvec(y).reshape(n1, n2)
+    AtY = _rmatvec(op, y).reshape(n1, n2)
     lam_max = float(np.linalg.norm(AtY, 2))
     if lam is None:
         final = check_positive(lam_min_ratio, "lam_min_ratio") * lam_max
@@ -188,15 +227,15 @@ def nuclear_norm_prox(
     else:
         stages = [check_positive(lam, "lam")]
     t0 = time.perf_counter()
-    W = np.zeros((n1, n2))
+    W = np.zeros((n1, n2), dtype=np.complex128 if cplx else np.float64)
     it, rank, converged = 0, 0, False
 
     def grad(Z):
-        return op.rmatvec(op.matvec(Z.reshape(-1)) - y).reshape(n1, n2)
+        return _rmatvec(op, _matvec(op, Z.reshape(-1)) - y).reshape(n1, n2)
 
     def objective(Z, lm):
-        r = op.matvec(Z.reshape(-1)) - y
-        return 0.5 * float(r @ r) + lm * float(np.linalg.svd(Z, compute_uv=False).sum())
+        r = _matvec(op, Z.reshape(-1)) - y
+        return 0.5 * _sqnorm(r) + lm * float(np.linalg.svd(Z, compute_uv=False).sum())
 
     for si, lm in enumerate(stages):
         Z, tk, Wprev = W.copy(), 1.0, W.copy()
@@ -211,7 +250,7 @@ def nuclear_norm_prox(
                 converged = True
                 break
             # adaptive restart (O'Donoghue & Candes) when the momentum points uphill
-            if float(np.sum((Z - W) * diff)) > 0:
+            if float(np.sum(np.conj(Z - W) * diff).real) > 0:   # Re <Z - W, diff>
                 tk = 1.0
             tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tk * tk))
             Z = W + ((tk - 1.0) / tn) * diff
@@ -235,31 +274,41 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
 
     Closed forms for estimation (``Y``) and completion (observed entries, zeros
     elsewhere); a stored sensing operator by ``numpy.linalg.lstsq``; a matrix-free one by
-    LSQR from 0 (which converges to the minimum-norm solution).
+    LSQR from 0 (which converges to the minimum-norm solution). Complex measurements give
+    a complex ``W`` (for a real matrix-free operator, LSQR solves for ``Re y`` and
+    ``Im y`` separately; ``n_iter`` counts both).
     """
     problem, (n1, n2) = _problem(problem)
     op = problem.A
-    y = np.asarray(problem.y, dtype=np.float64)
+    y = _data(problem)
     t0 = time.perf_counter()
     n_iter = 0
     if isinstance(op, MatrixIdentity):
         W = y.reshape(n1, n2).copy()
         how = "closed form"
     elif isinstance(op, EntryMask):
-        W = op.rmatvec(y).reshape(n1, n2)
+        W = _rmatvec(op, y).reshape(n1, n2)
         how = "closed form (zero fill)"
     elif op.is_dense:
         W = np.linalg.lstsq(op.to_dense(), y, rcond=None)[0].reshape(n1, n2)
         how = "numpy.linalg.lstsq"
     else:
-        out = spla.lsqr(op.as_linear_operator(), y, atol=tol, btol=tol,
-                        iter_lim=max_iter or 10 * min(op.shape))
-        W = np.asarray(out[0]).reshape(n1, n2)
-        n_iter = int(out[2])
+        def lsqr(rhs):
+            out = spla.lsqr(op.as_linear_operator(), rhs, atol=tol, btol=tol,
+                            iter_lim=max_iter or 10 * min(op.shape))
+            return np.asarray(out[0]), int(out[2])
+
+        if np.iscomplexobj(y) and not _complex_op(op):
+            # a real operator: the minimum-norm solution is linear in y, solve for Re and Im
+            (wr, kr), (wi, ki) = lsqr(y.real), lsqr(y.imag)
+            w, n_iter = wr + 1j * wi, kr + ki
+        else:
+            w, n_iter = lsqr(y)
+        W = w.reshape(n1, n2)
         how = "LSQR"
     wall = time.perf_counter() - t0
-    r = op.matvec(W.reshape(-1)) - y
-    return Result(x=W, status=Status.CONVERGED, n_iter=n_iter, fun=0.5 * float(r @ r),
+    r = _matvec(op, W.reshape(-1)) - y
+    return Result(x=W, status=Status.CONVERGED, n_iter=n_iter, fun=0.5 * _sqnorm(r),
                   wall_time=wall, message=f"minimum-norm least squares ({how})",
                   info=dict(method="min_norm_least_squares",
                             relative_residual=_rel_residual(problem, W)))

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -83,6 +84,27 @@ _SATURATED = 1e-7
 # a weighted step whose relative residual ||Phi(X) - y|| / ||y|| exceeds this (and 100 times
 # the previous one) is an unreliable solve: the constraint is exact in exact arithmetic
 _RES_ACCEPT = 1e-11
+
+
+# the start's Gram matrix Phi Phi^H with a reciprocal condition number below this (cond(Phi)
+# above ~1e5) is checked for linearly dependent measurements by a pivoted QR
+_GRAM_RCOND = 1e-10
+# lrrs_weighted_ls: a step violating Phi(Z) = y by more than this (relative) is retried on
+# independent measurements
+_RES_DEPENDENT = 1e-8
+
+
+def _saturated(eps: float, delta: float, sigma1: float, rank: int, s: int, n1: int,
+               n2: int) -> bool:
+    """Whether ``eps`` and ``delta`` have fallen below ``_SATURATED sigma_1(X)``: the iterate
+    is rank-``r`` and ``s``-row-sparse to working precision. A smoothing parameter that
+    is not data-driven (``rank >= min(n1, n2)``: ``eps = epsmin`` from the start;
+    ``s = n1``: ``delta = epsmin``) proves nothing, so with neither structure a singular
+    system is never saturation."""
+    low_rank, sparse = rank < min(n1, n2), s < n1
+    bound = _SATURATED * max(sigma1, 1e-300)
+    return ((low_rank or sparse) and (not low_rank or eps <= bound)
+            and (not sparse or delta <= bound))
 
 
 # ---------------------------------------------------------------- measurement access
@@ -166,10 +188,13 @@ def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "sim
     weights : {"simirls", "matrixirls"}
         Weight variant (see the module docstring).
     epsmin : float
-        ``r_k = #{sigma_i > eps + epsmin}``.
+        ``r_k = #{sigma_i > eps + epsmin}`` (absolute here, ``>= 0``).
     """
     if weights not in WEIGHT_VARIANTS:
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
+    # eps = 0 or delta = 0 would divide by zero in the weights (inf/NaN steps, no error)
+    eps, delta = check_positive(eps, "eps"), check_positive(delta, "delta")
+    epsmin = check_positive(epsmin, "epsmin", allow_zero=True)
     U, s, Vh = np.linalg.svd(X, full_matrices=False) if svd is None else svd
     rk = int(np.count_nonzero(s > eps + epsmin))
     rows = np.linalg.norm(X, axis=1)
@@ -324,22 +349,34 @@ def _weighted_ls_qr(meas: MatrixMeasurements, y: np.ndarray, Wt: LRRSWeights) ->
     return X
 
 
-def _solve_gram(S: np.ndarray, y: np.ndarray, refine: int = 1) -> np.ndarray:
-    """Solve the Hermitian positive definite ``S z = y`` (Cholesky, LU as a fallback), with
-    ``refine`` steps of iterative refinement (``S`` is very ill-conditioned near a
-    solution: huge on the structured directions, O(1) elsewhere)."""
+def _factor_gram(S: np.ndarray, lu_fallback: bool = True) -> tuple:
+    """The symmetrized ``S``, its Cholesky factor (None when only LU succeeded) and a solver
+    ``v -> S^-1 v`` (Cholesky, LU as a fallback); SingularSystemError when both fail."""
     S = 0.5 * (S + S.conj().T)
     try:
         fac = sla.cho_factor(S, check_finite=False)
-        solve = lambda v: sla.cho_solve(fac, v, check_finite=False)  # noqa: E731
-    except (np.linalg.LinAlgError, ValueError):
+        return S, fac, lambda v: sla.cho_solve(fac, v, check_finite=False)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        if not lu_fallback:
+            raise SingularSystemError(f"Gram system not positive definite: {err}") from None
         try:
-            lu = sla.lu_factor(S, check_finite=False)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            raise SingularSystemError(f"singular Gram system: {err}") from None
+            with warnings.catch_warnings():     # singularity is checked (and raised) below
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                lu = sla.lu_factor(S, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError) as err2:
+            raise SingularSystemError(f"singular Gram system: {err2}") from None
         if np.min(np.abs(np.diag(lu[0]))) <= np.finfo(float).eps * np.abs(lu[0]).max():
             raise SingularSystemError("singular Gram system Phi W^-1 Phi^H")
-        solve = lambda v: sla.lu_solve(lu, v, check_finite=False)  # noqa: E731
+        return S, None, lambda v: sla.lu_solve(lu, v, check_finite=False)
+
+
+def _solve_gram(S: np.ndarray, y: np.ndarray, refine: int = 1,
+                factored: tuple | None = None) -> np.ndarray:
+    """Solve the Hermitian positive definite ``S z = y`` (Cholesky, LU as a fallback), with
+    ``refine`` steps of iterative refinement (``S`` is very ill-conditioned near a
+    solution: huge on the structured directions, O(1) elsewhere). ``factored``: the
+    output of :func:`_factor_gram` for this ``S``."""
+    S, _, solve = _factor_gram(S) if factored is None else factored
     z = solve(y)
     for _ in range(refine):
         z = z + solve(y - S @ z)
@@ -348,14 +385,85 @@ def _solve_gram(S: np.ndarray, y: np.ndarray, refine: int = 1) -> np.ndarray:
     return z
 
 
+def _gram_rcond(factored: tuple) -> float:
+    """LAPACK's estimate of the reciprocal 1-norm condition number of a Gram matrix from
+    its Cholesky factor (0 when Cholesky failed)."""
+    S, fac, _ = factored
+    if fac is None:
+        return 0.0
+    c, lower = fac
+    anorm = float(np.max(np.sum(np.abs(S), axis=0)))
+    pocon = sla.get_lapack_funcs("pocon", (c,))
+    rcond, info = pocon(c, anorm, uplo="L" if lower else "U")
+    return float(rcond) if info == 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _RowReduction:
+    """Outcome of :func:`_independent_rows`: the measurements kept (indices into the
+    original rows) and how far ``y`` lies from the range of ``Phi`` (relative)."""
+
+    rows: np.ndarray
+    m: int
+    range_residual: float
+
+    @property
+    def note(self) -> str:
+        return (f"{self.m - self.rows.size} of {self.m} measurements are linearly dependent "
+                f"on the others and were dropped; y was projected onto the range of Phi "
+                f"(relative change {self.range_residual:.1e})")
+
+
+def _independent_rows(meas: MatrixMeasurements, y: np.ndarray
+                      ) -> tuple[MatrixMeasurements, np.ndarray, _RowReduction | None]:
+    """Reduce ``Phi(X) = y`` to a maximal set of linearly independent measurements.
+
+    The weighted steps need ``Phi W^-1 Phi^H`` nonsingular, i.e. ``Phi`` of full row rank;
+    ``m > n1 n2``, repeated or zero measurements break that. A column-pivoted QR of
+    ``Phi^H`` picks ``k = rank(Phi)`` well-conditioned rows (numerical rank at the
+    tolerance of ``numpy.linalg.matrix_rank``). ``y`` is replaced by its orthogonal
+    projection onto the range of ``Phi`` (a no-op for consistent data; the least-squares
+    fit for noisy repeated measurements), restricted to those rows: then
+    ``Phi(X) = P y`` exactly when the reduced constraint holds. Returns the inputs
+    unchanged (and None) when ``Phi`` has full row rank.
+    """
+    Phi = meas.dense()
+    m, N = Phi.shape
+    _, R, piv = sla.qr(Phi.conj().T, mode="economic", pivoting=True, check_finite=False)
+    d = np.abs(np.diag(R))
+    k = int(np.count_nonzero(d > max(m, N) * np.finfo(float).eps * (d[0] if d.size else 0)))
+    if k == m:
+        return meas, y, None
+    if k == 0:
+        raise ValueError("the measurement operator is zero: no measurement carries "
+                         "information about X")
+    # Phi[piv] = R^H Q^H, so the range of Phi is that of the first k columns of R^H (in
+    # pivoted order); R22 is below the rank tolerance
+    Qy, _ = np.linalg.qr(R[:k].conj().T)
+    yp = y[piv]
+    proj = Qy @ (Qy.conj().T @ yp)
+    res = float(np.linalg.norm(yp - proj)) / max(float(np.linalg.norm(y)), 1e-300)
+    order = np.argsort(piv[:k])                             # keep the original row order
+    rows = piv[:k][order]
+    return (meas.take_rows(rows), proj[:k][order].astype(np.result_type(y, Phi)),
+            _RowReduction(rows, m, res))
+
+
 def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
     if isinstance(A, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")
-        return A.A, A.y, matrix_shape_of(A) if shape is None else shape
-    if shape is None:
-        shape = matrix_shape_of(A)
-    y = check_finite_array(y, "y", ndim=1)
+        if shape is None:
+            shape = matrix_shape_of(A)
+        A, y = A.A, A.y
+    else:
+        y = check_finite_array(y, "y", ndim=1)
+        if shape is None:
+            shape = matrix_shape_of(A)
+    own = getattr(A, "matrix_shape", None)
+    if own is not None and tuple(shape) != tuple(own):
+        raise ValueError(f"shape={tuple(shape)} contradicts the operator's matrix_shape "
+                         f"{tuple(own)}")
     return A, y, shape
 
 
@@ -366,13 +474,30 @@ def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
 
     Returns ``argmin <Z, W Z> s.t. Phi(Z) = y`` with ``W`` the weight operator at ``X``
     (:func:`lrrs_weights`). ``A`` is a matrix operator (or a Problem, then ``y=None``).
+    When the solve fails or misses ``Phi(Z) = y`` because measurements are linearly
+    dependent, it is repeated on an independent subset with ``y`` projected onto the range
+    of ``Phi`` (as in :func:`irls_lrrs`).
     """
     A, y, shape = _prepare(A, y, shape)
     X = check_finite_array(X, "X", ndim=2)
     if X.shape != tuple(shape):
         raise ValueError(f"X has shape {X.shape}, expected {tuple(shape)}")
     meas = MatrixMeasurements(A, shape)
-    return _weighted_ls(meas, y, lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin))
+    Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
+    error: SingularSystemError | None = None
+    try:
+        Z = _weighted_ls(meas, y, Wt)
+        if (np.linalg.norm(meas.forward(Z) - y)
+                <= _RES_DEPENDENT * max(float(np.linalg.norm(y)), 1e-300)):
+            return Z
+    except SingularSystemError as err:
+        error = err
+    sub, ysub, reduction = _independent_rows(meas, y)
+    if reduction is None:                   # full row rank: not a matter of dependent rows
+        if error is not None:
+            raise error
+        return Z
+    return _weighted_ls(sub, ysub, Wt)
 
 
 def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
@@ -387,7 +512,7 @@ def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: flo
     A, y, shape = _prepare(A, y, shape)
     X = check_finite_array(X, "X", ndim=2)
     n1, n2 = shape
-    meas = MatrixMeasurements(A, shape)
+    meas, y, _ = _independent_rows(MatrixMeasurements(A, shape), y)
     Phi = meas.dense()
     Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
     Uf, _, Vhf = np.linalg.svd(X, full_matrices=True)
@@ -443,6 +568,14 @@ def irls_lrrs(
 ) -> Result:
     """Recover a row-sparse, low-rank matrix by IRLS-LRRS (Kuemmerle & Maly, Algorithm 1).
 
+    0. Linearly dependent measurements (``m > n1 n2``, repeated or zero rows of ``Phi``)
+       make every weighted system singular. When ``Phi Phi^H`` is singular or
+       ill-conditioned (reciprocal condition below 1e-10), a column-pivoted QR of
+       ``Phi^H`` keeps a maximal independent subset of the measurements, and ``y`` is
+       replaced by its orthogonal projection onto the range of ``Phi``: exact data are
+       unchanged, noisy repeated measurements are averaged (the least-squares fit), and
+       the constraint below becomes ``Phi(X) = P y``. ``info["independent_rows"]`` and
+       ``info["range_residual"]`` (``||y - P y|| / ||y||``) report it, the message too.
     1. Start from the minimum-norm solution ``X^0 = Phi^H (Phi Phi^H)^-1 y``,
        ``eps = delta = inf``.
     2. Smoothing: ``delta_k = max(min(delta_{k-1}, rho_{s+1}(X^k)), epsmin)`` (the
@@ -455,14 +588,16 @@ def irls_lrrs(
        ``epsmin`` (the iterate is ``s``-row-sparse to machine precision; only when
        ``s < n1``), when the weighted system turns singular because the weights saturate
        (``eps`` and ``delta`` below ``1e-7 sigma_1(X)``: the iterate is structured to
-       working precision; the authors' code also ends on this), or after ``max_iter``
-       steps.
+       working precision; the authors' code also ends on this; never without any
+       structure, ``rank >= min(n1, n2)`` and ``s = n1``, where both are at ``epsmin``
+       from the start), or after ``max_iter`` steps.
 
     Parameters
     ----------
     problem : Problem or operator
         A matrix problem (e.g. :func:`~overparam.problems.lrrs_problem`), or a matrix
-        operator / dense ``m x (n1 n2)`` array (row-major ``vec``) with ``y`` and ``shape``.
+        operator / dense ``m x (n1 n2)`` array (row-major ``vec``; also a scipy.sparse
+        matrix or a SciPy ``LinearOperator``, materialized) with ``y`` and ``shape``.
     rank, s : int, optional
         Rank and row-sparsity *guesses* (may exceed the truth: misspecification is
         supported). Default: ``problem.info["rank"]`` and ``problem.info["s"]``
@@ -476,12 +611,21 @@ def irls_lrrs(
     tol : float
         Tolerance on the relative change (default 1e-9; the paper's experiments use 1e-10).
     epsmin : float
-        Floor of ``eps`` and ``delta`` (default 1e-14).
+        Floor of ``eps`` and ``delta`` (default 1e-14), *relative* to the size of the
+        data: the floor used is ``epsmin ||y|| sqrt(n1 n2) / ||Phi||_F``
+        (:meth:`~overparam.problems.structured.MatrixMeasurements.signal_scale`, an
+        estimate of ``||X*||_F``; ``info["epsmin"]``), so that rescaling ``y`` or ``Phi``
+        rescales the iterates and changes nothing else. For the operators of
+        :func:`~overparam.problems.lrrs_problem` and the paper's unit-norm truths this is
+        the authors' absolute ``1e-14`` up to the spread of ``||y||`` around ``||X*||_F``
+        (about 5% at ``m = 1125``, 15% at ``m = 168``).
     weights : {"simirls", "matrixirls"}
         Weight variant (module docstring): the authors' code (published figures) or the
         low-rank-only IRLS / the paper's formula.
     stop_on_delta_floor : bool
-        Stop when ``delta`` hits ``epsmin`` (the authors' rule).
+        Stop when ``delta`` hits ``epsmin`` (the authors' rule). It looks at the row
+        sparsity only: with misspecified guesses it can (rarely) end a run whose iterate
+        is not yet of rank ``r``; ``False`` lets those continue.
     ls_solver : {"auto", "cholesky", "qr"}
         How the weighted least-squares step is solved (always through the tangent-space
         Woodbury structure): Cholesky of the ``m x m`` system ``Phi W^-1 Phi^H``
@@ -499,10 +643,14 @@ def irls_lrrs(
         ``x`` the ``n1 x n2`` matrix; ``status`` CONVERGED (tolerance, delta floor or
         saturated weights), MAX_ITER, or NUMERICAL_ERROR (singular weighted system away
         from saturation; the previous iterate is returned); ``n_iter`` the number of
-        weighted steps; ``fun`` the final smoothed objective ``F_{eps,delta}``; ``trace`` per iterate (``iter``, ``eps``, ``delta``,
-        ``rank`` (``r_k``), ``row_sparsity`` (rows above ``delta``), ``rel_change``,
-        ``objective`` and, when the problem knows the truth, ``rel_error``);
-        ``info["stop"]`` names the rule that stopped the run.
+        weighted steps; ``fun`` the final smoothed objective ``F_{eps,delta}``; ``trace``
+        per iterate (``iter``, ``eps``, ``delta``, ``rank`` (``r_k``), ``row_sparsity``
+        (rows above ``delta``), ``rel_change``, ``objective`` and, when the problem knows
+        the truth, ``rel_error``);
+        ``info["stop"]`` names the rule that stopped the run; ``info["epsmin"]`` the
+        absolute floor, ``info["independent_rows"]`` and ``info["range_residual"]`` the
+        reduction of dependent measurements (step 0), ``info["rel_residual"]``
+        ``||Phi(X) - y|| / ||y||`` against the data as given.
 
     Examples
     --------
@@ -521,6 +669,10 @@ def irls_lrrs(
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
     if ls_solver not in ("auto", "cholesky", "qr"):
         raise ValueError(f"ls_solver must be 'auto', 'cholesky' or 'qr', got {ls_solver!r}")
+    # epsmin is relative to the size of the data: an absolute floor makes the delta-floor
+    # stop fire early (and the rank count r_k wrong) for data of small norm
+    ref = meas.signal_scale(yv)
+    epsmin = epsmin * ref if ref > 0 else epsmin
     n_qr = 0
     nt = None if Xt is None else max(float(np.linalg.norm(Xt)), 1e-300)
 
@@ -541,9 +693,20 @@ def irls_lrrs(
                                 float(np.linalg.norm(X - Xt)) / nt)
 
     status, stop = Status.MAX_ITER, "max_iter"
+    meas0, y0 = meas, yv                                    # as given (for rel_residual)
+    # the start X^0 = Phi^H (Phi Phi^H)^-1 y, whose Gram matrix also tells whether Phi has
+    # full row rank; if not (or barely), reduce to independent measurements once
+    reduction = None
     try:
-        X = _weighted_ls(meas, yv, LRRSWeights(np.zeros((n1, 0)), np.zeros((n2, 0)),
-                                               np.zeros(0), 1.0, 0.0, np.zeros(n1), 1.0))
+        factored = _factor_gram(meas.gram(np.ones(n1)), lu_fallback=False)
+        if _gram_rcond(factored) < _GRAM_RCOND:
+            raise SingularSystemError("ill-conditioned Phi Phi^H")
+    except SingularSystemError:
+        meas, yv, reduction = _independent_rows(meas, yv)
+        factored = None
+    try:
+        X = meas.adjoint(_solve_gram(meas.gram(np.ones(n1)), yv) if factored is None
+                         else _solve_gram(None, yv, factored=factored))
     except SingularSystemError as err:
         return Result(x=np.zeros((n1, n2), dtype=meas.dtype), status=Status.NUMERICAL_ERROR,
                       message=f"{Status.NUMERICAL_ERROR.advice} ({err})",
@@ -584,8 +747,7 @@ def irls_lrrs(
             # far below the scale of X mean X is rank-r and s-row-sparse to working
             # precision (the authors' code ends its loop on this warning too). Anywhere
             # else it is a numerical failure.
-            scale = max(float(sv[0]), 1e-300)
-            at_floor = eps <= _SATURATED * scale and (s >= n1 or delta <= _SATURATED * scale)
+            at_floor = _saturated(eps, delta, float(sv[0]), rank, s, n1, n2)
             status = Status.CONVERGED if at_floor else Status.NUMERICAL_ERROR
             stop = "saturated" if at_floor else f"singular ({err})"
             break
@@ -606,8 +768,7 @@ def irls_lrrs(
         if res_n > max(_RES_ACCEPT, 100.0 * res_prev):
             # Both solves violate the constraint. Near saturation (see above) this is the
             # end of the attainable accuracy: keep the previous iterate.
-            scale = max(float(sv[0]), 1e-300)
-            at_floor = eps <= _SATURATED * scale and (s >= n1 or delta <= _SATURATED * scale)
+            at_floor = _saturated(eps, delta, float(sv[0]), rank, s, n1, n2)
             status = Status.CONVERGED if at_floor else Status.NUMERICAL_ERROR
             stop = "saturated" if at_floor else (
                 f"inaccurate weighted solve (relative residual {res_n:.1e})")
@@ -623,13 +784,18 @@ def irls_lrrs(
         del trace["rel_error"]
     fun = float(trace["objective"][-1]) if trace["objective"].size else math.nan
     msg = status.advice if stop in ("tol", "max_iter") else f"{status.advice} (stop: {stop})"
+    if reduction is not None:
+        msg = f"{msg} Note: {reduction.note}."
     return Result(x=X, status=status, message=msg, n_iter=k, fun=fun, trace=trace,
                   wall_time=time.perf_counter() - t0,
                   info={"stop": stop, "rank": rank, "s": s, "weights": weights,
                         "qr_steps": n_qr,
-                        "eps": eps, "delta": delta,
-                        "rel_residual": float(np.linalg.norm(meas.forward(X) - yv)
-                                              / max(np.linalg.norm(yv), 1e-300))})
+                        "eps": eps, "delta": delta, "epsmin": epsmin,
+                        "independent_rows": meas.m,
+                        "range_residual": 0.0 if reduction is None
+                        else reduction.range_residual,
+                        "rel_residual": float(np.linalg.norm(meas0.forward(X) - y0)
+                                              / max(np.linalg.norm(y0), 1e-300))})
 
 
 def irls_lrrs_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
