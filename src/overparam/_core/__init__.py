@@ -3,7 +3,9 @@ from .checks import (
     check_depth,
     check_finite_array,
     check_int,
+    check_not_complex,
     check_positive,
+    check_real_array,
     check_system,
 )
 from .result import Result, Status
@@ -16,7 +18,9 @@ __all__ = [
     "check_depth",
     "check_finite_array",
     "check_int",
+    "check_not_complex",
     "check_positive",
+    "check_real_array",
     "check_system",
     "derive_seed",
 ]

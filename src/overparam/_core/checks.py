@@ -26,6 +26,19 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
     return arr.astype(np.float64, copy=False)
 
 
+def check_not_complex(a: Any, name: str) -> None:
+    """Refuse complex values with a clear TypeError where the math is real (casting to
+    float would drop the imaginary part with only a warning, or fail deep inside JAX)."""
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} must be real, got dtype {np.asarray(a).dtype}")
+
+
+def check_real_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """:func:`check_finite_array` that also refuses complex input."""
+    check_not_complex(a, name)
+    return check_finite_array(a, name, ndim)
+
+
 def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

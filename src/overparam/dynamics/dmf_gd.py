@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_finite_array, check_int
+from .._core import Result, Status, check_finite_array, check_int, check_not_complex
 from ..metrics.rank import rank_plateaus, rank_trace, select_plateau
 from ..models.dmf import DeepMatrixFactorization
 from ..problems import Operator, Problem
@@ -58,17 +58,11 @@ class _RelErrorToTruth:
         return jnp.where(tnorm > 0, err / jnp.where(tnorm > 0, tnorm, 1.0), zero_ref)
 
 
-def _check_real(values: Any, name: str) -> None:
-    # Problem keeps complex measurements (other solvers take them); the factors are real
-    if np.iscomplexobj(values):
-        raise TypeError(f"{name} must be real (complex data are not supported)")
-
-
 def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
     if isinstance(problem, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (operator, y), not both")
-        _check_real(problem.y, "y")
+        check_not_complex(problem.y, "y")
         if shape is None:
             matrix_shape_of(problem)
         return problem
@@ -76,12 +70,12 @@ def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
         if y is None:
             raise TypeError("y is required when the first argument is an operator")
         problem = Problem(problem, y)
-        _check_real(problem.y, "y")
+        check_not_complex(problem.y, "y")
         return problem
     if y is not None:
         raise TypeError("a matrix is observed fully: do not pass y with it")
     Y = check_finite_array(problem, "Y", ndim=2)
-    _check_real(Y, "Y")
+    check_not_complex(Y, "Y")
     return Problem(MatrixIdentity(*Y.shape), Y.reshape(-1), info=dict(
         matrix_shape=tuple(Y.shape)))
 

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from .._core import Result, Status
+from .._core import Result, Status, check_not_complex
 from ..dynamics.dmf_gd import dmf_gd
 from ..problems import Problem
 from ..problems.matrix import EntryMask
@@ -29,8 +29,7 @@ def _check_incomplete(X: Any) -> tuple[np.ndarray, np.ndarray]:
     arr = np.asarray(X)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"X must be a numeric matrix (NaN for missing), got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise TypeError("X must be real")
+    check_not_complex(arr, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}")
     if arr.size == 0:

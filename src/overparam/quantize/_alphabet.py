@@ -1,4 +1,4 @@
-"""Uniform mid-tread alphabets and memoryless scalar quantization (MSQ)."""
+"""Uniform mid-rise alphabets (no level at 0) and memoryless scalar quantization (MSQ)."""
 from __future__ import annotations
 
 import numbers
@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import check_finite_array
+from .._core import check_not_complex, check_real_array
 
 __all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol"]
 
@@ -22,21 +22,13 @@ def check_bits(bits: object) -> int:
     return int(bits)
 
 
-def check_real(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
-    """:func:`~overparam._core.check_finite_array` that also refuses complex input (a
-    quantizer has real levels: casting would drop the imaginary part, or fail deep inside)."""
-    arr = check_finite_array(a, name, ndim)
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
-    return arr
+# real levels: complex input is refused (``check_real`` is the core check, re-exported)
+check_real = check_real_array
 
 
 def _refuse_complex(*arrays: Any) -> None:
-    """A clear error for complex input (``np.asarray(x, dtype=float)`` would only warn)."""
     for a in arrays:
-        if np.iscomplexobj(a):
-            raise TypeError("quantization needs real values, got dtype "
-                            f"{np.asarray(a).dtype}")
+        check_not_complex(a, "the values to quantize")
 
 
 def level_tol(bits: int) -> float:
