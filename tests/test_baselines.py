@@ -459,3 +459,102 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"overparam.baselines.{module}")
     out = doctest.testmod(mod, raise_on_error=False)
     assert out.attempted > 0 and out.failed == 0
+
+
+# ------------------------------------------------------------------- regression tests
+@pytest.mark.parametrize("nonneg", [False, True])
+@pytest.mark.parametrize("c", [1e-4, 1e-12, 1e12, 1e-170, 1e170])
+@pytest.mark.parametrize("method", BP_METHODS)
+def test_bp_scale_equivariant_in_y(method, c, nonneg):
+    # absolute tolerances: HiGHS and SPGL1 returned x = 0 as "converged" for y ~ 1e-12,
+    # and SPGL1's line search failed for y ~ 1e12
+    p = sparse_recovery(60, 30, 4, nonneg=nonneg, seed=0)
+    A = p.A.to_dense()
+    ref = basis_pursuit(A, p.y, nonneg=nonneg)
+    res = basis_pursuit(A, c * p.y, nonneg=nonneg, method=method)
+    assert res.status is Status.CONVERGED
+    assert_close_to(res.x, c * ref.x, tol_for(method))
+    if method != "spgl1":
+        assert res.info["relative_residual"] <= 1e-8
+    if method != "spgl1" and 1e-100 < c < 1e100:  # the certificate's plain norms overflow
+        assert_bp_certificate(A, c * p.y, res.x, res.info["dual"], nonneg)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("c", [1e-12, 1e12])
+def test_bp_scale_equivariant_in_A(c, sparse):
+    # with max|A| ~ 1e-12 (x ~ 1e12) HiGHS reported the feasible problem as infeasible
+    p = sparse_recovery(60, 30, 4, seed=1)
+    A = p.A.to_dense()
+    ref = basis_pursuit(A, p.y)
+    cA = scipy.sparse.csr_array(c * A) if sparse else c * A
+    res = basis_pursuit(cA, p.y)
+    assert res.status is Status.CONVERGED
+    assert_close_to(res.x, ref.x / c, 1e-7)
+    assert res.fun == pytest.approx(ref.fun / c, rel=1e-7)
+    assert_bp_certificate(c * A, p.y, res.x, res.info["dual"], False)
+
+
+@pytest.mark.parametrize("solver", ["bp", "bp-spgl1", "lasso", "nnls", "pg"])
+def test_complex_y_refused(solver):
+    # the solvers cast y to float, silently fitting Re(y) only
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 8))
+    y = rng.standard_normal(5) * (1 + 1j)
+    call = {
+        "bp": lambda: basis_pursuit(A, y),
+        "bp-spgl1": lambda: basis_pursuit(A, y, method="spgl1"),
+        "lasso": lambda: lasso(A, y, alpha=0.1),
+        "nnls": lambda: nnls(A, y),
+        "pg": lambda: projected_gradient(A, y),
+    }[solver]
+    with pytest.raises(TypeError, match="real"):
+        call()
+
+
+def test_projected_gradient_complex_x0_refused():
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    with pytest.raises(TypeError, match="x0"):
+        projected_gradient(np.eye(3), np.ones(3), x0=np.ones(3) * (1 + 1j))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow in the reported norms
+@pytest.mark.parametrize("c", [1e-160, 1e200])
+def test_projected_gradient_scale_equivariant(c):
+    # the jitted KKT norm under/overflowed: x = 0 returned after 0 steps ("converged" at
+    # 1e-160, max_iter at 1e200)
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((30, 10))
+    y = rng.standard_normal(30)
+    ref = projected_gradient(A, y)
+    res = projected_gradient(A, c * y)
+    assert ref.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert res.n_iter > 0
+    assert_close_to(res.x, c * ref.x, 1e-10)
+    # a warm start is scaled with y
+    warm = projected_gradient(A, c * y, x0=res.x)
+    assert warm.n_iter <= 10 and warm.status is Status.CONVERGED
+    assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
+                                                          rel=1e-6)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("nonneg", [False, True])
+@pytest.mark.parametrize("c", [1e-170, 1e170])
+def test_lasso_scale_equivariant(c, nonneg):
+    # scikit-learn's tol * ||y||^2 under/overflowed: x = 0 "converged" after 0 epochs at
+    # 1e-170, and max_iter with a wrong x at 1e170
+    p = sparse_recovery(40, 20, 3, nonneg=nonneg, seed=2)
+    A = p.A.to_dense()
+    ref = lasso(A, p.y, alpha=0.01, nonneg=nonneg)
+    res = lasso(A, c * p.y, alpha=0.01 * c, nonneg=nonneg)
+    assert res.status is Status.CONVERGED and res.n_iter == ref.n_iter
+    assert_close_to(res.x, c * ref.x, 1e-10)
+    assert res.info["alpha_max"] == pytest.approx(c * ref.info["alpha_max"], rel=1e-12)
+    assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
+                                                          rel=1e-8)

@@ -251,3 +251,34 @@ def test_rank_plateau_band_is_a_spread_not_a_distance_to_the_first_value():
     assert (pl.start, pl.end, pl.level) == (1, 1000, pytest.approx(2.05))
     # rtol scales with the midpoint of the run's range: 0.4 <= 0.21 * 2.0
     assert len(rk.rank_plateaus(tr, atol=0.0, rtol=0.21, min_points=3, min_decades=0.1)) == 1
+
+
+# ------------------------------------------------------------------- regression tests
+def test_l1_gap_extreme_magnitudes():
+    # the plain l1 sums overflowed to inf near 1e308: inf - inf gave nan, not 0.0 / 0.5
+    big = 1e308
+    assert l1_gap([big, big], [big, big]) == 0.0
+    assert l1_gap([big, big, big], [big, big, 0.0]) == pytest.approx(0.5, rel=1e-12)
+    assert l1_gap([big, big], [big, big], relative=False) == 0.0
+    assert l1_gap([big, 0.0], [0.5 * big, 0.0], relative=False) == pytest.approx(0.5 * big)
+    # and the scaling keeps the tiny end exact too
+    assert l1_gap([3e-310, 1e-320], [1e-310, 0.0]) == pytest.approx(2.0, rel=1e-9)
+
+
+def test_residual_of_complex_estimate_counts_imaginary_part():
+    # x was cast to float, dropping Im(x): x_true + 1j * x_true scored a 0.0 misfit
+    A = np.eye(2)
+    x = np.array([1.0 + 1.0j, 0.0])
+    assert residual(A, x, [1.0, 0.0]) == pytest.approx(1.0)
+    assert residual(A, x, [1.0, 0.0], relative=False) == pytest.approx(1.0)
+    assert residual(A, np.array([1.0 + 0.0j, 0.0]), [1.0, 0.0]) == 0.0
+
+
+def test_relative_error_no_overflow_in_difference():
+    # x - x_ref overflowed to inf for entries near 1e308 of opposite signs
+    assert relative_error([1e308], [-1e308]) == pytest.approx(2.0, rel=1e-12)
+    assert relative_error([1e308, 0.0], [-1e308, 0.0]) == pytest.approx(2.0, rel=1e-12)
+    assert success([1.7e308], [-1.7e308]) is False
+    assert relative_error([1e-320], [3e-320]) == pytest.approx(2 / 3, rel=1e-2)
+    assert relative_error([np.inf], [1.0]) == np.inf  # a failed run stays inf
+    assert np.isnan(relative_error([np.nan], [1.0]))

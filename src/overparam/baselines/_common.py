@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .._core import check_finite_array
+from .._core import check_finite_array, check_not_complex
 from ..problems import LinearOperatorAdapter, Problem, as_problem
 
 #: Largest operator (rows x columns) a baseline materialises as a dense matrix.
@@ -17,9 +17,14 @@ def setup(A: Any, y: Any) -> Problem:
     """A validated Problem from ``(A, y)`` or a Problem (then ``y`` must be omitted).
 
     Shape mismatches, NaN/inf in ``y`` or in a dense ``A``, and empty systems raise
-    ``ValueError`` here (through ``Problem``'s checks).
+    ``ValueError`` here (through ``Problem``'s checks); a complex ``y`` raises
+    ``TypeError``.
     """
-    return as_problem(A, y)
+    problem = as_problem(A, y)
+    # Problem keeps a complex y; every baseline is real (LP, coordinate descent, NNLS) and
+    # its solver would cast y to float, silently dropping the imaginary part.
+    check_not_complex(problem.y, "y")
+    return problem
 
 
 def matrix_of(

@@ -85,8 +85,13 @@ def basis_pursuit(
         HiGHS where an exact reference matters.
     tol : float, optional
         HiGHS: primal and dual feasibility tolerance (default 1e-9, HiGHS's smallest
-        admissible value is 1e-10). SPGL1: ``bp_tol``, ``opt_tol`` and ``ls_tol``
-        (default 1e-8), i.e. it stops when ``||Ax - y|| <= tol * ||y||``.
+        admissible value is 1e-10), relative to ``max|y|``: the LP is solved for
+        ``A / max|A|`` and ``y / max|y|`` and ``x`` scaled back, so ``y -> c y`` gives
+        ``x -> c x`` and ``A -> c A`` gives ``x -> x / c``. SPGL1: ``bp_tol``,
+        ``opt_tol`` and ``ls_tol`` (default 1e-8), i.e. it stops when
+        ``||Ax - y|| <= tol * ||y||`` (solved for
+        ``y / max|y|`` when ``max|y|`` is outside ``[1, 1e6]``, where SPGL1's own tests
+        turn absolute or its line search fails).
     max_iter : int, optional
         Iteration cap (HiGHS: simplex/IPM iterations, default HiGHS's own; SPGL1:
         ``iter_lim``, default ``max(10 m, 1000)``). Status ``max_iter`` when reached.
@@ -112,6 +117,8 @@ def basis_pursuit(
     ValueError
         Shape mismatch, NaN/inf in ``A`` or ``y``, an empty system, an unknown method,
         or an operator too large to materialise for HiGHS.
+    TypeError
+        A complex ``A`` or ``y``.
     ImportError
         ``method="spgl1"`` without the ``spgl1`` package.
 
@@ -158,7 +165,15 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
               extra: dict[str, Any]) -> Result:
     M = matrix_of(problem, who=f"basis_pursuit(method={method!r})", sparse_ok=True,
                   alternative="use method='spgl1' (matrix-free)")
-    y = problem.y
+    # HiGHS's tolerances are absolute: with max|y| ~ 1e-12, x = 0 already satisfies
+    # ``|Ax - y| <= tol`` and is returned as "optimal"; with max|A| ~ 1e-12 the solution is
+    # ~1e12 and HiGHS declares the problem infeasible. The LP is homogeneous: for
+    # A' = A / a, y' = y / s, its solution is x = x' s / a and its dual w = w' / a. So
+    # solve it with max|A'| = max|y'| = 1 and scale back.
+    y_scale = _max_abs(problem.y)
+    a_scale = _max_abs(M.data if scipy.sparse.issparse(M) else M)
+    M = M / a_scale
+    y = problem.y / y_scale
     m, n = problem.shape
     options: dict[str, Any] = {
         "primal_feasibility_tolerance": tol,
@@ -194,12 +209,18 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
     if x is None:
         x = np.full(n, np.nan)
     else:
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64) * (y_scale / a_scale)
         eqlin = getattr(res, "eqlin", None)
         if eqlin is not None and getattr(eqlin, "marginals", None) is not None:
-            info["dual"] = np.asarray(eqlin.marginals, dtype=np.float64)
+            info["dual"] = np.asarray(eqlin.marginals, dtype=np.float64) / a_scale
     return _finish(problem, x, status, f"HiGHS: {res.message}", int(getattr(res, "nit", 0)),
                    wall, info)
+
+
+def _max_abs(v: Any) -> float:
+    """``max|v|``, or 1.0 for an all-zero (or empty) ``v``: a safe divisor."""
+    top = float(np.abs(v).max()) if np.size(v) else 0.0
+    return top if top > 0 else 1.0
 
 
 def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
@@ -221,15 +242,22 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
     kwargs.update(extra)
     _avoid_spgl1_history_overflow(int(kwargs["iter_lim"]))
     start = time.perf_counter()
-    x, _r, _g, out = spgl1.spg_bp(M, np.array(problem.y), **kwargs)
+    # SPGL1's stopping tests are relative only where its norms are >= 1 (``max(1, .)``):
+    # for max|y| < 1 they turn absolute (x = 0 "converged" at 1e-12, ~1e-4 relative error
+    # at 1e-4), and its line search fails for max|y| ~ 1e8 and up. x is homogeneous in y,
+    # so outside [1, 1e6] solve for y / max|y| and scale back.
+    top = _max_abs(problem.y)
+    y_scale = top if (top < 1.0 or top > 1e6) else 1.0
+    x, _r, _g, out = spgl1.spg_bp(M, np.array(problem.y) / y_scale, **kwargs)
     wall = time.perf_counter() - start
     stat = int(out["stat"])
     status = _SPGL1_STATUS.get(stat, Status.NUMERICAL_ERROR)
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    x = np.asarray(x, dtype=np.float64).reshape(-1) * y_scale
     if nonneg:
         x = np.maximum(x, 0.0)  # the gauge's projection keeps x >= 0; guard round-off
     info = dict(method="basis_pursuit/spgl1", nonneg=nonneg, solver_status=stat,
-                rgap=float(out.get("rgap", np.nan)), tau=float(out.get("tau", np.nan)))
+                rgap=float(out.get("rgap", np.nan)),
+                tau=float(out.get("tau", np.nan)) * y_scale)
     return _finish(problem, x, status, f"SPGL1 exit code {stat}", int(out.get("niters", 0)),
                    wall, info)
 
@@ -247,10 +275,11 @@ def _avoid_spgl1_history_overflow(iter_lim: int) -> None:
 
 def _finish(problem, x, status, detail, n_iter, wall, info) -> Result:
     if np.all(np.isfinite(x)):
-        r = problem.residual(x)
-        ny = float(np.linalg.norm(problem.y))
-        info["relative_residual"] = float(np.linalg.norm(r)) / ny if ny > 0 else float(
-            np.linalg.norm(r))
+        # norms of r / max|y| and y / max|y|: plain norms square entries (inf at 1e170)
+        s = _max_abs(problem.y)
+        nr = float(np.linalg.norm(problem.residual(x) / s))
+        ny = float(np.linalg.norm(problem.y / s))
+        info["relative_residual"] = nr / ny if ny > 0 else nr
         fun = float(np.abs(x).sum())
     else:
         info["relative_residual"] = float("nan")

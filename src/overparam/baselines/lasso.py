@@ -61,6 +61,8 @@ def lasso(
     ------
     ValueError
         Shape mismatch, NaN/inf in ``A`` or ``y``, an empty system, ``alpha <= 0``.
+    TypeError
+        A complex ``A`` or ``y``.
 
     Examples
     --------
@@ -79,9 +81,15 @@ def lasso(
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
     M = matrix_of(problem, who="lasso", sparse_ok=True)
-    yv = np.array(problem.y)
+    # The problem is homogeneous: y -> y/s, alpha -> alpha/s gives x -> x/s and the
+    # objective / s^2. scikit-learn's stopping test uses tol * ||y||^2, which underflows to
+    # 0 for max|y| ~ 1e-170 (x = 0 returned after 0 epochs) and overflows for ~ 1e170, so
+    # solve for y / max|y| and scale back.
+    top = float(np.abs(problem.y).max())
+    y_scale = top if top > 0 else 1.0
+    yv = np.array(problem.y) / y_scale
     m, n = problem.shape
-    model = Lasso(alpha=alpha, fit_intercept=False, positive=bool(nonneg),
+    model = Lasso(alpha=alpha / y_scale, fit_intercept=False, positive=bool(nonneg),
                   max_iter=max_iter, tol=tol, selection="cyclic")
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -92,16 +100,21 @@ def lasso(
     for w in caught:  # pass on anything else
         if w not in not_converged:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    x = np.asarray(model.coef_, dtype=np.float64).reshape(-1)
-    r = problem.residual(x)
+    xs = np.asarray(model.coef_, dtype=np.float64).reshape(-1)  # solution for y / y_scale
+    x = xs * y_scale
+    rs = problem.A.matvec(xs) - yv
     g = problem.A.rmatvec(yv)
-    alpha_max = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m)
-    fun = float(r @ r) / (2 * m) + alpha * float(np.abs(x).sum())
+    alpha_max = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m) * y_scale
+    # scaled back one factor at a time (the objective itself may exceed the float range:
+    # then inf, where ``y_scale**2`` would raise OverflowError)
+    fun = (float(rs @ rs) / (2 * m) + alpha / y_scale * float(np.abs(xs).sum())) \
+        * y_scale * y_scale
+    dual_gap = float(np.ravel(model.dual_gap_)[0]) * y_scale * y_scale
     ny = float(np.linalg.norm(yv))
+    nr = float(np.linalg.norm(rs))
     info = dict(method="lasso/sklearn", alpha=alpha, alpha_max=alpha_max, nonneg=bool(nonneg),
-                dual_gap=float(np.ravel(model.dual_gap_)[0]),
-                relative_residual=float(np.linalg.norm(r)) / ny if ny > 0 else float(
-                    np.linalg.norm(r)))
+                dual_gap=dual_gap,
+                relative_residual=nr / ny if ny > 0 else nr * y_scale)
     if not_converged:
         status = Status.MAX_ITER
         detail = f"scikit-learn: {not_converged[0].message}"

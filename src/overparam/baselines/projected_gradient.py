@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_int, check_not_complex, check_positive
 from ..problems import Problem
 from ._common import setup
 
@@ -38,7 +38,15 @@ def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
     """``||min(x, g)||_2``: zero exactly at the NNLS solutions (``x >= 0``, ``g >= 0``,
     ``x * g = 0`` with ``g = A^T (Ax - y)``); the natural residual of the complementarity
     problem, ``||x - max(x - g, 0)||``."""
-    return float(np.linalg.norm(np.minimum(x, g)))
+    return _safe_norm(np.minimum(x, g))
+
+
+def _safe_norm(v: np.ndarray) -> float:
+    """``||v||_2`` scaled by ``max|v|``: ``np.linalg.norm`` squares entries (inf at 1e200)."""
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.linalg.norm(v / top))
 
 
 @functools.lru_cache(maxsize=32)
@@ -185,7 +193,12 @@ def projected_gradient(
     op = problem.A
     m, n = op.shape
     t0 = time.perf_counter()
-    yv = np.asarray(problem.y, dtype=np.float64)
+    # NNLS is homogeneous in y: iterate on y / max|y| and scale x back. The jitted KKT norm
+    # squares its entries, so for max|y| ~ 1e-160 it underflowed to 0 ("converged" at
+    # x = 0 after 0 steps) and for ~ 1e200 it overflowed (nan, stop at x = 0).
+    top = float(np.abs(problem.y).max())
+    y_scale = top if top > 0 else 1.0
+    yv = np.asarray(problem.y, dtype=np.float64) / y_scale
     dense = op.is_dense
     use_gram = (dense and m >= GRAM_RATIO * n) if gram == "auto" else bool(gram)
     if use_gram and not dense:
@@ -206,6 +219,8 @@ def projected_gradient(
         lip = 1.02 * op.norm2**2
         data, fn_grad = jnp.asarray(yv), _OpGrad(op)
     scale = max(float(np.linalg.norm(b)), 1e-300)
+    if x0 is not None:
+        check_not_complex(x0, "x0")  # a float cast would drop the imaginary part silently
     x_init = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).reshape(-1)
     if x_init.shape != (n,):
         raise ValueError(f"x0 has shape {x_init.shape}, expected ({n},)")
@@ -213,9 +228,9 @@ def projected_gradient(
         raise ValueError("x0 contains non-finite values")
     run = _build(fn_grad, bool(accelerated), bool(restart), check_every)
     x, it, res = jax.block_until_ready(
-        run(data, jnp.asarray(x_init), jnp.float64(lip), jnp.float64(scale),
+        run(data, jnp.asarray(x_init / y_scale), jnp.float64(lip), jnp.float64(scale),
             jnp.float64(tol), jnp.int64(max_iter)))
-    x = np.asarray(x)
+    x = np.asarray(x) * y_scale
     wall = time.perf_counter() - t0
     return _result(problem, x, int(it), float(res), wall, tol,
                    dict(method="apg" if accelerated else "pg", gram=use_gram,
@@ -232,9 +247,12 @@ def _result(problem: Problem, x: np.ndarray, it: int, kkt_rel: float, wall: floa
         status = Status.MAX_ITER
     r = problem.residual(x) if status is not Status.DIVERGED else np.full(problem.m, np.nan)
     g = problem.A.rmatvec(r)
-    ny = float(np.linalg.norm(problem.y))
+    ny = _safe_norm(problem.y)
+    nr = _safe_norm(r)
     info = dict(info, kkt=kkt_residual(x, g), kkt_rel=kkt_rel, gradient=g,
-                relative_residual=float(np.linalg.norm(r)) / (ny if ny > 0 else 1.0))
+                relative_residual=nr / (ny if ny > 0 else 1.0))
     msg = f"{status.advice} (KKT residual {kkt_rel:.2e} relative after {it} iterations)"
-    return Result(x=x, status=status, message=msg, n_iter=it, fun=0.5 * float(r @ r),
+    with np.errstate(over="ignore"):  # 0.5 ||r||^2 itself may exceed the float range
+        fun = 0.5 * nr * nr
+    return Result(x=x, status=status, message=msg, n_iter=it, fun=fun,
                   wall_time=wall, info=info)
