@@ -97,3 +97,39 @@ def test_mlp_edge_of_stability():
     assert 0 <= gd.info["test_accuracy"] <= 1 and gd.info["param_l1"] > 0
     with pytest.raises(TypeError):
         mlp_gd(sparse_regression(10, 5, 1, seed=0), step=0.1)
+
+
+def test_mlp_seed_is_validated_not_truncated():
+    """A float seed used to be truncated silently (init_seed=1.7 ran seed 1 while
+    ``info["init_seed"]`` said 1.7); a bool ran seed 1."""
+    from overparam.models import TwoLayerNet
+    p = digits_regression(20, 10, classes=3, seed=0)
+    with pytest.raises(TypeError, match="init_seed"):
+        mlp_gd(p, width=3, init_seed=1.7, step=0.1, max_iter=2)
+    with pytest.raises(TypeError, match="seed"):
+        TwoLayerNet(np.ones((4, 2)), 2, seed=1.5)
+    with pytest.raises(TypeError, match="seed"):
+        TwoLayerNet(np.ones((4, 2)), 2, seed=True)
+    with pytest.raises(ValueError, match="activation"):
+        TwoLayerNet(np.ones((4, 2)), 2, activation=["tanh"])
+    assert TwoLayerNet(np.ones((4, 2)), 2, seed=np.int64(3)).seed == 3
+
+
+def test_bad_k_is_rejected_before_the_run(reg, monkeypatch):
+    """``k`` (Lanczos steps) was first checked by the sharpness at the stop, i.e. after a
+    possibly long GD run."""
+    import overparam.dynamics.eos as eos
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the GD run started before k was validated")
+    monkeypatch.setattr(eos, "run_driver", no_run)
+    with pytest.raises(ValueError, match="k must"):
+        diagonal_gd(reg, step=0.05, k=0, max_iter=10)
+
+
+def test_mlp_auto_step_is_refused():
+    """TwoLayerNet has no Hessian bound: step="auto" used to run a NaN step and come back
+    as "diverged" advising step='auto'."""
+    p = digits_regression(20, 10, classes=3, seed=0)
+    with pytest.raises(ValueError, match="constant step"):
+        mlp_gd(p, width=3, step="auto", max_iter=5)

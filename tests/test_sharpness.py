@@ -147,3 +147,49 @@ def _three(p, H, Q, c):
 
 def test_public_name():
     assert overparam.metrics.sharpness is sharpness
+
+
+def test_power_absolute_at_a_symmetric_saddle():
+    """At the saddle u = v = 0 of x = u * v the Hessian is [[0, -D], [-D, 0]]
+    (D = diag(A^T y)): its spectrum is +-|D_i|. The Rayleigh quotient of the power method
+    stalls strictly inside (-||H||, ||H||) there; ``absolute=True`` must still give
+    ``||H||_2`` (regression: it returned |v^T H v| = 0.53 against 1.585)."""
+    rng = np.random.default_rng(0)
+    A = jnp.asarray(rng.standard_normal((4, 6)))
+    y = jnp.asarray(rng.standard_normal(4))
+
+    def loss(p):
+        r = A @ (p["u"] * p["v"]) - y
+        return 0.5 * jnp.vdot(r, r)
+    params = {"u": jnp.zeros(6), "v": jnp.zeros(6)}
+    ev = _eig_oracle(loss, params)
+    top = np.max(np.abs(ev))
+    assert abs(ev[0] + ev[-1]) < 1e-12 * top           # the +-lambda tie
+    est = float(sharpness(loss, params, method="power", absolute=True,
+                          max_iter=20000, tol=1e-15))
+    assert abs(est - top) <= RTOL * top, (est, top)
+    # negative control: the signed Rayleigh quotient is not an eigenvalue here
+    lam, _ = power_iteration(loss, params, max_iter=20000, tol=1e-15)
+    assert np.min(np.abs(ev - float(lam))) > RTOL * top
+
+
+def test_power_settings_are_validated():
+    """A NaN ``tol`` (or ``max_iter=0``) used to stop the power method after one product
+    and return that Rayleigh quotient as the sharpness."""
+    d = jnp.asarray([3.0, 1.0, 0.5])
+    f = lambda p: 0.5 * jnp.sum(d * p**2)  # noqa: E731
+    for bad in (dict(tol=float("nan")), dict(tol=-1.0), dict(max_iter=0),
+                dict(max_iter=2.5)):
+        with pytest.raises(ValueError, match="tol|max_iter"):
+            sharpness(f, jnp.ones(3), method="power", **bad)
+
+
+def test_lanczos_rejects_bad_k():
+    """``lanczos`` used to clamp k = 0 / negative k to one step and truncate k = 2.7 to 2
+    (one step: the Rayleigh quotient of the random start vector, 2.2 for lambda_max 3)."""
+    d = jnp.asarray([3.0, 1.0, 0.5])
+    f = lambda p: 0.5 * jnp.sum(d * p**2)  # noqa: E731
+    for bad in (0, -3, 2.7, True):
+        with pytest.raises(ValueError, match="k must"):
+            lanczos(f, jnp.ones(3), bad)
+    assert abs(float(lanczos(f, jnp.ones(3), np.int64(3))[-1]) - 3.0) < 1e-12

@@ -38,7 +38,7 @@ from ..models.mlp import TwoLayerNet
 from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
 from .driver import DriverConfig, make_config, operator_data, run_driver, to_result
-from .steps import as_policy
+from .steps import Auto, as_policy
 
 __all__ = ["LossSharpness", "loss_sharpness_metric", "threshold_tol", "diagonal_gd",
            "mlp_gd", "eos_flow", "parameter_norms"]
@@ -109,6 +109,8 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
          params0=None):
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     every = check_int(every, "sharpness_every", minimum=0)
+    # k is otherwise first checked by the sharpness at the stop, after the whole run
+    k = check_int(k, "k", minimum=1)
     if loss_threshold is not None:
         tol = threshold_tol(problem.y, loss_threshold)
     base = make_config(max_iter, tol, _record(max_iter, every))
@@ -190,7 +192,9 @@ def _mlp(problem: Any, width: int, activation: str, init_scale: float,
          init_seed: int) -> TwoLayerNet:
     if getattr(problem, "X_train", None) is None:
         raise TypeError("mlp_gd needs a DigitsProblem (overparam.problems.digits_regression)")
-    return _mlp_cached(problem, width, activation, float(init_scale), int(init_seed))
+    # validated, not int(): int(1.7) would run seed 1 while info reports 1.7
+    return _mlp_cached(problem, width, activation, float(init_scale),
+                       check_int(init_seed, "init_seed"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -227,6 +231,11 @@ def mlp_gd(
     ``(1/N) sum ||f - onehot||^2``), ``test_accuracy``, ``train_accuracy``.
     """
     net = _mlp(problem, width, activation, init_scale, init_seed)
+    if isinstance(as_policy(step), Auto):
+        # the net has no Hessian bound (NaN): "auto" would take a NaN step and the run
+        # would read as "diverged", with the advice to use step='auto'
+        raise ValueError("mlp_gd needs a constant step (a float): TwoLayerNet has no "
+                         "Hessian bound for step='auto'")
     res = _run(net, problem, step, loss_threshold, tol, max_iter, sharpness_every, k,
                "mlp_gd", dict(width=width, activation=activation, init_scale=init_scale,
                               init_seed=init_seed, n_params=net.n_params),

@@ -24,6 +24,7 @@ differential and integral operators", J. Res. Nat. Bur. Standards 45, 1950.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 import jax
@@ -117,11 +118,54 @@ def lanczos(
     precision within a few dozen steps for a spectral edge that is separated from the
     rest. The iteration reorthogonalizes fully (memory ``k * n``).
     """
+    # int(k) and max(1, .) would turn k = 2.7 into 2 and k = 0 or -3 into 1 silently
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     matvec, n, dtype = _flat_hvp(loss_fn, params)
-    k = int(max(1, min(int(k), n)))
+    k = min(int(k), n)
     alphas, betas = _lanczos_flat(matvec, _start_vector(n, key, dtype), k)
     T = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
     return jnp.linalg.eigvalsh(T)
+
+
+def _power(
+    loss_fn: Callable[[Any], jax.Array],
+    params: Any,
+    max_iter: int,
+    tol: float,
+    key: Any,
+    absolute: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The power method: ``(rayleigh_quotient, norm_estimate, iterations)``.
+
+    ``norm_estimate = ||H v||`` for the unit iterate ``v``: it increases monotonically to
+    ``max |lambda|`` whatever the signs, while the Rayleigh quotient stalls strictly inside
+    ``(-|lambda|, |lambda|)`` when ``lambda`` and ``-lambda`` are both extreme (e.g. at the
+    saddle ``u = v = 0`` of ``x = u * v``). The stop watches the quantity that is returned.
+    """
+    matvec, n, dtype = _flat_hvp(loss_fn, params)
+    v0 = _start_vector(n, key, dtype)
+
+    def step(v):
+        w = matvec(v)
+        nrm = jnp.linalg.norm(w)
+        v_new = jnp.where(nrm > 0, w / jnp.where(nrm > 0, nrm, 1.0), v)
+        return v_new, jnp.vdot(v, w), nrm
+
+    def cond(c):
+        _, lam, nrm, prev, it = c
+        cur = nrm if absolute else lam
+        return (it < max_iter) & (jnp.abs(cur - prev) > tol * jnp.abs(cur))
+
+    def body(c):
+        v, lam, nrm, _, it = c
+        v_new, lam_new, nrm_new = step(v)
+        return v_new, lam_new, nrm_new, (nrm if absolute else lam), it + 1
+
+    v1, lam0, nrm0 = step(v0)
+    _, lam, nrm, _, it = jax.lax.while_loop(
+        cond, body, (v1, lam0, nrm0, jnp.asarray(jnp.inf, dtype), jnp.int64(1)))
+    return lam, nrm, it
 
 
 def power_iteration(
@@ -136,28 +180,12 @@ def power_iteration(
 
     Converges to the eigenvalue of largest modulus (signed), linearly with ratio
     ``|lambda_2| / |lambda_1|``; stops when the Rayleigh quotient changes by less than
-    ``tol`` relatively between two iterations, or after ``max_iter`` products.
+    ``tol`` relatively between two iterations, or after ``max_iter`` products. When
+    ``lambda`` and ``-lambda`` are both of largest modulus the signed value is undefined
+    (the quotient stalls in between); ``sharpness(..., method="power", absolute=True)``
+    still returns ``max |lambda|``.
     """
-    matvec, n, dtype = _flat_hvp(loss_fn, params)
-    v0 = _start_vector(n, key, dtype)
-
-    def cond(c):
-        _, lam, prev, it = c
-        return (it < max_iter) & (jnp.abs(lam - prev) > tol * jnp.abs(lam))
-
-    def body(c):
-        v, lam, _, it = c
-        w = matvec(v)
-        lam_new = jnp.vdot(v, w)
-        nrm = jnp.linalg.norm(w)
-        v_new = jnp.where(nrm > 0, w / jnp.where(nrm > 0, nrm, 1.0), v)
-        return v_new, lam_new, lam, it + 1
-
-    w0 = matvec(v0)
-    lam0 = jnp.vdot(v0, w0)
-    nrm0 = jnp.linalg.norm(w0)
-    v1 = jnp.where(nrm0 > 0, w0 / jnp.where(nrm0 > 0, nrm0, 1.0), v0)
-    _, lam, _, it = jax.lax.while_loop(cond, body, (v1, lam0, jnp.inf, jnp.int64(1)))
+    lam, _, it = _power(loss_fn, params, max_iter, tol, key, absolute=False)
     return lam, it
 
 
@@ -195,7 +223,8 @@ def sharpness(
     Returns
     -------
     jax.Array
-        A float64 scalar. Jittable: ``jax.jit(lambda p: sharpness(f, p))``.
+        A scalar of the parameters' float dtype (float64 for float64 parameters).
+        Jittable: ``jax.jit(lambda p: sharpness(f, p))``.
 
     Examples
     --------
@@ -212,8 +241,16 @@ def sharpness(
     if not leaves:
         raise ValueError("params is empty")
     if method == "power":
-        lam, _ = power_iteration(loss_fn, params, max_iter=max_iter, tol=tol, key=key)
-        return jnp.abs(lam) if absolute else lam
+        # a NaN tol or max_iter < 1 would stop after one product without saying so
+        # (Python / NumPy numbers only: traced values pass through)
+        if isinstance(max_iter, bool) or (isinstance(max_iter, numbers.Real) and (
+                not isinstance(max_iter, numbers.Integral) or max_iter < 1)):
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+        if isinstance(tol, numbers.Real) and not (np.isfinite(tol) and tol >= 0):
+            raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
+        lam, nrm, _ = _power(loss_fn, params, max_iter, tol, key, absolute)
+        # ||H v||, not |v^T H v|: the latter misses max |lambda| under a +-lambda tie
+        return nrm if absolute else lam
     ritz = lanczos(loss_fn, params, k, key=key)
     if absolute:
         return jnp.maximum(jnp.abs(ritz[0]), jnp.abs(ritz[-1]))

@@ -64,7 +64,9 @@ class TwoLayerNet:
         object.__setattr__(self, "out_dim", check_int(self.out_dim, "out_dim", minimum=1))
         object.__setattr__(self, "width", check_int(self.width, "width", minimum=1))
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
-        if self.activation not in ACTIVATIONS:
+        # PRNGKey would truncate a float seed silently (1.7 -> 1) or fail under tracing
+        object.__setattr__(self, "seed", check_int(self.seed, "seed"))
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
 
