@@ -89,3 +89,48 @@ def test_flow_needs_the_driver_and_valid_options():
         Flow(max_rejections=0)
     with pytest.raises(ValueError):
         flow_sharpness(Hadamard(1), sparse_recovery(6, 3, 1, seed=0), loss_threshold=-1.0)
+
+
+@pytest.mark.parametrize("rtol,atol", [(1e-10, 0.0), (0.0, 1e-11)])
+def test_flow_pure_relative_or_absolute_tolerance_matches_solve_ivp(rtol, atol):
+    """``atol = 0`` (allowed) on DiagonalUV, whose v(0) = 0 has a zero error scale, and a
+    zero column of A keeps one v_i at 0 for ever: the step control used to divide 0 by 0
+    and stop at iteration 0 as "diverged". ``rtol = 0`` (pure absolute control) used to be
+    refused although only both 0 is ill-posed. Oracle: scipy's solve_ivp (DOP853, tight)."""
+    from scipy.integrate import solve_ivp
+
+    from overparam.models import DiagonalUV
+
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((4, 6)) / 2
+    A[:, 2] = 0.0
+    y = rng.standard_normal(4)
+    model = DiagonalUV(0.5)
+    n_steps = 25
+    res = gradient_flow(model, Problem(A, y), rtol=rtol, atol=atol, tol=0.0,
+                        max_iter=n_steps, record=range(n_steps + 1))
+    assert res.status.value == "max_iter" and res.n_iter == n_steps, res.status
+    T = res.info["flow_time"]
+    assert np.isfinite(T) and T > 0.1
+
+    def field(t, z):
+        u, v = z[:6], z[6:]
+        g = A.T @ (A @ (u * v) - y)
+        return -np.concatenate([g * v, g * u])
+    z0 = np.concatenate([np.full(6, 0.5), np.zeros(6)])
+    zT = solve_ivp(field, (0.0, T), z0, method="DOP853", rtol=1e-13, atol=1e-15).y[:, -1]
+    got = np.concatenate([res.info["params"]["u"], res.info["params"]["v"]])
+    np.testing.assert_allclose(got, zT, rtol=1e-7, atol=1e-9)
+    assert res.info["params"]["v"][2] == 0.0
+
+
+def test_flow_sharpness_without_curvature_gives_infinite_critical_step():
+    """A = 0: the loss is constant, the Hessian 0 along the whole flow, so s_GF = 0 and no
+    step is too large (eta_c = inf); ``2 / s_gf`` used to raise ZeroDivisionError after
+    the run."""
+    p = Problem(np.zeros((3, 4)), np.ones(3))
+    res = flow_sharpness(Hadamard(1, init_scale=0.1), p, loss_threshold=1e-3, max_iter=5,
+                         k=4)
+    assert res.info["s_gf"] == 0.0
+    assert res.info["eta_c"] == np.inf
+    assert res.status.value == "max_iter" and not res.success

@@ -176,3 +176,14 @@ def test_hessian_bound_at_the_symmetric_start(variant):
     top = np.max(np.linalg.eigvalsh(0.5 * (H + H.T)))
     bound = float(m.hessian_bound(p0, jnp.zeros(4), 1.0))
     assert bound >= top * (1 - 1e-12), (bound, top)
+
+
+def test_renormalize_must_be_a_bool():
+    """``renormalize="False"`` (e.g. from a config string) is truthy: it used to run the
+    renormalized (Riemannian) variant silently instead of Salimans-Kingma WN-GD."""
+    for bad in ("False", "no", 0, None):
+        with pytest.raises(TypeError, match="renormalize"):
+            WeightNormDiagonal(renormalize=bad)
+        with pytest.raises(TypeError, match="renormalize"):
+            wn_gd(sparse_recovery(6, 3, 1, seed=0), renormalize=bad, max_iter=2)
+    assert WeightNormDiagonal(renormalize=np.bool_(False)).renormalize is False

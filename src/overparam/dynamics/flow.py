@@ -64,7 +64,9 @@ class Flow:
     ----------
     rtol, atol : float
         Local error tolerances: a step is accepted when the RMS of
-        ``err_i / (atol + rtol * max(|p_i|, |p_new_i|))`` is at most 1.
+        ``err_i / (atol + rtol * max(|p_i|, |p_new_i|))`` is at most 1. Either may be 0
+        (not both): a pure relative (``atol = 0``) or absolute (``rtol = 0``) control; with
+        ``atol = 0`` a component with zero scale counts as 0 when its error is 0.
     h0 : float, optional
         First trial step (default: Hairer's estimate ``0.01 ||p|| / ||grad||`` in the same
         scaled norm).
@@ -90,7 +92,7 @@ class Flow:
     max_rejections: int = 30
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rtol", check_positive(self.rtol, "rtol"))
+        object.__setattr__(self, "rtol", check_positive(self.rtol, "rtol", allow_zero=True))
         object.__setattr__(self, "atol", check_positive(self.atol, "atol", allow_zero=True))
         if self.rtol == 0 and self.atol == 0:
             raise ValueError("rtol and atol cannot both be 0")
@@ -121,9 +123,17 @@ class Flow:
         def rms(v):
             return jnp.sqrt(jnp.mean(v * v))
 
-        # Hairer's initial step (once)
+        def scaled(v, sc, zero_over_zero):
+            # with atol = 0 a component that is 0 has scale 0 (e.g. v(0) = 0 of DiagonalUV):
+            # 0 / 0 would make the step NaN and the run stop as "diverged" at once
+            ok = sc > 0
+            q = v / jnp.where(ok, sc, 1.0)
+            return jnp.where(ok, q, jnp.where(v == 0, 0.0, zero_over_zero))
+
+        # Hairer's initial step (once), from the components that have a scale
         sc0 = scale(p, p)
-        h_guess = 0.01 * jnp.maximum(rms(p / sc0), 1e-5) / jnp.maximum(rms(k1 / sc0), 1e-10)
+        h_guess = (0.01 * jnp.maximum(rms(scaled(p, sc0, 0.0)), 1e-5)
+                   / jnp.maximum(rms(scaled(k1, sc0, 0.0)), 1e-10))
         h = jnp.where(h > 0, h, h_guess)
         h = jnp.minimum(h, self.max_step)
 
@@ -134,7 +144,7 @@ class Flow:
                 ks.append(f(z))
             new = p + h * sum(b * k for b, k in zip(_B, ks) if b != 0.0)
             err = h * sum(e * k for e, k in zip(_E, ks) if e != 0.0)
-            en = rms(err / scale(p, new))
+            en = rms(scaled(err, scale(p, new), jnp.inf))
             en = jnp.where(jnp.isfinite(en), en, jnp.inf)
             return new, en
 
@@ -227,7 +237,8 @@ def flow_sharpness(
     Returns
     -------
     Result
-        ``info["s_gf"]``, ``info["eta_c"]``, ``info["sharpness_final"]`` (at the
+        ``info["s_gf"]``, ``info["eta_c"]`` (``inf`` when ``s_gf <= 0``: no positive
+        curvature along the flow), ``info["sharpness_final"]`` (at the
         threshold), ``info["flow_time"]`` (when ``every == 1``); the trace has ``sharpness``.
     """
     from .eos import loss_sharpness_metric, threshold_tol
@@ -242,6 +253,9 @@ def flow_sharpness(
                         metrics=(("sharpness", metric),), params0=params0, key=key)
     sh = np.asarray(res.trace["sharpness"])
     s_gf = float(np.nanmax(sh)) if np.any(np.isfinite(sh)) else float("nan")
-    res.info.update(method="flow_sharpness", s_gf=s_gf, eta_c=2.0 / s_gf,
+    # no positive curvature along the flow (e.g. A = 0): no step is too large, and a
+    # plain 2 / s_gf would raise ZeroDivisionError (or give a negative step)
+    eta_c = 2.0 / s_gf if s_gf > 0 else (float("inf") if s_gf <= 0 else float("nan"))
+    res.info.update(method="flow_sharpness", s_gf=s_gf, eta_c=eta_c,
                     sharpness_final=float(sh[-1]), loss_threshold=loss_threshold)
     return res

@@ -155,6 +155,11 @@ class WeightNormDiagonal:
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
         if self.variant not in WN_VARIANTS:
             raise ValueError(f"variant must be one of {WN_VARIANTS}, got {self.variant!r}")
+        # a truthy stand-in (e.g. the string "no" or "False") would silently renormalize
+        if not isinstance(self.renormalize, (bool, np.bool_)):
+            raise TypeError("renormalize must be a bool, got "
+                            f"{type(self.renormalize).__name__}")
+        object.__setattr__(self, "renormalize", bool(self.renormalize))
 
     # -- the parametrization contract ---------------------------------------------------
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
