@@ -75,6 +75,19 @@ def test_divergent_step_reports_diverged_with_finite_iterate():
     assert "smaller step" in res.message
 
 
+def test_divergence_right_after_a_record_point_is_recorded_once():
+    # the rolled-back iterate used to get a second row (iteration k twice in the trace)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 10))
+    y = A @ np.r_[1.0, 1.0, np.zeros(8)]
+    for record in (list(range(51)), 8):
+        res = overparam.hadamard_gd(A, y, step=0.5, max_iter=50, record=record)
+        assert res.status is Status.DIVERGED
+        it = res.trace["iter"]
+        assert np.all(np.diff(it) > 0) and it[-1] == res.n_iter
+        assert np.all(np.isfinite(res.trace["loss"]))
+
+
 def test_max_iter_status():
     p = sparse_recovery(50, 25, 3, seed=0)
     res = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e-3, max_iter=50)

@@ -243,11 +243,15 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
                 lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
             trace = write_row(trace, k, row_values(s["x"], s["loss"], ynorm, s["eta"], mdata,
                                                    s["params"], data, y))
-            iters = iters.at[k].set(s["it"])
+            # a run that diverged right after a record point is rolled back to that point:
+            # its row is already there (the slot is left unused: iters stays -1)
+            last = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
+            new_row = (s["it"] != last) | (s["status"] == RUNNING)
+            iters = jnp.where(new_row, iters.at[k].set(s["it"]), iters)
             stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
                         & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
             s = dict(s, status=jnp.where(stagnant, STAGNATED, s["status"]))
-            return s, k + 1, trace, iters, s["loss"], s["it"]
+            return s, k + new_row.astype(k.dtype), trace, iters, s["loss"], s["it"]
 
         s, k, trace, iters, _, _ = jax.lax.while_loop(
             outer_cond, outer_body, (state, jnp.int64(0), trace, iters, loss0, jnp.int64(0)))
