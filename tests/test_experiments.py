@@ -69,7 +69,24 @@ def spec_dict(**sections):
     ('experiment.metrics=["rel_err"]', "experiment.metrics[0]: unknown metric 'rel_err'"),
     ('run.executor="mpi"', "run.executor: 'mpi' is not one of"),
     ("plots[0].kind='pie'", "plots[0].kind: must be one of"),
+    # raised by the drawing at the end of `overparam run`, after the whole sweep
+    ("plots[0].format='jpg'", "plots[0].format: 'jpg' is not one of png, pdf, svg"),
+    ("plots[0].format=['png', 1]", "plots[0].format: 1 is not one of"),
     ("bogus.x=1", "bogus: unknown section"),
+    # found only when a run reached them (a crash in the metrics or the chunking)
+    ('experiment.name=""', "experiment.name: empty"),
+    ("experiment.recovery_tol=0", "experiment.recovery_tol: must be finite and > 0"),
+    ("experiment.recovery_tol=nan", "experiment.recovery_tol: must be finite and > 0"),
+    ("experiment.batch_memory_mb=nan", "experiment.batch_memory_mb: must be finite"),
+    ("experiment.batch_memory_mb=inf", "experiment.batch_memory_mb: must be finite"),
+    # TypeError (unhashable) instead of the key path
+    ('experiment.metrics=[["rel_error"]]', "experiment.metrics[0]: expected str"),
+    ('problem.generator=["sparse_recovery"]', "problem.generator: expected str"),
+    ('methods[1].label="{depth.real.x}"', "label '{depth.real.x}': cannot format"),
+    # the same cell (same seeds) or configuration twice
+    ("problem.m=[10, 14, 10]", "problem.m: 10 appears twice in the grid"),
+    ("problem.noise=[0, 0.0]", "problem.noise: 0.0 appears twice in the grid"),
+    ("methods[1].depth=[2, 2]", "methods[1].depth: 2 appears twice in the grid"),
 ])
 def test_spec_errors_name_the_key_path(override, fragment):
     data = spec_dict()
@@ -124,6 +141,85 @@ def test_spec_hash_ignores_run_and_plots_and_labels_tell_configs_apart():
     import tomllib
 
     assert load_spec(tomllib.loads(a.to_toml())).hash == a.hash   # the manifest's TOML
+
+
+def test_manifest_toml_reads_back_with_any_label_or_where_column():
+    """``to_toml`` wrote keys needing quotes bare and non-BMP characters as surrogate
+    escapes: the manifest's TOML did not parse."""
+    import tomllib
+
+    data = spec_dict(plots=[{"kind": "curve", "x": "m", "y": "recovered",
+                             "where": {"method_init scale": 1e-2, "a.b": "x"}}])
+    data["methods"][0]["label"] = 'BP \U0001F600 "q"\x7f\n'
+    spec = load_spec(data)
+    back = load_spec(tomllib.loads(spec.to_toml()))
+    assert back.hash == spec.hash and back.plots == spec.plots
+    assert back.method_configs()[0].label == data["methods"][0]["label"]
+
+
+def test_int_and_float_spellings_of_a_float_are_one_spec():
+    """``1`` and ``1.0`` of a float parameter were different specs: other hashes, cell keys
+    and (through the problem parameters) other problem seeds, hence other problems."""
+    base = load_spec(spec_dict(), ["problem.noise=0.0", "methods[1].init_scale=1.0"])
+    ints = load_spec(spec_dict(), ["problem.noise=0", "methods[1].init_scale=1",
+                                   "experiment.batch_memory_mb=256"])   # the default 256.0
+    assert ints.hash == base.hash
+    assert [c.key for c in expand_cells(ints)] == [c.key for c in expand_cells(base)]
+    assert [c.params for c in expand_cells(ints)] == [c.params for c in expand_cells(base)]
+    assert isinstance(ints.data["problem"]["noise"], float)
+    assert [c.key for c in ints.method_configs()] == [c.key for c in base.method_configs()]
+    # ints stay ints where the type allows them (step = "str|float" keeps strings)
+    assert load_spec(spec_dict(), ['methods[1].step="auto"']).method_configs()[1].params[
+        "step"] == "auto"
+    assert load_spec(spec_dict()).problem_axes["m"] == [10, 14]
+
+
+def test_reference_is_checked_against_the_expanded_labels():
+    gd = {"name": "hadamard_gd", "depth": [2, 3], "init_scale": 1e-2, "max_iter": 300,
+          "label": "gd L={depth}"}
+    methods = [{"name": "basis_pursuit"}, gd]
+    # a label as it appears in the results names one configuration (was refused)
+    spec = load_spec(spec_dict(methods=methods), ['experiment.reference="gd L=3"'])
+    assert spec.reference.label == "gd L=3" and spec.reference.params["depth"] == 3
+    default = load_spec(spec_dict(), ['experiment.reference="hadamard_gd(depth=2)"'])
+    assert default.reference.params["depth"] == 2
+    # the raw template names no configuration (was accepted, then the run crashed with
+    # "unknown method 'gd L={depth}'")
+    with pytest.raises(SpecError, match="experiment.reference: unknown method"):
+        load_spec(spec_dict(methods=methods), ['experiment.reference="gd L={depth}"'])
+    # a registered method that cannot run without parameters (was accepted; every
+    # l1_gap was NaN)
+    with pytest.raises(SpecError, match="experiment.reference: method 'lasso' needs"):
+        load_spec(spec_dict(), ['experiment.reference="lasso"'])
+    load_spec(spec_dict(), ['experiment.reference="lasso"', 'experiment.metrics=["rel_error"]'])
+
+
+def test_metrics_with_a_matrix_reference_match_overparam_metrics():
+    from overparam import metrics
+    from overparam.experiments.measures import compute_metrics
+
+    problem = example_problem("matrix")
+    rng = np.random.default_rng(0)
+    x = problem.x_true + 0.1 * rng.standard_normal(problem.x_true.shape)
+    ref = (problem.x_true + 0.05 * rng.standard_normal(problem.x_true.shape)).reshape(6, 6)
+    # dmf_gd returns a 6 x 6 x; as the reference it crashed run_cell (shape mismatch)
+    got = compute_metrics(["ref_error", "l1_gap", "rel_error"], problem, x.reshape(6, 6),
+                          ref, 1e-3)
+    assert got["ref_error"] == pytest.approx(metrics.relative_error(x, ref.reshape(-1)))
+    assert got["l1_gap"] == pytest.approx(metrics.l1_gap(x, ref.reshape(-1)))
+    assert got["rel_error"] == pytest.approx(metrics.relative_error(x, problem.x_true))
+
+
+def test_a_diverged_estimate_counts_as_not_recovered():
+    from overparam import metrics
+    from overparam.experiments.measures import compute_metrics
+
+    problem = example_problem("vector")
+    # was NaN: the trial dropped out of the recovery rate (a mean over trials)
+    bad = np.full(problem.x_true.shape, np.nan)
+    got = compute_metrics(["recovered", "rel_error"], problem, bad, None, 1e-3)
+    assert got["recovered"] == float(metrics.success(bad, problem.x_true, 1e-3)) == 0.0
+    assert np.isnan(got["rel_error"])
 
 
 # -- seeds and cells ---------------------------------------------------------------------

@@ -27,6 +27,8 @@ class MetricEntry:
     needs_truth: bool = False
     description: str = ""
     takes_result: bool = False
+    #: the value when the estimate is not finite (a diverged solver); None gives NaN
+    if_not_finite: float | None = None
 
 
 def _rel_error(problem, x, ref, tol):
@@ -68,7 +70,9 @@ def _support_recovered(problem, x, ref, tol):
 METRICS: dict[str, MetricEntry] = {m.name: m for m in [
     MetricEntry("rel_error", _rel_error, needs_truth=True,
                 description="||x - x_true|| / ||x_true||"),
-    MetricEntry("recovered", _recovered, needs_truth=True,
+    # a diverged estimate has not recovered the signal (overparam.metrics.success says
+    # False): a NaN would drop the trial from the recovery rate (a mean over trials)
+    MetricEntry("recovered", _recovered, needs_truth=True, if_not_finite=0.0,
                 description="1 if rel_error < recovery_tol else 0"),
     MetricEntry("residual", _residual, description="||Ax - y|| / ||y||"),
     MetricEntry("l1_norm", _l1, description="||x||_1"),
@@ -117,13 +121,22 @@ def compute_metrics(names, problem, x, ref, tol, result: Any = None) -> dict[str
     x = np.asarray(x).reshape(-1)
     if not np.iscomplexobj(x):      # complex estimates (Fourier operators) stay complex
         x = x.astype(float)
+    if ref is not None:
+        # flattened like x: a matrix method (dmf_gd) returns a 2-D x, and as the reference
+        # its solution would not match the flattened estimates of the other methods
+        ref = np.asarray(ref).reshape(-1)
     out = {}
+    finite = bool(np.all(np.isfinite(x)))
     for name in names:
         entry = METRICS[name]
         if (entry.needs_reference and ref is None) or (
                 entry.needs_truth and getattr(problem, "x_true", None) is None) or (
-                not np.all(np.isfinite(x))) or (entry.takes_result and result is None):
+                entry.takes_result and result is None):
             out[name] = float("nan")
+            continue
+        if not finite:
+            out[name] = (float("nan") if entry.if_not_finite is None
+                         else float(entry.if_not_finite))
             continue
         out[name] = float(entry.fn(problem, result if entry.takes_result else x, ref, tol))
     return out

@@ -51,6 +51,8 @@ import copy
 import hashlib
 import itertools
 import json
+import math
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass
@@ -62,10 +64,11 @@ from .measures import METRICS
 from .methods import check_value, get_method
 
 __all__ = ["Spec", "SpecError", "MethodConfig", "load_spec", "parse_override",
-           "apply_overrides", "EXECUTORS", "PLOT_KINDS", "PLOT_OPTIONS"]
+           "apply_overrides", "EXECUTORS", "PLOT_KINDS", "PLOT_OPTIONS", "PLOT_FORMATS"]
 
 EXECUTORS = ("serial", "processes", "dask")
 PLOT_KINDS = ("phase", "curve", "trace")
+PLOT_FORMATS = ("png", "pdf", "svg")     # what `plots.plot` writes
 # the options of each kind (besides kind, name, format); x / y / value / hue are mapped to
 # the drawing function's own names by `plots.plot`
 PLOT_OPTIONS = {
@@ -122,6 +125,19 @@ def _type_ok(value: Any, types: str) -> bool:
     return check_value(value, types)
 
 
+def _normalize(value: Any, types: str) -> Any:
+    """An integer given for a float-only parameter, as a float.
+
+    TOML (and ``--set``) read ``1`` as an int and ``1.0`` as a float; without this the two
+    spellings of one value would give different spec hashes, cell keys and seeds (the
+    seeds hash the parameters' JSON, ``1`` vs ``1.0``)."""
+    kinds = types.split("|")
+    if ("float" in kinds and "int" not in kinds and isinstance(value, numbers.Integral)
+            and not isinstance(value, bool)):
+        return float(value)
+    return value
+
+
 def _check_table(table: Any, schema: dict, path: str) -> dict:
     if not isinstance(table, dict):
         raise SpecError(f"{path}: expected a table, got {type(table).__name__}")
@@ -133,7 +149,7 @@ def _check_table(table: Any, schema: dict, path: str) -> dict:
         if not _type_ok(value, types):
             raise SpecError(f"{path}.{key}: expected {types}, got {type(value).__name__} "
                             f"{value!r}")
-        out[key] = value
+        out[key] = _normalize(value, types)
     for key, spec in schema.items():
         if isinstance(spec, tuple) and key not in out and spec[1] is not None:
             out[key] = copy.deepcopy(spec[1])
@@ -149,13 +165,23 @@ def _grid_values(value: Any, path: str) -> list:
     return [value]
 
 
-def _check_grid(values: list, types: str, path: str, choices: Iterable[str] = ()) -> None:
+def _check_grid(value: Any, types: str, path: str, choices: Iterable[str] = ()) -> Any:
+    """Check a parameter (a scalar or a grid axis); returns it normalized (see
+    `_normalize`), in the same form (scalar or list)."""
     choices = tuple(choices)
+    values = [_normalize(v, types) for v in _grid_values(value, path)]
+    seen: set[str] = set()
     for v in values:
         if not check_value(v, types):
             raise SpecError(f"{path}: expected {types}, got {type(v).__name__} {v!r}")
         if choices and v not in choices:
             raise SpecError(f"{path}: {v!r} is not one of {', '.join(choices)}")
+        # a repeated value would run the same cell (same seeds) or configuration twice
+        blob = json.dumps(v, sort_keys=True)
+        if blob in seen:
+            raise SpecError(f"{path}: {v!r} appears twice in the grid")
+        seen.add(blob)
+    return values if isinstance(value, list) else values[0]
 
 
 def _product(axes: dict[str, list]) -> list[dict[str, Any]]:
@@ -264,8 +290,9 @@ def _label(name: str, params: dict, template: str | None, all_params: dict) -> s
     if template:
         try:
             return template.format(**all_params)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise SpecError(f"label {template!r}: cannot format with {params}: {exc}") from exc
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            raise SpecError(f"label {template!r}: cannot format with {all_params}: "
+                            f"{exc}") from exc
     if not params:
         return name
     inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -284,6 +311,9 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     exp = _check_table(data.get("experiment", {}), _EXPERIMENT, "experiment")
     if exp.get("name") is None:
         exp["name"] = Path(source).stem if source else "experiment"
+    if not exp["name"].strip():
+        # results would go to results/ itself, among the other experiments' folders
+        raise SpecError("experiment.name: empty (it names the results folder)")
     if exp["trials"] < 1:
         raise SpecError(f"experiment.trials: must be >= 1, got {exp['trials']}")
     if exp["seed"] < 0:
@@ -291,21 +321,20 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     if not exp["metrics"]:
         raise SpecError("experiment.metrics: empty list (name at least one metric)")
     for i, m in enumerate(exp["metrics"]):
+        if not isinstance(m, str):
+            raise SpecError(f"experiment.metrics[{i}]: expected str, got "
+                            f"{type(m).__name__} {m!r}")
         if m not in METRICS:
             raise SpecError(f"experiment.metrics[{i}]: unknown metric {m!r} "
                             f"(known: {', '.join(METRICS)})")
-    if exp["batch_memory_mb"] <= 0:
-        raise SpecError("experiment.batch_memory_mb: must be > 0")
-    labels = [m.get("label") for m in data.get("methods", []) if isinstance(m, dict)]
-    if labels.count(exp["reference"]) > 1:
-        raise SpecError(f"experiment.reference: label {exp['reference']!r} names "
-                        f"{labels.count(exp['reference'])} methods, it must name one")
-    if exp["reference"] not in labels:
-        try:
-            get_method(exp["reference"])
-        except KeyError as exc:
-            raise SpecError(f"experiment.reference: {exc.args[0]} (or the label of one "
-                            "method of the spec)") from None
+    # `not x > 0` also rejects NaN; a bad tolerance would only fail in the metrics of the
+    # first finished trial, a NaN memory bound in the first batched chunk
+    if not (exp["batch_memory_mb"] > 0 and math.isfinite(exp["batch_memory_mb"])):
+        raise SpecError(f"experiment.batch_memory_mb: must be finite and > 0, got "
+                        f"{exp['batch_memory_mb']!r}")
+    if not (exp["recovery_tol"] > 0 and math.isfinite(exp["recovery_tol"])):
+        raise SpecError(f"experiment.recovery_tol: must be finite and > 0, got "
+                        f"{exp['recovery_tol']!r}")
     out["experiment"] = exp
 
     if "problem" not in data:
@@ -314,23 +343,27 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     if not isinstance(prob, dict):
         raise SpecError(f"problem: expected a table, got {type(prob).__name__}")
     gen_name = prob.get("generator", "sparse_recovery")
+    if not isinstance(gen_name, str):
+        raise SpecError(f"problem.generator: expected str, got {type(gen_name).__name__}")
     try:
         gen = get_generator(gen_name)
     except KeyError as exc:
         raise SpecError(f"problem.generator: {exc.args[0]}") from None
     choices = dict(gen.choices)
+    problem: dict[str, Any] = {}
     for key, value in prob.items():
         if key == "generator":
+            problem[key] = gen_name
             continue
         if key not in gen.params:
             raise SpecError(f"problem.{key}: unknown parameter of generator {gen_name!r} "
                             f"(allowed: {', '.join(gen.params)})")
-        _check_grid(_grid_values(value, f"problem.{key}"), gen.params[key],
-                    f"problem.{key}", choices.get(key, ()))
+        problem[key] = _check_grid(value, gen.params[key], f"problem.{key}",
+                                   choices.get(key, ()))
     for key in gen.required:
         if key not in prob:
             raise SpecError(f"problem.{key}: required parameter of {gen_name!r} is missing")
-    out["problem"] = dict(prob, generator=gen_name)
+    out["problem"] = dict(problem, generator=gen_name)
 
     methods = data.get("methods")
     if not isinstance(methods, list) or not methods:
@@ -348,20 +381,21 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             raise SpecError(f"{path}.name: {exc.args[0]}") from None
         if "label" in table and not isinstance(table["label"], str):
             raise SpecError(f"{path}.label: expected str")
+        method: dict[str, Any] = {}
         for key, value in table.items():
             if key in ("name", "label"):
+                method[key] = value
                 continue
             if key not in entry.params:
                 allowed = ", ".join(sorted(entry.params)) or "none"
                 raise SpecError(f"{path}.{key}: unknown parameter of method "
                                 f"{entry.name!r} (allowed: {allowed})")
-            _check_grid(_grid_values(value, f"{path}.{key}"), entry.params[key],
-                        f"{path}.{key}")
+            method[key] = _check_grid(value, entry.params[key], f"{path}.{key}")
         for key in entry.required:
             if key not in table:
                 raise SpecError(f"{path}.{key}: required parameter of {entry.name!r} "
                                 "is missing")
-        out["methods"].append(dict(table))
+        out["methods"].append(method)
 
     run = _check_table(data.get("run", {}), _RUN, "run")
     if run["executor"] not in EXECUTORS:
@@ -381,6 +415,12 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         table = _check_table(table, _PLOT, f"plots[{i}]")
         if table.get("kind") not in PLOT_KINDS:
             raise SpecError(f"plots[{i}].kind: must be one of {', '.join(PLOT_KINDS)}")
+        fmts = table.get("format", [])
+        for fmt in [fmts] if isinstance(fmts, str) else fmts:
+            # else `overparam run` fails at its end, after the sweep, while drawing
+            if fmt not in PLOT_FORMATS:
+                raise SpecError(f"plots[{i}].format: {fmt!r} is not one of "
+                                f"{', '.join(PLOT_FORMATS)}")
         extra = sorted(set(table) - {"kind", "name", "format"} - PLOT_OPTIONS[table["kind"]])
         if extra:
             raise SpecError(f"plots[{i}].{extra[0]}: a {table['kind']} plot does not take it "
@@ -397,7 +437,26 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         seen[cfg.label] = cfg.key
     if len(set(seen.values())) != len(configs):
         raise SpecError("methods: the same method configuration is listed twice")
+    _check_reference(out["experiment"], configs)
     return out
+
+
+def _check_reference(exp: dict[str, Any], configs: list[MethodConfig]) -> None:
+    """``experiment.reference`` must name one configuration of the spec by its label (as
+    expanded, the label `Spec.reference` matches) or a registered method that runs
+    without parameters; else it would fail only when the first cell runs."""
+    name = exp["reference"]
+    if any(c.label == name for c in configs):     # labels are unique (checked above)
+        return
+    try:
+        entry = get_method(name)
+    except KeyError as exc:
+        raise SpecError(f"experiment.reference: {exc.args[0]} (or the label of one "
+                        "method configuration of the spec)") from None
+    if entry.required and any(METRICS[m].needs_reference for m in exp["metrics"]):
+        raise SpecError(f"experiment.reference: method {name!r} needs parameters "
+                        f"({', '.join(entry.required)}); list it under [[methods]] with a "
+                        "label and name that label")
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -481,17 +540,32 @@ def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()
     return Spec(apply_overrides(data, overrides), source=str(path))
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(k: str) -> str:
+    """A key as TOML: bare when it can be (``where`` tables may name any column)."""
+    return k if _BARE_KEY.fullmatch(k) else _toml_string(k)
+
+
+def _toml_string(v: str) -> str:
+    # JSON escapes are TOML escapes, but JSON's ASCII-only output writes characters
+    # beyond the BMP as surrogate pairs, which TOML rejects; DEL must be escaped in TOML
+    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _toml_string(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}"
+                                for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
@@ -501,11 +575,11 @@ def _to_toml(data: dict[str, Any]) -> str:
         value = data.get(section)
         if isinstance(value, dict):
             lines.append(f"[{section}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
             lines.append("")
         elif isinstance(value, list):
             for table in value:
                 lines.append(f"[[{section}]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
                 lines.append("")
     return "\n".join(lines)
