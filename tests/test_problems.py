@@ -146,3 +146,148 @@ def test_as_operator_dispatch():
     assert isinstance(as_operator(sp.eye(3)), LinearOperatorAdapter)
     op = gaussian(3, 4, 0)
     assert as_operator(op) is op
+
+
+# ------------------------------------------------------------------ regression tests
+from overparam.problems import (  # noqa: E402
+    EntryMask,
+    GaussianSensing,
+    MatrixIdentity,
+    matrix_estimation,
+    matrix_sensing,
+    sparse_vector,
+    subsampled_fft,
+)
+from overparam.problems.operators import SubsampledFFT  # noqa: E402
+
+
+def _matrix_free_operators():
+    return [partial_dct(6, 10, 0), subsampled_fft(6, 10, 1),
+            EntryMask.from_mask(np.random.default_rng(2).random((3, 4)) < 0.5),
+            MatrixIdentity(2, 3),
+            LinearOperatorAdapter(sp.random(5, 7, density=0.5, random_state=4))]
+
+
+@pytest.mark.parametrize("op", _matrix_free_operators(), ids=lambda o: type(o).__name__)
+def test_scipy_view_takes_column_vectors_and_blocks(op):
+    # SciPy passes (n, 1) columns (default matmat, svds): these were gathered/transformed
+    # along the wrong axis (silently wrong) or crashed
+    M = op.to_dense()
+    L = op.as_linear_operator()
+    rng = np.random.default_rng(0)
+    X, R = rng.standard_normal((op.shape[1], 3)), rng.standard_normal((op.shape[0], 3))
+    np.testing.assert_allclose(L.matmat(X), M @ X, atol=1e-12)
+    np.testing.assert_allclose(L.rmatmat(R), M.T @ R, atol=1e-12)
+    np.testing.assert_allclose(L.matvec(X[:, :1]).ravel(), M @ X[:, 0], atol=1e-12)
+    # the adjoint's spectral norm went through svds and crashed
+    np.testing.assert_allclose(op.T.norm2, op.norm2, rtol=1e-12)
+    assert op.T.norm2 >= np.linalg.norm(M, 2) * (1 - 1e-8)
+
+
+@pytest.mark.parametrize("op", _matrix_free_operators(), ids=lambda o: type(o).__name__)
+def test_real_operators_on_complex_vectors(op):
+    # A z = A Re z + i A Im z (DenseOperator's answer); the imaginary part was dropped
+    M = op.to_dense()
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(op.shape[1]) + 1j * rng.standard_normal(op.shape[1])
+    w = rng.standard_normal(op.shape[0]) + 1j * rng.standard_normal(op.shape[0])
+    np.testing.assert_allclose(op.matvec(z), M @ z, atol=1e-12)
+    np.testing.assert_allclose(op.rmatvec(w), M.T @ w, atol=1e-12)
+    # complex dot test <A z, w> = <z, A^T w> (conjugate-linear in the first slot)
+    np.testing.assert_allclose(np.vdot(op.matvec(z), w), np.vdot(z, op.rmatvec(w)),
+                               rtol=1e-12)
+
+
+def test_matrix_free_sensing_columns_and_complex():
+    # same bugs as above for the key-regenerated sensing operator (few products: each
+    # first product compiles); rmatmat crashed, complex input lost its imaginary part
+    op = GaussianSensing(2, 3, 5, 3, matrix_free=True)
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((5, 2))
+    cols = np.column_stack([op.rmatvec(R[:, 0]), op.rmatvec(R[:, 1])])
+    np.testing.assert_allclose(op.as_linear_operator().rmatmat(R), cols, atol=1e-12)
+    w = R[:, 0] + 1j * R[:, 1]
+    np.testing.assert_allclose(op.rmatvec(w), cols[:, 0] + 1j * cols[:, 1], atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [partial_dct(6, 10, 0), subsampled_fft(6, 10, 1)],
+                         ids=lambda o: type(o).__name__)
+def test_transforms_act_on_columns_like_a_matrix(op):
+    M = op.to_dense()
+    X = np.random.default_rng(2).standard_normal((op.shape[1], 4))
+    R = np.random.default_rng(3).standard_normal((op.shape[0], 4))
+    np.testing.assert_allclose(op.matvec(X), M @ X, atol=1e-12)
+    np.testing.assert_allclose(op.rmatvec(R), M.T @ R, atol=1e-12)
+
+
+def test_matrix_operators_refuse_batches_instead_of_flattening():
+    mask = EntryMask.from_mask(np.eye(3, dtype=bool))
+    sens = GaussianSensing(2, 3, 5, 0, matrix_free=True)
+    with pytest.raises(ValueError, match="expected a vector of 9"):
+        mask.matvec(np.ones((9, 2)))
+    with pytest.raises(ValueError, match="expected a vector of 6"):
+        sens.matvec(np.ones((6, 2)))
+    np.testing.assert_array_equal(mask.matvec(np.eye(3)), [1.0, 1.0, 1.0])  # a W is fine
+
+
+def test_problem_keeps_private_copies_and_validates():
+    A = np.ones((3, 4))
+    y, xt = np.array([1.0, 2.0, 3.0]), np.zeros(4)
+    p = Problem(A, y, x_true=xt)
+    y[0], xt[0] = 9.0, 9.0  # the caller's arrays stay writable, and ours do not change
+    assert p.y[0] == 1.0 and p.x_true[0] == 0.0
+    base = np.array([[1.0, 2.0, 3.0]])
+    q = Problem(A, base[0])
+    base[0, 0] = 9.0
+    assert q.y[0] == 1.0
+    with pytest.raises(ValueError, match="x_true contains 1 non-finite"):
+        Problem(A, np.ones(3), x_true=[np.nan, 0, 0, 0])
+    # complex data (problems.structured) stay complex, no longer cast to real with a warning
+    assert np.iscomplexobj(Problem(A, np.ones(3), x_true=np.zeros(4) + 1j).x_true)
+    with pytest.raises(ValueError, match="noise must be"):
+        Problem(A, np.ones(3), noise=-1.0)
+    assert np.isnan(Problem(A, np.ones(3), noise=float("nan")).noise)
+
+
+def test_stored_gaussian_sensing_has_forward_data():
+    op = GaussianSensing(3, 4, 7, 0, matrix_free=False)
+    forward, data = op.jax_forward_data()  # was AttributeError: no '_fwd'
+    x = np.random.default_rng(0).standard_normal(12)
+    np.testing.assert_allclose(np.asarray(forward(jnp.asarray(data), jnp.asarray(x))),
+                               op.matvec(x), atol=1e-12)
+
+
+def test_entry_mask_rejects_fractional_indices():
+    with pytest.raises(ValueError, match="integer indices"):
+        EntryMask(3, 3, [0.5], [1])  # was truncated to entry (0, 1)
+    assert EntryMask(3, 3, np.array([2.0]), [1]).flat_index.tolist() == [7]
+
+
+def test_noise_norm_checked_even_without_noise():
+    with pytest.raises(ValueError, match="noise_norm"):
+        matrix_estimation(5, 5, 1, noise_norm="frobenius", seed=0)
+
+
+def test_matrix_sensing_records_per_measurement_noise():
+    # y_i = <A_i, W + E>, A_i ~ N(0, 1/m): the noise per measurement is N(0, ||E||_F^2/m),
+    # it was recorded as ||E||_F / sqrt(n1 n2) (the per-entry noise of E)
+    p = matrix_sensing(5, 6, 1, 2000, noise=2.0, seed=0)
+    e = p.y - p.A.matvec(p.x_true)
+    assert p.noise == pytest.approx(2.0 / np.sqrt(2000))
+    assert abs(np.std(e) / p.noise - 1) < 0.05
+
+
+def test_sparse_vector_validates_s_and_n():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="exceeds the dimension"):
+        sparse_vector(5, 6, rng)
+    with pytest.raises(ValueError, match="s must be >= 0"):
+        sparse_vector(5, -1, rng)
+    with pytest.raises(TypeError, match="s must be an integer"):
+        sparse_vector(5, 2.5, rng)
+
+
+def test_subsampled_fft_size_error_names_the_callers_m():
+    with pytest.raises(ValueError, match="at most 2 n = 20 real rows, asked for m = 30"):
+        sparse_recovery(10, 30, 2, operator="fft", seed=0)
+    assert isinstance(subsampled_fft(20, 10, 0), SubsampledFFT)  # m = 2 n is allowed

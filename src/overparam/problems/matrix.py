@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import as_generator, check_finite_array, check_int, check_positive
-from .operators import Operator
+from .operators import Operator, _real_parts
 from .problem import Problem
 
 SPECTRA = ("flat", "linear", "geometric", "gaussian")
@@ -69,6 +69,15 @@ class MatrixOperator(Operator):
         """``A^*(r)`` as an ``n1 x n2`` matrix."""
         return self.rmatvec(np.asarray(r, dtype=np.float64)).reshape(self.matrix_shape)
 
+    def _flat(self, v: np.ndarray, size: int) -> np.ndarray:
+        """``v`` (a vector, or an ``n1 x n2`` matrix for the forward map) as a flat vector
+        of ``size`` entries; anything else (e.g. a batch of columns) is refused instead of
+        being flattened into a wrong answer."""
+        if v.size != size:
+            raise ValueError(f"expected a vector of {size} entries (or an n1 x n2 matrix), "
+                             f"got shape {v.shape}")
+        return v.reshape(-1)
+
 
 # ---------------------------------------------------------------- forward maps (static)
 @dataclass(frozen=True)
@@ -84,6 +93,15 @@ class _GatherForward:
         return jnp.take(x, data, unique_indices=True, indices_are_sorted=True)
 
 
+@dataclass(frozen=True)
+class _DenseForward:
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        return data @ x
+
+
+_DENSE_FORWARD = _DenseForward()
+
+
 class MatrixIdentity(MatrixOperator):
     """Full observation of an ``n1 x n2`` matrix: ``A = I`` on ``vec(W)``."""
 
@@ -93,10 +111,10 @@ class MatrixIdentity(MatrixOperator):
         self.shape = (n1 * n2, n1 * n2)
 
     def matvec(self, x):
-        return np.array(x, dtype=np.float64, copy=True).reshape(-1)
+        return _real_parts(lambda v: np.array(v, copy=True).reshape(-1), x)
 
     def rmatvec(self, r):
-        return np.array(r, dtype=np.float64, copy=True).reshape(-1)
+        return _real_parts(lambda v: np.array(v, copy=True).reshape(-1), r)
 
     def jax_matvec(self, x):
         return x
@@ -117,6 +135,16 @@ class MatrixIdentity(MatrixOperator):
         return 1.0
 
 
+def _indices(idx: Any, name: str) -> np.ndarray:
+    """Integer indices as int64 (a cast would silently truncate 0.5 to 0)."""
+    a = np.asarray(idx)
+    if a.size and not (np.issubdtype(a.dtype, np.integer) or (
+            np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
+            and np.all(a == np.round(a)))):
+        raise ValueError(f"{name} must be integer indices, got {a.dtype} values {a.ravel()[:3]}")
+    return a.astype(np.int64).reshape(-1)
+
+
 class EntryMask(MatrixOperator):
     """Selection of observed entries ``(rows[k], cols[k])`` of an ``n1 x n2`` matrix.
 
@@ -126,8 +154,7 @@ class EntryMask(MatrixOperator):
 
     def __init__(self, n1: int, n2: int, rows: Any, cols: Any):
         n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        cols = np.asarray(cols, dtype=np.int64).reshape(-1)
+        rows, cols = _indices(rows, "rows"), _indices(cols, "cols")
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols differ in length ({rows.size} vs {cols.size})")
         if rows.size == 0:
@@ -168,11 +195,14 @@ class EntryMask(MatrixOperator):
         return m.reshape(self.matrix_shape)
 
     def matvec(self, x):
-        return np.asarray(x, dtype=np.float64).reshape(-1)[self.flat_index]
+        return _real_parts(lambda v: self._flat(v, self.shape[1])[self.flat_index], x)
 
     def rmatvec(self, r):
+        return _real_parts(self._rmatvec, r)
+
+    def _rmatvec(self, r: np.ndarray) -> np.ndarray:
         z = np.zeros(self.shape[1])
-        z[self.flat_index] = r
+        z[self.flat_index] = self._flat(r, self.shape[0])
         return z
 
     def jax_matvec(self, x):
@@ -245,13 +275,17 @@ class GaussianSensing(MatrixOperator):
 
     def matvec(self, x):
         if self.matrix is not None:
-            return self.matrix @ np.asarray(x, dtype=np.float64)
-        return np.asarray(self.jax_matvec(jnp.asarray(x, dtype=jnp.float64)))
+            return self.matrix @ np.asarray(x)
+        # the jitted forward: host products (SciPy solvers, to_dense) compile once
+        return _real_parts(lambda v: np.asarray(self._fwd.jitted(
+            jnp.asarray(self.key_data), jnp.asarray(self._flat(v, self.shape[1]),
+                                                    dtype=jnp.float64))), x)
 
     def rmatvec(self, r):
         if self.matrix is not None:
-            return self.matrix.T @ np.asarray(r, dtype=np.float64)
-        return np.asarray(self.jax_rmatvec(jnp.asarray(r, dtype=jnp.float64)))
+            return self.matrix.T @ np.asarray(r)
+        return _real_parts(lambda v: np.asarray(self.jax_rmatvec(
+            jnp.asarray(self._flat(v, self.shape[0]), dtype=jnp.float64))), r)
 
     def jax_matvec(self, x):
         if self.matrix is not None:
@@ -264,6 +298,8 @@ class GaussianSensing(MatrixOperator):
         return self._fwd.adjoint(jnp.asarray(self.key_data), r)
 
     def jax_forward_data(self):
+        if self.matrix is not None:  # stored: the matrix itself travels as the data
+            return _DENSE_FORWARD, self.matrix
         return self._fwd, self.key_data
 
     @cached_property
@@ -316,6 +352,7 @@ class _SensingForward:
 
         apply.defvjp(apply_fwd, apply_bwd)
         self._apply = apply
+        self.jitted = jax.jit(apply)
         self.adjoint = jax.jit(adj)
         self._rows = rows
 
@@ -435,11 +472,17 @@ def _noise_matrix(rng, shape, noise: float, noise_norm: str) -> np.ndarray:
 def _finish(A: MatrixOperator, W: np.ndarray, s: np.ndarray, noise: float,
             noise_norm: str, rng, info: dict) -> Problem:
     noise = check_positive(noise, "noise", allow_zero=True)
+    if noise_norm not in ("fro", "spectral"):  # also when noise == 0 (no silent typo)
+        raise ValueError(f"noise_norm must be 'fro' or 'spectral', got {noise_norm!r}")
     target = W
     if noise > 0:
         target = W + _noise_matrix(rng, W.shape, noise, noise_norm)
     y = A.matvec(target.reshape(-1))
     per_entry = noise / math.sqrt(W.size) if noise_norm == "fro" else float("nan")
+    if isinstance(A, GaussianSensing) and noise_norm == "fro":
+        # y_i = <A_i, W + E> with A_i ~ N(0, 1/m) i.i.d.: the noise <A_i, E> of each
+        # measurement is exactly N(0, ||E||_F^2 / m), whatever the shape of W
+        per_entry = noise / math.sqrt(A.shape[0])
     info = dict(info, matrix_shape=tuple(W.shape), singular_values=s.tolist(),
                 noise_norm=noise, noise_norm_type=noise_norm)
     return Problem(A, y, x_true=W.reshape(-1), noise=0.0 if noise == 0 else per_entry,

@@ -67,8 +67,25 @@ class Operator:
 
     def as_linear_operator(self) -> spla.LinearOperator:
         """A SciPy ``LinearOperator`` view (for SciPy solvers)."""
+        m, n = self.shape
+
+        # SciPy hands ``matvec`` vectors of shape (n,) *or* (n, 1) (its default ``matmat``,
+        # used by ``svds`` and ``@``, passes columns as (n, 1)); the maps here take 1-D
+        # vectors, so flatten on the way in and out
+        def mv(v: np.ndarray) -> np.ndarray:
+            return np.asarray(self.matvec(np.asarray(v).reshape(-1))).reshape(m)
+
+        def rmv(v: np.ndarray) -> np.ndarray:
+            return np.asarray(self.rmatvec(np.asarray(v).reshape(-1))).reshape(n)
+
+        def mm(X: np.ndarray) -> np.ndarray:
+            return np.column_stack([mv(col) for col in np.asarray(X).T]).reshape(m, -1)
+
+        def rmm(X: np.ndarray) -> np.ndarray:
+            return np.column_stack([rmv(col) for col in np.asarray(X).T]).reshape(n, -1)
+
         return spla.LinearOperator(
-            self.shape, matvec=self.matvec, rmatvec=self.rmatvec, dtype=np.float64
+            self.shape, matvec=mv, rmatvec=rmv, matmat=mm, rmatmat=rmm, dtype=np.float64
         )
 
     @cached_property
@@ -120,6 +137,19 @@ class _Adjoint(Operator):
     def jax_rmatvec(self, r):
         return self.op.jax_matvec(r)
 
+    @property
+    def is_dense(self) -> bool:
+        return self.op.is_dense
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        return self.op.to_dense(max_entries).conj().T  # A^H for complex operators
+
+    @cached_property
+    def norm2(self) -> float:
+        # A and A^T share their singular values (and the wrapped operator may know its
+        # norm in closed form)
+        return self.op.norm2
+
 
 class DenseOperator(Operator):
     """An explicit matrix."""
@@ -151,6 +181,17 @@ class DenseOperator(Operator):
         return jnp.asarray(self.matrix).T @ r
 
 
+def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any) -> np.ndarray:
+    """``apply`` (a real linear map written for real input) on ``v``, complex included:
+    ``A v = A Re(v) + i A Im(v)``, instead of casting ``v`` to float (which silently drops
+    the imaginary part)."""
+    v = np.asarray(v)
+    if np.iscomplexobj(v):
+        return apply(np.ascontiguousarray(v.real, dtype=np.float64)) + 1j * apply(
+            np.ascontiguousarray(v.imag, dtype=np.float64))
+    return apply(np.asarray(v, dtype=np.float64))
+
+
 def _distinct_rows(rows: Any, n: int, what: str) -> np.ndarray:
     """Row indices of a subsampled transform: at least one, distinct, in [0, n)."""
     rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -173,13 +214,21 @@ class PartialDCT(Operator):
         self.shape = (rows.size, self.n)
         self.scale = float(np.sqrt(self.n / rows.size))
 
+    # NumPy maps act on the first axis: a vector (n,) or a batch of columns (n, k), like
+    # ``matrix @ x`` for a dense operator
     def matvec(self, x):
-        return self.scale * scipy.fft.dct(np.asarray(x, float), norm="ortho")[self.rows]
+        return _real_parts(self._matvec, x)
 
     def rmatvec(self, r):
-        z = np.zeros(self.n)
+        return _real_parts(self._rmatvec, r)
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        return self.scale * scipy.fft.dct(x, norm="ortho", axis=0)[self.rows]
+
+    def _rmatvec(self, r: np.ndarray) -> np.ndarray:
+        z = np.zeros((self.n,) + r.shape[1:])
         z[self.rows] = r
-        return self.scale * scipy.fft.idct(z, norm="ortho")
+        return self.scale * scipy.fft.idct(z, norm="ortho", axis=0)
 
     def jax_matvec(self, x):
         return self.scale * jax.scipy.fft.dct(x, norm="ortho")[self.rows]
@@ -221,16 +270,23 @@ class SubsampledFFT(Operator):
         rng = as_generator(seed)
         return cls(n, np.sort(rng.choice(n, size=m, replace=False)))
 
+    # NumPy maps act on the first axis (a vector or a batch of columns); complex input
+    # is split into real and imaginary parts (A is a real matrix, not C-linear F_S)
     def matvec(self, x):
-        f = np.fft.fft(np.asarray(x, dtype=np.float64))[self.rows] * self.scale
-        return np.concatenate([f.real, f.imag])
+        return _real_parts(self._matvec, x)
 
     def rmatvec(self, r):
-        r = np.asarray(r, dtype=np.float64)
-        z = np.zeros(self.n, dtype=np.complex128)
+        return _real_parts(self._rmatvec, r)
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        f = np.fft.fft(x, axis=0)[self.rows] * self.scale
+        return np.concatenate([f.real, f.imag])
+
+    def _rmatvec(self, r: np.ndarray) -> np.ndarray:
+        z = np.zeros((self.n,) + r.shape[1:], dtype=np.complex128)
         z[self.rows] = r[: self.m_complex] + 1j * r[self.m_complex:]
         # adjoint of x -> (Re F_S x, Im F_S x): Re(F_S^H z) = n * Re(ifft(z))
-        return self.n * self.scale * np.fft.ifft(z).real
+        return self.n * self.scale * np.fft.ifft(z, axis=0).real
 
     def jax_matvec(self, x):
         f = jnp.fft.fft(x)[self.rows]
@@ -265,10 +321,12 @@ class LinearOperatorAdapter(Operator):
         self._jax_rmv = _callback_linear(self.rmatvec, self.matvec, self.shape[::-1])
 
     def matvec(self, x):
-        return np.asarray(self.linop.matvec(np.asarray(x, float)), float).reshape(-1)
+        return _real_parts(
+            lambda v: np.asarray(self.linop.matvec(v), float).reshape(-1), x)
 
     def rmatvec(self, r):
-        return np.asarray(self.linop.rmatvec(np.asarray(r, float)), float).reshape(-1)
+        return _real_parts(
+            lambda v: np.asarray(self.linop.rmatvec(v), float).reshape(-1), r)
 
     def jax_matvec(self, x):
         return self._jax_mv(x)
@@ -343,6 +401,10 @@ def subsampled_fft(m: int, n: int, seed: int | np.random.Generator) -> Subsample
     m = check_int(m, "m", minimum=2)
     if m % 2:
         raise ValueError(f"a subsampled FFT has 2 real rows per DFT row: m = {m} must be even")
+    n = check_int(n, "n", minimum=1)
+    if m > 2 * n:  # report the caller's m, not the m / 2 DFT rows it becomes
+        raise ValueError(f"a subsampled FFT has at most 2 n = {2 * n} real rows, asked for "
+                         f"m = {m}")
     return SubsampledFFT.random(m // 2, n, seed)
 
 

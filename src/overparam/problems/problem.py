@@ -1,12 +1,13 @@
 """The Problem type: an operator, measurements and (optionally) the truth behind them."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .._core import check_system
+from .._core import check_finite_array, check_system
 from .operators import Operator, as_operator
 
 
@@ -23,7 +24,8 @@ class Problem:
     x_true : ndarray of shape (n,) or None
         The planted signal, when known.
     noise : float
-        Standard deviation of the additive Gaussian noise per measurement.
+        Standard deviation of the additive Gaussian noise per measurement (>= 0; NaN
+        when it has no single value, e.g. matrix noise scaled to a spectral norm).
     info : dict
         Generator parameters (n, m, s, seed, ...), for records.
     """
@@ -37,17 +39,25 @@ class Problem:
     def __post_init__(self) -> None:
         A = as_operator(self.A)
         object.__setattr__(self, "A", A)
-        y = check_system(A.shape, self.y)
+        # private read-only copies: freezing the caller's array (or a view of it) would
+        # make their array read-only and leave ours writable through its base (complex
+        # measurements stay complex: see problems.structured)
+        y = np.array(check_system(A.shape, self.y), copy=True)
         y.setflags(write=False)
         object.__setattr__(self, "y", y)
         if self.x_true is not None:
-            xt = np.asarray(self.x_true, dtype=float).reshape(-1)
+            xt = np.array(check_finite_array(self.x_true, "x_true"), copy=True).reshape(-1)
             if xt.shape[0] != A.shape[1]:
                 raise ValueError(
                     f"x_true has {xt.shape[0]} entries but A has {A.shape[1]} columns"
                 )
             xt.setflags(write=False)
             object.__setattr__(self, "x_true", xt)
+        noise = self.noise
+        if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (
+                np.isnan(noise) or 0 <= noise < np.inf):
+            raise ValueError(f"noise must be a finite number >= 0 (or NaN), got {noise!r}")
+        object.__setattr__(self, "noise", float(noise))
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -22,6 +22,10 @@ def sparse_vector(
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    n = check_int(n, "n", minimum=1)
+    s = check_int(s, "s", minimum=0)
+    if s > n:
+        raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
     x = np.zeros(n)
     support = rng.choice(n, size=s, replace=False)
     if signal == "gaussian":
