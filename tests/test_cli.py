@@ -111,3 +111,22 @@ def test_console_script_entry_point():
     done = subprocess.run([sys.executable, "-m", "overparam.cli", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "run" in done.stdout and "plot" in done.stdout
+
+
+def test_run_reports_numeric_hue_and_bad_spec_plots_exit_2(spec, tmp_path, capsys):
+    # hue = "depth" gives float keys: the 50% report formats them like the legend
+    text = spec.read_text().replace('y = "recovered"', 'y = "recovered"\nhue = "depth"\n'
+                                    'where = { method = "hadamard_limit" }')
+    spec.write_text(text)
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.strip().startswith("depth=2 ") and "m50 =" in line for line in lines)
+    # a plot's where outside the (overridden) grid: a message and exit 2, results kept
+    assert main(["run", str(spec), "--out", str(tmp_path / "r2"), "--set",
+                 "plots[0].where.s=5"]) == 2
+    err = capsys.readouterr().err
+    assert "error: plots: no rows match" in err and "Traceback" not in err
+    assert len(load(tmp_path / "r2")) == 2 * 2 * 3  # cells x trials x configurations
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--where", "s"]) == 2
+    assert "--where 's': expected COL=VALUE" in capsys.readouterr().err

@@ -109,3 +109,71 @@ def test_traces_carry_method_parameters_and_kinds_refuse_foreign_options(folder,
         plots.plot(folder, "phase", out=tmp_path, logx=True)
     with pytest.raises(SpecError, match=r"plots\[0\]\.theory: a trace plot does not take"):
         load_spec(dict(SPEC, plots=[{"kind": "trace", "theory": False}]))
+
+
+def _mesh(ax):
+    from matplotlib.collections import QuadMesh
+
+    return next(c for c in ax.collections if isinstance(c, QuadMesh))
+
+
+def test_hue_without_the_parameter_is_one_line_of_its_own():
+    # basis pursuit has no init_scale: its rows are one line "init_scale=none", not an
+    # empty line per NaN (NaN != NaN) and not a crash in a phase panel
+    df = pd.DataFrame(dict(method=["bp"] * 4 + ["gd"] * 4, s=1, n=20,
+                           init_scale=[np.nan] * 4 + [1e-2] * 4, m=[10, 10, 20, 20] * 2,
+                           recovered=[0, 1, 1, 1, 0, 0, 0, 1]))
+    fig = plots.curve(df, "m", hue="init_scale", theory=False)
+    lines = {ln.get_label(): ln.get_ydata().tolist() for ln in fig.axes[0].get_lines()}
+    assert lines == {"init_scale=0.01": [0.0, 0.5], "init_scale=none": [0.5, 1.0]}
+    fig = plots.phase(df, "s", "m", facet="init_scale")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["init_scale=0.01", "init_scale=none"]
+    cross = plots.transitions(df, hue="init_scale")
+    assert cross[0.01] == 20.0 and [v for k, v in cross.items() if k != 0.01] == [10.0]
+
+
+def test_failed_runs_count_as_not_recovered_in_rates():
+    # status "error" rows carry NaN metrics; a rate over the successful runs only would
+    # put the 50% point at m = 15 instead of 20
+    df = pd.DataFrame(dict(label="a", m=[10, 10, 20, 20, 30, 30],
+                           status=["ok", "ok", "ok", "error", "ok", "ok"],
+                           recovered=[0, 0, 1, np.nan, 1, 1], rel_error=0.1))
+    assert plots.transitions(df) == {"a": 20.0}
+    fig = plots.curve(df, "m", "recovered", theory=False)
+    assert fig.axes[0].get_lines()[0].get_ydata().tolist() == [0.0, 0.5, 1.0]
+    fig = plots.phase(df.assign(s=1), "s", "m", facet=None, theory=False)
+    assert _mesh(fig.axes[0]).get_array().ravel().tolist() == [0.0, 0.5, 1.0]
+
+
+def test_phase_keeps_empty_rows_and_shares_one_colour_scale():
+    # an m whose cells are all NaN must keep its row (else 30's values sit on tick "20"),
+    # and panels with different ranges share the one colorbar's scale
+    df = pd.DataFrame(dict(label=["a"] * 6 + ["b"] * 6, s=[2, 1] * 6,
+                           m=[30, 30, 20, 20, 10, 10] * 2,
+                           rel_error=[5, 6, np.nan, np.nan, 1, 2] + [0.1] * 6))
+    fig = plots.phase(df, "s", "m", "rel_error", theory=False)
+    a, b = fig.axes[0], fig.axes[1]
+    assert [t.get_text() for t in a.get_yticklabels()] == ["10", "20", "30"]
+    assert [t.get_text() for t in a.get_xticklabels()] == ["1", "2"]
+    grid = np.ma.filled(_mesh(a).get_array(), np.nan).reshape(3, 2)
+    np.testing.assert_array_equal(grid, [[2, 1], [np.nan, np.nan], [6, 5]])
+    assert _mesh(a).get_clim() == _mesh(b).get_clim() == (0.0, 6.0)
+
+
+def test_titles_name_fixed_n_and_s_and_strings_are_an_axis():
+    df = pd.DataFrame(dict(label="a", method=["bp", "gd"] * 2, n=20, s=3, m=12,
+                           init_scale=[1e-1, 1e-1, 1e-3, 1e-3], l1_gap=[0.0, 0.1, 0.0, 0.2],
+                           recovered=[1, 0, 1, 1]))
+    title = plots.curve(df, "init_scale", "l1_gap").axes[0].get_title()
+    assert title == "l1_gap vs init_scale\nn=20, m=12, s=3"     # "s" in "init_scale"
+    fig = plots.curve(df, "method", "recovered")                 # no float() of "bp"
+    assert fig.axes[0].get_lines()[0].get_ydata().tolist() == [1.0, 0.5]
+
+
+def test_rate_curves_stay_linear_and_bad_formats_write_nothing(folder, tmp_path):
+    df = pd.DataFrame(dict(label="a", m=[10, 20, 30], recovered=[0.005, 0.5, 1.0]))
+    assert plots.curve(df, "m").axes[0].get_yscale() == "linear"
+    with pytest.raises(ValueError, match="format must be"):
+        plots.plot(folder, "curve", x="m", out=tmp_path, formats=("png", "jpg"))
+    assert not list(tmp_path.iterdir())

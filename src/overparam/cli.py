@@ -104,7 +104,7 @@ def _spec_plots(folder: Path, plots: list[dict], out: Path | None = None) -> lis
 def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
     """Lines comparing the 50% crossings of rate-vs-m curves with delta(s, n)."""
     from .plots import transitions
-    from .plots.figures import RATES, _frame, _theory_m, filter_rows
+    from .plots.figures import RATES, _frame, _hue_label, _theory_m, filter_rows
 
     lines = []
     for table in plots:
@@ -114,14 +114,16 @@ def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
         y = table.get("y", "recovered")
         df = filter_rows(_frame(folder), table.get("where"))
         dm = _theory_m(df)
-        cross = transitions(df, "m", y, table.get("hue", "label"))
+        hue = table.get("hue", "label")
+        cross = transitions(df, "m", y, hue)
         head = f"50% {y} along m"
         if dm is not None:
             head += f" (theory delta(s={df.s.iloc[0]}, n={df.n.iloc[0]}) = {dm:.2f})"
         lines.append(head + ":")
         for label, m50 in cross.items():
             rel = f"  ({100 * (m50 - dm) / dm:+.1f}% vs theory)" if dm else ""
-            lines.append(f"  {label:<40s} m50 = {m50:7.2f}{rel}")
+            # hue may be numeric (depth = 2.0): format the key as the legend does
+            lines.append(f"  {_hue_label(hue, label):<40s} m50 = {m50:7.2f}{rel}")
     return lines
 
 
@@ -151,8 +153,15 @@ def _cmd_run(args) -> int:
         return 2
     print(summary)
     if spec.plots and not args.no_plots:
-        written = _spec_plots(summary.folder, spec.plots)
-        for line in _transition_report(summary.folder, spec.plots):
+        try:
+            written = _spec_plots(summary.folder, spec.plots)
+            report = _transition_report(summary.folder, spec.plots)
+        except (KeyError, ValueError) as exc:  # e.g. a plot's where outside a --set grid
+            print(f"error: plots: {exc.args[0] if exc.args else exc} (the results are "
+                  f"stored; fix the spec's [[plots]] and run `overparam plot "
+                  f"{summary.folder}`)", file=sys.stderr)
+            return 2
+        for line in report:
             print(line)
         print(f"plots written to {Path(summary.folder) / 'plots'}:")
         for path in written:

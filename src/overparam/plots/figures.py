@@ -63,7 +63,10 @@ def _check_columns(df, *cols: str) -> None:
 
 
 def _auto_log(values: np.ndarray) -> bool:
-    v = np.asarray(values, dtype=float)
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):  # a column of strings (e.g. x = "method"): linear
+        return False
     v = v[np.isfinite(v)]
     return bool(v.size and np.all(v > 0) and v.max() / v.min() >= 100)
 
@@ -84,15 +87,48 @@ def _theory_m(df) -> float | None:
     return l1_statistical_dimension(float(s), float(n))
 
 
+def _isnan(key: Any) -> bool:
+    return isinstance(key, (float, np.floating)) and bool(np.isnan(key))
+
+
 def _hue_order(df, hue: str) -> list:
-    return list(dict.fromkeys(df[hue].tolist()))
+    """Distinct values of ``hue`` in order of appearance, all missing values as one NaN
+    (``dict.fromkeys`` alone keeps every NaN: they are not equal to each other)."""
+    keys = list(dict.fromkeys(v for v in df[hue].tolist() if not _isnan(v) and v is not None))
+    if df[hue].isna().any():
+        keys.append(float("nan"))
+    return keys
+
+
+def _select(df, col: str, key: Any):
+    """Rows whose ``col`` is ``key``; a NaN key selects the rows without a value (a method
+    without that parameter, e.g. basis pursuit for ``init_scale``)."""
+    if key is None or _isnan(key):
+        return df[df[col].isna()]
+    return df[df[col] == key]
+
+
+def _with_errors(df, value: str):
+    """Rows whose ``value`` is a rate, with failed runs (``status == "error"``, metrics
+    NaN) counted as 0: a solver that raised did not recover; dropping those rows would
+    compute the rate over the successful runs only."""
+    if value not in RATES or "status" not in df.columns or value not in df.columns:
+        return df
+    failed = (df["status"] == "error").to_numpy() & df[value].isna().to_numpy()
+    if not failed.any():
+        return df
+    df = df.copy()
+    df.loc[failed, value] = 0.0
+    return df
 
 
 def _hue_label(hue: str, key: Any) -> str:
     """Legend entry: labels as they are, other columns as ``col=value``."""
     if hue == "label":
         return str(key)
-    if isinstance(key, (float, np.floating)) and float(key).is_integer():
+    if key is None or _isnan(key):
+        key = "none"  # rows without this parameter
+    elif isinstance(key, (float, np.floating)) and float(key).is_integer():
         key = int(key)
     elif isinstance(key, (float, np.floating)):
         key = f"{key:g}"
@@ -120,8 +156,9 @@ def transitions(source: Any, x: str = "m", value: str = "recovered", hue: str = 
     interpolation between grid points; NaN when it never crosses)."""
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, value, hue)
+    df = _with_errors(df, value)
     out = {}
-    for key, grp in df.groupby(hue, sort=False):
+    for key, grp in df.groupby(hue, sort=False, dropna=False):
         rate = grp.groupby(x)[value].mean().sort_index()
         xs, ys = rate.index.to_numpy(dtype=float), rate.to_numpy(dtype=float)
         out[key] = float("nan")
@@ -166,14 +203,14 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     """
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, hue)
-    df = df[df[x].notna()]
+    df = _with_errors(df[df[x].notna()], y)
     if df.empty:
         raise ValueError(f"no rows with a value of {x!r}")
     stat = stat or ("mean" if y in RATES else "median")
     table = _summary(df, x, y, hue, stat)
     fig, (ax,) = _figure()
     for key in (_hue_order(df, hue) if hue else [None]):
-        t = table[table[hue] == key] if hue else table
+        t = _select(table, hue, key) if hue else table
         line, = ax.plot(t[x], t["centre"], marker="o", ms=3,
                         label=_hue_label(hue, key) if hue else y)
         ax.fill_between(t[x], t["low"], t["high"], color=line.get_color(), alpha=0.2, lw=0)
@@ -184,7 +221,8 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
                        label=f"theory $\\delta(s,n)$ = {dm:.1f}")
     if logx if logx is not None else _auto_log(df[x].to_numpy()):
         ax.set_xscale("log")
-    if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
+    # rates keep a linear 0..1 axis unless asked (their y limits are set below)
+    if logy if logy is not None else (y not in RATES and _auto_log(table["centre"])):
         ax.set_yscale("log")
     if y in RATES:
         ax.set_ylim(-0.03, 1.03)
@@ -210,27 +248,43 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     """
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, value, facet)
+    df = _with_errors(df[df[x].notna() & df[y].notna()], value)
+    if df.empty:
+        raise ValueError(f"no rows with values of both {x!r} and {y!r}")
     keys = _hue_order(df, facet) if facet else [None]
+    grids = []
+    for key in keys:
+        d = _select(df, facet, key) if facet else df
+        grid = d.pivot_table(index=y, columns=x, values=value, aggfunc="mean")
+        # every axis value of the panel, even where all its cells are NaN (pivot_table
+        # drops such rows/columns, which would shift the neighbours onto the wrong ticks)
+        grids.append(grid.reindex(index=_sorted(d[y]), columns=_sorted(d[x])))
+    # one colour scale for all panels: the single colorbar must be right for every panel
+    if value in RATES:
+        vmin, vmax = 0.0, 1.0
+    else:
+        vals = np.concatenate([g.to_numpy(dtype=float).ravel() for g in grids])
+        vals = vals[np.isfinite(vals)]
+        vmin = min(0.0, float(vals.min())) if vals.size else 0.0
+        vmax = float(vals.max()) if vals.size else 1.0
     ncols = min(len(keys), 3)
     nrows = int(np.ceil(len(keys) / ncols))
     fig, axes = _figure(ncols, nrows, size=(4.6, 3.8))
     n = _single(df, "n")
     image = None
-    for ax, key in zip(axes, keys):
-        d = df[df[facet] == key] if facet else df
-        grid = d.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index()
-        grid = grid.reindex(sorted(grid.columns), axis=1)
-        xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+    for ax, key, grid in zip(axes, keys, grids):
+        xs, ys = grid.columns.to_numpy(), grid.index.to_numpy()
         # grid cells of equal size, ticks at the values (works for log-spaced grids)
         image = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5,
-                              grid.to_numpy(dtype=float), cmap="viridis", vmin=0.0,
-                              vmax=1.0 if value in RATES else None, shading="flat")
+                              grid.to_numpy(dtype=float), cmap="viridis", vmin=vmin,
+                              vmax=vmax, shading="flat")
         _ticks(ax.set_xticks, xs)
         _ticks(ax.set_yticks, ys)
         if theory and n is not None and {x, y} == {"s", "m"}:
             from ..theory import l1_transition_curve
 
             s_vals, m_vals = (xs, ys) if x == "s" else (ys, xs)
+            s_vals, m_vals = s_vals.astype(float), m_vals.astype(float)
             s_fine = np.linspace(s_vals.min(), s_vals.max(), 200)
             m_fine = l1_transition_curve(int(n), s_fine)
             inside = (m_fine >= m_vals.min()) & (m_fine <= m_vals.max())
@@ -251,10 +305,16 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     return fig
 
 
+def _sorted(values) -> list:
+    """Distinct non-missing values, sorted (strings as they are)."""
+    return sorted(values.dropna().unique().tolist())
+
+
 def _ticks(setter, values: np.ndarray, most: int = 12) -> None:
     step = max(1, int(np.ceil(len(values) / most)))
     idx = np.arange(0, len(values), step)
-    setter(idx, [f"{v:g}" for v in values[idx]])
+    setter(idx, [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
+                 for v in values[idx]])
 
 
 def trace(source: Any, field: str = "residual", *, hue: str = "label",
@@ -284,7 +344,7 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     table = _summary(df[df["iter"] > 0], "iter", field, hue, "median")
     fig, (ax,) = _figure()
     for key in _hue_order(df, hue):
-        t = table[table[hue] == key]
+        t = _select(table, hue, key)
         line, = ax.plot(t["iter"], t["centre"], label=_hue_label(hue, key))
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
@@ -302,9 +362,10 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
 
 def _title(df, y: str, x: str, where: dict | None) -> str:
     fixed = []
+    axes = x.split(", ")  # phase passes "x, y"; a substring test would drop n for "init_scale"
     for col in ("n", "m", "s"):
         v = _single(df, col)
-        if v is not None and col not in x:
+        if v is not None and col not in axes:
             fixed.append(f"{col}={v}")
     if where:
         fixed += [f"{k}={v}" for k, v in where.items() if k not in ("n", "m", "s")]
@@ -339,6 +400,10 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     options = {k: v for k, v in options.items() if v is not None}
     from ..experiments.spec import PLOT_OPTIONS
 
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    for fmt in formats:  # before drawing: a bad format must not leave some files written
+        if fmt not in ("png", "pdf", "svg"):
+            raise ValueError(f"format must be png, pdf or svg, got {fmt!r}")
     unknown = sorted(set(options) - PLOT_OPTIONS.get(kind, set(options)))
     if unknown:
         raise ValueError(f"a {kind} plot does not take {', '.join(unknown)} (it takes "
@@ -367,11 +432,8 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         raise ValueError(f"kind must be phase, curve or trace, got {kind!r}")
     outdir = Path(out) if out else Path(folder) / "plots"
     outdir.mkdir(parents=True, exist_ok=True)
-    formats = [formats] if isinstance(formats, str) else list(formats)
     written = []
     for fmt in formats:
-        if fmt not in ("png", "pdf", "svg"):
-            raise ValueError(f"format must be png, pdf or svg, got {fmt!r}")
         path = outdir / f"{stem}.{fmt}"
         fig.savefig(path, dpi=150)
         written.append(path)
@@ -384,7 +446,9 @@ def parse_where(items: Iterable[str]) -> dict[str, Any]:
 
     where: dict[str, Any] = {}
     for item in items:
-        key, _, raw = item.partition("=")
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--where {item!r}: expected COL=VALUE, e.g. m=80")
         try:
             where[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
