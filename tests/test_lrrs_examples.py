@@ -54,3 +54,21 @@ def test_lrrs_full_specs_validate():
         spec = experiments.load_spec(EXAMPLES / name)
         assert spec.generator == "lrrs_problem"
         assert len(spec.method_configs()) == 3
+
+
+def test_lrrs_recovered_counts_a_diverged_estimate_as_failure():
+    # a non-finite (diverged) estimate has not recovered the matrix: 0, as the core
+    # ``recovered``; NaN would drop the trial from the success rate and inflate it
+    from overparam import Result, Status
+    from overparam.experiments.generators import get_generator
+    from overparam.experiments.measures import compute_metrics
+
+    p = get_generator("lrrs_problem").make(dict(n1=6, n2=4, rank=1, s=2, m=20), 0)
+    names = ["lrrs_recovered", "lrrs_rel_error"]
+    for x in (np.full(24, np.nan), np.full(24, np.inf + 0j)):
+        res = Result(x=x, status=Status.DIVERGED, n_iter=3)
+        out = compute_metrics(names, p, res.x, None, 1e-4, result=res)
+        assert out["lrrs_recovered"] == 0.0
+        assert np.isnan(out["lrrs_rel_error"])
+    exact = Result(x=np.asarray(p.x_true).reshape(-1), status=Status.CONVERGED, n_iter=1)
+    assert compute_metrics(names, p, exact.x, None, 1e-4, result=exact)["lrrs_recovered"] == 1.0

@@ -63,8 +63,10 @@ def _lrrs_rel_error(problem, result, ref, tol):
 
 
 def _lrrs_recovered(problem, result, ref, tol):
+    # a diverged (non-finite) estimate has not recovered the matrix: 0, as the core
+    # ``recovered`` metric; a NaN would drop the trial from the success rate
     err = _complex_rel_error(problem, result)
-    return math.nan if math.isnan(err) else float(err < tol)
+    return 0.0 if math.isnan(err) else float(err < tol)
 
 
 def _iter_to_tol(problem, result, ref, tol):
@@ -85,6 +87,7 @@ for _entry in (
                 description="||X - X*||_F / ||X*||_F of the solver's (possibly complex) "
                             "matrix"),
     MetricEntry("lrrs_recovered", _lrrs_recovered, needs_truth=True, takes_result=True,
+                if_not_finite=0.0,
                 description="1 if lrrs_rel_error < recovery_tol (the paper: 1e-4)"),
     MetricEntry("iter_to_tol", _iter_to_tol, needs_truth=True, takes_result=True,
                 description="first iteration whose traced relative error is below "
