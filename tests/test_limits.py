@@ -406,3 +406,67 @@ def test_precision_floor_is_reported():
     # negative control: a reachable tolerance converges
     ok = hadamard_limit(p, depth=4, init_scale=1e-3, tol=1e-8)
     assert ok.success
+
+
+def test_complex_measurements_are_refused():
+    # Problem keeps a complex y; the limit is real and used to drop the imaginary part
+    # with only a ComplexWarning, returning a "converged" answer to another problem
+    A = np.random.default_rng(0).standard_normal((5, 12))
+    y = A @ np.r_[1.0, np.zeros(11)]
+    with pytest.raises(ValueError, match="y must be real"):
+        hadamard_limit(A, y + 0.5j)
+    with pytest.raises(ValueError, match="y must be real"):
+        hadamard_limit(Problem(A, y + 0.5j))
+    assert hadamard_limit(A, y.astype(complex).real).success  # negative control
+
+
+def test_zero_measurements_nonneg_dense_path():
+    # y = 0, x = a^2 exp(z) (L = 2): A exp(A^T w) = 0 does not involve a, so the limit is
+    # a^2 times a fixed positive null vector of A and the continuation path is constant
+    # in z. Its Newton directions vanish; they used to be judged "negligible" and stop the
+    # path as stagnated (x 76% off), with info relative_residual = ||r|| / 1e-300 ~ 1e280.
+    A = np.random.default_rng(0).standard_normal((20, 50))
+    r3 = hadamard_limit(A, np.zeros(20), nonneg=True, init_scale=1e-3, method="newton")
+    r2 = hadamard_limit(A, np.zeros(20), nonneg=True, init_scale=1e-2, method="newton")
+    assert r3.success and r2.success, r3.message
+    assert r3.info["relative_residual"] <= 1e-10
+    assert np.all(r3.x > 0) and np.linalg.norm(A @ r3.x) <= 1e-12 * np.linalg.norm(r3.x)
+    assert rel(r3.x / 1e-6, r2.x / 1e-4) < 1e-6
+    # negative control: a wrong scaling exponent fails the same check
+    assert rel(r3.x / 1e-3, r2.x / 1e-2) > 0.5
+
+
+def test_auto_overdetermined_switches_to_exact_newton():
+    # m > n: A D A^T is singular, and at depth 3 its null space swamps the tightened CG
+    # solves (relative residual 5e2 at rtol 1e-9) before the iteration cap: "auto" used to
+    # stop as stagnated ("no descent direction", relative residual 9e-3) on this
+    # consistent, uniquely solvable system instead of switching to dense Newton
+    rng = np.random.default_rng(0)
+    rng.standard_normal((400, 300)), rng.random(10)  # (the scanned problem: 2nd draw)
+    A = rng.standard_normal((600, 300)) / np.sqrt(600)
+    x = np.zeros(300)
+    x[:10] = 1.0 + rng.random(10)
+    res = hadamard_limit(A, A @ x, depth=3)
+    assert res.success, res.message
+    assert res.info["method"] == "newton-cg" and res.info["dense_fallback_step"] is not None
+    assert rel(res.x, x) < 1e-8
+
+
+def test_dense_newton_overdetermined_solves_on_range():
+    # m > n: A D A^T is singular; Cholesky on it (after "auto" switched to it at step 18)
+    # let rounding in null(A^T) swamp the direction once the residual was small: stopped
+    # as stagnated at a relative residual 1.2e-9. CholeskySolver now solves on range(A).
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((600, 300)) / np.sqrt(600)
+    x = np.zeros(300)
+    x[:10] = 1.0 + rng.random(10)
+    res = hadamard_limit(A, A @ x, depth=3)
+    assert res.success, res.message
+    assert res.info["dense_fallback_step"] is not None
+    assert rel(res.x, x) < 1e-8
+    # the range solve agrees with a plain one away from the rounding floor
+    from overparam.limits._linsolve import CholeskySolver
+    D = rng.uniform(0.1, 10.0, 300)
+    b = A @ rng.standard_normal(300)
+    d, _ = CholeskySolver(A).solve(D, b, 0.0)
+    assert rel((A * D) @ (A.T @ d), b) < 1e-10

@@ -104,6 +104,31 @@ def test_underdetermined_without_nonneg_solution_is_infeasible():
         np.testing.assert_allclose(res.x, 0.0, atol=1e-6)  # the NNLS minimizer is 0
 
 
+def test_limit_infeasible_returns_the_certified_minimizer():
+    # "infeasible" promises the certified NNLS minimizer; method="limit" used to return the
+    # Newton iterate left when no limit exists (relative residual 2.4 here, 7e3 on mixed
+    # signs: worse than x = 0, KKT residual 1.8e-3 to 5e3)
+    rng = np.random.default_rng(5)
+    A = np.abs(rng.standard_normal((20, 60)))  # (one shape below: one CD compilation)
+    res = nnls(A, -np.ones(20), method="limit")
+    assert res.status is Status.INFEASIBLE, res.message
+    assert res.info["kkt_rel"] <= 1e-8 and res.info["relative_residual"] <= 1.0 + 1e-12
+    np.testing.assert_allclose(res.x, 0.0, atol=1e-10)
+    # mixed signs, infeasible by a Farkas row (row 0 positive, y_0 < 0); over-determined
+    # noise (no interpolant at all): the same minimizer as Lawson-Hanson
+    B = rng.standard_normal((20, 60))
+    B[0] = np.abs(B[0])
+    yb = rng.standard_normal(20)
+    yb[0] = -1.0
+    C = rng.standard_normal((60, 30))
+    for M, y in ((B, yb), (C, rng.standard_normal(60))):
+        res = nnls(M, y, method="limit")
+        assert res.status is Status.INFEASIBLE, res.message
+        assert res.info["kkt_rel"] <= 1e-8
+        ref = nnls(M, y, method="lawson-hanson")
+        assert abs(res.fun - ref.fun) <= 1e-9 * ref.fun
+
+
 def test_rank_deficient_matrix_gives_a_certified_minimizer():
     rng = np.random.default_rng(6)
     B = rng.standard_normal((50, 10))

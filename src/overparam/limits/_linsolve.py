@@ -28,10 +28,28 @@ class CholeskySolver:
         self.A = matrix
         self.n_matvec = 0
         self.last_atd = None  # A^T d is one product here: the caller forms it
+        # m > n: A D A^T (m x m) has rank <= n, and rounding in the right-hand side's
+        # component in null(A^T) (~1e-16 ||y||) divided by its ~1e-16 ||H|| eigenvalues
+        # swamps d once the residual is small (measured: "no descent direction" at a
+        # relative residual 1e-9). With A = Q R (thin QR), A D A^T = Q (R D R^T) Q^T:
+        # solve the n x n system on range(A), exactly and in n^3 instead of m^2 n flops
+        self.Q: np.ndarray | None = None
+        self.R: np.ndarray | None = None
+        m, n = matrix.shape
+        if m > n:
+            self.Q, self.R = np.linalg.qr(matrix)
 
     def solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
+        if self.Q is not None:
+            R = self.R
+            d, k = self._factor_solve((R * D) @ R.T, self.Q.T @ b)
+            return self.Q @ d, k
         A = self.A
-        Hs = (A * D) @ A.T
+        return self._factor_solve((A * D) @ A.T, b)
+
+    @staticmethod
+    def _factor_solve(Hs: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+        """Cholesky solve of ``Hs d = b``, with a growing diagonal shift if it is singular."""
         shift = 0.0
         scale = float(np.trace(Hs)) / Hs.shape[0]
         for _ in range(4):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_int, check_not_complex, check_positive
 from ..problems import Problem, as_problem
 from ._links import Link
 from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
@@ -129,8 +129,8 @@ def hadamard_limit(
     Raises
     ------
     ValueError
-        Shape mismatch, NaN or inf in the data, ``init_scale <= 0``, ``depth < 2``,
-        an operator without rows, or an unknown method.
+        Shape mismatch, NaN or inf in the data, complex ``y``, ``init_scale <= 0``,
+        ``depth < 2``, an operator without rows, or an unknown method.
 
     Notes
     -----
@@ -244,7 +244,7 @@ def hadamard_limit(
         status, msg, info_extra = _diagnose(op, yv, nonneg, state, status, msg)
     return _result(status, state["x"], state["w"], state["z"], yv, state["it"],
                    state["n_cg"], state["n_matvec"], method, time.perf_counter() - t0, msg,
-                   link, ax=state["ax"],
+                   link, ax=state["ax"], ynorm=state["ynorm"],
                    extra=dict(info_extra, n_continuation=state["n_cont"],
                               dense_fallback_step=state["fallback_step"],
                               history=np.asarray(state["history"]).reshape(-1, 4)))
@@ -264,8 +264,12 @@ def _blas_threads(limit: int | None):
 # -- input ---------------------------------------------------------------------------
 def _as_problem(A: Any, y: Any) -> Problem:
     try:
-        return as_problem(A, y)
-    except TypeError as err:  # y missing or given twice: a usage error of this function
+        problem = as_problem(A, y)
+        # Problem keeps a complex y (see problems.structured); the limit is real and the
+        # float64 cast below would silently drop the imaginary part
+        check_not_complex(problem.y, "y")
+        return problem
+    except TypeError as err:  # y missing, given twice or complex: a usage error here
         raise ValueError(str(err)) from err
 
 
@@ -403,6 +407,13 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             if getattr(solver, "single", None) is not None:
                 solver.single = None  # inexact float32 products: retry in float64
                 continue
+            if fallback is not None and not _is_farkas(link, zd, dy):
+                # CG broke down without reaching its cap (measured: m > n, singular
+                # A D A^T, a tightened solve ended at a true relative residual 5e2 for
+                # rtol 1e-9 after 62 iterations): exact solves from here
+                n_matvec_before = solver.n_matvec
+                solver, fallback, fallback_step = fallback(), None, it
+                continue
             if _is_farkas(link, zd, dy):
                 farkas = d
                 status = Status.INFEASIBLE
@@ -434,6 +445,11 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         zfloor = 1e-14 * max(1.0, float(np.max(np.abs(z))))
 
         def negligible(t: float) -> bool:
+            # a full step is never negligible: when the Newton direction itself is below
+            # the floor, w already solves the system at this scale (e.g. y = 0 with the
+            # non-negative L = 2 model, whose z does not depend on the scale)
+            if t == 1.0:
+                return False
             return t * zmax <= zfloor if zmax > 0.0 else t < 1e-12
 
         eps_phi = 1e-13 * (abs(phi0) + abs(wy) + 1.0)
@@ -550,9 +566,11 @@ def _diagnose(op, y, nonneg, state, status, msg):
 
 
 def _result(status, x, w, z, y, it, n_cg, n_matvec, method, wall, msg, link, ax=None,
-            extra=None) -> Result:
+            extra=None, ynorm=None) -> Result:
     r = (ax if ax is not None else np.zeros_like(y)) - y
-    ynorm = max(float(np.linalg.norm(y)), 1e-300)
+    # ``ynorm``: the reference of the stopping test (the starting residual when y = 0,
+    # where dividing by ||y|| would report ~1e280)
+    ynorm = max(float(np.linalg.norm(y)) if ynorm is None else float(ynorm), 1e-300)
     fun = 0.5 * float(r @ r)
     info = dict(
         method=method, depth=link.depth, nonneg=link.nonneg,
