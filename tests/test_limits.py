@@ -470,3 +470,19 @@ def test_dense_newton_overdetermined_solves_on_range():
     b = A @ rng.standard_normal(300)
     d, _ = CholeskySolver(A).solve(D, b, 0.0)
     assert rel((A * D) @ (A.T @ d), b) < 1e-10
+
+
+def test_a_stalled_continuation_says_where_it_stopped():
+    # a known failure (docs/sparse_recovery.md): the only non-negative solution is the
+    # planted x, reached at init scale ~1e-4, where the continuation stalls; the result
+    # must not pass for the limit at the requested scale
+    from overparam.problems import sparse_recovery
+
+    p = sparse_recovery(200, 140, 28, nonneg=True, seed=1)
+    res = hadamard_limit(p, depth=2, init_scale=1e-6, nonneg=True)
+    if res.status is Status.CONVERGED:  # fixed one day: then it must be the planted x
+        np.testing.assert_allclose(res.x, p.x_true, atol=1e-8)
+        return
+    assert res.status is Status.STAGNATED and not res.success
+    assert res.info["init_scale"] > 1e-6
+    assert "continuation path at init_scale" in res.message

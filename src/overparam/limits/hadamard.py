@@ -420,8 +420,11 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                 message = "the dual is unbounded below along a Farkas direction"
                 break
             status = Status.STAGNATED
+            where = "" if at_target else (
+                f" on the continuation path at init_scale {np.exp(s):.3g}: x is the limit "
+                "there, not at the requested scale")
             message = (f"{status.advice} (no descent direction at relative residual "
-                       f"{rn / ynorm:.3e})")
+                       f"{rn / ynorm:.3e}{where})")
             break
         if link.nonneg and dy > 0 and np.all(zd <= 0.0) and approx:
             zd, approx = rmv(d), False  # certify with the exact product
