@@ -8,6 +8,7 @@ from .checks import (
     check_real_array,
     check_system,
 )
+from .norms import safe_norm
 from .result import Result, Status
 from .seeds import as_generator, derive_seed
 
@@ -23,4 +24,5 @@ __all__ = [
     "check_real_array",
     "check_system",
     "derive_seed",
+    "safe_norm",
 ]

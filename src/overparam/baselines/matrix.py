@@ -41,20 +41,6 @@ def _complex_op(op: Any) -> bool:
     return np.issubdtype(np.dtype(getattr(op, "dtype", np.float64)), np.complexfloating)
 
 
-def _matvec(op: Any, x: np.ndarray) -> np.ndarray:
-    """``A x``, also for complex ``x`` and a real operator (which would drop ``Im x``)."""
-    if np.iscomplexobj(x) and not _complex_op(op):
-        return op.matvec(x.real) + 1j * op.matvec(x.imag)
-    return op.matvec(x)
-
-
-def _rmatvec(op: Any, r: np.ndarray) -> np.ndarray:
-    """``A^H r``, also for complex ``r`` and a real operator."""
-    if np.iscomplexobj(r) and not _complex_op(op):
-        return op.rmatvec(r.real) + 1j * op.rmatvec(r.imag)
-    return op.rmatvec(r)
-
-
 def _data(problem: Problem) -> np.ndarray:
     """``y`` as float64, or complex128 when the measurements are complex."""
     y = np.asarray(problem.y)
@@ -67,7 +53,7 @@ def _sqnorm(r: np.ndarray) -> float:
 
 
 def _rel_residual(problem: Problem, W: np.ndarray) -> float:
-    r = _matvec(problem.A, W.reshape(-1)) - problem.y
+    r = problem.A.matvec(W.reshape(-1)) - problem.y
     return float(np.linalg.norm(r) / max(np.linalg.norm(problem.y), 1e-300))
 
 
@@ -214,7 +200,7 @@ def nuclear_norm_prox(
     cplx = np.iscomplexobj(y) or _complex_op(op)          # then W is complex too
     L = op.norm2 ** 2
     t_step = 1.0 / L
-    AtY = _rmatvec(op, y).reshape(n1, n2)
+    AtY = op.rmatvec(y).reshape(n1, n2)
     lam_max = float(np.linalg.norm(AtY, 2))
     if lam is None:
         final = check_positive(lam_min_ratio, "lam_min_ratio") * lam_max
@@ -231,10 +217,10 @@ def nuclear_norm_prox(
     it, rank, converged = 0, 0, False
 
     def grad(Z):
-        return _rmatvec(op, _matvec(op, Z.reshape(-1)) - y).reshape(n1, n2)
+        return op.rmatvec(op.matvec(Z.reshape(-1)) - y).reshape(n1, n2)
 
     def objective(Z, lm):
-        r = _matvec(op, Z.reshape(-1)) - y
+        r = op.matvec(Z.reshape(-1)) - y
         return 0.5 * _sqnorm(r) + lm * float(np.linalg.svd(Z, compute_uv=False).sum())
 
     for si, lm in enumerate(stages):
@@ -287,7 +273,7 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
         W = y.reshape(n1, n2).copy()
         how = "closed form"
     elif isinstance(op, EntryMask):
-        W = _rmatvec(op, y).reshape(n1, n2)
+        W = op.rmatvec(y).reshape(n1, n2)
         how = "closed form (zero fill)"
     elif op.is_dense:
         W = np.linalg.lstsq(op.to_dense(), y, rcond=None)[0].reshape(n1, n2)
@@ -307,7 +293,7 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
         W = w.reshape(n1, n2)
         how = "LSQR"
     wall = time.perf_counter() - t0
-    r = _matvec(op, W.reshape(-1)) - y
+    r = op.matvec(W.reshape(-1)) - y
     return Result(x=W, status=Status.CONVERGED, n_iter=n_iter, fun=0.5 * _sqnorm(r),
                   wall_time=wall, message=f"minimum-norm least squares ({how})",
                   info=dict(method="min_norm_least_squares",

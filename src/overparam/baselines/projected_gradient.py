@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_not_complex, check_positive
+from .._core import (Result, Status, check_int, check_not_complex, check_positive,
+                     safe_norm)
 from ..problems import Problem
 from ._common import setup
 
@@ -38,15 +39,7 @@ def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
     """``||min(x, g)||_2``: zero exactly at the NNLS solutions (``x >= 0``, ``g >= 0``,
     ``x * g = 0`` with ``g = A^T (Ax - y)``); the natural residual of the complementarity
     problem, ``||x - max(x - g, 0)||``."""
-    return _safe_norm(np.minimum(x, g))
-
-
-def _safe_norm(v: np.ndarray) -> float:
-    """``||v||_2`` scaled by ``max|v|``: ``np.linalg.norm`` squares entries (inf at 1e200)."""
-    top = float(np.max(np.abs(v))) if v.size else 0.0
-    if top == 0.0 or not np.isfinite(top):
-        return top
-    return top * float(np.linalg.norm(v / top))
+    return safe_norm(np.minimum(x, g))
 
 
 @functools.lru_cache(maxsize=32)
@@ -247,8 +240,8 @@ def _result(problem: Problem, x: np.ndarray, it: int, kkt_rel: float, wall: floa
         status = Status.MAX_ITER
     r = problem.residual(x) if status is not Status.DIVERGED else np.full(problem.m, np.nan)
     g = problem.A.rmatvec(r)
-    ny = _safe_norm(problem.y)
-    nr = _safe_norm(r)
+    ny = safe_norm(problem.y)
+    nr = safe_norm(r)
     info = dict(info, kkt=kkt_residual(x, g), kkt_rel=kkt_rel, gradient=g,
                 relative_residual=nr / (ny if ny > 0 else 1.0))
     msg = f"{status.advice} (KKT residual {kkt_rel:.2e} relative after {it} iterations)"

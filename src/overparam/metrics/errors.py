@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._core import check_finite_array, check_int, check_positive
+from .._core import check_finite_array, check_int, check_positive, safe_norm
 
 
 def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.ndarray]:
@@ -29,15 +29,6 @@ def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.n
         raise ValueError(f"shape mismatch: x has shape {est.shape} but {ref_name} has "
                          f"shape {ref.shape}")
     return est, ref
-
-
-def _norm2(v: np.ndarray) -> float:
-    """Euclidean norm without under/overflow (scaled by max|v|)."""
-    v = np.abs(v.ravel())
-    top = float(v.max())
-    if top == 0.0 or not np.isfinite(top):
-        return top if not np.isnan(v).any() else float("nan")
-    return top * float(np.linalg.norm(v / top))
 
 
 def _ratio(num: float, den: float) -> float:
@@ -78,7 +69,7 @@ def relative_error(x: Any, x_ref: Any) -> float:
     s = top if top > 0 else 1.0
     with np.errstate(over="ignore"):
         diff = est / s - ref / s
-    return _ratio(_norm2(diff), _norm2(ref / s))
+    return _ratio(safe_norm(diff), safe_norm(ref / s))
 
 
 def l1_gap(x: Any, x_ref: Any, *, relative: bool = True) -> float:
@@ -253,10 +244,10 @@ def residual(A: Any, x: Any, y: Any, *, relative: bool = True) -> float:
         # (a float cast would drop it, and score e.g. x = x_true + 1j * x_true as exact).
         re = op.matvec(np.ascontiguousarray(est.real, dtype=np.float64)) - yv
         im = op.matvec(np.ascontiguousarray(est.imag, dtype=np.float64))
-        r = _norm2(np.concatenate([re, im]))
+        r = safe_norm(np.concatenate([re, im]))
     else:
-        r = _norm2(op.matvec(est.astype(np.float64)) - yv)
-    return _ratio(r, _norm2(yv)) if relative else r
+        r = safe_norm(op.matvec(est.astype(np.float64)) - yv)
+    return _ratio(r, safe_norm(yv)) if relative else r
 
 
 def success(x: Any, x_true: Any, tol: float = 1e-3) -> bool:

@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core import Result, Status
+from .._core import Result, Status, safe_norm
 from ._alphabet import check_bits, check_real, msq_round
-from .vertex import (_as_columns, _check_X, _norms, default_scale, unused_vertex_options,
+from .vertex import (_as_columns, _check_X, default_scale, unused_vertex_options,
                      vertex)
 
 __all__ = ["layer", "gpfq", "msq", "relative_error", "LAYER_METHODS"]
@@ -37,8 +37,8 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
                    Xq: np.ndarray | None = None) -> np.ndarray:
     """Per neuron ``||X w - Xq q|| / ||X w||`` (``Xq = X`` by default); NaN where ``Xw = 0``."""
     Xq = X if Xq is None else Xq
-    num = _norms(X @ W - Xq @ Q)   # no under/overflow of the squares (data at 1e+-200)
-    den = _norms(X @ W)
+    num = safe_norm(X @ W - Xq @ Q, axis=0)   # data at 1e+-200: no under/overflow
+    den = safe_norm(X @ W, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 

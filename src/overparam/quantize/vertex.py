@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
-from .._core import Result, Status, as_generator
+from .._core import Result, Status, as_generator, safe_norm
 from ._alphabet import cells, check_bits, check_real, level_tol
 
 __all__ = ["vertex", "vertex_box", "reduce_rows"]
@@ -91,15 +91,6 @@ def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
     return _from_qr(R, piv, r, float(np.linalg.norm(R[r:, r:])))
 
 
-def _norms(B: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Euclidean norms along ``axis`` without under- or overflow of the squares (data
-    of size 1e-200 or 1e200)."""
-    top = np.abs(B).max(initial=0.0)
-    if not 0.0 < top < np.inf:  # all zero, or NaN/inf entries: as NumPy
-        return np.linalg.norm(B, axis=axis)
-    return np.linalg.norm(B / top, axis=axis) * top
-
-
 def _rank_rtol(m: int, N: int) -> float:
     """Default relative rank tolerance of :func:`reduce_rows`."""
     return max(m, N) * np.finfo(float).eps
@@ -127,8 +118,8 @@ def reduce_rows_scaled(X: np.ndarray, alpha: float) -> Reduced:
     if red.rank == m:
         # sigma_min(X) >= sigma_min(X_B) = 1 / ||R11^{-1}||_2 >= 1 / inv_norm; above the
         # rank tolerance, reduce_rows(X) has rank m too
-        inv_norm = _norms(sla.solve_triangular(red.R11, np.eye(m))).max() * np.sqrt(m)
-        if inv_norm * rtol * _norms(X).max() < 1.0:
+        inv_norm = safe_norm(sla.solve_triangular(red.R11, np.eye(m)), axis=0).max() * np.sqrt(m)
+        if inv_norm * rtol * safe_norm(X, axis=0).max() < 1.0:
             return red
     plain = reduce_rows(X)
     return _scaled_qr(plain.A, alpha, rtol, plain) if plain.rank else plain
@@ -141,7 +132,7 @@ def _scaled_qr(B: np.ndarray, alpha: float, rtol: float,
     get ``s_j = eps`` (never a pivot; not 0: ``A = R / s``). With ``plain`` (``B =
     plain.A``) the rank is ``plain.rank``, and ``plain`` itself is returned if the scaled
     basis is singular."""
-    norms = _norms(B)
+    norms = safe_norm(B, axis=0)
     rel = norms / norms.max() if norms.max() > 0 else norms
     tiny = rel <= rtol
     s = np.where(tiny, np.finfo(float).eps, np.where(tiny, 1.0, rel) ** -float(alpha))
@@ -404,9 +395,9 @@ def _residuals(X: np.ndarray, W: np.ndarray, Z: np.ndarray, span: np.ndarray,
     constraint; this check keeps that from being reported as success."""
     D = Z - W.T
     res = np.abs(D @ X.T).max(axis=1, initial=0.0)  # A may have no rows (rank 0)
-    bound = 1e-9 * (np.broadcast_to(span, D.shape) @ _norms(X))
+    bound = 1e-9 * (np.broadcast_to(span, D.shape) @ safe_norm(X, axis=0))
     if dropped > 0:
-        bound = bound + dropped * _norms(D, axis=1)
+        bound = bound + dropped * safe_norm(D, axis=1)
     return res, res <= bound
 
 
