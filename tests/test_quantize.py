@@ -532,3 +532,194 @@ def test_methods_without_a_vertex_refuse_vertex_options(method):
                        layer(W, X, 2, method).x)
     with pytest.raises(TypeError, match="computes no vertex"):
         quantize_network([(W, np.zeros(2))], X, 2, method, solver="pivot")
+
+
+# -- scale: data and weights near 1e+-200 ---------------------------------------------------
+
+@pytest.mark.parametrize("s", [2.0**-700, 1e-200, 1e200, 2.0**700])
+def test_gpfq_is_invariant_to_scaling_the_data(s):
+    # ||X_t||^2 overflowed at 1e200 (NaN weights, rel_error NaN) and underflowed at 1e-200
+    # (every column "zero": plain MSQ); Q must not depend on the scale of X (and Xq)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((12, 40))
+    Xq = X + 0.1 * rng.standard_normal(X.shape)
+    W = rng.uniform(-1, 1, (40, 3))
+    with np.errstate(all="raise"):
+        for xq in (None, Xq):
+            Q0 = gpfq(W, X, 2, Xq=xq)
+            Q = gpfq(W, s * X, 2, Xq=None if xq is None else s * xq)
+            assert np.array_equal(Q, Q0)
+        res0, res = layer(W, X, 2, "gpfq"), layer(W, s * X, 2, "gpfq")
+    assert np.array_equal(res.x, res0.x)
+    assert np.allclose(res.info["rel_error"], res0.info["rel_error"], rtol=1e-12)
+    # not plain MSQ: the error feedback is at work
+    assert np.all(res.info["rel_error"] < layer(W, X, 2, "msq").info["rel_error"])
+
+
+def test_gpfq_with_a_tiny_column_matches_a_long_double_direct_implementation():
+    # X at 1e200 with one column 1e-170 times the others: ||X_t||^2 overflowed, and for
+    # that column it underflows even once the whole X is rescaled (v = w, MSQ's level).
+    # Oracle: the literal loop in long double (exponent range 1e+-4932, no over/underflow)
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((6, 10))
+    X[:, 3] *= 1e-170
+    X *= 1e200
+    Xq = X * (1 + 0.1 * rng.standard_normal(X.shape))
+    W = rng.uniform(-1, 1, (10, 4))
+    c = np.abs(W).max(axis=0)
+    def direct(w, X, c, Xq):   # as _gpfq_direct; v clipped first (|lv - v| ties at 1e169)
+        X, Xq = X.astype(np.longdouble), Xq.astype(np.longdouble)
+        lv, u, q = alphabet(2, c), np.zeros(X.shape[0], dtype=np.longdouble), np.zeros(10)
+        for t in range(X.shape[1]):
+            v = np.clip(Xq[:, t] @ (u + w[t] * X[:, t]) / (Xq[:, t] @ Xq[:, t]), -c, c)
+            q[t] = lv[np.argmin(np.abs(lv - v))]
+            u = u + w[t] * X[:, t] - q[t] * Xq[:, t]
+        return q
+
+    for xq in (None, Xq):
+        Q = gpfq(W, X, 2, Xq=xq)
+        for k in range(4):
+            ref = direct(W[:, k], X, c[k], X if xq is None else xq)
+            assert np.allclose(Q[:, k], ref, rtol=1e-14, atol=0)   # the same levels
+    # the tiny column is not at MSQ's level for every neuron (v is far outside the range)
+    assert np.any(gpfq(W, X, 2)[3] != msq(W, 2)[3])
+
+
+@pytest.mark.parametrize("t", [2.0**-900, 1e-300, 1e300, 2.0**900])
+def test_gpfq_and_msq_scale_with_the_weights(t):
+    X, W = _gaussian(8, 30, n=3, seed=4)
+    for f in (lambda V: gpfq(V, X, 2), lambda V: msq(V, 2)):
+        Q0, Q = f(W), f(t * W)
+        if np.log2(t).is_integer():
+            assert np.array_equal(Q, t * Q0)      # exact scaling: bit for bit
+        else:
+            assert np.allclose(Q / t, Q0, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 12])
+@pytest.mark.parametrize("c", [1.5e308, 1e-310])
+def test_msq_round_and_cells_at_extreme_scales(bits, c):
+    # 2 c / n and x + c overflowed near 1e308 (NaN levels); a subnormal scale lost digits
+    rng = np.random.default_rng(bits)
+    u = rng.uniform(-1.2, 1.2, 200)
+    x = u * c
+    lv = alphabet(bits, 1.0)
+    brute = lv[np.argmin(np.abs((x / c)[:, None] - lv[None, :]), axis=1)]
+    with np.errstate(over="raise", invalid="raise"):
+        q = msq_round(x, bits, c)
+    assert np.all(np.isfinite(q))
+    assert np.allclose(np.abs(x / c - q / c), np.abs(x / c - brute), rtol=0, atol=1e-6)
+    inside = np.clip(x, -c, c)
+    lo, hi = cells(inside, bits, c)
+    lo1, hi1 = cells(np.clip(u, -1, 1), bits, 1.0)
+    rel = 1e-6 if c < 1e-300 else 1e-12       # subnormal: few digits
+    assert np.allclose(lo / c, lo1, rtol=0, atol=rel) and np.allclose(hi / c, hi1, rtol=0,
+                                                                       atol=rel)
+
+
+def test_cells_refuses_nan():
+    # NaN entries passed the range check and gave NaN cells
+    with pytest.raises(ValueError, match="NaN"):
+        cells(np.array([0.5, np.nan]), 2, 1.0)
+
+
+@pytest.mark.parametrize("solver", ["pivot", "pool", "highs"])
+def test_vertex_scales_with_w_and_not_with_X(solver):
+    # the walk's tolerances were absolute: w ~ 1e-20 stopped at n_free = 0 with
+    # NUMERICAL_ERROR (Xz = Xw broken), HiGHS refused w ~ 1e300 ("Model error")
+    X, W = _gaussian(10, 40, n=3, seed=1)
+    r0 = vertex(X, W, 2, solver=solver)
+    assert r0.success
+    for sx in (1e-150, 1.0, 1e150):
+        for sw in (1e-150, 1e-20, 1e150, 1e300):
+            r = vertex(sx * X, sw * W, 2, solver=solver)
+            assert r.success, (sx, sw, r.message)
+            assert np.array_equal(r.info["n_free"], r0.info["n_free"])
+            assert np.allclose(r.x / sw, r0.x, rtol=1e-9, atol=1e-12)
+            Z = r.x / sw
+            assert np.abs(X @ (Z - W)).max() <= 1e-10
+
+
+@pytest.mark.parametrize("method", ["vertex-msq", "msq", "gpfq"])
+def test_layer_is_consistent_under_scaling(method):
+    # vertex-MSQ with weights ~1e-150 returned plain MSQ's weights (its vertex failed)
+    X, W = _gaussian(10, 40, n=3, seed=1)
+    r0 = layer(W, X, 2, method)
+    for sx, sw in ((1e-200, 1.0), (1e200, 1.0), (1.0, 1e-150), (1.0, 1e150),
+                   (1e200, 1e-150), (1e-150, 1e150)):
+        r = layer(sw * W, sx * X, 2, method)
+        assert r.success
+        assert np.allclose(r.x / sw, r0.x, rtol=1e-12, atol=0)
+        assert np.allclose(r.info["rel_error"], r0.info["rel_error"], rtol=1e-9)
+
+
+def test_relative_error_of_a_neuron_with_tiny_weights():
+    # the norms were scaled by the largest entry of the whole layer: ||X w||^2 of a neuron
+    # 1e-200 times smaller underflowed to 0 and its error read NaN
+    from overparam.quantize.layer import relative_error
+
+    X, W = _gaussian(6, 20, n=1, seed=2)
+    W = np.column_stack([W[:, 0], 1e-200 * W[:, 0]])
+    Q = msq(W, 2, scale="layer")    # the second neuron on the layer's (coarse) levels
+    err = relative_error(X, W, Q)
+    Xl, Wl, Ql = (np.asarray(a, dtype=np.longdouble) for a in (X, W, Q))
+    ref = (np.sqrt(np.sum((Xl @ (Wl - Ql)) ** 2, axis=0))
+           / np.sqrt(np.sum((Xl @ Wl) ** 2, axis=0)))
+    assert np.all(np.isfinite(err)) and np.allclose(err, ref.astype(float), rtol=1e-12)
+    assert np.allclose(relative_error(1e200 * X, 1e150 * W, 1e150 * Q), err, rtol=1e-12)
+
+
+def test_highs_vertex_at_many_bits():
+    # HiGHS' default feasibility tolerance (1e-7) is a 23-bit cell: from 20 bits its
+    # answer, clipped to the box, broke Xz = Xw (NUMERICAL_ERROR)
+    X, W = _gaussian(10, 40, n=2, seed=3)
+    for bits in (20, 24):
+        r = vertex(X, W, bits, solver="highs")
+        assert r.success, r.message
+        assert np.all(r.info["n_free"] <= 10) and r.info["residual"] <= 1e-10
+        lo, hi = cells(W, bits, np.abs(W).max(axis=0)[None, :])
+        assert np.all(r.x >= lo) and np.all(r.x <= hi)
+
+
+@pytest.mark.parametrize("method", ["vertex-msq", "msq", "gpfq"])
+def test_network_is_invariant_to_scaling_the_inputs(method):
+    # without biases a ReLU network is positively homogeneous: quantizing it against
+    # 1e200 X gave NaN weights with GPFQ
+    rng = np.random.default_rng(3)
+    params = [(rng.standard_normal((20, 16)), np.zeros(16)),
+              (rng.standard_normal((16, 8)), np.zeros(8)),
+              (rng.standard_normal((8, 3)), np.zeros(3))]
+    X = rng.standard_normal((30, 20))
+    r0 = quantize_network(params, X, 2, method)
+    for s in (1e-200, 1e200):
+        r = quantize_network(params, s * X, 2, method)
+        assert r.success and np.array_equal(r.x, r0.x)
+        assert np.allclose([e["rel_error"] for e in r.info["layers"]],
+                           [e["rel_error"] for e in r0.info["layers"]], rtol=1e-12)
+
+
+def test_network_passes_on_a_failed_layer(monkeypatch):
+    # a layer's NUMERICAL_ERROR (e.g. a vertex that broke Xz = Xw) was reported as CONVERGED
+    import sys
+
+    from overparam import Status
+
+    net_mod = sys.modules["overparam.quantize.network"]
+    real = net_mod.layer
+    calls = []
+
+    def failing_second(*a, **k):
+        res = real(*a, **k)
+        calls.append(1)
+        if len(calls) == 2:
+            res.status, res.message = Status.NUMERICAL_ERROR, "Xz = Xw broken"
+        return res
+
+    monkeypatch.setattr(net_mod, "layer", failing_second)
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((20, 16)), np.zeros(16)),
+              (rng.standard_normal((16, 3)), np.zeros(3))]
+    res = quantize_network(params, rng.standard_normal((30, 20)), 2, "msq")
+    assert res.status is Status.NUMERICAL_ERROR and "layer 1" in res.message
+    monkeypatch.setattr(net_mod, "layer", real)
+    assert quantize_network(params, rng.standard_normal((30, 20)), 2, "msq").success

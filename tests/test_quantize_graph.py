@@ -257,3 +257,17 @@ def test_sigma_delta_state_stays_within_half_a_step(bits, n, seed):
     step = 2.0 / (2**bits - 1)
     assert np.allclose(q, msq_round(q, bits, 1.0))                  # on the alphabet
     assert np.abs(np.cumsum(f - q)).max() <= step / 2 + 1e-12      # |u_i| <= Delta / 2
+
+
+@pytest.mark.parametrize("method", ["single-shot", "msq", "sigma-delta"])
+def test_graph_error_of_a_tiny_signal(method):
+    # ||f|| of a signal ~1e-200 underflowed to 0 and the error read NaN (only f = 0 may)
+    A = make_graph("grid", 64, seed=0)
+    _, Xr = laplacian_eigenvectors(A, 5)
+    f = 1e-200 * bandlimited_signal(Xr, seed=0)
+    res = graph_signal(f, A, 5, 1, method, Xr=Xr)
+    fl, ql = np.asarray(f, dtype=np.longdouble), np.asarray(res.x, dtype=np.longdouble)
+    ref = float(np.sqrt(np.sum((Xr.T.astype(np.longdouble) @ (fl - ql)) ** 2))
+                / np.sqrt(np.sum(fl ** 2)))
+    assert np.isfinite(res.info["rel_error"])
+    assert res.info["rel_error"] == pytest.approx(ref, rel=1e-12)

@@ -8,7 +8,8 @@ import numpy as np
 
 from .._core import check_not_complex, check_real_array
 
-__all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol"]
+__all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol",
+           "pow2_exponent"]
 
 
 def check_bits(bits: object) -> int:
@@ -29,6 +30,18 @@ check_real = check_real_array
 def _refuse_complex(*arrays: Any) -> None:
     for a in arrays:
         check_not_complex(a, "the values to quantize")
+
+
+def pow2_exponent(top: Any) -> np.ndarray:
+    """Integer ``e`` with ``top * 2**-e`` in ``(0.5, 1]`` (0 where ``top`` is 0 or not finite).
+
+    Scaling by ``2**-e`` (``np.ldexp``) is exact, so quantizing the scaled data gives the
+    scaled result bit for bit, without the over/underflow of data near 1e+-300.
+    """
+    top = np.abs(np.asarray(top, dtype=float))
+    mant, e = np.frexp(top)
+    e = np.where(mant == 0.5, e - 1, e)   # a power of two stays at 1, not 0.5
+    return np.where((top > 0) & np.isfinite(top), e, 0).astype(np.int64)
 
 
 def level_tol(bits: int) -> float:
@@ -56,12 +69,17 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    # in units of 2**e ~ c (exact): 2 c / n and x + c overflowed to inf (NaN levels) for
+    # scales near 1e308, and lost digits for subnormal scales
+    e = pow2_exponent(c)
+    x, c = np.ldexp(x, -e), np.ldexp(c, -e)
     n = 2**bits - 1
     step = 2.0 * c / n
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # x far beyond the range (x / c ~ inf) goes to an end level
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = np.where(c > 0, np.rint((x + c) / np.where(c > 0, step, 1.0)), 0.0)
     k = np.clip(k, 0, n)
-    return np.where(c > 0, -c + k * step, 0.0)
+    return np.ldexp(np.where(c > 0, -c + k * step, 0.0), e)
 
 
 def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
@@ -75,17 +93,21 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    e = pow2_exponent(c)   # as in msq_round: no overflow near 1e308, subnormal scales exact
+    x, c = np.ldexp(x, -e), np.ldexp(c, -e)
     n = 2**bits - 1
     step = np.where(c > 0, 2.0 * c / n, 1.0)
-    pos = (x + c) / step
+    with np.errstate(over="ignore", invalid="ignore"):
+        pos = (x + c) / step
     slack = level_tol(bits)
-    if np.any(pos < -slack) or np.any(pos > n + slack):
-        raise ValueError("an entry lies outside the alphabet's range [-scale, scale]")
+    if not np.all((pos >= -slack) & (pos <= n + slack)):   # NaN too
+        raise ValueError("an entry lies outside the alphabet's range [-scale, scale] "
+                         "(or is NaN)")
     near = np.rint(pos)
     on = np.abs(pos - near) <= max(tol, 1e-12)
     k = np.clip(np.floor(pos), 0, n - 1)
     lo = np.where(on, near, k)
     hi = np.where(on, near, k + 1)
-    lo = np.where(c > 0, -c + lo * step, 0.0)
-    hi = np.where(c > 0, -c + hi * step, 0.0)
+    lo = np.ldexp(np.where(c > 0, -c + lo * step, 0.0), e)
+    hi = np.ldexp(np.where(c > 0, -c + hi * step, 0.0), e)
     return lo, hi

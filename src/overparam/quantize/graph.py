@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
-from .._core import Result, Status, as_generator, check_int
+from .._core import Result, Status, as_generator, check_int, safe_norm
 from ._alphabet import check_bits, check_real, msq_round
 from .vertex import unused_vertex_options, vertex
 
@@ -395,8 +395,9 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
         status, message = v.status, v.message
         info.update(n_free=int(v.info["n_free"]), vertex_residual=v.info["residual"])
     # relative to ||f||: undefined (NaN, as layer's rel_error for Xw = 0) for f = 0
-    nf = float(np.linalg.norm(f))
-    err = float(np.linalg.norm(Xr.T @ (f - q)) / nf) if nf > 0 else float("nan")
+    # safe_norm: np.linalg.norm squares, ||f|| of a signal ~1e-200 was 0 (NaN error)
+    nf = safe_norm(f)
+    err = safe_norm(Xr.T @ (f - q)) / nf if nf > 0 else float("nan")
     info.update(rel_error=err, mu=incoherence(Xr), r=r, bits=bits, method=method)
     return Result(x=q, status=status, message=message, n_iter=N, fun=err,
                   wall_time=time.perf_counter() - t0, info=info)

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core import Result, Status, safe_norm
-from ._alphabet import check_bits, check_real, msq_round
+from .._core import Result, Status
+from ._alphabet import check_bits, check_real, msq_round, pow2_exponent
 from .vertex import (_as_columns, _check_X, default_scale, unused_vertex_options,
                      vertex)
 
@@ -36,11 +36,28 @@ LAYER_METHODS = ("vertex-msq", "msq", "gpfq")
 def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
                    Xq: np.ndarray | None = None) -> np.ndarray:
     """Per neuron ``||X w - Xq q|| / ||X w||`` (``Xq = X`` by default); NaN where ``Xw = 0``."""
-    Xq = X if Xq is None else Xq
-    num = safe_norm(X @ W - Xq @ Q, axis=0)   # data at 1e+-200: no under/overflow
-    den = safe_norm(X @ W, axis=0)
+    X, W, Q = (np.asarray(a, dtype=float) for a in (X, W, Q))
+    Xq = X if Xq is None else np.asarray(Xq, dtype=float)
+    # the ratio is invariant to scaling X, Xq together and w, q together: in units of
+    # powers of two (exact), X w cannot overflow for data and weights near 1e+-200; ||X w||
+    # in w's own units, as a neuron with tiny weights (or tiny X w next to X q) underflowed
+    eX = pow2_exponent(max(np.abs(X).max(initial=0.0), np.abs(Xq).max(initial=0.0)))
+    X, Xq = np.ldexp(X, -eX), np.ldexp(Xq, -eX)
+    ew = pow2_exponent(np.abs(W).max(axis=0, initial=0.0))
+    eq = pow2_exponent(np.abs(Q).max(axis=0, initial=0.0))
+    e = np.maximum(ew, eq)
+    num = _column_norms(X @ np.ldexp(W, -e) - Xq @ np.ldexp(Q, -e))
+    den = _column_norms(X @ np.ldexp(W, -ew))
+    with np.errstate(over="ignore"):   # inf: an error beyond floats (q >> w)
+        num = np.ldexp(num, e - ew)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _column_norms(M: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each column, each in its own units (no under/overflow)."""
+    e = pow2_exponent(np.abs(M).max(axis=0, initial=0.0))
+    return np.ldexp(np.linalg.norm(np.ldexp(M, -e), axis=0), e)
 
 
 def msq(W: Any, bits: int, scale: Any = None) -> np.ndarray:
@@ -71,7 +88,9 @@ def gpfq(W: Any, X: Any, bits: int, scale: Any = None, Xq: Any = None) -> np.nda
     Returns
     -------
     ndarray
-        ``Q`` with the shape of ``W``.
+        ``Q`` with the shape of ``W``. It does not depend on the scale of ``X`` and ``Xq``
+        (scaled together) and scales with ``W`` and ``scale``, for data and weights
+        anywhere in the floating-point range.
     """
     bits = check_bits(bits)
     X = check_real(X, "X", ndim=2)
@@ -80,22 +99,35 @@ def gpfq(W: Any, X: Any, bits: int, scale: Any = None, Xq: Any = None) -> np.nda
         raise ValueError(f"Xq must have the shape of X {X.shape}, got {Xq.shape}")
     W2, vec = _as_columns(W, X.shape[1], "W")
     c = default_scale(W2, scale)
+    same = Xq is X
+    # v below is invariant to scaling X and Xq together, and q scales with (w, c): work in
+    # units of powers of two (exact, so the same Q bit for bit) where the squared norms of
+    # data near 1e+-200 cannot over/underflow (they gave NaN, or plain MSQ, before)
+    eX = pow2_exponent(max(np.abs(X).max(initial=0.0), np.abs(Xq).max(initial=0.0)))
+    eW = pow2_exponent(np.maximum(c, np.abs(W2).max(axis=0, initial=0.0)))
+    Xt = np.ascontiguousarray(np.ldexp(X.T, -eX))
+    Xqt = Xt if same else np.ascontiguousarray(np.ldexp(Xq.T, -eX))
+    W2s, cs = np.ldexp(W2, -eW[None, :]), np.ldexp(c, -eW)
+    # each column xq in its own units too (xq = 2**et xh): ||xq||^2 of a column tiny next
+    # to the others underflowed to 0; v = 2**-et <u + w x, xh> / ||xh||^2
+    et = pow2_exponent(np.abs(Xqt).max(axis=1, initial=0.0))
+    Xqh = np.ldexp(Xqt, -et[:, None])
+    norms = np.einsum("ij,ij->i", Xqh, Xqh)
     n = W2.shape[1]
     Q = np.empty_like(W2)
     U = np.zeros((n, X.shape[0]))  # residual u per neuron (rows), cache-friendly updates
-    Xt = np.ascontiguousarray(X.T)
-    Xqt = np.ascontiguousarray(Xq.T)
-    norms = np.einsum("ij,ij->i", Xqt, Xqt)
-    for t in range(X.shape[1]):
-        xq = Xqt[t]
-        w = W2[t]
-        if norms[t] > 0:
-            v = (U @ xq) / norms[t] + w * (Xt[t] @ xq) / norms[t]
-        else:
-            v = w
-        q = msq_round(v, bits, c)
-        Q[t] = q
-        U += np.outer(w, Xt[t]) - np.outer(q, xq) if Xq is not X else np.outer(w - q, xq)
+    with np.errstate(over="ignore"):   # v = +-inf (a tiny column): the end level, as it should
+        for t in range(X.shape[1]):
+            xq, xh = Xqt[t], Xqh[t]
+            w = W2s[t]
+            if norms[t] > 0:
+                v = np.ldexp((U @ xh) / norms[t] + w * (Xt[t] @ xh) / norms[t], -et[t])
+            else:
+                v = w
+            q = msq_round(v, bits, cs)
+            Q[t] = q
+            U += np.outer(w - q, xq) if same else np.outer(w, Xt[t]) - np.outer(q, xq)
+    Q = np.ldexp(Q, eW[None, :])
     return Q[:, 0] if vec else Q
 
 

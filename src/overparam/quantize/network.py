@@ -86,6 +86,8 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
         ``x``: the concatenated quantized weights; ``info["params"]``: the quantized
         network; ``info["layers"]``: per layer ``rel_error`` (mean over neurons),
         ``samples``, ``n_free`` (vertex-MSQ: mean coordinates rounded off the vertex).
+        The status is that of the first layer that did not succeed (its message names
+        the layer), else ``CONVERGED``.
     """
     t0 = time.perf_counter()
     bits = check_bits(bits)
@@ -101,6 +103,9 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
     qnet: Params = []
     h, hq = X, X
     layers = []
+    # a layer's failure (vertex-MSQ: NUMERICAL_ERROR) is the network's: it was reported as
+    # CONVERGED whatever the layers said
+    status, messages = Status.CONVERGED, []
     for i, (W, b) in enumerate(net):
         N = W.shape[0]
         m = int(min(X.shape[0], max(1, np.floor(samples_per_input * N))))
@@ -108,6 +113,9 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
                     Xq=None if i == 0 else hq[:m], **kw)
         Q = res.x
         qnet.append((Q, b))
+        if not res.status.success:
+            status = res.status if status.success else status
+            messages.append(f"layer {i}: {res.message}")
         entry = dict(samples=m, rel_error=float(np.nanmean(res.info["rel_error"])))
         if "n_free" in res.info:
             entry["n_free"] = float(np.mean(res.info["n_free"]))
@@ -116,7 +124,7 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
             h = np.maximum(h @ W + b, 0.0)
             hq = np.maximum(hq @ Q + b, 0.0)
     x = np.concatenate([Q.ravel() for Q, _ in qnet])
-    return Result(x=x, status=Status.CONVERGED, n_iter=len(net),
+    return Result(x=x, status=status, message="; ".join(messages), n_iter=len(net),
                   fun=layers[-1]["rel_error"], wall_time=time.perf_counter() - t0,
                   info=dict(params=qnet, layers=layers, bits=bits, method=method))
 

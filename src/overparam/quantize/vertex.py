@@ -45,7 +45,7 @@ import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
 from .._core import Result, Status, as_generator, safe_norm
-from ._alphabet import cells, check_bits, check_real, level_tol
+from ._alphabet import cells, check_bits, check_real, level_tol, pow2_exponent
 
 __all__ = ["vertex", "vertex_box", "reduce_rows"]
 
@@ -418,8 +418,12 @@ def _highs_vertex(A: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     from scipy.optimize import linprog
 
     c = rng.standard_normal(A.shape[1])
+    # HiGHS' default feasibility tolerance (1e-7, absolute; A and the box are scaled to
+    # ~1 by vertex_box) is the width of a 23-bit cell: from 20 bits on, clipping its
+    # answer to the box broke Xz = Xw (NUMERICAL_ERROR)
     res = linprog(c, A_eq=A, b_eq=A @ z, bounds=np.column_stack([lo, hi]),
-                  method="highs-ds")
+                  method="highs-ds", options=dict(primal_feasibility_tolerance=1e-10,
+                                                  dual_feasibility_tolerance=1e-10))
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed on the vertex LP: {res.message}")
     return np.clip(res.x, lo, hi)
@@ -507,9 +511,17 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     W, vec = _as_columns(w, N)
     LO = _box_side(lo, "lo", W.shape)
     HI = _box_side(hi, "hi", W.shape)
-    Z = W.T.copy()
     if np.any(LO > HI):
         raise ValueError("the box is empty somewhere: lo > hi")
+    # X and each vector (w, lo, hi) in units of powers of two (exact): the tolerances below
+    # are relative to max(1, |box|), and for w ~ 1e-20 (or X ~ 1e+-150) the walk broke
+    # Xz = Xw or stopped at w; the vertex scales with w and does not depend on X's scale
+    eX = int(pow2_exponent(np.abs(X).max(initial=0.0)))
+    ew = pow2_exponent(np.maximum(np.abs(W).max(axis=0, initial=0.0),
+                                  np.maximum(np.abs(LO), np.abs(HI)).max(axis=1, initial=0.0)))
+    X, W = np.ldexp(X, -eX), np.ldexp(W, -ew[None, :])
+    LO, HI = np.ldexp(LO, -ew[:, None]), np.ldexp(HI, -ew[:, None])
+    Z = W.T.copy()
     span = np.maximum(1.0, np.abs(np.concatenate([LO.ravel(), HI.ravel()])).max())
     if np.any(Z < LO - 1e-12 * span) or np.any(Z > HI + 1e-12 * span):
         raise ValueError("w must lie inside the box [lo, hi] (the walk starts at w)")
@@ -532,8 +544,10 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
     free = (Z - LO > tol) & (HI - Z > tol)
     res, res_ok = _residuals(X, W, Z, np.maximum(np.abs(LO), np.abs(HI)), red.dropped)
-    residual = float(res.max())
+    with np.errstate(over="ignore"):   # inf: |X(z - w)| beyond floats (X, w ~ 1e+-300)
+        residual = float(np.ldexp(res, eX + ew).max(initial=0.0))
     n_free = free.sum(axis=1)
+    Z = np.ldexp(Z, ew[:, None])
     x = Z[0] if vec else Z.T
     info = dict(rank=red.rank, free=free[0] if vec else free.T,
                 n_free=int(n_free[0]) if vec else n_free, pivots=pivots,
@@ -617,6 +631,11 @@ def _vertex_pool(X: np.ndarray, W: np.ndarray, vec: bool, c: np.ndarray, bits: i
     if np.any(np.abs(W) > c[None, :] * (1 + 1e-12)):
         raise ValueError("w must lie inside the alphabet's range [-scale, scale]")
     W = np.clip(W, -c[None, :], c[None, :])
+    # in units of powers of two (exact), as in vertex_box: the pool's tolerances are
+    # absolute, and for w ~ 1e-20 every neuron fell back and broke Xz = Xw
+    eX = int(pow2_exponent(np.abs(X).max(initial=0.0)))
+    ew = pow2_exponent(c)
+    X, W, c = np.ldexp(X, -eX), np.ldexp(W, -ew[None, :]), np.ldexp(c, -ew)
     red = reduce_rows_scaled(X, _POOL_ALPHA)
     with threadpool_limits(limits=1, user_api="blas"):  # see vertex_box
         Z, info = pool_vertex(red, W, c, bits, pool=pool, chunk=chunk,
@@ -626,7 +645,9 @@ def _vertex_pool(X: np.ndarray, W: np.ndarray, vec: bool, c: np.ndarray, bits: i
     free = (hi > lo).T
     n_free = free.sum(axis=1)
     res, res_ok = _residuals(X, W, Z, c[:, None], red.dropped)
-    residual = float(res.max())
+    with np.errstate(over="ignore"):   # inf: |X(z - w)| beyond floats (X, w ~ 1e+-300)
+        residual = float(np.ldexp(res, eX + ew).max(initial=0.0))
+    Z, c = np.ldexp(Z, ew[:, None]), np.ldexp(c, ew)
     info.update(rank=red.rank, free=free[0] if vec else free.T,
                 n_free=int(n_free[0]) if vec else n_free, residual=residual, solver="pool",
                 scale=float(c[0]) if vec else c, bits=bits)
