@@ -38,6 +38,7 @@ class CholeskySolver:
         m, n = matrix.shape
         if m > n:
             self.Q, self.R = np.linalg.qr(matrix)
+        self.col_sqnorms = np.einsum("ij,ij->j", matrix, matrix)
 
     def solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
         if self.Q is not None:
@@ -46,6 +47,26 @@ class CholeskySolver:
             return self.Q @ d, k
         A = self.A
         return self._factor_solve((A * D) @ A.T, b)
+
+    def solve_least_norm(self, D: np.ndarray, b: np.ndarray,
+                         active: np.ndarray) -> tuple[np.ndarray, int]:
+        """Least-norm solution of ``A_K diag(D_K) A_K^T d = b`` on the columns ``K = active``.
+
+        For Newton matrices that are numerically singular because most weights are
+        negligible (a non-negative dual that is not attained: ``D -> 0`` off the support):
+        the columns outside ``K`` are left out, and with fewer than ``m`` columns ``d`` has
+        no component in null(A_K^T), the directions along which the dual diverges. With
+        ``B = A_K diag(D_K)^(1/2) = U S V^T``, ``d = U S^-2 U^T b``: the SVD works on ``B``,
+        at the square root of the condition number of ``B B^T``, and drops singular values
+        below ``1e-10 * S_max`` (weights ``D`` resolved to no digit in ``B B^T``).
+        """
+        B = self.A[:, active] * np.sqrt(D[active])
+        if B.shape[1] == 0:
+            return np.zeros_like(b), 0
+        U, sig, _ = scipy.linalg.svd(B, full_matrices=False, check_finite=False)
+        keep = sig > 1e-10 * sig[0]
+        U, sig = U[:, keep], sig[keep]
+        return U @ ((U.T @ b) / sig ** 2), 0
 
     @staticmethod
     def _factor_solve(Hs: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:

@@ -53,6 +53,18 @@ _DENSE_FALLBACK_MAX_M = 5000
 _DENSE_FALLBACK_MAX_ENTRIES = 20_000_000
 # first continuation step in log(a)
 _STEP0 = 1.0
+# a non-negative dual whose infimum is not attained (the only x >= 0 solving A x = y has
+# zeros) diverges: off the support h'(z) -> 0 and A D A^T becomes numerically singular.
+# Newton then spends its steps on coordinates whose x is negligible (z moving by +-20 to
+# adjust an x of 1e-11..1e-80), the _Z_TRUST guard damps every step and the continuation
+# step shrinks geometrically to zero (measured: sparse_recovery(200, 140, 28, nonneg=True,
+# seed=1) stalled at a = 1.1e-4 with x = x_true to 1e-15, seeds 4 and 9 likewise, and
+# (200, 120, 40) seeds 1, 2 at a = 4e-3). Once the step falls below _CREEP_STEP, a Newton
+# system with fewer than m columns whose share |x_i| ||a_i|| of A x exceeds
+# _ACTIVE_REL * ||rhs|| / n is solved by least norm on those columns; runs that never
+# creep are unchanged
+_CREEP_STEP = 1e-3
+_ACTIVE_REL = 1e-3 / _Z_TRUST
 # for L >= 3 plain damped Newton from w = 0 at the target scale: the path in the scale
 # crosses support changes where a linear predictor leaves the barrier domain (measured:
 # continuation stalled at c = a^(2-L) >= 1e6, plain damped Newton converged)
@@ -122,7 +134,9 @@ def hadamard_limit(
         ``fun`` (``0.5 * ||A x - y||^2``), and ``info`` with ``w`` (the dual variable),
         ``z = A^T w``, ``dual_objective``, ``relative_residual``, ``n_cg`` (CG iterations),
         ``n_matvec``, ``method``, ``dense_fallback_step`` (the Newton step at which
-        ``"auto"`` switched from CG to dense Newton, else None), and ``farkas`` (a
+        ``"auto"`` switched from CG to dense Newton, else None), ``least_norm_step`` (the
+        Newton step from which a creeping continuation on a non-negative problem solved
+        numerically singular Newton systems by least norm, else None), and ``farkas`` (a
         certificate ``d`` with ``A^T d <= 0``, ``<d, y> > 0`` when one was found for an
         infeasible non-negative problem).
 
@@ -151,7 +165,12 @@ def hadamard_limit(
 
     The non-negative dual is unbounded below along a Farkas direction when no ``x >= 0``
     solves ``A x = y``; when the only non-negative solutions have zeros its infimum is not
-    attained (``w`` diverges) but ``x`` still converges, which counts as converged.
+    attained (``w`` diverges) but ``x`` still converges, which counts as converged. The
+    weights ``h'(z)`` off the support of such a solution then fall below float64
+    resolution, the Newton matrix becomes numerically singular and the continuation in the
+    scale creeps; from then on (dense Newton only) the systems are solved by least norm on
+    the columns whose share of ``A x`` is not negligible, leaving the diverging directions
+    alone (``info['least_norm_step']``).
 
     References
     ----------
@@ -247,6 +266,7 @@ def hadamard_limit(
                    link, ax=state["ax"], ynorm=state["ynorm"],
                    extra=dict(info_extra, n_continuation=state["n_cont"],
                               dense_fallback_step=state["fallback_step"],
+                              least_norm_step=state["least_norm_step"],
                               history=np.asarray(state["history"]).reshape(-1, 4)))
 
 
@@ -328,6 +348,17 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     best_rn, n_stall = np.inf, 0
     cg_final = _CG_RTOL  # tightened when the final Newton steps stall (inexact solves)
     synced = True  # z = A^T w and ax = A x to float64 rounding
+    reduced_step = None  # the step from which creeping solves by least norm (_CREEP_STEP)
+
+    def active(x: np.ndarray, b: np.ndarray, on_path: bool) -> np.ndarray:
+        # columns whose share |x_i| ||a_i|| of A x is above _ACTIVE_REL * ||b|| / n: the
+        # others, moved by at most ~_Z_TRUST in z, change the linearised A x by less than
+        # 1e-3 ||b|| in all. On the path the reference is at least ||y|| (the path is
+        # followed loosely; a small predictor step must not bring back the coordinates
+        # that are zero to float64), at a fixed scale the Newton right-hand side alone
+        c = np.abs(x) * np.sqrt(solver.col_sqnorms)
+        bn = float(np.linalg.norm(b))
+        return c > _ACTIVE_REL * (max(bn, ynorm) if on_path else bn) / c.size
 
     def resync():
         z = rmv(w)
@@ -353,6 +384,17 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             message = (f"the Newton step limit max_iter = {max_iter} was reached {where} "
                        f"(relative residual {rn / ynorm:.3e}): raise max_iter or loosen tol")
             break
+        if (reduced_step is None and not at_target and link.nonneg
+                and abs(step) < _CREEP_STEP and hasattr(solver, "solve_least_norm")):
+            reduced_step = it
+        if (reduced_step is not None and not at_target and abs(step) < _CREEP_STEP
+                and rn <= tol * ynorm):
+            # the step collapsed (possibly below float64 resolution of s, leaving plain
+            # Newton at a fixed scale) but x has converged here, where the negligible
+            # columns are now left out: resume the continuation (and forget the residual
+            # reached at this scale: the stall test is for the target)
+            step = -_CREEP_STEP
+            best_rn, n_stall = np.inf, 0
         s_new = s_target if at_target else max(s + step, s_target)
         delta = s_new - s
         rhs = -r
@@ -368,7 +410,12 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         cg_tol = _CG_RTOL if not at_target else cg_final
         rn_before = rn
         try:
-            d, k = solver.solve(D, rhs, cg_tol)
+            keep = active(x, rhs, delta != 0.0) if reduced_step is not None else None
+            if keep is not None and np.count_nonzero(keep) < m:
+                # fewer than m columns that matter: A D A^T is numerically singular
+                d, k = solver.solve_least_norm(D, rhs, keep)
+            else:
+                d, k = solver.solve(D, rhs, cg_tol)
             n_cg += k
             n_capped += int(k >= getattr(solver, "max_cg", np.inf))
             if fallback is not None and k >= cg_cap:
@@ -529,7 +576,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         z, x, D, ax, r, rn = resync()
     return dict(status=status, message=message, x=x, w=w, z=z, ax=ax, it=it, n_cg=n_cg,
                 n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history,
-                fallback_step=fallback_step, n_capped=n_capped,
+                fallback_step=fallback_step, n_capped=n_capped, least_norm_step=reduced_step,
                 n_matvec=n_matvec_before + int(getattr(solver, "n_matvec", 0)))
 
 
