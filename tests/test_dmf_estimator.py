@@ -1,6 +1,7 @@
 """DeepMatrixCompletion: scikit-learn conventions, accuracy, bad input."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -81,3 +82,86 @@ def test_failed_fit_warns_and_max_iter_does_not():
 def test_tags_allow_nan():
     # NaN marks the entries to complete; the tags said NaN input was not allowed
     assert DeepMatrixCompletion().__sklearn_tags__().input_tags.allow_nan is True
+
+
+# ------------------------------------------------------------ scikit-learn input handling
+def test_pandas_missing_values_feature_names_and_pandas_output():
+    # pandas' own missing value (pd.NA of the nullable dtypes) was refused as "not a
+    # numeric matrix", feature names were neither recorded nor checked, and set_output
+    # did not exist (no get_feature_names_out)
+    pd = pytest.importorskip("pandas")
+    _, X = _incomplete(n1=8, n2=6, seed=1)
+    cols = [f"c{j}" for j in range(6)]
+    df = pd.DataFrame(X, columns=cols).astype("Float64")
+    assert df.isna().to_numpy().sum() == np.isnan(X).sum() > 0
+    kw = dict(depth=2, max_iter=50, record=2)
+    est = DeepMatrixCompletion(**kw).fit(df)
+    ref = DeepMatrixCompletion(**kw).fit(X)
+    np.testing.assert_array_equal(est.mask_, ~np.isnan(X))
+    np.testing.assert_array_equal(est.completed_, ref.completed_)
+    assert list(est.feature_names_in_) == cols and est.n_features_in_ == 6
+    with pytest.raises(ValueError, match="feature names"):
+        est.transform(df[cols[::-1]])
+    out = DeepMatrixCompletion(**kw).set_output(transform="pandas").fit_transform(df)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == cols
+    np.testing.assert_array_equal(out.to_numpy(dtype=float), ref.transform(X))
+    # an object matrix of numbers (None for missing) is a numeric matrix too
+    obj = X.astype(object)
+    obj[np.isnan(X)] = None
+    np.testing.assert_array_equal(DeepMatrixCompletion(**kw).fit(obj).completed_,
+                                  ref.completed_)
+
+
+def test_refuses_sparse_complex_empty_and_non_bool_clearly():
+    import scipy.sparse
+
+    _, X = _incomplete(n1=6, n2=5, frac=0.7)
+    est = DeepMatrixCompletion(max_iter=10, record=2)
+    # was "X must be a numeric matrix (NaN for missing), got dtype object"
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        est.fit(scipy.sparse.csr_matrix(np.nan_to_num(X)))
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        est.fit(X + 1j)
+    with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+        est.fit(np.zeros((5, 0)))
+    # early_stopping="no" is truthy: it silently switched early stopping on
+    with pytest.raises(TypeError, match="early_stopping"):
+        DeepMatrixCompletion(early_stopping="no", max_iter=10).fit(X)
+    est.fit(X)
+    with pytest.raises(ValueError, match="expecting 5 features"):
+        est.transform(X[:, :4])
+    with pytest.raises(ValueError, match="Reshape your data"):
+        est.transform(X[0])
+
+
+# scikit-learn's common checks: the transform of this transductive estimator completes the
+# matrix it was fitted on, so it refuses any other number of rows. Two checks need that:
+_TRANSDUCTIVE = {
+    "check_methods_subset_invariance": "transform of a subset of the fitted rows",
+    "check_fit_idempotent": "transform of held-out rows (another shape than the fit)",
+}
+# checks that failed before the scikit-learn input validation (fast: a few small fits)
+_INPUT_CHECKS = ["check_n_features_in_after_fitting", "check_complex_data",
+                 "check_dtype_object", "check_estimators_empty_data_messages",
+                 "check_estimator_sparse_tag", "check_estimator_sparse_array",
+                 "check_estimator_sparse_matrix", "check_fit2d_predict1d"]
+
+
+@pytest.mark.parametrize("name", _INPUT_CHECKS)
+def test_sklearn_input_checks(name):
+    from sklearn.utils import estimator_checks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        getattr(estimator_checks, name)(name, DeepMatrixCompletion(max_iter=20, record=2))
+
+
+@pytest.mark.skipif(not os.environ.get("OVERPARAM_SLOW"),
+                    reason="slow (a JIT compilation per data shape); set OVERPARAM_SLOW=1")
+def test_sklearn_compatible_all_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_estimator(DeepMatrixCompletion(max_iter=20, record=2),
+                        expected_failed_checks=_TRANSDUCTIVE)

@@ -145,7 +145,9 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         if self.max_iter is not None:
             kw["max_iter"] = check_int(self.max_iter, "max_iter", minimum=1)
         if self.tol is not None:
-            kw["tol"] = check_positive(self.tol, "tol", allow_zero=True)
+            # tol = 0 (run to max_iter) is a valid gd setting; the limit's residual test
+            # needs tol > 0, refused here rather than by the solver after X is validated
+            kw["tol"] = check_positive(self.tol, "tol", allow_zero=self.solver == "gd")
         if self.solver == "gd":
             if isinstance(self.step, numbers.Real):
                 check_positive(self.step, "step")
@@ -185,9 +187,11 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         self : HadamardRegressor
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        # parameters first: validate_data already sets n_features_in_ (and resets the
+        # feature names), so a fit refused after it would leave a half-fitted estimator
         kw = self._solver_kwargs()
         fit_intercept = _check_bool(self.fit_intercept, "fit_intercept")
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         if fit_intercept:
             x_mean, y_mean = X.mean(axis=0), float(y.mean())
             X, y = X - x_mean, y - y_mean
@@ -219,7 +223,7 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Predictions.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ self.coef_ + self.intercept_
 

@@ -14,30 +14,52 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core import Result, Status, check_not_complex
+from .._core import Result, Status
 from ..dynamics.dmf_gd import dmf_gd
 from ..problems import Problem
 from ..problems.matrix import EntryMask
+from .hadamard import _check_bool
 
 
-def _check_incomplete(X: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(values, observed mask) of a matrix with NaN for missing entries; clear errors."""
-    arr = np.asarray(X)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"X must be a numeric matrix (NaN for missing), got dtype {arr.dtype}")
-    check_not_complex(arr, "X")
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"X is empty (shape {arr.shape})")
-    arr = arr.astype(np.float64)
+def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) -> np.ndarray:
+    """``X`` as a float64 matrix with NaN for the missing entries; clear errors.
+
+    scikit-learn's validation sets (``reset``) or checks ``n_features_in_`` and
+    ``feature_names_in_``, refuses sparse input (an implicit zero is neither an observed
+    nor a missing entry), complex and empty input, and turns pandas' missing values
+    (``pd.NA`` of the nullable dtypes, ``None``) into NaN.
+    """
+    try:
+        arr = validate_data(est, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
+    except ValueError as exc:
+        _reword(X, exc)
+        raise
     if np.any(np.isinf(arr)):
         raise ValueError(f"X contains {int(np.isinf(arr).sum())} infinite value(s); "
                          "only NaN marks a missing entry")
+    return arr
+
+
+def _reword(X: Any, exc: ValueError) -> None:
+    """Raise a clearer error than scikit-learn's for strings and for a non-matrix."""
+    try:
+        probe = np.asarray(X)  # only to word the error (e.g. not for a ragged list)
+    except (ValueError, TypeError):
+        return
+    if probe.dtype.kind in ("U", "S", "V"):
+        raise TypeError(f"X must be a numeric matrix (NaN for missing), got dtype "
+                        f"{probe.dtype}") from exc
+    if probe.dtype != object and probe.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {probe.shape}. {exc}") from exc
+
+
+def _check_incomplete(est: "DeepMatrixCompletion", X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(values, observed mask) of a matrix to fit; sets ``n_features_in_``."""
+    arr = _validate_incomplete(est, X, reset=True)
     observed = ~np.isnan(arr)
     if not observed.any():
         raise ValueError("X has no observed entry (all NaN)")
@@ -57,7 +79,7 @@ def _check_incomplete(X: Any) -> tuple[np.ndarray, np.ndarray]:
 _FAILED = (Status.DIVERGED, Status.STAGNATED, Status.NUMERICAL_ERROR)
 
 
-class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
+class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Complete a matrix by gradient descent on a deep factorization ``W_N ... W_1``
     fitted to the observed entries, started small (implicit low-rank bias).
 
@@ -96,6 +118,10 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
     n_iter_ : int
     stopped_interval_ : tuple of int or None
         With early stopping, the effective-rank plateau (iterations) it stopped in.
+    n_features_in_ : int
+        Number of columns of the fitted matrix.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` has string column names (checked by :meth:`transform`).
 
     Warns
     -----
@@ -142,7 +168,9 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "DeepMatrixCompletion":
         """Fit to the observed (non-NaN) entries of ``X``."""
-        arr, observed = _check_incomplete(X)
+        # a truthy string ("no") would silently switch early stopping on
+        early_stopping = _check_bool(self.early_stopping, "early_stopping")
+        arr, observed = _check_incomplete(self, X)
         rows, cols = np.nonzero(observed)
         op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)
         values = arr.reshape(-1)[op.flat_index]
@@ -150,14 +178,13 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
         res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths, init=self.init,
                              init_scale=self.init_scale, scale=self.scale, step=self.step,
                              max_iter=self.max_iter, tol=self.tol, record=self.record,
-                             early_stopping=self.early_stopping, seed=self.seed)
+                             early_stopping=early_stopping, seed=self.seed)
         self.result_ = res
         self.completed_ = np.asarray(res.x)
         self.mask_ = observed
         self.n_iter_ = res.n_iter
         es = res.info.get("early_stopping")
         self.stopped_interval_ = None if es is None else es.get("interval")
-        self.n_features_in_ = arr.shape[1]
         if res.status in _FAILED:
             warnings.warn(f"DeepMatrixCompletion did not fit: status {res.status.value}. "
                           f"{res.message}", ConvergenceWarning, stacklevel=2)
@@ -167,12 +194,10 @@ class DeepMatrixCompletion(TransformerMixin, BaseEstimator):
         """``X`` with its missing (NaN) entries filled from ``completed_`` (same shape as
         the fitted matrix); observed entries are kept."""
         check_is_fitted(self, "completed_")
-        arr = np.asarray(X, dtype=np.float64)
+        arr = _validate_incomplete(self, X, reset=False)
         if arr.shape != self.completed_.shape:
             raise ValueError(f"X has shape {arr.shape}, the model was fitted on "
                              f"{self.completed_.shape}")
-        if np.any(np.isinf(arr)):
-            raise ValueError("X contains infinite value(s); only NaN marks a missing entry")
         return np.where(np.isnan(arr), self.completed_, arr)
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
