@@ -385,3 +385,48 @@ def test_gram_and_cd_against_scipy_hypothesis():
         assert res.info["kkt_rel"] <= 1e-9 and res.info["min_x"] >= 0
 
     check()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_reparam_reaches_the_nnls_minimizer_when_y_is_outside_the_cone(seed):
+    # m < n, A >= 0 and y_0 pulled far below the cone {Ax : x >= 0}: the minimizer has
+    # zeros with positive gradient, their mirror coordinates log u_i run to -inf, u_i
+    # underflowed to 0 and the momentum -inf - (-inf) = NaN stopped the run as "diverged"
+    # (all 12 seeds 0..11, objective up to 1.5e-3 relative above the minimum)
+    rng = np.random.default_rng(seed)
+    A = np.abs(rng.standard_normal((10, 30)))
+    y = A @ rng.random(30)
+    y[0] -= 10.0
+    res = nnls(A, y, method="reparam")
+    _, fs = scipy_fun(A, y)
+    assert fs > 1.0  # y is far from the cone
+    # "infeasible": no interpolant, x the certified minimizer (it was "diverged")
+    assert res.status is Status.INFEASIBLE, res.message
+    assert abs(res.fun - fs) <= 1e-9 * fs
+    assert res.info["kkt_rel"] <= 1e-9 and res.info["min_x"] >= 0
+    assert np.all(np.isfinite(res.x))
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_reparam_mirror_policy_survives_factors_decaying_to_zero(depth):
+    # the default m < n policy of "reparam", on coordinates with a positive x-gradient
+    # (the zeros of an NNLS solution): the factors decay until they underflow, where the
+    # mirror coordinate (log u, or u^(2-L) / (2-L)) and the direction grad / u^(L-1)
+    # became -inf and 0 / 0, and the momentum NaN
+    import jax.numpy as jnp
+
+    from overparam.dynamics.steps import Nesterov, StepContext
+
+    pol = Nesterov(space="mirror", depth=depth)
+    gx = jnp.asarray([1.0, 3.0, 0.0])  # x-gradient: two coordinates pushed to 0
+    params = {"u": jnp.asarray([1e-3, 1e-3, 0.5])}
+    state = pol.init(params)
+    # L >= 3 decays algebraically (u ~ 1 / (eta t)): a huge step (a tiny bound) gets there
+    bound = 1.0 if depth == 2 else 1e-150
+    for it in range(400):
+        grads = {"u": depth * params["u"] ** (depth - 1) * gx}  # d loss / d u
+        params, state, _ = pol.update(params, grads, state, StepContext(it, bound))
+    u = np.asarray(params["u"])
+    assert np.all(np.isfinite(u)) and np.all(np.isfinite(np.asarray(state[0]["u"])))
+    assert np.all(u[:2] ** depth <= 1e-300)  # x is zero there ...
+    assert u[2] == 0.5  # ... and the coordinate without gradient did not move

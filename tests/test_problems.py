@@ -291,3 +291,27 @@ def test_subsampled_fft_size_error_names_the_callers_m():
     with pytest.raises(ValueError, match="at most 2 n = 20 real rows, asked for m = 30"):
         sparse_recovery(10, 30, 2, operator="fft", seed=0)
     assert isinstance(subsampled_fft(20, 10, 0), SubsampledFFT)  # m = 2 n is allowed
+
+
+def test_subsampled_fft_norm2_is_the_exact_spectral_norm():
+    # norm2 was sqrt(n / m), an upper bound up to sqrt(2) loose (gradient steps taken
+    # from it were up to 2x too small); it is exact: sqrt(n / m) when the rows hold a
+    # real frequency (0 or n/2) or a conjugate pair {k, n - k}, else sqrt(n / (2 m))
+    halves = 0
+    for n in (1, 2, 3, 7, 8, 15, 16, 33):
+        for m in sorted({1, 2, max(1, n // 2), max(1, n - 1), n} - {0}):
+            if m > n:
+                continue
+            for seed in range(4):
+                op = SubsampledFFT.random(m, n, seed)
+                exact = np.linalg.norm(op.to_dense(), 2)
+                np.testing.assert_allclose(op.norm2, exact, rtol=1e-12)
+                np.testing.assert_allclose(op.T.norm2, exact, rtol=1e-12)
+                halves += bool(np.isclose(op.norm2, np.sqrt(n / (2 * m))))
+    assert halves > 0  # both cases of the closed form were met
+    # the cases by hand (n = 8): a lone pair member, a pair, DC, Nyquist
+    for rows, norm in [([1], 2.0), ([3, 6], 2.0 / np.sqrt(2)), ([1, 7], 2.0),
+                       ([0], np.sqrt(8)), ([4, 5], 2.0)]:
+        op = SubsampledFFT(8, rows)
+        np.testing.assert_allclose(op.norm2, norm, rtol=1e-12)
+        np.testing.assert_allclose(np.linalg.norm(op.to_dense(), 2), norm, rtol=1e-12)

@@ -35,7 +35,9 @@ parametrization (each leaf ``p`` of the parameters is a factor with ``x = +-p**L
   (constant, decaying, BB, auto and Nesterov momentum). Consequence: whenever the
   iteration converges to an interpolant, it converges to the gradient flow's limit
   ``overparam.hadamard_limit`` *whatever the step sizes*. For L = 2 the mirror step is
-  the exponentiated gradient ``x <- x * exp(-4 eta g)``.
+  the exponentiated gradient ``x <- x * exp(-4 eta g)``. The factors are floored at
+  ``1e-300 ** (1/(L-1))`` so that coordinates driven to zero do not underflow (``x`` is
+  then ``<= 1e-300``).
 
 For ``space="x"`` and ``"mirror"`` the ``depth`` L of the model is required (and the
 factors must be >= 0, as the Hadamard initialization makes them).
@@ -90,12 +92,27 @@ def _sgd(params, grads, eta):
 
 
 # -- coordinates -----------------------------------------------------------------------
+#: mirror coordinates floor the factors at ``_MIRROR_FLOOR ** (1 / (L - 1))`` (x = p^L is
+#: then <= 1e-300: zero to every tolerance). Where a solution has x_i = 0 with a positive
+#: gradient (NNLS with y outside the cone) c_i falls without bound; unfloored, p_i
+#: underflowed to 0, c_i = log 0 = -inf and Nesterov's momentum -inf - (-inf) = NaN (L >= 3:
+#: the direction g / p^(L-1) = 0 / 0), a "diverged" run next to the solution. Factors above
+#: the floor are untouched (bit for bit); a floored coordinate returns if its gradient
+#: turns negative
+_MIRROR_FLOOR = 1e-300
+
+
+def _mirror_floor(L: int, p: jax.Array) -> jax.Array:
+    return jnp.maximum(p, _MIRROR_FLOOR ** (1.0 / (L - 1)))
+
+
 def _to_c(space: str, L: int, p: jax.Array) -> jax.Array:
     """Coordinate of a factor ``p`` in which the policy steps."""
     if space == "u" or (space == "mirror" and L == 1):
         return p
     if space == "x":
         return p**L
+    p = _mirror_floor(L, p)
     if L == 2:
         return jnp.log(p)
     return p ** (2 - L) / (2 - L)
@@ -118,9 +135,9 @@ def _from_c(space: str, L: int, c: jax.Array) -> jax.Array:
         c = jnp.maximum(c, 0.0)
         return jnp.sqrt(c) if L == 2 else c ** (1.0 / L)
     if L == 2:
-        return jnp.exp(c)
+        return _mirror_floor(L, jnp.exp(c))
     # c < 0 on the domain; c >= 0 means a blow-up (an unstable step): p = huge
-    return ((2 - L) * jnp.minimum(c, -1e-300)) ** (1.0 / (2 - L))
+    return _mirror_floor(L, ((2 - L) * jnp.minimum(c, -1e-300)) ** (1.0 / (2 - L)))
 
 
 def _tree_dot(a: Any, b: Any) -> jax.Array:

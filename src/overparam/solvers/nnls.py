@@ -392,7 +392,9 @@ def nnls(
           gradient (:func:`overparam.baselines.projected_gradient`), any operator.
         * ``"reparam"``: gradient descent on ``x = u^depth`` from ``u = init_scale``, the
           paper's method, through the jitted driver with the step policy ``step`` (default
-          ``Nesterov(space="mirror")``, whose limit is the gradient flow's).
+          ``Nesterov(space="mirror")``, whose limit is the gradient flow's, with the factors
+          floored at ``1e-300 ** (1 / (depth - 1))`` so that the zeros of the solution do
+          not underflow; ``Nesterov()`` when ``m >= n``).
         * ``"limit"``: the exact limit of that gradient flow
           (:func:`overparam.hadamard_limit`, ``nonneg=True``); interpolation regime only.
         * ``"lawson-hanson"``: ``scipy.optimize.nnls``. ``"sklearn"``: scikit-learn's
