@@ -134,3 +134,93 @@ def test_flow_sharpness_without_curvature_gives_infinite_critical_step():
     assert res.info["s_gf"] == 0.0
     assert res.info["eta_c"] == np.inf
     assert res.status.value == "max_iter" and not res.success
+
+
+def test_flow_sharpness_at_the_crossing_matches_closed_form_logistic_flow():
+    """``x = u^2`` (Hadamard, depth 2, non-negative) on a diagonal A: each coordinate
+    follows a logistic flow ``x_i(t) = K_i / (1 + (K_i / x0 - 1) exp(-r_i t))`` with
+    ``K_i = y_i / a_i``, ``r_i = 4 a_i y_i``, and the Hessian is diagonal,
+    ``6 a_i^2 x_i - 2 a_i y_i``, increasing along the flow: s_GF is the sharpness where the
+    loss crosses the threshold (oracle: that crossing time by brentq on the closed form).
+    The run stops at the first accepted step past the threshold; s_GF used to be read at
+    that step's end (relative error 1.2e-3 here)."""
+    from scipy.optimize import brentq
+
+    a = np.array([2.0, 1.0, 0.7])
+    init = 0.3
+    x0 = init**2
+    # coordinates 2 and 3 start at their limit (zero residual): the loss at the threshold
+    # is the sharpest coordinate's, so the sharpness still moves there
+    y = np.array([1.0, a[1] * x0, a[2] * x0])
+    K, r = y / a, 4.0 * a * y
+    eps = 1e-5
+
+    def x_of(t):
+        return K / (1.0 + (K / x0 - 1.0) * np.exp(-r * t))
+
+    def excess(t):
+        return 0.5 * np.sum((a * x_of(t) - y) ** 2) - eps
+
+    t_c = brentq(excess, 0.0, 50.0, xtol=1e-15, rtol=1e-15)
+    s_c = np.max(6.0 * a**2 * x_of(t_c) - 2.0 * a * y)
+    res = flow_sharpness(Hadamard(2, nonneg=True, init_scale=init), Problem(np.diag(a), y),
+                         loss_threshold=eps, every=3)
+    assert res.success and res.n_iter > 3
+    for key in ("s_gf", "sharpness_final"):
+        assert abs(res.info[key] / s_c - 1) <= 1e-6, (key, res.info[key] / s_c - 1)
+    assert abs(res.info["eta_c"] * s_c / 2.0 - 1) <= 1e-6
+    # the time is worse conditioned near the limit (a state error of rtol shifts it by
+    # rtol x / (dx/dt)): ~1e-6 here, against a last step of ~10% of t_c
+    assert abs(res.info["threshold_time"] / t_c - 1) <= 1e-5
+    np.testing.assert_allclose(res.info["threshold_params"]["u"] ** 2, x_of(t_c),
+                               rtol=1e-6)
+    # the outputs of the run itself are still the last accepted step's, past the crossing
+    assert res.fun < eps and res.fun < 0.5 * np.sum((a * x_of(t_c) - y) ** 2) * (1 - 1e-3)
+    assert res.trace["sharpness"][-1] > s_c * (1 + 1e-6)
+    # negative control: the sharpness a little earlier on the flow fails the same check
+    s_early = np.max(6.0 * a**2 * x_of(0.99 * t_c) - 2.0 * a * y)
+    assert abs(s_early / s_c - 1) > 1e-6
+
+
+def test_flow_sharpness_at_the_crossing_matches_solve_ivp_event():
+    """A coupled flow (x = u^2 - v^2, dense A): the threshold crossing by scipy's solve_ivp
+    (DOP853, tight, a terminal event on the loss) and the exact top Hessian eigenvalue
+    there; the sharpness is largest there along this flow, so s_GF is the crossing's."""
+    from scipy.integrate import solve_ivp
+
+    rng = np.random.default_rng(7)
+    m, n = 4, 6
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    y = rng.standard_normal(m)
+    eps, init = 1e-4, 0.4
+
+    def loss(z):
+        r = A @ (z[:n] ** 2 - z[n:] ** 2) - y
+        return 0.5 * r @ r
+
+    def field(t, z):
+        g = A.T @ (A @ (z[:n] ** 2 - z[n:] ** 2) - y)
+        return -np.concatenate([2 * z[:n] * g, -2 * z[n:] * g])
+
+    def hessian(z):
+        u, v = z[:n], z[n:]
+        J = np.hstack([A * (2 * u), -A * (2 * v)])           # d(A x) / d(u, v)
+        g = A.T @ (A @ (u**2 - v**2) - y)
+        return J.T @ J + np.diag(np.concatenate([2 * g, -2 * g]))
+
+    event = lambda t, z: loss(z) - eps                       # noqa: E731
+    event.terminal, event.direction = True, -1
+    sol = solve_ivp(field, (0.0, 1e4), np.full(2 * n, init), method="DOP853",
+                    rtol=1e-13, atol=1e-15, events=event, dense_output=True)
+    t_c, z_c = sol.t_events[0][0], sol.y_events[0][0]
+    s_c = np.linalg.eigvalsh(hessian(z_c))[-1]
+    # the oracle's premise: the sharpness is largest at the crossing (it grows towards it)
+    s_path = [np.linalg.eigvalsh(hessian(sol.sol(t)))[-1] for t in np.linspace(0, t_c, 50)]
+    assert np.max(s_path[:-1]) < s_c and np.all(np.diff(s_path[-10:]) > 0)
+    res = flow_sharpness(Hadamard(2, init_scale=init), Problem(A, y), loss_threshold=eps,
+                         rtol=1e-10, atol=1e-12)
+    assert res.success
+    assert abs(res.info["s_gf"] / s_c - 1) <= 1e-8, res.info["s_gf"] / s_c - 1
+    assert abs(res.info["threshold_time"] / t_c - 1) <= 1e-8
+    # the step end (where s_GF used to be read) is past the crossing beyond the tolerance
+    assert abs(res.trace["sharpness"][-1] / s_c - 1) > 1e-8

@@ -25,6 +25,7 @@ sharpness regularization", arXiv:2505.21423.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -35,7 +36,7 @@ from jax.flatten_util import ravel_pytree
 
 from .._core import Result, check_int, check_positive
 from ..problems import as_problem
-from .driver import make_config, run_driver, to_result
+from .driver import make_config, operator_data, run_driver, to_result
 from .steps import StepContext
 
 __all__ = ["Flow", "gradient_flow", "flow_sharpness"]
@@ -54,6 +55,31 @@ _A = (
 _B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
 _BSTAR = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
 _E = tuple(b - bs for b, bs in zip(_B, _BSTAR))
+
+
+def _dp_step(f: Any, p: jax.Array, k1: jax.Array, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One Dormand-Prince 5(4) step of length ``h`` from ``p`` (``k1 = f(p)``): the
+    5th-order solution and the embedded error estimate (unscaled)."""
+    ks = [k1]
+    for i in range(1, 7):
+        z = p + h * sum(a * k for a, k in zip(_A[i], ks) if a != 0.0)
+        ks.append(f(z))
+    new = p + h * sum(b * k for b, k in zip(_B, ks) if b != 0.0)
+    err = h * sum(e * k for e, k in zip(_E, ks) if e != 0.0)
+    return new, err
+
+
+def _rms(v: jax.Array) -> jax.Array:
+    return jnp.sqrt(jnp.mean(v * v))
+
+
+def _scaled(v: jax.Array, sc: jax.Array, zero_over_zero: float) -> jax.Array:
+    """``v / sc`` componentwise; ``zero_over_zero`` where ``sc = 0`` and ``v != 0``."""
+    # with atol = 0 a component that is 0 has scale 0 (e.g. v(0) = 0 of DiagonalUV):
+    # 0 / 0 would make the step NaN and the run stop as "diverged" at once
+    ok = sc > 0
+    q = v / jnp.where(ok, sc, 1.0)
+    return jnp.where(ok, q, jnp.where(v == 0, 0.0, zero_over_zero))
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,10 @@ class Flow:
         # (next trial step, flow time, rejected steps in total)
         return (jnp.float64(h), jnp.float64(0.0), jnp.int64(0))
 
+    def _scale(self, a: jax.Array, b: jax.Array) -> jax.Array:
+        """Error scale of each component between the states ``a`` and ``b``."""
+        return self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))
+
     def update(self, params: Any, grads: Any, state: Any, ctx: StepContext):
         if ctx.grad_fn is None:
             raise ValueError("Flow needs ctx.grad_fn: run it through the driver")
@@ -117,19 +147,7 @@ class Flow:
         def f(z):
             return -ravel_pytree(ctx.grad_fn(unravel(z)))[0]
 
-        def scale(a, b):
-            return self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b))
-
-        def rms(v):
-            return jnp.sqrt(jnp.mean(v * v))
-
-        def scaled(v, sc, zero_over_zero):
-            # with atol = 0 a component that is 0 has scale 0 (e.g. v(0) = 0 of DiagonalUV):
-            # 0 / 0 would make the step NaN and the run stop as "diverged" at once
-            ok = sc > 0
-            q = v / jnp.where(ok, sc, 1.0)
-            return jnp.where(ok, q, jnp.where(v == 0, 0.0, zero_over_zero))
-
+        scale, rms, scaled = self._scale, _rms, _scaled
         # Hairer's initial step (once), from the components that have a scale
         sc0 = scale(p, p)
         h_guess = (0.01 * jnp.maximum(rms(scaled(p, sc0, 0.0)), 1e-5)
@@ -138,12 +156,7 @@ class Flow:
         h = jnp.minimum(h, self.max_step)
 
         def attempt(h):
-            ks = [k1]
-            for i in range(1, 7):
-                z = p + h * sum(a * k for a, k in zip(_A[i], ks) if a != 0.0)
-                ks.append(f(z))
-            new = p + h * sum(b * k for b, k in zip(_B, ks) if b != 0.0)
-            err = h * sum(e * k for e, k in zip(_E, ks) if e != 0.0)
+            new, err = _dp_step(f, p, k1, h)
             en = rms(scaled(err, scale(p, new), jnp.inf))
             en = jnp.where(jnp.isfinite(en), en, jnp.inf)
             return new, en
@@ -214,6 +227,89 @@ def _flow_time(trace: dict) -> float:
     return float("nan")
 
 
+@functools.lru_cache(maxsize=32)
+def _crossing_program(metric: Any, policy: Flow) -> Any:
+    """Jitted ``(data, y, params0, eps, max_iter) -> dict``: the flow of ``policy`` re-run
+    (no metrics) until the loss of ``metric`` first is ``<= eps``, and the point where it
+    crosses ``eps`` located inside the last accepted step."""
+    model = metric.model
+
+    def run(data, y, params0, eps, max_iter):
+        value_and_grad = jax.value_and_grad(metric.loss_fn(data, y))
+        grad_fn = jax.grad(metric.loss_fn(data, y))
+        loss0, g0 = value_and_grad(params0)
+        ps0 = policy.init(params0)
+        s0 = dict(p=params0, g=g0, loss=loss0, ps=ps0, it=jnp.int64(0), eta=jnp.float64(0.0),
+                  prev_p=params0, prev_g=g0, prev_loss=loss0, prev_t=ps0[1])
+
+        def cond(s):
+            return (s["loss"] > eps) & (s["it"] < max_iter) & jnp.isfinite(s["loss"])
+
+        def body(s):
+            # the driver's step: a Flow update, the model's projection, the new gradient
+            p, ps, eta = policy.update(s["p"], s["g"], s["ps"],
+                                       StepContext(s["it"], jnp.float64(0.0), grad_fn))
+            p = model.project(p)
+            loss, g = value_and_grad(p)
+            return dict(p=p, g=g, loss=loss, ps=ps, it=s["it"] + 1, eta=eta,
+                        prev_p=s["p"], prev_g=s["g"], prev_loss=s["loss"], prev_t=s["ps"][1])
+
+        s = jax.lax.while_loop(cond, body, s0)
+        crossed = (s["loss"] <= eps) & (s["it"] > 0) & jnp.isfinite(s["eta"])
+
+        # the crossing inside the last accepted step [0, h] from p0: the root of
+        # phi(tau) = loss(DP5 step of length tau from p0) - eps. A shortened step is as
+        # accurate as the accepted one (its local error shrinks like tau^5), so the
+        # crossing keeps the integrator's accuracy (an interpolant would add its own error)
+        p0, unravel = ravel_pytree(s["prev_p"])
+        k1 = -ravel_pytree(s["prev_g"])[0]
+        h = jnp.where(crossed, s["eta"], 0.0)
+
+        def f(z):
+            return -ravel_pytree(grad_fn(unravel(z)))[0]
+
+        def point(tau):
+            return model.project(unravel(_dp_step(f, p0, k1, tau)[0]))
+
+        def phi(tau):
+            return metric.loss_fn(data, y)(point(tau)) - eps
+
+        # stop when tau is known to 1e-3 tolerance units of the state, i.e. the time error
+        # moves the state by ~1e-3 of what the error control allows (floor: rounding of tau)
+        p1 = ravel_pytree(s["p"])[0]
+        moved = _rms(_scaled(h * k1, policy._scale(p0, p1), jnp.inf))
+        tau_tol = h * jnp.maximum(1e-3 / jnp.maximum(moved, 1.0), 1e-14)
+
+        def r_cond(c):
+            a, b, fa, fb, side, n = c
+            return crossed & (b - a > tau_tol) & (fb != 0) & (n < 100)
+
+        def r_body(c):
+            # Illinois (regula falsi, the retained end's value halved when one end is kept
+            # twice): superlinear, and the root stays bracketed
+            a, b, fa, fb, side, n = c
+            tau = b - fb * (b - a) / (fb - fa)
+            tau = jnp.where((tau > a) & (tau < b), tau, 0.5 * (a + b))
+            ft = phi(tau)
+            below = ft <= 0
+            a2, fa2 = jnp.where(below, a, tau), jnp.where(below, fa, ft)
+            b2, fb2 = jnp.where(below, tau, b), jnp.where(below, ft, fb)
+            new_side = jnp.where(below, 1, -1)
+            fa2 = jnp.where(below & (side == 1), 0.5 * fa2, fa2)
+            fb2 = jnp.where(~below & (side == -1), 0.5 * fb2, fb2)
+            return a2, b2, fa2, fb2, new_side, n + 1
+
+        _, tau, _, _, _, n_root = jax.lax.while_loop(
+            r_cond, r_body, (jnp.float64(0.0), h, s["prev_loss"] - eps, s["loss"] - eps,
+                             jnp.int64(0), jnp.int64(0)))
+        # the end with loss <= eps: the first point of the flow at the threshold
+        p_c = jax.tree_util.tree_map(lambda a, b: jnp.where(crossed, a, b), point(tau), s["p"])
+        return dict(crossed=crossed, params=p_c, time=s["prev_t"] + tau,
+                    loss=metric.loss_fn(data, y)(p_c), it=s["it"], root_iters=n_root)
+
+    return jax.jit(run)
+
+
 def flow_sharpness(
     model: Any,
     A: Any,
@@ -232,30 +328,53 @@ def flow_sharpness(
     ``loss_threshold``, and the critical step ``eta_c = 2 / s_GF``.
 
     The flow is integrated adaptively (:class:`Flow`) and the sharpness (Lanczos, ``k``
-    steps) recorded every ``every`` accepted steps and at the stop.
+    steps) recorded every ``every`` accepted steps. The run stops at the first accepted
+    step whose end is below the threshold, past the crossing; the crossing itself is then
+    located inside that step (the flow re-run to it, the step shortened by a root-find on
+    its length to a fraction of the integrator's tolerance) and the sharpness taken there.
 
     Returns
     -------
     Result
-        ``info["s_gf"]``, ``info["eta_c"]`` (``inf`` when ``s_gf <= 0``: no positive
-        curvature along the flow), ``info["sharpness_final"]`` (at the
-        threshold), ``info["flow_time"]`` (when ``every == 1``); the trace has ``sharpness``.
+        ``info["s_gf"]`` (the largest recorded sharpness before the crossing and the one at
+        it), ``info["eta_c"]`` (``inf`` when ``s_gf <= 0``: no positive curvature along
+        the flow), ``info["sharpness_final"]`` (at the crossing),
+        ``info["threshold_time"]`` and ``info["threshold_params"]`` (the flow time and the
+        parameters at the crossing; NaN and None when the run did not stop at the
+        threshold), ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``,
+        ``info["params"]`` and the trace (with ``sharpness``) are the last accepted step's.
     """
-    from .eos import loss_sharpness_metric, threshold_tol
+    from .eos import _final_sharpness, loss_sharpness_metric, threshold_tol
 
     problem = as_problem(A, y)
     every = check_int(every, "every", minimum=1)
     loss_threshold = check_positive(loss_threshold, "loss_threshold")
     tol = threshold_tol(problem.y, loss_threshold)
     metric = loss_sharpness_metric(model, problem.A, k=k)
+    if params0 is None:
+        params0 = model.init(key, problem.n)
     res = gradient_flow(model, problem, rtol=rtol, atol=atol, max_iter=max_iter, tol=tol,
                         record=range(0, max_iter + 1, every),
-                        metrics=(("sharpness", metric),), params0=params0, key=key)
+                        metrics=(("sharpness", metric),), params0=params0)
     sh = np.asarray(res.trace["sharpness"])
+    s_final, t_cross, p_cross = float(sh[-1]), float("nan"), None
+    if res.status.value == "converged" and res.n_iter > 0:
+        # the last row is the step end, past the threshold: replace it by the crossing
+        _, data = operator_data(problem.A)
+        out = _crossing_program(metric, Flow(rtol=rtol, atol=atol))(
+            data, jnp.asarray(problem.y), jax.tree_util.tree_map(jnp.asarray, params0),
+            jnp.float64(loss_threshold), jnp.int64(max_iter))
+        if bool(out["crossed"]):
+            p_cross = jax.tree_util.tree_map(np.asarray, out["params"])
+            # the trace's estimator (same Lanczos metric), compiled once per model and k
+            s_final = _final_sharpness(model, problem, p_cross, k)
+            t_cross = float(out["time"])
+            sh = np.append(sh[:-1], s_final)
     s_gf = float(np.nanmax(sh)) if np.any(np.isfinite(sh)) else float("nan")
     # no positive curvature along the flow (e.g. A = 0): no step is too large, and a
     # plain 2 / s_gf would raise ZeroDivisionError (or give a negative step)
     eta_c = 2.0 / s_gf if s_gf > 0 else (float("inf") if s_gf <= 0 else float("nan"))
     res.info.update(method="flow_sharpness", s_gf=s_gf, eta_c=eta_c,
-                    sharpness_final=float(sh[-1]), loss_threshold=loss_threshold)
+                    sharpness_final=s_final, loss_threshold=loss_threshold,
+                    threshold_time=t_cross, threshold_params=p_cross)
     return res
