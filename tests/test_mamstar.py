@@ -635,3 +635,30 @@ def test_symmetry_of_a_matrix_source_is_explained():
         assert "declare symmetry" not in str(exc.value)
     full = np.triu(A) + np.triu(A, 1).T
     assert _rel(ms.sketch(full, matrix=M).B, ms.sketch(A, matrix=M).B) < 1e-12
+
+
+def test_sparse_overlaps_match_dense_and_need_no_memory_of_order_n():
+    # the overlaps <x_j, v_c> were a sparse product over all N rows, whose CSC -> CSR
+    # conversion allocated an (N + 1) index array: 763 MiB at N = 1e8 in the quick start
+    import tracemalloc
+
+    from overparam.problems.eigen import _sparse_overlaps
+
+    rng = np.random.default_rng(0)
+    N, R, s, k, r = 10_000_000, 5, 8, 12, 3
+    rows = np.concatenate([rng.choice(200, s, replace=False) for _ in range(R)])
+    V = sp.csc_array((rng.standard_normal(R * s), (rows, np.repeat(np.arange(R), s))),
+                     shape=(N, R))
+    truth = FactoredMatrix(np.arange(R, 0, -1.0), V)
+    idx = rng.choice(300, (k, r))
+    idx[0, 0] = idx[1, 0]  # a repeated index in one estimate sums, as a sparse matrix does
+    vals = rng.standard_normal((k, r))
+    tracemalloc.start()
+    got = _sparse_overlaps(truth, idx, vals)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    Vd = truth.vectors[:300].toarray()  # the truth touches rows < 200 only
+    X = np.zeros((300, r))
+    np.add.at(X, (idx, np.arange(r)[None, :]), vals)
+    np.testing.assert_allclose(got, np.abs(X.T @ Vd), rtol=1e-12, atol=1e-14)
+    assert peak < 5_000_000, f"peak {peak / 1e6:.1f} MB for N = {N:.0e}"
