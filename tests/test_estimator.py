@@ -1,7 +1,6 @@
 """HadamardRegressor: scikit-learn conventions, recovery, warnings, bad input."""
 from __future__ import annotations
 
-import doctest
 import os
 import warnings
 
@@ -194,13 +193,6 @@ def test_bad_data():
         reg.predict(X[:, :5])
     with pytest.raises(ValueError, match="2D array"):
         reg.predict(X[0])
-
-
-def test_docstring_examples():
-    import overparam.estimators.hadamard as mod
-
-    out = doctest.testmod(mod)
-    assert out.attempted > 0 and out.failed == 0
 
 
 # ------------------------------------------------------------- fit refused: no half state

@@ -1,8 +1,6 @@
 """Metrics on hand-computed cases, properties (hypothesis) and bad input."""
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
@@ -216,13 +214,6 @@ def test_bad_options():
         support_recovery(np.ones(3), np.ones(3), tol=1.0)
     with pytest.raises(ValueError, match="tol"):
         success(np.ones(3), np.ones(3), tol=0.0)
-
-
-def test_docstring_examples():
-    import overparam.metrics.errors as mod
-
-    out = doctest.testmod(mod)
-    assert out.attempted > 0 and out.failed == 0
 
 
 # ------------------------------------------------------------------------ effective rank
