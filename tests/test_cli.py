@@ -91,7 +91,24 @@ def test_invalid_spec_exits_2_with_the_key_path(spec, tmp_path, capsys):
 
 def test_dry_run_and_info(spec, capsys):
     assert main(["run", str(spec), "--dry-run"]) == 0
-    assert "2 cell(s) x 2 trial(s) x 3 method configuration(s) = 12" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "2 cell(s) x 2 trial(s) x 3 method configuration(s) = 12" in text
+    # --help promises the cells too (only the count was printed)
+    assert "'m': 6" in text and "'m': 10" in text
+    assert main(["run", str(spec), "--dry-run", "--set", f"problem.m={list(range(3, 20))}",
+                 "--set", "problem.n=30"]) == 0
+    assert "... and 0 more" not in (text := capsys.readouterr().out)
+    assert main(["run", str(spec), "--dry-run", "--set", f"problem.m={list(range(3, 30))}",
+                 "--set", "problem.n=30"]) == 0
+    assert "... and 7 more" in capsys.readouterr().out
+
+
+def test_transition_report_without_a_crossing(spec, tmp_path, capsys):
+    # every m far above the transition: rate 1 everywhere, no 50% point ("m50 = nan")
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--set", "problem.m=[16,18]"]) == 0
+    text = capsys.readouterr().out
+    assert "no 50% crossing on this grid of m" in text and "nan" not in text
     assert main(["info"]) == 0
     text = capsys.readouterr().out
     for word in ("jax", "devices:", "hadamard_gd", "hadamard_limit", "basis_pursuit",

@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -121,9 +122,13 @@ def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
             head += f" (theory delta(s={df.s.iloc[0]}, n={df.n.iloc[0]}) = {dm:.2f})"
         lines.append(head + ":")
         for label, m50 in cross.items():
-            rel = f"  ({100 * (m50 - dm) / dm:+.1f}% vs theory)" if dm else ""
             # hue may be numeric (depth = 2.0): format the key as the legend does
-            lines.append(f"  {_hue_label(hue, label):<40s} m50 = {m50:7.2f}{rel}")
+            name = f"  {_hue_label(hue, label):<40s}"
+            if not math.isfinite(m50):  # the rate never crosses 50% on this grid
+                lines.append(f"{name} no 50% crossing on this grid of m")
+                continue
+            rel = f"  ({100 * (m50 - dm) / dm:+.1f}% vs theory)" if dm else ""
+            lines.append(f"{name} m50 = {m50:7.2f}{rel}")
     return lines
 
 
@@ -144,6 +149,12 @@ def _cmd_run(args) -> int:
               "solver runs")
         for c in configs:
             print(f"  {c.label}: {c.name} {c.params}")
+        shown = 20  # a phase grid has hundreds of cells: the first ones show its shape
+        print("cells (problem parameters):")
+        for cell in cells[:shown]:
+            print(f"  {cell.params}")
+        if len(cells) > shown:
+            print(f"  ... and {len(cells) - shown} more")
         return 0
     try:
         summary = run(spec, args.out, executor=args.executor, workers=args.workers,
