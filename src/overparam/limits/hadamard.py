@@ -43,6 +43,10 @@ _SINGLE_CG = True
 # a = 1e-6, where the Newton matrix is too ill-conditioned for them, on 3-11 of 20 problems;
 # successful float32 paths keep steps >= 0.08 in log(a) with rare dips to 0.01)
 _SINGLE_MIN_STEP = 0.01
+# ... and at the target scale the first Newton steps do the same (A^T d from CG, A x in
+# float32) while the residual is above this (relative): float32 products resolve it to
+# ~1e-7 there; below it z and A x are resynchronised in float64 for the final steps
+_SYNC_BELOW = 1e-4
 # "auto": when one CG solve needs more than max(50, m/4) iterations (about the flops of
 # forming A D A^T) or hits its cap, the remaining steps use dense Newton (m <= this).
 # Measured: with m close to n, or non-negative problems whose dual diverges, the
@@ -369,7 +373,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
 
     while True:
         at_target = s <= s_target
-        if at_target and not synced:
+        if at_target and not synced and rn <= max(_SYNC_BELOW, tol) * ynorm:
             z, x, D, ax, r, rn = resync()
             synced = True
         if at_target and rn <= tol * ynorm:
@@ -430,7 +434,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         # on the path, A^T d accumulated inside CG (float32 with float32 Hessian products)
         # saves a full product per step; z then drifts from A^T w by rounding, which the
         # resynchronisation at the target scale removes before any exact step
-        approx = delta != 0.0 and solver.last_atd is not None
+        approx = (delta != 0.0 or not synced) and solver.last_atd is not None
         zd = solver.last_atd if approx else rmv(d)
         it += 1
         link.set_scale(s_new)
