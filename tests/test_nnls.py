@@ -8,6 +8,7 @@ import overparam
 from overparam import Status
 from overparam.baselines import basis_pursuit
 from overparam.baselines.projected_gradient import projected_gradient
+from overparam.limits import hadamard_limit
 from overparam.problems import PartialDCT, sparse_recovery
 from overparam.solvers import SubsampledFFT, nnls, nnls_certificate
 
@@ -430,3 +431,24 @@ def test_reparam_mirror_policy_survives_factors_decaying_to_zero(depth):
     assert np.all(np.isfinite(u)) and np.all(np.isfinite(np.asarray(state[0]["u"])))
     assert np.all(u[:2] ** depth <= 1e-300)  # x is zero there ...
     assert u[2] == 0.5  # ... and the coordinate without gradient did not move
+
+
+def test_reparam_refuses_depth_one():
+    # x = u^1 is unconstrained: it returned negative entries as CONVERGED
+    p = sparse_recovery(100, 40, 5, nonneg=True, seed=0)
+    for method in ("reparam", "limit"):
+        with pytest.raises(ValueError, match="depth >= 2"):
+            nnls(p.A.to_dense(), p.y, method=method, depth=1)
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_reparam_default_policy_at_depth_three_and_four_reaches_the_flow_limit(depth):
+    # the default m < n policy (Nesterov in mirror coordinates) took its first step from
+    # the u-space bound (~ u^(2L-2), tiny at u = 1e-3): c = u^(2-L)/(2-L) crossed 0 and the
+    # run "diverged" at step 1-2 on every problem; steps are now capped to the domain
+    p = sparse_recovery(100, 40, 5, nonneg=True, seed=0)
+    res = nnls(p.A.to_dense(), p.y, method="reparam", depth=depth)
+    assert res.status is Status.CONVERGED, res.message
+    lim = hadamard_limit(p, depth=depth, init_scale=res.info["init_scale"], nonneg=True,
+                         tol=1e-10)
+    assert np.linalg.norm(res.x - lim.x) <= 1e-5 * np.linalg.norm(lim.x)

@@ -37,7 +37,9 @@ parametrization (each leaf ``p`` of the parameters is a factor with ``x = +-p**L
   ``overparam.hadamard_limit`` *whatever the step sizes*. For L = 2 the mirror step is
   the exponentiated gradient ``x <- x * exp(-4 eta g)``. The factors are floored at
   ``1e-300 ** (1/(L-1))`` so that coordinates driven to zero do not underflow (``x`` is
-  then ``<= 1e-300``).
+  then ``<= 1e-300``). For L >= 3 the domain is ``c < 0`` (``c -> 0`` is ``p -> inf``):
+  every step (and Nesterov's extrapolation) is capped, by one scalar, so that no
+  coordinate moves more than half way to 0.
 
 For ``space="x"`` and ``"mirror"`` the ``depth`` L of the model is required (and the
 factors must be >= 0, as the Hadamard initialization makes them).
@@ -63,8 +65,9 @@ Found. Comput. Math. 15, 2015.
 """
 from __future__ import annotations
 
-from numbers import Real
+import functools
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -171,9 +174,27 @@ class _Coords:
     def _p(self, coords):
         return jax.tree_util.tree_map(lambda c: _from_c(self.space, self.depth, c), coords)
 
+    def _domain_cap(self, c, d, t):
+        """``t`` capped so that ``c - t d`` moves no mirror coordinate more than half way
+        to the end of its domain (mirror space, L >= 3: ``c = p^(2-L)/(2-L) < 0``, and
+        ``c -> 0`` is ``p -> inf``). One scalar for all coordinates, so the iterates stay
+        on the flow's affine set. Without it a step from the model's bound (which is for
+        u-space curvature and ~ p^(2L-2), tiny at a small init) crossed ``c = 0`` at once:
+        ``nnls(method="reparam", depth=3)`` diverged at step 1-2 on every problem."""
+        if self.space != "mirror" or self.depth is None or self.depth < 3:
+            return t
+        lims = [jnp.min(jnp.where(dl < 0, 0.5 * cl / jnp.where(dl < 0, dl, -1.0), jnp.inf),
+                        initial=jnp.inf)
+                for cl, dl in zip(jax.tree_util.tree_leaves(c), jax.tree_util.tree_leaves(d))]
+        return jnp.minimum(t, functools.reduce(jnp.minimum, lims, jnp.inf))
+
     def _step(self, params, grads, eta):
         if self.space == "u":
             return _sgd(params, grads, eta)
+        if self.space == "mirror" and self.depth is not None and self.depth >= 3:
+            c, d = self._c(params), self._d(params, grads)
+            eta = self._domain_cap(c, d, eta)
+            return self._p(jax.tree_util.tree_map(lambda a, b: a - eta * b, c, d))
         return jax.tree_util.tree_map(
             lambda p, g: _from_c(self.space, self.depth,
                                  _to_c(self.space, self.depth, p)
@@ -377,6 +398,7 @@ class BarzilaiBorwein(_Coords):
             eta = jnp.minimum(eta, self.growth * eta_prev)
         if self.cap is not None:
             eta = jnp.minimum(eta, 2.0 * self.cap / jnp.maximum(ctx.bound, 1e-300))
+        eta = self._domain_cap(c, d, eta)
         new_c = jax.tree_util.tree_map(lambda a, b: a - eta * b, c, d)
         return self._p(new_c), (c, d, k + 1, eta), eta
 
@@ -439,12 +461,15 @@ class Nesterov(_Coords):
         d = self._d(params, grads)
         eta = (jnp.asarray(self.eta, jnp.float64) if self.eta is not None
                else _auto_eta(self.fraction, ctx.bound, self.max_step))
+        eta = self._domain_cap(c_y, d, eta)
         c_new = jax.tree_util.tree_map(lambda a, b: a - eta * b, c_y, d)
         diff = jax.tree_util.tree_map(lambda a, b: a - b, c_new, c_x)
         k1 = k + 1
         if self.restart:
             k1 = jnp.where(_tree_dot(d, diff) > 0, jnp.int64(0), k1)
         beta = k1.astype(jnp.float64) / (k1.astype(jnp.float64) + 3.0)
+        # the extrapolation c_new + beta diff = c_new - beta (-diff) under the same cap
+        beta = self._domain_cap(c_new, jax.tree_util.tree_map(jnp.negative, diff), beta)
         y_new = jax.tree_util.tree_map(lambda a, b: a + beta * b, c_new, diff)
         return self._p(y_new), (c_new, k1), eta
 

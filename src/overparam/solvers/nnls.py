@@ -400,7 +400,7 @@ def nnls(
         * ``"lawson-hanson"``: ``scipy.optimize.nnls``. ``"sklearn"``: scikit-learn's
           ``LinearRegression(positive=True)``. Explicit matrices only.
     depth, init_scale : int, float
-        Depth ``L`` and initial factor value of ``"reparam"`` / ``"limit"``.
+        Depth ``L >= 2`` and initial factor value of ``"reparam"`` / ``"limit"``.
     step : step policy, float or "auto", optional
         Step policy of ``"reparam"`` (:mod:`overparam.dynamics.steps`).
     x0 : array of shape (n,), optional
@@ -443,6 +443,11 @@ def nnls(
         raise ValueError(f"unknown method {method!r}: use one of {METHODS}")
     problem = setup(A, y)
     depth = check_depth(depth)
+    if method in ("reparam", "limit") and depth < 2:
+        # x = u^1 is plain (unconstrained) gradient descent: it returned x with negative
+        # entries (min -0.33) as CONVERGED
+        raise ValueError(f"depth = {depth}: method={method!r} needs depth >= 2 (x = u^L "
+                         "with L >= 2 keeps x >= 0; depth 1 is unconstrained least squares)")
     init_scale = check_positive(init_scale, "init_scale")
     tol = check_positive(tol, "tol", allow_zero=True)
     interp_tol = check_positive(interp_tol, "interp_tol", allow_zero=True)
