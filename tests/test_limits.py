@@ -547,3 +547,16 @@ def test_cholesky_least_norm_solve():
     # negative control: the full Cholesky solve is dominated by null(A_K^T)
     d_full, _ = solver.solve(D, b, 0.0)
     assert np.linalg.norm(d_full - P @ d_full) > 1e3 * np.linalg.norm(d)
+
+
+@pytest.mark.parametrize("nonneg", [False, True])
+def test_zero_operator_is_infeasible_at_once_without_warnings(nonneg):
+    # A = 0: the Newton matrix is zero, Cholesky "succeeded" with a subnormal shift and the
+    # direction was inf; the signed run retreated on NaN slopes for 500 steps, with a
+    # RuntimeWarning at each, before the diagnosis said infeasible
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = hadamard_limit(np.zeros((5, 10)), np.ones(5), nonneg=nonneg)
+    assert res.status is Status.INFEASIBLE and res.n_iter <= 2

@@ -435,6 +435,13 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         # saves a full product per step; z then drifts from A^T w by rounding, which the
         # resynchronisation at the target scale removes before any exact step
         approx = (delta != 0.0 or not synced) and solver.last_atd is not None
+        if not np.all(np.isfinite(d)):
+            # a numerically zero Newton matrix (e.g. A = 0) "solved" with a subnormal
+            # shift: retreating on a NaN slope looped to max_iter, warning at every step
+            status = Status.NUMERICAL_ERROR
+            message = (f"{status.advice} (non-finite Newton direction at step {it}: the "
+                       "Newton matrix A D A^T is numerically zero or singular)")
+            break
         zd = solver.last_atd if approx else rmv(d)
         it += 1
         link.set_scale(s_new)
