@@ -47,8 +47,9 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
     max_iter : int or None, default None
         Newton steps (limit, default 500) or gradient steps (gd, default 100000).
     tol : float or None, default None
-        Stop at ``||X coef - y|| <= tol * ||y||`` (default 1e-10 for the limit,
-        1e-6 for gd).
+        Stop at ``||X coef - y|| <= tol * ||y||`` (default for the limit: 1e-10, or for
+        ``depth >= 3`` the float64 resolution ``1e-15 * init_scale^(2 - depth)`` where that
+        is larger; 1e-6 for gd).
     fit_intercept : bool, default False
         Fit a free (unregularized) intercept: the fit then minimizes over ``coef`` the
         implicit bias subject to ``X coef + intercept = y``, solved exactly on centered
@@ -162,6 +163,11 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
                 "solver='limit' needs depth >= 2 (depth 1 is plain gradient descent, whose "
                 "limit is the minimal-l2 interpolant); use solver='gd' for depth 1"
             )
+        elif self.tol is None and kw["depth"] >= 3:
+            # float64 resolves the depth >= 3 limit only to ~1e-16 * a^(2-L) relative: a
+            # default of 1e-10 is out of reach from a <= 1e-6 at L = 3, and a ConvergenceWarning
+            # on an accurate fit (residual 1.0-1.3e-10) would be wrong
+            kw["tol"] = max(1e-10, 1e-15 * kw["init_scale"] ** (2 - kw["depth"]))
         return kw
 
     def _solve(self, X: np.ndarray, y: np.ndarray, kw: dict[str, Any]) -> Result:
