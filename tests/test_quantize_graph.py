@@ -271,3 +271,21 @@ def test_graph_error_of_a_tiny_signal(method):
                 / np.sqrt(np.sum(fl ** 2)))
     assert np.isfinite(res.info["rel_error"])
     assert res.info["rel_error"] == pytest.approx(ref, rel=1e-12)
+
+
+def test_task_error_metrics_are_scale_invariant():
+    # layer_error / graph_error formed X (w - x) and the norms directly: X ~ 1e200 with
+    # w ~ 1e150 overflowed (inf / inf = NaN), w ~ 1e-200 underflowed (0 / 0)
+    from overparam.problems import Problem
+    from overparam.quantize.tasks import graph_error, layer_error
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((30, 12))
+    w = rng.standard_normal(12)
+    x = w + 0.1 * rng.standard_normal(12)
+    base = [f(Problem(X, X @ w, x_true=w), x, None, 0.0) for f in (layer_error, graph_error)]
+    assert np.all(np.isfinite(base))
+    for sx, sw in [(2.0**600, 2.0**500), (2.0**-600, 2.0**-500), (1e200, 1e-200)]:
+        p = Problem(X * sx, np.zeros(30), x_true=w * sw)
+        got = [layer_error(p, x * sw, None, 0.0), graph_error(p, x * sw, None, 0.0) / sx]
+        np.testing.assert_allclose(got, base, rtol=1e-13)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from .._core import Result, Status, as_generator, check_int
-from ._alphabet import check_bits
+from ._alphabet import check_bits, pow2_exponent
 from .graph import (bandlimited_signal, incoherence, laplacian_eigenvectors, make_graph,
                     sigma_delta)
 from .layer import layer, relative_error
@@ -150,15 +150,22 @@ def sigma_delta_method(problem: Any, bits: int = 1) -> Result:
 # -- metrics ---------------------------------------------------------------------------------
 
 def layer_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
-    """``||A(x_true - x)|| / ||A x_true||``."""
+    """``||A(x_true - x)|| / ||A x_true||`` (NaN where ``A x_true = 0``)."""
     X, w = _weights(problem)
-    return float(np.linalg.norm(X @ (w - x)) / np.linalg.norm(X @ w))
+    return float(relative_error(X, np.reshape(w, (-1, 1)), np.reshape(x, (-1, 1)))[0])
 
 
 def graph_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
     """``||A(x_true - x)|| / ||x_true||`` (with ``A = X_r^T``: ``||L_r(f - q)|| / ||f||``)."""
     X, w = _weights(problem)
-    return float(np.linalg.norm(X @ (w - x)) / np.linalg.norm(w))
+    x = np.asarray(x, dtype=float)
+    # in units of powers of two (exact): X (w - x) and ||w|| neither over- nor underflow
+    eX = pow2_exponent(np.abs(X).max(initial=0.0))
+    ew = pow2_exponent(np.abs(w).max(initial=0.0))
+    num = np.linalg.norm(np.ldexp(X, -eX) @ (np.ldexp(w, -ew) - np.ldexp(x, -ew)))
+    den = np.linalg.norm(np.ldexp(w, -ew))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return float(np.ldexp(num / den, eX)) if den > 0 else float("nan")
 
 
 def mu_metric(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
