@@ -177,3 +177,103 @@ def test_rate_curves_stay_linear_and_bad_formats_write_nothing(folder, tmp_path)
     with pytest.raises(ValueError, match="format must be"):
         plots.plot(folder, "curve", x="m", out=tmp_path, formats=("png", "jpg"))
     assert not list(tmp_path.iterdir())
+
+
+def _apart(labels, axis: str) -> bool:
+    """Drawn tick labels: no two neighbours' boxes overlap along ``axis``."""
+    boxes = sorted((t.get_window_extent() for t in labels if t.get_text()),
+                   key=lambda b: b.x0 if axis == "x" else b.y0)
+    if axis == "x":
+        return all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:]))
+    return all(a.y1 <= b.y0 for a, b in zip(boxes, boxes[1:]))
+
+
+def _styles(lines) -> list:
+    """(colour as RGBA, line style, marker) of each line."""
+    from matplotlib.colors import to_rgba
+
+    return [(to_rgba(ln.get_color()), ln.get_linestyle(), ln.get_marker()) for ln in lines]
+
+
+def test_fourteen_lines_differ_and_the_legend_is_off_the_data():
+    # more_is_less draws 14 configurations: the default cycle's 10 colours made line 11
+    # ("L=3 alpha=0.1") the same blue as line 1 (basis_pursuit), and the 14-entry legend
+    # sat on the curves
+    labels = [f"cfg{i:02d}" for i in range(14)]
+    df = pd.DataFrame(dict(label=np.repeat(labels, 4), n=50, s=2, m=[10, 10, 20, 20] * 14,
+                           recovered=np.tile([0, 1, 1, 1], 14), residual=1.0))
+    fig = plots.curve(df, "m", "recovered")
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() in labels]
+    assert len(lines) == 14 and len(set(_styles(lines))) == 14
+    legend = fig.legends[0]  # the legend's keys are drawn like their lines
+    keys = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))
+    assert _styles([keys[lab] for lab in labels]) == _styles(lines)
+    assert fig.axes[0].get_legend() is None
+    fig.draw_without_rendering()
+    assert not legend.get_window_extent().overlaps(fig.axes[0].get_window_extent())
+    tr = pd.DataFrame(dict(label=np.repeat(labels, 3), iter=[1, 2, 4] * 14,
+                           residual=np.tile([1.0, 0.5, 0.2], 14)))
+    lines = plots.trace(tr, "residual").axes[0].get_lines()
+    assert len(lines) == 14 and len(set(_styles(lines))) == 14
+
+
+def test_phase_tick_labels_are_compact_and_do_not_overlap():
+    # init_scale 1e-16 ... 1e-1 as "%g" ("1e-08", "0.0001") ran into each other in the
+    # panels of a 3-column phase figure
+    alphas = [1e-16, 1e-12, 1e-8, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+    df = pd.DataFrame([dict(label=f"L={d}", init_scale=a, m=m, recovered=float(a < 1e-3))
+                       for d in (2, 3, 4) for a in alphas for m in (20, 40)])
+    fig = plots.phase(df, "init_scale", "m", theory=False)
+    fig.draw_without_rendering()
+    for ax in fig.axes[:3]:
+        shown = [t.get_text() for t in ax.get_xticklabels()]
+        assert shown == ["1e-16", "1e-12", "1e-8", "1e-6", "1e-5", "1e-4", "1e-3", "1e-2",
+                         "1e-1"]
+        assert _apart(ax.get_xticklabels(), "x") and _apart(ax.get_yticklabels(), "y")
+    # 40 long grid values (turned upright), and in a large font (also thinned): apart,
+    # every label still at its own cell
+    import matplotlib
+
+    df = pd.DataFrame(dict(label="a", s=1, m=np.arange(100, 140) * 1001, recovered=1.0))
+    for size in (10, 24):
+        with matplotlib.rc_context({"font.size": size}):
+            fig = plots.phase(df, "m", "s", theory=False)
+            fig.draw_without_rendering()
+        ax = fig.axes[0]
+        assert _apart(ax.get_xticklabels(), "x") and len(ax.get_xticks()) >= 4
+        for loc, text in zip(ax.get_xticks(), ax.get_xticklabels()):
+            assert text.get_text() == f"{(100 + int(loc)) * 1001}"
+
+
+@pytest.mark.parametrize("values, labels", [
+    ([10, 20, 30], ["10", "20", "30"]),
+    ([0.1, 0.01, 0.001], ["0.1", "0.01", "0.001"]),
+    ([2.5e-4, 1e-2, 1e-1], ["2.5e-4", "1e-2", "1e-1"]),
+    ([1e6, 2e6], ["1e6", "2e6"]),
+    (["bp", "gd"], ["bp", "gd"]),
+])
+def test_tick_labels_are_short(values, labels):
+    from overparam.plots.figures import _ticks
+
+    got = []
+    _ticks(lambda idx, texts: got.extend(texts), np.array(values, dtype=object))
+    assert got == labels
+
+
+def test_axes_read_well_integer_ticks_long_names_and_the_theory_legend():
+    df = pd.DataFrame(dict(label="a", n=20, s=1, m=[8, 8, 12, 12], recovered=[0, 1, 1, 1]))
+    ticks = plots.curve(df, "m", theory=False).axes[0].get_xticks()
+    assert len(ticks) > 1 and np.all(ticks == np.round(ticks))      # no tick at m = 8.5
+    names = [f"a_rather_long_method_name_{i}" for i in range(6)]
+    df = pd.DataFrame(dict(label="a", method=names, recovered=1.0))
+    fig = plots.curve(df, "method")
+    fig.draw_without_rendering()
+    assert _apart(fig.axes[0].get_xticklabels(), "x")
+    # the theory line's legend sits below the panels, not on a panel's cells
+    df = pd.DataFrame(dict(label="a", n=20, s=[1, 2, 3] * 3, m=np.repeat([6, 10, 14], 3),
+                           recovered=1.0))
+    fig = plots.phase(df, "s", "m")
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    fig.draw_without_rendering()
+    box = fig.legends[0].get_window_extent()
+    assert not box.overlaps(fig.axes[0].get_window_extent())

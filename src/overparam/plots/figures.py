@@ -1,6 +1,7 @@
 """The figure functions behind ``overparam plot`` (see the package docstring)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -10,13 +11,46 @@ __all__ = ["phase", "curve", "trace", "plot", "transitions", "filter_rows", "par
 
 RATES = ("recovered", "success", "support_recovered")
 
+# Line styles beyond the 10 colours of the palette: line i gets colour i % 10 and the
+# (line style, marker) pair of its round i // 10, so every line differs from every other
+# in at least one of the three (for up to 10 * 4 * 7 = 280 lines).
+_PALETTE = "tab10"
+_LINESTYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_LEGEND_INSIDE = 5  # more entries than this go right of the axes, off the data
+
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.8)):
-    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: no global state
 
     fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    FigureCanvasAgg(fig)  # an Agg canvas: a renderer to measure text with (_fit_ticks)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes.ravel()
+
+
+def _style(i: int) -> dict[str, Any]:
+    """Colour, line style and marker of the i-th line: distinct triples for every i < 280
+    (the default colour cycle repeats after 10 lines, so line 11 looked like line 1)."""
+    from matplotlib import colormaps
+
+    colours = colormaps[_PALETTE].colors
+    rnd = i // len(colours)
+    return dict(color=colours[i % len(colours)], ls=_LINESTYLES[rnd % len(_LINESTYLES)],
+                marker=_MARKERS[rnd % len(_MARKERS)])  # 4 and 7 coprime: 28 rounds
+
+
+def _legend(fig, ax) -> None:
+    """A legend inside the axes for a few entries; right of the axes (the figure widened
+    to keep the plot's size) when there are more, where it would cover the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(handles) <= _LEGEND_INSIDE:
+        ax.legend(fontsize="small")
+        return
+    # about 0.075 in per character at "small" (8.3 pt) plus the handle and padding
+    fig.set_figwidth(fig.get_figwidth() + 0.9 + 0.075 * max(len(t) for t in labels))
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
 
 
 def _frame(source: Any):
@@ -209,10 +243,10 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     stat = stat or ("mean" if y in RATES else "median")
     table = _summary(df, x, y, hue, stat)
     fig, (ax,) = _figure()
-    for key in (_hue_order(df, hue) if hue else [None]):
+    for i, key in enumerate(_hue_order(df, hue) if hue else [None]):
         t = _select(table, hue, key) if hue else table
-        line, = ax.plot(t[x], t["centre"], marker="o", ms=3,
-                        label=_hue_label(hue, key) if hue else y)
+        line, = ax.plot(t[x], t["centre"], ms=3, label=_hue_label(hue, key) if hue else y,
+                        **_style(i))
         ax.fill_between(t[x], t["low"], t["high"], color=line.get_color(), alpha=0.2, lw=0)
     if theory and x == "m":
         dm = _theory_m(df)
@@ -226,11 +260,19 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         ax.set_yscale("log")
     if y in RATES:
         ax.set_ylim(-0.03, 1.03)
+    numeric = _numbers(df[x].unique())
+    if ax.get_xscale() == "linear" and numeric is not None and \
+            np.all(np.mod(numeric, 1) == 0):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at m = 8.5
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} ({stat}, band {'+-1 s.e.' if stat == 'mean' else 'quartiles'})")
     ax.set_title(title or _title(df, y, x, where), fontsize="medium")
-    ax.legend(fontsize="small")
+    _legend(fig, ax)
     ax.grid(alpha=0.3)
+    if numeric is None:  # category names (x = "method") can be long: rotate if they collide
+        _fit_ticks(fig, [ax])
     return fig
 
 
@@ -293,7 +335,6 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
             si, mi = np.where(inside, si, np.nan), np.where(inside, mi, np.nan)
             px, py = (si, mi) if x == "s" else (mi, si)
             ax.plot(px, py, color="w", ls="--", lw=1.5, label="theory $\\delta(s,n)$")
-            ax.legend(fontsize="small", loc="upper left")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(_hue_label(facet, key) if facet else value, fontsize="medium")
@@ -301,7 +342,12 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
         ax.set_visible(False)
     if image is not None:
         fig.colorbar(image, ax=list(axes[: len(keys)]), label=f"mean {value}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:  # one legend below the panels: inside a panel it hid a corner of cells
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+                   facecolor="0.5", labelcolor="w")
     fig.suptitle(title or _title(df, value, f"{x}, {y}", where))
+    _fit_ticks(fig, axes[: len(keys)])
     return fig
 
 
@@ -310,11 +356,76 @@ def _sorted(values) -> list:
     return sorted(values.dropna().unique().tolist())
 
 
+def _numbers(values) -> np.ndarray | None:
+    """The values as floats, or None when some are not numbers (e.g. method names)."""
+    if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in values):
+        return None
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compact(text: str) -> str:
+    """``1e-08`` -> ``1e-8``, ``1e+06`` -> ``1e6``."""
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2], text)
+
+
+def _tick_labels(values) -> list[str]:
+    """Short labels for grid values: ``%g`` with a compact exponent; on a log-spaced axis
+    (positive, two decades or more) that reaches below 1e-3 or to 1e4 and above, all in
+    powers-of-ten notation (``1e-16 ... 1e-1``: ``0.0001`` beside ``1e-05`` is longer
+    and harder to read). Strings as they are."""
+    v = _numbers(values)
+    if v is None:
+        return [str(x) for x in values]
+    sci = _auto_log(v) and bool(np.any((np.abs(v) < 1e-3) | (np.abs(v) >= 1e4)))
+    out = []
+    for x in v:
+        if sci and x != 0 and np.isfinite(x):
+            mant, exp = f"{x:.5e}".split("e")
+            out.append(f"{mant.rstrip('0').rstrip('.')}e{int(exp)}")
+        else:
+            out.append(_compact(f"{x:g}"))
+    return out
+
+
 def _ticks(setter, values: np.ndarray, most: int = 12) -> None:
     step = max(1, int(np.ceil(len(values) / most)))
     idx = np.arange(0, len(values), step)
-    setter(idx, [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
-                 for v in values[idx]])
+    setter(idx, _tick_labels(values[idx]))
+
+
+def _collide(labels, axis: str, pad: float = 2.0) -> bool:
+    """Whether neighbouring tick labels (drawn) overlap along ``axis`` ("x" or "y")."""
+    boxes = [t.get_window_extent() for t in labels if t.get_visible() and t.get_text()]
+    lo, hi = ("x0", "x1") if axis == "x" else ("y0", "y1")
+    boxes.sort(key=lambda b: getattr(b, lo))
+    return any(getattr(b, lo) < getattr(a, hi) + pad for a, b in zip(boxes, boxes[1:]))
+
+
+def _fit_ticks(fig, axes, most_rounds: int = 8) -> None:
+    """Make the tick labels of ``axes`` readable on the laid-out figure: x labels that
+    overlap their neighbours are turned upright, and labels that still overlap are thinned
+    to every second one. Measured on the drawn figure (label widths depend on the font and
+    on the panel size left by the layout, e.g. nine labels ``1e-16 ... 1e-1`` in a panel of
+    a 3-column phase figure)."""
+    for _ in range(most_rounds):
+        fig.draw_without_rendering()
+        changed = False
+        for ax in axes:
+            for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+                labels = axis.get_ticklabels()
+                if not _collide(labels, name):
+                    continue
+                changed = True
+                if name == "x" and labels and labels[0].get_rotation() == 0:
+                    ax.tick_params(axis="x", labelrotation=90)
+                    continue
+                locs, texts = axis.get_ticklocs(), [t.get_text() for t in labels]
+                axis.set_ticks(locs[::2], texts[::2])
+        if not changed:
+            return
 
 
 def trace(source: Any, field: str = "residual", *, hue: str = "label",
@@ -343,9 +454,13 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     _check_columns(df, field, hue)
     table = _summary(df[df["iter"] > 0], "iter", field, hue, "median")
     fig, (ax,) = _figure()
-    for key in _hue_order(df, hue):
+    for i, key in enumerate(_hue_order(df, hue)):
         t = _select(table, hue, key)
-        line, = ax.plot(t["iter"], t["centre"], label=_hue_label(hue, key))
+        style = _style(i)
+        if i < 10:  # traces have many points: markers only where colours repeat
+            style.pop("marker")
+        line, = ax.plot(t["iter"], t["centre"], label=_hue_label(hue, key), ms=4,
+                        markevery=0.1, **style)
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
     if logx is None or logx:
@@ -355,7 +470,7 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"{field} (median, quartile band)")
     ax.set_title(title or _title(df, field, "iteration", where), fontsize="medium")
-    ax.legend(fontsize="small")
+    _legend(fig, ax)
     ax.grid(alpha=0.3)
     return fig
 
