@@ -265,7 +265,8 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
             np.all(np.mod(numeric, 1) == 0):
         from matplotlib.ticker import MaxNLocator
 
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at m = 8.5
+        # integers at round steps (no tick at m = 8.5, and 20, 30, ... rather than 24, 32)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} ({stat}, band {'+-1 s.e.' if stat == 'mean' else 'quartiles'})")
     ax.set_title(title or _title(df, y, x, where), fontsize="medium")
