@@ -458,3 +458,141 @@ def test_auto_step_follows_a_top_vector_orthogonal_to_the_power_iteration_start(
     assert res.status in (Status.CONVERGED, Status.MAX_ITER), res.message
     assert res.trace["residual"][-1] < 1e-2
     assert res.trace["sv1"][-1] == pytest.approx(10.0, rel=1e-3)
+
+
+# ------------------------------------------------------------------ independent oracles
+def _numpy_dmf_gd(factors, A, y, shape, eta, iters):
+    """Plain NumPy gradient descent on 0.5 ||A vec(W_N ... W_1) - y||^2."""
+    Ws = [np.array(W, dtype=np.float64) for W in factors]
+    for _ in range(iters):
+        P = [Ws[0]]
+        for W in Ws[1:]:
+            P.append(W @ P[-1])
+        D = (A.T @ (A @ P[-1].reshape(-1) - y)).reshape(shape)
+        grads = [None] * len(Ws)
+        for j in range(len(Ws) - 1, -1, -1):
+            grads[j] = D if j == 0 else D @ P[j - 1].T
+            if j > 0:
+                D = Ws[j].T @ D
+        Ws = [W - eta * g for W, g in zip(Ws, grads)]
+    return Ws
+
+
+def _imbalance(factors):
+    fs = [np.asarray(W) for W in factors]
+    return [b.T @ b - a @ a.T for a, b in zip(fs, fs[1:])]
+
+
+def test_rectangular_sensing_matches_numpy_gd_and_keeps_balancedness():
+    # a non-symmetric target, rectangular shape, unequal widths, Gaussian (unbalanced) start
+    shape, widths = (5, 4), (6, 3)
+    p = matrix_sensing(*shape, 2, 30, seed=5, matrix_free=False)
+    A = p.A.to_dense()
+    kw = dict(depth=3, widths=widths, init="gaussian", init_scale=0.8, seed=2, tol=0.0,
+              record=2, spectrum=False)
+    model = DeepMatrixFactorization(shape, depth=3, widths=widths, init_kind="gaussian",
+                                    init_scale=0.8, seed=2)
+    W0 = model.factors(model.init(None, 20))
+    res = dmf_gd(p, step=0.02, max_iter=150, **kw)
+    ref = _numpy_dmf_gd(W0, A, p.y, shape, 0.02, 150)
+    assert res.n_iter == 150
+    for ours, theirs in zip(res.info["factors"], ref):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.x, ref[2] @ ref[1] @ ref[0], rtol=0, atol=1e-10)
+    # W_{j+1}^T W_{j+1} - W_j W_j^T is conserved by gradient flow: over the same time
+    # (step x iterations = 3) the drift of gradient descent shrinks with the step
+    B0 = _imbalance(W0)
+    drift = []
+    for r in (res, dmf_gd(p, step=0.002, max_iter=1500, **kw)):
+        drift.append(max(np.max(np.abs(b - b0)) for b, b0 in zip(_imbalance(r.info["factors"]),
+                                                                  B0)))
+    assert drift[1] < 0.15 * drift[0], drift
+    assert drift[1] < 2e-3 * max(np.max(np.abs(b)) for b in B0), drift
+
+
+def test_depth1_sensing_limit_is_the_min_norm_solution():
+    # plain gradient descent on W from (nearly) zero: the minimum-Frobenius-norm fit
+    for shape in ((5, 4), (4, 5)):
+        p = matrix_sensing(*shape, 1, 12, seed=2, matrix_free=False)
+        mn = np.linalg.lstsq(p.A.to_dense(), p.y, rcond=None)[0].reshape(shape)
+        res = dmf_gd(p, depth=1, init_scale=1e-12, max_iter=5000, tol=1e-13, record=2,
+                     spectrum=False)
+        assert res.status is Status.CONVERGED
+        assert np.max(np.abs(res.x - mn)) < 1e-9 * np.max(np.abs(mn))
+
+
+# ------------------------------------------------------------------ fixes of this round
+def test_rank_measures_are_scale_invariant_and_propagate_nan():
+    # s^2 under/overflowed: the energy rank of s ~ 1e-200 was 0 and its stable rank
+    # 0/0 = NaN (1e300: NaN for both); a NaN spectrum read as the zero matrix (rank 0)
+    s = np.array([3.0, 1.0, 0.5, 0.0])
+    fns = (rk.erank, rk.erank_energy, rk.stable_rank, rk.nuclear_rank)
+    ref = [float(f(s)) for f in fns]
+    assert ref[2] == pytest.approx(1 + 1 / 9 + 1 / 36) and ref[3] == pytest.approx(1.5)
+    for c in (1e-300, 1e-200, 1e-100, 1e100, 1e200, 1e300):
+        got = [float(f(c * s)) for f in fns]
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+        got = [float(f(jnp.asarray(c * s))) for f in fns]  # also on JAX arrays
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    for bad in (np.array([1.0, np.nan]), np.array([np.nan, np.nan])):
+        assert all(np.isnan(f(bad)) for f in fns)
+    batch = np.array([[2.0, 2.0], [0.0, 0.0], [1.0, np.nan]])
+    for f in fns:
+        out = np.asarray(f(batch))
+        assert out[0] == pytest.approx(2.0) and out[1] == 0.0 and np.isnan(out[2])
+    # the same through dmf_gd: a tiny start (W(0) = 1e-180 I, 2 x 3; W stays ~1e-180)
+    res = dmf_gd(_SMALL_Y, depth=2, init_scale=1e-90, step=0.1, max_iter=20, tol=0.0,
+                 record=2)
+    sv = res.trace["sv"]
+    assert np.all(sv < 1e-170) and np.all(sv > 0)
+    u = sv / sv[:, :1]  # the measures by hand, on the rescaled spectrum
+    p, q = u / u.sum(1, keepdims=True), u**2 / (u**2).sum(1, keepdims=True)
+    expect = dict(erank=np.exp(-(p * np.log(p)).sum(1)),
+                  erank_energy=np.exp(-(q * np.log(q)).sum(1)),
+                  stable_rank=(u**2).sum(1), nuclear_rank=u.sum(1))
+    np.testing.assert_allclose(expect["stable_rank"][0], 2.0, rtol=1e-12)  # W(0) ~ I
+    for name, want in expect.items():
+        np.testing.assert_allclose(res.trace[name], want, rtol=1e-12, err_msg=name)
+
+
+def test_balanced_start_with_narrow_widths_is_refused_clearly():
+    # the width check came after the slice assignment, which failed first with NumPy's
+    # "could not broadcast input array from shape (2,3) into shape (1,3)"
+    with pytest.raises(ValueError, match="balanced start needs widths >= min"):
+        DeepMatrixFactorization((2, 3), depth=3, widths=(1, 2), init_kind="gaussian",
+                                balanced=True).init(None, 6)
+    with pytest.raises(ValueError, match="balanced start needs widths >= min"):
+        dmf_gd(_SMALL_Y, depth=3, widths=(2, 1), init="gaussian", balanced=True,
+               max_iter=2)
+    # wide enough: balanced as documented
+    m = DeepMatrixFactorization((2, 3), depth=3, widths=(2, 4), init_kind="gaussian",
+                                balanced=True)
+    f = [np.asarray(w) for w in m.factors(m.init(None, 6))]
+    for a, b in zip(f, f[1:]):
+        np.testing.assert_allclose(b.T @ b, a @ a.T, atol=1e-12)
+
+
+def test_zero_dimensional_array_init_scale():
+    # np.array(0.3) was taken for a sequence: "TypeError: iteration over a 0-d array"
+    got = dmf_gd(_SMALL_Y, init_scale=np.array(0.3), **{k: v for k, v in _SMALL_KW.items()
+                                                        if k != "init_scale"})
+    ref = dmf_gd(_SMALL_Y, **_SMALL_KW)
+    np.testing.assert_array_equal(got.x, ref.x)
+    m = DeepMatrixFactorization((2, 3), depth=2, init_scale=np.array(0.3))
+    assert m.init_scale == 0.3 and m.factor_scales == (0.3, 0.3)
+    with pytest.raises(ValueError, match="init_scale must be finite and > 0"):
+        DeepMatrixFactorization((2, 3), depth=2, init_scale=np.array(0.0))
+
+
+def test_matrix_identity_checks_sizes():
+    # a vector of the wrong length came back unchanged, and a batch of columns came back
+    # flattened, where the other matrix operators refuse both
+    op = MatrixIdentity(2, 2)
+    for bad in (np.ones(7), np.ones((4, 3))):
+        with pytest.raises(ValueError, match="expected a vector of 4 entries"):
+            op.matvec(bad)
+        with pytest.raises(ValueError, match="expected a vector of 4 entries"):
+            op.rmatvec(bad)
+    np.testing.assert_array_equal(op.matvec(np.arange(4.0).reshape(2, 2)), np.arange(4.0))
+    np.testing.assert_array_equal(op.rmatvec(np.arange(4.0)), np.arange(4.0))
+    assert op.dot_test() == 0.0

@@ -132,10 +132,11 @@ def _model(shape, depth, widths, init, init_scale, scale, balanced, seed):
     # widths go to the model unconverted: it rejects non-integers (int() would truncate)
     if widths is not None:
         widths = (widths,) if np.ndim(widths) == 0 else tuple(widths)
+    # a 0-d array is one scale (tuple() of it raised "iteration over a 0-d array")
+    if isinstance(init_scale, (list, tuple, np.ndarray)) and np.ndim(init_scale) > 0:
+        init_scale = tuple(init_scale)
     return DeepMatrixFactorization(
-        shape=shape, depth=depth, widths=widths,
-        init_kind=init, init_scale=(tuple(init_scale) if isinstance(init_scale, (list, tuple,
-                               np.ndarray)) else init_scale),
+        shape=shape, depth=depth, widths=widths, init_kind=init, init_scale=init_scale,
         scale=scale, balanced=balanced, seed=seed)
 
 

@@ -49,42 +49,53 @@ def _entropy_rank(p: Any, xp) -> Any:
     return xp.exp(-xp.sum(p * logp, axis=-1))
 
 
+def _unit_top(s: Any, xp) -> tuple[Any, Any]:
+    """``|s| / max|s|`` and a mask of the zero spectra.
+
+    Every measure here is scale-invariant; normalising first keeps ``s**2`` and the sums
+    in range (``s ~ 1e-200`` squared to 0: an energy rank of 0 and a stable rank of
+    0/0 = NaN; ``s ~ 1e300``: inf/inf = NaN). A NaN spectrum gives NaN (it read as the
+    zero matrix, rank 0, before: ``NaN > 0`` is False)."""
+    s = xp.abs(s)
+    top = xp.max(s, axis=-1, keepdims=True, initial=0.0)
+    zero = top == 0
+    return s / xp.where(zero, 1.0, top), zero[..., 0]
+
+
 def erank(s: Any) -> Any:
     """Roy-Vetterli effective rank ``exp(-sum p_i log p_i)``, ``p = s / ||s||_1``.
 
-    Equals k for k equal nonzero singular values; 0 for the zero matrix (by convention).
+    Equals k for k equal nonzero singular values; 0 for the zero matrix (by convention);
+    NaN when ``s`` has a NaN.
     """
     xp = _xp(s)
-    s = xp.abs(s)
-    tot = xp.sum(s, axis=-1, keepdims=True)
-    p = s / xp.where(tot > 0, tot, 1.0)
-    return xp.where(tot[..., 0] > 0, _entropy_rank(p, xp), 0.0)
+    u, zero = _unit_top(s, xp)
+    p = u / xp.maximum(xp.sum(u, axis=-1, keepdims=True), 1.0)  # sum(u) >= 1 unless zero
+    return xp.where(zero, 0.0, _entropy_rank(p, xp))
 
 
 def erank_energy(s: Any) -> Any:
     """Entropy rank of the energy spectrum: ``exp(-sum q_i log q_i)``, ``q = s^2 / ||s||_2^2``
     (the spectral entropy of ``W^T W``; less sensitive to many small singular values)."""
     xp = _xp(s)
-    s2 = xp.abs(s) ** 2
-    tot = xp.sum(s2, axis=-1, keepdims=True)
-    q = s2 / xp.where(tot > 0, tot, 1.0)
-    return xp.where(tot[..., 0] > 0, _entropy_rank(q, xp), 0.0)
+    u, zero = _unit_top(s, xp)
+    u2 = u**2
+    q = u2 / xp.maximum(xp.sum(u2, axis=-1, keepdims=True), 1.0)
+    return xp.where(zero, 0.0, _entropy_rank(q, xp))
 
 
 def stable_rank(s: Any) -> Any:
     """Stable rank ``||W||_F^2 / ||W||_2^2`` (0 for the zero matrix)."""
     xp = _xp(s)
-    s = xp.abs(s)
-    top = xp.max(s, axis=-1)
-    return xp.where(top > 0, xp.sum(s**2, axis=-1) / xp.where(top > 0, top, 1.0) ** 2, 0.0)
+    u, zero = _unit_top(s, xp)
+    return xp.where(zero, 0.0, xp.sum(u**2, axis=-1))
 
 
 def nuclear_rank(s: Any) -> Any:
     """``||W||_* / ||W||_2`` (the nuclear-over-operator effective rank; 0 for W = 0)."""
     xp = _xp(s)
-    s = xp.abs(s)
-    top = xp.max(s, axis=-1)
-    return xp.where(top > 0, xp.sum(s, axis=-1) / xp.where(top > 0, top, 1.0), 0.0)
+    u, zero = _unit_top(s, xp)
+    return xp.where(zero, 0.0, xp.sum(u, axis=-1))
 
 
 def numerical_rank(s: Any, rtol: float = 1e-6) -> Any:

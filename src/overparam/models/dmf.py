@@ -109,6 +109,9 @@ class DeepMatrixFactorization:
             raise ValueError(f"init must be one of {INITS}, got {self.init_kind!r}")
         if self.scale not in SCALE_MODES:
             raise ValueError(f"scale must be one of {SCALE_MODES}, got {self.scale!r}")
+        if isinstance(self.init_scale, np.ndarray) and self.init_scale.ndim == 0:
+            # a 0-d array is one scale (tuple() of it raised "iteration over a 0-d array")
+            object.__setattr__(self, "init_scale", self.init_scale.item())
         if isinstance(self.init_scale, (list, tuple, np.ndarray)):
             scales = tuple(check_positive(a, "init_scale") for a in self.init_scale)
             if len(scales) != N:
@@ -164,6 +167,11 @@ class DeepMatrixFactorization:
         d, N, alphas = self.dims, self.depth, self.factor_scales
         mats: list[np.ndarray] = []
         if self.init_kind == "gaussian" and self.balanced:
+            # checked before filling the factors: a narrower width failed with NumPy's
+            # "could not broadcast" in the slice assignment below
+            if any(w < min(n1, n2) for w in self.widths):
+                raise ValueError("a balanced start needs widths >= min(n1, n2) = "
+                                 f"{min(n1, n2)}, got {self.widths}")
             a = alphas[0]
             G = rng.standard_normal((n1, n2)) * (a**N / np.sqrt(n2))
             U, s, Vt = np.linalg.svd(G, full_matrices=False)
@@ -179,8 +187,6 @@ class DeepMatrixFactorization:
                     W[:, :k] = U * root
                 else:
                     W[:k, :k] = np.diag(root)
-                if any(w < k for w in self.widths):
-                    raise ValueError(f"a balanced start needs widths >= min(n1, n2) = {k}")
                 mats.append(W)
         else:
             for j in range(1, N + 1):

@@ -110,11 +110,13 @@ class MatrixIdentity(MatrixOperator):
         self.matrix_shape = (n1, n2)
         self.shape = (n1 * n2, n1 * n2)
 
+    # sizes checked as EntryMask does: a vector of the wrong length came back unchanged,
+    # and a batch of columns was flattened into one vector
     def matvec(self, x):
-        return _real_parts(lambda v: np.array(v, copy=True).reshape(-1), x)
+        return _real_parts(lambda v: self._flat(np.array(v, copy=True), self.shape[1]), x)
 
     def rmatvec(self, r):
-        return _real_parts(lambda v: np.array(v, copy=True).reshape(-1), r)
+        return _real_parts(lambda v: self._flat(np.array(v, copy=True), self.shape[0]), r)
 
     def jax_matvec(self, x):
         return x
