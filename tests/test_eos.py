@@ -133,3 +133,134 @@ def test_mlp_auto_step_is_refused():
     p = digits_regression(20, 10, classes=3, seed=0)
     with pytest.raises(ValueError, match="constant step"):
         mlp_gd(p, width=3, step="auto", max_iter=5)
+
+
+@pytest.mark.parametrize("model,init_scale,eps", [("hadamard", 0.5, 1e-5), ("uv", 1.0, 1e-4)])
+def test_eos_flow_reports_everything_at_the_threshold_crossing(reg, model, init_scale, eps):
+    """eos_flow took the sharpness at the located crossing but the norms, the test error,
+    x and the train loss at the end of the last integrator step, past it (train loss
+    8.5e-6 and 8.2e-5 here instead of eps, ~1.5e-1 relative off). Oracle: the crossing
+    parameters, with the signal, loss and test MSE recomputed in NumPy."""
+    f = eos_flow(reg, model=model, init_scale=init_scale, loss_threshold=eps, every=2)
+    assert f.success
+    pc = f.info["threshold_params"]
+    assert pc is not None
+    u, v = np.asarray(pc["u"]), np.asarray(pc["v"])
+    x = u * u - v * v if model == "hadamard" else u * v
+    A = reg.A.to_dense()
+    r = A @ x - reg.y
+    # the crossing is the flow's first point with loss <= eps (root-found in time)
+    assert 0.5 * (r @ r) <= eps * (1 + 1e-12)
+    np.testing.assert_allclose(0.5 * (r @ r), eps, rtol=1e-7)
+    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-7)
+    np.testing.assert_allclose(f.fun, 0.5 * (r @ r), rtol=1e-12)
+    np.testing.assert_allclose(f.x, x, rtol=1e-12, atol=1e-15)
+    flat = np.concatenate([u, v])
+    np.testing.assert_allclose(f.info["param_l1"], np.abs(flat).sum(), rtol=1e-12)
+    np.testing.assert_allclose(f.info["param_l2"], np.linalg.norm(flat), rtol=1e-12)
+    rt = reg.A_test @ x - reg.y_test
+    np.testing.assert_allclose(f.info["test_error"], rt @ rt / rt.shape[0], rtol=1e-12)
+    np.testing.assert_allclose(f.info["relative_residual"],
+                               np.linalg.norm(r) / np.linalg.norm(reg.y), rtol=1e-12)
+    # the step end is past the crossing by far more than the tolerances above
+    assert f.trace["loss"][-1] < eps * (1 - 1e-3)
+
+
+def test_eos_flow_mlp_scores_at_the_threshold_crossing():
+    """The net's test MSE / accuracy and norms at the crossing (NumPy forward pass on the
+    crossing parameters), and its train loss equal to eps."""
+    p = digits_regression(100, 50, classes=4, seed=0)
+    eps = 0.1
+    f = eos_flow(p, model="mlp", width=6, loss_threshold=eps, every=3)
+    assert f.success
+    pc = {k: np.asarray(v) for k, v in f.info["threshold_params"].items()}
+
+    def predict(X):
+        return np.tanh(X @ pc["W1"].T + pc["b1"]) @ pc["W2"].T + pc["b2"]
+    train = predict(p.X_train)
+    np.testing.assert_allclose(0.5 * np.sum((train - p.Y_train) ** 2) / train.shape[0], eps,
+                               rtol=1e-7)
+    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-7)
+    test = predict(p.X_test)
+    np.testing.assert_allclose(f.info["test_error"],
+                               np.sum((test - p.Y_test) ** 2) / test.shape[0], rtol=1e-10)
+    assert f.info["test_accuracy"] == np.mean(np.argmax(test, 1) == p.labels_test)
+    flat = np.concatenate([np.ravel(v) for v in pc.values()])
+    np.testing.assert_allclose(f.info["param_l1"], np.abs(flat).sum(), rtol=1e-12)
+    assert f.trace["loss"][-1] < eps * (1 - 1e-3)
+
+
+def test_regression_problem_refuses_complex_and_misshaped_input(reg):
+    """A complex test set was accepted (test_error then failed in float()), a complex x
+    lost its imaginary part with only a warning (test_error(x + 1j) == test_error(x)),
+    and an array of n entries of any shape passed as the vector x."""
+    with pytest.raises(TypeError, match="A_test"):
+        RegressionProblem(reg.A, reg.y, A_test=np.ones((3, 40)) + 1j, y_test=np.ones(3))
+    with pytest.raises(TypeError, match="y_test"):
+        RegressionProblem(reg.A, reg.y, A_test=np.ones((3, 40)), y_test=np.ones(3) + 1j)
+    with pytest.raises(TypeError, match="real"):
+        reg.test_error(reg.x_true + 1j)
+    with pytest.raises(ValueError, match="vector"):
+        reg.test_error(reg.x_true.reshape(2, 20))
+    # a column (or row) vector is still a vector
+    assert reg.test_error(reg.x_true[:, None]) == reg.test_error(reg.x_true)
+    rt = reg.A_test @ reg.x_true - reg.y_test
+    assert reg.test_error(reg.x_true) == pytest.approx(rt @ rt / 200, rel=1e-14)
+
+
+def test_digits_problem_validates_its_labels():
+    """Labels index np.eye(n_classes): -1 silently became the last class; labels and
+    inputs of different lengths, or a target vector of the wrong size, were accepted."""
+    p = digits_regression(20, 10, classes=3, seed=0)
+    kw = dict(X_train=p.X_train, labels_train=p.labels_train, X_test=p.X_test,
+              labels_test=p.labels_test, n_classes=3)
+    assert DigitsProblem(p.A, p.y, **kw).Y_test.shape == (10, 3)
+    for bad in (np.r_[-1, p.labels_test[1:]], np.r_[3, p.labels_test[1:]],
+                p.labels_test[:5], p.labels_test.astype(float)):
+        with pytest.raises(ValueError, match="labels_test"):
+            DigitsProblem(p.A, p.y, **dict(kw, labels_test=bad))
+    with pytest.raises(ValueError, match="labels_train"):
+        DigitsProblem(p.A, p.y, **dict(kw, labels_train=np.r_[p.labels_train[:-1], -2]))
+    with pytest.raises(ValueError, match="measurements"):
+        DigitsProblem(p.A, p.y, **dict(kw, X_train=p.X_train[:10],
+                                       labels_train=p.labels_train[:10]))
+    with pytest.raises(ValueError, match="non-finite"):
+        DigitsProblem(p.A, p.y, **dict(kw, X_test=np.full_like(p.X_test, np.nan)))
+    with pytest.raises(ValueError, match="features"):
+        DigitsProblem(p.A, p.y, **dict(kw, X_test=p.X_test[:, :10]))
+
+
+def test_complex_targets_are_refused_up_front(reg):
+    """A Problem keeps complex measurements; the real networks failed inside JAX's VJP
+    with a dtype message."""
+    A = reg.A.to_dense()
+    with pytest.raises(TypeError, match="y must be real"):
+        diagonal_gd(A, reg.y + 1j, step=0.05, max_iter=3)
+    with pytest.raises(TypeError, match="y must be real"):
+        eos_flow(RegressionProblem(reg.A, reg.y + 1j, A_test=reg.A_test, y_test=reg.y_test),
+                 max_iter=3)
+
+
+@pytest.mark.parametrize("model", ["hadamard", "uv"])
+def test_gd_stops_at_the_first_iterate_below_the_threshold(reg, model):
+    """Oracle: the same updates in NumPy (loss 0.5 ||A x - y||^2), stepped until the loss
+    first is <= eps; same stopping iteration, same iterate to 1e-12."""
+    A, y, eta, eps = reg.A.to_dense(), reg.y, 0.05, 1e-3
+    u = np.full(40, 0.7)
+    v = u.copy() if model == "hadamard" else np.zeros(40)
+
+    def signal(u, v):
+        return u * u - v * v if model == "hadamard" else u * v
+    t = 0
+    while 0.5 * np.sum((A @ signal(u, v) - y) ** 2) > eps:
+        g = A.T @ (A @ signal(u, v) - y)
+        u, v = ((u - 2 * eta * u * g, v + 2 * eta * v * g) if model == "hadamard"
+                else (u - eta * v * g, v - eta * u * g))
+        t += 1
+    res = diagonal_gd(reg, model=model, init_scale=0.7, step=eta, loss_threshold=eps,
+                      max_iter=20_000)
+    assert res.success and res.n_iter == t
+    np.testing.assert_allclose(res.info["params"]["u"], u, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.info["params"]["v"], v, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.info["train_loss"],
+                               0.5 * np.sum((A @ signal(u, v) - y) ** 2), rtol=1e-12)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_int, check_not_complex, check_positive
 from ..metrics.sharpness import sharpness as _sharpness
 from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
@@ -107,6 +107,9 @@ def _final_sharpness(model, problem, params, k) -> float:
 
 def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, extra,
          params0=None):
+    # a Problem keeps complex measurements (structured problems): the real models here
+    # would fail inside JAX's VJP with a dtype message
+    check_not_complex(problem.y, "y")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     every = check_int(every, "sharpness_every", minimum=0)
     # k is otherwise first checked by the sharpness at the stop, after the whole run
@@ -254,6 +257,20 @@ def _mlp_scores(net: TwoLayerNet, problem: Any, res: Result) -> None:
                                                == np.asarray(problem.labels_train)))
 
 
+def _at_point(net: Any, problem: Any, res: Result, params: Any) -> None:
+    """Move ``res`` (``x``, ``fun``, ``info["params"]``, ``info["relative_residual"]``)
+    to the parameters ``params`` of the same model and problem."""
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    x = np.asarray(net.signal({k: jnp.asarray(v) for k, v in p.items()}), dtype=np.float64)
+    y = np.asarray(problem.y, dtype=np.float64)
+    r = np.asarray(problem.A.matvec(x), dtype=np.float64) - y
+    loss = 0.5 * float(r @ r)
+    ynorm = float(np.linalg.norm(y))
+    res.x, res.fun = x, loss
+    res.info["params"] = p
+    res.info["relative_residual"] = float(np.sqrt(2.0 * loss) / (ynorm if ynorm > 0 else 1.0))
+
+
 def eos_flow(
     problem: Any,
     *,
@@ -273,10 +290,19 @@ def eos_flow(
     ``"hadamard"``, ``"uv"``) or :func:`mlp_gd` (``model="mlp"``), until the loss reaches
     ``loss_threshold``: ``info["s_gf"]`` (largest sharpness along it), ``info["eta_c"]``
     ``= 2 / s_gf``, ``info["sharpness"]`` (at the threshold), parameter norms and test
-    error of the flow's solution."""
+    error of the flow's solution.
+
+    When the flow reaches the threshold, every output refers to the crossing point that
+    :func:`~overparam.dynamics.flow.flow_sharpness` locates inside the last integrator
+    step (``info["threshold_params"]``): ``x``, ``fun`` (= ``info["train_loss"]``, equal
+    to ``loss_threshold`` up to the root-finding tolerance), ``info["params"]``, the norms
+    and the test scores; the trace stays the integrator's (its last row is that step's
+    end, past the threshold). Otherwise (``max_iter``, diverged) they are the last
+    accepted step's."""
     from .flow import flow_sharpness
 
     problem = as_problem(problem)
+    check_not_complex(problem.y, "y")
     if model == "mlp":
         net = _mlp(problem, width, activation, 1.0 if init_scale is None else init_scale,
                    init_seed)
@@ -289,6 +315,11 @@ def eos_flow(
         raise ValueError(f"model must be 'hadamard', 'uv' or 'mlp', got {model!r}")
     res = flow_sharpness(net, problem, loss_threshold=loss_threshold, every=every,
                          rtol=rtol, atol=atol, max_iter=max_iter, k=k, params0=params0)
+    p_cross = res.info.get("threshold_params")
+    if p_cross is not None:
+        # the sharpness is taken at the crossing: read the rest there too, not at the end
+        # of the last step (past the threshold: its loss was up to ~25% below epsilon)
+        _at_point(net, problem, res, p_cross)
     l1, l2 = parameter_norms(res.info["params"])
     res.info.update(param_l1=l1, param_l2=l2, sharpness=res.info["sharpness_final"],
                     train_loss=float(res.fun))

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, check_positive
+from .._core import Result, check_not_complex, check_positive
 from ..models.weightnorm import WeightNormDiagonal
 from ..problems import Problem, as_problem
 from .driver import make_config, run_driver, run_driver_batch, to_result
@@ -122,6 +122,8 @@ def wn_gd(
     normalization", arXiv:2305.05448.
     """
     problem = as_problem(A, y)
+    # a Problem keeps complex measurements; the real model would fail inside JAX's VJP
+    check_not_complex(problem.y, "y")
     model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,
                                 radius_step_ratio, max_iter, tol, record)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
@@ -155,6 +157,8 @@ def wn_gd_batch(
     """:func:`wn_gd` on problems of one shape at once (``jax.vmap`` over trials; dense
     operators)."""
     problems = [as_problem(p) for p in problems]
+    for p in problems:
+        check_not_complex(p.y, "y")
     if not problems:
         return []
     model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core import as_generator, check_finite_array, check_int, check_positive
+from .._core import (as_generator, check_finite_array, check_int, check_positive,
+                     check_real_array)
 from .matrix import MatrixIdentity, _IdentityForward
 from .operators import OPERATORS, as_operator
 from .problem import Problem
@@ -54,8 +55,10 @@ class RegressionProblem(Problem):
         super().__post_init__()
         if self.A_test is None or self.y_test is None:
             raise ValueError("a RegressionProblem needs A_test and y_test")
-        At = check_finite_array(self.A_test, "A_test", ndim=2)
-        yt = check_finite_array(self.y_test, "y_test", ndim=1)
+        # real: a complex test set was accepted and made test_error fail (or, cast to
+        # float, drop its imaginary part)
+        At = check_real_array(self.A_test, "A_test", ndim=2)
+        yt = check_real_array(self.y_test, "y_test", ndim=1)
         if At.shape[1] != self.n:
             raise ValueError(f"A_test has {At.shape[1]} columns, A has {self.n}")
         if At.shape[0] != yt.shape[0]:
@@ -67,9 +70,12 @@ class RegressionProblem(Problem):
 
     def test_error(self, x: Any) -> float:
         """Test mean squared error of the linear predictor ``x``."""
-        x = np.asarray(x, dtype=float).reshape(-1)
-        if x.shape[0] != self.n:
-            raise ValueError(f"x has {x.shape[0]} entries, expected {self.n}")
+        # np.asarray(x, dtype=float) dropped an imaginary part with only a warning, and
+        # reshape(-1) took any array of n entries (e.g. shape (2, n/2)) as a vector
+        x = check_real_array(x, "x")
+        if np.squeeze(x).ndim > 1 or x.size != self.n:
+            raise ValueError(f"x must be a vector of {self.n} entries, got shape {x.shape}")
+        x = x.reshape(-1)
         r = self.A_test @ x - self.y_test
         return float(r @ r) / r.shape[0]
 
@@ -127,6 +133,40 @@ class DigitsProblem(Problem):
     X_test: Any = None
     labels_test: Any = None
     n_classes: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        k = check_int(self.n_classes, "n_classes", minimum=2)
+        object.__setattr__(self, "n_classes", k)
+        # labels index np.eye(n_classes): a negative label silently wrapped around to the
+        # last classes, one >= n_classes failed deep inside Y_train / Y_test
+        for X_name, lab_name in (("X_train", "labels_train"), ("X_test", "labels_test")):
+            X, lab = getattr(self, X_name), getattr(self, lab_name)
+            if X is None and lab is None:
+                continue
+            if X is None or lab is None:
+                raise ValueError(f"{X_name} and {lab_name} go together")
+            X = check_real_array(X, X_name, ndim=2)
+            lab = np.asarray(lab)
+            if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
+                raise ValueError(f"{lab_name} must be a 1-d integer array, got dtype "
+                                 f"{lab.dtype} and shape {lab.shape}")
+            if lab.shape[0] != X.shape[0]:
+                raise ValueError(f"{X_name} has {X.shape[0]} rows, {lab_name} "
+                                 f"{lab.shape[0]} entries")
+            if lab.size and (lab.min() < 0 or lab.max() >= k):
+                raise ValueError(f"{lab_name} must lie in [0, {k}), got values in "
+                                 f"[{lab.min()}, {lab.max()}]")
+            if X_name == "X_train" and self.shape[0] != X.shape[0] * k:
+                raise ValueError(f"{X.shape[0]} training inputs with {k} classes make "
+                                 f"{X.shape[0] * k} predictions, the problem has "
+                                 f"{self.shape[0]} measurements")
+            object.__setattr__(self, X_name, X)
+            object.__setattr__(self, lab_name, lab)
+        if (self.X_train is not None and self.X_test is not None
+                and self.X_train.shape[1] != self.X_test.shape[1]):
+            raise ValueError(f"X_test has {self.X_test.shape[1]} features, X_train "
+                             f"{self.X_train.shape[1]}")
 
     @property
     def Y_train(self) -> np.ndarray:  # noqa: N802
