@@ -151,8 +151,8 @@ def test_eos_flow_reports_everything_at_the_threshold_crossing(reg, model, init_
     r = A @ x - reg.y
     # the crossing is the flow's first point with loss <= eps (root-found in time)
     assert 0.5 * (r @ r) <= eps * (1 + 1e-12)
-    np.testing.assert_allclose(0.5 * (r @ r), eps, rtol=1e-7)
-    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-7)
+    np.testing.assert_allclose(0.5 * (r @ r), eps, rtol=1e-9)
+    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-9)
     np.testing.assert_allclose(f.fun, 0.5 * (r @ r), rtol=1e-12)
     np.testing.assert_allclose(f.x, x, rtol=1e-12, atol=1e-15)
     flat = np.concatenate([u, v])
@@ -179,8 +179,8 @@ def test_eos_flow_mlp_scores_at_the_threshold_crossing():
         return np.tanh(X @ pc["W1"].T + pc["b1"]) @ pc["W2"].T + pc["b2"]
     train = predict(p.X_train)
     np.testing.assert_allclose(0.5 * np.sum((train - p.Y_train) ** 2) / train.shape[0], eps,
-                               rtol=1e-7)
-    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-7)
+                               rtol=1e-9)
+    np.testing.assert_allclose(f.info["train_loss"], eps, rtol=1e-9)
     test = predict(p.X_test)
     np.testing.assert_allclose(f.info["test_error"],
                                np.sum((test - p.Y_test) ** 2) / test.shape[0], rtol=1e-10)
