@@ -1,6 +1,8 @@
 """Metrics on hand-computed cases, properties (hypothesis) and bad input."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
@@ -273,3 +275,71 @@ def test_relative_error_no_overflow_in_difference():
     assert relative_error([1e-320], [3e-320]) == pytest.approx(2 / 3, rel=1e-2)
     assert relative_error([np.inf], [1.0]) == np.inf  # a failed run stays inf
     assert np.isnan(relative_error([np.nan], [1.0]))
+
+
+def _exact_residual(A, x, y, relative):
+    # rational arithmetic, then one rounding of the square root
+    from fractions import Fraction as F
+    from math import isqrt
+
+    A = [[F(float(a)) for a in row] for row in np.asarray(A, dtype=float)]
+    x, y = [F(float(v)) for v in x], [F(float(v)) for v in y]
+    r2 = sum((sum(a * b for a, b in zip(row, x)) - yi) ** 2 for row, yi in zip(A, y))
+    q = r2 / sum(v * v for v in y) if relative else r2
+    # sqrt(q) ~ isqrt(q 4^k) / 2^k with q 4^k >= 2^400: 60 digits, also for q ~ 1e-640
+    k = max(0, (q.denominator.bit_length() - q.numerator.bit_length()) // 2) + 200
+    root = F(isqrt(q.numerator * 4 ** k // q.denominator), 2 ** k)
+    try:
+        return float(root)
+    except OverflowError:
+        return np.inf
+
+
+@pytest.mark.parametrize("A, x, y", [
+    (np.eye(2), [1.7e308, 0.0], [-1.7e308, 0.0]),      # A x - y overflowed: inf for 2.0
+    (np.eye(2), [1e308, 0.0], [-5e307, 0.0]),
+    (1e-300 * np.eye(2), [1e-20, 0.0], [2e-320, 0.0]),   # A x a subnormal: 0.5 for 0.49999
+    (np.array([[1e-200, 1e-200]]), [1e100, -3e99], [1e-300]),
+    (np.array([[0.0, 1.0]]), [1e300, 0.0], [1e-300]),  # A x = 0 must not hide y
+    (np.array([[3.0, 4.0]]), [1e200, 1e200], [1e-200]),
+])
+def test_residual_without_overflow_or_underflow(A, x, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no RuntimeWarning on the way
+        for relative in (True, False):
+            expected = _exact_residual(A, x, y, relative)
+            got = residual(A, x, y, relative=relative)
+            assert got == pytest.approx(expected, rel=1e-13, abs=0)
+
+
+def test_residual_of_huge_misfit_and_complex_measurements():
+    # beyond the float range: inf, quietly
+    A = np.full((1, 2000), 1e306)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert residual(A, np.ones(2000), [1.0]) == np.inf
+        assert residual(np.eye(2), [1.7e308, 0.0], [-1.7e308, 0.0], relative=False) == np.inf
+    # complex measurements and estimates keep their imaginary parts
+    assert residual(np.eye(2), [1.0, 0.0], [1j, 0.0]) == pytest.approx(np.sqrt(2.0))
+    assert residual(np.eye(2), [1j, 0.0], [1j, 0.0]) == 0.0
+    # |x| overflows for x = 1.5e308 (1 + 1j), its parts do not
+    assert residual(np.eye(2), [1.5e308 + 1.5e308j, 0.0], [1.5e308, 0.0]) == pytest.approx(1.0)
+    assert residual(np.eye(2), [1.5e308, 0.0], [1.5e308 + 1.5e308j, 0.0]) == pytest.approx(
+        1.0 / np.sqrt(2.0))
+    assert residual(np.eye(2), np.array([True, False]), [1.0, 0.0]) == 0.0
+
+
+@pytest.mark.parametrize("fn", [relative_error, l1_gap])
+def test_infinite_complex_estimate_is_inf_not_nan(fn):
+    # complex / real divided as complex / complex: inf + inf j became nan + nan j (a nan
+    # error), and 0 + inf j warned "invalid value encountered in divide"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fn(np.array([complex(np.inf, np.inf)]), [3.0]) == np.inf
+        assert fn(np.array([complex(0.0, np.inf), 0.0]), [3.0, 1.0]) == np.inf
+        assert fn(np.array([complex(-np.inf, 1.0)]), [3.0 + 1.0j]) == np.inf
+    assert not success(np.array([complex(np.inf, np.inf)]), [3.0])
+    assert np.isnan(fn(np.array([complex(np.nan, 0.0)]), [3.0]))  # a NaN stays NaN
+    # finite complex values are unchanged
+    assert relative_error([1.0 + 1.0j], [1.0]) == pytest.approx(1.0)
+    assert l1_gap([3.0 + 4.0j], [5.0]) == 0.0

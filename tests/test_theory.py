@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
 from overparam.theory import (
     _tail_moment,
@@ -51,3 +51,113 @@ def test_edges_and_monotonicity():
     assert ratios[0] < ratios[1] < ratios[2] < 1
     with pytest.raises(ValueError):
         l1_statistical_dimension(5, 3)
+
+
+# ------------------------------------------------------------------- regression tests
+def _log_tail_by_quadrature(tau):
+    # E[(|g| - tau)_+^2] = 2 phi(tau) int_0^inf t^2 exp(-tau t - t^2 / 2) dt: no cancellation
+    h, _ = integrate.quad(lambda t: t * t * np.exp(-tau * t - 0.5 * t * t), 0, np.inf,
+                          epsabs=0, epsrel=1e-13, limit=200)
+    return np.log(2 * h) - 0.5 * tau * tau - 0.5 * np.log(2 * np.pi)
+
+
+@pytest.mark.parametrize("tau", [5.0, 12.0, 30.0, 37.0, 38.5, 45.0])
+def test_tail_moment_has_no_cancellation_for_large_tau(tau):
+    # 2 [(1 + tau^2) Q - tau phi] lost ~tau^4 ulps: 5e-8 relative at tau = 30, and the
+    # negative value -4e-321 at tau = 38.5
+    ref = _log_tail_by_quadrature(tau)
+    t = _tail_moment(tau)
+    assert t >= 0.0
+    if ref > np.log(1e-290):  # representable well above the subnormals
+        assert t == pytest.approx(np.exp(ref), rel=1e-9, abs=0)
+
+
+def _delta_by_quadrature(s, n):
+    # independent: the integral form of the tail, multiplied by n - s in logarithms
+    def f(tau):
+        return s * (1 + tau * tau) + np.exp(np.log(n - s) + _log_tail_by_quadrature(tau))
+    res = optimize.minimize_scalar(f, bounds=(0.0, 60.0), method="bounded",
+                                   options={"xatol": 1e-10})
+    return min(res.fun, f(0.0))
+
+
+@pytest.mark.parametrize("s, n", [(1e-300, 1e300), (1e-200, 1e200), (5e-324, 1.7e308),
+                                  (1, 1e300), (1e-300, 20.0)])
+def test_statistical_dimension_at_extreme_ratios(s, n):
+    # n / s overflowed to inf: "Optimization bounds must be finite scalars" for 1e-300,
+    # 1e300; and the tail moment underflowed to 0 past tau ~ 38 where (n - s) times it
+    # does not
+    d = l1_statistical_dimension(s, n)
+    assert d == pytest.approx(_delta_by_quadrature(s, n), rel=1e-9, abs=0)
+    assert s <= d <= n
+
+
+def test_statistical_dimension_is_homogeneous():
+    # delta(c s, c n) = c delta(s, n): the objective is linear in (s, n)
+    d = l1_statistical_dimension(3, 20)
+    for c in (1e-300, 1e-10, 1e10, 1e300):
+        assert l1_statistical_dimension(3 * c, 20 * c) == pytest.approx(c * d, rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("s, n", [(3, np.inf), (np.inf, np.inf), (0, np.inf), (np.nan, 3),
+                                  (3, -np.inf), (-np.inf, 3)])
+def test_statistical_dimension_refuses_non_finite(s, n):
+    # n = inf reached scipy's bounds check, s = n = inf returned inf, s = 0 with n = inf 0.0
+    with pytest.raises(ValueError, match="s and n must be finite"):
+        l1_statistical_dimension(s, n)
+
+
+@pytest.mark.parametrize("s, n", [("3", 20), (True, 2), (1 + 0j, 10), (3, "20"),
+                                  (np.array([1, 2]), 10), (None, 10)])
+def test_statistical_dimension_refuses_non_real_scalars(s, n):
+    # float("3") and float(True) passed silently; an array failed inside float()
+    with pytest.raises(TypeError, match="must be a real number|must be a scalar"):
+        l1_statistical_dimension(s, n)
+
+
+def test_statistical_dimension_accepts_numpy_and_real_scalars():
+    d = l1_statistical_dimension(3, 20)
+    for s, n in [(np.int64(3), np.int32(20)), (np.float32(3), 20.0), (np.array(3), 20),
+                 (3.0, np.array(20.0))]:
+        assert l1_statistical_dimension(s, n) == pytest.approx(d, rel=1e-12)
+    # real (non-integer) sparsities lie between their neighbours, for curves
+    assert d < l1_statistical_dimension(3.5, 20) < l1_statistical_dimension(4, 20)
+
+
+def test_transition_curve_keeps_the_shape_of_s():
+    # the list comprehension over np.ravel(s) flattened a 2-D grid
+    s = np.array([[1, 2], [3, 4]])
+    c = l1_transition_curve(10, s)
+    assert c.shape == (2, 2)
+    assert c[1, 0] == l1_statistical_dimension(3, 10)
+    assert l1_transition_curve(10, 3).shape == ()
+    assert l1_transition_curve(10, []).shape == (0,)
+
+
+def _monte_carlo_statistical_dimension(s, n, trials, seed):
+    # E dist^2(g, cone(subdifferential)) at sign(x) = (1, ..., 1, 0, ..., 0): for each g the
+    # convex piecewise quadratic in t >= 0 is minimised exactly over its breakpoints
+    g = np.random.default_rng(seed).standard_normal((trials, n))
+    b = g[:, :s].sum(1)
+    a = -np.sort(-np.abs(g[:, s:]), axis=1)
+    k = np.arange(n - s + 1)
+    t = (b[:, None] + np.concatenate([np.zeros((trials, 1)), np.cumsum(a, 1)], 1)) / (s + k)
+    upper = np.concatenate([np.full((trials, 1), np.inf), a], 1)
+    lower = np.concatenate([a, np.zeros((trials, 1))], 1)
+    ok = (t <= upper) & (t >= lower)
+    tt = np.maximum(np.where(ok.any(1), t[np.arange(trials), ok.argmax(1)], 0.0), 0.0)
+    d2 = ((g[:, :s] - tt[:, None]) ** 2).sum(1) + (
+        np.maximum(np.abs(g[:, s:]) - tt[:, None], 0.0) ** 2).sum(1)
+    return d2.mean(), d2.std() / np.sqrt(trials)
+
+
+@pytest.mark.parametrize("s, n", [(3, 20), (1, 20), (10, 20), (1, 1)])
+def test_formula_bounds_the_monte_carlo_statistical_dimension(s, n):
+    # ALMT Proposition 4.5: delta_true <= formula <= delta_true + 2 sqrt(n / s); the
+    # half-space (s = n = 1) has delta_true = 1/2
+    mc, se = _monte_carlo_statistical_dimension(s, n, 40_000, seed=s + n)
+    d = l1_statistical_dimension(s, n)
+    assert mc - 4 * se <= d <= mc + 4 * se + 2 * np.sqrt(n / s)
+    assert d - mc > 0.3  # the formula is not the exact value (O(1) above it here)
+    if s == n == 1:
+        assert mc == pytest.approx(0.5, abs=4 * se)

@@ -31,6 +31,17 @@ def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.n
     return est, ref
 
 
+def _div(a: np.ndarray, s: float) -> np.ndarray:
+    """``a / s`` for a real ``s > 0``, with the real and imaginary parts divided separately:
+    NumPy divides a complex array by a real scalar as complex by complex, which turns
+    ``inf + inf j`` into ``nan + nan j`` (an infinite estimate scored ``nan``, not ``inf``)."""
+    if not np.iscomplexobj(a):
+        return a / s
+    out = np.empty_like(a)
+    out.real, out.imag = a.real / s, a.imag / s
+    return out
+
+
 def _ratio(num: float, den: float) -> float:
     if den > 0:
         return num / den
@@ -68,7 +79,7 @@ def relative_error(x: Any, x_ref: Any) -> float:
     top = float(np.abs(ref).max())
     s = top if top > 0 else 1.0
     with np.errstate(over="ignore"):
-        diff = est / s - ref / s
+        diff = _div(est, s) - _div(ref, s)
     return _ratio(safe_norm(diff), safe_norm(ref / s))
 
 
@@ -104,7 +115,7 @@ def l1_gap(x: Any, x_ref: Any, *, relative: bool = True) -> float:
     top = float(np.abs(ref).max())
     s = top if top > 0 else 1.0
     with np.errstate(over="ignore"):
-        nx, nref = float(np.abs(est / s).sum()), float(np.abs(ref / s).sum())
+        nx, nref = float(np.abs(_div(est, s)).sum()), float(np.abs(_div(ref, s)).sum())
     if not relative:
         with np.errstate(over="ignore"):
             return (nx - nref) * s
@@ -239,15 +250,33 @@ def residual(A: Any, x: Any, y: Any, *, relative: bool = True) -> float:
         raise ValueError(f"shape mismatch: A has {n} columns but x has shape {est.shape}")
     if not np.all(np.isfinite(est)):
         return float("nan")
-    if np.iscomplexobj(est):
-        # A and y are real: the misfit of a complex estimate has the imaginary part A Im(x)
-        # (a float cast would drop it, and score e.g. x = x_true + 1j * x_true as exact).
-        re = op.matvec(np.ascontiguousarray(est.real, dtype=np.float64)) - yv
-        im = op.matvec(np.ascontiguousarray(est.imag, dtype=np.float64))
-        r = safe_norm(np.concatenate([re, im]))
-    else:
-        r = safe_norm(op.matvec(est.astype(np.float64)) - yv)
-    return _ratio(r, safe_norm(yv)) if relative else r
+    # A x - y overflowed to inf for entries near 1e308 of opposite signs (a relative misfit
+    # of 2.0 reported as inf) and lost its digits in the subnormal range: A is applied to
+    # x / 2^ex and both terms are brought to the power of two 2^e of the larger, all
+    # scalings exact, so that ||A x - y|| = 2^e ||w||.
+    # A is real: the misfit of a complex estimate has the imaginary part A Im(x) - Im(y)
+    # (a float cast would drop it, and score e.g. x = x_true + 1j * x_true as exact).
+    cplx = np.iscomplexobj(est) or np.iscomplexobj(yv)
+    xs = [est.real, est.imag] if cplx else [est]
+    ys = [yv.real, yv.imag] if cplx else [yv]
+    # max over the parts: |x| itself overflows for x = 1.5e308 (1 + 1j) (and so for y)
+    _, ex = np.frexp(max(float(np.abs(p).max()) for p in xs))
+    with np.errstate(over="ignore"):  # an A with entries near 1e308: inf, as before
+        us = [op.matvec(np.ascontiguousarray(np.ldexp(p.astype(np.float64), -ex)))
+              for p in xs]
+    mu, eu = np.frexp(max(float(np.abs(u).max(initial=0.0)) for u in us))
+    my, ey = np.frexp(max(float(np.abs(b).max()) for b in ys))
+    # only a nonzero term sets the scale (frexp(0) has exponent 0: A x = 0 with x ~ 1e300
+    # would push y ~ 1e-300 below the subnormals)
+    e = int(max([ex + eu] * bool(mu) + [ey] * bool(my), default=0))
+    with np.errstate(over="ignore"):  # ||A x - y|| beyond 1.8e308: inf
+        w = [np.ldexp(u, int(ex) - e) - np.ldexp(b, -e) for u, b in zip(us, ys)]
+        r = safe_norm(np.concatenate(w))
+        if not relative:
+            return float(np.ldexp(r, e))
+        # ||y|| / 2^ey, in [0.5, sqrt(2 m))
+        ny = safe_norm(np.concatenate([np.ldexp(b, -int(ey)) for b in ys]))
+        return float(np.ldexp(_ratio(r, ny), e - int(ey)))
 
 
 def success(x: Any, x_true: Any, tol: float = 1e-3) -> bool:
