@@ -548,3 +548,49 @@ def test_lasso_scale_equivariant(c, nonneg):
     assert res.info["alpha_max"] == pytest.approx(c * ref.info["alpha_max"], rel=1e-12)
     assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
                                                           rel=1e-8)
+
+
+def test_bp_spgl1_nonneg_never_calls_a_feasible_problem_infeasible():
+    # SPGL1's least-squares exit with the non-negative gauge only tests max(A^T r)_+ ~ 0:
+    # on these feasible problems it stopped at residuals of 1e-2 to 0.3 with exit code 3,
+    # which was reported as ``infeasible`` (x >= 0 with Ax = y exists: HiGHS finds it).
+    rng = np.random.default_rng(5)
+    stopped_short = 0
+    for _ in range(30):
+        m = int(rng.integers(2, 5))
+        n = int(rng.integers(m, 9))
+        A = np.abs(rng.standard_normal((m, n)))
+        x0 = np.zeros(n)
+        x0[rng.choice(n, m // 2, replace=False)] = np.abs(rng.standard_normal(m // 2))
+        y = A @ x0
+        assert basis_pursuit(A, y, nonneg=True).success
+        res = basis_pursuit(A, y, nonneg=True, method="spgl1")
+        assert res.status is not Status.INFEASIBLE
+        if res.info["solver_status"] == 3:  # SPGL1's least-squares exit, rejected
+            stopped_short += 1
+            assert res.status is Status.STAGNATED
+            assert res.info["nnls_kkt_rel"] > 1e-6
+            assert res.info["solver_message"] == "found a least-squares solution"
+    assert stopped_short > 0  # the case the check is for does occur
+
+
+def test_bp_spgl1_nonneg_infeasible_is_certified():
+    # truly infeasible (A >= 0, y < 0): SPGL1 stops at x = 0, an NNLS point
+    rng = np.random.default_rng(1)
+    A = np.abs(rng.standard_normal((5, 20)))
+    y = -A @ np.abs(rng.standard_normal(20))
+    res = basis_pursuit(A, y, nonneg=True, method="spgl1")
+    assert res.status is Status.INFEASIBLE
+    g = A.T @ (A @ res.x - y)
+    assert np.linalg.norm(np.minimum(res.x, g)) <= 1e-6 * np.linalg.norm(A.T @ y)
+    assert res.info["nnls_kkt_rel"] <= 1e-6
+
+
+@pytest.mark.parametrize("method", ["highs", "highs-ds", "highs-ipm", "spgl1"])
+def test_bp_info_has_documented_keys(method):
+    # the docstring promises "the solver's own status and message" for every method
+    A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    res = basis_pursuit(A, np.array([1.0, 1.0]), method=method)
+    for key in ("method", "relative_residual", "solver_status", "solver_message"):
+        assert key in res.info, key
+    assert isinstance(res.info["solver_message"], str) and res.info["solver_message"]
