@@ -311,6 +311,52 @@ def test_a_failing_method_gives_error_rows_not_a_crashed_sweep(tmp_path, flaky_m
     assert (good.error == "").all() and len(good) == 6
 
 
+def _malformed(problem, *, mode: str = "shape"):
+    if problem.m != 14:
+        return Result(x=np.zeros(problem.n), status=Status.CONVERGED)
+    if mode == "shape":
+        return Result(x=np.zeros(problem.n - 1), status=Status.CONVERGED)
+    return Result(x=np.zeros(problem.n), status=Status.CONVERGED, fun="not a number")
+
+
+@pytest.mark.parametrize("mode, message", [("shape", "shape mismatch"),
+                                           ("fun", "could not convert")])
+def test_a_malformed_result_gives_error_rows_not_a_failed_cell(tmp_path, mode, message):
+    # a Result the metrics cannot use used to fail the whole cell: every method's rows of
+    # that cell were lost and the CLI exited 1
+    register(MethodEntry("test_malformed", _malformed, {"mode": "str"}), replace=True)
+    try:
+        data = spec_dict(methods=[{"name": "basis_pursuit"},
+                                  {"name": "test_malformed", "mode": mode}])
+        summary = run(data, tmp_path / "r", executor="serial")
+    finally:
+        METHODS.pop("test_malformed", None)
+    assert summary.computed == 2 and not summary.failed and summary.error_rows == 2
+    df = load(tmp_path / "r")
+    assert len(df) == 8
+    bad = df[df.status == "error"]
+    assert set(bad.m) == {14} and set(bad.label) == {"test_malformed"}
+    assert bad.error.str.contains(f"unusable result: .*{message}").all()
+    assert bad.rel_error.isna().all() and np.isnan(bad.fun).all()
+    bp = df[(df.m == 14) & (df.method == "basis_pursuit")]
+    assert (bp.status == "converged").all() and (bp.rel_error < 1e-6).all()
+
+
+def test_a_batched_solver_that_cannot_load_falls_back_to_one_by_one(tmp_path):
+    # configure_batch raising (its module missing) used to fail every cell of the sweep
+    register(MethodEntry("test_nobatch", _malformed, {"mode": "str"},
+                         batch_target="overparam.no_such_module:solve"), replace=True)
+    try:
+        data = spec_dict(problem={"n": 24, "s": 2, "m": 10},
+                         methods=[{"name": "test_nobatch"}])
+        summary = run(data, tmp_path / "r", executor="serial")
+    finally:
+        METHODS.pop("test_nobatch", None)
+    assert summary.computed == 1 and not summary.failed and summary.error_rows == 0
+    df = load(tmp_path / "r")
+    assert len(df) == 2 and (df.status == "converged").all()
+
+
 def test_batched_rows_match_one_by_one(tmp_path):
     spec = load_spec(spec_dict(), ["problem.m=[12]", "experiment.trials=3"])
     cell = expand_cells(spec)[0]
@@ -372,7 +418,8 @@ def test_changed_spec_is_refused_unless_forced(tmp_path):
 
 
 @pytest.mark.parametrize("content", [b'{"spec": ', b"[1, 2]", b'{"spec_hash": "x"}',
-                                     b"\xff\xfe"])
+                                     b"\xff\xfe",
+                                     b'{"spec": {}, "spec_hash": "x", "cells": "abc"}'])
 def test_a_damaged_manifest_is_named_and_rebuilt_with_force(tmp_path, content):
     out = tmp_path / "r"
     data = spec_dict(methods=[{"name": "basis_pursuit"}])
@@ -385,6 +432,55 @@ def test_a_damaged_manifest_is_named_and_rebuilt_with_force(tmp_path, content):
     summary = run(data, out, executor="serial", force=True)
     assert summary.skipped == 2 and summary.computed == 0   # the parts were kept
     pd.testing.assert_frame_equal(reference, load(out))
+
+
+def test_load_skips_parts_that_hold_another_cell_or_spec(tmp_path):
+    # a part copied in from another folder used to be returned by load() as if it were a
+    # result of this spec: silently wrong or duplicated rows
+    import shutil
+
+    out, other = tmp_path / "r", tmp_path / "o"
+    data = spec_dict(methods=[{"name": "basis_pursuit"}])
+    run(data, out, executor="serial")
+    reference = load(out)
+    run(spec_dict(experiment=dict(BASE["experiment"], seed=4),
+                  methods=[{"name": "basis_pursuit"}]), other, executor="serial")
+    mine = sorted((out / "parts").glob("*.parquet"))
+    foreign = sorted((other / "parts").glob("*.parquet"))
+    shutil.copy(foreign[0], mine[0])                              # over one of ours
+    shutil.copy(foreign[1], out / "parts" / foreign[1].name)      # next to ours
+    with pytest.warns(RuntimeWarning) as record:
+        df = load(out)
+    text = " ".join(str(w.message) for w in record)
+    assert "holds the rows of cell" in text and "not a cell of the spec" in text
+    assert len(df) == 2 and set(df.cell) == {mine[1].stem}
+    assert set(df.seed) <= set(reference.seed)
+    with pytest.warns(RuntimeWarning, match="belongs to another cell"):
+        summary = run(data, out, executor="serial")
+    assert summary.computed == 1 and summary.skipped == 1
+    with pytest.warns(RuntimeWarning, match="not a cell of the spec"):
+        after = load(out)
+    pd.testing.assert_frame_equal(reference.drop(columns="wall_time"),
+                                  after.drop(columns="wall_time"))
+
+
+def test_a_corrupt_trace_part_is_recomputed_with_its_cell(tmp_path):
+    # a damaged trace part used to be skipped forever: run saw the result part as finished
+    from overparam.experiments import load_traces
+
+    out = tmp_path / "r"
+    data = spec_dict(experiment=dict(BASE["experiment"], traces=True),
+                     methods=[dict(BASE["methods"][1], depth=2)])
+    run(data, out, executor="serial")
+    reference = load_traces(out)
+    assert set(reference.cell) == {c.key for c in expand_cells(load_spec(data))}
+    trace = sorted((out / "traces").glob("*.parquet"))[0]
+    blob = trace.read_bytes()
+    trace.write_bytes(blob[: len(blob) // 2])
+    with pytest.warns(RuntimeWarning, match="corrupt or truncated part .*its trace part"):
+        summary = run(data, out, executor="serial")
+    assert summary.computed == 1 and summary.skipped == 1
+    pd.testing.assert_frame_equal(reference, load_traces(out))
 
 
 def test_manifest_records_spec_hash_and_versions(tmp_path):

@@ -74,7 +74,10 @@ def _run_method(cfg: MethodConfig, problems: list, seeds: list[int], budget: flo
         dense = all(problems[i].A.is_dense for i in todo)
         shapes = {problems[i].shape for i in todo}
         if dense and len(shapes) == 1:
-            batch = entry.configure_batch(**cfg.params)
+            try:
+                batch = entry.configure_batch(**cfg.params)
+            except Exception:  # noqa: BLE001 - e.g. the batched solver's module is
+                batch = None   # missing: the trials run one by one
     if batch is not None:
         m, n = problems[todo[0]].shape
         pos = 0
@@ -171,14 +174,21 @@ def _run_cell(spec: Spec, cell: Cell, only: list[str] | None = None) -> dict[str
             row: dict[str, Any] = dict(cell=cell.key, **cell.params, method=cfg.name,
                                        label=cfg.label, **pcols, trial=t, seed=seeds[t])
             if isinstance(res, Result):
-                row.update(status=res.status.value, success=bool(res.success),
-                           n_iter=int(res.n_iter), fun=float(res.fun),
-                           wall_time=float(res.wall_time), error="")
-                row.update(compute_metrics(metrics, problems[t], res.x, refs[t],
-                                           exp["recovery_tol"], result=res))
-                if exp["traces"] and res.trace:
-                    traces += _trace_rows(cell, cfg, t, res.trace)
-            else:
+                try:
+                    row.update(status=res.status.value, success=bool(res.success),
+                               n_iter=int(res.n_iter), fun=float(res.fun),
+                               wall_time=float(res.wall_time), error="")
+                    row.update(compute_metrics(metrics, problems[t], res.x, refs[t],
+                                               exp["recovery_tol"], result=res))
+                    trace = (_trace_rows(cell, cfg, t, res.trace)
+                             if exp["traces"] and res.trace else [])
+                except Exception as exc:  # noqa: BLE001 - a malformed Result (x of the
+                    # wrong shape, a non-numeric field) is this trial's error, not the cell's
+                    res = RuntimeError(f"unusable result: {_error(exc)}").with_traceback(
+                        exc.__traceback__)
+                else:
+                    traces += trace
+            if not isinstance(res, Result):
                 err = (_error(res) if isinstance(res, BaseException)
                        else f"method returned {type(res).__name__}, not a Result")
                 if isinstance(res, BaseException) and res.__traceback__ is not None:

@@ -99,9 +99,15 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
                          ) from exc
     missing = [k for k in ("spec", "spec_hash", "cells") if not isinstance(data, dict)
                or k not in data]
-    if missing or not isinstance(data["spec"], dict):
+    if not missing:
+        cells = data["cells"]
+        missing = [k for k, ok in (
+            ("spec", isinstance(data["spec"], dict)),
+            ("cells", isinstance(cells, list) and all(isinstance(c, str) for c in cells)))
+            if not ok]
+    if missing:
         raise StoreError(f"{path} is not a manifest of overparam (missing or malformed "
-                         f"{', '.join(missing) or 'spec'}); re-run the spec with --force to "
+                         f"{', '.join(missing)}); re-run the spec with --force to "
                          "rebuild it (finished cells are kept)")
     return data
 
@@ -183,6 +189,15 @@ class Store:
                 raise ValueError("the part belongs to another cell")
             if table.num_rows != expected_rows:
                 raise ValueError(f"{table.num_rows} rows, expected {expected_rows}")
+            # the cell's traces are written with it and recomputed only with it
+            trace = self.traces / path.name
+            if trace.exists():
+                try:
+                    tmeta = pq.read_table(trace).schema.metadata or {}
+                except Exception as exc:  # noqa: BLE001
+                    raise ValueError(f"its trace part: {type(exc).__name__}: {exc}") from exc
+                if tmeta.get(b"overparam.cell", b"").decode() != key:
+                    raise ValueError("its trace part belongs to another cell")
         except Exception as exc:  # noqa: BLE001 - any unreadable part is recomputed
             warnings.warn(f"corrupt or truncated part {path.name} ({type(exc).__name__}: "
                           f"{exc}); removing it, the cell will be recomputed",
@@ -249,15 +264,26 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------
     def _ordered_parts(self, directory: Path) -> list[Path]:
+        """The parts of the manifest's cells, in grid order (all parts when there is no
+        manifest). A part of no cell of the spec (copied in from another folder) is
+        skipped with a warning: its rows belong to another spec."""
         try:
             order = {k: i for i, k in enumerate(read_manifest(self.folder)["cells"])}
         except FileNotFoundError:
-            order = {}
-        files = list(directory.glob("*.parquet"))
-        return sorted(files, key=lambda f: (order.get(f.stem, len(order)), f.stem))
+            return sorted(directory.glob("*.parquet"))
+        files = []
+        for f in directory.glob("*.parquet"):
+            if f.stem in order:
+                files.append(f)
+            else:
+                warnings.warn(f"skipping part {f} (not a cell of the spec in "
+                              f"{self.folder / MANIFEST}; another spec's results?)",
+                              RuntimeWarning, stacklevel=4)
+        return sorted(files, key=lambda f: order[f.stem])
 
     def load(self):
-        """All result rows as a pandas DataFrame (unreadable parts skipped with a warning)."""
+        """All result rows as a pandas DataFrame (unreadable parts, and parts holding rows
+        of no cell of the manifest's spec, skipped with a warning)."""
         return self._load(self.parts)
 
     def load_traces(self):
@@ -285,10 +311,15 @@ class Store:
         frames = []
         for f in self._ordered_parts(directory):
             try:
-                frames.append(pq.read_table(f).to_pandas())
+                table = pq.read_table(f)
+                # a part renamed or copied over another cell's holds another cell's rows
+                cell = (table.schema.metadata or {}).get(b"overparam.cell", b"").decode()
+                if cell != f.stem:
+                    raise ValueError(f"it holds the rows of cell {cell or '?'!r}")
+                frames.append(table.to_pandas())
             except Exception as exc:  # noqa: BLE001
-                warnings.warn(f"skipping unreadable part {f} ({exc})", RuntimeWarning,
-                              stacklevel=3)
+                warnings.warn(f"skipping unreadable part {f} ({exc}); re-run the spec to "
+                              "recompute it", RuntimeWarning, stacklevel=3)
         if not frames:
             return pd.DataFrame()
         return pd.concat(frames, ignore_index=True)
