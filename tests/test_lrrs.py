@@ -511,3 +511,67 @@ def test_guesses_need_a_rank_like_the_solvers():
     with pytest.raises(TypeError, match="rank is required"):
         irls_lrrs_vec(q)
     assert lrrs_guesses(q, rank=2) == (2, 10)
+
+
+# ------------------------------------------------------------------ extreme data scales
+@pytest.mark.parametrize("solver", [irls_lrrs, rspf, riem_adaiht])
+def test_solvers_are_equivariant_at_extreme_data_scales(solver):
+    # Every solver runs on the data divided by a power of two near their size. Before:
+    # IRLS-LRRS raised SciPy's "array must not contain infs or NaNs" at 1e-150 (row
+    # weights delta^-2 overflowed) and stopped CONVERGED after 0 steps with error 0.91 at
+    # 1e-170 and 1e200; rSPF stopped CONVERGED with error 8.5e-3 at 1e-160 (its relative
+    # change underflowed to 0) and its trace read rel_error 0; RiemAdaIHT stopped
+    # CONVERGED at X = 0 at 1e-170 (||y|| underflowed to 0).
+    p = lrrs_problem(20, 8, 1, 4, oversampling=4.0, seed=0)
+    A, Xt = p.A.to_dense(), p.x_true.reshape(20, 8)
+    base = solver(p)
+    assert base.status is Status.CONVERGED
+    for c in (1e-150, 1e-160, 1e-170, 1e150, 1e200):
+        res = solver(Problem(A, c * p.y, x_true=c * p.x_true, info=p.info))
+        assert res.status is Status.CONVERGED and res.n_iter == base.n_iter, c
+        err = float(np.linalg.norm(res.x / c - Xt))          # ||Xt|| = 1
+        assert err <= 1e-8 and err <= 10 * base.trace["rel_error"][-1] + 1e-14, c
+        # the reported error is the error (it read 0 where the squares underflowed)
+        assert np.isclose(res.trace["rel_error"][-1], err, rtol=0.05, atol=1e-15), c
+        assert np.allclose(res.trace["rel_error"], base.trace["rel_error"], rtol=1e-3,
+                           atol=1e-13)
+        if solver is irls_lrrs:
+            assert np.isclose(res.info["epsmin"], c * base.info["epsmin"], rtol=1e-12)
+            assert np.isclose(res.trace["eps"][1], c * base.trace["eps"][1], rtol=1e-8)
+            assert 0 < res.info["rel_residual"] < 1e-13
+        if solver is riem_adaiht:
+            assert np.isclose(res.info["grad_scale"], c * base.info["grad_scale"])
+            assert np.isclose(res.trace["grad_norm"][1], c * base.trace["grad_norm"][1])
+
+
+def test_safe_norm_is_numpy_norm_without_underflow():
+    from overparam._core import nearest_pow2_exponent, safe_norm
+    from overparam.problems.structured import rel_fro_error
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 3)) + 1j * rng.standard_normal((5, 3))
+    assert safe_norm(a) == np.linalg.norm(a)             # bit for bit at unit scale
+    for c in (1e-170, 1e-300, 1e170, 1e300):
+        assert np.isclose(safe_norm(c * a), c * np.linalg.norm(a), rtol=1e-14)
+        assert np.isclose(rel_fro_error(c * (a + 1e-9), c * a),
+                          1e-9 * np.sqrt(a.size) / np.linalg.norm(a), rtol=1e-6)
+    assert safe_norm(np.zeros(3)) == 0.0 and np.isnan(safe_norm([1.0, np.nan]))
+    assert [nearest_pow2_exponent(v) for v in (1.0, 1.4, 1.5, 0.7, 0.0, np.inf)] == [0, 0, 1, -1, 0, 0]
+
+
+@pytest.mark.parametrize("solver", [rspf, riem_adaiht])
+def test_baselines_are_equivariant_under_operator_scaling(solver):
+    # The baselines' steps are absolute (HTP's unit gradient step, RiemAdaIHT's Armijo
+    # start 10): they now run on 2**-f Phi with 2**f the operator's gain. Before, with
+    # Phi -> 1e-100 Phi rSPF stopped CONVERGED with error 1.2 and RiemAdaIHT CONVERGED at
+    # X = 0; with Phi -> 1e100 Phi rSPF ran 200 iterations to error 1.3 and RiemAdaIHT
+    # stopped DIVERGED at step 0.
+    p = lrrs_problem(20, 8, 1, 4, oversampling=4.0, seed=0)
+    A, Xt = p.A.to_dense(), p.x_true.reshape(20, 8)
+    base = solver(A, 1, 4, y=p.y, shape=(20, 8))
+    for a, c in [(2.0**-300, 1.0), (2.0**300, 2.0**-500), (1e-100, 1.0), (1e100, 1e-3)]:
+        res = solver(a * A, 1, 4, y=a * c * p.y, shape=(20, 8))
+        assert res.status is Status.CONVERGED, (a, c)
+        assert np.linalg.norm(res.x / c - Xt) <= 1e-8, (a, c)
+        if np.log2(a) % 1 == 0 and np.log2(c) % 1 == 0:     # exact: the same run
+            assert res.n_iter == base.n_iter and np.array_equal(res.x / c, base.x)

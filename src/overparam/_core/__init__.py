@@ -8,7 +8,7 @@ from .checks import (
     check_real_array,
     check_system,
 )
-from .norms import safe_norm
+from .norms import ldexp_array, nearest_pow2_exponent, pow2_exponent, safe_norm
 from .result import Result, Status
 from .seeds import as_generator, derive_seed
 
@@ -24,5 +24,8 @@ __all__ = [
     "check_real_array",
     "check_system",
     "derive_seed",
+    "ldexp_array",
+    "nearest_pow2_exponent",
+    "pow2_exponent",
     "safe_norm",
 ]

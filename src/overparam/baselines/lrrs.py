@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import (Result, Status, check_int, check_positive, ldexp_array,
+                     nearest_pow2_exponent, safe_norm)
 from ..problems import Problem
-from ..problems.structured import lrrs_guesses, lrrs_inputs
+from ..problems.structured import lrrs_guesses, lrrs_inputs, rel_fro_error
 
 __all__ = ["riem_adaiht", "riem_adaiht_vec", "rspf", "rspf_vec"]
 
@@ -37,7 +38,24 @@ __all__ = ["riem_adaiht", "riem_adaiht_vec", "rspf", "rspf_vec"]
 def _rel_err(X, Xt):
     if Xt is None:
         return math.nan
-    return float(np.linalg.norm(X - Xt) / max(np.linalg.norm(Xt), 1e-300))
+    return rel_fro_error(X, Xt)
+
+
+def _unit_scale(meas, yv, Xt):
+    """The problem at unit scale, by exact power-of-two factors (none near unit scale):
+    ``Phi' = 2**-f Phi`` with ``2**f ~`` the root-mean-square gain ``||Phi||_F /
+    sqrt(n1 n2)``, and ``y' = 2**-(f + e) y`` with ``2**e ~`` the size of ``X``
+    (:meth:`~overparam.problems.structured.MatrixMeasurements.signal_scale`), so that
+    ``X' = 2**-e X``. Both baselines take absolute steps (HTP's unit gradient step,
+    RiemAdaIHT's Armijo start 10) and rSPF an absolute factor rule ``||V - V_prev|| < tol``;
+    and squares underflow below ~1e-154. Before, ``Phi -> 1e-100 Phi`` gave error 1.2
+    (rSPF CONVERGED, RiemAdaIHT CONVERGED at ``X = 0``), ``y -> 1e-160 y`` rSPF CONVERGED
+    with error 8.5e-3 (its relative change read 0), ``y -> 1e-170 y`` RiemAdaIHT CONVERGED
+    at ``X = 0``. Returns ``(meas', y', X_true', e, f)``."""
+    f = nearest_pow2_exponent(meas.fro_norm / math.sqrt(meas.n1 * meas.n2))
+    e = nearest_pow2_exponent(meas.signal_scale(yv))
+    return (meas.rescaled(f), ldexp_array(yv, -(f + e)),
+            None if Xt is None else ldexp_array(Xt, -e), e, f)
 
 
 # normal equations only when cond(M) < 1e5 (rcond of M^H M above 1e-10): one refinement
@@ -152,6 +170,7 @@ def rspf(
     tol = check_positive(tol, "tol")
     if htp_stop not in ("permutation", "support"):
         raise ValueError(f"htp_stop must be 'permutation' or 'support', got {htp_stop!r}")
+    meas, yv, Xt, e, f = _unit_scale(meas, yv, Xt)
     Uf, sv, Vh = np.linalg.svd(meas.adjoint(yv), full_matrices=False)
     U = Uf[:, :r] * sv[:r]
     V = Vh[:r].T
@@ -171,7 +190,7 @@ def rspf(
         U = _orth(U)
         V = _lstsq(meas.right_map(U), yv).reshape(n2, r)
         Xn = U @ V.T
-        change = float(np.linalg.norm(Xn - X) / max(np.linalg.norm(Xn), 1e-300))
+        change = safe_norm(Xn - X) / max(safe_norm(Xn), 1e-300)
         X = Xn
         rec["iter"].append(k)
         rec["rel_change"].append(change)
@@ -189,9 +208,11 @@ def rspf(
     if Xt is None:
         del trace["rel_error"]
     res = meas.forward(X) - yv
-    return Result(x=X, status=status, n_iter=k, fun=0.5 * float(np.vdot(res, res).real),
+    with np.errstate(over="ignore"):                        # inf where it overflows
+        fun = float(np.ldexp(0.5 * float(np.vdot(res, res).real), 2 * (f + e)))
+    return Result(x=ldexp_array(X, e), status=status, n_iter=k, fun=fun,
                   trace=trace, wall_time=time.perf_counter() - t0,
-                  info={"rank": r, "s": s, "U": U, "V": V})
+                  info={"rank": r, "s": s, "U": U, "V": ldexp_array(V, e)})
 
 
 def _hard(Z: np.ndarray, s: int, r: int
@@ -263,7 +284,8 @@ def riem_adaiht(
     # thresholds relative to the scale of the gradient (the authors' absolute values at
     # unit scale): absolute ones reported DIVERGED at step 0 for y -> 1e3 y and CONVERGED
     # at X = 0 for y -> 1e-12 y
-    g0 = float(np.linalg.norm(yv)) * meas.fro_norm / math.sqrt(n1 * n2)
+    meas, yv, Xt, e, fe = _unit_scale(meas, yv, Xt)
+    g0 = safe_norm(yv) * meas.fro_norm / math.sqrt(n1 * n2)
     X = np.zeros((n1, n2), dtype=meas.dtype)
     U = V = None
     res = -yv
@@ -280,7 +302,7 @@ def riem_adaiht(
             GV = Gr @ V
             UhG = U.conj().T @ Gr
             grad = (GV - U @ (UhG @ V)) @ V.conj().T + U @ UhG
-        g = float(np.linalg.norm(grad))
+        g = safe_norm(grad)
         g2 = g * g
         if g <= tol * g0:
             status = Status.CONVERGED
@@ -318,9 +340,13 @@ def riem_adaiht(
     trace = {key: np.asarray(v) for key, v in rec.items()}
     if Xt is None:
         del trace["rel_error"]
-    return Result(x=X, status=status, n_iter=len(rec["iter"]) - 1, fun=f, trace=trace,
-                  wall_time=time.perf_counter() - t0,
-                  info={"rank": r, "s": s, "grad_scale": g0})
+    with np.errstate(over="ignore"):                        # back to the data's units
+        trace["grad_norm"] = np.ldexp(trace["grad_norm"], 2 * fe + e)
+        trace["loss"] = np.ldexp(trace["loss"], 2 * (fe + e))
+        f = float(np.ldexp(f, 2 * (fe + e)))
+    return Result(x=ldexp_array(X, e), status=status, n_iter=len(rec["iter"]) - 1, fun=f,
+                  trace=trace, wall_time=time.perf_counter() - t0,
+                  info={"rank": r, "s": s, "grad_scale": math.ldexp(g0, 2 * fe + e)})
 
 
 def rspf_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,

@@ -36,7 +36,7 @@ import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
-from .._core import as_generator, check_int, check_positive
+from .._core import as_generator, check_int, check_positive, ldexp_array, safe_norm
 from .matrix import GaussianSensing, MatrixOperator
 from .problem import Problem
 
@@ -51,10 +51,19 @@ __all__ = [
     "lrrs_inputs",
     "lrrs_measurements",
     "lrrs_problem",
+    "rel_fro_error",
     "row_sparse_low_rank_matrix",
 ]
 
 OPERATORS = ("gaussian", "gaussian_rank_one", "fourier_rank_one")
+
+
+def rel_fro_error(X: Any, X_true: Any) -> float:
+    """``||X - X_true||_F / ||X_true||_F`` without under- or overflow (``safe_norm``);
+    ``||X||_F`` when ``X_true = 0``."""
+    den = safe_norm(X_true)
+    num = safe_norm(np.asarray(X) - np.asarray(X_true))
+    return num / den if den > 0 else num
 
 
 class RankOneSensing(MatrixOperator):
@@ -238,6 +247,17 @@ class MatrixMeasurements:
                                       shape)
         return MatrixMeasurements(self.Phi[rows], shape)
 
+    def rescaled(self, f: int) -> "MatrixMeasurements":
+        """The operator ``2**-f Phi`` (exact; ``self`` for ``f = 0``), e.g. with ``2**f`` the
+        root-mean-square gain, for a solver whose steps assume a gain of about 1."""
+        if f == 0:
+            return self
+        shape = (self.n1, self.n2)
+        if self.rank_one:
+            return MatrixMeasurements(RankOneSensing(self.L, self.R,
+                                                     math.ldexp(self.scale, -f)), shape)
+        return MatrixMeasurements(ldexp_array(self.Phi, -f), shape)
+
     @cached_property
     def fro_norm(self) -> float:
         """``||Phi||_F`` (``O(m (n1 + n2))`` for rank-one operators)."""
@@ -255,7 +275,7 @@ class MatrixMeasurements:
         fro = self.fro_norm
         if fro == 0:
             return 0.0
-        return float(np.linalg.norm(y)) * math.sqrt(self.n1 * self.n2) / fro
+        return safe_norm(y) * math.sqrt(self.n1 * self.n2) / fro
 
     @cached_property
     def Mc(self) -> np.ndarray:  # noqa: N802

@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .._core import check_not_complex, check_real_array
+from .._core import check_not_complex, check_real_array, pow2_exponent
 
-__all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol",
-           "pow2_exponent"]
+__all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol"]
 
 
 def check_bits(bits: object) -> int:
@@ -30,18 +29,6 @@ check_real = check_real_array
 def _refuse_complex(*arrays: Any) -> None:
     for a in arrays:
         check_not_complex(a, "the values to quantize")
-
-
-def pow2_exponent(top: Any) -> np.ndarray:
-    """Integer ``e`` with ``top * 2**-e`` in ``(0.5, 1]`` (0 where ``top`` is 0 or not finite).
-
-    Scaling by ``2**-e`` (``np.ldexp``) is exact, so quantizing the scaled data gives the
-    scaled result bit for bit, without the over/underflow of data near 1e+-300.
-    """
-    top = np.abs(np.asarray(top, dtype=float))
-    mant, e = np.frexp(top)
-    e = np.where(mant == 0.5, e - 1, e)   # a power of two stays at 1, not 0.5
-    return np.where((top > 0) & np.isfinite(top), e, 0).astype(np.int64)
 
 
 def level_tol(bits: int) -> float:

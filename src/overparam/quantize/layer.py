@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core import Result, Status
-from ._alphabet import check_bits, check_real, msq_round, pow2_exponent
+from .._core import Result, Status, pow2_exponent
+from ._alphabet import check_bits, check_real, msq_round
 from .vertex import (_as_columns, _check_X, default_scale, unused_vertex_options,
                      vertex)
 

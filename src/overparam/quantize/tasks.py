@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-from .._core import Result, Status, as_generator, check_int
-from ._alphabet import check_bits, pow2_exponent
+from .._core import Result, Status, as_generator, check_int, pow2_exponent
+from ._alphabet import check_bits
 from .graph import (bandlimited_signal, incoherence, laplacian_eigenvectors, make_graph,
                     sigma_delta)
 from .layer import layer, relative_error

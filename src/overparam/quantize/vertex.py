@@ -44,8 +44,8 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
-from .._core import Result, Status, as_generator, safe_norm
-from ._alphabet import cells, check_bits, check_real, level_tol, pow2_exponent
+from .._core import Result, Status, as_generator, pow2_exponent, safe_norm
+from ._alphabet import cells, check_bits, check_real, level_tol
 
 __all__ = ["vertex", "vertex_box", "reduce_rows"]
 

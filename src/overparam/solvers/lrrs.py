@@ -61,10 +61,12 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
-from .._core import Result, Status, check_finite_array, check_int, check_positive
+from .._core import (Result, Status, check_finite_array, check_int, check_positive, ldexp_array,
+                     nearest_pow2_exponent, safe_norm)
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
-from ..problems.structured import MatrixMeasurements, lrrs_guesses, lrrs_inputs
+from ..problems.structured import (MatrixMeasurements, lrrs_guesses, lrrs_inputs,
+                                   rel_fro_error)
 
 __all__ = [
     "LRRSWeights",
@@ -551,6 +553,19 @@ def _objective(sv: np.ndarray, rows: np.ndarray, eps: float, delta: float) -> fl
     return eps**2 * _f_smooth(sv, eps) + delta**2 * _f_smooth(rows, delta)
 
 
+def _objective_scaled(sv: np.ndarray, rows: np.ndarray, eps: float, delta: float,
+                      e: int) -> float:
+    """``F_{eps,delta}`` of ``2**e X`` from the quantities of ``X``: ``f_{ce}(ct) = log c
+    + f_e(t)`` gives ``F(cX) = c^2 (F(X) + log c (eps^2 #sv + delta^2 #rows))``, without
+    the underflow of ``eps^2`` at the scale of the data (inf where ``F`` overflows)."""
+    F = _objective(sv, rows, eps, delta)
+    if e == 0:
+        return F
+    F += e * math.log(2.0) * (eps**2 * sv.size + delta**2 * rows.size)
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(F, 2 * e))
+
+
 def irls_lrrs(
     problem: Any,
     rank: int | None = None,
@@ -615,7 +630,9 @@ def irls_lrrs(
         data: the floor used is ``epsmin ||y|| sqrt(n1 n2) / ||Phi||_F``
         (:meth:`~overparam.problems.structured.MatrixMeasurements.signal_scale`, an
         estimate of ``||X*||_F``; ``info["epsmin"]``), so that rescaling ``y`` or ``Phi``
-        rescales the iterates and changes nothing else. For the operators of
+        rescales the iterates and changes nothing else (the run itself is made on ``y``
+        divided by a power of two near that size, so that no weight or norm under- or
+        overflows; equivariant from 1e-200 to 1e200). For the operators of
         :func:`~overparam.problems.lrrs_problem` and the paper's unit-norm truths this is
         the authors' absolute ``1e-14`` up to the spread of ``||y||`` around ``||X*||_F``
         (about 5% at ``m = 1125``, 15% at ``m = 168``).
@@ -672,9 +689,16 @@ def irls_lrrs(
     # epsmin is relative to the size of the data: an absolute floor makes the delta-floor
     # stop fire early (and the rank count r_k wrong) for data of small norm
     ref = meas.signal_scale(yv)
-    epsmin = epsmin * ref if ref > 0 else epsmin
+    # Run on data scaled by a power of two 2**-e ~ 1 / ref (exact, so the run is that of
+    # unit-scale data bit for bit; e = 0 within sqrt(2) of unit scale, where nothing
+    # changes) and scale X, eps, delta, the objective back on output: at 1e-150 the row weights
+    # delta^-2 (delta ~ 1e-164) overflowed and the first step ended in a SciPy
+    # ValueError; residual and error norms underflowed to 0 below ~1e-154.
+    e = nearest_pow2_exponent(ref)
+    yv = ldexp_array(yv, -e)
+    Xt = None if Xt is None else ldexp_array(Xt, -e)
+    epsmin = epsmin * math.ldexp(ref, -e) if ref > 0 else epsmin
     n_qr = 0
-    nt = None if Xt is None else max(float(np.linalg.norm(Xt)), 1e-300)
 
     rec: dict[str, list] = {k: [] for k in ("iter", "eps", "delta", "rank", "row_sparsity",
                                            "rel_change", "objective", "rel_error")}
@@ -682,15 +706,14 @@ def irls_lrrs(
     def record(k, X, eps, delta, rk, change, sv):
         rows = np.linalg.norm(X, axis=1)
         rec["iter"].append(k)
-        rec["eps"].append(eps)
-        rec["delta"].append(delta)
+        rec["eps"].append(math.ldexp(eps, e))               # in the units of the data
+        rec["delta"].append(math.ldexp(delta, e))
         rec["rank"].append(rk)
         rec["row_sparsity"].append(int(np.count_nonzero(rows > delta + epsmin)))
         rec["rel_change"].append(change)
-        rec["objective"].append(_objective(sv, rows, eps, delta) if np.isfinite(eps)
-                                else np.nan)
-        rec["rel_error"].append(np.nan if Xt is None else
-                                float(np.linalg.norm(X - Xt)) / nt)
+        rec["objective"].append(_objective_scaled(sv, rows, eps, delta, e)
+                                if np.isfinite(eps) else np.nan)
+        rec["rel_error"].append(np.nan if Xt is None else rel_fro_error(X, Xt))
 
     status, stop = Status.MAX_ITER, "max_iter"
     meas0, y0 = meas, yv                                    # as given (for rel_residual)
@@ -713,10 +736,10 @@ def irls_lrrs(
                       wall_time=time.perf_counter() - t0, info={"stop": "singular"})
     eps = delta = math.inf
     k, change = 0, math.nan
-    ynorm = max(float(np.linalg.norm(yv)), 1e-300)
-    res_prev = float(np.linalg.norm(meas.forward(X) - yv)) / ynorm
+    ynorm = max(safe_norm(yv), 1e-300)
+    res_prev = safe_norm(meas.forward(X) - yv) / ynorm
     if callback is not None:
-        callback(0, X)
+        callback(0, ldexp_array(X, e))
     while True:
         svd = np.linalg.svd(X, full_matrices=False)
         sv = svd[1]
@@ -754,12 +777,12 @@ def irls_lrrs(
         if not np.all(np.isfinite(Xn)):
             status, stop = Status.NUMERICAL_ERROR, "non-finite iterate"
             break
-        res_n = float(np.linalg.norm(meas.forward(Xn) - yv)) / ynorm
+        res_n = safe_norm(meas.forward(Xn) - yv) / ynorm
         if res_n > max(_RES_ACCEPT, 100.0 * res_prev) and ls_solver == "auto":
             # the Cholesky step violates Phi(X) = y: an unreliable solve; retry by QR
             try:
                 Xq = _weighted_ls(meas, yv, Wt, "qr")
-                res_q = float(np.linalg.norm(meas.forward(Xq) - yv)) / ynorm
+                res_q = safe_norm(meas.forward(Xq) - yv) / ynorm
                 if res_q < res_n:
                     Xn, res_n = Xq, res_q
                     n_qr += 1
@@ -775,10 +798,10 @@ def irls_lrrs(
             break
         res_prev = res_n
         k += 1
-        change = float(np.linalg.norm(Xn - X)) / max(float(np.linalg.norm(Xn)), 1e-300)
+        change = safe_norm(Xn - X) / max(safe_norm(Xn), 1e-300)
         X = Xn
         if callback is not None:
-            callback(k, X)
+            callback(k, ldexp_array(X, e))
     trace = {key: np.asarray(v) for key, v in rec.items()}
     if Xt is None:
         del trace["rel_error"]
@@ -786,16 +809,18 @@ def irls_lrrs(
     msg = status.advice if stop in ("tol", "max_iter") else f"{status.advice} (stop: {stop})"
     if reduction is not None:
         msg = f"{msg} Note: {reduction.note}."
-    return Result(x=X, status=status, message=msg, n_iter=k, fun=fun, trace=trace,
-                  wall_time=time.perf_counter() - t0,
+    # y0 (scaled like yv) is the data as given, before any reduction
+    rel_res = safe_norm(meas0.forward(X) - y0) / max(safe_norm(y0), 1e-300)
+    return Result(x=ldexp_array(X, e), status=status, message=msg, n_iter=k, fun=fun,
+                  trace=trace, wall_time=time.perf_counter() - t0,
                   info={"stop": stop, "rank": rank, "s": s, "weights": weights,
                         "qr_steps": n_qr,
-                        "eps": eps, "delta": delta, "epsmin": epsmin,
+                        "eps": math.ldexp(eps, e), "delta": math.ldexp(delta, e),
+                        "epsmin": math.ldexp(epsmin, e),
                         "independent_rows": meas.m,
                         "range_residual": 0.0 if reduction is None
                         else reduction.range_residual,
-                        "rel_residual": float(np.linalg.norm(meas0.forward(X) - y0)
-                                              / max(np.linalg.norm(y0), 1e-300))})
+                        "rel_residual": rel_res})
 
 
 def irls_lrrs_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
