@@ -147,3 +147,55 @@ def test_run_reports_numeric_hue_and_bad_spec_plots_exit_2(spec, tmp_path, capsy
     assert len(load(tmp_path / "r2")) == 2 * 2 * 3  # cells x trials x configurations
     assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--where", "s"]) == 2
     assert "--where 's': expected COL=VALUE" in capsys.readouterr().err
+
+
+def test_bad_paths_and_plot_columns_exit_2_without_a_traceback(spec, tmp_path, capsys):
+    # the spec path is a folder: IsADirectoryError escaped as a traceback (exit 1)
+    assert main(["run", str(tmp_path)]) == 2
+    assert "error:" in capsys.readouterr().err
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    # --out naming a file: FileExistsError escaped from `plot`
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--out", str(afile)]) == 2
+    assert "afile" in capsys.readouterr().err
+    # a text column as the curve's metric: pandas' TypeError escaped
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--y", "label"]) == 2
+    assert "error:" in capsys.readouterr().err
+    # the spec's [[plots]] at the end of `run` cannot be written: results kept, exit 2
+    (out / "plots").write_text("")
+    assert main(["run", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: plots:" in err and "overparam plot" in err
+    assert len(load(out)) == 2 * 2 * 3
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["plot"]])
+def test_help_documents_the_exit_status(args, capsys):
+    with pytest.raises(SystemExit):
+        main(args + ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 done; 1 some cells failed" in text and "2 bad input" in text
+
+
+def test_info_shows_required_parameters_problem_kinds_and_choices(capsys):
+    from overparam.experiments.generators import GENERATORS
+    from overparam.experiments.methods import METHODS
+
+    assert main(["info"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    text = "\n".join(lines)
+    assert "alpha: float (required)" in text                      # lasso
+    assert "solves: digits problems (e.g. generator digits)" in text   # mlp_gd
+    assert "solves: eigen problems (e.g. generator sparse_eigen)" in text
+    assert "operator: str in {gaussian, rademacher, dct, fft}" in text
+    # every registered method, generator and parameter appears
+    for name, entry in METHODS.items():
+        i = next(k for k, line in enumerate(lines) if line.split()[:1] == [name])
+        assert all(f"{p}: {t}" in lines[i + 1] for p, t in entry.params.items())
+        assert lines[i + 2].split()[:2] == ["solves:", entry.problems]
+    for name, gen in GENERATORS.items():
+        line = next(line for line in lines if line.split()[:1] == [name])
+        assert all(f"{p}: {t}" in line for p, t in gen.params.items())

@@ -22,18 +22,25 @@ from typing import Sequence
 
 __all__ = ["main"]
 
+# the exit statuses of `run` and `plot` (scripts and schedulers branch on them)
+_EXIT_CODES = ("exit status: 0 done; 1 some cells failed (their messages are printed; a "
+               "method failing on a problem is an error row, not a failed cell); 2 bad "
+               "input (spec, arguments, results folder, output path), with the message on "
+               "stderr")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="overparam",
-        description="Implicit regularization experiments: run TOML specs, plot results.")
+        description="Implicit regularization experiments: run TOML specs, plot results.",
+        epilog=_EXIT_CODES)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     r = sub.add_parser("run", help="run an experiment spec (resumes an unfinished run)",
                        description="Run every cell of a TOML spec into a results folder of "
                        "Parquet parts. Finished cells are skipped, so an interrupted run "
                        "continues where it stopped. At the end, the spec's [[plots]] are "
-                       "written and their paths printed.")
+                       "written and their paths printed.", epilog=_EXIT_CODES)
     r.add_argument("spec", help="the TOML spec file")
     r.add_argument("--out", help="results folder (default: run.out, else results/<name>)")
     r.add_argument("--executor", choices=("serial", "processes", "dask"),
@@ -54,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("plot", help="draw figures from a results folder",
                        description="Draw a figure from stored results (never recomputes). "
-                       "Without --kind, draws the [[plots]] of the folder's spec.")
+                       "Without --kind, draws the [[plots]] of the folder's spec.",
+                       epilog=_EXIT_CODES)
     q.add_argument("folder", help="results folder")
     q.add_argument("--kind", choices=("phase", "curve", "trace"))
     q.add_argument("--x", help="axis column (phase: default s; curve: required)")
@@ -102,6 +110,14 @@ def _spec_plots(folder: Path, plots: list[dict], out: Path | None = None) -> lis
     return written
 
 
+def _plot_error(exc: Exception) -> str:
+    """The message of a plotting error: a KeyError's own text (not its repr), an OSError
+    with the path at fault."""
+    if isinstance(exc, OSError):
+        return str(exc)
+    return str(exc.args[0]) if exc.args else str(exc)
+
+
 def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
     """Lines comparing the 50% crossings of rate-vs-m curves with delta(s, n)."""
     from .plots import transitions
@@ -137,7 +153,7 @@ def _cmd_run(args) -> int:
 
     try:
         spec = load_spec(args.spec, args.overrides)
-    except (SpecError, FileNotFoundError) as exc:
+    except (SpecError, OSError) as exc:  # OSError: missing, a folder, unreadable
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:
@@ -167,8 +183,10 @@ def _cmd_run(args) -> int:
         try:
             written = _spec_plots(summary.folder, spec.plots)
             report = _transition_report(summary.folder, spec.plots)
-        except (KeyError, ValueError) as exc:  # e.g. a plot's where outside a --set grid
-            print(f"error: plots: {exc.args[0] if exc.args else exc} (the results are "
+        # e.g. a plot's where outside a --set grid (KeyError, ValueError), a y column of
+        # text (TypeError), FOLDER/plots not writable (OSError)
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            print(f"error: plots: {_plot_error(exc)} (the results are "
                   f"stored; fix the spec's [[plots]] and run `overparam plot "
                   f"{summary.folder}`)", file=sys.stderr)
             return 2
@@ -205,8 +223,8 @@ def _cmd_plot(args) -> int:
                            where=parse_where(args.where) or None, stat=args.stat,
                            title=args.title, theory=args.theory, logx=args.logx,
                            logy=args.logy)
-    except (KeyError, ValueError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+    except (KeyError, ValueError, TypeError, OSError) as exc:  # see _cmd_run's plots
+        print(f"error: {_plot_error(exc)}", file=sys.stderr)
         return 2
     for path in written:
         print(path)
@@ -221,7 +239,7 @@ def _cmd_info(args) -> int:
 
     import overparam
 
-    from .experiments.generators import GENERATORS
+    from .experiments.generators import GENERATORS, PROBLEM_KINDS
     from .experiments.measures import METRICS
     from .experiments.methods import METHODS
 
@@ -239,15 +257,27 @@ def _cmd_info(args) -> int:
         flags = [] if entry.available else ["NOT AVAILABLE"]
         if entry.batchable:
             flags.append("batched")
-        params = ", ".join(f"{k}: {t}" for k, t in entry.params.items()) or "-"
+        # a parameter without a default is marked: a spec must set it (lasso's alpha)
+        params = ", ".join(f"{k}: {t}" + (" (required)" if k in entry.required else "")
+                           for k, t in entry.params.items()) or "-"
         print(f"  {name:<24s}{entry.description}" + (f" [{', '.join(flags)}]" if flags else ""))
         print(f"  {'':<24s}params: {params}")
+        # which generator to pair it with: a method on another kind of problem only
+        # records error rows
+        kind = PROBLEM_KINDS.get(entry.problems)
+        example = f" (e.g. generator {kind[0]})" if kind else ""
+        print(f"  {'':<24s}solves: {entry.problems} problems{example}")
     print("metrics:")
     for name, m in METRICS.items():
         print(f"  {name:<24s}{m.description}")
     print("problem generators:")
     for name, g in GENERATORS.items():
-        print(f"  {name:<24s}params: {', '.join(g.params)}")
+        choices = dict(g.choices)
+        params = ", ".join(
+            f"{k}: {t}" + (" (required)" if k in g.required else "")
+            + (f" in {{{', '.join(choices[k])}}}" if k in choices else "")
+            for k, t in g.params.items())
+        print(f"  {name:<24s}params: {params}")
     return 0
 
 
