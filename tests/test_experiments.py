@@ -511,3 +511,26 @@ def test_a_failing_generator_gives_error_rows(tmp_path):
     assert (bad.status == "error").all()
     assert bad.error.str.contains("problem generation failed: ValueError: sparsity").all()
     assert (df[df.s == 2].status == "converged").all()
+
+
+def test_residual_metric_is_nan_without_a_linear_system():
+    # an eigenproblem (FactoredMatrix) or a network task has no A, y: the residual metric
+    # raised AttributeError, turning mamstar's or quantize's real results into error rows
+    from types import SimpleNamespace
+
+    from overparam.experiments.measures import compute_metrics
+    from overparam.problems.eigen import sparse_eigen_problem
+
+    for problem in (sparse_eigen_problem(50, 2, 3, seed=0), SimpleNamespace(x_true=None)):
+        out = compute_metrics(["residual", "l1_norm"], problem, np.ones(4), None, 1e-3)
+        assert np.isnan(out["residual"]) and out["l1_norm"] == 4.0
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".."])
+def test_a_plot_name_with_a_folder_is_refused_up_front(name):
+    # the stem is joined to FOLDER/plots: "../x" wrote outside it, at the end of the run
+    data = {"experiment": {"name": "t", "trials": 1}, "problem": {"n": 20, "s": 2, "m": 10},
+            "methods": [{"name": "basis_pursuit"}],
+            "plots": [{"kind": "curve", "x": "m", "name": name}]}
+    with pytest.raises(SpecError, match=r"plots\[0\]\.name"):
+        load_spec(data)

@@ -277,3 +277,12 @@ def test_axes_read_well_integer_ticks_long_names_and_the_theory_legend():
     fig.draw_without_rendering()
     box = fig.legends[0].get_window_extent()
     assert not box.overlaps(fig.axes[0].get_window_extent())
+
+
+@pytest.mark.parametrize("name", ["../../escape", "sub/dir", "..", " "])
+def test_a_plot_name_cannot_leave_the_plots_folder(folder, tmp_path, name):
+    # the stem was joined to the output folder as given: ../../escape wrote two levels up
+    with pytest.raises(ValueError, match="file stem"):
+        plots.plot(folder, "curve", x="m", name=name, out=tmp_path / "p")
+    assert not (tmp_path.parent / "escape.png").exists()
+    assert plots.plot(folder, "curve", x="m", name="ok", out=tmp_path / "p")[0].name == "ok.png"

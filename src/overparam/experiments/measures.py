@@ -40,7 +40,12 @@ def _recovered(problem, x, ref, tol):
 
 
 def _residual(problem, x, ref, tol):
-    return metrics.residual(problem.A, x, problem.y)
+    A, y = getattr(problem, "A", None), getattr(problem, "y", None)
+    if A is None or y is None:
+        # not a linear system (an eigenproblem, a network task): no residual. An
+        # AttributeError here made the trial an error row and lost the method's result
+        return float("nan")
+    return metrics.residual(A, x, y)
 
 
 def _l1(problem, x, ref, tol):

@@ -421,6 +421,12 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             if fmt not in PLOT_FORMATS:
                 raise SpecError(f"plots[{i}].format: {fmt!r} is not one of "
                                 f"{', '.join(PLOT_FORMATS)}")
+        name = table.get("name")
+        if name is not None and (not str(name).strip() or "/" in str(name)
+                                 or "\\" in str(name) or str(name) in (".", "..")):
+            # the stem is joined to the plots folder: ../x would write outside it
+            raise SpecError(f"plots[{i}].name: must be a file stem without a folder, "
+                            f"got {name!r}")
         extra = sorted(set(table) - {"kind", "name", "format"} - PLOT_OPTIONS[table["kind"]])
         if extra:
             raise SpecError(f"plots[{i}].{extra[0]}: a {table['kind']} plot does not take it "

@@ -520,6 +520,10 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     for fmt in formats:  # before drawing: a bad format must not leave some files written
         if fmt not in ("png", "pdf", "svg"):
             raise ValueError(f"format must be png, pdf or svg, got {fmt!r}")
+    if name is not None and (not str(name).strip() or Path(str(name)).name != str(name)
+                             or str(name) in (".", "..")):
+        # a stem like ../../x wrote outside the plots folder
+        raise ValueError(f"name must be a file stem without a folder, got {name!r}")
     unknown = sorted(set(options) - PLOT_OPTIONS.get(kind, set(options)))
     if unknown:
         raise ValueError(f"a {kind} plot does not take {', '.join(unknown)} (it takes "
