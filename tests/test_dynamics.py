@@ -234,3 +234,98 @@ def test_policies_validate():
     with pytest.raises(ValueError, match="gamma"):
         Decaying(0.1, gamma=2.0)
     assert Constant(0.1) == Constant(0.1)  # hashable static config: no recompilation
+
+
+def test_tol_stop_at_first_iterate_below_tol_with_trace_recomputed():
+    # oracle: a NumPy loop of the same update; the run stops at the first iterate whose
+    # relative residual is <= tol, and every trace row is that iterate's loss/residual/l1
+    p = sparse_recovery(40, 20, 3, seed=2)
+    A, y, L, alpha, eta = p.A.to_dense(), p.y, 2, 0.5, 0.05
+    u = np.full(A.shape[1], alpha)
+    v = u.copy()
+    rows = []
+    for _ in range(5000):
+        x = u**L - v**L
+        r = A @ x - y
+        rows.append((0.5 * r @ r, np.linalg.norm(r) / np.linalg.norm(y), np.abs(x).sum(), x))
+        g = A.T @ r
+        u, v = u - eta * L * u ** (L - 1) * g, v + eta * L * v ** (L - 1) * g
+    tol = 1e-3
+    first = next(k for k, row in enumerate(rows) if row[1] <= tol)
+    res = overparam.hadamard_gd(p, depth=L, init_scale=alpha, step=eta, max_iter=4000,
+                                tol=tol, record=7)
+    assert res.status is Status.CONVERGED and res.n_iter == first
+    np.testing.assert_allclose(res.x, rows[first][3], rtol=0, atol=1e-12)
+    it = res.trace["iter"]
+    assert it[0] == 0 and it[-1] == first and np.all(np.diff(it) > 0)
+    for j, t in enumerate(it):
+        np.testing.assert_allclose([res.trace[f][j] for f in ("loss", "residual", "l1")],
+                                   rows[t][:3], rtol=1e-9, atol=1e-15)
+    # one step short of it: max_iter, not converged
+    short = overparam.hadamard_gd(p, depth=L, init_scale=alpha, step=eta, max_iter=first - 1,
+                                  tol=tol, record=7)
+    assert short.status is Status.MAX_ITER and short.n_iter == first - 1
+
+
+def test_stagnation_compares_best_losses_not_the_loss_at_record_points():
+    # momentum is not monotone: with a record point every 100 steps the loss at one was up
+    # on the previous one and the run "stagnated" at iteration 4600, relative residual
+    # 1.9e-5, though it converges (as with the default log-spaced records)
+    p = sparse_recovery(100, 50, 4, seed=1)
+    kw = dict(depth=2, init_scale=1e-3, tol=1e-6, step="nesterov@mirror", max_iter=30_000)
+    ref = overparam.hadamard_gd(p, **kw)
+    dense = overparam.hadamard_gd(p, **kw, record=list(range(0, 30_001, 100)))
+    assert ref.status is Status.CONVERGED
+    assert dense.status is Status.CONVERGED, dense.message
+    assert dense.n_iter == ref.n_iter
+    np.testing.assert_array_equal(dense.x, ref.x)
+
+
+def test_metric_names_may_not_shadow_trace_fields():
+    # a metric named "loss" silently replaced the recorded loss, one named "iter" the
+    # iteration numbers (with floats)
+    p = sparse_recovery(20, 10, 2, seed=0)
+    for name in ("loss", "residual", "l1", "step", "iter"):
+        with pytest.raises(ValueError, match=f"metric name '{name}'"):
+            overparam.hadamard_gd(p, max_iter=10, metrics={name: lambda x: jnp.sum(x)})
+    with pytest.raises(TypeError, match="metric 'm' must be callable"):
+        overparam.hadamard_gd(p, max_iter=10, metrics={"m": 3.0})
+    with pytest.raises(ValueError, match="duplicate metric names"):
+        overparam.dynamics.driver.check_metrics([("m", jnp.sum), ("m", jnp.max)])
+
+
+def test_record_rejects_what_is_not_a_sequence_of_ints():
+    # "37" read as [3, 7], floats were truncated, a 2-d list flattened
+    for bad in ("37", 4.0, True, [1.7, 2.2], [[1, 2], [3, 4]], [True, False]):
+        with pytest.raises(TypeError, match="record must be an int or"):
+            record_points(10, bad)
+    assert record_points(10, [5, 3, 3, 0]) == (0, 3, 5, 10)   # sorted, deduplicated
+    assert record_points(10, np.array([7, 2])) == (2, 7, 10)
+    # more points than iterations: every iteration (10**30 points were allocated first)
+    assert record_points(10, 10**30) == tuple(range(11))
+    assert record_points(10, 10) == tuple(range(11))
+
+
+def test_params0_is_checked_against_the_models_init():
+    from overparam.dynamics.driver import make_config, run_driver, run_driver_batch
+    from overparam.dynamics.steps import as_policy
+    from overparam.models import Hadamard
+
+    p = sparse_recovery(40, 20, 3, seed=1)
+    model, pol, cfg = Hadamard(2, init_scale=0.1), as_policy(0.05), make_config(10, 0.0, 3)
+    n = p.A.shape[1]
+    for bad in ({"u": jnp.full((n, 1), 0.1), "v": jnp.full((n, 1), 0.1)},  # broadcasts
+                {"u": jnp.full((n - 1,), 0.1), "v": jnp.full((n - 1,), 0.1)},
+                {"u": jnp.full((n,), 0.1)}):
+        with pytest.raises(ValueError, match="params0 must match model.init"):
+            run_driver(model, pol, p.A, p.y, cfg, params0=bad)
+    with pytest.raises(ValueError, match="leading batch axis"):
+        run_driver_batch(model, pol, [p.A, p.A], [p.y, p.y], cfg,
+                         params0={"u": jnp.full((n,), 0.1), "v": jnp.full((n,), 0.1)})
+    # integer factors are cast to the model's float64 (they raised a float0 error)
+    ref, _, _ = run_driver(model, pol, p.A, p.y, cfg)
+    ints, _, _ = run_driver(Hadamard(2, init_scale=1.0), pol, p.A, p.y, cfg,
+                            params0={"u": jnp.full((n,), 1), "v": jnp.full((n,), 1)})
+    flt, _, _ = run_driver(Hadamard(2, init_scale=1.0), pol, p.A, p.y, cfg)
+    np.testing.assert_array_equal(ints["x"], flt["x"])
+    assert np.isfinite(ref["loss"])

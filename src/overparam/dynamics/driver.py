@@ -2,10 +2,12 @@
 
 The loop is jitted and runs entirely in ``lax`` control flow: an outer ``while_loop`` over
 record points and an inner ``while_loop`` of gradient steps, stopping on a relative
-residual tolerance, the iteration cap, stagnation (no decrease of the loss over a whole
-record segment of at least ``stagnation_window`` steps) or divergence (a non-finite or
-exploding loss, in which case the last finite iterate is kept). Traces go into fixed-size
-arrays at the record points. ``jax.vmap`` over the array arguments batches trials.
+residual tolerance, the iteration cap, stagnation (no iterate of a whole record segment of
+at least ``stagnation_window`` steps beats the best loss before it; the best, not the loss
+at the record points, so that a momentum method whose loss happens to be up at a record
+point is not stopped while it still improves) or divergence (a non-finite or exploding
+loss, in which case the last finite iterate is kept). Traces go into fixed-size arrays at
+the record points. ``jax.vmap`` over the array arguments batches trials.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ STATUS_OF_CODE = {
 }
 BASE_FIELDS = ("loss", "residual", "l1", "step")
 DIVERGENCE_FACTOR = 1e6
-ROLLBACK_FIELDS = ("params", "it", "x", "loss", "eta")
+ROLLBACK_FIELDS = ("params", "it", "x", "loss", "best", "eta")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class DriverConfig:
     max_iter: int
     tol: float
     record_iters: tuple[int, ...]
-    stagnation_window: int = 100
+    stagnation_window: int = 100  # shortest record segment checked (see the module)
 
 
 def record_points(max_iter: int, record: int | Sequence[int] | None) -> tuple[int, ...]:
@@ -56,16 +58,52 @@ def record_points(max_iter: int, record: int | Sequence[int] | None) -> tuple[in
         record = 64
     if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
         k = check_int(record, "record", minimum=1)
-        pts = np.unique(np.round(np.geomspace(1, max_iter, num=k)).astype(np.int64))
-        pts = np.concatenate([[0], pts])
+        if k >= max_iter:  # every iteration (without allocating k points first)
+            pts = np.arange(max_iter + 1, dtype=np.int64)
+        else:
+            pts = np.unique(np.round(np.geomspace(1, max_iter, num=k)).astype(np.int64))
+            pts = np.concatenate([[0], pts])
     else:
-        pts = np.unique(np.asarray(list(record), dtype=np.int64))
+        # a string is a sequence too ("37" would read as [3, 7]), and a float array would
+        # be truncated silently
+        if isinstance(record, (str, bytes, bool, float)) or not hasattr(record, "__iter__"):
+            raise TypeError("record must be an int or a sequence of ints, got "
+                            f"{type(record).__name__}")
+        raw = np.asarray(list(record))
+        if raw.ndim != 1 or (raw.size and not (np.issubdtype(raw.dtype, np.integer)
+                                               and raw.dtype != np.bool_)):
+            raise TypeError("record must be an int or a flat sequence of ints, got "
+                            f"{raw.dtype} values of shape {raw.shape}")
+        pts = np.unique(raw.astype(np.int64))
         if pts.size and (pts[0] < 0 or pts[-1] > max_iter):
             raise ValueError(f"record iterations must lie in [0, max_iter={max_iter}]")
     pts = pts[pts <= max_iter]
     if pts.size == 0 or pts[-1] != max_iter:
         pts = np.append(pts, max_iter)
     return tuple(int(p) for p in pts)
+
+
+# trace fields every run has ("iter" is added by to_result): a metric may not shadow them
+RESERVED_NAMES = BASE_FIELDS + ("iter",)
+
+
+def check_metrics(metrics: Sequence[tuple[str, Callable]]) -> tuple:
+    """Validate ``(name, fn)`` pairs: string names, unique, none of :data:`RESERVED_NAMES`
+    (a metric named ``loss`` used to overwrite the recorded loss, one named ``iter`` the
+    iteration numbers), callable functions."""
+    metrics = tuple(metrics)
+    names = [name for name, _ in metrics]
+    for name, fn in metrics:
+        if not isinstance(name, str):
+            raise TypeError(f"metric names must be strings, got {name!r}")
+        if name in RESERVED_NAMES:
+            raise ValueError(f"metric name {name!r} is taken by the trace's own field; "
+                             f"reserved: {', '.join(RESERVED_NAMES)}")
+        if not callable(fn):
+            raise TypeError(f"metric {name!r} must be callable, got {type(fn).__name__}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate metric names in {names}")
+    return metrics
 
 
 def make_config(max_iter: int, tol: float, record: Any) -> DriverConfig:
@@ -195,7 +233,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             jnp.sqrt(2.0 * loss0) / ynorm <= cfg.tol, CONVERGED,
             jnp.where(jnp.isfinite(loss0), RUNNING, DIVERGED))
         state = dict(params=params0, pstate=pol.init(params0), it=jnp.int64(0),
-                     x=x0, loss=loss0, g=g0, grads=grads0, eta=jnp.float64(0.0),
+                     x=x0, loss=loss0, best=loss0, g=g0, grads=grads0, eta=jnp.float64(0.0),
                      status=jnp.int64(status0),
                      bstate=model.bound_state(params0) if warm_bound else ())
 
@@ -215,7 +253,8 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             status = jnp.where(
                 jnp.sqrt(2.0 * loss) / ynorm <= cfg.tol, CONVERGED,
                 jnp.where(it >= cfg.max_iter, MAX_ITER, RUNNING))
-            new = dict(params=new_p, pstate=new_ps, it=it, x=x, loss=loss, g=g,
+            new = dict(params=new_p, pstate=new_ps, it=it, x=x, loss=loss,
+                       best=jnp.minimum(s["best"], loss), g=g,
                        grads=grads, eta=jnp.asarray(eta, jnp.float64),
                        status=jnp.int64(status), bstate=bstate)
             # on divergence keep the last finite iterate: only what the records and outputs
@@ -237,7 +276,7 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             return (s["status"] == RUNNING) & (k < rec.shape[0])
 
         def outer_body(c):
-            s, k, trace, iters, prev_loss, prev_it = c
+            s, k, trace, iters, prev_best, prev_it = c
             target = rec[k]
             s = jax.lax.while_loop(
                 lambda s: (s["status"] == RUNNING) & (s["it"] < target), step, s)
@@ -248,10 +287,13 @@ def _build(model, policy, forward, cfg: DriverConfig, metrics: tuple, batched: b
             last = jnp.where(k > 0, iters[jnp.maximum(k - 1, 0)], -1)
             new_row = (s["it"] != last) | (s["status"] == RUNNING)
             iters = jnp.where(new_row, iters.at[k].set(s["it"]), iters)
+            # the best loss, not the current one: Nesterov's loss at a record point every
+            # 100 steps was up at 3200 (and stopped there, residual 3e-5, where the
+            # log-spaced records let it converge to 1e-8 at 23749)
             stagnant = ((s["it"] - prev_it >= cfg.stagnation_window)
-                        & (s["loss"] >= prev_loss) & (s["status"] == RUNNING))
+                        & (s["best"] >= prev_best) & (s["status"] == RUNNING))
             s = dict(s, status=jnp.where(stagnant, STAGNATED, s["status"]))
-            return s, k + new_row.astype(k.dtype), trace, iters, s["loss"], s["it"]
+            return s, k + new_row.astype(k.dtype), trace, iters, s["best"], s["it"]
 
         s, k, trace, iters, _, _ = jax.lax.while_loop(
             outer_cond, outer_body, (state, jnp.int64(0), trace, iters, loss0, jnp.int64(0)))
@@ -298,6 +340,30 @@ def _check_scale(y: Any) -> None:
                          "y / max|y|) and the solution with it")
 
 
+def _check_params0(model: Any, key: Any, n: int, params0: Any,
+                   batch: int | None = None) -> Any:
+    """``params0`` checked against ``model.init(key, n)`` (tree, shapes; a leading axis of
+    ``batch`` trials when batched) and cast to its dtypes: a wrong shape used to surface as
+    an error deep inside the traced loop (or, a column where a vector belongs, as a
+    broadcast residual), an integer or float32 one as a float0 / carry-type error."""
+    try:
+        ref = jax.eval_shape(lambda: model.init(key, n))
+    except Exception:  # a model whose init needs a concrete key: nothing to compare with
+        return params0
+    lead = () if batch is None else (batch,)
+    ref_leaves, ref_tree = jax.tree_util.tree_flatten(ref)
+    leaves, tree = jax.tree_util.tree_flatten(params0)
+    shapes = [tuple(np.shape(a)) for a in leaves]
+    if tree != ref_tree or shapes != [lead + tuple(r.shape) for r in ref_leaves]:
+        want = jax.tree_util.tree_unflatten(ref_tree, [lead + tuple(r.shape)
+                                                       for r in ref_leaves])
+        got = jax.tree_util.tree_unflatten(tree, shapes) if leaves else params0
+        axis = " with a leading batch axis" if lead else ""
+        raise ValueError(f"params0 must match model.init{axis}: shapes {want}, got {got}")
+    return jax.tree_util.tree_unflatten(
+        tree, [jnp.asarray(a, dtype=r.dtype) for a, r in zip(leaves, ref_leaves)])
+
+
 def run_driver(
     model: Any,
     policy: Any,
@@ -315,11 +381,14 @@ def run_driver(
     ``params0`` (optional) replaces ``model.init(key, n)``; ``metric_data`` (optional pytree
     of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
     _check_scale(y)
+    metrics = check_metrics(metrics)
     forward, data = operator_data(op)
     skeleton, pvals = _split_policy(policy)
-    fn, names = _program(model, skeleton, forward, cfg, tuple(metrics), False)
+    fn, names = _program(model, skeleton, forward, cfg, metrics, False)
     if params0 is None:
         params0 = model.init(key, op.shape[1])
+    else:
+        params0 = _check_params0(model, key, op.shape[1], params0)
     t0 = time.perf_counter()
     out = fn(data, jnp.asarray(y), params0, jnp.float64(op.norm2**2), metric_data,
              _dynamic_values(pvals))
@@ -353,6 +422,7 @@ def run_driver_batch(
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
     for y in ys:
         _check_scale(y)
+    metrics = check_metrics(metrics)
     if shares_operator(ops):
         forward, data = operator_data(ops[0])
         mode: bool | str = "shared"
@@ -374,12 +444,14 @@ def run_driver_batch(
             raise TypeError("batched runs need dense operators (matrix-free ones run one "
                             "by one), or one operator shared by every trial")
     skeleton, pvals = _split_policy(policy)
-    fn, names = _program(model, skeleton, forward, cfg, tuple(metrics), mode)
+    fn, names = _program(model, skeleton, forward, cfg, metrics, mode)
     ys = jnp.stack([jnp.asarray(y) for y in ys])
     if params0 is None:
         p0 = model.init(key, ops[0].shape[1])
         params0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(a, (len(ops),) + a.shape), p0)
+    else:
+        params0 = _check_params0(model, key, ops[0].shape[1], params0, batch=len(ops))
     t0 = time.perf_counter()
     out = fn(data, ys, params0, norms, metric_data, _dynamic_values(pvals))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
