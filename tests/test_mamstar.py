@@ -662,3 +662,125 @@ def test_sparse_overlaps_match_dense_and_need_no_memory_of_order_n():
     np.add.at(X, (idx, np.arange(r)[None, :]), vals)
     np.testing.assert_allclose(got, np.abs(X.T @ Vd), rtol=1e-12, atol=1e-14)
     assert peak < 5_000_000, f"peak {peak / 1e6:.1f} MB for N = {N:.0e}"
+
+
+def test_complex_input_is_refused_not_cut_to_its_real_part():
+    # a Hermitian A was sketched as its real part with a mere ComplexWarning
+    M = ms.PrimeMatrix(20, [3, 5, 7])
+    H = np.zeros((20, 20), complex)
+    H[1, 2], H[2, 1], H[3, 3] = 1j, -1j, 2.0
+    sources = [
+        lambda: ms.sketch(iter([([1, 2, 3], [2, 1, 3], [1j, -1j, 2 + 0j])]), 20, matrix=M),
+        lambda: ms.sketch(H, matrix=M),
+        lambda: ms.sketch(sp.csr_array(H), matrix=M),
+        lambda: ms.sketch(aslinearoperator(H), matrix=M),
+        lambda: ms.sketch_factored([1.0], np.eye(20)[:, :1] * 1j, M),
+        lambda: ms.sketch_factored([1.0], sp.csc_array(np.eye(20)[:, :1] * 1j), M),
+    ]
+    for make in sources:
+        with pytest.raises(TypeError, match="must be real"):
+            make()
+    # complex dtype with zero imaginary parts is the real matrix
+    R = H.real.copy()
+    R[1, 2] = R[2, 1] = 1.0
+    for src in (R.astype(complex), sp.csr_array(R.astype(complex))):
+        np.testing.assert_array_equal(ms.sketch(src, matrix=M).C, ms.sketch(R, matrix=M).C)
+
+
+def test_out_of_range_indices_are_named_correctly_and_rule_sizes_of_zero_refused():
+    M = ms.PrimeMatrix(20, [3, 5, 7])
+    with pytest.raises(IndexError, match=r"9223372036854775809 is not in \[0, 20\)"):
+        M.check_indices(np.array([2**63 + 1], dtype=np.uint64))
+    with pytest.raises(IndexError, match=r"1000000000000000019884624838656 is not in"):
+        M.check_indices(np.array([1e30]))
+    # rule_n = 0 / rule_s = 0 were read as "not given" (`or`), silently using N and s
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        ms.PrimeMatrix.for_sparsity(1000, 2, rule_n=0)
+    with pytest.raises(ValueError, match="s must be >= 1"):
+        ms.make_matrix(1000, sparsity=3, rule_s=0)
+
+
+def test_sketch_shards_refuses_negative_workers_and_a_file_as_checkpoint(small, tmp_path):
+    # workers=-1 reached LocalCluster(n_workers=-1), which hangs
+    A, M = small
+    _, files = _write_shards(A, tmp_path, 500, 0, "s")
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        ms.sketch_shards(files, M, workers=-1, progress=False)  # refused on any executor
+    with pytest.raises(ValueError, match="is a file"):
+        ms.sketch_shards(files, M, checkpoint=files[0], progress=False)
+
+
+def test_sketch_command_refuses_bad_arguments_before_the_pass(tmp_path):
+    from overparam.cli import main
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    np.savez(shards / "a.npz", row=np.array([1, 2]), col=np.array([2, 1]),
+             value=np.array([1.0, 1.0]))
+    out = tmp_path / "o" / "B.npz"
+    base = ["sketch", str(shards), "--n", "10", "--no-progress"]
+    bad = [  # explicit zeros were read as "not given"; others gave tracebacks
+        (["--sparsity", "0"], "--sparsity must be >= 1"),
+        (["--sparsity", "1", "--rank", "0"], "--rank must be >= 1"),
+        (["--sparsity", "1", "--bits", "0"], "--bits must be >= 1"),
+        (["--sparsity", "1", "--bits", "-2"], "--bits must be >= 1"),
+        (["--sparsity", "1", "--rule-n", "0"], "--rule-n must be >= 2"),
+        (["--sparsity", "1", "--workers", "-1"], "--workers must be >= 0"),
+        (["--primes", "3,5,x"], "comma-separated integers"),
+        (["--sparsity", "1", "--checkpoint", str(shards / "a.npz")], "must be a folder"),
+    ]
+    for extra, msg in bad:
+        with pytest.raises(SystemExit, match=msg):
+            main(base + extra + ["--out", str(out)])
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["sketch", str(tmp_path / "nope.npz"), "--n", "10", "--sparsity", "1",
+              "--out", str(out)])
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit, match="cannot create its folder"):
+        main(base + ["--sparsity", "1", "--out", str(blocker / "B.npz")])
+    # an output in the shard folder would be read as a shard by the next run
+    with pytest.raises(SystemExit, match="would be among the shards"):
+        main(base + ["--sparsity", "1", "--out", str(shards / "B.npz")])
+    with pytest.raises(SystemExit, match="would be among the shards"):
+        main(["sketch", str(shards / "a.npz"), "--n", "10", "--sparsity", "1",
+              "--out", str(shards / "a.npz")])
+    assert not out.exists()
+    assert main(base + ["--sparsity", "1", "--rank", "1", "--out", str(out)]) == 0
+    assert main(base + ["--sparsity", "1", "--rank", "1", "--out", str(out)]) == 0  # rerun
+    np.testing.assert_allclose(np.load(out.with_suffix(".vectors.npz"))["eigenvalues"],
+                               [1.0], rtol=1e-12)
+
+
+def test_every_source_path_matches_the_dense_formula_exactly():
+    # B = (1/K) M A M^T with M built here from its definition (not M.to_dense()),
+    # integer-valued A: every builder must be exact, duplicates and triangles included
+    rng = np.random.default_rng(3)
+    n, primes = 211, [7, 11, 13, 17]
+    K, m = len(primes), sum(primes)
+    Md = np.zeros((m, n))
+    off = 0
+    for p in primes:
+        Md[off + np.arange(n) % p, np.arange(n)] = 1.0
+        off += p
+    S = rng.integers(-5, 6, (n, n)) * (rng.random((n, n)) < 0.05)
+    A = (S + S.T).astype(float)
+    ref = Md @ A @ Md.T / K
+    M = ms.PrimeMatrix(n, primes)
+    I, J = np.nonzero(A)
+    V = A[I, J]
+    up, lo = I <= J, I >= J
+    got = {
+        "dense": ms.sketch(A, matrix=M, block_rows=7),
+        "sparse": ms.sketch(sp.csr_array(A), matrix=M),
+        "operator": ms.sketch(aslinearoperator(A), matrix=M),
+        "stream": ms.sketch(iter([(I[:9], J[:9], V[:9]), ([], [], []), (int(I[9]), int(J[9]),
+                                  float(V[9])), (I[10:], J[10:], V[10:])]), n, matrix=M),
+        "duplicates": ms.sketch(iter([(np.r_[I, I], np.r_[J, J], np.r_[V, V] / 2)]), n,
+                                matrix=M),
+        "upper": ms.sketch(iter([(I[up], J[up], V[up])]), n, matrix=M, symmetry="upper"),
+        "lower": ms.sketch(iter([(I[lo].astype(float), J[lo].astype(float), V[lo])]), n,
+                           matrix=M, symmetry="lower"),
+    }
+    for name, sk in got.items():
+        np.testing.assert_array_equal(sk.B, ref, err_msg=name)

@@ -49,8 +49,8 @@ def make_matrix(n: int, *, sparsity: int | None = None, primes: Any = None,
         return PrimeMatrix(n, np.asarray(primes))
     if sparsity is None and rule_s is None:
         raise ValueError("give the sparsity s (the primes follow from N and s) or primes=")
-    return PrimeMatrix.for_sparsity(n, sparsity or rule_s, smallest_prime, extra_primes,
-                                    rule_n, rule_s)
+    return PrimeMatrix.for_sparsity(n, rule_s if sparsity is None else sparsity,
+                                    smallest_prime, extra_primes, rule_n, rule_s)
 
 
 def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,

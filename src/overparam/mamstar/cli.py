@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 __all__ = ["add_parser", "command"]
@@ -39,33 +40,83 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return s
 
 
+def _die(msg: str) -> SystemExit:
+    return SystemExit(f"overparam sketch: {msg}")
+
+
+def _check_out(path: Path) -> None:
+    """Refuse an ``--out`` that could not be written, before the pass (not after it)."""
+    try:  # the save would create it after the pass: fail now instead
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _die(f"--out {path}: cannot create its folder ({exc})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise _die(f"--out {path}: folder {path.parent} is not writable")
+
+
 def command(args) -> int:
+    from .._core import check_int
     from .api import _check_recover, _kind, _plan, recover, sketch
     from .sketch import _shard_files
 
-    primes = [int(p) for p in args.primes.split(",")] if args.primes else None
+    try:
+        primes = [int(p) for p in args.primes.split(",")] if args.primes else None
+    except ValueError:
+        raise _die(f"--primes must be comma-separated integers, got {args.primes!r}") from None
+    try:  # explicit zeros must not read as "not given" (no decode, no bits, N for rule_n)
+        for name, value, low in (("--sparsity", args.sparsity, 1), ("--rule-s", args.rule_s, 1),
+                                 ("--rule-n", args.rule_n, 2), ("--rank", args.rank, 1),
+                                 ("--bits", args.bits, 1), ("--workers", args.workers, 0),
+                                 ("--smallest-prime", args.smallest_prime, 1)):
+            if value is not None:
+                check_int(value, name, minimum=low)
+    except (ValueError, TypeError) as exc:
+        raise _die(str(exc)) from None
     if primes is None and args.sparsity is None and args.rule_s is None:
-        raise SystemExit("overparam sketch: give --sparsity (or --rule-s) or --primes")
-    s = args.sparsity or args.rule_s
-    if args.rank and s is None:
-        raise SystemExit("overparam sketch: --rank needs --sparsity")
+        raise _die("give --sparsity (or --rule-s) or --primes")
+    s = args.sparsity if args.sparsity is not None else args.rule_s
+    if args.rank is not None and s is None:
+        raise _die("--rank needs --sparsity")
     bits = args.bits
-    if args.rank and args.decoder == "bittest" and bits is None:
+    if args.rank is not None and args.decoder == "bittest" and bits is None:
         bits = args.rank + 10  # as sparse_top_eigenvectors
+    out = Path(args.out)
+    if out.is_dir():
+        raise _die(f"--out {out} is a folder; give a file name such as B.npz")
+    ours = [out.resolve()] + ([out.with_suffix(".vectors.npz").resolve()]
+                              if args.rank is not None else [])
     shards: list[str] = []
-    for item in args.shards:  # folders expand as in the API (no hidden files)
-        shards += _shard_files(item) if Path(item).is_dir() else [item]
+    try:
+        for item in args.shards:  # folders expand as in the API (no hidden files)
+            shards += _shard_files(item)
+            # an output written into a shard folder is read as a shard by the next run
+            # (or overwrites one now): refuse it before the pass
+            hit = [o for o in ours if str(o) in shards or (
+                Path(item).is_dir() and o.parent == Path(item).resolve()
+                and o.suffix.lower() in (".npz", ".npy", ".parquet"))]
+            if hit:
+                raise ValueError(f"the output {hit[0]} would be among the shards of "
+                                 f"{item} (a folder's .npz files are all read as shards): "
+                                 "write --out outside the shard folders")
+        if len(set(shards)) != len(shards):
+            raise ValueError("a shard is listed twice (its entries would count twice)")
+        if args.checkpoint is not None and Path(args.checkpoint).exists() and not Path(
+                args.checkpoint).is_dir():
+            raise ValueError(f"--checkpoint {args.checkpoint} is a file; it must be a folder")
+    except (ValueError, FileNotFoundError) as exc:
+        raise _die(str(exc)) from None
     # check everything before the pass over the shards, not after it
     try:
         n, M = _plan(shards, args.n, _kind(shards), sparsity=args.sparsity, primes=primes,
                      smallest_prime=args.smallest_prime, rule_n=args.rule_n,
                      rule_s=args.rule_s, symmetry=args.symmetry, bits=bits)
-        if args.rank:
+        if args.rank is not None:
             _check_recover(M, args.rank, s, decoder=args.decoder, which="LM", keep=None,
                            support=None, truth=None, agree=None, n_decode=None,
                            has_bits=bool(bits))
     except (ValueError, TypeError, MemoryError) as exc:
-        raise SystemExit(f"overparam sketch: {exc}") from None
+        raise _die(str(exc)) from None
+    _check_out(out)  # last: it creates the output's folder
     sk = sketch(shards, n, matrix=M, symmetry=args.symmetry, bits=bits,
                 checkpoint=args.checkpoint, executor=args.executor, workers=args.workers,
                 address=args.address, progress=args.progress)
@@ -73,7 +124,7 @@ def command(args) -> int:
     print(f"sketch written to {out}: N = {sk.M.n}, m = {sk.M.m}, K = {sk.M.K}, "
           f"{sk.n_entries} entries from {sk.info.get('shards')} shards "
           f"({sk.info.get('resumed', 0)} resumed) in {sk.info.get('seconds', 0):.2f} s")
-    if args.rank:
+    if args.rank is not None:
         res = recover(sk, args.rank, s, decoder=args.decoder, progress=args.progress)
         import numpy as np
 

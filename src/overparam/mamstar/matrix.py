@@ -152,7 +152,9 @@ class PrimeMatrix:
                      rule_s: int | None = None) -> "PrimeMatrix":
         """M with primes from :func:`choose_primes` (optionally the rule applied to a
         nominal ``rule_n``/``rule_s``, as in the authors' experiments)."""
-        primes = choose_primes(rule_n or n, rule_s or s, smallest_prime, extra)
+        # `is None`, not `or`: a rule_n = 0 must be refused by choose_primes, not mean N
+        primes = choose_primes(n if rule_n is None else rule_n,
+                               s if rule_s is None else rule_s, smallest_prime, extra)
         return cls(n, primes)
 
     # -- sizes -------------------------------------------------------------------------
@@ -193,11 +195,18 @@ class PrimeMatrix:
         """``idx`` as int64, refusing non-integers and values outside ``[0, N)``."""
         a = np.asarray(idx)
         if a.size and not np.issubdtype(a.dtype, np.integer):
-            if np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) and np.all(
-                    a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
+            if not (np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a))
+                    and np.all(a == np.round(a))):
                 raise TypeError(f"{name} must be integers, got dtype {a.dtype}")
+        if a.size and (a.dtype.kind in "fu"):
+            # range first: a cast to int64 would wrap uint64 >= 2^63 and saturate huge
+            # floats, so the error would name a wrong (negative) index
+            out = (a < 0) | (a >= self.n)
+            if np.any(out):
+                bad = a.reshape(-1)[np.flatnonzero(out.reshape(-1))[0]]
+                raise IndexError(f"{name} out of range: {bad:.0f} is not in [0, {self.n})"
+                                 if a.dtype.kind == "f" else
+                                 f"{name} out of range: {int(bad)} is not in [0, {self.n})")
         a = a.astype(np.int64, copy=False).reshape(-1)
         if a.size and (a.min() < 0 or a.max() >= self.n):
             bad = a[(a < 0) | (a >= self.n)][0]

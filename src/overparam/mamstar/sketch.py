@@ -41,6 +41,21 @@ SYMMETRY = ("both", "upper", "lower")
 _SUB = 1 << 17  # entries per vectorized sub-chunk of a stream (bounded temporaries)
 
 
+def _real(x: Any, what: str) -> np.ndarray:
+    """``x`` as a float64 array; a complex one only when its imaginary parts are all 0.
+
+    MAM* sketches a real symmetric A: a plain float cast would drop the imaginary parts
+    of, e.g., a Hermitian input with a mere ComplexWarning and sketch another matrix.
+    """
+    a = np.asarray(x)
+    if np.iscomplexobj(a):
+        if np.any(a.imag != 0):
+            raise TypeError(f"{what} must be real (MAM* sketches a real symmetric matrix), "
+                            f"got complex values with nonzero imaginary parts")
+        a = a.real
+    return a.astype(np.float64, copy=False)
+
+
 def _tqdm(progress: bool | None, **kw: Any):
     try:
         from tqdm.auto import tqdm
@@ -279,7 +294,7 @@ class SketchBuilder:
         v = np.asarray(values)
         if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
             raise TypeError(f"values ({where}) must be numeric, got dtype {v.dtype}")
-        v = v.astype(np.float64, copy=False).reshape(-1)
+        v = _real(v, f"values ({where})").reshape(-1)
         if not (i.size == j.size == v.size):
             raise ValueError(f"{where}: {i.size} row indices, {j.size} column indices and "
                              f"{v.size} values (must be equal)")
@@ -324,6 +339,9 @@ class SketchBuilder:
         rows = M.check_indices(rows, "row indices")
         if sp.issparse(block):
             block = sp.csr_array(block)
+            if np.iscomplexobj(block.data):
+                block = sp.csr_array((_real(block.data, "the matrix"), block.indices,
+                                      block.indptr), shape=block.shape)
             if block.shape != (rows.size, M.n):
                 raise ValueError(f"block has shape {block.shape}, expected "
                                  f"({rows.size}, {M.n})")
@@ -338,7 +356,7 @@ class SketchBuilder:
                 return self
             T = _fold_sparse(block, M)
         else:
-            block = np.asarray(block, dtype=np.float64)
+            block = _real(block, "the matrix")
             if block.ndim != 2 or block.shape != (rows.size, M.n):
                 raise ValueError(f"block has shape {block.shape}, expected "
                                  f"({rows.size}, {M.n})")
@@ -357,7 +375,7 @@ class SketchBuilder:
         """Fold ``sum_j eigenvalues[j] v_j v_j^T`` in (``vectors``: N x r, dense or
         scipy sparse, or a list of ``(indices, values)`` pairs)."""
         M, sk = self.M, self.sketch
-        lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+        lam = _real(eigenvalues, "eigenvalues").reshape(-1)
         cols = _factor_columns(vectors, M.n)
         if len(cols) != lam.size:
             raise ValueError(f"{lam.size} eigenvalues but {len(cols)} vectors")
@@ -463,7 +481,7 @@ def _factor_columns(vectors: Any, n: int) -> list[tuple[np.ndarray, np.ndarray]]
         out = []
         for c, item in enumerate(vectors):
             idx, val = item
-            idx, val = np.asarray(idx), np.asarray(val, dtype=float).reshape(-1)
+            idx, val = np.asarray(idx), _real(val, f"vector {c}").reshape(-1)
             if idx.size != val.size:
                 raise ValueError(f"vector {c}: {idx.size} indices but {val.size} values")
             out.append((idx, val))
@@ -473,9 +491,10 @@ def _factor_columns(vectors: Any, n: int) -> list[tuple[np.ndarray, np.ndarray]]
         if V.shape[0] != n:
             raise ValueError(f"vectors have {V.shape[0]} rows, expected N = {n}")
         V.sum_duplicates()
-        return [(V.indices[V.indptr[c]:V.indptr[c + 1]], V.data[V.indptr[c]:V.indptr[c + 1]])
+        data = _real(V.data, "vectors")
+        return [(V.indices[V.indptr[c]:V.indptr[c + 1]], data[V.indptr[c]:V.indptr[c + 1]])
                 for c in range(V.shape[1])]
-    V = np.asarray(vectors, dtype=float)
+    V = _real(vectors, "vectors")
     if V.ndim == 1:
         V = V[:, None]
     if V.shape[0] != n:
@@ -564,7 +583,7 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
     if sp.issparse(A):
         A = sp.csr_array(A)
     elif not hasattr(A, "shape") or not hasattr(A, "__getitem__"):
-        A = np.asarray(A, dtype=float)
+        A = _real(A, "A")
     if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be a square N x N matrix, got shape {A.shape}")
     if A.shape[0] != M.n:
@@ -622,7 +641,7 @@ def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None
             for c, rho in enumerate(range(a, b)):
                 k = block_of[rho]
                 X[cols % M.primes[k] == rho - M.offsets[k], c] = 1.0
-            AX = np.asarray(op.matmat(X))
+            AX = _real(op.matmat(X), "the operator's products")
             if not np.all(np.isfinite(AX)):
                 raise ValueError("the operator returned non-finite values")
             sk.C[:, a:b] += M.matvec(AX)
@@ -633,7 +652,7 @@ def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None
         G = np.zeros((M.n, sk.q))
         for k, p in enumerate(M.primes):
             G += bld._omega[M.offsets[k] + cols % p]
-        AG = np.asarray(op.matmat(G))
+        AG = _real(op.matmat(G), "the operator's products")
         sk.Y += M.bit_matvec_sparse(cols, AG)
     sk.n_entries = M.n
     sk = bld.finish(check, whole=True)
@@ -668,7 +687,10 @@ def read_shard(path: str | os.PathLike, batch: int = 1 << 20
         return
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
-            i, j, v = _from_mapping(z)
+            try:
+                i, j, v = _from_mapping(z)
+            except KeyError as exc:  # name the file: a folder may hold other .npz files
+                raise KeyError(f"{path}: {exc.args[0]}") from None
     elif suffix == ".npy":
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
         if arr.dtype.names is None:
@@ -762,6 +784,13 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
     files = _shard_files(paths)
     if symmetry not in SYMMETRY:
         raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
+    if executor not in ("serial", "dask"):
+        raise ValueError(f"executor must be 'serial' or 'dask', got {executor!r}")
+    # a negative count would reach LocalCluster(n_workers < 0), which waits forever
+    workers = check_int(workers, "workers", minimum=0)
+    if checkpoint is not None and Path(checkpoint).exists() and not Path(checkpoint).is_dir():
+        raise ValueError(f"checkpoint {checkpoint} is a file; it must be a folder (the "
+                         f"state is saved in it as {_STATE})")
     folder = Path(checkpoint) if checkpoint is not None else None
     total, done = (None, [])
     if folder is not None:
