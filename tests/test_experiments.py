@@ -534,3 +534,27 @@ def test_a_plot_name_with_a_folder_is_refused_up_front(name):
             "plots": [{"kind": "curve", "x": "m", "name": name}]}
     with pytest.raises(SpecError, match=r"plots\[0\]\.name"):
         load_spec(data)
+
+
+@pytest.mark.parametrize("generator, params, given", [
+    ("lrrs_problem", dict(n1=8, n2=4, rank=1, s=2), "none"),
+    ("lrrs_problem", dict(n1=8, n2=4, rank=1, s=2, m=40, oversampling=2.0),
+     "m, oversampling"),
+    ("matrix_completion", dict(n1=6, rank=1), "none"),
+    ("matrix_completion", dict(n1=6, rank=1, n_observed=20, fraction=0.5),
+     "n_observed, fraction"),
+])
+def test_generators_exactly_one_of_is_checked_by_the_spec(generator, params, given):
+    # every trial failed at generation ("give exactly one of ...") and the run exited 0
+    import overparam.experiments.areas  # noqa: F401  (registers lrrs_problem)
+
+    data = {"experiment": {"name": "t", "trials": 1},
+            "problem": dict(params, generator=generator),
+            "methods": [{"name": "dmf_gd", "depth": 2}]}
+    with pytest.raises(SpecError, match=f"exactly one of .*got {given}"):
+        load_spec(data)
+    ok = dict(params)
+    ok.pop("oversampling", None), ok.pop("fraction", None)
+    ok.setdefault("m" if generator == "lrrs_problem" else "n_observed", 20)
+    assert load_spec(dict(data, problem=dict(ok, generator=generator))).data["problem"][
+        "generator"] == generator

@@ -14,7 +14,9 @@ class GeneratorEntry:
     """A problem generator ``fn(**params, seed=int) -> Problem``.
 
     ``params`` maps each parameter to its type spec (see ``methods.check_value``);
-    ``choices`` restricts string parameters; ``required`` must be set by the spec.
+    ``choices`` restricts string parameters; ``required`` must be set by the spec;
+    ``one_of`` lists groups of parameters of which the spec must set exactly one (e.g.
+    ``m`` or ``oversampling``).
     """
 
     name: str
@@ -22,6 +24,7 @@ class GeneratorEntry:
     params: dict[str, str]
     required: tuple[str, ...] = ()
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()
 
     def load(self) -> Callable[..., Any]:
         module, _, attr = self.target.partition(":")
@@ -48,8 +51,9 @@ _MATRIX = {"n1": "int", "n2": "int", "rank": "int", "spectrum": "str", "conditio
 for _name, _extra in [("matrix_estimation", {}),
                       ("matrix_completion", {"n_observed": "int", "fraction": "float"}),
                       ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
-    GENERATORS[_name] = GeneratorEntry(_name, f"overparam.problems:{_name}",
-                                       dict(_MATRIX, **_extra), required=("n1", "rank"))
+    GENERATORS[_name] = GeneratorEntry(
+        _name, f"overparam.problems:{_name}", dict(_MATRIX, **_extra), required=("n1", "rank"),
+        one_of=(("n_observed", "fraction"),) if _name == "matrix_completion" else ())
 
 
 #: for each problem kind a method can declare (``MethodEntry.problems``), a small

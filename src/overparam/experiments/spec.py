@@ -363,6 +363,13 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     for key in gen.required:
         if key not in prob:
             raise SpecError(f"problem.{key}: required parameter of {gen_name!r} is missing")
+    for group in gen.one_of:
+        # else every trial failed at generation ("give exactly one of ...") and the run
+        # still ended with exit status 0
+        given = [key for key in group if key in prob]
+        if len(given) != 1:
+            raise SpecError(f"problem.{group[0]}: {gen_name!r} needs exactly one of "
+                            f"{', '.join(group)} (got {', '.join(given) or 'none'})")
     out["problem"] = dict(problem, generator=gen_name)
 
     methods = data.get("methods")

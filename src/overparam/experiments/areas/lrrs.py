@@ -28,7 +28,7 @@ register_generator(GeneratorEntry(
     {"n1": "int", "n2": "int", "rank": "int", "s": "int", "m": "int",
      "oversampling": "float", "operator": "str", "snr": "float",
      "matrix_free": "bool|str"},
-    required=("n1", "n2", "rank", "s"),
+    required=("n1", "n2", "rank", "s"), one_of=(("m", "oversampling"),),
     choices=(("operator", ("gaussian", "gaussian_rank_one", "fourier_rank_one")),)))
 
 register(MethodEntry(
