@@ -102,6 +102,14 @@ _PLOT = {
 _SECTIONS = ("experiment", "problem", "methods", "run", "plots")
 
 
+def is_plot_stem(name: Any) -> bool:
+    """Whether ``name`` can name a plot file: a non-empty stem without a folder (the stem
+    is joined to the plots folder, and ``../x`` would write outside it)."""
+    text = str(name)
+    return bool(text.strip()) and "/" not in text and "\\" not in text and \
+        text not in (".", "..")
+
+
 class SpecError(ValueError):
     """An invalid spec; the message starts with the key path at fault."""
 
@@ -429,9 +437,7 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                 raise SpecError(f"plots[{i}].format: {fmt!r} is not one of "
                                 f"{', '.join(PLOT_FORMATS)}")
         name = table.get("name")
-        if name is not None and (not str(name).strip() or "/" in str(name)
-                                 or "\\" in str(name) or str(name) in (".", "..")):
-            # the stem is joined to the plots folder: ../x would write outside it
+        if name is not None and not is_plot_stem(name):
             raise SpecError(f"plots[{i}].name: must be a file stem without a folder, "
                             f"got {name!r}")
         extra = sorted(set(table) - {"kind", "name", "format"} - PLOT_OPTIONS[table["kind"]])

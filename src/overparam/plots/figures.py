@@ -514,15 +514,13 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         The files written.
     """
     options = {k: v for k, v in options.items() if v is not None}
-    from ..experiments.spec import PLOT_OPTIONS
+    from ..experiments.spec import PLOT_FORMATS, PLOT_OPTIONS, is_plot_stem
 
     formats = [formats] if isinstance(formats, str) else list(formats)
     for fmt in formats:  # before drawing: a bad format must not leave some files written
-        if fmt not in ("png", "pdf", "svg"):
-            raise ValueError(f"format must be png, pdf or svg, got {fmt!r}")
-    if name is not None and (not str(name).strip() or Path(str(name)).name != str(name)
-                             or str(name) in (".", "..")):
-        # a stem like ../../x wrote outside the plots folder
+        if fmt not in PLOT_FORMATS:
+            raise ValueError(f"format must be {', '.join(PLOT_FORMATS)}, got {fmt!r}")
+    if name is not None and not is_plot_stem(name):
         raise ValueError(f"name must be a file stem without a folder, got {name!r}")
     unknown = sorted(set(options) - PLOT_OPTIONS.get(kind, set(options)))
     if unknown:
