@@ -560,3 +560,72 @@ def test_zero_operator_is_infeasible_at_once_without_warnings(nonneg):
         warnings.simplefilter("error")
         res = hadamard_limit(np.zeros((5, 10)), np.ones(5), nonneg=nonneg)
     assert res.status is Status.INFEASIBLE and res.n_iter <= 2
+
+
+# -- large init scales (the lazy regime) and extreme scales of y --------------------------
+@pytest.mark.parametrize("depth", [2, 3, 4])
+@pytest.mark.parametrize("a", [1e3, 1e4, 1e10, 1e40])
+def test_large_init_scale_gives_the_minimum_norm_solution(depth, a):
+    # as a -> oo the link is linear over the solution's range: the limit is the least
+    # l2-norm solution (the kernel regime), to O(|x|^2 / a^(2L)) relative. Before, the
+    # primitive's constant sum H(0) ~ n a^2 swamped the dual objective and 2 a^2 sinh(z)
+    # was formed as a difference of two numbers ~a^2: stagnated (x = 0 or 1e-6 off)
+    p = _signed_problem()
+    A = p.A.to_dense()
+    x_ls = np.linalg.lstsq(A, p.y, rcond=None)[0]
+    r = hadamard_limit(p, depth=depth, init_scale=a)
+    assert r.status is Status.CONVERGED, r.message
+    assert rel(r.x, x_ls) < 1e-9
+    assert r.info["init_scale"] == pytest.approx(a, rel=1e-12)
+    # negative control: the minimal-l1 solution is far from it
+    assert rel(basis_pursuit_lp(A, p.y), x_ls) > 1e-2
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("k", [-700, -300, 300, 600])
+def test_limit_is_covariant_in_the_scale_of_y(depth, k):
+    # x(A, c y, a) = c x(A, y, a c^(-1/L)): y ~ 2^-700 (1e-211) was read as y = 0 (its
+    # squared norm underflows) and x = 0 returned as converged; y ~ 2^600 overflowed
+    # (the reference at a moderate scale: for depth 3 at a' ~ 1e-33 float64 resolves x
+    # only to ~1e-16 a'^(2-L), at y's scale or not)
+    p = _signed_problem()
+    a_ref = 1e-4 if depth == 2 else 1e-2
+    a = a_ref * 2.0 ** (k / depth)
+    ref = hadamard_limit(p.A, p.y, depth=depth, init_scale=a_ref)
+    assert ref.status is Status.CONVERGED, ref.message
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        r = hadamard_limit(p.A, np.ldexp(p.y, k), depth=depth, init_scale=a)
+    assert r.status is Status.CONVERGED, r.message
+    assert np.max(np.abs(np.ldexp(r.x, -k) - ref.x)) <= 1e-8 * np.max(np.abs(ref.x))
+    assert r.info["relative_residual"] <= 1e-10
+    assert r.info["init_scale"] == pytest.approx(a, rel=1e-12)
+    # the dual scales by c^((L-2)/L): z = A^T w on the original scale
+    assert np.allclose(r.info["z"], p.A.rmatvec(r.info["w"]), rtol=1e-9, atol=0)
+
+
+def test_huge_matrix_entries_skip_the_float32_copy_without_warnings():
+    # a float32 copy of A ~ 1e150 is all inf: it overflowed with RuntimeWarnings at
+    # every continuation step (the float64 fallback then still converged)
+    p = _signed_problem()
+    A = p.A.to_dense() * 2.0**500
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        r = hadamard_limit(A, p.y, init_scale=1e-6)
+    assert r.status is Status.CONVERGED, r.message
+    assert np.linalg.norm(A @ r.x - p.y) <= 1e-9 * np.linalg.norm(p.y)
+
+
+def test_feasible_boundary_solution_is_not_certified_infeasible():
+    # the unique x >= 0 solution has zeros: a late Newton direction met A^T d <= 0 with
+    # <d, y> = 4.5e-13 > 0 (rounding of |d| . |y| = 2.4e4) and was taken as a Farkas
+    # certificate (found by the permutation property test)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 4)) / np.sqrt(3)
+    x = np.zeros(4)
+    k = rng.choice(4, size=2, replace=False)
+    x[k] = np.abs(rng.standard_normal(2))
+    y = A @ x
+    ref, rnorm = scipy.optimize.nnls(A, y)
+    assert rnorm < 1e-12  # feasible
+    r = hadamard_limit(A, y, depth=3, init_scale=0.05, nonneg=True, tol=1e-12)
+    assert r.status is Status.CONVERGED, r.message
+    np.testing.assert_allclose(r.x, ref, atol=1e-9)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._core import Result, Status, check_int, check_not_complex, check_positive
+from .._core.norms import pow2_exponent, safe_norm
 from ..problems import Problem, as_problem
 from ._links import Link
 from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
@@ -73,6 +74,12 @@ _ACTIVE_REL = 1e-3 / _Z_TRUST
 # crosses support changes where a linear predictor leaves the barrier domain (measured:
 # continuation stalled at c = a^(2-L) >= 1e6, plain damped Newton converged)
 _CONT_L3 = False
+# y with max|y| outside this range is solved at unit scale: the limit is covariant,
+# x(A, c y, a) = c x(A, y, a c^(-1/L)), and squares of ~1e+-154 under- or overflow
+# (y ~ 1e-200 read as y = 0 and returned x = 0 as converged)
+_Y_PLAIN = (2.0**-160, 2.0**160)
+# <d, y> of a Farkas certificate must exceed this share of |d| . |y| (its rounding ~1e-16)
+_FARKAS_REL = 1e-10
 
 
 def hadamard_limit(
@@ -211,7 +218,7 @@ def hadamard_limit(
     op = problem.A
     m, n = op.shape
     yv = np.asarray(problem.y, dtype=np.float64)
-    ynorm = float(np.linalg.norm(yv))
+    ynorm = safe_norm(yv)
     if method == "auto":
         method = ("newton" if op.is_dense and float(m) * m * n <= _DENSE_NEWTON_MAX_WORK
                   else "newton-cg")
@@ -235,7 +242,8 @@ def hadamard_limit(
             c2 = _column_sqnorms(op)
             cols = _ColumnCache(op)
         solver = PCGSolver(mv, rmv, (m, n), columns=cols, col_sqnorms=c2,
-                           single=mat.astype(np.float32) if (op.is_dense and _SINGLE_CG)
+                           single=mat.astype(np.float32) if (op.is_dense and _SINGLE_CG
+                                                             and _fits_float32(mat))
                            else None)
 
     if ynorm == 0.0 and not nonneg:
@@ -249,9 +257,25 @@ def hadamard_limit(
         elif m * n <= _DENSE_FALLBACK_MAX_ENTRIES:
             fallback = lambda: CholeskySolver(  # noqa: E731
                 op.to_dense(max_entries=_DENSE_FALLBACK_MAX_ENTRIES))
+    top = float(np.max(np.abs(yv)))
+    k = int(pow2_exponent(top)) if not _Y_PLAIN[0] <= top <= _Y_PLAIN[1] else 0
+    ys, log_shift = yv, 0.0
+    if k:
+        ys = np.ldexp(yv, -k)
+        log_shift = k * float(np.log(2.0)) / depth  # log a - log a'
+        try:
+            link.set_scale(float(np.log(a)) - log_shift)
+        except ValueError:
+            raise ValueError(
+                f"init_scale = {a:.3g} is too small for depth {depth} at the scale of y "
+                f"(max|y| = {top:.3g}): a^(2-L) / |y|^((L-2)/L) overflows in float64; use a "
+                "larger init_scale or rescale y") from None
     with _blas_threads(_BLAS_THREADS):
-        state = _newton_path(mv, rmv, yv, ynorm, link, solver, tol=tol, max_iter=max_iter,
-                             fallback=fallback)
+        state = _newton_path(mv, rmv, ys, safe_norm(ys), link, solver, tol=tol,
+                             max_iter=max_iter, fallback=fallback, log_shift=log_shift)
+    if k:
+        state = _unscale(state, k, depth, log_shift)
+        link.set_scale(float(np.log(a)))
     status, msg = state["status"], state["message"]
     if status is not Status.CONVERGED and state["n_capped"]:
         if op.is_dense:
@@ -272,6 +296,26 @@ def hadamard_limit(
                               dense_fallback_step=state["fallback_step"],
                               least_norm_step=state["least_norm_step"],
                               history=np.asarray(state["history"]).reshape(-1, 4)))
+
+
+def _fits_float32(mat: np.ndarray) -> bool:
+    """Whether a float32 copy of ``mat`` keeps its entries (no inf, no flush to zero):
+    the continuation's float32 products are then only less precise."""
+    top = float(np.max(np.abs(mat), initial=0.0))
+    return top == 0.0 or 1e-30 < top < 1e30
+
+
+def _unscale(state: dict, k: int, depth: int, log_shift: float) -> dict:
+    """The path's state for y / 2^k mapped back to y (see ``_Y_PLAIN``): x and A x scale
+    by 2^k, the dual w and z = A^T w by 2^(k (L-2) / L) (z is scale-free for L = 2)."""
+    out = dict(state)
+    for key in ("x", "ax"):
+        out[key] = np.ldexp(state[key], k)
+    zf = 2.0 ** (k * (depth - 2) / depth)
+    out["w"], out["z"] = state["w"] * zf, state["z"] * zf
+    out["ynorm"] = float(np.ldexp(state["ynorm"], k))
+    out["history"] = [(s + log_shift, t, r, it) for s, t, r, it in state["history"]]
+    return out
 
 
 def _blas_threads(limit: int | None):
@@ -314,11 +358,12 @@ def _column_sqnorms(op) -> np.ndarray:
 
 # -- the Newton path -----------------------------------------------------------------
 def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter: int,
-                 fallback=None):
+                 fallback=None, log_shift: float = 0.0):
     """Damped Newton on the dual with predictor-corrector continuation in log(a).
 
     ``fallback`` (optional) builds an exact solver that replaces ``solver`` for the rest of
-    the run when a CG solve needs more iterations than forming the Newton matrix costs."""
+    the run when a CG solve needs more iterations than forming the Newton matrix costs.
+    ``log_shift`` is added to ``log(a)`` in messages (y solved at unit scale)."""
     m = y.size
     cg_cap = min(getattr(solver, "max_cg", np.inf), max(50, m // 4))
     fallback_step = None
@@ -328,8 +373,10 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     # scale of the solution: x0 = t A^T y with t minimising ||A t A^T y - y||
     aty = rmv(y)
     aaty = mv(aty)
-    den = float(aaty @ aaty)
-    t_ls = float(y @ aaty) / den if den > 0 else 0.0
+    # (the products divided by ||A A^T y||: its square overflows for A ~ 1e150)
+    na = safe_norm(aaty)
+    den = 1.0 if 0.0 < na < np.inf else 0.0
+    t_ls = float((y / na) @ (aaty / na)) if den > 0 else 0.0
     x_scale = float(np.max(np.abs(t_ls * aty))) if den > 0 else 1.0
     s0 = link.start_scale(x_scale) if x_scale > 0 else s_target
     s = max(s0, s_target) if (link.depth == 2 or _CONT_L3) else s_target
@@ -384,7 +431,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         if it >= max_iter:
             # (not Status.MAX_ITER.advice: its step-size advice is for gradient descent)
             where = "at the target scale" if at_target else (
-                f"on the continuation path at init_scale {np.exp(s):.3g}")
+                f"on the continuation path at init_scale {np.exp(s + log_shift):.3g}")
             message = (f"the Newton step limit max_iter = {max_iter} was reached {where} "
                        f"(relative residual {rn / ynorm:.3e}): raise max_iter or loosen tol")
             break
@@ -448,7 +495,9 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         # line search on the dual at the new scale
         wy = float(w @ y)
         dy = float(d @ y)
-        phi0 = link.primitive(z) - wy
+        # the excess sum H(z) - sum H(0): the constant sum H(0) is ~1e21 times the
+        # objective's variation at large init scales (lazy regime)
+        phi0 = link.excess(z) - wy
         if not np.isfinite(phi0):
             # the predictor's scale left z outside the new domain: retreat
             link.set_scale(s)
@@ -465,28 +514,28 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             if getattr(solver, "single", None) is not None:
                 solver.single = None  # inexact float32 products: retry in float64
                 continue
-            if fallback is not None and not _is_farkas(link, zd, dy):
+            if fallback is not None and not _is_farkas(link, zd, dy, d, y):
                 # CG broke down without reaching its cap (measured: m > n, singular
                 # A D A^T, a tightened solve ended at a true relative residual 5e2 for
                 # rtol 1e-9 after 62 iterations): exact solves from here
                 n_matvec_before = solver.n_matvec
                 solver, fallback, fallback_step = fallback(), None, it
                 continue
-            if _is_farkas(link, zd, dy):
+            if _is_farkas(link, zd, dy, d, y):
                 farkas = d
                 status = Status.INFEASIBLE
                 message = "the dual is unbounded below along a Farkas direction"
                 break
             status = Status.STAGNATED
             where = "" if at_target else (
-                f" on the continuation path at init_scale {np.exp(s):.3g}: x is the limit "
+                f" on the continuation path at init_scale {np.exp(s + log_shift):.3g}: x is the limit "
                 "there, not at the requested scale")
             message = (f"{status.advice} (no descent direction at relative residual "
                        f"{rn / ynorm:.3e}{where})")
             break
-        if link.nonneg and dy > 0 and np.all(zd <= 0.0) and approx:
+        if _is_farkas(link, zd, dy, d, y) and approx:
             zd, approx = rmv(d), False  # certify with the exact product
-        if link.nonneg and dy > 0 and np.all(zd <= 0.0):
+        if _is_farkas(link, zd, dy, d, y):
             farkas = d
             status = Status.INFEASIBLE
             message = ("no x >= 0 solves A x = y: the dual is unbounded below along a Farkas "
@@ -503,7 +552,9 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         # a step is negligible when it no longer changes z in float64; judged on t * |zd|,
         # not t: from w = 0 at a small scale (depth >= 3) the first Newton step is ~1e16
         # long and its admissible t ~1e-12
-        zfloor = 1e-14 * max(1.0, float(np.max(np.abs(z))))
+        # (relative to |z| below 1 too: at large init scales z ~ 1e-10 and x ~ a^2 z, so an
+        # absolute floor of 1e-14 called every step negligible)
+        zfloor = 1e-14 * float(np.max(np.abs(z)))
 
         def negligible(t: float) -> bool:
             # a full step is never negligible: when the Newton direction itself is below
@@ -511,13 +562,17 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             # non-negative L = 2 model, whose z does not depend on the scale)
             if t == 1.0:
                 return False
+            if t < 1e-300:  # (z = 0 has no floor)
+                return True
             return t * zmax <= zfloor if zmax > 0.0 else t < 1e-12
 
-        eps_phi = 1e-13 * (abs(phi0) + abs(wy) + 1.0)
+        # rounding of the three terms of phi (not an absolute 1, which at large init scales
+        # was ~1e20 times the objective's variation and accepted any step)
+        eps_phi = 1e-13 * (abs(phi0) + abs(wy) + abs(dy))
         while True:
             if negligible(t):
                 break
-            phi = link.primitive(z + t * zd) - wy - t * dy
+            phi = link.excess(z + t * zd) - wy - t * dy
             if phi <= phi0 + 1e-4 * t * slope + eps_phi:
                 break
             t *= 0.5
@@ -591,9 +646,15 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                 n_matvec=n_matvec_before + int(getattr(solver, "n_matvec", 0)))
 
 
-def _is_farkas(link: Link, zd: np.ndarray, dy: float) -> bool:
-    """``d`` certifies that no ``x >= 0`` solves ``A x = y``: ``A^T d <= 0``, ``<d, y> > 0``."""
-    return bool(link.nonneg and dy > 0 and np.all(zd <= 0.0))
+def _is_farkas(link: Link, zd: np.ndarray, dy: float, d: np.ndarray, y: np.ndarray) -> bool:
+    """``d`` certifies that no ``x >= 0`` solves ``A x = y``: ``A^T d <= 0``, ``<d, y> > 0``
+    beyond the rounding of ``<d, y>``.
+
+    Near a feasible solution on the boundary of the cone, a Newton direction can meet
+    ``A^T d <= 0`` with ``<d, y> = <A^T d, x*> = 0`` up to rounding (measured: 4.5e-13
+    against ``|d| . |y| = 2.4e4``), which read as a certificate for a feasible problem."""
+    return bool(link.nonneg and dy > _FARKAS_REL * float(np.abs(d) @ np.abs(y))
+                and np.all(zd <= 0.0))
 
 
 # -- failures ------------------------------------------------------------------------
@@ -618,8 +679,8 @@ def _diagnose(op, y, nonneg, state, status, msg):
                     "non-negative flow cannot interpolate", info)
         return status, msg, info
     sol, *_ = np.linalg.lstsq(A, y, rcond=None)
-    res = float(np.linalg.norm(A @ sol - y))
-    if res > 1e-8 * max(float(np.linalg.norm(y)), 1e-300):
+    res = safe_norm(A @ sol - y)
+    if res > 1e-8 * max(safe_norm(y), 1e-300):
         return (Status.INFEASIBLE,
                 f"y is not in the range of A (least-squares residual {res:.3e}): no x "
                 "solves A x = y, so the flow cannot interpolate", info)
@@ -631,13 +692,15 @@ def _result(status, x, w, z, y, it, n_cg, n_matvec, method, wall, msg, link, ax=
     r = (ax if ax is not None else np.zeros_like(y)) - y
     # ``ynorm``: the reference of the stopping test (the starting residual when y = 0,
     # where dividing by ||y|| would report ~1e280)
-    ynorm = max(float(np.linalg.norm(y)) if ynorm is None else float(ynorm), 1e-300)
-    fun = 0.5 * float(r @ r)
+    ynorm = max(safe_norm(y) if ynorm is None else float(ynorm), 1e-300)
+    rn = safe_norm(r)
+    with np.errstate(over="ignore"):  # the loss of y ~ 1e200 is inf in float64
+        fun = 0.5 * rn * rn
     info = dict(
         method=method, depth=link.depth, nonneg=link.nonneg,
         init_scale=float(np.exp(link.log_a)), w=w, z=z,
         dual_objective=float(link.primitive(z) - w @ y) if z.size else float("nan"),
-        relative_residual=float(np.sqrt(2 * fun)) / ynorm, n_cg=int(n_cg),
+        relative_residual=rn / ynorm, n_cg=int(n_cg),
         n_matvec=int(n_matvec),
     )
     info.update(extra or {})
