@@ -629,3 +629,23 @@ def test_feasible_boundary_solution_is_not_certified_infeasible():
     r = hadamard_limit(A, y, depth=3, init_scale=0.05, nonneg=True, tol=1e-12)
     assert r.status is Status.CONVERGED, r.message
     np.testing.assert_allclose(r.x, ref, atol=1e-9)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("j", [-400, -200, 200, 600])
+def test_limit_is_covariant_in_the_scale_of_a_dense_matrix(depth, j):
+    # x(c A, y, a) = x(A, y, a c^(1/L)) / c: A ~ 1e200 (a regressor's X in those units)
+    # overflowed in A D A^T and stopped at max_iter after ~400 overflow warnings
+    p = _signed_problem()
+    a_ref = 1e-4 if depth == 2 else 1e-2
+    c = 2.0**j
+    ref = hadamard_limit(p.A, p.y, depth=depth, init_scale=a_ref)
+    A = np.ldexp(p.A.to_dense(), j)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        r = hadamard_limit(A, np.ldexp(p.y, j // 2), depth=depth,
+                           init_scale=a_ref * c ** (-1.0 / depth) * 2.0 ** (j / 2 / depth))
+    assert r.status is Status.CONVERGED, r.message
+    x = np.ldexp(r.x, j - j // 2)
+    assert np.max(np.abs(x - ref.x)) <= 1e-8 * np.max(np.abs(ref.x))
+    assert r.info["relative_residual"] <= 1e-10
+    assert np.allclose(r.info["z"], A.T @ r.info["w"], rtol=1e-9, atol=0)

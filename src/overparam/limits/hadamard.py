@@ -78,6 +78,9 @@ _CONT_L3 = False
 # x(A, c y, a) = c x(A, y, a c^(-1/L)), and squares of ~1e+-154 under- or overflow
 # (y ~ 1e-200 read as y = 0 and returned x = 0 as converged)
 _Y_PLAIN = (2.0**-160, 2.0**160)
+# likewise a dense A beyond 2^+-100 (its Newton matrix A D A^T squares it), by
+# x(c A, y, a) = x(A, y, a c^(1/L)) / c
+_A_PLAIN = (2.0**-100, 2.0**100)
 # <d, y> of a Farkas certificate must exceed this share of |d| . |y| (its rounding ~1e-16)
 _FARKAS_REL = 1e-10
 
@@ -225,8 +228,13 @@ def hadamard_limit(
     if method == "newton" and not op.is_dense:
         raise ValueError("method='newton' needs a dense matrix; use method='newton-cg'")
 
+    j = 0  # a dense A is solved as A / 2^j (see _A_PLAIN)
     if op.is_dense:
         mat = op.to_dense()
+        atop = float(np.max(np.abs(mat), initial=0.0))
+        if atop > 0 and not _A_PLAIN[0] <= atop <= _A_PLAIN[1]:
+            j = int(pow2_exponent(atop))
+            mat = np.ldexp(mat, -j)
         mv = mat.__matmul__
         matT = mat.T
         rmv = matT.__matmul__
@@ -260,21 +268,21 @@ def hadamard_limit(
     top = float(np.max(np.abs(yv)))
     k = int(pow2_exponent(top)) if not _Y_PLAIN[0] <= top <= _Y_PLAIN[1] else 0
     ys, log_shift = yv, 0.0
-    if k:
+    if k or j:
         ys = np.ldexp(yv, -k)
-        log_shift = k * float(np.log(2.0)) / depth  # log a - log a'
+        log_shift = (k - j) * float(np.log(2.0)) / depth  # log a - log a'
         try:
             link.set_scale(float(np.log(a)) - log_shift)
         except ValueError:
             raise ValueError(
-                f"init_scale = {a:.3g} is too small for depth {depth} at the scale of y "
-                f"(max|y| = {top:.3g}): a^(2-L) / |y|^((L-2)/L) overflows in float64; use a "
-                "larger init_scale or rescale y") from None
+                f"init_scale = {a:.3g} is too small for depth {depth} at the scale of the "
+                f"data (max|y| = {top:.3g}, max|A| = 2^{j}): a^(2-L) overflows in float64 "
+                "once y and A are brought to unit scale; use a larger init_scale") from None
     with _blas_threads(_BLAS_THREADS):
         state = _newton_path(mv, rmv, ys, safe_norm(ys), link, solver, tol=tol,
                              max_iter=max_iter, fallback=fallback, log_shift=log_shift)
-    if k:
-        state = _unscale(state, k, depth, log_shift)
+    if k or j:
+        state = _unscale(state, k, j, depth, log_shift)
         link.set_scale(float(np.log(a)))
     status, msg = state["status"], state["message"]
     if status is not Status.CONVERGED and state["n_capped"]:
@@ -305,14 +313,15 @@ def _fits_float32(mat: np.ndarray) -> bool:
     return top == 0.0 or 1e-30 < top < 1e30
 
 
-def _unscale(state: dict, k: int, depth: int, log_shift: float) -> dict:
-    """The path's state for y / 2^k mapped back to y (see ``_Y_PLAIN``): x and A x scale
-    by 2^k, the dual w and z = A^T w by 2^(k (L-2) / L) (z is scale-free for L = 2)."""
+def _unscale(state: dict, k: int, j: int, depth: int, log_shift: float) -> dict:
+    """The path's state for (A / 2^j, y / 2^k) mapped back to (A, y) (see ``_Y_PLAIN``):
+    with ``e = k - j``, x scales by 2^e, A x by 2^k, z = A^T w by 2^(e (L-2) / L) (z is
+    scale-free for L = 2) and w by 2^(e (L-2) / L - j)."""
     out = dict(state)
-    for key in ("x", "ax"):
-        out[key] = np.ldexp(state[key], k)
-    zf = 2.0 ** (k * (depth - 2) / depth)
-    out["w"], out["z"] = state["w"] * zf, state["z"] * zf
+    e = k - j
+    out["x"], out["ax"] = np.ldexp(state["x"], e), np.ldexp(state["ax"], k)
+    zf = 2.0 ** (e * (depth - 2) / depth)
+    out["w"], out["z"] = state["w"] * (zf * 2.0**-j), state["z"] * zf
     out["ynorm"] = float(np.ldexp(state["ynorm"], k))
     out["history"] = [(s + log_shift, t, r, it) for s, t, r, it in state["history"]]
     return out
