@@ -264,3 +264,16 @@ def test_gd_stops_at_the_first_iterate_below_the_threshold(reg, model):
     np.testing.assert_allclose(res.info["params"]["v"], v, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(res.info["train_loss"],
                                0.5 * np.sum((A @ signal(u, v) - y) ** 2), rtol=1e-12)
+
+
+def test_threshold_tol_refuses_non_finite_targets():
+    """A NaN in y made ||y|| NaN, which was read as y = 0: the tolerance came back as
+    sqrt(2 eps) (0.0447 for eps = 1e-3) instead of an error."""
+    with pytest.raises(ValueError, match="y contains"):
+        threshold_tol(np.array([np.nan, 1.0]), 1e-3)
+    with pytest.raises(ValueError, match="y contains"):
+        threshold_tol(np.array([np.inf, 1.0]), 1e-3)
+    with pytest.raises(TypeError, match="y must be real"):
+        threshold_tol(np.array([1.0 + 1j, 1.0]), 1e-3)
+    # y = 0: the absolute residual (unchanged)
+    assert threshold_tol(np.zeros(3), 1e-3) == np.sqrt(2e-3)

@@ -193,3 +193,48 @@ def test_lanczos_rejects_bad_k():
         with pytest.raises(ValueError, match="k must"):
             lanczos(f, jnp.ones(3), bad)
     assert abs(float(lanczos(f, jnp.ones(3), np.int64(3))[-1]) - 3.0) < 1e-12
+
+
+def test_power_sharpness_is_lambda_max_under_negative_curvature():
+    """``sharpness(method="power")`` returned the eigenvalue of largest modulus, signed:
+    -5 for the spectrum {1, -5, 0.2}, where the default (Lanczos) gives lambda_max = 1.
+    Oracle: dense eigvalsh on a random symmetric quadratic plus a quartic (non-diagonal),
+    with a dominant negative eigenvalue, and on an all-negative one."""
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((7, 7)))[0]
+    p = jnp.asarray(0.1 * rng.standard_normal(7))
+    for spec in ([2.0, 1.0, 0.3, -0.5, -1.0, -4.0, -6.0],
+                 [-0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]):
+        H = jnp.asarray(Q @ np.diag(spec) @ Q.T)
+
+        def f(q, H=H):
+            return 0.5 * q @ H @ q + jnp.sum(q**4) / 4
+        ev = _eig_oracle(f, p)
+        assert ev[0] < 0 and abs(ev[0]) > abs(ev[-1])     # the dominant one is negative
+        est = float(jax.jit(lambda q, f=f: sharpness(f, q, method="power", max_iter=20000,
+                                                     tol=1e-15))(p))
+        assert abs(est - ev[-1]) <= RTOL * np.max(np.abs(ev)), (est, ev[-1])
+        # the same quantity as Lanczos
+        assert abs(est - float(sharpness(f, p))) <= RTOL * np.max(np.abs(ev))
+        # negative control: the plain power method converges to lambda_min
+        lam, _ = power_iteration(f, p, max_iter=20000, tol=1e-15)
+        assert abs(float(lam) - ev[0]) <= RTOL * abs(ev[0])
+        assert abs(float(lam) - ev[-1]) > 1.0
+
+
+def test_complex_params_are_refused():
+    """A real loss of complex parameters gave a meaningless number (11.8 for |p|^2 on
+    C^3, whose Hessian in real coordinates is 2 I)."""
+    f = lambda p: jnp.real(jnp.vdot(p, p))  # noqa: E731
+    p = jnp.ones(3, jnp.complex128)
+    with pytest.raises(TypeError, match="real"):
+        sharpness(f, p)
+    with pytest.raises(TypeError, match="real"):
+        sharpness(f, {"a": jnp.ones(2), "b": p}, method="power")
+    with pytest.raises(TypeError, match="real"):
+        lanczos(f, p, 3)
+    with pytest.raises(TypeError, match="real"):
+        power_iteration(f, p)
+    # the same loss on the real coordinates: sharpness 2
+    g = lambda z: jnp.sum(z**2)  # noqa: E731
+    assert abs(float(sharpness(g, jnp.ones(6))) - 2.0) < 1e-12

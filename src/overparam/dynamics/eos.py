@@ -31,7 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_not_complex, check_positive
+from .._core import (Result, Status, check_int, check_not_complex, check_positive,
+                     check_real_array)
 from ..metrics.sharpness import sharpness as _sharpness
 from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
@@ -50,7 +51,8 @@ def threshold_tol(y: Any, loss_threshold: float) -> float:
     """The driver's relative-residual tolerance equivalent to ``0.5 ||r||^2 <= eps``:
     ``sqrt(2 eps) / ||y||``."""
     eps = check_positive(loss_threshold, "loss_threshold")
-    ynorm = float(np.linalg.norm(np.asarray(y)))
+    # a NaN in y made the norm NaN, read as "y = 0": the tolerance sqrt(2 eps) came back
+    ynorm = float(np.linalg.norm(check_real_array(y, "y")))
     return float(np.sqrt(2.0 * eps) / (ynorm if ynorm > 0 else 1.0))
 
 

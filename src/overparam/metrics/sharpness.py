@@ -46,6 +46,11 @@ def hvp(loss_fn: Callable[[Any], jax.Array], params: Any, v: Any) -> Any:
 def _flat_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any]:
     """A flat-vector HVP ``v -> H v`` at ``params`` (linearized once), the dimension and
     the dtype."""
+    # by dtype (jittable): the Hessian of a real loss in complex parameters is not the
+    # operator that jvp-of-grad applies (|p|^2 on C^3: 11.8 came back instead of 2)
+    if any(jnp.iscomplexobj(leaf) for leaf in jax.tree_util.tree_leaves(params)):
+        raise TypeError("params must be real: the sharpness of complex parameters is not "
+                        "defined here (split them into real and imaginary parts)")
     flat, unravel = ravel_pytree(params)
 
     def flat_loss(z):
@@ -128,23 +133,22 @@ def lanczos(
     return jnp.linalg.eigvalsh(T)
 
 
-def _power(
-    loss_fn: Callable[[Any], jax.Array],
-    params: Any,
+def _power_flat(
+    matvec: Callable,
+    v0: jax.Array,
     max_iter: int,
     tol: float,
-    key: Any,
     absolute: bool,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The power method: ``(rayleigh_quotient, norm_estimate, iterations)``.
+    """The power method on ``matvec`` from the unit vector ``v0``:
+    ``(rayleigh_quotient, norm_estimate, iterations)``.
 
     ``norm_estimate = ||H v||`` for the unit iterate ``v``: it increases monotonically to
     ``max |lambda|`` whatever the signs, while the Rayleigh quotient stalls strictly inside
     ``(-|lambda|, |lambda|)`` when ``lambda`` and ``-lambda`` are both extreme (e.g. at the
     saddle ``u = v = 0`` of ``x = u * v``). The stop watches the quantity that is returned.
     """
-    matvec, n, dtype = _flat_hvp(loss_fn, params)
-    v0 = _start_vector(n, key, dtype)
+    dtype = v0.dtype
 
     def step(v):
         w = matvec(v)
@@ -168,6 +172,47 @@ def _power(
     return lam, nrm, it
 
 
+def _power(
+    loss_fn: Callable[[Any], jax.Array],
+    params: Any,
+    max_iter: int,
+    tol: float,
+    key: Any,
+    absolute: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`_power_flat` on the loss Hessian at ``params``."""
+    matvec, n, dtype = _flat_hvp(loss_fn, params)
+    return _power_flat(matvec, _start_vector(n, key, dtype), max_iter, tol, absolute)
+
+
+def _power_lambda_max(
+    loss_fn: Callable[[Any], jax.Array],
+    params: Any,
+    max_iter: int,
+    tol: float,
+    key: Any,
+) -> jax.Array:
+    """``lambda_max`` by the power method, also when the eigenvalue of largest modulus is
+    negative.
+
+    The plain power method converges to ``lambda_min`` then (``-5`` for the spectrum
+    ``{1, -5, 0.2}``); its norm estimate ``s ~ max |lambda|`` makes ``H + s I`` positive
+    semidefinite (up to the estimate's error) with top eigenvalue ``lambda_max + s``, which
+    a second power run finds. Up to ``2 * max_iter`` products.
+    """
+    matvec, n, dtype = _flat_hvp(loss_fn, params)
+    v0 = _start_vector(n, key, dtype)
+    lam, nrm, _ = _power_flat(matvec, v0, max_iter, tol, absolute=False)
+
+    def shifted():
+        mu, _, _ = _power_flat(lambda v: matvec(v) + nrm * v, v0, max_iter, tol,
+                               absolute=False)
+        return mu - nrm
+
+    # a nonnegative dominant eigenvalue is lambda_max: no second run
+    return jax.lax.cond(lam < 0, shifted, lambda: lam)
+
+
 def power_iteration(
     loss_fn: Callable[[Any], jax.Array],
     params: Any,
@@ -183,7 +228,8 @@ def power_iteration(
     ``tol`` relatively between two iterations, or after ``max_iter`` products. When
     ``lambda`` and ``-lambda`` are both of largest modulus the signed value is undefined
     (the quotient stalls in between); ``sharpness(..., method="power", absolute=True)``
-    still returns ``max |lambda|``.
+    still returns ``max |lambda|``, and ``sharpness(..., method="power")`` returns
+    ``lambda_max`` when the eigenvalue of largest modulus is negative.
     """
     lam, _, it = _power(loss_fn, params, max_iter, tol, key, absolute=False)
     return lam, it
@@ -211,7 +257,11 @@ def sharpness(
     method : {"lanczos", "power"}
         ``"lanczos"`` (default): ``k`` Lanczos steps with full reorthogonalization;
         ``"power"``: the power method (up to ``max_iter`` products, relative tolerance
-        ``tol`` on the Rayleigh quotient; it finds the eigenvalue of largest modulus).
+        ``tol`` on the Rayleigh quotient). The power method finds the eigenvalue of largest
+        modulus; when that is negative, a second run on the shifted Hessian
+        ``H + ||H|| I`` gives ``lambda_max`` (up to ``max_iter`` more products). Under a
+        ``+-lambda`` tie the quotient can stall at a value in ``[0, lambda)``, which is
+        returned (see :func:`power_iteration`); ``absolute=True`` is not affected.
     k : int
         Lanczos steps (capped at the number of parameters).
     absolute : bool
@@ -248,9 +298,12 @@ def sharpness(
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
         if isinstance(tol, numbers.Real) and not (np.isfinite(tol) and tol >= 0):
             raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
-        lam, nrm, _ = _power(loss_fn, params, max_iter, tol, key, absolute)
-        # ||H v||, not |v^T H v|: the latter misses max |lambda| under a +-lambda tie
-        return nrm if absolute else lam
+        if absolute:
+            # ||H v||, not |v^T H v|: the latter misses max |lambda| under a +-lambda tie
+            return _power(loss_fn, params, max_iter, tol, key, absolute=True)[1]
+        # lambda_max, not the eigenvalue of largest modulus (-5 for {1, -5, 0.2}, where
+        # Lanczos gives 1)
+        return _power_lambda_max(loss_fn, params, max_iter, tol, key)
     ritz = lanczos(loss_fn, params, k, key=key)
     if absolute:
         return jnp.maximum(jnp.abs(ritz[0]), jnp.abs(ritz[-1]))
