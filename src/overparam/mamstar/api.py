@@ -11,12 +11,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._core import Result, Status, check_int
-from ..problems.eigen import WHICH, eigenvector_errors, match_eigenpairs
+from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors, match_eigenpairs
 from .decoders import (bittest_decode, median_decode, oracle_decode, refine,
                        top_eigenpairs)
 from .matrix import PrimeMatrix
-from .sketch import (SYMMETRY, Sketch, sketch_factored, sketch_matrix, sketch_operator,
-                     sketch_shards, sketch_stream)
+from .sketch import (SYMMETRY, Sketch, _factor_columns, _real, sketch_factored,
+                     sketch_matrix, sketch_operator, sketch_shards, sketch_stream)
 
 __all__ = ["sketch", "recover", "sparse_top_eigenvectors", "make_matrix", "eigen_errors",
            "to_csc", "DECODERS"]
@@ -163,9 +163,14 @@ def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
           ) -> tuple[int, PrimeMatrix]:
     """N and the sketching matrix M for ``source``, with every check that needs no pass
     over the data (see :func:`sketch` for the parameters)."""
+    shape = getattr(source, "shape", None)
+    if kind == "matrix" and (len(shape) != 2 or shape[0] != shape[1]):
+        # else a 1-d or 3-d array was taken for a stream ("pass n")
+        raise ValueError(f"A must be a square N x N matrix, got shape {shape}")
     n = n if n is not None else _infer_n(source)
     if n is None:
-        raise ValueError("pass n = N (the dimension of A) for a stream or shards")
+        raise ValueError("pass n = N (the dimension of A): it cannot be inferred from a "
+                         "stream, shards or factors given as (indices, values) pairs")
     n = check_int(n, "n", minimum=2)
     inferred = _infer_n(source)
     if inferred is not None and inferred != n:
@@ -193,10 +198,57 @@ def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
     return n, M
 
 
+def _check_truth(truth: Any, n: int) -> FactoredMatrix | None:
+    """``truth`` as a :class:`~overparam.problems.FactoredMatrix` of dimension ``n``
+    (None stays None).
+
+    Accepted: a FactoredMatrix, or any object with ``eigenvalues`` and ``vectors``
+    (N x R dense or scipy sparse, or a list of ``(indices, values)`` pairs, as for a
+    factored source). A matrix (dense, sparse, operator) is refused, not diagonalized:
+    that costs O(N^3), and its eigenvectors are dense and, at a repeated eigenvalue, an
+    arbitrary basis of the eigenspace, so errors against them would mean nothing. A tuple
+    ``(eigenvalues, vectors)`` is refused too (its order cannot be told from shapes when
+    R = N); complex values are refused as for a source.
+    """
+    if truth is None:
+        return None
+    if not isinstance(truth, FactoredMatrix):
+        if not _is_factored(truth):
+            if (sp.issparse(truth) or isinstance(truth, np.ndarray)
+                    or hasattr(truth, "matvec")):
+                hint = ("a matrix is not accepted (its eigenvectors would be dense and, at "
+                        "repeated eigenvalues, arbitrary); ")
+            else:
+                hint = ""
+            raise TypeError(f"truth must be a factored A = V diag(eigenvalues) V^T with "
+                            f"sparse V, got {type(truth).__name__}: {hint}pass "
+                            "overparam.problems.FactoredMatrix(eigenvalues, vectors)")
+        # duck-typed: the error reports need FactoredMatrix's column()/support()
+        try:
+            lam = _real(truth.eigenvalues, "eigenvalues").reshape(-1)
+            cols = _factor_columns(truth.vectors, n)
+            rows = np.concatenate([np.asarray(c[0], dtype=np.int64) for c in cols]
+                                  + [np.zeros(0, np.int64)])
+            vals = np.concatenate([c[1] for c in cols] + [np.zeros(0)])
+            if rows.size and (rows.min() < 0 or rows.max() >= n):
+                raise ValueError(f"vector indices must lie in [0, {n})")
+            V = sp.csc_array((vals, (rows, np.repeat(np.arange(len(cols)),
+                                                     [len(c[0]) for c in cols]))),
+                             shape=(n, len(cols)))
+            truth = FactoredMatrix(lam, V, int(getattr(truth, "sparsity", 0) or 0))
+        except TypeError as exc:
+            raise TypeError(f"truth: {exc}") from None
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"truth: {exc}") from None
+    if truth.n != n:
+        raise ValueError(f"truth is an N = {truth.n} matrix but the sketch is of N = {n}")
+    return truth
+
+
 def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
                    which: str, keep: int | None, support: Any, truth: Any,
-                   agree: int | None, n_decode: int | None, has_bits: bool
-                   ) -> tuple[int, int, int | None, int | None]:
+                   agree: int | None, n_decode: int | None, has_bits: bool,
+                   n_report: int = 6) -> tuple[int, int, int | None, int | None]:
     """Validate the arguments of :func:`recover` against M (no sketch needed, so that
     :func:`sparse_top_eigenvectors` refuses them before its pass over the source).
 
@@ -206,6 +258,8 @@ def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
         ``keep`` defaulted and capped at N; ``agree`` defaulted (median decoder only).
     """
     rank = check_int(rank, "rank", minimum=1)
+    _check_truth(truth, M.n)  # before the pass, not in the error report after it
+    check_int(n_report, "n_report", minimum=1)  # 0 failed deep in the error report
     sparsity = check_int(sparsity, "sparsity", minimum=1)
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
@@ -268,7 +322,12 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         ``"oracle"`` (the authors' plots) restricts the median to ``support`` (default: the
         support of ``truth``): it needs the answer and is for comparison only.
     truth : FactoredMatrix, optional
-        Known A: adds ``info["errors"]`` (see :func:`eigen_errors`).
+        Known A: adds ``info["errors"]`` (see :func:`eigen_errors`). Any object with
+        ``eigenvalues`` and ``vectors`` (dense, sparse or ``(indices, values)`` pairs)
+        is converted; a matrix, a tuple, complex values or another N are refused
+        (TypeError/ValueError naming ``truth``).
+    n_report : int
+        The errors cover the first ``n_report >= 1`` eigenpairs.
     n_decode : int, optional
         Decode only the first ``n_decode`` eigenvectors (default: all ``rank``); the
         median decoder's time is proportional to it.
@@ -301,7 +360,9 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     M = sk.M
     rank, keep, agree, n_decode = _check_recover(
         M, rank, sparsity, decoder=decoder, which=which, keep=keep, support=support,
-        truth=truth, agree=agree, n_decode=n_decode, has_bits=sk.has_bits)
+        truth=truth, agree=agree, n_decode=n_decode, has_bits=sk.has_bits,
+        n_report=n_report)
+    truth = _check_truth(truth, M.n)
     _warn_not_injective(M)
     B = sk.B
     if not np.all(np.isfinite(B)):
@@ -380,8 +441,19 @@ def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.nda
 
     v_j is the j-th true eigenvector in the order of ``which`` (decreasing ``|lambda|``
     for ``"LM"``, ``lambda`` for ``"LA"``); eigenpairs tied in that order are matched by
-    overlap (:func:`overparam.problems.eigen.match_eigenpairs`).
+    overlap (:func:`overparam.problems.eigen.match_eigenpairs`). A factored A of rank
+    R < N also has the eigenvalue 0 on the N - R dimensional complement of its vectors:
+    for ``"LA"`` it comes before every negative listed eigenvalue, and its eigenvectors
+    are any vectors of that complement, so the errors of the estimates at its positions
+    (and at listed zero eigenvalues) are undefined: NaN. A repeated eigenvalue has no
+    preferred eigenvectors: the true basis of its eigenspace is the one closest to the
+    estimates (orthogonal Procrustes; :func:`_align_ties`), so that an exactly recovered
+    eigenspace has zero errors whichever basis of it the estimates are.
     """
+    n_report = check_int(n_report, "n_report", minimum=1)
+    truth = _top_defined(_check_truth(truth, M.n), which)
+    r = min(n_report, vals.shape[1])
+    truth = _align_ties(truth, idx[:, :r], vals[:, :r], which)
     out = eigenvector_errors(truth, idx, vals, eigenvalues, sparsity, n_report, which)
     lam_t = np.asarray(truth.eigenvalues, dtype=float)
     r = out["l2_after"].size
@@ -389,6 +461,10 @@ def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.nda
     W = np.zeros((M.m, lam_t.size))  # column c: M v_c / sqrt K
     for c in range(lam_t.size):
         W[:, c] = M.matvec_sparse(*truth.column(c)) / np.sqrt(M.K)
+    # B's eigenvectors are a basis of their own of a repeated eigenvalue's eigenspace
+    Ur = U[:, :min(r, U.shape[1])]
+    for _, sub, R in _tie_bases(lam_t, which, W.T @ Ur):
+        W[:, sub] = W[:, sub] @ R
     # U is in B's order, which may differ from the decoded vectors' at ties
     cos = np.abs(U[:, :min(r, U.shape[1])].T @ W) / np.maximum(
         np.linalg.norm(W, axis=0), 1e-300)
@@ -399,6 +475,89 @@ def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.nda
         before["l2_before"][j] = np.linalg.norm(u - w) / max(np.linalg.norm(w), 1e-300)
         before["linf_before"][j] = np.abs(u - w).max() / max(np.abs(w).max(), 1e-300)
     return dict(before, **out)
+
+
+def _tie_bases(lam: np.ndarray, which: str, overlaps: np.ndarray, rtol: float = 1e-12):
+    """Yield ``(positions, sub, R)`` for every repeated eigenvalue among the leading ones.
+
+    ``sub``: the true eigenpairs with that eigenvalue (within ``rtol * max|lambda|``, as
+    :func:`~overparam.problems.eigen.match_eigenpairs` ties them); ``positions``: the
+    estimates (columns of the signed ``overlaps`` (R_true, r)) that lie in their
+    eigenspace; ``R``: the orthogonal matrix such that the basis ``V[:, sub] @ R`` is the
+    closest to those estimates (its first columns aligned with them, in order).
+    """
+    r = overlaps.shape[1]
+    tol = rtol * max(float(np.abs(lam).max(initial=0.0)), 1e-300)
+    key = -np.abs(lam) if which == "LM" else -lam
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    start = 0
+    while start < min(r, lam.size):
+        end = start + 1
+        while end < lam.size and ks[end] - ks[start] <= tol:
+            end += 1
+        group, pos = order[start:end], np.arange(start, min(end, r))
+        start = end
+        if group.size < 2:
+            continue
+        # "LM" ties lambda with -lambda: two eigenspaces, each estimate goes to the one
+        # it lies in (the larger projection)
+        subs = [g for g in (group[lam[group] > 0], group[lam[group] <= 0]) if g.size]
+        norms = np.stack([np.linalg.norm(overlaps[np.ix_(g, pos)], axis=0) for g in subs])
+        home = np.argmax(norms, axis=0)
+        for h, sub in enumerate(subs):
+            mine = pos[home == h]
+            mine = mine[np.argsort(-norms[h, home == h], kind="stable")][:sub.size]
+            if sub.size < 2 or mine.size == 0:
+                continue
+            O = overlaps[np.ix_(sub, mine)]  # (g, q), q <= g
+            Ul, _, Wt = np.linalg.svd(O, full_matrices=True)
+            R = Ul.copy()
+            R[:, :mine.size] = Ul[:, :mine.size] @ Wt  # maximizes trace(R[:, :q]^T O)
+            yield mine, sub, R
+
+
+def _align_ties(truth: FactoredMatrix, idx: np.ndarray, vals: np.ndarray,
+                which: str, rtol: float = 1e-12) -> FactoredMatrix:
+    """``truth`` with the eigenvectors of each repeated eigenvalue replaced by the
+    basis of their span closest to the estimates (see :func:`_tie_bases`)."""
+    lam = truth.eigenvalues
+    tol = rtol * max(float(np.abs(lam).max(initial=0.0)), 1e-300)
+    key = np.sort(np.abs(lam) if which == "LM" else lam)
+    if not np.any(np.diff(key) <= tol) or vals.shape[1] == 0:
+        return truth  # no tie: nothing to align (the usual case, no work)
+    # signed overlaps on the rows involved only (never a product over all N rows)
+    rows = np.union1d(truth.vectors.indices, idx.ravel())
+    X = np.zeros((rows.size, vals.shape[1]))
+    for c in range(vals.shape[1]):
+        np.add.at(X[:, c], np.searchsorted(rows, idx[:, c]), vals[:, c])
+    V = np.zeros((rows.size, lam.size))
+    for c in range(lam.size):
+        i, v = truth.column(c)
+        V[np.searchsorted(rows, i), c] = v
+    changed = False
+    for _, sub, R in _tie_bases(lam, which, V.T @ X, rtol):
+        V[:, sub] = V[:, sub] @ R  # rows outside the tied supports stay exactly 0
+        changed = True
+    if not changed:
+        return truth
+    coo = sp.coo_array(V)
+    vec = sp.csc_array((coo.data, (rows[coo.row], coo.col)), shape=(truth.n, lam.size))
+    return FactoredMatrix(lam, vec, truth.sparsity, dict(truth.info))
+
+
+def _top_defined(truth: FactoredMatrix, which: str) -> FactoredMatrix:
+    """The leading eigenpairs of ``truth`` in the order of ``which`` that are defined
+    (see :func:`eigen_errors`): with R < N, those before the implicit eigenvalue 0."""
+    lam = truth.eigenvalues
+    if truth.rank >= truth.n:  # V spans everything: no implicit zero eigenvalue
+        return truth
+    keep = lam > 0 if which == "LA" else lam != 0
+    if keep.all():
+        return truth
+    sel = np.flatnonzero(keep)
+    return FactoredMatrix(lam[sel], truth.vectors[:, sel], truth.sparsity,
+                          dict(truth.info))
 
 
 def _warn_not_injective(M: PrimeMatrix) -> None:
@@ -443,7 +602,8 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
         ``"bittest"`` builds the bit-test extension (``bits``, default ``rank + 10`` test
         vectors) and decodes in time sublinear in N.
     truth : FactoredMatrix, optional
-        Known A for error reports; a factored ``source`` is its own truth.
+        Known A for error reports (see :func:`recover`; checked before the pass); a
+        factored ``source`` is its own truth.
     **sketch_kw
         Further :func:`sketch` options (primes, smallest_prime, symmetry, checkpoint, ...).
 
@@ -478,7 +638,7 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
         has_bits = bool(bits)
     _check_recover(M, rank, sparsity, decoder=decoder, which=which, keep=keep,
                    support=support, truth=truth, agree=agree, n_decode=n_decode,
-                   has_bits=has_bits)
+                   has_bits=has_bits, n_report=n_report)
     sk = sketch(source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
     res = recover(sk, rank, sparsity, decoder=decoder, keep=keep, support=support,
                   refine_subspace=refine_subspace, truth=truth, which=which,
