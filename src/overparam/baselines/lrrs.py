@@ -58,6 +58,41 @@ def _unit_scale(meas, yv, Xt):
             None if Xt is None else ldexp_array(Xt, -e), e, f)
 
 
+# a stationary point whose relative residual ||Phi(X) - y|| / ||y|| exceeds this (noiseless
+# data) is not reported as converged: the runs that recover the truth end near 1e-11
+_FIT_TOL = 1e-6
+
+
+def _fit_tolerance(problem: Any, y: np.ndarray, res_tol: Any) -> float:
+    """The relative residual up to which a stationary point counts as a solution.
+
+    ``res_tol="auto"``: ``1e-6`` for noiseless data; for a :class:`Problem` that records
+    a noise level ``sigma > 0`` per measurement, ``1e-6 + 2 sigma sqrt(m) / ||y||`` (the
+    noise alone leaves ``~ sigma sqrt(m - dof)`` at the least-squares fit); no check
+    (inf) when the level is unknown (NaN). ``None``: no check; a number: that value.
+    """
+    if res_tol is None:
+        return math.inf
+    if not (isinstance(res_tol, str) and res_tol == "auto"):
+        return check_positive(res_tol, "res_tol")
+    noise = float(problem.noise) if isinstance(problem, Problem) else 0.0
+    if math.isnan(noise):
+        return math.inf
+    ynorm = safe_norm(y)
+    if noise == 0.0 or ynorm == 0.0:
+        return _FIT_TOL
+    return _FIT_TOL + 2.0 * noise * math.sqrt(y.size) / ynorm
+
+
+def _not_a_solution(rel_res: float, fit_tol: float, what: str) -> str:
+    """Message of a run that stopped at a stationary point which does not fit ``y``."""
+    return (f"{Status.STAGNATED.advice} Stopped at a stationary point that is not a "
+            f"solution: {what} leaves the relative residual ||Phi(X) - y|| / ||y|| = "
+            f"{rel_res:.1e} > res_tol = {fit_tol:.1e} (a spurious stationary point, or y is "
+            f"not fitted by an s-row-sparse rank-r matrix, e.g. noise: for noisy data pass "
+            f"res_tol at the noise level, or None).")
+
+
 # normal equations only when cond(M) < 1e5 (rcond of M^H M above 1e-10): one refinement
 # step then gives the accuracy of a QR solve
 _NORMAL_RCOND = 1e-10
@@ -129,6 +164,7 @@ def rspf(
     inner_max_iter: int = 100,
     tol: float = 1e-10,
     htp_stop: str = "permutation",
+    res_tol: float | str | None = "auto",
 ) -> Result:
     """Rank-r Sparse Power Factorization with HTP (Lee, Wu & Bresler 2018, Algorithm 4).
 
@@ -156,12 +192,23 @@ def rspf(
     htp_stop : {"permutation", "support"}
         HTP stops when the full descending order of the row norms repeats (the authors'
         code) or when the kept support repeats.
+    res_tol : float, "auto" or None
+        Both rules also fire at stationary points of the alternating minimization that do
+        not fit the data (on small instances near the transition about half of the runs;
+        the factors stop moving with ``||Phi(X) - y|| / ||y||`` at 0.01-0.5): such a stop
+        is STAGNATED, not CONVERGED, when that relative residual exceeds ``res_tol``.
+        ``"auto"`` (default): ``1e-6``, plus twice the relative noise level
+        ``sigma sqrt(m) / ||y||`` for a Problem that records its noise ``sigma`` (no
+        check when it is NaN); ``None``: no check (the authors' code).
 
     Returns
     -------
     Result
-        ``x`` the ``n1 x n2`` matrix ``U V^T``; ``trace`` with ``iter``, ``rel_change``,
-        ``htp_iter`` and ``rel_error`` (when the truth is known).
+        ``x`` the ``n1 x n2`` matrix ``U V^T``; ``status`` CONVERGED (a stopping rule fired
+        and ``X`` fits the data to ``res_tol``), STAGNATED (a stopping rule fired at a
+        stationary point that does not fit the data), MAX_ITER or DIVERGED; ``trace``
+        with ``iter``, ``rel_change``, ``htp_iter`` and ``rel_error`` (when the truth is
+        known); ``info["rel_residual"]`` ``||Phi(X) - y|| / ||y||`` and ``info["res_tol"]``.
     """
     t0 = time.perf_counter()
     meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
@@ -170,6 +217,7 @@ def rspf(
     tol = check_positive(tol, "tol")
     if htp_stop not in ("permutation", "support"):
         raise ValueError(f"htp_stop must be 'permutation' or 'support', got {htp_stop!r}")
+    fit_tol = _fit_tolerance(problem, yv, res_tol)
     meas, yv, Xt, e, f = _unit_scale(meas, yv, Xt)
     Uf, sv, Vh = np.linalg.svd(meas.adjoint(yv), full_matrices=False)
     U = Uf[:, :r] * sv[:r]
@@ -210,9 +258,17 @@ def rspf(
     res = meas.forward(X) - yv
     with np.errstate(over="ignore"):                        # inf where it overflows
         fun = float(np.ldexp(0.5 * float(np.vdot(res, res).real), 2 * (f + e)))
-    return Result(x=ldexp_array(X, e), status=status, n_iter=k, fun=fun,
+    rel_res = safe_norm(res) / max(safe_norm(yv), 1e-300)
+    message = status.advice
+    if status is Status.CONVERGED and not rel_res <= fit_tol:
+        # the factors (or X) stopped moving away from a solution: a stationary point of
+        # the alternating minimization, which the old status called CONVERGED
+        status = Status.STAGNATED
+        message = _not_a_solution(rel_res, fit_tol, "X = U V^T")
+    return Result(x=ldexp_array(X, e), status=status, message=message, n_iter=k, fun=fun,
                   trace=trace, wall_time=time.perf_counter() - t0,
-                  info={"rank": r, "s": s, "U": U, "V": ldexp_array(V, e)})
+                  info={"rank": r, "s": s, "U": U, "V": ldexp_array(V, e),
+                        "rel_residual": rel_res, "res_tol": fit_tol})
 
 
 def _hard(Z: np.ndarray, s: int, r: int

@@ -63,6 +63,7 @@ import scipy.linalg as sla
 
 from .._core import (Result, Status, check_finite_array, check_int, check_positive, ldexp_array,
                      nearest_pow2_exponent, safe_norm)
+from ..baselines.lrrs import _fit_tolerance, _hard, _not_a_solution
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
 from ..problems.structured import (MatrixMeasurements, lrrs_guesses, lrrs_inputs,
@@ -146,10 +147,16 @@ class LRRSWeights:
     eps, delta : float
         Smoothing parameters of the rank and row-sparsity terms.
     row_weights : ndarray
-        ``w_i = max(||X_i||, delta)^-2``.
+        ``w_i = max(||X_i||, delta)^-2`` (rounded to inf or 0 where it over- or underflows,
+        for ``max(||X_i||, delta)`` below ~1e-154 or above ~1e154).
     sigma_ref : float
         The value replacing ``sigma`` outside the tangent space in the one-sided blocks:
         ``eps`` (``"matrixirls"``) or ``sigma_{r_k}`` (``"simirls"``).
+    row_ratio : ndarray
+        ``delta^2 w_i = min(1, delta / ||X_i||)^2`` computed without forming ``w_i``: the
+        scale-free quantity that the weighted step uses (``delta^2 w_i`` read ``0 * inf =
+        NaN`` or ``1e-320 * 1e320`` rounded to garbage for data near 1e-160). None:
+        computed from ``row_weights``.
     """
 
     U: np.ndarray
@@ -159,26 +166,55 @@ class LRRSWeights:
     delta: float
     row_weights: np.ndarray
     sigma_ref: float
+    row_ratio: np.ndarray | None = None
 
     @property
     def rank(self) -> int:
         return int(self.sigma.size)
 
     @property
+    def dw(self) -> np.ndarray:
+        """``delta^2 w_i`` in ``[0, 1]`` (``row_ratio``)."""
+        if self.row_ratio is not None:
+            return self.row_ratio
+        # from row_weights: scale delta to unit size first (exact) so that neither
+        # delta^2 nor the product over- or underflows where w_i is finite
+        k = nearest_pow2_exponent(self.delta)
+        with np.errstate(over="ignore", under="ignore"):
+            return math.ldexp(self.delta, -k) ** 2 * np.ldexp(self.row_weights, 2 * k)
+
+    @property
     def b(self) -> np.ndarray:
         """Row scaling ``B = (1 + delta^2 w_i)^-1``."""
-        return 1.0 / (1.0 + self.delta**2 * self.row_weights)
+        return 1.0 / (1.0 + self.dw)
 
     def lam(self) -> tuple[np.ndarray, np.ndarray]:
         """``Lambda = eps^2 d / (1 - eps^2 d) = -K^-1 - 1 >= 0`` on the core (r x r) and on
         the one-sided blocks (r,) (Gamma2 columns = Gamma3 rows), computed without
         cancellation."""
-        s, e2 = self.sigma, self.eps**2
-        return e2 / (np.outer(s, s) - e2), e2 / (s * self.sigma_ref - e2)
+        # 0-homogeneous in (sigma, eps): evaluated on values divided by 2**k ~ eps (exact,
+        # the same bits where nothing under- or overflows); eps**2 overflowed (Python
+        # OverflowError) above 1e154 and eps^2 / (sigma^2 - eps^2) read 0/0 = NaN or a
+        # wrong ratio of subnormals below 1e-154
+        k = nearest_pow2_exponent(self.eps)
+        s = np.ldexp(self.sigma, -k)
+        e2 = math.ldexp(self.eps, -k) ** 2
+        ref = math.ldexp(self.sigma_ref, -k)
+        with np.errstate(over="ignore"):                    # sigma >> eps: Lambda -> 0
+            return e2 / (np.outer(s, s) - e2), e2 / (s * ref - e2)
+
+
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """Row norms, each computed on its row divided by a power of two near its largest
+    entry (exact; ``numpy.linalg.norm`` squares the entries, 0 for rows below ~1e-154 and
+    inf above ~1e154)."""
+    top = np.max(np.abs(X), axis=1)
+    ex = np.frexp(np.where(top > 0, top, 1.0))[1]
+    return np.ldexp(np.linalg.norm(ldexp_array(X, -ex[:, None]), axis=1), ex)
 
 
 def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "simirls",
-                 epsmin: float = 1e-14, svd: tuple | None = None) -> LRRSWeights:
+                 epsmin: float | None = None, svd: tuple | None = None) -> LRRSWeights:
     """The weight operator of IRLS-LRRS at ``X`` for given smoothing parameters.
 
     Parameters
@@ -189,22 +225,33 @@ def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "sim
         Smoothing of the rank and the row-sparsity term (``> 0``).
     weights : {"simirls", "matrixirls"}
         Weight variant (see the module docstring).
-    epsmin : float
-        ``r_k = #{sigma_i > eps + epsmin}`` (absolute here, ``>= 0``).
+    epsmin : float, optional
+        ``r_k = #{sigma_i > eps + epsmin}`` (absolute here, ``>= 0``). Default
+        ``1e-14 sigma_1(X)``: a fixed absolute ``1e-14`` (the default before) counted
+        ``r_k = 0`` for any ``X`` below ~1e-14, e.g. at ``(X, eps, delta)`` scaled by
+        1e-150, where the weights are otherwise those at unit scale.
     """
     if weights not in WEIGHT_VARIANTS:
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
+    # NaN/inf or a non-matrix X failed inside LAPACK ("SVD did not converge") or later
+    X = check_finite_array(X, "X", ndim=2)
     # eps = 0 or delta = 0 would divide by zero in the weights (inf/NaN steps, no error)
     eps, delta = check_positive(eps, "eps"), check_positive(delta, "delta")
-    epsmin = check_positive(epsmin, "epsmin", allow_zero=True)
     U, s, Vh = np.linalg.svd(X, full_matrices=False) if svd is None else svd
+    epsmin = (1e-14 * float(s[0]) if epsmin is None
+              else check_positive(epsmin, "epsmin", allow_zero=True))
     rk = int(np.count_nonzero(s > eps + epsmin))
-    rows = np.linalg.norm(X, axis=1)
-    w = 1.0 / np.maximum(rows, delta) ** 2
+    rows = _row_norms(X)
+    # delta^2 w_i and w_i on rows divided by 2**k ~ delta (exact): the ratio is scale-free
+    k = nearest_pow2_exponent(delta)
+    with np.errstate(over="ignore", under="ignore"):        # far above delta: w_i -> 0
+        inv = 1.0 / np.maximum(np.ldexp(rows, -k), math.ldexp(delta, -k)) ** 2
+        ratio = math.ldexp(delta, -k) ** 2 * inv
+        w = np.ldexp(inv, -2 * k)
     sigma = s[:rk].copy()
     ref = float(eps) if (weights == "matrixirls" or rk == 0) else float(sigma[-1])
     return LRRSWeights(U[:, :rk].copy(), Vh[:rk].conj().T.copy(), sigma, float(eps),
-                       float(delta), w, ref)
+                       float(delta), w, ref, ratio)
 
 
 # ---------------------------------------------------------------- weighted least squares
@@ -231,7 +278,7 @@ def _C_blocks(Wt: LRRSWeights) -> tuple[np.ndarray, np.ndarray]:
     U = Wt.U
     r, n1 = Wt.rank, U.shape[0]
     Uh = U.conj().T
-    dw = Wt.delta**2 * Wt.row_weights
+    dw = Wt.dw
     sb = dw / (1.0 + dw)                                    # 1 - b
     sU = U * sb[:, None]
     G = Uh @ sU                                             # U^H diag(sb) U
@@ -470,12 +517,13 @@ def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
 
 
 def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
-                     weights: str = "simirls", epsmin: float = 1e-14,
+                     weights: str = "simirls", epsmin: float | None = None,
                      shape: tuple[int, int] | None = None) -> np.ndarray:
     """One weighted least-squares step of IRLS-LRRS, by the tangent-space Woodbury solve.
 
     Returns ``argmin <Z, W Z> s.t. Phi(Z) = y`` with ``W`` the weight operator at ``X``
-    (:func:`lrrs_weights`). ``A`` is a matrix operator (or a Problem, then ``y=None``).
+    (:func:`lrrs_weights`, also for the default of ``epsmin``). ``A`` is a matrix
+    operator (or a Problem, then ``y=None``).
     When the solve fails or misses ``Phi(Z) = y`` because measurements are linearly
     dependent, it is repeated on an independent subset with ``y`` projected onto the range
     of ``Phi`` (as in :func:`irls_lrrs`).
@@ -503,7 +551,7 @@ def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
 
 
 def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
-                           weights: str = "simirls", epsmin: float = 1e-14,
+                           weights: str = "simirls", epsmin: float | None = None,
                            shape: tuple[int, int] | None = None) -> np.ndarray:
     """The same step as :func:`lrrs_weighted_ls` by dense linear algebra (reference).
 
@@ -519,22 +567,26 @@ def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: flo
     Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
     Uf, _, Vhf = np.linalg.svd(X, full_matrices=True)
     rk = Wt.rank
-    sig_full1 = np.full(n1, np.nan)
-    sig_full2 = np.full(n2, np.nan)
-    sig_full1[:rk] = Wt.sigma
-    sig_full2[:rk] = Wt.sigma
-    H = np.empty((n1, n2))
+    # eps^2 H from the ratios eps / sigma_i (on values divided by 2**k ~ eps, exact): eps^2
+    # and 1 / (sigma_i sigma_j) over- or underflowed separately for data far from unit scale
+    k = nearest_pow2_exponent(Wt.eps)
+    q = math.ldexp(Wt.eps, -k) / np.ldexp(Wt.sigma, -k)         # eps / sigma_i, in (0, 1)
+    q_ref = math.ldexp(Wt.eps, -k) / math.ldexp(Wt.sigma_ref, -k)
+    q1 = np.full(n1, np.nan)
+    q2 = np.full(n2, np.nan)
+    q1[:rk] = q
+    q2[:rk] = q
+    E2H = np.ones((n1, n2))
     ii, jj = np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij")
     both = (ii < rk) & (jj < rk)
     left = (ii < rk) & (jj >= rk)
     right = (ii >= rk) & (jj < rk)
-    H[both] = 1.0 / (sig_full1[ii[both]] * sig_full2[jj[both]])
-    H[left] = 1.0 / (sig_full1[ii[left]] * Wt.sigma_ref)
-    H[right] = 1.0 / (sig_full2[jj[right]] * Wt.sigma_ref)
-    H[~(both | left | right)] = 1.0 / Wt.eps**2
+    E2H[both] = q1[ii[both]] * q2[jj[both]]
+    E2H[left] = q1[ii[left]] * q_ref
+    E2H[right] = q2[jj[right]] * q_ref
     Kron = np.kron(Uf, Vhf.T)             # row-major vec(U M V^H) = (U kron conj V) vec M
-    W = (Kron * (Wt.eps**2 * H.reshape(-1))) @ Kron.conj().T
-    W[np.diag_indices_from(W)] += Wt.delta**2 * np.repeat(Wt.row_weights, n2)
+    W = (Kron * E2H.reshape(-1)) @ Kron.conj().T
+    W[np.diag_indices_from(W)] += np.repeat(Wt.dw, n2)
     WiPhiH = sla.solve(W, Phi.conj().T, assume_a="her")
     z = sla.solve(Phi @ WiPhiH, y, assume_a="her")
     return (WiPhiH @ z).reshape(n1, n2)
@@ -579,6 +631,7 @@ def irls_lrrs(
     weights: str = "simirls",
     stop_on_delta_floor: bool = True,
     ls_solver: str = "auto",
+    res_tol: float | str | None = "auto",
     callback: Callable[[int, np.ndarray], Any] | None = None,
 ) -> Result:
     """Recover a row-sparse, low-rank matrix by IRLS-LRRS (Kuemmerle & Maly, Algorithm 1).
@@ -651,6 +704,17 @@ def irls_lrrs(
         ``"auto"``: Cholesky, and QR when that system is numerically singular or its
         solution violates ``Phi(X) = y`` by more than 1e-11 relative (the last quadratic
         steps).
+    res_tol : float, "auto" or None
+        Every iterate interpolates ``y``, so a stop (any of the rules of step 5) only
+        means a solution when the iterate is also rank-``r`` and ``s``-row-sparse. On small
+        instances near the transition the smoothing parameters can stall with the
+        iterate far from that (``sigma_{r+1} / sigma_1`` up to 0.5, error 1.3 while the
+        truth is feasible): the run is then STAGNATED, not CONVERGED, when the best
+        structured approximation of the iterate (the ``s`` rows of largest norm, truncated
+        to rank ``r``) misses ``y`` by more than ``res_tol`` (relative). ``"auto"``
+        (default): ``1e-6``, plus twice the relative noise level ``sigma sqrt(m) / ||y||``
+        for a Problem that records its noise ``sigma`` (no check when it is NaN);
+        ``None``: no check (the authors' code).
     callback : callable, optional
         ``callback(k, X)`` after each iterate (``k = 0`` is the start).
 
@@ -658,8 +722,10 @@ def irls_lrrs(
     -------
     Result
         ``x`` the ``n1 x n2`` matrix; ``status`` CONVERGED (tolerance, delta floor or
-        saturated weights), MAX_ITER, or NUMERICAL_ERROR (singular weighted system away
-        from saturation; the previous iterate is returned); ``n_iter`` the number of
+        saturated weights, at an iterate that is structured to ``res_tol``), STAGNATED
+        (one of those rules at an iterate that is not), MAX_ITER, or NUMERICAL_ERROR
+        (singular weighted system away from saturation; the previous iterate is
+        returned); ``n_iter`` the number of
         weighted steps; ``fun`` the final smoothed objective ``F_{eps,delta}``; ``trace``
         per iterate (``iter``, ``eps``, ``delta``, ``rank`` (``r_k``), ``row_sparsity``
         (rows above ``delta``), ``rel_change``, ``objective`` and, when the problem knows
@@ -667,7 +733,9 @@ def irls_lrrs(
         ``info["stop"]`` names the rule that stopped the run; ``info["epsmin"]`` the
         absolute floor, ``info["independent_rows"]`` and ``info["range_residual"]`` the
         reduction of dependent measurements (step 0), ``info["rel_residual"]``
-        ``||Phi(X) - y|| / ||y||`` against the data as given.
+        ``||Phi(X) - y|| / ||y||`` against the data as given, ``info["structured_residual"]``
+        that of the structured approximation (against the independent measurements) and
+        ``info["res_tol"]``.
 
     Examples
     --------
@@ -686,6 +754,7 @@ def irls_lrrs(
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
     if ls_solver not in ("auto", "cholesky", "qr"):
         raise ValueError(f"ls_solver must be 'auto', 'cholesky' or 'qr', got {ls_solver!r}")
+    fit_tol = _fit_tolerance(problem, yv, res_tol)
     # epsmin is relative to the size of the data: an absolute floor makes the delta-floor
     # stop fire early (and the rank count r_k wrong) for data of small norm
     ref = meas.signal_scale(yv)
@@ -806,7 +875,19 @@ def irls_lrrs(
     if Xt is None:
         del trace["rel_error"]
     fun = float(trace["objective"][-1]) if trace["objective"].size else math.nan
-    msg = status.advice if stop in ("tol", "max_iter") else f"{status.advice} (stop: {stop})"
+    # the structured approximation's fit (on the independent, projected data: the part of
+    # y outside the range of Phi is reported by range_residual)
+    struct_res = (safe_norm(meas.forward(_hard(X, s, rank)[0]) - yv)
+                  / max(safe_norm(yv), 1e-300))
+    if status is Status.CONVERGED and not struct_res <= fit_tol:
+        # the smoothing stalled at an interpolating iterate that is not rank-r and
+        # s-row-sparse: a stationary point of F_{eps,delta}, not a solution
+        status = Status.STAGNATED
+        msg = _not_a_solution(struct_res, fit_tol, f"the rank-{rank}, {s}-row-sparse "
+                              f"approximation of X (stop: {stop})")
+    else:
+        msg = (status.advice if stop in ("tol", "max_iter")
+               else f"{status.advice} (stop: {stop})")
     if reduction is not None:
         msg = f"{msg} Note: {reduction.note}."
     # y0 (scaled like yv) is the data as given, before any reduction
@@ -820,7 +901,8 @@ def irls_lrrs(
                         "independent_rows": meas.m,
                         "range_residual": 0.0 if reduction is None
                         else reduction.range_residual,
-                        "rel_residual": rel_res})
+                        "rel_residual": rel_res, "structured_residual": struct_res,
+                        "res_tol": fit_tol})
 
 
 def irls_lrrs_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,

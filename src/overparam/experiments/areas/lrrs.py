@@ -34,12 +34,13 @@ register_generator(GeneratorEntry(
 register(MethodEntry(
     "irls_lrrs", "overparam.solvers.lrrs:irls_lrrs_vec",
     dict(_GUESS, max_iter="int", tol="float", epsmin="float", weights="str",
-         stop_on_delta_floor="bool", ls_solver="str"),
+         stop_on_delta_floor="bool", ls_solver="str", res_tol="float|str"),
     problems="matrix",
     description="IRLS for row-sparse and low-rank matrices (Kuemmerle & Maly 2023)"))
 register(MethodEntry(
     "rspf", "overparam.baselines.lrrs:rspf_vec",
-    dict(_GUESS, max_iter="int", inner_max_iter="int", tol="float", htp_stop="str"),
+    dict(_GUESS, max_iter="int", inner_max_iter="int", tol="float", htp_stop="str",
+         res_tol="float|str"),
     problems="matrix",
     description="rank-r sparse power factorization with HTP (Lee, Wu & Bresler 2018)"))
 register(MethodEntry(
