@@ -199,3 +199,33 @@ def test_info_shows_required_parameters_problem_kinds_and_choices(capsys):
     for name, gen in GENERATORS.items():
         line = next(line for line in lines if line.split()[:1] == [name])
         assert all(f"{p}: {t}" in line for p, t in gen.params.items())
+
+
+def test_a_method_failing_on_every_problem_exits_1_with_its_message(spec, tmp_path, capsys):
+    # the method's parameter is rejected only when it solves: every row an error row, and
+    # the run used to exit 0 with "see the `error` column"
+    out = tmp_path / "res"
+    args = ["run", str(spec), "--out", str(out), "--no-plots",
+            "--set", 'experiment.metrics=["recovered"]',
+            "--set", "methods=[{name='basis_pursuit', method='nope'}]"]
+    assert main(args) == 1
+    text = capsys.readouterr().out
+    assert "4 of 4 row(s) record a method that failed" in text
+    assert f"overparam.experiments.load({str(out)!r})" in text
+    assert "method configuration 'basis_pursuit' failed on every problem: ValueError" in text
+    assert main(args) == 1                   # resumed: the stored rows still say so
+    assert "failed on every problem" in capsys.readouterr().out
+    assert (load(out).status == "error").all()
+
+
+def test_run_refuses_a_method_of_another_kind_with_exit_2(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--set",
+                 "methods[1]={name='dmf_gd'}"]) == 2
+    err = capsys.readouterr().err
+    assert "methods[1].name: method 'dmf_gd' solves matrix problems, generator " \
+           "'sparse_recovery' makes vector problems" in err
+    assert not out.exists()
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "makes: vector problems" in text and "makes: matrix / vector problems" in text

@@ -25,6 +25,7 @@ from overparam.experiments import (  # noqa: E402
     load_spec,
     make_problem,
     problem_seed,
+    read_manifest,
     register,
     run,
     run_cell,
@@ -558,3 +559,105 @@ def test_generators_exactly_one_of_is_checked_by_the_spec(generator, params, giv
     ok.setdefault("m" if generator == "lrrs_problem" else "n_observed", 20)
     assert load_spec(dict(data, problem=dict(ok, generator=generator))).data["problem"][
         "generator"] == generator
+
+
+# -- a configuration failing on every problem; manifest format; odd values ----------------
+
+def test_a_configuration_failing_on_every_problem_is_reported_also_on_resume(tmp_path):
+    # a parameter value only the solver rejects: every row of the run was an error row and
+    # the summary said only "see the `error` column"
+    data = spec_dict(methods=[{"name": "basis_pursuit"},
+                              {"name": "basis_pursuit", "method": "nope", "label": "bad"}])
+    data["experiment"]["metrics"] = ["rel_error"]
+    summary = run(data, tmp_path / "r", executor="serial")
+    assert summary.rows == 8 and summary.error_rows == 4 and not summary.ok
+    assert list(summary.failed_configs) == ["bad"]
+    assert "got 'nope'" in summary.failed_configs["bad"]
+    text = str(summary)
+    assert "4 of 8 row(s)" in text and "overparam.experiments.load(" in text
+    assert "method configuration 'bad' failed on every problem" in text
+    again = run(data, tmp_path / "r", executor="serial")    # nothing computed: the store
+    assert again.skipped == 2 and list(again.failed_configs) == ["bad"] and not again.ok
+
+
+def test_a_configuration_failing_on_some_problems_is_not_a_failed_run(tmp_path, flaky_method):
+    summary = run(spec_dict(methods=[{"name": flaky_method}]), tmp_path / "r",
+                  executor="serial")
+    assert summary.error_rows == 2 and summary.rows == 4
+    assert summary.ok and not summary.failed_configs
+
+
+def test_manifest_format_version_is_written_and_an_old_manifest_reads_as_version_1(tmp_path):
+    import json
+
+    out = tmp_path / "r"
+    data = spec_dict(methods=[{"name": "basis_pursuit"}])
+    run(data, out, executor="serial")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    del manifest["format_version"]            # as written before versions
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(out)["spec_hash"] == manifest["spec_hash"] and len(load(out)) == 4
+    assert run(data, out, executor="serial").skipped == 2
+
+
+def test_a_newer_manifest_version_is_refused_even_with_force(tmp_path):
+    import json
+
+    out = tmp_path / "r"
+    data = spec_dict(methods=[{"name": "basis_pursuit"}])
+    run(data, out, executor="serial")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps(dict(manifest, format_version=7)))
+    for action in (lambda: load(out), lambda: run(data, out, executor="serial"),
+                   lambda: run(data, out, executor="serial", force=True)):
+        with pytest.raises(StoreError, match=f"{out} holds results in store format "
+                                             "version 7 .*up to 1"):
+            action()
+    assert json.loads((out / "manifest.json").read_text())["format_version"] == 7
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"spec": {"plots": [1]}}, "spec.plots"),
+    ({"spec": {"plots": 5}}, "spec.plots"),
+    ({"spec": {"experiment": 3}}, "spec.experiment"),
+    ({"spec": {"methods": {"name": "x"}}}, "spec.methods"),
+    ({"spec_hash": 12}, "spec_hash"),
+    ({"format_version": "1"}, "format_version '1'"),
+])
+def test_a_manifest_of_the_wrong_structure_names_the_file(tmp_path, change, fragment):
+    # valid JSON of the wrong shape used to pass, then fail in plotting or load_traces
+    # with an AttributeError / TypeError
+    import json
+
+    out = tmp_path / "r"
+    data = spec_dict(methods=[{"name": "basis_pursuit"}])
+    run(data, out, executor="serial")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps(dict(manifest, **change)))
+    with pytest.raises(StoreError, match="manifest.json is not a manifest") as info:
+        read_manifest(out)
+    assert fragment in str(info.value)
+    assert run(data, out, executor="serial", force=True).skipped == 2
+
+
+@pytest.mark.parametrize("override, fragment", [
+    # TypeError when the manifest was written ("cannot write date as TOML")
+    ("plots[0].where.m=2024-01-01", "plots[0].where.m: a TOML date or time"),
+    ("plots[0].where.m=12:30:00", "plots[0].where.m: a TOML date or time"),
+    ("experiment.name=1979-05-27T07:32:00Z", "experiment.name: a TOML date or time"),
+    # OverflowError from pyarrow after the whole sweep, when the first part was written
+    ("problem.m=99999999999999999999", "problem.m: 99999999999999999999 does not fit"),
+    ("methods[1].max_iter=[10, -99999999999999999999]",
+     "methods[1].max_iter[1]: -99999999999999999999 does not fit"),
+])
+def test_odd_override_values_are_refused_with_the_key_path(override, fragment):
+    data = spec_dict(plots=[{"kind": "curve", "x": "m"}])
+    with pytest.raises(SpecError) as info:
+        load_spec(data, [override])
+    assert str(info.value).startswith(fragment)
+
+
+def test_a_big_seed_is_still_a_spec_value():
+    # the root seed is hashed into the problem seeds, never stored in a column
+    assert load_spec(spec_dict(), ["experiment.seed=99999999999999999999"])

@@ -23,8 +23,9 @@ from typing import Sequence
 __all__ = ["main"]
 
 # the exit statuses of `run` and `plot` (scripts and schedulers branch on them)
-_EXIT_CODES = ("exit status: 0 done; 1 some cells failed (their messages are printed; a "
-               "method failing on a problem is an error row, not a failed cell); 2 bad "
+_EXIT_CODES = ("exit status: 0 done; 1 some cells failed, or a method configuration "
+               "failed on every problem it ran on (their messages are printed; a method "
+               "failing on some problems is an error row, counted in the summary); 2 bad "
                "input (spec, arguments, results folder, output path), with the message on "
                "stderr")
 
@@ -195,7 +196,7 @@ def _cmd_run(args) -> int:
         print(f"plots written to {Path(summary.folder) / 'plots'}:")
         for path in written:
             print(f"  {path}")
-    return 1 if summary.failed else 0
+    return 0 if summary.ok else 1
 
 
 def _cmd_plot(args) -> int:
@@ -239,7 +240,7 @@ def _cmd_info(args) -> int:
 
     import overparam
 
-    from .experiments.generators import GENERATORS, PROBLEM_KINDS
+    from .experiments.generators import GENERATORS, PROBLEM_KINDS, generator_kinds
     from .experiments.measures import METRICS
     from .experiments.methods import METHODS
 
@@ -262,8 +263,7 @@ def _cmd_info(args) -> int:
                            for k, t in entry.params.items()) or "-"
         print(f"  {name:<24s}{entry.description}" + (f" [{', '.join(flags)}]" if flags else ""))
         print(f"  {'':<24s}params: {params}")
-        # which generator to pair it with: a method on another kind of problem only
-        # records error rows
+        # which generator to pair it with (a spec pairing another kind is refused)
         kind = PROBLEM_KINDS.get(entry.problems)
         example = f" (e.g. generator {kind[0]})" if kind else ""
         print(f"  {'':<24s}solves: {entry.problems} problems{example}")
@@ -278,6 +278,9 @@ def _cmd_info(args) -> int:
             + (f" in {{{', '.join(choices[k])}}}" if k in choices else "")
             for k, t in g.params.items())
         print(f"  {name:<24s}params: {params}")
+        kinds = generator_kinds(name)
+        print(f"  {'':<24s}makes: " + (f"{' / '.join(kinds)} problems" if kinds else
+                                       "undeclared problem kinds (no method is refused)"))
     return 0
 
 

@@ -5,8 +5,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "get_generator",
-           "register_generator", "register_problem_kind"]
+__all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "generator_kinds",
+           "get_generator", "register_generator", "register_problem_kind"]
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,9 @@ class GeneratorEntry:
     ``params`` maps each parameter to its type spec (see ``methods.check_value``);
     ``choices`` restricts string parameters; ``required`` must be set by the spec;
     ``one_of`` lists groups of parameters of which the spec must set exactly one (e.g.
-    ``m`` or ``oversampling``).
+    ``m`` or ``oversampling``). ``kinds`` lists the problem kinds its problems serve (the
+    ``MethodEntry.problems`` of the methods that run on them; a spec pairing a method of
+    another kind is refused); empty: not declared, no method is refused.
     """
 
     name: str
@@ -25,6 +27,7 @@ class GeneratorEntry:
     required: tuple[str, ...] = ()
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
+    kinds: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., Any]:
         module, _, attr = self.target.partition(":")
@@ -42,6 +45,7 @@ GENERATORS: dict[str, GeneratorEntry] = {
         required=("n", "m", "s"),
         choices=(("operator", ("gaussian", "rademacher", "dct", "fft")),
                  ("signal", ("gaussian", "sign", "uniform"))),
+        kinds=("vector",),
     ),
 }
 
@@ -53,7 +57,10 @@ for _name, _extra in [("matrix_estimation", {}),
                       ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
     GENERATORS[_name] = GeneratorEntry(
         _name, f"overparam.problems:{_name}", dict(_MATRIX, **_extra), required=("n1", "rank"),
-        one_of=(("n_observed", "fraction"),) if _name == "matrix_completion" else ())
+        one_of=(("n_observed", "fraction"),) if _name == "matrix_completion" else (),
+        # vector methods solve the vectorized matrix (l1 / NNLS baselines, Hadamard GD)
+        kinds=("matrix", "vector"))
+
 
 
 #: for each problem kind a method can declare (``MethodEntry.problems``), a small
@@ -88,6 +95,28 @@ def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> Gener
         raise ValueError(f"generator {entry.name!r} is already registered")
     GENERATORS[entry.name] = entry
     return entry
+
+
+def generator_kinds(name: str) -> tuple[str, ...]:
+    """The problem kinds a registered generator's problems serve, sorted (empty when
+    undeclared: then no method is refused on it).
+
+    Parameters
+    ----------
+    name : str
+        A registered generator.
+
+    Returns
+    -------
+    tuple of str
+        Its declared ``kinds``, with every kind whose example it makes (see
+        :func:`register_problem_kind`).
+    """
+    kinds = get_generator(name).kinds
+    if not kinds:
+        return ()
+    examples = {kind for kind, (gen, _) in PROBLEM_KINDS.items() if gen == name}
+    return tuple(sorted(set(kinds) | examples))
 
 
 def get_generator(name: str) -> GeneratorEntry:

@@ -69,9 +69,12 @@ class MethodEntry:
         ``fn(problem, **params)``).
     description : str
         One line for ``overparam info``.
-    problems : {"vector", "matrix"}
-        The problems the method solves (sparse vectors, or vectorized matrices from the
-        matrix generators); read by the contract tests.
+    problems : str
+        The kind of problems the method solves: ``"vector"`` (any ``A x = y``, vectorized
+        matrices included), ``"matrix"`` (the matrix generators), or a kind an area
+        declares (``generators.register_problem_kind``). A spec naming the method with a
+        generator that does not make this kind (``generators.generator_kinds``) is
+        refused; the contract tests run the method on the kind's example.
     seeded : bool
         Whether the solver takes a ``seed`` keyword (randomized methods; the batched
         solver then takes ``seeds``).

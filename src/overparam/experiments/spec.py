@@ -48,6 +48,7 @@ Any key can be overridden with ``--set path=value`` (``value`` in TOML syntax, e
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import itertools
 import json
@@ -59,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .generators import get_generator
+from .generators import GENERATORS, generator_kinds, get_generator
 from .measures import METRICS
 from .methods import check_value, get_method
 
@@ -308,9 +309,34 @@ def _label(name: str, params: dict, template: str | None, all_params: dict) -> s
     return f"{name}({inner})"
 
 
+_INT64 = 2**63
+
+
+def _check_values(value: Any, path: str, columns: bool = False) -> None:
+    """Every value must be storable: TOML dates and times have no JSON (manifest) form
+    here, and the integers of problem and method parameters (result columns) must fit
+    64 bits; else they fail when the manifest is written, or after the whole sweep when
+    the first Parquet part is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(item, f"{path}.{key}" if path else str(key),
+                          columns or (not path and key in ("problem", "methods")))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_values(item, f"{path}[{i}]", columns)
+    elif isinstance(value, (datetime.date, datetime.time)):
+        raise SpecError(f"{path}: a TOML date or time ({value}) is not a spec value; quote "
+                        "it to give a string")
+    elif (columns and isinstance(value, int) and not isinstance(value, bool)
+          and not -_INT64 <= value < _INT64):
+        raise SpecError(f"{path}: {value} does not fit a 64-bit integer (a column of the "
+                        "results)")
+
+
 def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError(f"a spec is a table, got {type(data).__name__}")
+    _check_values(data, "")
     for key in data:
         if key not in _SECTIONS:
             raise SpecError(f"{key}: unknown section (allowed: {', '.join(_SECTIONS)})")
@@ -394,6 +420,7 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             entry = get_method(table["name"])
         except KeyError as exc:
             raise SpecError(f"{path}.name: {exc.args[0]}") from None
+        _check_kind(entry, gen_name, f"{path}.name")
         if "label" in table and not isinstance(table["label"], str):
             raise SpecError(f"{path}.label: expected str")
         method: dict[str, Any] = {}
@@ -456,11 +483,25 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         seen[cfg.label] = cfg.key
     if len(set(seen.values())) != len(configs):
         raise SpecError("methods: the same method configuration is listed twice")
-    _check_reference(out["experiment"], configs)
+    _check_reference(out["experiment"], configs, gen_name)
     return out
 
 
-def _check_reference(exp: dict[str, Any], configs: list[MethodConfig]) -> None:
+def _check_kind(entry: Any, generator: str, path: str) -> None:
+    """Refuse a method whose kind of problem the generator does not make: it would fail
+    on every trial at run time (one error row each, e.g. ``dmf_gd`` on sparse vectors)."""
+    kinds = generator_kinds(generator)
+    if not kinds or entry.problems in kinds:
+        return
+    fits = [name for name in GENERATORS if entry.problems in generator_kinds(name)]
+    hint = (f"; generators of {entry.problems} problems: {', '.join(fits)}" if fits
+            else "")
+    raise SpecError(f"{path}: method {entry.name!r} solves {entry.problems} problems, "
+                    f"generator {generator!r} makes {' / '.join(kinds)} problems{hint}")
+
+
+def _check_reference(exp: dict[str, Any], configs: list[MethodConfig],
+                     generator: str) -> None:
     """``experiment.reference`` must name one configuration of the spec by its label (as
     expanded, the label `Spec.reference` matches) or a registered method that runs
     without parameters; else it would fail only when the first cell runs."""
@@ -476,6 +517,9 @@ def _check_reference(exp: dict[str, Any], configs: list[MethodConfig]) -> None:
         raise SpecError(f"experiment.reference: method {name!r} needs parameters "
                         f"({', '.join(entry.required)}); list it under [[methods]] with a "
                         "label and name that label")
+    if any(METRICS[m].needs_reference for m in exp["metrics"]):
+        # the default reference (basis_pursuit) has no meaning on e.g. eigenproblems
+        _check_kind(entry, generator, "experiment.reference")
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -545,8 +589,10 @@ def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()
     Raises
     ------
     SpecError
-        On unknown keys, wrong types, empty grids, unknown methods, metrics or generators;
-        the message starts with the key path.
+        On unknown keys, wrong types, empty grids, unknown methods, metrics or generators,
+        a method (or reference) of a problem kind the generator does not make, and values
+        the results store cannot hold (TOML dates, integers beyond 64 bits); the message
+        starts with the key path.
     """
     if isinstance(source, dict):
         return Spec(apply_overrides(source, overrides))

@@ -2,7 +2,8 @@
 
 Layout::
 
-    FOLDER/manifest.json          spec, spec hash, cell keys in grid order, versions
+    FOLDER/manifest.json          format version, spec, spec hash, cell keys in grid
+                                  order, library versions
     FOLDER/parts/<cell key>.parquet     one row per (trial, method configuration)
     FOLDER/traces/<cell key>.parquet    solver traces (long format), when requested
     FOLDER/pending/<config key>.pkl     a finished method configuration of a cell that is
@@ -35,11 +36,22 @@ from typing import Any, Iterable
 __all__ = ["Store", "StoreError", "load", "load_traces", "read_manifest"]
 
 MANIFEST = "manifest.json"
+#: format version of the manifests this library writes (and the newest it reads); a
+#: manifest without ``format_version`` was written before versions and is version 1
+MANIFEST_VERSION = 1
+#: the type of each section of a stored spec (the sections a reader uses)
+_SPEC_SECTIONS = {"experiment": dict, "problem": dict, "methods": list, "run": dict,
+                  "plots": list}
 
 
 class StoreError(RuntimeError):
     """The folder cannot be used as it is: it holds results of a different spec, or its
     manifest is damaged (``force`` replaces the manifest in both cases)."""
+
+
+class _NewerStoreError(StoreError):
+    """The manifest is of a format this library does not know (a newer overparam wrote
+    it): refused even with ``force``, which would rewrite another version's folder."""
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -86,7 +98,9 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         The folder has no manifest.
     StoreError
         The manifest does not read back as a manifest of this library (truncated, edited by
-        hand, or another program's file).
+        hand, another program's file, or valid JSON of the wrong structure), or it is of a
+        newer format version than this library reads (``MANIFEST_VERSION``; a manifest
+        without ``format_version`` is version 1).
     """
     path = Path(folder) / MANIFEST
     if not path.exists():
@@ -97,6 +111,17 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise StoreError(f"{path} is damaged ({type(exc).__name__}: {exc}); re-run the "
                          "spec with --force to rebuild it (finished cells are kept)"
                          ) from exc
+    # first: a newer format may be laid out differently
+    version = data.get("format_version", 1) if isinstance(data, dict) else 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise StoreError(f"{path} is not a manifest of overparam (malformed format_version "
+                         f"{version!r}); re-run the spec with --force to rebuild it "
+                         "(finished cells are kept)")
+    if version > MANIFEST_VERSION:
+        raise _NewerStoreError(
+            f"{folder} holds results in store format version {version!r} ({path}); this "
+            f"overparam reads format versions up to {MANIFEST_VERSION}: use the overparam "
+            "that wrote it (a newer one?), or another --out folder")
     missing = [k for k in ("spec", "spec_hash", "cells") if not isinstance(data, dict)
                or k not in data]
     if not missing:
@@ -105,6 +130,16 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
             ("spec", isinstance(data["spec"], dict)),
             ("cells", isinstance(cells, list) and all(isinstance(c, str) for c in cells)))
             if not ok]
+    if not missing:
+        # readers use these (plots, load_traces): a wrong type would surface there as an
+        # AttributeError or TypeError instead of naming this file
+        if not isinstance(data["spec_hash"], str):
+            missing.append("spec_hash")
+        for section, kind in _SPEC_SECTIONS.items():
+            value = data["spec"].get(section, kind())
+            if not isinstance(value, kind) or (kind is list and not all(
+                    isinstance(t, dict) for t in value)):
+                missing.append(f"spec.{section}")
     if missing:
         raise StoreError(f"{path} is not a manifest of overparam (missing or malformed "
                          f"{', '.join(missing)}); re-run the spec with --force to "
@@ -138,6 +173,8 @@ class Store:
         if path.exists():
             try:
                 old = read_manifest(self.folder)
+            except _NewerStoreError:
+                raise
             except StoreError:
                 if not force:
                     raise
@@ -160,8 +197,8 @@ class Store:
                 if f.stem not in keep_cfg:
                     f.unlink()
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        manifest = dict(spec=spec.data, spec_hash=spec.hash, spec_toml=spec.to_toml(),
-                        cells=cell_keys, created=now, **versions)
+        manifest = dict(format_version=MANIFEST_VERSION, spec=spec.data, spec_hash=spec.hash,
+                        spec_toml=spec.to_toml(), cells=cell_keys, created=now, **versions)
         _atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
     def clean_temporary(self) -> None:
@@ -220,6 +257,29 @@ class Store:
         path = self.part_path(key)
         _atomic_write_bytes(path, _table_bytes(output["rows"], key))
         return path
+
+    def error_tally(self, keys: Iterable[str]) -> dict[str, list]:
+        """Per method configuration, over the stored parts of the cells ``keys``: label ->
+        ``[rows, error rows, first error message]`` (unreadable parts are skipped: they are
+        reported and recomputed by the next run)."""
+        import pyarrow.parquet as pq
+
+        tally: dict[str, list] = {}
+        for key in keys:
+            path = self.part_path(key)
+            if not path.exists():
+                continue
+            try:
+                cols = pq.read_table(path, columns=["label", "status", "error"]).to_pydict()
+            except Exception:  # noqa: BLE001 - see the docstring
+                continue
+            for label, status, error in zip(cols["label"], cols["status"], cols["error"]):
+                entry = tally.setdefault(label, [0, 0, ""])
+                entry[0] += 1
+                if status == "error":
+                    entry[1] += 1
+                    entry[2] = entry[2] or error
+        return tally
 
     # -- configurations of cells in flight ---------------------------------------------------
     def write_config(self, ckey: str, output: dict[str, Any]) -> Path:

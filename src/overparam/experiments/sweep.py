@@ -35,6 +35,13 @@ class RunSummary:
         Cells whose run raised (not stored; a re-run retries them), key -> message.
     error_rows : int
         Rows recording a method that failed on a problem (stored).
+    rows : int
+        Rows of the cells computed by this run (``error_rows`` among them).
+    failed_configs : dict of str to str
+        Method configurations (by label) that failed on every problem stored in the folder
+        (every row an error, also in cells finished by an earlier run), label -> the first
+        error message: a broken configuration (e.g. a parameter value the solver rejects)
+        rather than a hard problem.
     seconds : float
         Wall time of the run.
     trials : int
@@ -49,9 +56,17 @@ class RunSummary:
     computed: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     error_rows: int = 0
+    rows: int = 0
+    failed_configs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     trials: int = 0
     resumed_configs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """False when a cell failed or a method configuration failed on every problem
+        (``overparam run`` then exits with status 1)."""
+        return not (self.failed or self.failed_configs)
 
     def __str__(self) -> str:
         rate = self.trials / self.seconds if self.seconds > 0 else float("nan")
@@ -62,8 +77,11 @@ class RunSummary:
             s += f"\n{self.resumed_configs} finished method configuration(s) of unfinished " \
                  "cells resumed from checkpoints"
         if self.error_rows:
-            s += f"\n{self.error_rows} row(s) record a method that failed on a problem " \
-                 "(see the `error` column)"
+            s += (f"\n{self.error_rows} of {self.rows} row(s) record a method that failed on "
+                  f"a problem (status 'error'; the messages are in the `error` column of "
+                  f"overparam.experiments.load({str(self.folder)!r}))")
+        for label, msg in self.failed_configs.items():
+            s += f"\nmethod configuration {label!r} failed on every problem: {msg}"
         for key, msg in self.failed.items():
             s += f"\ncell {key} failed: {msg}"
         return s
@@ -184,6 +202,7 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
                 if cell.key not in split:  # a split cell's runs were counted per part
                     summary.trials += output["trials"]
                 summary.error_rows += sum(r["status"] == "error" for r in output["rows"])
+                summary.rows += len(output["rows"])
             if bar is not None:
                 elapsed = time.perf_counter() - t0
                 bar.set_postfix_str(f"{summary.trials / max(elapsed, 1e-9):.1f} trials/s")
@@ -191,5 +210,10 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
     finally:
         if bar is not None:
             bar.close()
+    # from every stored cell, not only this run's: a resumed run of a broken spec says so
+    # (and exits 1) again
+    summary.failed_configs = {label: msg for label, (n, bad, msg)
+                              in store.error_tally(c.key for c in cells).items()
+                              if n and bad == n}
     summary.seconds = time.perf_counter() - t0
     return summary

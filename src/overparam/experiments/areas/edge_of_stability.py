@@ -57,10 +57,13 @@ register_generator(GeneratorEntry(
     required=("n", "m", "s"),
     choices=(("operator", ("gaussian", "rademacher")),
              ("signal", ("gaussian", "sign", "uniform"))),
+    kinds=("vector",),
 ))
 register_generator(GeneratorEntry(
     "digits", "overparam.problems.regression:digits_regression",
     {"n_train": "int", "n_test": "int", "classes": "int"},
+    # a weight matrix (n_features x classes): matrix methods and, vectorized, vector ones
+    kinds=("digits", "matrix", "vector"),
 ))
 
 register_problem_kind("digits", "digits", dict(n_train=30, n_test=20, classes=3))

@@ -29,7 +29,8 @@ register_generator(GeneratorEntry(
      "oversampling": "float", "operator": "str", "snr": "float",
      "matrix_free": "bool|str"},
     required=("n1", "n2", "rank", "s"), one_of=(("m", "oversampling"),),
-    choices=(("operator", ("gaussian", "gaussian_rank_one", "fourier_rank_one")),)))
+    choices=(("operator", ("gaussian", "gaussian_rank_one", "fourier_rank_one")),),
+    kinds=("matrix", "vector")))
 
 register(MethodEntry(
     "irls_lrrs", "overparam.solvers.lrrs:irls_lrrs_vec",

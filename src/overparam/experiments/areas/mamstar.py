@@ -24,7 +24,8 @@ register_generator(GeneratorEntry(
     {"n": "int", "rank": "int", "sparsity": "int", "decay": "str", "support": "str",
      "tail_times": "int", "tail_ratio": "float"},
     required=("n", "rank", "sparsity"),
-    choices=(("decay", ("expo", "lin", "gen")), ("support", ("disjoint", "overlapping")))))
+    choices=(("decay", ("expo", "lin", "gen")), ("support", ("disjoint", "overlapping"))),
+    kinds=("eigen",)))
 
 # the example the registry's contract tests run the "eigen" methods on
 register_problem_kind("eigen", "sparse_eigen", dict(n=300, rank=2, sparsity=3))

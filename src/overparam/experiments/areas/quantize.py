@@ -22,16 +22,18 @@ _T = "overparam.quantize.tasks"
 
 register_generator(GeneratorEntry(
     "quantize_layer", f"{_T}:layer_problem", {"m": "int", "N": "int", "weights": "str"},
-    required=("m", "N"), choices=(("weights", ("gaussian", "uniform")),)))
+    required=("m", "N"), choices=(("weights", ("gaussian", "uniform")),), kinds=("vector",)))
 register_generator(GeneratorEntry(
     "quantize_graph", f"{_T}:graph_problem",
     {"kind": "str", "n": "int", "r": "int", "degree": "float"}, required=("kind", "n", "r"),
     choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular",
                        "small-world", "barabasi-albert", "clustered", "lollipop",
-                       "hub")),)))
+                       "hub")),), kinds=("vector",)))
 register_generator(GeneratorEntry(
     "quantize_image", f"{_T}:image_problem", {"image": "str", "size": "int", "r": "int"},
-    choices=(("image", ("camera", "ascent")),)))
+    choices=(("image", ("camera", "ascent")),), kinds=("vector",)))
+# (kinds undeclared: the quantize methods, declared "vector", quantize a trained network,
+# the other vector methods fail on it, and one kind cannot say so: no method is refused)
 register_generator(GeneratorEntry(
     "digits_mlp", f"{_T}:digits_task", {"hidden": "int", "depth": "int", "epochs": "int"}))
 
