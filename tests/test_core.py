@@ -75,3 +75,30 @@ def test_checks_name_the_problem():
         check_system((3, 5), np.ones(2))
     with pytest.raises(ValueError, match="no rows"):
         check_system((0, 5), np.ones(0))
+
+
+def test_check_finite_array_refuses_non_numeric_kinds():
+    # np.issubdtype(timedelta64, np.number) is True: durations passed as their counts
+    for bad in (np.array([1, 2], dtype="m8[s]"), np.array(["2020-01-01"], dtype="M8[D]"),
+                np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="V8"),
+                np.array(["1.0"]), np.array([b"1"]), np.array([1.0, None])):
+        with pytest.raises(TypeError, match="A must be a numeric array, got dtype"):
+            check_finite_array(bad, "A")
+    for good in (np.array([True, False]), np.array([1, 2], dtype=np.uint8),
+                 np.array([1, 2], dtype=np.int64), np.array([1.5], dtype=np.float16)):
+        out = check_finite_array(good, "A")
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, good.astype(np.float64))
+    z = check_finite_array(np.array([1 + 2j]), "A")
+    assert z.dtype == np.complex128 and z[0] == 1 + 2j
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+                    reason="long double is float64 here")
+def test_check_finite_array_refuses_long_doubles_beyond_float64():
+    # finite as a long double, inf after the cast to float64: it was returned as inf
+    big = np.array([1.0, np.longdouble(10) ** 400], dtype=np.longdouble)
+    with pytest.raises(ValueError, match="A contains 1 non-finite"):
+        check_finite_array(big, "A")
+    ok = check_finite_array(np.array([1.5], dtype=np.longdouble), "A")
+    assert ok.dtype == np.float64 and ok[0] == 1.5

@@ -315,3 +315,178 @@ def test_subsampled_fft_norm2_is_the_exact_spectral_norm():
         op = SubsampledFFT(8, rows)
         np.testing.assert_allclose(op.norm2, norm, rtol=1e-12)
         np.testing.assert_allclose(np.linalg.norm(op.to_dense(), 2), norm, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ probing round (s11)
+from overparam.problems.operators import PartialDCT  # noqa: E402
+
+
+def test_sparse_regression_training_data_do_not_depend_on_m_test():
+    # the training noise was drawn after the test rows: with noise > 0, another m_test
+    # gave other training measurements y for the same seed (max |dy| = 0.31 at noise 0.1)
+    from overparam.problems.regression import sparse_regression
+
+    for operator in ("gaussian", "rademacher"):
+        a = sparse_regression(30, 10, 3, m_test=50, noise=0.1, operator=operator, seed=4)
+        b = sparse_regression(30, 10, 3, m_test=60, noise=0.1, operator=operator, seed=4)
+        np.testing.assert_array_equal(a.A.to_dense(), b.A.to_dense())
+        np.testing.assert_array_equal(a.x_true, b.x_true)
+        np.testing.assert_array_equal(a.y, b.y)
+        # the noise is there (and N(0, 0.1^2)-sized), and the test set is still drawn
+        e = a.y - a.A.matvec(a.x_true)
+        assert 0.02 < np.std(e) < 0.3
+        assert a.A_test.shape == (50, 30) and b.A_test.shape == (60, 30)
+        # the test matrix does not depend on the noise level (shared across noise)
+        c = sparse_regression(30, 10, 3, m_test=50, noise=0.0, operator=operator, seed=4)
+        np.testing.assert_array_equal(a.A_test, c.A_test)
+        np.testing.assert_array_equal(c.y, c.A.matvec(c.x_true))
+
+
+@pytest.mark.parametrize("op", [PartialDCT(8, [1, 3]), SubsampledFFT(8, [1, 3])],
+                         ids=lambda o: type(o).__name__)
+def test_transforms_refuse_vectors_of_the_wrong_length(op):
+    # dct / fft of any length and a broadcasting scatter took wrong lengths and answered
+    # silently (PartialDCT(8, [1, 3]).matvec(ones(9)) -> [0, 0]; rmatvec(ones(1)) filled
+    # both rows; the FFT adjoint took 3 of its 4 entries)
+    m, n = op.shape
+    for bad in (np.ones(n + 1), np.ones(n - 3), np.ones((n + 1, 2))):
+        with pytest.raises(ValueError, match=f"x must have {n} entries"):
+            op.matvec(bad)
+    for bad in (np.ones(1), np.ones(m - 1), np.ones(m + 1)):
+        with pytest.raises(ValueError, match=f"r must have {m} entries"):
+            op.rmatvec(bad)
+    # the JAX maps transform the last axis: only vectors (a (n, n) block was transformed
+    # along the wrong axis)
+    for bad in (jnp.ones(n + 1), jnp.ones((n, n))):
+        with pytest.raises(ValueError, match=f"x must be a vector of {n} entries"):
+            op.jax_matvec(bad)
+    with pytest.raises(ValueError, match=f"r must be a vector of {m} entries"):
+        op.jax_rmatvec(jnp.ones(m + 1))
+    # the right sizes still work, under jit and vmap too
+    M = op.to_dense()
+    x = np.arange(n, dtype=float)
+    np.testing.assert_allclose(np.asarray(jax.jit(op.jax_matvec)(jnp.asarray(x))), M @ x,
+                               atol=1e-12)
+    X = np.random.default_rng(0).standard_normal((3, n))
+    np.testing.assert_allclose(np.asarray(jax.vmap(op.jax_matvec)(jnp.asarray(X))),
+                               X @ M.T, atol=1e-12)
+
+
+def test_matrix_free_sensing_norm2_is_exact_at_storable_sizes():
+    # matrix_free=True at a storable size used the bound 1.05 (1 + sqrt(n / m)), below the
+    # true norm for small m in 2-5% of draws (m = 1, n = 4, seed 0: 3.15 < 3.49): step
+    # "auto" taken from it could then be too large
+    for (n1, n2, m, seed) in [(2, 2, 1, 0), (2, 3, 5, 3), (3, 3, 2, 1)]:
+        op = GaussianSensing(n1, n2, m, seed, matrix_free=True, block=2)
+        dense = op.to_dense()
+        np.testing.assert_allclose(dense, np.column_stack(
+            [op.matvec(e) for e in np.eye(n1 * n2)]), atol=1e-12)
+        exact = np.linalg.norm(dense, 2)
+        np.testing.assert_allclose(op.norm2, exact, rtol=1e-12)
+        np.testing.assert_allclose(op.T.norm2, exact, rtol=1e-12)
+    # beyond the storable size: the bound, with no product (only a key is stored)
+    big = GaussianSensing(5000, 5001, 2, 0, matrix_free=True)
+    m, n = big.shape
+    davidson_szarek = 1 + np.sqrt(n / m) + np.sqrt(2 * np.log(1e9)) / np.sqrt(m)
+    assert big.norm2 >= davidson_szarek
+
+
+def test_lrrs_snr_infinity_only_means_noiseless():
+    # snr = -inf passed as noiseless; np.float32(inf) was refused while float inf passed
+    from overparam.problems.structured import lrrs_problem
+
+    for snr in (float("-inf"), np.float32(-np.inf), float("nan"), 0.0):
+        with pytest.raises(ValueError, match="snr must be finite and > 0"):
+            lrrs_problem(6, 4, 2, 3, m=10, snr=snr, seed=0)
+    for snr in (None, float("inf"), np.float32(np.inf), np.float64(np.inf)):
+        p = lrrs_problem(6, 4, 2, 3, m=10, snr=snr, seed=0)
+        assert p.noise == 0.0 and p.info["snr"] is None
+        np.testing.assert_allclose(p.y, p.A.matvec(p.x_true), rtol=1e-13)
+    assert lrrs_problem(6, 4, 2, 3, m=10, snr=np.float32(10), seed=0).info["snr"] == 10.0
+
+
+def test_sparse_vector_takes_an_int_seed():
+    # an int failed with "'int' object has no attribute 'choice'"
+    x = sparse_vector(7, 3, 5, signal="sign")
+    np.testing.assert_array_equal(x, sparse_vector(7, 3, np.random.default_rng(5),
+                                                   signal="sign"))
+    assert np.count_nonzero(x) == 3
+    with pytest.raises(ValueError, match="seed is required"):
+        sparse_vector(7, 3, None)
+
+
+def test_sparse_eigen_size_errors_name_the_parameter():
+    # both failed inside the index sampler: "cannot place 6 more entries among N = 5"
+    from overparam.problems.eigen import sparse_eigen_problem
+
+    with pytest.raises(ValueError, match="sparsity = 6 exceeds n = 5"):
+        sparse_eigen_problem(5, 2, 6, support="overlapping", seed=0)
+    with pytest.raises(ValueError, match="tail_times = 3"):
+        sparse_eigen_problem(5, 1, 2, tail_times=3, seed=0)
+    with pytest.raises(ValueError, match="tail_times = 1"):
+        sparse_eigen_problem(12, 2, 4, tail_times=1, seed=0)   # 2 * 4 * 2 > 12
+    with pytest.raises(ValueError, match=r"rank \* sparsity <= n"):
+        sparse_eigen_problem(8, 4, 4, tail_times=1, seed=0)
+    # the largest sizes that fit are accepted
+    F = sparse_eigen_problem(16, 2, 4, tail_times=1, seed=0)
+    assert np.all(np.diff(F.vectors.indptr) == 8)
+    G = sparse_eigen_problem(8, 2, 4, tail_times=1, support="overlapping", seed=0)
+    V = G.vectors.toarray()
+    np.testing.assert_allclose(V.T @ V, np.eye(2), atol=1e-12)
+
+
+def test_problem_residual_refuses_complex_and_loss_is_the_squared_norm():
+    from overparam.problems.structured import lrrs_problem
+
+    p = Problem(np.ones((3, 4)), np.ones(3))
+    # np.asarray(x, float) dropped the imaginary part with only a warning
+    with pytest.raises(TypeError, match="x must be real"):
+        p.residual(np.zeros(4) + 1j)
+    with pytest.raises(TypeError, match="x must be real"):
+        p.loss(np.zeros(4) + 1j)
+    # complex measurements: the loss was 0.5 Re(sum r_i^2), not 0.5 ||r||^2
+    q = lrrs_problem(6, 4, 2, 3, m=20, operator="fourier_rank_one", seed=0)
+    assert np.iscomplexobj(q.y)
+    np.testing.assert_allclose(q.loss(np.zeros(24)), 0.5 * np.linalg.norm(q.y) ** 2,
+                               rtol=1e-12)
+    x = np.random.default_rng(0).standard_normal(24)
+    r = q.A.to_dense() @ x - q.y
+    np.testing.assert_allclose(q.loss(x), 0.5 * np.sum(np.abs(r) ** 2), rtol=1e-12)
+    assert q.loss(q.x_true) < 1e-28
+
+
+@pytest.mark.parametrize("cls", [PartialDCT, SubsampledFFT])
+def test_transform_rows_must_be_integers(cls):
+    # the int64 cast truncated 1.5 to row 1 (and parsed the string "1")
+    for bad in ([1.5], [0, 2.7], ["1"], [np.nan]):
+        with pytest.raises(ValueError, match="rows must be integer indices"):
+            cls(8, bad)
+    np.testing.assert_array_equal(cls(8, [2.0, 3]).rows, [2, 3])  # integral floats pass
+    np.testing.assert_array_equal(cls(8, np.array([5], dtype=np.uint8)).rows, [5])
+
+
+def test_matrix_operators_apply_complex_matrices():
+    # apply_matrix / adjoint_matrix cast to float: a complex W or r lost its imaginary part
+    # with only a warning (matvec / rmatvec take complex input)
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    for op in (GaussianSensing(2, 3, 5, 0), GaussianSensing(2, 3, 5, 0, matrix_free=True),
+               EntryMask(2, 3, [0, 1, 1], [2, 0, 1]), MatrixIdentity(2, 3)):
+        D = op.to_dense()
+        np.testing.assert_allclose(op.apply_matrix(Z), D @ Z.ravel(), atol=1e-12)
+        r = rng.standard_normal(op.shape[0]) + 1j * rng.standard_normal(op.shape[0])
+        np.testing.assert_allclose(op.adjoint_matrix(r), (D.T @ r).reshape(2, 3), atol=1e-12)
+        np.testing.assert_allclose(op.apply_matrix(Z.real), D @ Z.real.ravel(), atol=1e-12)
+
+
+def test_digits_scores_refuse_complex_predictions():
+    # np.asarray(P, dtype=float) dropped the imaginary part with only a warning
+    from overparam.problems.regression import digits_regression
+
+    p = digits_regression(20, 10, classes=3, seed=0)
+    with pytest.raises(TypeError, match="predictions must be real"):
+        p.test_error(p.Y_test + 1j)
+    with pytest.raises(TypeError, match="predictions must be real"):
+        p.test_accuracy(p.Y_test + 1j)
+    assert p.test_error(p.Y_test) == 0.0 and p.test_accuracy(p.Y_test) == 1.0
+    assert np.isnan(p.test_error(np.full(p.Y_test.shape, np.nan)))  # a diverged run

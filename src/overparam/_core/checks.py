@@ -8,22 +8,41 @@ import numpy as np
 
 
 def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
-    """Return ``a`` as a float ndarray, refusing NaN/inf and a wrong number of dimensions."""
+    """Return ``a`` as a float ndarray, refusing NaN/inf and a wrong number of dimensions.
+
+    Parameters
+    ----------
+    a : array_like
+        Boolean, integer, float or complex values (complex ones are returned as they are).
+    name : str
+        The parameter's name, for the error messages.
+    ndim : int, optional
+        The required number of dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` as float64 (or its complex dtype), all entries finite.
+    """
     arr = np.asarray(a)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
-    ):
+    # by dtype kind (bool, int, uint, float, complex): np.issubdtype(timedelta64,
+    # np.number) is True, so durations used to pass as their integer counts
+    if arr.dtype.kind not in "biufc":
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if not np.iscomplexobj(arr):
+        # cast first: a long double beyond the float64 range is finite before the cast
+        # and came back as inf
+        with np.errstate(over="ignore"):
+            arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
-    if np.iscomplexobj(arr):
-        return arr
-    return arr.astype(np.float64, copy=False)
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN, inf, or beyond "
+                         f"the float64 range)")
+    return arr
 
 
 def check_not_complex(a: Any, name: str) -> None:

@@ -210,13 +210,21 @@ def sparse_eigen_problem(n: int, rank: int, sparsity: int, *, decay: str = "expo
     ratio = check_positive(tail_ratio, "tail_ratio", allow_zero=True)
     if support not in SUPPORTS:
         raise ValueError(f"support must be one of {SUPPORTS}, got {support!r}")
+    # named here: too large a sparsity or tail used to fail inside the index sampler
+    # ("cannot place 6 more entries among N = 5"), naming no parameter
+    if s > n:
+        raise ValueError(f"sparsity = {s} exceeds n = {n}")
+    if support == "disjoint" and r * s > n:
+        raise ValueError(f"disjoint supports need rank * sparsity <= n ({r}*{s} > {n})")
+    vectors = r if support == "disjoint" else 1  # disjoint supports each take s (1 + t)
+    if t and vectors * s * (1 + t) > n:
+        raise ValueError(f"tail_times = {t} needs {vectors * s * (1 + t)} entries (supports "
+                         f"and tails), more than n = {n}")
     lam = eigen_decay(r, decay)
     rng = as_generator(seed)
     c = ratio / t**2 if t else 0.0
     rows, cols, vals = [], [], []
     if support == "disjoint":
-        if r * s > n:
-            raise ValueError(f"disjoint supports need rank * sparsity <= n ({r}*{s} > {n})")
         taken = np.arange(r * s, dtype=np.int64)
         tails = _fresh(rng, n, t * s * r, taken) if t else np.zeros(0, np.int64)
         for j in range(r):

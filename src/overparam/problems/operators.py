@@ -192,9 +192,25 @@ def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any) -> np.ndarray
     return apply(np.asarray(v, dtype=np.float64))
 
 
+def _check_length(v: Any, size: int, name: str, vector: bool = False) -> None:
+    """Refuse a first axis of the wrong length (or, with ``vector``, anything but a vector
+    of ``size`` entries): the transforms below would take any length (``dct``/``fft`` of
+    another size, a broadcast scatter) and answer silently wrong."""
+    if np.ndim(v) == 0 or np.shape(v)[0] != size or (vector and np.ndim(v) != 1):
+        want = (f"be a vector of {size} entries" if vector
+                else f"have {size} entries along axis 0")
+        raise ValueError(f"{name} must {want}, got shape {np.shape(v)}")
+
+
 def _distinct_rows(rows: Any, n: int, what: str) -> np.ndarray:
     """Row indices of a subsampled transform: at least one, distinct, in [0, n)."""
-    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    a = np.asarray(rows)
+    # a cast to int64 truncated 1.5 to row 1 (and parsed the string "1")
+    if a.size and not (a.dtype.kind in "iu" or (
+            a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)))):
+        raise ValueError(f"{what} rows must be integer indices, got {a.dtype} values "
+                         f"{a.ravel()[:3]}")
+    rows = a.astype(np.int64).reshape(-1)
     if rows.size == 0:
         raise ValueError(f"a {what} needs at least one row (m = 0)")
     if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
@@ -223,17 +239,24 @@ class PartialDCT(Operator):
         return _real_parts(self._rmatvec, r)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
+        _check_length(x, self.n, "x")
         return self.scale * scipy.fft.dct(x, norm="ortho", axis=0)[self.rows]
 
     def _rmatvec(self, r: np.ndarray) -> np.ndarray:
+        _check_length(r, self.shape[0], "r")
         z = np.zeros((self.n,) + r.shape[1:])
         z[self.rows] = r
         return self.scale * scipy.fft.idct(z, norm="ortho", axis=0)
 
+    # shapes are static under jit: the checks run once, at trace time (vectors only: the
+    # JAX transforms act on the last axis, so a batch of columns came back transformed
+    # along the wrong axis)
     def jax_matvec(self, x):
+        _check_length(x, self.n, "x", vector=True)
         return self.scale * jax.scipy.fft.dct(x, norm="ortho")[self.rows]
 
     def jax_rmatvec(self, r):
+        _check_length(r, self.shape[0], "r", vector=True)
         z = jnp.zeros(self.n, dtype=r.dtype).at[self.rows].set(r)
         return self.scale * jax.scipy.fft.idct(z, norm="ortho")
 
@@ -279,20 +302,24 @@ class SubsampledFFT(Operator):
         return _real_parts(self._rmatvec, r)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
+        _check_length(x, self.n, "x")
         f = np.fft.fft(x, axis=0)[self.rows] * self.scale
         return np.concatenate([f.real, f.imag])
 
     def _rmatvec(self, r: np.ndarray) -> np.ndarray:
+        _check_length(r, self.shape[0], "r")
         z = np.zeros((self.n,) + r.shape[1:], dtype=np.complex128)
         z[self.rows] = r[: self.m_complex] + 1j * r[self.m_complex:]
         # adjoint of x -> (Re F_S x, Im F_S x): Re(F_S^H z) = n * Re(ifft(z))
         return self.n * self.scale * np.fft.ifft(z, axis=0).real
 
     def jax_matvec(self, x):
+        _check_length(x, self.n, "x", vector=True)
         f = jnp.fft.fft(x)[self.rows]
         return self.scale * jnp.concatenate([jnp.real(f), jnp.imag(f)])
 
     def jax_rmatvec(self, r):
+        _check_length(r, self.shape[0], "r", vector=True)
         z = jnp.zeros(self.n, dtype=jnp.complex128)
         z = z.at[self.rows].set(jax.lax.complex(r[: self.m_complex], r[self.m_complex:]))
         return self.n * self.scale * jnp.fft.ifft(z).real

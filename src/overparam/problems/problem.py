@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import check_finite_array, check_system
+from .._core import check_finite_array, check_not_complex, check_system
 from .operators import Operator, as_operator
 
 
@@ -72,13 +72,17 @@ class Problem:
         return self.A.shape[0]
 
     def residual(self, x: np.ndarray) -> np.ndarray:
-        """``A x - y``."""
+        """``A x - y`` (``x`` real)."""
+        # np.asarray(x, float) dropped an imaginary part with only a warning
+        check_not_complex(x, "x")
         return self.A.matvec(np.asarray(x, float)) - self.y
 
     def loss(self, x: np.ndarray) -> float:
         """``0.5 * ||A x - y||^2``."""
         r = self.residual(x)
-        return 0.5 * float(r @ r)
+        # vdot conjugates: with complex measurements (problems.structured) ``r @ r`` is
+        # sum r_i^2, not ||r||^2 (and float() of it dropped the imaginary part)
+        return 0.5 * float(np.vdot(r, r).real)
 
 
 def as_problem(A: Any, y: Any = None) -> Problem:

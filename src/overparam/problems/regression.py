@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core import (as_generator, check_finite_array, check_int, check_positive,
-                     check_real_array)
+from .._core import (as_generator, check_finite_array, check_int, check_not_complex,
+                     check_positive, check_real_array)
 from .matrix import MatrixIdentity, _IdentityForward
 from .operators import OPERATORS, as_operator
 from .problem import Problem
@@ -96,7 +96,7 @@ def sparse_regression(
     Rows of both sets are i.i.d. from one ensemble (``"gaussian"``: N(0, 1/m) entries;
     ``"rademacher"``: +-1/sqrt(m)), ``x_true`` is s-sparse (:func:`sparse_vector`) and both
     targets carry i.i.d. N(0, noise^2) noise. The test MSE of ``x_true`` itself is about
-    ``noise^2``.
+    ``noise^2``. The training data ``(A, x_true, y)`` do not depend on ``m_test``.
     """
     n = check_int(n, "n", minimum=1)
     m = check_int(m, "m", minimum=1)
@@ -108,13 +108,18 @@ def sparse_regression(
     if operator not in ("gaussian", "rademacher"):
         raise ValueError(f"operator must be 'gaussian' or 'rademacher', got {operator!r}")
     rng = as_generator(seed)
+    # the training noise comes from a spawned child stream: drawn from ``rng`` after the
+    # test rows, it changed with m_test (same seed, other training data). Spawning takes
+    # no draws from ``rng``, so A, x_true and A_test are as before and the same for every
+    # noise level.
+    noise_rng = rng.spawn(1)[0]
     A = OPERATORS[operator](m, n, rng)
     x = sparse_vector(n, s, rng, signal=signal)
+    y = A.matvec(x) + noise * noise_rng.standard_normal(m)
     if operator == "gaussian":
         At = rng.standard_normal((m_test, n)) / np.sqrt(m)
     else:
         At = (2.0 * rng.integers(0, 2, size=(m_test, n)) - 1.0) / np.sqrt(m)
-    y = A.matvec(x) + noise * rng.standard_normal(m)
     yt = At @ x + noise * rng.standard_normal(m_test)
     info = dict(generator="sparse_regression", n=n, m=m, s=s, m_test=m_test,
                 operator=operator, signal=signal, noise=noise)
@@ -178,12 +183,17 @@ class DigitsProblem(Problem):
 
     def test_error(self, predictions: Any) -> float:
         """Test MSE ``(1/N_test) sum_i ||f(x_i) - onehot_i||^2`` of test predictions."""
+        # the float cast dropped an imaginary part with only a warning (NaN stays allowed:
+        # a diverged run scores NaN)
+        check_not_complex(predictions, "predictions")
         P = np.asarray(predictions, dtype=float)
         if P.shape != self.Y_test.shape:
             raise ValueError(f"predictions have shape {P.shape}, expected {self.Y_test.shape}")
         return float(np.sum((P - self.Y_test) ** 2) / P.shape[0])
 
     def test_accuracy(self, predictions: Any) -> float:
+        """Fraction of test images whose largest prediction is the right class."""
+        check_not_complex(predictions, "predictions")
         P = np.asarray(predictions, dtype=float)
         return float(np.mean(np.argmax(P, axis=1) == np.asarray(self.labels_test)))
 

@@ -13,12 +13,14 @@ SIGNALS = ("gaussian", "sign", "uniform")
 
 
 def sparse_vector(
-    n: int, s: int, rng: np.random.Generator, signal: str = "gaussian", nonneg: bool = False
+    n: int, s: int, rng: int | np.random.Generator, signal: str = "gaussian",
+    nonneg: bool = False
 ) -> np.ndarray:
     """An s-sparse vector with a uniformly random support.
 
     ``signal`` sets the nonzero values: ``"gaussian"`` (N(0,1)), ``"sign"`` (+-1) or
-    ``"uniform"`` (U[-1, 1]); ``nonneg`` takes their absolute values.
+    ``"uniform"`` (U[-1, 1]); ``nonneg`` takes their absolute values. ``rng`` is a
+    Generator (drawn from) or an int seed, as everywhere else.
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
@@ -26,6 +28,8 @@ def sparse_vector(
     s = check_int(s, "s", minimum=0)
     if s > n:
         raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
+    # an int seed failed with "'int' object has no attribute 'choice'"
+    rng = as_generator(rng)
     x = np.zeros(n)
     support = rng.choice(n, size=s, replace=False)
     if signal == "gaussian":

@@ -27,6 +27,7 @@ iteratively reweighted least squares", NeurIPS 2023 (arXiv:2306.04961).
 from __future__ import annotations
 
 import math
+import numbers
 from functools import cached_property
 from typing import Any
 
@@ -574,7 +575,9 @@ def lrrs_problem(
     A = _operator(operator, n1, n2, m, rng, matrix_free)
     y = A.matvec(X.reshape(-1))
     sigma = 0.0
-    if snr is not None and not (isinstance(snr, float) and math.isinf(snr)):
+    # only +inf means noiseless: -inf passed as noiseless too, and a NumPy float32 inf was
+    # refused as not finite while float("inf") was accepted
+    if snr is not None and not (isinstance(snr, numbers.Real) and snr == math.inf):
         snr = check_positive(snr, "snr")
         sigma = math.sqrt(float(np.vdot(y, y).real) / (m * snr))
         y = y + sigma * rng.standard_normal(m)
