@@ -452,3 +452,56 @@ def test_reparam_default_policy_at_depth_three_and_four_reaches_the_flow_limit(d
     lim = hadamard_limit(p, depth=depth, init_scale=res.info["init_scale"], nonneg=True,
                          tol=1e-10)
     assert np.linalg.norm(res.x - lim.x) <= 1e-5 * np.linalg.norm(lim.x)
+
+
+def test_reparam_chunks_share_one_compiled_loop_and_leave_stagnation_to_the_caller(
+        monkeypatch):
+    # the chunks of 1000, 2000, 4000, ... steps each compiled a new loop (their cap was a
+    # compile-time constant), and each ran with the driver's own stagnation stop, whose
+    # window restarted with every chunk's iteration count
+    from overparam.dynamics import driver
+
+    p = sparse_recovery(59, 23, 3, nonneg=True, seed=0)  # a shape no other test compiles
+    calls = []
+    real = driver.run_driver
+
+    def spy(model, policy, op, y, cfg, **kw):
+        calls.append((model, driver._split_policy(policy)[0], cfg))
+        return real(model, policy, op, y, cfg, **kw)
+
+    def program(model, skeleton, cfg):
+        return driver._program(model, skeleton, driver._dense_forward, cfg, (), False)[0]
+
+    monkeypatch.setattr(driver, "run_driver", spy)
+    res = nnls(p.A.to_dense(), p.y, method="reparam", init_scale=0.05, tol=1e-12,
+               interp_tol=1e-11, max_iter=5)  # one short chunk: compiles the loop
+    fn = program(*calls[0])
+    before = fn._cache_size()  # compiled for this shape just now (another test: others)
+    calls.clear()
+    res = nnls(p.A.to_dense(), p.y, method="reparam", init_scale=0.05, tol=1e-12,
+               interp_tol=1e-11)
+    assert res.status is Status.CONVERGED and len(calls) >= 3
+    assert len({cfg.max_iter for _, _, cfg in calls}) >= 3
+    assert all(program(*c) is fn for c in calls)
+    assert fn._cache_size() == before
+    assert all(cfg.stagnation_window is None for _, _, cfg in calls)
+
+
+def test_reparam_stops_on_stagnation_judged_over_the_whole_run():
+    # tol = 0 is out of reach: the loss sits at its floor from ~1000 steps on, and the
+    # chunks (each a fresh run to the driver) never stagnated: it ran to max_iter
+    rng = np.random.default_rng(0)
+    A, y = rng.standard_normal((80, 30)), rng.standard_normal(80)
+    res = nnls(A, y, method="reparam", tol=0.0, interp_tol=0.0, max_iter=50_000)
+    assert res.status is Status.STAGNATED, res.message
+    assert res.n_iter < 10_000 and res.info["kkt_rel"] < 1e-12
+
+
+def test_reparam_takes_policies_in_mirror_coordinates_by_name(nonneg_sparse):
+    # "nesterov@mirror" needs the model depth: as_policy was called without it (ValueError)
+    p = nonneg_sparse
+    default = nnls(p.A.to_dense(), p.y, method="reparam", init_scale=0.05, max_iter=3000)
+    named = nnls(p.A.to_dense(), p.y, method="reparam", init_scale=0.05, max_iter=3000,
+                 step="nesterov@mirror")
+    np.testing.assert_array_equal(named.x, default.x)
+    assert named.info["policy"] == default.info["policy"]

@@ -38,7 +38,7 @@ from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
 from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
-from .driver import DriverConfig, make_config, operator_data, run_driver, to_result
+from .driver import make_config, operator_data, run_driver, to_result
 from .steps import Auto, as_policy
 
 __all__ = ["LossSharpness", "loss_sharpness_metric", "threshold_tol", "diagonal_gd",
@@ -118,10 +118,8 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
     k = check_int(k, "k", minimum=1)
     if loss_threshold is not None:
         tol = threshold_tol(problem.y, loss_threshold)
-    base = make_config(max_iter, tol, _record(max_iter, every))
     # at the edge of stability the loss is not monotone: no stagnation stop
-    cfg = DriverConfig(base.max_iter, base.tol, base.record_iters,
-                       stagnation_window=max_iter + 1)
+    cfg = make_config(max_iter, tol, _record(max_iter, every), stagnation_window=None)
     metrics = (("sharpness", loss_sharpness_metric(model, problem.A, k)),) if every else ()
     policy = as_policy(step)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,

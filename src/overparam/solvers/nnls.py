@@ -593,11 +593,22 @@ def _is_fast_operator(op: Operator) -> bool:
     return not op.is_dense and not hasattr(op, "linop")
 
 
+#: fewest steps without a new best loss before ``_reparam`` stops as stagnated (as the
+#: driver's default; the run must also have gone half its length without one)
+_STAGNATION_WINDOW = 100
+
+
 def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any,
              tol: float, interp_tol: float, max_iter: int | None):
     """GD on x = u^L through the driver, in chunks, stopping on interpolation (the
-    driver's residual test) or on the KKT certificate (checked between chunks)."""
-    from ..dynamics.driver import make_config, run_driver
+    driver's residual test) or on the KKT certificate (checked between chunks).
+
+    The chunks run without the driver's stagnation stop: each restarts its iteration
+    count, so the driver's window (which grows with the count, see
+    :func:`~overparam.dynamics.driver.stalled`) would judge a 64000-step chunk as a fresh
+    run. Stagnation is judged here instead, with the same rule on the whole run's count.
+    """
+    from ..dynamics.driver import make_config, run_driver, stalled
     from ..dynamics.steps import Nesterov, as_policy
     from ..models import Hadamard
 
@@ -608,7 +619,8 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
         m, n = problem.shape
         policy = Nesterov(space="mirror", depth=depth) if m < n else Nesterov()
     else:
-        policy = as_policy(step)
+        # the depth: "nesterov@mirror" (or any @x / @mirror policy) needs it
+        policy = as_policy(step, depth=depth)
     cap = 200_000 if max_iter is None else max_iter
     floor = init_scale**depth
     if x0 is None:
@@ -619,10 +631,15 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
     b = problem.A.rmatvec(np.asarray(problem.y))
     scale = max(float(np.linalg.norm(b)), 1e-300)
     kkt = np.inf
+    best, best_it = np.inf, 0  # the whole run's best loss and the step that reached it
     while done < cap:
         size = min(chunk, cap - done)
-        cfg = make_config(size, interp_tol, 2)
+        # record=2: the chunks' traces are not read; every chunk of the same number of
+        # record points reuses one compiled loop
+        cfg = make_config(size, interp_tol, 2, stagnation_window=None)
         out, _, _ = run_driver(model, policy, problem.A, problem.y, cfg, params0=params)
+        if float(out["best"]) < best:
+            best, best_it = float(out["best"]), done + int(out["best_it"])
         done += int(out["it"])
         params = {k: jnp.asarray(v) for k, v in out["params"].items()}
         x = np.asarray(out["x"])
@@ -635,7 +652,7 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
         if code == 4:
             status = Status.DIVERGED
             break
-        if code == 3:
+        if bool(stalled(done, best_it, _STAGNATION_WINDOW)):
             status = Status.STAGNATED
             break
         chunk = min(2 * chunk, 64_000)
