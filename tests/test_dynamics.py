@@ -402,3 +402,20 @@ def test_stalled_needs_half_the_run_and_the_window_without_a_new_best():
     f = jax.jit(stalled)
     assert bool(f(jnp.int64(1000), jnp.int64(500), jnp.int64(100)))
     assert not bool(f(jnp.int64(1000), jnp.int64(501), jnp.int64(100)))
+
+
+def test_stagnation_at_a_large_init_scale_names_the_precision_floor():
+    # x = u^2 - v^2 with u, v ~ 1e3 holds x only to ~1e-10: the run stagnates near a
+    # relative residual 1e-9, and the message now says why and what to use instead
+    p = sparse_recovery(20, 12, 3, seed=3)
+    r = overparam.hadamard_gd(p, depth=2, init_scale=1e3, max_iter=50_000, tol=1e-10)
+    assert r.status is Status.STAGNATED
+    assert "1e-16 a^2" in r.message and "hadamard_limit" in r.message
+    # the limit at that scale (the least-norm solution) is where the run stopped
+    lim = overparam.hadamard_limit(p, depth=2, init_scale=1e3)
+    assert np.linalg.norm(r.x - lim.x) <= 1e-6 * np.linalg.norm(lim.x)
+    # no hint where the scale is not the cause (a step too small to move x)
+    q = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e-300, max_iter=5_000,
+                              tol=1e-10)
+    assert q.status is Status.STAGNATED
+    assert "1e-16 a^2" not in q.message
