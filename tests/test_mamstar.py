@@ -947,3 +947,228 @@ def test_errors_at_a_repeated_eigenvalue_do_not_depend_on_the_basis():
             P = U[:, np.abs(w - value) < 1e-9]
             Xv = X[:, np.abs(res.info["eigenvalues"] - value) < 1e-9]
             np.testing.assert_allclose(Xv @ Xv.T, P @ P.T, atol=1e-10)
+
+
+def test_factored_matrix_refuses_complex_eigenvalues_and_vectors():
+    # a float cast dropped the imaginary parts with a mere ComplexWarning
+    V = np.eye(6)[:, :2]
+    for lam, vec in (([1 + 1j, 0.5], V), (np.array([1 + 1j, 0.5]), V),
+                     ([1.0, 0.5], V * (1 + 1j)), ([1.0, 0.5], sp.csc_array(V * 1j + V)),
+                     ([1.0, 0.5], sp.coo_array(V + 1e-3j * V))):
+        with pytest.raises(TypeError, match="must be real"):
+            FactoredMatrix(lam, vec)
+    # zero imaginary parts are real values (also duplicates of a COO summing to real)
+    dup = sp.coo_array((np.array([1 + 1j, 1 - 1j, 1.0]), ([0, 0, 1], [0, 0, 1])),
+                       shape=(6, 2))
+    A = FactoredMatrix(np.array([1 + 0j, 0.5]), dup)
+    assert A.eigenvalues.dtype == np.float64 and A.vectors.dtype == np.float64
+    np.testing.assert_array_equal(A.vectors.toarray()[:2], [[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(FactoredMatrix([1, 2], V).eigenvalues, [1.0, 2.0])
+
+
+def test_sketch_command_reports_data_errors_in_one_line(tmp_path, capsys):
+    # errors found while reading the data were raw tracebacks (ValueError, KeyError,
+    # BadZipFile, ArrowInvalid); a checkpoint of other settings was found only by the pass
+    from overparam.cli import main
+
+    def shard(name, **arrays):
+        folder = tmp_path / name
+        folder.mkdir()
+        np.savez(folder / "a.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+        return str(folder / "a.npz")
+
+    good = shard("good", row=[1, 2], col=[2, 1], value=[1.0, 1.0])
+    out = tmp_path / "o" / "B.npz"
+
+    def run(path, *extra):
+        return main(["sketch", path, "--n", "10", "--sparsity", "1", "--no-progress",
+                     "--out", str(out), *extra])
+
+    trunc = tmp_path / "trunc.npz"
+    raw = open(good, "rb").read()
+    trunc.write_bytes(raw[:len(raw) // 2])
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"garbage")
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.zeros(3))
+    cases = [
+        (shard("nan", row=[1], col=[1], value=[np.nan]), "non-finite"),
+        (shard("range", row=[11], col=[1], value=[1.0]), "out of range"),
+        (shard("keys", a=[1]), "needs arrays row/col/value"),
+        (shard("cplx", row=[1], col=[1], value=[1j]), "must be real"),
+        (shard("asym", row=[1], col=[2], value=[1.0]), "not symmetric"),
+        (str(trunc), "cannot be read as a .npz file"),
+        (str(plain), "must be a structured array"),
+        (str(junk), "cannot be read as a .parquet file"),
+    ]
+    for path, msg in cases:
+        with pytest.raises(SystemExit, match=msg) as exc:
+            run(path)
+        text = str(exc.value.code)
+        assert text.startswith("overparam sketch: ") and "\n" not in text
+        if msg != "not symmetric":  # the sum's asymmetry belongs to no one shard
+            assert path in text
+    assert not out.exists()
+    with pytest.raises(SystemExit, match="below the diagonal"):
+        run(good, "--symmetry", "upper")
+    # a zero sketch cannot be decoded: one line, saying where the sketch is
+    with pytest.raises(SystemExit, match=r"sketch B is zero.*saved in"):
+        run(shard("zero", row=[1], col=[1], value=[0.0]), "--rank", "1")
+    # a checkpoint of other settings or other shards: refused before the pass
+    ckpt = tmp_path / "ckpt"
+    assert run(good, "--checkpoint", str(ckpt)) == 0
+    out.unlink()
+    capsys.readouterr()
+    for extra in (["--symmetry", "upper"], ["--primes", "3,5,7"]):
+        with pytest.raises(SystemExit, match="made with other settings"):
+            main(["sketch", good, "--n", "10", "--no-progress", "--out", str(out),
+                  "--checkpoint", str(ckpt)] + (["--sparsity", "1"] if "--primes" not in
+                                                 extra else []) + extra)
+    other = shard("other", row=[3], col=[3], value=[1.0])
+    with pytest.raises(SystemExit, match="partial sketch of other shards"):
+        run(other, "--checkpoint", str(ckpt))
+    with pytest.raises(SystemExit, match="made with other settings"):  # before --out's
+        main(["sketch", good, "--n", "10", "--sparsity", "2", "--no-progress",  # folder
+              "--out", str(tmp_path / "never" / "B.npz"), "--checkpoint", str(ckpt)])
+    assert not out.exists() and "sketch written" not in capsys.readouterr().out
+    # unreadable shards are found from their headers, before the output folder is made
+    for path in (str(trunc), str(junk), str(plain)):
+        with pytest.raises(SystemExit, match=path):
+            main(["sketch", path, "--n", "10", "--sparsity", "1", "--no-progress",
+                  "--out", str(tmp_path / "never" / "B.npz")])
+    assert not (tmp_path / "never").exists()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "mamstar-state.npz").write_bytes(b"junk")
+    with pytest.raises(SystemExit, match="mamstar-state.npz cannot be read"):
+        run(good, "--checkpoint", str(tmp_path / "bad"))
+    assert run(good, "--checkpoint", str(ckpt)) == 0  # the right settings resume
+
+
+def test_eigen_baselines_agree_with_eigh_and_refuse_complex_input():
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    rng = np.random.default_rng(5)
+    for trial in range(6):  # dense symmetric A: eigsh + truncation against eigh
+        n = int(rng.integers(8, 30))
+        s, k = int(rng.integers(1, n)), int(rng.integers(1, 4))
+        A = rng.standard_normal((n, n))
+        A = A + A.T
+        w, U = np.linalg.eigh(A)
+        for which in ("LM", "LA"):
+            o = np.argsort(-np.abs(w) if which == "LM" else -w, kind="stable")[:k]
+            res = eigsh_truncated(A, k, s, which=which)
+            np.testing.assert_allclose(res.info["eigenvalues"], w[o], rtol=1e-9, atol=1e-9)
+            X = res.info["vectors"].toarray()
+            for j in range(k):
+                t = np.zeros(n)
+                top = np.argsort(-np.abs(U[:, o[j]]))[:s]
+                t[top] = U[top, o[j]]
+                t /= np.linalg.norm(t)
+                assert min(np.linalg.norm(X[:, j] - t), np.linalg.norm(X[:, j] + t)) < 1e-7
+    F = sparse_eigen_problem(40, 2, 4, seed=1)
+    D = F.to_dense()
+    for f in (eigsh_truncated, truncated_power):
+        # a plain float cast dropped the imaginary parts with a ComplexWarning (and eigsh
+        # returned complex vectors for a complex sparse A)
+        for bad in (D + 0.1j * np.eye(40), sp.csr_array(D + 0.1j * np.eye(40))):
+            with pytest.raises(TypeError, match="must be real"):
+                f(bad, 2, 4)
+        op = aslinearoperator(sp.csr_array(D + 0.1j * np.eye(40)))
+        with pytest.raises(TypeError, match="must be real"):
+            f(op, 2, 4, **({"init": "random"} if f is truncated_power else {}))
+        for ok in (D + 0j, sp.csr_array(D + 0j), np.eye(40, dtype=bool),
+                   aslinearoperator(sp.csr_array(D + 0j))):
+            explicit = isinstance(ok, np.ndarray) or sp.issparse(ok)
+            kw = {"init": "random"} if f is truncated_power and not explicit else {}
+            res = f(ok, 2, 4, **kw)
+            assert res.x.dtype == np.float64 and res.status.name == "CONVERGED"
+        nan_op = aslinearoperator(sp.csr_array(D * np.nan))
+        with pytest.raises(ValueError, match="not finite"):
+            f(nan_op, 2, 4, **({"init": "random"} if f is truncated_power else {}))
+
+
+def test_eigen_baselines_at_extreme_scales():
+    # the symmetry check squared the entries (1e200: inf / inf = NaN passed the check,
+    # 1e-200: 0 read as A = 0), and the power method's norm overflowed or underflowed
+    # (eigenvalues 0 and MAX_ITER at 1e+-200)
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    A = np.random.default_rng(0).standard_normal((6, 6))
+    F = sparse_eigen_problem(40, 3, 4, seed=1)
+    D = F.to_dense()
+    for scale in (1e-200, 1e-160, 1e160, 1e200):
+        for f in (eigsh_truncated, truncated_power):
+            for bad in (A * scale, sp.csr_array(A * scale)):
+                with pytest.raises(ValueError, match="not symmetric"):
+                    f(bad, 1, 2)
+            res = f(D * scale, 3, 4)
+            assert res.status.name == "CONVERGED"
+            np.testing.assert_allclose(res.info["eigenvalues"] / scale, [1.0, 0.5, 0.25],
+                                       rtol=1e-10)
+
+
+def test_truncated_power_random_start_finds_a_sparse_matrix_eigenvectors():
+    # the random start kept s random positions: for a sparse A they missed its support,
+    # A x = 0, and eigenvalues 0 came back (MAX_ITER) in 4 of 5 seeds
+    from overparam.baselines.eigen import truncated_power
+
+    F = sparse_eigen_problem(200, 2, 5, seed=0)
+    for seed in range(5):
+        res = truncated_power(F.aslinearoperator(), 2, 5, init="random", seed=seed,
+                              truth=F)
+        assert res.status.name == "CONVERGED"
+        np.testing.assert_allclose(res.info["eigenvalues"], [1.0, 0.5], rtol=1e-10)
+        assert np.all(res.info["errors"]["l2_after"] < 1e-8)
+
+
+def test_eigen_baseline_errors_follow_eigen_errors():
+    # 'LA' positions past the implicit eigenvalue 0 of a rank-R < N truth were scored
+    # against the negative eigenvalue (l2 1.41, eigenvalue error 1), a double eigenvalue
+    # in the truth's own basis (l2 0.11 to 0.26 for exact eigsh bases), and a matrix as
+    # truth failed after the run
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    rng = np.random.default_rng(0)
+    n = 30
+    V = np.zeros((n, 2))
+    V[:4, 0], V[4:8, 1] = rng.standard_normal(4), rng.standard_normal(4)
+    V /= np.linalg.norm(V, axis=0)
+    A = FactoredMatrix([1.0, -0.5], V)
+    err = eigsh_truncated(A, 3, 4, which="LA").info["errors"]
+    assert err["l2_after"][0] < 1e-10
+    assert np.all(np.isnan(err["l2_after"][1:])) and np.all(np.isnan(err["eigenvalue"][1:]))
+    err = eigsh_truncated(A, 2, 4).info["errors"]  # "LM": both defined, both exact
+    assert np.all(err["l2_after"] < 1e-10) and np.all(err["eigenvalue"] < 1e-10)
+    W = np.zeros((n, 2))
+    W[:6], _ = np.linalg.qr(rng.standard_normal((6, 2)))
+    T = FactoredMatrix([1.0, 1.0], W)
+    for f in (eigsh_truncated, truncated_power):
+        res = f(T, 2, 6)
+        X = res.info["vectors"].toarray()
+        np.testing.assert_allclose(X @ X.T, W @ W.T, atol=1e-10)  # exact eigenspace
+        err = res.info["errors"]
+        for key in ("l2_after", "linf_after", "eigenvalue"):
+            assert np.all(err[key] < 1e-10), (f.__name__, key, err[key])
+    with pytest.raises(TypeError, match="a matrix is not accepted"):
+        eigsh_truncated(T.to_dense(), 2, 6, truth=T.to_dense())
+    with pytest.raises(ValueError, match="N = 31"):
+        truncated_power(T, 2, 6, truth=sparse_eigen_problem(31, 2, 3, seed=0))
+
+
+def test_eigen_baselines_refuse_bad_tolerances_and_iteration_counts():
+    # tol = NaN was an ARPACK error 3 (eigsh) or max_iter wasted steps per vector
+    # reported as MAX_ITER; max_iter <= 0 returned the start vectors as MAX_ITER results
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    D = sparse_eigen_problem(40, 3, 4, seed=1).to_dense()
+    for tol in (np.nan, -1.0, np.inf):
+        for f in (eigsh_truncated, truncated_power):
+            with pytest.raises(ValueError, match="tol must be finite"):
+                f(D, 2, 4, tol=tol)
+    for max_iter in (0, -1):
+        with pytest.raises(ValueError, match="max_iter must be >= 1"):
+            truncated_power(D, 2, 4, max_iter=max_iter)
+    res = truncated_power(D, 2, 4, max_iter=1, tol=0.0)  # the boundaries themselves
+    assert res.info["iterations"] == [1, 1]
+    np.testing.assert_allclose(eigsh_truncated(D, 2, 4, tol=0.0).info["eigenvalues"],
+                               [1.0, 0.5], rtol=1e-12)

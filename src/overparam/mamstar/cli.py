@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import zipfile
 from pathlib import Path
 
 __all__ = ["add_parser", "command"]
+
+# what reading bad data raises (a corrupt or wrong-structure shard, NaN or out-of-range
+# entries, a checkpoint of other settings, a zero sketch at the decode): reported as one
+# "overparam sketch: ..." line with exit status 1, not as a traceback
+_DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError,
+                zipfile.BadZipFile)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -54,10 +61,52 @@ def _check_out(path: Path) -> None:
         raise _die(f"--out {path}: folder {path.parent} is not writable")
 
 
+def _message(exc: BaseException) -> str:
+    # str(KeyError) is the repr of its message (quoted)
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _open_shard(path: str) -> None:
+    """Read only the header of a shard (zip directory, .npy header, Parquet footer), so
+    that an unreadable or wrong-structure shard is refused, by name, before the pass:
+    mid-pass, numpy's and pyarrow's errors ("File is not a zip file") name no file."""
+    import numpy as np
+
+    from .sketch import _NAMES
+
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                names = set(z.files)
+        elif suffix == ".npy":
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            if arr.dtype.names is None:
+                raise TypeError("a .npy shard must be a structured array with fields "
+                                "row/col/value")
+            names = set(arr.dtype.names)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = set(pq.ParquetFile(path).schema_arrow.names)
+        else:
+            return  # read_shard names unknown formats
+    except ImportError:  # pyarrow missing: its own message says what to install
+        raise
+    except TypeError as exc:  # ours: not a structured array
+        raise ValueError(f"{path}: {exc}") from None
+    except Exception as exc:  # OSError, BadZipFile, pyarrow's ArrowException, ...
+        raise ValueError(f"{path}: cannot be read as a {suffix} file: "
+                         f"{_message(exc)}") from None
+    if not any(set(c) <= names for c in _NAMES):
+        raise ValueError(f"{path}: a COO shard needs arrays row/col/value (or i/j/v), "
+                         f"found {sorted(names)}")
+
+
 def command(args) -> int:
     from .._core import check_int
     from .api import _check_recover, _kind, _plan, recover, sketch
-    from .sketch import _shard_files
+    from .sketch import _STATE, _load_state, _shard_files
 
     try:
         primes = [int(p) for p in args.primes.split(",")] if args.primes else None
@@ -116,16 +165,39 @@ def command(args) -> int:
                            has_bits=bool(bits))
     except (ValueError, TypeError, MemoryError) as exc:
         raise _die(str(exc)) from None
+    try:
+        for f in shards:
+            _open_shard(f)
+        state = Path(args.checkpoint) / _STATE if args.checkpoint is not None else None
+        if state is not None and state.exists():
+            # a state of other settings or shards was found only by the pass (as it
+            # starts, but after the output folder was made); same test as the pass
+            try:
+                _load_state(state.parent, M, args.symmetry, bits, 0, shards)
+            except _DATA_ERRORS as exc:
+                if str(state) in _message(exc):  # a mismatch, named
+                    raise
+                raise ValueError(f"--checkpoint {args.checkpoint}: {state} cannot be read "
+                                 f"({_message(exc)}); delete it or use another "
+                                 "folder") from None
+    except _DATA_ERRORS as exc:
+        raise _die(_message(exc)) from None
     _check_out(out)  # last: it creates the output's folder
-    sk = sketch(shards, n, matrix=M, symmetry=args.symmetry, bits=bits,
-                checkpoint=args.checkpoint, executor=args.executor, workers=args.workers,
-                address=args.address, progress=args.progress)
+    try:  # errors in the data itself (NaN, out-of-range indices, corrupt arrays)
+        sk = sketch(shards, n, matrix=M, symmetry=args.symmetry, bits=bits,
+                    checkpoint=args.checkpoint, executor=args.executor,
+                    workers=args.workers, address=args.address, progress=args.progress)
+    except _DATA_ERRORS as exc:
+        raise _die(_message(exc)) from None
     out = sk.save(args.out)
     print(f"sketch written to {out}: N = {sk.M.n}, m = {sk.M.m}, K = {sk.M.K}, "
           f"{sk.n_entries} entries from {sk.info.get('shards')} shards "
           f"({sk.info.get('resumed', 0)} resumed) in {sk.info.get('seconds', 0):.2f} s")
     if args.rank is not None:
-        res = recover(sk, args.rank, s, decoder=args.decoder, progress=args.progress)
+        try:  # e.g. a zero sketch (A = 0): nothing to decode, the sketch is saved
+            res = recover(sk, args.rank, s, decoder=args.decoder, progress=args.progress)
+        except _DATA_ERRORS as exc:
+            raise _die(f"{_message(exc)} (the sketch is saved in {out})") from None
         import numpy as np
 
         vec = Path(args.out).with_suffix(".vectors.npz")

@@ -46,6 +46,24 @@ def eigen_decay(r: int, decay: str = "expo") -> np.ndarray:
     raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}")
 
 
+def _real(x: Any, what: str) -> Any:
+    """``x`` (array-like or scipy sparse) with real values; a complex one only when its
+    imaginary parts are all 0.
+
+    A is real symmetric: a float cast would drop the imaginary parts of complex
+    eigenvalues or vectors (a Hermitian A) with a mere ComplexWarning, and the matrix
+    would silently be another one.
+    """
+    a = sp.csc_array(x) if sp.issparse(x) else np.asarray(x)  # duplicates summed
+    if np.iscomplexobj(a):
+        im = a.data.imag if sp.issparse(a) else a.imag
+        if np.any(im != 0):
+            raise TypeError(f"{what} must be real (A is a real symmetric matrix), got "
+                            "complex values with nonzero imaginary parts")
+        a = a.real
+    return a
+
+
 @dataclass(frozen=True, eq=False)
 class FactoredMatrix:
     """A symmetric ``A = V diag(eigenvalues) V^T`` with sparse V (N x r).
@@ -67,8 +85,8 @@ class FactoredMatrix:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        lam = np.asarray(self.eigenvalues, dtype=float).reshape(-1)
-        V = sp.csc_array(self.vectors, dtype=float)
+        lam = np.asarray(_real(self.eigenvalues, "eigenvalues"), dtype=float).reshape(-1)
+        V = sp.csc_array(_real(self.vectors, "vectors"), dtype=float)
         if V.shape[1] != lam.size:
             raise ValueError(f"{lam.size} eigenvalues but {V.shape[1]} vectors")
         if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(V.data))):
