@@ -661,3 +661,16 @@ def test_odd_override_values_are_refused_with_the_key_path(override, fragment):
 def test_a_big_seed_is_still_a_spec_value():
     # the root seed is hashed into the problem seeds, never stored in a column
     assert load_spec(spec_dict(), ["experiment.seed=99999999999999999999"])
+
+
+def test_an_unknown_plot_stat_is_refused_before_the_sweep():
+    # curve plots draw "mean" or "median"; "sem" was refused only when drawing, after the
+    # whole sweep had run (and before that silently drew the median)
+    data = {"experiment": {"name": "t", "trials": 1, "metrics": ["rel_error"]},
+            "problem": {"n": 10, "m": 5, "s": 1},
+            "methods": [{"name": "basis_pursuit"}],
+            "plots": [{"kind": "curve", "x": "m", "y": "rel_error", "stat": "sem"}]}
+    with pytest.raises(SpecError, match=r"plots\[0\]\.stat: 'sem' is not one of mean, median"):
+        load_spec(data)
+    data["plots"][0]["stat"] = "median"
+    assert load_spec(data).data["plots"][0]["stat"] == "median"

@@ -286,3 +286,99 @@ def test_a_plot_name_cannot_leave_the_plots_folder(folder, tmp_path, name):
         plots.plot(folder, "curve", x="m", name=name, out=tmp_path / "p")
     assert not (tmp_path.parent / "escape.png").exists()
     assert plots.plot(folder, "curve", x="m", name="ok", out=tmp_path / "p")[0].name == "ok.png"
+
+
+# ------------------------------------------------------------------- regression tests
+def test_a_legend_of_hundreds_of_entries_stays_on_the_figure():
+    # one column of 300 entries ran off the bottom of a 3.8 in figure: 20 were shown
+    labels = [f"configuration {i:03d}" for i in range(300)]
+    df = pd.DataFrame(dict(label=np.repeat(labels, 2), m=[10, 20] * 300, recovered=0.5))
+    fig = plots.curve(df, "m", "recovered", theory=False)
+    fig.draw_without_rendering()
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == labels
+    assert fig.bbox.contains(*legend.get_window_extent().p0)
+    assert fig.bbox.contains(*legend.get_window_extent().p1)
+    assert fig.get_figwidth() < 25 and fig.get_figheight() < 30     # not one long strip
+    assert not legend.get_window_extent().overlaps(fig.axes[0].get_window_extent())
+    # a few entries: one column, the figure keeps its height
+    fig = plots.curve(df[df.label.isin(labels[:8])], "m", "recovered", theory=False)
+    assert fig.get_figheight() == pytest.approx(3.8)
+    fig.draw_without_rendering()
+    box = fig.legends[0].get_window_extent()
+    texts = [t.get_window_extent() for t in fig.legends[0].get_texts()]
+    assert all(t.x0 < box.x0 + box.width / 2 for t in texts)             # one column
+
+
+def test_huge_integer_valued_hues_are_short_legend_entries():
+    # float(1e300).is_integer(): the entry was "init_scale=1000000000000000052504760..."
+    # (301 digits), which widened the figure by 23 in once the legend moved out
+    df = pd.DataFrame(dict(label="a", init_scale=np.repeat([1e300, 1e200, 1e3, 2.5], 2),
+                           m=[10, 20] * 4, rel_error=1.0))
+    fig = plots.curve(df, "m", "rel_error", hue="init_scale", theory=False)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["init_scale=1e+300", "init_scale=1e+200", "init_scale=1000",
+                     "init_scale=2.5"]
+    fig = plots.phase(df.assign(s=1), "s", "m", "rel_error", facet="init_scale",
+                      theory=False)
+    assert [ax.get_title() for ax in fig.axes[:4]] == texts
+
+
+def test_curve_refuses_an_unknown_stat_and_hue_equal_to_x():
+    # stat="sem" (or "Mean") silently drew the median; hue == x failed inside pandas with
+    # "cannot insert m, already exists"
+    df = pd.DataFrame(dict(label="a", m=[10, 10, 20, 20], rel_error=[1.0, 3.0, 1.0, 1.0]))
+    for stat in ("sem", "Mean", ""):
+        with pytest.raises(ValueError, match="stat must be one of mean, median"):
+            plots.curve(df, "m", "rel_error", stat=stat)
+    with pytest.raises(ValueError, match="hue and x are both 'm'"):
+        plots.curve(df, "m", "rel_error", hue="m")
+    line = plots.curve(df, "m", "rel_error", stat="mean").axes[0].get_lines()[0]
+    assert line.get_ydata().tolist() == [2.0, 1.0]
+
+
+def test_a_median_curve_of_a_boolean_column():
+    # `success` is stored as bool: quantile raised "Cannot use quantile with bool dtype"
+    df = pd.DataFrame(dict(label="a", m=[10, 10, 10, 20, 20, 20],
+                           success=[True, False, False, True, True, False]))
+    line = plots.curve(df, "m", "success", stat="median").axes[0].get_lines()[0]
+    assert line.get_ydata().tolist() == [0.0, 1.0]
+
+
+def test_auto_log_over_the_whole_float_range_warns_nothing():
+    # max / min overflowed (RuntimeWarning) for 1e-320 ... 1e10
+    import warnings
+
+    from overparam.plots.figures import _auto_log
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _auto_log(np.array([1e-320, 1e10]))
+        assert not _auto_log(np.array([1.0, 99.0])) and _auto_log(np.array([1.0, 100.0]))
+
+
+def test_trace_on_a_linear_axis_keeps_iteration_0_and_names_a_missing_iter():
+    # iteration 0 (the initial value) was dropped also when logx=False
+    tr = pd.DataFrame(dict(label="a", iter=[0, 1, 2, 4] * 2, residual=[1.0, 0.5, 0.2, 0.1] * 2))
+    lin = plots.trace(tr, "residual", logx=False).axes[0].get_lines()[0]
+    assert lin.get_xdata().tolist() == [0, 1, 2, 4]
+    log = plots.trace(tr, "residual").axes[0].get_lines()[0]
+    assert log.get_xdata().tolist() == [1, 2, 4]
+    with pytest.raises(KeyError, match="no column 'iter'"):
+        plots.trace(tr.drop(columns="iter"), "residual")
+
+
+def test_a_log_rate_axis_and_a_phase_of_one_axis():
+    # logy=True on a rate: set_ylim(-0.03, ...) warned "Attempt to set non-positive ylim on
+    # a log-scaled axis"; x == y in a phase failed in pandas ("Grouper for 's' not
+    # 1-dimensional")
+    import warnings
+
+    df = pd.DataFrame(dict(label="a", s=1, m=[10, 10, 20, 20], recovered=[0.2, 0.4, 1, 1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plots.curve(df, "m", "recovered", logy=True, theory=False).axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim()[1] == 1.03 and ax.get_ylim()[0] > 0
+    assert plots.curve(df, "m", "recovered", theory=False).axes[0].get_ylim() == (-0.03, 1.03)
+    with pytest.raises(ValueError, match="x and y are both 's'"):
+        plots.phase(df, "s", "s")

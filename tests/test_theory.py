@@ -161,3 +161,78 @@ def test_formula_bounds_the_monte_carlo_statistical_dimension(s, n):
     assert d - mc > 0.3  # the formula is not the exact value (O(1) above it here)
     if s == n == 1:
         assert mc == pytest.approx(0.5, abs=4 * se)
+
+
+@pytest.mark.parametrize("s, n", [(10**400, 10**401), (3, 10**400), (-(10**400), 3)],
+                         ids=["s_n_huge", "n_huge", "s_huge_negative"])
+def test_statistical_dimension_refuses_integers_beyond_the_floats(s, n):
+    # float(10**400) raised OverflowError ("int too large to convert to float"), not the
+    # documented ValueError
+    with pytest.raises(ValueError, match="s and n must be finite"):
+        l1_statistical_dimension(s, n)
+
+
+def _delta_mpmath(s, n):
+    # independent: 40-digit closed form of the tail, minimum by bisection on the derivative
+    # 2 s tau - 4 (n - s) (phi(tau) - tau Q(tau)), increasing in tau (a convex objective)
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(40):
+        s, n = mp.mpf(s), mp.mpf(n)
+
+        def f(t):
+            return s * (1 + t * t) + (n - s) * 2 * ((1 + t * t) * mp.ncdf(-t) - t * mp.npdf(t))
+
+        def df(t):
+            return 2 * s * t - 4 * (n - s) * (mp.npdf(t) - t * mp.ncdf(-t))
+
+        lo, hi = mp.mpf(0), mp.mpf(80)
+        if df(lo) >= 0:
+            return float(f(lo))
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if df(mid) < 0 else (lo, mid)
+        return float(f(lo))
+
+
+@pytest.mark.parametrize("s, n", [(1, 2), (0.5, 1), (1, 1.0000001), (1e-12, 1), (2, 3),
+                                  (199.9999, 200), (7, 1e6), (1, 1e15), (1e-100, 1),
+                                  (1e200, 3e200)])
+def test_statistical_dimension_against_40_digit_arithmetic(s, n):
+    # the ends of the curve (s -> 0, s -> n), tiny n - s and extreme ratios
+    assert l1_statistical_dimension(s, n) == pytest.approx(_delta_mpmath(s, n), rel=1e-12,
+                                                          abs=0)
+
+
+# ------------------------------------------- metrics.errors (relative_error's accuracy)
+def _relative_error_exact(x, ref):
+    # exact rational sums of squares, one rounding at the end (mpmath square roots)
+    from fractions import Fraction
+
+    mp = pytest.importorskip("mpmath")
+    num = sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(x, ref))
+    den = sum(Fraction(float(b)) ** 2 for b in ref)
+    with mp.workdps(40):
+        return float(mp.sqrt(mp.mpf(num.numerator) / num.denominator
+                             / (mp.mpf(den.numerator) / den.denominator)))
+
+
+def test_relative_error_of_nearly_equal_vectors_is_accurate():
+    # x and x_ref were both divided by max|x_ref| (3 here, not a power of two) before
+    # subtracting: the roundings, ~1e-16 absolute, swamped a small difference (2.1e-16
+    # reported for 1.4e-16; 1e-5 relative off at 1.6e-11, in random draws)
+    from overparam.metrics.errors import relative_error
+
+    ref = np.array([3.0, 1.0])
+    x = np.array([np.nextafter(3.0, 4.0), 1.0])
+    assert relative_error(x, ref) == pytest.approx(_relative_error_exact(x, ref), rel=1e-14,
+                                                   abs=0)
+    rng = np.random.default_rng(7)
+    for scale in (1e-300, 1e-8, 1.0, 3e5, 1e300, 1.7e308):
+        for gap in (1e-15, 1e-11, 1e-6):
+            ref = rng.standard_normal(5) * (scale / 3)
+            x = ref * (1 + gap * rng.standard_normal(5))
+            assert relative_error(x, ref) == pytest.approx(_relative_error_exact(x, ref),
+                                                           rel=1e-13, abs=0)
+    # the overflow guard it served still holds: entries near 1e308 of opposite signs
+    assert relative_error([1.5e308, -1.5e308], [-1.5e308, 1.5e308]) == 2.0
+    assert relative_error([3e-320, 0.0], [1e-320, 0.0]) == pytest.approx(2.0, rel=0.01)

@@ -39,7 +39,10 @@ def _real_scalar(value: Any, name: str) -> float:
     """A real scalar (Python or NumPy number, 0-d array); bool, str, complex and arrays are
     refused (``float('3')`` and ``float(True)`` would pass silently)."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the floats (10**400): not finite
+            return float("inf") if value > 0 else float("-inf")
     arr = np.asarray(value)
     if arr.ndim != 0:
         raise TypeError(f"{name} must be a scalar, got shape {arr.shape} (use "

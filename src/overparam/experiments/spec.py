@@ -65,11 +65,13 @@ from .measures import METRICS
 from .methods import check_value, get_method
 
 __all__ = ["Spec", "SpecError", "MethodConfig", "load_spec", "parse_override",
-           "apply_overrides", "EXECUTORS", "PLOT_KINDS", "PLOT_OPTIONS", "PLOT_FORMATS"]
+           "apply_overrides", "EXECUTORS", "PLOT_KINDS", "PLOT_OPTIONS", "PLOT_FORMATS",
+           "PLOT_STATS"]
 
 EXECUTORS = ("serial", "processes", "dask")
 PLOT_KINDS = ("phase", "curve", "trace")
 PLOT_FORMATS = ("png", "pdf", "svg")     # what `plots.plot` writes
+PLOT_STATS = ("mean", "median")         # the centre line of a curve plot
 # the options of each kind (besides kind, name, format); x / y / value / hue are mapped to
 # the drawing function's own names by `plots.plot`
 PLOT_OPTIONS = {
@@ -463,6 +465,10 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             if fmt not in PLOT_FORMATS:
                 raise SpecError(f"plots[{i}].format: {fmt!r} is not one of "
                                 f"{', '.join(PLOT_FORMATS)}")
+        if "stat" in table and table["stat"] not in PLOT_STATS:
+            # else refused only when drawing, after the sweep
+            raise SpecError(f"plots[{i}].stat: {table['stat']!r} is not one of "
+                            f"{', '.join(PLOT_STATS)}")
         name = table.get("name")
         if name is not None and not is_plot_stem(name):
             raise SpecError(f"plots[{i}].name: must be a file stem without a folder, "

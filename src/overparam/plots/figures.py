@@ -18,6 +18,7 @@ _PALETTE = "tab10"
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 _LEGEND_INSIDE = 5  # more entries than this go right of the axes, off the data
+_LEGEND_COLUMNS = 4  # columns of such a legend at most (then the figure grows taller)
 
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.8)):
@@ -48,9 +49,21 @@ def _legend(fig, ax) -> None:
     if len(handles) <= _LEGEND_INSIDE:
         ax.legend(fontsize="small")
         return
+    legend = fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    # one column taller than the figure ran off its bottom (300 entries: 20 shown, the
+    # rest cut away): as many columns as the measured height needs, up to
+    # _LEGEND_COLUMNS, then a taller figure
+    height = legend.get_window_extent(fig.canvas.get_renderer()).height / fig.dpi
+    ncols = min(int(np.ceil(height / (0.95 * fig.get_figheight()))), _LEGEND_COLUMNS)
+    if ncols > 1:
+        legend.remove()
+        fig.legend(handles, labels, loc="outside right upper", fontsize="small",
+                   ncols=ncols)
+    rows = int(np.ceil(len(handles) / ncols))
+    fig.set_figheight(max(fig.get_figheight(), height * rows / len(handles) / 0.95 + 0.1))
     # about 0.075 in per character at "small" (8.3 pt) plus the handle and padding
-    fig.set_figwidth(fig.get_figwidth() + 0.9 + 0.075 * max(len(t) for t in labels))
-    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    fig.set_figwidth(fig.get_figwidth()
+                     + ncols * (0.9 + 0.075 * max(len(t) for t in labels)))
 
 
 def _frame(source: Any):
@@ -102,7 +115,8 @@ def _auto_log(values: np.ndarray) -> bool:
     except (TypeError, ValueError):  # a column of strings (e.g. x = "method"): linear
         return False
     v = v[np.isfinite(v)]
-    return bool(v.size and np.all(v > 0) and v.max() / v.min() >= 100)
+    # in logarithms: max / min overflows (with a warning) for e.g. 1e-320 ... 1e10
+    return bool(v.size and np.all(v > 0) and np.log10(v.max()) - np.log10(v.min()) >= 2)
 
 
 def _single(df, col: str) -> Any:
@@ -162,7 +176,10 @@ def _hue_label(hue: str, key: Any) -> str:
         return str(key)
     if key is None or _isnan(key):
         key = "none"  # rows without this parameter
-    elif isinstance(key, (float, np.floating)) and float(key).is_integer():
+    elif isinstance(key, (float, np.floating)) and float(key).is_integer() \
+            and abs(key) < 1e15:
+        # (not beyond: init_scale = 1e300 was a legend entry of 301 digits, which
+        # widened the figure by 23 in)
         key = int(key)
     elif isinstance(key, (float, np.floating)):
         key = f"{key:g}"
@@ -172,6 +189,8 @@ def _hue_label(hue: str, key: Any) -> str:
 def _summary(df, x: str, y: str, hue: str | None, stat: str):
     """Per (hue, x): centre, low, high, count."""
     groups = [hue, x] if hue else [x]
+    if df[y].dtype == bool:  # e.g. `success`: quantile refuses booleans (stat="median")
+        df = df.assign(**{y: df[y].astype(float)})
     g = df.groupby(groups, sort=True, dropna=False)[y]
     if stat == "mean":
         centre = g.mean()
@@ -234,7 +253,21 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    KeyError
+        A column of ``x``, ``y``, ``hue`` or ``where`` is not in the results.
+    ValueError
+        ``stat`` is not ``"mean"`` or ``"median"``, ``hue`` equals ``x``, or no row is
+        left to draw.
     """
+    from ..experiments.spec import PLOT_STATS  # one list, also checked by specs
+
+    if stat is not None and stat not in PLOT_STATS:  # (any other value drew the median)
+        raise ValueError(f"stat must be one of {', '.join(PLOT_STATS)}, got {stat!r}")
+    if hue is not None and hue == x:  # (pandas: "cannot insert m, already exists")
+        raise ValueError(f"hue and x are both {x!r}: give another hue (or hue=None)")
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, hue)
     df = _with_errors(df[df[x].notna()], y)
@@ -259,7 +292,8 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     if logy if logy is not None else (y not in RATES and _auto_log(table["centre"])):
         ax.set_yscale("log")
     if y in RATES:
-        ax.set_ylim(-0.03, 1.03)
+        # (a log axis, asked for, has no room below 0: -0.03 was ignored with a warning)
+        ax.set_ylim(*((-0.03, 1.03) if ax.get_yscale() == "linear" else (None, 1.03)))
     numeric = _numbers(df[x].unique())
     if ax.get_xscale() == "linear" and numeric is not None and \
             np.all(np.mod(numeric, 1) == 0):
@@ -289,6 +323,8 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     -------
     matplotlib.figure.Figure
     """
+    if x == y:  # (pandas: "Grouper for 's' not 1-dimensional")
+        raise ValueError(f"x and y are both {x!r}: a phase diagram needs two axes")
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, value, facet)
     df = _with_errors(df[df[x].notna() & df[y].notna()], value)
@@ -434,8 +470,8 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
           logy: bool | None = None, title: str | None = None):
     """A trace field against iterations from stored traces (``experiment.traces = true``),
     median and interquartile band over trials, one line per ``hue`` value. Iterations are
-    on a log axis unless ``logx=False``; ``logy`` defaults to log when the values span
-    decades.
+    on a log axis unless ``logx=False`` (a linear axis also shows iteration 0, the
+    initial value); ``logy`` defaults to log when the values span decades.
 
     Returns
     -------
@@ -452,8 +488,10 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     if df.empty:
         raise ValueError("no traces stored: run the spec with experiment.traces = true")
     df = filter_rows(df, where)
-    _check_columns(df, field, hue)
-    table = _summary(df[df["iter"] > 0], "iter", field, hue, "median")
+    _check_columns(df, "iter", field, hue)
+    logx = True if logx is None else logx
+    # iteration 0 has no place on a log axis only: a linear one keeps the initial value
+    table = _summary(df[df["iter"] > 0] if logx else df, "iter", field, hue, "median")
     fig, (ax,) = _figure()
     for i, key in enumerate(_hue_order(df, hue)):
         t = _select(table, hue, key)
@@ -464,7 +502,7 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
                         markevery=0.1, **style)
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
-    if logx is None or logx:
+    if logx:
         ax.set_xscale("log")
     if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
         ax.set_yscale("log")
