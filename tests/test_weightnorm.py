@@ -246,3 +246,73 @@ def test_wn_gd_refuses_complex_targets():
         wn_gd(prob.A.to_dense(), prob.y + 1j, max_iter=2)
     with pytest.raises(TypeError, match="y must be real"):
         wn_gd_batch([overparam.problems.Problem(prob.A, prob.y + 1j)], max_iter=2)
+
+
+def test_wn_gd_refuses_hadamard_coordinate_policies():
+    """x / mirror steps map each leaf as a non-negative Hadamard factor (p**L, log p):
+    as objects they silently ran another algorithm (5 steps 3e-4 away from WN-GD's
+    parameters); as strings the parser asked for a depth wn_gd had been given."""
+    from overparam.dynamics.steps import Nesterov
+
+    prob = sparse_recovery(8, 5, 2, seed=4)
+    for step in ("nesterov@mirror", "auto@x", Constant(0.02, space="x", depth=2),
+                 Nesterov(space="mirror", depth=2),
+                 RadiusScaled(Constant(0.02, space="mirror", depth=2), 3.0)):
+        with pytest.raises(ValueError, match="polar coordinates"):
+            wn_gd(prob, step=step, max_iter=2)
+        with pytest.raises(ValueError, match="polar coordinates"):
+            wn_gd_batch([prob], step=step, max_iter=2)
+    # u-space policies (strings, objects, wrapped) still run
+    for step in ("nesterov", "auto@u", RadiusScaled(Constant(0.02), 3.0)):
+        assert wn_gd(prob, step=step, max_iter=3, tol=0.0).n_iter == 3
+
+
+def test_wn_gd_batch_names_mismatched_shapes():
+    """Problems of two shapes (with truths) failed in np.stack with a message that named
+    no shapes, before the driver's shape check."""
+    probs = [sparse_recovery(12, 6, 2, seed=0), sparse_recovery(10, 6, 2, seed=0)]
+    with pytest.raises(ValueError, match=r"share one shape.*\(6, 10\).*\(6, 12\)"):
+        wn_gd_batch(probs, max_iter=2)
+
+
+def test_hadamard_nonneg_must_be_a_bool():
+    """``nonneg="False"`` is truthy: hadamard_gd silently ran the non-negative model
+    (min x 6e-26 against -0.24 for the signed one, info["nonneg"] = "False")."""
+    prob = sparse_recovery(10, 5, 2, seed=1)
+    for bad in ("False", "no", 1, None):
+        with pytest.raises(TypeError, match="nonneg"):
+            Hadamard(nonneg=bad)
+        with pytest.raises(TypeError, match="nonneg"):
+            overparam.hadamard_gd(prob, nonneg=bad, max_iter=2)
+    assert Hadamard(nonneg=np.bool_(True)).nonneg is True
+    signed = overparam.hadamard_gd(prob, nonneg=np.bool_(False), init_scale=0.1,
+                                   max_iter=2000)
+    assert signed.x.min() < -0.1                     # the signed model, as asked
+
+
+def test_two_layer_net_refuses_complex_inputs():
+    """A complex X gave complex predictions through the driver (a ComplexWarning, then a
+    NaN loss) instead of an error: the network is real."""
+    from overparam.models import TwoLayerNet
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, 3))
+    with pytest.raises(TypeError, match="X must be real"):
+        TwoLayerNet(X + 0.5j, 1, width=4)
+    with pytest.raises(TypeError, match="X must be real"):
+        TwoLayerNet(X + 0j, 1, width=4)
+    net = TwoLayerNet(X.astype(int), 1, width=4)     # real integer inputs: fine
+    assert np.asarray(net.signal(net.init(None))).dtype == np.float64
+
+
+def test_two_layer_net_seed_range():
+    """PRNGKey takes a C long: a seed of 2**63 was accepted, then init() failed with an
+    OverflowError; the ends of the range still work."""
+    from overparam.models import TwoLayerNet
+
+    X = np.ones((4, 2))
+    for bad in (2**63, -(2**63) - 1, np.uint64(2**63)):
+        with pytest.raises(ValueError, match="seed"):
+            TwoLayerNet(X, 2, seed=bad)
+    for ok in (2**63 - 1, -(2**63)):
+        assert np.all(np.isfinite(TwoLayerNet(X, 2, width=3, seed=ok).init(None)["W1"]))

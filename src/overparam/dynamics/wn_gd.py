@@ -57,12 +57,29 @@ class RadiusScaled:
         return self.base.update(params, grads, state, ctx)
 
 
+def _check_polar_policy(policy: Any) -> None:
+    """Refuse a policy (or a wrapped ``base`` policy) that steps in ``"x"`` or
+    ``"mirror"`` coordinates: those map each leaf as a non-negative Hadamard factor
+    (``p**L``, ``log p``), which the radii and directions are not."""
+    while policy is not None:
+        space = getattr(policy, "space", "u")
+        if space != "u":
+            raise ValueError(f"wn_gd steps in the polar coordinates (space 'u'); "
+                             f"space={space!r} is for Hadamard factors, got {policy!r}")
+        policy = getattr(policy, "base", None)
+
+
 def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
            record):
     ratio = check_positive(radius_step_ratio, "radius_step_ratio")
     model = WeightNormDiagonal(depth=depth, init_scale=init_scale, variant=variant,
                                renormalize=renormalize, radius_scale=ratio)
-    return model, as_policy(step), make_config(max_iter, tol, record)
+    # with the depth, a string such as "nesterov@mirror" parses and is refused below
+    # (without it the parser asked for a depth that wn_gd had been given); as policy
+    # objects, x / mirror steps silently ran another algorithm than WN-GD
+    policy = as_policy(step, depth=model.depth)
+    _check_polar_policy(policy)
+    return model, policy, make_config(max_iter, tol, record)
 
 
 def _info(model) -> dict:
@@ -104,6 +121,8 @@ def wn_gd(
         Directions back on the unit sphere after each step (polar coordinates).
     step : "auto", float or policy
         Step of the directions (``"auto"``: a fraction of 2 / the model's Hessian bound).
+        Policies step in the parameters (space ``"u"``); ``"@x"`` / ``"@mirror"`` are
+        refused (they are coordinates of Hadamard factors).
     radius_step_ratio : float
         The radii step with ``radius_step_ratio * step``.
     max_iter, tol, record, metrics
@@ -163,6 +182,10 @@ def wn_gd_batch(
         return []
     model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,
                                 radius_step_ratio, max_iter, tol, record)
+    # before stacking the truths, whose np.stack error named no shapes
+    shapes = {p.shape for p in problems}
+    if len(shapes) != 1:
+        raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
     with_truth = all(p.x_true is not None for p in problems)
     metrics = (("rel_error", _rel_error),) if with_truth else ()
     truth = np.stack([p.x_true for p in problems]) if with_truth else None

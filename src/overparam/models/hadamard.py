@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
 from .._core import check_depth, check_positive
 
@@ -49,6 +50,11 @@ class Hadamard:
     def __post_init__(self) -> None:
         object.__setattr__(self, "depth", check_depth(self.depth))
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
+        # a truthy stand-in (e.g. the string "False" from a config) silently ran the
+        # non-negative model x = u^L
+        if not isinstance(self.nonneg, (bool, np.bool_)):
+            raise TypeError(f"nonneg must be a bool, got {type(self.nonneg).__name__}")
+        object.__setattr__(self, "nonneg", bool(self.nonneg))
 
     # -- the parametrization contract ---------------------------------------------------
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import check_finite_array, check_int, check_positive
+from .._core import check_int, check_positive, check_real_array
 
 __all__ = ["TwoLayerNet", "ACTIVATIONS"]
 
@@ -31,7 +31,7 @@ class TwoLayerNet:
     Parameters
     ----------
     X : array of shape (N, d)
-        Training inputs.
+        Training inputs (real and finite).
     out_dim : int
         Outputs per input (e.g. 10 one-hot classes).
     width : int
@@ -42,7 +42,8 @@ class TwoLayerNet:
         Multiplies the standard initialization ``W1 ~ N(0, 1/d)``, ``W2 ~ N(0, 1/width)``
         (biases 0).
     seed : int
-        Seed of the initialization (``init(key=None)`` uses it: a fixed theta_0).
+        Seed of the initialization (``init(key=None)`` uses it: a fixed theta_0), in
+        ``[-2**63, 2**63)``.
 
     Notes
     -----
@@ -59,13 +60,19 @@ class TwoLayerNet:
     _X: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        X = check_finite_array(self.X, "X", ndim=2)
+        # a real network: complex inputs gave complex predictions, a ComplexWarning in
+        # the driver (its gradients are real) and a NaN loss
+        X = check_real_array(self.X, "X", ndim=2)
         object.__setattr__(self, "_X", jnp.asarray(X))
         object.__setattr__(self, "out_dim", check_int(self.out_dim, "out_dim", minimum=1))
         object.__setattr__(self, "width", check_int(self.width, "width", minimum=1))
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
         # PRNGKey would truncate a float seed silently (1.7 -> 1) or fail under tracing
-        object.__setattr__(self, "seed", check_int(self.seed, "seed"))
+        seed = check_int(self.seed, "seed")
+        # PRNGKey takes a C long: beyond it init() failed with an OverflowError
+        if not -(2**63) <= seed < 2**63:
+            raise ValueError(f"seed must lie in [-2**63, 2**63), got {seed}")
+        object.__setattr__(self, "seed", seed)
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
                              f"got {self.activation!r}")

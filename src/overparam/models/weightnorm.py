@@ -136,10 +136,12 @@ class WeightNormDiagonal:
     -----
     Parameter names: radii start with ``"r"``, directions with ``"d"`` (the WN-GD front end
     scales the radius step by ``radius_step_ratio`` from these names). Radii are 0-d
-    arrays. ``hessian_bound`` (for ``step="auto"``): with ``u = r d/||d||``, the Jacobian
-    of a block is ``L diag(u^(L-1)) [d/||d||, (r/||d||)(I - d d^T/||d||^2)]``, of norm at most
-    ``L max|u|^(L-1) max(1, r/||d||)``; the residual part is bounded term by term (using
-    ``||sum_i c_i Hess(d_i/||d||)|| <= 6 ||c|| / ||d||^2``).
+    arrays (``factor``, ``stacked``) or of shape (n,) (``coordinate``). ``hessian_bound``
+    (for ``step="auto"``): with ``u = r d/||d||`` and the stored radius ``r / sqrt(rho)``,
+    the Jacobian of a block is
+    ``L diag(u^(L-1)) [sqrt(rho) d/||d||, (r/||d||)(I - d d^T/||d||^2)]``, of norm at most
+    ``L max|u|^(L-1) max(sqrt(rho), r/||d||)``; the residual part is bounded term by term
+    (using ``||sum_i c_i Hess(d_i/||d||)|| <= 6 ||c|| / ||d||^2``).
     """
 
     depth: int = 2
