@@ -723,3 +723,78 @@ def test_network_passes_on_a_failed_layer(monkeypatch):
     assert res.status is Status.NUMERICAL_ERROR and "layer 1" in res.message
     monkeypatch.setattr(net_mod, "layer", real)
     assert quantize_network(params, rng.standard_normal((30, 20)), 2, "msq").success
+
+
+@pytest.mark.parametrize("lo, hi", [(-1.0, np.inf), (-np.inf, np.inf), (np.nan, 1.0),
+                                    (-1.0, np.nan)])
+def test_vertex_box_refuses_non_finite_scalar_bounds(lo, hi):
+    # arrays with inf were refused, scalars were not: hi = inf made every entry count as on
+    # a face (tolerance inf) and returned z with |X(z - w)| = 1.17 as CONVERGED
+    X, w = _gaussian(3, 12)
+    with pytest.raises(ValueError, match="non-finite"):
+        vertex_box(X, w, lo, hi)
+    with pytest.raises(ValueError, match="non-finite"):
+        vertex_box(X, w, np.full(12, lo), np.full(12, hi))
+    res = vertex_box(X, w, -1.0, 1.0)   # finite scalar bounds still work
+    assert res.success and np.abs(X @ (res.x - w)).max() <= 1e-12
+
+
+def test_walk_options_are_checked():
+    # block=0 failed with an IndexError inside the walk, chunk=0 with "range() arg 3 must
+    # not be zero"; window <= 0, pool <= 0 and fractional pools were changed silently, and
+    # pool= was ignored by the other solvers
+    X, W = _gaussian(5, 60, n=3)
+    for kw, err in ((dict(block=0), ValueError), (dict(block=-1), ValueError),
+                    (dict(window=0), ValueError), (dict(window=-3), ValueError),
+                    (dict(chunk=0), ValueError), (dict(block=2.5), TypeError)):
+        with pytest.raises(err, match=next(iter(kw))):
+            vertex(X, W, 2, **kw)
+    for kw, err in ((dict(pool=0), ValueError), (dict(pool=-5), ValueError),
+                    (dict(pool=2.5), TypeError), (dict(chunk=0), ValueError),
+                    (dict(chunk=-1), ValueError)):
+        with pytest.raises(err, match=next(iter(kw))):
+            vertex(X, W, 2, solver="pool", **kw)
+    for solver in ("pivot", "highs"):
+        with pytest.raises(TypeError, match="pool"):
+            vertex(X, W, 2, solver=solver, pool=8)
+    with pytest.raises(TypeError, match="pool"):
+        layer(W, X, 2, "vertex-msq", solver="pivot", pool=8)
+    # valid values still run, and give the default's vertex where they should
+    ref = vertex(X, W, 2).x
+    for kw in (dict(block=1), dict(window=1), dict(chunk=1), dict(window=None, chunk=None)):
+        res = vertex(X, W, 2, **kw)
+        assert res.success and np.allclose(res.x, ref, atol=1e-12)
+    assert vertex(X, W, 2, solver="pool", pool=1, chunk=1).success
+
+
+@pytest.mark.parametrize("scale", [-1.0, np.nan, np.inf])
+def test_alphabet_refuses_a_negative_or_non_finite_scale(scale):
+    # msq_round returned all zeros for a negative or NaN scale, alphabet reversed levels
+    with pytest.raises(ValueError, match="scale"):
+        msq_round(np.array([0.3, -0.7]), 2, scale)
+    with pytest.raises(ValueError, match="scale"):
+        msq_round(np.array([0.3, -0.7]), 2, np.array([1.0, scale]))
+    with pytest.raises(ValueError, match="scale"):
+        cells(np.array([0.0, 0.0]), 2, scale)
+    with pytest.raises(ValueError, match="scale"):
+        alphabet(2, scale)
+    assert np.array_equal(msq_round(np.array([0.3, -0.7]), 2, 0.0), [0.0, 0.0])
+
+
+def test_highs_vertex_on_columns_of_mixed_scales():
+    # HiGHS met A z = b to its tolerance in its own scaled units, on the triangular rows
+    # of the reduction: with column norms 1e-6..1e6, 57 of 200 vertices broke Xz = Xw
+    # beyond rounding (NUMERICAL_ERROR) and some LPs were called infeasible (RuntimeError)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        m, bits = int(rng.integers(1, 8)), int(rng.integers(1, 5))
+        N = m + int(rng.integers(5, 60))
+        X = rng.standard_normal((m, N)) * np.logspace(-6, 6, N)[rng.permutation(N)]
+        W = rng.uniform(-1, 1, (N, 2))
+        res = vertex(X, W, bits, solver="highs")
+        assert res.success, res.message
+        lo, hi = cells(W, bits, np.abs(W).max(axis=0)[None, :])
+        assert np.all(res.x >= lo) and np.all(res.x <= hi)
+        assert np.all(res.info["n_free"] <= np.linalg.matrix_rank(X))
+        scale = np.abs(X).sum(axis=1, keepdims=True)   # |X| |w| with |w| <= 1
+        assert np.all(np.abs(X @ (res.x - W)) <= 1e-9 * scale)

@@ -289,3 +289,60 @@ def test_task_error_metrics_are_scale_invariant():
         p = Problem(X * sx, np.zeros(30), x_true=w * sw)
         got = [layer_error(p, x * sw, None, 0.0), graph_error(p, x * sw, None, 0.0) / sx]
         np.testing.assert_allclose(got, base, rtol=1e-13)
+
+
+def test_adjacency_symmetry_check_is_relative_to_the_weights():
+    # the tolerance had an absolute floor (1e-10 * max(1, sum |W|)): a 2x asymmetry of
+    # weights ~1e-12 passed, and near 1e308 sum |W| overflowed to inf so anything passed
+    from overparam.quantize import as_adjacency
+
+    A = np.array([[0, 1, 0], [2, 0, 1], [0, 1, 0]], dtype=float)
+    for s in (1.0, 1e-12, 1e-300, 5e307):
+        with pytest.raises(ValueError, match="symmetric"):
+            as_adjacency(A * s)
+        with pytest.raises(ValueError, match="symmetric"):
+            as_adjacency(sp.csr_matrix(A * s))
+    B = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], dtype=float)
+    for s in (1e-300, 1e-12, 1.0, 1.7e308):
+        assert np.array_equal(as_adjacency(B * s).toarray(), B * s)
+
+
+@pytest.mark.parametrize("s", [2.0**-1070, 1e-300, 1e300, 1.7e308])
+def test_normalized_laplacian_is_invariant_to_scaling_the_weights(s):
+    # the degrees of weights ~1e308 overflowed to inf: L came back as I (error 0.41)
+    B = np.array([[0, 1, 1, 0], [1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 1, 0]], dtype=float)
+    with np.errstate(over="raise"):
+        L = normalized_laplacian(B * s).toarray()
+    assert np.abs(L - normalized_laplacian(B).toarray()).max() <= 1e-15
+    # the sparse (ARPACK) path too
+    A = make_graph("grid", 700)
+    lam0, _ = laplacian_eigenvectors(A, 4)
+    lam, _ = laplacian_eigenvectors(A * s, 4)
+    assert np.allclose(lam, lam0, rtol=0, atol=1e-10)
+
+
+def test_halftone_takes_a_permutation_as_ordering():
+    # ordering == "natural" on an array compared elementwise: `if` raised "the truth value
+    # of an array ... is ambiguous" (a list worked)
+    img = np.clip(np.random.default_rng(0).standard_normal((6, 7)) / 3, -1, 1)
+    perm = np.random.default_rng(1).permutation(42)
+    res = halftone(img, 4, method="sigma-delta", ordering=perm)
+    assert np.array_equal(res.x, sigma_delta(img.ravel(), 1, perm).reshape(6, 7))
+    assert res.info["ordering"] == "custom"
+    # the default serpentine scan, by hand
+    serp = np.concatenate([np.arange(7 * i, 7 * i + 7)[::(-1) ** i] for i in range(6)])
+    res = halftone(img, 4, method="sigma-delta")
+    assert np.array_equal(res.x, sigma_delta(img.ravel(), 1, serp).reshape(6, 7))
+    assert res.info["ordering"] == "natural"
+    with pytest.raises(ValueError, match="permutation"):
+        halftone(img, 4, method="sigma-delta", ordering=np.arange(41))
+
+
+@pytest.mark.parametrize("kind", ["geometric", "erdos-renyi"])
+@pytest.mark.parametrize("degree", [np.nan, np.inf, -1.0, 0.0])
+def test_make_graph_refuses_a_non_finite_or_non_positive_degree(kind, degree):
+    # erdos-renyi with degree=NaN returned the complete graph (p = min(1, nan) = 1), inf too
+    with pytest.raises(ValueError, match="degree"):
+        make_graph(kind, 50, degree=degree)
+    A = make_graph(kind, 50, degree=8.0)
+    assert A.shape == (50, 50) and A.nnz < 50 * 49

@@ -37,12 +37,20 @@ def level_tol(bits: int) -> float:
     return max(1e-9, 8.0 * 2.0**bits * np.finfo(float).eps)
 
 
+def _check_scale(c: np.ndarray) -> None:
+    # a negative or NaN scale gave all-zero "levels" silently in msq_round
+    if not np.all((c >= 0) & (c < np.inf)):
+        raise ValueError("scale must be finite and >= 0 (the alphabet's largest level)")
+
+
 def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     """The ``2**bits`` equispaced levels ``scale * linspace(-1, 1, 2**bits)``.
 
     One bit gives ``{-scale, +scale}``; the step is ``2 * scale / (2**bits - 1)``.
     """
     bits = check_bits(bits)
+    _refuse_complex(scale)
+    _check_scale(np.asarray(float(scale)))
     return float(scale) * np.linspace(-1.0, 1.0, 2**bits)
 
 
@@ -56,6 +64,7 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    _check_scale(c)
     # in units of 2**e ~ c (exact): 2 c / n and x + c overflowed to inf (NaN levels) for
     # scales near 1e308, and lost digits for subnormal scales
     e = pow2_exponent(c)
@@ -80,6 +89,7 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
     c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    _check_scale(c)
     e = pow2_exponent(c)   # as in msq_round: no overflow near 1e308, subnormal scales exact
     x, c = np.ldexp(x, -e), np.ldexp(c, -e)
     n = 2**bits - 1

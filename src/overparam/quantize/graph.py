@@ -26,7 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
-from .._core import Result, Status, as_generator, check_int, safe_norm
+from .._core import (Result, Status, as_generator, check_int, check_positive, pow2_exponent,
+                     safe_norm)
 from ._alphabet import check_bits, check_real, msq_round
 from .vertex import unused_vertex_options, vertex
 
@@ -61,7 +62,11 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
         raise ValueError(f"the adjacency must be square, got shape {Wm.shape}")
     if Wm.nnz and Wm.data.min() < 0:
         raise ValueError("the adjacency has negative weights")
-    if abs(Wm - Wm.T).sum() > 1e-10 * max(1.0, abs(Wm).sum()):
+    # relative to the weights, in units of 2**e ~ max weight (exact): an absolute floor of 1
+    # let a 2x asymmetry of weights ~1e-12 pass, and sums of weights ~1e308 overflowed to
+    # inf, which let any asymmetry pass
+    Ws = _unit_scaled(Wm)
+    if abs(Ws - Ws.T).sum() > 1e-10 * abs(Ws).sum():
         raise ValueError("the adjacency must be symmetric (an undirected graph)")
     Wm = Wm.tolil()
     Wm.setdiag(0)
@@ -72,9 +77,18 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
         raise ValueError(f"the graph is disconnected ({ncomp} components): the normalized "
                          "Laplacian's low-pass space then mixes components; quantize each "
                          "component separately")
-    if n > 1 and np.asarray(Wm.sum(axis=1)).min() <= 0:
+    if n > 1 and np.diff(Wm.indptr).min() == 0:   # no edge (weight sums could overflow)
         raise ValueError("the graph has an isolated node")
     return Wm
+
+
+def _unit_scaled(Wm: sp.csr_matrix) -> sp.csr_matrix:
+    """``Wm / 2**e`` with ``2**e ~ max |W|`` (exact, except entries more than ~1e308 below
+    the largest, which underflow); the normalized Laplacian does not change."""
+    e = int(pow2_exponent(np.abs(Wm.data).max(initial=0.0)))
+    out = Wm.copy()
+    out.data = np.ldexp(out.data, -e)
+    return out
 
 
 def grid_adjacency(h: int, w: int) -> sp.csr_matrix:
@@ -137,6 +151,8 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
         return as_adjacency(G.tocsr())
     if degree is None:
         degree = max(6.0, 2.0 * np.log(n))
+    else:   # NaN gave the complete graph (min(1.0, nan) is 1.0), inf too
+        degree = check_positive(degree, "degree")
     if kind == "grid":
         h = int(np.floor(np.sqrt(n)))
         return as_adjacency(grid_adjacency(h, int(np.ceil(n / h))))
@@ -200,7 +216,8 @@ def _clustered_knn(n: int, rng: np.random.Generator, k: int = 8,
 
 def normalized_laplacian(graph: Any) -> sp.csr_matrix:
     """``L = I - D^{-1/2} W D^{-1/2}`` of a connected graph (sparse)."""
-    Wm = as_adjacency(graph)
+    # scale-free: degrees of weights ~1e308 overflowed to inf (L = I, or NaN entries)
+    Wm = _unit_scaled(as_adjacency(graph))
     d = np.asarray(Wm.sum(axis=1)).ravel()
     s = sp.diags(1.0 / np.sqrt(d))
     return sp.csr_matrix(sp.identity(Wm.shape[0]) - s @ Wm @ s)

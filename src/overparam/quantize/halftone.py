@@ -30,18 +30,19 @@ def shipped_image(name: str = "camera", size: int = 64) -> np.ndarray:
 
 
 def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
-             ordering: str = "natural", **kw: Any) -> Result:
+             ordering: str | np.ndarray = "natural", **kw: Any) -> Result:
     """Quantize a grayscale image in ``[-1, 1]`` on its 4-neighbour grid graph.
 
     The image is the graph signal (row-major nodes); its error is measured through the
     graph low-pass filter of bandwidth ``r`` (``||L_r (f - q)|| / ||f||``, see
     :func:`~overparam.quantize.graph.graph_signal`). Sigma-Delta runs along the rows in a
-    serpentine order with ``ordering="natural"`` (default), or along ``"rcm"``.
+    serpentine order with ``ordering="natural"`` (default), or along ``"rcm"``,
+    ``"fiedler"`` or a permutation of the ``h * w`` pixels (row-major indices).
 
     Returns
     -------
     Result
-        ``x``: the quantized image (2-D); ``info`` as ``graph_signal`` plus ``Xr_rank``.
+        ``x``: the quantized image (2-D); ``info`` as ``graph_signal``.
     """
     img = check_real(image, "image", ndim=2)
     if method not in GRAPH_METHODS:
@@ -50,10 +51,15 @@ def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
     A = grid_adjacency(h, w)
     _, Xr = laplacian_eigenvectors(A, r)
     order: Any = ordering
-    if ordering == "natural":  # serpentine: left-to-right, then right-to-left
+    # a string test first: an array ordering == "natural" was an elementwise comparison,
+    # and `if` on it raised "truth value of an array ... is ambiguous"
+    natural = isinstance(ordering, str) and ordering == "natural"
+    if natural:  # serpentine: left-to-right, then right-to-left
         idx = np.arange(h * w).reshape(h, w)
         idx[1::2] = idx[1::2, ::-1]
         order = idx.ravel()
     res = graph_signal(img.ravel(), A, r, bits, method, Xr=Xr, ordering=order, **kw)
+    if natural and "ordering" in res.info:   # not "custom": the serpentine is ours
+        res.info["ordering"] = "natural"
     res.x = res.x.reshape(h, w)
     return res

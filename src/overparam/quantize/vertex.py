@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg as sla
 from threadpoolctl import threadpool_limits
 
-from .._core import Result, Status, as_generator, pow2_exponent, safe_norm
+from .._core import Result, Status, as_generator, check_int, pow2_exponent, safe_norm
 from ._alphabet import cells, check_bits, check_real, level_tol
 
 __all__ = ["vertex", "vertex_box", "reduce_rows"]
@@ -149,6 +149,15 @@ def _scaled_qr(B: np.ndarray, alpha: float, rtol: float,
     return Reduced(sc.A / s[None, :], r, sc.basis, sc.nonbasic,
                    sc.T0 * sb[:, None] / sn[None, :], sc.R11 / sb[None, :],
                    0.0 if plain is None else plain.dropped)
+
+
+def _check_count(v: Any, name: str, optional: bool = False) -> Any:
+    """An integer option ``>= 1`` (or ``None`` where ``optional``): ``block=0`` and
+    ``chunk=0`` failed deep inside the walk (IndexError, ``range()`` step 0), and
+    ``window``/``pool`` below 1 or fractional were changed silently."""
+    if optional and v is None:
+        return None
+    return check_int(v, name, minimum=1)
 
 
 def _check_X(X: Any) -> np.ndarray:
@@ -426,11 +435,26 @@ def _highs_vertex(A: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                                                   dual_feasibility_tolerance=1e-10))
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed on the vertex LP: {res.message}")
-    return np.clip(res.x, lo, hi)
+    x = np.clip(res.x, lo, hi)
+    # HiGHS meets A x = b only to its tolerance in its own scaled units: re-solve the
+    # entries off the faces (the basic part) for the residual, as _refine does for the walk
+    # (columns of norms 1e-6..1e6: 7 of 200 vertices broke Xz = Xw beyond rounding without)
+    tol = 1e-12 * max(1.0, float(np.abs(np.concatenate([lo, hi])).max()))
+    F = np.flatnonzero((x - lo > tol) & (hi - x > tol))
+    if F.size:
+        b = A @ z
+        r0 = b - A @ x
+        y = x.copy()
+        y[F] = np.clip(y[F] + np.linalg.lstsq(A[:, F], r0, rcond=None)[0], lo[F], hi[F])
+        if np.abs(b - A @ y).max() < np.abs(r0).max():
+            x = y
+    return x
 
 
 def _box_side(v: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
-    v = check_real(v, name) if not np.isscalar(v) else np.asarray(float(v))
+    # scalars too: a scalar inf (or NaN) bypassed the check arrays get, and hi = inf gave
+    # tol = inf, so every entry counted as on a face and X z != X w passed as CONVERGED
+    v = check_real(v, name)
     if v.ndim == 1 and v.shape[0] == shape[0]:
         v = v[:, None]
     try:
@@ -483,13 +507,13 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         The box; ``lo == hi`` fixes a coordinate.
     solver : {"pivot", "highs"}
         The simplex walk (default) or HiGHS' dual simplex on a random objective.
-    block : int
+    block : int >= 1
         Pivots accumulated in product form before they are folded into the tableau.
-    window : int, optional
+    window : int >= 1, optional
         Tableau columns formed at a time (default: all when ``N - r <= 4 r``).
     seed : int
         Seeds the random LP objective of ``solver="highs"``.
-    chunk : int, optional
+    chunk : int >= 1, optional
         Vectors walked together (default: what fits in about 64 MB of tableau).
 
     Returns
@@ -506,6 +530,8 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     t0 = time.perf_counter()
     if solver not in ("pivot", "highs"):
         raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
+    block = _check_count(block, "block")
+    window, chunk = _check_count(window, "window", True), _check_count(chunk, "chunk", True)
     X = _check_X(X)
     m, N = X.shape
     W, vec = _as_columns(w, N)
@@ -538,8 +564,14 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
             refined = _refine(red.A, W.T @ red.A.T, Z, basis, LO, HI, 1e-13).size
     elif solver == "highs":
         rng = as_generator(seed)
+        # the same constraints with orthonormal rows: the rows of the triangular A differ
+        # by orders of magnitude on data of mixed column scales (columns of norms
+        # 1e-6..1e6: 57 of 200 vertices broke Xz = Xw beyond rounding, and HiGHS called
+        # 10 of 300 LPs infeasible though w is in them; 7 and 1 with orthonormal rows, 0
+        # and 1 with the re-solve in _highs_vertex too)
+        Ao = np.linalg.svd(red.A, full_matrices=False)[2] if red.rank else red.A
         for i in range(Z.shape[0]):
-            Z[i] = _highs_vertex(red.A, Z[i], LO[i], HI[i], rng)
+            Z[i] = _highs_vertex(Ao, Z[i], LO[i], HI[i], rng)
     else:
         raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
     free = (Z - LO > tol) & (HI - Z > tol)
@@ -583,8 +615,9 @@ def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "p
     solver : {"pivot", "highs", "pool"}
         The exact walk in the cells of ``w`` (default), HiGHS on the same polytope, or the
         shared-pool variant.
-    pool : int, optional
-        Spare pool columns for ``solver="pool"`` (default ``max(32, rank // 8)``).
+    pool : int >= 1, optional
+        Spare pool columns for ``solver="pool"`` (default ``max(32, rank // 8)``; at most
+        ``N - rank(X)``).
     **kw
         Passed to :func:`vertex_box` (``block``, ``window``, ``seed``, ``chunk``).
 
@@ -611,11 +644,15 @@ def vertex(X: Any, w: Any, bits: int = 1, scale: Any = None, *, solver: str = "p
     c = default_scale(W, scale)
     if solver not in ("pivot", "highs", "pool"):
         raise ValueError(f"solver must be 'pivot', 'highs' or 'pool', got {solver!r}")
+    if pool is not None and solver != "pool":   # it was ignored silently
+        raise TypeError(f"pool is an option of solver='pool', not of solver={solver!r}")
     if solver == "pool":
         extra = set(kw) - {"chunk"}
         if extra:
             raise TypeError(f"solver='pool' takes no {sorted(extra)} (only pool, chunk)")
-        return _vertex_pool(X, W, vec, c, bits, pool, kw.get("chunk") or 32)
+        chunk = _check_count(kw.get("chunk"), "chunk", True)
+        return _vertex_pool(X, W, vec, c, bits, _check_count(pool, "pool", True),
+                            32 if chunk is None else chunk)
     lo, hi = cells(W, bits, c[None, :])
     res = vertex_box(X, W[:, 0] if vec else W, lo[:, 0] if vec else lo,
                      hi[:, 0] if vec else hi, solver=solver, **kw)
