@@ -316,3 +316,15 @@ def test_two_layer_net_seed_range():
             TwoLayerNet(X, 2, seed=bad)
     for ok in (2**63 - 1, -(2**63)):
         assert np.all(np.isfinite(TwoLayerNet(X, 2, width=3, seed=ok).init(None)["W1"]))
+
+
+def test_the_limit_checks_its_nonneg_flag():
+    # nonneg="False" (truthy) computed the non-negative limit
+    import overparam
+    from overparam.problems import sparse_recovery
+
+    p = sparse_recovery(30, 15, 2, nonneg=True, seed=1)
+    for bad in ("False", 1, None):
+        with pytest.raises(TypeError, match="nonneg must be a bool"):
+            overparam.hadamard_limit(p, nonneg=bad)
+    assert overparam.hadamard_limit(p, nonneg=np.bool_(True)).info["nonneg"] is True

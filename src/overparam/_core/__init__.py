@@ -1,5 +1,6 @@
 """Core types and helpers: Result/Status, input checks, seeds."""
 from .checks import (
+    check_bool,
     check_depth,
     check_finite_array,
     check_int,

@@ -79,6 +79,17 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     return v
 
 
+def check_bool(value: Any, name: str, *, allow_int: bool = False) -> bool:
+    """A flag as a bool: ``bool`` or ``numpy.bool_`` (and the integers 0 and 1 with
+    ``allow_int``). Anything else (e.g. the string ``"False"`` from a config file, which
+    is truthy) is a TypeError."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if allow_int and isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+
+
 def check_depth(depth: Any) -> int:
     """Depth L of a factorization: an integer >= 1."""
     return check_int(depth, "depth", minimum=1)

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core import Result, check_depth, check_int, check_positive
+from .._core import Result, check_bool, check_depth, check_int, check_positive
 
 SOLVERS = ("limit", "gd")
 
@@ -142,7 +142,7 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         kw: dict[str, Any] = dict(
             depth=check_depth(self.depth),
             init_scale=check_positive(self.init_scale, "init_scale"),
-            nonneg=_check_bool(self.nonneg, "nonneg"),
+            nonneg=check_bool(self.nonneg, "nonneg", allow_int=True),
         )
         if self.max_iter is not None:
             kw["max_iter"] = check_int(self.max_iter, "max_iter", minimum=1)
@@ -197,7 +197,7 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         # parameters first: validate_data already sets n_features_in_ (and resets the
         # feature names), so a fit refused after it would leave a half-fitted estimator
         kw = self._solver_kwargs()
-        fit_intercept = _check_bool(self.fit_intercept, "fit_intercept")
+        fit_intercept = check_bool(self.fit_intercept, "fit_intercept", allow_int=True)
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         if fit_intercept:
             x_mean, y_mean = X.mean(axis=0), float(y.mean())
@@ -233,11 +233,3 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ self.coef_ + self.intercept_
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, numbers.Integral) and value in (0, 1):
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, got {value!r}")

@@ -18,11 +18,10 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core import Result, Status
+from .._core import Result, Status, check_bool
 from ..dynamics.dmf_gd import dmf_gd
 from ..problems import Problem
 from ..problems.matrix import EntryMask
-from .hadamard import _check_bool
 
 
 def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) -> np.ndarray:
@@ -169,7 +168,7 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     def fit(self, X: Any, y: Any = None) -> "DeepMatrixCompletion":
         """Fit to the observed (non-NaN) entries of ``X``."""
         # a truthy string ("no") would silently switch early stopping on
-        early_stopping = _check_bool(self.early_stopping, "early_stopping")
+        early_stopping = check_bool(self.early_stopping, "early_stopping", allow_int=True)
         arr, observed = _check_incomplete(self, X)
         rows, cols = np.nonzero(observed)
         op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)

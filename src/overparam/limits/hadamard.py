@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._core import Result, Status, check_int, check_not_complex, check_positive
+from .._core import (Result, Status, check_bool, check_int, check_not_complex,
+                     check_positive)
 from .._core.norms import pow2_exponent, safe_norm
 from ..problems import Problem, as_problem
 from ._links import Link
@@ -216,6 +217,8 @@ def hadamard_limit(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     requested = method
+    # (a truthy "False" computed the non-negative limit)
+    nonneg = check_bool(nonneg, "nonneg")
     link = Link(depth, nonneg, float(np.log(a)))
 
     op = problem.A

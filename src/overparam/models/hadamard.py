@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax.numpy as jnp
-import numpy as np
 
-from .._core import check_depth, check_positive
+from .._core import check_bool, check_depth, check_positive
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,9 @@ class Hadamard:
         ``x = u**L`` (all powers entrywise). ``L = 1`` is plain gradient descent on x
         (signed: ``x = u - v``, which doubles the effective step).
     nonneg : bool
-        Use the non-negative model (only ``u``).
+        Use the non-negative model (only ``u``). At ``L = 1`` it is ``x = u``, plain
+        gradient descent with no sign constraint (x can turn negative); non-negativity
+        comes from ``L >= 2`` (for non-negative least squares see ``overparam.nnls``).
     init_scale : float
         alpha > 0. Convention: every factor starts at ``u(0) = v(0) = alpha * 1``, so the
         signal starts at ``x(0) = 0`` (signed) or ``alpha**L * 1`` (non-negative).
@@ -52,9 +53,7 @@ class Hadamard:
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
         # a truthy stand-in (e.g. the string "False" from a config) silently ran the
         # non-negative model x = u^L
-        if not isinstance(self.nonneg, (bool, np.bool_)):
-            raise TypeError(f"nonneg must be a bool, got {type(self.nonneg).__name__}")
-        object.__setattr__(self, "nonneg", bool(self.nonneg))
+        object.__setattr__(self, "nonneg", check_bool(self.nonneg, "nonneg"))
 
     # -- the parametrization contract ---------------------------------------------------
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:

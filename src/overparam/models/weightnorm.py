@@ -46,7 +46,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import check_depth, check_positive
+from .._core import check_bool, check_depth, check_positive
 
 __all__ = ["DiagonalUV", "WeightNormDiagonal", "WN_VARIANTS"]
 
@@ -158,10 +158,7 @@ class WeightNormDiagonal:
         if self.variant not in WN_VARIANTS:
             raise ValueError(f"variant must be one of {WN_VARIANTS}, got {self.variant!r}")
         # a truthy stand-in (e.g. the string "no" or "False") would silently renormalize
-        if not isinstance(self.renormalize, (bool, np.bool_)):
-            raise TypeError("renormalize must be a bool, got "
-                            f"{type(self.renormalize).__name__}")
-        object.__setattr__(self, "renormalize", bool(self.renormalize))
+        object.__setattr__(self, "renormalize", check_bool(self.renormalize, "renormalize"))
 
     # -- the parametrization contract ---------------------------------------------------
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
