@@ -594,3 +594,290 @@ def test_bp_info_has_documented_keys(method):
     for key in ("method", "relative_residual", "solver_status", "solver_message"):
         assert key in res.info, key
     assert isinstance(res.info["solver_message"], str) and res.info["solver_message"]
+
+
+# ------------------------------------------------------- scale equivariance in A (round 11)
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("gram", ["auto", False])
+@pytest.mark.parametrize("c", [1e-200, 1e-100, 1e100, 1e200])
+def test_projected_gradient_scale_equivariant_in_A(c, gram):
+    # ||A||^2 and A^T A under/overflowed: x = 0 "converged" at 1e-200, max_iter at 1e-100
+    # (x = 0), nan ("diverged") at 1e100
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 8))
+    y = rng.standard_normal(20)
+    xr = oracles.nnls(A, y)
+    ref = projected_gradient(A, y, gram=gram)
+    res = projected_gradient(c * A, y, gram=gram)
+    assert ref.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert res.n_iter > 0
+    assert_close_to(ref.x, xr, 1e-6)
+    assert_close_to(res.x * c, xr, 1e-6)
+    assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
+                                                          rel=1e-6)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("c", [1e-200, 1e200])
+def test_projected_gradient_operator_scale_equivariant_in_A(c):
+    # the matrix-free step 1 / (1.02 ||A||^2) was inf / 0 at these scales
+    from overparam.baselines.projected_gradient import projected_gradient
+    from overparam.problems.operators import PartialDCT
+
+    rng = np.random.default_rng(0)
+    rows = rng.choice(64, 24, replace=False)
+    y = rng.standard_normal(24)
+    op = PartialDCT(64, rows)
+    ref = projected_gradient(op.to_dense(), y, tol=1e-10)
+    scaled = PartialDCT(64, rows)
+    scaled.scale = op.scale * c
+    res = projected_gradient(Problem(scaled, y), tol=1e-10)
+    assert ref.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert_close_to(res.x * c, ref.x, 1e-6)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("nonneg", [False, True])
+@pytest.mark.parametrize("c", [1e-200, 1e200])
+def test_lasso_scale_equivariant_in_A(c, nonneg, sparse):
+    # scikit-learn's squared column norms under/overflowed: max_iter after 10000 epochs
+    # with x 0.26 (relative) from the answer
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 8))
+    y = rng.standard_normal(20)
+    ref = lasso(A, y, alpha=0.05, nonneg=nonneg)
+    As = scipy.sparse.csr_array(c * A) if sparse else c * A
+    res = lasso(As, y, alpha=0.05 * c, nonneg=nonneg)
+    assert ref.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert res.n_iter == ref.n_iter
+    assert_close_to(res.x * c, ref.x, 1e-10)
+    assert res.fun == pytest.approx(ref.fun, rel=1e-10)
+    assert res.info["alpha_max"] == pytest.approx(c * ref.info["alpha_max"], rel=1e-12)
+    assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
+                                                          rel=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("c", [1e-200, 1e-4, 1e8, 1e200])
+def test_bp_spgl1_scale_equivariant_in_A(c, sparse):
+    # SPGL1 stopped at x = 0 as "infeasible" (1e-200, 1e8), hit its iteration cap (1e-4)
+    # or failed its line search (1e200) on this feasible problem
+    p = sparse_recovery(60, 30, 4, seed=0)
+    A = p.A.to_dense()
+    ref = basis_pursuit(A, p.y)
+    As = scipy.sparse.csr_array(c * A) if sparse else c * A
+    res = basis_pursuit(As, p.y, method="spgl1")
+    assert res.status is Status.CONVERGED
+    assert_close_to(res.x * c, ref.x, tol_for("spgl1"))
+    assert res.fun * c == pytest.approx(ref.fun, rel=1e-6)
+    assert res.info["tau"] * c == pytest.approx(ref.fun, rel=1e-6)
+    assert res.info["relative_residual"] <= 1e-7
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("c", [1e-200, 1e200])
+def test_nnls_reported_norms_scale_free(c):
+    # plain norms squared the entries: relative residual 0 at 1e-200 and nan at 1e200
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 8))
+    y = rng.standard_normal(20)
+    ref = nnls(A, y)
+    res = nnls(A, c * y)
+    assert ref.info["relative_residual"] > 0.5  # y is far from the cone: a real residual
+    assert res.info["relative_residual"] == pytest.approx(ref.info["relative_residual"],
+                                                          rel=1e-12)
+    assert res.info["rnorm"] / c == pytest.approx(ref.info["rnorm"], rel=1e-12)
+    assert_close_to(res.x / c, ref.x, 1e-12)
+
+
+# ---------------------------------------------------------------------------- matrix
+def _matrix_copy(p, scale_y=1.0, scale_A=1.0, dense=False):
+    op = p.A.to_dense() * scale_A if (dense or scale_A != 1.0) else p.A
+    return Problem(op, p.y * scale_y, info=dict(p.info))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("c", [1e-200, 1e-8, 1e200])
+def test_nuclear_norm_prox_scale_equivariant(c):
+    # the stage test's floor max(1, ||W||) is absolute: at y ~ 1e-8 and 1e-200 every stage
+    # stopped after one step, 0.26 (relative) from the answer, reported converged; at 1e200
+    # ||W||_F overflowed (same, and a NaN relative residual)
+    from overparam.baselines import nuclear_norm_prox
+    from overparam.problems import matrix_completion, matrix_sensing
+
+    p = matrix_completion(8, 8, 1, n_observed=40, seed=0)
+    ref = nuclear_norm_cvxpy_ref(p)
+    base = nuclear_norm_prox(p)
+    res = nuclear_norm_prox(_matrix_copy(p, scale_y=c))
+    assert base.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert_close_to(base.x, ref, 1e-6)
+    assert_close_to(res.x / c, ref, 1e-6)
+    assert res.fun / c == pytest.approx(base.fun, rel=1e-9)
+    assert res.info["relative_residual"] == pytest.approx(base.info["relative_residual"],
+                                                          rel=1e-6)
+    # penalized, and A scaled: lam -> c lam keeps W / c
+    s = matrix_sensing(6, 5, 1, m=20, seed=0)
+    pen = nuclear_norm_prox(s, lam=0.05)
+    res = nuclear_norm_prox(_matrix_copy(s, scale_A=c), lam=0.05 * c)
+    assert pen.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert_close_to(res.x * c, pen.x, 1e-7)
+    assert res.info["lam"] == pytest.approx(0.05 * c, rel=1e-12)
+
+
+def nuclear_norm_cvxpy_ref(p):
+    """An independent CVXPY solve of min ||W||_* s.t. A(W) = y (Clarabel on A's matrix)."""
+    n1, n2 = p.info["matrix_shape"]
+    X = cp.Variable((n1, n2))
+    A = p.A.to_dense()
+    prob = cp.Problem(cp.Minimize(cp.normNuc(X)),
+                      [A @ cp.reshape(X, (n1 * n2,), order="C") == p.y])
+    prob.solve(solver="CLARABEL")
+    assert prob.status == "optimal"
+    return np.asarray(X.value)
+
+
+@pytest.mark.parametrize("c", [1e-8, 1e200])
+def test_nuclear_norm_cvxpy_scale_equivariant(c):
+    # Clarabel's absolute tolerances: at y ~ 1e-8 an "optimal" point with relative
+    # residual 0.2 (0.44 from the answer); at 1e200 "infeasible"
+    from overparam.baselines import nuclear_norm_cvxpy
+    from overparam.problems import matrix_completion, matrix_sensing
+
+    p = matrix_completion(8, 8, 1, n_observed=40, seed=0)
+    ref = nuclear_norm_cvxpy_ref(p)
+    res = nuclear_norm_cvxpy(_matrix_copy(p, scale_y=c))
+    assert res.status is Status.CONVERGED
+    assert_close_to(res.x / c, ref, 1e-6)
+    assert res.fun / c == pytest.approx(np.linalg.svd(ref, compute_uv=False).sum(), rel=1e-6)
+    assert res.info["relative_residual"] <= 1e-8
+    # a dense operator scaled by 1 / c: W -> c W
+    s = matrix_sensing(6, 5, 1, m=20, seed=0)
+    base = nuclear_norm_cvxpy(s)
+    res = nuclear_norm_cvxpy(_matrix_copy(s, scale_A=1 / c))
+    assert base.status is Status.CONVERGED and res.status is Status.CONVERGED
+    assert_close_to(res.x / c, base.x, 1e-6)
+    assert res.info["relative_residual"] <= 1e-8
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("c", [1e-200, 1e-160, 1e200])
+def test_min_norm_least_squares_lsqr_scale_free(c):
+    # LSQR squares norms: W = 0 after 0 steps at 1e-200, 0.2 from the answer at 1e-160,
+    # NaN at 1e200, all "converged"
+    from overparam.baselines import min_norm_least_squares
+    from overparam.problems import matrix_sensing
+
+    s = matrix_sensing(10, 10, 2, m=60, matrix_free=True, seed=0)
+    assert not s.A.is_dense
+    ref = np.linalg.pinv(s.A.to_dense()) @ s.y
+    res = min_norm_least_squares(_matrix_copy(s, scale_y=c))
+    assert res.status is Status.CONVERGED and res.info["lsqr_istop"] in (1, 2)
+    assert_close_to(res.x.reshape(-1) / c, ref, 1e-9)
+    assert res.info["relative_residual"] <= 1e-9
+
+
+def test_min_norm_least_squares_lsqr_status_and_arguments():
+    # the iteration cap was reported as converged (relative residual 0.2); max_iter=0
+    # silently meant the default, a negative or NaN tol was accepted
+    from overparam.baselines import min_norm_least_squares
+    from overparam.problems import matrix_sensing
+
+    s = matrix_sensing(10, 10, 2, m=60, matrix_free=True, seed=0)
+    res = min_norm_least_squares(s, max_iter=2)
+    assert res.status is Status.MAX_ITER and res.n_iter == 2
+    assert res.info["lsqr_istop"] == 7 and res.info["relative_residual"] > 1e-3
+    assert min_norm_least_squares(s).status is Status.CONVERGED
+    for bad in (dict(max_iter=0), dict(tol=-1.0), dict(tol=float("nan")), dict(tol=0.0)):
+        with pytest.raises(ValueError):
+            min_norm_least_squares(s, **bad)
+
+
+def test_matrix_baselines_refuse_bad_arguments():
+    # an unknown CVXPY solver came back as a "numerical_error" result; lam_min_ratio >= 1
+    # gave W = 0 as a converged constrained solution (relative residual 1); svt took a
+    # negative tau (every singular value inflated) or NaN
+    from overparam.baselines import nuclear_norm_cvxpy, nuclear_norm_prox, svt
+    from overparam.problems import matrix_completion
+
+    p = matrix_completion(8, 8, 1, n_observed=40, seed=0)
+    with pytest.raises(ValueError, match="installed"):
+        nuclear_norm_cvxpy(p, solver="NO_SUCH_SOLVER")
+    assert nuclear_norm_cvxpy(p, solver="clarabel").status is Status.CONVERGED
+    for ratio in (1.0, 2.0):
+        with pytest.raises(ValueError, match="lam_min_ratio"):
+            nuclear_norm_prox(p, lam_min_ratio=ratio)
+    W = np.random.default_rng(0).standard_normal((4, 3))
+    for tau in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="tau"):
+            svt(W, tau)
+    X, k = svt(W, 0.0)
+    assert k == 3 and np.allclose(X, W, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("c", [1e-200, 1e200])
+def test_bp_spgl1_nonneg_infeasibility_check_scale_free(c):
+    # the NNLS check of SPGL1's least-squares exit used plain norms: 0 / 0 for A ~ 1e-200,
+    # which called a feasible problem "infeasible" (overflow at 1e200)
+    rng = np.random.default_rng(5)
+    cases = 0
+    for _ in range(30):
+        m = int(rng.integers(2, 5))
+        n = int(rng.integers(m, 9))
+        A = np.abs(rng.standard_normal((m, n)))
+        x0 = np.zeros(n)
+        x0[rng.choice(n, m // 2, replace=False)] = np.abs(rng.standard_normal(m // 2))
+        y = A @ x0
+        ref = basis_pursuit(A, y, nonneg=True, method="spgl1")
+        if ref.info["solver_status"] != 3:
+            continue
+        cases += 1
+        res = basis_pursuit(c * A, y, nonneg=True, method="spgl1")
+        # (A is rescaled: SPGL1 may take another path, but never to "infeasible")
+        assert res.status is not Status.INFEASIBLE
+        assert np.isfinite(res.info.get("nnls_kkt_rel", 0.0))
+    assert cases > 0
+    # and a truly infeasible one stays certified
+    A = np.abs(rng.standard_normal((5, 20)))
+    y = -A @ np.abs(rng.standard_normal(20))
+    assert basis_pursuit(c * A, y, nonneg=True, method="spgl1").status is Status.INFEASIBLE
+
+
+def test_bp_spgl1_nonneg_near_solutions_are_not_infeasible():
+    # SPGL1's least-squares exit at points with residuals ~1e-7 passed the NNLS KKT test
+    # too (g = A^T r is tiny there): these feasible problems (HiGHS solves them) were
+    # reported "infeasible"; r must now also be a Farkas certificate
+    hits = 0
+    for seed in (3, 10, 12, 34):
+        rng = np.random.default_rng(seed)
+        for _ in range(30):
+            m = int(rng.integers(2, 6))
+            n = int(rng.integers(m, 10))
+            A = np.abs(rng.standard_normal((m, n)))
+            x0 = np.zeros(n)
+            k = max(1, m // 2)
+            x0[rng.choice(n, k, replace=False)] = np.abs(rng.standard_normal(k))
+            y = A @ x0
+            res = basis_pursuit(A, y, nonneg=True, method="spgl1")
+            assert res.status is not Status.INFEASIBLE
+            if res.info["solver_status"] == 3 and res.info["nnls_kkt_rel"] <= 1e-6:
+                hits += 1  # the case: the KKT test alone would have said infeasible
+                assert res.status is Status.STAGNATED
+                assert basis_pursuit(A, y, nonneg=True).status is Status.CONVERGED
+    assert hits >= 4
+
+
+def test_projected_gradient_gram_argument_checked():
+    # bool() turned gram="false" (or "no", 2) into True: the Gram path, silently
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    A = np.random.default_rng(0).standard_normal((12, 4))
+    y = A @ np.ones(4)
+    for bad in ("false", "Auto", None, 2):
+        with pytest.raises(ValueError, match="gram"):
+            projected_gradient(A, y, gram=bad)
+    for ok, used in ((True, True), (False, False), (np.bool_(False), False), ("auto", True)):
+        assert projected_gradient(A, y, gram=ok).info["gram"] is used

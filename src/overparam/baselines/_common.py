@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .._core import check_finite_array, check_not_complex
+from .._core import check_finite_array, check_not_complex, pow2_exponent
 from ..problems import LinearOperatorAdapter, Problem, as_problem
 
 #: Largest operator (rows x columns) a baseline materialises as a dense matrix.
@@ -63,3 +63,25 @@ def _check_size(shape: tuple[int, int], who: str, alternative: str) -> None:
             f"{who} needs A as an explicit matrix, but A is a {m} x {n} operator "
             f"(more than {MAX_DENSE_ENTRIES:,} entries){hint}"
         )
+
+
+def pow2_divisor(v: float, lo: float = 2.0**-100, hi: float = 2.0**100) -> float:
+    """A power of two near ``v`` when ``v`` lies outside ``[lo, hi]`` (a solver then works
+    on data divided by it: exact, so the scaled run is the unscaled one to the bit wherever
+    that neither under- nor overflows), else 1.0 (ordinary data are neither copied nor
+    changed); 1.0 for 0, inf or NaN."""
+    if not 0.0 < v < np.inf or lo <= v <= hi:
+        return 1.0
+    return float(np.ldexp(1.0, int(pow2_exponent(v))))
+
+
+def operator_gain(op: Any) -> float:
+    """``||A v|| / ||v||`` for a fixed standard normal ``v``: a scale of ``A`` for one
+    product (``||A||_2`` costs a Lanczos run, which fails for entries ~ 1e-200), computed
+    without squaring tiny or huge entries; 0.0 when ``A v`` is zero or not finite."""
+    v = np.random.default_rng(0).standard_normal(op.shape[1])
+    w = np.asarray(op.matvec(v))
+    top = float(np.abs(w).max()) if w.size else 0.0
+    if not 0.0 < top < np.inf:
+        return 0.0
+    return top * float(np.linalg.norm(w / top)) / float(np.linalg.norm(v))

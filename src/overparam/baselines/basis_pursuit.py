@@ -8,9 +8,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+import scipy.sparse.linalg
 
-from .._core import Result, Status, check_int, check_positive
-from ._common import matrix_of, setup
+from .._core import Result, Status, check_int, check_positive, safe_norm
+from ._common import matrix_of, operator_gain, pow2_divisor, setup
 
 Method = Literal["highs", "highs-ds", "highs-ipm", "spgl1"]
 METHODS = ("highs", "highs-ds", "highs-ipm", "spgl1")
@@ -109,7 +110,9 @@ def basis_pursuit(
         ``opt_tol`` and ``ls_tol`` (default 1e-8), i.e. it stops when
         ``||Ax - y|| <= tol * ||y||`` (solved for
         ``y / max|y|`` when ``max|y|`` is outside ``[1, 1e6]``, where SPGL1's own tests
-        turn absolute or its line search fails).
+        turn absolute or its line search fails, and for ``A / max|A|`` when ``max|A|``
+        is outside ``[0.1, 10]``; for an operator ``||Av|| / ||v||`` with a fixed random
+        ``v`` stands for ``max|A|``).
     max_iter : int, optional
         Iteration cap (HiGHS: simplex/IPM iterations, default HiGHS's own; SPGL1:
         ``iter_lim``, default ``max(10 m, 1000)``). Status ``max_iter`` when reached.
@@ -131,7 +134,9 @@ def basis_pursuit(
         ``||A^T w||_inf <= 1`` (``A^T w <= 1`` with ``nonneg``) and ``<y, w> = ||x||_1``,
         which certifies optimality (``res.eqlin.marginals``); for SPGL1 with ``nonneg``
         and its least-squares exit, ``nnls_kkt_rel = ||min(x, A^T (Ax - y))|| /
-        ||A^T y||`` (infeasible only when it is at most 1e-6).
+        ||A^T y||`` (infeasible only when it is at most 1e-6 and ``r = Ax - y`` certifies
+        that no ``z >= 0`` of moderate l1 norm solves ``Az = y``: ``A^T r >= 0`` up to a
+        small negative part, ``<y, r> < 0``).
 
     Raises
     ------
@@ -251,7 +256,20 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
     except ImportError as err:  # pragma: no cover - exercised by monkeypatching
         raise ImportError(_SPGL1_HINT) from err
     op = problem.A
-    M = op.to_dense() if op.is_dense else op.as_linear_operator()
+    # Its tests are not scale-free in A either: with max|A| ~ 1e-4 or 1e8 (the same
+    # problem, x scaled by 1/c) it stopped at x = 0 as "infeasible" or ran out of
+    # iterations. x -> x / c for A -> c A: outside [0.1, 10] (measured by max|A|, or for
+    # an operator by ||Av|| / ||v|| for a fixed random v: one product, where ||A||_2 costs
+    # a Lanczos run that fails at such scales) solve for A / that and scale back.
+    if op.is_dense:
+        M = op.to_dense()
+        a_top = float(np.abs(M).max())
+    else:
+        M = op.as_linear_operator()
+        a_top = operator_gain(op)
+    a_scale = pow2_divisor(a_top, 0.1, 10.0)
+    if a_scale != 1.0:
+        M = M / a_scale if op.is_dense else _scaled_operator(M, a_scale)
     m, n = problem.shape
     kwargs: dict[str, Any] = dict(
         bp_tol=tol, opt_tol=tol, ls_tol=tol, verbosity=0,
@@ -273,17 +291,26 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
     wall = time.perf_counter() - start
     stat = int(out["stat"])
     status = _SPGL1_STATUS.get(stat, Status.NUMERICAL_ERROR)
-    x = np.asarray(x, dtype=np.float64).reshape(-1) * y_scale
+    x = np.asarray(x, dtype=np.float64).reshape(-1) * y_scale / a_scale
     info = dict(method="basis_pursuit/spgl1", nonneg=nonneg, solver_status=stat,
                 solver_message=_SPGL1_MESSAGE.get(stat, "unknown exit code"),
                 rgap=float(out.get("rgap", np.nan)),
-                tau=float(out.get("tau", np.nan)) * y_scale)
+                tau=float(out.get("tau", np.nan)) * y_scale / a_scale)
     if nonneg:
         x = np.maximum(x, 0.0)  # the gauge's projection keeps x >= 0; guard round-off
         if status is Status.INFEASIBLE:
             status = _check_nonneg_infeasible(problem, x, info)
     return _finish(problem, x, status, f"SPGL1 exit code {stat}", int(out.get("niters", 0)),
                    wall, info)
+
+
+def _scaled_operator(L: scipy.sparse.linalg.LinearOperator,
+                     a: float) -> scipy.sparse.linalg.LinearOperator:
+    """``L / a`` as a LinearOperator (divided, not multiplied by ``1 / a``, which
+    overflows for a subnormal ``a``)."""
+    return scipy.sparse.linalg.LinearOperator(
+        L.shape, matvec=lambda v: L.matvec(v) / a, rmatvec=lambda v: L.rmatvec(v) / a,
+        dtype=np.float64)
 
 
 def _check_nonneg_infeasible(problem, x: np.ndarray, info: dict[str, Any]) -> Status:
@@ -297,12 +324,35 @@ def _check_nonneg_infeasible(problem, x: np.ndarray, info: dict[str, Any]) -> St
     complementarity half of the NNLS optimality conditions is checked here: only
     ``||min(x, A^T (Ax - y))|| <= 1e-6 ||A^T y||`` (then no ``x >= 0`` does better, and
     the residual stays) is reported as infeasible.
+
+    That test alone also passes at points that nearly solve ``Ax = y`` (residual ~1e-7,
+    so ``g`` is tiny too): 5 of 1200 small feasible problems were called infeasible. So
+    ``r = Ax - y`` must also be a Farkas certificate, ``A^T r >= 0`` and ``<y, r> < 0``:
+    any feasible ``z >= 0`` gives ``<y, r> = <z, A^T r> >= -||z||_1 max(-A^T r)_+``, so
+    ``-<y, r> > R max(-A^T r)_+`` rules out feasible points with ``||z||_1 <= R``. Here
+    ``R = 1e3 (||x||_1 + ||y||^2 / ||A^T y||_inf)`` (the second term is a lower bound on
+    the l1 norm of any solution of ``Ax = y``).
     """
-    g = problem.A.rmatvec(problem.residual(x))
-    kkt = float(np.linalg.norm(np.minimum(x, g)))
-    ref = float(np.linalg.norm(problem.A.rmatvec(problem.y)))
+    # all in units of y / max|y| (products of tiny or huge entries under/overflowed; plain
+    # norms square them: 0 / 0, then "infeasible" whatever x, for A ~ 1e-200)
+    s = _max_abs(problem.y)
+    yn = problem.y / s
+    rn = problem.residual(x) / s
+    g = problem.A.rmatvec(rn)
+    aty = problem.A.rmatvec(yn)
+    kkt = float(safe_norm(np.minimum(x / s, g)))
+    ref = float(safe_norm(aty))
     info["nnls_kkt_rel"] = kkt / ref if ref > 0 else kkt
-    return Status.INFEASIBLE if info["nnls_kkt_rel"] <= _NNLS_KKT_TOL else Status.STAGNATED
+    if info["nnls_kkt_rel"] > _NNLS_KKT_TOL:
+        return Status.STAGNATED
+    yr = float(yn @ rn)
+    g_neg = float(np.maximum(-g, 0.0).max(initial=0.0))
+    aty_inf = float(np.abs(aty).max(initial=0.0))
+    radius = float(np.abs(x / s).sum()) + (float(yn @ yn) / aty_inf if aty_inf > 0 else 0.0)
+    # (a rounding margin on <y, r>, computed from O(1) vectors)
+    margin = 1e-13 * float(np.linalg.norm(yn)) * float(np.linalg.norm(rn))
+    certified = -yr > 1e3 * radius * g_neg + margin
+    return Status.INFEASIBLE if certified else Status.STAGNATED
 
 
 def _avoid_spgl1_history_overflow(iter_lim: int) -> None:

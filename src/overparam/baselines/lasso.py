@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._core import Result, Status, check_int, check_positive
-from ._common import matrix_of, setup
+from ._common import matrix_of, pow2_divisor, setup
 
 
 def lasso(
@@ -84,13 +84,19 @@ def lasso(
     # The problem is homogeneous: y -> y/s, alpha -> alpha/s gives x -> x/s and the
     # objective / s^2. scikit-learn's stopping test uses tol * ||y||^2, which underflows to
     # 0 for max|y| ~ 1e-170 (x = 0 returned after 0 epochs) and overflows for ~ 1e170, so
-    # solve for y / max|y| and scale back.
+    # solve for y / max|y| and scale back. Likewise A -> A/a, alpha -> alpha/a gives
+    # x -> a x: its squared column norms under/overflowed for max|A| ~ 1e-200 or 1e200
+    # (max_iter, x = 0 or wrong), so A / max|A| is solved too.
     top = float(np.abs(problem.y).max())
     y_scale = top if top > 0 else 1.0
     yv = np.array(problem.y) / y_scale
+    a_scale = pow2_divisor(float(abs(M).max()) if M.size else 0.0)
+    if a_scale != 1.0:
+        M = M / a_scale
     m, n = problem.shape
-    model = Lasso(alpha=alpha / y_scale, fit_intercept=False, positive=bool(nonneg),
-                  max_iter=max_iter, tol=tol, selection="cyclic")
+    # alpha / (a_scale * y_scale), one factor at a time (the product may under/overflow)
+    model = Lasso(alpha=alpha / a_scale / y_scale, fit_intercept=False,
+                  positive=bool(nonneg), max_iter=max_iter, tol=tol, selection="cyclic")
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -100,14 +106,16 @@ def lasso(
     for w in caught:  # pass on anything else
         if w not in not_converged:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    xs = np.asarray(model.coef_, dtype=np.float64).reshape(-1)  # solution for y / y_scale
-    x = xs * y_scale
-    rs = problem.A.matvec(xs) - yv
-    g = problem.A.rmatvec(yv)
-    alpha_max = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m) * y_scale
+    # the solution for A / a_scale and y / y_scale
+    xs = np.asarray(model.coef_, dtype=np.float64).reshape(-1)
+    x = xs * y_scale / a_scale
+    rs = M @ xs - yv
+    g = M.T @ yv
+    alpha_max = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m) \
+        * a_scale * y_scale
     # scaled back one factor at a time (the objective itself may exceed the float range:
     # then inf, where ``y_scale**2`` would raise OverflowError)
-    fun = (float(rs @ rs) / (2 * m) + alpha / y_scale * float(np.abs(xs).sum())) \
+    fun = (float(rs @ rs) / (2 * m) + alpha / a_scale / y_scale * float(np.abs(xs).sum())) \
         * y_scale * y_scale
     dual_gap = float(np.ravel(model.dual_gap_)[0]) * y_scale * y_scale
     ny = float(np.linalg.norm(yv))

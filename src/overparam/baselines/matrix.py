@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_int, check_positive, safe_norm
 from ..problems import Problem
 from ..problems.matrix import EntryMask, MatrixIdentity, matrix_shape_of
+from ._common import operator_gain
 
 
 def _problem(problem: Any) -> tuple[Problem, tuple[int, int]]:
@@ -53,8 +54,15 @@ def _sqnorm(r: np.ndarray) -> float:
 
 
 def _rel_residual(problem: Problem, W: np.ndarray) -> float:
+    # safe_norm: plain norms square the entries (y ~ 1e-200 gave 1e276, 1e200 gave NaN)
     r = problem.A.matvec(W.reshape(-1)) - problem.y
-    return float(np.linalg.norm(r) / max(np.linalg.norm(problem.y), 1e-300))
+    ny, nr = safe_norm(problem.y), safe_norm(r)
+    return float(nr / ny) if ny > 0 else float(nr)
+
+
+def _usable(v: float) -> float:
+    """``v`` where it is a usable divisor (positive and finite), else 1.0."""
+    return v if 0.0 < v < np.inf else 1.0
 
 
 def nuclear_norm_cvxpy(
@@ -101,22 +109,38 @@ def nuclear_norm_cvxpy(
     if np.iscomplexobj(problem.y) or _complex_op(op):
         raise TypeError("nuclear_norm_cvxpy handles real problems only (its variable is "
                         "real); use nuclear_norm_prox for complex measurements")
+    if lam is not None:
+        lam = check_positive(lam, "lam")
+    # The conic solvers' tolerances are absolute: for y ~ 1e-8 Clarabel called a point with
+    # relative residual 0.2 "optimal" (0.44 from the answer), for 1e200 the problem
+    # "infeasible". Both problems are homogeneous: for A' = A / a, y' = y / s the solution
+    # is W' = W a / s (with lam' = lam / (a s)), so solve for max|A'| = max|y'| = 1.
     X = cp.Variable((n1, n2))
     v = cp.reshape(X, (n1 * n2,), order="C")
+    a_scale = 1.0
     if isinstance(op, MatrixIdentity):
         AX = v
     elif isinstance(op, EntryMask):
         AX = v[op.flat_index]
     else:
-        AX = op.to_dense() @ v
-    y = np.asarray(problem.y)
+        M = op.to_dense()
+        a_scale = _usable(float(np.abs(M).max()))
+        AX = (M / a_scale) @ v
+    y = np.asarray(problem.y, dtype=np.float64)
+    y_scale = _usable(float(np.abs(y).max()))
+    ys = y / y_scale
     if lam is None:
-        prob = cp.Problem(cp.Minimize(cp.normNuc(X)), [AX == y])
+        prob = cp.Problem(cp.Minimize(cp.normNuc(X)), [AX == ys])
     else:
-        lam = check_positive(lam, "lam")
-        prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(AX - y) + lam * cp.normNuc(X)))
-    if solver is None and "CLARABEL" in cp.installed_solvers():
+        prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(AX - ys)
+                                      + (lam / a_scale / y_scale) * cp.normNuc(X)))
+    installed = cp.installed_solvers()
+    if solver is None and "CLARABEL" in installed:
         solver = "CLARABEL"
+    elif isinstance(solver, str) and solver.upper() not in installed:
+        # CVXPY's SolverError would be reported as a numerical failure of the problem
+        raise ValueError(f"solver {solver!r} is not an installed CVXPY solver "
+                         f"(installed: {', '.join(installed)})")
     t0 = time.perf_counter()
     try:
         prob.solve(solver=solver, verbose=verbose, **solver_options)
@@ -132,9 +156,11 @@ def nuclear_norm_cvxpy(
                       message=f"{status.advice} (CVXPY status {prob.status})",
                       wall_time=wall, info=dict(method="nuclear_norm_cvxpy",
                                                 cvxpy_status=prob.status))
-    W = np.asarray(X.value, dtype=np.float64)
+    W = np.asarray(X.value, dtype=np.float64) * y_scale / a_scale
+    # the objective's value scaled back: ||W||_* ~ s / a, the penalized one ~ s^2
+    fun = float(prob.value) * (y_scale / a_scale if lam is None else y_scale * y_scale)
     return Result(x=W, status=Status.CONVERGED, n_iter=int(prob.solver_stats.num_iters or 0),
-                  fun=float(prob.value), wall_time=wall,
+                  fun=fun, wall_time=wall,
                   message=f"CVXPY {prob.status} ({prob.solver_stats.solver_name})",
                   info=dict(method="nuclear_norm_cvxpy", lam=lam, cvxpy_status=prob.status,
                             solver=prob.solver_stats.solver_name,
@@ -143,6 +169,8 @@ def nuclear_norm_cvxpy(
 
 def svt(W: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
     """Singular value soft-thresholding ``prox_{tau ||.||_*}(W)``; returns (matrix, rank)."""
+    # a negative tau would inflate every singular value, NaN would blank the matrix
+    tau = check_positive(tau, "tau", allow_zero=True)
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     s = np.maximum(s - tau, 0.0)
     k = int(np.count_nonzero(s))
@@ -175,13 +203,17 @@ def nuclear_norm_prox(
         complex ``W``; a real operator is then applied to real and imaginary parts.
     lam : float, optional
     lam_min_ratio : float
-        Final penalty relative to ``||A^*(y)||_2`` in the constrained mode.
+        Final penalty relative to ``||A^*(y)||_2`` in the constrained mode, in (0, 1).
     continuation : float
         Factor in (0, 1) between continuation stages.
     max_iter : int
         Total proximal steps over all stages.
     tol : float
-        A stage ends when ``||W_k - W_{k-1}||_F <= tol * max(1, ||W_k||_F)``.
+        A stage ends when ``||W_k - W_{k-1}||_F <= tol * max(1, ||W_k||_F)`` for the
+        problem as solved, ``A / ||A||_2`` and ``y / max|y|`` (``W`` scaled by
+        ``||A||_2 / max|y|``): the result is equivariant, ``y -> c y`` (with
+        ``lam -> c lam``) gives ``W -> c W``, and ``A -> c A`` (with ``lam -> c lam``)
+        gives ``W -> W / c``.
 
     Returns
     -------
@@ -196,14 +228,33 @@ def nuclear_norm_prox(
     c = check_positive(continuation, "continuation")
     if c >= 1:
         raise ValueError(f"continuation must be in (0, 1), got {c}")
+    if lam is not None:
+        lam = check_positive(lam, "lam")
     y = _data(problem)
     cplx = np.iscomplexobj(y) or _complex_op(op)          # then W is complex too
-    L = op.norm2 ** 2
-    t_step = 1.0 / L
-    AtY = op.rmatvec(y).reshape(n1, n2)
-    lam_max = float(np.linalg.norm(AtY, 2))
+    # Solved for A' = A / ||A||_2 and y' = y / max|y| (W = W' max|y| / ||A||_2, lam' =
+    # lam / (||A||_2 max|y|)): the stopping test's floor max(1, ||W||) is absolute, so for
+    # max|y| ~ 1e-8 or 1e-200 every stage "converged" after one step (0.26 from the
+    # answer), and for 1e200 ||W||_F overflowed to inf, with the same effect.
+    a_scale = _usable(float(op.norm2))
+    y_scale = _usable(float(np.abs(y).max()))
+    y = y / y_scale
+    t_step = 1.0 / (op.norm2 / a_scale) ** 2
+
+    def fwd(Z):
+        return op.matvec(Z.reshape(-1)) / a_scale
+
+    def adj(r):
+        return op.rmatvec(r).reshape(n1, n2) / a_scale
+
+    lam_max = float(np.linalg.norm(adj(y), 2))
     if lam is None:
-        final = check_positive(lam_min_ratio, "lam_min_ratio") * lam_max
+        ratio = check_positive(lam_min_ratio, "lam_min_ratio")
+        if ratio >= 1:
+            # the last stage would sit at or above lam_max, where W = 0 is optimal: it was
+            # reported as a converged constrained solution with relative residual 1
+            raise ValueError(f"lam_min_ratio must be in (0, 1), got {lam_min_ratio}")
+        final = ratio * lam_max
         stages = []
         cur = lam_max * c
         while cur > final:
@@ -211,16 +262,16 @@ def nuclear_norm_prox(
             cur *= c
         stages.append(final)
     else:
-        stages = [check_positive(lam, "lam")]
+        stages = [lam / a_scale / y_scale]
     t0 = time.perf_counter()
     W = np.zeros((n1, n2), dtype=np.complex128 if cplx else np.float64)
     it, rank, converged = 0, 0, False
 
     def grad(Z):
-        return op.rmatvec(op.matvec(Z.reshape(-1)) - y).reshape(n1, n2)
+        return adj(fwd(Z) - y)
 
     def objective(Z, lm):
-        r = op.matvec(Z.reshape(-1)) - y
+        r = fwd(Z) - y
         return 0.5 * _sqnorm(r) + lm * float(np.linalg.svd(Z, compute_uv=False).sum())
 
     for si, lm in enumerate(stages):
@@ -245,10 +296,15 @@ def nuclear_norm_prox(
             break
     wall = time.perf_counter() - t0
     status = Status.CONVERGED if converged and lm == stages[-1] else Status.MAX_ITER
-    nuc = float(np.linalg.svd(W, compute_uv=False).sum())
-    fun = nuc if lam is None else objective(W, stages[-1])
+    # back to the units of A and y (one factor at a time: the products may overflow)
+    if lam is None:
+        fun = float(np.linalg.svd(W, compute_uv=False).sum()) * y_scale / a_scale
+    else:
+        fun = objective(W, stages[-1]) * y_scale * y_scale
+    W = W * y_scale / a_scale
     return Result(x=W, status=status, n_iter=it, fun=fun, wall_time=wall,
-                  info=dict(method="nuclear_norm_prox", lam=float(stages[-1]), rank=rank,
+                  info=dict(method="nuclear_norm_prox",
+                            lam=float(stages[-1]) * a_scale * y_scale, rank=rank,
                             constrained=lam is None, stages=len(stages),
                             relative_residual=_rel_residual(problem, W)))
 
@@ -260,15 +316,30 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
 
     Closed forms for estimation (``Y``) and completion (observed entries, zeros
     elsewhere); a stored sensing operator by ``numpy.linalg.lstsq``; a matrix-free one by
-    LSQR from 0 (which converges to the minimum-norm solution). Complex measurements give
-    a complex ``W`` (for a real matrix-free operator, LSQR solves for ``Re y`` and
-    ``Im y`` separately; ``n_iter`` counts both).
+    LSQR from 0 (which converges to the minimum-norm solution), with ``atol = btol = tol``
+    and ``iter_lim = max_iter`` (default ``10 min(m, n)``), for ``y / max|y|`` and ``A``
+    divided by its scale (``W`` scaled back). Complex measurements give a complex ``W``
+    (for a real matrix-free operator, LSQR solves for ``Re y`` and ``Im y`` separately;
+    ``n_iter`` counts both).
+
+    Returns
+    -------
+    Result
+        ``x`` the matrix, ``status`` (``converged``; for LSQR ``max_iter`` when it stopped
+        at ``iter_lim`` and ``stagnated`` when it stopped on its condition-number limit,
+        its stop code in ``info["lsqr_istop"]``), ``fun = 0.5 ||A(W) - y||^2``,
+        ``info["relative_residual"]``.
     """
     problem, (n1, n2) = _problem(problem)
+    tol = check_positive(tol, "tol")
+    if max_iter is not None:
+        max_iter = check_int(max_iter, "max_iter", minimum=1)
     op = problem.A
     y = _data(problem)
     t0 = time.perf_counter()
     n_iter = 0
+    status = Status.CONVERGED
+    info: dict[str, Any] = dict(method="min_norm_least_squares")
     if isinstance(op, MatrixIdentity):
         W = y.reshape(n1, n2).copy()
         how = "closed form"
@@ -279,10 +350,22 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
         W = np.linalg.lstsq(op.to_dense(), y, rcond=None)[0].reshape(n1, n2)
         how = "numpy.linalg.lstsq"
     else:
+        # LSQR squares norms: with max|y| ~ 1e-200 it returned W = 0 after 0 steps, at
+        # 1e200 NaN, both "converged"; and A ~ 1e-200 does the same. The solution is
+        # linear in y and W -> W / c for A -> c A: solve for y / max|y| and A / its scale.
+        y_scale = _usable(float(np.abs(y).max()))
+        a_scale = _usable(operator_gain(op))
+        lin = op.as_linear_operator()
+        scaled = spla.LinearOperator(lin.shape, dtype=lin.dtype,
+                                     matvec=lambda v: lin.matvec(v) / a_scale,
+                                     rmatvec=lambda v: lin.rmatvec(v) / a_scale)
+        cap = max_iter or 10 * min(op.shape)
+        stops: list[int] = []
+
         def lsqr(rhs):
-            out = spla.lsqr(op.as_linear_operator(), rhs, atol=tol, btol=tol,
-                            iter_lim=max_iter or 10 * min(op.shape))
-            return np.asarray(out[0]), int(out[2])
+            out = spla.lsqr(scaled, rhs / y_scale, atol=tol, btol=tol, iter_lim=cap)
+            stops.append(int(out[1]))
+            return np.asarray(out[0]) * y_scale / a_scale, int(out[2])
 
         if np.iscomplexobj(y) and not _complex_op(op):
             # a real operator: the minimum-norm solution is linear in y, solve for Re and Im
@@ -292,12 +375,22 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
             w, n_iter = lsqr(y)
         W = w.reshape(n1, n2)
         how = "LSQR"
+        info["lsqr_istop"] = max(stops)
+        # istop 7: iteration limit; 3 and 6: the condition estimate passed conlim
+        if 7 in stops:
+            status = Status.MAX_ITER
+        elif 3 in stops or 6 in stops:
+            status = Status.STAGNATED
     wall = time.perf_counter() - t0
-    r = op.matvec(W.reshape(-1)) - y
-    return Result(x=W, status=Status.CONVERGED, n_iter=n_iter, fun=0.5 * _sqnorm(r),
-                  wall_time=wall, message=f"minimum-norm least squares ({how})",
-                  info=dict(method="min_norm_least_squares",
-                            relative_residual=_rel_residual(problem, W)))
+    nr = safe_norm(op.matvec(W.reshape(-1)) - y)
+    with np.errstate(over="ignore"):  # 0.5 ||r||^2 may exceed the float range
+        fun = 0.5 * float(nr) * float(nr)
+    info["relative_residual"] = _rel_residual(problem, W)
+    detail = f"minimum-norm least squares ({how})"
+    if status is not Status.CONVERGED:
+        detail = f"{status.advice} (LSQR stop code {info['lsqr_istop']}, {n_iter} iterations)"
+    return Result(x=W, status=status, n_iter=n_iter, fun=fun, wall_time=wall,
+                  message=detail, info=info)
 
 
 def _vec(res: Result) -> Result:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from .._core import Result, Status, check_int
+from .._core import Result, Status, check_int, safe_norm
 from ._common import matrix_of, setup
 
 
@@ -69,11 +69,14 @@ def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
     info: dict[str, Any] = dict(method="nnls/scipy", rnorm=float(rnorm))
     if status is Status.CONVERGED:
         r = problem.residual(x)
-        ny = float(np.linalg.norm(yv))
-        info["relative_residual"] = float(np.linalg.norm(r)) / ny if ny > 0 else float(
-            np.linalg.norm(r))
+        # safe_norm: plain norms square the entries (0 for y ~ 1e-200: relative residual
+        # 0; inf for 1e200: relative residual NaN, fun inf)
+        ny, nr = safe_norm(yv), safe_norm(r)
+        info["relative_residual"] = nr / ny if ny > 0 else nr
+        info["rnorm"] = float(nr)  # SciPy's own squares too (inf at 1e200)
         info["gradient"] = problem.A.rmatvec(r)
-        fun = 0.5 * float(r @ r)
+        with np.errstate(over="ignore"):  # 0.5 ||r||^2 itself may exceed the float range
+            fun = 0.5 * nr * nr
     else:
         info["relative_residual"] = float("nan")
         fun = float("nan")

@@ -27,7 +27,7 @@ import numpy as np
 from .._core import (Result, Status, check_int, check_not_complex, check_positive,
                      safe_norm)
 from ..problems import Problem
-from ._common import setup
+from ._common import pow2_divisor, setup
 
 __all__ = ["projected_gradient", "kkt_residual", "lipschitz"]
 
@@ -46,11 +46,15 @@ def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
 def _build(apply_grad: Callable, accelerated: bool, restart: bool, check_every: int):
     """The jitted loop for a gradient map ``apply_grad(data, x) -> g``."""
 
-    def run(data, x0, lip, scale, tol, max_iter):
+    def run(data, x0, lip, scale, a_scale, tol, max_iter):
         eta = 1.0 / lip
 
         def kkt(x):
-            return jnp.linalg.norm(jnp.minimum(x, apply_grad(data, x))) / scale
+            # x and g are of A / a_scale; x / a^2 puts them back into the units of A, where
+            # the documented test is posed (XLA folds the division into x / (a * a), which
+            # is 0 / 0 at a ~ 1e-200: zeros are kept apart; large entries go to inf)
+            xa = jnp.where(x > 0, x / a_scale / a_scale, 0.0)
+            return jnp.linalg.norm(jnp.minimum(xa, apply_grad(data, x))) / scale
 
         def body(s):
             x, z, k, it, _ = s
@@ -105,7 +109,8 @@ class _OpGrad:
         self.op = op
 
     def __call__(self, data, x):
-        return self.op.jax_rmatvec(self.op.jax_matvec(x) - data)
+        y, a = data  # the gradient of A / a: A^T (A x / a - y) / a
+        return self.op.jax_rmatvec(self.op.jax_matvec(x) / a - y) / a
 
     def __hash__(self) -> int:
         return id(self.op)
@@ -193,24 +198,35 @@ def projected_gradient(
     y_scale = top if top > 0 else 1.0
     yv = np.asarray(problem.y, dtype=np.float64) / y_scale
     dense = op.is_dense
-    use_gram = (dense and m >= GRAM_RATIO * n) if gram == "auto" else bool(gram)
+    if not (isinstance(gram, (bool, np.bool_)) or (isinstance(gram, str) and gram == "auto")):
+        # bool() read "false", "no" or 2 as True
+        raise ValueError(f"gram must be True, False or 'auto', got {gram!r}")
+    use_gram = (dense and m >= GRAM_RATIO * n) if isinstance(gram, str) else bool(gram)
     if use_gram and not dense:
         raise ValueError("gram=True needs an explicit matrix A")
-    if use_gram:
+    # Likewise x -> x / c for A -> c A: iterate on A / a_scale (a = max|A|, or ||A||_2 for
+    # an operator). Unscaled, ||A||^2 and A^T A under/overflowed for max|A| ~ 1e-100 or
+    # 1e100: x = 0 "converged" at 1e-200, max_iter at 1e-100, nan ("diverged") at 1e100.
+    if dense:
         M = op.to_dense()
+        a_scale = pow2_divisor(float(np.abs(M).max()))
+        if a_scale != 1.0:
+            M = M / a_scale
+    else:
+        a_scale = pow2_divisor(float(op.norm2))
+    if use_gram:
         G = M.T @ M
         b = M.T @ yv
         data, fn_grad = (jnp.asarray(G), jnp.asarray(b)), _gram_grad
         lip = lipschitz(_gram_hess, data, n)
     elif dense:
-        M = op.to_dense()
         b = M.T @ yv
         data, fn_grad = (jnp.asarray(M), jnp.asarray(yv)), _dense_grad
         lip = lipschitz(_dense_hess, data, n)
     else:
-        b = op.rmatvec(yv)
-        lip = 1.02 * op.norm2**2
-        data, fn_grad = jnp.asarray(yv), _OpGrad(op)
+        b = op.rmatvec(yv) / a_scale
+        lip = 1.02 * (op.norm2 / a_scale) ** 2
+        data, fn_grad = (jnp.asarray(yv), jnp.float64(a_scale)), _OpGrad(op)
     scale = max(float(np.linalg.norm(b)), 1e-300)
     if x0 is not None:
         check_not_complex(x0, "x0")  # a float cast would drop the imaginary part silently
@@ -221,13 +237,15 @@ def projected_gradient(
         raise ValueError("x0 contains non-finite values")
     run = _build(fn_grad, bool(accelerated), bool(restart), check_every)
     x, it, res = jax.block_until_ready(
-        run(data, jnp.asarray(x_init / y_scale), jnp.float64(lip), jnp.float64(scale),
-            jnp.float64(tol), jnp.int64(max_iter)))
-    x = np.asarray(x) * y_scale
+        run(data, jnp.asarray(x_init / y_scale * a_scale), jnp.float64(lip),
+            jnp.float64(scale), jnp.float64(a_scale), jnp.float64(tol), jnp.int64(max_iter)))
+    x = np.asarray(x) * y_scale / a_scale
     wall = time.perf_counter() - t0
+    lip_a = lip * a_scale * a_scale  # of A itself (the step was for A / a_scale); may be inf
     return _result(problem, x, int(it), float(res), wall, tol,
                    dict(method="apg" if accelerated else "pg", gram=use_gram,
-                        lipschitz=lip, restart=restart))
+                        lipschitz=lip_a, restart=restart))
+
 
 
 def _result(problem: Problem, x: np.ndarray, it: int, kkt_rel: float, wall: float,
