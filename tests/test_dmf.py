@@ -596,3 +596,100 @@ def test_matrix_identity_checks_sizes():
     np.testing.assert_array_equal(op.matvec(np.arange(4.0).reshape(2, 2)), np.arange(4.0))
     np.testing.assert_array_equal(op.rmatvec(np.arange(4.0)), np.arange(4.0))
     assert op.dot_test() == 0.0
+
+
+# ------------------------------------------------------------------ fixes of round 11
+def test_metric_named_like_a_rank_field_is_refused_not_overwritten():
+    # a metric "erank" or "sv2" was recorded and then silently replaced in the trace by
+    # the effective rank / second singular value computed from the spectrum
+    kw = dict(_SMALL_KW, spectrum=True)
+    mine = {"erank": lambda x: jnp.float64(42.0)}
+    for bad in ({"erank": mine["erank"]}, {"sv2": mine["erank"]},
+                {"nuclear_rank": mine["erank"], "ok": mine["erank"]}):
+        with pytest.raises(ValueError, match="filled in from the singular values"):
+            dmf_gd(_SMALL_Y, metrics=bad, **kw)
+    # other names are recorded as given; without the spectrum the names are free
+    res = dmf_gd(_SMALL_Y, metrics={"mine": mine["erank"]}, **kw)
+    np.testing.assert_array_equal(res.trace["mine"], 42.0)
+    assert np.all(res.trace["erank"] < 2.0 + 1e-12)  # the rank of a 2 x 3 W
+    res = dmf_gd(_SMALL_Y, metrics=mine, **_SMALL_KW)
+    np.testing.assert_array_equal(res.trace["erank"], 42.0)
+
+
+def test_early_stopping_with_a_record_list_that_skips_the_start():
+    # select_plateau compares with the trace's first loss; a record list starting after
+    # the escape (here at the low-rank plateau's first iteration) made that loss the
+    # "initial" one, the low-rank plateau failed the escape test and the run stopped in
+    # the noise-fitting phase instead (level ~6 of the 3 + noise spectrum)
+    p = matrix_estimation(20, 20, 3, spectrum=[3.0, 2.0, 1.5], noise=0.5, seed=11)
+    kw = dict(depth=3, init_scale=0.1, max_iter=20_000, early_stopping=True)
+    ref = dmf_gd(p, **kw)
+    info = ref.info["early_stopping"]
+    lo, hi = info["interval"]
+    assert abs(info["level"] - 3.0) < 0.3
+    rec = [int(i) for i in info["full_trace"]["iter"] if i >= lo]
+    got = dmf_gd(p, record=rec, **kw)
+    ginfo = got.info["early_stopping"]
+    assert ginfo["interval"] == (lo, hi) and ginfo["stop_iter"] == info["stop_iter"]
+    assert ginfo["full_trace"]["iter"][0] == 0  # iteration 0 is recorded for the rule
+    np.testing.assert_allclose(got.x, ref.x, atol=1e-12)
+    assert got.status is Status.EARLY_STOPPED
+
+
+def test_plateau_options_are_checked_before_the_run(monkeypatch):
+    # a misspelt key, a bad "where" or a NaN band was reported only after the full run
+    # (a NaN atol was not reported at all: the whole trace became one plateau)
+    import sys
+
+    mod = sys.modules[dmf_gd.__module__]
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the run started before the options were checked")
+
+    monkeypatch.setattr(mod, "run_driver", ran)
+    kw = dict(depth=3, init_scale=0.1, max_iter=2000, early_stopping=True)
+    with pytest.raises(TypeError, match="unknown plateau option"):
+        dmf_gd(_SMALL_Y, plateau=dict(atoll=0.1), **kw)
+    with pytest.raises(ValueError, match="where must be"):
+        dmf_gd(_SMALL_Y, plateau=dict(where="mid"), **kw)
+    for bad in (dict(atol=np.nan), dict(min_loss_drop=np.nan), dict(max_level=np.nan),
+                dict(min_points=0), dict(measure="rank")):
+        with pytest.raises((ValueError, TypeError)):
+            dmf_gd(_SMALL_Y, plateau=bad, **kw)
+
+
+def test_seed_beyond_int64_is_refused_clearly():
+    # jax.random.PRNGKey takes a signed 64-bit seed: 2**63 and above failed with a bare
+    # "OverflowError: Python int too large to convert to C long"
+    for s in (2**63, 2**64):
+        with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):
+            DeepMatrixFactorization((2, 3), depth=2, init_kind="gaussian", seed=s)
+        with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):
+            dmf_gd(_SMALL_Y, init="gaussian", seed=s, **_SMALL_KW)
+        with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):
+            dmf_gd_batch([_SMALL_Y, _SMALL_Y], init="gaussian", seeds=[0, s],
+                         **{k: v for k, v in _SMALL_KW.items() if k != "depth"})
+    # the largest allowed seed works and is not seed 0
+    m = DeepMatrixFactorization((2, 3), depth=2, init_kind="gaussian", seed=2**63 - 1)
+    w = np.asarray(m.init(None, 6)["W1"])
+    w0 = np.asarray(DeepMatrixFactorization((2, 3), depth=2, init_kind="gaussian",
+                                            seed=0).init(None, 6)["W1"])
+    assert np.all(np.isfinite(w)) and not np.array_equal(w, w0)
+
+
+def test_hadamard_coordinate_step_policies_are_refused():
+    # "x" / "mirror" steps map every factor entry as a non-negative Hadamard factor:
+    # as policy objects they ran silently (mirror steps clamped all entries of the
+    # factors to >= 1e-150: another algorithm); as strings the parser asked for a depth
+    from overparam.dynamics.steps import Auto, Nesterov
+
+    kw = dict(depth=3, init_scale=0.3, max_iter=5)
+    for step in (Auto(space="x", depth=3), Auto(space="mirror", depth=3),
+                 Nesterov(space="mirror", depth=3), "auto@x", "nesterov@mirror"):
+        with pytest.raises(ValueError, match="dmf_gd steps in the factors"):
+            dmf_gd(_SMALL_Y, step=step, **kw)
+        with pytest.raises(ValueError, match="dmf_gd steps in the factors"):
+            dmf_gd_batch([_SMALL_Y, _SMALL_Y], step=step, **kw)
+    # parameter-space policies still run (strings and objects alike)
+    for step in ("auto@u", Auto(), "nesterov", 0.05):
+        assert dmf_gd(_SMALL_Y, step=step, **kw).n_iter == 5

@@ -343,3 +343,81 @@ def test_infinite_complex_estimate_is_inf_not_nan(fn):
     # finite complex values are unchanged
     assert relative_error([1.0 + 1.0j], [1.0]) == pytest.approx(1.0)
     assert l1_gap([3.0 + 4.0j], [5.0]) == 0.0
+
+
+# ---------------------------------------------------- effective rank: fixes of round 11
+def test_rank_measures_of_integer_spectra_with_the_most_negative_value():
+    from overparam.metrics import rank as rk
+
+    # |int8(-128)| wraps around to -128: [-128, 100] gave a nuclear rank of -0.28, an
+    # erank of 1.0, a stable rank of 2.64 and a numerical rank of 1
+    ref = np.array([128.0, 100.0])
+    for dt in (np.int8, np.int16, np.int32, np.int64):
+        lo = np.iinfo(dt).min
+        s = np.array([lo, 100], dtype=dt)
+        want = np.array([float(-lo), 100.0])
+        for f in (rk.erank, rk.erank_energy, rk.stable_rank, rk.nuclear_rank):
+            assert float(f(s)) == pytest.approx(float(f(want)), rel=1e-12), (dt, f)
+        assert rk.numerical_rank(s, rtol=1e-30) == 2  # 100 / 2**63 ~ 1e-17 counts
+    assert float(rk.nuclear_rank(np.array([-128, 100], np.int8))) == pytest.approx(
+        ref.sum() / 128.0)
+    assert rk.numerical_rank(np.array([-128, 100], np.int8)) == 2
+    # bool and unsigned spectra as floats
+    assert float(rk.erank(np.array([True, True, False]))) == pytest.approx(2.0)
+    assert float(rk.stable_rank(np.array([255, 255], np.uint8))) == pytest.approx(2.0)
+
+
+def test_jax_rank_measures_near_the_float64_maximum():
+    import jax
+    import jax.numpy as jnp
+
+    from overparam.metrics import rank as rk
+
+    # XLA divides by multiplying with the reciprocal, flushed to 0 above ~4.5e307:
+    # every JAX measure of such a spectrum was 1.0 (entropy ranks) or 0.0 (the others)
+    fns = (rk.erank, rk.erank_energy, rk.stable_rank, rk.nuclear_rank)
+    base = np.array([3.0, 1.0, 0.5, 0.0])
+    ref = [float(f(base)) for f in fns]
+    for top in (5e307, 1e308, 1.7e308, np.finfo(np.float64).max):
+        s = (base / 3.0) * top  # the largest value is top itself (finite)
+        assert np.all(np.isfinite(s)) and s[0] == top
+        got = [float(f(jnp.asarray(s))) for f in fns]
+        np.testing.assert_allclose(got, ref, rtol=1e-12, err_msg=str(top))
+        got = [float(jax.jit(f)(jnp.asarray(s))) for f in fns]
+        np.testing.assert_allclose(got, ref, rtol=1e-12, err_msg=str(top))
+        np.testing.assert_allclose([float(f(s)) for f in fns], ref, rtol=1e-12)
+    # float32 near its maximum likewise
+    s32 = np.array([3.0e38, 1.0e38], np.float32)
+    want = float(rk.stable_rank(np.array([3.0, 1.0])))
+    assert float(rk.stable_rank(jnp.asarray(s32))) == pytest.approx(want, rel=1e-6)
+
+
+def test_numerical_rank_of_an_empty_spectrum_is_zero():
+    from overparam.metrics import rank as rk
+
+    # the other measures give 0 for k = 0 singular values; numerical_rank raised
+    # "zero-size array to reduction operation maximum which has no identity"
+    assert int(rk.numerical_rank(np.zeros(0))) == 0
+    np.testing.assert_array_equal(rk.numerical_rank(np.zeros((3, 0))), [0, 0, 0])
+    np.testing.assert_array_equal(rk.erank(np.zeros((3, 0))), [0.0, 0.0, 0.0])
+
+
+def test_rank_plateau_options_refuse_nan_and_negative_values():
+    from overparam.metrics import rank as rk
+
+    # a NaN atol compared False with every spread: the whole trace, rank 1 then 3, was
+    # one plateau (1, 10000); a NaN max_level let every level through
+    tr = dict(iter=np.array([0, 1, 10, 100, 1000, 10000]),
+              erank=np.array([9.0, 1.0, 1.02, 1.01, 3.0, 3.0]),
+              loss=np.array([1.0, 0.5, 0.5, 0.5, 0.1, 0.1]))
+    pl = rk.rank_plateaus(tr, min_points=2, min_decades=0.5)
+    assert [(q.start, q.end) for q in pl] == [(1, 100), (1000, 10000)]
+    for bad in (dict(atol=np.nan), dict(rtol=np.nan), dict(atol=-0.1),
+                dict(min_decades=np.nan), dict(min_points=0), dict(min_points=2.5)):
+        with pytest.raises((ValueError, TypeError)):
+            rk.rank_plateaus(tr, **bad)
+    for bad in (dict(max_level=np.nan), dict(min_loss_drop=np.nan),
+                dict(min_loss_drop=-1.0)):
+        with pytest.raises(ValueError):
+            rk.select_plateau(pl, tr, **bad)
+    assert rk.select_plateau(pl, tr, max_level=0.5) is None  # both levels are above

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import Result, Status, check_finite_array, check_int, check_not_complex
-from ..metrics.rank import rank_plateaus, rank_trace, select_plateau
-from ..models.dmf import DeepMatrixFactorization
+from ..metrics.rank import RANK_MEASURES, rank_plateaus, rank_trace, select_plateau
+from ..models.dmf import DeepMatrixFactorization, check_seed
 from ..problems import Operator, Problem
 from ..problems.matrix import MatrixIdentity, matrix_shape_of
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
@@ -103,6 +103,13 @@ def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None,
                   spectrum: bool = True) -> tuple:
     out = dict(metrics or {})
     if spectrum:
+        # _finish writes these from the singular values: a metric of the same name was
+        # recorded and then silently replaced in the trace
+        taken = sorted(set(out) & (set(RANK_MEASURES)
+                                   | {f"sv{i + 1}" for i in range(TOP_SV_FIELDS)}))
+        if taken:
+            raise ValueError(f"metric name(s) {taken} are filled in from the singular "
+                             "values (spectrum=True): rename the metric(s)")
         out.setdefault("sv", _SingularValues(shape))
     if truth_available:
         out.setdefault("rel_error", _RelErrorToTruth())
@@ -138,6 +145,45 @@ def _model(shape, depth, widths, init, init_scale, scale, balanced, seed):
     return DeepMatrixFactorization(
         shape=shape, depth=depth, widths=widths, init_kind=init, init_scale=init_scale,
         scale=scale, balanced=balanced, seed=seed)
+
+
+def _policy(step: Any, depth: int) -> Any:
+    """The step policy, refusing ``"x"`` / ``"mirror"`` coordinates (also of a wrapped
+    ``base`` policy): they map each entry of a factor as a non-negative Hadamard factor
+    (``p**L``, ``log p``), which matrix factors are not. As policy objects they ran
+    another algorithm silently (mirror steps clamp every entry to >= 1e-150); as strings
+    (``"auto@x"``) the parser asked for a depth that ``dmf_gd`` had been given."""
+    policy = as_policy(step, depth=depth)
+    p = policy
+    while p is not None:
+        space = getattr(p, "space", "u")
+        if space != "u":
+            raise ValueError(f"dmf_gd steps in the factors (space 'u'); space={space!r} is "
+                             f"for Hadamard factors, got {p!r}")
+        p = getattr(p, "base", None)
+    return policy
+
+
+_WHERE = ("start", "middle", "end")
+_SELECT_KEYS = ("max_level", "min_loss_drop")
+_PLATEAU_KEYS = ("measure", "atol", "rtol", "min_decades", "min_points")
+
+
+def _plateau_options(plateau: Mapping[str, Any] | None) -> tuple[str, dict, dict]:
+    """``(where, rank_plateaus options, select_plateau options)``, checked before the run:
+    a misspelt key or a bad value was reported only after the full run it needs."""
+    opts = dict(plateau or {})
+    unknown = sorted(set(opts) - set(_PLATEAU_KEYS + _SELECT_KEYS + ("where",)), key=str)
+    if unknown:
+        raise TypeError(f"unknown plateau option(s) {unknown}; known: "
+                        f"{', '.join(_PLATEAU_KEYS + _SELECT_KEYS)}, where")
+    where = opts.pop("where", "middle")
+    if where not in _WHERE:
+        raise ValueError(f"where must be 'start', 'middle' or 'end', got {where!r}")
+    sel = {k: opts.pop(k) for k in _SELECT_KEYS if k in opts}
+    # the values, by the functions that take them (on an empty trace: no work)
+    select_plateau(rank_plateaus(dict(iter=[], sv=np.zeros((0, 1))), **opts), {}, **sel)
+    return where, opts, sel
 
 
 def _loop_model(model: DeepMatrixFactorization) -> DeepMatrixFactorization:
@@ -208,16 +254,22 @@ def dmf_gd(
     step : "auto", float or step policy
         ``"auto"``: a fraction of 2 / (a Hessian bound from the factors' norms),
         re-evaluated every step (large while the factors are small); a float: constant
-        step (the oracle of Chou et al.'s recursion); or a policy object.
+        step (the oracle of Chou et al.'s recursion); or a policy object. Policies step
+        in the factors (space ``"u"``); ``"@x"`` / ``"@mirror"`` are refused (they are
+        coordinates of Hadamard factors).
     max_iter : int
         Iteration cap.
     tol : float
         Stop when ``||A(W) - y|| <= tol ||y||``. With noise the run should rather end
         by ``max_iter`` or by ``early_stopping``.
     record : int or sequence of int
-        Number of log-spaced record points, or the iterations to record at.
+        Number of log-spaced record points, or the iterations to record at (with
+        ``early_stopping`` iteration 0 is always recorded: the rule compares losses
+        with the initial one).
     metrics : mapping, optional
-        Extra JAX functions of ``vec(W)`` recorded in the trace.
+        Extra JAX functions of ``vec(W)`` recorded in the trace. With ``spectrum`` their
+        names may not be those of the effective ranks or ``sv1`` ... ``sv8`` (ValueError):
+        these are computed from the singular values.
     early_stopping : bool
         Run to ``max_iter`` (or the tolerance), find the plateaus of effective rank in the
         trace (:func:`overparam.metrics.rank.rank_plateaus`), pick the low-rank one
@@ -228,7 +280,7 @@ def dmf_gd(
         ``rank_plateaus``), ``max_level``, ``min_loss_drop`` (for ``select_plateau``) and
         ``where`` (``"start"``, ``"middle"``, ``"end"``).
     seed : int
-        Seed of random initializations.
+        Seed of random initializations, in ``[0, 2**63)``.
     spectrum : bool
         Record the singular values (an SVD per record point) and the effective ranks.
         ``False`` for timing runs; early stopping needs them.
@@ -266,11 +318,18 @@ def dmf_gd(
     problem = _as_matrix_problem(problem, y, shape)
     mshape = _shape(problem, shape)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seed)
-    policy = as_policy(step)
+    policy = _policy(step, model.depth)
     cfg = make_config(max_iter, tol, record)
     has_truth = problem.x_true is not None
-    if early_stopping and not spectrum:
-        raise ValueError("early_stopping needs the singular values: keep spectrum=True")
+    if early_stopping:
+        if not spectrum:
+            raise ValueError("early_stopping needs the singular values: keep spectrum=True")
+        where, opts, sel = _plateau_options(plateau)
+        if cfg.record_iters[0] != 0:
+            # select_plateau measures the escape from the trace's first loss: a record
+            # list without 0 made a later loss the "initial" one, and the low-rank
+            # plateau could be dropped as if it were still the initial phase
+            cfg = make_config(max_iter, tol, (0,) + tuple(cfg.record_iters))
     mt = _metric_tuple(mshape, has_truth, metrics, spectrum)
     mdata = _truth_data(problem) if has_truth else None
     info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
@@ -283,10 +342,6 @@ def dmf_gd(
     res = _finish(to_result(out, names, wall, info), model)
     if not early_stopping:
         return res
-    opts = dict(plateau or {})
-    where = opts.pop("where", "middle")
-    sel_keys = ("max_level", "min_loss_drop")
-    sel = {k: opts.pop(k) for k in sel_keys if k in opts}
     plats = rank_plateaus(res.trace, **opts)
     chosen = select_plateau(plats, res.trace, **sel)
     es = dict(plateaus=[p.as_dict() for p in plats], full_trace=res.trace,
@@ -351,15 +406,14 @@ def dmf_gd_batch(
 
     ``problems`` are Problems or fully observed 2-D arrays (as the first argument of
     :func:`dmf_gd`); ``shape`` gives ``(n1, n2)`` for problems whose operator does not
-    carry it. ``seeds`` are integers >= 0, one per problem.
+    carry it. ``seeds`` are integers in ``[0, 2**63)``, one per problem.
     """
     problems = [_as_matrix_problem(p, None, shape) for p in problems]
     if not problems:
         return []
     # validated once for both paths: early stopping ran dmf_gd per trial, where a short
     # list failed with a bare IndexError and extra seeds were ignored
-    seeds = [0] * len(problems) if seeds is None else [check_int(s, "seed", minimum=0)
-                                                        for s in seeds]
+    seeds = [0] * len(problems) if seeds is None else [check_seed(s) for s in seeds]
     if len(seeds) != len(problems):
         raise ValueError(f"{len(seeds)} seeds for {len(problems)} problems")
     if early_stopping:
@@ -380,7 +434,7 @@ def dmf_gd_batch(
     chunk = check_int(chunk, "chunk", minimum=1)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seeds[0])
     loop_model = _loop_model(model)
-    policy = as_policy(step)
+    policy = _policy(step, model.depth)
     cfg = make_config(max_iter, tol, record)
     has_truth = all(p.x_true is not None for p in problems)
     mt = _metric_tuple(mshape, has_truth, None, spectrum)

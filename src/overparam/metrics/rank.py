@@ -26,6 +26,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._core import check_int, check_positive
+
 RANK_MEASURES = ("erank", "erank_energy", "stable_rank", "nuclear_rank")
 
 
@@ -49,6 +51,16 @@ def _entropy_rank(p: Any, xp) -> Any:
     return xp.exp(-xp.sum(p * logp, axis=-1))
 
 
+def _magnitudes(s: Any, xp) -> Any:
+    """``|s|`` as floating point: integer and bool input is converted first (the absolute
+    value of the most negative integer wraps around: ``|int8(-128)| = -128`` gave a
+    nuclear rank of -0.28 for ``[-128, 100]``)."""
+    s = xp.asarray(s)
+    if not xp.issubdtype(s.dtype, xp.inexact):
+        s = xp.asarray(s, dtype=float)
+    return xp.abs(s)
+
+
 def _unit_top(s: Any, xp) -> tuple[Any, Any]:
     """``|s| / max|s|`` and a mask of the zero spectra.
 
@@ -56,8 +68,14 @@ def _unit_top(s: Any, xp) -> tuple[Any, Any]:
     in range (``s ~ 1e-200`` squared to 0: an energy rank of 0 and a stable rank of
     0/0 = NaN; ``s ~ 1e300``: inf/inf = NaN). A NaN spectrum gives NaN (it read as the
     zero matrix, rank 0, before: ``NaN > 0`` is False)."""
-    s = xp.abs(s)
+    s = _magnitudes(s, xp)
     top = xp.max(s, axis=-1, keepdims=True, initial=0.0)
+    # XLA divides by multiplying with the reciprocal, which is subnormal, flushed to 0,
+    # for a top value above ~2**(emax - 2) (float64: ~4.5e307): every measure of a JAX
+    # spectrum that large was 0 or 1. Scaling such spectra by 2**-4 first is exact.
+    big = top > xp.finfo(s.dtype).max / 8
+    s = xp.where(big, s * 0.0625, s)
+    top = xp.where(big, top * 0.0625, top)
     zero = top == 0
     return s / xp.where(zero, 1.0, top), zero[..., 0]
 
@@ -101,8 +119,9 @@ def nuclear_rank(s: Any) -> Any:
 def numerical_rank(s: Any, rtol: float = 1e-6) -> Any:
     """Number of singular values above ``rtol * s_max``."""
     xp = _xp(s)
-    s = xp.abs(s)
-    top = xp.max(s, axis=-1, keepdims=True)
+    s = _magnitudes(s, xp)
+    # initial=0: an empty spectrum has rank 0 (as for the other measures), no error
+    top = xp.max(s, axis=-1, keepdims=True, initial=0.0)
     return xp.sum(s > rtol * top, axis=-1)
 
 
@@ -202,6 +221,11 @@ def rank_plateaus(
     """
     if measure not in RANK_FUNCTIONS:
         raise ValueError(f"measure must be one of {RANK_MEASURES}, got {measure!r}")
+    # a NaN band compared False with every spread: the whole trace was one "plateau"
+    atol = check_positive(atol, "atol", allow_zero=True)
+    rtol = check_positive(rtol, "rtol", allow_zero=True)
+    min_decades = check_positive(min_decades, "min_decades", allow_zero=True)
+    min_points = check_int(min_points, "min_points", minimum=1)
     it = np.asarray(trace["iter"], dtype=np.float64)
     if measure in trace:
         r = np.asarray(trace[measure], dtype=np.float64)
@@ -244,7 +268,8 @@ def select_plateau(
     """The low-rank plateau to stop in (trace-only rule).
 
     Candidates are plateaus (i) after the escape phase -- the loss at their start is at
-    least ``min_loss_drop`` (relative) below the initial loss, which excludes the long
+    least ``min_loss_drop`` (relative) below the initial loss (the trace's first
+    ``loss``, so the trace should start at iteration 0), which excludes the long
     initial phase where a small start has the rank of its initialization -- and (ii) with
     level at most ``max_level`` (default half the number of singular values, when the
     trace has them). Among these the longest in decades of iterations wins (ties: the
@@ -254,6 +279,10 @@ def select_plateau(
 
     Returns None when no plateau qualifies.
     """
+    # NaN compared False: a NaN max_level let every level through, a NaN drop none
+    min_loss_drop = check_positive(min_loss_drop, "min_loss_drop", allow_zero=True)
+    if max_level is not None:
+        max_level = check_positive(max_level, "max_level", allow_zero=True)
     loss = np.asarray(trace.get("loss", []), dtype=np.float64)
     loss0 = float(loss[0]) if loss.size else np.nan
     if max_level is None and "sv" in trace:

@@ -25,6 +25,15 @@ INITS = ("scaled_identity", "orthogonal", "gaussian")
 SCALE_MODES = ("factor", "end_to_end")
 
 
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed of the initialization: an integer in ``[0, 2**63)`` (``jax.random.PRNGKey``
+    takes a signed 64-bit integer: a larger one failed with a bare OverflowError)."""
+    s = check_int(seed, name, minimum=0)
+    if s >= 2**63:
+        raise ValueError(f"{name} must be < 2**63, got {s}")
+    return s
+
+
 def _factor_key(j: int) -> str:
     return f"W{j}"
 
@@ -67,7 +76,8 @@ class DeepMatrixFactorization:
         Hu). The identity and orthogonal starts are balanced by construction (equal
         ``alpha_j``, square factors).
     seed : int
-        Seed of the random initializations (``init(key, n)`` uses ``key`` when given).
+        Seed of the random initializations, in ``[0, 2**63)`` (``init(key, n)`` uses
+        ``key`` when given).
 
     Notes
     -----
@@ -125,7 +135,7 @@ class DeepMatrixFactorization:
                              "orthogonal starts are balanced already)")
         if self.balanced and isinstance(self.init_scale, tuple):
             raise ValueError("a balanced start needs one init_scale, not one per factor")
-        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+        object.__setattr__(self, "seed", check_seed(self.seed))
 
     # -- shapes ---------------------------------------------------------------------------
     @property
