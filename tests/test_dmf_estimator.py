@@ -165,3 +165,36 @@ def test_sklearn_compatible_all_checks():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check_estimator(DeepMatrixCompletion(max_iter=20, record=2),
                         expected_failed_checks=_TRANSDUCTIVE)
+
+
+# ------------------------------------------------------ a refused fit keeps the last fit
+@pytest.mark.parametrize("bad", [dict(depth=0), dict(init="nope"), dict(max_iter=0),
+                                 dict(init_scale=np.nan)], ids=lambda d: next(iter(d)))
+def test_refused_refit_keeps_previous_fit(bad):
+    # dmf_gd checks its parameters after the data validation reset n_features_in_: a
+    # refused refit on a 4-column matrix left n_features_in_ = 4 beside the previous
+    # 6-column completed_ (transform of the fitted matrix then failed)
+    pd = pytest.importorskip("pandas")
+    _, X = _incomplete(n1=8, n2=6, seed=2)
+    cols = [f"c{j}" for j in range(6)]
+    est = DeepMatrixCompletion(depth=2, max_iter=30, record=2).fit(pd.DataFrame(X, columns=cols))
+    before = est.transform(pd.DataFrame(X, columns=cols))
+    est.set_params(**bad)
+    with pytest.raises(ValueError):
+        est.fit(X[:, :4])
+    assert est.n_features_in_ == 6 == est.completed_.shape[1]
+    assert list(est.feature_names_in_) == cols
+    np.testing.assert_array_equal(est.transform(pd.DataFrame(X, columns=cols)), before)
+    fresh = DeepMatrixCompletion(**{**dict(max_iter=30, record=2), **bad})
+    with pytest.raises(ValueError):
+        fresh.fit(X)
+    assert not hasattr(fresh, "n_features_in_")
+
+
+def test_fit_transform_does_not_drop_fit_params():
+    # fit_transform(X, sample_weight=w) silently ignored the unsupported argument
+    _, X = _incomplete(n1=6, n2=5, frac=0.7)
+    est = DeepMatrixCompletion(depth=2, max_iter=20, record=2)
+    with pytest.raises(TypeError, match="sample_weight"):
+        est.fit_transform(X, sample_weight=np.ones(6))
+    np.testing.assert_array_equal(est.fit_transform(X), est.fit(X).transform(X))

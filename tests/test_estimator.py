@@ -322,3 +322,76 @@ def test_depth_three_default_tol_is_reachable_without_spurious_warnings():
     assert n_warned == 0
     # an explicit tol is kept (and reported honestly when out of reach)
     assert HadamardRegressor(depth=3, tol=1e-12)._solver_kwargs()["tol"] == 1e-12
+
+
+# ------------------------------------------------- default tolerance at the data's scale
+def _warned(fit):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always", ConvergenceWarning)
+        reg = fit()
+    return reg, any(issubclass(x.category, ConvergenceWarning) for x in w)
+
+
+@pytest.mark.parametrize("depth, init_scale, sx, sy", [
+    (3, 1e-12, 1, 1), (3, 1e-20, 1, 1), (4, 1e-6, 1, 1), (5, 1e-6, 1, 1), (6, 1e-3, 1, 1),
+    (3, 1e-150, 1e-200, 1e200)])
+def test_fit_without_warning_interpolates(depth, init_scale, sx, sy):
+    # the depth >= 3 default tol 1e-15 a^(2-L) had no ceiling: at L = 3, a = 1e-20 it was
+    # 1e5 and the fit stopped "converged" at coef_ = 0 (relative residual 1.0) without a
+    # warning; at L = 3, a = 1e-12 it stopped at 9e-4 although the limit reaches 8e-5.
+    # Float64 cannot resolve these limits to 1e-6: the fit must say so
+    X, y, _ = planted()
+    reg, warned = _warned(lambda: HadamardRegressor(depth=depth, init_scale=init_scale)
+                          .fit(X * sx, y * sy))
+    assert warned or reg.result_.info["relative_residual"] <= 1e-6
+    if (depth, init_scale) in ((3, 1e-20), (5, 1e-6)):  # nothing resolvable: x stays ~0
+        assert warned and not reg.result_.success
+
+
+def test_default_tol_follows_the_data_scale():
+    # the limit is resolved to ~1e-16 a^(2-L) for the *effective* scale a = init_scale /
+    # s^(1/L) of coefficients of size s; the default tol ignored s: y * 1e6 stagnated at
+    # 1.6e-8 > 1e-9 with a ConvergenceWarning on an accurate fit, and y * 1e-6 stopped at
+    # 5.2e-10, 20x off basis pursuit (5.5e-10) where the limit reaches 2.8e-11
+    X, y, _ = planted()
+    bp = _scipy_basis_pursuit(X, y, False)
+    # bound on the gap to basis pursuit: ~ the resolution 1e-16 a^(2-L) (measured 1.5e-8,
+    # 8.9e-7 and 2.8e-11)
+    for s, gap in ((1e6, 1e-7), (1e12, 1e-5), (1e-6, 1e-10)):
+        reg, warned = _warned(lambda: HadamardRegressor(depth=3, init_scale=1e-6)
+                              .fit(X, y * s))
+        assert not warned, s
+        assert relative_error(reg.coef_ / s, bp) < gap, s
+    # the same with X scaled instead (s = 1 / 1e-6), and the threshold at unit scale kept
+    reg, warned = _warned(lambda: HadamardRegressor(depth=3, init_scale=1e-6).fit(X * 1e-6, y))
+    assert not warned and relative_error(reg.coef_ * 1e-6, bp) < 1e-7
+
+
+# ------------------------------------------------------ a refused fit keeps the last fit
+def test_solver_error_after_validation_keeps_previous_fit(monkeypatch):
+    # validate_data resets n_features_in_ / feature_names_in_ before the solver runs: a
+    # solver that refused the data (e.g. hadamard_limit's "init_scale is too small ... at
+    # the scale of the data") left n_features_in_ = 60 beside the previous coef_ (100)
+    import overparam.limits
+
+    pd = pytest.importorskip("pandas")
+    X, y, _ = planted()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(100)])
+    reg = HadamardRegressor(init_scale=1e-4).fit(df, y)
+    before = reg.predict(df)
+
+    def refuse(*args, **kwargs):
+        raise ValueError("refused by the solver")
+
+    monkeypatch.setattr(overparam.limits, "hadamard_limit", refuse)
+    with pytest.raises(ValueError, match="refused by the solver"):
+        reg.fit(X[:, :60], y)
+    assert reg.n_features_in_ == 100 == reg.coef_.shape[0]
+    assert list(reg.feature_names_in_) == list(df.columns)
+    np.testing.assert_array_equal(reg.predict(df), before)
+    fresh = HadamardRegressor()
+    with pytest.raises(ValueError, match="refused by the solver"):
+        fresh.fit(df, y)
+    assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "feature_names_in_")
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)

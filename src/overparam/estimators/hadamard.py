@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -13,6 +14,47 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._core import Result, check_bool, check_depth, check_int, check_positive
 
 SOLVERS = ("limit", "gd")
+
+# the loosest default tolerance of the limit: that of solver="gd". Where float64 cannot
+# resolve the limit even to it (depth >= 3 at a tiny effective init scale) the fit warns
+# instead of stopping "converged" at a residual up to 100% (the resolution 1e-15 a^(2-L)
+# exceeds 1 once a < 1e-15 at L = 3)
+_LOOSEST_DEFAULT_TOL = 1e-6
+
+# attributes validate_data(reset=True) sets before the fit proper starts
+_VALIDATION_ATTRS = ("n_features_in_", "feature_names_in_")
+
+
+@contextmanager
+def _keep_fitted_state_on_error(est: Any) -> Iterator[None]:
+    """Undo ``validate_data``'s reset of ``n_features_in_`` and ``feature_names_in_`` when
+    ``fit`` raises after it (data the solver refuses, parameters it checks itself): the
+    estimator keeps its previous fit (or stays unfitted) instead of a half-fitted state
+    whose ``n_features_in_`` disagrees with its fitted arrays."""
+    saved = {k: est.__dict__[k] for k in _VALIDATION_ATTRS if k in est.__dict__}
+    try:
+        yield
+    except BaseException:
+        for k in _VALIDATION_ATTRS:
+            est.__dict__.pop(k, None)
+        est.__dict__.update(saved)
+        raise
+
+
+def _resolution_tol(X: np.ndarray, y: np.ndarray, depth: int, init_scale: float) -> float:
+    """Default residual tolerance of the depth >= 3 limit: the float64 resolution.
+
+    The limit is resolved to about ``1e-16 c`` relative, ``c = a^(2-L)`` for the
+    *effective* scale ``a = init_scale / s^(1/L)`` of the coefficients ``s ~ max|y| /
+    max|X|`` (``limit(X, s y, a) = s limit(X, y, a s^(-1/L))``): ``1e-15 c`` with a
+    margin, at least 1e-10, at most :data:`_LOOSEST_DEFAULT_TOL`.
+    """
+    ytop, xtop = float(np.max(np.abs(y), initial=0.0)), float(np.max(np.abs(X), initial=0.0))
+    log_s = float(np.log(ytop) - np.log(xtop)) if ytop > 0 and xtop > 0 else 0.0
+    # in logs: s and c can overflow float64 at extreme data scales
+    log_c = (depth - 2) * (log_s / depth - float(np.log(init_scale)))
+    log_tol = float(np.log(1e-15)) + log_c
+    return float(min(_LOOSEST_DEFAULT_TOL, max(1e-10, np.exp(min(log_tol, 0.0)))))
 
 
 class HadamardRegressor(RegressorMixin, BaseEstimator):
@@ -48,8 +90,10 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         Newton steps (limit, default 500) or gradient steps (gd, default 100000).
     tol : float or None, default None
         Stop at ``||X coef - y|| <= tol * ||y||`` (default for the limit: 1e-10, or for
-        ``depth >= 3`` the float64 resolution ``1e-15 * init_scale^(2 - depth)`` where that
-        is larger; 1e-6 for gd).
+        ``depth >= 3`` the float64 resolution ``1e-15 * a^(2 - depth)`` where that is
+        larger, ``a = init_scale * (max|X| / max|y|)^(1/depth)`` the initialization scale
+        relative to the data's, but at most 1e-6: beyond, float64 cannot resolve the
+        limit and the fit warns; 1e-6 for gd).
     fit_intercept : bool, default False
         Fit a free (unregularized) intercept: the fit then minimizes over ``coef`` the
         implicit bias subject to ``X coef + intercept = y``, solved exactly on centered
@@ -77,8 +121,9 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
     sklearn.exceptions.ConvergenceWarning
         When the solver does not reach its tolerance: typically ``y`` cannot be
         interpolated (more samples than features, noisy targets, or no non-negative
-        solution with ``nonneg``); ``coef_`` then holds the solver's last point and
-        ``result_`` says why.
+        solution with ``nonneg``), or, at ``depth >= 3``, float64 cannot resolve the limit
+        at so small an ``init_scale`` (relative to the data's scale); ``coef_`` then holds
+        the solver's last point and ``result_`` says why.
 
     See Also
     --------
@@ -163,11 +208,6 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
                 "solver='limit' needs depth >= 2 (depth 1 is plain gradient descent, whose "
                 "limit is the minimal-l2 interpolant); use solver='gd' for depth 1"
             )
-        elif self.tol is None and kw["depth"] >= 3:
-            # float64 resolves the depth >= 3 limit only to ~1e-16 * a^(2-L) relative: a
-            # default of 1e-10 is out of reach from a <= 1e-6 at L = 3, and a ConvergenceWarning
-            # on an accurate fit (residual 1.0-1.3e-10) would be wrong
-            kw["tol"] = max(1e-10, 1e-15 * kw["init_scale"] ** (2 - kw["depth"]))
         return kw
 
     def _solve(self, X: np.ndarray, y: np.ndarray, kw: dict[str, Any]) -> Result:
@@ -198,11 +238,17 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         # feature names), so a fit refused after it would leave a half-fitted estimator
         kw = self._solver_kwargs()
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept", allow_int=True)
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-        if fit_intercept:
-            x_mean, y_mean = X.mean(axis=0), float(y.mean())
-            X, y = X - x_mean, y - y_mean
-        result = self._solve(X, y, kw)
+        with _keep_fitted_state_on_error(self):
+            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            if fit_intercept:
+                x_mean, y_mean = X.mean(axis=0), float(y.mean())
+                X, y = X - x_mean, y - y_mean
+            if self.solver == "limit" and self.tol is None and kw["depth"] >= 3:
+                # float64 resolves the depth >= 3 limit only to ~1e-16 * a^(2-L) relative
+                # (at the data's scale): a default of 1e-10 is out of reach from a <= 1e-6
+                # at L = 3, and a ConvergenceWarning on an accurate fit would be wrong
+                kw["tol"] = _resolution_tol(X, y, kw["depth"], kw["init_scale"])
+            result = self._solve(X, y, kw)
         coef = np.asarray(result.x, dtype=np.float64).reshape(-1)
         if not result.success:
             warnings.warn(

@@ -22,6 +22,7 @@ from .._core import Result, Status, check_bool
 from ..dynamics.dmf_gd import dmf_gd
 from ..problems import Problem
 from ..problems.matrix import EntryMask
+from .hadamard import _keep_fitted_state_on_error
 
 
 def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) -> np.ndarray:
@@ -169,15 +170,20 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         """Fit to the observed (non-NaN) entries of ``X``."""
         # a truthy string ("no") would silently switch early stopping on
         early_stopping = check_bool(self.early_stopping, "early_stopping", allow_int=True)
-        arr, observed = _check_incomplete(self, X)
-        rows, cols = np.nonzero(observed)
-        op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)
-        values = arr.reshape(-1)[op.flat_index]
-        problem = Problem(op, values, info=dict(matrix_shape=arr.shape))
-        res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths, init=self.init,
-                             init_scale=self.init_scale, scale=self.scale, step=self.step,
-                             max_iter=self.max_iter, tol=self.tol, record=self.record,
-                             early_stopping=early_stopping, seed=self.seed)
+        # dmf_gd checks the other parameters (and the data's scale) only after the data
+        # validation has reset n_features_in_: a refused fit must not leave it disagreeing
+        # with the previous fit's completed_
+        with _keep_fitted_state_on_error(self):
+            arr, observed = _check_incomplete(self, X)
+            rows, cols = np.nonzero(observed)
+            op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)
+            values = arr.reshape(-1)[op.flat_index]
+            problem = Problem(op, values, info=dict(matrix_shape=arr.shape))
+            res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths,
+                                 init=self.init, init_scale=self.init_scale, scale=self.scale,
+                                 step=self.step, max_iter=self.max_iter, tol=self.tol,
+                                 record=self.record, early_stopping=early_stopping,
+                                 seed=self.seed)
         self.result_ = res
         self.completed_ = np.asarray(res.x)
         self.mask_ = observed
@@ -200,4 +206,9 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         return np.where(np.isnan(arr), self.completed_, arr)
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        return self.fit(X).transform(X)
+        """:meth:`fit` then :meth:`transform` of the same ``X``.
+
+        ``fit_params`` go to :meth:`fit`, which takes none: an unsupported argument (e.g.
+        ``sample_weight``) is a TypeError, not silently ignored.
+        """
+        return self.fit(X, y, **fit_params).transform(X)
