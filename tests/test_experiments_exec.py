@@ -200,3 +200,122 @@ def test_processes_checkpoint_parts_and_join_like_serial(tmp_path):
     assert summary.computed == 1 and summary.trials == 6 and not summary.failed
     pd.testing.assert_frame_equal(_rows(serial), _rows(tmp_path / "p"), check_exact=True)
     assert not list((tmp_path / "p" / "pending").iterdir())
+
+
+# one cell, one fast and one slow configuration: split into two tasks on two workers
+SLOW = {
+    "experiment": {"seed": 3, "trials": 2, "metrics": ["rel_error"]},
+    "problem": {"n": 400, "s": 40, "m": 100},
+    "methods": [{"name": "hadamard_gd", "depth": 2, "init_scale": 1e-2, "tol": 0.0,
+                 "max_iter": [10, 3_000_000]}],  # ~3 s and ~90 s on one core
+}
+
+
+def _slow_run():
+    from overparam.experiments.executors import execute
+
+    spec = load_spec(SLOW)
+    cells = expand_cells(spec)
+    gen = execute(spec.data, cells, "processes", workers=2, checkpoint=True)
+    first = next(gen)[1]
+    assert first.get("partial") and first["config"] == spec.method_configs()[0].key
+    return gen
+
+
+def test_a_killed_worker_fails_the_cells_in_flight_and_the_sweep_goes_on():
+    import multiprocessing
+
+    gen = _slow_run()
+    t0 = time.monotonic()
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    rest = list(gen)  # before: BrokenProcessPool stopped the whole sweep
+    assert len(rest) == 1 and "BrokenProcessPool: a worker process died" in rest[0][1]["failed"]
+    assert time.monotonic() - t0 < 20 and not multiprocessing.active_children()
+
+
+def test_stopping_early_terminates_the_workers_instead_of_waiting_for_their_cells():
+    import multiprocessing
+
+    gen = _slow_run()
+    t0 = time.monotonic()
+    gen.close()  # as a KeyboardInterrupt in the parent does; before: waited ~90 s
+    assert time.monotonic() - t0 < 15
+    assert not multiprocessing.active_children()
+
+
+def test_a_memory_budget_that_overflows_to_inf_is_one_chunk():
+    import math
+
+    from overparam.experiments.runner import chunk_sizes, run_cell
+
+    assert chunk_sizes(5, 8, math.inf) == [5] and chunk_sizes(0, 8, 1.0) == []
+    assert chunk_sizes(7, 1, 3) == [3, 3, 1] and chunk_sizes(4, 8, 32) == [4]
+    tiny = {"experiment": {"seed": 1, "trials": 3, "metrics": ["rel_error"]},
+            "problem": {"n": 10, "s": 1, "m": 6},
+            "methods": [{"name": "hadamard_gd", "depth": 2, "max_iter": 30}]}
+    outs = []
+    for mb in (256.0, 1e303):  # 1e303 * 2**20 bytes is inf; before, every cell failed
+        spec = load_spec({**tiny, "experiment": {**tiny["experiment"], "batch_memory_mb": mb}})
+        out = run_cell(spec.data, expand_cells(spec)[0])
+        outs.append([{k: v for k, v in r.items() if k not in ("wall_time", "cell")}
+                     for r in out["rows"]])
+    assert outs[0] == outs[1] and all(r["status"] != "error" for r in outs[0])
+
+
+def test_dask_task_keys_name_the_computation_not_the_task_index(monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    from overparam.experiments.executors import execute
+    from overparam.experiments.runner import run_cell
+
+    submitted = []
+
+    class Future:
+        def __init__(self, args):
+            self.args = args
+
+        def result(self):
+            return dict(key=self.args[1].key, rows=[], traces=[], seconds=0.0, trials=3)
+
+    class Client:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def submit(self, fn, *args, key, pure):
+            assert fn is run_cell and pure is False
+            submitted.append((args[2][0], key))
+            return Future(args)
+
+        def close(self):
+            pass
+
+    class Cluster:
+        def __init__(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(distributed, "Client", Client)
+    monkeypatch.setattr(distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(distributed, "as_completed", iter)
+    spec = load_spec(ONE_CELL)
+    cells = expand_cells(spec)
+    c0, c1 = (c.key for c in spec.method_configs())
+    assert len(list(execute(spec.data, cells, "dask", workers=2))) == 1
+    whole = dict(submitted)
+    assert len(set(whole.values())) == 2
+    # a resumed run (c0 finished before): c1 alone is now task 0, and must not take the
+    # key of the first run's c0 (one scheduler shares a key between its clients)
+    submitted.clear()
+    have = {cells[0].key: {c0: dict(key=cells[0].key, rows=[], traces=[], seconds=0.0,
+                                    trials=3)}}
+    assert len(list(execute(spec.data, cells, "dask", workers=2, have=have))) == 1
+    assert submitted == [(c1, whole[c1])]
+
+
+def test_execute_refuses_negative_workers_at_once():
+    from overparam.experiments.executors import execute
+
+    spec = load_spec(SPEC)
+    with pytest.raises(ValueError, match="workers: must be an int >= 0"):
+        execute(spec.data, expand_cells(spec), "processes", workers=-2)

@@ -7,6 +7,11 @@
   when no address is given. Dask is imported only here, only when chosen
   (``pip install overparam[dask]``).
 
+A process worker that dies (SIGKILL, the out-of-memory killer) fails the cells in flight
+(a re-run retries them) and the sweep goes on; a consumer that stops early
+(KeyboardInterrupt, an error, ``close()``) terminates the workers rather than waiting for
+the cells they run.
+
 Results are identical whatever the executor: every cell's computation depends on the spec
 and the cell only (derived seeds, chunking from the spec's memory bound). The parent process
 writes every part, so workers need no shared filesystem.
@@ -22,6 +27,7 @@ run are passed back in (``have``) and not run again.
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from typing import Any, Iterator
@@ -138,15 +144,20 @@ def _results(cells: list[Cell], units: list[Task], join: _Joiner,
     """Cells complete from earlier parts, then each finished unit (as a checkpoint when it
     is a part and ``checkpoint``) and each cell it completes."""
     by_key = {c.key: c for c in cells}
-    for key in join.ready():
-        yield by_key[key], join.take(key)
-    for i, output in finished:
-        cell, part = units[i]
-        if checkpoint and part is not None and "failed" not in output:
-            yield cell, dict(key=cell.key, partial=True, config=part[0], output=output)
-        done = join.add(i, output)
-        if done is not None:
-            yield cell, done
+    try:
+        for key in join.ready():
+            yield by_key[key], join.take(key)
+        for i, output in finished:
+            cell, part = units[i]
+            if checkpoint and part is not None and "failed" not in output:
+                yield cell, dict(key=cell.key, partial=True, config=part[0], output=output)
+            done = join.add(i, output)
+            if done is not None:
+                yield cell, done
+    finally:  # stopped early (KeyboardInterrupt, close()): stop the workers now
+        close = getattr(finished, "close", None)
+        if close is not None:
+            close()
 
 
 def _serial(spec_data: dict, units: list[Task]) -> Iterator[tuple[int, dict]]:
@@ -157,27 +168,119 @@ def _serial(spec_data: dict, units: list[Task]) -> Iterator[tuple[int, dict]]:
             yield i, _failed(cell, exc)
 
 
+#: in a process worker: the write end of the pipe on which each task's index is sent as it
+#: starts (set by ``_start_worker``)
+_STARTED: Any = None
+
+
+def _start_worker(started: Any) -> None:
+    global _STARTED
+    _STARTED = started
+
+
+def _run_unit(i: int, spec_data: dict, cell: Cell, part: list[str] | None) -> dict:
+    """``run_cell`` in a process worker, first telling the parent that unit ``i`` started
+    (one write of 8 bytes: atomic on a pipe, so workers need no lock)."""
+    if _STARTED is not None:
+        _STARTED.send_bytes(i.to_bytes(4, "little"))
+    return run_cell(spec_data, cell, part)
+
+
+def _drain(reader: Any, started: set[int]) -> None:
+    while reader.poll(0):
+        started.add(int.from_bytes(reader.recv_bytes(), "little"))
+
+
+def _stop(pool: Any, kill: bool) -> None:
+    """Shut ``pool`` down; with ``kill`` (the consumer stopped early: KeyboardInterrupt,
+    an error, ``close()``) terminate its workers instead of waiting for the cells they run,
+    which can take hours and whose results would be dropped."""
+    # private, but the only way before Python 3.14's terminate_workers(); read before
+    # shutdown(), which forgets them
+    procs = list((getattr(pool, "_processes", None) or {}).values()) if kill else []
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(5)
+        if proc.is_alive():  # pragma: no cover - SIGTERM ignored
+            proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _processes(spec_data: dict, units: list[Task], workers: int
                ) -> Iterator[tuple[int, dict]]:
+    """Units on a spawn process pool. A worker that dies (SIGKILL, the out-of-memory
+    killer) breaks the whole pool: the units that had started and not finished then fail
+    (their cells are retried by a re-run, like any failed cell), and the units not started
+    yet run on a fresh pool, so one dead worker does not stop the sweep."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=ctx) as pool:
-        futures = {pool.submit(run_cell, spec_data, cell, part): i
-                   for i, (cell, part) in enumerate(units)}
+    todo = list(range(len(units)))
+    while todo:
+        reader, writer = ctx.Pipe(duplex=False)
+        started: set[int] = set()
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                   initializer=_start_worker, initargs=(writer,))
+        futures = {pool.submit(_run_unit, i, spec_data, *units[i]): i for i in todo}
+        yielded: set[int] = set()
+        broken: BrokenProcessPool | None = None
+        clean = False
         try:
             for fut in as_completed(futures):
                 i = futures[fut]
+                _drain(reader, started)
                 try:
                     output = fut.result()
-                except Exception as exc:  # noqa: BLE001
-                    if type(exc).__name__ == "BrokenProcessPool":
-                        raise
+                except BrokenProcessPool as exc:
+                    broken = exc
+                    break
+                except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
                     output = _failed(units[i][0], exc)
+                yielded.add(i)
                 yield i, output
+            clean = True
         finally:
-            for fut in futures:
-                fut.cancel()
+            _stop(pool, kill=not clean)
+        _drain(reader, started)
+        reader.close()
+        writer.close()
+        if broken is None:
+            return
+        todo, lost = [], []
+        for fut, i in futures.items():
+            if i in yielded:
+                continue
+            exc = broken if fut.cancelled() else fut.exception()
+            if exc is None:  # finished before the pool broke
+                yield i, fut.result()
+            elif not isinstance(exc, Exception):  # KeyboardInterrupt in a worker
+                raise exc
+            elif not isinstance(exc, BrokenProcessPool):
+                yield i, _failed(units[i][0], exc)
+            elif i in started:
+                lost.append(i)
+            else:
+                todo.append(i)
+        if not lost:  # no unit to blame (workers die at start-up): retrying cannot help
+            raise broken
+        for i in sorted(lost):
+            yield i, dict(key=units[i][0].key, failed=(
+                "BrokenProcessPool: a worker process died while this cell ran (killed, "
+                "e.g. out of memory?), or while another cell in flight did; a re-run "
+                "retries it"))
+
+
+def _dask_key(cell: Cell, part: list[str] | None) -> str:
+    """Dask key of a unit: a function of what it computes (the cell key hashes the whole
+    spec but the run settings). Dask shares a key between clients of one scheduler, so
+    it must not name another computation in another run (a unit's index does: it shifts
+    with the configurations an earlier run finished)."""
+    if part is None:
+        return f"overparam-cell-{cell.key}"
+    digest = hashlib.sha256("\x00".join(part).encode()).hexdigest()[:16]
+    return f"overparam-cell-{cell.key}-{digest}"
 
 
 def _dask(spec_data: dict, units: list[Task], workers: int,
@@ -201,8 +304,7 @@ def _dask(spec_data: dict, units: list[Task], workers: int,
         client = Client(cluster)
     try:
         futures = {client.submit(run_cell, spec_data, cell, part, pure=False,
-                                 key=f"overparam-cell-{cell.key}"
-                                 + ("" if part is None else f"-{i}")): i
+                                 key=_dask_key(cell, part)): i
                    for i, (cell, part) in enumerate(units)}
         for fut in as_completed(list(futures)):
             i = futures[fut]
@@ -233,6 +335,8 @@ def execute(spec_data: dict, cells: list[Cell], executor: str = "processes",
         return iter(())
     if executor not in ("serial", "processes", "dask"):
         raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")
+    if not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers: must be an int >= 0 (0 = all cores), got {workers!r}")
     workers = workers or default_workers()
     if executor == "processes" and workers == 1:
         executor = "serial"

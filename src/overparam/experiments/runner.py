@@ -46,7 +46,12 @@ def param_column(spec: Spec, name: str) -> str:
 
 def chunk_sizes(n_trials: int, bytes_per_trial: int, budget_bytes: float) -> list[int]:
     """Split ``n_trials`` into near-equal chunks each within the memory budget."""
-    cap = max(1, int(budget_bytes // max(bytes_per_trial, 1)))
+    if n_trials <= 0:
+        return []
+    per = max(bytes_per_trial, 1)
+    # a budget for all the trials is one chunk; tested first because the budget may be
+    # inf (``batch_memory_mb`` near the float maximum times 2**20), and inf // per is nan
+    cap = n_trials if budget_bytes >= n_trials * per else max(1, int(budget_bytes // per))
     n_chunks = math.ceil(n_trials / cap)
     size = math.ceil(n_trials / n_chunks)
     return [size] * (n_trials // size) + ([n_trials % size] if n_trials % size else [])
