@@ -649,3 +649,21 @@ def test_limit_is_covariant_in_the_scale_of_a_dense_matrix(depth, j):
     assert np.max(np.abs(x - ref.x)) <= 1e-8 * np.max(np.abs(ref.x))
     assert r.info["relative_residual"] <= 1e-10
     assert np.allclose(r.info["z"], A.T @ r.info["w"], rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("depth, a, scale", [(3, 1e150, 1.0), (5, 1e50, 1.0), (2, 1e150, 2.0**332)])
+def test_too_large_init_scale_is_refused_clearly(depth, a, scale):
+    # the dual variable z ~ x / a^(2L-2) leaves the float64 range: a raw OverflowError
+    # (depth 3 at 1e150), numerical_error (depth 5 at 1e50) or NaN x (depth 2 with A
+    # ~ 1e100) before; the limit there is the least-norm solution
+    p = _signed_problem()
+    A = p.A.to_dense() * scale
+    with np.errstate(over="raise", invalid="raise"):
+        with pytest.raises(ValueError, match="too large for depth"):
+            hadamard_limit(A, p.y / scale, depth=depth, init_scale=a)
+    # just inside the bound it converges to the least-norm solution
+    ok = 0.5 * np.exp(690.0 / (2 * (depth - 1)))
+    r = hadamard_limit(p.A, p.y, depth=depth, init_scale=ok)
+    assert r.status is Status.CONVERGED, r.message
+    x_ls = np.linalg.lstsq(p.A.to_dense(), p.y, rcond=None)[0]
+    assert rel(r.x, x_ls) < 1e-9

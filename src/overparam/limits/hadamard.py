@@ -276,11 +276,11 @@ def hadamard_limit(
         log_shift = (k - j) * float(np.log(2.0)) / depth  # log a - log a'
         try:
             link.set_scale(float(np.log(a)) - log_shift)
-        except ValueError:
+        except ValueError as err:
             raise ValueError(
-                f"init_scale = {a:.3g} is too small for depth {depth} at the scale of the "
-                f"data (max|y| = {top:.3g}, max|A| = 2^{j}): a^(2-L) overflows in float64 "
-                "once y and A are brought to unit scale; use a larger init_scale") from None
+                f"init_scale = {a:.3g} at the scale of the data (max|y| = {top:.3g}, "
+                f"max|A| ~ 2^{j}) acts as {np.exp(np.log(a) - log_shift):.3g} on the data "
+                f"brought to unit scale: {err}") from None
     with _blas_threads(_BLAS_THREADS):
         state = _newton_path(mv, rmv, ys, safe_norm(ys), link, solver, tol=tol,
                              max_iter=max_iter, fallback=fallback, log_shift=log_shift)
@@ -699,6 +699,15 @@ def _diagnose(op, y, nonneg, state, status, msg):
     return status, msg, info
 
 
+def _dual_objective(link: Link, z: np.ndarray, w: np.ndarray, y: np.ndarray) -> float:
+    """``sum H(z) - <w, y>`` for the report: may be inf or NaN at extreme scales (A = 0,
+    huge data), which is not an error of the run, so without RuntimeWarnings."""
+    if not z.size:
+        return float("nan")
+    with np.errstate(all="ignore"):
+        return float(link.primitive(z) - w @ y)
+
+
 def _result(status, x, w, z, y, it, n_cg, n_matvec, method, wall, msg, link, ax=None,
             extra=None, ynorm=None) -> Result:
     r = (ax if ax is not None else np.zeros_like(y)) - y
@@ -711,7 +720,7 @@ def _result(status, x, w, z, y, it, n_cg, n_matvec, method, wall, msg, link, ax=
     info = dict(
         method=method, depth=link.depth, nonneg=link.nonneg,
         init_scale=float(np.exp(link.log_a)), w=w, z=z,
-        dual_objective=float(link.primitive(z) - w @ y) if z.size else float("nan"),
+        dual_objective=_dual_objective(link, z, w, y),
         relative_residual=rn / ynorm, n_cg=int(n_cg),
         n_matvec=int(n_matvec),
     )
