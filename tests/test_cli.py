@@ -229,3 +229,158 @@ def test_run_refuses_a_method_of_another_kind_with_exit_2(spec, tmp_path, capsys
     assert main(["info"]) == 0
     text = capsys.readouterr().out
     assert "makes: vector problems" in text and "makes: matrix / vector problems" in text
+
+
+def _flip_byte(path, at: float) -> None:
+    """Flip one byte inside a stored (uncompressed) array of an .npz: its zip directory
+    stays valid, the CRC check fails only when that array is read."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_sketch_names_a_shard_that_breaks_mid_file(tmp_path):
+    # only the shards' headers are checked before the pass: a bad CRC inside an array
+    # surfaced as "Bad CRC-32 for file 'row.npy'", naming no shard among thousands
+    import numpy as np
+
+    folder = tmp_path / "shärds with space"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.npz", "b.npz"):
+        i, j = rng.integers(0, 30, 3000), rng.integers(0, 30, 3000)
+        np.savez(folder / name, row=np.r_[i, j], col=np.r_[j, i], value=np.ones(6000))
+    _flip_byte(folder / "b.npz", 0.5)
+    with pytest.raises(SystemExit) as info:
+        main(["sketch", str(folder), "--n", "30", "--primes", "5,7", "--out",
+              str(tmp_path / "B.npz"), "--no-progress"])
+    msg = str(info.value.code)
+    assert msg.startswith("overparam sketch: ") and "Bad CRC-32" in msg
+    assert str(folder / "b.npz") in msg
+
+
+def test_ctrl_c_exits_130_with_one_line_and_the_run_resumes(spec, tmp_path, capsys,
+                                                            monkeypatch):
+    import overparam.experiments.sweep as sweep
+
+    real = sweep.execute
+
+    def interrupted(*args, **kwargs):  # Ctrl-C after the first cell is stored
+        for k, item in enumerate(real(*args, **kwargs)):
+            if k == 1:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(sweep, "execute", interrupted)
+    out = tmp_path / "res"
+    try:  # escaping, it would stop the test session
+        code = main(["run", str(spec), "--out", str(out), "--no-plots"])
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt escaped main()"
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "overparam run: interrupted" in err and "same command" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(sweep, "execute", real)
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    assert "1 cell(s) computed, 1 already done" in capsys.readouterr().out
+
+
+def test_a_closed_output_pipe_ends_quietly(spec):
+    # `overparam run spec --dry-run | head -1`: BrokenPipeError escaped as a traceback
+    proc = subprocess.Popen([sys.executable, "-m", "overparam.cli", "run", str(spec),
+                             "--dry-run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err and "Broken" not in err
+
+
+def test_a_second_run_on_the_same_folder_at_once_is_refused(spec, tmp_path, capsys):
+    # two runs on one folder both computed every cell, and the second one's start deleted
+    # the first one's temporary files (os.replace then failed in the first)
+    out = tmp_path / "res"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; "
+         f"fd = os.open({str(out / '.overparam-run.lock')!r}, os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); "
+         "print('locked', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 2
+        err = capsys.readouterr().err
+        assert f"is in use by another run (pid {holder.pid})" in err
+        assert not (out / "manifest.json").exists()
+        # the library's run() takes the same lock (API users, notebooks)
+        from overparam.experiments import StoreError, run
+        with pytest.raises(StoreError, match="in use by another run"):
+            run(str(spec), out, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    assert "2 cell(s) computed" in capsys.readouterr().out
+
+
+def test_a_run_failing_before_it_starts_leaves_no_folder(spec, tmp_path, capsys):
+    out = tmp_path / "new" / "res"
+    assert main(["run", str(spec), "--out", str(out), "--workers", "-1"]) == 2
+    assert "workers" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_spec_that_is_not_utf8_exits_2_naming_it(tmp_path, capsys):
+    # Latin-1 text (an editor's default): UnicodeDecodeError escaped as a traceback
+    path = tmp_path / "latin.toml"
+    path.write_bytes(TINY.replace('"tiny"', '"caf\xe9"').encode("latin-1"))
+    assert main(["run", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: not UTF-8") and "Traceback" not in err
+
+
+def test_ctrl_c_during_a_sketch_exits_130_naming_the_checkpoint(tmp_path, capsys,
+                                                                monkeypatch):
+    import importlib
+
+    import numpy as np
+
+    # (the package's `sketch` attribute is the function, not this module)
+    sketch = importlib.import_module("overparam.mamstar.sketch")
+    np.savez(tmp_path / "a.npz", row=[1, 2], col=[2, 1], value=[1.0, 1.0])
+    np.savez(tmp_path / "b.npz", row=[3], col=[3], value=[2.0])
+    real = sketch._shard_partial
+
+    def interrupted(path, *args):  # Ctrl-C while the second shard is read
+        if path.endswith("b.npz"):
+            raise KeyboardInterrupt
+        return real(path, *args)
+
+    monkeypatch.setattr(sketch, "_shard_partial", interrupted)
+    ckpt, out = tmp_path / "ck pt", tmp_path / "o" / "B.npz"
+    args = ["sketch", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--n", "10",
+            "--primes", "5,7", "--no-progress", "--checkpoint", str(ckpt), "--out", str(out)]
+    try:
+        code = main(args)
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt escaped main()"
+    assert code == 130
+    err = capsys.readouterr().err
+    assert f"overparam sketch: interrupted; the finished shards are saved in {ckpt}" in err
+    monkeypatch.setattr(sketch, "_shard_partial", real)
+    assert main(args) == 0
+    assert "3 entries from 2 shards (1 resumed)" in capsys.readouterr().out
+
+
+def test_an_empty_out_is_refused_not_read_as_the_default(spec, tmp_path, capsys,
+                                                         monkeypatch):
+    # `--out "$OUT"` with OUT unset wrote the results to results/<name> instead
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(spec), "--out", "", "--no-plots"]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+    assert main(["run", str(spec), "--out", "res", "--no-plots"]) == 0
+    assert main(["plot", "res", "--kind", "curve", "--x", "m", "--out", ""]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    assert not (tmp_path / "res" / "plots").exists()

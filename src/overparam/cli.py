@@ -15,7 +15,9 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +29,8 @@ _EXIT_CODES = ("exit status: 0 done; 1 some cells failed, or a method configurat
                "failed on every problem it ran on (their messages are printed; a method "
                "failing on some problems is an error row, counted in the summary); 2 bad "
                "input (spec, arguments, results folder, output path), with the message on "
-               "stderr")
+               "stderr; 130 interrupted (Ctrl-C: finished cells are kept, the same command "
+               "resumes)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,13 +152,27 @@ def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
     return lines
 
 
-def _cmd_run(args) -> int:
-    from .experiments import SpecError, StoreError, expand_cells, load_spec, run
+def _empty_out(args) -> bool:
+    """Refuse ``--out ""`` (an unset shell variable): it read as "not given", and the
+    results went to the default folder."""
+    if args.out is not None and not args.out.strip():
+        print("error: --out is empty; give a folder", file=sys.stderr)
+        return True
+    return False
 
+
+def _cmd_run(args) -> int:
+    from .experiments import SpecError, StoreError, expand_cells, load_spec
+
+    if _empty_out(args):
+        return 2
     try:
         spec = load_spec(args.spec, args.overrides)
     except (SpecError, OSError) as exc:  # OSError: missing, a folder, unreadable
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib's error names no file
+        print(f"error: {args.spec}: not UTF-8 text (TOML must be): {exc}", file=sys.stderr)
         return 2
     if args.dry_run:
         cells = expand_cells(spec)
@@ -174,11 +191,21 @@ def _cmd_run(args) -> int:
             print(f"  ... and {len(cells) - shown} more")
         return 0
     try:
-        summary = run(spec, args.out, executor=args.executor, workers=args.workers,
-                      address=args.address, force=args.force, progress=args.progress)
+        return _run(args, spec)
+    except BrokenPipeError:  # stdout closed: main() ends quietly
+        raise
     except (SpecError, StoreError, OSError) as exc:  # OSError: disk, Dask scheduler
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _run(args, spec) -> int:
+    """``overparam run`` past the dry run (a second run on the same folder at once is
+    refused by ``run``, a StoreError)."""
+    from .experiments import run
+
+    summary = run(spec, args.out, executor=args.executor, workers=args.workers,
+                  address=args.address, force=args.force, progress=args.progress)
     print(summary)
     if spec.plots and not args.no_plots:
         try:
@@ -204,6 +231,8 @@ def _cmd_plot(args) -> int:
     from .plots import plot
     from .plots.figures import parse_where
 
+    if _empty_out(args):
+        return 2
     folder = Path(args.folder)
     try:
         manifest = read_manifest(folder)
@@ -285,13 +314,43 @@ def _cmd_info(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``overparam`` console script."""
-    args = _parser().parse_args(argv)
-    if args.command == "sketch":
-        from .mamstar.cli import command
+    """Entry point of the ``overparam`` console script.
 
-        return command(args)
-    return {"run": _cmd_run, "plot": _cmd_plot, "info": _cmd_info}[args.command](args)
+    Ctrl-C gives exit status 130 and one line on stderr (not a traceback); a closed
+    output pipe (``overparam info | head``) ends the command quietly with status 141, as
+    a shell reports a process killed by SIGPIPE.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sketch":
+            from .mamstar.cli import command
+
+            code = command(args)
+        else:
+            code = {"run": _cmd_run, "plot": _cmd_plot, "info": _cmd_info}[args.command](args)
+        sys.stdout.flush()  # a closed pipe fails here, not at exit after a "return"
+        return code
+    except KeyboardInterrupt:
+        print(f"\n{_interrupted(args)}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader is gone: nothing more can be written, and Python's flush at exit
+        # would fail again with "Exception ignored"; point stdout at devnull
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _interrupted(args) -> str:
+    """The one line printed on Ctrl-C: what was kept and how to go on."""
+    if args.command == "run":
+        return ("overparam run: interrupted; the finished cells are stored, run the same "
+                "command again to resume")
+    if args.command == "sketch" and getattr(args, "checkpoint", None):
+        return (f"overparam sketch: interrupted; the finished shards are saved in "
+                f"{args.checkpoint}, run the same command again to resume")
+    return f"overparam {args.command}: interrupted"
 
 
 if __name__ == "__main__":  # python -m overparam.cli

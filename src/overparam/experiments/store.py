@@ -25,15 +25,16 @@ library, never meant to be shared or read by anything else.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-__all__ = ["Store", "StoreError", "load", "load_traces", "read_manifest"]
+__all__ = ["Store", "StoreError", "folder_lock", "load", "load_traces", "read_manifest"]
 
 MANIFEST = "manifest.json"
 #: format version of the manifests this library writes (and the newest it reads); a
@@ -47,6 +48,54 @@ _SPEC_SECTIONS = {"experiment": dict, "problem": dict, "methods": list, "run": d
 class StoreError(RuntimeError):
     """The folder cannot be used as it is: it holds results of a different spec, or its
     manifest is damaged (``force`` replaces the manifest in both cases)."""
+
+LOCK = ".overparam-run.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on a results folder (created if needed) while a run writes
+    to it.
+
+    Two runs on one folder at once both computed every cell, and the second one's
+    ``clean_temporary`` could delete the first one's in-flight files. Raises StoreError
+    when another process holds the lock. Where locks are not supported (no ``fcntl``, a
+    file system refusing them) the run goes on unlocked. Folders made here and left holding
+    only the lock (the run failed before writing) are removed.
+    """
+    folder = Path(folder)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    made = [d for d in (folder, *folder.parents) if not d.exists()]  # deepest first
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise StoreError(f"{folder} is in use by another run (pid {holder}): wait for "
+                             "it to finish, or use another output folder") from None
+        except OSError:  # e.g. ENOLCK on a network file system: no lock to take
+            pass
+        else:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        try:
+            yield
+        finally:
+            if made and {p.name for p in folder.iterdir()} == {LOCK}:
+                lock.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # not empty: another process's
+                    for d in made:
+                        d.rmdir()
+    finally:
+        os.close(fd)  # releases the lock
+
 
 
 class _NewerStoreError(StoreError):

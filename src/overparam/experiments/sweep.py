@@ -12,7 +12,7 @@ from .cells import config_key, expand_cells
 from .executors import execute
 from .runner import versions
 from .spec import Spec, SpecError, load_spec
-from .store import Store
+from .store import Store, folder_lock
 
 __all__ = ["run", "RunSummary"]
 
@@ -151,7 +151,15 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
         raise SpecError(f"workers: must be an int >= 0 (0 = all cores), got {workers!r}")
     address = address if address is not None else (cfg["address"] or None)
     folder = Path(out or cfg["out"] or Path("results") / spec.name)
+    # one run per folder at a time: a second one would delete the first one's temporary
+    # files, and both would compute every cell
+    with folder_lock(folder):
+        return _run(spec, folder, executor, workers, address, force, progress)
 
+
+def _run(spec: Spec, folder: Path, executor: str, workers: int, address: str | None,
+         force: bool, progress: bool | None) -> RunSummary:
+    """:func:`run` with its arguments resolved and the folder locked."""
     t0 = time.perf_counter()
     cells = expand_cells(spec)
     configs = spec.method_configs()

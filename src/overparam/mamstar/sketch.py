@@ -672,7 +672,38 @@ def read_shard(path: str | os.PathLike, batch: int = 1 << 20
     batches of ``batch`` rows (bounded memory).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    batch = check_int(batch, "batch", minimum=1)
+    chunks = _read_shard(path, path.suffix.lower(), batch)
+    while True:  # numpy's and pyarrow's errors mid-file name no file: name it
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except ImportError:  # pyarrow missing: its own message says what to install
+            raise
+        except Exception as exc:  # e.g. BadZipFile (bad CRC), an object array, truncation
+            raise _named(exc, path) from exc
+        yield chunk
+
+
+def _named(exc: BaseException, path: str | os.PathLike) -> BaseException:
+    """``exc`` with ``path`` in front of its message, of the same type where one message
+    builds it (so that callers catching, e.g., BadZipFile or OSError still do), else a
+    ValueError; ``exc`` itself when it names the path already."""
+    msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if msg.startswith(f"{path}: ") or (isinstance(exc, OSError)
+                                        and exc.filename in (path, str(path))):
+        return exc
+    text = f"{path}: {msg}"
+    try:
+        return type(exc)(text)
+    except Exception:  # a type needing other arguments (UnicodeDecodeError, ...)
+        return ValueError(text)
+
+
+def _read_shard(path: Path, suffix: str, batch: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The chunks of :func:`read_shard` (whose errors may not name ``path``)."""
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -708,11 +739,11 @@ def _shard_partial(path: str, n: int, primes: np.ndarray, symmetry: str,
     """The raw partial sketch of one shard (runs on a worker)."""
     M = PrimeMatrix(n, primes)
     bld = _builder(M, symmetry, bits, bit_seed)
-    for k, (i, j, v) in enumerate(read_shard(path)):
+    for i, j, v in read_shard(path):  # read_shard names the file in its own errors
         try:
             bld.add_entries(i, j, v)
         except (ValueError, IndexError, TypeError) as exc:
-            raise type(exc)(f"{path}: {exc}") from None
+            raise _named(exc, path) from None
     return bld.sketch
 
 
@@ -724,7 +755,16 @@ def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
     path = folder / _STATE
     if not path.exists():
         return None, []
-    sk = Sketch.load(path)
+    try:
+        sk = Sketch.load(path)
+    except Exception as exc:  # a damaged state (bad CRC, truncated): numpy names no file
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        text = f"{path} cannot be read ({msg}); delete it or use another checkpoint folder"
+        try:
+            new = type(exc)(text)
+        except Exception:  # a type needing other arguments
+            new = ValueError(text)
+        raise new from exc
     meta = sk.info.pop("meta")
     if not (sk.M.same_as(M) and sk.symmetry == symmetry and sk.q == (bits or 0)
             and (not bits or sk.bit_seed == bit_seed)):
