@@ -490,3 +490,160 @@ def test_digits_scores_refuse_complex_predictions():
         p.test_accuracy(p.Y_test + 1j)
     assert p.test_error(p.Y_test) == 0.0 and p.test_accuracy(p.Y_test) == 1.0
     assert np.isnan(p.test_error(np.full(p.Y_test.shape, np.nan)))  # a diverged run
+
+
+# ---------------------------------------------------------------- problems2 (round 11)
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_norm2_lanczos_is_scale_free(scale):
+    # svds on A itself: A^T A underflowed to 0 for entries ~1e-200 ("ARPACK error -9:
+    # starting vector is zero") and overflowed for ~1e200 (error -9999)
+    import scipy.sparse.linalg as spla
+
+    from overparam.problems.structured import fourier_rank_one
+
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((30, 40)) * scale
+    big = rng.standard_normal((600, 500)) * scale        # > 250000 entries: Lanczos
+    dct = partial_dct(20, 50, 1)
+    Dd = dct.to_dense() * scale
+    S = sp.random(40, 60, density=0.1, random_state=2, format="csr") * scale
+    four = fourier_rank_one(4, 3, 20, 0)                  # complex
+    four.L = four.L * scale
+    cases = [
+        (LinearOperatorAdapter(D), D),
+        (as_operator(sp.csr_matrix(D)), D),
+        (as_operator(spla.aslinearoperator(D)), D),
+        (LinearOperatorAdapter(D).T, D),
+        (DenseOperator(big), big),
+        (as_operator(S), S.toarray()),
+        (LinearOperatorAdapter(spla.LinearOperator(
+            dct.shape, matvec=lambda x: scale * dct.matvec(x),
+            rmatvec=lambda r: scale * dct.rmatvec(r))), Dd),
+        (four, four.to_dense()),
+    ]
+    for op, dense in cases:
+        ref = np.linalg.norm(dense, 2)
+        assert abs(op.norm2 / ref - 1) < 1e-7, (type(op).__name__, op.norm2, ref)
+
+
+def test_norm2_single_row_or_column_and_zero_operator():
+    # one row or column: np.linalg.norm squared the entries (0.0 at 1e-200, inf at 1e200);
+    # a zero operator failed in ARPACK instead of having norm 0
+    for scale in (1e-200, 1e200):
+        row = np.full((1, 3), scale)
+        got = LinearOperatorAdapter(sp.csr_matrix(row)).norm2
+        assert abs(got / (np.sqrt(3.0) * scale) - 1) < 1e-14
+        assert abs(LinearOperatorAdapter(row.T).norm2 / (np.sqrt(3.0) * scale) - 1) < 1e-14
+    assert as_operator(sp.csr_matrix((30, 40))).norm2 == 0.0
+
+
+def test_matrix_shape_error_fits_the_caller():
+    # the error told callers of functions without a shape argument (the matrix baselines,
+    # lrrs_guesses) to "pass shape=(n1, n2)"
+    from overparam.baselines import nuclear_norm_prox
+    from overparam.problems.matrix import matrix_shape_of
+    from overparam.problems.structured import lrrs_guesses, lrrs_inputs
+
+    Y = np.array([[2.0, 0.5, 0.1], [0.3, 1.0, 0.2]])
+    blind = Problem(np.eye(6), Y.reshape(-1))
+    for call in (lambda: lrrs_guesses(blind, rank=1),
+                 lambda: matrix_shape_of(blind, shape_arg=False)):
+        with pytest.raises(TypeError, match="not a matrix problem") as err:
+            call()
+        assert "shape=" not in str(err.value) and "info['matrix_shape']" in str(err.value)
+    with pytest.raises(TypeError, match="where the function takes one"):
+        nuclear_norm_prox(blind)
+    with pytest.raises(TypeError, match=r"or pass shape=\(n1, n2\)$"):
+        lrrs_inputs(blind)
+    # the advice works: info["matrix_shape"] makes it a matrix problem
+    shaped = Problem(np.eye(6), Y.reshape(-1), info=dict(matrix_shape=(2, 3)))
+    assert matrix_shape_of(shaped) == (2, 3)
+    assert lrrs_guesses(shaped, rank=1) == (1, 2)
+
+
+def test_generator_flags_must_be_bools():
+    # "no" (truthy) drew a non-negative signal / a symmetric target; numpy.True_ was
+    # refused for matrix_free; lrrs_problem ignored a bad matrix_free for rank-one operators
+    from overparam.problems import (matrix_completion, matrix_estimation, matrix_sensing,
+                                    sparse_vector)
+    from overparam.problems.structured import lrrs_problem
+
+    for bad in ("no", "False", 1, None):
+        with pytest.raises(TypeError, match="nonneg"):
+            sparse_recovery(10, 5, 2, nonneg=bad, seed=0)
+        with pytest.raises(TypeError, match="nonneg"):
+            sparse_vector(10, 2, 0, nonneg=bad)
+        with pytest.raises(TypeError, match="symmetric"):
+            matrix_estimation(4, 4, 1, symmetric=bad, seed=0)
+        with pytest.raises(TypeError, match="symmetric"):
+            matrix_completion(4, 4, 1, 8, symmetric=bad, seed=0)
+        with pytest.raises(TypeError, match="symmetric"):
+            matrix_sensing(4, 4, 1, symmetric=bad, seed=0)
+    for bad in (1, None, np.array([True, False])):
+        with pytest.raises(TypeError, match="matrix_free"):
+            matrix_sensing(4, 4, 1, matrix_free=bad, seed=0)
+    with pytest.raises(ValueError, match="matrix_free"):
+        lrrs_problem(8, 4, 1, 2, m=30, operator="gaussian_rank_one", matrix_free="yes",
+                     seed=0)
+    p = sparse_recovery(10, 5, 2, nonneg=np.True_, seed=0)
+    assert p.info["nonneg"] is True and p.x_true.min() >= 0
+    assert matrix_estimation(4, 4, 1, symmetric=np.True_, seed=0).info["symmetric"] is True
+    assert matrix_sensing(4, 4, 1, matrix_free=np.True_, seed=0).A.matrix_free is True
+
+
+def test_lrrs_problem_tiny_snr_gives_finite_noise():
+    # sqrt(||y||^2 / (m snr)): m snr underflowed for snr ~1e-310 and sigma came out inf
+    # ("y contains non-finite values") although it is ~1e154
+    from overparam.problems.structured import lrrs_problem
+
+    for snr in (1e-310, 5e-324, 4.0):
+        p = lrrs_problem(8, 4, 1, 2, m=30, snr=snr, seed=0)
+        y0 = p.A.matvec(p.x_true)
+        want = np.linalg.norm(y0) / np.sqrt(30) / np.sqrt(snr)
+        assert np.isfinite(p.y).all() and abs(p.noise / want - 1) < 1e-12
+
+
+def test_digits_accuracy_of_nan_or_misshaped_predictions():
+    # argmax takes the first NaN as the largest: a diverged run scored the share of class 0;
+    # predictions with a wrong number of classes or rows were scored anyway
+    from overparam.problems.regression import digits_regression
+
+    p = digits_regression(20, 30, classes=3, seed=0)
+    assert np.isnan(p.test_accuracy(np.full(p.Y_test.shape, np.nan)))
+    P = p.Y_test.copy()
+    P[0, 0] = np.nan
+    assert np.isnan(p.test_accuracy(P))
+    for shape in ((30, 2), (29, 3), (30,)):
+        with pytest.raises(ValueError, match="predictions have shape"):
+            p.test_accuracy(np.zeros(shape))
+    assert p.test_accuracy(p.Y_test) == 1.0
+    assert p.test_accuracy(np.roll(p.Y_test, 1, axis=1)) == 0.0
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_matrix_measurements_fro_norm_is_scale_free(scale):
+    # squared entries: ||Phi||_F was 0 at 1e-200 and inf at 1e200, signal_scale 0 in both,
+    # so the unit-scale rescaling of rspf / riem_adaiht did nothing (rspf STAGNATED with
+    # error 1.2, riem_adaiht "CONVERGED" with error 1.0)
+    from overparam.baselines import riem_adaiht, rspf
+    from overparam.problems.structured import (MatrixMeasurements, RankOneSensing,
+                                               fourier_rank_one, gaussian_rank_one,
+                                               lrrs_problem, rel_fro_error)
+
+    p = lrrs_problem(20, 8, 2, 4, oversampling=4.0, seed=0)
+    D = p.A.to_dense()
+    for op in (D, gaussian_rank_one(5, 4, 30, 0), fourier_rank_one(5, 4, 30, 0)):
+        if isinstance(op, RankOneSensing):
+            ref, shape = op.to_dense(), op.matrix_shape
+            op = RankOneSensing(op.L * scale, op.R, scale=op.scale)
+        else:
+            ref, shape, op = op, (20, 8), op * scale
+        meas = MatrixMeasurements(op, shape)
+        assert abs(meas.fro_norm / (np.linalg.norm(ref) * scale) - 1) < 1e-14
+        y = ref @ np.ones(ref.shape[1])
+        want = MatrixMeasurements(ref, shape).signal_scale(y)
+        assert abs(meas.signal_scale(y * scale) / want - 1) < 1e-14
+    X = p.x_true.reshape(20, 8)
+    for solver in (rspf, riem_adaiht):
+        r = solver(D * scale, 2, 4, y=p.y, shape=(20, 8))
+        assert rel_fro_error(np.asarray(r.x).reshape(20, 8), X / scale) < 1e-8

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import as_generator, check_finite_array, check_int, check_positive
+from .._core import as_generator, check_bool, check_finite_array, check_int, check_positive
 from .operators import DenseOperator, Operator, _real_parts
 from .problem import Problem
 
@@ -45,6 +45,24 @@ SPECTRA = ("flat", "linear", "geometric", "gaussian")
 
 # dense Gaussian sensing operators up to this many entries are stored (8 bytes each)
 DENSE_SENSING_MAX = 25_000_000
+
+
+def check_matrix_free(value: Any) -> bool | str:
+    """A ``matrix_free`` argument: ``"auto"`` or a bool (``numpy.bool_`` included).
+
+    Raises
+    ------
+    ValueError
+        For another string.
+    TypeError
+        For anything else (``numpy.True_`` was refused as not a bool, and an array,
+        compared with ``"auto"``, raised NumPy's "truth value is ambiguous").
+    """
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"matrix_free must be True, False or 'auto', got {value!r}")
+        return value
+    return check_bool(value, "matrix_free")
 
 
 class MatrixOperator(Operator):
@@ -250,10 +268,9 @@ class GaussianSensing(MatrixOperator):
         m = check_int(m, "m", minimum=1)
         self.matrix_shape = (n1, n2)
         self.shape = (m, n1 * n2)
+        matrix_free = check_matrix_free(matrix_free)
         if matrix_free == "auto":
             matrix_free = m * n1 * n2 > DENSE_SENSING_MAX
-        if not isinstance(matrix_free, bool):
-            raise ValueError(f"matrix_free must be True, False or 'auto', got {matrix_free!r}")
         self.matrix_free = matrix_free
         rng = as_generator(seed)
         if matrix_free:
@@ -456,6 +473,8 @@ def low_rank_matrix(
     """
     n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
     rank = check_int(rank, "rank", minimum=1)
+    # any truthy value (e.g. "no") drew a symmetric target
+    symmetric = check_bool(symmetric, "symmetric")
     if rank > min(n1, n2):
         raise ValueError(f"rank = {rank} exceeds min(n1, n2) = {min(n1, n2)}")
     if symmetric and n1 != n2:
@@ -660,15 +679,36 @@ def matrix_sensing(
     return _finish(A, W, s, noise, noise_norm, rng, info)
 
 
-def matrix_shape_of(problem_or_op: Any) -> tuple[int, int]:
-    """The ``(n1, n2)`` of a matrix problem or operator (clear error otherwise)."""
+def matrix_shape_of(problem_or_op: Any, *,
+                    shape_arg: bool | None = None) -> tuple[int, int]:
+    """The ``(n1, n2)`` of a matrix problem or operator (clear error otherwise).
+
+    Parameters
+    ----------
+    problem_or_op : Problem or Operator
+        A problem whose operator has a ``matrix_shape`` (or whose ``info`` records one),
+        or such an operator.
+    shape_arg : bool, optional
+        Whether the caller takes a ``shape=(n1, n2)`` argument, for the error message:
+        True advises passing it, False does not (the matrix baselines take none), None
+        (default) advises it for functions that take it.
+
+    Returns
+    -------
+    tuple of int
+        ``(n1, n2)``.
+    """
     op = getattr(problem_or_op, "A", problem_or_op)
     shape = getattr(op, "matrix_shape", None)
     if shape is None:
         info = getattr(problem_or_op, "info", {}) or {}
         shape = info.get("matrix_shape")
     if shape is None:
+        # the advice "pass shape=" misled callers of functions without that argument
+        how = {True: ", or pass shape=(n1, n2)", False: "",
+               None: ", or pass shape=(n1, n2) where the function takes one"}[shape_arg]
         raise TypeError(
-            "not a matrix problem: use problems.matrix_estimation/_sensing/_completion, a "
-            "MatrixOperator, or pass shape=(n1, n2)")
+            "not a matrix problem: use a Problem from problems.matrix_estimation/_sensing/"
+            "_completion (or one with info['matrix_shape'] = (n1, n2)), an operator with "
+            f"a matrix_shape (a MatrixOperator){how}")
     return (int(shape[0]), int(shape[1]))

@@ -17,7 +17,8 @@ import numpy as np
 import scipy.fft
 import scipy.sparse.linalg as spla
 
-from .._core import as_generator, check_finite_array, check_int
+from .._core import (as_generator, check_finite_array, check_int, ldexp_array,
+                     nearest_pow2_exponent, safe_norm)
 
 
 class Operator:
@@ -90,15 +91,56 @@ class Operator:
 
     @cached_property
     def norm2(self) -> float:
-        """Spectral norm ||A||_2 (exact SVD when dense and small, else Lanczos to 1e-8)."""
+        """Spectral norm ||A||_2 (exact SVD when dense and small, else Lanczos to 1e-8).
+
+        Lanczos runs on ``A / 2**e`` with ``2**e`` an estimate of ``||A||``, scaled back:
+        on ``A`` itself, ``A^T A`` under/overflows for entries beyond ~1e+-154 (ARPACK
+        error -9, "starting vector is zero", at 1e-200; error -9999 at 1e200)."""
         m, n = self.shape
         if self.is_dense and m * n <= 250_000:
             return float(np.linalg.norm(self.to_dense(), 2))
         if min(m, n) == 1:
-            return float(np.linalg.norm(self.to_dense()))
-        s = spla.svds(self.as_linear_operator(), k=1, return_singular_vectors=False,
-                      random_state=0, tol=1e-8)
-        return float(s[0])
+            # one row or column: its Euclidean norm (numpy's squares the entries)
+            return safe_norm(self.to_dense())
+        e = self._norm_exponent()
+        if e is None:
+            return 0.0
+        # A / 2**e as 2**k_out * A(2**k_in x): the split keeps A's input and output away
+        # from the ends of the float range (exact: powers of two)
+        k_in = -(e // 2)
+        k_out = -e - k_in
+        lo = self.as_linear_operator()
+
+        def scaled(f: Callable[[np.ndarray], np.ndarray]
+                   ) -> Callable[[np.ndarray], np.ndarray]:
+            # ldexp_array: complex operators (e.g. Fourier rank-one sensing) stay complex
+            return lambda x: ldexp_array(f(ldexp_array(x, k_in)), k_out)
+
+        b = spla.LinearOperator(self.shape, matvec=scaled(lo.matvec),
+                                rmatvec=scaled(lo.rmatvec), matmat=scaled(lo.matmat),
+                                rmatmat=scaled(lo.rmatmat), dtype=lo.dtype)
+        s = spla.svds(b, k=1, return_singular_vectors=False, random_state=0, tol=1e-8)
+        return float(np.ldexp(float(s[0]), e))
+
+    def _norm_exponent(self) -> int | None:
+        """``e`` with ``2**e`` near ``||A v||`` for a random unit ``v`` (at most ``||A||``,
+        and within a modest factor of it for almost every ``v``); None when ``A v = 0``
+        (then ``A = 0`` with probability one)."""
+        v = as_generator(0).standard_normal(self.shape[1])
+        v /= np.linalg.norm(v)
+        zero = True
+        # shift the input by 2**shift when A v over- or underflows (or lands among the
+        # imprecise subnormals)
+        for shift in (0, -256, 960):
+            y = np.asarray(self.matvec(np.ldexp(v, shift)))
+            top = float(np.max(np.abs(y), initial=0.0))
+            if 2.0**-900 < top < np.inf:
+                return nearest_pow2_exponent(safe_norm(y)) - shift
+            zero = zero and top == 0.0
+        if zero:
+            return None
+        raise ValueError(f"cannot estimate the norm of {self!r}: A v is not finite for "
+                         f"any scaling of a random unit vector v")
 
     def dot_test(self, seed: int = 0) -> float:
         """Relative mismatch of <Ax, r> and <x, A^T r> for random x, r (should be ~1e-15)."""

@@ -192,9 +192,18 @@ class DigitsProblem(Problem):
         return float(np.sum((P - self.Y_test) ** 2) / P.shape[0])
 
     def test_accuracy(self, predictions: Any) -> float:
-        """Fraction of test images whose largest prediction is the right class."""
+        """Fraction of test images whose largest prediction is the right class (NaN when
+        a prediction is NaN, as :meth:`test_error`: a diverged run)."""
         check_not_complex(predictions, "predictions")
         P = np.asarray(predictions, dtype=float)
+        # a wrong number of rows or classes was scored anyway (or failed inside NumPy)
+        if P.shape != (len(self.labels_test), self.n_classes):
+            raise ValueError(f"predictions have shape {P.shape}, expected "
+                             f"{(len(self.labels_test), self.n_classes)}")
+        if np.isnan(P).any():
+            # argmax takes the first NaN as the largest: all-NaN predictions of a diverged
+            # run scored the share of class 0 (about 0.1 on digits)
+            return float("nan")
         return float(np.mean(np.argmax(P, axis=1) == np.asarray(self.labels_test)))
 
 

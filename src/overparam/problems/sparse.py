@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import as_generator, check_int, check_positive
+from .._core import as_generator, check_bool, check_int, check_positive
 from .operators import OPERATORS, Operator, as_operator
 from .problem import Problem
 
@@ -26,6 +26,8 @@ def sparse_vector(
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
     n = check_int(n, "n", minimum=1)
     s = check_int(s, "s", minimum=0)
+    # "no" (any truthy value) drew a non-negative signal
+    nonneg = check_bool(nonneg, "nonneg")
     if s > n:
         raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
     # an int seed failed with "'int' object has no attribute 'choice'"
@@ -90,6 +92,7 @@ def sparse_recovery(
     if s > n:
         raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
     noise = check_positive(noise, "noise", allow_zero=True)
+    nonneg = check_bool(nonneg, "nonneg")  # before any draw (checked again by sparse_vector)
     rng = as_generator(seed)
     if isinstance(operator, str):
         if operator not in OPERATORS:
@@ -106,6 +109,6 @@ def sparse_recovery(
     info = dict(
         generator="sparse_recovery", n=n, m=m, s=s,
         operator=operator if isinstance(operator, str) else type(A).__name__,
-        signal=signal, nonneg=bool(nonneg), noise=noise,
+        signal=signal, nonneg=nonneg, noise=noise,
     )
     return Problem(A, y, x_true=x, noise=noise, info=info)

@@ -37,8 +37,9 @@ import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
-from .._core import as_generator, check_int, check_positive, ldexp_array, safe_norm
-from .matrix import GaussianSensing, MatrixOperator
+from .._core import (as_generator, check_int, check_positive, ldexp_array,
+                     pow2_exponent, safe_norm)
+from .matrix import GaussianSensing, MatrixOperator, check_matrix_free
 from .problem import Problem
 
 __all__ = [
@@ -261,11 +262,18 @@ class MatrixMeasurements:
 
     @cached_property
     def fro_norm(self) -> float:
-        """``||Phi||_F`` (``O(m (n1 + n2))`` for rank-one operators)."""
+        """``||Phi||_F`` (``O(m (n1 + n2))`` for rank-one operators), without under- or
+        overflow: squared entries gave 0 for an operator of size ~1e-200 and inf at
+        ~1e200, and :meth:`signal_scale` (which divides by it) 0 in both cases."""
         if self.rank_one:
-            return self.scale * float(np.sqrt(np.sum(np.sum(np.abs(self.L) ** 2, axis=1)
-                                                     * np.sum(np.abs(self.R) ** 2, axis=1))))
-        return float(np.linalg.norm(self.Phi))
+            # ||Phi_i||_F = scale ||L_i|| ||R_i||: each factor brought to unit size by a
+            # power of two, the exponents added
+            lr, rr = safe_norm(self.L, axis=1), safe_norm(self.R, axis=1)
+            ea, eb = int(pow2_exponent(lr.max())), int(pow2_exponent(rr.max()))
+            t = safe_norm(np.ldexp(lr, -ea) * np.ldexp(rr, -eb))
+            mant, es = math.frexp(self.scale)
+            return float(np.ldexp(mant * t, es + ea + eb))
+        return safe_norm(self.Phi)
 
     def signal_scale(self, y: np.ndarray) -> float:
         """``||y|| sqrt(n1 n2) / ||Phi||_F``: the Frobenius norm of a matrix whose
@@ -367,7 +375,8 @@ def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = Non
         yv = check_finite_array(y, "y", ndim=1)
     own = getattr(A, "matrix_shape", None)
     if shape is None:
-        shape = matrix_shape_of(A if not isinstance(problem, Problem) else problem)
+        shape = matrix_shape_of(A if not isinstance(problem, Problem) else problem,
+                                shape_arg=True)
     elif own is not None and tuple(shape) != tuple(own):
         # a transposed shape has the same number of entries but reads vec(X) wrongly
         raise ValueError(f"shape={tuple(shape)} contradicts the operator's matrix_shape "
@@ -430,7 +439,7 @@ def lrrs_guesses(problem: Any, rank: int | None = None, s: int | None = None,
     recorded rank, ``rank`` must be given (TypeError, as in the solvers)."""
     from .matrix import matrix_shape_of
 
-    n1, n2 = matrix_shape_of(problem)
+    n1, n2 = matrix_shape_of(problem, shape_arg=False)
     info = getattr(problem, "info", {}) or {}
     fac_r, fac_s = check_positive(fac_r, "fac_r"), check_positive(fac_s, "fac_s")
     if rank is None:
@@ -567,6 +576,9 @@ def lrrs_problem(
     (96, 32)
     """
     n1, n2, rank, s = _check_sizes(n1, n2, rank, s)
+    # checked for every operator: only the Gaussian one uses it, so a typo like "yes" went
+    # unnoticed with the rank-one operators
+    check_matrix_free(matrix_free)
     if operator not in OPERATORS:
         raise ValueError(f"operator must be one of {OPERATORS}, got {operator!r}")
     m = lrrs_measurements(n2, rank, s, m=m, oversampling=oversampling)
@@ -579,7 +591,9 @@ def lrrs_problem(
     # refused as not finite while float("inf") was accepted
     if snr is not None and not (isinstance(snr, numbers.Real) and snr == math.inf):
         snr = check_positive(snr, "snr")
-        sigma = math.sqrt(float(np.vdot(y, y).real) / (m * snr))
+        # two square roots: m * snr underflowed for snr below ~1e-300 (sigma = inf, and
+        # "y contains non-finite values" although sigma ~1e155 is finite)
+        sigma = safe_norm(y) / math.sqrt(m) / math.sqrt(snr)
         y = y + sigma * rng.standard_normal(m)
     dof = lrrs_dof(n2, rank, s)
     info = dict(generator="lrrs_problem", matrix_shape=(n1, n2), n1=n1, n2=n2, rank=rank,
