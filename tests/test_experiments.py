@@ -674,3 +674,138 @@ def test_an_unknown_plot_stat_is_refused_before_the_sweep():
         load_spec(data)
     data["plots"][0]["stat"] = "median"
     assert load_spec(data).data["plots"][0]["stat"] == "median"
+
+
+def test_a_spec_file_not_utf8_is_named_and_a_utf8_bom_is_accepted(tmp_path):
+    text = '# phase diagram\n[problem]\nn = 10\ns = 1\nm = 5\n[[methods]]\nname = "basis_pursuit"\n'
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(text.replace("phase", "caf\xe9").encode("latin-1"))
+    # was a UnicodeDecodeError naming no file
+    with pytest.raises(SpecError, match=r"latin\.toml: not UTF-8 text"):
+        load_spec(latin)
+    # Notepad's byte order mark was "not valid TOML: Invalid statement (line 1, column 1)"
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    plain = tmp_path / "bom2.toml"
+    plain.write_text(text)
+    assert load_spec(bom).hashed_part()["problem"] == load_spec(plain).hashed_part()["problem"]
+    assert load_spec(bom).name == "bom"
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xef\xbb\xbf[problem\n")
+    with pytest.raises(SpecError, match=r"bad\.toml: not valid TOML"):
+        load_spec(bad)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    # an empty key was dropped: the value landed on problem.m
+    ("problem..m=3", "--set problem..m: empty key at character 8"),
+    (".problem.m=3", "--set .problem.m: empty key at character 1"),
+    ("problem.m.=3", "--set problem.m.: empty key at character 10"),
+    ("methods[0]..depth=3", "--set methods[0]..depth: empty key"),
+    # a key in brackets was read as a key
+    ("problem[m]=3", "--set problem[m]: [m] at character 8 is not an index"),
+    # "methods.-1 is not a table"
+    ("methods[-1].depth=3", "--set methods[-1].depth: index -1 at character 8 is negative"),
+    ("methods[0]]=3", "--set methods[0]]: unexpected ']' at character 11"),
+    ("methods[1.depth=3", "--set methods[1.depth: unexpected '[' at character 8"),
+])
+def test_a_malformed_override_path_is_refused(override, fragment):
+    with pytest.raises(SpecError) as info:
+        load_spec(spec_dict(), [override])
+    assert str(info.value).startswith(fragment)
+
+
+def test_override_paths_still_take_every_documented_spelling():
+    spec = load_spec(spec_dict(), ["methods[1].depth=3", "methods.1.tol=1e-3",
+                                   "methods[1].max_iter=50", "problem.m = [8, 9]"])
+    assert [c.params["depth"] for c in spec.method_configs()[1:]] == [3]
+    assert spec.method_configs()[1].params["tol"] == 1e-3
+    assert spec.method_configs()[1].params["max_iter"] == 50
+    assert spec.problem_axes["m"] == [8, 9]
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "/tmp/x", "../x", "a\\b", "a\x00b"])
+def test_an_experiment_name_that_is_not_one_folder_name_is_refused(name, tmp_path):
+    # results/<name>: ".." wrote into the current folder, "/tmp/x" anywhere
+    data = spec_dict()
+    data["experiment"]["name"] = name
+    with pytest.raises(SpecError, match="experiment.name: .* is not a single folder name"):
+        load_spec(data)
+    data["experiment"]["name"] = "ok"
+    data["plots"] = [{"kind": "curve", "x": "m", "name": name}]
+    with pytest.raises(SpecError, match=r"plots\[0\]\.name: must be a file stem"):
+        load_spec(data)
+
+
+def test_an_experiment_name_may_be_any_single_folder_name():
+    for name in ["x y", "phase-2.v1", "..x", "café"]:
+        assert load_spec(spec_dict(experiment={"name": name})).name == name
+
+
+def test_a_failing_store_write_closes_the_executor_at_once(tmp_path, monkeypatch):
+    from overparam.experiments import sweep
+
+    events: list[str] = []
+    held: list = []     # a second reference: the generator is not collected on unwinding
+
+    def execute(spec_data, cells, *args, **kwargs):
+        def outputs():
+            try:
+                for cell in cells:
+                    events.append("yield")
+                    yield cell, dict(key=cell.key, rows=[], traces=[], trials=1)
+            finally:
+                events.append("closed")  # here the process executor stops its workers
+        held.append(outputs())
+        return held[-1]
+
+    def write(self, output):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sweep, "execute", execute)
+    monkeypatch.setattr(Store, "write", write)
+    with pytest.raises(OSError, match="disk full"):
+        run(spec_dict(), tmp_path / "out", executor="serial")
+    assert events == ["yield", "closed"]
+
+
+def test_run_refuses_a_bool_for_workers_and_takes_a_numpy_int(tmp_path):
+    data = spec_dict(experiment={"trials": 1, "metrics": ["rel_error"]},
+                     problem={"n": 10, "s": 1, "m": 5}, methods=[{"name": "basis_pursuit"}])
+    for bad in (True, False):
+        # True ran one worker (serially) without a word
+        with pytest.raises(SpecError, match="workers: must be an int >= 0"):
+            run(data, tmp_path / "out", executor="processes", workers=bad)
+    assert not (tmp_path / "out").exists()
+    summary = run(data, tmp_path / "out", executor="processes", workers=np.int64(1))
+    assert summary.computed == 1 and summary.ok
+
+
+def test_a_grid_too_big_to_expand_is_refused_with_its_size():
+    from overparam.experiments.spec import MAX_GRID
+
+    axis = list(range(1, 1001))
+    noise = [i / 1000 for i in range(1000)]
+    # 10**6 pairs: accepted (counted, not expanded, so this is quick)
+    spec = load_spec(spec_dict(methods=[{"name": "basis_pursuit"}]),
+                     [f"problem.m={axis}", f"problem.noise={noise}"])
+    assert len(spec.problem_axes["m"]) * len(spec.problem_axes["noise"]) == MAX_GRID
+    # three configurations: 3 * 10**6 pairs (9 * 10**6 cells took 80 s and 4 GB to expand)
+    with pytest.raises(SpecError, match=r"problem, methods: the grids make 1,000,000 "
+                                        r"cell\(s\) x 3 method configuration\(s\)"):
+        load_spec(spec_dict(), [f"problem.m={axis}", f"problem.noise={noise}"])
+    with pytest.raises(SpecError, match=r"1 cell\(s\) x 1,001,001 method"):
+        load_spec(spec_dict(problem={"n": 10, "s": 1, "m": 5},
+                            methods=[{"name": "hadamard_gd", "depth": 2,
+                                      "init_scale": [1e-3 * (i + 1) for i in range(1001)],
+                                      "tol": [1e-6 * (i + 1) for i in range(1000)]},
+                                     {"name": "basis_pursuit"}]))
+
+
+def test_minus_zero_repeats_zero_in_a_grid():
+    # -0.0 and 0.0 made two cells of one noise level (differing only in their seeds)
+    with pytest.raises(SpecError, match="problem.noise: -0.0 appears twice in the grid"):
+        load_spec(spec_dict(), ["problem.noise=[0.0, -0.0]"])
+    with pytest.raises(SpecError, match="problem.noise: -0.0 appears twice in the grid"):
+        load_spec(spec_dict(), ["problem.noise=[0, -0.0]"])
+    assert load_spec(spec_dict(), ["problem.noise=[-0.0, 0.1]"]).problem_axes["noise"][0] == 0

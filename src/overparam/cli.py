@@ -171,9 +171,6 @@ def _cmd_run(args) -> int:
     except (SpecError, OSError) as exc:  # OSError: missing, a folder, unreadable
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib's error names no file
-        print(f"error: {args.spec}: not UTF-8 text (TOML must be): {exc}", file=sys.stderr)
-        return 2
     if args.dry_run:
         cells = expand_cells(spec)
         configs = spec.method_configs()

@@ -107,9 +107,10 @@ _SECTIONS = ("experiment", "problem", "methods", "run", "plots")
 
 def is_plot_stem(name: Any) -> bool:
     """Whether ``name`` can name a plot file: a non-empty stem without a folder (the stem
-    is joined to the plots folder, and ``../x`` would write outside it)."""
+    is joined to the plots folder, and ``../x`` would write outside it) or a NUL (which
+    the file system refuses only when the file is written, after the sweep)."""
     text = str(name)
-    return bool(text.strip()) and "/" not in text and "\\" not in text and \
+    return bool(text.strip()) and not {"/", "\\", "\0"} & set(text) and \
         text not in (".", "..")
 
 
@@ -187,8 +188,9 @@ def _check_grid(value: Any, types: str, path: str, choices: Iterable[str] = ()) 
             raise SpecError(f"{path}: expected {types}, got {type(v).__name__} {v!r}")
         if choices and v not in choices:
             raise SpecError(f"{path}: {v!r} is not one of {', '.join(choices)}")
-        # a repeated value would run the same cell (same seeds) or configuration twice
-        blob = json.dumps(v, sort_keys=True)
+        # a repeated value would run the same cell (same seeds) or configuration twice;
+        # + 0.0: -0.0 is 0.0 to every solver (it would only change the seeds)
+        blob = json.dumps(v + 0.0 if isinstance(v, float) else v, sort_keys=True)
         if blob in seen:
             raise SpecError(f"{path}: {v!r} appears twice in the grid")
         seen.add(blob)
@@ -350,6 +352,12 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     if not exp["name"].strip():
         # results would go to results/ itself, among the other experiments' folders
         raise SpecError("experiment.name: empty (it names the results folder)")
+    if not is_plot_stem(exp["name"]):  # the same rule as a plot file's stem
+        # results go to results/<name>: "a/b" nests, ".." is the current folder and "/x"
+        # an absolute path, outside results/
+        raise SpecError(f"experiment.name: {exp['name']!r} is not a single folder name "
+                        "(no /, \\, NUL, '.' or '..': the results go to results/<name>); "
+                        "set run.out (or --out) to write elsewhere")
     if exp["trials"] < 1:
         raise SpecError(f"experiment.trials: must be >= 1, got {exp['trials']}")
     if exp["seed"] < 0:
@@ -479,6 +487,7 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                             f"(it takes {', '.join(sorted(PLOT_OPTIONS[table['kind']]))})")
         out["plots"].append(table)
 
+    _check_size(out["problem"], out["methods"])
     # labels must format and be unique
     seen: dict[str, str] = {}
     configs = _expand_methods(out["methods"])
@@ -491,6 +500,24 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         raise SpecError("methods: the same method configuration is listed twice")
     _check_reference(out["experiment"], configs, gen_name)
     return out
+
+
+#: most (problem cell, method configuration) pairs a spec may have: expanding 10**7 took
+#: 80 s and 4 GB of memory before anything ran (and every pair gets a key in the store)
+MAX_GRID = 10**6
+
+
+def _check_size(problem: dict[str, Any], methods: list[dict[str, Any]]) -> None:
+    """Refuse a grid too big to expand, counted without expanding it."""
+    cells = math.prod(len(_grid_values(v, "")) for k, v in problem.items()
+                      if k != "generator")
+    configs = sum(math.prod(len(_grid_values(v, "")) for k, v in table.items()
+                            if k not in ("name", "label")) for table in methods)
+    if cells * configs > MAX_GRID:
+        raise SpecError(f"problem, methods: the grids make {cells:,} cell(s) x {configs:,} "
+                        f"method configuration(s) = {cells * configs:,} pairs, more than "
+                        f"{MAX_GRID:,} (expanding them alone would take minutes and "
+                        "gigabytes); split the sweep into several specs")
 
 
 def _check_kind(entry: Any, generator: str, path: str) -> None:
@@ -528,20 +555,45 @@ def _check_reference(exp: dict[str, Any], configs: list[MethodConfig],
         _check_kind(entry, generator, "experiment.reference")
 
 
-_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# one step of a --set key path: a bracketed index, or a key (after a dot unless first)
+_PATH_STEP = re.compile(r"\[(?P<index>[^\]]*)\]|(?P<dot>\.?)(?P<key>[^.\[\]]*)")
 
 
 def _split_path(path: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for name, index in _PATH_TOKEN.findall(path):
-        if index:
-            parts.append(int(index))
-        elif name.isdigit():
-            parts.append(int(name))
-        else:
-            parts.append(name)
-    if not parts:
+    """``"methods[1].depth"`` (or ``"methods.1.depth"``) -> ``["methods", 1, "depth"]``.
+
+    Refuses, naming the path, what a token scan would skip: an empty key (``problem..m``
+    set ``problem.m``), a key in brackets (``problem[m]``), a stray bracket, and negative
+    or non-numeric indices."""
+    if not path:
         raise SpecError(f"--set {path!r}: empty key path")
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        step = _PATH_STEP.match(path, pos)   # always matches (the key may be empty)
+        where = f"at character {pos + 1}"
+        if step.group("index") is not None:
+            index = step.group("index").strip()
+            if index.startswith("-") and index[1:].isdigit():
+                raise SpecError(f"--set {path}: index {index} {where} is negative; indices "
+                                "count from 0 (methods[0] is the first [[methods]] table)")
+            if not index.isdigit():
+                raise SpecError(f"--set {path}: [{step.group('index')}] {where} is not an "
+                                "index; brackets hold a number (a key goes after a dot)")
+            parts.append(int(index))
+        else:
+            key = step.group("key")
+            if pos > 0 and not step.group("dot"):
+                raise SpecError(f"--set {path}: unexpected {path[pos]!r} {where} (a key "
+                                "path is like methods[1].depth or problem.m)")
+            if not key:
+                raise SpecError(f"--set {path}: empty key {where} (two dots in a row, a "
+                                "dot at an end, or a stray bracket)")
+            if pos == 0 and step.group("dot"):
+                raise SpecError(f"--set {path}: empty key {where} (the path starts with a "
+                                "dot)")
+            parts.append(int(key) if key.isdigit() else key)
+        pos = step.end()
     return parts
 
 
@@ -596,16 +648,28 @@ def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()
     ------
     SpecError
         On unknown keys, wrong types, empty grids, unknown methods, metrics or generators,
-        a method (or reference) of a problem kind the generator does not make, and values
-        the results store cannot hold (TOML dates, integers beyond 64 bits); the message
-        starts with the key path.
+        a method (or reference) of a problem kind the generator does not make, values
+        the results store cannot hold (TOML dates, integers beyond 64 bits), and grids of
+        more than `MAX_GRID` (cell, method configuration) pairs; the message starts with
+        the key path. Also on a file that is not UTF-8 or not TOML (the
+        message starts with the file name; a UTF-8 byte order mark is accepted).
+    OSError
+        When the file cannot be read (missing, a folder, no permission).
     """
     if isinstance(source, dict):
         return Spec(apply_overrides(source, overrides))
     path = Path(source)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    # editors such as Notepad start UTF-8 files with a byte order mark, which TOML does
+    # not allow ("Invalid statement" at line 1, column 1)
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # tomllib's own error names no file
+        raise SpecError(f"{path}: not UTF-8 text (TOML must be): {exc}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
     return Spec(apply_overrides(data, overrides), source=str(path))

@@ -1,12 +1,14 @@
 """Run a spec end to end: cells -> executor -> store, with resume and a progress bar."""
 from __future__ import annotations
 
+import contextlib
+import numbers
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .cells import config_key, expand_cells
 from .executors import execute
@@ -100,6 +102,18 @@ def _progress(total: int, initial: int, enabled: bool | None):
                 dynamic_ncols=True)
 
 
+@contextlib.contextmanager
+def _closing(iterator: Iterator) -> Iterator[Iterator]:
+    """``contextlib.closing`` for an iterator that may have no ``close`` (``execute``
+    returns a plain iterator when there is nothing to run)."""
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
 def _rekeyed(output: dict[str, Any], key: str) -> dict[str, Any]:
     """A checkpointed configuration's output under the current cell key (the key changes
     when other configurations of the spec change; the rows do not)."""
@@ -147,8 +161,11 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
     if executor not in ("serial", "processes", "dask"):
         raise SpecError(f"run.executor: {executor!r} is not one of serial, processes, dask")
     workers = cfg["workers"] if workers is None else workers
-    if not isinstance(workers, int) or workers < 0:
+    # bool is an int: workers=True ran one worker (serially) without a word
+    if (not isinstance(workers, numbers.Integral) or isinstance(workers, bool)
+            or workers < 0):
         raise SpecError(f"workers: must be an int >= 0 (0 = all cores), got {workers!r}")
+    workers = int(workers)  # e.g. a NumPy integer: the executors take an int
     address = address if address is not None else (cfg["address"] or None)
     folder = Path(out or cfg["out"] or Path("results") / spec.name)
     # one run per folder at a time: a second one would delete the first one's temporary
@@ -185,36 +202,40 @@ def _run(spec: Spec, folder: Path, executor: str, workers: int, address: str | N
     parts_done = summary.resumed_configs
     split: set[str] = set()
     try:
-        for cell, output in execute(spec.data, todo, executor, workers, address,
-                                    have=have, checkpoint=True):
-            if output.get("partial"):
-                # one configuration of a split cell: checkpoint it, the cell goes on
-                store.write_config(ckeys[cell.key][output["config"]], output["output"])
-                parts_done += 1
-                split.add(cell.key)
-                summary.trials += output["output"]["trials"]
-                if bar is not None:
-                    bar.set_postfix_str(f"{parts_done} method configuration(s) done")
-                continue
-            if "failed" in output:
-                summary.failed[cell.key] = output["failed"]
-                msg = f"cell {cell.index} {cell.params} failed: {output['failed']}"
-                if bar is not None:
-                    bar.write(msg)
+        # an error or KeyboardInterrupt in this loop's body (store.write) closes the
+        # executor at once, which terminates its process workers, rather than whenever the
+        # generator is collected (later, if anything else still refers to it)
+        with _closing(execute(spec.data, todo, executor, workers, address, have=have,
+                              checkpoint=True)) as outputs:
+            for cell, output in outputs:
+                if output.get("partial"):
+                    # one configuration of a split cell: checkpoint it, the cell goes on
+                    store.write_config(ckeys[cell.key][output["config"]], output["output"])
+                    parts_done += 1
+                    split.add(cell.key)
+                    summary.trials += output["output"]["trials"]
+                    if bar is not None:
+                        bar.set_postfix_str(f"{parts_done} method configuration(s) done")
+                    continue
+                if "failed" in output:
+                    summary.failed[cell.key] = output["failed"]
+                    msg = f"cell {cell.index} {cell.params} failed: {output['failed']}"
+                    if bar is not None:
+                        bar.write(msg)
+                    else:
+                        print(msg, file=sys.stderr)
                 else:
-                    print(msg, file=sys.stderr)
-            else:
-                store.write(output)
-                store.drop_configs(ckeys[cell.key].values())
-                summary.computed += 1
-                if cell.key not in split:  # a split cell's runs were counted per part
-                    summary.trials += output["trials"]
-                summary.error_rows += sum(r["status"] == "error" for r in output["rows"])
-                summary.rows += len(output["rows"])
-            if bar is not None:
-                elapsed = time.perf_counter() - t0
-                bar.set_postfix_str(f"{summary.trials / max(elapsed, 1e-9):.1f} trials/s")
-                bar.update(1)
+                    store.write(output)
+                    store.drop_configs(ckeys[cell.key].values())
+                    summary.computed += 1
+                    if cell.key not in split:  # a split cell's runs were counted per part
+                        summary.trials += output["trials"]
+                    summary.error_rows += sum(r["status"] == "error" for r in output["rows"])
+                    summary.rows += len(output["rows"])
+                if bar is not None:
+                    elapsed = time.perf_counter() - t0
+                    bar.set_postfix_str(f"{summary.trials / max(elapsed, 1e-9):.1f} trials/s")
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
