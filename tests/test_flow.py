@@ -224,3 +224,88 @@ def test_flow_sharpness_at_the_crossing_matches_solve_ivp_event():
     assert abs(res.info["threshold_time"] / t_c - 1) <= 1e-8
     # the step end (where s_GF used to be read) is past the crossing beyond the tolerance
     assert abs(res.trace["sharpness"][-1] / s_c - 1) > 1e-8
+
+
+def test_flow_stop_loss_locates_the_crossing_without_changing_the_run():
+    """``Flow(stop_loss=eps)`` keeps the first crossing of ``eps`` in its state (found in
+    the step that crosses it); the run itself (steps, trace, end point) is the plain
+    flow's, and the threshold travels as a value (one program for every eps)."""
+    from overparam.dynamics.driver import make_config, run_driver
+
+    with pytest.raises(ValueError):
+        Flow(stop_loss=-1.0)
+    assert len(Flow().init({"u": np.ones(2)})) == 3 and Flow().dynamic_fields == ()
+    assert Flow(stop_loss=1e-3).dynamic_fields == ("stop_loss",)
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((5, 9)) / np.sqrt(5)
+    p = Problem(A, rng.standard_normal(5))
+    model = Hadamard(2, init_scale=0.3)
+    params0 = model.init(None, 9)
+    eps = 1e-3
+    tol = np.sqrt(2 * eps) / np.linalg.norm(p.y)
+    cfg = make_config(5000, tol, 5000)
+    plain, _, _ = run_driver(model, Flow(rtol=1e-9, atol=1e-11), p.A, p.y, cfg,
+                             params0=params0)
+    out, _, _ = run_driver(model, Flow(rtol=1e-9, atol=1e-11, stop_loss=eps), p.A, p.y,
+                           cfg, params0=params0)
+    assert int(out["status"]) == 1 and int(out["it"]) == int(plain["it"]) > 1
+    for name in ("loss", "step"):
+        np.testing.assert_array_equal(out["trace"][name], plain["trace"][name])
+    np.testing.assert_array_equal(out["params"]["u"], plain["params"]["u"])
+    cross = out["pstate"][3]
+    assert bool(cross["crossed"]) and 0 < int(cross["root_iters"]) < 100
+    uc, vc = cross["params"]["u"], cross["params"]["v"]
+    r = A @ (uc**2 - vc**2) - p.y
+    assert abs(0.5 * r @ r / eps - 1) <= 1e-9
+    # inside the last step: after its start, before its end (the plain run's time)
+    steps = np.asarray(plain["trace"]["step"])[1:int(plain["it"]) + 1]
+    t_end = np.sum(steps)
+    assert t_end - steps[-1] < float(cross["time"]) < t_end
+    # off: no crossing kept, no state returned
+    assert "pstate" not in plain
+
+
+def test_flow_sharpness_compiles_one_flow_program():
+    """The crossing is located in the run itself: a first call compiles one program for
+    the flow (the driver's), where a second one used to re-run the flow to the crossing,
+    and a new threshold compiles none."""
+    import logging
+
+    import jax
+
+    names = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            msg = record.getMessage()
+            if "Finished XLA compilation of" in msg:
+                names.append(msg.split("compilation of ")[1].split(" in ")[0])
+
+    rng = np.random.default_rng(12)
+    A = rng.standard_normal((7, 13)) / np.sqrt(7)   # shapes no other test compiles
+    p = Problem(A, rng.standard_normal(7))
+    logger = logging.getLogger("jax")
+    handler, level, propagate = Catch(), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        with jax.log_compiles():
+            first = flow_sharpness(Hadamard(2, init_scale=0.4), p, loss_threshold=1e-3,
+                                   every=2)
+            n_first = names.count("jit(run)")
+            names.clear()
+            second = flow_sharpness(Hadamard(2, init_scale=0.4), p, loss_threshold=2e-3,
+                                    every=2)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+    assert n_first == 1, n_first
+    assert names.count("jit(run)") == 0, names
+    for res, eps in ((first, 1e-3), (second, 2e-3)):
+        assert res.success and res.info["threshold_params"] is not None
+        pc = res.info["threshold_params"]
+        r = A @ (pc["u"] ** 2 - pc["v"] ** 2) - p.y
+        assert abs(0.5 * r @ r / eps - 1) <= 1e-9
+    assert second.info["threshold_time"] < first.info["threshold_time"]

@@ -11,6 +11,10 @@ trials.
 Only the number of record points is compiled into the loop: the iteration cap, the
 tolerance, the record iterations and the stagnation window are arguments, so a sweep over
 them (or the growing chunks of ``solvers.nnls``'s reparametrized path) reuses one program.
+
+A policy with ``returns_state = True`` has its final state returned as ``pstate``
+(e.g. :class:`~overparam.dynamics.flow.Flow` with ``stop_loss``: the threshold's crossing
+that it locates inside a step).
 """
 from __future__ import annotations
 
@@ -196,14 +200,26 @@ class _ClosedForward:
         return isinstance(other, _ClosedForward) and other.op is self.op
 
 
+class _Traced:
+    """Marker of a blanked dynamic field in a cached policy (distinct from None, which a
+    policy may use for "off": e.g. ``Flow(stop_loss=None)``)."""
+
+    def __repr__(self) -> str:
+        return "<traced>"
+
+
+_TRACED = _Traced()
+
+
 def _split_policy(policy: Any) -> tuple[Any, tuple[float, ...]]:
     """(policy with its ``dynamic_fields`` blanked, their values): the compiled loop is
-    cached on the first and takes the second as arguments."""
-    names = getattr(type(policy), "dynamic_fields", ())
+    cached on the first and takes the second as arguments. ``dynamic_fields`` is read from
+    the instance (a policy may name a field only when it is set)."""
+    names = getattr(policy, "dynamic_fields", ())
     if not names or not dataclasses.is_dataclass(policy):
         return policy, ()
-    return _with_fields(policy, dict.fromkeys(names)), tuple(float(getattr(policy, n))
-                                                              for n in names)
+    return _with_fields(policy, dict.fromkeys(names, _TRACED)), tuple(
+        float(getattr(policy, n)) for n in names)
 
 
 def _with_fields(policy: Any, values: dict[str, Any]) -> Any:
@@ -260,7 +276,8 @@ def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | s
     def write_row(trace, k, vals):
         return {name: trace[name].at[k].set(vals[name]) for name in trace}
 
-    dynamic = getattr(type(policy), "dynamic_fields", ())
+    dynamic = getattr(policy, "dynamic_fields", ())
+    returns_state = bool(getattr(policy, "returns_state", False))
 
     def run(data, y, params0, opnorm2, mdata, pvals, ctl):
         # the policy with its dynamic fields (traced values; see _split_policy)
@@ -286,9 +303,9 @@ def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | s
                                                          s["bstate"])
             else:
                 bound, bstate = model.hessian_bound(s["params"], s["g"], opnorm2), ()
-            new_p, new_ps, eta = pol.update(
-                s["params"], s["grads"], s["pstate"],
-                StepContext(s["it"], bound, lambda p: evaluate(p, data, y)[3]))
+            ctx = StepContext(s["it"], bound, lambda p: evaluate(p, data, y)[3],
+                              lambda p: evaluate(p, data, y)[1], model.project, s["loss"])
+            new_p, new_ps, eta = pol.update(s["params"], s["grads"], s["pstate"], ctx)
             new_p = model.project(new_p)
             x, loss, g, grads = evaluate(new_p, data, y)
             bad = ~jnp.isfinite(loss) | ~jnp.all(jnp.isfinite(x)) | (loss > loss_cap)
@@ -347,9 +364,12 @@ def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | s
         iters = jnp.where(need, iters.at[k].set(s["it"]), iters)
         status = jnp.where(s["status"] == RUNNING, MAX_ITER, s["status"])
         # best / best_it: for callers that judge stagnation over several runs (nnls)
-        return dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
-                    status=status, trace=trace, iters=iters, best=s["best"],
-                    best_it=s["best_it"])
+        out = dict(params=s["params"], x=s["x"], loss=s["loss"], it=s["it"],
+                   status=status, trace=trace, iters=iters, best=s["best"],
+                   best_it=s["best_it"])
+        if returns_state:
+            out["pstate"] = s["pstate"]
+        return out
 
     if batched == "shared":
         # one operator for all trials: its matrix-vector products become matrix-matrix ones

@@ -36,7 +36,7 @@ from jax.flatten_util import ravel_pytree
 
 from .._core import Result, check_int, check_positive
 from ..problems import as_problem
-from .driver import make_config, operator_data, run_driver, to_result
+from .driver import make_config, run_driver, to_result
 from .steps import StepContext
 
 __all__ = ["Flow", "gradient_flow", "flow_sharpness"]
@@ -102,13 +102,23 @@ class Flow:
         Trial steps per accepted step before the policy gives up (it then takes the last
         trial step; the error control is reported as lost by a NaN step, so the driver
         stops with status ``diverged``).
+    stop_loss : float, optional
+        A loss threshold epsilon whose first crossing is located (None: off). In the first
+        accepted step that starts above it and ends at or below it, the crossing is found
+        by a root-find on the step's length and kept in the policy state (``state[3]``:
+        ``crossed``, ``params``, ``time``, ``root_iters``), which the driver returns as
+        ``pstate``; the steps themselves are not changed. Passed to the compiled loop as
+        a value (one program for every threshold). Needs ``ctx.loss``, ``ctx.loss_fn``
+        and ``ctx.project`` (the driver provides them).
 
     Notes
     -----
     Needs ``ctx.grad_fn`` (the driver provides it). Each accepted step costs 6 gradient
     evaluations plus the driver's one (first-same-as-last is used for the first stage),
-    each rejected one 6. Explicit: on a stiff problem (a large spread of Hessian
-    eigenvalues) the steps are limited by stability, about ``3.3 / lambda_max``.
+    each rejected one 6; with ``stop_loss``, each accepted step one loss evaluation more
+    (at its end) and the root-find 6 gradients and a loss per iteration. Explicit: on a
+    stiff problem (a large spread of Hessian eigenvalues) the steps are limited by
+    stability, about ``3.3 / lambda_max``.
     """
 
     rtol: float = 1e-8
@@ -116,6 +126,17 @@ class Flow:
     h0: float | None = None
     max_step: float = 1e6
     max_rejections: int = 30
+    stop_loss: float | None = None
+
+    @property
+    def dynamic_fields(self) -> tuple[str, ...]:
+        # the driver passes the threshold as a value; None (off) stays in the program
+        return () if self.stop_loss is None else ("stop_loss",)
+
+    @property
+    def returns_state(self) -> bool:
+        # the driver returns the final policy state (the crossing) as ``pstate``
+        return self.stop_loss is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rtol", check_positive(self.rtol, "rtol", allow_zero=True))
@@ -127,11 +148,18 @@ class Flow:
         object.__setattr__(self, "max_step", check_positive(self.max_step, "max_step"))
         object.__setattr__(self, "max_rejections",
                            check_int(self.max_rejections, "max_rejections", minimum=1))
+        if self.stop_loss is not None:
+            object.__setattr__(self, "stop_loss", check_positive(self.stop_loss, "stop_loss"))
 
     def init(self, params: Any) -> Any:
         h = -1.0 if self.h0 is None else self.h0
-        # (next trial step, flow time, rejected steps in total)
-        return (jnp.float64(h), jnp.float64(0.0), jnp.int64(0))
+        # (next trial step, flow time, rejected steps in total[, the crossing])
+        state = (jnp.float64(h), jnp.float64(0.0), jnp.int64(0))
+        if self.stop_loss is None:
+            return state
+        cross = dict(crossed=jnp.bool_(False), params=params,
+                     time=jnp.float64(jnp.nan), root_iters=jnp.int64(0))
+        return state + (cross,)
 
     def _scale(self, a: jax.Array, b: jax.Array) -> jax.Array:
         """Error scale of each component between the states ``a`` and ``b``."""
@@ -140,7 +168,10 @@ class Flow:
     def update(self, params: Any, grads: Any, state: Any, ctx: StepContext):
         if ctx.grad_fn is None:
             raise ValueError("Flow needs ctx.grad_fn: run it through the driver")
-        h, t, rejected = state
+        if self.stop_loss is not None and (ctx.loss_fn is None or ctx.loss is None):
+            raise ValueError("Flow(stop_loss=...) needs ctx.loss and ctx.loss_fn: run it "
+                             "through the driver")
+        h, t, rejected = state[:3]
         p, unravel = ravel_pytree(params)
         k1 = -ravel_pytree(grads)[0]
 
@@ -161,21 +192,29 @@ class Flow:
             en = jnp.where(jnp.isfinite(en), en, jnp.inf)
             return new, en
 
+        def shrink(en, h, tries):
+            # shrink after a rejection (a failed first try is counted in `tries`)
+            return jnp.where(tries > 0,
+                             h * jnp.clip(0.9 * jnp.where(jnp.isfinite(en), en, 1e10)
+                                          ** (-0.2), 0.1, 0.9), h)
+
         def cond(c):
             _, en, _, tries = c
             return (en > 1.0) & (tries < self.max_rejections)
 
         def body(c):
             _, en, h, tries = c
-            # shrink after a rejection (a failed first try is counted in `tries`)
-            h = jnp.where(tries > 0,
-                          h * jnp.clip(0.9 * jnp.where(jnp.isfinite(en), en, 1e10)
-                                       ** (-0.2), 0.1, 0.9), h)
+            h = shrink(en, h, tries)
             new, en = attempt(h)
             return new, en, h, tries + 1
 
-        new, en, h_used, tries = jax.lax.while_loop(
-            cond, body, (p, jnp.inf, h, jnp.int64(0)))
+        if self.stop_loss is None:
+            new, en, h_used, tries = jax.lax.while_loop(
+                cond, body, (p, jnp.inf, h, jnp.int64(0)))
+            cross = ()
+        else:
+            new, en, h_used, tries, cross = self._attempts_to_threshold(
+                p, k1, h, t, state[3], unravel, attempt, shrink, cond, ctx)
         ok = en <= 1.0
         factor = jnp.clip(0.9 * jnp.maximum(en, 1e-10) ** (-0.2), 0.2, 5.0)
         h_next = jnp.minimum(h_used * factor, self.max_step)
@@ -183,7 +222,89 @@ class Flow:
         # on failure return a non-finite point: the driver keeps the last good one and
         # stops with status diverged (error control lost)
         new = jnp.where(ok, new, jnp.nan)
-        return unravel(new), (h_next, t + h_used, rejected + tries - 1), eta
+        return unravel(new), (h_next, t + h_used, rejected + tries - 1) + cross, eta
+
+    def _attempts_to_threshold(self, p, k1, h, t, cross, unravel, attempt, shrink, cond,
+                               ctx):
+        """The trial steps of :meth:`update` (the same ones, in the same order) and, in
+        the first accepted step that crosses ``stop_loss`` (its start above, its
+        projected end at or below), the crossing: the root of ``phi(tau) = loss(DP5 step
+        of length tau) - eps`` on ``[0, h]``. A shortened step is as accurate as the
+        accepted one (its local error shrinks like ``tau^5``), so the crossing keeps the
+        integrator's accuracy (an interpolant would add its own error).
+
+        One loop runs both (phase 0: trial steps, phase 1: the root-find), so the program
+        holds one Dormand-Prince step: a second one (or a second program re-running the
+        flow to the crossing) doubled the first call's compile time."""
+        eps = jnp.asarray(self.stop_loss, jnp.float64)
+
+        def end_loss(z):
+            return ctx.loss_fn(ctx.project(unravel(z)))
+
+        def projected(z):
+            return ravel_pytree(ctx.project(unravel(z)))[0]
+
+        def fine(r, tau_tol, h_acc):
+            # tau known to the integrator's accuracy and the loss at the kept end eps to
+            # 1e-10 relative (quantities read there, e.g. the train loss, should sit at
+            # the threshold: the time tolerance alone left them 4e-8 off)
+            a, b, fa, fb, side, n = r
+            done = (b - a <= tau_tol) & ((-fb <= 1e-10 * eps) | (b - a <= 1e-14 * h_acc))
+            return done | (fb == 0) | (n >= 100)
+
+        def m_cond(c):
+            trial, phase, r, tau_tol, _, _ = c
+            return jnp.where(phase == 0, cond(trial), ~fine(r, tau_tol, trial[2]))
+
+        def m_body(c):
+            trial, phase, r, tau_tol, pb, hit = c
+            a, b, fa, fb, side, n = r
+            # Illinois (regula falsi, the retained end's value halved when one end is
+            # kept twice): superlinear, and the root stays bracketed
+            tau = b - fb * (b - a) / (fb - fa)
+            tau = jnp.where((tau > a) & (tau < b), tau, 0.5 * (a + b))
+            _, en, h, tries = trial
+            h_try = jnp.where(phase == 0, shrink(en, h, tries), tau)
+            new_t, en_t = attempt(h_try)
+            # the loss is read at an accepted step's end (crossing?) and in the root-find
+            need = (phase == 1) | (en_t <= 1.0)
+            loss_t = jax.lax.cond(need, end_loss, lambda z: jnp.float64(jnp.inf), new_t)
+            ft = loss_t - eps
+            # phase 0: the trial step, as in update's plain loop
+            trial0 = (new_t, en_t, h_try, tries + 1)
+            start = ((en_t <= 1.0) & ~cross["crossed"] & (ctx.loss > eps) & (ft <= 0)
+                     & jnp.isfinite(ctx.loss))
+            moved = _rms(_scaled(h_try * k1, self._scale(p, projected(new_t)), jnp.inf))
+            tol0 = h_try * jnp.maximum(1e-3 / jnp.maximum(moved, 1.0), 1e-14)
+            r0 = (jnp.float64(0.0), h_try, ctx.loss - eps, ft, jnp.int64(0), jnp.int64(0))
+            # phase 1: one root-find iteration at tau
+            below = ft <= 0
+            a2, fa2 = jnp.where(below, a, tau), jnp.where(below, fa, ft)
+            b2, fb2 = jnp.where(below, tau, b), jnp.where(below, ft, fb)
+            fa2 = jnp.where(below & (side == 1), 0.5 * fa2, fa2)
+            fb2 = jnp.where(~below & (side == -1), 0.5 * fb2, fb2)
+            r1 = (a2, b2, fa2, fb2, jnp.where(below, 1, -1), n + 1)
+            in0 = phase == 0
+            sel = functools.partial(jax.tree_util.tree_map,
+                                    lambda u, v: jnp.where(in0, u, v))
+            trial = sel(trial0, trial)
+            r = sel(r0, r1)
+            tau_tol = jnp.where(in0, tol0, tau_tol)
+            pb = jnp.where(in0 | below, new_t, pb)
+            phase = jnp.where(in0 & start, 1, phase)
+            return trial, phase, r, tau_tol, pb, hit | (in0 & start)
+
+        zero = jnp.float64(0.0)
+        r_init = (zero, zero, zero, zero, jnp.int64(0), jnp.int64(0))
+        trial, _, r, _, pb, hit = jax.lax.while_loop(
+            m_cond, m_body, ((p, jnp.inf, h, jnp.int64(0)), jnp.int64(0), r_init, zero, p,
+                             jnp.bool_(False)))
+        new, en, h_used, tries = trial
+        # the end with loss <= eps: the first point of the flow at the threshold
+        found = dict(crossed=jnp.bool_(True), params=ctx.project(unravel(pb)),
+                     time=t + r[1], root_iters=r[5])
+        cross = jax.tree_util.tree_map(lambda u, v: jnp.where(hit, u, v), found, cross)
+        return new, en, h_used, tries, (cross,)
 
 
 def gradient_flow(
@@ -227,93 +348,6 @@ def _flow_time(trace: dict) -> float:
     return float("nan")
 
 
-@functools.lru_cache(maxsize=32)
-def _crossing_program(metric: Any, policy: Flow) -> Any:
-    """Jitted ``(data, y, params0, eps, max_iter) -> dict``: the flow of ``policy`` re-run
-    (no metrics) until the loss of ``metric`` first is ``<= eps``, and the point where it
-    crosses ``eps`` located inside the last accepted step."""
-    model = metric.model
-
-    def run(data, y, params0, eps, max_iter):
-        value_and_grad = jax.value_and_grad(metric.loss_fn(data, y))
-        grad_fn = jax.grad(metric.loss_fn(data, y))
-        loss0, g0 = value_and_grad(params0)
-        ps0 = policy.init(params0)
-        s0 = dict(p=params0, g=g0, loss=loss0, ps=ps0, it=jnp.int64(0), eta=jnp.float64(0.0),
-                  prev_p=params0, prev_g=g0, prev_loss=loss0, prev_t=ps0[1])
-
-        def cond(s):
-            return (s["loss"] > eps) & (s["it"] < max_iter) & jnp.isfinite(s["loss"])
-
-        def body(s):
-            # the driver's step: a Flow update, the model's projection, the new gradient
-            p, ps, eta = policy.update(s["p"], s["g"], s["ps"],
-                                       StepContext(s["it"], jnp.float64(0.0), grad_fn))
-            p = model.project(p)
-            loss, g = value_and_grad(p)
-            return dict(p=p, g=g, loss=loss, ps=ps, it=s["it"] + 1, eta=eta,
-                        prev_p=s["p"], prev_g=s["g"], prev_loss=s["loss"], prev_t=s["ps"][1])
-
-        s = jax.lax.while_loop(cond, body, s0)
-        crossed = (s["loss"] <= eps) & (s["it"] > 0) & jnp.isfinite(s["eta"])
-
-        # the crossing inside the last accepted step [0, h] from p0: the root of
-        # phi(tau) = loss(DP5 step of length tau from p0) - eps. A shortened step is as
-        # accurate as the accepted one (its local error shrinks like tau^5), so the
-        # crossing keeps the integrator's accuracy (an interpolant would add its own error)
-        p0, unravel = ravel_pytree(s["prev_p"])
-        k1 = -ravel_pytree(s["prev_g"])[0]
-        h = jnp.where(crossed, s["eta"], 0.0)
-
-        def f(z):
-            return -ravel_pytree(grad_fn(unravel(z)))[0]
-
-        def point(tau):
-            return model.project(unravel(_dp_step(f, p0, k1, tau)[0]))
-
-        def phi(tau):
-            return metric.loss_fn(data, y)(point(tau)) - eps
-
-        # stop when tau is known to 1e-3 tolerance units of the state, i.e. the time error
-        # moves the state by ~1e-3 of what the error control allows (floor: rounding of tau)
-        p1 = ravel_pytree(s["p"])[0]
-        moved = _rms(_scaled(h * k1, policy._scale(p0, p1), jnp.inf))
-        tau_tol = h * jnp.maximum(1e-3 / jnp.maximum(moved, 1.0), 1e-14)
-
-        def r_cond(c):
-            # until tau is known to the integrator's accuracy and the loss at the kept end
-            # is eps to 1e-10 relative (quantities read there, e.g. the train loss, should
-            # sit at the threshold: the time tolerance alone left them 4e-8 off)
-            a, b, fa, fb, side, n = c
-            fine = (b - a <= tau_tol) & ((-fb <= 1e-10 * eps) | (b - a <= 1e-14 * h))
-            return crossed & ~fine & (fb != 0) & (n < 100)
-
-        def r_body(c):
-            # Illinois (regula falsi, the retained end's value halved when one end is kept
-            # twice): superlinear, and the root stays bracketed
-            a, b, fa, fb, side, n = c
-            tau = b - fb * (b - a) / (fb - fa)
-            tau = jnp.where((tau > a) & (tau < b), tau, 0.5 * (a + b))
-            ft = phi(tau)
-            below = ft <= 0
-            a2, fa2 = jnp.where(below, a, tau), jnp.where(below, fa, ft)
-            b2, fb2 = jnp.where(below, tau, b), jnp.where(below, ft, fb)
-            new_side = jnp.where(below, 1, -1)
-            fa2 = jnp.where(below & (side == 1), 0.5 * fa2, fa2)
-            fb2 = jnp.where(~below & (side == -1), 0.5 * fb2, fb2)
-            return a2, b2, fa2, fb2, new_side, n + 1
-
-        _, tau, _, _, _, n_root = jax.lax.while_loop(
-            r_cond, r_body, (jnp.float64(0.0), h, s["prev_loss"] - eps, s["loss"] - eps,
-                             jnp.int64(0), jnp.int64(0)))
-        # the end with loss <= eps: the first point of the flow at the threshold
-        p_c = jax.tree_util.tree_map(lambda a, b: jnp.where(crossed, a, b), point(tau), s["p"])
-        return dict(crossed=crossed, params=p_c, time=s["prev_t"] + tau,
-                    loss=metric.loss_fn(data, y)(p_c), it=s["it"], root_iters=n_root)
-
-    return jax.jit(run)
-
-
 def flow_sharpness(
     model: Any,
     A: Any,
@@ -333,9 +367,10 @@ def flow_sharpness(
 
     The flow is integrated adaptively (:class:`Flow`) and the sharpness (Lanczos, ``k``
     steps) recorded every ``every`` accepted steps. The run stops at the first accepted
-    step whose end is below the threshold, past the crossing; the crossing itself is then
-    located inside that step (the flow re-run to it, the step shortened by a root-find on
-    its length to a fraction of the integrator's tolerance) and the sharpness taken there.
+    step whose end is below the threshold, past the crossing; the crossing itself is
+    located inside that step (by the policy, :class:`Flow` with ``stop_loss``, in the same
+    run: the step shortened by a root-find on its length to a fraction of the integrator's
+    tolerance) and the sharpness taken there.
 
     Returns
     -------
@@ -357,23 +392,24 @@ def flow_sharpness(
     metric = loss_sharpness_metric(model, problem.A, k=k)
     if params0 is None:
         params0 = model.init(key, problem.n)
-    res = gradient_flow(model, problem, rtol=rtol, atol=atol, max_iter=max_iter, tol=tol,
-                        record=range(0, max_iter + 1, every),
-                        metrics=(("sharpness", metric),), params0=params0)
+    # the policy locates the crossing in the run itself: one compiled program (the flow
+    # used to be re-run to the crossing by a second one, doubling the first call's time)
+    out, names, wall = run_driver(
+        model, Flow(rtol=rtol, atol=atol, stop_loss=loss_threshold), problem.A, problem.y,
+        make_config(max_iter, tol, range(0, max_iter + 1, every)),
+        metrics=(("sharpness", metric),), params0=params0)
+    res = to_result(out, names, wall, dict(method="gradient_flow", rtol=rtol, atol=atol))
+    res.info["flow_time"] = _flow_time(res.trace)
     sh = np.asarray(res.trace["sharpness"])
     s_final, t_cross, p_cross = float(sh[-1]), float("nan"), None
-    if res.status.value == "converged" and res.n_iter > 0:
+    cross = out["pstate"][3]
+    if res.status.value == "converged" and res.n_iter > 0 and bool(cross["crossed"]):
         # the last row is the step end, past the threshold: replace it by the crossing
-        _, data = operator_data(problem.A)
-        out = _crossing_program(metric, Flow(rtol=rtol, atol=atol))(
-            data, jnp.asarray(problem.y), jax.tree_util.tree_map(jnp.asarray, params0),
-            jnp.float64(loss_threshold), jnp.int64(max_iter))
-        if bool(out["crossed"]):
-            p_cross = jax.tree_util.tree_map(np.asarray, out["params"])
-            # the trace's estimator (same Lanczos metric), compiled once per model and k
-            s_final = _final_sharpness(model, problem, p_cross, k)
-            t_cross = float(out["time"])
-            sh = np.append(sh[:-1], s_final)
+        p_cross = jax.tree_util.tree_map(np.asarray, cross["params"])
+        # the trace's estimator (same Lanczos metric), compiled once per model and k
+        s_final = _final_sharpness(model, problem, p_cross, k)
+        t_cross = float(cross["time"])
+        sh = np.append(sh[:-1], s_final)
     s_gf = float(np.nanmax(sh)) if np.any(np.isfinite(sh)) else float("nan")
     # no positive curvature along the flow (e.g. A = 0): no step is too large, and a
     # plain 2 / s_gf would raise ZeroDivisionError (or give a negative step)

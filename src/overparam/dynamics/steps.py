@@ -83,11 +83,17 @@ class StepContext(NamedTuple):
     """What the driver tells a policy at each step: the iteration ``it``, the model's
     Hessian bound ``bound`` and ``grad_fn`` (params -> gradient of the loss, for policies
     that evaluate the gradient at other points, e.g. the ODE integrator
-    :class:`overparam.dynamics.flow.Flow`; None outside the driver)."""
+    :class:`overparam.dynamics.flow.Flow`; None outside the driver), ``loss_fn`` (params ->
+    loss), ``project`` (the model's projection, which the driver applies to each new
+    point) and ``loss`` (the loss at the current point), e.g. for ``Flow`` to locate a
+    loss threshold's crossing inside a step."""
 
     it: jax.Array
     bound: jax.Array
     grad_fn: Any = None
+    loss_fn: Any = None
+    project: Any = None
+    loss: Any = None
 
 
 def _sgd(params, grads, eta):
