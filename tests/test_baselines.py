@@ -881,3 +881,17 @@ def test_projected_gradient_gram_argument_checked():
             projected_gradient(A, y, gram=bad)
     for ok, used in ((True, True), (False, False), (np.bool_(False), False), ("auto", True)):
         assert projected_gradient(A, y, gram=ok).info["gram"] is used
+
+
+def test_matrix_baselines_do_not_advise_a_shape_argument_they_lack():
+    # "pass shape=(n1, n2)" was the advice of every non-matrix problem's error, also from
+    # functions without that argument
+    from overparam.baselines.matrix import nuclear_norm_prox
+    from overparam.dynamics import dmf_gd
+
+    p = sparse_recovery(12, 6, 2, seed=0)
+    with pytest.raises(TypeError) as err:
+        nuclear_norm_prox(p)
+    assert "shape=" not in str(err.value) and "matrix_shape" in str(err.value)
+    with pytest.raises(TypeError, match=r"or pass shape=\(n1, n2\)$"):
+        dmf_gd(p, max_iter=2)

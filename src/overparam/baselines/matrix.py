@@ -33,7 +33,7 @@ from ._common import operator_gain
 def _problem(problem: Any) -> tuple[Problem, tuple[int, int]]:
     if not isinstance(problem, Problem):
         raise TypeError(f"expected a matrix Problem, got {type(problem).__name__}")
-    return problem, matrix_shape_of(problem)
+    return problem, matrix_shape_of(problem, shape_arg=False)
 
 
 def _complex_op(op: Any) -> bool:

@@ -64,7 +64,7 @@ def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
             raise TypeError("pass either a Problem or (operator, y), not both")
         check_not_complex(problem.y, "y")
         if shape is None:
-            matrix_shape_of(problem)
+            matrix_shape_of(problem, shape_arg=True)
         return problem
     if isinstance(problem, Operator):
         if y is None:
@@ -96,7 +96,7 @@ def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
         if own is not None and tuple(own) != (n1, n2):
             raise ValueError(f"shape {(n1, n2)} differs from the operator's {tuple(own)}")
         return n1, n2
-    return matrix_shape_of(problem)
+    return matrix_shape_of(problem, shape_arg=True)
 
 
 def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None,

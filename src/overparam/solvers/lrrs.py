@@ -503,12 +503,12 @@ def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")
         if shape is None:
-            shape = matrix_shape_of(A)
+            shape = matrix_shape_of(A, shape_arg=True)
         A, y = A.A, A.y
     else:
         y = check_finite_array(y, "y", ndim=1)
         if shape is None:
-            shape = matrix_shape_of(A)
+            shape = matrix_shape_of(A, shape_arg=True)
     own = getattr(A, "matrix_shape", None)
     if own is not None and tuple(shape) != tuple(own):
         raise ValueError(f"shape={tuple(shape)} contradicts the operator's matrix_shape "
