@@ -706,3 +706,18 @@ def test_fit_check_knows_the_noise_level(solver):
         bad = lrrs_problem(24, 6, 1, 4, oversampling=3.0, snr=1e4, seed=1)
         res = solver(bad)
         assert res.status is Status.STAGNATED and _fit(res, bad)[1] > 0.5
+
+
+@pytest.mark.parametrize("k", [-660, -330, 330, 660])
+def test_irls_is_equivariant_in_the_scale_of_the_operator(k):
+    # Phi -> 2^k Phi with y fixed gives X -> 2^-k X: the Gram matrices Phi W^-1 Phi^H
+    # under/overflowed at 1e+-200 (NUMERICAL_ERROR, error 1.0); now the same 9 steps
+    from overparam.problems import Problem
+
+    p = lrrs_problem(20, 8, 1, 4, oversampling=4, seed=0)
+    base = irls_lrrs(p, 1, 4)
+    q = Problem(np.ldexp(p.A.to_dense(), k), p.y, info=dict(p.info))
+    r = irls_lrrs(q, 1, 4)
+    assert r.status is Status.CONVERGED and r.n_iter == base.n_iter
+    X = np.ldexp(np.asarray(r.x), k)
+    assert np.max(np.abs(X - base.x)) <= 1e-12 * np.max(np.abs(base.x))

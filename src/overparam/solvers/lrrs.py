@@ -764,7 +764,12 @@ def irls_lrrs(
     # delta^-2 (delta ~ 1e-164) overflowed and the first step ended in a SciPy
     # ValueError; residual and error norms underflowed to 0 below ~1e-154.
     e = nearest_pow2_exponent(ref)
-    yv = ldexp_array(yv, -e)
+    # and on Phi / 2**f with 2**f ~ its root-mean-square gain (y / 2**f with it: the
+    # weighted least-squares solutions do not change): the Gram matrices Phi W^-1 Phi^H
+    # under- or overflowed for Phi ~ 1e+-200 (NUMERICAL_ERROR, error 1.0)
+    f = nearest_pow2_exponent(meas.fro_norm / math.sqrt(n1 * n2))
+    meas = meas.rescaled(f)
+    yv = ldexp_array(yv, -(e + f))
     Xt = None if Xt is None else ldexp_array(Xt, -e)
     epsmin = epsmin * math.ldexp(ref, -e) if ref > 0 else epsmin
     n_qr = 0
