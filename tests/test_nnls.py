@@ -9,7 +9,7 @@ from overparam import Status
 from overparam.baselines import basis_pursuit
 from overparam.baselines.projected_gradient import projected_gradient
 from overparam.limits import hadamard_limit
-from overparam.problems import PartialDCT, sparse_recovery
+from overparam.problems import PartialDCT, Problem, sparse_recovery
 from overparam.solvers import SubsampledFFT, nnls, nnls_certificate
 
 
@@ -505,3 +505,27 @@ def test_reparam_takes_policies_in_mirror_coordinates_by_name(nonneg_sparse):
                  step="nesterov@mirror")
     np.testing.assert_array_equal(named.x, default.x)
     assert named.info["policy"] == default.info["policy"]
+
+
+def test_a_nearly_interpolating_point_is_not_called_infeasible():
+    # depth-3 reparam at tol 1e-6 stopped at a relative residual 1.4e-6 (> interp_tol) with
+    # a KKT residual within tol, and the feasible problem was reported INFEASIBLE: the
+    # residual must also be a Farkas certificate
+    import scipy.optimize
+
+    from overparam.baselines._common import nonneg_farkas
+
+    p = sparse_recovery(100, 40, 5, nonneg=True, seed=2)
+    r = nnls(p, method="reparam", depth=3, tol=1e-6)
+    assert r.info["relative_residual"] > 1e-6  # not interpolating to interp_tol
+    assert r.status is Status.CONVERGED, r.message
+    # the certificate itself: a genuinely infeasible problem's NNLS minimizer is certified
+    rng = np.random.default_rng(0)
+    A = np.abs(rng.standard_normal((20, 40)))  # positive entries: A x >= 0 for x >= 0
+    y = rng.standard_normal(20)  # with negative entries: no x >= 0 solves A x = y
+    x_star, res = scipy.optimize.nnls(A, y)
+    q = Problem(A, y)
+    lp = scipy.optimize.linprog(np.zeros(40), A_eq=A, b_eq=y, bounds=(0, None))
+    assert lp.status == 2 and res > 0  # infeasible (HiGHS)
+    assert nonneg_farkas(q, x_star)
+    assert not nonneg_farkas(p, p.x_true + 1e-7)  # near a feasible point: no certificate

@@ -75,6 +75,34 @@ def pow2_divisor(v: float, lo: float = 2.0**-100, hi: float = 2.0**100) -> float
     return float(np.ldexp(1.0, int(pow2_exponent(v))))
 
 
+def nonneg_farkas(problem: Any, x: np.ndarray) -> bool:
+    """Whether the residual ``r = Ax - y`` at ``x >= 0`` certifies that no ``z >= 0`` of
+    moderate l1 norm solves ``Az = y`` (a Farkas certificate, up to a margin).
+
+    Any feasible ``z >= 0`` gives ``<y, r> = <z, A^T r> >= -||z||_1 max(-A^T r)_+``, so
+    ``-<y, r> > R max(-A^T r)_+`` rules out feasible points with ``||z||_1 <= R``; here
+    ``R = 1e3 (||x||_1 + ||y||^2 / ||A^T y||_inf)`` (the second term is a lower bound on the
+    l1 norm of any solution of ``Ax = y``). At a non-negative least-squares minimizer of an
+    infeasible problem ``-<y, r> = ||r||^2`` and ``A^T r >= 0``: certified. A KKT test alone
+    also passes at points that nearly solve ``Ax = y`` (residual ~1e-6, so the gradient is
+    tiny too), which read as "infeasible" for feasible problems. Computed in units of
+    ``y / max|y|`` (products of tiny or huge entries under- or overflow otherwise).
+    """
+    s = float(np.abs(problem.y).max()) if np.size(problem.y) else 0.0
+    s = s if s > 0 else 1.0
+    yn = problem.y / s
+    rn = problem.residual(x) / s
+    g = problem.A.rmatvec(rn)
+    aty = problem.A.rmatvec(yn)
+    yr = float(yn @ rn)
+    g_neg = float(np.maximum(-g, 0.0).max(initial=0.0))
+    aty_inf = float(np.abs(aty).max(initial=0.0))
+    radius = float(np.abs(x / s).sum()) + (float(yn @ yn) / aty_inf if aty_inf > 0 else 0.0)
+    # (a rounding margin on <y, r>, computed from O(1) vectors)
+    margin = 1e-13 * float(np.linalg.norm(yn)) * float(np.linalg.norm(rn))
+    return bool(-yr > 1e3 * radius * g_neg + margin)
+
+
 def operator_gain(op: Any) -> float:
     """``||A v|| / ||v||`` for a fixed standard normal ``v``: a scale of ``A`` for one
     product (``||A||_2`` costs a Lanczos run, which fails for entries ~ 1e-200), computed

@@ -11,7 +11,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .._core import Result, Status, check_int, check_positive, safe_norm
-from ._common import matrix_of, operator_gain, pow2_divisor, setup
+from ._common import matrix_of, nonneg_farkas, operator_gain, pow2_divisor, setup
 
 Method = Literal["highs", "highs-ds", "highs-ipm", "spgl1"]
 METHODS = ("highs", "highs-ds", "highs-ipm", "spgl1")
@@ -327,32 +327,19 @@ def _check_nonneg_infeasible(problem, x: np.ndarray, info: dict[str, Any]) -> St
 
     That test alone also passes at points that nearly solve ``Ax = y`` (residual ~1e-7,
     so ``g`` is tiny too): 5 of 1200 small feasible problems were called infeasible. So
-    ``r = Ax - y`` must also be a Farkas certificate, ``A^T r >= 0`` and ``<y, r> < 0``:
-    any feasible ``z >= 0`` gives ``<y, r> = <z, A^T r> >= -||z||_1 max(-A^T r)_+``, so
-    ``-<y, r> > R max(-A^T r)_+`` rules out feasible points with ``||z||_1 <= R``. Here
-    ``R = 1e3 (||x||_1 + ||y||^2 / ||A^T y||_inf)`` (the second term is a lower bound on
-    the l1 norm of any solution of ``Ax = y``).
+    ``r = Ax - y`` must also be a Farkas certificate (:func:`._common.nonneg_farkas`).
     """
     # all in units of y / max|y| (products of tiny or huge entries under/overflowed; plain
     # norms square them: 0 / 0, then "infeasible" whatever x, for A ~ 1e-200)
     s = _max_abs(problem.y)
-    yn = problem.y / s
-    rn = problem.residual(x) / s
-    g = problem.A.rmatvec(rn)
-    aty = problem.A.rmatvec(yn)
+    g = problem.A.rmatvec(problem.residual(x) / s)
+    aty = problem.A.rmatvec(problem.y / s)
     kkt = float(safe_norm(np.minimum(x / s, g)))
     ref = float(safe_norm(aty))
     info["nnls_kkt_rel"] = kkt / ref if ref > 0 else kkt
     if info["nnls_kkt_rel"] > _NNLS_KKT_TOL:
         return Status.STAGNATED
-    yr = float(yn @ rn)
-    g_neg = float(np.maximum(-g, 0.0).max(initial=0.0))
-    aty_inf = float(np.abs(aty).max(initial=0.0))
-    radius = float(np.abs(x / s).sum()) + (float(yn @ yn) / aty_inf if aty_inf > 0 else 0.0)
-    # (a rounding margin on <y, r>, computed from O(1) vectors)
-    margin = 1e-13 * float(np.linalg.norm(yn)) * float(np.linalg.norm(rn))
-    certified = -yr > 1e3 * radius * g_neg + margin
-    return Status.INFEASIBLE if certified else Status.STAGNATED
+    return Status.INFEASIBLE if nonneg_farkas(problem, x) else Status.STAGNATED
 
 
 def _avoid_spgl1_history_overflow(iter_lim: int) -> None:
