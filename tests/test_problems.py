@@ -551,8 +551,11 @@ def test_matrix_shape_error_fits_the_caller():
         with pytest.raises(TypeError, match="not a matrix problem") as err:
             call()
         assert "shape=" not in str(err.value) and "info['matrix_shape']" in str(err.value)
+    with pytest.raises(TypeError, match="not a matrix problem") as err:
+        nuclear_norm_prox(blind)  # (takes no shape argument)
+    assert "shape=" not in str(err.value)
     with pytest.raises(TypeError, match="where the function takes one"):
-        nuclear_norm_prox(blind)
+        matrix_shape_of(blind)
     with pytest.raises(TypeError, match=r"or pass shape=\(n1, n2\)$"):
         lrrs_inputs(blind)
     # the advice works: info["matrix_shape"] makes it a matrix problem

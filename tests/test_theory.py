@@ -175,7 +175,7 @@ def test_statistical_dimension_refuses_integers_beyond_the_floats(s, n):
 def _delta_mpmath(s, n):
     # independent: 40-digit closed form of the tail, minimum by bisection on the derivative
     # 2 s tau - 4 (n - s) (phi(tau) - tau Q(tau)), increasing in tau (a convex objective)
-    mp = pytest.importorskip("mpmath")
+    import mpmath as mp  # a test dependency (pyproject: test)
     with mp.workdps(40):
         s, n = mp.mpf(s), mp.mpf(n)
 
@@ -208,7 +208,7 @@ def _relative_error_exact(x, ref):
     # exact rational sums of squares, one rounding at the end (mpmath square roots)
     from fractions import Fraction
 
-    mp = pytest.importorskip("mpmath")
+    import mpmath as mp  # a test dependency (pyproject: test)
     num = sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(x, ref))
     den = sum(Fraction(float(b)) ** 2 for b in ref)
     with mp.workdps(40):
