@@ -550,19 +550,24 @@ def test_lasso_scale_equivariant(c, nonneg):
                                                           rel=1e-8)
 
 
+def _small_feasible_nonneg(rng, count):
+    """``count`` small systems (m in 2..4, n in m..8, A > 0) with a sparse x >= 0 solution."""
+    for _ in range(count):
+        m = int(rng.integers(2, 5))
+        n = int(rng.integers(m, 9))
+        A = np.abs(rng.standard_normal((m, n)))
+        x0 = np.zeros(n)
+        x0[rng.choice(n, m // 2, replace=False)] = np.abs(rng.standard_normal(m // 2))
+        yield A, A @ x0
+
+
 def test_bp_spgl1_nonneg_never_calls_a_feasible_problem_infeasible():
     # SPGL1's least-squares exit with the non-negative gauge only tests max(A^T r)_+ ~ 0:
     # on these feasible problems it stopped at residuals of 1e-2 to 0.3 with exit code 3,
     # which was reported as ``infeasible`` (x >= 0 with Ax = y exists: HiGHS finds it).
     rng = np.random.default_rng(5)
     stopped_short = 0
-    for _ in range(30):
-        m = int(rng.integers(2, 5))
-        n = int(rng.integers(m, 9))
-        A = np.abs(rng.standard_normal((m, n)))
-        x0 = np.zeros(n)
-        x0[rng.choice(n, m // 2, replace=False)] = np.abs(rng.standard_normal(m // 2))
-        y = A @ x0
+    for A, y in _small_feasible_nonneg(rng, 30):
         assert basis_pursuit(A, y, nonneg=True).success
         res = basis_pursuit(A, y, nonneg=True, method="spgl1")
         assert res.status is not Status.INFEASIBLE
@@ -824,13 +829,7 @@ def test_bp_spgl1_nonneg_infeasibility_check_scale_free(c):
     # which called a feasible problem "infeasible" (overflow at 1e200)
     rng = np.random.default_rng(5)
     cases = 0
-    for _ in range(30):
-        m = int(rng.integers(2, 5))
-        n = int(rng.integers(m, 9))
-        A = np.abs(rng.standard_normal((m, n)))
-        x0 = np.zeros(n)
-        x0[rng.choice(n, m // 2, replace=False)] = np.abs(rng.standard_normal(m // 2))
-        y = A @ x0
+    for A, y in _small_feasible_nonneg(rng, 30):
         ref = basis_pursuit(A, y, nonneg=True, method="spgl1")
         if ref.info["solver_status"] != 3:
             continue

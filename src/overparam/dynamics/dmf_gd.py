@@ -27,7 +27,7 @@ from ..problems import Operator, Problem
 from ..problems.matrix import MatrixIdentity, matrix_shape_of
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
                      shares_operator, to_result)
-from .steps import as_policy
+from .steps import as_policy, require_parameter_space
 
 MetricMap = Mapping[str, Callable[[Any], Any]]
 TOP_SV_FIELDS = 8
@@ -154,13 +154,7 @@ def _policy(step: Any, depth: int) -> Any:
     another algorithm silently (mirror steps clamp every entry to >= 1e-150); as strings
     (``"auto@x"``) the parser asked for a depth that ``dmf_gd`` had been given."""
     policy = as_policy(step, depth=depth)
-    p = policy
-    while p is not None:
-        space = getattr(p, "space", "u")
-        if space != "u":
-            raise ValueError(f"dmf_gd steps in the factors (space 'u'); space={space!r} is "
-                             f"for Hadamard factors, got {p!r}")
-        p = getattr(p, "base", None)
+    require_parameter_space(policy, "dmf_gd", "the factors")
     return policy
 
 

@@ -480,6 +480,21 @@ class Nesterov(_Coords):
         return self._p(y_new), (c_new, k1), eta
 
 
+def require_parameter_space(policy: Any, who: str, what: str) -> None:
+    """Refuse a policy (or a wrapped ``base`` policy) that steps in ``"x"`` or
+    ``"mirror"`` coordinates where the parameters are not Hadamard factors: those spaces
+    map each entry as a non-negative factor (``p**L``, ``log p``; mirror steps clamp every
+    entry to >= 1e-150), so on matrix factors or polar coordinates they silently ran
+    another algorithm. ``who`` names the caller, ``what`` its parameters."""
+    p = policy
+    while p is not None:
+        space = getattr(p, "space", "u")
+        if space != "u":
+            raise ValueError(f"{who} steps in {what} (space 'u'); space={space!r} is for "
+                             f"Hadamard factors, got {p!r}")
+        p = getattr(p, "base", None)
+
+
 def as_policy(step: Any, depth: int | None = None) -> Any:
     """A step policy from ``"auto"``, a positive number (a constant step), a policy object,
     or a policy string (for specs and the CLI)::

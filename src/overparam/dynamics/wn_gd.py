@@ -21,7 +21,7 @@ from ..models.weightnorm import WeightNormDiagonal
 from ..problems import Problem, as_problem
 from .driver import make_config, run_driver, run_driver_batch, to_result
 from .hadamard_gd import _metrics, _rel_error
-from .steps import StepContext, as_policy
+from .steps import StepContext, as_policy, require_parameter_space
 
 __all__ = ["RadiusScaled", "wn_gd", "wn_gd_batch"]
 
@@ -57,18 +57,6 @@ class RadiusScaled:
         return self.base.update(params, grads, state, ctx)
 
 
-def _check_polar_policy(policy: Any) -> None:
-    """Refuse a policy (or a wrapped ``base`` policy) that steps in ``"x"`` or
-    ``"mirror"`` coordinates: those map each leaf as a non-negative Hadamard factor
-    (``p**L``, ``log p``), which the radii and directions are not."""
-    while policy is not None:
-        space = getattr(policy, "space", "u")
-        if space != "u":
-            raise ValueError(f"wn_gd steps in the polar coordinates (space 'u'); "
-                             f"space={space!r} is for Hadamard factors, got {policy!r}")
-        policy = getattr(policy, "base", None)
-
-
 def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
            record):
     ratio = check_positive(radius_step_ratio, "radius_step_ratio")
@@ -78,7 +66,7 @@ def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max
     # (without it the parser asked for a depth that wn_gd had been given); as policy
     # objects, x / mirror steps silently ran another algorithm than WN-GD
     policy = as_policy(step, depth=model.depth)
-    _check_polar_policy(policy)
+    require_parameter_space(policy, "wn_gd", "the polar coordinates")
     return model, policy, make_config(max_iter, tol, record)
 
 
