@@ -17,6 +17,7 @@ __all__ = [
     "Result",
     "Status",
     "as_generator",
+    "check_bool",
     "check_depth",
     "check_finite_array",
     "check_int",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import (as_generator, check_finite_array, check_int, check_not_complex,
+from .._core import (as_generator, check_int, check_not_complex,
                      check_positive, check_real_array)
 from .matrix import MatrixIdentity, _IdentityForward
 from .operators import OPERATORS, as_operator

@@ -21,7 +21,7 @@ import numpy as np
 from .._core import Result, Status, check_depth, check_int, check_positive
 from ..baselines._common import matrix_of, nonneg_farkas, setup
 from ..baselines.projected_gradient import kkt_residual, projected_gradient
-from ..problems import Problem
+from ..problems import Operator, Problem
 from ..problems.operators import SubsampledFFT  # noqa: F401  (public here too)
 
 __all__ = ["nnls", "nnls_certificate", "SubsampledFFT", "METHODS"]
@@ -630,7 +630,7 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
         params = model.init(None, problem.n)
     else:
         params = {"u": jnp.asarray(np.maximum(x0, floor) ** (1.0 / depth))}
-    done, chunk, total, status = 0, 1000, 0, Status.MAX_ITER
+    done, chunk, status = 0, 1000, Status.MAX_ITER
     b = problem.A.rmatvec(np.asarray(problem.y))
     scale = max(float(np.linalg.norm(b)), 1e-300)
     kkt = np.inf
