@@ -65,6 +65,13 @@ def _check_size(shape: tuple[int, int], who: str, alternative: str) -> None:
         )
 
 
+def max_abs_divisor(v: Any) -> float:
+    """``max|v|`` where that is a usable divisor (positive and finite), else 1.0 (all-zero,
+    empty, inf or NaN ``v``): the scale a solver divides data by before absolute tests."""
+    top = float(np.abs(v).max()) if np.size(v) else 0.0
+    return top if 0.0 < top < np.inf else 1.0
+
+
 def pow2_divisor(v: float, lo: float = 2.0**-100, hi: float = 2.0**100) -> float:
     """A power of two near ``v`` when ``v`` lies outside ``[lo, hi]`` (a solver then works
     on data divided by it: exact, so the scaled run is the unscaled one to the bit wherever
@@ -88,8 +95,7 @@ def nonneg_farkas(problem: Any, x: np.ndarray) -> bool:
     tiny too), which read as "infeasible" for feasible problems. Computed in units of
     ``y / max|y|`` (products of tiny or huge entries under- or overflow otherwise).
     """
-    s = float(np.abs(problem.y).max()) if np.size(problem.y) else 0.0
-    s = s if s > 0 else 1.0
+    s = max_abs_divisor(problem.y)
     yn = problem.y / s
     rn = problem.residual(x) / s
     g = problem.A.rmatvec(rn)

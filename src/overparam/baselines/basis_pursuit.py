@@ -11,7 +11,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .._core import Result, Status, check_int, check_positive, safe_norm
-from ._common import matrix_of, nonneg_farkas, operator_gain, pow2_divisor, setup
+from ._common import (matrix_of, max_abs_divisor, nonneg_farkas, operator_gain,
+                      pow2_divisor, setup)
 
 Method = Literal["highs", "highs-ds", "highs-ipm", "spgl1"]
 METHODS = ("highs", "highs-ds", "highs-ipm", "spgl1")
@@ -196,8 +197,8 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
     # ~1e12 and HiGHS declares the problem infeasible. The LP is homogeneous: for
     # A' = A / a, y' = y / s, its solution is x = x' s / a and its dual w = w' / a. So
     # solve it with max|A'| = max|y'| = 1 and scale back.
-    y_scale = _max_abs(problem.y)
-    a_scale = _max_abs(M.data if scipy.sparse.issparse(M) else M)
+    y_scale = max_abs_divisor(problem.y)
+    a_scale = max_abs_divisor(M.data if scipy.sparse.issparse(M) else M)
     M = M / a_scale
     y = problem.y / y_scale
     m, n = problem.shape
@@ -243,12 +244,6 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
                    wall, info)
 
 
-def _max_abs(v: Any) -> float:
-    """``max|v|``, or 1.0 for an all-zero (or empty) ``v``: a safe divisor."""
-    top = float(np.abs(v).max()) if np.size(v) else 0.0
-    return top if top > 0 else 1.0
-
-
 def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
               extra: dict[str, Any]) -> Result:
     try:
@@ -285,7 +280,7 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
     # for max|y| < 1 they turn absolute (x = 0 "converged" at 1e-12, ~1e-4 relative error
     # at 1e-4), and its line search fails for max|y| ~ 1e8 and up. x is homogeneous in y,
     # so outside [1, 1e6] solve for y / max|y| and scale back.
-    top = _max_abs(problem.y)
+    top = max_abs_divisor(problem.y)
     y_scale = top if (top < 1.0 or top > 1e6) else 1.0
     x, _r, _g, out = spgl1.spg_bp(M, np.array(problem.y) / y_scale, **kwargs)
     wall = time.perf_counter() - start
@@ -331,7 +326,7 @@ def _check_nonneg_infeasible(problem, x: np.ndarray, info: dict[str, Any]) -> St
     """
     # all in units of y / max|y| (products of tiny or huge entries under/overflowed; plain
     # norms square them: 0 / 0, then "infeasible" whatever x, for A ~ 1e-200)
-    s = _max_abs(problem.y)
+    s = max_abs_divisor(problem.y)
     g = problem.A.rmatvec(problem.residual(x) / s)
     aty = problem.A.rmatvec(problem.y / s)
     kkt = float(safe_norm(np.minimum(x / s, g)))
@@ -356,7 +351,7 @@ def _avoid_spgl1_history_overflow(iter_lim: int) -> None:
 def _finish(problem, x, status, detail, n_iter, wall, info) -> Result:
     if np.all(np.isfinite(x)):
         # norms of r / max|y| and y / max|y|: plain norms square entries (inf at 1e170)
-        s = _max_abs(problem.y)
+        s = max_abs_divisor(problem.y)
         nr = float(np.linalg.norm(problem.residual(x) / s))
         ny = float(np.linalg.norm(problem.y / s))
         info["relative_residual"] = nr / ny if ny > 0 else nr

@@ -27,7 +27,7 @@ import scipy.sparse.linalg as spla
 from .._core import Result, Status, check_int, check_positive, safe_norm
 from ..problems import Problem
 from ..problems.matrix import EntryMask, MatrixIdentity, matrix_shape_of
-from ._common import operator_gain
+from ._common import max_abs_divisor, operator_gain
 
 
 def _problem(problem: Any) -> tuple[Problem, tuple[int, int]]:
@@ -58,11 +58,6 @@ def _rel_residual(problem: Problem, W: np.ndarray) -> float:
     r = problem.A.matvec(W.reshape(-1)) - problem.y
     ny, nr = safe_norm(problem.y), safe_norm(r)
     return float(nr / ny) if ny > 0 else float(nr)
-
-
-def _usable(v: float) -> float:
-    """``v`` where it is a usable divisor (positive and finite), else 1.0."""
-    return v if 0.0 < v < np.inf else 1.0
 
 
 def nuclear_norm_cvxpy(
@@ -124,10 +119,10 @@ def nuclear_norm_cvxpy(
         AX = v[op.flat_index]
     else:
         M = op.to_dense()
-        a_scale = _usable(float(np.abs(M).max()))
+        a_scale = max_abs_divisor(M)
         AX = (M / a_scale) @ v
     y = np.asarray(problem.y, dtype=np.float64)
-    y_scale = _usable(float(np.abs(y).max()))
+    y_scale = max_abs_divisor(y)
     ys = y / y_scale
     if lam is None:
         prob = cp.Problem(cp.Minimize(cp.normNuc(X)), [AX == ys])
@@ -236,8 +231,8 @@ def nuclear_norm_prox(
     # lam / (||A||_2 max|y|)): the stopping test's floor max(1, ||W||) is absolute, so for
     # max|y| ~ 1e-8 or 1e-200 every stage "converged" after one step (0.26 from the
     # answer), and for 1e200 ||W||_F overflowed to inf, with the same effect.
-    a_scale = _usable(float(op.norm2))
-    y_scale = _usable(float(np.abs(y).max()))
+    a_scale = max_abs_divisor(float(op.norm2))
+    y_scale = max_abs_divisor(y)
     y = y / y_scale
     t_step = 1.0 / (op.norm2 / a_scale) ** 2
 
@@ -353,8 +348,8 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
         # LSQR squares norms: with max|y| ~ 1e-200 it returned W = 0 after 0 steps, at
         # 1e200 NaN, both "converged"; and A ~ 1e-200 does the same. The solution is
         # linear in y and W -> W / c for A -> c A: solve for y / max|y| and A / its scale.
-        y_scale = _usable(float(np.abs(y).max()))
-        a_scale = _usable(operator_gain(op))
+        y_scale = max_abs_divisor(y)
+        a_scale = max_abs_divisor(operator_gain(op))
         lin = op.as_linear_operator()
         scaled = spla.LinearOperator(lin.shape, dtype=lin.dtype,
                                      matvec=lambda v: lin.matvec(v) / a_scale,
