@@ -1121,6 +1121,32 @@ def test_truncated_power_random_start_finds_a_sparse_matrix_eigenvectors():
         assert np.all(res.info["errors"]["l2_after"] < 1e-8)
 
 
+def test_truncated_power_beyond_the_numerical_rank_reports_eigenvalue_zero():
+    # vectors asked beyond A's rank chased the deflated matrix's rounding noise and ran
+    # to max_iter (MAX_ITER in 5 of 30 random rank-2 problems with rank=4)
+    from overparam.baselines.eigen import truncated_power
+
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        n, s = 30, int(rng.integers(3, 10))
+        V = np.zeros((n, 2))
+        supp = rng.choice(n, 2 * s, replace=False)  # disjoint: s-sparse eigenvectors
+        for j in range(2):
+            V[supp[j * s:(j + 1) * s], j] = rng.standard_normal(s)
+        lam = rng.uniform(1, 3, 2)
+        A = V @ np.diag(lam) @ V.T
+        top = np.sort(np.abs(np.linalg.eigvalsh(A)))[::-1][:2]
+        for scale in (1.0, 1e-200, 1e200):
+            for init in ("diagonal", "random"):
+                res = truncated_power(A * scale, 4, s, init=init, seed=seed)
+                assert res.status.name == "CONVERGED", (seed, scale, init)
+                ev = res.info["eigenvalues"] / scale
+                np.testing.assert_allclose(np.abs(ev[:2]), top, rtol=1e-9)
+                assert np.all(np.abs(ev[2:]) < 1e-12 * top[0])
+                assert max(res.info["iterations"]) < 500
+                assert "numerical rank is below 4" in res.message
+
+
 def test_eigen_baseline_errors_follow_eigen_errors():
     # 'LA' positions past the implicit eigenvalue 0 of a rank-R < N truth were scored
     # against the negative eigenvalue (l2 1.41, eigenvalue error 1), a double eigenvalue

@@ -121,15 +121,16 @@ def _setup(A: Any, rank: int, sparsity: int, truth: Any):
     return op, truth, n, rank, s
 
 
-def _refuse_zero(op: LinearOperator, v: np.ndarray) -> None:
+def _refuse_zero(op: LinearOperator, v: np.ndarray) -> float:
     """Refuse A = 0 (every vector is then an eigenvector, and ARPACK fails on it with
     'starting vector is zero'), seen as ``A v = 0`` for a random v, and an operator
-    that returns NaN or inf."""
+    that returns NaN or inf. Returns ``max|A v| / max|v|``, a scale of A."""
     y = np.asarray(op.matvec(v))
     if not np.all(np.isfinite(y)):
         raise ValueError("A v is not finite for a random v (NaN or inf in A?)")
     if not np.any(y):
         raise ValueError("A is zero (A v = 0 for a random v): it has no top eigenvectors")
+    return float(np.abs(y).max() / np.abs(v).max())
 
 
 def _top_s(X: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +237,7 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
     rng = as_generator(seed)
-    _refuse_zero(op, np.random.default_rng(0).standard_normal(n))  # rng left untouched
+    scale = _refuse_zero(op, np.random.default_rng(0).standard_normal(n))  # rng untouched
     diag = None
     if init == "diagonal":
         if fac is not None:
@@ -251,6 +252,7 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     found_v: list[np.ndarray] = []
     lams, iters = [], []
     status = Status.CONVERGED
+    exhausted = None  # first j whose deflated matrix is numerically zero
 
     def deflated(x: np.ndarray) -> np.ndarray:
         # P_{j-1} ... P_0 A P_0 ... P_{j-1} x: the last projection acts on x first
@@ -277,6 +279,18 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
         while it < max_iter:
             it += 1
             y = deflated(x)
+            tiny = 1e-12 * max([scale, *map(abs, lams)])
+            if np.abs(y).max() <= tiny:
+                # x is (numerically) in the deflated matrix's null space: either the start
+                # is orthogonal to what is left (a repeated eigenvalue's deflated diagonal
+                # start can be) or nothing is left beyond A's numerical rank, where chasing
+                # the rounding noise ran to max_iter. A random direction tells which.
+                g = np.random.default_rng(j + 1).standard_normal(n)  # the user's rng untouched
+                y = deflated(g / np.linalg.norm(g))
+                if np.abs(y).max() <= tiny:
+                    exhausted = j if exhausted is None else exhausted
+                    done = True
+                    break
             keep = np.argpartition(-np.abs(y), s - 1)[:s]
             xn = np.zeros(n)
             xn[keep] = y[keep]
@@ -311,6 +325,10 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
         order = np.argsort(-np.abs(fv), kind="stable")
         k = min(s, fi.size)
         idx[:k, j], vals[:k, j] = fi[order][:k], fv[order][:k]
+    msg = f"truncated power method, {rank} vectors"
+    if exhausted is not None:
+        msg += (f"; the deflated matrix is numerically zero (below 1e-12 of A's scale) from "
+                f"vector {exhausted + 1} on: A's numerical rank is below {rank}, those "
+                "vectors have eigenvalue 0")
     return _result(idx, vals, np.asarray(lams), n, truth, s, status, int(sum(iters)), t0,
-                   f"truncated power method, {rank} vectors", method="truncated_power",
-                   iterations=iters)
+                   msg, method="truncated_power", iterations=iters)
