@@ -555,6 +555,7 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     red = reduce_rows(X)
     tol = 1e-12 * span
     pivots = refined = 0
+    failed: list[int] = []  # vectors whose HiGHS LP failed (solver='highs')
     if solver == "pivot":
         # the walk makes many small BLAS calls per vector; threaded BLAS (OpenBLAS) made
         # them 100-200x slower on 2 cores (the pivot walk at the issue's size: 50 s vs 3 s)
@@ -571,9 +572,28 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
         # and 1 with the re-solve in _highs_vertex too)
         Ao = np.linalg.svd(red.A, full_matrices=False)[2] if red.rank else red.A
         for i in range(Z.shape[0]):
-            Z[i] = _highs_vertex(Ao, Z[i], LO[i], HI[i], rng)
+            try:
+                Z[i] = _highs_vertex(Ao, Z[i], LO[i], HI[i], rng)
+            except RuntimeError:
+                failed.append(i)
+        if failed:
+            # w lies in every one of these LPs, so "infeasible" is HiGHS' scaling on
+            # extreme data (3 of 400 LPs at column norms 1e-11..1e11, 1-11 bits): those
+            # vectors take the exact pivot walk instead
+            idx = np.asarray(failed)
+            with threadpool_limits(limits=1, user_api="blas"):
+                Zf, basis, pivots = walk_chunked(red, Z[idx].copy(), LO[idx], HI[idx],
+                                                 block=block, window=window, chunk=chunk,
+                                                 tol=tol)
+                refined = _refine(red.A, W.T[idx] @ red.A.T, Zf, basis, LO[idx], HI[idx],
+                                  1e-13).size
+            Z[idx] = Zf
     else:
         raise ValueError(f"solver must be 'pivot' or 'highs', got {solver!r}")
+    # the walk leaves entries within its tolerance of a face (x = lo - 9e-14 at column
+    # norms up to 1e11); the box is the contract, and the residual check below judges
+    # the (<= tol) move
+    Z = np.clip(Z, LO, HI)
     free = (Z - LO > tol) & (HI - Z > tol)
     res, res_ok = _residuals(X, W, Z, np.maximum(np.abs(LO), np.abs(HI)), red.dropped)
     with np.errstate(over="ignore"):   # inf: |X(z - w)| beyond floats (X, w ~ 1e+-300)
@@ -585,6 +605,11 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
                 n_free=int(n_free[0]) if vec else n_free, pivots=pivots,
                 refined=refined, residual=residual, solver=solver)
     status, message = _status(n_free, red.rank, res_ok, "faces")
+    if failed:
+        info["highs_fallback"] = np.asarray(failed, dtype=np.intp)
+        message = "; ".join(filter(None, [message, (
+            f"HiGHS called {len(failed)} vertex LP(s) infeasible although w lies in them: "
+            "those vector(s) were solved by the pivot walk")]))
     return Result(x=x, status=status, message=message, n_iter=N - red.rank, fun=residual,
                   wall_time=time.perf_counter() - t0, info=info)
 
