@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from .._core import Result, Status, check_int, check_positive
 from ._common import matrix_of, pow2_divisor, setup
@@ -80,7 +81,7 @@ def lasso(
     alpha = check_positive(alpha, "alpha")
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
-    M = matrix_of(problem, who="lasso", sparse_ok=True)
+    M = _int32_indices(matrix_of(problem, who="lasso", sparse_ok=True))
     # The problem is homogeneous: y -> y/s, alpha -> alpha/s gives x -> x/s and the
     # objective / s^2. scikit-learn's stopping test uses tol * ||y||^2, which underflows to
     # 0 for max|y| ~ 1e-170 (x = 0 returned after 0 epochs) and overflows for ~ 1e170, so
@@ -131,3 +132,19 @@ def lasso(
         detail = f"duality gap {info['dual_gap']:.3e}"
     return Result(x=x, status=status, message=f"{status.advice} ({detail})",
                   n_iter=int(model.n_iter_), fun=fun, wall_time=wall, info=info)
+
+
+def _int32_indices(M: Any) -> Any:
+    """A sparse ``M`` with 32-bit index arrays, the only ones scikit-learn's coordinate
+    descent accepts (a SciPy sparse array built from int64 row/column arrays keeps int64
+    indices, and ``fit`` raised "Only sparse matrices with 32-bit integer indices are
+    accepted"); dense ``M`` as it is."""
+    if not scipy.sparse.issparse(M) or (M.indices.dtype == np.int32
+                                        and M.indptr.dtype == np.int32):
+        return M
+    if M.nnz >= 2**31 or max(M.shape) >= 2**31:
+        raise ValueError(
+            f"lasso: scikit-learn accepts sparse matrices with 32-bit indices only, and A "
+            f"({M.shape[0]} x {M.shape[1]}, {M.nnz} stored entries) does not fit them")
+    return scipy.sparse.csr_array((M.data, M.indices.astype(np.int32),
+                                   M.indptr.astype(np.int32)), shape=M.shape)

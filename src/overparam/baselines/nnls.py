@@ -74,7 +74,9 @@ def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
         ny, nr = safe_norm(yv), safe_norm(r)
         info["relative_residual"] = nr / ny if ny > 0 else nr
         info["rnorm"] = float(nr)  # SciPy's own squares too (inf at 1e200)
-        info["gradient"] = problem.A.rmatvec(r)
+        # from the materialised matrix: a LinearOperator without rmatvec is solved (its
+        # matrix is built from matvecs) and must not fail here
+        info["gradient"] = M.T @ r
         with np.errstate(over="ignore"):  # 0.5 ||r||^2 itself may exceed the float range
             fun = 0.5 * nr * nr
     else:

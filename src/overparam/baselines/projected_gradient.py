@@ -230,9 +230,13 @@ def projected_gradient(
     scale = max(float(np.linalg.norm(b)), 1e-300)
     if x0 is not None:
         check_not_complex(x0, "x0")  # a float cast would drop the imaginary part silently
-    x_init = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64).reshape(-1)
-    if x_init.shape != (n,):
+    x_init = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
+    # a vector, or a single row or column (flattening any shape of n entries took e.g. a
+    # 3 x 5 array as x0 for n = 15, and errors named the flattened shape)
+    if x_init.ndim not in (1, 2) or (x_init.ndim == 2 and 1 not in x_init.shape) \
+            or x_init.size != n:
         raise ValueError(f"x0 has shape {x_init.shape}, expected ({n},)")
+    x_init = x_init.reshape(-1)
     if not np.all(np.isfinite(x_init)):
         raise ValueError("x0 contains non-finite values")
     run = _build(fn_grad, bool(accelerated), bool(restart), check_every)

@@ -138,9 +138,13 @@ class Link:
                 if self.nonneg:
                     big = np.exp(z + self.la2) - a2
                     return float(np.where(small, a2 * np.expm1(z), big).sum())
-                # 2 a^2 (cosh z - 1) = 4 a^2 sinh(z/2)^2
+                # 2 a^2 (cosh z - 1) = (2 a sinh(z/2))^2: the square of a sinh(z/2), not
+                # a^2 times sinh(z/2)^2, which underflows for |z| < 1e-154 (the lazy regime
+                # of init scales >= 1e80, z ~ x / a^2: a zero excess failed every line
+                # search, and Newton-CG stopped at max_iter)
                 big = np.exp(z + self.la2) + np.exp(self.la2 - z) - 2.0 * a2
-                return float(np.where(small, 4.0 * a2 * np.sinh(0.5 * z) ** 2, big).sum())
+                half = 2.0 * np.exp(0.5 * self.la2) * np.sinh(0.5 * z)
+                return float(np.where(small, half * half, big).sum())
             c, q = self.c, self.q
             t = z / c
             if np.any(t >= 1.0) or (not self.nonneg and np.any(t <= -1.0)):
@@ -150,10 +154,18 @@ class Link:
                 return float(scale * np.expm1(-q * np.log1p(-t)).sum())
             # (1-t)^-q + (1+t)^-q - 2 = 2 (expm1(M) cosh(D) + 2 sinh(D/2)^2),
             # M = -q log(1 - t^2) / 2 >= 0, D = q atanh(t): a sum of non-negative terms
-            M = -0.5 * q * np.log1p(-t * t)
             D = q * np.arctanh(t)
-            return float(scale * (2.0 * (np.expm1(M) * np.cosh(D)
-                                         + 2.0 * np.sinh(0.5 * D) ** 2)).sum())
+            # with r = sqrt(scale): scale * 4 sinh(D/2)^2 = (2 r sinh(D/2))^2, and for
+            # |t| < 1e-8 scale * expm1(M) = q (r t)^2 / 2 (to 1e-16): the squares t^2 and
+            # sinh(D/2)^2 underflowed to 0 for |t| < 1e-154 (the lazy regime of large init
+            # scales), and a zero excess failed every line search
+            r = np.sqrt(scale)
+            tiny = np.abs(t) < 1e-8
+            with np.errstate(over="ignore", invalid="ignore"):
+                em = np.where(tiny, 0.5 * q * (r * t) ** 2,
+                              scale * np.expm1(-0.5 * q * np.log1p(-t * t)))
+            half = 2.0 * r * np.sinh(0.5 * D)
+            return float((2.0 * em * np.cosh(D) + half * half).sum())
 
     def dscale(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
         """``d h(z) / d log(a)`` at fixed ``z`` (``h`` is ``h(z)``, reused)."""

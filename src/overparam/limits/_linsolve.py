@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import scipy.linalg
 
+from .._core.norms import pow2_exponent
 from ..problems import Operator
 
 
@@ -222,21 +223,43 @@ class PCGSolver:
         Also leaves ``A^T d`` in ``self.last_atd``, accumulated from the products CG forms
         anyway (``A^T p`` for each search direction ``p``): in float32 when the Hessian
         products are, so the caller uses it only where an approximation will do.
+
+        A ``b`` beyond ``2^+-100`` is solved as ``b / 2^e`` and scaled back (exact): CG's
+        inner products square it, so ``||b||`` read 0 for max|b| ~ 1e-170 (then d = 0) and
+        ``<r, P^-1 r>`` underflowed to 0 (a ZeroDivisionError).
         """
+        top = float(np.max(np.abs(b), initial=0.0))
+        if not 0.0 < top < np.inf or 2.0**-100 <= top <= 2.0**100:
+            return self._solve(D, b, rtol)
+        e = int(pow2_exponent(top))
+        d, it = self._solve(D, np.ldexp(b, -e), rtol)
+        self.last_atd = np.ldexp(self.last_atd, e)
+        return np.ldexp(d, e), it
+
+    def _solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:
         prec = self._preconditioner(D)
+        mv, rmv = self.matvec, self.rmatvec
+
+        def hmv64(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            u = rmv(v)
+            return mv(D * u), u
+
         if self.single is not None:
             A32 = self.single
             D32 = np.minimum(D, 1e37).astype(np.float32)
 
             def hmv(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                u = v.astype(np.float32) @ A32
-                return (A32 @ (D32 * u)).astype(np.float64), u
+                # a direction beyond the float32 range (the preconditioner's 1 / mu with
+                # mu ~ 1e-300 when the weights vanish, e.g. A = 0) overflowed in the cast,
+                # with RuntimeWarnings: such a product is formed in float64
+                with np.errstate(over="ignore", invalid="ignore"):
+                    u = v.astype(np.float32) @ A32
+                    Hv = (A32 @ (D32 * u)).astype(np.float64)
+                if np.all(np.isfinite(Hv)):
+                    return Hv, u
+                return hmv64(v)
         else:
-            mv, rmv = self.matvec, self.rmatvec
-
-            def hmv(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                u = rmv(v)
-                return mv(D * u), u
+            hmv = hmv64
         x = np.zeros_like(b)
         atx = np.zeros(self.n)
         self.last_atd = atx
@@ -262,6 +285,10 @@ class PCGSolver:
                 break
             zt = prec(r)
             rz_new = float(r @ zt)
+            if not (rz > 0.0 and np.isfinite(rz_new)):
+                # <r, P^-1 r> underflowed to 0 (data near the float64 underflow, e.g. the
+                # lazy regime at depth 3, init_scale 1e74): a raw ZeroDivisionError here
+                break
             p = zt + (rz_new / rz) * p
             rz = rz_new
         return x, it

@@ -15,8 +15,8 @@ import numpy as np
 
 from .._core import (Result, Status, check_bool, check_int, check_not_complex,
                      check_positive)
-from .._core.norms import pow2_exponent, safe_norm
-from ..problems import Problem, as_problem
+from .._core.norms import ldexp_array, pow2_exponent, safe_norm
+from ..problems import Operator, Problem, as_problem
 from ._links import Link
 from ._linsolve import CholeskySolver, PCGSolver, _ColumnCache
 
@@ -242,6 +242,13 @@ def hadamard_limit(
         matT = mat.T
         rmv = matT.__matmul__
     else:
+        # likewise a matrix-free A beyond 2^+-100, judged by ||A v|| for a random unit v
+        # (unscaled, a sparse matrix or LinearOperator at 1e-200 ended in numerical_error,
+        # at 1e200 in max_iter, where the same dense A converged)
+        e = op._norm_exponent()
+        if e is not None and not _A_PLAIN[0] <= 2.0**e <= _A_PLAIN[1]:
+            j = int(e)
+            op = _Scaled(op, j)
         mv, rmv = op.matvec, op.rmatvec
     if method == "newton":
         solver: Any = CholeskySolver(mat)
@@ -299,7 +306,7 @@ def hadamard_limit(
                 f"systems are too ill-conditioned for CG{hint})")
     info_extra: dict[str, Any] = {}
     if status is not Status.CONVERGED:
-        status, msg, info_extra = _diagnose(op, yv, nonneg, state, status, msg)
+        status, msg, info_extra = _diagnose(problem.A, yv, nonneg, state, status, msg)
     return _result(status, state["x"], state["w"], state["z"], yv, state["it"],
                    state["n_cg"], state["n_matvec"], method, time.perf_counter() - t0, msg,
                    link, ax=state["ax"], ynorm=state["ynorm"],
@@ -307,6 +314,27 @@ def hadamard_limit(
                               dense_fallback_step=state["fallback_step"],
                               least_norm_step=state["least_norm_step"],
                               history=np.asarray(state["history"]).reshape(-1, 4)))
+
+
+class _Scaled(Operator):
+    """``A / 2^j`` for a matrix-free ``A``, as ``2^k_out A (2^k_in x)`` with ``k_in + k_out
+    = -j`` split evenly: exact (powers of two), and neither the input nor the output of
+    ``A`` leaves the float range."""
+
+    def __init__(self, op: Operator, j: int):
+        self.op, self.j = op, int(j)
+        self.shape = op.shape
+        self.k_in = -(self.j // 2)
+        self.k_out = -self.j - self.k_in
+
+    def matvec(self, x):
+        return ldexp_array(np.asarray(self.op.matvec(ldexp_array(x, self.k_in))), self.k_out)
+
+    def rmatvec(self, r):
+        return ldexp_array(np.asarray(self.op.rmatvec(ldexp_array(r, self.k_in))), self.k_out)
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        return np.ldexp(self.op.to_dense(max_entries=max_entries), -self.j)
 
 
 def _fits_float32(mat: np.ndarray) -> bool:
@@ -677,13 +705,25 @@ def _diagnose(op, y, nonneg, state, status, msg):
         info["farkas"] = state["farkas"]
         return Status.INFEASIBLE, msg, info
     if not op.is_dense:
-        return status, msg + " (y may be unreachable: check that y is in range(A))", info
-    A = op.to_dense()
+        m, n = op.shape
+        if m * n > _DENSE_FALLBACK_MAX_ENTRIES:
+            return status, msg + " (y may be unreachable: check that y is in range(A))", info
+        # a sparse or matrix-free A small enough to materialise gets the dense diagnosis:
+        # the same infeasible problem read as max_iter / stagnated when passed as a
+        # sparse matrix or LinearOperator, and as infeasible when passed as an array
+        A = op.to_dense(max_entries=_DENSE_FALLBACK_MAX_ENTRIES)
+    else:
+        A = op.to_dense()
     if nonneg:
         import scipy.optimize
 
         m, n = A.shape
-        lp = scipy.optimize.linprog(np.zeros(n), A_eq=A, b_eq=y, bounds=(0, None),
+        # feasibility is scale-free, HiGHS's tolerances are absolute (A ~ 1e-200 read as
+        # infeasible): posed for A / max|A| and y / max|y|
+        atop = float(np.max(np.abs(A), initial=0.0))
+        ytop = float(np.max(np.abs(y), initial=0.0))
+        lp = scipy.optimize.linprog(np.zeros(n), A_eq=A / atop if atop > 0 else A,
+                                    b_eq=y / ytop if ytop > 0 else y, bounds=(0, None),
                                     method="highs")
         if lp.status == 2:
             return (Status.INFEASIBLE,

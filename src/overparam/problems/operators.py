@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.fft
+import scipy.sparse
 import scipy.sparse.linalg as spla
 
 from .._core import (as_generator, check_finite_array, check_int, ldexp_array,
@@ -37,10 +38,17 @@ class Operator:
         raise NotImplementedError
 
     def jax_matvec(self, x: jax.Array) -> jax.Array:
-        raise NotImplementedError
+        raise NotImplementedError(self._no_jax("jax_matvec"))
 
     def jax_rmatvec(self, r: jax.Array) -> jax.Array:
-        raise NotImplementedError
+        raise NotImplementedError(self._no_jax("jax_rmatvec"))
+
+    def _no_jax(self, name: str) -> str:
+        # (a bare NotImplementedError reached the user of projected_gradient with no text)
+        return (f"{type(self).__name__} does not implement {name}, which the JAX solvers "
+                "need for a matrix-free operator: implement jax_matvec and jax_rmatvec, or "
+                "wrap it as LinearOperatorAdapter(op.as_linear_operator()) to run its NumPy "
+                "maps through host callbacks")
 
     # -- derived ----------------------------------------------------------------------
     @property
@@ -50,12 +58,15 @@ class Operator:
     def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
         """The matrix, materialised by applying the operator (or its adjoint, whichever
         takes fewer products) to unit vectors one at a time."""
+        return self._materialise(self.shape[0] < self.shape[1], max_entries)
+
+    def _materialise(self, by_rows: bool, max_entries: int) -> np.ndarray:
+        """``to_dense`` by rows (``A^T e_i``) or by columns (``A e_i``)."""
         m, n = self.shape
         if m * n > max_entries:
             raise MemoryError(
                 f"refusing to materialise a {m} x {n} operator (> {max_entries} entries)"
             )
-        by_rows = m < n
         apply, k = (self.rmatvec, m) if by_rows else (self.matvec, n)
         out = np.empty((m, n))
         lines = out if by_rows else out.T  # lines[i]: row A^T e_i, or column A e_i
@@ -393,24 +404,98 @@ class LinearOperatorAdapter(Operator):
         lo = spla.aslinearoperator(linop)
         if np.iscomplexobj(np.zeros(1, dtype=lo.dtype)):
             raise TypeError("complex LinearOperators are not supported")
+        # a stored matrix (a sparse one, or an array wrapped by aslinearoperator) is checked
+        # for NaN/inf here, as DenseOperator checks its array: the matrix-free solvers ran
+        # on with them (hadamard_limit: max_iter with x = 0; SPGL1: numerical_error)
+        stored = getattr(lo, "A", None)
+        if scipy.sparse.issparse(stored):
+            fmt = stored.format
+            data = stored.data if fmt in ("csr", "csc", "coo", "bsr") else stored.tocoo().data
+            _check_finite_entries(data)
+        elif isinstance(stored, np.ndarray):
+            _check_finite_entries(stored)
         self.linop = lo
         self.shape = tuple(int(d) for d in lo.shape)
+        self._real_confirmed = False  # see _real_output
         self._jax_mv = _callback_linear(self.matvec, self.rmatvec, self.shape)
         self._jax_rmv = _callback_linear(self.rmatvec, self.matvec, self.shape[::-1])
 
     def matvec(self, x):
-        return _real_parts(
-            lambda v: np.asarray(self.linop.matvec(v), float).reshape(-1), x)
+        return _real_parts(lambda v: self._real_output(self.linop.matvec(v)), x)
 
     def rmatvec(self, r):
-        return _real_parts(
-            lambda v: np.asarray(self.linop.rmatvec(v), float).reshape(-1), r)
+        def apply(v: np.ndarray) -> np.ndarray:
+            try:
+                out = self.linop.rmatvec(v)
+            except NotImplementedError as err:
+                # SciPy's bare "rmatvec is not defined" named neither the operator nor why
+                # it was needed
+                raise NotImplementedError(
+                    f"the LinearOperator {self.linop!r} has no rmatvec (the adjoint A^T), "
+                    f"which this solver needs: pass rmatvec= to "
+                    f"scipy.sparse.linalg.LinearOperator ({err})") from err
+            return self._real_output(out)
+
+        return _real_parts(apply, r)
+
+    def _real_output(self, out: Any) -> np.ndarray:
+        """A product as a float vector. A real operator may hand back complex arrays (e.g.
+        built from FFTs) whose imaginary parts are rounding, dropped here; the first time
+        it does, a product with a random vector must confirm that the operator is real
+        (the float cast dropped a true imaginary part with only a ComplexWarning, and the
+        solvers answered for Re(A)). Not judged on ``out`` itself: rounding relative to
+        ``A v`` is large for ``v`` near the null space of ``A``."""
+        out = np.asarray(out)
+        if np.iscomplexobj(out):
+            if not getattr(self, "_real_confirmed", False):
+                self._confirm_real()
+            out = out.real
+        return np.asarray(out, float).reshape(-1)
+
+    def _confirm_real(self) -> None:
+        rng = as_generator(0)
+        for name, f, k in (("matvec", self.linop.matvec, self.shape[1]),
+                           ("rmatvec", self.linop.rmatvec, self.shape[0])):
+            try:
+                out = np.asarray(f(rng.standard_normal(k)))
+            except NotImplementedError:  # no adjoint: its use raises where it is needed
+                continue
+            top = float(np.max(np.abs(out), initial=0.0))
+            im = float(np.max(np.abs(out.imag), initial=0.0)) if np.iscomplexobj(out) else 0.0
+            if im > _IMAG_ROUNDING * top:
+                raise TypeError(
+                    f"the LinearOperator's {name} returned complex values (max |imag| = "
+                    f"{im:.3g}, max |value| = {top:.3g} for a random vector) but A must be "
+                    "real")
+        self._real_confirmed = True
+
+    def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
+        """The matrix: by rows through the adjoint when that takes fewer products, by
+        columns (``matvec`` only) when the LinearOperator has no ``rmatvec``."""
+        by_rows = self.shape[0] < self.shape[1]
+        try:
+            return self._materialise(by_rows, max_entries)
+        except NotImplementedError:
+            if not by_rows:
+                raise
+            return self._materialise(False, max_entries)
 
     def jax_matvec(self, x):
         return self._jax_mv(x)
 
     def jax_rmatvec(self, r):
         return self._jax_rmv(r)
+
+
+#: a real operator's products may carry imaginary parts up to this share of their largest
+#: entry, for a random input (FFT-based operators leave ~1e-16)
+_IMAG_ROUNDING = 1e-8
+
+
+def _check_finite_entries(data: np.ndarray) -> None:
+    bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+    if bad:
+        raise ValueError(f"A contains {bad} non-finite value(s) (NaN or inf)")
 
 
 def _callback_linear(

@@ -46,7 +46,12 @@ class Problem:
         y.setflags(write=False)
         object.__setattr__(self, "y", y)
         if self.x_true is not None:
-            xt = np.array(check_finite_array(self.x_true, "x_true"), copy=True).reshape(-1)
+            xt = np.array(check_finite_array(self.x_true, "x_true"), copy=True)
+            # a vector, or a single row or column like y (flattening any shape accepted
+            # e.g. a 5 x 6 array as the 30 entries of x_true)
+            if xt.ndim > 2 or (xt.ndim == 2 and 1 not in xt.shape):
+                raise ValueError(f"x_true must be a vector, got shape {xt.shape}")
+            xt = xt.reshape(-1)
             if xt.shape[0] != A.shape[1]:
                 raise ValueError(
                     f"x_true has {xt.shape[0]} entries but A has {A.shape[1]} columns"
