@@ -102,3 +102,70 @@ def test_check_finite_array_refuses_long_doubles_beyond_float64():
         check_finite_array(big, "A")
     ok = check_finite_array(np.array([1.5], dtype=np.longdouble), "A")
     assert ok.dtype == np.float64 and ok[0] == 1.5
+
+
+# ----------------------------------------------------- round 12: norms and checks
+def test_check_positive_refuses_numbers_beyond_the_floats():
+    # float(10**400) raised OverflowError ("int too large to convert to float"), not the
+    # ValueError every other non-finite value gets
+    from fractions import Fraction
+    for bad in (10**400, -(10**400), Fraction(10**400, 3)):
+        with pytest.raises(ValueError, match="noise must be finite"):
+            check_positive(bad, "noise", allow_zero=True)
+    assert check_positive(10**300, "noise") == 1e300
+    assert check_positive(Fraction(1, 4), "noise") == 0.25
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint8, np.int16, np.int32, np.int64])
+def test_safe_norm_of_bool_and_integer_arrays_is_float64(dtype):
+    # np.ldexp computes bool / int8 / uint8 arrays in float16: sqrt(3) came back as
+    # 1.7324 and ||(-128, 100)|| as 162.375 (162.4315...); numpy.linalg.norm casts to
+    # float64 first
+    from overparam._core import safe_norm
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype) if dtype is not bool else None
+    a = (rng.integers(0, 2, 7).astype(bool) if dtype is bool
+         else rng.integers(info.min, info.max, 7, endpoint=True, dtype=dtype))
+    a[0] = True if dtype is bool else info.min   # np.abs(min) is negative for signed ints
+    want = np.linalg.norm(a.astype(np.float64))
+    assert safe_norm(a) == pytest.approx(want, rel=1e-15, abs=0)
+    m = np.stack([a, a[::-1]])
+    np.testing.assert_allclose(safe_norm(m, axis=1),
+                               np.linalg.norm(m.astype(np.float64), axis=1), rtol=1e-15)
+    assert safe_norm(m, axis=1).dtype == np.float64
+
+
+def test_safe_norm_scales_each_slice_along_an_axis():
+    # one power of two for the whole array (from its largest entry, 1e300) pushed the
+    # squares of a column of size 1e-300 below the subnormals: its norm came back as 0
+    from overparam._core import safe_norm
+    a = np.array([[1e-300, 3e-300, 1e300], [1e-300, 4e-300, -1e300]])
+    np.testing.assert_allclose(safe_norm(a, axis=0),
+                               [np.sqrt(2) * 1e-300, 5e-300, np.sqrt(2) * 1e300],
+                               rtol=1e-15)
+    np.testing.assert_allclose(safe_norm(a.T, axis=1), safe_norm(a, axis=0), rtol=0)
+    np.testing.assert_allclose(safe_norm(a[None, :, :2], axis=-1)[0],
+                               [np.hypot(1.0, 3.0) * 1e-300, np.hypot(1.0, 4.0) * 1e-300],
+                               rtol=1e-15)
+    # bit for bit numpy.linalg.norm where that does not under- or overflow; NaN/inf stay
+    # in their own slice; empty slices have norm 0
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal((6, 5))
+    np.testing.assert_array_equal(safe_norm(b, axis=0), np.linalg.norm(b, axis=0))
+    out = safe_norm(np.array([[np.nan, 1.0, 3.0], [1.0, np.inf, 4.0]]), axis=0)
+    assert np.isnan(out[0]) and out[1] == np.inf and out[2] == 5.0
+    np.testing.assert_array_equal(safe_norm(np.zeros((0, 3)), axis=0), np.zeros(3))
+
+
+def test_check_finite_array_takes_ml_dtypes_floats():
+    # bfloat16 / float8 (JAX's low-precision dtypes) have NumPy kind "V" and were refused
+    # as "not a numeric array"
+    import ml_dtypes
+    for dt in (ml_dtypes.bfloat16, ml_dtypes.float8_e5m2):
+        out = check_finite_array(np.array([1.5, -2.0], dt), "A")
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, [1.5, -2.0])
+        with pytest.raises(ValueError, match="non-finite"):
+            check_finite_array(np.array([1.0, np.inf], dt), "A")
+    with pytest.raises(TypeError, match="numeric"):
+        check_finite_array(np.zeros(2, ml_dtypes.int4), "A")

@@ -421,3 +421,32 @@ def test_rank_plateau_options_refuse_nan_and_negative_values():
         with pytest.raises(ValueError):
             rk.select_plateau(pl, tr, **bad)
     assert rk.select_plateau(pl, tr, max_level=0.5) is None  # both levels are above
+
+
+# ----------------------------------------------------- round 12: low-precision floats
+def test_metrics_take_bfloat16_and_float8_arrays_from_jax():
+    # NumPy sees ml_dtypes' floats as kind "V": a bfloat16 estimate (or reference) was
+    # refused with "x must be a numeric array, got dtype bfloat16"
+    import jax.numpy as jnp
+    import ml_dtypes
+
+    x64 = np.array([1.0, 2.0, 0.0, -0.5])
+    ref64 = np.array([1.0, 1.0, 0.0, -0.5])
+    for dt in (jnp.bfloat16, ml_dtypes.float8_e4m3fn):
+        x, ref = jnp.asarray(x64, dt), np.asarray(ref64, dt)
+        assert relative_error(x, ref) == relative_error(x64, ref64)
+        assert relative_error(ref64, x) == relative_error(ref64, x64)
+        assert l1_gap(x, ref) == l1_gap(x64, ref64)
+        assert support_recovery(x, ref) == support_recovery(x64, ref64)
+        assert success(x, ref) == success(x64, ref64)
+        A = np.eye(4)[:3]
+        assert residual(A, x, np.asarray(ref64[:3], dt)) == residual(A, x64, ref64[:3])
+        assert residual(jnp.asarray(A, dt), x, ref64[:3]) == residual(A, x64, ref64[:3])
+    # a NaN bfloat16 estimate is a failed run, as in float64; non-float void types stay
+    # refused
+    assert np.isnan(relative_error(np.array([1.0, np.nan], ml_dtypes.bfloat16), [1.0, 1.0]))
+    for bad in (np.zeros(2, ml_dtypes.int4), np.zeros(2, "V8")):
+        with pytest.raises(TypeError, match="numeric"):
+            relative_error(bad, [1.0, 1.0])
+        with pytest.raises(TypeError, match="numeric"):
+            relative_error([1.0, 1.0], bad)

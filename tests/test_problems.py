@@ -650,3 +650,58 @@ def test_matrix_measurements_fro_norm_is_scale_free(scale):
     for solver in (rspf, riem_adaiht):
         r = solver(D * scale, 2, 4, y=p.y, shape=(20, 8))
         assert rel_fro_error(np.asarray(r.x).reshape(20, 8), X / scale) < 1e-8
+
+
+# ------------------------------------------------------ round 12: rel_fro_error
+def test_rel_fro_error_of_integer_matrices_does_not_wrap_around():
+    # X - X_true in int8: 100 - (-100) wrapped to -56, an error 0.56 reported for 2.0
+    from overparam.problems.structured import rel_fro_error
+    X = np.array([[100, 0], [0, -7]], dtype=np.int8)
+    Xt = np.array([[-100, 0], [0, -7]], dtype=np.int8)
+    want = np.linalg.norm(X.astype(float) - Xt) / np.linalg.norm(Xt.astype(float))
+    assert rel_fro_error(X, Xt) == pytest.approx(want, rel=1e-15)
+    assert rel_fro_error(X.astype(np.uint8), Xt.astype(np.uint8)) == pytest.approx(
+        np.linalg.norm(X.astype(np.uint8).astype(float) - Xt.astype(np.uint8))
+        / np.linalg.norm(Xt.astype(np.uint8).astype(float)), rel=1e-15)
+    assert rel_fro_error(np.array([True, False]), np.array([False, True])) == 1.0 * np.sqrt(2)
+
+
+def test_rel_fro_error_refuses_shapes_that_only_broadcast():
+    # an (n1, n2) estimate against vec(X*) of shape (n1 n2,) (or (n2,)) broadcast into a
+    # number for a different comparison
+    from overparam.problems.structured import rel_fro_error
+    X = np.arange(6.0).reshape(2, 3)
+    for bad in (X.reshape(-1), X[0], X[:, :1], X.T):
+        with pytest.raises(ValueError, match="shape mismatch"):
+            rel_fro_error(X, bad)
+    assert rel_fro_error(X, X) == 0.0
+
+
+def test_rel_fro_error_without_overflow_in_the_difference():
+    # X - X_true overflowed to inf for entries near 1e308 of opposite signs: 2.0 reported
+    # as inf; NaN estimates stay NaN, a zero truth gives ||X||_F
+    from overparam.problems.structured import rel_fro_error
+    assert rel_fro_error([[1.5e308, -1.5e308]], [[-1.5e308, 1.5e308]]) == 2.0
+    assert rel_fro_error([3e-320, 0.0], [1e-320, 0.0]) == pytest.approx(2.0, rel=0.01)
+    assert np.isnan(rel_fro_error([np.nan, 1.0], [1.0, 1.0]))
+    assert rel_fro_error([3.0, 4.0], [0.0, 0.0]) == 5.0
+    assert rel_fro_error([3.0 + 4j, 0.0], [0.0, 1.0]) == pytest.approx(np.sqrt(26), rel=1e-15)
+
+
+def test_sparse_regression_takes_a_generator_that_cannot_spawn():
+    # the noise stream was rng.spawn(1): a Generator on Philox(key=...) (no SeedSequence)
+    # failed with "The underlying SeedSequence does not implement spawning"
+    from overparam.problems.regression import sparse_regression
+
+    def gen():
+        return np.random.Generator(np.random.Philox(key=5))
+    a = sparse_regression(6, 4, 2, m_test=3, noise=0.1, seed=gen())
+    b = sparse_regression(6, 4, 2, m_test=8, noise=0.1, seed=gen())
+    c = sparse_regression(6, 4, 2, m_test=8, noise=0.0, seed=gen())
+    # the documented invariances hold on this path too: training data independent of
+    # m_test, A / x_true / A_test independent of the noise level
+    np.testing.assert_array_equal(a.y, b.y)
+    np.testing.assert_array_equal(a.A.to_dense(), c.A.to_dense())
+    np.testing.assert_array_equal(b.A_test, c.A_test)
+    np.testing.assert_array_equal(c.y, c.A.matvec(c.x_true))
+    assert not np.array_equal(a.y, c.y)

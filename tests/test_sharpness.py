@@ -238,3 +238,68 @@ def test_complex_params_are_refused():
     # the same loss on the real coordinates: sharpness 2
     g = lambda z: jnp.sum(z**2)  # noqa: E731
     assert abs(float(sharpness(g, jnp.ones(6))) - 2.0) < 1e-12
+
+
+# ------------------------------------------- scale, dtype and size edges (round 12)
+_SPEC = np.array([3.0, 1.0, -2.0, 0.5])   # lambda_max 3, max |lambda| 3
+
+
+@pytest.mark.parametrize("dtype, c", [(jnp.float32, 1e-25), (jnp.float32, 1e-20),
+                                      (jnp.float32, 1e20), (jnp.float32, 1e25),
+                                      (jnp.float64, 1e-200), (jnp.float64, 1e-160),
+                                      (jnp.float64, 1e160), (jnp.float64, 1e200)])
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_sharpness_is_homogeneous_at_extreme_hessian_scales(dtype, c, method, absolute):
+    """sharpness(c f) = c sharpness(f) wherever c * lambda is representable. The norm of a
+    Hessian-vector product squared its entries: 0 below ~1e-154 (float64; ~1e-19 in
+    float32) and inf above ~1e154 (~1e19), so Lanczos stopped after one step with the
+    Rayleigh quotient of its start (1.68 c for 3 c at float32 c = 1e-20, -1.46 c at
+    float64 c = 1e-200) and the power method returned that, 0 or inf."""
+    d = jnp.asarray(_SPEC * c, dtype)
+    f = lambda p: 0.5 * jnp.sum(d * p**2)  # noqa: E731
+    est = float(sharpness(f, jnp.ones(4, dtype), method=method, absolute=absolute))
+    rtol = (1e-5 if dtype == jnp.float32 else 1e-12) if method == "lanczos" else 1e-6
+    assert abs(est / c - 3.0) <= rtol * 3.0, est / c
+
+
+def test_sharpness_refuses_parameters_of_size_zero():
+    """A pytree of empty arrays passed the 'params is empty' check (it has a leaf):
+    Lanczos failed with an IndexError and the power method returned 0.0."""
+    f = lambda p: jnp.sum(p**2)  # noqa: E731
+    for method in ("lanczos", "power"):
+        with pytest.raises(ValueError, match="empty"):
+            sharpness(f, jnp.zeros(0), method=method)
+        with pytest.raises(ValueError, match="empty"):
+            sharpness(lambda p: jnp.sum(p["a"] ** 2), {"a": jnp.zeros((0, 3))},
+                      method=method)
+    with pytest.raises(ValueError, match="empty"):
+        lanczos(f, jnp.zeros(0), 3)
+    with pytest.raises(ValueError, match="empty"):
+        power_iteration(f, jnp.zeros(0))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_lanczos_in_half_precision(dtype):
+    """eigvalsh has no half-precision kernel: Lanczos failed ("Unsupported dtype
+    bfloat16") where the power method worked; the result keeps the parameters' dtype."""
+    d = jnp.asarray(_SPEC, dtype)
+    f = lambda p: 0.5 * jnp.sum(d * p**2)  # noqa: E731
+    for absolute, want in ((False, 3.0), (True, 3.0)):
+        est = sharpness(f, jnp.ones(4, dtype), absolute=absolute)
+        assert est.dtype == dtype
+        assert abs(float(est) - want) <= 0.02 * want
+    assert lanczos(f, jnp.ones(4, dtype), 4).dtype == dtype
+
+
+def test_power_iteration_validates_its_settings():
+    """Only sharpness() checked them: power_iteration(tol=nan) stopped after one product
+    and returned the start vector's Rayleigh quotient (with max_iter=0 as well)."""
+    d = jnp.asarray([3.0, 1.0, 0.5])
+    f = lambda p: 0.5 * jnp.sum(d * p**2)  # noqa: E731
+    for bad in (dict(tol=float("nan")), dict(tol=-1.0), dict(tol=float("inf")),
+                dict(max_iter=0), dict(max_iter=2.5), dict(max_iter=True)):
+        with pytest.raises(ValueError, match="tol|max_iter"):
+            power_iteration(f, jnp.ones(3), **bad)
+    lam, it = power_iteration(f, jnp.ones(3), max_iter=np.int64(500), tol=0.0)
+    assert abs(float(lam) - 3.0) < 1e-10 and 1 <= int(it) <= 500

@@ -236,3 +236,33 @@ def test_relative_error_of_nearly_equal_vectors_is_accurate():
     # the overflow guard it served still holds: entries near 1e308 of opposite signs
     assert relative_error([1.5e308, -1.5e308], [-1.5e308, 1.5e308]) == 2.0
     assert relative_error([3e-320, 0.0], [1e-320, 0.0]) == pytest.approx(2.0, rel=0.01)
+
+
+@pytest.mark.parametrize("n, err", [(-5, ValueError), (0, ValueError), (np.nan, ValueError),
+                                    (np.inf, ValueError), ("10", TypeError),
+                                    (True, TypeError)])
+def test_transition_curve_checks_n_even_without_sparsities(n, err):
+    # n was only checked inside the per-sparsity loop: an empty grid gave an empty curve
+    # for any n (a negative, NaN or string one included)
+    for s in ([], np.zeros((0, 3)), [1]):
+        with pytest.raises(err, match="n must"):
+            l1_transition_curve(n, s)
+    assert l1_transition_curve(10, np.zeros((0, 3))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("s, n", [(0.0, 7.0), (1e-6, 7.0), (0.5, 7.0), (3.5, 7.0),
+                                  (7.0 - 1e-6, 7.0), (7.0, 7.0), (2, 1e4)])
+def test_statistical_dimension_by_quadrature_over_tau(s, n):
+    # independent of the closed form of the tail: E[(|g| - tau)_+^2] by scipy quadrature
+    # of the Gaussian density, the infimum over tau by a dense grid refined by a bounded
+    # search; the ends of the domain (s = 0 and s = n give 0 and n)
+    def f(tau):
+        tail, _ = integrate.quad(lambda g: (g - tau) ** 2 * stats.norm.pdf(g), tau, np.inf,
+                                 epsabs=0, epsrel=1e-12)
+        return s * (1 + tau * tau) + (n - s) * 2 * tail
+    grid = np.linspace(0.0, 8.0, 161)
+    t0 = grid[int(np.argmin([f(t) for t in grid]))]
+    res = optimize.minimize_scalar(f, bounds=(max(t0 - 0.05, 0.0), t0 + 0.05),
+                                   method="bounded", options={"xatol": 1e-10})
+    want = min(res.fun, f(0.0))
+    assert l1_statistical_dimension(s, n) == pytest.approx(want, rel=1e-9, abs=1e-12)

@@ -138,6 +138,11 @@ def l1_transition_curve(n: int, s_values: Any) -> np.ndarray:
     The result has the shape of ``s_values`` (a 2-D grid of sparsities gives a 2-D grid of
     deltas, a scalar a 0-d array).
     """
+    # n checked once up front: with no sparsities (an empty grid) a negative, NaN or
+    # string n was never looked at and an empty curve came back
+    n_val = _real_scalar(n, "n")
+    if not (np.isfinite(n_val) and n_val > 0):
+        raise ValueError(f"n must be finite and > 0, got n={n_val}")
     s_arr = np.asarray(s_values)
     out = np.array([l1_statistical_dimension(s, n) for s in s_arr.ravel()], dtype=float)
     # the flat list lost the shape of a 2-D s grid

@@ -1,10 +1,28 @@
 """Input validation shared by every public entry point: one clear error per problem."""
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
+
+
+def low_precision_as_float32(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in float32 when its dtype is one of ml_dtypes' floats (bfloat16, float8_*:
+    what JAX hands over for ``jnp.bfloat16`` arrays), else ``arr`` itself.
+
+    NumPy sees those dtypes as kind ``"V"`` (void), not as numbers: a bfloat16 estimate was
+    refused as "not a numeric array". Every one of them converts to float32 exactly.
+    """
+    if arr.dtype.kind != "V" or arr.dtype.fields is not None:
+        return arr
+    try:
+        import ml_dtypes  # a dependency of JAX
+        ml_dtypes.finfo(arr.dtype)                # raises for non-float types (int4, V8)
+    except (ImportError, ValueError, TypeError):
+        return arr
+    return arr.astype(np.float32)
 
 
 def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
@@ -24,7 +42,7 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
     numpy.ndarray
         ``a`` as float64 (or its complex dtype), all entries finite.
     """
-    arr = np.asarray(a)
+    arr = low_precision_as_float32(np.asarray(a))
     # by dtype kind (bool, int, uint, float, complex): np.issubdtype(timedelta64,
     # np.number) is True, so durations used to pass as their integer counts
     if arr.dtype.kind not in "biufc":
@@ -62,7 +80,10 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # 10**400 or a huge Fraction raised OverflowError, not ValueError
+        v = math.inf if value > 0 else -math.inf
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}")

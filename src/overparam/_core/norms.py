@@ -44,20 +44,29 @@ def ldexp_array(a: Any, e: int) -> np.ndarray:
 
 def safe_norm(v: Any, axis: int | None = None) -> Any:
     """Euclidean norm of ``v`` (flattened), or along ``axis``, computed on ``|v| / 2**e``
-    with ``2**e ~ max|v|`` and scaled back (exact: equal to ``numpy.linalg.norm`` wherever
-    that neither under- nor overflows).
+    with ``2**e ~ max|v|`` (per slice along ``axis``) and scaled back (exact: equal to
+    ``numpy.linalg.norm`` wherever that neither under- nor overflows).
 
     ``numpy.linalg.norm`` squares the entries: 0 for data below ~1e-154 and inf above
     ~1e154, which turned residuals of well-posed problems into 0 ("converged") or inf.
-    NaN or inf entries give what NumPy gives.
+    NaN or inf entries give what NumPy gives (in their slice). Boolean and integer input
+    is taken as float64, as by NumPy.
     """
-    a = np.abs(np.asarray(v))
-    top = float(a.max(initial=0.0))
-    if not 0.0 < top < np.inf:  # all zero, or NaN/inf entries
-        out = np.linalg.norm(a.reshape(-1) if axis is None else a, axis=axis)
-    else:
+    a = np.asarray(v)
+    if a.dtype.kind in "biu":
+        # np.ldexp computes a bool / int8 / uint8 array in float16 (sqrt(3) came back as
+        # 1.7324) and np.abs(int64 min) is negative
+        a = a.astype(np.float64)
+    a = np.abs(a)
+    if axis is None:
+        top = float(a.max(initial=0.0))
+        if not 0.0 < top < np.inf:  # all zero, or NaN/inf entries
+            return float(np.linalg.norm(a.reshape(-1)))
         e = int(pow2_exponent(top))
-        scaled = np.ldexp(a, -e)
-        out = np.ldexp(np.linalg.norm(scaled.reshape(-1) if axis is None else scaled,
-                                      axis=axis), e)
-    return float(out) if axis is None else out
+        return float(np.ldexp(np.linalg.norm(np.ldexp(a, -e).reshape(-1)), e))
+    # one power of two per slice: a global one (the largest entry of all) pushed the
+    # squares of a slice of size 1e-300 next to one of size 1e300 below the subnormals
+    # (norm 0 for 1.4e-300)
+    e = pow2_exponent(a.max(axis=axis, keepdims=True, initial=0.0))
+    return np.ldexp(np.linalg.norm(np.ldexp(a, -e), axis=axis),
+                    np.squeeze(e, axis=axis))

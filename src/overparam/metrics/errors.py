@@ -24,11 +24,12 @@ from .._core import (
     pow2_exponent,
     safe_norm,
 )
+from .._core.checks import low_precision_as_float32
 
 
 def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.ndarray]:
     ref = check_finite_array(x_ref, ref_name)
-    est = np.asarray(x)
+    est = low_precision_as_float32(np.asarray(x))   # bfloat16 (from JAX) is numeric
     if est.dtype == object or not (np.issubdtype(est.dtype, np.number) or est.dtype == bool):
         raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
     est = est.astype(np.result_type(est.dtype, np.float64), copy=False)
@@ -252,7 +253,7 @@ def residual(A: Any, x: Any, y: Any, *, relative: bool = True) -> float:
     yv = check_finite_array(y, "y")
     if yv.ndim != 1 or yv.shape[0] != m:
         raise ValueError(f"shape mismatch: A has {m} rows but y has shape {yv.shape}")
-    est = np.asarray(x)
+    est = low_precision_as_float32(np.asarray(x))
     if est.dtype == object or not (np.issubdtype(est.dtype, np.number) or est.dtype == bool):
         raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
     if est.ndim != 1 or est.shape[0] != n:

@@ -52,6 +52,10 @@ def _flat_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any]:
         raise TypeError("params must be real: the sharpness of complex parameters is not "
                         "defined here (split them into real and imaginary parts)")
     flat, unravel = ravel_pytree(params)
+    if flat.shape[0] == 0:
+        # a pytree of size-0 arrays: Lanczos failed with an IndexError, the power method
+        # returned 0.0 as the sharpness
+        raise ValueError("params is empty (no parameters to take a Hessian in)")
 
     def flat_loss(z):
         return loss_fn(unravel(z))
@@ -59,6 +63,20 @@ def _flat_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any]:
     # linearize the gradient once: each product then reuses the forward pass
     _, lin = jax.linearize(jax.grad(flat_loss), flat)
     return lin, flat.shape[0], flat.dtype
+
+
+def _norm(w: jax.Array) -> jax.Array:
+    """``||w||_2`` computed on ``w / max|w|`` (jittable).
+
+    ``jnp.linalg.norm`` squares the entries: a Hessian-vector product of size below
+    ~1e-154 (float64; ~1e-19 in float32) had norm 0 and one above ~1e154 (~1e19) norm
+    inf, so Lanczos stopped after one step ("breakdown") and the power method returned
+    the Rayleigh quotient of its random start (1.68 for lambda_max = 3 at a float32
+    Hessian of size 1e-20), or 0 / inf.
+    """
+    top = jnp.max(jnp.abs(w), initial=0.0)
+    s = jnp.where((top > 0) & jnp.isfinite(top), top, jnp.ones_like(top))
+    return s * jnp.linalg.norm(w / s)
 
 
 def _start_vector(n: int, key: Any, dtype: Any) -> jax.Array:
@@ -90,7 +108,7 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
         Vm = V * mask
         w = w - Vm.T @ (Vm @ w)
         w = w - Vm.T @ (Vm @ w)
-        b = jnp.linalg.norm(w)
+        b = _norm(w)
         scale = jnp.maximum(scale, jnp.abs(a) + b)
         # breakdown: the Krylov space is invariant, the Ritz values are exact
         ok = alive & (b > 1e-13 * jnp.maximum(scale, 1e-300))
@@ -130,7 +148,10 @@ def lanczos(
     k = min(int(k), n)
     alphas, betas = _lanczos_flat(matvec, _start_vector(n, key, dtype), k)
     T = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
-    return jnp.linalg.eigvalsh(T)
+    # eigvalsh has no float16 / bfloat16 kernel ("Unsupported dtype bfloat16", where the
+    # power method worked): the k x k problem is solved in float32 at least
+    work = jnp.float32 if jnp.finfo(dtype).bits < 32 else dtype
+    return jnp.linalg.eigvalsh(T.astype(work)).astype(dtype)
 
 
 def _power_flat(
@@ -152,7 +173,7 @@ def _power_flat(
 
     def step(v):
         w = matvec(v)
-        nrm = jnp.linalg.norm(w)
+        nrm = _norm(w)
         v_new = jnp.where(nrm > 0, w / jnp.where(nrm > 0, nrm, 1.0), v)
         return v_new, jnp.vdot(v, w), nrm
 
@@ -170,6 +191,17 @@ def _power_flat(
     _, lam, nrm, _, it = jax.lax.while_loop(
         cond, body, (v1, lam0, nrm0, jnp.asarray(jnp.inf, dtype), jnp.int64(1)))
     return lam, nrm, it
+
+
+def _check_power_settings(max_iter: Any, tol: Any) -> None:
+    """Refuse ``max_iter < 1`` and a NaN, infinite or negative ``tol``: either stopped the
+    power method after one product without saying so (Python / NumPy numbers only:
+    traced values pass through)."""
+    if isinstance(max_iter, bool) or (isinstance(max_iter, numbers.Real) and (
+            not isinstance(max_iter, numbers.Integral) or max_iter < 1)):
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if isinstance(tol, numbers.Real) and not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
 
 
 def _power(
@@ -231,6 +263,9 @@ def power_iteration(
     still returns ``max |lambda|``, and ``sharpness(..., method="power")`` returns
     ``lambda_max`` when the eigenvalue of largest modulus is negative.
     """
+    # checked here too: only sharpness() did, and power_iteration(tol=nan) returned the
+    # Rayleigh quotient of the random start after one product
+    _check_power_settings(max_iter, tol)
     lam, _, it = _power(loss_fn, params, max_iter, tol, key, absolute=False)
     return lam, it
 
@@ -291,13 +326,7 @@ def sharpness(
     if not leaves:
         raise ValueError("params is empty")
     if method == "power":
-        # a NaN tol or max_iter < 1 would stop after one product without saying so
-        # (Python / NumPy numbers only: traced values pass through)
-        if isinstance(max_iter, bool) or (isinstance(max_iter, numbers.Real) and (
-                not isinstance(max_iter, numbers.Integral) or max_iter < 1)):
-            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-        if isinstance(tol, numbers.Real) and not (np.isfinite(tol) and tol >= 0):
-            raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
+        _check_power_settings(max_iter, tol)
         if absolute:
             # ||H v||, not |v^T H v|: the latter misses max |lambda| under a +-lambda tie
             return _power(loss_fn, params, max_iter, tol, key, absolute=True)[1]

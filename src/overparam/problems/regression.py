@@ -112,7 +112,13 @@ def sparse_regression(
     # test rows, it changed with m_test (same seed, other training data). Spawning takes
     # no draws from ``rng``, so A, x_true and A_test are as before and the same for every
     # noise level.
-    noise_rng = rng.spawn(1)[0]
+    try:
+        noise_rng = rng.spawn(1)[0]
+    except TypeError:
+        # a bit generator without a SeedSequence (e.g. Philox(key=...)) cannot spawn
+        # ("does not implement spawning"): the child is seeded by one draw instead, taken
+        # whatever the noise and before anything that depends on m_test
+        noise_rng = np.random.default_rng(int(rng.integers(2**63)))
     A = OPERATORS[operator](m, n, rng)
     x = sparse_vector(n, s, rng, signal=signal)
     y = A.matvec(x) + noise * noise_rng.standard_normal(m)

@@ -62,10 +62,27 @@ OPERATORS = ("gaussian", "gaussian_rank_one", "fourier_rank_one")
 
 def rel_fro_error(X: Any, X_true: Any) -> float:
     """``||X - X_true||_F / ||X_true||_F`` without under- or overflow (``safe_norm``);
-    ``||X||_F`` when ``X_true = 0``."""
-    den = safe_norm(X_true)
-    num = safe_norm(np.asarray(X) - np.asarray(X_true))
-    return num / den if den > 0 else num
+    ``||X||_F`` when ``X_true = 0``. ``X`` and ``X_true`` must have the same shape."""
+    X, Xt = np.asarray(X), np.asarray(X_true)
+    if X.shape != Xt.shape:
+        # broadcasting compared e.g. an (n1, n2) estimate with a vec(X*) of shape (n1 n2,)
+        # entry against row, a number for any pair of shapes that broadcast
+        raise ValueError(f"shape mismatch: X has shape {X.shape}, X_true {Xt.shape}")
+    # in floating point: integer matrices wrapped around in X - X_true (int8: 100 - (-100)
+    # is -56, an error 0.56 reported for 2.0)
+    X = X.astype(np.result_type(X.dtype, np.float64), copy=False)
+    Xt = Xt.astype(np.result_type(Xt.dtype, np.float64), copy=False)
+    top = float(np.abs(Xt).max(initial=0.0))
+    if top == 0:
+        return safe_norm(X)
+    if not np.isfinite(top):
+        return math.nan
+    # X - X_true overflowed to inf for entries near 1e308 of opposite signs (2.0 reported
+    # as inf): both are scaled by the power of two of max|X_true| (exactly) first
+    e = int(pow2_exponent(top))
+    with np.errstate(over="ignore", invalid="ignore"):  # a ratio beyond 1.8e308: inf
+        num = safe_norm(ldexp_array(X, -e) - ldexp_array(Xt, -e))
+        return num / safe_norm(ldexp_array(Xt, -e))
 
 
 class RankOneSensing(MatrixOperator):
