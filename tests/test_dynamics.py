@@ -419,3 +419,85 @@ def test_stagnation_at_a_large_init_scale_names_the_precision_floor():
                               tol=1e-10)
     assert q.status is Status.STAGNATED
     assert "1e-16 a^2" not in q.message
+
+
+def _compiles(fn):
+    """(programs built by the driver, XLA compilations of ``fn``) so far."""
+    from overparam.dynamics import driver
+
+    return driver._build.cache_info().misses, fn._cache_size()
+
+
+def test_an_init_scale_sweep_and_record_counts_of_one_bucket_reuse_one_compiled_loop():
+    # the driver cached its program on the whole Hadamard model, init_scale included:
+    # every scale of a sweep (the library's central experiment) compiled the loop anew
+    # (~0.6 s each at 12 x 30), and so did every record count
+    from overparam.dynamics import driver
+    from overparam.dynamics.steps import as_policy
+    from overparam.models import Hadamard
+
+    from overparam.problems import Problem
+
+    q = sparse_recovery(47, 19, 2, seed=3)  # a shape no other test compiles
+    A = q.A.to_dense()
+    p = Problem(q.A, q.y)  # no truth: no metrics, the program's key is the one below
+    # 36, 46 and 41 record points: one bucket of 64 slots
+    kw = dict(depth=2, step=0.07, max_iter=120, tol=0.0, record=50)
+    first = overparam.hadamard_gd(p, init_scale=0.0123, **kw)
+    fn = driver._program(Hadamard(2, init_scale=0.0123),
+                         driver._split_policy(as_policy(0.07))[0], driver._dense_forward,
+                         driver.make_config(120, 0.0, 50), (), False)[0]
+    before = _compiles(fn)
+    runs = {a: overparam.hadamard_gd(p, init_scale=a, **kw) for a in (0.0234, 0.00345, 0.5)}
+    runs[0.0123] = first
+    runs["rec"] = overparam.hadamard_gd(p, init_scale=0.0234, **dict(kw, record=70))
+    runs["list"] = overparam.hadamard_gd(p, init_scale=0.0234,
+                                         **dict(kw, record=list(range(0, 120, 3))))
+    assert _compiles(fn) == before
+    # each run started from its own scale (not the shared program's placeholder 1.0)
+    for a in (0.0123, 0.0234, 0.00345, 0.5):
+        ref = numpy_hadamard_gd(A, p.y, 2, a, 0.07, 120)
+        np.testing.assert_allclose(runs[a].x, ref, rtol=1e-10, atol=1e-14)
+        assert runs[a].info["init_scale"] == a
+        np.testing.assert_array_equal(runs[a].trace["iter"], record_points(120, 50))
+    np.testing.assert_array_equal(runs["rec"].x, runs[0.0234].x)
+    np.testing.assert_array_equal(runs["rec"].trace["iter"], record_points(120, 70))
+    np.testing.assert_array_equal(runs["list"].trace["iter"],
+                                  list(range(0, 120, 3)) + [120])
+    for r in runs.values():
+        assert {len(v) for v in r.trace.values()} == {len(r.trace["iter"])}
+        assert np.all(np.isfinite(r.trace["loss"]))  # no padded (NaN) row leaks out
+    # a batch at a new scale reuses the batched program of the first batch too
+    overparam.hadamard_gd_batch([p, p], init_scale=0.0123, workers=1, **kw)
+    n_built = driver._build.cache_info().misses
+    b = overparam.hadamard_gd_batch([p, p], init_scale=0.0345, workers=1, **kw)
+    assert driver._build.cache_info().misses == n_built
+    np.testing.assert_allclose(b[1].x, numpy_hadamard_gd(A, p.y, 2, 0.0345, 0.07, 120),
+                               rtol=1e-10, atol=1e-14)
+
+
+def test_results_compare_by_value_and_survive_pickling_and_repr():
+    # Result's dataclass __eq__ compared the fields as a tuple, asking an array for its
+    # truth value: res == pickle copy, `res in results` and results.index(res) raised
+    import copy
+    import pickle
+
+    from overparam._core import Result
+
+    p = sparse_recovery(30, 12, 2, seed=1)
+    res = overparam.hadamard_gd(p, init_scale=1e-2, max_iter=300)
+    back = pickle.loads(pickle.dumps(res))
+    assert back == res and not back != res and back in [res] and [res].index(back) == 0
+    assert repr(back) == repr(res)
+    other = copy.deepcopy(res)
+    other.x = other.x.copy()
+    other.x[3] = np.nextafter(other.x[3], np.inf)  # one ulp
+    assert other != res and other not in [res]
+    nan_trace = copy.deepcopy(res)
+    nan_trace.trace["loss"][-1] = np.nan
+    assert nan_trace == copy.deepcopy(nan_trace) and nan_trace != res  # NaN equals NaN
+    assert (res == 3) is False
+    with pytest.raises(TypeError):
+        hash(res)
+    # a repr never raises, whatever a solver put in the numeric fields
+    assert "fun=None" in repr(Result(np.zeros(2), Status.CONVERGED, fun=None))

@@ -529,3 +529,25 @@ def test_a_nearly_interpolating_point_is_not_called_infeasible():
     assert lp.status == 2 and res > 0  # infeasible (HiGHS)
     assert nonneg_farkas(q, x_star)
     assert not nonneg_farkas(p, p.x_true + 1e-7)  # near a feasible point: no certificate
+
+
+def test_reparam_init_scale_sweep_compiles_the_loop_once():
+    # the driver's program was keyed on the Hadamard model, init_scale included: each
+    # scale of the paper's alpha -> 0 sweep compiled the loop again (~1 s per scale)
+    from overparam.dynamics import driver
+
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((13, 37))  # a shape no other test compiles
+    y = A @ (np.maximum(rng.standard_normal(37), 0) * (rng.random(37) < 0.2))
+    first = nnls(A, y, method="reparam", init_scale=0.05, max_iter=30_000)
+    built = driver._build.cache_info().misses
+    res = {a: nnls(A, y, method="reparam", init_scale=a, max_iter=30_000)
+           for a in (0.0321, 0.0123, 0.2)}
+    assert driver._build.cache_info().misses == built
+    res[0.05] = first
+    # each scale is still the run's own: the limit of its gradient flow
+    for a, r in res.items():
+        assert r.info["init_scale"] == a and r.success
+        lim = hadamard_limit(A, y, depth=2, init_scale=a, nonneg=True)
+        np.testing.assert_allclose(r.x, lim.x, atol=1e-5 * np.max(np.abs(lim.x)))
+    assert np.max(np.abs(res[0.2].x - res[0.0123].x)) > 1e-3

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -104,10 +104,67 @@ class Result:
         if not self.message:
             self.message = self.status.advice
 
+    def __eq__(self, other: Any) -> bool:
+        """Field-by-field equality, arrays compared by value (NaN equal to NaN).
+
+        The dataclass default compared the fields as a tuple, so ``x == x'`` of two arrays
+        was asked for its truth value: comparing a Result with its pickled copy (or
+        ``result in results``) raised ValueError."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name))
+                   for f in fields(self))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
     def __repr__(self) -> str:  # short: x can be huge
         x = np.asarray(self.x)
         return (
-            f"Result(status={self.status.value}, success={self.success}, "
-            f"n_iter={self.n_iter}, fun={self.fun:.3e}, x.shape={x.shape}, "
-            f"wall_time={self.wall_time:.3g}s)"
+            f"Result(status={_status_text(self.status)}, success={_safe_success(self)}, "
+            f"n_iter={self.n_iter}, fun={_num(self.fun, '.3e')}, x.shape={x.shape}, "
+            f"wall_time={_num(self.wall_time, '.3g')}s)"
         )
+
+
+def _num(v: Any, spec: str) -> str:
+    """``v`` formatted with ``spec``, or its repr when it is not a number (a repr must not
+    raise: ``fun=None`` made ``repr`` a TypeError)."""
+    try:
+        return format(float(v), spec)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def _status_text(status: Any) -> str:
+    return status.value if isinstance(status, Status) else repr(status)
+
+
+def _safe_success(res: Result) -> Any:
+    return res.success if isinstance(res.status, Status) else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Value equality of result fields: containers item by item, arrays (NumPy, JAX) by
+    shape and value with NaN equal to NaN, anything else by ``==``."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(_same(u, v) for u, v in zip(a, b)))
+    if hasattr(a, "__array__") or hasattr(b, "__array__") or (
+            isinstance(a, float) and isinstance(b, float)):
+        try:
+            u, v = np.asarray(a), np.asarray(b)
+        except Exception:  # an array-like that cannot be converted: compare as objects
+            return a is b
+        if u.shape != v.shape:
+            return False
+        try:
+            return bool(np.array_equal(u, v, equal_nan=True))
+        except TypeError:  # equal_nan needs a numeric dtype (strings, objects)
+            return bool(np.array_equal(u, v))
+    try:
+        return bool(a == b)
+    except Exception:  # an ambiguous or failing comparison of opaque objects
+        return a is b

@@ -8,9 +8,11 @@ not improved for half the run, and for at least ``stagnation_window`` steps) or 
 into fixed-size arrays at the record points. ``jax.vmap`` over the array arguments batches
 trials.
 
-Only the number of record points is compiled into the loop: the iteration cap, the
-tolerance, the record iterations and the stagnation window are arguments, so a sweep over
-them (or the growing chunks of ``solvers.nnls``'s reparametrized path) reuses one program.
+Only the number of record points, rounded up to a power of two, is compiled into the
+loop: the iteration cap, the tolerance, the record iterations and the stagnation window are
+arguments, so a sweep over them (or the growing chunks of ``solvers.nnls``'s reparametrized
+path) reuses one program. A model's initialization-only fields (``loop_model()``, e.g.
+Hadamard's ``init_scale``) are not part of the key either.
 
 A policy with ``returns_state = True`` has its final state returned as ``pstate``
 (e.g. :class:`~overparam.dynamics.flow.Flow` with ``stop_loss``: the threshold's crossing
@@ -49,8 +51,9 @@ ROLLBACK_FIELDS = ("params", "it", "x", "loss", "best", "best_it", "eta")
 
 @dataclass(frozen=True)
 class DriverConfig:
-    """Settings of a run. Only ``len(record_iters)`` is part of the compilation key (it
-    sets the trace's shape); the values travel to the compiled loop as arguments.
+    """Settings of a run. Only ``len(record_iters)`` (rounded up to a power of two) is
+    part of the compilation key (it sets the trace's shape); the values travel to the
+    compiled loop as arguments.
 
     ``stagnation_window``: the fewest steps without a new best loss that count as
     stagnation (see :func:`stalled`); None never stops on stagnation (a caller that runs
@@ -150,11 +153,22 @@ def make_config(max_iter: int, tol: float, record: Any,
     return DriverConfig(max_iter, tol, record_points(max_iter, record), stagnation_window)
 
 
+def _record_slots(cfg: DriverConfig) -> int:
+    """Record points the compiled loop has room for: ``len(cfg.record_iters)`` rounded up
+    to a power of two (at least 4), so that record counts of one bucket (e.g.
+    ``record=40`` and ``record=60``: 41 and 61 points, 64 slots) share one program; before, every count compiled the
+    loop anew (~1 s at 12 x 30). The spare slots repeat ``max_iter``, which a run never
+    passes: they stay unwritten (``iters`` -1) and ``to_result`` drops them."""
+    return max(4, 1 << (len(cfg.record_iters) - 1).bit_length())
+
+
 def _controls(cfg: DriverConfig) -> tuple[jax.Array, ...]:
     """The run-time values of ``cfg`` (arguments of the compiled loop, not constants)."""
     window = _NO_STAGNATION if cfg.stagnation_window is None else cfg.stagnation_window
-    return (jnp.int64(cfg.max_iter), jnp.float64(cfg.tol),
-            jnp.asarray(cfg.record_iters, dtype=jnp.int64), jnp.int64(window))
+    rec = np.full(_record_slots(cfg), cfg.max_iter, dtype=np.int64)
+    rec[:len(cfg.record_iters)] = cfg.record_iters
+    return (jnp.int64(cfg.max_iter), jnp.float64(cfg.tol), jnp.asarray(rec),
+            jnp.int64(window))
 
 
 def _dense_forward(matrix: jax.Array, x: jax.Array) -> jax.Array:
@@ -385,12 +399,19 @@ _BUILD_LOCK = threading.Lock()
 def _program(model: Any, policy: Any, forward: Callable, cfg: DriverConfig,
              metrics: tuple, batched: bool | str) -> tuple[Callable, tuple[str, ...]]:
     """The compiled loop, called as ``fn(data, y, params0, opnorm2, metric_data,
-    policy_values, _controls(cfg))``; cached on everything but ``cfg``'s values."""
+    policy_values, _controls(cfg))``; cached on everything but ``cfg``'s values (and the
+    model's initialization-only fields, when it has ``loop_model()``)."""
+    # a model may name the fields its loop reads (``loop_model()``: the model with its
+    # initialization-only fields fixed, e.g. Hadamard's init_scale); params0 comes from
+    # the caller's model, so only the compilation key changes
+    loop_model = getattr(model, "loop_model", None)
+    if callable(loop_model):
+        model = loop_model()
     # lru_cache does not stop two threads of run_in_chunks from building the same program
     # at once (two jitted functions, each compiled); building is cheap, so it runs under a
     # lock, and jit compiles the one shared function once
     with _BUILD_LOCK:
-        return _build(model, policy, forward, len(cfg.record_iters), metrics, batched)
+        return _build(model, policy, forward, _record_slots(cfg), metrics, batched)
 
 
 # |y| beyond these squares out of float64 in the loss 0.5 ||A x - y||^2 (its relative
