@@ -198,3 +198,34 @@ def test_fit_transform_does_not_drop_fit_params():
     with pytest.raises(TypeError, match="sample_weight"):
         est.fit_transform(X, sample_weight=np.ones(6))
     np.testing.assert_array_equal(est.fit_transform(X), est.fit(X).transform(X))
+
+
+@pytest.mark.parametrize("s", [1e-200, 1e-141, 1e141, 1e200])
+def test_out_of_range_scale_is_refused_in_terms_of_X_and_keeps_previous_fit(s):
+    # dmf_gd's refusal spoke of "y" and of rescaling "y": an estimator user passed only X
+    est = DeepMatrixCompletion(max_iter=50, record=4).fit(np.array([[1.0, np.nan],
+                                                                     [2.0, 3.0]]))
+    before = est.completed_.copy()
+    X = np.array([[1.0, np.nan, 2.0], [np.nan, 3.0, 1.0]]) * s
+    with pytest.raises(ValueError, match="observed entries of X reach magnitude"):
+        est.fit(X)
+    assert est.n_features_in_ == 2
+    np.testing.assert_array_equal(est.completed_, before)
+
+
+def test_rescaling_advice_holds_and_rank_one_closed_form():
+    # the refusal's advice: the fit of X at init_scale a is s times that of X / s at
+    # init_scale a / s; and one missing entry of a rank-one matrix has the closed form
+    # M[i, j] = M[i, k] M[l, j] / M[l, k]
+    rng = np.random.default_rng(3)
+    u, v = rng.standard_normal(7), rng.standard_normal(5)
+    M = np.outer(u, v)
+    X = M.copy()
+    X[2, 3] = np.nan
+    kw = dict(max_iter=3000, record=4, tol=1e-12)
+    unit = DeepMatrixCompletion(init_scale=1e-3, **kw).fit(X)
+    assert unit.transform(X)[2, 3] == pytest.approx(M[2, 0] * M[1, 3] / M[1, 0], rel=1e-4)
+    for s in (1e-120, 1e120):
+        scaled = DeepMatrixCompletion(init_scale=1e-3 * s, **kw).fit(X * s)
+        np.testing.assert_allclose(scaled.completed_ / s, unit.completed_, rtol=1e-9,
+                                   atol=1e-12 * np.abs(M).max())

@@ -27,9 +27,10 @@ def planted(n=100, m=40, s=4, nonneg=False, seed=0):
 
 # ------------------------------------------------------------------ scikit-learn checks
 # All checks apply. Where no interpolant exists (most of the common test data is
-# overdetermined and noisy) fit warns ConvergenceWarning and returns the least-squares
-# limit, which meets check_regressors_train's R^2 threshold (the non-negative model's
-# need not: its ``poor_score`` tag waives it).
+# overdetermined and noisy) fit warns ConvergenceWarning and returns the flow's limit, a
+# least-squares (non-negative: NNLS) fit, which meets check_regressors_train's R^2
+# threshold (no ``poor_score`` tag: the non-negative depth-3 fit failed it while coef_ was
+# the dual iteration's last point).
 @parametrize_with_checks([HadamardRegressor(), HadamardRegressor(nonneg=True, depth=3)])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_sklearn_compatible(estimator, check):
@@ -395,3 +396,104 @@ def test_solver_error_after_validation_keeps_previous_fit(monkeypatch):
     assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "feature_names_in_")
     with pytest.raises(NotFittedError):
         fresh.predict(X)
+
+
+def _signed_flow_limit(X, y, depth, a):
+    """Independent oracle: the gradient flow of 0.5 ||X (u^L - v^L) - y||^2 from
+    u = v = a, integrated by SciPy to t = 1e4 (depth 2 in the mirror coordinate z with
+    x = 2 a^2 sinh(z))."""
+    from scipy.integrate import solve_ivp
+
+    n = X.shape[1]
+    if depth == 2:
+        sol = solve_ivp(lambda t, z: -4.0 * X.T @ (X @ (2 * a * a * np.sinh(z)) - y),
+                        (0.0, 1e4), np.zeros(n), method="LSODA", rtol=1e-11, atol=1e-12)
+        return 2 * a * a * np.sinh(sol.y[:, -1])
+
+    def rhs(t, uv):
+        u, v = uv[:n], uv[n:]
+        g = X.T @ (X @ (u**depth - v**depth) - y)
+        return np.concatenate([-depth * u ** (depth - 1) * g, depth * v ** (depth - 1) * g])
+
+    sol = solve_ivp(rhs, (0.0, 1e4), np.full(2 * n, a), method="LSODA", rtol=1e-11,
+                    atol=1e-14)
+    u, v = sol.y[:n, -1], sol.y[n:, -1]
+    return u**depth - v**depth
+
+
+@pytest.mark.parametrize("depth, a", [(2, 0.1), (3, 0.3)])
+def test_no_interpolant_with_rank_deficient_X_returns_the_flow_limit(depth, a):
+    # centered columns (what StandardScaler does) make X rank deficient and put a y of
+    # nonzero mean outside its range: the dual Newton iteration then has no minimizer and
+    # coef_ was its last point, ||X coef - y|| = 1.2e6 against a least-squares residual
+    # 0.96 (R^2 = -1.9e10 in a StandardScaler pipeline). The flow still converges: to the
+    # limit for the projection of y onto range(X).
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((6, 12))
+    X -= X.mean(axis=0)
+    y = rng.standard_normal(6)
+    with pytest.warns(ConvergenceWarning, match="infeasible"):
+        reg = HadamardRegressor(depth=depth, init_scale=a).fit(X, y)
+    assert reg.result_.status is Status.INFEASIBLE
+    np.testing.assert_allclose(reg.coef_, _signed_flow_limit(X, y, depth, a), atol=1e-8)
+    ls = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.linalg.norm(X @ reg.coef_ - y) == pytest.approx(np.linalg.norm(X @ ls - y),
+                                                              rel=1e-10)
+
+
+def test_standard_scaler_pipeline_without_interpolant_scores_like_least_squares():
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 50))
+    coef = np.zeros(50)
+    coef[[1, 7]] = [1.0, -2.0]
+    y = X @ coef
+    Xs = StandardScaler().fit_transform(X)
+    ls_r2 = 1.0 - np.sum((Xs @ np.linalg.lstsq(Xs, y, rcond=None)[0] - y) ** 2) / np.sum(
+        (y - y.mean()) ** 2)
+    for depth in (2, 3):
+        pipe = make_pipeline(StandardScaler(), HadamardRegressor(depth=depth,
+                                                                 init_scale=1e-5))
+        with pytest.warns(ConvergenceWarning, match="infeasible"):
+            pipe.fit(X, y)
+        assert pipe.score(X, y) == pytest.approx(ls_r2, abs=1e-9)  # was -1.9e10
+
+
+def _nonneg_flow_limit(X, y, depth, a):
+    """Independent oracle: the flow of 0.5 ||X u^L - y||^2 from u = a, by SciPy (depth 2
+    in the mirror coordinate z, x = a^2 exp(z))."""
+    from scipy.integrate import solve_ivp
+
+    n = X.shape[1]
+    if depth == 2:
+        sol = solve_ivp(lambda t, z: -4.0 * X.T @ (X @ (a * a * np.exp(z)) - y),
+                        (0.0, 1e5), np.zeros(n), method="LSODA", rtol=1e-12, atol=1e-12)
+        return a * a * np.exp(sol.y[:, -1])
+    sol = solve_ivp(lambda t, u: -depth * u ** (depth - 1) * (X.T @ (X @ u**depth - y)),
+                    (0.0, 1e5), np.full(n, a), method="LSODA", rtol=1e-12, atol=1e-15)
+    return sol.y[:, -1] ** depth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+@pytest.mark.parametrize("depth, a", [(2, 0.1), (3, 0.3)])
+def test_no_nonneg_solution_returns_the_flow_limit_an_nnls_fit(seed, depth, a):
+    # no x >= 0 solves X x = y: coef_ was the dual Newton iteration's last point, residuals
+    # 4e3 .. 8e14 away from the flow's limit (which is an NNLS fit), overdetermined or not
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(seed)
+    if seed % 2 == 0:  # rank deficient, 6 x 12
+        X = rng.standard_normal((6, 12))
+        X -= X.mean(axis=0)
+        X = np.c_[X[:, :3], 2.0 * X[:, :3], X[:, 6:]]
+        y = rng.standard_normal(6) - np.abs(rng.standard_normal(6))
+    else:  # overdetermined, full column rank
+        X = rng.standard_normal((12, 6))
+        y = rng.standard_normal(12)
+    with pytest.warns(ConvergenceWarning, match="infeasible"):
+        reg = HadamardRegressor(depth=depth, init_scale=a, nonneg=True).fit(X, y)
+    assert reg.result_.status is Status.INFEASIBLE
+    np.testing.assert_allclose(reg.coef_, _nonneg_flow_limit(X, y, depth, a), atol=1e-8)
+    assert np.linalg.norm(X @ reg.coef_ - y) == pytest.approx(
+        np.linalg.norm(X @ nnls(X, y)[0] - y), rel=1e-10)

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core import Result, Status, check_bool
 from ..dynamics.dmf_gd import dmf_gd
+from ..dynamics.driver import _Y_SCALE
 from ..problems import Problem
 from ..problems.matrix import EntryMask
 from .hadamard import _keep_fitted_state_on_error
@@ -72,6 +73,23 @@ def _check_incomplete(est: "DeepMatrixCompletion", X: Any) -> tuple[np.ndarray, 
         raise ValueError(f"column(s) {empty_cols[:10].tolist()} of X have no observed entry: "
                          "nothing can be inferred about them; drop them first")
     return arr, observed
+
+
+def _check_scale(values: np.ndarray) -> None:
+    """Refuse observed entries whose squares leave float64, in terms of ``X``.
+
+    ``dmf_gd`` refuses them too, but speaks of ``y`` (its measurements), which an
+    estimator user never passed. The fit is equivariant under ``X -> s X`` with
+    ``init_scale -> s init_scale`` (``scale="end_to_end"``), which is how to rescale.
+    """
+    top = float(np.max(np.abs(values), initial=0.0))
+    lo, hi = _Y_SCALE
+    if top > 0 and not lo <= top <= hi:
+        raise ValueError(
+            f"the observed entries of X reach magnitude {top:.1e}: the squared loss under- "
+            f"or overflows in float64 (supported: {lo:.0e} to {hi:.0e}); fit X / s for a "
+            "scale s ~ max|X| and multiply the completion by s (with scale='end_to_end', "
+            "fitting X at init_scale a is fitting X / s at init_scale a / s)")
 
 
 # the run failed: its iterate is not a fit. MAX_ITER is not among them: ending by the
@@ -178,6 +196,7 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             rows, cols = np.nonzero(observed)
             op = EntryMask(arr.shape[0], arr.shape[1], rows, cols)
             values = arr.reshape(-1)[op.flat_index]
+            _check_scale(values)
             problem = Problem(op, values, info=dict(matrix_shape=arr.shape))
             res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths,
                                  init=self.init, init_scale=self.init_scale, scale=self.scale,
