@@ -277,3 +277,51 @@ def test_threshold_tol_refuses_non_finite_targets():
         threshold_tol(np.array([1.0 + 1j, 1.0]), 1e-3)
     # y = 0: the absolute residual (unchanged)
     assert threshold_tol(np.zeros(3), 1e-3) == np.sqrt(2e-3)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "linear_operator"])
+def test_sparse_and_linear_operator_inputs_match_the_dense_call(reg, kind):
+    """A scipy.sparse matrix or a LinearOperator runs through host callbacks, which have
+    no second-order rule: the sharpness (at the stop, and along the run) failed with
+    "Pure callbacks do not support JVP" after the whole run. Now the same numbers as the
+    dense call (the operator is materialized for the sharpness only)."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import aslinearoperator
+
+    A, y = np.asarray(reg.A.to_dense()), np.asarray(reg.y)
+    A_in = sp.csr_matrix(A) if kind == "sparse" else aslinearoperator(A)
+    kw = dict(model="uv", init_scale=0.7, step=0.05, loss_threshold=1e-3, max_iter=5000,
+              sharpness_every=25)
+    ref = diagonal_gd(A, y, **kw)
+    res = diagonal_gd(A_in, y, **kw)
+    assert res.success and res.n_iter == ref.n_iter
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.info["sharpness"], ref.info["sharpness"], rtol=1e-10)
+    np.testing.assert_allclose(res.trace["sharpness"], ref.trace["sharpness"], rtol=1e-10)
+    assert ref.info["sharpness"] > 0
+    if kind == "sparse":                                   # inputs untouched
+        np.testing.assert_array_equal(A_in.toarray(), A)
+
+
+def test_init_scale_sweep_shares_one_compiled_sharpness(reg):
+    """The sharpness is a function of the signal only, but was compiled for every init
+    scale (the model, init scale included, keyed its cache): a sweep over init_scale
+    recompiled it at every scale (and the loop too for x = u * v)."""
+    from overparam.dynamics import driver, eos
+
+    kw = dict(model="uv", step=0.05, loss_threshold=1e-2, max_iter=5000)
+    diagonal_gd(reg, init_scale=0.9, **kw)
+    before = eos._jitted.cache_info().misses
+    for a in (0.6, 0.8):
+        res = diagonal_gd(reg, init_scale=a, **kw)
+        assert res.success and res.info["init_scale"] == a
+    assert eos._jitted.cache_info().misses == before
+    # the result is that of a model with this init scale (not the loop model's 1.0)
+    first = diagonal_gd(reg, init_scale=0.6, max_iter=1, loss_threshold=None, tol=1e-300,
+                        model="uv", step=0.05)
+    g = reg.A.to_dense().T @ (reg.A.to_dense() @ np.zeros(40) - reg.y)
+    np.testing.assert_allclose(first.info["params"]["v"], -0.05 * 0.6 * g, rtol=1e-12)
+    if hasattr(driver, "_build"):                          # the loop's program cache
+        n = driver._build.cache_info().misses
+        diagonal_gd(reg, init_scale=0.45, **kw)
+        assert driver._build.cache_info().misses == n

@@ -721,3 +721,32 @@ def test_irls_is_equivariant_in_the_scale_of_the_operator(k):
     assert r.status is Status.CONVERGED and r.n_iter == base.n_iter
     X = np.ldexp(np.asarray(r.x), k)
     assert np.max(np.abs(X - base.x)) <= 1e-12 * np.max(np.abs(base.x))
+
+
+@pytest.mark.parametrize("weights", ["simirls", "matrixirls"])
+def test_weighted_step_meets_the_constraint_with_ill_conditioned_weights(weights):
+    """With ``m = n1 n2`` measurements the constraint alone fixes the step,
+    ``Z = Phi^-1 y``, whatever the weights: an exact oracle. With eps = delta = 1e-8 and
+    an iterate of column scales 1..1e-12 the Cholesky-only step missed it by 1e-3 to 20
+    (relative) or raised SingularSystemError; the QR fallback (``ls_solver="auto"``, as in
+    irls_lrrs) meets it to 2e-7 (80-digit references agreed to 1e-8 for m < n1 n2)."""
+    worst = 0.0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for n1, n2 in ((2, 2), (3, 2), (2, 3)):
+            A = rng.standard_normal((n1 * n2, n1 * n2))
+            y = rng.standard_normal(n1 * n2)
+            X = rng.standard_normal((n1, n2)) * np.logspace(0, -12, n2)
+            Z = lrrs_weighted_ls(A, y, X, 1e-8, 1e-8, weights=weights, shape=(n1, n2))
+            truth = np.linalg.solve(A, y).reshape(n1, n2)
+            worst = max(worst, np.linalg.norm(Z - truth) / np.linalg.norm(truth))
+    assert worst < 1e-6
+    # the single paths stay available; a well-conditioned step is the Cholesky one
+    p = lrrs_problem(6, 4, 1, 3, oversampling=2.0, seed=0)
+    X = np.random.default_rng(1).standard_normal((6, 4))
+    chol = lrrs_weighted_ls(p, None, X, 0.3, 0.2, ls_solver="cholesky")
+    np.testing.assert_array_equal(lrrs_weighted_ls(p, None, X, 0.3, 0.2), chol)
+    np.testing.assert_allclose(lrrs_weighted_ls(p, None, X, 0.3, 0.2, ls_solver="qr"), chol,
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="ls_solver"):
+        lrrs_weighted_ls(p, None, X, 0.3, 0.2, ls_solver="lu")

@@ -328,3 +328,41 @@ def test_the_limit_checks_its_nonneg_flag():
         with pytest.raises(TypeError, match="nonneg must be a bool"):
             overparam.hadamard_limit(p, nonneg=bad)
     assert overparam.hadamard_limit(p, nonneg=np.bool_(True)).info["nonneg"] is True
+
+
+@pytest.mark.parametrize("model", [WeightNormDiagonal(depth=3, init_scale=0.4, variant="factor",
+                                                      renormalize=False, radius_scale=7.0),
+                                   DiagonalUV(init_scale=0.3)])
+def test_loop_model_fixes_only_the_init_scale(model):
+    """The driver keys its compiled loop on ``loop_model()``: the same signal, projection
+    and Hessian bound (so the same program serves every init scale; before, each scale
+    compiled its own), only ``init`` differs."""
+    lm = model.loop_model()
+    assert lm.init_scale == 1.0 and lm.loop_model() is lm
+    assert type(model)(**{**model.__dict__, "init_scale": 0.9}).loop_model() == lm
+    p = jax.tree_util.tree_map(lambda a: a + 0.1, model.init(None, 5))
+    g = jnp.linspace(-1.0, 1.0, 5)
+    np.testing.assert_array_equal(lm.signal(p), model.signal(p))
+    np.testing.assert_array_equal(lm.hessian_bound(p, g, 2.5), model.hessian_bound(p, g, 2.5))
+    for a, b in zip(jax.tree_util.tree_leaves(lm.project(p)),
+                    jax.tree_util.tree_leaves(model.project(p))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_wn_gd_init_scale_sweep_compiles_once():
+    """wn_gd at several init scales reuses one compiled loop (init_scale only sets the
+    start point) and still starts each run from its own scale."""
+    from overparam.dynamics import driver
+
+    p = sparse_recovery(12, 6, 1, seed=0)
+    wn_gd(p, init_scale=0.5, max_iter=1, tol=1e-300, record=None)
+    n = driver._build.cache_info().misses
+    for a in (0.3, 0.7):
+        res = wn_gd(p, init_scale=a, max_iter=1, tol=1e-300, record=None)
+        assert driver._build.cache_info().misses == n
+        assert res.info["init_scale"] == a
+        ref = wn_gd(p, init_scale=a, max_iter=1, tol=1e-300, record=None)
+        np.testing.assert_array_equal(res.x, ref.x)
+    # one step from u = v = a: x = u^2 - v^2 moved away from 0 by an a-dependent amount
+    x1 = [wn_gd(p, init_scale=a, max_iter=1, tol=1e-300, step=0.01).x for a in (0.3, 0.7)]
+    assert not np.allclose(x1[0], x1[1])

@@ -76,10 +76,68 @@ class LossSharpness:
         return _sharpness(self.loss_fn(data, y), params, k=self.k)
 
 
+class _MaterializedForward:
+    """``forward(data, x) = A x`` with ``A`` materialized once (``data`` unused), for an
+    operator whose JAX map has no second-order rule (host callbacks:
+    ``LinearOperatorAdapter``, i.e. scipy.sparse matrices and ``LinearOperator``s).
+    Hashed by the operator's identity, like the driver's closed-over forward."""
+
+    def __init__(self, op: Operator):
+        self.op = op
+        try:
+            self.matrix = jnp.asarray(np.asarray(op.to_dense(), dtype=np.float64))
+        except MemoryError as err:
+            raise ValueError(
+                f"the sharpness needs second derivatives of the loss, which the host "
+                f"callbacks of {type(op).__name__} do not have, and the operator is too "
+                f"large to materialize for it ({err}): pass a dense array") from None
+
+    def __call__(self, data: Any, x: jax.Array) -> jax.Array:
+        return self.matrix @ x
+
+    def __hash__(self) -> int:
+        return id(self.op)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _MaterializedForward) and other.op is self.op
+
+
+def _twice_differentiable(forward: Any, data: Any, n: int) -> bool:
+    """Whether the Hessian-vector products of the sharpness (JVP of the gradient of
+    ``0.5 ||forward(data, x)||^2``) can be formed (traced only, nothing is run)."""
+    x = jax.ShapeDtypeStruct((n,), jnp.float64)
+
+    def hvp(v):
+        grad = jax.grad(lambda z: 0.5 * jnp.sum(forward(data, z) ** 2))
+        return jax.jvp(grad, (v,), (v,))
+
+    try:
+        jax.eval_shape(hvp, x)
+    except Exception:  # noqa: BLE001 (JAX raises ValueError or TypeError by version)
+        return False
+    return True
+
+
+def _loop_model(model: Any) -> Any:
+    """The model with its initialization-only fields fixed (``loop_model()``, as the
+    driver keys its compiled loop): the loss depends on ``signal`` only, so a sweep over
+    the init scale shares one compiled sharpness (before: one per scale)."""
+    loop_model = getattr(model, "loop_model", None)
+    return loop_model() if callable(loop_model) else model
+
+
 def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpness:
-    """The sharpness metric of ``model`` on the operator ``op`` (for ``metrics=``)."""
-    forward, _ = operator_data(op)
-    return LossSharpness(model, forward, check_int(k, "k", minimum=1))
+    """The sharpness metric of ``model`` on the operator ``op`` (for ``metrics=``).
+
+    An operator without second-order JAX rules (a scipy.sparse matrix or a SciPy
+    ``LinearOperator``, run through host callbacks) is materialized for it: its
+    Hessian-vector products failed with "Pure callbacks do not support JVP" (after the
+    whole run, for the sharpness at the stop)."""
+    k = check_int(k, "k", minimum=1)
+    forward, data = operator_data(op)
+    if not op.is_dense and not _twice_differentiable(forward, data, op.shape[1]):
+        forward = _MaterializedForward(op)
+    return LossSharpness(_loop_model(model), forward, k)
 
 
 def parameter_norms(params: Any) -> tuple[float, float]:
@@ -100,8 +158,9 @@ def _jitted(metric: LossSharpness) -> Any:
     return jax.jit(metric.__call__)
 
 
-def _final_sharpness(model, problem, params, k) -> float:
-    metric = loss_sharpness_metric(model, problem.A, k)
+def _final_sharpness(model, problem, params, k, metric=None) -> float:
+    if metric is None:
+        metric = loss_sharpness_metric(model, problem.A, k)
     _, data = operator_data(problem.A)
     p = jax.tree_util.tree_map(jnp.asarray, params)
     return float(_jitted(metric)(p, data, jnp.asarray(problem.y)))
@@ -120,7 +179,9 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
         tol = threshold_tol(problem.y, loss_threshold)
     # at the edge of stability the loss is not monotone: no stagnation stop
     cfg = make_config(max_iter, tol, _record(max_iter, every), stagnation_window=None)
-    metrics = (("sharpness", loss_sharpness_metric(model, problem.A, k)),) if every else ()
+    # built before the run: an operator that cannot give the sharpness fails here
+    metric = loss_sharpness_metric(model, problem.A, k)
+    metrics = (("sharpness", metric),) if every else ()
     policy = as_policy(step)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
                                   metrics=metrics, params0=params0)
@@ -129,7 +190,7 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
                                            loss_threshold=loss_threshold, **extra))
     params = res.info["params"]
     l1, l2 = parameter_norms(params)
-    s_final = _final_sharpness(model, problem, params, k)
+    s_final = _final_sharpness(model, problem, params, k, metric)
     res.info.update(sharpness=s_final, param_l1=l1, param_l2=l2,
                     two_over_eta=(2.0 / eta if eta else float("nan")),
                     train_loss=float(res.fun))

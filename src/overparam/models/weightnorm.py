@@ -71,6 +71,14 @@ class DiagonalUV:
     def __post_init__(self) -> None:
         object.__setattr__(self, "init_scale", check_positive(self.init_scale, "init_scale"))
 
+    def loop_model(self) -> "DiagonalUV":
+        """This model with its initialization-only field fixed (``init_scale = 1``): the
+        driver's compiled loop (and the sharpness) read only ``signal``, ``project`` and
+        ``hessian_bound``, never ``init_scale``, so keyed on this model a sweep over the
+        init scale compiles once (before: the loop and the sharpness anew at every
+        scale)."""
+        return self if self.init_scale == 1.0 else DiagonalUV(1.0)
+
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """``u = init_scale``, ``v = 0`` (``key`` unused)."""
         return {"u": jnp.full((n,), self.init_scale, dtype=jnp.float64),
@@ -161,6 +169,15 @@ class WeightNormDiagonal:
         object.__setattr__(self, "renormalize", check_bool(self.renormalize, "renormalize"))
 
     # -- the parametrization contract ---------------------------------------------------
+    def loop_model(self) -> "WeightNormDiagonal":
+        """This model with its initialization-only field fixed (``init_scale = 1``; the
+        driver compiles its loop for this model, which reads ``signal``, ``project`` and
+        ``hessian_bound`` only): a sweep over the init scale compiles the loop once."""
+        if self.init_scale == 1.0:
+            return self
+        return WeightNormDiagonal(self.depth, 1.0, self.variant, self.renormalize,
+                                  self.radius_scale)
+
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Polar coordinates of ``u = v = init_scale * 1`` (``key`` unused)."""
         a = self.init_scale / np.sqrt(self.radius_scale)
