@@ -1198,3 +1198,123 @@ def test_eigen_baselines_refuse_bad_tolerances_and_iteration_counts():
     assert res.info["iterations"] == [1, 1]
     np.testing.assert_allclose(eigsh_truncated(D, 2, 4, tol=0.0).info["eigenvalues"],
                                [1.0, 0.5], rtol=1e-12)
+
+
+# -- input types, determinism -----------------------------------------------------------------
+
+class _RowArray:
+    """A minimal array of another library: shape, __array__, slicing, rows on iteration."""
+
+    def __init__(self, a):
+        self._a = np.asarray(a)
+        self.shape = self._a.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return self._a if dtype is None else self._a.astype(dtype)
+
+    def __getitem__(self, key):
+        return _RowArray(self._a[key])
+
+    def __iter__(self):
+        return iter(self._a)
+
+    def __len__(self):
+        return len(self._a)
+
+
+def test_array_likes_of_other_libraries_are_sketched_as_matrices(small):
+    # iterating one yields its rows: it was read as a stream of entries, a misleading
+    # "stream chunk" error for pandas/JAX, and a 3 x 3 matrix sketched as the entries
+    # (i, j, v) of its rows without a word
+    A, M = small
+    D = A.to_dense()
+    ref = ms.sketch(D, matrix=M).B
+    np.testing.assert_array_equal(ms.sketch(_RowArray(D), matrix=M).B, ref)
+    T = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    M3 = ms.PrimeMatrix(3, np.array([2, 3]))
+    np.testing.assert_array_equal(ms.sketch(_RowArray(T), matrix=M3).B,
+                                  ms.sketch(T, matrix=M3).B)
+    pd = pytest.importorskip("pandas")
+    # rows by position: a frame whose index labels are permuted is still D
+    frame = pd.DataFrame(D, index=np.random.default_rng(0).permutation(500))
+    np.testing.assert_array_equal(ms.sketch(frame, matrix=M, block_rows=7).B, ref)
+    res = ms.sparse_top_eigenvectors(pd.DataFrame(D), rank=3, sparsity=6, matrix=M,
+                                     truth=A)
+    ref_res = ms.sparse_top_eigenvectors(D, rank=3, sparsity=6, matrix=M, truth=A)
+    np.testing.assert_array_equal(res.x, ref_res.x)
+    with pytest.raises(ValueError, match="square"):
+        ms.sketch(_RowArray(np.zeros((3, 4))), matrix=M3)
+
+
+def test_dask_sums_partial_sketches_in_shard_order(tmp_path, monkeypatch):
+    # in completion order the float sums changed from run to run (3 runs: 3 different
+    # sketches); summed in the shards' order, the sketch is the serial one bit for bit
+    pytest.importorskip("dask.distributed")
+    import importlib
+    import time
+
+    from dask.distributed import LocalCluster
+
+    sk_mod = importlib.import_module("overparam.mamstar.sketch")
+
+    rng = np.random.default_rng(1)
+    n, k = 300, 4000
+    i, j = rng.integers(0, n, k), rng.integers(0, n, k)
+    v = rng.standard_normal(k) * 10.0 ** rng.uniform(-8, 8, k)
+    I, J, V = np.r_[i, j], np.r_[j, i], np.r_[v, v]
+    for c, part in enumerate(np.array_split(rng.permutation(I.size), 4)):
+        np.savez(tmp_path / f"s{c}.npz", row=I[part], col=J[part], value=V[part])
+    M = ms.PrimeMatrix(n, np.array([11, 13, 17, 19]))
+    serial = ms.sketch_shards(tmp_path, M, progress=False, bits=2)
+    orig = sk_mod._shard_partial
+
+    def first_last(path, *args):  # the first shard finishes last
+        if path.endswith("s0.npz"):
+            time.sleep(1.0)
+        return orig(path, *args)
+
+    monkeypatch.setattr(sk_mod, "_shard_partial", first_last)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        ck = tmp_path / "ck"
+        sk = ms.sketch_shards(tmp_path, M, executor="dask", address=cluster.scheduler_address,
+                              progress=False, bits=2, checkpoint=ck)
+    np.testing.assert_array_equal(sk.C, serial.C)
+    np.testing.assert_array_equal(sk.Y, serial.Y)
+    assert ms.Sketch.load(ck / "mamstar-state.npz").info["meta"]["done"] == [
+        str((tmp_path / f"s{c}.npz").resolve()) for c in range(4)]
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself
+def test_eigen_baselines_take_matrices_of_other_libraries():
+    # pandas/JAX/nested lists: aslinearoperator's "type not understood"; np.matrix: the
+    # symmetry check failed on matrix.max(initial=)
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    D = sparse_eigen_problem(60, 2, 4, seed=1).to_dense()
+    sources = [np.matrix(D), D.tolist(), _RowArray(D)]
+    pd = pytest.importorskip("pandas")
+    sources.append(pd.DataFrame(D))
+    for f in (eigsh_truncated, truncated_power):
+        ref = f(D, 2, 4)
+        for src in sources:
+            res = f(src, 2, 4)
+            np.testing.assert_array_equal(res.info["indices"], ref.info["indices"])
+            np.testing.assert_allclose(res.x, ref.x, rtol=1e-12, atol=1e-14)
+
+
+def test_top_eigenpairs_of_a_sketch_given_as_another_array_type(small):
+    # JAX/pandas/list/scipy sparse B: "type not understood", "no attribute 'dtype'",
+    # "no attribute 'shape'", "setting an array element with a sequence"
+    A, M = small
+    B = ms.sketch(A, matrix=M).B
+    lam, U = ms.top_eigenpairs(B, 3)
+    pd = pytest.importorskip("pandas")
+    for src in (sp.csr_array(B), B.tolist(), _RowArray(B), pd.DataFrame(B)):
+        lam2, U2 = ms.top_eigenpairs(src, 3)
+        np.testing.assert_allclose(lam2, lam, rtol=1e-12)
+        np.testing.assert_allclose(U2, U, atol=1e-10)
+    with pytest.raises(ValueError, match="square"):
+        ms.top_eigenpairs(B[:, :-1], 1)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        ms.top_eigenpairs(np.where(B == B.max(), np.nan, B), 1)

@@ -382,3 +382,63 @@ def test_a_log_rate_axis_and_a_phase_of_one_axis():
     assert plots.curve(df, "m", "recovered", theory=False).axes[0].get_ylim() == (-0.03, 1.03)
     with pytest.raises(ValueError, match="x and y are both 's'"):
         plots.phase(df, "s", "s")
+
+
+def _png_opens(fig) -> np.ndarray:
+    import io
+
+    from matplotlib.image import imread
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=40)
+    buf.seek(0)
+    return imread(buf)
+
+
+def test_a_metric_nan_in_every_row_draws_an_empty_figure_on_linear_axes():
+    # a log axis (automatic for x spanning decades, or asked for) with no finite point
+    # drawn: the figure was returned, and saving it failed with matplotlib's "Data cannot
+    # be log-scaled because all values are <= 0"
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame(dict(label="a", m=[1, 10, 100, 1000] * 2, iter=[1, 2, 4, 8] * 2,
+                           rel_error=np.nan, residual=np.nan, recovered=np.nan))
+    figs = [plots.curve(df, "m", "rel_error"), plots.curve(df, "m", "rel_error", logy=True),
+            plots.curve(df, "m", "recovered", logy=True), plots.trace(df, "residual"),
+            plots.trace(df, "residual", logx=True, logy=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fig in figs:
+            assert _png_opens(fig).shape[2] == 4
+            ax = fig.axes[0]
+            assert ax.get_xscale() == ax.get_yscale() == "linear"
+    # with one finite value the log axes are kept
+    one = df.assign(rel_error=[np.nan] * 7 + [0.5])
+    assert plots.curve(one, "m", "rel_error").axes[0].get_xscale() == "log"
+    assert plt.get_fignums() == []
+
+
+def test_a_trace_of_iteration_0_alone_is_drawn_on_a_linear_axis():
+    # the default log axis dropped iteration 0: nothing was left, and saving failed
+    tr = pd.DataFrame(dict(label=["a", "b"], iter=0, residual=[1.0, 2.0]))
+    fig = plots.trace(tr, "residual")
+    assert _png_opens(fig).ndim == 3
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear"
+    assert [ln.get_ydata().tolist() for ln in ax.get_lines()] == [[1.0], [2.0]]
+
+
+def test_every_format_is_written_to_a_new_folder_with_spaces(folder, tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+
+    out = tmp_path / "new parent" / "plots here"
+    files = plots.plot(folder, "curve", out=out, formats=("png", "pdf", "svg"), x="m",
+                       name="a curve")
+    assert [f.name for f in files] == ["a curve.png", "a curve.pdf", "a curve.svg"]
+    assert imread(files[0]).shape[2] == 4
+    assert files[1].read_bytes()[:5] == b"%PDF-"
+    assert b"<svg" in files[2].read_bytes()[:1000]
+    assert plt.get_fignums() == []

@@ -346,3 +346,25 @@ def test_make_graph_refuses_a_non_finite_or_non_positive_degree(kind, degree):
         make_graph(kind, 50, degree=degree)
     A = make_graph(kind, 50, degree=8.0)
     assert A.shape == (50, 50) and A.nnz < 50 * 49
+
+
+def test_forward_and_accuracy_of_weights_from_another_library_are_float64():
+    # JAX weights: forward returned a JAX float32 array and accuracy a float32 mean
+    # (0.15000000596 for 0.15)
+    jnp = pytest.importorskip("jax.numpy")
+    from overparam.quantize import accuracy, forward
+
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((8, 6)), rng.standard_normal(6)),
+              (rng.standard_normal((6, 3)), rng.standard_normal(3))]
+    X, y = rng.standard_normal((20, 8)), rng.integers(0, 3, 20)
+    ref = forward(params, X)
+    for P in ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params],
+              [(W.tolist(), b.tolist()) for W, b in params]):
+        out = forward(P, X)
+        assert type(out) is np.ndarray and out.dtype == np.float64
+        np.testing.assert_allclose(out, ref, rtol=1e-6)  # JAX's float32 weights
+        assert type(accuracy(P, X, y)) is float
+        assert accuracy(P, X, y) == accuracy(params, X, y)
+    with pytest.raises(ValueError, match="inputs, the previous layer"):
+        forward([params[0], params[0]], X)

@@ -27,6 +27,17 @@ from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors
 __all__ = ["eigsh_truncated", "truncated_power"]
 
 
+def _explicit(A: Any) -> Any:
+    """``A`` with another library's matrix (pandas, JAX, ``np.matrix``, a nested list) as
+    a plain ndarray: aslinearoperator refused those with "type not understood", and
+    ``np.matrix`` failed in the symmetry check (``max(initial=)``)."""
+    if isinstance(A, (FactoredMatrix, LinearOperator)) or sp.issparse(A):
+        return A
+    if isinstance(A, (list, tuple)) or hasattr(A, "__array__"):
+        return np.asarray(A)
+    return A
+
+
 def _operator(A: Any) -> tuple[LinearOperator, FactoredMatrix | None]:
     if isinstance(A, FactoredMatrix):
         return A.aslinearoperator(), A
@@ -185,6 +196,7 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     Result
     """
     t0 = time.perf_counter()
+    A = _explicit(A)
     op, truth, n, rank, s = _setup(A, rank, sparsity, truth)
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, got {which!r}")
@@ -226,6 +238,7 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
         ``status`` MAX_ITER when some vector did not converge; ``info["iterations"]``.
     """
     t0 = time.perf_counter()
+    A = _explicit(A)
     op, truth, n, rank, s = _setup(A, rank, sparsity, truth)
     fac = A if isinstance(A, FactoredMatrix) else None
     if rank > n:

@@ -71,8 +71,9 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
           ``.parquet`` COO, see :func:`~overparam.mamstar.read_shard`);
         * a factored matrix (an object with ``eigenvalues`` and sparse ``vectors``, e.g.
           :class:`~overparam.problems.FactoredMatrix`);
-        * a dense array, memmap or scipy sparse matrix (read in row blocks; a nested
-          list of numbers is refused as ambiguous: pass ``np.asarray``);
+        * a dense array, memmap or scipy sparse matrix, or another library's array with
+          a ``shape`` and ``__array__`` (JAX, pandas, Dask, ...) (read in row blocks; a
+          nested list of numbers is refused as ambiguous: pass ``np.asarray``);
         * a ``scipy.sparse.linalg.LinearOperator`` (products with columns of ``M^T``);
         * a :class:`Sketch` (returned unchanged).
     n : int, optional
@@ -132,7 +133,7 @@ def _kind(source: Any) -> str:
         return "shards"
     if isinstance(source, LinearOperator):
         return "operator"
-    if sp.issparse(source) or isinstance(source, np.ndarray):
+    if sp.issparse(source) or isinstance(source, np.ndarray) or _array_like(source):
         return "matrix"
     if isinstance(source, (list, tuple)) and source and _numbers(source[0]):
         # [[a, b, c], ...] is a dense matrix's rows or single (i, j, v) entries: guessing
@@ -144,6 +145,13 @@ def _kind(source: Any) -> str:
     if hasattr(source, "__iter__"):
         return "stream"
     raise TypeError(f"cannot sketch a {type(source).__name__}")
+
+
+def _array_like(source: Any) -> bool:
+    """An array of another library (JAX, pandas, Dask, xarray, ...): NumPy-convertible with
+    a shape. Iterating one yields its rows, so it was read as a stream of entries (a
+    misleading "stream chunk" error, or a 3 x 3 matrix sketched as its rows' (i, j, v))."""
+    return hasattr(source, "__array__") and getattr(source, "shape", None) is not None
 
 
 def _numbers(row: Any) -> bool:

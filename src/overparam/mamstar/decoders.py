@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from .matrix import PrimeMatrix
-from .sketch import Sketch
+from .sketch import Sketch, _real
 
 __all__ = ["top_eigenpairs", "median_decode", "oracle_decode", "bittest_candidates",
            "bittest_decode", "refine", "canonical_sign"]
@@ -58,6 +59,14 @@ def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndar
     A zero B is refused (ValueError): every vector is then an eigenvector, so there is
     nothing to decode (and ARPACK would fail on it).
     """
+    # another library's array (JAX, pandas), a list or a scipy sparse B failed with
+    # "type not understood", "no attribute 'dtype'/'shape'" or "setting an array element
+    # with a sequence"
+    B = _real(B.toarray() if sp.issparse(B) else B, "B")
+    if B.ndim != 2 or B.shape[0] != B.shape[1]:
+        raise ValueError(f"B must be a square m x m sketch, got shape {B.shape}")
+    if not np.all(np.isfinite(B)):
+        raise ValueError("B holds NaN or inf")
     m = B.shape[0]
     if which not in ("LM", "LA"):
         raise ValueError(f"which must be 'LM' or 'LA', got {which!r}")

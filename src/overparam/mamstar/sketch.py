@@ -24,7 +24,9 @@ import os
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -573,7 +575,8 @@ def _from_mapping(d: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
                   bits: int | None = None, bit_seed: int = 0, progress: bool | None = False,
                   check: bool = True) -> Sketch:
-    """Sketch a dense array, a NumPy memmap or a scipy sparse matrix in row blocks.
+    """Sketch a dense array, a NumPy memmap, a scipy sparse matrix or another library's
+    2-d array (JAX, pandas, Dask, ...: each row block converted by NumPy) in row blocks.
 
     Dense blocks are folded modulo each prime (O(K) per entry); sparse blocks with few
     entries per row take the entry path (O(K^2) per entry), dense-ish ones the fold.
@@ -593,11 +596,13 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
         block_rows = max(1, min(n, (8 << 20) // max(n, M.m)))
     block_rows = check_int(block_rows, "block_rows", minimum=1)
     bld = _builder(M, "both", bits, bit_seed)
+    # positional row blocks: a pandas frame's [a:b] may go by its index labels
+    rows_of = A.iloc if hasattr(A, "iloc") else A
     bar = _tqdm(progress, total=n, unit="rows", unit_scale=True, desc="MAM* sketch")
     try:
         for a in range(0, n, block_rows):
             b = min(n, a + block_rows)
-            bld.add_rows(np.arange(a, b), A[a:b])
+            bld.add_rows(np.arange(a, b), rows_of[a:b])
             bar.update(b - a)
     finally:
         bar.close()
@@ -812,8 +817,9 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
     executor : {"serial", "dask"}
         ``"dask"`` sketches shards on Dask workers (``address`` of a scheduler, or a
         LocalCluster of ``workers`` processes) and sums the partial sketches in this
-        process, which alone writes the checkpoint (workers need the shard files, not a
-        shared checkpoint folder).
+        process, in the shards' order (so the sketch is bit for bit the serial one), which
+        alone writes the checkpoint (workers need the shard files, not a shared
+        checkpoint folder).
 
     Returns
     -------
@@ -898,7 +904,7 @@ def _shard_files(paths: Any) -> list[str]:
 def _dask_shards(todo: list[str], args: tuple, commit, workers: int,
                  address: str | None) -> None:
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("executor='dask' needs `pip install overparam[dask]`") from exc
     if not todo:
@@ -914,10 +920,22 @@ def _dask_shards(todo: list[str], args: tuple, commit, workers: int,
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = {client.submit(_shard_partial, f, *args, pure=False): f for f in todo}
-        for fut in as_completed(list(futures)):
-            commit(futures[fut], fut.result())
+        # partial sketches are summed in the shards' order, as the serial executor sums
+        # them: in completion order the float sums (and the sketch's last bits) changed
+        # from run to run. At most `ahead` shards are in flight or waiting on workers.
+        ahead = 2 * max(1, sum(client.nthreads().values()))
+        shards = iter(todo)
+        queue: deque = deque()
+        for f in islice(shards, ahead):
+            queue.append((f, client.submit(_shard_partial, f, *args, pure=False)))
+        while queue:
+            f, fut = queue.popleft()
+            part = fut.result()
             fut.release()
+            commit(f, part)
+            nxt = next(shards, None)
+            if nxt is not None:
+                queue.append((nxt, client.submit(_shard_partial, nxt, *args, pure=False)))
     finally:
         client.close()
         if cluster is not None:

@@ -286,10 +286,12 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         if dm is not None:
             ax.axvline(dm, color="k", ls="--", lw=1,
                        label=f"theory $\\delta(s,n)$ = {dm:.1f}")
-    if logx if logx is not None else _auto_log(df[x].to_numpy()):
+    drawn = _any_point(table[x], table["centre"])
+    if drawn and (logx if logx is not None else _auto_log(df[x].to_numpy())):
         ax.set_xscale("log")
     # rates keep a linear 0..1 axis unless asked (their y limits are set below)
-    if logy if logy is not None else (y not in RATES and _auto_log(table["centre"])):
+    if drawn and (logy if logy is not None
+                  else (y not in RATES and _auto_log(table["centre"]))):
         ax.set_yscale("log")
     if y in RATES:
         # (a log axis, asked for, has no room below 0: -0.03 was ignored with a warning)
@@ -386,6 +388,18 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     fig.suptitle(title or _title(df, value, f"{x}, {y}", where))
     _fit_ticks(fig, axes[: len(keys)])
     return fig
+
+
+def _any_point(xs, ys) -> bool:
+    """Whether any point ``(x, y)`` drawn is finite. A log axis of a figure with none (a
+    metric that is NaN in every row) failed only when the figure was saved, with
+    matplotlib's "Data cannot be log-scaled because all values are <= 0": such a figure
+    keeps linear axes (and shows its empty panel)."""
+    ok = np.isfinite(np.asarray(ys, dtype=float))
+    x = _numbers(np.asarray(xs))
+    if x is not None:  # (category names, x = "method", are all drawn)
+        ok &= np.isfinite(x)
+    return bool(ok.any())
 
 
 def _sorted(values) -> list:
@@ -489,9 +503,12 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
         raise ValueError("no traces stored: run the spec with experiment.traces = true")
     df = filter_rows(df, where)
     _check_columns(df, "iter", field, hue)
-    logx = True if logx is None else logx
+    # (by default, a trace of iteration 0 alone, which a log axis cannot show, is drawn on
+    # a linear one: it was an empty figure whose saving failed)
+    logx = bool((df["iter"] > 0).any()) if logx is None else logx
     # iteration 0 has no place on a log axis only: a linear one keeps the initial value
     table = _summary(df[df["iter"] > 0] if logx else df, "iter", field, hue, "median")
+    drawn = _any_point(table["iter"], table["centre"])
     fig, (ax,) = _figure()
     for i, key in enumerate(_hue_order(df, hue)):
         t = _select(table, hue, key)
@@ -502,9 +519,9 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
                         markevery=0.1, **style)
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
-    if logx:
+    if logx and drawn:
         ax.set_xscale("log")
-    if logy if logy is not None else _auto_log(table["centre"].to_numpy()):
+    if drawn and (logy if logy is not None else _auto_log(table["centre"].to_numpy())):
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"{field} (median, quartile band)")
