@@ -384,3 +384,33 @@ def test_an_empty_out_is_refused_not_read_as_the_default(spec, tmp_path, capsys,
     assert main(["plot", "res", "--kind", "curve", "--x", "m", "--out", ""]) == 2
     assert "--out is empty" in capsys.readouterr().err
     assert not (tmp_path / "res" / "plots").exists()
+
+
+def test_a_full_disk_mid_run_exits_2_naming_the_file_and_the_run_resumes(spec, tmp_path,
+                                                                         capsys,
+                                                                         monkeypatch):
+    import errno
+
+    import overparam.experiments.store as store_mod
+
+    real = store_mod.os.fsync
+    calls = []
+
+    def full(fd):  # the manifest and the first part are written, then the disk is full
+        calls.append(fd)
+        if len(calls) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(store_mod.os, "fsync", full)
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    # before: "error: [Errno 28] No space left on device", no file, nothing about the
+    # stored cell, and the partly written part left in FOLDER/parts
+    assert "No space left on device: " in err and str(out / "parts") in err
+    assert "cells finished before the error are stored" in err and "Traceback" not in err
+    assert not list((out / "parts").glob(".*.tmp"))
+    monkeypatch.setattr(store_mod.os, "fsync", real)
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    assert "1 cell(s) computed, 1 already done" in capsys.readouterr().out

@@ -809,3 +809,103 @@ def test_minus_zero_repeats_zero_in_a_grid():
     with pytest.raises(SpecError, match="problem.noise: -0.0 appears twice in the grid"):
         load_spec(spec_dict(), ["problem.noise=[0, -0.0]"])
     assert load_spec(spec_dict(), ["problem.noise=[-0.0, 0.1]"]).problem_axes["noise"][0] == 0
+
+
+def test_nan_in_a_problem_grid_is_refused_with_its_key_path():
+    # every trial of the cell was an error row ("noise must be finite"), and NaN rows fall
+    # out of groupby and `where`
+    with pytest.raises(SpecError, match=r"problem.noise\[1\]: nan is not a problem"):
+        load_spec(spec_dict(), ["problem.noise=[0.0, nan]"])
+    with pytest.raises(SpecError, match=r"problem.noise: nan is not a problem"):
+        load_spec(spec_dict(), ["problem.noise=nan"])
+    # inf stays a value: lrrs_problem reads snr = inf as noiseless
+    spec = load_spec({**spec_dict(), "problem": {"generator": "lrrs_problem", "n1": 4,
+                                                 "n2": 4, "rank": 1, "s": 2, "m": 20,
+                                                 "snr": [float("inf"), 10.0]},
+                      "methods": [{"name": "irls_lrrs"}]})
+    assert spec.problem_axes["snr"] == [float("inf"), 10.0]
+
+
+def test_a_failing_write_removes_its_temporary_file_and_names_the_file(tmp_path,
+                                                                       monkeypatch):
+    import errno
+
+    from overparam.experiments import store as store_mod
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    data = spec_dict(experiment={"trials": 1, "metrics": ["rel_error"]},
+                     problem={"n": 10, "s": 1, "m": [5, 6]},
+                     methods=[{"name": "basis_pursuit"}])
+    summary = run(data, tmp_path / "r", executor="serial", overrides=("problem.m=5",))
+    assert summary.computed == 1
+    monkeypatch.setattr(store_mod.os, "fsync", full)
+    # the manifest of the new spec is written first
+    with pytest.raises(OSError, match=r"No space left on device: '.*manifest.json'") as err:
+        run(data, tmp_path / "r", executor="serial", force=True)
+    assert err.value.errno == errno.ENOSPC
+    # the full disk kept the partly written file (removed only by the next run)
+    assert [f.name for f in (tmp_path / "r").iterdir() if f.name.endswith(".tmp")] == []
+    monkeypatch.undo()
+    assert len(load(tmp_path / "r")) == 1  # the stored cell is kept
+
+
+def test_a_cell_holds_one_chunk_of_problems_at_a_time(monkeypatch):
+    import gc
+    import weakref
+
+    from overparam.experiments import runner
+
+    real = runner.get_generator
+    made: list = []
+    alive_at_make: list[int] = []
+
+    class Counting:
+        def __init__(self, gen):
+            self.gen = gen
+
+        def make(self, params, seed):
+            gc.collect()
+            alive_at_make.append(sum(r() is not None for r in made))
+            problem = self.gen.make(params, seed)
+            made.append(weakref.ref(problem))
+            return problem
+
+    monkeypatch.setattr(runner, "get_generator", lambda name: Counting(real(name)))
+    spec = load_spec(spec_dict(), ["problem.m=[12]", "experiment.trials=6"])
+    # a bound of about two trials: 6 trials in 3 chunks of 2 (every chunk a vmap batch)
+    per = 8 * (12 * 24 + 8 * 24 + 12)  # a dense trial: the matrix and solver vectors
+    tight = load_spec(spec.data, [f"experiment.batch_memory_mb={2.5 * per / 2**20}"])
+    out = run_cell(tight.data, expand_cells(tight)[0])
+    # before: all 6 problems of the cell at once (trials x their size, 1.3 GB for 40
+    # trials of a 1000 x 2500 problem under a 64 MB bound)
+    assert len(alive_at_make) == 6 and max(alive_at_make) <= 2
+    whole = run_cell(spec.data, expand_cells(spec)[0])  # one chunk: the same rows
+    a = pd.DataFrame(out["rows"]).drop(columns=["wall_time", "cell"])
+    b = pd.DataFrame(whole["rows"]).drop(columns=["wall_time", "cell"])
+    assert list(a.label) == list(b.label) and list(a.trial) == list(b.trial)
+    assert (a.status == "error").sum() == 0
+    np.testing.assert_allclose(a.rel_error, b.rel_error, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.l1_gap, b.l1_gap, rtol=1e-9, atol=1e-12)
+
+
+def test_checkpoints_of_a_finished_cell_left_by_a_killed_run_are_removed(tmp_path):
+    from overparam.experiments.cells import config_key
+
+    data = spec_dict(experiment={"trials": 1, "metrics": ["rel_error"]},
+                     problem={"n": 10, "s": 1, "m": 5})
+    out = tmp_path / "r"
+    assert run(data, out, executor="serial").computed == 1
+    spec = load_spec(data)
+    cell = expand_cells(spec)[0]
+    store = Store(out)
+    # as a run killed between writing the cell's part and dropping its checkpoints left
+    left = [store.write_config(config_key(spec, cell.params, cfg),
+                               dict(key=cell.key, rows=[{}], traces=[], seconds=0.0,
+                                    trials=1))
+            for cfg in spec.method_configs()]
+    summary = run(data, out, executor="serial")
+    assert summary.skipped == 1 and summary.computed == 0
+    assert not [p for p in left if p.exists()]  # before: kept forever, never read
+    assert len(load(out)) == 3

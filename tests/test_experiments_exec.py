@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("pandas")  # the `experiments` extra
 pytest.importorskip("pyarrow")  # the `experiments` extra
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
@@ -319,3 +320,65 @@ def test_execute_refuses_negative_workers_at_once():
     spec = load_spec(SPEC)
     with pytest.raises(ValueError, match="workers: must be an int >= 0"):
         execute(spec.data, expand_cells(spec), "processes", workers=-2)
+
+
+def test_execute_refuses_a_bool_for_workers():
+    from overparam.experiments.executors import execute
+
+    spec = load_spec(SPEC)
+    for cells in (expand_cells(spec), []):
+        for bad in (True, False):
+            # True ran one worker (serially) without a word
+            with pytest.raises(ValueError, match="workers: must be an int >= 0"):
+                execute(spec.data, cells, "processes", workers=bad)
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_of_a_run_killed_outright_exit_with_it(tmp_path):
+    # SIGKILL of the run alone (the out-of-memory killer, `kill -9 PID`), not of its
+    # group: the workers lived on, blocked on their task queue, half a GB each
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(KILL_SPEC)
+    out = tmp_path / "r"
+    cmd = _cli("run", str(spec_file), "--out", str(out), "--executor", "processes",
+               "--workers", "2", "--no-plots")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            # a stored cell: the workers are running cells (past their start-up)
+            if out.exists() and list((out / "parts").glob("*.parquet")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed: slow it down"
+        workers = [c for c in _children(proc.pid)
+                   if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
+        assert workers
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group started here, if anything is left
+        proc.wait(timeout=30)

@@ -191,8 +191,13 @@ def _cmd_run(args) -> int:
         return _run(args, spec)
     except BrokenPipeError:  # stdout closed: main() ends quietly
         raise
-    except (SpecError, StoreError, OSError) as exc:  # OSError: disk, Dask scheduler
+    except (SpecError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder, the Dask scheduler
+        # the run may have stored cells before it: say that they are kept
+        print(f"error: {exc} (cells finished before the error are stored; fix the cause "
+              "and run the same command again to resume)", file=sys.stderr)
         return 2
 
 

@@ -176,6 +176,30 @@ _STARTED: Any = None
 def _start_worker(started: Any) -> None:
     global _STARTED
     _STARTED = started
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the parent process dies.
+
+    A parent killed outright (SIGKILL, the out-of-memory killer) cannot stop its pool, and
+    the workers, blocked on the task queue whose write end they hold themselves, lived on
+    (half a GB each with JAX loaded) until killed by hand, one set per killed run. A daemon
+    thread waits on the parent's sentinel (readable when the parent is gone) and exits.
+    """
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    if sentinel is None:  # pragma: no cover - not a multiprocessing child
+        return
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="overparam-parent-watch", daemon=True).start()
 
 
 def _run_unit(i: int, spec_data: dict, cell: Cell, part: list[str] | None) -> dict:
@@ -331,12 +355,13 @@ def execute(spec_data: dict, cells: list[Cell], executor: str = "processes",
     cell completes, as ``dict(key=..., partial=True, config=..., output=...)`` (a part
     is one configuration).
     """
-    if not cells:
-        return iter(())
     if executor not in ("serial", "processes", "dask"):
         raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")
-    if not isinstance(workers, int) or workers < 0:
+    # bool is an int: True ran one worker (serially) without a word
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         raise ValueError(f"workers: must be an int >= 0 (0 = all cores), got {workers!r}")
+    if not cells:
+        return iter(())
     workers = workers or default_workers()
     if executor == "processes" and workers == 1:
         executor = "serial"

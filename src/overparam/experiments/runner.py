@@ -61,32 +61,57 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()[:2000]
 
 
-def _run_method(cfg: MethodConfig, problems: list, seeds: list[int], budget: float) -> list:
-    """Results (or exceptions) of one method configuration on the trials' problems."""
-    entry = get_method(cfg.name)
+class _Configured:
+    """One method configuration set up once per cell: its per-problem callable (or the
+    exception configuring it raised) and, made on first use, its batched callable (made
+    once, so that a jitted batch compiles once per cell, not once per chunk of trials)."""
+
+    def __init__(self, cfg: MethodConfig) -> None:
+        self.cfg = cfg
+        self.entry = get_method(cfg.name)
+        self.one: Any = None
+        self.error: Exception | None = None
+        self._batch: Any = False  # not made yet
+        try:
+            self.one = self.entry.configure(**cfg.params)
+        except Exception as exc:  # noqa: BLE001 - recorded per row
+            self.error = exc
+
+    def batch(self) -> Any:
+        if self._batch is False:
+            try:
+                self._batch = self.entry.configure_batch(**self.cfg.params)
+            except Exception:  # noqa: BLE001 - e.g. the batched solver's module is
+                self._batch = None  # missing: the trials run one by one
+        return self._batch
+
+
+def _run_method(cfg: MethodConfig | _Configured, problems: list, seeds: list[int],
+                budget: float, batch_one: bool = False) -> list:
+    """Results (or exceptions) of one method configuration on the trials' problems
+    (``batch_one``: a single problem is a batch too, as it is in a chunk of a cell of
+    several trials, which ran batched when all its problems were generated at once)."""
+    conf = cfg if isinstance(cfg, _Configured) else _Configured(cfg)
+    cfg, entry = conf.cfg, conf.entry
     mseeds = [method_seed(s, cfg.name, cfg.params) for s in seeds]
     out: list[Any] = [None] * len(problems)
     todo = [i for i, p in enumerate(problems) if not isinstance(p, BaseException)]
     for i, p in enumerate(problems):
         if isinstance(p, BaseException):
             out[i] = RuntimeError(f"problem generation failed: {_error(p)}")
-    try:
-        one = entry.configure(**cfg.params)
-    except Exception as exc:  # noqa: BLE001 - recorded per row
-        return [exc if o is None else o for o in out]
+    if conf.error is not None:
+        return [conf.error if o is None else o for o in out]
+    one = conf.one
     batch = None
-    if entry.batchable and len(todo) > 1:
+    if entry.batchable and (len(todo) > 1 or (batch_one and todo)):
         dense = all(problems[i].A.is_dense for i in todo)
         shapes = {problems[i].shape for i in todo}
         if dense and len(shapes) == 1:
-            try:
-                batch = entry.configure_batch(**cfg.params)
-            except Exception:  # noqa: BLE001 - e.g. the batched solver's module is
-                batch = None   # missing: the trials run one by one
+            batch = conf.batch()
     if batch is not None:
         m, n = problems[todo[0]].shape
         pos = 0
-        for size in chunk_sizes(len(todo), 8 * (m * n + 8 * n + m), budget):
+        for size in chunk_sizes(len(todo), _dense_bytes(m, n), budget):
             idx = todo[pos:pos + size]
             pos += size
             try:
@@ -100,6 +125,41 @@ def _run_method(cfg: MethodConfig, problems: list, seeds: list[int], budget: flo
         for i in todo:
             out[i] = _safe(one, problems[i], mseeds[i])
     return out
+
+
+def _dense_bytes(m: int, n: int) -> int:
+    """Memory of one trial of a batched solver on a dense m x n problem (the matrix and
+    the solver's vectors)."""
+    return 8 * (m * n + 8 * n + m)
+
+
+def _problem_bytes(problem: Any) -> int:
+    """Memory of one generated problem: for a dense operator that of a batched solver's
+    trial (so the trial chunks of a cell are the batched solver's chunks), else the bytes
+    of the arrays it holds (two levels of attributes deep)."""
+    A = getattr(problem, "A", None)
+    shape = getattr(problem, "shape", None)
+    if getattr(A, "is_dense", False) and isinstance(shape, tuple) and len(shape) == 2:
+        return _dense_bytes(*shape)
+
+    def size(obj: Any, depth: int) -> int:
+        nbytes = getattr(obj, "nbytes", None)
+        if isinstance(nbytes, int):
+            return nbytes
+        if depth == 0:
+            return 0
+        if isinstance(obj, dict):
+            items = list(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            items = list(obj)
+        else:
+            items = list(getattr(obj, "__dict__", {}).values())
+        return sum(size(v, depth - 1) for v in items)
+
+    try:
+        return max(size(problem, 3), 1)
+    except Exception:  # noqa: BLE001 - an exotic problem type: no estimate
+        return 1
 
 
 def _safe(fn, problem, seed):
@@ -149,8 +209,6 @@ def _run_cell(spec: Spec, cell: Cell, only: list[str] | None = None) -> dict[str
     budget = exp["batch_memory_mb"] * 2**20
     seeds = [problem_seed(exp["seed"], cell.params, t) for t in range(trials)]
     generator = get_generator(spec.generator)
-    # a generator failure is recorded in the rows of its trial (as an exception)
-    problems = [_safe(generator.make, cell.params, s) for s in seeds]
 
     configs = spec.method_configs()
     if only is not None:
@@ -158,54 +216,89 @@ def _run_cell(spec: Spec, cell: Cell, only: list[str] | None = None) -> dict[str
         if unknown:
             raise ValueError(f"unknown method configurations {sorted(unknown)}")
         configs = [c for c in configs if c.key in set(only)]
-    results: dict[str, list] = {}
     ref_cfg = spec.reference
-    refs: list[Any] = [None] * trials
     if ref_cfg is not None:
-        match = next((c for c in configs if c.key == ref_cfg.key), ref_cfg)
-        results[match.key] = _run_method(match, problems, seeds, budget)
-        refs = [r.x if isinstance(r, Result) and r.success else None
-                for r in results[match.key]]
-    for cfg in configs:
-        if cfg.key not in results:
-            results[cfg.key] = _run_method(cfg, problems, seeds, budget)
+        ref_cfg = next((c for c in configs if c.key == ref_cfg.key), ref_cfg)
+    conf = {c.key: _Configured(c) for c in configs}
+    ref_conf = None if ref_cfg is None else conf.get(ref_cfg.key) or _Configured(ref_cfg)
 
+    # the problems are generated, solved and measured in chunks of trials within the
+    # memory bound (all of a cell's problems at once took trials x their size: 1.3 GB for
+    # 40 trials of a 1000 x 2500 problem under a 64 MB bound); a generator failure is
+    # recorded in the rows of its trial (as an exception)
+    made: dict[int, Any] = {}
+    for t in range(trials):  # the first problem generated gives the size of every trial
+        made[t] = _safe(generator.make, cell.params, seeds[t])
+        if not isinstance(made[t], BaseException):
+            break
+    per_trial = next((_problem_bytes(p) for p in made.values()
+                      if not isinstance(p, BaseException)), 1)
     ver = versions()
-    metrics = exp["metrics"]
-    rows, traces = [], []
-    for cfg in configs:
-        pcols = {param_column(spec, k): _scalar(v) for k, v in cfg.params.items()}
-        for t, res in enumerate(results[cfg.key]):
-            row: dict[str, Any] = dict(cell=cell.key, **cell.params, method=cfg.name,
-                                       label=cfg.label, **pcols, trial=t, seed=seeds[t])
-            if isinstance(res, Result):
-                try:
-                    row.update(status=res.status.value, success=bool(res.success),
-                               n_iter=int(res.n_iter), fun=float(res.fun),
-                               wall_time=float(res.wall_time), error="")
-                    row.update(compute_metrics(metrics, problems[t], res.x, refs[t],
-                                               exp["recovery_tol"], result=res))
-                    trace = (_trace_rows(cell, cfg, t, res.trace)
-                             if exp["traces"] and res.trace else [])
-                except Exception as exc:  # noqa: BLE001 - a malformed Result (x of the
-                    # wrong shape, a non-numeric field) is this trial's error, not the cell's
-                    res = RuntimeError(f"unusable result: {_error(exc)}").with_traceback(
-                        exc.__traceback__)
-                else:
-                    traces += trace
-            if not isinstance(res, Result):
-                err = (_error(res) if isinstance(res, BaseException)
-                       else f"method returned {type(res).__name__}, not a Result")
-                if isinstance(res, BaseException) and res.__traceback__ is not None:
-                    frame = traceback.extract_tb(res.__traceback__)[-1]
-                    err += f" (at {frame.filename}:{frame.lineno} in {frame.name})"
-                row.update(status="error", success=False, n_iter=0, fun=float("nan"),
-                           wall_time=0.0, error=err)
-                row.update({m: float("nan") for m in metrics})
-            row.update(ver)
-            rows.append(row)
-    return dict(key=cell.key, rows=rows, traces=traces,
+    rows: dict[str, list] = {c.key: [] for c in configs}
+    traces: dict[str, list] = {c.key: [] for c in configs}
+    start = 0
+    for size in chunk_sizes(trials, per_trial, budget):
+        chunk = range(start, start + size)
+        start += size
+        problems = [made.pop(t) if t in made else _safe(generator.make, cell.params, seeds[t])
+                    for t in chunk]
+        cseeds = [seeds[t] for t in chunk]
+        results: dict[str, list] = {}
+        refs: list[Any] = [None] * size
+        if ref_conf is not None:
+            results[ref_conf.cfg.key] = _run_method(ref_conf, problems, cseeds, budget,
+                                                    trials > 1)
+            refs = [r.x if isinstance(r, Result) and r.success else None
+                    for r in results[ref_conf.cfg.key]]
+        for cfg in configs:
+            if cfg.key not in results:
+                results[cfg.key] = _run_method(conf[cfg.key], problems, cseeds, budget,
+                                               trials > 1)
+        for cfg in configs:
+            _rows(spec, cell, cfg, chunk, problems, cseeds, results[cfg.key], refs, ver,
+                  rows[cfg.key], traces[cfg.key])
+        del problems, results, refs
+    return dict(key=cell.key, rows=[r for c in configs for r in rows[c.key]],
+                traces=[r for c in configs for r in traces[c.key]],
                 seconds=time.perf_counter() - t0, trials=trials * len(configs))
+
+
+def _rows(spec: Spec, cell: Cell, cfg: MethodConfig, chunk: range, problems: list,
+          seeds: list[int], results: list, refs: list, ver: dict, rows: list,
+          traces: list) -> None:
+    """Append the rows (and trace rows) of one configuration on a chunk of trials."""
+    exp = spec.experiment
+    metrics = exp["metrics"]
+    pcols = {param_column(spec, k): _scalar(v) for k, v in cfg.params.items()}
+    for j, (t, res) in enumerate(zip(chunk, results)):
+        row: dict[str, Any] = dict(cell=cell.key, **cell.params, method=cfg.name,
+                                   label=cfg.label, **pcols, trial=t, seed=seeds[j])
+        if isinstance(res, Result):
+            try:
+                row.update(status=res.status.value, success=bool(res.success),
+                           n_iter=int(res.n_iter), fun=float(res.fun),
+                           wall_time=float(res.wall_time), error="")
+                row.update(compute_metrics(metrics, problems[j], res.x, refs[j],
+                                           exp["recovery_tol"], result=res))
+                trace = (_trace_rows(cell, cfg, t, res.trace)
+                         if exp["traces"] and res.trace else [])
+            except Exception as exc:  # noqa: BLE001 - a malformed Result (x of the
+                # wrong shape, a non-numeric field) is this trial's error, not the cell's
+                res = RuntimeError(f"unusable result: {_error(exc)}").with_traceback(
+                    exc.__traceback__)
+            else:
+                traces += trace
+        if not isinstance(res, Result):
+            err = (_error(res) if isinstance(res, BaseException)
+                   else f"method returned {type(res).__name__}, not a Result")
+            if isinstance(res, BaseException) and res.__traceback__ is not None:
+                frame = traceback.extract_tb(res.__traceback__)[-1]
+                err += f" (at {frame.filename}:{frame.lineno} in {frame.name})"
+            row.update(status="error", success=False, n_iter=0, fun=float("nan"),
+                       wall_time=0.0, error=err)
+            row.update({m: float("nan") for m in metrics})
+        row.update(ver)
+        rows.append(row)
 
 
 def _trace_rows(cell: Cell, cfg: MethodConfig, trial: int, trace: dict) -> list[dict]:

@@ -11,7 +11,8 @@ Format (every section but ``[problem]`` and ``[[methods]]`` is optional)::
     reference = "basis_pursuit"   # solution that l1_gap / ref_error compare against
                                   # (a registered method, or a method's label in this spec)
     traces = false            # store solver traces (for `overparam plot --kind trace`)
-    batch_memory_mb = 256     # memory bound of one vmap chunk of trials
+    batch_memory_mb = 256     # memory bound of one chunk of trials (their problems,
+                              # and their vmap batch)
 
     [problem]
     generator = "sparse_recovery"
@@ -404,6 +405,12 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                             f"(allowed: {', '.join(gen.params)})")
         problem[key] = _check_grid(value, gen.params[key], f"problem.{key}",
                                    choices.get(key, ()))
+        # NaN is no grid point: every generator refuses it (each trial of the cell was an
+        # error row), and its rows would fall out of groupby and `where` (NaN != NaN)
+        for i, v in enumerate(_grid_values(problem[key], "")):
+            if isinstance(v, float) and math.isnan(v):
+                at = f"problem.{key}[{i}]" if isinstance(value, list) else f"problem.{key}"
+                raise SpecError(f"{at}: nan is not a problem parameter value")
     for key in gen.required:
         if key not in prob:
             raise SpecError(f"problem.{key}: required parameter of {gen_name!r} is missing")

@@ -191,6 +191,9 @@ def _run(spec: Spec, folder: Path, executor: str, workers: int, address: str | N
         warnings.simplefilter("always", RuntimeWarning)
         done = store.finished([c.key for c in cells], trials * len(configs))
         todo = [c for c in cells if c.key not in done]
+        # a run killed between writing a cell's part and dropping its checkpoints left
+        # them behind, never read again
+        store.drop_configs(k for c in cells if c.key in done for k in ckeys[c.key].values())
         have = {c.key: {k: _rekeyed(o, c.key)
                         for k, o in store.finished_configs(ckeys[c.key], trials).items()}
                 for c in todo}
