@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -249,15 +250,8 @@ class PCGSolver:
             D32 = np.minimum(D, 1e37).astype(np.float32)
 
             def hmv(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                # a direction beyond the float32 range (the preconditioner's 1 / mu with
-                # mu ~ 1e-300 when the weights vanish, e.g. A = 0) overflowed in the cast,
-                # with RuntimeWarnings: such a product is formed in float64
-                with np.errstate(over="ignore", invalid="ignore"):
-                    u = v.astype(np.float32) @ A32
-                    Hv = (A32 @ (D32 * u)).astype(np.float64)
-                if np.all(np.isfinite(Hv)):
-                    return Hv, u
-                return hmv64(v)
+                u = v.astype(np.float32) @ A32
+                return (A32 @ (D32 * u)).astype(np.float64), u
         else:
             hmv = hmv64
         x = np.zeros_like(b)
@@ -271,24 +265,33 @@ class PCGSolver:
         p = zt.copy()
         rz = float(r @ zt)
         it = 0
-        for it in range(1, self.max_cg + 1):
-            Hp, atp = hmv(p)
-            self.n_matvec += 2
-            pHp = float(p @ Hp)
-            if not pHp > 0.0:
-                break
-            alpha = rz / pHp
-            x += alpha * p
-            atx += alpha * atp
-            r -= alpha * Hp
-            if float(np.linalg.norm(r)) <= rtol * bn:
-                break
-            zt = prec(r)
-            rz_new = float(r @ zt)
-            if not (rz > 0.0 and np.isfinite(rz_new)):
-                # <r, P^-1 r> underflowed to 0 (data near the float64 underflow, e.g. the
-                # lazy regime at depth 3, init_scale 1e74): a raw ZeroDivisionError here
-                break
-            p = zt + (rz_new / rz) * p
-            rz = rz_new
+        # a direction beyond the float32 range (the preconditioner's 1 / mu with mu ~
+        # 1e-300 when the weights vanish, e.g. A = 0) overflows in the cast: silenced for
+        # the loop (one errstate, not one per product) and caught by a non-finite p^T H p,
+        # whose product is then formed in float64
+        with np.errstate(over="ignore", invalid="ignore"):
+            for it in range(1, self.max_cg + 1):
+                Hp, atp = hmv(p)
+                self.n_matvec += 2
+                pHp = float(p @ Hp)
+                if not math.isfinite(pHp) and hmv is not hmv64:
+                    Hp, atp = hmv64(p)
+                    pHp = float(p @ Hp)
+                if not pHp > 0.0:
+                    break
+                alpha = rz / pHp
+                x += alpha * p
+                atx += alpha * atp
+                r -= alpha * Hp
+                if float(np.linalg.norm(r)) <= rtol * bn:
+                    break
+                zt = prec(r)
+                rz_new = float(r @ zt)
+                if not (rz > 0.0 and math.isfinite(rz_new)):
+                    # <r, P^-1 r> underflowed to 0 (data near the float64 underflow, e.g.
+                    # the lazy regime at depth 3, init_scale 1e74): a raw
+                    # ZeroDivisionError here
+                    break
+                p = zt + (rz_new / rz) * p
+                rz = rz_new
         return x, it
