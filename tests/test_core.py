@@ -169,3 +169,27 @@ def test_check_finite_array_takes_ml_dtypes_floats():
             check_finite_array(np.array([1.0, np.inf], dt), "A")
     with pytest.raises(TypeError, match="numeric"):
         check_finite_array(np.zeros(2, ml_dtypes.int4), "A")
+
+
+def test_zero_d_arrays_are_scalars_and_sparse_matrices_are_named():
+    # eps=jnp.asarray(0.3) was refused ("got ArrayImpl") while np.float32 passed; a scipy
+    # sparse matrix was "a numeric array, got dtype object"
+    import jax.numpy as jnp
+    import scipy.sparse
+
+    from overparam._core import check_finite_array, check_int, check_positive
+
+    assert check_positive(jnp.asarray(0.25), "eps") == 0.25
+    assert check_positive(np.asarray(2.0), "eps") == 2.0
+    assert check_int(jnp.asarray(7), "max_iter") == 7
+    assert check_int(np.asarray(3, dtype=np.int8), "k", minimum=1) == 3
+    with pytest.raises(TypeError, match="real number"):
+        check_positive(jnp.asarray(True), "eps")
+    with pytest.raises(TypeError, match="real number"):
+        check_positive(jnp.asarray([0.3]), "eps")
+    with pytest.raises(ValueError, match="> 0"):
+        check_positive(np.asarray(-1.0), "eps")
+    with pytest.raises(TypeError, match="integer"):
+        check_int(jnp.asarray(2.5), "k")
+    with pytest.raises(TypeError, match="scipy sparse matrix.*toarray"):
+        check_finite_array(scipy.sparse.csr_matrix(np.eye(3)), "X")

@@ -42,6 +42,11 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
     numpy.ndarray
         ``a`` as float64 (or its complex dtype), all entries finite.
     """
+    if hasattr(a, "tocoo") and hasattr(a, "nnz"):
+        # a scipy sparse matrix became a 0-d object array: "numeric array, got dtype
+        # object" did not say what was wrong
+        raise TypeError(f"{name} is a scipy sparse matrix, which this function does not "
+                        f"take: pass a dense array ({name}.toarray())")
     arr = low_precision_as_float32(np.asarray(a))
     # by dtype kind (bool, int, uint, float, complex): np.issubdtype(timedelta64,
     # np.number) is True, so durations used to pass as their integer counts
@@ -78,6 +83,7 @@ def check_real_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
 
 def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
+    value = _scalar_of(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     try:
@@ -90,8 +96,21 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     return v
 
 
+def _scalar_of(value: Any) -> Any:
+    """A 0-d array (NumPy or JAX, e.g. ``jnp.asarray(0.3)``) of a real or integer dtype as
+    its Python scalar (``eps=jnp.asarray(0.3)`` was refused while ``np.float32`` passed);
+    anything else unchanged."""
+    if (not isinstance(value, (numbers.Number, str, bytes)) and hasattr(value, "dtype")
+            and getattr(value, "shape", None) == ()):
+        kind = np.dtype(value.dtype).kind if not isinstance(value.dtype, str) else ""
+        if kind in "biuf" and kind:
+            return np.asarray(value).item()
+    return value
+
+
 def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     """An integer, optionally with a lower bound."""
+    value = _scalar_of(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     v = int(value)
