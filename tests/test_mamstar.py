@@ -1318,3 +1318,29 @@ def test_top_eigenpairs_of_a_sketch_given_as_another_array_type(small):
         ms.top_eigenpairs(B[:, :-1], 1)
     with pytest.raises(ValueError, match="NaN or inf"):
         ms.top_eigenpairs(np.where(B == B.max(), np.nan, B), 1)
+
+
+def test_sketch_operator_refine_and_methods_check_their_counts(small):
+    # sketch_operator(block=-3) returned an all-zero sketch ("A = 0" later) and block=0 a
+    # raw range() error; refine sorted any `which` but "LM" as "LA"; rank=0 / sparsity=0
+    # of the mamstar methods meant "the problem's own" (rank or A.rank)
+    from overparam.mamstar.decoders import refine
+    from overparam.mamstar.experiment import eigsh_method, mamstar_method, power_method
+
+    A, M = small
+    op = aslinearoperator(A.to_dense())
+    for block in (-3, 0):
+        with pytest.raises(ValueError, match="block must be >= 1"):
+            ms.sketch_operator(op, M, block=block)
+    with pytest.raises(TypeError, match="block"):
+        ms.sketch_operator(op, M, block=2.5)
+    B = ms.sketch_operator(op, M, block=7).B
+    idx = np.zeros((A.sparsity, 1), np.int64)
+    with pytest.raises(ValueError, match="which must be 'LM' or 'LA'"):
+        refine(B, M, idx, np.ones((A.sparsity, 1)), which="SA")
+    for fn in (mamstar_method, eigsh_method, power_method):
+        for key in ("rank", "sparsity"):
+            with pytest.raises(ValueError, match=f"{key} must be >= 1"):
+                fn(A, **{key: 0})
+    res = power_method(A)  # None: the problem's own rank and sparsity
+    assert res.info["indices"].shape == (A.sparsity, A.rank)

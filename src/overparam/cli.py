@@ -321,6 +321,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     Ctrl-C gives exit status 130 and one line on stderr (not a traceback); a closed
     output pipe (``overparam info | head``) ends the command quietly with status 141, as
     a shell reports a process killed by SIGPIPE.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default ``sys.argv[1:]``); argparse exits
+        (``SystemExit``, status 2) on invalid ones.
+
+    Returns
+    -------
+    int
+        The exit status: the command's own (0 on success), 130 on Ctrl-C, 141 on a
+        closed output pipe.
     """
     args = _parser().parse_args(argv)
     try:

@@ -128,7 +128,27 @@ def l1_statistical_dimension(s: float, n: float) -> float:
 
 
 def l1_phase_transition(n: int, s: int) -> float:
-    """Predicted 50% success number of measurements ``m`` of basis pursuit, ``delta(s, n)``."""
+    """Predicted 50% success number of measurements ``m`` of basis pursuit, ``delta(s, n)``.
+
+    Note the argument order, ``(n, s)``, the reverse of :func:`l1_statistical_dimension`.
+
+    Parameters
+    ----------
+    n : int
+        Ambient dimension, ``n > 0``.
+    s : int
+        Number of nonzeros, ``0 <= s <= n``.
+
+    Returns
+    -------
+    float
+        ``l1_statistical_dimension(s, n)``, in ``[s, n]``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`l1_statistical_dimension`.
+    """
     return l1_statistical_dimension(s, n)
 
 
@@ -137,6 +157,18 @@ def l1_transition_curve(n: int, s_values: Any) -> np.ndarray:
 
     The result has the shape of ``s_values`` (a 2-D grid of sparsities gives a 2-D grid of
     deltas, a scalar a 0-d array).
+
+    Parameters
+    ----------
+    n : int
+        Ambient dimension, finite and ``> 0`` (ValueError otherwise).
+    s_values : array_like of float
+        Sparsities, each in ``[0, n]`` (real values allowed).
+
+    Returns
+    -------
+    ndarray
+        ``delta(s, n)`` for each sparsity, of the shape of ``s_values``.
     """
     # n checked once up front: with no sparsities (an empty grid) a negative, NaN or
     # string n was never looked at and an empty curve came back

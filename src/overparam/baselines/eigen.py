@@ -184,16 +184,30 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     ----------
     A : FactoredMatrix, array, sparse matrix or LinearOperator
         Symmetric N x N (an explicit matrix is checked; A = 0 is refused).
-    which : {"LM", "LA"}
-        Largest magnitude or largest (algebraic) eigenvalues, sorted that way.
-    max_memory : float
-        Refuse when ARPACK's ``ncv`` Lanczos vectors of length N would exceed it (bytes).
+    rank : int
+        Number of eigenvectors r, ``1 <= r < N - 1``.
+    sparsity : int
+        Entries kept per eigenvector s, ``1 <= s <= N``.
     truth : FactoredMatrix, optional
         For ``info["errors"]`` (a FactoredMatrix ``A`` is its own truth).
+    which : {"LM", "LA"}
+        Largest magnitude or largest (algebraic) eigenvalues, sorted that way.
+    tol : float, optional
+        ARPACK's relative accuracy, >= 0 (default 0: machine precision).
+    ncv : int, optional
+        ARPACK's number of Lanczos vectors (default ``min(N - 1, max(2 r + 1, 20))``).
+    max_memory : float
+        Refuse when ARPACK's ``ncv`` Lanczos vectors of length N would exceed it (bytes;
+        MemoryError).
+    seed : int, optional
+        Seed of ARPACK's random start vector (default 0).
 
     Returns
     -------
     Result
+        ``x`` the (s, r) truncated, renormalized values at ``info["indices"]``;
+        ``info["vectors"]`` (csc, N x r), ``info["eigenvalues"]`` (ARPACK's, before
+        truncation), ``info["lanczos_bytes"]`` and, with a truth, ``info["errors"]``.
     """
     t0 = time.perf_counter()
     A = _explicit(A)
@@ -231,6 +245,25 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     ``A_{j+1} = (I - x x^T) A_j (I - x x^T)``, i.e.
     ``A_j = P_{j-1} ... P_0 A P_0 ... P_{j-1}`` (symmetric, also when the found vectors
     are not orthogonal). A = 0 is refused (ValueError).
+
+    Parameters
+    ----------
+    A : FactoredMatrix, array, sparse matrix or LinearOperator
+        Symmetric N x N (an explicit matrix is checked).
+    rank : int
+        Number of eigenvectors r, ``1 <= r <= N``.
+    sparsity : int
+        Entries kept per eigenvector s, ``1 <= s <= N``.
+    truth : FactoredMatrix, optional
+        For ``info["errors"]`` (a FactoredMatrix ``A`` is its own truth).
+    max_iter : int, optional
+        Iterations per eigenvector, >= 1 (default 500).
+    tol : float, optional
+        Stop an eigenvector when ``||x_new - x|| < tol`` (default 1e-10).
+    init : {"diagonal", "random"}, optional
+        Start vector (default ``"diagonal"``; see above).
+    seed : int, optional
+        Seed of the random start vectors (``init="random"``; default 0).
 
     Returns
     -------

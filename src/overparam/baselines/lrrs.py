@@ -179,6 +179,10 @@ def rspf(
         A matrix problem, or an operator with ``y`` and ``shape``.
     rank, s : int, optional
         Rank and row-sparsity guesses (default: ``problem.info``).
+    y : array, optional
+        Measurements (only with an operator as first argument).
+    shape : (int, int), optional
+        ``(n1, n2)`` when the operator does not carry ``matrix_shape``.
     max_iter : int
         Outer iterations (default 200).
     inner_max_iter : int
@@ -311,6 +315,10 @@ def riem_adaiht(
         A matrix problem, or an operator with ``y`` and ``shape``.
     rank, s : int, optional
         Rank and row-sparsity guesses (default: ``problem.info``).
+    y : array, optional
+        Measurements (only with an operator as first argument).
+    shape : (int, int), optional
+        ``(n1, n2)`` when the operator does not carry ``matrix_shape``.
     max_iter : int
         Iterations (the experiments of Kuemmerle & Maly use 2000).
     tol : float
@@ -408,7 +416,28 @@ def riem_adaiht(
 def rspf_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
              fac_r: float = 1.0, fac_s: float = 1.0, **kwargs: Any) -> Result:
     """:func:`rspf` for the method registry (``x = vec(X)``; guesses
-    ``floor(fac * truth)``)."""
+    ``floor(fac * truth)``).
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (e.g. :func:`~overparam.problems.lrrs_problem`).
+    rank, s : int, optional
+        Rank and row-sparsity guesses, used unchanged when given (default
+        ``floor(fac_r * rank)``, ``floor(fac_s * s)`` of the problem's ``info``, capped at
+        ``min(n1, n2)`` and ``n1``; see
+        :func:`~overparam.problems.structured.lrrs_guesses`).
+    fac_r, fac_s : float, optional
+        Factors (> 0, default 1) on the recorded rank and row sparsity.
+    **kwargs
+        Passed to :func:`rspf`.
+
+    Returns
+    -------
+    Result
+        As from :func:`rspf`, with ``x`` flattened to ``vec(X)`` (row-major) and without
+        the factors ``info["U"]``, ``info["V"]``.
+    """
     rank, s = lrrs_guesses(problem, rank, s, fac_r, fac_s)
     res = rspf(problem, rank, s, **kwargs)
     res.x = np.asarray(res.x).reshape(-1)
@@ -419,7 +448,27 @@ def rspf_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
 
 def riem_adaiht_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,
                     fac_r: float = 1.0, fac_s: float = 1.0, **kwargs: Any) -> Result:
-    """:func:`riem_adaiht` for the method registry (``x = vec(X)``)."""
+    """:func:`riem_adaiht` for the method registry (``x = vec(X)``).
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (e.g. :func:`~overparam.problems.lrrs_problem`).
+    rank, s : int, optional
+        Rank and row-sparsity guesses, used unchanged when given (default
+        ``floor(fac_r * rank)``, ``floor(fac_s * s)`` of the problem's ``info``, capped at
+        ``min(n1, n2)`` and ``n1``; see
+        :func:`~overparam.problems.structured.lrrs_guesses`).
+    fac_r, fac_s : float, optional
+        Factors (> 0, default 1) on the recorded rank and row sparsity.
+    **kwargs
+        Passed to :func:`riem_adaiht`.
+
+    Returns
+    -------
+    Result
+        As from :func:`riem_adaiht`, with ``x`` flattened to ``vec(X)`` (row-major).
+    """
     rank, s = lrrs_guesses(problem, rank, s, fac_r, fac_s)
     res = riem_adaiht(problem, rank, s, **kwargs)
     res.x = np.asarray(res.x).reshape(-1)

@@ -163,7 +163,22 @@ def nuclear_norm_cvxpy(
 
 
 def svt(W: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
-    """Singular value soft-thresholding ``prox_{tau ||.||_*}(W)``; returns (matrix, rank)."""
+    """Singular value soft-thresholding ``prox_{tau ||.||_*}(W)``; returns (matrix, rank).
+
+    Parameters
+    ----------
+    W : ndarray of shape (n1, n2)
+        The matrix.
+    tau : float
+        Threshold subtracted from every singular value, >= 0 (ValueError otherwise).
+
+    Returns
+    -------
+    matrix : ndarray of shape (n1, n2)
+        ``U max(S - tau, 0) V^T``.
+    rank : int
+        Number of singular values above ``tau``.
+    """
     # a negative tau would inflate every singular value, NaN would blank the matrix
     tau = check_positive(tau, "tau", allow_zero=True)
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
@@ -316,6 +331,17 @@ def min_norm_least_squares(problem: Problem, *, tol: float = 1e-12,
     divided by its scale (``W`` scaled back). Complex measurements give a complex ``W``
     (for a real matrix-free operator, LSQR solves for ``Re y`` and ``Im y`` separately;
     ``n_iter`` counts both).
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (estimation, completion or sensing; see
+        :func:`~overparam.problems.matrix_shape_of`).
+    tol : float, optional
+        LSQR's ``atol`` and ``btol``, > 0 (default 1e-12; matrix-free operators only).
+    max_iter : int, optional
+        LSQR's iteration limit, >= 1 (default ``10 min(m, n)``; matrix-free operators
+        only).
 
     Returns
     -------

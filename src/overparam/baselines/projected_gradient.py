@@ -38,7 +38,19 @@ GRAM_RATIO = 1.5
 def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
     """``||min(x, g)||_2``: zero exactly at the NNLS solutions (``x >= 0``, ``g >= 0``,
     ``x * g = 0`` with ``g = A^T (Ax - y)``); the natural residual of the complementarity
-    problem, ``||x - max(x - g, 0)||``."""
+    problem, ``||x - max(x - g, 0)||``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        The candidate solution.
+    g : ndarray of shape (n,)
+        The gradient ``A^T (Ax - y)`` at ``x``.
+
+    Returns
+    -------
+    float
+    """
     return safe_norm(np.minimum(x, g))
 
 
@@ -133,7 +145,25 @@ def _build_power(apply_hess: Callable, iters: int):
 
 def lipschitz(apply_hess: Callable, data: Any, n: int, iters: int = 40) -> float:
     """Estimate of the top eigenvalue of a PSD map ``apply_hess(data, v)`` (jitted power
-    iteration from a fixed random start, times 1.05 as a safety margin)."""
+    iteration from a fixed random start, times 1.05 as a safety margin).
+
+    Parameters
+    ----------
+    apply_hess : callable
+        ``apply_hess(data, v)``, JAX-traceable and hashable (the compiled power iteration
+        is cached on it).
+    data : pytree of arrays
+        The map's data (e.g. the matrix or its Gram matrix).
+    n : int
+        Dimension of ``v``.
+    iters : int, optional
+        Power iterations (default 40; not checked: 0 gives 0).
+
+    Returns
+    -------
+    float
+        ``1.05 ||H v_iters||`` for the last unit iterate ``v``.
+    """
     v = jnp.asarray(np.random.default_rng(0).standard_normal(n))
     return 1.05 * float(_build_power(apply_hess, iters)(data, v))
 

@@ -398,9 +398,41 @@ def dmf_gd_batch(
     ``early_stopping`` every problem runs :func:`dmf_gd` on its own (each picks its own
     stopping point), on the same threads.
 
-    ``problems`` are Problems or fully observed 2-D arrays (as the first argument of
-    :func:`dmf_gd`); ``shape`` gives ``(n1, n2)`` for problems whose operator does not
-    carry it. ``seeds`` are integers in ``[0, 2**63)``, one per problem.
+    Parameters
+    ----------
+    problems : sequence of Problem or 2-D array
+        Problems or fully observed matrices (as the first argument of :func:`dmf_gd`),
+        of one matrix shape (ValueError otherwise, except with ``early_stopping``).
+    shape : (int, int), optional
+        ``(n1, n2)`` for problems whose operator does not carry it.
+    depth, widths, init, init_scale, scale, balanced, step, max_iter, tol, record
+        As in :func:`dmf_gd`, shared by all trials.
+    seeds : sequence of int, optional
+        Initialization seeds in ``[0, 2**63)``, one per problem (default: 0 for all;
+        a list of another length: ValueError).
+    early_stopping : bool, optional
+        Run :func:`dmf_gd` with ``early_stopping=True`` on each problem on its own.
+    plateau : mapping, optional
+        Early-stopping options, as in :func:`dmf_gd`.
+    spectrum : bool, optional
+        Record the singular values and effective ranks (default True; not used with
+        ``early_stopping``, which always records them).
+    chunk : int, optional
+        Trials per chunk, >= 1 (default: 1, or all trials when they share one operator).
+    workers : int, optional
+        Number of threads running the chunks (default: one per core).
+
+    Returns
+    -------
+    list of Result
+        One Result per problem, in order (empty for no problems), as from :func:`dmf_gd`;
+        ``wall_time`` is its chunk's time divided by the chunk's size.
+
+    Raises
+    ------
+    ValueError
+        When the problems do not share one matrix shape, or ``seeds`` has the wrong
+        length.
     """
     problems = [_as_matrix_problem(p, None, shape) for p in problems]
     if not problems:

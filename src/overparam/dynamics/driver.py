@@ -55,9 +55,20 @@ class DriverConfig:
     part of the compilation key (it sets the trace's shape); the values travel to the
     compiled loop as arguments.
 
-    ``stagnation_window``: the fewest steps without a new best loss that count as
-    stagnation (see :func:`stalled`); None never stops on stagnation (a caller that runs
-    the driver in pieces and judges progress over the whole run, e.g. ``solvers.nnls``).
+    Attributes
+    ----------
+    max_iter : int
+        Iteration cap (>= 1 when built by :func:`make_config`).
+    tol : float
+        Relative residual tolerance: stop when ``||A x - y|| <= tol ||y||`` (>= 0).
+    record_iters : tuple of int
+        Iterations at which the trace is written, increasing, ending at ``max_iter``
+        (see :func:`record_points`).
+    stagnation_window : int or None, optional
+        The fewest steps without a new best loss that count as stagnation (see
+        :func:`stalled`; default 100); None never stops on stagnation (a caller that runs
+        the driver in pieces and judges progress over the whole run, e.g.
+        ``solvers.nnls``).
     """
 
     max_iter: int
@@ -88,9 +99,30 @@ def stalled(it: Any, best_it: Any, window: Any) -> Any:
 
 
 def record_points(max_iter: int, record: int | Sequence[int] | None) -> tuple[int, ...]:
-    """Iterations at which the trace is written: ``record`` log-spaced points in
-    [1, max_iter] plus 0 (an int), or the given iterations (a sequence); always ends at
-    ``max_iter``."""
+    """Iterations at which the trace is written; always ends at ``max_iter``.
+
+    Parameters
+    ----------
+    max_iter : int
+        Iteration cap of the run.
+    record : int, sequence of int or None
+        An int k >= 1: 0 and k log-spaced points in ``[1, max_iter]`` (every iteration
+        when ``k >= max_iter``); a sequence: those iterations, each in ``[0, max_iter]``
+        (ValueError otherwise); None: 64.
+
+    Returns
+    -------
+    tuple of int
+        The sorted, distinct record iterations.
+
+    Raises
+    ------
+    TypeError
+        When ``record`` is neither an int nor a flat sequence of ints (a string, a float,
+        a bool, a float array).
+    ValueError
+        When a given iteration lies outside ``[0, max_iter]``.
+    """
     if record is None:
         record = 64
     if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
@@ -145,7 +177,24 @@ def check_metrics(metrics: Sequence[tuple[str, Callable]]) -> tuple:
 
 def make_config(max_iter: int, tol: float, record: Any,
                 stagnation_window: int | None = 100) -> DriverConfig:
-    """A checked :class:`DriverConfig` (``record`` as for :func:`record_points`)."""
+    """A checked :class:`DriverConfig`.
+
+    Parameters
+    ----------
+    max_iter : int
+        Iteration cap, >= 1.
+    tol : float
+        Relative residual tolerance, >= 0.
+    record : int, sequence of int or None
+        Record points, as for :func:`record_points`.
+    stagnation_window : int or None, optional
+        The fewest steps without a new best loss that count as stagnation, >= 1
+        (default 100); None never stops on stagnation.
+
+    Returns
+    -------
+    DriverConfig
+    """
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
     if stagnation_window is not None:
@@ -465,8 +514,47 @@ def run_driver(
 ) -> tuple[dict[str, Any], tuple[str, ...], float]:
     """Run one problem; returns (raw outputs as NumPy, trace field names, seconds).
 
-    ``params0`` (optional) replaces ``model.init(key, n)``; ``metric_data`` (optional pytree
-    of arrays, e.g. the truth) is passed to metrics flagged ``takes_data = True``."""
+    Parameters
+    ----------
+    model : model object
+        A parametrization from :mod:`overparam.models` (hashable; ``init(key, n)``,
+        ``signal(params)``, ...), e.g. :class:`~overparam.models.Hadamard`.
+    policy : step policy
+        A step policy from :mod:`overparam.dynamics.steps` (see ``steps.as_policy``).
+    op : Operator
+        The measurement operator, of shape ``(m, n)``.
+    y : array of shape (m,)
+        Measurements; entries must be of a magnitude whose square float64 holds
+        (ValueError otherwise).
+    cfg : DriverConfig
+        Iteration cap, tolerance, record points and stagnation window
+        (see :func:`make_config`).
+    metrics : sequence of (str, callable), optional
+        Extra trace fields: JAX-traceable functions of x (checked by
+        :func:`check_metrics`).
+    key : jax.random.PRNGKey, optional
+        Key of ``model.init(key, n)`` (None for deterministic initializations).
+    params0 : pytree, optional
+        Initial parameters replacing ``model.init(key, n)``; must match its tree and
+        shapes (ValueError otherwise).
+    metric_data : pytree of arrays, optional
+        Passed to metrics flagged ``takes_data = True`` (e.g. the truth).
+
+    Returns
+    -------
+    out : dict
+        Raw outputs as NumPy: ``params``, ``x``, ``loss``, ``it``, ``status`` (a status
+        code), ``trace``, ``iters`` (-1 in unwritten slots), ``best``, ``best_it`` and,
+        for a policy with ``returns_state``, ``pstate``.
+    names : tuple of str
+        Trace field names (:data:`BASE_FIELDS` and the metrics).
+    wall : float
+        Seconds of the compiled run.
+
+    See Also
+    --------
+    to_result : the Result of these outputs.
+    """
     _check_scale(y)
     metrics = check_metrics(metrics)
     forward, data = operator_data(op)
@@ -501,9 +589,36 @@ def run_driver_batch(
     When every trial has the same operator (see :func:`shares_operator`) it is passed once,
     unbatched (any operator, matrix-free included), and the products over the batch run as
     matrix-matrix products. Otherwise the operators must be dense, or all provide ``jax_forward_data()`` with one shared
-    forward (their data are stacked). ``params0`` (optional) is a pytree with a leading
-    batch axis (default: one ``model.init`` broadcast); ``metric_data`` (optional) a pytree
-    with a leading batch axis for metrics flagged ``takes_data = True``."""
+    forward (their data are stacked).
+
+    Parameters
+    ----------
+    model, policy, cfg, metrics, key
+        As in :func:`run_driver`.
+    ops : sequence of Operator
+        One operator per trial, all of one shape (ValueError otherwise).
+    ys : sequence of array
+        One measurement vector per trial.
+    params0 : pytree, optional
+        Initial parameters with a leading batch axis (default: one ``model.init(key, n)``
+        broadcast to all trials).
+    metric_data : pytree of arrays, optional
+        Data with a leading batch axis, for metrics flagged ``takes_data = True``.
+
+    Returns
+    -------
+    out, names, wall
+        As from :func:`run_driver`, every array of ``out`` with a leading batch axis;
+        ``wall`` is the time of the whole batch.
+
+    Raises
+    ------
+    ValueError
+        When the operators differ in shape.
+    TypeError
+        When distinct operators are not all dense and do not share one
+        ``jax_forward_data()`` forward map.
+    """
     shapes = {op.shape for op in ops}
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")

@@ -49,7 +49,19 @@ DIAGONAL_MODELS = ("hadamard", "uv")
 
 def threshold_tol(y: Any, loss_threshold: float) -> float:
     """The driver's relative-residual tolerance equivalent to ``0.5 ||r||^2 <= eps``:
-    ``sqrt(2 eps) / ||y||``."""
+    ``sqrt(2 eps) / ||y||``.
+
+    Parameters
+    ----------
+    y : array
+        Measurements (real and finite; ``y = 0`` gives ``sqrt(2 eps)``).
+    loss_threshold : float
+        eps > 0.
+
+    Returns
+    -------
+    float
+    """
     eps = check_positive(loss_threshold, "loss_threshold")
     # a NaN in y made the norm NaN, read as "y = 0": the tolerance sqrt(2 eps) came back
     ynorm = float(np.linalg.norm(check_real_array(y, "y")))
@@ -59,7 +71,19 @@ def threshold_tol(y: Any, loss_threshold: float) -> float:
 @dataclass(frozen=True)
 class LossSharpness:
     """Driver metric (``takes_params``): the sharpness of ``0.5 ||forward(signal(p)) - y||^2``
-    in the parameters, by ``k`` Lanczos steps."""
+    in the parameters, by ``k`` Lanczos steps.
+
+    Built by :func:`loss_sharpness_metric`; called as ``metric(params, data, y)``.
+
+    Attributes
+    ----------
+    model : model object
+        The parametrization (``signal(params)``), hashable.
+    forward : callable
+        ``forward(data, x)``, the operator's JAX map (see ``driver.operator_data``).
+    k : int, optional
+        Lanczos steps per estimate (default 20).
+    """
 
     model: Any
     forward: Any
@@ -132,7 +156,26 @@ def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpnes
     An operator without second-order JAX rules (a scipy.sparse matrix or a SciPy
     ``LinearOperator``, run through host callbacks) is materialized for it: its
     Hessian-vector products failed with "Pure callbacks do not support JVP" (after the
-    whole run, for the sharpness at the stop)."""
+    whole run, for the sharpness at the stop).
+
+    Parameters
+    ----------
+    model : model object
+        The parametrization (its ``loop_model()``, when it has one, is used).
+    op : Operator
+        The measurement operator.
+    k : int, optional
+        Lanczos steps per estimate, >= 1 (default 20).
+
+    Returns
+    -------
+    LossSharpness
+
+    Raises
+    ------
+    ValueError
+        When such an operator is too large to materialize.
+    """
     k = check_int(k, "k", minimum=1)
     forward, data = operator_data(op)
     if not op.is_dense and not _twice_differentiable(forward, data, op.shape[1]):
@@ -141,7 +184,18 @@ def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpnes
 
 
 def parameter_norms(params: Any) -> tuple[float, float]:
-    """(l1, l2) norms of all parameters together."""
+    """(l1, l2) norms of all parameters together.
+
+    Parameters
+    ----------
+    params : pytree of arrays
+        The parameters (e.g. ``Result.info["params"]``).
+
+    Returns
+    -------
+    (float, float)
+        The l1 and l2 norms of all entries, flattened into one vector.
+    """
     leaves = [np.ravel(np.asarray(v)) for v in jax.tree_util.tree_leaves(params)]
     flat = np.concatenate(leaves) if leaves else np.zeros(0)
     return float(np.abs(flat).sum()), float(np.linalg.norm(flat))
@@ -222,15 +276,21 @@ def diagonal_gd(
     model : {"hadamard", "uv"}
         ``x = u^2 - v^2`` from ``u = v = init_scale`` or ``x = u * v`` from
         ``u = init_scale, v = 0``.
+    init_scale : float
+        Initial scale (default 1.0).
     step : float or policy
         The learning rate eta (constant).
     loss_threshold : float or None
         Stop when ``0.5 ||A x - y||^2 <= loss_threshold`` (None: use ``tol`` on the relative
         residual instead).
+    tol : float
+        Stop when ``||A x - y|| <= tol ||y||``; used only when ``loss_threshold`` is None.
+    max_iter : int
+        Iteration cap, >= 1.
     sharpness_every : int
-        Record the sharpness every this many steps (0: only at the stop).
+        Record the sharpness every this many steps, >= 0 (0: only at the stop).
     k : int
-        Lanczos steps per sharpness estimate.
+        Lanczos steps per sharpness estimate, >= 1.
 
     Returns
     -------
@@ -289,10 +349,41 @@ def mlp_gd(
     """Full-batch GD with MSE on a two-layer network (:class:`~overparam.models.TwoLayerNet`)
     from a fixed initialization (``init_seed``), stopped at a train-loss threshold.
 
-    The train loss is ``(1 / 2N) sum_i ||f(x_i) - onehot_i||^2``. ``Result.x`` holds the
-    scaled training predictions; ``info`` has ``sharpness``, ``two_over_eta``,
-    ``param_l1``, ``param_l2``, ``train_loss``, ``test_error`` (test MSE
-    ``(1/N) sum ||f - onehot||^2``), ``test_accuracy``, ``train_accuracy``.
+    The train loss is ``(1 / 2N) sum_i ||f(x_i) - onehot_i||^2``.
+
+    Parameters
+    ----------
+    problem : DigitsProblem
+        From :func:`overparam.problems.digits_regression` (TypeError otherwise).
+    width : int, optional
+        Hidden width (default 32).
+    activation : str, optional
+        Hidden activation (default ``"tanh"``; see
+        :class:`~overparam.models.TwoLayerNet`).
+    init_scale : float, optional
+        Scale of the initialization (default 1.0).
+    init_seed : int, optional
+        Seed of the fixed initialization theta_0 (default 0).
+    step : float or policy, optional
+        The learning rate eta (constant; ``"auto"``: ValueError, the net has no Hessian
+        bound).
+    loss_threshold : float or None, optional
+        Stop when the train loss is at most this (default 0.05; None: use ``tol``).
+    tol : float, optional
+        Relative residual tolerance, used only when ``loss_threshold`` is None.
+    max_iter : int, optional
+        Iteration cap, >= 1 (default 20000).
+    sharpness_every : int, optional
+        Record the sharpness every this many steps, >= 0 (0: only at the stop).
+    k : int, optional
+        Lanczos steps per sharpness estimate, >= 1 (default 20).
+
+    Returns
+    -------
+    Result
+        ``x`` holds the scaled training predictions; ``info`` has ``sharpness``,
+        ``two_over_eta``, ``param_l1``, ``param_l2``, ``train_loss``, ``test_error``
+        (test MSE ``(1/N) sum ||f - onehot||^2``), ``test_accuracy``, ``train_accuracy``.
     """
     net = _mlp(problem, width, activation, init_scale, init_seed)
     if isinstance(as_policy(step), Auto):
@@ -359,7 +450,37 @@ def eos_flow(
     to ``loss_threshold`` up to the root-finding tolerance), ``info["params"]``, the norms
     and the test scores; the trace stays the integrator's (its last row is that step's
     end, past the threshold). Otherwise (``max_iter``, diverged) they are the last
-    accepted step's."""
+    accepted step's.
+
+    Parameters
+    ----------
+    problem : Problem
+        The ``A, y`` of :func:`diagonal_gd` as one Problem or, for ``model="mlp"``, a
+        DigitsProblem.
+    model : {"hadamard", "uv", "mlp"}, optional
+        The network (default ``"hadamard"``).
+    init_scale : float, optional
+        Initial scale, as in :func:`diagonal_gd` / :func:`mlp_gd` (default 1.0).
+    width, activation, init_seed
+        The two-layer network, as in :func:`mlp_gd` (``model="mlp"`` only).
+    loss_threshold : float, optional
+        epsilon > 0, the train loss at which the flow stops (default 1e-6).
+    rtol, atol : float, optional
+        Local error tolerances of the integrator (defaults 1e-7, 1e-9).
+    max_iter : int, optional
+        Cap on the accepted steps (default 20000).
+    every : int, optional
+        Record the sharpness every this many accepted steps, >= 1 (default 1).
+    k : int, optional
+        Lanczos steps per sharpness estimate (default 20).
+
+    Returns
+    -------
+    Result
+        As from :func:`~overparam.dynamics.flow.flow_sharpness`, with ``info`` also
+        holding ``sharpness``, ``param_l1``, ``param_l2``, ``train_loss`` and the test
+        scores.
+    """
     from .flow import flow_sharpness
 
     problem = as_problem(problem)

@@ -324,8 +324,39 @@ def gradient_flow(
     """Integrate the gradient flow of ``0.5 ||A signal(p) - y||^2`` for any parametrization.
 
     Stops when ``||A x - y|| <= tol ||y||`` (a loss threshold), after ``max_iter`` accepted
-    steps, or when the error control fails. ``Result.info["flow_time"]`` is the total
-    time integrated; ``trace["step"]`` the accepted steps.
+    steps, or when the error control fails.
+
+    Parameters
+    ----------
+    model : model object
+        A parametrization from :mod:`overparam.models` (``init(key, n)``,
+        ``signal(params)``), e.g. :class:`~overparam.models.Hadamard`.
+    A : array of shape (m, n), Operator, LinearOperator or Problem
+        Measurement operator (or a Problem, then ``y`` is omitted).
+    y : array of shape (m,), optional
+        Measurements.
+    rtol, atol : float, optional
+        Local error tolerances of the integrator (defaults 1e-8, 1e-10; see
+        :class:`Flow`).
+    max_iter : int, optional
+        Cap on the accepted steps (default 100000).
+    tol : float, optional
+        Stop when ``||A x - y|| <= tol ||y||`` (default 1e-6).
+    record : int or sequence of int, optional
+        Number of log-spaced record points, or the iterations to record at.
+    metrics : sequence of (str, callable), optional
+        Extra JAX-traceable functions of x recorded in the trace.
+    params0 : pytree, optional
+        Initial parameters (default ``model.init(key, n)``).
+    key : jax.random.PRNGKey, optional
+        Key of ``model.init`` when ``params0`` is not given.
+
+    Returns
+    -------
+    Result
+        ``x``, ``status``, ``n_iter`` (accepted steps), ``fun`` and the trace, whose
+        ``step`` field holds the accepted time steps; ``info["flow_time"]`` is the total
+        time integrated (NaN unless every step was recorded).
     """
     problem = as_problem(A, y)
     cfg = make_config(max_iter, tol, record)
@@ -371,6 +402,30 @@ def flow_sharpness(
     located inside that step (by the policy, :class:`Flow` with ``stop_loss``, in the same
     run: the step shortened by a root-find on its length to a fraction of the integrator's
     tolerance) and the sharpness taken there.
+
+    Parameters
+    ----------
+    model : model object
+        A parametrization from :mod:`overparam.models` (``init(key, n)``,
+        ``signal(params)``).
+    A : array of shape (m, n), Operator, LinearOperator or Problem
+        Measurement operator (or a Problem, then ``y`` is omitted).
+    y : array of shape (m,), optional
+        Measurements.
+    loss_threshold : float
+        epsilon > 0: the flow stops when ``0.5 ||A x - y||^2`` first reaches it.
+    every : int, optional
+        Record the sharpness every this many accepted steps, >= 1 (default 1).
+    rtol, atol : float, optional
+        Local error tolerances of the integrator (defaults 1e-7, 1e-9; see :class:`Flow`).
+    max_iter : int, optional
+        Cap on the accepted steps (default 20000).
+    k : int, optional
+        Lanczos steps per sharpness estimate, >= 1 (default 20).
+    params0 : pytree, optional
+        Initial parameters theta_0 (default ``model.init(key, n)``).
+    key : jax.random.PRNGKey, optional
+        Key of ``model.init`` when ``params0`` is not given.
 
     Returns
     -------

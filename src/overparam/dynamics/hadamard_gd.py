@@ -166,8 +166,34 @@ def hadamard_gd_batch(
     a step is two matrix-vector products, memory-bound, so batching pays while the chunk's
     matrices stay in cache and costs bandwidth beyond. Chunks run on ``workers`` threads
     (default: one per core; use 1 when several processes already share the cores).
-    Returns one Result per problem; ``wall_time`` is the chunk's time divided by its size. Traces hold the base fields and
-    ``rel_error`` when every problem has ``x_true``.
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        The trials, all of one shape (``ValueError`` otherwise).
+    depth, init_scale, nonneg, step, max_iter, tol, record
+        As in ``hadamard_gd``, shared by all trials.
+    chunk_bytes : int, optional
+        Bound on the total size of the matrices of one chunk, in bytes (default 1 MiB);
+        ignored when the problems share one operator (one chunk).
+    workers : int, optional
+        Number of threads running the chunks (default: one per core).
+
+    Returns
+    -------
+    list of Result
+        One Result per problem, in order (empty for no problems); ``wall_time`` is the
+        chunk's time divided by its size. Traces hold the base fields and ``rel_error``
+        when every problem has ``x_true``.
+
+    Raises
+    ------
+    ValueError
+        When the problems do not share one shape.
+
+    See Also
+    --------
+    hadamard_gd : one problem, with extra metrics.
     """
     problems = [as_problem(p) for p in problems]
     if not problems:

@@ -254,10 +254,20 @@ class Auto(_Coords):
     time-varying step only reparametrizes time of the gradient flow, so for a small
     ``fraction`` the limit is the flow's; larger fractions trade fidelity for speed
     (except in ``space="mirror"``, where the limit is the flow's for every fraction).
-    ``max_step`` caps the step where the bound is ~0 (e.g. zero gradient). The default
-    leaves the step free: the bound scales with the data (``y -> c y`` multiplies it by
-    ``c`` for the Hadamard model of depth 2), and a fixed cap of 1e8 slowed runs on data of
-    size 1e-12 a hundredfold.
+
+    Parameters
+    ----------
+    fraction : float, optional
+        The fraction of the stability limit ``2 / bound``, in (0, 1) (default 0.5).
+    max_step : float, optional
+        Cap on the step, > 0, where the bound is ~0 (e.g. zero gradient). The default
+        (1e300) leaves the step free: the bound scales with the data (``y -> c y``
+        multiplies it by ``c`` for the Hadamard model of depth 2), and a fixed cap of 1e8
+        slowed runs on data of size 1e-12 a hundredfold.
+    space : {"u", "x", "mirror"}, optional
+        Coordinates of the step (see the module docstring); default plain GD on ``u``.
+    depth : int, optional
+        Model depth L (required for ``"x"`` and ``"mirror"``).
     """
 
     fraction: float = 0.5
@@ -284,7 +294,19 @@ class Auto(_Coords):
 @dataclass(frozen=True)
 class Decaying(_Coords):
     """Polynomially decaying step ``eta / (t + 2)**gamma`` (the NNLS authors' schedule),
-    0 <= gamma <= 1. The authors' residual guide lines decay like ``k**(gamma - 1)``."""
+    at iteration t. The authors' residual guide lines decay like ``k**(gamma - 1)``.
+
+    Parameters
+    ----------
+    eta : float
+        The initial scale of the step, > 0.
+    gamma : float, optional
+        Decay exponent, in [0, 1] (default 0.5; 0: the constant step ``eta``).
+    space : {"u", "x", "mirror"}, optional
+        Coordinates of the step (see the module docstring); default plain GD on ``u``.
+    depth : int, optional
+        Model depth L (required for ``"x"`` and ``"mirror"``).
+    """
 
     eta: float
     gamma: float = 0.5

@@ -35,6 +35,14 @@ class RadiusScaled:
     and ``eta`` on the directions. The Hessian bound passed to ``base`` (used by
     ``step="auto"``) is multiplied by ``max(ratio, 1)``, which bounds the top eigenvalue of
     the scaled Hessian ``S H``.
+
+    Parameters
+    ----------
+    base : step policy
+        The policy taking the step (e.g. ``steps.Constant(eta)``), with the scaled
+        gradients.
+    ratio : float, optional
+        Factor on the radius gradients, > 0 (default 1.0: no scaling).
     """
 
     base: Any
@@ -162,7 +170,22 @@ def wn_gd_batch(
     record: int | Sequence[int] | None = 64,
 ) -> list[Result]:
     """:func:`wn_gd` on problems of one shape at once (``jax.vmap`` over trials; dense
-    operators)."""
+    operators, or one operator shared by all trials).
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        The trials, all of one shape (ValueError otherwise), with real measurements.
+    depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol, record
+        As in :func:`wn_gd`, shared by all trials.
+
+    Returns
+    -------
+    list of Result
+        One Result per problem, in order (empty for no problems), as from :func:`wn_gd`
+        (trace with ``rel_error`` when every problem has ``x_true``); ``wall_time`` is the
+        batch's time divided by its size.
+    """
     problems = [as_problem(p) for p in problems]
     for p in problems:
         check_not_complex(p.y, "y")

@@ -41,12 +41,43 @@ class Cell:
 
 
 def problem_seed(root_seed: int, params: dict[str, Any], trial: int) -> int:
-    """Seed of trial ``trial`` at problem parameters ``params``."""
+    """Seed of trial ``trial`` at problem parameters ``params``.
+
+    Parameters
+    ----------
+    root_seed : int
+        The spec's ``experiment.seed``.
+    params : dict
+        Problem parameters of the cell.
+    trial : int
+        Trial index, ``0 <= trial < experiment.trials``.
+
+    Returns
+    -------
+    int
+        A seed that depends only on these three arguments (not on the method, the cell
+        order or the executor).
+    """
     return derive_seed("problem", int(root_seed), params, int(trial))
 
 
 def method_seed(pseed: int, name: str, params: dict[str, Any]) -> int:
-    """Seed handed to a (randomized) method on one problem."""
+    """Seed handed to a (randomized) method on one problem.
+
+    Parameters
+    ----------
+    pseed : int
+        The problem's seed, from :func:`problem_seed`.
+    name : str
+        Method name.
+    params : dict
+        The method configuration's parameters.
+
+    Returns
+    -------
+    int
+        A seed derived from the three arguments.
+    """
     return derive_seed("method", int(pseed), name, params)
 
 
@@ -60,7 +91,22 @@ def config_key(spec: Spec, params: dict[str, Any], cfg: Any) -> str:
     """Content hash of everything that determines one method configuration's rows in one
     cell: the cell's problems (parameters, generator, experiment settings), the
     configuration and its label, and the reference configuration (metrics compare to it).
-    Unlike the cell key it does not change when other configurations of the spec change."""
+    Unlike the cell key it does not change when other configurations of the spec change.
+
+    Parameters
+    ----------
+    spec : Spec
+        The experiment spec.
+    params : dict
+        Problem parameters of the cell.
+    cfg : MethodConfig
+        The method configuration (its ``key`` and ``label`` are hashed).
+
+    Returns
+    -------
+    str
+        The first 20 hex digits of a SHA-256 hash.
+    """
     ref = spec.reference
     blob = json.dumps([spec.experiment, spec.generator, params, cfg.key, cfg.label,
                        None if ref is None else ref.key], sort_keys=True, default=str)
@@ -68,13 +114,40 @@ def config_key(spec: Spec, params: dict[str, Any], cfg: Any) -> str:
 
 
 def expand_cells(spec: Spec) -> list[Cell]:
-    """The cells of a spec, in grid order."""
+    """The cells of a spec, in grid order.
+
+    Parameters
+    ----------
+    spec : Spec
+        The experiment spec; its problem grid gives one cell per parameter combination.
+
+    Returns
+    -------
+    list of Cell
+    """
     return [Cell(i, params, cell_key(spec, params))
             for i, params in enumerate(spec.problem_grid())]
 
 
 def make_problem(spec: Spec, params: dict[str, Any], trial: int) -> tuple[Any, int]:
-    """(problem, seed) of one trial."""
+    """(problem, seed) of one trial.
+
+    Parameters
+    ----------
+    spec : Spec
+        The experiment spec (its generator and ``experiment.seed``).
+    params : dict
+        Problem parameters of the cell, passed to the generator.
+    trial : int
+        Trial index.
+
+    Returns
+    -------
+    problem : object
+        What the spec's generator returns for ``params`` and the trial's seed.
+    seed : int
+        The trial's seed, from :func:`problem_seed`.
+    """
     from .generators import get_generator
 
     seed = problem_seed(spec.experiment["seed"], params, trial)

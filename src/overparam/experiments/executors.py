@@ -349,11 +349,39 @@ def execute(spec_data: dict, cells: list[Cell], executor: str = "processes",
     """Run ``cells`` on an executor; yields ``(cell, output)`` in completion order. An
     output with a ``failed`` key reports a cell whose run raised (it is not stored).
 
-    ``have`` (cell key -> configuration key -> output) gives configurations of those cells
-    finished by an earlier run: only the others run, and the cell's output joins both.
-    With ``checkpoint``, every finished part of a split cell is also yielded, before the
-    cell completes, as ``dict(key=..., partial=True, config=..., output=...)`` (a part
-    is one configuration).
+    Parameters
+    ----------
+    spec_data : dict
+        The spec's data (``Spec.data``), sent to the workers.
+    cells : list of Cell
+        The cells to run (from :func:`~overparam.experiments.cells.expand_cells`).
+    executor : {"processes", "serial", "dask"}, optional
+        Where cells run: a local process pool (default), this process, or a Dask cluster.
+        ``"processes"`` with one worker runs serially.
+    workers : int, optional
+        Number of workers, >= 0; 0 (default) uses all cores.
+    address : str, optional
+        Address of a running Dask scheduler (``executor="dask"`` only); None (default)
+        starts a local cluster.
+    have : dict, optional
+        Cell key -> configuration key -> output: configurations of those cells finished
+        by an earlier run. Only the others run, and the cell's output joins both.
+    checkpoint : bool, optional
+        If True, every finished part of a split cell (a part is one configuration) is
+        also yielded, before the cell completes, as
+        ``dict(key=..., partial=True, config=..., output=...)``. Default False.
+
+    Returns
+    -------
+    iterator of (Cell, dict)
+        ``(cell, output)`` pairs in completion order.
+
+    Raises
+    ------
+    ValueError
+        If ``executor`` is unknown or ``workers`` is not an int >= 0.
+    OSError
+        If the Dask scheduler at ``address`` cannot be reached (when iterating).
     """
     if executor not in ("serial", "processes", "dask"):
         raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")

@@ -13,12 +13,25 @@ __all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "
 class GeneratorEntry:
     """A problem generator ``fn(**params, seed=int) -> Problem``.
 
-    ``params`` maps each parameter to its type spec (see ``methods.check_value``);
-    ``choices`` restricts string parameters; ``required`` must be set by the spec;
-    ``one_of`` lists groups of parameters of which the spec must set exactly one (e.g.
-    ``m`` or ``oversampling``). ``kinds`` lists the problem kinds its problems serve (the
-    ``MethodEntry.problems`` of the methods that run on them; a spec pairing a method of
-    another kind is refused); empty: not declared, no method is refused.
+    Attributes
+    ----------
+    name : str
+        Registry key, used in specs (``[problem] generator = ...``).
+    target : str
+        ``"module:function"`` of the generator, imported on first use.
+    params : dict of str to str
+        Each parameter a spec may set, with its type spec (see ``methods.check_value``).
+    required : tuple of str, optional
+        Parameters the spec must set. Default none.
+    choices : tuple of (str, tuple of str), optional
+        ``(parameter, allowed values)`` pairs restricting string parameters. Default none.
+    one_of : tuple of tuple of str, optional
+        Groups of parameters of which the spec must set exactly one (e.g. ``m`` or
+        ``oversampling``). Default none.
+    kinds : tuple of str, optional
+        The problem kinds its problems serve (the ``MethodEntry.problems`` of the methods
+        that run on them; a spec pairing a method of another kind is refused). Empty
+        (default): not declared, no method is refused.
     """
 
     name: str
@@ -73,14 +86,47 @@ PROBLEM_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def register_problem_kind(kind: str, generator: str, params: dict[str, Any]) -> None:
     """Declare a problem kind with a small example (a registered generator and its
-    parameters)."""
+    parameters).
+
+    Parameters
+    ----------
+    kind : str
+        Name of the problem kind (as in ``MethodEntry.problems``).
+    generator : str
+        Name of a registered generator that makes problems of this kind.
+    params : dict
+        Generator parameters of a small example (copied).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is already declared with another example.
+    """
     if kind in PROBLEM_KINDS and PROBLEM_KINDS[kind] != (generator, params):
         raise ValueError(f"problem kind {kind!r} is already declared")
     PROBLEM_KINDS[kind] = (generator, dict(params))
 
 
 def example_problem(kind: str, seed: int = 1) -> Any:
-    """A small problem of a declared kind (see :data:`PROBLEM_KINDS`)."""
+    """A small problem of a declared kind (see :data:`PROBLEM_KINDS`).
+
+    Parameters
+    ----------
+    kind : str
+        A declared problem kind (``"vector"``, ``"matrix"`` or one an area registers).
+    seed : int, optional
+        Seed passed to the generator; default 1.
+
+    Returns
+    -------
+    Problem
+        The kind's example generator called on its example parameters.
+
+    Raises
+    ------
+    KeyError
+        If ``kind`` is not declared.
+    """
     try:
         name, params = PROBLEM_KINDS[kind]
     except KeyError:
@@ -90,7 +136,25 @@ def example_problem(kind: str, seed: int = 1) -> Any:
 
 
 def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> GeneratorEntry:
-    """Add a generator to the registry (an error if the name is taken, unless ``replace``)."""
+    """Add a generator to the registry (an error if the name is taken, unless ``replace``).
+
+    Parameters
+    ----------
+    entry : GeneratorEntry
+        The generator to register under ``entry.name``.
+    replace : bool, optional
+        If True, overwrite an entry of the same name. Default False.
+
+    Returns
+    -------
+    GeneratorEntry
+        ``entry``.
+
+    Raises
+    ------
+    ValueError
+        If the name is taken and ``replace`` is False.
+    """
     if entry.name in GENERATORS and not replace:
         raise ValueError(f"generator {entry.name!r} is already registered")
     GENERATORS[entry.name] = entry
@@ -120,6 +184,22 @@ def generator_kinds(name: str) -> tuple[str, ...]:
 
 
 def get_generator(name: str) -> GeneratorEntry:
+    """The registry entry of a generator.
+
+    Parameters
+    ----------
+    name : str
+        Generator name, as in ``[problem] generator = ...``.
+
+    Returns
+    -------
+    GeneratorEntry
+
+    Raises
+    ------
+    KeyError
+        If no generator of that name is registered (the message lists the known ones).
+    """
     try:
         return GENERATORS[name]
     except KeyError:

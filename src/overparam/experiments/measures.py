@@ -10,7 +10,7 @@ whole :class:`~overparam.Result` instead of ``x`` (for quantities a method repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -21,6 +21,30 @@ __all__ = ["MetricEntry", "METRICS", "compute_metrics", "info_metric", "register
 
 @dataclass(frozen=True)
 class MetricEntry:
+    """One registered per-trial metric.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, used in specs (``[experiment] metrics = [...]``) and as the column
+        name of result rows.
+    fn : callable
+        ``fn(problem, x, ref, tol) -> float``; with ``takes_result`` it receives the
+        solver's :class:`~overparam.Result` in place of ``x``.
+    needs_reference : bool, optional
+        Whether ``fn`` uses ``ref``, the reference solution of the same problem (it is
+        then computed once per problem). Default False.
+    needs_truth : bool, optional
+        Whether ``fn`` uses ``problem.x_true`` (NaN on problems without one). Default False.
+    description : str, optional
+        One line for ``overparam info``. Default empty.
+    takes_result : bool, optional
+        Whether ``fn`` receives the whole Result rather than ``x``. Default False.
+    if_not_finite : float or None, optional
+        The value when the estimate is not finite (a diverged solver); None (default)
+        gives NaN.
+    """
+
     name: str
     fn: Callable[[Any, np.ndarray, np.ndarray | None, float], float]
     needs_reference: bool = False
@@ -104,14 +128,48 @@ class _InfoValue:
 
 def info_metric(name: str, description: str = "", key: str | None = None) -> MetricEntry:
     """A metric reading a scalar the solver put in ``Result.info[key]`` (default: ``name``;
-    NaN when absent). Areas that report the same quantity share one entry."""
+    NaN when absent). Areas that report the same quantity share one entry.
+
+    Parameters
+    ----------
+    name : str
+        Name of the metric.
+    description : str, optional
+        One line for ``overparam info``; default ``"Result.info['<key>']"``.
+    key : str, optional
+        Key of ``Result.info`` to read; None (default) uses ``name``.
+
+    Returns
+    -------
+    MetricEntry
+        An entry with ``takes_result=True`` (not registered: see :func:`register_metric`).
+    """
     return MetricEntry(name, _InfoValue(key or name), takes_result=True,
                        description=description or f"Result.info[{key or name!r}]")
 
 
 def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry:
     """Add a metric to the registry (an error if the name is taken by a different metric,
-    unless ``replace``; registering an equal entry again is a no-op)."""
+    unless ``replace``; registering an equal entry again is a no-op).
+
+    Parameters
+    ----------
+    entry : MetricEntry
+        The metric to register under ``entry.name``.
+    replace : bool, optional
+        If True, overwrite an entry of the same name. Default False.
+
+    Returns
+    -------
+    MetricEntry
+        The registered entry (the existing one when an equal entry is registered again:
+        same ``fn`` and ``takes_result``).
+
+    Raises
+    ------
+    ValueError
+        If the name is taken by a different metric and ``replace`` is False.
+    """
     old = METRICS.get(entry.name)
     if old is not None and not replace:
         if old.fn == entry.fn and old.takes_result == entry.takes_result:
@@ -121,8 +179,38 @@ def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry
     return entry
 
 
-def compute_metrics(names, problem, x, ref, tol, result: Any = None) -> dict[str, float]:
-    """The requested metrics of one solution (NaN where one cannot be computed)."""
+def compute_metrics(names: Iterable[str], problem: Any, x: Any, ref: Any, tol: float,
+                    result: Any = None) -> dict[str, float]:
+    """The requested metrics of one solution (NaN where one cannot be computed).
+
+    Parameters
+    ----------
+    names : iterable of str
+        Registered metric names (see :data:`METRICS`).
+    problem : Problem
+        The problem solved (metrics read ``x_true``, ``A``, ``y`` from it).
+    x : array_like
+        The solver's estimate; flattened (and cast to float unless complex).
+    ref : array_like or None
+        The reference solution of the same problem, flattened; None when not computed
+        (then metrics that need it are NaN).
+    tol : float
+        Recovery tolerance (``experiment.recovery_tol``), passed to each metric.
+    result : Result, optional
+        The solver's whole result, for metrics with ``takes_result``; None (default)
+        makes them NaN.
+
+    Returns
+    -------
+    dict of str to float
+        Each name's value. NaN where a metric's reference, truth or result is missing;
+        for a non-finite ``x`` the metric's ``if_not_finite`` value (NaN if None).
+
+    Raises
+    ------
+    KeyError
+        If a name is not a registered metric.
+    """
     x = np.asarray(x).reshape(-1)
     if not np.iscomplexobj(x):      # complex estimates (Fourier operators) stay complex
         x = x.astype(float)

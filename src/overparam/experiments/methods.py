@@ -29,7 +29,21 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 
 
 def check_value(value: Any, types: str) -> bool:
-    """Whether ``value`` matches a type spec such as ``"float"`` or ``"str|float"``."""
+    """Whether ``value`` matches a type spec such as ``"float"`` or ``"str|float"``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    types : str
+        Type names joined by ``"|"``, each one of ``"int"``, ``"float"`` (accepts ints),
+        ``"bool"``, ``"str"``, ``"list"`` (a list or tuple); bools are not ints or floats.
+
+    Returns
+    -------
+    bool
+        True if ``value`` matches any of the types.
+    """
     return any(_TYPES[t](value) for t in types.split("|"))
 
 
@@ -156,7 +170,25 @@ METHODS: dict[str, MethodEntry] = {}
 
 
 def register(entry: MethodEntry, *, replace: bool = False) -> MethodEntry:
-    """Add a method to the registry (``replace=True`` to overwrite an entry)."""
+    """Add a method to the registry (``replace=True`` to overwrite an entry).
+
+    Parameters
+    ----------
+    entry : MethodEntry
+        The method to register under ``entry.name``.
+    replace : bool, optional
+        If True, overwrite an entry of the same name. Default False.
+
+    Returns
+    -------
+    MethodEntry
+        ``entry``.
+
+    Raises
+    ------
+    ValueError
+        If the name is taken and ``replace`` is False.
+    """
     if entry.name in METHODS and not replace:
         raise ValueError(f"method {entry.name!r} is already registered")
     METHODS[entry.name] = entry
@@ -164,7 +196,22 @@ def register(entry: MethodEntry, *, replace: bool = False) -> MethodEntry:
 
 
 def get_method(name: str) -> MethodEntry:
-    """The registry entry for ``name`` (a clear error listing the known names)."""
+    """The registry entry for ``name`` (a clear error listing the known names).
+
+    Parameters
+    ----------
+    name : str
+        Method name, as in ``[[methods]] name = ...``.
+
+    Returns
+    -------
+    MethodEntry
+
+    Raises
+    ------
+    KeyError
+        If no method of that name is registered.
+    """
     try:
         return METHODS[name]
     except KeyError:

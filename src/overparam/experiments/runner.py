@@ -39,13 +39,42 @@ def versions() -> dict[str, str]:
 
 def param_column(spec: Spec, name: str) -> str:
     """Column of a method parameter: its name, or ``method_<name>`` when that name is taken
-    by a problem parameter, a metric or a reserved column."""
+    by a problem parameter, a metric or a reserved column.
+
+    Parameters
+    ----------
+    spec : Spec
+        The experiment spec (its problem axes and metrics).
+    name : str
+        Name of the method parameter.
+
+    Returns
+    -------
+    str
+        The column name in result rows.
+    """
     taken = set(RESERVED_COLUMNS) | set(spec.problem_axes) | set(spec.experiment["metrics"])
     return f"method_{name}" if name in taken else name
 
 
 def chunk_sizes(n_trials: int, bytes_per_trial: int, budget_bytes: float) -> list[int]:
-    """Split ``n_trials`` into near-equal chunks each within the memory budget."""
+    """Split ``n_trials`` into near-equal chunks each within the memory budget.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials to split; none (an empty list) when <= 0.
+    bytes_per_trial : int
+        Estimated memory of one trial, in bytes (values < 1 count as 1).
+    budget_bytes : float
+        Memory budget of one chunk, in bytes (may be ``inf``). A chunk holds at least
+        one trial even when one trial exceeds the budget.
+
+    Returns
+    -------
+    list of int
+        Chunk sizes summing to ``n_trials``: equal sizes, the last one possibly smaller.
+    """
     if n_trials <= 0:
         return []
     per = max(bytes_per_trial, 1)
@@ -179,15 +208,22 @@ def run_cell(spec_data: dict[str, Any], cell: Cell,
              configs: list[str] | None = None) -> dict[str, Any]:
     """Run every trial of every method configuration of one cell.
 
-    ``configs`` (optional) restricts the run to those method configuration keys (a part of
-    the cell, for executors that spread one cell's configurations over workers); the
-    reference configuration still runs when the metrics need it, and its rows appear only
-    in the part that names it. Parts of a cell, concatenated in configuration order, equal
-    the whole cell's output.
-
     BLAS runs with ``run.blas_threads`` threads (default 1: cells run in parallel, and
     multithreaded OpenBLAS on busy cores can be 100x slower; one count for every executor
     also keeps results bit-identical between them).
+
+    Parameters
+    ----------
+    spec_data : dict
+        The spec's data (``Spec.data``).
+    cell : Cell
+        The cell to run.
+    configs : list of str, optional
+        Restricts the run to those method configuration keys (a part of the cell, for
+        executors that spread one cell's configurations over workers); the reference
+        configuration still runs when the metrics need it, and its rows appear only in
+        the part that names it. Parts of a cell, concatenated in configuration order,
+        equal the whole cell's output. None (default): all configurations.
 
     Returns
     -------

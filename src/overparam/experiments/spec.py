@@ -121,7 +121,19 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class MethodConfig:
-    """One method with all its parameters fixed (one point of a method grid)."""
+    """One method with all its parameters fixed (one point of a method grid).
+
+    Attributes
+    ----------
+    name : str
+        Registered method name.
+    params : dict
+        The method's parameters (one value each).
+    label : str
+        Display name in result rows and plots: the spec's ``label`` format string filled
+        with ``params``, or by default the name with the parameters that differ between
+        configurations of the same method, e.g. ``"hadamard_gd(depth=2)"``.
+    """
 
     name: str
     params: dict[str, Any]
@@ -209,7 +221,16 @@ class Spec:
     Attributes
     ----------
     data : dict
-        The normalized spec (defaults filled in), as stored in the manifest.
+        The normalized spec (defaults filled in), as stored in the manifest. Given as the
+        parsed TOML tables; it is copied, then validated.
+    source : str or None, optional
+        Path of the spec file, if any (the default experiment name is its stem, else
+        ``"experiment"``). Default None.
+
+    Raises
+    ------
+    SpecError
+        If ``data`` is not a valid spec (see :func:`load_spec`).
     """
 
     def __init__(self, data: dict[str, Any], source: str | None = None):
@@ -606,7 +627,25 @@ def _split_path(path: str) -> list[str | int]:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"problem.m=[50,100]"`` -> ``("problem.m", [50, 100])``; the value is read as TOML
-    (a bare word that is not TOML is taken as a string)."""
+    (a bare word that is not TOML is taken as a string).
+
+    Parameters
+    ----------
+    text : str
+        ``KEY=VALUE``, as given to ``--set``; whitespace around both is stripped.
+
+    Returns
+    -------
+    path : str
+        The key path, e.g. ``"methods[0].depth"``.
+    value : object
+        The value read as TOML, or the raw text.
+
+    Raises
+    ------
+    SpecError
+        If ``text`` has no ``=``.
+    """
     if "=" not in text:
         raise SpecError(f"--set {text!r}: expected KEY=VALUE, e.g. problem.m=[50,100]")
     path, _, raw = text.partition("=")
@@ -619,7 +658,26 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, Any]]) -> dict:
-    """A copy of ``data`` with ``--set`` overrides applied (paths like ``methods[0].depth``)."""
+    """A copy of ``data`` with ``--set`` overrides applied (paths like ``methods[0].depth``).
+
+    Parameters
+    ----------
+    data : dict
+        Spec data (parsed TOML); not modified.
+    overrides : iterable of str or (str, object)
+        ``"KEY=VALUE"`` strings (see :func:`parse_override`) or ``(path, value)`` pairs,
+        applied in order. Missing tables on the path are created; list indices must exist.
+
+    Returns
+    -------
+    dict
+        The modified copy (not validated).
+
+    Raises
+    ------
+    SpecError
+        If a path runs through a missing list item or a value that is not a table.
+    """
     data = copy.deepcopy(data)
     for item in overrides:
         path, value = parse_override(item) if isinstance(item, str) else item
@@ -650,6 +708,19 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
 
 def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()) -> Spec:
     """Read and validate a spec from a TOML file (or a dict), applying ``--set`` overrides.
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        Path of a TOML file, or spec data (then the experiment name defaults to
+        ``"experiment"``).
+    overrides : iterable of str, optional
+        ``--set`` overrides, ``"KEY=VALUE"`` each (see :func:`apply_overrides`). Default
+        none.
+
+    Returns
+    -------
+    Spec
 
     Raises
     ------

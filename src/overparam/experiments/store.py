@@ -58,10 +58,25 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
     to it.
 
     Two runs on one folder at once both computed every cell, and the second one's
-    ``clean_temporary`` could delete the first one's in-flight files. Raises StoreError
-    when another process holds the lock. Where locks are not supported (no ``fcntl``, a
-    file system refusing them) the run goes on unlocked. Folders made here and left holding
-    only the lock (the run failed before writing) are removed.
+    ``clean_temporary`` could delete the first one's in-flight files. Where locks are not
+    supported (no ``fcntl``, a file system refusing them) the run goes on unlocked. Folders
+    made here and left holding only the lock (the run failed before writing) are removed.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The results folder; it (and missing parents) is created. The lock is the file
+        ``.overparam-run.lock`` in it, holding the locking process's id.
+
+    Yields
+    ------
+    None
+        While the lock is held (a context manager: ``with folder_lock(out): ...``).
+
+    Raises
+    ------
+    StoreError
+        If another process holds the lock.
     """
     folder = Path(folder)
     try:
@@ -154,6 +169,17 @@ def _table_bytes(rows: list[dict], key: str) -> bytes:
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """The manifest of a results folder.
 
+    Parameters
+    ----------
+    folder : str or Path
+        A results folder (holding ``manifest.json``).
+
+    Returns
+    -------
+    dict
+        The manifest: ``spec``, ``spec_hash``, ``cells`` (cell keys in grid order), and
+        the format and library versions.
+
     Raises
     ------
     FileNotFoundError
@@ -210,7 +236,13 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 class Store:
-    """A results folder (see the module docstring)."""
+    """A results folder (see the module docstring).
+
+    Attributes
+    ----------
+    folder : str or Path
+        The results folder (stored as a Path); nothing is created until :meth:`prepare`.
+    """
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -450,6 +482,23 @@ class Store:
 def load(folder: str | Path):
     """The results of a sweep as a pandas DataFrame (one row per trial and method).
 
+    Parameters
+    ----------
+    folder : str or Path
+        A results folder written by ``overparam run``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of all readable parts (unreadable parts are skipped with a warning).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no manifest.
+    StoreError
+        If the manifest is damaged or of a newer format (see :func:`read_manifest`).
+
     Examples
     --------
     >>> df = load("results/more_is_less")                         # doctest: +SKIP
@@ -460,6 +509,26 @@ def load(folder: str | Path):
 
 
 def load_traces(folder: str | Path):
-    """Stored solver traces (long format: one row per record point) with cell parameters."""
+    """Stored solver traces (long format: one row per record point) with cell parameters.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A results folder written by ``overparam run`` (traces are stored when the spec
+        sets ``experiment.traces = true``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Trace rows joined with their cell's problem parameters and their method
+        configuration's parameters; empty when no traces were stored.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no manifest.
+    StoreError
+        If the manifest is damaged or of a newer format (see :func:`read_manifest`).
+    """
     read_manifest(folder)
     return Store(folder).load_traces()

@@ -44,7 +44,35 @@ def make_matrix(n: int, *, sparsity: int | None = None, primes: Any = None,
                 rule_n: int | None = None, rule_s: int | None = None) -> PrimeMatrix:
     """The sketching matrix: given ``primes``, or by the prime rule for ``sparsity`` (see
     :func:`~overparam.mamstar.choose_primes`; ``rule_n``/``rule_s`` apply the rule to
-    nominal sizes as the authors' experiments do)."""
+    nominal sizes as the authors' experiments do).
+
+    Parameters
+    ----------
+    n : int
+        Dimension N of A (number of columns of M).
+    sparsity : int, optional
+        Sparsity s the prime rule is made for (default ``rule_s``); one of ``sparsity``,
+        ``rule_s`` or ``primes`` is needed.
+    primes : array of int, optional
+        Distinct primes of M; when given, the other rule parameters are ignored.
+    smallest_prime : int, optional
+        Exclusive lower bound of the primes; None (default) picks the bound giving the
+        smallest m (see :func:`~overparam.mamstar.choose_primes`).
+    extra_primes : int, optional
+        Further consecutive primes appended, >= 0; default 0.
+    rule_n, rule_s : int, optional
+        Nominal N and s the rule is applied to (default ``n`` and ``sparsity``).
+
+    Returns
+    -------
+    PrimeMatrix
+
+    Raises
+    ------
+    ValueError
+        If neither ``primes`` nor a sparsity is given, or the primes or sizes are
+        invalid.
+    """
     if primes is not None:
         return PrimeMatrix(n, np.asarray(primes))
     if sparsity is None and rule_s is None:
@@ -87,6 +115,11 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     bits : int, optional
         Add the bit-test extension with ``bits`` test vectors (needed by the bit-test
         decoder; use at least the rank).
+    bit_seed : int, optional
+        Seed of the Gaussian test matrix of the bit-test extension; default 0.
+    block_rows : int, optional
+        Matrix sources only: rows read per block (default about 64 MiB of rows; see
+        :func:`~overparam.mamstar.sketch_matrix`).
     checkpoint, executor, workers, address
         Shards only: resumable build folder; ``"dask"`` sketches shards on workers.
     progress : bool or None
@@ -99,6 +132,15 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     Returns
     -------
     Sketch
+
+    Raises
+    ------
+    ValueError
+        If N is missing or inconsistent with the source, ``symmetry`` does not fit the
+        source, or the matrix M is invalid or made for another N (and as the builders
+        raise: asymmetric or non-finite input, out-of-range indices).
+    MemoryError
+        If the sketch would exceed ``max_memory``.
     """
     if isinstance(source, Sketch):
         return source
@@ -322,6 +364,7 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     Parameters
     ----------
     sk : Sketch
+        The sketch (from :func:`sketch`).
     rank : int
         r < m and r <= N.
     sparsity : int
@@ -329,6 +372,14 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     decoder : {"median", "oracle", "bittest"}
         ``"oracle"`` (the authors' plots) restricts the median to ``support`` (default: the
         support of ``truth``): it needs the answer and is for comparison only.
+        ``"bittest"`` needs a sketch built with ``bits``.
+    keep : int, optional
+        Nonzeros kept per decoded vector, >= 1 (capped at N); default ``2 * sparsity``.
+    support : array of int, optional
+        Candidate indices of the oracle decoder (ignored by the others).
+    refine_subspace : bool, optional
+        Rayleigh-Ritz refinement in the span of the decoded vectors (default True);
+        skipped when they are linearly dependent (``info["refined"]`` says).
     truth : FactoredMatrix, optional
         Known A: adds ``info["errors"]`` (see :func:`eigen_errors`). Any object with
         ``eigenvalues`` and ``vectors`` (dense, sparse or ``(indices, values)`` pairs)
@@ -352,6 +403,12 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     which : {"LM", "LA"}
         The top eigenpairs by largest magnitude or largest value; the errors against
         ``truth`` order the true eigenpairs the same way.
+    max_buckets : int, optional
+        Bit-test decoder only: heaviest buckets tested per vector (default
+        ``min(m, K keep)``).
+    progress : bool or None, optional
+        Progress bar of long median-decoder scans (see
+        :func:`~overparam.mamstar.median_decode`); default False.
 
     Returns
     -------
@@ -360,6 +417,14 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         ``info["vectors"]``: the same as a scipy.sparse csc_array (N, r);
         ``info["eigenvalues"]``; ``info["sketch_eigenvalues"]`` and
         ``info["sketch_vectors"]`` (eigenpairs of B); ``info["errors"]`` when ``truth``.
+
+    Raises
+    ------
+    TypeError
+        If ``sk`` is not a Sketch, or ``truth`` is not a factored matrix.
+    ValueError
+        On out-of-range arguments (see above), a zero or non-finite sketch, or the
+        oracle decoder without ``support`` or ``truth``.
     """
     t0 = time.perf_counter()
     if not isinstance(sk, Sketch):
@@ -428,7 +493,21 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
 
 
 def to_csc(idx: np.ndarray, vals: np.ndarray, n: int):
-    """The (k, r) ``indices``/``values`` of sparse vectors as an (N, r) csc_array."""
+    """The (k, r) ``indices``/``values`` of sparse vectors as an (N, r) csc_array.
+
+    Parameters
+    ----------
+    idx : ndarray (k, r) of int
+        Row indices of the nonzeros (column j: vector j).
+    vals : ndarray (k, r)
+        The values at ``idx``; repeated indices of a column add up, zeros are dropped.
+    n : int
+        Length N of the vectors.
+
+    Returns
+    -------
+    scipy.sparse.csc_array, shape (n, r)
+    """
     k, r = vals.shape
     V = sp.csc_array((vals.T.ravel(), (idx.T.ravel(), np.repeat(np.arange(r), k))),
                      shape=(n, r))
@@ -457,6 +536,32 @@ def eigen_errors(truth: Any, U: np.ndarray, eigenvalues: np.ndarray, idx: np.nda
     preferred eigenvectors: the true basis of its eigenspace is the one closest to the
     estimates (orthogonal Procrustes; :func:`_align_ties`), so that an exactly recovered
     eigenspace has zero errors whichever basis of it the estimates are.
+
+    Parameters
+    ----------
+    truth : FactoredMatrix
+        The known A (or any object with ``eigenvalues`` and ``vectors``, converted).
+    U : ndarray (m, r)
+        Eigenvectors of the sketch B (``info["sketch_vectors"]``).
+    eigenvalues : ndarray (r,)
+        The recovered eigenvalues.
+    idx, vals : ndarray (k, r)
+        The decoded sparse eigenvectors (column j: values ``vals[:, j]`` at
+        ``idx[:, j]``).
+    M : PrimeMatrix
+        The sketching matrix.
+    sparsity : int
+        s for the ``overlap`` error (None or 0: ``truth.sparsity``).
+    n_report : int, optional
+        Number of leading eigenpairs evaluated, >= 1; default 6.
+    which : {"LM", "LA"}, optional
+        Order of the eigenpairs (default ``"LM"``).
+
+    Returns
+    -------
+    dict of str to ndarray (min(n_report, r),)
+        ``"l2_before"``, ``"linf_before"``, ``"l2_after"``, ``"linf_after"``,
+        ``"overlap"`` and ``"eigenvalue"``.
     """
     n_report = check_int(n_report, "n_report", minimum=1)
     truth = _top_defined(_check_truth(truth, M.n), which)
@@ -609,9 +714,19 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
     decoder : {"median", "oracle", "bittest"}
         ``"bittest"`` builds the bit-test extension (``bits``, default ``rank + 10`` test
         vectors) and decodes in time sublinear in N.
+    keep, support, refine_subspace, which, n_report, n_decode, agree, agree_tol
+        Passed to :func:`recover` (defaults: ``keep = 2 * sparsity``, no support,
+        refinement on, ``"LM"``, 6, all ``rank`` vectors, ``agree`` by the rule given
+        there, 1e-3).
     truth : FactoredMatrix, optional
         Known A for error reports (see :func:`recover`; checked before the pass); a
         factored ``source`` is its own truth.
+    bits : int, optional
+        Test vectors of the bit-test extension (see :func:`sketch`); default none, or
+        ``rank + 10`` for the bit-test decoder.
+    progress : bool or None, optional
+        Progress bars of the sketch and the decoder; None (default) shows them on a
+        terminal only.
     **sketch_kw
         Further :func:`sketch` options (primes, smallest_prime, symmetry, checkpoint, ...).
 

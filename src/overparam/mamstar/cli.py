@@ -7,6 +7,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 __all__ = ["add_parser", "command"]
 
@@ -17,7 +18,21 @@ _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError, EOFError,
                 zipfile.BadZipFile)
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``sketch`` subcommand to the ``overparam`` command line.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the main parser (``parser.add_subparsers()``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``sketch`` subparser (shards, ``--n``, the prime rule, ``--symmetry``,
+        ``--bits``, ``--checkpoint``, ``--executor``/``--workers``/``--address``,
+        ``--out``, ``--rank``/``--decoder`` and ``--progress``).
+    """
     s = sub.add_parser(
         "sketch", help="one-pass MAM* sketch of a huge symmetric matrix from COO shards",
         description="Sketch B = (1/K) M A M^T from COO shards (.npz/.npy with row, col, "
@@ -103,7 +118,27 @@ def _open_shard(path: str) -> None:
                          f"found {sorted(names)}")
 
 
-def command(args) -> int:
+def command(args: argparse.Namespace) -> int:
+    """Run ``overparam sketch``: check every argument and shard header, sketch the shards
+    (resumably), save the sketch to ``--out`` and, with ``--rank``, decode its sparse top
+    eigenvectors into ``<out>.vectors.npz``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of the parser made by :func:`add_parser`.
+
+    Returns
+    -------
+    int
+        0 on success.
+
+    Raises
+    ------
+    SystemExit
+        With a one-line ``"overparam sketch: ..."`` message on invalid arguments or bad
+        data (before the pass where possible).
+    """
     from .._core import check_int
     from .api import _check_recover, _kind, _plan, recover, sketch
     from .sketch import _STATE, _load_state, _shard_files

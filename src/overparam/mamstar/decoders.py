@@ -25,6 +25,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -40,7 +42,19 @@ _CHUNK_FLOATS = 1 << 20  # temporaries of the median decoder: ~8 MiB (cache-frie
 
 
 def canonical_sign(U: np.ndarray) -> np.ndarray:
-    """Flip columns so that each one's largest-magnitude entry is positive."""
+    """Flip columns so that each one's largest-magnitude entry is positive.
+
+    Parameters
+    ----------
+    U : array_like, shape (n,) or (n, r)
+        A vector or the columns to normalize (not modified).
+
+    Returns
+    -------
+    ndarray
+        A float copy of ``U``, each column multiplied by +-1 (the first largest-magnitude
+        entry decides).
+    """
     U = np.array(U, dtype=float, copy=True)
     if U.size == 0:
         return U
@@ -58,6 +72,28 @@ def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndar
 
     A zero B is refused (ValueError): every vector is then an eigenvector, so there is
     nothing to decode (and ARPACK would fail on it).
+
+    Parameters
+    ----------
+    B : array_like or sparse matrix, shape (m, m)
+        The symmetric sketch (``Sketch.B``); real and finite.
+    rank : int
+        Number r of eigenpairs, ``1 <= rank <= m``.
+    which : {"LM", "LA"}, optional
+        Largest magnitude (default) or largest algebraic value.
+
+    Returns
+    -------
+    eigenvalues : ndarray (r,)
+    vectors : ndarray (m, r)
+        Orthonormal eigenvectors, columns in the order of ``eigenvalues``, each with
+        :func:`canonical_sign`.
+
+    Raises
+    ------
+    ValueError
+        If B is not square, not finite or zero, ``which`` is unknown, or ``rank`` is out
+        of range.
     """
     # another library's array (JAX, pandas), a list or a scipy sparse B failed with
     # "type not understood", "no attribute 'dtype'/'shape'" or "setting an array element
@@ -157,7 +193,7 @@ class _Periodic:
         return V
 
 
-def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
+def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = None,
                   chunk: int | None = None, scale: float | None = None, agree: int = 1,
                   agree_tol: float = 1e-3,
                   progress: bool | None = False) -> tuple[np.ndarray, np.ndarray]:
@@ -166,11 +202,17 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
     Parameters
     ----------
     U : ndarray (m,) or (m, r)
-        Vectors ``~ M x / sqrt(K)`` (eigenvectors of the sketch).
+        Vectors ``~ M x / sqrt(K)`` (eigenvectors of the sketch); finite.
+    M : PrimeMatrix
+        The sketching matrix (``U`` has ``M.m`` rows).
     keep : int
         Entries kept per vector (the authors keep 2 s).
     candidates : array of int, optional
-        Indices to consider; None scans 0..N-1 in chunks.
+        Indices to consider (each in 0..N-1; duplicates are merged); None scans 0..N-1 in
+        chunks.
+    chunk : int, optional
+        Indices per chunk; default ``max(1024, 2**20 // (K r))`` (about 8 MiB of
+        temporaries).
     scale : float, optional
         Multiplier of the medians (default ``sqrt(K)``).
     agree : int
@@ -179,13 +221,25 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
         median. An index that dominates its buckets reads the same value in all of its
         isolated buckets; an index that only shares buckets with heavy ones reads
         unrelated values. 1 (default) = the plain median.
+    agree_tol : float, optional
+        Tolerance of the ``agree`` check, relative to each column's ``max|u|``; default
+        1e-3.
+    progress : bool or None, optional
+        Progress bar on stderr for long scans (more than 50 chunks): True shows it, False
+        (default) hides it, None lets ``tqdm`` decide (shown on a terminal).
 
     Returns
     -------
     indices, values : ndarray (k, r)
         Per column, the kept indices and values, sorted by decreasing magnitude, then
         index (``k = min(keep, number of candidates)``; among values tied at the cut, which
-        are kept depends on the chunking).
+        are kept depends on the chunking). For a 1-d ``U``, 1-d arrays of length k.
+
+    Raises
+    ------
+    ValueError
+        If ``U`` does not have ``M.m`` rows or is not finite, or a candidate is out of
+        range.
     """
     U = np.asarray(U, dtype=float)
     one = U.ndim == 1
@@ -265,10 +319,32 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates=None,
     return best_i, best_v
 
 
-def oracle_decode(U: np.ndarray, M: PrimeMatrix, keep: int, support) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+def oracle_decode(U: np.ndarray, M: PrimeMatrix, keep: int,
+                  support: Any) -> tuple[np.ndarray, np.ndarray]:
     """**Oracle** decoder of the authors' plots: the median decoder restricted to a given
-    (true) support. Not a practical decoder: it needs the answer's support."""
+    (true) support. Not a practical decoder: it needs the answer's support.
+
+    Parameters
+    ----------
+    U : ndarray (m,) or (m, r)
+        Vectors ``~ M x / sqrt(K)`` (eigenvectors of the sketch).
+    M : PrimeMatrix
+        The sketching matrix.
+    keep : int
+        Entries kept per vector.
+    support : array of int
+        The candidate indices (the true support, or a superset); non-empty.
+
+    Returns
+    -------
+    indices, values : ndarray (k, r)
+        As :func:`median_decode` with ``candidates=support``.
+
+    Raises
+    ------
+    ValueError
+        If ``support`` is empty.
+    """
     support = np.asarray(support)
     if support.size == 0:
         raise ValueError("the oracle decoder needs a non-empty support")
@@ -283,6 +359,28 @@ def bittest_candidates(U: np.ndarray, sketch: Sketch, max_buckets: int | None = 
     ``M z = B Omega c`` is the best fit to u in the span of ``B Omega`` (least squares);
     then ``w_0 = M z`` and ``w_t = (M (.) bit_t) z`` are known exactly. In bucket rho, if
     one index n dominates, ``|w_t[rho]| > |w_0[rho] - w_t[rho]|`` iff bit t of n is 1.
+
+    Parameters
+    ----------
+    U : ndarray (m,) or (m, r)
+        Vectors ``~ M x / sqrt(K)`` (eigenvectors of the sketch).
+    sketch : Sketch
+        A sketch with the bit-test extension (built with ``bits=q``).
+    max_buckets : int, optional
+        Heaviest buckets read per column; None (or 0) reads all m.
+    rcond : float, optional
+        Singular values of ``B Omega`` below ``rcond`` times the largest are dropped
+        from the least-squares fit; default 1e-10.
+
+    Returns
+    -------
+    ndarray of int64
+        Candidate indices whose bits land them in the bucket they were read from.
+
+    Raises
+    ------
+    ValueError
+        If the sketch has no bit-test extension.
     """
     if not sketch.has_bits:
         raise ValueError("the bit-test decoder needs a sketch built with bits=q (the "
@@ -323,11 +421,28 @@ def bittest_decode(U: np.ndarray, sketch: Sketch, keep: int,
     """Sublinear decoder: candidates by bit-testing (:func:`bittest_candidates`, at most
     ``max_buckets`` buckets per vector, default ``K keep``), then the median over them.
 
+    Parameters
+    ----------
+    U : ndarray (m,) or (m, r)
+        Vectors ``~ M x / sqrt(K)`` (eigenvectors of the sketch).
+    sketch : Sketch
+        A sketch with the bit-test extension.
+    keep : int
+        Entries kept per vector.
+    max_buckets : int, optional
+        Heaviest buckets bit-tested per vector; default ``min(m, K keep)``.
+
     Returns
     -------
     indices, values : ndarray (k, r)
+        As :func:`median_decode` over the candidates (``k = 0`` when there are none).
     candidates : ndarray
         The candidate indices that were tested.
+
+    Raises
+    ------
+    ValueError
+        If the sketch has no bit-test extension.
     """
     M = sketch.M
     cand = bittest_candidates(U, sketch, max_buckets or min(M.m, M.K * keep))
@@ -346,8 +461,17 @@ def refine(B: np.ndarray, M: PrimeMatrix, indices: np.ndarray, values: np.ndarra
 
     Parameters
     ----------
+    B : ndarray (m, m)
+        The sketch (``Sketch.B``).
+    M : PrimeMatrix
+        The sketching matrix.
     indices, values : ndarray (k, r)
         Decoded vectors (column j: entries ``values[:, j]`` at ``indices[:, j]``).
+    which : {"LM", "LA"}, optional
+        Order of the eigenvalues: decreasing magnitude (default) or decreasing value.
+    rtol : float, optional
+        Relative tolerance of the linear-dependence test (on the diagonal of R in
+        ``X = Q R``) and cut-off of the pseudo-inverse of ``M X``; default 1e-10.
 
     Returns
     -------
@@ -356,6 +480,8 @@ def refine(B: np.ndarray, M: PrimeMatrix, indices: np.ndarray, values: np.ndarra
         the decoded supports; eigenvalues sorted as ``which``. None when the decoded
         vectors are linearly dependent (then nothing is refined).
     """
+    if which not in ("LM", "LA"):  # anything else was sorted as "LA" silently
+        raise ValueError(f"which must be 'LM' or 'LA', got {which!r}")
     r = values.shape[1]
     support, inv = np.unique(indices, return_inverse=True)
     inv = inv.reshape(indices.shape)

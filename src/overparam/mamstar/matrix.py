@@ -26,7 +26,20 @@ __all__ = ["PrimeMatrix", "primes_between", "choose_primes", "n_bits", "bits_of"
 
 
 def primes_between(lo: int, count: int) -> np.ndarray:
-    """The first ``count`` primes strictly greater than ``lo`` (a sieve, int64)."""
+    """The first ``count`` primes strictly greater than ``lo`` (a sieve, int64).
+
+    Parameters
+    ----------
+    lo : int
+        Exclusive lower bound (values below 1 count as 1).
+    count : int
+        Number of primes, >= 0.
+
+    Returns
+    -------
+    ndarray of int64, shape (count,)
+        The primes, increasing.
+    """
     lo = max(int(lo), 1)
     hi = max(2 * lo + 100, lo + 20 * count * max(1, int(math.log(lo + count + 2))) + 100)
     while True:
@@ -93,12 +106,34 @@ def choose_primes(n: int, s: int, smallest_prime: int | None = None,
 
 
 def n_bits(n: int) -> int:
-    """Number of bits ``L = ceil(log2 N)`` (at least 1) that index 0..N-1."""
+    """Number of bits ``L = ceil(log2 N)`` (at least 1) that index 0..N-1.
+
+    Parameters
+    ----------
+    n : int
+        Dimension N.
+
+    Returns
+    -------
+    int
+    """
     return max(1, int(n - 1).bit_length())
 
 
 def bits_of(idx: np.ndarray, n_bit: int) -> np.ndarray:
-    """``(len(idx), n_bit)`` 0/1 array: bit t (t = 0 .. n_bit-1) of each index."""
+    """``(len(idx), n_bit)`` 0/1 array: bit t (t = 0 .. n_bit-1) of each index.
+
+    Parameters
+    ----------
+    idx : array of int, shape (k,)
+        Non-negative indices.
+    n_bit : int
+        Number of bits, least significant first (see :func:`n_bits`).
+
+    Returns
+    -------
+    ndarray of int8, shape (k, n_bit)
+    """
     idx = np.asarray(idx, dtype=np.int64)
     return ((idx[:, None] >> np.arange(n_bit, dtype=np.int64)) & 1).astype(np.int8)
 

@@ -522,16 +522,34 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
         Each item a tuple of three 1-d arrays (row indices, column indices, values), or a
         ``(c, 3)`` array; a tuple of three scalars is one entry.
     M : PrimeMatrix
-    symmetry : {"both", "upper", "lower"}
-        See the module docstring.
+        The sketching matrix (indices must lie in 0..N-1).
+    symmetry : {"both", "upper", "lower"}, optional
+        How the symmetric A is given; see the module docstring. Default "both".
     bits : int, optional
-        q test vectors of the bit-test extension (for the bit-test decoder).
-    progress : bool or None
-        A tqdm bar counting entries (None: only on a terminal).
+        Number q of test vectors of the bit-test extension (for the bit-test decoder);
+        None (default): no extension.
+    bit_seed : int, optional
+        Seed of the Gaussian ``Omega`` of the bit-test extension; default 0.
+    progress : bool or None, optional
+        A tqdm bar on stderr counting entries: True shows it, False (default) hides it, None
+        shows it only on a terminal.
+    check : bool, optional
+        If True (default), refuse a non-finite sketch or, with ``symmetry="both"``, one
+        of a non-symmetric input (ValueError, see :meth:`Sketch.check`).
 
     Returns
     -------
     Sketch
+        With ``info["source"] = "stream"`` and the build time ``info["seconds"]``.
+
+    Raises
+    ------
+    TypeError
+        If a chunk has none of the accepted forms, or its values are not numeric or real.
+    ValueError
+        If a chunk's arrays differ in length, hold non-finite values or entries on the
+        wrong side of the diagonal for ``symmetry``, or (with ``check``) the input is
+        not symmetric.
     """
     t0 = time.perf_counter()
     bld = _builder(M, symmetry, bits, bit_seed)
@@ -581,6 +599,40 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
     Dense blocks are folded modulo each prime (O(K) per entry); sparse blocks with few
     entries per row take the entry path (O(K^2) per entry), dense-ish ones the fold.
     Memory: one block plus ``(block_rows, m)``.
+
+    Parameters
+    ----------
+    A : array_like or sparse matrix, shape (N, N)
+        The symmetric matrix, read in full (real, finite).
+    M : PrimeMatrix
+        The sketching matrix, made for this N.
+    block_rows : int, optional
+        Rows per block, >= 1; default about 64 MiB of dense rows
+        (``max(1, min(N, 2**23 // max(N, m)))``).
+    bits : int, optional
+        Number q of test vectors of the bit-test extension (for the bit-test decoder);
+        None (default): no extension.
+    bit_seed : int, optional
+        Seed of the Gaussian ``Omega`` of the bit-test extension; default 0.
+    progress : bool or None, optional
+        A tqdm bar on stderr counting rows: True shows it, False (default) hides it, None
+        shows it only on a terminal.
+    check : bool, optional
+        If True (default), refuse a non-finite sketch or one of a non-symmetric ``A``
+        (ValueError, see :meth:`Sketch.check`).
+
+    Returns
+    -------
+    Sketch
+        With ``info["source"] = "matrix"``.
+
+    Raises
+    ------
+    ValueError
+        If ``A`` is not N x N, holds non-finite values, or (with ``check``) is not
+        symmetric.
+    TypeError
+        If ``A`` has complex values with nonzero imaginary parts.
     """
     t0 = time.perf_counter()
     if sp.issparse(A):
@@ -614,7 +666,33 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
 def sketch_factored(eigenvalues: Any, vectors: Any, M: PrimeMatrix, *,
                     bits: int | None = None, bit_seed: int = 0) -> Sketch:
     """Sketch ``A = sum_j lambda_j v_j v_j^T`` with sparse ``v_j``: ``C = sum_j lambda_j
-    (M v_j)(M v_j)^T`` at cost O(K nnz(V) + m^2 r); A is never formed."""
+    (M v_j)(M v_j)^T`` at cost O(K nnz(V) + m^2 r); A is never formed.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (r,)
+        The weights ``lambda_j`` (real, finite).
+    vectors : array_like, sparse matrix or list of (indices, values)
+        The ``v_j``: an N x r array (dense or scipy sparse), or one ``(indices, values)``
+        pair per vector.
+    M : PrimeMatrix
+        The sketching matrix.
+    bits : int, optional
+        Number q of test vectors of the bit-test extension (for the bit-test decoder);
+        None (default): no extension.
+    bit_seed : int, optional
+        Seed of the Gaussian ``Omega`` of the bit-test extension; default 0.
+
+    Returns
+    -------
+    Sketch
+        With ``info["source"] = "factored"`` (symmetric by construction: not checked).
+
+    Raises
+    ------
+    ValueError
+        If the numbers of eigenvalues and vectors differ, or either holds NaN or inf.
+    """
     t0 = time.perf_counter()
     bld = _builder(M, "both", bits, bit_seed).add_factored(eigenvalues, vectors)
     sk = bld.finish(check=False)
@@ -627,13 +705,49 @@ def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None
                     check: bool = True) -> Sketch:
     """Sketch an implicit symmetric operator (scipy ``LinearOperator`` or anything with
     ``matmat``/``@``) from its products with blocks of columns of ``M^T``: m products,
-    memory ``N x block``."""
+    memory ``N x block``.
+
+    Parameters
+    ----------
+    A : LinearOperator or array_like
+        The symmetric N x N operator (anything ``scipy.sparse.linalg.aslinearoperator``
+        accepts).
+    M : PrimeMatrix
+        The sketching matrix.
+    block : int, optional
+        Columns of ``M^T`` per product (``A.matmat`` call); default 64.
+    bits : int, optional
+        Number q of test vectors of the bit-test extension (for the bit-test decoder);
+        None (default): no extension.
+    bit_seed : int, optional
+        Seed of the Gaussian ``Omega`` of the bit-test extension; default 0.
+    progress : bool or None, optional
+        A tqdm bar on stderr counting columns of ``M^T``: True shows it, False (default)
+        hides it, None shows it only on a terminal.
+    check : bool, optional
+        If True (default), refuse a non-finite sketch or one of a non-symmetric operator
+        (ValueError, see :meth:`Sketch.check`).
+
+    Returns
+    -------
+    Sketch
+        With ``info["source"] = "operator"``.
+
+    Raises
+    ------
+    ValueError
+        If the operator is not N x N, returns non-finite values, or (with ``check``) is
+        not symmetric.
+    """
     from scipy.sparse.linalg import aslinearoperator
 
     t0 = time.perf_counter()
     op = aslinearoperator(A)
     if op.shape != (M.n, M.n):
         raise ValueError(f"operator has shape {op.shape}, expected ({M.n}, {M.n})")
+    # block=-3 returned an all-zero sketch (read later as "A = 0"), block=0 a raw range()
+    # error
+    block = check_int(block, "block", minimum=1)
     bld = _builder(M, "both", bits, bit_seed)
     sk = bld.sketch
     bar = _tqdm(progress, total=M.m, unit="cols", desc="MAM* sketch")
@@ -675,6 +789,32 @@ def read_shard(path: str | os.PathLike, batch: int = 1 << 20
     ``.npz``: arrays ``row``, ``col``, ``value`` (or ``i``, ``j``, ``v``); ``.npy``: a
     structured array with those fields; ``.parquet``: columns with those names, read in
     batches of ``batch`` rows (bounded memory).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The shard file (``.npz``, ``.npy`` or ``.parquet``).
+    batch : int, optional
+        Entries per chunk, >= 1; default 2**20.
+
+    Yields
+    ------
+    i, j, values : ndarray
+        Row indices, column indices and values of up to ``batch`` entries.
+
+    Raises
+    ------
+    ValueError
+        If the format is unknown, or ``batch`` < 1.
+    KeyError
+        If the file lacks the arrays or columns.
+    TypeError
+        If a ``.npy`` shard is not a structured array.
+
+    Notes
+    -----
+    A generator: the file is opened, and errors raised, on the first ``next``; errors
+    from the file's contents name the file.
     """
     path = Path(path)
     batch = check_int(batch, "batch", minimum=1)
@@ -805,6 +945,16 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
     ----------
     paths : path, folder or list of paths
         Shard files; a folder means its ``*.npz``, ``*.npy`` and ``*.parquet`` files.
+    M : PrimeMatrix
+        The sketching matrix.
+    symmetry : {"both", "upper", "lower"}, optional
+        How the entries of the symmetric A are given; see the module docstring. Default
+        "both".
+    bits : int, optional
+        Number q of test vectors of the bit-test extension (for the bit-test decoder);
+        None (default): no extension.
+    bit_seed : int, optional
+        Seed of the Gaussian ``Omega`` of the bit-test extension; default 0.
     checkpoint : path, optional
         Folder for the running partial sketch: after every shard the sum so far and the
         list of finished shards are written atomically (one file), and a later call with
@@ -819,12 +969,32 @@ def sketch_shards(paths: Sequence[str | os.PathLike] | str | os.PathLike, M: Pri
         LocalCluster of ``workers`` processes) and sums the partial sketches in this
         process, in the shards' order (so the sketch is bit for bit the serial one), which
         alone writes the checkpoint (workers need the shard files, not a shared
-        checkpoint folder).
+        checkpoint folder). Default "serial".
+    workers : int, optional
+        Processes of the local Dask cluster, >= 0; 0 (default) uses all cores (at most
+        one per shard).
+    address : str, optional
+        Address of a running Dask scheduler; None (default) starts a local cluster.
+    progress : bool or None, optional
+        A tqdm bar on stderr counting shards: True (default) shows it, False hides it, None
+        shows it only on a terminal.
+    check : bool, optional
+        If True (default), refuse a non-finite sketch or one of a non-symmetric input
+        (ValueError, see :meth:`Sketch.check`).
 
     Returns
     -------
     Sketch
         ``info["shards"]``, ``info["resumed"]`` (shards skipped as already done).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a shard is missing, or a folder holds no shards.
+    ValueError
+        If ``symmetry`` or ``executor`` is unknown, ``workers`` < 0, a shard is listed
+        twice, ``checkpoint`` is a file or holds a state of other settings or shards, or
+        a shard's entries are invalid (the message names the file).
     """
     t0 = time.perf_counter()
     files = _shard_files(paths)

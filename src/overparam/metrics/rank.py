@@ -41,7 +41,17 @@ def _xp(a: Any):
 
 
 def singular_values(W: Any) -> Any:
-    """Singular values of a matrix (descending)."""
+    """Singular values of a matrix (descending).
+
+    Parameters
+    ----------
+    W : array of shape (..., n1, n2)
+        The matrix (or a stack of them), NumPy or JAX.
+
+    Returns
+    -------
+    array of shape (..., min(n1, n2))
+    """
     xp = _xp(W)
     return xp.linalg.svd(W, compute_uv=False)
 
@@ -85,6 +95,16 @@ def erank(s: Any) -> Any:
 
     Equals k for k equal nonzero singular values; 0 for the zero matrix (by convention);
     NaN when ``s`` has a NaN.
+
+    Parameters
+    ----------
+    s : array of shape (..., k)
+        Singular values (last axis the spectrum; signs are ignored), NumPy or JAX.
+
+    Returns
+    -------
+    array of shape (...)
+        Values in ``[1, k]`` (0 for a zero spectrum).
     """
     xp = _xp(s)
     u, zero = _unit_top(s, xp)
@@ -94,7 +114,18 @@ def erank(s: Any) -> Any:
 
 def erank_energy(s: Any) -> Any:
     """Entropy rank of the energy spectrum: ``exp(-sum q_i log q_i)``, ``q = s^2 / ||s||_2^2``
-    (the spectral entropy of ``W^T W``; less sensitive to many small singular values)."""
+    (the spectral entropy of ``W^T W``; less sensitive to many small singular values).
+
+    Parameters
+    ----------
+    s : array of shape (..., k)
+        Singular values (last axis the spectrum; signs are ignored), NumPy or JAX.
+
+    Returns
+    -------
+    array of shape (...)
+        Values in ``[1, k]`` (0 for a zero spectrum).
+    """
     xp = _xp(s)
     u, zero = _unit_top(s, xp)
     u2 = u**2
@@ -103,21 +134,56 @@ def erank_energy(s: Any) -> Any:
 
 
 def stable_rank(s: Any) -> Any:
-    """Stable rank ``||W||_F^2 / ||W||_2^2`` (0 for the zero matrix)."""
+    """Stable rank ``||W||_F^2 / ||W||_2^2`` (0 for the zero matrix).
+
+    Parameters
+    ----------
+    s : array of shape (..., k)
+        Singular values (last axis the spectrum; signs are ignored), NumPy or JAX.
+
+    Returns
+    -------
+    array of shape (...)
+        Values in ``[1, k]`` (0 for a zero spectrum).
+    """
     xp = _xp(s)
     u, zero = _unit_top(s, xp)
     return xp.where(zero, 0.0, xp.sum(u**2, axis=-1))
 
 
 def nuclear_rank(s: Any) -> Any:
-    """``||W||_* / ||W||_2`` (the nuclear-over-operator effective rank; 0 for W = 0)."""
+    """``||W||_* / ||W||_2`` (the nuclear-over-operator effective rank; 0 for W = 0).
+
+    Parameters
+    ----------
+    s : array of shape (..., k)
+        Singular values (last axis the spectrum; signs are ignored), NumPy or JAX.
+
+    Returns
+    -------
+    array of shape (...)
+        Values in ``[1, k]`` (0 for a zero spectrum).
+    """
     xp = _xp(s)
     u, zero = _unit_top(s, xp)
     return xp.where(zero, 0.0, xp.sum(u, axis=-1))
 
 
 def numerical_rank(s: Any, rtol: float = 1e-6) -> Any:
-    """Number of singular values above ``rtol * s_max``."""
+    """Number of singular values above ``rtol * s_max``.
+
+    Parameters
+    ----------
+    s : array of shape (..., k)
+        Singular values (last axis the spectrum; signs are ignored), NumPy or JAX.
+    rtol : float, optional
+        Threshold relative to the largest singular value (default 1e-6).
+
+    Returns
+    -------
+    int array of shape (...)
+        0 for a zero or empty spectrum.
+    """
     xp = _xp(s)
     s = _magnitudes(s, xp)
     # initial=0: an empty spectrum has rank 0 (as for the other measures), no error
@@ -134,7 +200,19 @@ RANK_FUNCTIONS = {
 
 
 def rank_trace(sv: Any) -> dict[str, np.ndarray]:
-    """All effective ranks of a trace of singular values ``(records, k)``."""
+    """All effective ranks of a trace of singular values ``(records, k)``.
+
+    Parameters
+    ----------
+    sv : array of shape (records, k)
+        Singular values, one row per record point (as ``trace["sv"]``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array of shape ``(records,)`` per measure of :data:`RANK_FUNCTIONS`
+        (``erank``, ``erank_energy``, ``stable_rank``, ``nuclear_rank``).
+    """
     sv = np.asarray(sv, dtype=np.float64)
     return {name: np.asarray(fn(sv)) for name, fn in RANK_FUNCTIONS.items()}
 
@@ -277,7 +355,24 @@ def select_plateau(
     directions and starting to fit the noise directions (Wang & Chou's low-rank phase);
     for a noiseless one, the final low-rank phase.
 
-    Returns None when no plateau qualifies.
+    Parameters
+    ----------
+    plateaus : sequence of Plateau
+        Candidates, e.g. from :func:`rank_plateaus`.
+    trace : mapping
+        The run's trace: ``loss`` (its first entry is the initial loss) and, for the
+        default ``max_level``, ``sv``.
+    max_level : float, optional
+        Highest plateau level accepted, >= 0 (default: half the number of singular values
+        in ``trace["sv"]``; no bound when the trace has none).
+    min_loss_drop : float, optional
+        Relative drop of the loss below the initial one at a plateau's start, >= 0
+        (default 0.1); not applied when the trace has no finite initial loss.
+
+    Returns
+    -------
+    Plateau or None
+        The chosen plateau; None when no plateau qualifies.
     """
     # NaN compared False: a NaN max_level let every level through, a NaN drop none
     min_loss_drop = check_positive(min_loss_drop, "min_loss_drop", allow_zero=True)

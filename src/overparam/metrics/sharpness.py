@@ -39,7 +39,22 @@ METHODS = ("lanczos", "power")
 
 def hvp(loss_fn: Callable[[Any], jax.Array], params: Any, v: Any) -> Any:
     """Hessian-vector product ``H(params) v`` of a scalar ``loss_fn`` (forward over
-    reverse mode; ``v`` has the structure of ``params``)."""
+    reverse mode).
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Scalar, twice differentiable, JAX-traceable function of ``params``.
+    params : pytree of arrays
+        Where the Hessian is taken.
+    v : pytree of arrays
+        The vector, with the structure of ``params``.
+
+    Returns
+    -------
+    pytree of arrays
+        ``H v``, with the structure of ``params``.
+    """
     return jax.jvp(jax.grad(loss_fn), (params,), (v,))[1]
 
 
@@ -140,6 +155,22 @@ def lanczos(
     ``lambda_max``, the first ``lambda_min``; both converge first, typically to machine
     precision within a few dozen steps for a spectral edge that is separated from the
     rest. The iteration reorthogonalizes fully (memory ``k * n``).
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Scalar, twice differentiable, JAX-traceable function of ``params``.
+    params : pytree of arrays
+        Where the Hessian is taken.
+    k : int, optional
+        Lanczos steps, a positive integer (default 30; ValueError otherwise).
+    key : jax PRNG key, optional
+        Start vector (default ``PRNGKey(0)``: deterministic).
+
+    Returns
+    -------
+    jax.Array of shape (min(k, n),)
+        The Ritz values, ascending, in the parameters' float dtype.
     """
     # int(k) and max(1, .) would turn k = 2.7 into 2 and k = 0 or -3 into 1 silently
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -262,6 +293,27 @@ def power_iteration(
     (the quotient stalls in between); ``sharpness(..., method="power", absolute=True)``
     still returns ``max |lambda|``, and ``sharpness(..., method="power")`` returns
     ``lambda_max`` when the eigenvalue of largest modulus is negative.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Scalar, twice differentiable, JAX-traceable function of ``params``.
+    params : pytree of arrays
+        Where the Hessian is taken.
+    max_iter : int, optional
+        Cap on the Hessian-vector products, >= 1 (default 1000).
+    tol : float, optional
+        Relative change of the Rayleigh quotient that stops the iteration, finite and
+        >= 0 (default 1e-10).
+    key : jax PRNG key, optional
+        Start vector (default ``PRNGKey(0)``: deterministic).
+
+    Returns
+    -------
+    eigenvalue : jax.Array
+        The last Rayleigh quotient (a scalar).
+    iterations : jax.Array
+        The number of products taken (an int64 scalar).
     """
     # checked here too: only sharpness() did, and power_iteration(tol=nan) returned the
     # Rayleigh quotient of the random start after one product
@@ -299,6 +351,11 @@ def sharpness(
         returned (see :func:`power_iteration`); ``absolute=True`` is not affected.
     k : int
         Lanczos steps (capped at the number of parameters).
+    max_iter : int
+        Cap on the power method's products (``method="power"`` only; default 1000).
+    tol : float
+        Relative tolerance on the Rayleigh quotient (``method="power"`` only; default
+        1e-10).
     absolute : bool
         Return ``max |lambda|`` (the spectral norm ``||H||_2`` that Fojtik et al. call the
         sharpness) instead of ``lambda_max``. The two agree near a minimum (H >= 0).
@@ -341,7 +398,20 @@ def sharpness(
 
 def dense_hessian_eigvals(loss_fn: Callable[[Any], jax.Array], params: Any) -> np.ndarray:
     """All eigenvalues (ascending) of the dense Hessian, by ``jax.hessian`` and
-    ``numpy.linalg.eigvalsh`` (the oracle; memory ``n^2``)."""
+    ``numpy.linalg.eigvalsh`` (the oracle; memory ``n^2``).
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Scalar, twice differentiable, JAX-traceable function of ``params``.
+    params : pytree of arrays
+        Where the Hessian is taken.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Eigenvalues of the symmetrized Hessian, ``n`` the number of parameters.
+    """
     flat, unravel = ravel_pytree(params)
     H = jax.jit(jax.hessian(lambda z: loss_fn(unravel(z))))(flat)
     H = np.asarray(H)

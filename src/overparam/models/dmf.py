@@ -368,5 +368,20 @@ def _norm2_bounds(mats: list[jnp.ndarray], starts: Sequence[jnp.ndarray] | None 
 
 
 def dmf_model(shape: Sequence[int], depth: int = 3, **kwargs: Any) -> DeepMatrixFactorization:
-    """Shorthand for :class:`DeepMatrixFactorization`."""
+    """Shorthand for :class:`DeepMatrixFactorization`.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(n1, n2)``, the shape of the end-to-end matrix.
+    depth : int, optional
+        N >= 1 factors (default 3).
+    **kwargs
+        The other fields of :class:`DeepMatrixFactorization` (``widths``, ``init_kind``,
+        ``init_scale``, ``scale``, ``balanced``, ``seed``).
+
+    Returns
+    -------
+    DeepMatrixFactorization
+    """
     return DeepMatrixFactorization(tuple(shape), depth, **kwargs)

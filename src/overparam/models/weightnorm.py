@@ -64,6 +64,11 @@ class DiagonalUV:
     implicit bias as :class:`~overparam.models.Hadamard` at depth 2 and init ``alpha / 2``.
     The loss Hessian is different, though (it is not diagonal in ``(u, v)``), which is
     what the edge-of-stability experiments look at.
+
+    Parameters
+    ----------
+    init_scale : float, optional
+        alpha > 0, the initial value of every entry of ``u`` (default 1e-3).
     """
 
     init_scale: float = 1e-3

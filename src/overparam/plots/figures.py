@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["phase", "curve", "trace", "plot", "transitions", "filter_rows", "parse_where"]
 
@@ -88,10 +91,30 @@ def _matches(series, value) -> Any:
     return mask
 
 
-def filter_rows(df, where: dict[str, Any] | None):
+def filter_rows(df: pd.DataFrame, where: dict[str, Any] | None) -> pd.DataFrame:
     """Rows where every column in ``where`` equals the value (or one of a list of values);
     floats compare with a relative tolerance of 1e-9. Rows with no value in the column are
-    kept: ``{"init_scale": 1e-4}`` keeps basis pursuit, which has no init scale."""
+    kept: ``{"init_scale": 1e-4}`` keeps basis pursuit, which has no init scale.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows (e.g. of a results folder).
+    where : dict, optional
+        Column name to a value or a list of values; None or empty: no filter.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows.
+
+    Raises
+    ------
+    KeyError
+        A column of ``where`` is not in ``df``.
+    ValueError
+        No row matches.
+    """
     if not where:
         return df
     for col, value in where.items():
@@ -206,7 +229,34 @@ def _summary(df, x: str, y: str, hue: str | None, stat: str):
 def transitions(source: Any, x: str = "m", value: str = "recovered", hue: str = "label",
                 where: dict[str, Any] | None = None, level: float = 0.5) -> dict[str, float]:
     """Where the mean of ``value`` first crosses ``level`` along ``x``, per ``hue`` (linear
-    interpolation between grid points; NaN when it never crosses)."""
+    interpolation between grid points; NaN when it never crosses).
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A results folder (or rows already loaded from one).
+    x : str, optional
+        Column of the axis (default ``"m"``).
+    value : str, optional
+        Column averaged over trials at each ``x`` (default ``"recovered"``; for rates,
+        failed runs count as 0).
+    hue : str, optional
+        Column that splits the curves (default ``"label"``).
+    where : dict, optional
+        Column filters, as in :func:`filter_rows`.
+    level : float, optional
+        The crossing level (default 0.5).
+
+    Returns
+    -------
+    dict
+        ``hue`` value to the crossing point on ``x`` (NaN when it never crosses).
+
+    Raises
+    ------
+    KeyError
+        A column of ``x``, ``value``, ``hue`` or ``where`` is not in the results.
+    """
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, value, hue)
     df = _with_errors(df, value)
@@ -249,6 +299,8 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         With ``x == "m"`` and one (n, s): a vertical line at ``delta(s, n)``.
     logx, logy : bool, optional
         Log axes (default: when the values are positive and span two decades).
+    title : str, optional
+        Axes title (default: ``y`` vs ``x`` and the fixed n, m, s and filters).
 
     Returns
     -------
@@ -321,9 +373,34 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     With ``(x, y) == ("s", "m")`` (or swapped) and one ``n``, the theoretical transition
     ``m = delta(s, n)`` is drawn over each panel.
 
+    Parameters
+    ----------
+    source : path or DataFrame
+        A results folder (or rows already loaded from one).
+    x, y : str, optional
+        Columns of the two axes (default ``"s"`` and ``"m"``); must differ.
+    value : str, optional
+        Column averaged over trials in each cell (default ``"recovered"``; rates use a
+        0..1 colour scale and count failed runs as 0).
+    facet : str or None, optional
+        Column that splits panels (default ``"label"``; None: one panel).
+    where : dict, optional
+        Column filters, e.g. ``{"depth": [2, 3]}`` (see :func:`filter_rows`).
+    theory : bool, optional
+        Draw ``m = delta(s, n)`` where it applies (default True).
+    title : str, optional
+        Figure title (default: ``value`` vs the axes and the fixed n, m, s and filters).
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    KeyError
+        A column of ``x``, ``y``, ``value``, ``facet`` or ``where`` is not in the results.
+    ValueError
+        ``x == y``, or no row is left to draw.
     """
     if x == y:  # (pandas: "Grouper for 's' not 1-dimensional")
         raise ValueError(f"x and y are both {x!r}: a phase diagram needs two axes")
@@ -487,9 +564,34 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     on a log axis unless ``logx=False`` (a linear axis also shows iteration 0, the
     initial value); ``logy`` defaults to log when the values span decades.
 
+    Parameters
+    ----------
+    source : path or DataFrame
+        A results folder (its stored traces are loaded) or trace rows already loaded
+        (columns ``iter``, the field and ``hue``).
+    field : str, optional
+        The trace field (default ``"residual"``).
+    hue : str, optional
+        Column that splits lines (default ``"label"``).
+    where : dict, optional
+        Column filters (see :func:`filter_rows`).
+    logx : bool, optional
+        Log iteration axis (default: when some iteration is > 0).
+    logy : bool, optional
+        Log value axis (default: when the values are positive and span two decades).
+    title : str, optional
+        Axes title (default: ``field`` vs iteration and the fixed n, m, s and filters).
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        No traces are stored, or no row matches ``where``.
+    KeyError
+        A column is not in the traces.
     """
     import pandas as pd
 
@@ -614,7 +716,24 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
 
 
 def parse_where(items: Iterable[str]) -> dict[str, Any]:
-    """``["m=80", "depth=[2,3]"]`` -> ``{"m": 80, "depth": [2, 3]}`` (values read as TOML)."""
+    """``["m=80", "depth=[2,3]"]`` -> ``{"m": 80, "depth": [2, 3]}`` (values read as TOML).
+
+    Parameters
+    ----------
+    items : iterable of str
+        ``COL=VALUE`` strings (the ``--where`` options of the command line); a value that
+        is not valid TOML is kept as the stripped string.
+
+    Returns
+    -------
+    dict
+        Column name to value, for ``where=`` of the figure functions.
+
+    Raises
+    ------
+    ValueError
+        An item without ``=`` or without a column name.
+    """
     import tomllib
 
     where: dict[str, Any] = {}

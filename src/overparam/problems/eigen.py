@@ -34,7 +34,26 @@ SUPPORTS = ("disjoint", "overlapping")
 
 
 def eigen_decay(r: int, decay: str = "expo") -> np.ndarray:
-    """The r eigenvalues of a decay family (decreasing, the first is 1)."""
+    """The r eigenvalues of a decay family (decreasing, the first is 1).
+
+    Parameters
+    ----------
+    r : int
+        Number of eigenvalues, ``r >= 1``.
+    decay : {"expo", "lin", "gen"}, optional
+        ``"expo"``: ``2^-j``; ``"lin"``: ``linspace(1, 0, r)`` without the endpoint;
+        ``"gen"``: ``1 / (1 + 2j)``, for ``j = 0, ..., r - 1``. Default ``"expo"``.
+
+    Returns
+    -------
+    ndarray (r,)
+        The eigenvalues, in decreasing order.
+
+    Raises
+    ------
+    ValueError
+        If ``decay`` is not one of :data:`DECAYS`.
+    """
     r = check_int(r, "rank", minimum=1)
     j = np.arange(r, dtype=float)
     if decay == "expo":
@@ -383,6 +402,28 @@ def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.nd
     at ties of that order (e.g. ``lambda = 1, -1`` for ``"LM"``) the tied estimates are
     matched to the tied true eigenvectors by overlap (see :func:`match_eigenpairs`).
     NaN where the truth has fewer eigenpairs.
+
+    Parameters
+    ----------
+    truth : FactoredMatrix
+        The true matrix.
+    indices : ndarray (k, r) of int
+        Row indices of the nonzeros of each estimate (column j: x_j).
+    values : ndarray (k, r)
+        The values at ``indices``; zeros are ignored (padding).
+    eigenvalues : ndarray (r,)
+        The estimated eigenvalues, in the order of the columns.
+    sparsity : int, optional
+        s for ``overlap``; default (None or 0) ``truth.sparsity``.
+    n_report : int, optional
+        Number of leading estimates to evaluate (default 6; at most r).
+    which : {"LM", "LA"}, optional
+        The order of the estimates (default ``"LM"``).
+
+    Returns
+    -------
+    dict of str to ndarray (min(n_report, r),)
+        ``"l2_after"``, ``"linf_after"``, ``"overlap"`` and ``"eigenvalue"``.
     """
     s = sparsity or truth.sparsity
     lam_t = truth.eigenvalues

@@ -123,7 +123,13 @@ _DENSE_FORWARD = _DenseForward()
 
 
 class MatrixIdentity(MatrixOperator):
-    """Full observation of an ``n1 x n2`` matrix: ``A = I`` on ``vec(W)``."""
+    """Full observation of an ``n1 x n2`` matrix: ``A = I`` on ``vec(W)``.
+
+    Parameters
+    ----------
+    n1, n2 : int
+        The matrix shape (each >= 1); the operator is ``(n1 n2) x (n1 n2)``.
+    """
 
     def __init__(self, n1: int, n2: int):
         n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
@@ -172,6 +178,20 @@ class EntryMask(MatrixOperator):
 
     The entries are stored sorted by their row-major flat index ``rows * n2 + cols``;
     ``y[k]`` is the value of the k-th entry in that order (see :attr:`flat_index`).
+
+    Parameters
+    ----------
+    n1, n2 : int
+        The matrix shape (each >= 1).
+    rows, cols : array_like of int
+        Row and column indices of the observed entries: equal lengths (at least one
+        entry), inside the matrix, no entry twice. Integer-valued floats are accepted.
+        See :meth:`from_mask` to build the operator from a boolean pattern.
+
+    Raises
+    ------
+    ValueError
+        For non-integer indices, entries outside the matrix, repeated or no entries.
     """
 
     def __init__(self, n1: int, n2: int, rows: Any, cols: Any):
@@ -601,8 +621,12 @@ def matrix_completion(
     ----------
     n1, n2, rank
         Shape and rank of the truth (see :func:`low_rank_matrix`).
-    n_observed : int
-        Number of observed entries (or give ``fraction`` in (0, 1]).
+    n_observed : int, optional
+        Number of observed entries, ``1 <= n_observed <= n1 n2``. Give exactly one of
+        ``n_observed`` and ``fraction``.
+    fraction : float, optional
+        Observed fraction of the entries, in (0, 1]: ``n_observed = max(1,
+        round(fraction n1 n2))``.
     spectrum, condition, symmetric, fro_norm, noise, noise_norm, seed
         As in :func:`matrix_estimation`.
 

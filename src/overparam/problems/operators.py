@@ -205,7 +205,20 @@ class _Adjoint(Operator):
 
 
 class DenseOperator(Operator):
-    """An explicit matrix."""
+    """An explicit matrix.
+
+    Parameters
+    ----------
+    matrix : array_like of shape (m, n)
+        Real, finite entries; stored as a C-contiguous float64 array (``self.matrix``).
+
+    Raises
+    ------
+    TypeError
+        For a complex matrix.
+    ValueError
+        For a matrix that is not 2-D or has NaN or inf entries.
+    """
 
     def __init__(self, matrix: Any):
         a = check_finite_array(matrix, "A", ndim=2)
@@ -275,6 +288,14 @@ class PartialDCT(Operator):
     """Rows ``rows`` of the orthonormal DCT-II of size n, times ``sqrt(n/m)``, matrix-free.
 
     The scaling gives unit-norm columns, like the Gaussian ensemble normalized by 1/sqrt(m).
+
+    Parameters
+    ----------
+    n : int
+        Transform size (>= 1), the number of columns.
+    rows : array_like of int
+        The m kept rows: at least one, distinct, in ``[0, n)`` (integer-valued floats
+        are accepted). See :func:`partial_dct` for random rows.
     """
 
     def __init__(self, n: int, rows: Any):
@@ -328,6 +349,14 @@ class SubsampledFFT(Operator):
     written as real equations, so that the non-negative model stays real (their ``gd``
     forgets to take the real part). Matrix-free: ``O(n log n)`` per product, in NumPy and
     in JAX.
+
+    Parameters
+    ----------
+    n : int
+        DFT size (>= 1), the number of columns.
+    rows : array_like of int
+        The m kept DFT rows: at least one, distinct, in ``[0, n)``; the operator has
+        ``2 m`` real rows. See :meth:`random` and :func:`subsampled_fft` for random rows.
     """
 
     def __init__(self, n: int, rows: Any):
@@ -398,6 +427,20 @@ class LinearOperatorAdapter(Operator):
 
     The JAX maps call back to the host (``jax.pure_callback``), so the dynamics run with any
     operator, at the speed of the callback.
+
+    Parameters
+    ----------
+    linop : scipy LinearOperator, sparse matrix or array
+        Anything ``scipy.sparse.linalg.aslinearoperator`` accepts, with a real dtype; a
+        stored matrix must have finite entries. Complex products of a real operator (e.g.
+        FFT-based) are accepted when their imaginary parts are rounding.
+
+    Raises
+    ------
+    TypeError
+        For a complex dtype.
+    ValueError
+        For a stored matrix with NaN or inf entries.
     """
 
     def __init__(self, linop: Any):
@@ -527,7 +570,19 @@ def _callback_linear(
 
 
 def as_operator(A: Any) -> Operator:
-    """Coerce an ndarray, a SciPy sparse matrix / LinearOperator, or an Operator."""
+    """Coerce an ndarray, a SciPy sparse matrix / LinearOperator, or an Operator.
+
+    Parameters
+    ----------
+    A : Operator, array_like of shape (m, n), scipy sparse matrix or LinearOperator
+        An Operator is returned as is; a sparse matrix (anything with ``tocsr``) or a
+        LinearOperator is wrapped in a :class:`LinearOperatorAdapter`; anything else is
+        read as a dense array (:class:`DenseOperator`).
+
+    Returns
+    -------
+    Operator
+    """
     if isinstance(A, Operator):
         return A
     if isinstance(A, (spla.LinearOperator,)) or hasattr(A, "tocsr"):
@@ -536,21 +591,60 @@ def as_operator(A: Any) -> Operator:
 
 
 def gaussian(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
-    """Gaussian matrix with i.i.d. N(0, 1/m) entries."""
+    """Gaussian matrix with i.i.d. N(0, 1/m) entries.
+
+    Parameters
+    ----------
+    m, n : int
+        Number of rows (measurements) and columns (each >= 1).
+    seed : int or numpy.random.Generator
+        Source of the entries.
+
+    Returns
+    -------
+    DenseOperator
+    """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
     rng = as_generator(seed)
     return DenseOperator(rng.standard_normal((m, n)) / np.sqrt(m))
 
 
 def rademacher(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
-    """Random sign matrix with entries +-1/sqrt(m)."""
+    """Random sign matrix with entries +-1/sqrt(m).
+
+    Parameters
+    ----------
+    m, n : int
+        Number of rows (measurements) and columns (each >= 1).
+    seed : int or numpy.random.Generator
+        Source of the signs (independent, each with probability 1/2).
+
+    Returns
+    -------
+    DenseOperator
+    """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
     rng = as_generator(seed)
     return DenseOperator((2.0 * rng.integers(0, 2, size=(m, n)) - 1.0) / np.sqrt(m))
 
 
 def partial_dct(m: int, n: int, seed: int | np.random.Generator) -> PartialDCT:
-    """m distinct rows of the n-point orthonormal DCT, chosen uniformly, scaled by sqrt(n/m)."""
+    """m distinct rows of the n-point orthonormal DCT, chosen uniformly, scaled by sqrt(n/m).
+
+    Parameters
+    ----------
+    m : int
+        Number of rows, ``1 <= m <= n``.
+    n : int
+        Transform size (>= 1).
+    seed : int or numpy.random.Generator
+        Source of the rows.
+
+    Returns
+    -------
+    PartialDCT
+        Rows sorted increasingly.
+    """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
     if m > n:
         raise ValueError(f"a partial DCT has at most n = {n} rows, asked for m = {m}")
@@ -560,7 +654,21 @@ def partial_dct(m: int, n: int, seed: int | np.random.Generator) -> PartialDCT:
 
 def subsampled_fft(m: int, n: int, seed: int | np.random.Generator) -> SubsampledFFT:
     """``m`` real rows from ``m / 2`` distinct DFT rows (real and imaginary parts), chosen
-    uniformly, divided by ``sqrt(m / 2)``; ``m`` must be even."""
+    uniformly, divided by ``sqrt(m / 2)``; ``m`` must be even.
+
+    Parameters
+    ----------
+    m : int
+        Number of real rows: even, ``2 <= m <= 2 n``.
+    n : int
+        DFT size (>= 1).
+    seed : int or numpy.random.Generator
+        Source of the ``m / 2`` DFT rows.
+
+    Returns
+    -------
+    SubsampledFFT
+    """
     m = check_int(m, "m", minimum=2)
     if m % 2:
         raise ValueError(f"a subsampled FFT has 2 real rows per DFT row: m = {m} must be even")

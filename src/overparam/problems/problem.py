@@ -91,7 +91,24 @@ class Problem:
 
 
 def as_problem(A: Any, y: Any = None) -> Problem:
-    """A Problem from a Problem or from ``(A, y)``."""
+    """A Problem from a Problem or from ``(A, y)``.
+
+    Parameters
+    ----------
+    A : Problem, or array of shape (m, n), Operator, scipy LinearOperator or sparse matrix
+        A Problem (returned as is; then ``y`` is omitted) or the measurement operator.
+    y : array of shape (m,), optional
+        The measurements; required unless ``A`` is a Problem.
+
+    Returns
+    -------
+    Problem
+
+    Raises
+    ------
+    TypeError
+        For a Problem together with ``y``, or an operator without ``y``.
+    """
     if isinstance(A, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")

@@ -29,7 +29,14 @@ __all__ = ["Identity", "RegressionProblem", "DigitsProblem", "sparse_regression"
 class Identity(MatrixIdentity):
     """The identity on R^n (matrix-free) whose JAX forward map is one shared object, so
     that every run on an identity of this size reuses one compiled program (the matrix
-    identity makes a new forward per call)."""
+    identity makes a new forward per call).
+
+    Parameters
+    ----------
+    n : int
+        Dimension (>= 1): the operator is ``n x n`` (a :class:`MatrixIdentity` of shape
+        ``(n, 1)``).
+    """
 
     def __init__(self, n: int):
         super().__init__(n, 1)
@@ -46,6 +53,15 @@ class RegressionProblem(Problem):
     """A :class:`Problem` with held-out test data ``(A_test, y_test)``.
 
     ``test_error(x)`` is the test mean squared error ``||A_test x - y_test||^2 / m_test``.
+
+    Attributes
+    ----------
+    A, y, x_true, noise, info
+        As in :class:`Problem`.
+    A_test : ndarray of shape (m_test, n)
+        Test rows (real, finite; required although it has a default of None).
+    y_test : ndarray of shape (m_test,)
+        Test targets (real, finite; required).
     """
 
     A_test: Any = None
@@ -97,6 +113,29 @@ def sparse_regression(
     ``"rademacher"``: +-1/sqrt(m)), ``x_true`` is s-sparse (:func:`sparse_vector`) and both
     targets carry i.i.d. N(0, noise^2) noise. The test MSE of ``x_true`` itself is about
     ``noise^2``. The training data ``(A, x_true, y)`` do not depend on ``m_test``.
+
+    Parameters
+    ----------
+    n : int
+        Signal length (>= 1).
+    m : int
+        Number of training rows (>= 1).
+    s : int
+        Number of nonzeros of ``x_true``, ``0 <= s <= n``.
+    m_test : int, optional
+        Number of test rows (>= 1, default 500).
+    noise : float, optional
+        Standard deviation of the noise on each target, >= 0 (default 0).
+    operator : {"gaussian", "rademacher"}, optional
+        Row ensemble, scaled by ``1/sqrt(m)`` for both sets (default ``"gaussian"``).
+    signal : {"gaussian", "sign", "uniform"}, optional
+        Distribution of the nonzero values (see :func:`sparse_vector`).
+    seed : int or numpy.random.Generator
+        Required: every draw comes from it.
+
+    Returns
+    -------
+    RegressionProblem
     """
     n = check_int(n, "n", minimum=1)
     m = check_int(m, "m", minimum=1)
@@ -137,7 +176,24 @@ def sparse_regression(
 class DigitsProblem(Problem):
     """Full-batch classification as regression: the identity operator on all predictions
     and ``y = onehot / sqrt(N)`` (see :class:`overparam.models.TwoLayerNet`), plus the
-    inputs and the test set."""
+    inputs and the test set.
+
+    Attributes
+    ----------
+    A, y, x_true, noise, info
+        As in :class:`Problem`; ``A`` has ``N * n_classes`` rows for ``N`` training
+        inputs.
+    X_train : ndarray of shape (N, d), optional
+        Training inputs (given together with ``labels_train``).
+    labels_train : ndarray of int of shape (N,), optional
+        Training classes, in ``[0, n_classes)``.
+    X_test : ndarray of shape (N_test, d), optional
+        Test inputs (given together with ``labels_test``).
+    labels_test : ndarray of int of shape (N_test,), optional
+        Test classes, in ``[0, n_classes)``.
+    n_classes : int, optional
+        Number of classes (>= 2, default 10).
+    """
 
     X_train: Any = None
     labels_train: Any = None
@@ -227,6 +283,22 @@ def digits_regression(
     one-hot targets. The operator is the identity on the ``n_train * classes``
     predictions and ``y = onehot / sqrt(n_train)`` (so that the driver's loss is the MSE
     ``(1/2N) sum ||f(x_i) - y_i||^2``).
+
+    Parameters
+    ----------
+    n_train : int, optional
+        Number of training images (>= 1, default 500).
+    n_test : int, optional
+        Number of test images (>= 1, default 500); ``n_train + n_test`` must not exceed
+        the images of the kept classes (about 180 per class).
+    classes : int, optional
+        Keep the digits ``0, ..., classes - 1`` (2 to 10, default 10).
+    seed : int or numpy.random.Generator
+        Source of the random split.
+
+    Returns
+    -------
+    DigitsProblem
     """
     from sklearn.datasets import load_digits
 

@@ -18,9 +18,23 @@ def sparse_vector(
 ) -> np.ndarray:
     """An s-sparse vector with a uniformly random support.
 
-    ``signal`` sets the nonzero values: ``"gaussian"`` (N(0,1)), ``"sign"`` (+-1) or
-    ``"uniform"`` (U[-1, 1]); ``nonneg`` takes their absolute values. ``rng`` is a
-    Generator (drawn from) or an int seed, as everywhere else.
+    Parameters
+    ----------
+    n : int
+        Length (>= 1).
+    s : int
+        Number of nonzeros, ``0 <= s <= n``.
+    rng : int or numpy.random.Generator
+        A Generator (drawn from, so the caller's stream advances) or an int seed, as
+        everywhere else.
+    signal : {"gaussian", "sign", "uniform"}, optional
+        The nonzero values: N(0, 1) (default), +-1 or U[-1, 1].
+    nonneg : bool, optional
+        Take the absolute values of the draws (default False).
+
+    Returns
+    -------
+    ndarray of shape (n,)
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")

@@ -62,7 +62,25 @@ OPERATORS = ("gaussian", "gaussian_rank_one", "fourier_rank_one")
 
 def rel_fro_error(X: Any, X_true: Any) -> float:
     """``||X - X_true||_F / ||X_true||_F`` without under- or overflow (``safe_norm``);
-    ``||X||_F`` when ``X_true = 0``. ``X`` and ``X_true`` must have the same shape."""
+    ``||X||_F`` when ``X_true = 0``.
+
+    Parameters
+    ----------
+    X : array_like
+        The estimate (real or complex; integers are compared in floating point).
+    X_true : array_like
+        The truth, of the same shape as ``X`` (no broadcasting).
+
+    Returns
+    -------
+    float
+        NaN when ``X_true`` has a non-finite entry.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
+    """
     X, Xt = np.asarray(X), np.asarray(X_true)
     if X.shape != Xt.shape:
         # broadcasting compared e.g. an (n1, n2) estimate with a vec(X*) of shape (n1 n2,)
@@ -375,10 +393,27 @@ def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = Non
                 rank: Any = None, s: Any = None):
     """Validated inputs of a row-sparse / low-rank solver.
 
-    ``problem`` is a matrix :class:`Problem` (then ``y`` must be None; ``rank`` and ``s``
-    default to ``problem.info``) or an operator with measurements ``y`` (and ``shape`` when
-    the operator has no ``matrix_shape``). Returns ``(meas, y, n1, n2, rank, s, X_true)``
-    with ``meas`` a :class:`MatrixMeasurements` and ``X_true`` None when unknown.
+    Parameters
+    ----------
+    problem : Problem or operator
+        A matrix :class:`Problem` (then ``y`` must be None; ``rank`` and ``s`` default to
+        ``problem.info``) or an ``m x (n1 n2)`` operator (anything
+        :class:`MatrixMeasurements` takes) with measurements ``y``.
+    y : array of shape (m,), optional
+        The measurements (finite), when ``problem`` is an operator.
+    shape : tuple of int, optional
+        ``(n1, n2)``; needed when the operator has no ``matrix_shape``, and must agree
+        with it otherwise.
+    rank : int, optional
+        ``1 <= rank <= min(n1, n2)``; default ``info["rank"]`` (TypeError without one).
+    s : int, optional
+        Row sparsity, ``1 <= s <= n1``; default ``info["s"]``, else ``n1``.
+
+    Returns
+    -------
+    tuple
+        ``(meas, y, n1, n2, rank, s, X_true)`` with ``meas`` a
+        :class:`MatrixMeasurements` and ``X_true`` (``n1 x n2``) None when unknown.
     """
     from .._core import check_finite_array
     from .matrix import matrix_shape_of
@@ -419,7 +454,21 @@ def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = Non
 # ---------------------------------------------------------------- sizes
 def lrrs_dof(n2: int, rank: int, s: int) -> int:
     """Degrees of freedom ``r (s + n2 - r)`` of an ``s``-row-sparse rank-``r`` matrix
-    with ``n2`` columns (the count used by Kuemmerle & Maly for ``m``)."""
+    with ``n2`` columns (the count used by Kuemmerle & Maly for ``m``).
+
+    Parameters
+    ----------
+    n2 : int
+        Number of columns (>= 1).
+    rank : int
+        The rank r (>= 1).
+    s : int
+        Number of nonzero rows (>= 1).
+
+    Returns
+    -------
+    int
+    """
     n2, rank, s = (check_int(n2, "n2", minimum=1), check_int(rank, "rank", minimum=1),
                    check_int(s, "s", minimum=1))
     return rank * (s + n2 - rank)
@@ -427,7 +476,22 @@ def lrrs_dof(n2: int, rank: int, s: int) -> int:
 
 def lrrs_measurements(n2: int, rank: int, s: int, m: int | None = None,
                       oversampling: float | None = None) -> int:
-    """``m`` given directly, or ``ceil(oversampling * r (s + n2 - r))``."""
+    """``m`` given directly, or ``ceil(oversampling * r (s + n2 - r))``.
+
+    Parameters
+    ----------
+    n2, rank, s : int
+        Columns, rank and row sparsity of the truth (see :func:`lrrs_dof`).
+    m : int, optional
+        Number of measurements (>= 1), returned as is.
+    oversampling : float, optional
+        ``> 0``: multiple of the degrees of freedom :func:`lrrs_dof` (at least 1
+        measurement). Give exactly one of ``m`` and ``oversampling``.
+
+    Returns
+    -------
+    int
+    """
     if (m is None) == (oversampling is None):
         raise TypeError("give exactly one of m and oversampling")
     if m is not None:
@@ -453,7 +517,24 @@ def lrrs_guesses(problem: Any, rank: int | None = None, s: int | None = None,
     ``floor(fac_r * rank)`` and ``floor(fac_s * s)`` of the problem's truth (``info``),
     capped at ``min(n1, n2)`` and ``n1`` (misspecification as in Kuemmerle & Maly: 1.5 s
     and 2 r). Without a recorded ``s`` the guess is ``n1`` (no row sparsity); without a
-    recorded rank, ``rank`` must be given (TypeError, as in the solvers)."""
+    recorded rank, ``rank`` must be given (TypeError, as in the solvers).
+
+    Parameters
+    ----------
+    problem : Problem or MatrixOperator
+        A matrix problem (see :func:`~overparam.problems.matrix_shape_of`).
+    rank : int, optional
+        Rank guess, returned unchanged (not checked or capped) when given.
+    s : int, optional
+        Row-sparsity guess, returned unchanged when given.
+    fac_r, fac_s : float, optional
+        Factors (> 0, default 1) applied to the recorded rank and row sparsity.
+
+    Returns
+    -------
+    tuple of int
+        ``(rank, s)``.
+    """
     from .matrix import matrix_shape_of
 
     n1, n2 = matrix_shape_of(problem, shape_arg=False)
@@ -509,7 +590,21 @@ def row_sparse_low_rank_matrix(
 # ---------------------------------------------------------------- operators
 def gaussian_rank_one(n1: int, n2: int, m: int,
                       seed: int | np.random.Generator) -> RankOneSensing:
-    """Gaussian rank-one measurements ``y_i = a_i^T X b_i / sqrt(m)`` (matrix-free)."""
+    """Gaussian rank-one measurements ``y_i = a_i^T X b_i / sqrt(m)`` (matrix-free).
+
+    Parameters
+    ----------
+    n1, n2 : int
+        Matrix shape (each >= 1).
+    m : int
+        Number of measurements (>= 1).
+    seed : int or numpy.random.Generator
+        Source of ``a_i ~ N(0, I_n1)`` and ``b_i ~ N(0, I_n2)``.
+
+    Returns
+    -------
+    RankOneSensing
+    """
     n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
     m = check_int(m, "m", minimum=1)
     rng = as_generator(seed)
@@ -525,6 +620,20 @@ def fourier_rank_one(n1: int, n2: int, m: int,
     ``FA = F A / sqrt(m)``, ``FB = F B / sqrt(m)`` with Gaussian ``A`` (``m x n1``),
     ``B`` (``m x n2``) and the ``m x m`` DFT ``F`` (applied by FFT), and
     ``y_i = FA_i^T X conj(FB_i) / sqrt(m)``.
+
+    Parameters
+    ----------
+    n1, n2 : int
+        Matrix shape (each >= 1).
+    m : int
+        Number of measurements (>= 1), also the DFT size.
+    seed : int or numpy.random.Generator
+        Source of ``A`` and ``B``.
+
+    Returns
+    -------
+    RankOneSensing
+        With complex factors (complex measurements).
     """
     n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
     m = check_int(m, "m", minimum=1)
@@ -568,8 +677,9 @@ def lrrs_problem(
         Shape, rank and number of nonzero rows of the truth
         (:func:`row_sparse_low_rank_matrix`).
     m : int, optional
-        Number of measurements, or give ``oversampling`` instead:
-        ``m = ceil(oversampling * r (s + n2 - r))``.
+        Number of measurements. Give exactly one of ``m`` and ``oversampling``.
+    oversampling : float, optional
+        ``m = ceil(oversampling * r (s + n2 - r))`` (see :func:`lrrs_measurements`).
     operator : {"gaussian", "gaussian_rank_one", "fourier_rank_one"}
         Measurement operator (all scaled by ``1/sqrt(m)``).
     snr : float, optional

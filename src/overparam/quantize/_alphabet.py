@@ -47,6 +47,18 @@ def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     """The ``2**bits`` equispaced levels ``scale * linspace(-1, 1, 2**bits)``.
 
     One bit gives ``{-scale, +scale}``; the step is ``2 * scale / (2**bits - 1)``.
+
+    Parameters
+    ----------
+    bits : int
+        Bits per entry, 1 to 24.
+    scale : float, optional
+        The largest level, finite and >= 0 (default 1).
+
+    Returns
+    -------
+    ndarray of shape (2**bits,)
+        The levels, increasing.
     """
     bits = check_bits(bits)
     _refuse_complex(scale)
@@ -57,8 +69,20 @@ def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
 def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray:
     """Round each entry of ``x`` to the nearest level of ``alphabet(bits, scale)``.
 
-    ``scale`` broadcasts against ``x`` (e.g. one scale per column); values outside
-    ``[-scale, scale]`` go to the end levels.
+    Parameters
+    ----------
+    x : array_like
+        Real values; those outside ``[-scale, scale]`` go to the end levels.
+    bits : int
+        Bits per entry, 1 to 24.
+    scale : float or array_like
+        The largest level (finite, >= 0), broadcast against ``x`` (e.g. one scale per
+        column); where it is 0 the result is 0.
+
+    Returns
+    -------
+    ndarray
+        The rounded values, of the shape of ``x``.
     """
     bits = check_bits(bits)
     _refuse_complex(x, scale)
@@ -82,8 +106,27 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
           tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper alphabet levels bracketing each entry of ``x`` (its quantization cell).
 
-    Entries on a level (within ``tol`` times the step) get a degenerate cell ``[a, a]``.
-    Raises if an entry lies outside ``[-scale, scale]``.
+    Parameters
+    ----------
+    x : array_like
+        Real values inside ``[-scale, scale]`` (up to :func:`level_tol` steps).
+    bits : int
+        Bits per entry, 1 to 24.
+    scale : float or array_like
+        The largest level (finite, >= 0), broadcast against ``x``.
+    tol : float, optional
+        Entries within ``max(tol, 1e-12)`` steps of a level get the degenerate cell
+        ``[a, a]`` of that level (default 0).
+
+    Returns
+    -------
+    lo, hi : ndarray
+        The bracketing levels, of the shape of ``x``.
+
+    Raises
+    ------
+    ValueError
+        If an entry lies outside ``[-scale, scale]`` or is NaN.
     """
     bits = check_bits(bits)
     _refuse_complex(x, scale)

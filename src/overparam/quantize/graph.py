@@ -41,8 +41,25 @@ GRAPH_METHODS = ("single-shot", "msq", "sigma-delta")
 
 
 def as_adjacency(graph: Any) -> sp.csr_matrix:
-    """A symmetric non-negative sparse adjacency from a networkx graph or a (sparse) matrix;
-    raises for a disconnected graph, negative or asymmetric weights, or isolated nodes."""
+    """A symmetric non-negative sparse adjacency from a networkx graph or a (sparse) matrix.
+
+    Parameters
+    ----------
+    graph : networkx graph, scipy sparse matrix or array_like of shape (N, N)
+        An undirected, connected graph with real non-negative symmetric weights and no
+        isolated node; self-loops are dropped.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (N, N)
+        Zero diagonal, explicit zeros removed.
+
+    Raises
+    ------
+    ValueError
+        For a directed, disconnected or non-square graph, negative or asymmetric
+        weights, or an isolated node.
+    """
     try:
         import networkx as nx
         if isinstance(graph, nx.Graph):
@@ -92,7 +109,18 @@ def _unit_scaled(Wm: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def grid_adjacency(h: int, w: int) -> sp.csr_matrix:
-    """The 4-neighbour grid graph of an ``h x w`` image, nodes in row-major order."""
+    """The 4-neighbour grid graph of an ``h x w`` image, nodes in row-major order.
+
+    Parameters
+    ----------
+    h, w : int
+        Number of rows and columns of the grid.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (h w, h w)
+        Unit weights; node ``i w + j`` is pixel ``(i, j)``.
+    """
     import networkx as nx
 
     g = nx.grid_2d_graph(h, w)
@@ -215,7 +243,17 @@ def _clustered_knn(n: int, rng: np.random.Generator, k: int = 8,
 
 
 def normalized_laplacian(graph: Any) -> sp.csr_matrix:
-    """``L = I - D^{-1/2} W D^{-1/2}`` of a connected graph (sparse)."""
+    """``L = I - D^{-1/2} W D^{-1/2}`` of a connected graph (sparse).
+
+    Parameters
+    ----------
+    graph : networkx graph, scipy sparse matrix or array_like of shape (N, N)
+        See :func:`as_adjacency`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (N, N)
+    """
     # scale-free: degrees of weights ~1e308 overflowed to inf (L = I, or NaN entries)
     Wm = _unit_scaled(as_adjacency(graph))
     d = np.asarray(Wm.sum(axis=1)).ravel()
@@ -229,6 +267,19 @@ def laplacian_eigenvectors(graph: Any, r: int, *, dense_below: int = 600,
 
     Dense ``eigh`` below ``dense_below`` nodes, else ARPACK (``eigsh``) in shift-invert mode
     around ``-1e-3`` (``L + 1e-3 I`` is positive definite, factored once by SuperLU).
+
+    Parameters
+    ----------
+    graph : networkx graph, scipy sparse matrix or array_like of shape (N, N)
+        See :func:`as_adjacency`.
+    r : int
+        Number of eigenpairs, ``1 <= r <= N``.
+    dense_below : int, optional
+        Node count up to which the dense solver is used (default 600); it is used too
+        when ``r >= N - 1``.
+    tol : float, optional
+        Relative accuracy of the ARPACK eigenpairs (default 1e-10; unused by the dense
+        solver).
 
     Returns
     -------
@@ -254,14 +305,39 @@ def laplacian_eigenvectors(graph: Any, r: int, *, dense_below: int = 600,
 
 
 def incoherence(Xr: Any) -> float:
-    """``mu(X_r) = (N / r) max_i ||X_r^T e_i||^2`` for orthonormal columns ``X_r`` (N x r)."""
+    """``mu(X_r) = (N / r) max_i ||X_r^T e_i||^2`` for orthonormal columns ``X_r`` (N x r).
+
+    Parameters
+    ----------
+    Xr : array_like of shape (N, r)
+        Real, orthonormal columns (not checked), e.g. from :func:`laplacian_eigenvectors`.
+
+    Returns
+    -------
+    float
+        In ``[1, N / r]`` for orthonormal columns.
+    """
     Xr = check_real(Xr, "X_r", ndim=2)
     N, r = Xr.shape
     return float(N / r * np.max(np.einsum("ij,ij->i", Xr, Xr)))
 
 
 def bandlimited_signal(Xr: Any, *, seed: int, amplitude: float = 1.0) -> np.ndarray:
-    """``f = X_r a`` with Gaussian ``a``, scaled so that ``||f||_inf = amplitude``."""
+    """``f = X_r a`` with Gaussian ``a``, scaled so that ``||f||_inf = amplitude``.
+
+    Parameters
+    ----------
+    Xr : array_like of shape (N, r)
+        Real basis of the band (e.g. from :func:`laplacian_eigenvectors`).
+    seed : int
+        Source of ``a ~ N(0, I_r)`` (keyword only, required).
+    amplitude : float, optional
+        The largest ``|f_i|`` (default 1: the range of the quantization alphabet).
+
+    Returns
+    -------
+    ndarray of shape (N,)
+    """
     Xr = check_real(Xr, "X_r", ndim=2)
     a = as_generator(seed).standard_normal(Xr.shape[1])
     f = Xr @ a
@@ -269,9 +345,22 @@ def bandlimited_signal(Xr: Any, *, seed: int, amplitude: float = 1.0) -> np.ndar
 
 
 def graph_ordering(graph: Any, ordering: str = "rcm") -> np.ndarray:
-    """A node ordering for Sigma-Delta: ``"rcm"`` (reverse Cuthill-McKee: consecutive nodes
-    are close in the graph), ``"fiedler"`` (sorted by the second Laplacian eigenvector) or
-    ``"natural"`` (as given, e.g. row-major on a grid)."""
+    """A node ordering for Sigma-Delta.
+
+    Parameters
+    ----------
+    graph : networkx graph, scipy sparse matrix or array_like of shape (N, N)
+        See :func:`as_adjacency`.
+    ordering : {"rcm", "fiedler", "natural"}, optional
+        ``"rcm"`` (default; reverse Cuthill-McKee: consecutive nodes are close in the
+        graph), ``"fiedler"`` (sorted by the second Laplacian eigenvector) or
+        ``"natural"`` (as given, e.g. row-major on a grid).
+
+    Returns
+    -------
+    ndarray of int of shape (N,)
+        A permutation of the nodes.
+    """
     Wm = as_adjacency(graph)
     if ordering == "natural":
         return np.arange(Wm.shape[0])
@@ -287,8 +376,22 @@ def sigma_delta(f: np.ndarray, bits: int, order: np.ndarray | None = None) -> np
     """First-order Sigma-Delta with the alphabet ``linspace(-1, 1, 2**bits)`` along ``order``.
 
     ``u_i = u_{i-1} + f_i - q_i`` with ``q_i = Q(u_{i-1} + f_i)``; stable (``|u_i| <= step/2``)
-    for ``||f||_inf <= 1``. ``order`` (default ``0..N-1``) must be a permutation of the
-    ``N`` entries of ``f`` (a clear error otherwise: every entry is quantized once).
+    for ``||f||_inf <= 1``.
+
+    Parameters
+    ----------
+    f : array_like of shape (N,)
+        Real signal, ideally with ``||f||_inf <= 1`` (not checked here).
+    bits : int
+        Bits per entry, 1 to 24.
+    order : array_like of int of shape (N,), optional
+        The order in which the entries are quantized: a permutation of ``range(N)``
+        (a ValueError otherwise; every entry is quantized once). Default ``0..N-1``.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+        The quantized signal ``q``, entries on the alphabet.
     """
     bits = check_bits(bits)
     f = check_real(f, "f", ndim=1)

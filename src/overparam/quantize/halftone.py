@@ -14,7 +14,20 @@ __all__ = ["shipped_image", "halftone"]
 
 def shipped_image(name: str = "camera", size: int = 64) -> np.ndarray:
     """A PyWavelets test image (``"camera"`` or ``"ascent"``, 512 x 512), block-averaged to
-    ``size x size`` and mapped to ``[-1, 1]``."""
+    ``size x size`` and mapped to ``[-1, 1]``.
+
+    Parameters
+    ----------
+    name : {"camera", "ascent"}, optional
+        The image (default ``"camera"``).
+    size : int, optional
+        Side of the result (default 64): at least 4 and a divisor of 512.
+
+    Returns
+    -------
+    ndarray of shape (size, size)
+        Minimum -1, maximum 1.
+    """
     import pywt.data
 
     if name not in ("camera", "ascent"):
@@ -38,6 +51,22 @@ def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
     :func:`~overparam.quantize.graph.graph_signal`). Sigma-Delta runs along the rows in a
     serpentine order with ``ordering="natural"`` (default), or along ``"rcm"``,
     ``"fiedler"`` or a permutation of the ``h * w`` pixels (row-major indices).
+
+    Parameters
+    ----------
+    image : array_like of shape (h, w)
+        Real grayscale image with entries in ``[-1, 1]`` (see :func:`shipped_image`).
+    r : int
+        Bandwidth of the low-pass filter (``1 <= r <= h w``; single-shot needs
+        ``r < h w``).
+    bits : int, optional
+        Bits per pixel, 1 to 24 (default 1).
+    method : {"single-shot", "msq", "sigma-delta"}, optional
+        As in ``graph_signal`` (default ``"single-shot"``).
+    ordering : {"natural", "rcm", "fiedler"} or array of int, optional
+        Pixel order for Sigma-Delta (default ``"natural"``: the serpentine).
+    **kw
+        Passed to ``graph_signal`` (the vertex options of single-shot).
 
     Returns
     -------

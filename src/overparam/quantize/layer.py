@@ -35,7 +35,24 @@ LAYER_METHODS = ("vertex-msq", "msq", "gpfq")
 
 def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
                    Xq: np.ndarray | None = None) -> np.ndarray:
-    """Per neuron ``||X w - Xq q|| / ||X w||`` (``Xq = X`` by default); NaN where ``Xw = 0``."""
+    """Per neuron ``||X w - Xq q|| / ||X w||`` (``Xq = X`` by default); NaN where ``Xw = 0``.
+
+    Parameters
+    ----------
+    X : array of shape (m, N)
+        Inputs of the analog layer.
+    W : array of shape (N,) or (N, n)
+        Analog weights (one neuron per column).
+    Q : array of the shape of W
+        Quantized weights.
+    Xq : array of shape (m, N), optional
+        Inputs of the quantized network at this layer (default ``X``).
+
+    Returns
+    -------
+    ndarray of shape (n,), or of shape () for a vector ``W``
+        The errors (inf where the error exceeds the float range).
+    """
     X, W, Q = (np.asarray(a, dtype=float) for a in (X, W, Q))
     Xq = X if Xq is None else np.asarray(Xq, dtype=float)
     # the ratio is invariant to scaling X, Xq together and w, q together: in units of
@@ -63,7 +80,21 @@ def _column_norms(M: np.ndarray) -> np.ndarray:
 def msq(W: Any, bits: int, scale: Any = None) -> np.ndarray:
     """Memoryless scalar quantization: each entry to its nearest alphabet level.
 
-    ``scale`` is the alphabet's largest level per column (default ``max |w|``).
+    Parameters
+    ----------
+    W : array of shape (N,) or (N, n)
+        Real weights, one neuron per column.
+    bits : int
+        Bits per weight, 1 to 24.
+    scale : float, array of shape (n,), "max" or "layer", optional
+        The alphabet's largest level per column: ``"max"`` (or None, the default):
+        ``max |w|`` per column; ``"layer"``: ``max |W|`` for all columns; a number or
+        one value (>= 0) per column.
+
+    Returns
+    -------
+    ndarray
+        The quantized weights, of the shape of ``W``.
     """
     W2, vec = _as_columns(W, np.shape(W)[0], "W")
     c = default_scale(W2, scale)

@@ -43,8 +43,22 @@ def _check_params(params: Sequence[tuple[Any, Any]]) -> Params:
 def forward(params: Params, X: np.ndarray, upto: int | None = None) -> np.ndarray:
     """Outputs of the network (or the inputs of layer ``upto``): ReLU between layers.
 
-    ``params`` as in :func:`quantize_network` (any arrays: JAX weights gave a JAX float32
-    result, and :func:`accuracy` a float32 mean, 0.15000000596 for 0.15)."""
+    Parameters
+    ----------
+    params : list of (W, b)
+        The network, as in :func:`quantize_network`: ``W`` of shape (inputs, outputs),
+        real arrays of any kind (converted to NumPy float64: JAX weights gave a JAX
+        float32 result, and :func:`accuracy` a float32 mean, 0.15000000596 for 0.15).
+    X : array of shape (m, inputs)
+        The inputs, one sample per row.
+    upto : int, optional
+        Apply only the first ``upto`` layers, giving the inputs of layer ``upto``
+        (0-based); default None: all layers, the logits.
+
+    Returns
+    -------
+    ndarray of shape (m, width)
+    """
     params = _check_params(params)
     h = np.asarray(X, dtype=float)
     L = len(params) if upto is None else upto
@@ -56,7 +70,21 @@ def forward(params: Params, X: np.ndarray, upto: int | None = None) -> np.ndarra
 
 
 def accuracy(params: Params, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows of ``X`` whose argmax logit is ``y``."""
+    """Fraction of rows of ``X`` whose argmax logit is ``y``.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        The network (see :func:`forward`).
+    X : array of shape (m, inputs)
+        The inputs.
+    y : array of int of shape (m,)
+        The true classes.
+
+    Returns
+    -------
+    float
+    """
     return float(np.mean(np.argmax(forward(params, X), axis=1) == np.asarray(y)))
 
 
@@ -140,6 +168,17 @@ class DigitsTask:
     """A trained MLP on scikit-learn's digits and its data split (a "problem" for specs).
 
     ``n`` is the number of weights, so a quantization Result's ``x`` has ``n`` entries.
+
+    Attributes
+    ----------
+    params : list of (W, b)
+        The trained network (see :func:`forward`).
+    X_train, y_train : ndarray
+        Training inputs ``(m, 64)`` in [0, 1] and their classes.
+    X_test, y_test : ndarray
+        Held-out inputs and classes.
+    info : dict
+        Training parameters (``hidden``, ``epochs``, ``seed``).
     """
 
     params: Params
@@ -161,7 +200,33 @@ class DigitsTask:
 def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: int,
               batch_size: int = 64, learning_rate: float = 1e-3, seed: int = 0,
               weight_decay: float = 0.0) -> Params:
-    """Train a ReLU MLP with cross-entropy and Adam (JAX + optax), minibatches, seeded."""
+    """Train a ReLU MLP with cross-entropy and Adam (JAX + optax), minibatches, seeded.
+
+    Parameters
+    ----------
+    X : array of shape (m, d)
+        Training inputs.
+    y : array of int of shape (m,)
+        Classes ``0, ..., k - 1``; the network has ``max(y) + 1`` outputs.
+    hidden : sequence of int
+        Hidden layer widths.
+    epochs : int
+        Passes over the data (keyword only, required).
+    batch_size : int, optional
+        Minibatch size (default 64); each epoch takes ``max(1, m // batch_size)``
+        minibatches of a fresh permutation, so a last partial batch is left out.
+    learning_rate : float, optional
+        Adam step size (default 1e-3).
+    seed : int, optional
+        Seeds the He-normal initialization and the minibatch order (default 0).
+    weight_decay : float, optional
+        Decoupled weight decay of ``optax.adamw`` (default 0: plain Adam).
+
+    Returns
+    -------
+    list of (W, b)
+        NumPy float64 weights, ``W`` of shape (inputs, outputs).
+    """
     import jax
     import jax.numpy as jnp
     import optax

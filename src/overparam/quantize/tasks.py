@@ -34,7 +34,24 @@ __all__ = ["layer_problem", "graph_problem", "image_problem", "digits_task", "ve
 
 def layer_problem(m: int, N: int, weights: str = "gaussian", *, seed: int):
     """Gaussian inputs ``X`` (m x N, unit variance) and one neuron ``w`` (Gaussian or
-    uniform on [-1, 1]) as a Problem ``(A = X, y = Xw, x_true = w)``."""
+    uniform on [-1, 1]) as a Problem ``(A = X, y = Xw, x_true = w)``.
+
+    Parameters
+    ----------
+    m : int
+        Number of input samples (rows of ``X``, >= 1).
+    N : int
+        Number of inputs of the neuron (>= 2).
+    weights : {"gaussian", "uniform"}, optional
+        Distribution of ``w``: N(0, 1) (default) or U[-1, 1].
+    seed : int
+        Source of ``X`` and ``w`` (keyword only, required).
+
+    Returns
+    -------
+    Problem
+        ``info`` records ``m``, ``N``, ``weights`` and ``seed``.
+    """
     from ..problems import Problem
 
     m, N = check_int(m, "m", minimum=1), check_int(N, "N", minimum=2)
@@ -51,7 +68,27 @@ def layer_problem(m: int, N: int, weights: str = "gaussian", *, seed: int):
 
 def graph_problem(kind: str, n: int, r: int, degree: float = 0.0, *, seed: int):
     """An r-bandlimited signal (``||f||_inf = 1``) on a ``make_graph(kind, n)`` graph as a
-    Problem ``(A = X_r^T, y = X_r^T f, x_true = f)``, nodes in reverse Cuthill-McKee order."""
+    Problem ``(A = X_r^T, y = X_r^T f, x_true = f)``, nodes in reverse Cuthill-McKee order.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`~overparam.quantize.GRAPH_KINDS` (see :func:`make_graph`).
+    n : int
+        Number of nodes (>= 4; ``"grid"`` and ``"triangular"`` give about ``n``).
+    r : int
+        Bandwidth: the number of Laplacian eigenvectors in ``X_r`` (``1 <= r <= N``).
+    degree : float, optional
+        ``degree`` of :func:`make_graph`; 0 (default) for its default.
+    seed : int
+        Seeds the graph and the signal (keyword only, required).
+
+    Returns
+    -------
+    Problem
+        ``info`` records ``kind``, ``n`` (the actual node count ``N``), ``r``, ``mu``
+        (the incoherence of ``X_r``) and ``seed``.
+    """
     from ..problems import Problem
 
     r = check_int(r, "r", minimum=1)
@@ -69,7 +106,24 @@ def image_problem(image: str = "camera", size: int = 64, r: int = 100, *, seed: 
     """A shipped image (``shipped_image``, values in [-1, 1]) as a signal on its grid graph:
     a Problem ``(A = X_r^T, y = X_r^T f, x_true = f)`` with the pixels in serpentine scan
     order, so that index-order Sigma-Delta is the classic serpentine error diffusion.
-    Deterministic (``seed`` is unused)."""
+    Deterministic (``seed`` is unused).
+
+    Parameters
+    ----------
+    image : {"camera", "ascent"}, optional
+        The image (default ``"camera"``).
+    size : int, optional
+        Side in pixels (default 64; at least 4 and a divisor of 512).
+    r : int, optional
+        Bandwidth (default 100; ``1 <= r <= size^2``).
+    seed : int, optional
+        Unused (the problem generators' signature).
+
+    Returns
+    -------
+    Problem
+        ``info`` records ``image``, ``n`` (pixels), ``r`` and ``mu``.
+    """
     from ..problems import Problem
     from .graph import grid_adjacency
     from .halftone import shipped_image
@@ -90,7 +144,25 @@ def _digits_cached(hidden: tuple[int, ...], epochs: int, seed: int) -> DigitsTas
 
 
 def digits_task(hidden: int = 256, depth: int = 2, epochs: int = 40, *, seed: int):
-    """A ReLU MLP with ``depth`` hidden layers of width ``hidden`` trained on the digits."""
+    """A ReLU MLP with ``depth`` hidden layers of width ``hidden`` trained on the digits.
+
+    Parameters
+    ----------
+    hidden : int, optional
+        Width of each hidden layer (>= 1, default 256).
+    depth : int, optional
+        Number of hidden layers (>= 1, default 2).
+    epochs : int, optional
+        Training epochs (>= 1, default 40).
+    seed : int
+        Seeds the split, the initialization and the minibatches (keyword only, required;
+        taken modulo ``2**31``).
+
+    Returns
+    -------
+    DigitsTask
+        Cached per process (8 entries) by its parameters: callers share the object.
+    """
     depth = check_int(depth, "depth", minimum=1)
     return _digits_cached((check_int(hidden, "hidden", minimum=1),) * depth,
                           check_int(epochs, "epochs", minimum=1), int(seed) % 2**31)
@@ -124,7 +196,21 @@ def _layer_adapter(method: str):
         return layer(w, X, bits, method)
     solve.__name__ = method.replace("-", "_")
     solve.__doc__ = (f"``{method}`` of ``x_true`` against ``A`` (or of a whole DigitsTask "
-                     "network); alphabet scale ``max |x_true|``.")
+                     "network); alphabet scale ``max |x_true|``.\n\n"
+                     "Parameters\n----------\n"
+                     "problem : Problem or DigitsTask\n"
+                     "    A Problem: its ``x_true`` (else the minimum-norm solution of\n"
+                     "    ``A x = y``) is quantized as one neuron against the inputs\n"
+                     "    ``A``. A DigitsTask: the whole network, layer by layer.\n"
+                     "bits : int, optional\n"
+                     "    Bits per weight, 1 to 24 (default 2).\n"
+                     "samples_per_input : float, optional\n"
+                     "    In (0, 1), default 0.5: the samples per layer input of\n"
+                     "    :func:`~overparam.quantize.quantize_network` (networks only).\n\n"
+                     "Returns\n-------\nResult\n"
+                     "    That of :func:`~overparam.quantize.layer` or, for a network,\n"
+                     "    :func:`~overparam.quantize.quantize_network` with\n"
+                     "    ``info[\"test_accuracy\"]`` and ``info[\"full_accuracy\"]``.\n")
     return solve
 
 
@@ -135,7 +221,22 @@ gpfq_method = _layer_adapter("gpfq")
 
 def sigma_delta_method(problem: Any, bits: int = 1) -> Result:
     """First-order Sigma-Delta of ``x_true`` in index order (graph problems: the reverse
-    Cuthill-McKee order), alphabet scale ``max |x_true|``."""
+    Cuthill-McKee order), alphabet scale ``max |x_true|``.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its ``x_true`` (else the minimum-norm solution of ``A x = y``) is quantized;
+        the error is measured through ``A``.
+    bits : int, optional
+        Bits per entry, 1 to 24 (default 1).
+
+    Returns
+    -------
+    Result
+        ``x`` the quantized vector, ``fun`` and ``info["rel_error"]`` the error
+        ``||A(x_true - q)|| / ||A x_true||``, ``info["scale"]`` the alphabet scale.
+    """
     t0 = time.perf_counter()
     bits = check_bits(bits)
     X, w = _weights(problem)
@@ -150,13 +251,37 @@ def sigma_delta_method(problem: Any, bits: int = 1) -> Result:
 # -- metrics ---------------------------------------------------------------------------------
 
 def layer_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
-    """``||A(x_true - x)|| / ||A x_true||`` (NaN where ``A x_true = 0``)."""
+    """``||A(x_true - x)|| / ||A x_true||`` (NaN where ``A x_true = 0``).
+
+    Parameters
+    ----------
+    problem : Problem
+        A layer problem (:func:`layer_problem`): ``A = X``, ``x_true = w``.
+    x : ndarray of shape (n,)
+        The quantized weights.
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`).
+    """
     X, w = _weights(problem)
     return float(relative_error(X, np.reshape(w, (-1, 1)), np.reshape(x, (-1, 1)))[0])
 
 
 def graph_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
-    """``||A(x_true - x)|| / ||x_true||`` (with ``A = X_r^T``: ``||L_r(f - q)|| / ||f||``)."""
+    """``||A(x_true - x)|| / ||x_true||`` (with ``A = X_r^T``: ``||L_r(f - q)|| / ||f||``).
+
+    NaN where ``x_true = 0``.
+
+    Parameters
+    ----------
+    problem : Problem
+        A graph problem (:func:`graph_problem`, :func:`image_problem`).
+    x : ndarray of shape (n,)
+        The quantized signal.
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`).
+    """
     X, w = _weights(problem)
     x = np.asarray(x, dtype=float)
     # in units of powers of two (exact): X (w - x) and ||w|| neither over- nor underflow
@@ -169,12 +294,34 @@ def graph_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
 
 
 def mu_metric(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
-    """Incoherence ``mu(X_r)`` of a graph problem (NaN otherwise)."""
+    """Incoherence ``mu(X_r)`` of a graph problem (NaN otherwise).
+
+    Parameters
+    ----------
+    problem : Problem
+        Read from ``info["mu"]``.
+    x : ndarray of shape (n,)
+        Unused.
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`).
+    """
     return float(getattr(problem, "info", {}).get("mu", np.nan))
 
 
 def mu_factor(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
-    """``mu(X_r) r / sqrt(N)``, the factor of the single-shot bound (NaN if not a graph)."""
+    """``mu(X_r) r / sqrt(N)``, the factor of the single-shot bound (NaN if not a graph).
+
+    Parameters
+    ----------
+    problem : Problem
+        Read from ``info`` (``mu``, ``r``, ``n``).
+    x : ndarray of shape (n,)
+        Unused.
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`).
+    """
     info = getattr(problem, "info", {})
     if "mu" not in info:
         return float("nan")
@@ -182,23 +329,70 @@ def mu_factor(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
 
 
 def quantized_accuracy(problem: Any, result: Result, ref: Any, tol: float) -> float:
-    """Test accuracy of the quantized network (from ``Result.info``)."""
+    """Test accuracy of the quantized network (from ``Result.info``; NaN if absent).
+
+    Parameters
+    ----------
+    problem : DigitsTask or Problem
+        Unused.
+    result : Result
+        Of a network quantization (``info["test_accuracy"]``).
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`; this metric takes the Result).
+    """
     return float(result.info.get("test_accuracy", np.nan))
 
 
 def full_accuracy(problem: Any, result: Result, ref: Any, tol: float) -> float:
-    """Test accuracy of the full-precision network (from ``Result.info``)."""
+    """Test accuracy of the full-precision network (from ``Result.info``; NaN if absent).
+
+    Parameters
+    ----------
+    problem : DigitsTask or Problem
+        Unused.
+    result : Result
+        Of a network quantization (``info["full_accuracy"]``).
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`; this metric takes the Result).
+    """
     return float(result.info.get("full_accuracy", np.nan))
 
 
 def accuracy_drop(problem: Any, result: Result, ref: Any, tol: float) -> float:
-    """Full-precision minus quantized test accuracy."""
+    """Full-precision minus quantized test accuracy (NaN unless both are recorded).
+
+    Parameters
+    ----------
+    problem : DigitsTask or Problem
+        Unused.
+    result : Result
+        Of a network quantization.
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`; this metric takes the Result).
+    """
     i = result.info
     return float(i.get("full_accuracy", np.nan) - i.get("test_accuracy", np.nan))
 
 
 def n_free(problem: Any, result: Result, ref: Any, tol: float) -> float:
-    """Coordinates off the alphabet at the vertex (rounded by MSQ); NaN for other methods."""
+    """Coordinates off the alphabet at the vertex (rounded by MSQ); NaN for other methods.
+
+    The mean over neurons when ``info["n_free"]`` holds several; NaN for a whole network
+    (its counts are per layer, in ``info["layers"]``).
+
+    Parameters
+    ----------
+    problem : DigitsTask or Problem
+        Unused.
+    result : Result
+        Of a vertex-MSQ quantization (``info["n_free"]``).
+    ref, tol
+        Unused (the metric signature ``(problem, x, ref, tol)`` of
+        :mod:`overparam.experiments.measures`; this metric takes the Result).
+    """
     return float(np.mean(result.info.get("n_free", np.nan)))
 
 

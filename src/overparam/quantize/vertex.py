@@ -80,7 +80,22 @@ def _from_qr(R: np.ndarray, piv: np.ndarray, r: int, dropped: float = 0.0) -> Re
 
 
 def reduce_rows(X: np.ndarray, rtol: float | None = None) -> Reduced:
-    """Column-pivoted QR of ``X`` (m x N): its numerical rank and a triangular first basis."""
+    """Column-pivoted QR of ``X`` (m x N): its numerical rank and a triangular first basis.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, N)
+        Real matrix.
+    rtol : float, optional
+        Relative rank tolerance: the rank counts the diagonal entries of ``R`` above
+        ``rtol * |R[0, 0]|``. Default ``max(m, N) * eps``.
+
+    Returns
+    -------
+    Reduced
+        ``A`` (``rank x N``, the same null space as ``X`` up to the dropped part), the
+        pivot columns ``basis``, the others ``nonbasic``, ``T0``, ``R11`` and ``dropped``.
+    """
     m, N = X.shape
     R, piv = sla.qr(X, mode="r", pivoting=True)   # Q is never needed
     R = R[:min(m, N)]

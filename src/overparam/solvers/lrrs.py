@@ -230,6 +230,20 @@ def lrrs_weights(X: np.ndarray, eps: float, delta: float, *, weights: str = "sim
         ``1e-14 sigma_1(X)``: a fixed absolute ``1e-14`` (the default before) counted
         ``r_k = 0`` for any ``X`` below ~1e-14, e.g. at ``(X, eps, delta)`` scaled by
         1e-150, where the weights are otherwise those at unit scale.
+    svd : tuple of ndarray, optional
+        ``(U, s, Vh)``, the thin SVD of ``X`` when the caller has it
+        (``numpy.linalg.svd(X, full_matrices=False)``; not checked against ``X``).
+        Default: computed here.
+
+    Returns
+    -------
+    LRRSWeights
+
+    Raises
+    ------
+    ValueError
+        An unknown ``weights``, a non-finite or non-2-D ``X``, ``eps`` or ``delta`` not
+        ``> 0``, or a negative ``epsmin``.
     """
     if weights not in WEIGHT_VARIANTS:
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
@@ -549,15 +563,48 @@ def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
     """One weighted least-squares step of IRLS-LRRS, by the tangent-space Woodbury solve.
 
     Returns ``argmin <Z, W Z> s.t. Phi(Z) = y`` with ``W`` the weight operator at ``X``
-    (:func:`lrrs_weights`, also for the default of ``epsmin``). ``A`` is a matrix
-    operator (or a Problem, then ``y=None``). ``ls_solver`` as for :func:`irls_lrrs`:
-    ``"auto"`` (default) solves by Cholesky and, when that fails or misses ``Phi(Z) = y``
-    by more than 1e-11 relative (ill-conditioned weights, e.g. ``eps``, ``delta`` far below
-    the scale of ``X``), by QR; ``"cholesky"`` or ``"qr"`` only. (Cholesky alone returned
-    steps violating the constraint by up to 110% relative where QR meets it to 1e-9.)
-    When the solve fails or misses ``Phi(Z) = y`` because measurements are linearly
-    dependent, it is repeated on an independent subset with ``y`` projected onto the range
-    of ``Phi`` (as in :func:`irls_lrrs`).
+    (:func:`lrrs_weights`). When the solve fails or misses ``Phi(Z) = y`` because
+    measurements are linearly dependent, it is repeated on an independent subset with
+    ``y`` projected onto the range of ``Phi`` (as in :func:`irls_lrrs`).
+
+    Parameters
+    ----------
+    A : Problem, matrix operator or array
+        The measurement operator ``Phi`` on row-major ``vec(Z)`` (or a Problem, then
+        ``y=None``).
+    y : array of shape (m,)
+        Measurements (finite); None with a Problem.
+    X : ndarray of shape (n1, n2)
+        The iterate where the weights are taken (finite, of shape ``shape``).
+    eps, delta : float
+        Smoothing of the rank and the row-sparsity term (``> 0``).
+    weights : {"simirls", "matrixirls"}, optional
+        Weight variant (default ``"simirls"``).
+    epsmin : float, optional
+        Rank threshold offset, as in :func:`lrrs_weights` (also for its default).
+    shape : (int, int), optional
+        ``(n1, n2)`` when the operator does not carry ``matrix_shape`` (must agree with
+        it when it does).
+    ls_solver : {"auto", "cholesky", "qr"}, optional
+        As for :func:`irls_lrrs`: ``"auto"`` (default) solves by Cholesky and, when that
+        fails or misses ``Phi(Z) = y`` by more than 1e-11 relative (ill-conditioned
+        weights, e.g. ``eps``, ``delta`` far below the scale of ``X``), by QR;
+        ``"cholesky"`` or ``"qr"`` only. (Cholesky alone returned steps violating the
+        constraint by up to 110% relative where QR meets it to 1e-9.)
+
+    Returns
+    -------
+    ndarray of shape (n1, n2)
+        The step ``Z``.
+
+    Raises
+    ------
+    ValueError
+        ``X`` of another shape, an unknown ``ls_solver``, or invalid weight parameters.
+    TypeError
+        A Problem given together with ``y``.
+    SingularSystemError
+        No solve succeeds on full-rank measurements.
     """
     A, y, shape = _prepare(A, y, shape)
     X = check_finite_array(X, "X", ndim=2)
@@ -590,6 +637,18 @@ def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: flo
     Builds the full ``n1 n2 x n1 n2`` weight matrix from its definition with the full SVD,
     ``W_lr = (U_f x conj V_f) diag(vec H) (U_f x conj V_f)^H``, and solves
     ``Z = W^-1 Phi^H (Phi W^-1 Phi^H)^-1 y``: ``O((n1 n2)^3)`` time, ``O((n1 n2)^2)`` memory.
+    Dependent measurements are reduced to an independent subset first.
+
+    Parameters
+    ----------
+    A, y, X, eps, delta, weights, epsmin, shape
+        As for :func:`lrrs_weighted_ls` (``X`` must have shape ``(n1, n2)``; it is not
+        checked here).
+
+    Returns
+    -------
+    ndarray of shape (n1, n2)
+        The step ``Z``.
     """
     A, y, shape = _prepare(A, y, shape)
     X = check_finite_array(X, "X", ndim=2)
@@ -946,7 +1005,25 @@ def irls_lrrs_vec(problem: Problem, *, rank: int | None = None, s: int | None = 
                   fac_r: float = 1.0, fac_s: float = 1.0, **kwargs: Any) -> Result:
     """:func:`irls_lrrs` for the method registry: ``x = vec(X)``; the guesses default to
     ``floor(fac_r * rank)`` and ``floor(fac_s * s)`` of the problem (misspecification),
-    capped at ``min(n1, n2)`` and ``n1``."""
+    capped at ``min(n1, n2)`` and ``n1``.
+
+    Parameters
+    ----------
+    problem : Problem
+        A matrix problem (e.g. :func:`~overparam.problems.lrrs_problem`).
+    rank, s : int, optional
+        Rank and row-sparsity guesses, used unchanged when given (default: from the
+        problem's ``info``, see :func:`~overparam.problems.structured.lrrs_guesses`).
+    fac_r, fac_s : float, optional
+        Factors (> 0, default 1) on the recorded rank and row sparsity.
+    **kwargs
+        Passed to :func:`irls_lrrs`.
+
+    Returns
+    -------
+    Result
+        As from :func:`irls_lrrs`, with ``x`` flattened to ``vec(X)`` (row-major).
+    """
     rank, s = lrrs_guesses(problem, rank, s, fac_r, fac_s)
     res = irls_lrrs(problem, rank, s, **kwargs)
     res.x = np.asarray(res.x).reshape(-1)

@@ -46,9 +46,21 @@ _GRAM_MAX_N = 256
 def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
     """KKT certificate of a candidate NNLS solution ``x``.
 
-    Returns a dict with ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at
-    the solutions), ``kkt_rel = kkt / ||A^T y||_2``, ``min_x`` (most negative entry,
-    should be >= 0), ``fun = 0.5 ||Ax - y||^2``, ``relative_residual`` and ``gradient``.
+    Parameters
+    ----------
+    A : array of shape (m, n), Operator, LinearOperator or Problem
+        The matrix (or a Problem, then ``y=None``).
+    y : array of shape (m,)
+        Measurements.
+    x : array of shape (n,)
+        The candidate solution.
+
+    Returns
+    -------
+    dict
+        ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at the solutions),
+        ``kkt_rel = kkt / ||A^T y||_2``, ``min_x`` (most negative entry, should be
+        >= 0), ``fun = 0.5 ||Ax - y||^2``, ``relative_residual`` and ``gradient`` (``g``).
     """
     problem = setup(A, y)
     x = np.asarray(x, dtype=np.float64)

@@ -39,7 +39,26 @@ __all__ = ["eos_line"]
 
 def eos_line(problem: Any, *, step: float = 1.0) -> Result:
     """The reference curve of edge-of-stability plots: ``info["sharpness"] = 2 / step``
-    (no optimization; ``x`` is zero)."""
+    (no optimization; ``x`` is zero).
+
+    Parameters
+    ----------
+    problem : Problem
+        Any problem with a size ``n`` (only ``problem.n`` is used).
+    step : float, optional
+        Gradient-descent step size ``eta``, > 0; default 1.0.
+
+    Returns
+    -------
+    Result
+        Status ``CONVERGED``, ``x`` zeros of length ``n``, and ``info`` holding ``step``,
+        ``sharpness = two_over_eta = 2 / step`` and ``sharpness_eta = 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``step`` is not > 0.
+    """
     step = float(step)
     if not step > 0:
         raise ValueError(f"step must be > 0, got {step}")
