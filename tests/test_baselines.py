@@ -892,3 +892,31 @@ def test_matrix_baselines_do_not_advise_a_shape_argument_they_lack():
     assert "shape=" not in str(err.value) and "matrix_shape" in str(err.value)
     with pytest.raises(TypeError, match=r"or pass shape=\(n1, n2\)$"):
         dmf_gd(p, max_iter=2)
+
+
+def test_eigsh_ncv_and_lipschitz_iters_are_checked():
+    # eigsh_truncated(ncv=0) fell back to the default silently and ncv <= rank reached
+    # ARPACK; lipschitz(iters=0) returned 0 (a step size of 1/0 for its callers)
+    import jax.numpy as jnp
+
+    from overparam.baselines.eigen import eigsh_truncated
+    from overparam.baselines.projected_gradient import lipschitz
+
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((30, 30))
+    S = B + B.T
+    for ncv, match in ((0, "ncv must be >= 3"), (2, "ncv must be >= 3"), (31, "<= N = 30")):
+        with pytest.raises(ValueError, match=match):
+            eigsh_truncated(S, 2, 5, ncv=ncv)
+    res = eigsh_truncated(S, 2, 30, ncv=10)
+    top = np.sort(np.abs(np.linalg.eigvalsh(S)))[::-1][:2]
+    np.testing.assert_allclose(np.sort(np.abs(res.info["eigenvalues"]))[::-1], top,
+                               rtol=1e-8)
+
+    def hess(G, v):
+        return G @ v
+
+    with pytest.raises(ValueError, match="iters must be >= 1"):
+        lipschitz(hess, jnp.asarray(S @ S), 30, iters=0)
+    est = lipschitz(hess, jnp.asarray(S @ S), 30, iters=200)
+    assert 1.0 <= est / np.linalg.eigvalsh(S @ S)[-1] <= 1.06

@@ -693,3 +693,14 @@ def test_hadamard_coordinate_step_policies_are_refused():
     # parameter-space policies still run (strings and objects alike)
     for step in ("auto@u", Auto(), "nesterov", 0.05):
         assert dmf_gd(_SMALL_Y, step=step, **kw).n_iter == 5
+
+
+def test_batch_early_stopping_refuses_spectrum_false_as_dmf_gd_does():
+    # dmf_gd_batch(early_stopping=True, spectrum=False) dropped spectrum and ran anyway
+    from overparam.problems import matrix_estimation
+
+    probs = [matrix_estimation(6, 6, 2, seed=s) for s in range(2)]
+    with pytest.raises(ValueError, match="keep spectrum=True"):
+        dmf_gd(probs[0], early_stopping=True, spectrum=False, max_iter=10)
+    with pytest.raises(ValueError, match="keep spectrum=True"):
+        dmf_gd_batch(probs, early_stopping=True, spectrum=False, max_iter=10)

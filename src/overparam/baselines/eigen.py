@@ -195,7 +195,8 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     tol : float, optional
         ARPACK's relative accuracy, >= 0 (default 0: machine precision).
     ncv : int, optional
-        ARPACK's number of Lanczos vectors (default ``min(N - 1, max(2 r + 1, 20))``).
+        ARPACK's number of Lanczos vectors, ``rank < ncv <= N`` (default
+        ``min(N - 1, max(2 r + 1, 20))``).
     max_memory : float
         Refuse when ARPACK's ``ncv`` Lanczos vectors of length N would exceed it (bytes;
         MemoryError).
@@ -217,7 +218,12 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     tol = check_positive(tol, "tol", allow_zero=True)  # NaN: an ARPACK error 3
     if rank >= n - 1:
         raise ValueError(f"rank {rank} is too large for eigsh on N = {n} (need rank < N-1)")
-    ncv = ncv or min(n - 1, max(2 * rank + 1, 20))
+    if ncv is None:
+        ncv = min(n - 1, max(2 * rank + 1, 20))
+    else:  # ncv=0 fell back to the default, ncv <= rank was ARPACK's error
+        ncv = check_int(ncv, "ncv", minimum=rank + 1)
+        if ncv > n:
+            raise ValueError(f"ncv = {ncv} must be <= N = {n}")
     need = 8.0 * n * (ncv + 4)
     if need > max_memory:
         raise MemoryError(f"eigsh on N = {n} needs about {need / 2**30:.1f} GiB of Lanczos "

@@ -157,13 +157,14 @@ def lipschitz(apply_hess: Callable, data: Any, n: int, iters: int = 40) -> float
     n : int
         Dimension of ``v``.
     iters : int, optional
-        Power iterations (default 40; not checked: 0 gives 0).
+        Power iterations (default 40, >= 1).
 
     Returns
     -------
     float
         ``1.05 ||H v_iters||`` for the last unit iterate ``v``.
     """
+    iters = check_int(iters, "iters", minimum=1)  # 0 returned 0, a step of 1/0
     v = jnp.asarray(np.random.default_rng(0).standard_normal(n))
     return 1.05 * float(_build_power(apply_hess, iters)(data, v))
 

@@ -415,8 +415,8 @@ def dmf_gd_batch(
     plateau : mapping, optional
         Early-stopping options, as in :func:`dmf_gd`.
     spectrum : bool, optional
-        Record the singular values and effective ranks (default True; not used with
-        ``early_stopping``, which always records them).
+        Record the singular values and effective ranks (default True; ``early_stopping``
+        needs them: False is refused with it, as by :func:`dmf_gd`).
     chunk : int, optional
         Trials per chunk, >= 1 (default: 1, or all trials when they share one operator).
     workers : int, optional
@@ -448,7 +448,7 @@ def dmf_gd_batch(
             return [dmf_gd(problems[i], shape=shape, depth=depth, widths=widths, init=init,
                            init_scale=init_scale, scale=scale, balanced=balanced, step=step,
                            max_iter=max_iter, tol=tol, record=record, early_stopping=True,
-                           plateau=plateau, seed=seeds[i]) for i in idx]
+                           plateau=plateau, spectrum=spectrum, seed=seeds[i]) for i in idx]
 
         return run_in_chunks(range(len(problems)), run_one, per_chunk=1, workers=workers)
     shapes = {_shape(p, shape) for p in problems}
