@@ -381,6 +381,6 @@ def truncated_power(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     if exhausted is not None:
         msg += (f"; the deflated matrix is numerically zero (below 1e-12 of A's scale) from "
                 f"vector {exhausted + 1} on: A's numerical rank is below {rank}, those "
-                "vectors have eigenvalue 0")
+                "vectors have eigenvalue 0 (their Rayleigh quotients are rounding)")
     return _result(idx, vals, np.asarray(lams), n, truth, s, status, int(sum(iters)), t0,
                    msg, method="truncated_power", iterations=iters)
