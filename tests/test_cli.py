@@ -414,3 +414,132 @@ def test_a_full_disk_mid_run_exits_2_naming_the_file_and_the_run_resumes(spec, t
     monkeypatch.setattr(store_mod.os, "fsync", real)
     assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
     assert "1 cell(s) computed, 1 already done" in capsys.readouterr().out
+
+
+def test_a_set_value_that_is_broken_toml_is_refused_not_read_as_text(spec, capsys):
+    # `[6,10` was the string '[6,10' ("expected int, got str"), and `"x` the label '"x'
+    # (accepted: the run stored it)
+    one = ["--set", "methods[1].depth=2"]            # a single configuration: no clash
+    assert main(["run", str(spec), "--dry-run", "--set", "problem.m=[6,10"]) == 2
+    err = capsys.readouterr().err
+    assert "--set problem.m=[6,10: [6,10 is not a TOML value" in err
+    assert main(["run", str(spec), "--dry-run", *one,
+                 "--set", 'methods[1].label="x']) == 2
+    assert 'is not a TOML value (Unterminated string)' in capsys.readouterr().err
+    assert main(["run", str(spec), "--dry-run", "--set",
+                 "experiment.metrics=[recovered]"]) == 2
+    assert 'strings need quotes inside a list, e.g. experiment.metrics=["recovered"]' in \
+        capsys.readouterr().err
+    # a bare word is still text, also a label format starting with a brace
+    assert main(["run", str(spec), "--dry-run", *one,
+                 "--set", "methods[1].label={depth}x"]) == 0
+    assert "  2x: hadamard_limit" in capsys.readouterr().out
+
+
+def test_a_set_path_that_misses_names_the_items_there_are(spec, capsys):
+    assert main(["run", str(spec), "--dry-run", "--set", "methods[5].depth=3"]) == 2
+    # was "methods.5 does not exist" (a form --set does not take), without the count
+    assert "methods[5] does not exist (methods has 2 item(s), methods[0] to methods[1]" in \
+        capsys.readouterr().err
+    assert main(["run", str(spec), "--dry-run", "--set", "methods.depth=3"]) == 2
+    # was "parent is not a table"
+    assert "methods is a list of tables; give an index, e.g. methods[0].depth" in \
+        capsys.readouterr().err
+    assert main(["run", str(spec), "--dry-run", "--set", "problem.m.x=3"]) == 2
+    assert "problem.m is a value, not a table ([6, 10])" in capsys.readouterr().err
+
+
+def test_a_dry_run_checks_the_run_arguments_too(spec, tmp_path, capsys):
+    # the dry run said "fine" (exit 0) to arguments the run then refused
+    assert main(["run", str(spec), "--dry-run", "--workers", "-1"]) == 2
+    assert "error: --workers: must be an integer >= 0" in capsys.readouterr().err
+    # --address without the dask executor was ignored: the cells ran in local processes
+    assert main(["run", str(spec), "--dry-run", "--address", "tcp://host:8786"]) == 2
+    assert "--address needs the dask executor (the executor is serial)" in \
+        capsys.readouterr().err
+    assert main(["run", str(spec), "--dry-run", "--address", "tcp://host:8786",
+                 "--executor", "dask"]) == 0
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for extra in (["--dry-run"], ["--no-plots"], ["--no-plots", "--force"]):
+        assert main(["run", str(spec), "--out", str(afile), *extra]) == 2
+        err = capsys.readouterr().err
+        # was "[Errno 17] File exists (cells finished before the error are stored; ...
+        # run the same command again to resume)": nothing had run, nothing would resume
+        assert f"--out {afile} is a file, not a folder" in err and "resume" not in err
+
+
+def test_a_run_that_cannot_make_its_folder_does_not_promise_a_resume(spec, tmp_path,
+                                                                     capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    assert main(["run", str(spec), "--out", str(blocker / "res"), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "resume" not in err and "Traceback" not in err
+
+
+def test_failed_spec_plots_say_which_table_and_a_fix_that_works(spec, tmp_path, capsys):
+    out = tmp_path / "r2"
+    args = ["run", str(spec), "--out", str(out), "--set", "plots[0].where.s=5"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "error: plots: no rows match" in err and "in plots[0] (the results" in err
+    # the advice was "run `overparam plot FOLDER`", which draws the stored [[plots]]: the
+    # same broken table, also after the spec's file is fixed
+    assert "run the same command again" in err
+    assert main(["plot", str(out)]) == 2
+    assert "in plots[0] of the folder's spec" in capsys.readouterr().err
+    assert main(["run", str(spec), "--out", str(out)]) == 0      # fixed: no recompute
+    assert "0 cell(s) computed, 2 already done" in capsys.readouterr().out
+
+
+def test_plot_options_without_kind_are_refused_not_ignored(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    for extra in (["--x", "init_scale"], ["--format", "pdf"], ["--where", "m=6"],
+                  ["--no-theory"], ["--name", "z"]):
+        assert main(["plot", str(out), *extra]) == 2    # drew the spec's plots, exit 0
+        assert "only with --kind" in capsys.readouterr().err
+    assert not (out / "plots").exists()
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "curve_recovered_vs_m.png").exists()
+
+
+def test_plot_of_a_folder_without_finished_cells_says_so(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    parts = sorted((out / "parts").glob("*.parquet"))
+    parts[0].unlink()                                  # half finished: drawn, with a note
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m"]) == 0
+    assert "note: 1 of 2 cells of" in capsys.readouterr().err
+    parts[1].unlink()                                  # none finished (a run stopped early)
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m"]) == 2
+    err = capsys.readouterr().err
+    # was "no column 'm' in the results (columns: )"
+    assert "holds no finished cell yet (0 of 2)" in err and "overparam run" in err
+
+
+def test_sketch_refuses_an_empty_out(tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "a.npz", row=[1], col=[1], value=[1.0])
+    with pytest.raises(SystemExit) as info:   # was "--out . is a folder"
+        main(["sketch", str(tmp_path / "a.npz"), "--n", "10", "--primes", "5,7",
+              "--out", "", "--no-progress"])
+    assert str(info.value.code) == "overparam sketch: --out is empty; give a file name " \
+                                   "such as B.npz"
+
+
+def test_example_comments_give_one_key_per_set():
+    # `--set problem.s=[20] problem.m=[...]` stops argparse ("unrecognized arguments")
+    import re
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for path in sorted(examples.glob("*.toml")):
+        comments = " ".join(line.split("#", 1)[1] for line in path.read_text().splitlines()
+                            if "#" in line)
+        bad = re.findall(r"--set\s+\S+=\S+\s+([\w.\[\]]+=\S*)", comments)
+        assert not bad, (path.name, bad)

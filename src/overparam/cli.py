@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where cells run (default: run.executor, else processes)")
     r.add_argument("--workers", type=int, help="processes or Dask workers (0: all cores)")
-    r.add_argument("--address", help="Dask scheduler, e.g. tcp://HOST:8786 (default: a "
-                   "LocalCluster)")
+    r.add_argument("--address", help="Dask scheduler, e.g. tcp://HOST:8786 (with the dask "
+                   "executor; default: a LocalCluster)")
     r.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a spec key, value in TOML syntax, "
                    "e.g. --set problem.m=[50,100] --set methods[1].depth=3 (repeatable)")
@@ -77,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
                    help="keep rows with COL == VALUE (VALUE in TOML: 80, 1e-4, [2,3])")
     q.add_argument("--stat", choices=("mean", "median"), help="curve statistic")
-    q.add_argument("--format", dest="formats", nargs="+", default=["png"],
-                   choices=("png", "pdf", "svg"))
+    q.add_argument("--format", dest="formats", nargs="+", choices=("png", "pdf", "svg"),
+                   help="file formats (default png)")
     q.add_argument("--out", help="output folder (default FOLDER/plots)")
     q.add_argument("--name", help="file name stem")
     q.add_argument("--title")
@@ -103,14 +103,33 @@ def _plot_options(table: dict) -> dict:
     return opts
 
 
+class _SpecPlotError(Exception):
+    """A [[plots]] table that could not be drawn: which one, why, and what was written
+    before it."""
+
+    def __init__(self, index: int, table: dict, exc: Exception, written: list[Path]):
+        super().__init__(index, table, exc, written)
+        self.index, self.table, self.exc, self.written = index, table, exc, written
+
+    def where(self) -> str:
+        """``plots[2] (name l1_gap_vs_init_scale)``: the table, as the spec names it."""
+        name = self.table.get("name")
+        return f"plots[{self.index}]" + (f" (name {name})" if name else "")
+
+
 def _spec_plots(folder: Path, plots: list[dict], out: Path | None = None) -> list[Path]:
     from .plots import plot
 
-    written = []
-    for table in plots:
+    written: list[Path] = []
+    for i, table in enumerate(plots):
         fmt = table.get("format", "png")
-        written += plot(folder, table["kind"], out=out, name=table.get("name"),
-                        formats=fmt, **_plot_options(table))
+        try:
+            written += plot(folder, table["kind"], out=out, name=table.get("name"),
+                            formats=fmt, **_plot_options(table))
+        # e.g. a where outside a --set grid (KeyError, ValueError), a y column of text
+        # (TypeError), FOLDER/plots not writable (OSError)
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise _SpecPlotError(i, table, exc, written) from exc
     return written
 
 
@@ -161,6 +180,29 @@ def _empty_out(args) -> bool:
     return False
 
 
+def _out_is_a_file(out: Path, what: str) -> bool:
+    """Refuse an output folder that is a file (it read as "[Errno 17] File exists", and
+    `run` added that the finished cells were stored and the command would resume)."""
+    if out.exists() and not out.is_dir():
+        print(f"error: {what} {out} is a file, not a folder; give a folder",
+              file=sys.stderr)
+        return True
+    return False
+
+
+def _run_args_error(args, spec) -> str | None:
+    """What is wrong with the arguments of ``run`` given the spec, or None; checked before
+    a dry run too, which otherwise passed arguments the run refuses."""
+    if args.workers is not None and args.workers < 0:
+        return f"--workers: must be an integer >= 0 (0: all cores), got {args.workers}"
+    executor = args.executor or spec.run["executor"]
+    if args.address is not None and executor != "dask":
+        # the address was ignored: the run went on in local processes without a word
+        return (f"--address needs the dask executor (the executor is {executor}); add "
+                "--executor dask")
+    return None
+
+
 def _cmd_run(args) -> int:
     from .experiments import SpecError, StoreError, expand_cells, load_spec
 
@@ -170,6 +212,13 @@ def _cmd_run(args) -> int:
         spec = load_spec(args.spec, args.overrides)
     except (SpecError, OSError) as exc:  # OSError: missing, a folder, unreadable
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problem = _run_args_error(args, spec)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    folder = Path(args.out or spec.run["out"] or Path("results") / spec.name)
+    if _out_is_a_file(folder, "--out" if args.out else "the results folder"):
         return 2
     if args.dry_run:
         cells = expand_cells(spec)
@@ -195,9 +244,12 @@ def _cmd_run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, the Dask scheduler
-        # the run may have stored cells before it: say that they are kept
-        print(f"error: {exc} (cells finished before the error are stored; fix the cause "
-              "and run the same command again to resume)", file=sys.stderr)
+        # once the manifest is written the run may have stored cells: say that they are
+        # kept (before it, e.g. a folder that cannot be made, there is nothing to resume)
+        stored = (folder / "manifest.json").exists()
+        print(f"error: {exc}" + (" (cells finished before the error are stored; fix the "
+                                 "cause and run the same command again to resume)"
+                                 if stored else ""), file=sys.stderr)
         return 2
 
 
@@ -213,12 +265,19 @@ def _run(args, spec) -> int:
         try:
             written = _spec_plots(summary.folder, spec.plots)
             report = _transition_report(summary.folder, spec.plots)
-        # e.g. a plot's where outside a --set grid (KeyError, ValueError), a y column of
-        # text (TypeError), FOLDER/plots not writable (OSError)
-        except (KeyError, ValueError, TypeError, OSError) as exc:
-            print(f"error: plots: {_plot_error(exc)} (the results are "
-                  f"stored; fix the spec's [[plots]] and run `overparam plot "
-                  f"{summary.folder}`)", file=sys.stderr)
+        except _SpecPlotError as exc:
+            # `overparam plot FOLDER` draws the [[plots]] stored with the results, the
+            # same broken table: the advice to run it could not work
+            for path in exc.written:
+                print(f"plot written: {path}")
+            print(f"error: plots: {_plot_error(exc.exc)} in {exc.where()} (the results "
+                  "are stored; fix the spec's [[plots]] and run the same command again, "
+                  "finished cells are skipped; or draw a figure with `overparam plot "
+                  f"{summary.folder} --kind ...`)", file=sys.stderr)
+            return 2
+        except (KeyError, ValueError, TypeError, OSError) as exc:  # the 50% report
+            print(f"error: plots: {_plot_error(exc)} (the results are stored)",
+                  file=sys.stderr)
             return 2
         for line in report:
             print(line)
@@ -235,6 +294,18 @@ def _cmd_plot(args) -> int:
 
     if _empty_out(args):
         return 2
+    if args.kind is None:
+        # without --kind the stored [[plots]] are drawn as they are: these options were
+        # ignored without a word
+        given = [f"--{k}" for k in ("x", "y", "value", "hue", "stat", "name", "title")
+                 if getattr(args, k) is not None]
+        given += ["--where"] * bool(args.where) + ["--format"] * (args.formats is not None)
+        given += [f"--[no-]{k}" for k in ("theory", "logx", "logy")
+                  if getattr(args, k) is not None]
+        if given:
+            print(f"error: {', '.join(given)}: only with --kind (without it, the "
+                  "[[plots]] of the folder's spec are drawn as they are)", file=sys.stderr)
+            return 2
     folder = Path(args.folder)
     try:
         manifest = read_manifest(folder)
@@ -242,6 +313,10 @@ def _cmd_plot(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else None
+    if out is not None and _out_is_a_file(out, "--out"):
+        return 2
+    if not _enough_cells(folder, manifest):
+        return 2
     try:
         if args.kind is None:
             plots = manifest["spec"].get("plots", [])
@@ -250,17 +325,43 @@ def _cmd_plot(args) -> int:
                 return 2
             written = _spec_plots(folder, plots, out)
         else:
-            written = plot(folder, args.kind, out=out, name=args.name, formats=args.formats,
-                           x=args.x, y=args.y, value=args.value, hue=args.hue,
+            written = plot(folder, args.kind, out=out, name=args.name,
+                           formats=args.formats or ["png"], x=args.x, y=args.y,
+                           value=args.value, hue=args.hue,
                            where=parse_where(args.where) or None, stat=args.stat,
                            title=args.title, theory=args.theory, logx=args.logx,
                            logy=args.logy)
-    except (KeyError, ValueError, TypeError, OSError) as exc:  # see _cmd_run's plots
+    except _SpecPlotError as exc:
+        for path in exc.written:
+            print(path)
+        print(f"error: {_plot_error(exc.exc)} in {exc.where()} of the folder's spec (draw "
+              "it with --kind and options that fit these results)", file=sys.stderr)
+        return 2
+    except (KeyError, ValueError, TypeError, OSError) as exc:  # see _spec_plots
         print(f"error: {_plot_error(exc)}", file=sys.stderr)
         return 2
     for path in written:
         print(path)
     return 0
+
+
+def _enough_cells(folder: Path, manifest: dict) -> bool:
+    """False, with a message, when no cell of the folder's spec is finished (the figures
+    failed with "no column 'm' in the results (columns: )"); a note on stderr when some
+    are not."""
+    from .experiments.store import Store
+
+    cells = manifest.get("cells", [])
+    store = Store(folder)
+    done = sum(store.part_path(key).exists() for key in cells)
+    if cells and not done:
+        print(f"error: {folder} holds no finished cell yet (0 of {len(cells)}): run its "
+              "spec with `overparam run` first", file=sys.stderr)
+        return False
+    if done < len(cells):
+        print(f"note: {done} of {len(cells)} cells of {folder} are finished; the figures "
+              "show those (run the spec again to finish the others)", file=sys.stderr)
+    return True
 
 
 def _cmd_info(args) -> int:

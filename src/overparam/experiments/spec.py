@@ -627,7 +627,8 @@ def _split_path(path: str) -> list[str | int]:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"problem.m=[50,100]"`` -> ``("problem.m", [50, 100])``; the value is read as TOML
-    (a bare word that is not TOML is taken as a string).
+    (a bare word that is not TOML is taken as a string; a broken list or quoted string,
+    ``[6,10`` or ``"x``, is refused).
 
     Parameters
     ----------
@@ -644,7 +645,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     Raises
     ------
     SpecError
-        If ``text`` has no ``=``.
+        If ``text`` has no ``=``, or its value starts with ``[``, ``"`` or ``'`` but is
+        not valid TOML.
     """
     if "=" not in text:
         raise SpecError(f"--set {text!r}: expected KEY=VALUE, e.g. problem.m=[50,100]")
@@ -652,7 +654,17 @@ def parse_override(text: str) -> tuple[str, Any]:
     path, raw = path.strip(), raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as exc:
+        # a broken list or quoted string is a typo, not a bare word: taken as text,
+        # `[6,10` became the string '[6,10' (refused as "expected int, got str") and
+        # `"x` the label '"x' (accepted); `{` stays a bare word (labels like {depth})
+        if raw[:1] in ("[", '"', "'"):
+            hint = ("; strings need quotes inside a list, e.g. "
+                    "experiment.metrics=[\"recovered\"]" if raw[0] == "[" else "")
+            # the position tomllib gives is in "v = VALUE", not in what was typed
+            why = re.sub(r"\s*\(at (line|end)[^)]*\)$", "", str(exc))
+            raise SpecError(f"--set {text}: {raw} is not a TOML value ({why}){hint}"
+                            ) from None
         value = raw
     return path, value
 
@@ -683,27 +695,42 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
         path, value = parse_override(item) if isinstance(item, str) else item
         parts = _split_path(path)
         node: Any = data
-        for j, part in enumerate(parts[:-1]):
-            nxt = parts[j + 1]
-            where = ".".join(str(p) for p in parts[: j + 1])
+        for j, part in enumerate(parts):
+            # the path so far as a user writes it (methods[1]), for the messages
+            where = _join_path(parts[: j + 1])
             if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    raise SpecError(f"--set {path}: {where} does not exist")
-                node = node[part]
+                if not isinstance(node, list):
+                    raise SpecError(f"--set {path}: {_join_path(parts[:j]) or 'the spec'} "
+                                    "is not a list (an index goes after an array of "
+                                    "tables such as methods or plots)")
+                if part >= len(node):
+                    have = (f"{_join_path(parts[:j])} has {len(node)} item(s), "
+                            f"{_join_path(parts[:j] + [0])} to "
+                            f"{_join_path(parts[:j] + [len(node) - 1])}"
+                            if node else f"{_join_path(parts[:j])} is empty")
+                    raise SpecError(f"--set {path}: {where} does not exist ({have}; "
+                                    "--set changes items, it does not add them)")
+            elif not isinstance(node, dict):
+                tables = isinstance(node, list) and all(isinstance(v, dict) for v in node)
+                kind = (f"a list of tables; give an index, e.g. "
+                        f"{_join_path(parts[:j] + [0] + parts[j:])}"
+                        if tables and node else f"a value, not a table ({node!r})")
+                raise SpecError(f"--set {path}: {_join_path(parts[:j])} is {kind}")
+            if j == len(parts) - 1:
+                node[part] = value
             else:
-                if not isinstance(node, dict):
-                    raise SpecError(f"--set {path}: {where} is not a table")
-                if part not in node:
-                    node[part] = [] if isinstance(nxt, int) else {}
+                if isinstance(part, str) and part not in node:
+                    node[part] = [] if isinstance(parts[j + 1], int) else {}
                 node = node[part]
-        last = parts[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or last >= len(node):
-                raise SpecError(f"--set {path}: index {last} does not exist")
-        elif not isinstance(node, dict):
-            raise SpecError(f"--set {path}: parent is not a table")
-        node[last] = value
     return data
+
+
+def _join_path(parts: list[str | int]) -> str:
+    """``["methods", 1, "depth"]`` -> ``"methods[1].depth"`` (the form ``--set`` takes)."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()) -> Spec:

@@ -164,6 +164,8 @@ def command(args: argparse.Namespace) -> int:
     bits = args.bits
     if args.rank is not None and args.decoder == "bittest" and bits is None:
         bits = args.rank + 10  # as sparse_top_eigenvectors
+    if not args.out.strip():  # `--out "$OUT"` with OUT unset read as "--out ." (a folder)
+        raise _die("--out is empty; give a file name such as B.npz")
     out = Path(args.out)
     if out.is_dir():
         raise _die(f"--out {out} is a folder; give a file name such as B.npz")
