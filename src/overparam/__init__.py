@@ -1,7 +1,12 @@
 """overparam: implicit regularization as a solver and as a laboratory.
 
-Importing overparam enables JAX float64 (``jax_enable_x64``): the exact limits and the
-oracle tolerances of the simulated dynamics need double precision.
+Importing overparam enables JAX float64 (``jax_enable_x64``) for the process, overriding
+an earlier setting: the exact limits and the oracle tolerances of the simulated dynamics
+need double precision. The driver and the solvers on it (``hadamard_gd``,
+``hadamard_gd_batch``, ``gradient_flow``, ``flow_sharpness``, ``HadamardRegressor``,
+``DeepMatrixCompletion``) also run in float64 when a caller turns it off again, globally or
+in one thread (``with jax.enable_x64(False)``): they set it for their own duration, in their
+thread only.
 """
 import importlib as _importlib
 

@@ -9,6 +9,7 @@ from .checks import (
     check_real_array,
     check_system,
 )
+from .jaxmode import x64_entry, x64_scope
 from .norms import ldexp_array, nearest_pow2_exponent, pow2_exponent, safe_norm
 from .result import Result, Status
 from .seeds import as_generator, derive_seed
@@ -30,4 +31,6 @@ __all__ = [
     "nearest_pow2_exponent",
     "pow2_exponent",
     "safe_norm",
+    "x64_entry",
+    "x64_scope",
 ]

@@ -14,6 +14,12 @@ arguments, so a sweep over them (or the growing chunks of ``solvers.nnls``'s rep
 path) reuses one program. A model's initialization-only fields (``loop_model()``, e.g.
 Hadamard's ``init_scale``) are not part of the key either.
 
+:func:`run_driver` and :func:`run_driver_batch` run in float64 and outside any enclosing
+trace (:func:`overparam._core.x64_scope`, thread-local), whatever the caller's
+``jax_enable_x64``: a caller that turned it off again after importing overparam used to get
+float32 runs, silently, and a solver called from a metric or a step policy (while JAX
+traces the outer run) raised ``TracerArrayConversionError``.
+
 A policy with ``returns_state = True`` has its final state returned as ``pstate``
 (e.g. :class:`~overparam.dynamics.flow.Flow` with ``stop_loss``: the threshold's crossing
 that it locates inside a step).
@@ -33,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_int, check_positive, x64_entry
 from ..problems import Operator
 from .steps import StepContext
 
@@ -476,6 +482,15 @@ def _check_scale(y: Any) -> None:
                          "y / max|y|) and the solution with it")
 
 
+def _as_float64(a: Any) -> Any:
+    """A real or integer array leaf as float64 (others, e.g. complex, as they are)."""
+    dt = getattr(a, "dtype", None)
+    dt = np.asarray(a).dtype if dt is None else np.dtype(dt)
+    # jnp.issubdtype: it knows bfloat16 (np.issubdtype does not)
+    real = any(jnp.issubdtype(dt, k) for k in (jnp.floating, jnp.integer, jnp.bool_))
+    return jnp.asarray(a, dtype=jnp.float64) if real and dt != np.float64 else a
+
+
 def _check_params0(model: Any, key: Any, n: int, params0: Any,
                    batch: int | None = None) -> Any:
     """``params0`` checked against ``model.init(key, n)`` (tree, shapes; a leading axis of
@@ -484,8 +499,10 @@ def _check_params0(model: Any, key: Any, n: int, params0: Any,
     broadcast residual), an integer or float32 one as a float0 / carry-type error."""
     try:
         ref = jax.eval_shape(lambda: model.init(key, n))
-    except Exception:  # a model whose init needs a concrete key: nothing to compare with
-        return params0
+    except Exception:  # a model whose init needs concrete values: nothing to compare with
+        # (e.g. the deep matrix factorization's), but the loop's carry is float64: a
+        # float32 or integer leaf was a carry-type TypeError inside the traced loop
+        return jax.tree_util.tree_map(_as_float64, params0)
     lead = () if batch is None else (batch,)
     ref_leaves, ref_tree = jax.tree_util.tree_flatten(ref)
     leaves, tree = jax.tree_util.tree_flatten(params0)
@@ -500,6 +517,7 @@ def _check_params0(model: Any, key: Any, n: int, params0: Any,
         tree, [jnp.asarray(a, dtype=r.dtype) for a, r in zip(leaves, ref_leaves)])
 
 
+@x64_entry
 def run_driver(
     model: Any,
     policy: Any,
@@ -571,6 +589,7 @@ def run_driver(
     return out, names, time.perf_counter() - t0
 
 
+@x64_entry
 def run_driver_batch(
     model: Any,
     policy: Any,

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._core import Result, check_int, check_positive
+from .._core import Result, check_int, check_positive, x64_entry
 from ..problems import as_problem
 from .driver import make_config, run_driver, to_result
 from .steps import StepContext
@@ -307,6 +307,7 @@ class Flow:
         return new, en, h_used, tries, (cross,)
 
 
+@x64_entry
 def gradient_flow(
     model: Any,
     A: Any,
@@ -379,6 +380,7 @@ def _flow_time(trace: dict) -> float:
     return float("nan")
 
 
+@x64_entry
 def flow_sharpness(
     model: Any,
     A: Any,

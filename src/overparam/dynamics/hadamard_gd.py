@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, Status
+from .._core import Result, Status, x64_entry
 from ..models import Hadamard
 from ..problems import Problem, as_problem
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
@@ -33,6 +33,7 @@ def _metrics(problem: Problem, metrics: MetricMap | None) -> tuple:
     return tuple(sorted(out.items()))
 
 
+@x64_entry
 def hadamard_gd(
     A: Any,
     y: Any = None,
@@ -143,6 +144,7 @@ def _precision_hint(problem: Problem, depth: int, a: float, tol: float) -> str:
             "smaller init_scale or a looser tol.")
 
 
+@x64_entry
 def hadamard_gd_batch(
     problems: Sequence[Problem],
     *,

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core import Result, Status, check_bool
+from .._core import Result, Status, check_bool, x64_scope
 from ..dynamics.dmf_gd import dmf_gd
 from ..dynamics.driver import _Y_SCALE
 from ..problems import Problem
@@ -198,11 +198,14 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             values = arr.reshape(-1)[op.flat_index]
             _check_scale(values)
             problem = Problem(op, values, info=dict(matrix_shape=arr.shape))
-            res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths,
-                                 init=self.init, init_scale=self.init_scale, scale=self.scale,
-                                 step=self.step, max_iter=self.max_iter, tol=self.tol,
-                                 record=self.record, early_stopping=early_stopping,
-                                 seed=self.seed)
+            # float64 whatever the caller's jax_enable_x64 (dmf_gd draws its initial
+            # factors before the driver's own x64 scope: they were float32 with it off)
+            with x64_scope():
+                res: Result = dmf_gd(problem, depth=self.depth, widths=self.widths,
+                                     init=self.init, init_scale=self.init_scale,
+                                     scale=self.scale, step=self.step,
+                                     max_iter=self.max_iter, tol=self.tol, record=self.record,
+                                     early_stopping=early_stopping, seed=self.seed)
         self.result_ = res
         self.completed_ = np.asarray(res.x)
         self.mask_ = observed
