@@ -1,6 +1,7 @@
 """Lasso by coordinate descent (scikit-learn), with overparam's Result."""
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from typing import Any
@@ -10,6 +11,8 @@ import scipy.sparse
 
 from .._core import Result, Status, check_int, check_positive
 from ._common import matrix_of, pow2_divisor, setup
+
+_FIT_LOCK = threading.Lock()  # see lasso(): catch_warnings is process-wide
 
 
 def lasso(
@@ -99,14 +102,20 @@ def lasso(
     model = Lasso(alpha=alpha / a_scale / y_scale, fit_intercept=False,
                   positive=bool(nonneg), max_iter=max_iter, tol=tol, selection="cyclic")
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(M, yv)
+    # warnings.catch_warnings swaps the process-wide filter list: on threads, one call
+    # recorded another's ConvergenceWarning (4 of 144 statuses wrong) and the temporary
+    # filter could stay installed for good. One fit at a time here; and a warning counts
+    # only when the fit did run to max_iter (another thread's code may warn meanwhile).
+    with _FIT_LOCK:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(M, yv)
     wall = time.perf_counter() - start
-    not_converged = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    warned = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     for w in caught:  # pass on anything else
-        if w not in not_converged:
+        if w not in warned:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    not_converged = warned if int(model.n_iter_) >= max_iter else []
     # the solution for A / a_scale and y / y_scale
     xs = np.asarray(model.coef_, dtype=np.float64).reshape(-1)
     x = xs * y_scale / a_scale
