@@ -20,6 +20,7 @@ from overparam.baselines import nnls as scipy_nnls
 from overparam.dynamics import Constant, gradient_flow
 from overparam.models import Hadamard
 from overparam.problems import matrix_sensing, sparse_recovery
+from overparam.problems.regression import sparse_regression
 
 TIMEOUT = 120  # seconds per future: a deadlock fails instead of hanging the suite
 
@@ -37,6 +38,7 @@ def _nonneg_system(seed: int, m: int = 15, n: int = 30) -> tuple[np.ndarray, np.
 SPARSE = [sparse_recovery(23, 12, 2, seed=s) for s in range(4)]
 NONNEG = [_nonneg_system(s, 13, 27) for s in range(4)]
 MATRIX = [matrix_sensing(3, 3, 1, 29, seed=s) for s in range(4)]
+DIAG = sparse_regression(30, 12, 2, m_test=20, seed=0)
 
 SOLVERS: dict[str, Callable[[int], Any]] = {
     "hadamard_gd": lambda i: overparam.hadamard_gd(SPARSE[i], tol=1e-4, max_iter=1500),
@@ -175,6 +177,8 @@ def test_import_changes_only_the_documented_jax_setting():
 
 
 def _x64_off_runs() -> dict[str, Callable[[], Any]]:
+    from overparam.dynamics import diagonal_gd, wn_gd
+
     p = SPARSE[0]
     h = Hadamard(depth=2, init_scale=1e-2)
     return {
@@ -182,6 +186,10 @@ def _x64_off_runs() -> dict[str, Callable[[], Any]]:
         "hadamard_gd_batch": lambda: overparam.hadamard_gd_batch(
             [p, SPARSE[1]], tol=1e-8, max_iter=600, workers=1)[0],
         "gradient_flow": lambda: gradient_flow(h, p, max_iter=100, tol=1e-9),
+        "nnls": lambda: overparam.nnls(*NONNEG[0], method="reparam"),
+        "dmf_gd": lambda: overparam.dmf_gd(MATRIX[0], max_iter=100, record=8),
+        "wn_gd": lambda: wn_gd(p, init_scale=0.5, step=0.05, max_iter=200, tol=1e-9),
+        "diagonal_gd": lambda: diagonal_gd(DIAG, step=0.05, max_iter=200),
     }
 
 

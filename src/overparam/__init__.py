@@ -3,7 +3,8 @@
 Importing overparam enables JAX float64 (``jax_enable_x64``) for the process, overriding
 an earlier setting: the exact limits and the oracle tolerances of the simulated dynamics
 need double precision. The driver and the solvers on it (``hadamard_gd``,
-``hadamard_gd_batch``, ``gradient_flow``, ``flow_sharpness``, ``HadamardRegressor``,
+``hadamard_gd_batch``, ``nnls``, ``dmf_gd``, ``wn_gd``, ``diagonal_gd``, ``mlp_gd``,
+``eos_flow``, ``gradient_flow``, ``flow_sharpness``, ``HadamardRegressor``,
 ``DeepMatrixCompletion``) also run in float64 when a caller turns it off again, globally or
 in one thread (``with jax.enable_x64(False)``): they set it for their own duration, in their
 thread only.

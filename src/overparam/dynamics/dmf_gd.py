@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_finite_array, check_int, check_not_complex
+from .._core import Result, Status, check_finite_array, check_int, check_not_complex, x64_entry
 from ..metrics.rank import RANK_MEASURES, rank_plateaus, rank_trace, select_plateau
 from ..models.dmf import DeepMatrixFactorization, check_seed
 from ..problems import Operator, Problem
@@ -191,6 +191,7 @@ def _loop_model(model: DeepMatrixFactorization) -> DeepMatrixFactorization:
                                scale="factor", balanced=False, seed=0)
 
 
+@x64_entry
 def dmf_gd(
     problem: Any,
     y: Any = None,
@@ -362,6 +363,7 @@ def dmf_gd(
     return res2
 
 
+@x64_entry
 def dmf_gd_batch(
     problems: Sequence[Any],
     *,

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import (Result, Status, check_int, check_not_complex, check_positive,
-                     check_real_array)
+                     check_real_array, x64_entry)
 from ..metrics.sharpness import sharpness as _sharpness
 from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
@@ -253,6 +253,7 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
     return res
 
 
+@x64_entry
 def diagonal_gd(
     A: Any,
     y: Any = None,
@@ -332,6 +333,7 @@ def _mlp_cached(problem: Any, width: int, activation: str, init_scale: float,
                        init_scale=init_scale, seed=init_seed)
 
 
+@x64_entry
 def mlp_gd(
     problem: Any,
     *,
@@ -423,6 +425,7 @@ def _at_point(net: Any, problem: Any, res: Result, params: Any) -> None:
     res.info["relative_residual"] = float(np.sqrt(2.0 * loss) / (ynorm if ynorm > 0 else 1.0))
 
 
+@x64_entry
 def eos_flow(
     problem: Any,
     *,

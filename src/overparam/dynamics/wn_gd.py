@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, check_not_complex, check_positive
+from .._core import Result, check_not_complex, check_positive, x64_entry
 from ..models.weightnorm import WeightNormDiagonal
 from ..problems import Problem, as_problem
 from .driver import make_config, run_driver, run_driver_batch, to_result
@@ -84,6 +84,7 @@ def _info(model) -> dict:
                 radius_step_ratio=model.radius_scale)
 
 
+@x64_entry
 def wn_gd(
     A: Any,
     y: Any = None,
@@ -156,6 +157,7 @@ def _add_factors(model: WeightNormDiagonal, res: Result) -> None:
     res.info["u"], res.info["v"] = np.asarray(u), np.asarray(v)
 
 
+@x64_entry
 def wn_gd_batch(
     problems: Sequence[Problem],
     *,

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_depth, check_int, check_positive
+from .._core import Result, Status, check_depth, check_int, check_positive, x64_entry
 from ..baselines._common import matrix_of, nonneg_farkas, setup
 from ..baselines.projected_gradient import kkt_residual, projected_gradient
 from ..problems import Operator, Problem
@@ -357,6 +357,7 @@ def _grad(M: np.ndarray, y: np.ndarray, x: np.ndarray, gram: tuple | None) -> np
 
 
 # -- the front end ------------------------------------------------------------------------
+@x64_entry
 def nnls(
     A: Any,
     y: Any = None,
