@@ -125,7 +125,14 @@ def test_cross_val_score_loky_matches_serial():
     est = overparam.HadamardRegressor(solver="limit")
     cv = KFold(3, shuffle=True, random_state=0)
     serial = cross_val_score(est, X, y, cv=cv, n_jobs=1)
-    processes = cross_val_score(est, X, y, cv=cv, n_jobs=2)  # loky: worker processes
+    try:
+        processes = cross_val_score(est, X, y, cv=cv, n_jobs=2)  # loky: worker processes
+    finally:
+        # loky keeps its workers for reuse: they would outlive this test (and other tests
+        # check that a run leaves no child process behind)
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     np.testing.assert_array_equal(processes, serial)
 
 
