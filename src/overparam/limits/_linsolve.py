@@ -16,9 +16,16 @@ from typing import Callable
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from .._core.norms import pow2_exponent
 from ..problems import Operator
+
+# entries (m per column, float64) the preconditioner's column cache may hold: m / 5 columns
+# of m rows, kept up to 3x over, took 2.6 GB at m = 1e5 (n = 1e6 partial DCT: a
+# MemoryError) and ~0.4 GB at m = 1e4; bounded at 3e7 entries (240 MB), max_cols = 1e7 / m
+# for m > ~7000 (m / 5 below, unchanged)
+_CACHE_MAX_ENTRIES = 30_000_000
 
 
 class CholeskySolver:
@@ -87,14 +94,27 @@ class CholeskySolver:
 
 
 class _ColumnCache:
-    """Columns ``A[:, K]`` of a matrix-free operator, computed once by matvecs with e_i."""
+    """Columns ``A[:, K]`` of a matrix-free operator, computed once by matvecs with e_i
+    (sliced from a stored sparse matrix).
 
-    def __init__(self, op: Operator):
+    Holds at most ``max_entries`` numbers: it copies the columns the preconditioner
+    keeps (which it rebuilds from time to time), and grew by every column ever selected
+    (an unbounded second copy of the preconditioner's cache)."""
+
+    def __init__(self, op: Operator, max_entries: int = _CACHE_MAX_ENTRIES):
         self.op = op
         self.cols: dict[int, np.ndarray] = {}
+        self.max_cols = max(1, max_entries // max(op.shape[0], 1))
+        # a stored sparse matrix gives its columns directly, from a CSC copy (nnz-sized):
+        # a product with e_i costs a pass over all nonzeros (measured: 2.0 of
+        # hadamard_limit's 6.2 s at n = 1e5, m = 1e4 with 1e6 nonzeros)
+        stored = getattr(getattr(op, "linop", None), "A", None)
+        self.csc = scipy.sparse.csc_array(stored) if scipy.sparse.issparse(stored) else None
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         n = self.op.shape[1]
+        if self.csc is not None:
+            return np.asarray(self.csc[:, idx].toarray(), dtype=np.float64)
         out = np.empty((self.op.shape[0], idx.size))
         for j, i in enumerate(idx):
             col = self.cols.get(int(i))
@@ -102,6 +122,8 @@ class _ColumnCache:
                 e = np.zeros(n)
                 e[i] = 1.0
                 col = self.op.matvec(e)
+                if len(self.cols) >= self.max_cols:
+                    self.cols.clear()
                 self.cols[int(i)] = col
             out[:, j] = col
         return out
@@ -133,12 +155,16 @@ class PCGSolver:
         self.columns = columns
         self.c2 = col_sqnorms
         self.max_cg = max_cg
-        self.max_cols = max_cols if max_cols is not None else max(1, self.m // 5)
-        self.n_matvec = 0
-        self.last_atd: np.ndarray | None = None
         # the cached column set (a superset of K) is rebuilt when it exceeds this
         # multiple of max_cols
         self.cache_factor = 3.0
+        if max_cols is None:
+            # (m / 5 columns, and the cache within _CACHE_MAX_ENTRIES)
+            max_cols = min(self.m // 5,
+                           int(_CACHE_MAX_ENTRIES / (self.cache_factor * max(self.m, 1))))
+        self.max_cols = max(1, max_cols)
+        self.n_matvec = 0
+        self.last_atd: np.ndarray | None = None
         self._reset()
 
     # -- preconditioner ----------------------------------------------------------------
@@ -201,7 +227,11 @@ class PCGSolver:
             cross = self._rows[:nc] @ Anew  # (nc, nn)
             gnew = Anew.T @ Anew
             if nc + nn > self._rows.shape[0]:
-                cap = max(2 * (nc + nn), 64)
+                # doubling, but never beyond the most the cache holds before a rebuild
+                # (the doubling alone reserved up to 6 max_cols rows, and a Gram matrix
+                # of 36 max_cols^2 entries)
+                cap = max(min(2 * (nc + nn), int(self.cache_factor * self.max_cols) + 1),
+                          nc + nn, min(64, int(self.cache_factor * self.max_cols) + 1))
                 rows = np.empty((cap, self.m))
                 rows[:nc] = self._rows[:nc]
                 G = np.empty((cap, cap))
