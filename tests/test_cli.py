@@ -543,3 +543,18 @@ def test_example_comments_give_one_key_per_set():
                             if "#" in line)
         bad = re.findall(r"--set\s+\S+=\S+\s+([\w.\[\]]+=\S*)", comments)
         assert not bad, (path.name, bad)
+
+
+def test_plot_draws_the_plots_of_the_latest_run_of_the_same_spec(spec, tmp_path, capsys):
+    # [[plots]] do not change the results (nor the spec's hash): a re-run with edited
+    # plots drew the new ones, but the manifest kept the first run's, so `overparam plot
+    # FOLDER` went on drawing those
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    spec.write_text(TINY.replace('y = "recovered"', 'y = "l1_gap"'))
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    assert "0 cell(s) computed" in capsys.readouterr().out
+    assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names and all("l1_gap" in n for n in names), names

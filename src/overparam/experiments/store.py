@@ -280,6 +280,12 @@ class Store:
                     f", this one {spec.hash}): use another --out folder, or --force to "
                     "replace it (cells that did not change are kept)")
             if old.get("spec_hash") == spec.hash:
+                if old.get("spec") != spec.data:
+                    # the same results, but [[plots]] or [run] edited: `overparam plot
+                    # FOLDER` draws the stored plots, and kept drawing the first run's
+                    manifest = dict(old, spec=spec.data, spec_toml=spec.to_toml())
+                    _atomic_write_bytes(path, json.dumps(manifest, indent=1,
+                                                         sort_keys=True).encode())
                 return
             keep = set(cell_keys)
             for d in (self.parts, self.traces):
