@@ -54,7 +54,7 @@ def eigen_decay(r: int, decay: str = "expo") -> np.ndarray:
     ValueError
         If ``decay`` is not one of :data:`DECAYS`.
     """
-    r = check_int(r, "rank", minimum=1)
+    r = check_int(r, "r", minimum=1)
     j = np.arange(r, dtype=float)
     if decay == "expo":
         return 2.0 ** (-j)
