@@ -12,7 +12,6 @@ NeurIPS 2019 (arXiv:1905.13655).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -180,17 +179,6 @@ def _plateau_options(plateau: Mapping[str, Any] | None) -> tuple[str, dict, dict
     return where, opts, sel
 
 
-def _loop_model(model: DeepMatrixFactorization) -> DeepMatrixFactorization:
-    """``model`` with its initialization-only fields set to fixed values, for the driver.
-
-    The compiled loop reads the model's forward map, pullback and Hessian bound (shape,
-    depth, widths), never its initialization; but the driver caches programs on the whole
-    model, so passing it as is compiled the loop anew for every seed or init scale. The
-    initial factors are passed to the driver separately (``params0``)."""
-    return dataclasses.replace(model, init_kind="scaled_identity", init_scale=1.0,
-                               scale="factor", balanced=False, seed=0)
-
-
 @x64_entry
 def dmf_gd(
     problem: Any,
@@ -331,7 +319,7 @@ def dmf_gd(
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
                 matrix_shape=mshape)
     params0 = model.init(None, problem.n)
-    loop_model = _loop_model(model)
+    loop_model = model.loop_model()
     out, names, wall = run_driver(loop_model, policy, problem.A, problem.y, cfg, metrics=mt,
                                   params0=params0, metric_data=mdata)
     res = _finish(to_result(out, names, wall, info), model)
@@ -461,7 +449,7 @@ def dmf_gd_batch(
         chunk = len(problems) if shares_operator([p.A for p in problems]) else 1
     chunk = check_int(chunk, "chunk", minimum=1)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seeds[0])
-    loop_model = _loop_model(model)
+    loop_model = model.loop_model()
     policy = _policy(step, model.depth)
     cfg = make_config(max_iter, tol, record)
     has_truth = all(p.x_true is not None for p in problems)

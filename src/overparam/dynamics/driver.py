@@ -303,6 +303,24 @@ def _dynamic_values(values: tuple[float, ...]) -> tuple[jax.Array, ...]:
     return tuple(jnp.float64(v) for v in values)
 
 
+def loop_model_of(model: Any) -> Any:
+    """The model a compiled loop is keyed on: ``model.loop_model()`` (the model with its
+    initialization-only fields fixed, e.g. Hadamard's ``init_scale``) when it has one, else
+    ``model``. Programs built from the loop model serve every initialization.
+
+    Parameters
+    ----------
+    model : model object
+        A parametrization (``signal``, ``init``, ...).
+
+    Returns
+    -------
+    model object
+    """
+    loop_model = getattr(model, "loop_model", None)
+    return loop_model() if callable(loop_model) else model
+
+
 @functools.lru_cache(maxsize=64)
 def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | str):
     # n_rec record points, and one row for a stop between them
@@ -459,9 +477,7 @@ def _program(model: Any, policy: Any, forward: Callable, cfg: DriverConfig,
     # a model may name the fields its loop reads (``loop_model()``: the model with its
     # initialization-only fields fixed, e.g. Hadamard's init_scale); params0 comes from
     # the caller's model, so only the compilation key changes
-    loop_model = getattr(model, "loop_model", None)
-    if callable(loop_model):
-        model = loop_model()
+    model = loop_model_of(model)
     # lru_cache does not stop two threads of run_in_chunks from building the same program
     # at once (two jitted functions, each compiled); building is cheap, so it runs under a
     # lock, and jit compiles the one shared function once

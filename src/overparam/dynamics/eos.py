@@ -38,7 +38,7 @@ from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
 from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
-from .driver import make_config, operator_data, run_driver, to_result
+from .driver import loop_model_of, make_config, operator_data, run_driver, to_result
 from .steps import Auto, as_policy
 
 __all__ = ["LossSharpness", "loss_sharpness_metric", "threshold_tol", "diagonal_gd",
@@ -142,14 +142,6 @@ def _twice_differentiable(forward: Any, data: Any, n: int) -> bool:
     return True
 
 
-def _loop_model(model: Any) -> Any:
-    """The model with its initialization-only fields fixed (``loop_model()``, as the
-    driver keys its compiled loop): the loss depends on ``signal`` only, so a sweep over
-    the init scale shares one compiled sharpness (before: one per scale)."""
-    loop_model = getattr(model, "loop_model", None)
-    return loop_model() if callable(loop_model) else model
-
-
 def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpness:
     """The sharpness metric of ``model`` on the operator ``op`` (for ``metrics=``).
 
@@ -180,7 +172,7 @@ def loss_sharpness_metric(model: Any, op: Operator, k: int = 20) -> LossSharpnes
     forward, data = operator_data(op)
     if not op.is_dense and not _twice_differentiable(forward, data, op.shape[1]):
         forward = _MaterializedForward(op)
-    return LossSharpness(_loop_model(model), forward, k)
+    return LossSharpness(loop_model_of(model), forward, k)
 
 
 def parameter_norms(params: Any) -> tuple[float, float]:

@@ -12,7 +12,7 @@ deep linear neural networks", ICLR 2019 (balanced initialization).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import jax
@@ -165,6 +165,16 @@ class DeepMatrixFactorization:
         return 3 * fwd
 
     # -- the parametrization contract -----------------------------------------------------
+    def loop_model(self) -> "DeepMatrixFactorization":
+        """This model with its initialization-only fields set to fixed values.
+
+        The compiled loop reads the forward map, pullback and Hessian bound (shape, depth,
+        widths), never the initialization; the driver keys its programs on this model, so
+        that a sweep over seeds or init scales compiles the loop once (the initial factors
+        reach the driver as ``params0``)."""
+        return replace(self, init_kind="scaled_identity", init_scale=1.0, scale="factor",
+                       balanced=False, seed=0)
+
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Initial factors ``{"W1": W_1, ..., "WN": W_N}`` (float64)."""
         n1, n2 = self.shape
