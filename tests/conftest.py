@@ -1,7 +1,11 @@
 """Test hygiene: float64 JAX, strict dtype promotion, a seeded hypothesis profile."""
 import os
 
-import jax
+# `overparam run` turns on JAX's persistent compilation cache in ~/.cache: not from tests
+# (CLI tests run in this process; tests/test_compile_cache.py sets its own folders)
+os.environ["OVERPARAM_COMPILATION_CACHE"] = "off"
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")

@@ -204,7 +204,8 @@ def _run_args_error(args, spec) -> str | None:
 
 
 def _cmd_run(args) -> int:
-    from .experiments import SpecError, StoreError, expand_cells, load_spec
+    from .experiments import (SpecError, StoreError, enable_compilation_cache, expand_cells,
+                              load_spec)
 
     if _empty_out(args):
         return 2
@@ -236,6 +237,8 @@ def _cmd_run(args) -> int:
         if len(cells) > shown:
             print(f"  ... and {len(cells) - shown} more")
         return 0
+    # compiled loops are reused by the workers and by later runs (see compile_cache)
+    enable_compilation_cache()
     try:
         return _run(args, spec)
     except BrokenPipeError:  # stdout closed: main() ends quietly
@@ -385,6 +388,7 @@ def _cmd_info(args) -> int:
             print(f"  {pkg:<12s}not installed")
     print(f"devices: {', '.join(str(d) for d in jax.devices())} "
           f"(x64 {'on' if jax.config.jax_enable_x64 else 'off'})")
+    print(f"compilation cache of `overparam run`: {_cache_line()}")
     print("methods:")
     for name, entry in sorted(METHODS.items()):
         flags = [] if entry.available else ["NOT AVAILABLE"]
@@ -414,6 +418,16 @@ def _cmd_info(args) -> int:
         print(f"  {'':<24s}makes: " + (f"{' / '.join(kinds)} problems" if kinds else
                                        "undeclared problem kinds (no method is refused)"))
     return 0
+
+
+def _cache_line() -> str:
+    """Where `overparam run` keeps compiled programs (``info`` changes nothing)."""
+    from .experiments.compile_cache import ENV_VAR, chosen_cache_dir
+
+    folder = chosen_cache_dir()
+    if folder is None:
+        return f"off ({ENV_VAR}={os.environ.get(ENV_VAR)})"
+    return f"{folder} ({ENV_VAR}=DIR or =off to change)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

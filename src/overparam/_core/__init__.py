@@ -9,6 +9,7 @@ from .checks import (
     check_real_array,
     check_system,
 )
+from .cores import usable_cores
 from .jaxmode import x64_entry, x64_scope
 from .norms import ldexp_array, nearest_pow2_exponent, pow2_exponent, safe_norm
 from .result import Result, Status
@@ -31,6 +32,7 @@ __all__ = [
     "nearest_pow2_exponent",
     "pow2_exponent",
     "safe_norm",
+    "usable_cores",
     "x64_entry",
     "x64_scope",
 ]

@@ -27,7 +27,6 @@ that it locates inside a step).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_int, check_positive, x64_entry
+from .._core import Result, Status, check_int, check_positive, usable_cores, x64_entry
 from ..problems import Operator
 from .steps import StepContext
 
@@ -711,8 +710,7 @@ def run_in_chunks(items: Sequence[Any], run_chunk: Callable[[list], list], *,
     items = list(items)
     if not items:
         return []
-    workers = (os.cpu_count() or 1) if workers is None else check_int(workers, "workers",
-                                                                        minimum=1)
+    workers = usable_cores() if workers is None else check_int(workers, "workers", minimum=1)
     per_chunk = max(1, min(int(per_chunk), -(-len(items) // workers)))
     chunks = [items[i:i + per_chunk] for i in range(0, len(items), per_chunk)]
     workers = min(len(chunks), workers)

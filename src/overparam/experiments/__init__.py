@@ -9,6 +9,7 @@ Needs the ``experiments`` extra (pandas, pyarrow, matplotlib, tqdm); ``dask`` fo
 executor.
 """
 from .cells import Cell, expand_cells, make_problem, method_seed, problem_seed
+from .compile_cache import compilation_cache_dir, enable_compilation_cache
 from .measures import METRICS
 from .methods import METHODS, MethodEntry, available_methods, get_method, register
 from .runner import run_cell
@@ -30,6 +31,8 @@ __all__ = [
     "StoreError",
     "apply_overrides",
     "available_methods",
+    "compilation_cache_dir",
+    "enable_compilation_cache",
     "expand_cells",
     "get_method",
     "load",

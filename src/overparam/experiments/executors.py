@@ -32,7 +32,9 @@ import multiprocessing
 import os
 from typing import Any, Iterator
 
+from .._core import usable_cores
 from .cells import Cell
+from .compile_cache import compilation_cache_dir, enable_compilation_cache
 from .runner import run_cell
 from .spec import Spec
 
@@ -40,11 +42,8 @@ __all__ = ["execute", "default_workers"]
 
 
 def default_workers() -> int:
-    """All cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return os.cpu_count() or 1
+    """All cores this process may use (see ``_core.usable_cores``)."""
+    return usable_cores()
 
 
 def _failed(cell: Cell, exc: BaseException) -> dict[str, Any]:
@@ -173,10 +172,12 @@ def _serial(spec_data: dict, units: list[Task]) -> Iterator[tuple[int, dict]]:
 _STARTED: Any = None
 
 
-def _start_worker(started: Any) -> None:
+def _start_worker(started: Any, cache_dir: str | None = None) -> None:
     global _STARTED
     _STARTED = started
     _exit_with_parent()
+    if cache_dir:  # the parent's compilation cache: workers share compiled loops
+        enable_compilation_cache(cache_dir)
 
 
 def _exit_with_parent() -> None:
@@ -246,7 +247,8 @@ def _processes(spec_data: dict, units: list[Task], workers: int
         reader, writer = ctx.Pipe(duplex=False)
         started: set[int] = set()
         pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                   initializer=_start_worker, initargs=(writer,))
+                                   initializer=_start_worker,
+                                   initargs=(writer, compilation_cache_dir()))
         futures = {pool.submit(_run_unit, i, spec_data, *units[i]): i for i in todo}
         yielded: set[int] = set()
         broken: BrokenProcessPool | None = None
