@@ -47,6 +47,15 @@ class CholeskySolver:
         m, n = matrix.shape
         if m > n:
             self.Q, self.R = np.linalg.qr(matrix)
+        elif m > 1:
+            # likewise rank(A) < m <= n (duplicate, proportional or dependent rows): the
+            # same rounding swamped d and consistent systems stagnated at a relative
+            # residual 2e-10..4e-10 > tol = 1e-10. Solve on range(A) = span U_r
+            U, sig, _ = scipy.linalg.svd(matrix, full_matrices=False, check_finite=False)
+            r = int(np.count_nonzero(sig > max(m, n) * np.finfo(float).eps * sig[0]))
+            if 0 < r < m:
+                self.Q = U[:, :r]
+                self.R = self.Q.T @ matrix
         self.col_sqnorms = np.einsum("ij,ij->j", matrix, matrix)
 
     def solve(self, D: np.ndarray, b: np.ndarray, rtol: float) -> tuple[np.ndarray, int]:

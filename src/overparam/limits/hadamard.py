@@ -420,6 +420,13 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     x_scale = float(np.max(np.abs(t_ls * aty))) if den > 0 else 1.0
     s0 = link.start_scale(x_scale) if x_scale > 0 else s_target
     s = max(s0, s_target) if (link.depth == 2 or _CONT_L3) else s_target
+    if ynorm == 0.0:
+        # y = 0 (non-negative model): A h(A^T w) = 0 does not involve the scale for L = 2,
+        # so a path has nothing to follow. Where no x >= 0, x != 0 solves A x = 0 the dual
+        # diverges (x -> 0 by a factor ~e per Newton step): continuation from a = 1 crept
+        # (steps below float64 resolution of log a) and stopped at max_iter = 500 at
+        # a ~ 0.1 for init_scale 1e-3..1e-6
+        s = s_target
     link.set_scale(s)
     w = np.zeros(m)
     z = np.zeros(aty.size)
@@ -670,8 +677,13 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                          f"; for depth {link.depth} float64 resolves x only to a relative "
                          f"~1e-16 * a^(2-L) = {1e-16 * link.c:.1e}: use a larger init_scale "
                          "or a looser tol")
+                # (at a fixed scale short of the target too, once the continuation step
+                # fell below the float64 resolution of log a: say so, as max_iter does)
+                where = "" if at_target else (
+                    f" on the continuation path at init_scale {np.exp(s + log_shift):.3g}: "
+                    "x is the limit there, not at the requested scale")
                 message = (f"{status.advice} (the relative residual stalls at "
-                           f"{rn / ynorm:.3e} > tol = {tol:.1e}{floor})")
+                           f"{rn / ynorm:.3e} > tol = {tol:.1e}{floor}{where})")
                 break
         history.append((s, t, rn / ynorm, k))
         if not np.isfinite(rn):
@@ -719,11 +731,23 @@ def _diagnose(op, y, nonneg, state, status, msg):
 
         m, n = A.shape
         # feasibility is scale-free, HiGHS's tolerances are absolute (A ~ 1e-200 read as
-        # infeasible): posed for A / max|A| and y / max|y|
-        atop = float(np.max(np.abs(A), initial=0.0))
-        ytop = float(np.max(np.abs(y), initial=0.0))
-        lp = scipy.optimize.linprog(np.zeros(n), A_eq=A / atop if atop > 0 else A,
-                                    b_eq=y / ytop if ytop > 0 else y, bounds=(0, None),
+        # infeasible): posed for every column divided by its max|a_i| (x_i >= 0 keeps its
+        # sign), then every row and its y_i by the row's max. One factor max|A| left
+        # columns of norm 1e-6 .. 1e-3 next to ones of 1e6 below HiGHS's small-matrix
+        # threshold (1e-9): they were dropped and feasible problems read as infeasible
+        ctop = np.max(np.abs(A), axis=0, initial=0.0)
+        B = A / np.where(ctop > 0, ctop, 1.0)
+        rtop = np.max(np.abs(B), axis=1, initial=0.0)
+        rs = np.where(rtop > 0, rtop, 1.0)
+        with np.errstate(over="ignore"):
+            yb = y / rs
+        if np.all(np.isfinite(yb)):  # (a row of ~1e-300 against y_i ~ 1 overflows)
+            B = B / rs[:, None]
+        else:
+            yb = y
+        ytop = float(np.max(np.abs(yb), initial=0.0))
+        lp = scipy.optimize.linprog(np.zeros(n), A_eq=B,
+                                    b_eq=yb / ytop if ytop > 0 else yb, bounds=(0, None),
                                     method="highs")
         if lp.status == 2:
             return (Status.INFEASIBLE,
