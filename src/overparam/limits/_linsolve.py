@@ -37,22 +37,20 @@ class CholeskySolver:
         self.A = matrix
         self.n_matvec = 0
         self.last_atd = None  # A^T d is one product here: the caller forms it
-        # m > n: A D A^T (m x m) has rank <= n, and rounding in the right-hand side's
-        # component in null(A^T) (~1e-16 ||y||) divided by its ~1e-16 ||H|| eigenvalues
-        # swamps d once the residual is small (measured: "no descent direction" at a
-        # relative residual 1e-9). With A = Q R (thin QR), A D A^T = Q (R D R^T) Q^T:
-        # solve the n x n system on range(A), exactly and in n^3 instead of m^2 n flops
+        # rank(A) < m (m > n always; or dependent rows): A D A^T is singular, and rounding
+        # in the right-hand side's component in null(A^T) (~1e-16 ||y||) divided by its
+        # ~1e-16 ||H|| eigenvalues swamps d once the residual is small (measured: "no
+        # descent direction" at a relative residual 1e-9 for m > n; consistent systems
+        # with duplicate or dependent rows stagnated at 2e-10..4e-10 > tol = 1e-10, a 3 x 2
+        # rank-1 one at 1e-2). With A = U_r S_r V_r^T (its numerical rank r),
+        # A D A^T = U_r (R D R^T) U_r^T for R = U_r^T A: solve the r x r system on range(A)
         self.Q: np.ndarray | None = None
         self.R: np.ndarray | None = None
         m, n = matrix.shape
-        if m > n:
-            self.Q, self.R = np.linalg.qr(matrix)
-        elif m > 1:
-            # likewise rank(A) < m <= n (duplicate, proportional or dependent rows): the
-            # same rounding swamped d and consistent systems stagnated at a relative
-            # residual 2e-10..4e-10 > tol = 1e-10. Solve on range(A) = span U_r
+        if m > 1:
             U, sig, _ = scipy.linalg.svd(matrix, full_matrices=False, check_finite=False)
-            r = int(np.count_nonzero(sig > max(m, n) * np.finfo(float).eps * sig[0]))
+            r = int(np.count_nonzero(sig > max(m, n) * np.finfo(float).eps * sig[0])) \
+                if sig.size and sig[0] > 0 else 0
             if 0 < r < m:
                 self.Q = U[:, :r]
                 self.R = self.Q.T @ matrix
