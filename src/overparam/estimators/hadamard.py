@@ -58,6 +58,30 @@ def _resolution_tol(X: np.ndarray, y: np.ndarray, depth: int, init_scale: float)
     return float(min(_LOOSEST_DEFAULT_TOL, max(1e-10, np.exp(min(log_tol, 0.0)))))
 
 
+def _scaled_mean(a: np.ndarray) -> np.ndarray:
+    """Mean along axis 0 of ``a / max|a|``, times ``max|a|`` (per column): the plain sum
+    of finite entries ~1e307 overflows (the fit then refused its own centered data as
+    "non-finite")."""
+    top = np.max(np.abs(a), axis=0, initial=0.0)
+    top = np.where(top > 0, top, 1.0)
+    return (a / top).mean(axis=0) * top
+
+
+def _centered(a: np.ndarray, mean: Any, name: str) -> np.ndarray:
+    """``a - mean``, refused clearly where it leaves float64 (entries of both signs near
+    the float64 maximum)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a - mean
+    bad = ~np.isfinite(out)
+    if bad.any():
+        where = f"column {int(np.nonzero(bad)[1][0])} of X" if a.ndim == 2 else "y"
+        raise ValueError(
+            f"fit_intercept=True: centering {where} overflows float64 (entries up to "
+            f"{float(np.max(np.abs(a))):.1e}); divide {name} by a scale s ~ max|{name}| "
+            "first")
+    return out
+
+
 class HadamardRegressor(RegressorMixin, BaseEstimator):
     """Interpolating sparse regression by the implicit bias of an overparameterized model.
 
@@ -78,14 +102,16 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         pursuit (the deviation shrinks like ``alpha^L`` for ``L >= 3``, and
         like ``1 / log(1/alpha)`` for ``L = 2``).
     nonneg : bool, default False
-        Non-negative model ``coef = u^L`` (limit: non-negative basis pursuit).
+        Non-negative model ``coef = u^L`` (limit: non-negative basis pursuit); needs
+        ``depth >= 2`` (at depth 1, ``coef = u`` has no sign constraint).
     solver : {"limit", "gd"}, default "limit"
         ``"limit"``: the exact limit of the gradient flow, by Newton's method on its
         convex dual (:func:`overparam.limits.hadamard_limit`; fast, tens of steps).
         ``"gd"``: simulate gradient descent (:func:`overparam.hadamard_gd`; slow, to see
         the dynamics themselves, e.g. with a large step).
-    step : "auto", float or step policy, default "auto"
-        Step size of ``solver="gd"`` (ignored by the limit); see
+    step : "auto", float, str or step policy, default "auto"
+        Step size of ``solver="gd"`` (ignored by the limit): a constant step, a policy
+        string such as ``"nesterov@mirror"`` or a policy object; see
         :func:`overparam.hadamard_gd`.
     max_iter : int or None, default None
         Newton steps (limit, default 500) or gradient steps (gd, default 100000).
@@ -193,6 +219,13 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
             init_scale=check_positive(self.init_scale, "init_scale"),
             nonneg=check_bool(self.nonneg, "nonneg", allow_int=True),
         )
+        if kw["nonneg"] and kw["depth"] < 2:
+            # the depth-1 model coef = u has no sign constraint (hadamard_gd returns
+            # negative coefficients): nonneg=True would silently be a signed fit
+            raise ValueError(
+                "nonneg=True needs depth >= 2: at depth 1 the model coef = u is plain "
+                "gradient descent with no sign constraint (for non-negative least squares "
+                "see overparam.nnls)")
         if self.max_iter is not None:
             kw["max_iter"] = check_int(self.max_iter, "max_iter", minimum=1)
         if self.tol is not None:
@@ -202,9 +235,17 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         if self.solver == "gd":
             if isinstance(self.step, numbers.Real):
                 check_positive(self.step, "step")
-            elif isinstance(self.step, str) and self.step != "auto":
-                raise ValueError(f"step must be 'auto', a positive float or a step policy, "
-                                 f"got {self.step!r}")
+            else:
+                # policy strings ("nesterov@mirror", "bb:short@x") and objects, as
+                # hadamard_gd takes them (only "auto" was let through), checked here so
+                # that a bad one is refused before validate_data resets the fitted state
+                from ..dynamics.steps import as_policy
+
+                try:
+                    as_policy(self.step, depth=kw["depth"])
+                except (TypeError, ValueError) as exc:  # e.g. "space must be one of ..."
+                    kind = TypeError if isinstance(exc, TypeError) else ValueError
+                    raise kind(f"step {self.step!r}: {exc}") from exc
             kw["step"] = self.step
             kw["record"] = 16
         elif kw["depth"] < 2:
@@ -308,8 +349,8 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         with _keep_fitted_state_on_error(self):
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
             if fit_intercept:
-                x_mean, y_mean = X.mean(axis=0), float(y.mean())
-                X, y = X - x_mean, y - y_mean
+                x_mean, y_mean = _scaled_mean(X), float(_scaled_mean(y))
+                X, y = _centered(X, x_mean, "X"), _centered(y, y_mean, "y")
             if self.solver == "limit" and self.tol is None and kw["depth"] >= 3:
                 # float64 resolves the depth >= 3 limit only to ~1e-16 * a^(2-L) relative
                 # (at the data's scale): a default of 1e-10 is out of reach from a <= 1e-6
