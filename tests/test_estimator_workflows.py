@@ -66,7 +66,14 @@ def test_grid_search_over_solver_and_step_policies_in_parallel():
     one = GridSearchCV(HadamardRegressor(), grid, cv=3, n_jobs=1, error_score="raise")
     two = GridSearchCV(HadamardRegressor(), grid, cv=3, n_jobs=2, error_score="raise")
     one.fit(X, y)
-    two.fit(X, y)
+    try:
+        two.fit(X, y)
+    finally:
+        # loky keeps its workers for reuse: they would outlive this test (and the engine's
+        # tests kill and count this process's children)
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
     # (workers may run BLAS on another thread count: equal up to the solver's tolerance)
     np.testing.assert_allclose(two.cv_results_["mean_test_score"],
                                one.cv_results_["mean_test_score"], rtol=0, atol=1e-8)
