@@ -99,18 +99,10 @@ def test_overparam_run_fills_the_cache_from_its_worker_processes(tmp_path):
     cache = tmp_path / "cache"
     env = dict(os.environ, **{ENV_VAR: str(cache)})
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    outs = []
-    for name in ("one", "two"):
-        done = subprocess.run(
-            [sys.executable, "-m", "overparam.cli", "run", str(spec), "--out",
-             str(tmp_path / name), "--executor", "processes", "--workers", "2",
-             "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr
-        outs.append(done)
+    done = subprocess.run(
+        [sys.executable, "-m", "overparam.cli", "run", str(spec), "--out",
+         str(tmp_path / "out"), "--executor", "processes", "--workers", "2",
+         "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
     entries = [p.name for p in cache.iterdir() if p.name.endswith("-cache")]
     assert entries, f"no compiled program in {cache}: {sorted(os.listdir(cache))}"
-    from overparam.experiments import load
-
-    a = load(tmp_path / "one").sort_values(["m", "trial"]).reset_index(drop=True)
-    b = load(tmp_path / "two").sort_values(["m", "trial"]).reset_index(drop=True)
-    assert a["rel_error"].tolist() == b["rel_error"].tolist()
