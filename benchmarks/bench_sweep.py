@@ -30,6 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import overparam
+from overparam._core import xla_loops
 from overparam.experiments import expand_cells, get_method, load_spec, make_problem, run
 
 
@@ -104,6 +105,7 @@ def _main() -> None:
 
     print(f"overparam {overparam.__version__}, jax {jax.__version__}, "
           f"device {jax.devices()[0]}")
+    print(f"XLA small-loop compilation: {xla_loops.state()}")
     print(f"sweep: {args.grid} x {args.grid} cells (s, m) x {args.trials} trials = "
           f"{n_trials} problems, n = 200, {args.steps} steps each (tol = 0), depth 2")
     print(f"compilation ({len(seen)} shapes, both variants): {compile_s:.1f} s, not counted")

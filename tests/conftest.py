@@ -10,6 +10,10 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
+# before any test creates JAX's backend: the tests run with the small-loop compilation
+# that importing overparam sets up (overparam._core.xla_loops), as users' code does
+import overparam  # noqa: E402,F401
+
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(

@@ -375,6 +375,7 @@ def _cmd_info(args) -> int:
 
     import overparam
 
+    from ._core import xla_loops
     from .experiments.generators import GENERATORS, PROBLEM_KINDS, generator_kinds
     from .experiments.measures import METRICS
     from .experiments.methods import METHODS
@@ -389,6 +390,7 @@ def _cmd_info(args) -> int:
     print(f"devices: {', '.join(str(d) for d in jax.devices())} "
           f"(x64 {'on' if jax.config.jax_enable_x64 else 'off'})")
     print(f"compilation cache of `overparam run`: {_cache_line()}")
+    print(f"XLA small-loop compilation: {xla_loops.state()}")
     print("methods:")
     for name, entry in sorted(METHODS.items()):
         flags = [] if entry.available else ["NOT AVAILABLE"]
