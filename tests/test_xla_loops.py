@@ -52,9 +52,10 @@ def test_plan_when_the_backend_exists_keeps_workers_like_the_parent():
     assert "before overparam was imported" in state
 
 
-def test_plan_warns_on_a_value_that_is_not_a_count():
+@pytest.mark.parametrize("value", ["lots", "-5", "inf", "nan"])
+def test_plan_warns_on_a_value_that_is_not_a_count(value):
     with pytest.warns(UserWarning, match=ENV_VAR):
-        changes, _ = plan({ENV_VAR: "lots"}, False)
+        changes, _ = plan({ENV_VAR: value}, False)
     assert changes == {}
 
 

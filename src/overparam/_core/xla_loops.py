@@ -49,8 +49,8 @@ def _requested_bytes(value: str | None) -> int | None:
     if text in ("0", "off", "no", "false"):
         return 0
     try:
-        n = int(float(text)) if re.fullmatch(r"[0-9.e+]+", text) else int(text)
-    except ValueError:
+        n = int(float(text))  # "4194304", "4e6"
+    except (ValueError, OverflowError):  # "lots", "nan", "inf"
         n = -1
     if n < 0:
         warnings.warn(f"{ENV_VAR}={value!r} is not a byte count (e.g. 4194304) or 'off': "
