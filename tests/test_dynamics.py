@@ -21,8 +21,9 @@ def numpy_hadamard_gd(A, y, L, alpha, eta, iters, nonneg=False, per_factor=False
     return u**L if nonneg else u**L - v**L
 
 
-@pytest.mark.parametrize("L", [1, 2, 3, 4])
-@pytest.mark.parametrize("nonneg", [False, True])
+# (depth 1 with nonneg=True is refused: test_nonneg_depth_one_is_refused)
+@pytest.mark.parametrize("L,nonneg", [(1, False), (2, False), (3, False), (4, False),
+                                      (2, True), (3, True), (4, True)])
 def test_driver_equals_hand_written_update(L, nonneg):
     p = sparse_recovery(40, 20, 3, nonneg=nonneg, seed=L)
     A = p.A.to_dense()
@@ -501,3 +502,42 @@ def test_results_compare_by_value_and_survive_pickling_and_repr():
         hash(res)
     # a repr never raises, whatever a solver put in the numeric fields
     assert "fun=None" in repr(Result(np.zeros(2), Status.CONVERGED, fun=None))
+
+
+def test_complex_measurements_are_refused_by_name():
+    """Complex y failed deep in JAX ('unexpected JAX type ... argument to VJP')."""
+    A = np.random.default_rng(0).standard_normal((5, 10))
+    y = A[:, 0] + 1j
+    with pytest.raises(TypeError, match="y must be real"):
+        overparam.hadamard_gd(A, y, max_iter=5)
+    with pytest.raises(TypeError, match="y must be real"):
+        overparam.hadamard_gd_batch([overparam.problems.Problem(A, y)], max_iter=5)
+
+
+def test_nonneg_depth_one_is_refused():
+    """x = u has no sign constraint: nonneg=True at depth 1 returned negative entries
+    under status converged (the estimator and nnls already refused it)."""
+    p = sparse_recovery(40, 20, 3, seed=0)
+    for fn in (lambda: overparam.hadamard_gd(p, depth=1, nonneg=True),
+               lambda: overparam.hadamard_gd_batch([p], depth=1, nonneg=True)):
+        with pytest.raises(ValueError, match="nonneg=True needs depth >= 2"):
+            fn()
+
+
+def test_a_policy_of_another_depth_is_refused():
+    """Mirror steps of depth 2 on a depth-3 model converged, silently, 4e-3 off the
+    depth-3 limit; a policy of the model's depth (or a string) runs."""
+    from overparam.dynamics.steps import Nesterov
+
+    p = sparse_recovery(40, 20, 3, seed=0)
+    with pytest.raises(ValueError, match="depth 2, but the model has depth 3"):
+        overparam.hadamard_gd(p, depth=3, step=Nesterov(space="mirror", depth=2), max_iter=5)
+    with pytest.raises(ValueError, match="depth 3, but the model has depth 2"):
+        overparam.nnls(p, method="reparam", depth=2, step=Nesterov(space="x", depth=3))
+    with pytest.raises(ValueError, match="depth 2, but the model has depth 3"):
+        overparam.HadamardRegressor(depth=3, solver="gd", max_iter=5,
+                                    step=Nesterov(space="mirror", depth=2)).fit(
+            p.A.to_dense(), p.y)
+    a = overparam.hadamard_gd(p, depth=3, step=Nesterov(space="mirror", depth=3), max_iter=5)
+    b = overparam.hadamard_gd(p, depth=3, step="nesterov@mirror", max_iter=5)
+    np.testing.assert_array_equal(a.x, b.x)

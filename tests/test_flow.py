@@ -136,6 +136,34 @@ def test_flow_sharpness_without_curvature_gives_infinite_critical_step():
     assert res.status.value == "max_iter" and not res.success
 
 
+def test_flow_sharpness_starting_below_the_threshold_crosses_at_the_start():
+    """The loss at theta_0 already at the threshold: the run stops at once (converged,
+    0 steps), so the crossing is the start, at time 0. It was reported as missing
+    (threshold_time NaN, threshold_params None) under a converged status. Oracle: the
+    initial parameters and the largest eigenvalue of the dense Hessian there."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 8)) / np.sqrt(5)
+    y = rng.standard_normal(5)
+    res = flow_sharpness(Hadamard(2, init_scale=0.1), Problem(A, y), loss_threshold=1e6,
+                         k=16)
+    assert res.success and res.n_iter == 0
+    assert res.info["threshold_time"] == 0.0
+    pc = res.info["threshold_params"]
+    np.testing.assert_array_equal(pc["u"], np.full(8, 0.1))
+    np.testing.assert_array_equal(pc["v"], np.full(8, 0.1))
+
+    def loss(w):
+        r = A @ (w[:8] ** 2 - w[8:] ** 2) - y
+        return 0.5 * r @ r
+
+    H = jax.hessian(loss)(jnp.full(16, 0.1))
+    np.testing.assert_allclose(res.info["sharpness_final"], np.linalg.eigvalsh(H)[-1],
+                               rtol=1e-8)
+
+
 def test_flow_sharpness_at_the_crossing_matches_closed_form_logistic_flow():
     """``x = u^2`` (Hadamard, depth 2, non-negative) on a diagonal A: each coordinate
     follows a logistic flow ``x_i(t) = K_i / (1 + (K_i / x0 - 1) exp(-r_i t))`` with

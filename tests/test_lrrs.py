@@ -750,3 +750,16 @@ def test_weighted_step_meets_the_constraint_with_ill_conditioned_weights(weights
                                rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="ls_solver"):
         lrrs_weighted_ls(p, None, X, 0.3, 0.2, ls_solver="lu")
+
+
+def test_irls_max_iter_zero_returns_the_least_norm_start_with_irls_advice():
+    """max_iter = 0 is the start X^0 = Phi^H (Phi Phi^H)^-1 y (oracle: the pseudo-inverse
+    of the dense measurement matrix); its message used to give GD's advice (init_scale,
+    step='auto'), which IRLS has not."""
+    p = lrrs_problem(12, 5, 1, 3, oversampling=3.0, seed=1)
+    res = irls_lrrs(p, max_iter=0)
+    assert res.status is Status.MAX_ITER and res.n_iter == 0
+    assert "init_scale" not in res.message and "max_iter = 0" in res.message
+    Phi = p.A.to_dense()
+    np.testing.assert_allclose(res.x.reshape(-1), np.linalg.pinv(Phi) @ p.y, rtol=1e-10,
+                               atol=1e-12)

@@ -454,6 +454,21 @@ def test_rank_above_n_is_refused():
         ms.recover(ms.sketch(X + X.T, matrix=M), 11, 5)
 
 
+def test_sparsity_above_n_is_refused():
+    """s > N used to pass: the prime rule sized a 4811 x 4811 sketch of a 12 x 12 matrix
+    (status converged), and at N = 300 a MemoryError blamed the primes."""
+    A = np.zeros((12, 12))
+    A[:3, :3] = 1.0
+    with pytest.raises(ValueError, match="sparsity s = 20 exceeds N = 12"):
+        ms.sparse_top_eigenvectors(A, 1, 20)
+    with pytest.raises(ValueError, match="sparsity s = 13 exceeds N = 12"):
+        ms.sketch(A, sparsity=13)
+    M = ms.PrimeMatrix(12, np.array([11, 13, 17, 19]))  # m = 60
+    assert ms.sparse_top_eigenvectors(A, 1, 12, matrix=M).success  # s = N is fine
+    with pytest.raises(ValueError, match="sparsity s = 13 exceeds N = 12"):
+        ms.recover(ms.sketch(A, matrix=M), 1, 13)
+
+
 def test_errors_follow_which_and_match_tied_eigenpairs():
     from overparam.baselines.eigen import eigsh_truncated
 

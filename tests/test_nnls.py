@@ -116,15 +116,17 @@ def test_limit_infeasible_returns_the_certified_minimizer():
     assert res.info["kkt_rel"] <= 1e-8 and res.info["relative_residual"] <= 1.0 + 1e-12
     np.testing.assert_allclose(res.x, 0.0, atol=1e-10)
     # mixed signs, infeasible by a Farkas row (row 0 positive, y_0 < 0); over-determined
-    # noise (no interpolant at all): the same minimizer as Lawson-Hanson
+    # noise (no interpolant at all): the same minimizer as Lawson-Hanson, "converged" as
+    # from every other method (the docstring keeps "infeasible" for m < n)
     B = rng.standard_normal((20, 60))
     B[0] = np.abs(B[0])
     yb = rng.standard_normal(20)
     yb[0] = -1.0
     C = rng.standard_normal((60, 30))
-    for M, y in ((B, yb), (C, rng.standard_normal(60))):
+    for M, y, status in ((B, yb, Status.INFEASIBLE),
+                         (C, rng.standard_normal(60), Status.CONVERGED)):
         res = nnls(M, y, method="limit")
-        assert res.status is Status.INFEASIBLE, res.message
+        assert res.status is status, res.message
         assert res.info["kkt_rel"] <= 1e-8
         ref = nnls(M, y, method="lawson-hanson")
         assert abs(res.fun - ref.fun) <= 1e-9 * ref.fun
@@ -551,3 +553,32 @@ def test_reparam_init_scale_sweep_compiles_the_loop_once():
         lim = hadamard_limit(A, y, depth=2, init_scale=a, nonneg=True)
         np.testing.assert_allclose(r.x, lim.x, atol=1e-5 * np.max(np.abs(lim.x)))
     assert np.max(np.abs(res[0.2].x - res[0.0123].x)) > 1e-3
+
+
+@pytest.mark.parametrize("method", METHODS + ["limit"])
+def test_zero_measurements_give_zero_with_a_finite_certificate(method):
+    """y = 0: x = 0 is the solution. The certificate's scale ||A^T y|| is 0, and a
+    rounding-level x (3.8e-17 from the limit) scored kkt_rel ~1e284: method='limit' then
+    said numerical_error, 'reparam' converged with kkt_rel 4e293."""
+    A = np.random.default_rng(0).standard_normal((10, 5))
+    res = nnls(A, np.zeros(10), method=method)
+    assert res.status is Status.CONVERGED
+    np.testing.assert_array_equal(res.x, 0.0)
+    assert res.info["kkt_rel"] == 0.0
+
+
+def test_certificate_without_a_scale_is_zero_or_infinite():
+    A = np.random.default_rng(0).standard_normal((10, 5))
+    assert nnls_certificate(A, np.zeros(10), np.zeros(5))["kkt_rel"] == 0.0
+    assert nnls_certificate(A, np.zeros(10), np.full(5, 1e-12))["kkt_rel"] == np.inf
+
+
+def test_limit_on_an_over_determined_problem_is_converged_not_infeasible():
+    """m > n has no interpolant, so the flow's limit does not exist and 'limit' returns the
+    NNLS minimizer (oracle: scipy.optimize.nnls); its status was 'infeasible'
+    (success False), which the docstring keeps for m < n."""
+    rng = np.random.default_rng(3)
+    A, y = rng.standard_normal((30, 10)), rng.standard_normal(30)
+    res = nnls(A, y, method="limit")
+    assert res.status is Status.CONVERGED and res.success
+    np.testing.assert_allclose(res.x, scipy.optimize.nnls(A, y)[0], atol=1e-10)

@@ -152,7 +152,7 @@ def _policy(step: Any, depth: int) -> Any:
     (``p**L``, ``log p``), which matrix factors are not. As policy objects they ran
     another algorithm silently (mirror steps clamp every entry to >= 1e-150); as strings
     (``"auto@x"``) the parser asked for a depth that ``dmf_gd`` had been given."""
-    policy = as_policy(step, depth=depth)
+    policy = as_policy(step, depth=depth, match_depth=False)
     require_parameter_space(policy, "dmf_gd", "the factors")
     return policy
 

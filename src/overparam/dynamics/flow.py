@@ -436,8 +436,8 @@ def flow_sharpness(
         it), ``info["eta_c"]`` (``inf`` when ``s_gf <= 0``: no positive curvature along
         the flow), ``info["sharpness_final"]`` (at the crossing),
         ``info["threshold_time"]`` and ``info["threshold_params"]`` (the flow time and the
-        parameters at the crossing; NaN and None when the run did not stop at the
-        threshold), ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``,
+        parameters at the crossing; 0 and theta_0 when the loss starts at or below the
+        threshold; NaN and None when the run did not stop at the threshold), ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``,
         ``info["params"]`` and the trace (with ``sharpness``) are the last accepted step's.
     """
     from .eos import _final_sharpness, loss_sharpness_metric, threshold_tol
@@ -467,6 +467,11 @@ def flow_sharpness(
         s_final = _final_sharpness(model, problem, p_cross, k)
         t_cross = float(cross["time"])
         sh = np.append(sh[:-1], s_final)
+    elif res.status.value == "converged" and res.n_iter == 0:
+        # the loss at theta_0 is already at the threshold: the crossing is the start
+        # (its sharpness is the trace's one row)
+        p_cross = jax.tree_util.tree_map(np.asarray, res.info["params"])
+        t_cross = 0.0
     s_gf = float(np.nanmax(sh)) if np.any(np.isfinite(sh)) else float("nan")
     # no positive curvature along the flow (e.g. A = 0): no step is too large, and a
     # plain 2 / s_gf would raise ZeroDivisionError (or give a negative step)

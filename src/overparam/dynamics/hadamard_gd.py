@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, Status, x64_entry
+from .._core import Result, Status, check_not_complex, x64_entry
 from ..models import Hadamard
 from ..problems import Problem, as_problem
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
@@ -31,6 +31,16 @@ def _metrics(problem: Problem, metrics: MetricMap | None) -> tuple:
     if problem.x_true is not None and "rel_error" not in out:
         out["rel_error"] = _rel_error
     return tuple(sorted(out.items()))
+
+
+def _model(depth: int, nonneg: bool, init_scale: float) -> Hadamard:
+    model = Hadamard(depth=depth, nonneg=nonneg, init_scale=init_scale)
+    if model.nonneg and model.depth == 1:
+        # x = u has no sign constraint: the run was a signed fit reported as non-negative
+        raise ValueError("nonneg=True needs depth >= 2: at depth 1 x = u is plain gradient "
+                         "descent with no sign constraint (for non-negative least squares "
+                         "see overparam.nnls)")
+    return model
 
 
 @x64_entry
@@ -65,7 +75,8 @@ def hadamard_gd(
     init_scale : float
         alpha > 0, the initial value of every factor entry.
     nonneg : bool
-        Non-negative model ``x = u^L``.
+        Non-negative model ``x = u^L`` (depth >= 2; ``ValueError`` at depth 1, where
+        ``x = u`` has no sign constraint).
     step : "auto", float, str or step policy
         ``"auto"`` (default): a stable step from ||A||_2 and the current iterate,
         re-evaluated each iteration; a float: a constant step; a policy string such as
@@ -117,7 +128,8 @@ def hadamard_gd(
     True
     """
     problem = as_problem(A, y)
-    model = Hadamard(depth=depth, nonneg=nonneg, init_scale=init_scale)
+    check_not_complex(problem.y, "y")  # else a JAX VJP error about complex128
+    model = _model(depth, nonneg, init_scale)
     policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
@@ -200,7 +212,9 @@ def hadamard_gd_batch(
     problems = [as_problem(p) for p in problems]
     if not problems:
         return []
-    model = Hadamard(depth=depth, nonneg=nonneg, init_scale=init_scale)
+    for p in problems:
+        check_not_complex(p.y, "y")
+    model = _model(depth, nonneg, init_scale)
     policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     with_truth = all(p.x_true is not None for p in problems)

@@ -517,7 +517,7 @@ def require_parameter_space(policy: Any, who: str, what: str) -> None:
         p = getattr(p, "base", None)
 
 
-def as_policy(step: Any, depth: int | None = None) -> Any:
+def as_policy(step: Any, depth: int | None = None, *, match_depth: bool = True) -> Any:
     """A step policy from ``"auto"``, a positive number (a constant step), a policy object,
     or a policy string (for specs and the CLI)::
 
@@ -526,7 +526,9 @@ def as_policy(step: Any, depth: int | None = None) -> Any:
 
     each optionally followed by ``@u``, ``@x`` or ``@mirror``: the coordinates the step is
     taken in (``x`` and ``mirror`` need the model's ``depth``, which the front ends pass),
-    e.g. ``"nesterov@mirror"`` or ``"bb:short@x"``.
+    e.g. ``"nesterov@mirror"`` or ``"bb:short@x"``. A policy object stepping in ``x`` or
+    ``mirror`` coordinates of another depth than ``depth`` is refused (``ValueError``)
+    unless ``match_depth`` is False (callers that refuse those spaces anyway).
     """
     if isinstance(step, str):
         return _parse_policy(step, depth)
@@ -535,8 +537,26 @@ def as_policy(step: Any, depth: int | None = None) -> Any:
     if isinstance(step, Real) and not isinstance(step, bool):
         return Constant(float(step))
     if hasattr(step, "update") and hasattr(step, "init"):
+        if match_depth and depth is not None:
+            _check_policy_depth(step, depth)
         return step
     raise TypeError(f"step must be 'auto', a positive number or a step policy, got {step!r}")
+
+
+def _check_policy_depth(policy: Any, depth: int) -> None:
+    """The ``x`` / ``mirror`` coordinates of a policy object (or of a wrapped ``base``
+    policy) are those of its own depth: with another model depth the run silently
+    converged elsewhere (mirror steps of depth 2 on a depth-3 model: 4e-3 off the
+    depth-3 limit, reported converged)."""
+    p = policy
+    while p is not None:
+        if getattr(p, "space", "u") != "u" and getattr(p, "depth", None) != depth:
+            raise ValueError(
+                f"the step policy steps in space={p.space!r} coordinates of depth "
+                f"{p.depth}, but the model has depth {depth}: give the policy "
+                f"depth={depth} (or a string such as 'nesterov@{p.space}', which takes the "
+                "model's depth)")
+        p = getattr(p, "base", None)
 
 
 _POLICY_GRAMMAR = ("'auto', 'constant:<eta>', 'decaying:<eta>[:<gamma>]', "

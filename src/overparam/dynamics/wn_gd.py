@@ -73,7 +73,7 @@ def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max
     # with the depth, a string such as "nesterov@mirror" parses and is refused below
     # (without it the parser asked for a depth that wn_gd had been given); as policy
     # objects, x / mirror steps silently ran another algorithm than WN-GD
-    policy = as_policy(step, depth=model.depth)
+    policy = as_policy(step, depth=model.depth, match_depth=False)
     require_parameter_space(policy, "wn_gd", "the polar coordinates")
     return model, policy, make_config(max_iter, tol, record)
 

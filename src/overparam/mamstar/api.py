@@ -233,6 +233,11 @@ def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
             f"symmetry={symmetry!r} applies to streams and shards of entries; a {kind} "
             "source is read in full and must be the whole symmetric A (from a triangle "
             "T with its diagonal: T + T.T - diag(T), e.g. np.triu(A) + np.triu(A, 1).T)")
+    if sparsity is not None and check_int(sparsity, "sparsity", minimum=1) > n:
+        # the prime rule would size the sketch for an impossible sparsity (a MemoryError
+        # about primes, or a sketch far larger than A)
+        raise ValueError(f"sparsity s = {sparsity} exceeds N = {n}: an N-vector has at "
+                         "most N nonzeros")
     M = matrix if matrix is not None else make_matrix(
         n, sparsity=sparsity, primes=primes, smallest_prime=smallest_prime,
         extra_primes=extra_primes, rule_n=rule_n, rule_s=rule_s)
@@ -318,6 +323,9 @@ def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
     keep = 2 * sparsity if keep is None else check_int(keep, "keep", minimum=1)
     keep = min(keep, M.n)
     m = M.m
+    if sparsity > M.n:
+        raise ValueError(f"sparsity s = {sparsity} exceeds N = {M.n}: an N-vector has at "
+                         "most N nonzeros")
     if rank > M.n:
         raise ValueError(f"rank r = {rank} exceeds N = {M.n}: an N x N matrix has N "
                          "eigenvectors")

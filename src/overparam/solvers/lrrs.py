@@ -766,7 +766,8 @@ def irls_lrrs(
     shape : tuple of int, optional
         ``(n1, n2)`` when the operator does not carry ``matrix_shape``.
     max_iter : int
-        Weighted least-squares steps (``N0``, default 200).
+        Weighted least-squares steps (``N0``, default 200; 0 returns the start
+        ``X^0 = Phi^H (Phi Phi^H)^-1 y`` with status ``max_iter``).
     tol : float
         Tolerance on the relative change (default 1e-9; the paper's experiments use 1e-10).
     epsmin : float
@@ -981,9 +982,14 @@ def irls_lrrs(
         status = Status.STAGNATED
         msg = _not_a_solution(struct_res, fit_tol, f"the rank-{rank}, {s}-row-sparse "
                               f"approximation of X (stop: {stop})")
+    elif stop == "max_iter":
+        # not status.advice: its hints on init_scale and step='auto' are for GD
+        msg = (f"The iteration limit max_iter = {max_iter} was reached before the relative "
+               f"change fell below tol = {tol:g}: raise max_iter or loosen tol."
+               + (" (max_iter = 0 returns the start X^0 = Phi^H (Phi Phi^H)^-1 y.)"
+                  if max_iter == 0 else ""))
     else:
-        msg = (status.advice if stop in ("tol", "max_iter")
-               else f"{status.advice} (stop: {stop})")
+        msg = (status.advice if stop == "tol" else f"{status.advice} (stop: {stop})")
     if reduction is not None:
         msg = f"{msg} Note: {reduction.note}."
     # y0 (scaled like yv) is the data as given, before any reduction

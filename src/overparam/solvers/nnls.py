@@ -11,6 +11,7 @@ C. L. Lawson, R. J. Hanson, "Solving Least Squares Problems", SIAM, 1995 (ch. 23
 from __future__ import annotations
 
 import functools
+import math
 import time
 from typing import Any
 
@@ -59,7 +60,7 @@ def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
     -------
     dict
         ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at the solutions),
-        ``kkt_rel = kkt / ||A^T y||_2``, ``min_x`` (most negative entry, should be
+        ``kkt_rel = kkt / ||A^T y||_2`` (when ``A^T y = 0``: 0 if ``kkt = 0``, else inf), ``min_x`` (most negative entry, should be
         >= 0), ``fun = 0.5 ||Ax - y||^2``, ``relative_residual`` and ``gradient`` (``g``).
     """
     problem = setup(A, y)
@@ -69,7 +70,11 @@ def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
     b = problem.A.rmatvec(np.asarray(problem.y))
     kkt = kkt_residual(x, g)
     ny = float(np.linalg.norm(problem.y))
-    return dict(kkt=kkt, kkt_rel=kkt / max(float(np.linalg.norm(b)), 1e-300),
+    nb = float(np.linalg.norm(b))
+    # A^T y = 0 (e.g. y = 0): no scale, so a relative residual is 0 or inf, never a
+    # huge finite number from dividing by a floor
+    kkt_rel = kkt / nb if nb > 0 else (0.0 if kkt == 0 else math.inf)
+    return dict(kkt=kkt, kkt_rel=kkt_rel,
                 min_x=float(np.min(x)), fun=0.5 * float(r @ r),
                 relative_residual=float(np.linalg.norm(r)) / (ny if ny > 0 else 1.0),
                 gradient=g)
@@ -500,7 +505,13 @@ def nnls(
     extras = None
     status, n_iter, detail = Status.CONVERGED, 0, ""
     n_sub = sub.n
-    if method in ("cd", "gram"):
+    if not np.any(yv):
+        # y = 0: x = 0 solves it (the least-norm solution); the certificate's scale
+        # ||A^T y|| is 0, so a method's rounding-level x scored a "relative" KKT residual
+        # of ~1e284 (method="limit" then reported a numerical error)
+        xs = np.zeros(n_sub)
+        detail = "y = 0: x = 0"
+    elif method in ("cd", "gram"):
         cap = 10_000 if max_iter is None else max_iter
         start = np.zeros(n_sub) if x0s is None else x0s
         xs, n_iter, res, extras, zero_cols, scale, detail = _cd_solve(
@@ -544,7 +555,9 @@ def nnls(
             # promises the certified least-squares minimizer, so compute it
             alt = nnls(sub, method="auto", tol=tol, max_iter=max_iter, interp_tol=interp_tol)
             if alt.status in (Status.CONVERGED, Status.INFEASIBLE):
-                xs, n_iter = np.asarray(alt.x), n_iter + alt.n_iter
+                # alt's status: converged when m >= n (no interpolant there is no
+                # infeasibility), infeasible (certified below) when m < n
+                xs, n_iter, status = np.asarray(alt.x), n_iter + alt.n_iter, alt.status
                 detail += f"; x is the NNLS minimizer from method={alt.info['method']!r}"
     elif method == "lawson-hanson":
         from ..baselines import nnls as scipy_nnls
