@@ -168,8 +168,12 @@ def test_bad_paths_and_plot_columns_exit_2_without_a_traceback(spec, tmp_path, c
     (out / "plots").write_text("")
     assert main(["run", str(spec), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "error: plots:" in err and "overparam plot" in err
+    assert "error: plots:" in err and "overparam plot" in err and "--out DIR" in err
+    assert "fix the spec" not in err  # the path is at fault, not the [[plots]] tables
     assert len(load(out)) == 2 * 2 * 3
+    assert main(["plot", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "writable --out" in err and "--kind" not in err
 
 
 @pytest.mark.parametrize("args", [[], ["run"], ["plot"]])
@@ -177,7 +181,12 @@ def test_help_documents_the_exit_status(args, capsys):
     with pytest.raises(SystemExit):
         main(args + ["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "exit status: 0 done; 1 some cells failed" in text and "2 bad input" in text
+    if args == ["plot"]:
+        # plot never returns 1 and has nothing to resume: not run's statuses
+        assert "exit status: 0 done; 2 bad input" in text and "130 interrupted" in text
+        assert "cells failed" not in text and "resumes" not in text
+    else:
+        assert "exit status: 0 done; 1 some cells failed" in text and "2 bad input" in text
 
 
 def test_info_shows_required_parameters_problem_kinds_and_choices(capsys):
@@ -519,6 +528,18 @@ def test_plot_of_a_folder_without_finished_cells_says_so(spec, tmp_path, capsys)
     err = capsys.readouterr().err
     # was "no column 'm' in the results (columns: )"
     assert "holds no finished cell yet (0 of 2)" in err and "overparam run" in err
+
+
+def test_plot_of_a_folder_whose_parts_are_all_damaged_says_so(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    for part in (out / "parts").glob("*.parquet"):
+        part.write_bytes(part.read_bytes()[:40])     # truncated
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m"]) == 2
+    err = capsys.readouterr().err
+    # was "no column 'm' in the results (columns: )"
+    assert "2 part(s) unreadable" in err and "overparam run" in err
 
 
 def test_sketch_refuses_an_empty_out(tmp_path):

@@ -73,6 +73,8 @@ def spec_dict(**sections):
     # raised by the drawing at the end of `overparam run`, after the whole sweep
     ("plots[0].format='jpg'", "plots[0].format: 'jpg' is not one of png, pdf, svg"),
     ("plots[0].format=['png', 1]", "plots[0].format: 1 is not one of"),
+    # wrote no file at all, exit status 0
+    ("plots[0].format=[]", "plots[0].format: empty"),
     ("bogus.x=1", "bogus: unknown section"),
     # found only when a run reached them (a crash in the metrics or the chunking)
     ('experiment.name=""', "experiment.name: empty"),
@@ -96,6 +98,34 @@ def test_spec_errors_name_the_key_path(override, fragment):
     with pytest.raises(SpecError) as info:
         load_spec(data, [override])
     assert fragment in str(info.value)
+
+
+def test_plots_writing_the_same_file_are_refused():
+    """The default stem names only the kind and axes: two curves differing in `where`
+    both wrote curve_recovered_vs_m.png, the second over the first (exit status 0)."""
+    data = spec_dict(plots=[{"kind": "curve", "x": "m"},
+                            {"kind": "curve", "x": "m", "where": {"depth": 2}}])
+    with pytest.raises(SpecError, match=r"plots\[1\]: writes curve_recovered_vs_m.png, as "
+                       r"plots\[0\] does"):
+        load_spec(data)
+    data["plots"][1]["name"] = "curve_depth2"
+    assert len(load_spec(data).plots) == 2
+    # the same explicit name in different formats is two files
+    data["plots"] = [{"kind": "curve", "x": "m", "name": "c", "format": "png"},
+                     {"kind": "phase", "name": "c", "format": "pdf"}]
+    assert len(load_spec(data).plots) == 2
+    with pytest.raises(SpecError, match=r"writes c.pdf"):
+        load_spec(data, ["plots[0].format=['png', 'pdf']"])
+
+
+def test_the_default_plot_stems():
+    from overparam.experiments.spec import plot_stem
+
+    assert plot_stem("curve", x="m") == "curve_recovered_vs_m"
+    assert plot_stem("curve", x="m", value="rel_error") == "curve_rel_error_vs_m"
+    assert plot_stem("phase") == "phase_recovered_s_m"
+    assert plot_stem("trace", y="loss") == "trace_loss"
+    assert plot_stem("trace", name="t") == "t"
 
 
 def test_spec_errors_for_missing_pieces():

@@ -442,3 +442,34 @@ def test_every_format_is_written_to_a_new_folder_with_spaces(folder, tmp_path):
     assert files[1].read_bytes()[:5] == b"%PDF-"
     assert b"<svg" in files[2].read_bytes()[:1000]
     assert plt.get_fignums() == []
+
+
+def test_where_on_a_parameter_stored_as_text_compares_its_text():
+    """step = ["auto", 0.05] is stored as text; a numeric value for such a column raised
+    "Cannot interpret '<StringDtype>' as a data type" (and a number never equals text)."""
+    df = pd.DataFrame(dict(method=["bp", "gd", "gd"],
+                           step=pd.array([None, "auto", "0.05"], dtype="string")))
+    assert filter_rows(df, {"step": 0.05}).method.tolist() == ["bp", "gd"]
+    assert filter_rows(df, {"step": "auto"}).step.tolist()[1:] == ["auto"]
+    with pytest.raises(ValueError, match="no rows match"):
+        filter_rows(df, {"method": 0.5})
+
+
+def test_a_bool_parameter_of_some_methods_stays_bool_in_the_store(tmp_path):
+    """nonneg = [true, false] on hadamard_limit next to nnls (no such parameter): the
+    missing value (NaN) counted as a second type, so the column was stored as the strings
+    'True' / 'False' / 'nan' and where={'method_nonneg': True} matched no row."""
+    from overparam.experiments import load, load_spec, run
+
+    spec = load_spec({
+        "experiment": {"name": "b", "seed": 0, "trials": 1, "metrics": ["rel_error"]},
+        "problem": {"generator": "sparse_recovery", "n": 20, "s": 2, "m": 10,
+                    "nonneg": True},
+        "methods": [{"name": "nnls"},
+                    {"name": "hadamard_limit", "init_scale": 1e-3, "nonneg": [True, False]}],
+        "run": {"executor": "serial"}})
+    run(spec, tmp_path / "r", progress=False)
+    df = load(tmp_path / "r")
+    assert df.method_nonneg.tolist() == [None, True, False]
+    assert filter_rows(df, {"method_nonneg": True}).label.tolist() == [
+        "nnls", "hadamard_limit(nonneg=True)"]

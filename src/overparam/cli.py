@@ -24,13 +24,15 @@ from typing import Sequence
 
 __all__ = ["main"]
 
-# the exit statuses of `run` and `plot` (scripts and schedulers branch on them)
+# the exit statuses of `run` and of `plot` (scripts and schedulers branch on them)
 _EXIT_CODES = ("exit status: 0 done; 1 some cells failed, or a method configuration "
                "failed on every problem it ran on (their messages are printed; a method "
                "failing on some problems is an error row, counted in the summary); 2 bad "
                "input (spec, arguments, results folder, output path), with the message on "
                "stderr; 130 interrupted (Ctrl-C: finished cells are kept, the same command "
                "resumes)")
+_PLOT_EXIT_CODES = ("exit status: 0 done; 2 bad input (results folder, arguments, output "
+                    "path), with the message on stderr; 130 interrupted (Ctrl-C)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("plot", help="draw figures from a results folder",
                        description="Draw a figure from stored results (never recomputes). "
                        "Without --kind, draws the [[plots]] of the folder's spec.",
-                       epilog=_EXIT_CODES)
+                       epilog=_PLOT_EXIT_CODES)
     q.add_argument("folder", help="results folder")
     q.add_argument("--kind", choices=("phase", "curve", "trace"))
     q.add_argument("--x", help="axis column (phase: default s; curve: required)")
@@ -273,10 +275,17 @@ def _run(args, spec) -> int:
             # same broken table: the advice to run it could not work
             for path in exc.written:
                 print(f"plot written: {path}")
-            print(f"error: plots: {_plot_error(exc.exc)} in {exc.where()} (the results "
-                  "are stored; fix the spec's [[plots]] and run the same command again, "
-                  "finished cells are skipped; or draw a figure with `overparam plot "
-                  f"{summary.folder} --kind ...`)", file=sys.stderr)
+            if isinstance(exc.exc, OSError):
+                # the output path, not the spec, is at fault
+                advice = ("the results are stored; make the plots folder writable and run "
+                          "the same command again, or draw into another folder with "
+                          f"`overparam plot {summary.folder} --out DIR`")
+            else:
+                advice = ("the results are stored; fix the spec's [[plots]] and run the same "
+                          "command again, finished cells are skipped; or draw a figure with "
+                          f"`overparam plot {summary.folder} --kind ...`")
+            print(f"error: plots: {_plot_error(exc.exc)} in {exc.where()} ({advice})",
+                  file=sys.stderr)
             return 2
         except (KeyError, ValueError, TypeError, OSError) as exc:  # the 50% report
             print(f"error: plots: {_plot_error(exc)} (the results are stored)",
@@ -337,8 +346,10 @@ def _cmd_plot(args) -> int:
     except _SpecPlotError as exc:
         for path in exc.written:
             print(path)
-        print(f"error: {_plot_error(exc.exc)} in {exc.where()} of the folder's spec (draw "
-              "it with --kind and options that fit these results)", file=sys.stderr)
+        advice = ("give a writable --out folder" if isinstance(exc.exc, OSError) else
+                  "draw it with --kind and options that fit these results")
+        print(f"error: {_plot_error(exc.exc)} in {exc.where()} of the folder's spec "
+              f"({advice})", file=sys.stderr)
         return 2
     except (KeyError, ValueError, TypeError, OSError) as exc:  # see _spec_plots
         print(f"error: {_plot_error(exc)}", file=sys.stderr)
@@ -352,14 +363,28 @@ def _enough_cells(folder: Path, manifest: dict) -> bool:
     """False, with a message, when no cell of the folder's spec is finished (the figures
     failed with "no column 'm' in the results (columns: )"); a note on stderr when some
     are not."""
+    import pyarrow.parquet as pq
+
     from .experiments.store import Store
+
+    def readable(path: Path) -> bool:
+        try:
+            pq.read_metadata(path)  # the footer only: a truncated part fails here
+        except Exception:  # noqa: BLE001 - any unreadable part
+            return False
+        return True
 
     cells = manifest.get("cells", [])
     store = Store(folder)
-    done = sum(store.part_path(key).exists() for key in cells)
+    present = [p for p in map(store.part_path, cells) if p.exists()]
+    done = sum(map(readable, present))
     if cells and not done:
-        print(f"error: {folder} holds no finished cell yet (0 of {len(cells)}): run its "
-              "spec with `overparam run` first", file=sys.stderr)
+        # (all parts damaged gave "no column 'm' in the results (columns: )")
+        why = (f"{len(present)} part(s) unreadable (damaged or truncated): `overparam run` "
+               "with its spec recomputes them" if present else
+               "run its spec with `overparam run` first")
+        print(f"error: {folder} holds no finished cell yet (0 of {len(cells)}): {why}",
+              file=sys.stderr)
         return False
     if done < len(cells):
         print(f"note: {done} of {len(cells)} cells of {folder} are finished; the figures "

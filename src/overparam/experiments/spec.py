@@ -115,6 +115,21 @@ def is_plot_stem(name: Any) -> bool:
         text not in (".", "..")
 
 
+def plot_stem(kind: str, name: str | None = None, **options: Any) -> str:
+    """The file stem of a plot: ``name``, else one from the kind and its axes
+    (``phase_<value>_<x>_<y>``, ``curve_<y>_vs_<x>``, ``trace_<field>``), with the
+    defaults of :func:`overparam.plots.plot`."""
+    if name is not None:
+        return name
+    if kind == "phase":
+        return (f"phase_{options.get('value') or 'recovered'}_{options.get('x') or 's'}_"
+                f"{options.get('y') or 'm'}")
+    if kind == "curve":
+        return (f"curve_{options.get('y') or options.get('value') or 'recovered'}_vs_"
+                f"{options.get('x')}")
+    return f"trace_{options.get('field') or options.get('y') or 'residual'}"
+
+
 class SpecError(ValueError):
     """An invalid spec; the message starts with the key path at fault."""
 
@@ -496,6 +511,10 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         if table.get("kind") not in PLOT_KINDS:
             raise SpecError(f"plots[{i}].kind: must be one of {', '.join(PLOT_KINDS)}")
         fmts = table.get("format", [])
+        if "format" in table and not fmts:
+            # else the run "wrote" the plot as no file at all
+            raise SpecError(f"plots[{i}].format: empty; give one or more of "
+                            f"{', '.join(PLOT_FORMATS)} (default png)")
         for fmt in [fmts] if isinstance(fmts, str) else fmts:
             # else `overparam run` fails at its end, after the sweep, while drawing
             if fmt not in PLOT_FORMATS:
@@ -514,6 +533,18 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             raise SpecError(f"plots[{i}].{extra[0]}: a {table['kind']} plot does not take it "
                             f"(it takes {', '.join(sorted(PLOT_OPTIONS[table['kind']]))})")
         out["plots"].append(table)
+    # plots writing the same file overwrote each other (the default stem names only the
+    # kind and axes, not `where`, `hue` or `stat`)
+    stems: dict[str, int] = {}
+    for i, table in enumerate(out["plots"]):
+        fmts = table.get("format", "png")
+        stem = plot_stem(table["kind"], **{k: v for k, v in table.items() if k != "kind"})
+        for fmt in [fmts] if isinstance(fmts, str) else fmts:
+            if (stem, fmt) in stems:
+                raise SpecError(
+                    f"plots[{i}]: writes {stem}.{fmt}, as plots[{stems[stem, fmt]}] does "
+                    "(the later would overwrite the earlier): give them different `name`s")
+            stems[stem, fmt] = i
 
     _check_size(out["problem"], out["methods"])
     # labels must format and be unique

@@ -140,13 +140,20 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def _normalize(df):
-    """Object columns that mix types are written as strings (Parquet needs one type)."""
+    """Object columns that mix types are written as strings (Parquet needs one type);
+    missing values (a method without the parameter: None or NaN) stay missing. (NaN used
+    to count as a type: a bool parameter of some methods was stored as 'True' / 'False' /
+    'nan' strings, and ``where`` on it matched nothing.)"""
     for col in df.columns:
         if df[col].dtype == object:
-            kinds = {type(v) for v in df[col] if v is not None}
+            kinds = {type(v) for v in df[col] if not _missing(v)}
             if len(kinds) > 1:
-                df[col] = [None if v is None else str(v) for v in df[col]]
+                df[col] = [None if _missing(v) else str(v) for v in df[col]]
     return df
 
 

@@ -81,13 +81,22 @@ def _frame(source: Any):
 
 
 def _matches(series, value) -> Any:
+    import pandas as pd
+
     values = value if isinstance(value, (list, tuple)) else [value]
     mask = series.isna().to_numpy().copy()  # a method without this parameter is kept
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    text = pd.api.types.is_string_dtype(series)
     for v in values:
-        if isinstance(v, float) and np.issubdtype(series.dtype, np.number):
+        if isinstance(v, float) and numeric:
             mask |= np.isclose(series.to_numpy(dtype=float), v, rtol=1e-9, atol=0.0)
+        elif text and not isinstance(v, str):
+            # a parameter swept over text and numbers is stored as text (step = ["auto",
+            # 0.05]): compare the value's text (np.issubdtype raised on pandas' string
+            # dtype, and a number never equals a string)
+            mask |= (series.astype(object) == str(v)).to_numpy(dtype=bool, na_value=False)
         else:
-            mask |= (series == v).to_numpy()
+            mask |= (series == v).to_numpy(dtype=bool, na_value=False)
     return mask
 
 
@@ -671,9 +680,11 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         The files written.
     """
     options = {k: v for k, v in options.items() if v is not None}
-    from ..experiments.spec import PLOT_FORMATS, PLOT_OPTIONS, is_plot_stem
+    from ..experiments.spec import PLOT_FORMATS, PLOT_OPTIONS, is_plot_stem, plot_stem
 
     formats = [formats] if isinstance(formats, str) else list(formats)
+    if not formats:
+        raise ValueError(f"formats is empty: give one or more of {', '.join(PLOT_FORMATS)}")
     for fmt in formats:  # before drawing: a bad format must not leave some files written
         if fmt not in PLOT_FORMATS:
             raise ValueError(f"format must be {', '.join(PLOT_FORMATS)}, got {fmt!r}")
@@ -688,21 +699,21 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         options.setdefault("y", "m")
         if "hue" in options:
             options["facet"] = options.pop("hue")
+        stem = plot_stem(kind, name, **options)
         fig = phase(folder, **options)
-        stem = name or f"phase_{options.get('value', 'recovered')}_{options['x']}_{options['y']}"
     elif kind == "curve":
         if "x" not in options:
             raise ValueError("a curve plot needs x (the axis), e.g. x = 'm'")
         if "value" in options:
             options.setdefault("y", options.pop("value"))
         fig = curve(folder, **options)
-        stem = name or f"curve_{options.get('y', 'recovered')}_vs_{options['x']}"
+        stem = plot_stem(kind, name, **options)
     elif kind == "trace":
         if "y" in options:
             options.setdefault("field", options.pop("y"))
         options.pop("x", None)
         fig = trace(folder, **options)
-        stem = name or f"trace_{options.get('field', 'residual')}"
+        stem = plot_stem(kind, name, **options)
     else:
         raise ValueError(f"kind must be phase, curve or trace, got {kind!r}")
     outdir = Path(out) if out else Path(folder) / "plots"
