@@ -294,10 +294,13 @@ def hadamard_limit(
     with _blas_threads(_BLAS_THREADS):
         state = _newton_path(mv, rmv, ys, safe_norm(ys), link, solver, tol=tol,
                              max_iter=max_iter, fallback=fallback, log_shift=log_shift)
-        if requested == "auto" and method == "newton" and state["status"] is Status.STAGNATED:
+        if (requested == "auto" and method == "newton" and state["status"] is Status.STAGNATED
+                and _diagnose(problem.A, yv, nonneg, state, state["status"],
+                              "")[0] is not Status.INFEASIBLE):
             # exact solves of A D A^T lose the last digits when the column norms span
             # decades (measured: 19 x 9, norms 0.009..83, depth 3: stalled at relative
-            # residual 1.8e-7 where CG's column-scaled solves converge): the other method
+            # residual 1.8e-7 where CG's column-scaled solves converge): the other method,
+            # unless no limit exists (no interpolant: the stall is the dual diverging)
             scale_end = link.log_a
             link.set_scale(scale0)
             retry = _newton_path(mv, rmv, ys, safe_norm(ys), link, cg_solver(), tol=tol,
