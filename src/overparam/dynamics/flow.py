@@ -437,8 +437,9 @@ def flow_sharpness(
         the flow), ``info["sharpness_final"]`` (at the crossing),
         ``info["threshold_time"]`` and ``info["threshold_params"]`` (the flow time and the
         parameters at the crossing; 0 and theta_0 when the loss starts at or below the
-        threshold; NaN and None when the run did not stop at the threshold), ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``,
-        ``info["params"]`` and the trace (with ``sharpness``) are the last accepted step's.
+        threshold; NaN and None when the run did not stop at the threshold),
+        ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``, ``info["params"]``
+        and the trace (with ``sharpness``) are the last accepted step's.
     """
     from .eos import _final_sharpness, loss_sharpness_metric, threshold_tol
 

@@ -60,8 +60,9 @@ def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
     -------
     dict
         ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at the solutions),
-        ``kkt_rel = kkt / ||A^T y||_2`` (when ``A^T y = 0``: 0 if ``kkt = 0``, else inf), ``min_x`` (most negative entry, should be
-        >= 0), ``fun = 0.5 ||Ax - y||^2``, ``relative_residual`` and ``gradient`` (``g``).
+        ``kkt_rel = kkt / ||A^T y||_2`` (when ``A^T y = 0``: 0 if ``kkt = 0``, else
+        inf), ``min_x`` (most negative entry, should be >= 0), ``fun = 0.5 ||Ax - y||^2``,
+        ``relative_residual`` and ``gradient`` (``g``).
     """
     problem = setup(A, y)
     x = np.asarray(x, dtype=np.float64)
