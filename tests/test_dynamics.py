@@ -165,6 +165,13 @@ def test_batched_rejects_mixed_shapes():
                                      sparse_recovery(60, 20, 3, seed=0)])
 
 
+@pytest.mark.parametrize("chunk_bytes", [0, -1, 1.5, "1MB"])
+def test_batched_rejects_a_chunk_bound_that_is_not_a_positive_count(chunk_bytes):
+    # checked before any work, even for an empty batch
+    with pytest.raises((ValueError, TypeError), match="chunk_bytes"):
+        overparam.hadamard_gd_batch([], chunk_bytes=chunk_bytes)
+
+
 def test_matrix_free_operator_equals_dense():
     op = partial_dct(32, 64, 0)
     p = sparse_recovery(64, 32, 3, operator=op, seed=1)

@@ -90,6 +90,12 @@ def spec_dict(**sections):
     ("problem.m=[10, 14, 10]", "problem.m: 10 appears twice in the grid"),
     ("problem.noise=[0, 0.0]", "problem.noise: 0.0 appears twice in the grid"),
     ("methods[1].depth=[2, 2]", "methods[1].depth: 2 appears twice in the grid"),
+    # every trial of such a cell was an error row
+    ("problem.m=[10, -5]", "problem.m[1]: must be >= 1, got -5"),
+    ("problem.n=0", "problem.n: must be >= 1, got 0"),
+    ("problem.noise=-0.1", "problem.noise: must be >= 0.0, got -0.1"),
+    ('experiment.metrics=["rel_error", "recovered", "rel_error"]',
+     "experiment.metrics[2]: 'rel_error' is listed twice"),
 ])
 def test_spec_errors_name_the_key_path(override, fragment):
     data = spec_dict()

@@ -107,3 +107,27 @@ def test_declared_kinds_are_kinds_methods_declare():
         kinds = generator_kinds(gen)
         assert not kinds or kind in kinds, (kind, gen)
     assert get_method("dmf_gd").problems not in generator_kinds("sparse_recovery")
+
+
+def test_declared_minimums_are_numeric_parameters_the_generator_refuses_below():
+    # a typo would never check anything; a bound above the generator's own would refuse
+    # specs that run. Below the bound the generator itself refuses (ints: bound - 1).
+    for name, gen in GENERATORS.items():
+        for key, low in gen.minimum:
+            assert key in gen.params and gen.params[key] in ("int", "float"), (name, key)
+    cases = [("sparse_recovery", dict(n=8, m=4, s=1)),
+             ("matrix_completion", dict(n1=4, rank=1, fraction=0.5)),
+             ("matrix_sensing", dict(n1=4, rank=1, m=8)),
+             ("lrrs_problem", dict(n1=4, n2=4, rank=1, s=2, m=10)),
+             ("sparse_eigen", dict(n=10, rank=1, sparsity=2)),
+             ("quantize_layer", dict(m=4, N=4)),
+             ("quantize_graph", dict(kind="grid", n=9, r=1))]
+    for name, base in cases:
+        gen = GENERATORS[name]
+        for key, low in gen.minimum:
+            below = low - 1 if gen.params[key] == "int" else low - 0.5
+            kw = dict(base, **{key: below})
+            if key == "n_observed":  # one of n_observed, fraction
+                del kw["fraction"]
+            with pytest.raises(ValueError, match=key):
+                gen.make(kw, 0)

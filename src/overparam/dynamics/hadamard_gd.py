@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, Status, check_not_complex, x64_entry
+from .._core import Result, Status, check_int, check_not_complex, x64_entry
 from ..models import Hadamard
 from ..problems import Problem, as_problem
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
@@ -188,8 +188,9 @@ def hadamard_gd_batch(
     depth, init_scale, nonneg, step, max_iter, tol, record
         As in ``hadamard_gd``, shared by all trials.
     chunk_bytes : int, optional
-        Bound on the total size of the matrices of one chunk, in bytes (default 1 MiB);
-        ignored when the problems share one operator (one chunk).
+        Bound on the total size of the matrices of one chunk, in bytes (default 1 MiB; at
+        least 1, a chunk holds at least one trial); ignored when the problems share one
+        operator (one chunk).
     workers : int, optional
         Number of threads running the chunks (default: one per core).
 
@@ -203,12 +204,13 @@ def hadamard_gd_batch(
     Raises
     ------
     ValueError
-        When the problems do not share one shape.
+        When the problems do not share one shape, or ``chunk_bytes < 1``.
 
     See Also
     --------
     hadamard_gd : one problem, with extra metrics.
     """
+    chunk_bytes = check_int(chunk_bytes, "chunk_bytes", minimum=1)
     problems = [as_problem(p) for p in problems]
     if not problems:
         return []
@@ -225,7 +227,7 @@ def hadamard_gd_batch(
     m, n = problems[0].shape
     # a shared operator is stored once: one chunk (the batch's vectors are small)
     per_chunk = (len(problems) if shares_operator([p.A for p in problems])
-                 else max(1, int(chunk_bytes) // (8 * m * n)))
+                 else max(1, chunk_bytes // (8 * m * n)))
     info = dict(method="hadamard_gd", depth=model.depth, init_scale=model.init_scale,
                 nonneg=nonneg)
 

@@ -32,6 +32,9 @@ class GeneratorEntry:
         The problem kinds its problems serve (the ``MethodEntry.problems`` of the methods
         that run on them; a spec pairing a method of another kind is refused). Empty
         (default): not declared, no method is refused.
+    minimum : tuple of (str, float), optional
+        ``(parameter, smallest allowed value)`` pairs for numeric parameters, checked with
+        the spec (else every trial of such a cell is an error row). Default none.
     """
 
     name: str
@@ -41,6 +44,7 @@ class GeneratorEntry:
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
     kinds: tuple[str, ...] = ()
+    minimum: tuple[tuple[str, float], ...] = ()
 
     def load(self) -> Callable[..., Any]:
         module, _, attr = self.target.partition(":")
@@ -59,12 +63,15 @@ GENERATORS: dict[str, GeneratorEntry] = {
         choices=(("operator", ("gaussian", "rademacher", "dct", "fft")),
                  ("signal", ("gaussian", "sign", "uniform"))),
         kinds=("vector",),
+        minimum=(("n", 1), ("m", 1), ("s", 0), ("noise", 0.0)),
     ),
 }
 
 
 _MATRIX = {"n1": "int", "n2": "int", "rank": "int", "spectrum": "str", "condition": "float",
            "symmetric": "bool", "fro_norm": "float", "noise": "float", "noise_norm": "str"}
+_MATRIX_MINIMUM = (("n1", 1), ("n2", 1), ("rank", 1), ("condition", 1.0), ("noise", 0.0),
+                   ("n_observed", 1), ("m", 1))
 for _name, _extra in [("matrix_estimation", {}),
                       ("matrix_completion", {"n_observed": "int", "fraction": "float"}),
                       ("matrix_sensing", {"m": "int", "matrix_free": "bool|str"})]:
@@ -72,7 +79,8 @@ for _name, _extra in [("matrix_estimation", {}),
         _name, f"overparam.problems:{_name}", dict(_MATRIX, **_extra), required=("n1", "rank"),
         one_of=(("n_observed", "fraction"),) if _name == "matrix_completion" else (),
         # vector methods solve the vectorized matrix (l1 / NNLS baselines, Hadamard GD)
-        kinds=("matrix", "vector"))
+        kinds=("matrix", "vector"),
+        minimum=tuple((k, v) for k, v in _MATRIX_MINIMUM if k in _MATRIX or k in _extra))
 
 
 

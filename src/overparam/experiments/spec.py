@@ -408,6 +408,10 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         if m not in METRICS:
             raise SpecError(f"experiment.metrics[{i}]: unknown metric {m!r} "
                             f"(known: {', '.join(METRICS)})")
+        # a repeated metric is one column, but a different spec hash: a resumed run of the
+        # same study would recompute every cell
+        if m in exp["metrics"][:i]:
+            raise SpecError(f"experiment.metrics[{i}]: {m!r} is listed twice")
     # `not x > 0` also rejects NaN; a bad tolerance would only fail in the metrics of the
     # first finished trial, a NaN memory bound in the first batched chunk
     if not (exp["batch_memory_mb"] > 0 and math.isfinite(exp["batch_memory_mb"])):
@@ -430,7 +434,7 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         gen = get_generator(gen_name)
     except KeyError as exc:
         raise SpecError(f"problem.generator: {exc.args[0]}") from None
-    choices = dict(gen.choices)
+    choices, minimum = dict(gen.choices), dict(gen.minimum)
     problem: dict[str, Any] = {}
     for key, value in prob.items():
         if key == "generator":
@@ -443,10 +447,14 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                                    choices.get(key, ()))
         # NaN is no grid point: every generator refuses it (each trial of the cell was an
         # error row), and its rows would fall out of groupby and `where` (NaN != NaN)
+        # a value below a declared minimum (a negative size) likewise made only error rows
         for i, v in enumerate(_grid_values(problem[key], "")):
+            at = f"problem.{key}[{i}]" if isinstance(value, list) else f"problem.{key}"
             if isinstance(v, float) and math.isnan(v):
-                at = f"problem.{key}[{i}]" if isinstance(value, list) else f"problem.{key}"
                 raise SpecError(f"{at}: nan is not a problem parameter value")
+            if (key in minimum and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and v < minimum[key]):
+                raise SpecError(f"{at}: must be >= {minimum[key]}, got {v!r}")
     for key in gen.required:
         if key not in prob:
             raise SpecError(f"problem.{key}: required parameter of {gen_name!r} is missing")

@@ -77,12 +77,14 @@ register_generator(GeneratorEntry(
     choices=(("operator", ("gaussian", "rademacher")),
              ("signal", ("gaussian", "sign", "uniform"))),
     kinds=("vector",),
+    minimum=(("n", 1), ("m", 1), ("s", 0), ("m_test", 1), ("noise", 0.0)),
 ))
 register_generator(GeneratorEntry(
     "digits", "overparam.problems.regression:digits_regression",
     {"n_train": "int", "n_test": "int", "classes": "int"},
     # a weight matrix (n_features x classes): matrix methods and, vectorized, vector ones
     kinds=("digits", "matrix", "vector"),
+    minimum=(("n_train", 1), ("n_test", 1), ("classes", 2)),
 ))
 
 register_problem_kind("digits", "digits", dict(n_train=30, n_test=20, classes=3))

@@ -30,7 +30,8 @@ register_generator(GeneratorEntry(
      "matrix_free": "bool|str"},
     required=("n1", "n2", "rank", "s"), one_of=(("m", "oversampling"),),
     choices=(("operator", ("gaussian", "gaussian_rank_one", "fourier_rank_one")),),
-    kinds=("matrix", "vector")))
+    kinds=("matrix", "vector"),
+    minimum=(("n1", 1), ("n2", 1), ("rank", 1), ("s", 1), ("m", 1))))
 
 register(MethodEntry(
     "irls_lrrs", "overparam.solvers.lrrs:irls_lrrs_vec",

@@ -25,7 +25,7 @@ register_generator(GeneratorEntry(
      "tail_times": "int", "tail_ratio": "float"},
     required=("n", "rank", "sparsity"),
     choices=(("decay", ("expo", "lin", "gen")), ("support", ("disjoint", "overlapping"))),
-    kinds=("eigen",)))
+    kinds=("eigen",), minimum=(("n", 1), ("rank", 1), ("sparsity", 1))))
 
 # the example the registry's contract tests run the "eigen" methods on
 register_problem_kind("eigen", "sparse_eigen", dict(n=300, rank=2, sparsity=3))

@@ -22,20 +22,23 @@ _T = "overparam.quantize.tasks"
 
 register_generator(GeneratorEntry(
     "quantize_layer", f"{_T}:layer_problem", {"m": "int", "N": "int", "weights": "str"},
-    required=("m", "N"), choices=(("weights", ("gaussian", "uniform")),), kinds=("vector",)))
+    required=("m", "N"), choices=(("weights", ("gaussian", "uniform")),), kinds=("vector",),
+    minimum=(("m", 1), ("N", 2))))
 register_generator(GeneratorEntry(
     "quantize_graph", f"{_T}:graph_problem",
     {"kind": "str", "n": "int", "r": "int", "degree": "float"}, required=("kind", "n", "r"),
     choices=(("kind", ("geometric", "grid", "erdos-renyi", "mesh", "triangular",
                        "small-world", "barabasi-albert", "clustered", "lollipop",
-                       "hub")),), kinds=("vector",)))
+                       "hub")),), kinds=("vector",), minimum=(("n", 4), ("r", 1))))
 register_generator(GeneratorEntry(
     "quantize_image", f"{_T}:image_problem", {"image": "str", "size": "int", "r": "int"},
-    choices=(("image", ("camera", "ascent")),), kinds=("vector",)))
+    choices=(("image", ("camera", "ascent")),), kinds=("vector",),
+    minimum=(("size", 4), ("r", 1))))
 # (kinds undeclared: the quantize methods, declared "vector", quantize a trained network,
 # the other vector methods fail on it, and one kind cannot say so: no method is refused)
 register_generator(GeneratorEntry(
-    "digits_mlp", f"{_T}:digits_task", {"hidden": "int", "depth": "int", "epochs": "int"}))
+    "digits_mlp", f"{_T}:digits_task", {"hidden": "int", "depth": "int", "epochs": "int"},
+    minimum=(("hidden", 1), ("depth", 1), ("epochs", 1))))
 
 _LAYER = {"bits": "int", "samples_per_input": "float"}
 for _name, _fn, _desc in [
