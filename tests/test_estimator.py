@@ -349,6 +349,16 @@ def test_fit_without_warning_interpolates(depth, init_scale, sx, sy):
         assert warned and not reg.result_.success
 
 
+def test_fit_at_extreme_scales_raises_no_numpy_warning():
+    # the limit's unscaling multiplied a failed first run's inf by a factor that had
+    # underflowed to 0: "RuntimeWarning: invalid value encountered in multiply"
+    X, y, _ = planted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        HadamardRegressor(depth=3, init_scale=1e-150).fit(X * 1e-200, y * 1e200)
+
+
 def test_default_tol_follows_the_data_scale():
     # the limit is resolved to ~1e-16 a^(2-L) for the *effective* scale a = init_scale /
     # s^(1/L) of coefficients of size s; the default tol ignored s: y * 1e6 stagnated at

@@ -373,7 +373,11 @@ def _unscale(state: dict, k: int, j: int, depth: int, log_shift: float) -> dict:
     e = k - j
     out["x"], out["ax"] = np.ldexp(state["x"], e), np.ldexp(state["ax"], k)
     zf = 2.0 ** (e * (depth - 2) / depth)
-    out["w"], out["z"] = state["w"] * (zf * 2.0**-j), state["z"] * zf
+    # w's factor 2^(p - j) split as 2^frac * 2^int: for |j| ~ 700 the factor alone was 0 or
+    # inf, and 0 * inf (a failed run's w) warned "invalid value in multiply"
+    p_int = int(np.floor(e * (depth - 2) / depth))
+    wf = 2.0 ** (e * (depth - 2) / depth - p_int)
+    out["w"], out["z"] = ldexp_array(state["w"] * wf, p_int - j), state["z"] * zf
     out["ynorm"] = float(np.ldexp(state["ynorm"], k))
     out["history"] = [(s + log_shift, t, r, it) for s, t, r, it in state["history"]]
     return out
