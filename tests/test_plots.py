@@ -171,6 +171,18 @@ def test_titles_name_fixed_n_and_s_and_strings_are_an_axis():
     assert fig.axes[0].get_lines()[0].get_ydata().tolist() == [1.0, 0.5]
 
 
+def test_titles_say_which_sizes_a_summary_pools_over():
+    # a curve over m of cells with several s averaged them without a word
+    df = pd.DataFrame(dict(label="a", n=20, m=[10, 10, 20, 20], s=[2, 4, 2, 4],
+                           recovered=[1, 0, 1, 1]))
+    curve = plots.curve(df, "m").axes[0].get_title()
+    assert curve == "recovered vs m\nn=20, pooled over s (2 values)"
+    assert plots.curve(df, "m", hue="s").axes[0].get_title() == "recovered vs m\nn=20"
+    assert "pooled" not in plots.curve(df, "m", where={"s": 2}).axes[0].get_title()
+    assert plots.phase(df.assign(n=[20, 30] * 2), facet="n")._suptitle.get_text() == (
+        "recovered vs s, m")  # n is the facet
+
+
 def test_rate_curves_stay_linear_and_bad_formats_write_nothing(folder, tmp_path):
     df = pd.DataFrame(dict(label="a", m=[10, 20, 30], recovered=[0.005, 0.5, 1.0]))
     assert plots.curve(df, "m").axes[0].get_yscale() == "linear"

@@ -366,7 +366,7 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} ({stat}, band {'+-1 s.e.' if stat == 'mean' else 'quartiles'})")
-    ax.set_title(title or _title(df, y, x, where), fontsize="medium")
+    ax.set_title(title or _title(df, y, x, where, (hue,)), fontsize="medium")
     _legend(fig, ax)
     ax.grid(alpha=0.3)
     if numeric is None:  # category names (x = "method") can be long: rotate if they collide
@@ -471,7 +471,7 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
     if handles:  # one legend below the panels: inside a panel it hid a corner of cells
         fig.legend(handles, labels, loc="outside lower center", fontsize="small",
                    facecolor="0.5", labelcolor="w")
-    fig.suptitle(title or _title(df, value, f"{x}, {y}", where))
+    fig.suptitle(title or _title(df, value, f"{x}, {y}", where, (facet,)))
     _fit_ticks(fig, axes[: len(keys)])
     return fig
 
@@ -636,21 +636,31 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"{field} (median, quartile band)")
-    ax.set_title(title or _title(df, field, "iteration", where), fontsize="medium")
+    ax.set_title(title or _title(df, field, "iteration", where, (hue,)),
+                 fontsize="medium")
     _legend(fig, ax)
     ax.grid(alpha=0.3)
     return fig
 
 
-def _title(df, y: str, x: str, where: dict | None) -> str:
-    fixed = []
+def _title(df, y: str, x: str, where: dict | None, keep: tuple = ()) -> str:
+    """``y vs x``, then the fixed n, m, s and filters, and the sizes the summary pools
+    over (neither an axis nor ``keep``, the hue or facet, nor fixed): a curve over m of
+    cells with ten values of s averages them, which the figure should say."""
+    fixed, pooled = [], []
     axes = x.split(", ")  # phase passes "x, y"; a substring test would drop n for "init_scale"
     for col in ("n", "m", "s"):
-        v = _single(df, col)
-        if v is not None and col not in axes:
+        if col in axes or col in keep or col not in df.columns:
+            continue
+        v, count = _single(df, col), df[col].nunique(dropna=False)
+        if v is not None:
             fixed.append(f"{col}={v}")
+        elif count > 1:
+            pooled.append(f"{col} ({count} values)")
     if where:
         fixed += [f"{k}={v}" for k, v in where.items() if k not in ("n", "m", "s")]
+    if pooled:
+        fixed.append(f"pooled over {', '.join(pooled)}")
     return f"{y} vs {x}" + (f"\n{', '.join(fixed)}" if fixed else "")
 
 
