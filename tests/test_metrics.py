@@ -392,6 +392,24 @@ def test_jax_rank_measures_near_the_float64_maximum():
     assert float(rk.stable_rank(jnp.asarray(s32))) == pytest.approx(want, rel=1e-6)
 
 
+def test_numerical_rank_refuses_non_finite_spectra_and_bad_rtol():
+    import jax.numpy as jnp
+
+    from overparam.metrics import rank as rk
+
+    # NaN > t is False: a NaN spectrum read as rank 0, the zero matrix
+    for s in ([np.nan, 1.0], [np.inf, 1.0]):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            rk.numerical_rank(np.array(s))
+        assert int(rk.numerical_rank(jnp.asarray(s))) == -1
+    np.testing.assert_array_equal(rk.numerical_rank(jnp.asarray([[1.0, 0.5], [np.nan, 1]])),
+                                  [2, -1])
+    for rtol in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="rtol"):
+            rk.numerical_rank(np.array([1.0, 0.0, 0.0]), rtol=rtol)
+    assert int(rk.numerical_rank(np.array([1.0, 1e-20, 0.0]), rtol=0.0)) == 2
+
+
 def test_numerical_rank_of_an_empty_spectrum_is_zero():
     from overparam.metrics import rank as rk
 

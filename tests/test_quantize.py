@@ -669,6 +669,38 @@ def test_relative_error_of_a_neuron_with_tiny_weights():
     assert np.allclose(relative_error(1e200 * X, 1e150 * W, 1e150 * Q), err, rtol=1e-12)
 
 
+def test_relative_error_refuses_shapes_that_would_broadcast():
+    # X w (m x 1) minus X q (m,) broadcast to m x m: errors of other neurons, silently
+    from overparam.quantize.layer import relative_error
+
+    X, W = _gaussian(3, 5, n=2, seed=0)
+    Q = msq(W, 2)
+    ok = relative_error(X, W, Q)
+    assert ok.shape == (2,)
+    for args, match in [((X, W[:, :1], Q[:, 0]), "Q must"), ((X, W, Q, X[:1]), "Xq must"),
+                        ((X[0], W, Q), "X must be 2-D"), ((X, W[:4], Q[:4]), "W must")]:
+        with pytest.raises(ValueError, match=match):
+            relative_error(*args)
+    # a vector neuron is the column's error
+    assert float(relative_error(X, W[:, 1], Q[:, 1])) == pytest.approx(ok[1], rel=1e-14)
+
+
+def test_vertex_box_refuses_one_dimensional_bounds_of_a_square_w():
+    # N == n: a 1-D bound read per coordinate where NumPy (and the user) meant per column;
+    # the walk then "converged" outside the intended boxes
+    rng = np.random.default_rng(0)
+    X, w = rng.standard_normal((3, 6)), rng.uniform(-0.5, 0.5, (6, 6))
+    c = np.arange(1.0, 7.0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        vertex_box(X, w, -c, c)
+    res = vertex_box(X, w, -c[None, :], c[None, :])      # explicit: per column
+    assert res.success and np.all(np.abs(res.x) <= c[None, :] + 1e-12)
+    res = vertex_box(X, w, -c[:, None], c[:, None])      # explicit: per coordinate
+    assert res.success and np.all(np.abs(res.x) <= c[:, None] + 1e-12)
+    # not square: a length-N bound is per coordinate, as documented
+    assert vertex_box(X, w[:, :4], -c, c).success
+
+
 def test_highs_vertex_at_many_bits():
     # HiGHS' default feasibility tolerance (1e-7) is a 23-bit cell: from 20 bits its
     # answer, clipped to the box, broke Xz = Xw (NUMERICAL_ERROR)

@@ -23,6 +23,12 @@ from overparam.quantize import (
     sigma_delta,
 )
 
+# square grids and cycles have many repeated eigenvalues; these tests do not depend on the
+# eigenbasis picked inside one (test_an_r_that_splits_a_repeated_eigenvalue_warns checks
+# the warning itself)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:r = .* splits a repeated eigenvalue:UserWarning")
+
 
 @pytest.mark.parametrize("kind", GRAPH_KINDS)
 def test_generators_give_connected_symmetric_graphs(kind):
@@ -44,6 +50,36 @@ def test_sparse_eigenvectors_match_dense_eigh(kind):
     assert np.allclose(V_s.T @ V_s, np.eye(8), atol=1e-10)
     # negative control: a wrong subspace fails the same check
     assert np.linalg.norm(P @ V_d[:, 8:10] - V_d[:, 8:10]) > 0.5
+
+
+def test_an_r_that_splits_a_repeated_eigenvalue_warns():
+    # the 16 x 16 grid's eigenvalues 5 and 6 are equal: X_5 is whatever the solver picks
+    # (ARPACK and dense eigh gave subspaces 75 degrees apart at N = 1024)
+    A = make_graph("grid", 256, seed=0)
+    for dense_below in (0, 600):
+        with pytest.warns(UserWarning, match="r = 5 splits a repeated eigenvalue"):
+            laplacian_eigenvectors(A, 5, dense_below=dense_below)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lam, V = laplacian_eigenvectors(A, 6, dense_below=0)    # the pair complete
+        assert lam.shape == (6,) and V.shape == (256, 6)
+        laplacian_eigenvectors(A, 4, dense_below=600)
+
+
+def test_accuracy_refuses_labels_that_would_broadcast():
+    from overparam.quantize import accuracy
+
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((8, 3)), rng.standard_normal(3))]
+    X, y = rng.standard_normal((50, 8)), rng.integers(0, 3, 50)
+    acc = accuracy(params, X, y)
+    assert acc == pytest.approx(np.mean(np.argmax(X @ params[0][0] + params[0][1], 1) == y))
+    assert accuracy(params, X, y.astype(float)) == acc     # integral floats are labels
+    for bad, match in [(y[:, None], "shape"), (y[:1], "shape"), (y + 0.5, "integer")]:
+        with pytest.raises(ValueError, match=match):
+            accuracy(params, X, bad)
 
 
 def test_user_adjacency_networkx_and_dense_agree():

@@ -184,6 +184,21 @@ def test_power_settings_are_validated():
             sharpness(f, jnp.ones(3), method="power", **bad)
 
 
+@pytest.mark.parametrize("d, want", [([-3.0, 10, 10, 10], [-3.0, 10]),
+                                     ([5.0, 5, 5, 1, 1], [1.0, 5]),
+                                     ([2.0, 2, 2, 2], [2.0])])
+def test_lanczos_after_an_invariant_subspace_returns_only_ritz_values(d, want):
+    # the Krylov space of a Hessian with j distinct eigenvalues is j-dimensional: the
+    # steps after it repeated a diagonal entry, -2.86 for diag(-3, 10, 10, 10), which is
+    # no eigenvalue (counting negative eigenvalues gave 3 instead of 1)
+    dj = jnp.asarray(d)
+    f = lambda p: 0.5 * jnp.sum(dj * p**2)  # noqa: E731
+    ritz = np.asarray(lanczos(f, jnp.ones(len(d)), len(d)))
+    assert ritz.shape == (len(d),) and np.all(np.diff(ritz) >= 0)
+    assert np.all(np.min(np.abs(ritz[:, None] - np.asarray(want)[None, :]), 1) < 1e-12)
+    assert set(np.round(ritz, 12)) == set(want)
+
+
 def test_lanczos_rejects_bad_k():
     """``lanczos`` used to clamp k = 0 / negative k to one step and truncate k = 2.7 to 2
     (one step: the Rayleigh quotient of the random start vector, 2.2 for lambda_max 3)."""

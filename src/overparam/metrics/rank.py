@@ -182,13 +182,25 @@ def numerical_rank(s: Any, rtol: float = 1e-6) -> Any:
     Returns
     -------
     int array of shape (...)
-        0 for a zero or empty spectrum.
+        0 for a zero or empty spectrum; -1 for a JAX spectrum with NaN or inf (no
+        exception can be raised inside a traced computation).
+
+    Raises
+    ------
+    ValueError
+        When ``rtol`` is negative or not finite, or a NumPy spectrum has NaN or inf
+        (``NaN > t`` is False: such a spectrum read as rank 0, the zero matrix).
     """
+    rtol = check_positive(rtol, "rtol", allow_zero=True)
     xp = _xp(s)
     s = _magnitudes(s, xp)
+    finite = xp.all(xp.isfinite(s), axis=-1)
+    if xp is np and not np.all(finite):
+        raise ValueError("numerical_rank: the spectrum has NaN or inf entries")
     # initial=0: an empty spectrum has rank 0 (as for the other measures), no error
     top = xp.max(s, axis=-1, keepdims=True, initial=0.0)
-    return xp.sum(s > rtol * top, axis=-1)
+    count = xp.sum(s > rtol * top, axis=-1)
+    return count if xp is np else xp.where(finite, count, -1)
 
 
 RANK_FUNCTIONS = {

@@ -104,9 +104,10 @@ def _start_vector(n: int, key: Any, dtype: Any) -> jax.Array:
 def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
     """``k`` Lanczos steps with full reorthogonalization (twice, classical Gram-Schmidt).
 
-    Returns the tridiagonal's diagonal ``alpha`` and off-diagonal ``beta`` (length k-1).
-    After an invariant subspace is found (``beta ~ 0``) the remaining steps are inert:
-    their alpha and beta are set to repeat a Ritz value without coupling (beta = 0).
+    Returns the tridiagonal's diagonal ``alpha``, off-diagonal ``beta`` (length k-1) and
+    the number of live steps. After an invariant subspace is found (``beta ~ 0``) the
+    remaining steps are inert: decoupled (beta = 0), their alpha a placeholder that
+    :func:`lanczos` replaces.
     """
     n = v0.shape[0]
     V = jnp.zeros((k, n), dtype=v0.dtype).at[0].set(v0)
@@ -115,7 +116,7 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
     scale = jnp.zeros((), dtype=v0.dtype)
 
     def body(j, carry):
-        V, alphas, betas, alive, scale = carry
+        V, alphas, betas, alive, scale, live = carry
         v = V[j]
         w = matvec(v)
         a = jnp.vdot(v, w)
@@ -135,11 +136,11 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
         nxt = jnp.where(ok, w / jnp.where(ok, b, 1.0), jnp.zeros_like(w))
         V = jax.lax.cond(j + 1 < k, lambda V: V.at[jnp.minimum(j + 1, k - 1)].set(nxt),
                          lambda V: V, V)
-        return V, alphas, betas, ok, scale
+        return V, alphas, betas, ok, scale, live + alive.astype(live.dtype)
 
-    V, alphas, betas, _, _ = jax.lax.fori_loop(
-        0, k, body, (V, alphas, betas, jnp.asarray(True), scale))
-    return alphas, betas[: k - 1]
+    V, alphas, betas, _, _, live = jax.lax.fori_loop(
+        0, k, body, (V, alphas, betas, jnp.asarray(True), scale, jnp.asarray(0)))
+    return alphas, betas[: k - 1], live
 
 
 def lanczos(
@@ -170,19 +171,33 @@ def lanczos(
     Returns
     -------
     jax.Array of shape (min(k, n),)
-        The Ritz values, ascending, in the parameters' float dtype.
+        The Ritz values, ascending, in the parameters' float dtype. When the Krylov space
+        is invariant after ``j < k`` steps (a start vector in a ``j``-dimensional invariant
+        subspace, e.g. a Hessian with ``j`` distinct eigenvalues), these ``j`` values are
+        exact and the smallest is repeated to fill ``k`` entries.
     """
     # int(k) and max(1, .) would turn k = 2.7 into 2 and k = 0 or -3 into 1 silently
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     matvec, n, dtype = _flat_hvp(loss_fn, params)
     k = min(int(k), n)
-    alphas, betas = _lanczos_flat(matvec, _start_vector(n, key, dtype), k)
-    T = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
+    alphas, betas, live = _lanczos_flat(matvec, _start_vector(n, key, dtype), k)
     # eigvalsh has no float16 / bfloat16 kernel ("Unsupported dtype bfloat16", where the
     # power method worked): the k x k problem is solved in float32 at least
     work = jnp.float32 if jnp.finfo(dtype).bits < 32 else dtype
-    return jnp.linalg.eigvalsh(T.astype(work)).astype(dtype)
+    alphas, betas = alphas.astype(work), betas.astype(work)
+    # After a breakdown at step `live` the Ritz values are those of the leading block; the
+    # inert steps are decoupled 1x1 blocks. Placed below the block's Gershgorin interval
+    # they are the `pad` smallest eigenvalues, replaced by the smallest Ritz value (they
+    # repeated a diagonal entry before: diag(-3, 10, 10, 10) gave -3, -2.86, -2.86, 10).
+    idx = jnp.arange(k)
+    pad = k - live
+    bound = jnp.max(jnp.where(idx < live, jnp.abs(alphas), 0.0)) + 2 * jnp.max(
+        jnp.abs(betas), initial=0.0)
+    alphas = jnp.where(idx < live, alphas, -4 * bound - 1)
+    T = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
+    eig = jnp.linalg.eigvalsh(T)
+    return eig[jnp.maximum(idx, pad)].astype(dtype)
 
 
 def _power_flat(

@@ -52,9 +52,26 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
     -------
     ndarray of shape (n,), or of shape () for a vector ``W``
         The errors (inf where the error exceeds the float range).
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not match (``X`` 2-D, ``W`` with ``N`` rows, ``Q`` as ``W``,
+        ``Xq`` as ``X``).
     """
     X, W, Q = (np.asarray(a, dtype=float) for a in (X, W, Q))
     Xq = X if Xq is None else np.asarray(Xq, dtype=float)
+    # mismatched shapes broadcast (X w of shape (m, 1) minus X q of shape (m,) is m x m)
+    # into errors of other neurons, or pooled over samples: refused
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples x inputs), got shape {X.shape}")
+    if W.ndim not in (1, 2) or W.shape[0] != X.shape[1]:
+        raise ValueError(f"W must have shape ({X.shape[1]},) or ({X.shape[1]}, n) for X of "
+                         f"shape {X.shape}, got {W.shape}")
+    if Q.shape != W.shape:
+        raise ValueError(f"Q must have W's shape {W.shape}, got {Q.shape}")
+    if Xq.shape != X.shape:
+        raise ValueError(f"Xq must have X's shape {X.shape}, got {Xq.shape}")
     # the ratio is invariant to scaling X, Xq together and w, q together: in units of
     # powers of two (exact), X w cannot overflow for data and weights near 1e+-200; ||X w||
     # in w's own units, as a neuron with tiny weights (or tiny X w next to X q) underflowed

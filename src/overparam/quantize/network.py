@@ -84,8 +84,22 @@ def accuracy(params: Params, X: np.ndarray, y: np.ndarray) -> float:
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        When ``y`` is not one integer label per row of ``X`` (a column ``y[:, None]``
+        compared all pairs, float labels matched nothing).
     """
-    return float(np.mean(np.argmax(forward(params, X), axis=1) == np.asarray(y)))
+    logits = forward(params, X)
+    y = np.asarray(y)
+    if y.shape != (logits.shape[0],):
+        raise ValueError(f"y must have shape ({logits.shape[0]},), one label per row of X, "
+                         f"got {y.shape}")
+    if y.dtype.kind not in "iu":
+        if not (y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
 def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,

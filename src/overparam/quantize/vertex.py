@@ -471,6 +471,13 @@ def _box_side(v: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
     # tol = inf, so every entry counted as on a face and X z != X w passed as CONVERGED
     v = check_real(v, name)
     if v.ndim == 1 and v.shape[0] == shape[0]:
+        # length N: one bound per coordinate (w a vector, or the same box for every
+        # column); for N == n it could as well be one bound per column (NumPy's reading)
+        if shape[1] == shape[0] and shape[0] > 1:
+            raise ValueError(f"{name} of shape {v.shape} is ambiguous for w of shape "
+                             f"{shape} (N = n = {shape[0]}): give it as shape "
+                             f"({shape[0]}, 1) for one bound per coordinate or (1, "
+                             f"{shape[1]}) for one bound per column")
         v = v[:, None]
     try:
         return np.broadcast_to(v, shape).T.copy()
@@ -519,7 +526,10 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     w : array of shape (N,) or (N, n)
         One vector or ``n`` vectors (columns), each inside its box.
     lo, hi : arrays broadcastable to ``w``
-        The box; ``lo == hi`` fixes a coordinate.
+        The box; ``lo == hi`` fixes a coordinate. A 1-D array of length ``N`` holds one
+        bound per coordinate (for every column of a matrix ``w``); for a square ``w``
+        (``N == n``) a 1-D array is ambiguous and refused: give shape ``(N, 1)`` or
+        ``(1, n)``.
     solver : {"pivot", "highs"}
         The simplex walk (default) or HiGHS' dual simplex on a random objective.
     block : int >= 1
