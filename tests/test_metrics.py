@@ -392,6 +392,17 @@ def test_jax_rank_measures_near_the_float64_maximum():
     assert float(rk.stable_rank(jnp.asarray(s32))) == pytest.approx(want, rel=1e-6)
 
 
+def test_rank_measures_of_a_scalar_and_flags_that_are_strings_are_refused():
+    from overparam.metrics import l1_gap
+    from overparam.metrics import rank as rk
+
+    for fn in (rk.erank, rk.stable_rank, rk.numerical_rank):
+        with pytest.raises(ValueError, match="got a scalar"):
+            fn(3.0)
+    with pytest.raises(TypeError, match="relative must be a bool"):
+        l1_gap([2.0, -1.0], [2.0, 0.0], relative="no")      # "no" was truthy
+
+
 def test_numerical_rank_refuses_non_finite_spectra_and_bad_rtol():
     import jax.numpy as jnp
 

@@ -685,6 +685,22 @@ def test_relative_error_refuses_shapes_that_would_broadcast():
     assert float(relative_error(X, W[:, 1], Q[:, 1])) == pytest.approx(ok[1], rel=1e-14)
 
 
+def test_scalar_and_string_inputs_get_clear_errors():
+    with pytest.raises(ValueError, match="W must be 1-D or 2-D"):
+        msq(0.3, 1)                          # a bare IndexError
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        alphabet(2, "3")                     # float("3") accepted it
+    np.testing.assert_array_equal(alphabet(1, np.float32(2.0)), [-2.0, 2.0])
+    from overparam.quantize import digits_mlp
+    with pytest.raises(ValueError, match="test_fraction"):
+        digits_mlp(8, epochs=1, test_fraction=10)    # read as 10 samples
+    rng = np.random.default_rng(0)
+    net = [(rng.standard_normal((8, 6)), rng.standard_normal(6)),
+           (rng.standard_normal((6, 3)), rng.standard_normal(3))]
+    with pytest.raises(ValueError, match=r"layer 0 \(weights \(8, 6\)\): vertex-msq needs"):
+        quantize_network(net, rng.standard_normal((20, 8)), 2, scale=0.1)
+
+
 def test_vertex_box_refuses_one_dimensional_bounds_of_a_square_w():
     # N == n: a 1-D bound read per coordinate where NumPy (and the user) meant per column;
     # the walk then "converged" outside the intended boxes

@@ -68,6 +68,27 @@ def test_an_r_that_splits_a_repeated_eigenvalue_warns():
         laplacian_eigenvectors(A, 4, dense_below=600)
 
 
+def test_graph_inputs_that_were_ignored_or_gave_nan_are_refused():
+    A = make_graph("grid", 100)
+    _, Xr = laplacian_eigenvectors(A, 6)
+    f = bandlimited_signal(Xr, seed=0)
+    # an ordering only Sigma-Delta walks was ignored (a typo too)
+    for method, ordering in [("msq", "foo"), ("single-shot", np.arange(3))]:
+        with pytest.raises(TypeError, match="ordering is an option of method='sigma-delta'"):
+            graph_signal(f, A, 6, 1, method, Xr=Xr, ordering=ordering)
+    with pytest.raises(TypeError, match="ordering"):
+        halftone(np.zeros((8, 8)), 4, method="msq", ordering="rcm")
+    assert halftone(np.full((8, 8), 0.3), 4, method="sigma-delta",
+                    ordering="rcm").info["ordering"] == "rcm"
+    # NaN signals with only a RuntimeWarning
+    with pytest.raises(ValueError, match="amplitude"):
+        bandlimited_signal(Xr, seed=0, amplitude=np.nan)
+    with pytest.raises(ValueError, match="spans no signal"):
+        bandlimited_signal(np.zeros((5, 2)), seed=0)
+    with pytest.raises(ValueError, match="hub degree"):
+        make_graph("hub", 10, degree=True)
+
+
 def test_accuracy_refuses_labels_that_would_broadcast():
     from overparam.quantize import accuracy
 

@@ -182,6 +182,8 @@ def test_power_settings_are_validated():
                 dict(max_iter=2.5)):
         with pytest.raises(ValueError, match="tol|max_iter"):
             sharpness(f, jnp.ones(3), method="power", **bad)
+    with pytest.raises(TypeError, match="absolute must be a bool"):
+        sharpness(f, jnp.ones(3), absolute="no")   # "no" was truthy
 
 
 @pytest.mark.parametrize("d, want", [([-3.0, 10, 10, 10], [-3.0, 10]),

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._core import (
+    check_bool,
     check_finite_array,
     check_int,
     check_positive,
@@ -118,6 +119,7 @@ def l1_gap(x: Any, x_ref: Any, *, relative: bool = True) -> float:
     >>> l1_gap([2.0, -1.0], [2.0, 0.0], relative=False)
     1.0
     """
+    relative = check_bool(relative, "relative")  # "no" was truthy: relative
     est, ref = _pair(x, x_ref)
     # Sum |x| / s with s = max|x_ref|: the plain sums overflow to inf (inf - inf = nan)
     # for entries near 1e308 and lose digits in the subnormal range; the ratio is

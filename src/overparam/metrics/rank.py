@@ -66,6 +66,9 @@ def _magnitudes(s: Any, xp) -> Any:
     value of the most negative integer wraps around: ``|int8(-128)| = -128`` gave a
     nuclear rank of -0.28 for ``[-128, 100]``)."""
     s = xp.asarray(s)
+    if s.ndim == 0:  # the spectrum is the last axis: a scalar raised a bare IndexError
+        raise ValueError("s must be an array of singular values (the spectrum along the "
+                         "last axis), got a scalar")
     if not xp.issubdtype(s.dtype, xp.inexact):
         s = xp.asarray(s, dtype=float)
     return xp.abs(s)

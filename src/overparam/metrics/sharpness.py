@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._core import check_bool
+
 __all__ = ["hvp", "lanczos", "power_iteration", "sharpness", "dense_hessian_eigvals"]
 
 METHODS = ("lanczos", "power")
@@ -392,6 +394,7 @@ def sharpness(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    absolute = check_bool(absolute, "absolute")  # "no" was truthy
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     leaves = jax.tree_util.tree_leaves(params)

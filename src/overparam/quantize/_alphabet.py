@@ -62,6 +62,9 @@ def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     """
     bits = check_bits(bits)
     _refuse_complex(scale)
+    # float("3") accepted a string
+    if isinstance(scale, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"scale must be a real number, got {type(scale).__name__} {scale!r}")
     _check_scale(np.asarray(float(scale)))
     return float(scale) * np.linspace(-1.0, 1.0, 2**bits)
 
@@ -72,7 +75,8 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     Parameters
     ----------
     x : array_like
-        Real values; those outside ``[-scale, scale]`` go to the end levels.
+        Real values; those outside ``[-scale, scale]`` go to the end levels (NaN stays
+        NaN: it has no nearest level).
     bits : int
         Bits per entry, 1 to 24.
     scale : float or array_like

@@ -166,7 +166,7 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
     rng = as_generator(seed)
     if kind == "hub":
         hub_degree = n // 4 if degree is None else degree
-        if not (float(hub_degree).is_integer() and 1 <= hub_degree <= n - 1):
+        if isinstance(hub_degree, bool) or not (float(hub_degree).is_integer() and 1 <= hub_degree <= n - 1):
             raise ValueError(f"the hub degree must be an integer in [1, n - 1] = "
                              f"[1, {n - 1}] (the grid nodes), got {hub_degree}")
         m = n - 1
@@ -364,11 +364,21 @@ def bandlimited_signal(Xr: Any, *, seed: int, amplitude: float = 1.0) -> np.ndar
     Returns
     -------
     ndarray of shape (N,)
+
+    Raises
+    ------
+    ValueError
+        When ``amplitude`` is not finite and > 0, or ``X_r a = 0`` (e.g. a zero basis):
+        no signal of that amplitude exists (it was NaN with a RuntimeWarning).
     """
     Xr = check_real(Xr, "X_r", ndim=2)
+    amplitude = check_positive(amplitude, "amplitude")
     a = as_generator(seed).standard_normal(Xr.shape[1])
     f = Xr @ a
-    return amplitude * f / np.abs(f).max()
+    top = np.abs(f).max(initial=0.0)
+    if not top > 0:
+        raise ValueError("X_r a = 0 for the drawn a: X_r spans no signal (a zero basis?)")
+    return amplitude * f / top
 
 
 def graph_ordering(graph: Any, ordering: str = "rcm") -> np.ndarray:
@@ -465,7 +475,8 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     Xr : array of shape (N, r), optional
         Precomputed eigenvectors (orthonormal columns).
     ordering : {"rcm", "fiedler", "natural"} or array
-        Node order for Sigma-Delta.
+        Node order for Sigma-Delta (other methods refuse a value other than the default,
+        a ``TypeError``).
     **vertex_kw
         Passed to the vertex walk (``solver``, ``block``, ``window``) for single-shot; other
         methods refuse them (a ``TypeError`` for a value other than the default).
@@ -504,6 +515,10 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     f = np.clip(f, -1.0, 1.0)
     if method != "single-shot":
         unused_vertex_options(vertex_kw, f"method={method!r}")
+    # only Sigma-Delta walks an ordering: another one (or a typo) was ignored silently
+    if method != "sigma-delta" and not (isinstance(ordering, str) and ordering == "rcm"):
+        raise TypeError(f"ordering is an option of method='sigma-delta', not of "
+                        f"method={method!r}")
     sd_graph = (method == "sigma-delta" and isinstance(ordering, str)
                 and ordering != "natural")
     if sd_graph and graph is None:

@@ -64,7 +64,8 @@ def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
     method : {"single-shot", "msq", "sigma-delta"}, optional
         As in ``graph_signal`` (default ``"single-shot"``).
     ordering : {"natural", "rcm", "fiedler"} or array of int, optional
-        Pixel order for Sigma-Delta (default ``"natural"``: the serpentine).
+        Pixel order for Sigma-Delta (default ``"natural"``: the serpentine); other methods
+        refuse another value (``TypeError``).
     **kw
         Passed to ``graph_signal`` (the vertex options of single-shot).
 
@@ -76,18 +77,23 @@ def halftone(image: Any, r: int, bits: int = 1, method: str = "single-shot",
     img = check_real(image, "image", ndim=2)
     if method not in GRAPH_METHODS:
         raise ValueError(f"method must be one of {GRAPH_METHODS}, got {method!r}")
+    natural = isinstance(ordering, str) and ordering == "natural"
+    if method != "sigma-delta" and not natural:   # it was ignored silently
+        raise TypeError(f"ordering is an option of method='sigma-delta', not of "
+                        f"method={method!r}")
     h, w = img.shape
     A = grid_adjacency(h, w)
     _, Xr = laplacian_eigenvectors(A, r)
-    order: Any = ordering
-    # a string test first: an array ordering == "natural" was an elementwise comparison,
-    # and `if` on it raised "truth value of an array ... is ambiguous"
-    natural = isinstance(ordering, str) and ordering == "natural"
-    if natural:  # serpentine: left-to-right, then right-to-left
-        idx = np.arange(h * w).reshape(h, w)
-        idx[1::2] = idx[1::2, ::-1]
-        order = idx.ravel()
-    res = graph_signal(img.ravel(), A, r, bits, method, Xr=Xr, ordering=order, **kw)
+    # (a string test first: an array ordering == "natural" was an elementwise comparison,
+    # and `if` on it raised "truth value of an array ... is ambiguous")
+    if method == "sigma-delta":
+        order: Any = ordering
+        if natural:  # serpentine: left-to-right, then right-to-left
+            idx = np.arange(h * w).reshape(h, w)
+            idx[1::2] = idx[1::2, ::-1]
+            order = idx.ravel()
+        kw = dict(kw, ordering=order)
+    res = graph_signal(img.ravel(), A, r, bits, method, Xr=Xr, **kw)
     if natural and "ordering" in res.info:   # not "custom": the serpentine is ours
         res.info["ordering"] = "natural"
     res.x = res.x.reshape(h, w)

@@ -113,6 +113,9 @@ def msq(W: Any, bits: int, scale: Any = None) -> np.ndarray:
     ndarray
         The quantized weights, of the shape of ``W``.
     """
+    if np.ndim(W) not in (1, 2):  # np.shape(W)[0] of a scalar: a bare IndexError
+        raise ValueError(f"W must be 1-D or 2-D (weights x neurons), got shape "
+                         f"{np.shape(W)}")
     W2, vec = _as_columns(W, np.shape(W)[0], "W")
     c = default_scale(W2, scale)
     Q = msq_round(W2, check_bits(bits), c[None, :])

@@ -155,8 +155,11 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
     for i, (W, b) in enumerate(net):
         N = W.shape[0]
         m = int(min(X.shape[0], max(1, np.floor(samples_per_input * N))))
-        res = layer(W, h[:m], bits, method, scale=scale,
-                    Xq=None if i == 0 else hq[:m], **kw)
+        try:
+            res = layer(W, h[:m], bits, method, scale=scale,
+                        Xq=None if i == 0 else hq[:m], **kw)
+        except ValueError as err:  # e.g. a scale below this layer's weights: say which
+            raise ValueError(f"layer {i} (weights {W.shape}): {err}") from err
         Q = res.x
         qnet.append((Q, b))
         if not res.status.success:
@@ -305,6 +308,11 @@ def digits_mlp(hidden: int | Sequence[int] = (256, 256), *, epochs: int = 60,
     for h in hidden:
         check_int(h, "hidden width", minimum=1)
     check_int(epochs, "epochs", minimum=1)
+    # scikit-learn reads an int >= 1 as a count of samples (test_fraction=10: 10 samples)
+    if (isinstance(test_fraction, (bool, np.bool_))
+            or not isinstance(test_fraction, (float, np.floating))
+            or not 0.0 < test_fraction < 1.0):
+        raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
     data = load_digits()
     X = data.data / 16.0
     Xtr, Xte, ytr, yte = train_test_split(X, data.target, test_size=test_fraction,
