@@ -1359,3 +1359,263 @@ def test_sketch_operator_refine_and_methods_check_their_counts(small):
                 fn(A, **{key: 0})
     res = power_method(A)  # None: the problem's own rank and sparsity
     assert res.info["indices"].shape == (A.sparsity, A.rank)
+
+
+# -- adversarial findings: scale, ambiguity, truth, status, option checks ---------------------
+
+def test_the_symmetry_check_is_scale_free_and_nan_never_passes():
+    # ||C||_F squared the entries: at 1e-170 the asymmetry was 0 / 0 -> 0, at 1e200
+    # inf / inf -> NaN, and both passed as symmetric
+    M = ms.PrimeMatrix(30, np.array([5, 7, 11]))
+    A = np.random.default_rng(0).standard_normal((30, 30))
+    I, J = np.nonzero(A)
+    for sc in (1e-170, 1e200):
+        with pytest.raises(ValueError, match="not symmetric"):
+            ms.sketch(A * sc, matrix=M)
+        with pytest.raises(ValueError, match="not symmetric"):
+            ms.sketch([(I, J, A[I, J] * sc)], 30, matrix=M)
+        sk = ms.sketch((A + A.T) * sc, matrix=M)
+        assert sk.asymmetry() < 1e-15
+    sk = ms.sketch(A + A.T, matrix=M)
+    sk.C[0, 1] = np.inf
+    assert np.isnan(sk.asymmetry())
+    with pytest.raises(ValueError, match="tol"):
+        sk.check(tol=float("nan"))
+
+
+def test_a_3x3_array_chunk_is_refused_not_read_transposed():
+    M = ms.PrimeMatrix(100, np.array([11, 13, 17]))
+    I, J, V = np.array([0, 1, 2]), np.array([1, 0, 2]), np.array([5.0, 5.0, 7.0])
+    ref = ms.sketch_stream([(I, J, V)], M).B
+    with pytest.raises(TypeError, match="3 x 3 array chunk is ambiguous.*tuple"):
+        ms.sketch_stream([np.array([I, J, V])], M)  # was read as 3 entries (i, j, v)
+    np.testing.assert_array_equal(ms.sketch_stream([tuple(np.array([I, J, V]))], M).B, ref)
+    I4, J4, V4 = np.r_[I, 3], np.r_[J, 3], np.r_[V, 1.0]
+    ref4 = ms.sketch_stream([(I4, J4, V4)], M).B
+    for chunk in (np.array([I4, J4, V4]), np.array([I4, J4, V4]).T):  # (3, 4), (4, 3)
+        np.testing.assert_array_equal(ms.sketch_stream([chunk], M).B, ref4)
+
+
+def test_a_non_orthonormal_factored_source_is_scored_against_its_eigenpairs():
+    # the source was its own truth as if its vectors were orthonormal: exactly recovered
+    # eigenpairs were reported with eigenvalue errors of 11 and 2 (unnormalized V) or
+    # 0.3 / 0.6 and l2 0.97 (non-orthogonal V)
+    N = 300
+    V = np.zeros((N, 2))
+    V[[0, 1, 2], 0] = 2.0
+    V[[10, 11, 12], 1] = 1.0
+    W = np.zeros((N, 2))
+    W[0, 0], W[[0, 1], 1] = 1.0, np.sqrt(0.5)
+    for F in (FactoredMatrix([1.0, 0.9], V), FactoredMatrix([1.0, 0.5], W)):
+        top = np.sort(np.linalg.eigvalsh(F.to_dense()))[::-1][:2]
+        res = ms.sparse_top_eigenvectors(F, 2, 3)  # majority rule: exact
+        np.testing.assert_allclose(res.info["eigenvalues"], top, rtol=1e-10)
+        err = res.info["errors"]
+        assert err["eigenvalue"].max() < 1e-10 and err["l2_after"].max() < 1e-10
+    # an orthonormal truth is used as it is (no work, the same object)
+    from overparam.mamstar.api import _check_truth
+
+    A = sparse_eigen_problem(300, 2, 3, support="overlapping", seed=0)
+    assert _check_truth(A, 300) is A
+
+
+def test_empty_or_zero_decoded_vectors_are_not_converged():
+    # 0 bit-test candidates (a dense random A) or no index passing agree = K were
+    # reported CONVERGED with zero vectors; a truth then crashed with IndexError
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 400))
+    sk = ms.sketch((X + X.T) / 2, primes=ms.primes_between(20, 5), bits=3)
+    truth = sparse_eigen_problem(400, 1, 2, support="disjoint", seed=1)
+    res = ms.recover(sk, 1, 1, decoder="bittest", truth=truth)
+    assert res.info["bittest_candidates"] == 0 and res.x.shape == (0, 1)
+    assert res.status.name == "NUMERICAL_ERROR" and not res.success
+    assert "found no index for eigenvector(s) [1]" in res.message and "bits" in res.message
+    assert res.info["errors"]["l2_after"][0] == 1.0
+    res = ms.recover(sk, 2, 1, agree=sk.M.K, agree_tol=0.0)  # no K equal readings
+    assert not res.success and "[1, 2] of 2" in res.message and "agree_tol" in res.message
+    assert ms.recover(sk, 2, 1, agree=1).success
+
+
+def test_decoder_options_are_checked():
+    from overparam.mamstar.experiment import mamstar_method
+
+    A = sparse_eigen_problem(500, 2, 3, support="disjoint", seed=1)
+    sk = ms.sketch(A, sparsity=3, bits=4)
+    for tol in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(ValueError, match="agree_tol must be finite and >= 0"):
+            ms.recover(sk, 2, 3, agree_tol=tol)
+    with pytest.raises(TypeError, match="agree_tol"):
+        ms.recover(sk, 2, 3, agree_tol="0.1")
+    with pytest.raises(ValueError, match="max_buckets must be >= 1"):
+        ms.recover(sk, 2, 3, decoder="bittest", max_buckets=-1)
+    with pytest.raises(TypeError, match="max_buckets"):
+        ms.recover(sk, 2, 3, decoder="bittest", max_buckets=1.5)
+    with pytest.raises(ValueError, match="max_buckets must be >= 0"):
+        ms.bittest_decode(sk.omega()[:, :1], sk, 4, max_buckets=-1)
+    with pytest.raises(TypeError, match="refine_subspace must be a bool"):
+        ms.recover(sk, 2, 3, refine_subspace="False")  # a truthy string: refined
+    with pytest.raises(TypeError, match="refine must be a bool"):
+        mamstar_method(A, refine="false")
+    assert ms.recover(sk, 2, 3, refine_subspace=np.bool_(False)).info["refined"] is False
+
+
+def test_the_oracle_support_is_checked_before_the_pass():
+    read = []
+
+    def stream():
+        read.append(1)
+        yield np.array([1, 2, 3]), np.array([2, 1, 3]), np.array([1.0, 1.0, 2.0])
+
+    cases = [([1, 2, 505], ValueError, "support out of range"),
+             (np.ones(500, bool), TypeError, "support .*boolean.*flatnonzero"),
+             ([], ValueError, "support is empty"),
+             ([1.5], TypeError, "support must be integers")]
+    for support, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            ms.sparse_top_eigenvectors(stream(), 1, 2, n=500, decoder="oracle",
+                                       support=support)
+    assert not read
+    res = ms.sparse_top_eigenvectors(stream(), 1, 2, n=500, decoder="oracle",
+                                     support=[1, 2, 3], primes=[11, 13, 17])
+    assert res.success and read
+
+
+def test_a_sketch_source_refuses_options_that_conflict_or_do_not_apply(tmp_path):
+    A = sparse_eigen_problem(500, 2, 3, support="disjoint", seed=1)
+    sk = ms.sketch(A, sparsity=3)
+    cases = [(dict(n=5000), "n = 5000 but the source is a sketch of N = 500"),
+             (dict(primes=[41, 43, 47]), "primes=.*conflicts with the Sketch source"),
+             (dict(symmetry="bogus"), "symmetry must be one of"),
+             (dict(symmetry="upper"), "symmetry='upper'.*conflict"),
+             (dict(bits=4), "bits=4.*conflict"),
+             (dict(max_memory=1), "max_memory= does not apply to a Sketch source"),
+             (dict(checkpoint=tmp_path), "checkpoint= does not apply")]
+    for kw, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            ms.sparse_top_eigenvectors(sk, 2, 3, **kw)
+        with pytest.raises(ValueError, match=msg):
+            ms.sketch(sk, **kw)
+    same = dict(n=500, primes=sk.M.primes, matrix=sk.M, symmetry="both", workers=0,
+                executor="serial", max_memory=4 * 2**30)
+    assert ms.sketch(sk, **same) is sk
+    assert ms.sparse_top_eigenvectors(sk, 2, 3, **same).success
+    # shard-only and matrix-only options were ignored for other sources
+    for kw in (dict(checkpoint=tmp_path / "ck"), dict(executor="dask"), dict(workers=2)):
+        with pytest.raises(ValueError, match="applies to shard sources only"):
+            ms.sketch(A, sparsity=3, **kw)
+    with pytest.raises(ValueError, match="block_rows= applies to matrix"):
+        ms.sketch(A, sparsity=3, block_rows=10)
+    assert not (tmp_path / "ck").exists()
+    with pytest.raises(ValueError, match="matrix= and primes= give different primes"):
+        ms.sketch(A, matrix=sk.M, primes=[41, 43, 47])
+    with pytest.raises(ValueError, match="max_memory"):
+        ms.sketch(A, sparsity=3, max_memory=float("nan"))
+    with pytest.raises(TypeError, match="bit_seed"):
+        ms.sketch(A, sparsity=3, bits=2, bit_seed=1.5)
+
+
+def test_sketch_load_checks_the_file_and_names_it(tmp_path):
+    import json
+    import zipfile
+
+    A = sparse_eigen_problem(500, 2, 3, support="disjoint", seed=1)
+    path = ms.sketch(A, primes=[11, 13, 17], bits=2).save(tmp_path / "sk.npz")
+    z = dict(np.load(path))
+    meta = json.loads(str(z["meta"]))
+
+    def edited(name, **change):
+        d = dict(z, **change)
+        np.savez(tmp_path / name, **d)
+        return tmp_path / name
+
+    bad = [(edited("c.npz", C=z["C"][:-1]), "C must be a real 41 x 41"),
+           (edited("cc.npz", C=z["C"] + 1j), "C must be a real"),
+           (edited("cn.npz", C=np.where(z["C"] == z["C"].max(), np.nan, z["C"])), "NaN"),
+           (edited("y.npz", Y=z["Y"][:3]), r"Y must be a real \(L, m, q\) = \(9, 41"),
+           (edited("s.npz", meta=np.array(json.dumps(dict(meta, symmetry="diag")))),
+            "symmetry must be one of"),
+           (edited("n.npz", meta=np.array(json.dumps(dict(meta, n=100)))), r"Y must.*\(7,"),
+           (edited("m.npz", meta=np.array(json.dumps({"n": 500}))), "lacks 'bit_seed'")]
+    for p, msg in bad:
+        with pytest.raises(ValueError, match=f"{p}: not a valid saved sketch: .*{msg}"):
+            ms.Sketch.load(p)
+    d = dict(z)
+    del d["meta"]
+    np.savez(tmp_path / "nometa.npz", **d)
+    with pytest.raises(ValueError, match=r"nometa.npz: arrays \['meta'\] are missing"):
+        ms.Sketch.load(tmp_path / "nometa.npz")
+    raw = path.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(zipfile.BadZipFile, match="trunc.npz"):
+        ms.Sketch.load(tmp_path / "trunc.npz")
+    assert ms.Sketch.load(path).q == 2
+
+
+def test_sketch_command_reports_an_unwritable_out_in_one_line(tmp_path, monkeypatch):
+    from overparam.cli import main
+
+    np.savez(tmp_path / "a.npz", row=[1, 2], col=[2, 1], value=[1.0, 1.0])
+
+    def full(self, path, **extra):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ms.Sketch, "save", full)
+    with pytest.raises(SystemExit) as exc:
+        main(["sketch", str(tmp_path / "a.npz"), "--n", "10", "--primes", "5,7",
+              "--out", str(tmp_path / "B.npz"), "--no-progress"])
+    text = str(exc.value.code)
+    assert text.startswith("overparam sketch: --out ") and "No space left" in text
+    assert "\n" not in text
+
+
+def test_public_helpers_refuse_bad_input():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 6))
+    for sc in (1.0, 1e-170, 1e200):  # eigh read one triangle: eigenpairs of another B
+        with pytest.raises(ValueError, match="B is not symmetric"):
+            ms.top_eigenpairs(X * sc, 2)
+        assert ms.top_eigenpairs((X + X.T) * sc, 2)[0].size == 2
+    with pytest.raises(TypeError, match="rank must be an integer"):
+        ms.top_eigenpairs(X + X.T, 1.5)  # crashed ARPACK ("returned NULL")
+    M = ms.PrimeMatrix(50, np.array([5, 7, 11]))
+    U = rng.standard_normal((M.m, 1))
+    with pytest.raises(ValueError, match="keep must be >= 1"):
+        ms.median_decode(U, M, 0)
+    with pytest.raises(ValueError, match="agree = 4 exceeds the K = 3"):
+        ms.median_decode(U, M, 2, agree=4)
+    with pytest.raises(ValueError, match="agree must be >= 1"):
+        ms.median_decode(U, M, 2, agree=0)
+    with pytest.raises(ValueError, match="agree_tol"):
+        ms.median_decode(U, M, 2, agree=2, agree_tol=float("nan"))
+    with pytest.raises(ValueError, match="candidates out of range: 50"):
+        ms.median_decode(U, M, 2, candidates=[1, 50])
+    with pytest.raises(TypeError, match="boolean"):
+        ms.median_decode(U, M, 2, candidates=np.ones(50, bool))
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        ms.primes_between(10, -1)
+    with pytest.raises(TypeError, match="x must be real"):
+        M.matvec(np.ones(50) * 1j)  # the float cast dropped the imaginary part
+    with pytest.raises(TypeError, match="values must be real"):
+        M.matvec_sparse([1], [1j])
+
+
+def test_sketch_command_exits_1_when_the_decode_does_not_succeed(tmp_path, monkeypatch,
+                                                                  capsys):
+    # zero vectors were written with exit status 0
+    import overparam.mamstar.api as api
+    from overparam.cli import main
+
+    np.savez(tmp_path / "a.npz", row=[1, 2, 3], col=[2, 1, 3], value=[1.0, 1.0, 2.0])
+    real = api.recover
+
+    def failing(*args, **kw):
+        res = real(*args, **kw)
+        res.status, res.message = res.status.NUMERICAL_ERROR, "found no index"
+        return res
+
+    monkeypatch.setattr(api, "recover", failing)
+    code = main(["sketch", str(tmp_path / "a.npz"), "--n", "10", "--primes", "5,7",
+                 "--sparsity", "1", "--rank", "1", "--out", str(tmp_path / "B.npz"),
+                 "--no-progress"])
+    assert code == 1 and (tmp_path / "B.vectors.npz").exists()
+    assert "overparam sketch: found no index" in capsys.readouterr().err

@@ -109,3 +109,24 @@ def test_a_damaged_checkpoint_state_is_named(tmp_path):
     _flip_mid(state, 0.3)  # inside the stored C array
     with pytest.raises(zipfile.BadZipFile, match=re.escape(f"{state} cannot be read (Bad CRC-32")):
         sketch_shards(shards, M, checkpoint=ckpt, progress=False)
+
+
+def test_a_state_without_its_finished_shards_is_refused(tmp_path):
+    # a plain saved Sketch (or an --out written over the state) has no "done" list: every
+    # shard was added to it again
+    from overparam.cli import main
+    from overparam.mamstar import Sketch
+
+    np.savez(tmp_path / "a.npz", **_coo(50))
+    ck = tmp_path / "ck"
+    sk = sketch_shards(tmp_path / "a.npz", PrimeMatrix(N, PRIMES), checkpoint=ck,
+                       progress=False)
+    Sketch.save(sk, ck / "mamstar-state.npz")  # the sum, without the list of shards
+    with pytest.raises(ValueError, match="no list of finished shards"):
+        sketch_shards(tmp_path / "a.npz", PrimeMatrix(N, PRIMES), checkpoint=ck,
+                      progress=False)
+    args = ["sketch", str(tmp_path / "a.npz"), "--n", str(N), "--primes", "5,7",
+            "--checkpoint", str(tmp_path / "ck2"), "--no-progress", "--out"]
+    with pytest.raises(SystemExit, match="is the checkpoint's state file"):
+        main(args + [str(tmp_path / "ck2" / "mamstar-state.npz")])
+    assert not (tmp_path / "ck2").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 import warnings
@@ -10,10 +11,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._core import Result, Status, check_int
+from .._core import Result, Status, check_bool, check_int, check_positive
 from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors, match_eigenpairs
-from .decoders import (bittest_decode, median_decode, oracle_decode, refine,
-                       top_eigenpairs)
+from .decoders import (_check_candidates, bittest_decode, median_decode, oracle_decode,
+                       refine, top_eigenpairs)
 from .matrix import PrimeMatrix
 from .sketch import (SYMMETRY, Sketch, _factor_columns, _real, sketch_factored,
                      sketch_matrix, sketch_operator, sketch_shards, sketch_stream)
@@ -103,7 +104,10 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
           a ``shape`` and ``__array__`` (JAX, pandas, Dask, ...) (read in row blocks; a
           nested list of numbers is refused as ambiguous: pass ``np.asarray``);
         * a ``scipy.sparse.linalg.LinearOperator`` (products with columns of ``M^T``);
-        * a :class:`Sketch` (returned unchanged).
+        * a :class:`Sketch` (returned unchanged; options that conflict with it, such as
+          another ``n``, ``primes``, ``matrix``, ``symmetry``, ``bits`` or ``bit_seed``,
+          or that would build a new sketch, such as ``sparsity`` or ``max_memory``, are
+          refused: ValueError).
     n : int, optional
         N; needed for streams and shards, inferred otherwise.
     sparsity, primes, smallest_prime, extra_primes, rule_n, rule_s, matrix
@@ -118,10 +122,11 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     bit_seed : int, optional
         Seed of the Gaussian test matrix of the bit-test extension; default 0.
     block_rows : int, optional
-        Matrix sources only: rows read per block (default about 64 MiB of rows; see
-        :func:`~overparam.mamstar.sketch_matrix`).
+        Matrix sources only (ValueError for others): rows read per block (default about
+        64 MiB of rows; see :func:`~overparam.mamstar.sketch_matrix`).
     checkpoint, executor, workers, address
-        Shards only: resumable build folder; ``"dask"`` sketches shards on workers.
+        Shards only (ValueError for other sources, which would ignore them): resumable
+        build folder; ``"dask"`` sketches shards on workers.
     progress : bool or None
         tqdm bars (None: on a terminal only).
     max_memory : float
@@ -136,15 +141,22 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     Raises
     ------
     ValueError
-        If N is missing or inconsistent with the source, ``symmetry`` does not fit the
-        source, or the matrix M is invalid or made for another N (and as the builders
-        raise: asymmetric or non-finite input, out-of-range indices).
+        If N is missing or inconsistent with the source, ``symmetry`` or another option
+        does not fit the source, ``matrix`` and ``primes`` differ, or the matrix M is
+        invalid or made for another N (and as the builders raise: asymmetric or
+        non-finite input, out-of-range indices).
     MemoryError
         If the sketch would exceed ``max_memory``.
     """
+    opts = dict(sparsity=sparsity, primes=primes, smallest_prime=smallest_prime,
+                extra_primes=extra_primes, rule_n=rule_n, rule_s=rule_s, matrix=matrix,
+                symmetry=symmetry, bits=bits, bit_seed=bit_seed, block_rows=block_rows,
+                checkpoint=checkpoint, executor=executor, workers=workers,
+                address=address, max_memory=max_memory)
     if isinstance(source, Sketch):
-        return source
+        return _check_sketch_source(source, n, opts)
     kind = _kind(source)
+    _refuse_inapplicable(kind, opts)
     n, M = _plan(source, n, kind, sparsity=sparsity, primes=primes,
                  smallest_prime=smallest_prime, extra_primes=extra_primes, rule_n=rule_n,
                  rule_s=rule_s, matrix=matrix, symmetry=symmetry, bits=bits,
@@ -161,6 +173,77 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
     if kind == "matrix":
         return sketch_matrix(source, M, block_rows=block_rows, progress=progress, **kw)
     return sketch_stream(source, M, symmetry=symmetry, progress=progress, **kw)
+
+
+_DEFAULTS = dict(sparsity=None, primes=None, smallest_prime=None, extra_primes=0,
+                 rule_n=None, rule_s=None, matrix=None, symmetry="both", bits=None,
+                 bit_seed=0, block_rows=None, checkpoint=None, executor="serial",
+                 workers=0, address=None, max_memory=4 * 2**30)
+_ONLY_FOR = dict(block_rows="matrix", checkpoint="shards", executor="shards",
+                 workers="shards", address="shards")
+
+
+def _given(opts: dict[str, Any]) -> list[str]:
+    """The options of :func:`sketch` in ``opts`` that differ from their defaults."""
+    out = []
+    for k, v in opts.items():
+        d = _DEFAULTS[k]
+        same = v is d or (d is not None and not isinstance(v, bool)
+                          and isinstance(v, (numbers.Real, str)) and v == d)
+        if not same:
+            out.append(k)
+    return out
+
+
+def _refuse_inapplicable(kind: str, opts: dict[str, Any]) -> None:
+    """Refuse options that the reader of a ``kind`` source would ignore (a checkpoint
+    folder for a matrix source was silently not written)."""
+    bad = [k for k in _given(opts) if k in _ONLY_FOR and _ONLY_FOR[k] != kind]
+    if bad:
+        noun = dict(matrix="matrix (dense or sparse array)", shards="shard")
+        where = "; ".join(f"{k}= applies to {noun[_ONLY_FOR[k]]} sources only"
+                          for k in bad)
+        raise ValueError(f"{where}: a {kind} source would ignore it (drop it)")
+
+
+def _check_sketch_source(sk: Sketch, n: Any, opts: dict[str, Any]) -> Sketch:
+    """``sk`` (a Sketch source is used as it is), after refusing options that conflict
+    with it or would build a new sketch: they were silently ignored (``n=5000`` for a
+    sketch of N = 3000, other primes, ``symmetry="bogus"``, ``max_memory=1``)."""
+    if n is not None and check_int(n, "n") != sk.M.n:
+        raise ValueError(f"n = {n} but the source is a sketch of N = {sk.M.n}")
+    given = _given(opts)
+    conflicts = []
+    if "matrix" in given and not sk.M.same_as(opts["matrix"]):
+        conflicts.append(f"matrix={opts['matrix']!r}")
+    if "primes" in given and not np.array_equal(np.sort(np.asarray(opts["primes"])
+                                                        .reshape(-1)), sk.M.primes):
+        conflicts.append(f"primes={opts['primes']!r}")
+    if "symmetry" in given:
+        if opts["symmetry"] not in SYMMETRY:
+            raise ValueError(f"symmetry must be one of {SYMMETRY}, got "
+                             f"{opts['symmetry']!r}")
+        if opts["symmetry"] != sk.symmetry:
+            conflicts.append(f"symmetry={opts['symmetry']!r}")
+    if "bits" in given and check_int(opts["bits"], "bits", minimum=1) != sk.q:
+        conflicts.append(f"bits={opts['bits']!r}")
+    if "bit_seed" in given and (not sk.has_bits or opts["bit_seed"] != sk.bit_seed):
+        conflicts.append(f"bit_seed={opts['bit_seed']!r}")
+    if conflicts:
+        raise ValueError(
+            f"{', '.join(conflicts)} {'conflicts' if len(conflicts) == 1 else 'conflict'}"
+            f" with the Sketch source (primes "
+            f"{sk.M.primes.tolist()}, symmetry {sk.symmetry!r}, bits q = {sk.q}"
+            + (f", bit_seed {sk.bit_seed}" if sk.has_bits else "") + "): a finished "
+            "sketch is used as it is; drop them, or sketch the data again")
+    rest = [k for k in given if k not in ("matrix", "primes", "symmetry", "bits",
+                                          "bit_seed")]
+    if rest:
+        raise ValueError(f"{', '.join(k + '=' for k in rest)} "
+                         f"{'does' if len(rest) == 1 else 'do'} not apply to a Sketch "
+                         "source (it is used as it is; the option builds a new sketch): "
+                         "drop it")
+    return sk
 
 
 def _kind(source: Any) -> str:
@@ -238,11 +321,16 @@ def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
         # about primes, or a sketch far larger than A)
         raise ValueError(f"sparsity s = {sparsity} exceeds N = {n}: an N-vector has at "
                          "most N nonzeros")
+    if (matrix is not None and primes is not None and not np.array_equal(
+            np.sort(np.asarray(primes).reshape(-1)), np.asarray(matrix.primes))):
+        raise ValueError("matrix= and primes= give different primes: pass one of them")
     M = matrix if matrix is not None else make_matrix(
         n, sparsity=sparsity, primes=primes, smallest_prime=smallest_prime,
         extra_primes=extra_primes, rule_n=rule_n, rule_s=rule_s)
     if M.n != n:
         raise ValueError(f"the matrix M was made for N = {M.n}, not {n}")
+    # NaN passed every size, a negative one gave "> max_memory = -0.0 GiB"
+    max_memory = check_positive(max_memory, "max_memory")
     need = 8.0 * M.m * (M.m + (M.n_bits * bits if bits else 0))
     if need > max_memory:
         raise MemoryError(
@@ -297,13 +385,55 @@ def _check_truth(truth: Any, n: int) -> FactoredMatrix | None:
             raise ValueError(f"truth: {exc}") from None
     if truth.n != n:
         raise ValueError(f"truth is an N = {truth.n} matrix but the sketch is of N = {n}")
-    return truth
+    return _eigenbasis(truth)
+
+
+_ORTHO_TOL = 1e-8  # max |V^T V - I| of a truth taken as orthonormal
+
+
+def _eigenbasis(truth: FactoredMatrix) -> FactoredMatrix:
+    """``truth`` itself when its vectors are orthonormal (``max |V^T V - I| <= 1e-8``),
+    else the eigenpairs of its ``A = V diag(lambda) V^T`` (zero eigenvalues left out: they
+    belong to the implicit zero eigenspace).
+
+    The error reports compare the estimates with the columns of V as eigenvectors and
+    with the listed lambda as eigenvalues: for unnormalized or non-orthogonal V (a
+    factored source is its own truth) they reported errors against vectors and values
+    that are not A's (eigenvalue errors of 11 and 2 for exactly recovered eigenpairs).
+    With ``G = V^T V = P diag(g) P^T``, ``Q = V P diag(g)^-1/2`` is an orthonormal basis
+    of the span of V and ``A = Q H Q^T`` with ``H = diag(g)^1/2 P^T diag(lambda) P
+    diag(g)^1/2`` (k x k): A's eigenvectors are ``Q W`` for ``H = W diag(theta) W^T``,
+    computed on the rows of V's support only.
+    """
+    V, lam = truth.vectors, truth.eigenvalues
+    R = lam.size
+    if R == 0:
+        return truth
+    Gs = sp.csr_array(V.T @ V)  # sparse: no R x R dense array for an orthonormal truth
+    if float(abs(Gs - sp.csr_array(sp.identity(R))).max()) <= _ORTHO_TOL:
+        return truth
+    G = Gs.toarray()
+    g, P = np.linalg.eigh(0.5 * (G + G.T))
+    ok = g > 1e-12 * max(float(g.max()), 0.0)  # directions V really spans
+    Pk, sg = P[:, ok], np.sqrt(g[ok])
+    H = (sg[:, None] * (Pk.T * lam) @ Pk) * sg[None, :]
+    theta, W = np.linalg.eigh(0.5 * (H + H.T))
+    nz = np.abs(theta) > 1e-12 * max(float(np.abs(theta).max(initial=0.0)), 1e-300)
+    coef = (Pk / sg) @ W[:, nz]  # (R, k'): A's eigenvectors are V @ coef
+    rows = np.unique(V.indices).astype(np.int64)
+    X = np.asarray(V[rows] @ coef)  # (|support|, k'), never N x k'
+    coo = sp.coo_array(X)
+    vec = sp.csc_array((coo.data, (rows[coo.row], coo.col)), shape=(truth.n, X.shape[1]))
+    return FactoredMatrix(theta[nz], vec, truth.sparsity,
+                          dict(truth.info, eigendecomposed=True))
 
 
 def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
                    which: str, keep: int | None, support: Any, truth: Any,
                    agree: int | None, n_decode: int | None, has_bits: bool,
-                   n_report: int = 6) -> tuple[int, int, int | None, int | None]:
+                   n_report: int = 6, agree_tol: Any = 1e-3, max_buckets: Any = None,
+                   refine_subspace: Any = True
+                   ) -> tuple[int, int, int | None, int | None]:
     """Validate the arguments of :func:`recover` against M (no sketch needed, so that
     :func:`sparse_top_eigenvectors` refuses them before its pass over the source).
 
@@ -337,8 +467,20 @@ def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,
                          "primes)")
     if n_decode is not None:
         n_decode = check_int(n_decode, "n_decode", minimum=1)
+    # a string "False" is truthy (refined anyway); NaN or a negative agree_tol zeroed
+    # every vector; max_buckets = -1 tested all buckets but the last
+    check_bool(refine_subspace, "refine_subspace")
+    check_positive(agree_tol, "agree_tol", allow_zero=True)
+    if max_buckets is not None:
+        check_int(max_buckets, "max_buckets", minimum=1)
     if decoder == "oracle" and support is None and truth is None:
         raise ValueError("the oracle decoder needs support= (or truth=)")
+    if decoder == "oracle" and support is not None:
+        # before the pass: out-of-range, fractional or mask supports were found only at
+        # the decode, after a stream was consumed
+        if _check_candidates(support, M, "support").size == 0:
+            raise ValueError("support is empty: the oracle decoder needs the candidate "
+                             "indices (the true support, or a superset)")
     if decoder == "bittest" and not has_bits:
         raise ValueError("the bit-test decoder needs a sketch built with bits=q (the "
                          "bit-test extension)")
@@ -367,7 +509,10 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     default) the Rayleigh-Ritz refinement in the span of the decoded vectors (see
     :func:`~overparam.mamstar.refine`; the paper's method is ``refine_subspace=False``);
     normalization to unit norm. A zero sketch (A = 0, or entries that cancel in
-    ``M A M^T``) has no top eigenvectors: ValueError.
+    ``M A M^T``) has no top eigenvectors: ValueError. When a decoded vector is zero (no
+    bit-test candidate, no index passing the ``agree`` check, nothing in the oracle's
+    support) the status is ``NUMERICAL_ERROR`` and the message says which vectors and
+    what to change.
 
     Parameters
     ----------
@@ -384,15 +529,19 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     keep : int, optional
         Nonzeros kept per decoded vector, >= 1 (capped at N); default ``2 * sparsity``.
     support : array of int, optional
-        Candidate indices of the oracle decoder (ignored by the others).
+        Candidate indices of the oracle decoder (ignored by the others): non-empty,
+        integers in [0, N) (a boolean mask is a TypeError: pass ``np.flatnonzero``).
     refine_subspace : bool, optional
         Rayleigh-Ritz refinement in the span of the decoded vectors (default True);
-        skipped when they are linearly dependent (``info["refined"]`` says).
+        skipped when they are linearly dependent (``info["refined"]`` says). A bool
+        (``numpy.bool_`` too); a string such as ``"False"`` is a TypeError.
     truth : FactoredMatrix, optional
         Known A: adds ``info["errors"]`` (see :func:`eigen_errors`). Any object with
         ``eigenvalues`` and ``vectors`` (dense, sparse or ``(indices, values)`` pairs)
         is converted; a matrix, a tuple, complex values or another N are refused
-        (TypeError/ValueError naming ``truth``).
+        (TypeError/ValueError naming ``truth``). Vectors that are not orthonormal
+        (``max |V^T V - I| > 1e-8``) are replaced by the eigenpairs of ``V diag(lambda)
+        V^T`` (the errors are against A's eigenpairs).
     n_report : int
         The errors cover the first ``n_report >= 1`` eigenpairs.
     n_decode : int, optional
@@ -407,12 +556,13 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         N <= m (buckets of one or two indices) the default is 1, the plain median. The
         default is capped at K (when the product of the primes is < N, alpha = K + 1 and
         a warning says that the sketch cannot tell some indices apart); ``agree > K`` is
-        an error. (The oracle and bit-test decoders use the plain median.)
+        an error, and ``agree_tol`` must be finite and >= 0. (The oracle and bit-test
+        decoders use the plain median.)
     which : {"LM", "LA"}
         The top eigenpairs by largest magnitude or largest value; the errors against
         ``truth`` order the true eigenpairs the same way.
     max_buckets : int, optional
-        Bit-test decoder only: heaviest buckets tested per vector (default
+        Bit-test decoder only: heaviest buckets tested per vector, >= 1 (default
         ``min(m, K keep)``).
     progress : bool or None, optional
         Progress bar of long median-decoder scans (see
@@ -432,7 +582,8 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         If ``sk`` is not a Sketch, or ``truth`` is not a factored matrix.
     ValueError
         On out-of-range arguments (see above), a zero or non-finite sketch, or the
-        oracle decoder without ``support`` or ``truth``.
+        oracle decoder without ``support`` or ``truth`` (or with an empty or
+        out-of-range one).
     """
     t0 = time.perf_counter()
     if not isinstance(sk, Sketch):
@@ -442,7 +593,8 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     rank, keep, agree, n_decode = _check_recover(
         M, rank, sparsity, decoder=decoder, which=which, keep=keep, support=support,
         truth=truth, agree=agree, n_decode=n_decode, has_bits=sk.has_bits,
-        n_report=n_report)
+        n_report=n_report, agree_tol=agree_tol, max_buckets=max_buckets,
+        refine_subspace=refine_subspace)
     truth = _check_truth(truth, M.n)
     _warn_not_injective(M)
     B = sk.B
@@ -479,6 +631,9 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
             vals = np.take_along_axis(vecs, part, axis=0)
     nrm = np.linalg.norm(vals, axis=0)
     vals = vals / np.where(nrm > 0, nrm, 1.0)
+    # a zero vector (no candidate, or none passing the check) is no eigenvector: such a
+    # result was reported CONVERGED
+    empty = np.flatnonzero(~np.any(vals != 0, axis=0))
     t_end = time.perf_counter()
     vectors = to_csc(idx, vals, M.n)
     info.update(
@@ -494,10 +649,29 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
     if truth is not None:
         info["errors"] = eigen_errors(truth, U, lam, idx, vals, M, sparsity, n_report,
                                       which)
-    return Result(x=vals, status=Status.CONVERGED,
-                  message=f"top {rank} eigenvectors, {keep}-sparse, decoder {decoder}"
-                          + (", refined" if refined else ""),
-                  n_iter=0, fun=float("nan"), wall_time=time.perf_counter() - t0, info=info)
+    status = Status.CONVERGED
+    message = (f"top {rank} eigenvectors, {keep}-sparse, decoder {decoder}"
+               + (", refined" if refined else ""))
+    if empty.size:
+        status = Status.NUMERICAL_ERROR
+        message = (f"the {decoder} decoder found no index for eigenvector(s) "
+                   f"{(empty + 1).tolist()} of {vals.shape[1]}: their vectors are zero. "
+                   + _EMPTY_ADVICE[decoder].format(agree=agree, agree_tol=agree_tol,
+                                                   q=sk.q,
+                                                   cand=info.get("bittest_candidates")))
+    return Result(x=vals, status=status, message=message, n_iter=0, fun=float("nan"),
+                  wall_time=time.perf_counter() - t0, info=info)
+
+
+_EMPTY_ADVICE = {
+    "median": ("No index had agree = {agree} readings within agree_tol = {agree_tol:g} "
+               "of its median: with noise in A raise agree_tol or lower agree (agree=1 "
+               "is the plain median), or use more primes."),
+    "oracle": "No index of the support has a nonzero median: check support=.",
+    "bittest": ("Bit-testing found {cand} candidate index(es): the bit test needs A "
+                "close to sparse and of rank <= q = {q} test vectors; build the sketch "
+                "with more bits (or more primes), or use the median decoder."),
+}
 
 
 def to_csc(idx: np.ndarray, vals: np.ndarray, n: int):
@@ -728,7 +902,8 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
         there, 1e-3).
     truth : FactoredMatrix, optional
         Known A for error reports (see :func:`recover`; checked before the pass); a
-        factored ``source`` is its own truth.
+        factored ``source`` is its own truth (eigen-decomposed first when its vectors
+        are not orthonormal).
     bits : int, optional
         Test vectors of the bit-test extension (see :func:`sketch`); default none, or
         ``rank + 10`` for the bit-test decoder.
@@ -736,7 +911,8 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
         Progress bars of the sketch and the decoder; None (default) shows them on a
         terminal only.
     **sketch_kw
-        Further :func:`sketch` options (primes, smallest_prime, symmetry, checkpoint, ...).
+        Further :func:`sketch` options (primes, smallest_prime, symmetry, checkpoint, ...);
+        for a :class:`Sketch` source only ones that agree with it (see :func:`sketch`).
 
     Returns
     -------
@@ -754,23 +930,27 @@ def sparse_top_eigenvectors(source: Any, rank: int, sparsity: int, *, n: int | N
     t0 = time.perf_counter()
     rank = check_int(rank, "rank", minimum=1)
     sparsity = check_int(sparsity, "sparsity", minimum=1)
-    if decoder == "bittest" and bits is None:
-        bits = rank + 10
     if truth is None and _is_factored(source):
         truth = source
     # everything that needs no sketch is checked before the pass (a stream cannot be
     # read twice)
     if isinstance(source, Sketch):
+        # refuses options that conflict with the sketch or would build a new one
+        sketch(source, n, bits=bits, progress=progress, **sketch_kw)
         M, has_bits = source.M, source.has_bits
     else:
+        if decoder == "bittest" and bits is None:
+            bits = rank + 10
         plan_kw = {k: v for k, v in sketch_kw.items() if k in _PLAN_KW}
         n, M = _plan(source, n, _kind(source), sparsity=sparsity, bits=bits, **plan_kw)
         sketch_kw["matrix"] = M
         has_bits = bool(bits)
     _check_recover(M, rank, sparsity, decoder=decoder, which=which, keep=keep,
                    support=support, truth=truth, agree=agree, n_decode=n_decode,
-                   has_bits=has_bits, n_report=n_report)
-    sk = sketch(source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
+                   has_bits=has_bits, n_report=n_report, agree_tol=agree_tol,
+                   refine_subspace=refine_subspace)
+    sk = source if isinstance(source, Sketch) else sketch(
+        source, n, sparsity=sparsity, bits=bits, progress=progress, **sketch_kw)
     res = recover(sk, rank, sparsity, decoder=decoder, keep=keep, support=support,
                   refine_subspace=refine_subspace, truth=truth, which=which,
                   n_report=n_report, n_decode=n_decode, agree=agree, agree_tol=agree_tol,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,8 @@ def command(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 on success.
+        0 on success; 1 when the decode did not succeed (e.g. a decoded vector is zero:
+        the files are written, the reason goes to stderr).
 
     Raises
     ------
@@ -189,6 +191,11 @@ def command(args: argparse.Namespace) -> int:
         if args.checkpoint is not None and Path(args.checkpoint).exists() and not Path(
                 args.checkpoint).is_dir():
             raise ValueError(f"--checkpoint {args.checkpoint} is a file; it must be a folder")
+        if args.checkpoint is not None and (Path(args.checkpoint) / _STATE).resolve() in ours:
+            # the saved sketch would replace the state (and its list of finished shards):
+            # the next run would add every shard to it again
+            raise ValueError(f"--out {out} is the checkpoint's state file; write --out "
+                             "elsewhere")
     except (ValueError, FileNotFoundError) as exc:
         raise _die(str(exc)) from None
     # check everything before the pass over the shards, not after it
@@ -226,7 +233,13 @@ def command(args: argparse.Namespace) -> int:
                     workers=args.workers, address=args.address, progress=args.progress)
     except _DATA_ERRORS as exc:
         raise _die(_message(exc)) from None
-    out = sk.save(args.out)
+    try:  # e.g. a full disk or a read-only mount (os.access cannot tell every case)
+        out = sk.save(args.out)
+    except _DATA_ERRORS as exc:
+        where = (f"; the sketch is in the checkpoint {Path(args.checkpoint) / _STATE}"
+                 if args.checkpoint is not None else "")
+        raise _die(f"--out {args.out}: cannot write the sketch ({_message(exc)})"
+                   f"{where}") from None
     print(f"sketch written to {out}: N = {sk.M.n}, m = {sk.M.m}, K = {sk.M.K}, "
           f"{sk.n_entries} entries from {sk.info.get('shards')} shards "
           f"({sk.info.get('resumed', 0)} resumed) in {sk.info.get('seconds', 0):.2f} s")
@@ -238,8 +251,15 @@ def command(args: argparse.Namespace) -> int:
         import numpy as np
 
         vec = Path(args.out).with_suffix(".vectors.npz")
-        np.savez(vec, indices=res.info["indices"], values=res.x,
-                 eigenvalues=res.info["eigenvalues"])
+        try:
+            np.savez(vec, indices=res.info["indices"], values=res.x,
+                     eigenvalues=res.info["eigenvalues"])
+        except _DATA_ERRORS as exc:
+            raise _die(f"{vec}: cannot write the eigenvectors ({_message(exc)}; the "
+                       f"sketch is saved in {out})") from None
         print(f"eigenvalues: {json.dumps([float(f'{v:.6g}') for v in res.info['eigenvalues']])}")
         print(f"sparse eigenvectors written to {vec}")
+        if not res.success:  # e.g. zero vectors: the decoder found nothing
+            print(f"overparam sketch: {res.message}", file=sys.stderr)
+            return 1
     return 0

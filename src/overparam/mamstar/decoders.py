@@ -32,6 +32,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
+from .._core import check_int, check_positive, pow2_exponent
 from .matrix import PrimeMatrix
 from .sketch import Sketch, _real
 
@@ -39,6 +40,23 @@ __all__ = ["top_eigenpairs", "median_decode", "oracle_decode", "bittest_candidat
            "bittest_decode", "refine", "canonical_sign"]
 
 _CHUNK_FLOATS = 1 << 20  # temporaries of the median decoder: ~8 MiB (cache-friendly)
+_SYM_TOL = 1e-9  # relative Frobenius asymmetry of B accepted (Sketch.check's default)
+
+
+def _check_candidates(x: Any, M: PrimeMatrix, name: str = "candidates") -> np.ndarray:
+    """Candidate indices ``x`` (any shape, flattened) as int64 in ``[0, N)``.
+
+    A boolean mask is refused (TypeError: as indices it would mean 0 and 1), and so are
+    non-integer values (TypeError); an index out of range is a ValueError naming
+    ``name``."""
+    a = np.asarray(x)
+    if a.dtype == bool:
+        raise TypeError(f"{name} must be integer indices, got a boolean array (a mask?): "
+                        "pass np.flatnonzero(mask)")
+    try:
+        return M.check_indices(a, name)
+    except IndexError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def canonical_sign(U: np.ndarray) -> np.ndarray:
@@ -92,8 +110,11 @@ def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndar
     Raises
     ------
     ValueError
-        If B is not square, not finite or zero, ``which`` is unknown, or ``rank`` is out
+        If B is not square, not finite, zero or not symmetric (relative Frobenius
+        asymmetry > 1e-9, computed scale-free), ``which`` is unknown, or ``rank`` is out
         of range.
+    TypeError
+        If ``rank`` is not an integer.
     """
     # another library's array (JAX, pandas), a list or a scipy sparse B failed with
     # "type not understood", "no attribute 'dtype'/'shape'" or "setting an array element
@@ -106,11 +127,20 @@ def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndar
     m = B.shape[0]
     if which not in ("LM", "LA"):
         raise ValueError(f"which must be 'LM' or 'LA', got {which!r}")
+    rank = check_int(rank, "rank")  # 1.5 crashed ARPACK ("returned NULL")
     if rank < 1 or rank > m:
         raise ValueError(f"rank {rank} is out of range for a {m} x {m} sketch")
     if not np.any(B):
         raise ValueError("the sketch B is zero (A = 0, or A's entries cancel in "
                          "M A M^T): it has no top eigenvectors to decode")
+    # eigh/eigsh read one triangle only: a non-symmetric B gave the eigenpairs of
+    # another matrix. On B / 2**e (e ~ log2 max|B|): squares of 1e-170 or 1e200 are 0/inf
+    Bs = np.ldexp(B, -int(pow2_exponent(np.abs(B).max())))
+    asym = float(np.linalg.norm(Bs - Bs.T) / np.linalg.norm(Bs))
+    if not asym <= _SYM_TOL:
+        raise ValueError(f"B is not symmetric: ||B - B^T||_F / ||B||_F = {asym:.3e} > "
+                         f"{_SYM_TOL:g} (a sketch B is symmetric; for a nearly symmetric "
+                         "B pass its symmetric part (B + B.T) / 2)")
     if rank < m // 4 and m > 200:
         v0 = np.random.default_rng(0).standard_normal(m)
         vals, vecs = eigsh(B, k=rank, which=which, v0=v0, tol=0)
@@ -238,9 +268,19 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = No
     Raises
     ------
     ValueError
-        If ``U`` does not have ``M.m`` rows or is not finite, or a candidate is out of
-        range.
+        If ``U`` does not have ``M.m`` rows or is not finite, a candidate is out of
+        range, ``keep`` < 1, ``agree`` is not in 1..K, or ``agree_tol`` is not finite
+        and >= 0.
+    TypeError
+        If ``keep`` or ``agree`` is not an integer, or the candidates are not integers
+        (a boolean mask included).
     """
+    keep = check_int(keep, "keep", minimum=1)  # keep = 0 crashed, < 0 dropped entries
+    agree = check_int(agree, "agree", minimum=1)
+    if agree > M.K:  # no index could pass: every vector would be zero
+        raise ValueError(f"agree = {agree} exceeds the K = {M.K} readings of an index")
+    # NaN or < 0 zeroed every vector silently
+    agree_tol = check_positive(agree_tol, "agree_tol", allow_zero=True)
     U = np.asarray(U, dtype=float)
     one = U.ndim == 1
     U2 = U[:, None] if one else U
@@ -258,7 +298,7 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = No
         blocks = ((a, min(M.n, a + chunk)) for a in range(0, M.n, chunk))
         get = lambda a, b: np.arange(a, b, dtype=np.int64)  # noqa: E731
     else:
-        cand = np.unique(M.check_indices(candidates, "candidates"))
+        cand = np.unique(_check_candidates(candidates, M))
         total = cand.size
         blocks = ((a, min(total, a + chunk)) for a in range(0, total, chunk))
         get = lambda a, b: cand[a:b]  # noqa: E731
@@ -343,9 +383,11 @@ def oracle_decode(U: np.ndarray, M: PrimeMatrix, keep: int,
     Raises
     ------
     ValueError
-        If ``support`` is empty.
+        If ``support`` is empty or out of range.
+    TypeError
+        If ``support`` is not integers (a boolean mask included).
     """
-    support = np.asarray(support)
+    support = _check_candidates(support, M, "support")
     if support.size == 0:
         raise ValueError("the oracle decoder needs a non-empty support")
     return median_decode(U, M, keep, candidates=support)
@@ -380,11 +422,13 @@ def bittest_candidates(U: np.ndarray, sketch: Sketch, max_buckets: int | None = 
     Raises
     ------
     ValueError
-        If the sketch has no bit-test extension.
+        If the sketch has no bit-test extension, or ``max_buckets`` < 0.
     """
     if not sketch.has_bits:
         raise ValueError("the bit-test decoder needs a sketch built with bits=q (the "
                          "bit-test extension)")
+    if max_buckets is not None:  # -1 read all buckets but the last one
+        max_buckets = check_int(max_buckets, "max_buckets", minimum=0)
     M = sketch.M
     U = np.asarray(U, dtype=float)
     U2 = U[:, None] if U.ndim == 1 else U
@@ -442,9 +486,11 @@ def bittest_decode(U: np.ndarray, sketch: Sketch, keep: int,
     Raises
     ------
     ValueError
-        If the sketch has no bit-test extension.
+        If the sketch has no bit-test extension, or ``max_buckets`` < 0.
     """
     M = sketch.M
+    if max_buckets is not None:
+        max_buckets = check_int(max_buckets, "max_buckets", minimum=0)
     cand = bittest_candidates(U, sketch, max_buckets or min(M.m, M.K * keep))
     U2 = U[:, None] if np.ndim(U) == 1 else U
     if cand.size == 0:

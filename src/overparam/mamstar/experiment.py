@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import Result, check_int
+from .._core import Result, check_bool, check_int
 from ..problems.eigen import FactoredMatrix
 from .api import make_matrix, sketch, recover
 
@@ -87,6 +87,8 @@ def mamstar_method(problem: FactoredMatrix, *, decoder: str = "median", refine: 
         If ``builder`` is unknown, or as :func:`~overparam.mamstar.recover` raises.
     """
     A = _check(problem)
+    # a config's "false" is a truthy string: the refinement ran anyway
+    refine = check_bool(refine, "refine")
     r, s = _rank_sparsity(A, rank, sparsity)
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, got {builder!r}")

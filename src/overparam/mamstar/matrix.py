@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import check_int
+from .._core import check_int, check_not_complex
 
 __all__ = ["PrimeMatrix", "primes_between", "choose_primes", "n_bits", "bits_of"]
 
@@ -39,8 +39,16 @@ def primes_between(lo: int, count: int) -> np.ndarray:
     -------
     ndarray of int64, shape (count,)
         The primes, increasing.
+
+    Raises
+    ------
+    TypeError
+        If ``lo`` or ``count`` is not an integer.
+    ValueError
+        If ``count`` < 0 (a negative count returned primes all the same).
     """
-    lo = max(int(lo), 1)
+    lo = max(check_int(lo, "lo"), 1)
+    count = check_int(count, "count", minimum=0)
     hi = max(2 * lo + 100, lo + 20 * count * max(1, int(math.log(lo + count + 2))) + 100)
     while True:
         sieve = np.ones(hi + 1, dtype=bool)
@@ -263,6 +271,7 @@ class PrimeMatrix:
         """``M x`` for x given by its nonzeros ``x[idx] = values`` (values may be 2-d,
         ``(len(idx), r)``, for several vectors); cost O(K nnz)."""
         idx = self.check_indices(idx)
+        check_not_complex(values, "values")
         vals = np.asarray(values, dtype=float)
         two_d = vals.ndim == 2
         vals2 = vals if two_d else vals[:, None]
@@ -277,7 +286,9 @@ class PrimeMatrix:
         return out if two_d else out[:, 0]
 
     def matvec(self, x: Any, chunk: int = 1 << 20) -> np.ndarray:
-        """``M x`` for a dense vector (or ``(N, r)`` array) x, in chunks of columns."""
+        """``M x`` for a dense vector (or ``(N, r)`` array) x, in chunks of columns
+        (a complex x is a TypeError: the float cast dropped its imaginary part)."""
+        check_not_complex(x, "x")
         x = np.asarray(x, dtype=float)
         if x.shape[0] != self.n:
             raise ValueError(f"x has {x.shape[0]} rows, M has {self.n} columns")
@@ -291,6 +302,7 @@ class PrimeMatrix:
     def rmatvec_at(self, u: Any, idx: Any) -> np.ndarray:
         """``(M^T u)[idx]``: the sum of the K entries of u at the rows of each column."""
         idx = self.check_indices(idx)
+        check_not_complex(u, "u")
         u = np.asarray(u, dtype=float)
         return u[self.rows(idx)].sum(axis=1)
 
@@ -298,6 +310,7 @@ class PrimeMatrix:
         """``(L, m[, r])`` array: ``(M (.) bit_t) x`` for the bit rows t = 0..L-1 of the
         bit-test extension (row t of B_N without its all-ones row)."""
         idx = self.check_indices(idx)
+        check_not_complex(values, "values")
         vals = np.asarray(values, dtype=float)
         two_d = vals.ndim == 2
         vals2 = vals if two_d else vals[:, None]

@@ -33,8 +33,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .._core import check_int
-from .matrix import PrimeMatrix, bits_of
+from .._core import check_int, check_positive, pow2_exponent
+from .matrix import PrimeMatrix, bits_of, n_bits
 
 __all__ = ["Sketch", "SketchBuilder", "sketch_stream", "sketch_matrix", "sketch_factored",
            "sketch_operator", "sketch_shards", "read_shard", "SYMMETRY"]
@@ -143,19 +143,28 @@ class Sketch:
         return _omega(self.M.m, self.q, self.bit_seed)
 
     def asymmetry(self) -> float:
-        """``||C - C^T||_F / ||C||_F`` (0 for a symmetric input)."""
-        nrm = float(np.linalg.norm(self.C))
-        return 0.0 if nrm == 0 else float(np.linalg.norm(self.C - self.C.T)) / nrm
+        """``||C - C^T||_F / ||C||_F`` (0 for a symmetric input; NaN when C holds NaN or
+        inf), computed on ``C / 2**e`` with ``2**e ~ max|C|``: the plain norms squared
+        the entries, so data of size 1e-170 gave 0 / 0 -> 0 and 1e200 gave inf / inf ->
+        NaN, and an asymmetric input passed."""
+        top = float(np.abs(self.C).max(initial=0.0))
+        if not np.isfinite(top):
+            return float("nan")
+        if top == 0:
+            return 0.0
+        Cs = np.ldexp(self.C, -int(pow2_exponent(top)))
+        return float(np.linalg.norm(Cs - Cs.T) / np.linalg.norm(Cs))
 
     def check(self, tol: float = 1e-9, *, whole: bool = False) -> "Sketch":
         """Refuse a finished ``symmetry="both"`` sketch of a non-symmetric input
         (``whole``: the input was a whole matrix or operator, not entries, which the
         message's advice depends on)."""
+        tol = check_positive(tol, "tol", allow_zero=True)
         if not np.all(np.isfinite(self.C)):
             raise ValueError("the sketch holds non-finite values (NaN/inf in the input?)")
         if self.symmetry == "both":
             asym = self.asymmetry()
-            if asym > tol:
+            if not asym <= tol:  # a NaN asymmetry must not pass
                 what = (f"||M A M^T - (M A M^T)^T||_F / ||M A M^T||_F = {asym:.3e} > "
                         f"{tol:g}.")
                 if whole:  # symmetry="upper"/"lower" is for entries only
@@ -216,13 +225,43 @@ class Sketch:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Sketch":
-        """Read a sketch written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            M = PrimeMatrix(int(meta["n"]), z["primes"])
-            Y = z["Y"] if "Y" in z.files else None
-            sk = cls(M, z["C"], Y, int(meta["bit_seed"]), int(meta["n_entries"]),
-                     meta["symmetry"], dict(meta.get("info", {})))
+        """Read a sketch written by :meth:`save`.
+
+        The file is checked (a truncated or edited one failed later, in the decoder, with
+        errors naming no file, or decoded a wrong sketch): the arrays ``C``, ``primes``
+        and ``meta`` must be there, the metadata complete (N, seed, counts, a known
+        symmetry), ``C`` real, finite and m x m for the primes, ``Y`` (if any) real,
+        finite and ``(L, m, q)`` with ``L = ceil(log2 N)``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the file is not a valid saved sketch (the message names ``path``); a
+            damaged archive keeps numpy's error type (e.g. ``BadZipFile``, ``EOFError``),
+            with ``path`` in the message.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = sorted({"C", "primes", "meta"} - set(z.files))
+                if missing:
+                    raise ValueError(f"arrays {missing} are missing (found "
+                                     f"{sorted(z.files)})")
+                meta = json.loads(str(z["meta"]))
+                primes, C = z["primes"], z["C"]
+                Y = z["Y"] if "Y" in z.files else None
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # BadZipFile, EOFError, object arrays, bad JSON, ...
+            raise _named(exc, path) from exc
+        try:
+            M, C, Y, meta = _check_saved(meta, primes, C, Y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: not a valid saved sketch: {exc}") from None
+        sk = cls(M, C, Y, meta["bit_seed"], meta["n_entries"], meta["symmetry"],
+                 dict(meta.get("info") or {}))
         sk.info["meta"] = {k: v for k, v in meta.items() if k not in ("info",)}
         return sk
 
@@ -230,6 +269,39 @@ class Sketch:
         return (f"Sketch(N={self.M.n}, m={self.m}, K={self.M.K}, entries={self.n_entries}, "
                 f"bits={'q=%d' % self.q if self.Y is not None else 'no'}, "
                 f"symmetry={self.symmetry})")
+
+
+def _check_saved(meta: Any, primes: np.ndarray, C: np.ndarray, Y: np.ndarray | None
+                 ) -> tuple[PrimeMatrix, np.ndarray, np.ndarray | None, dict]:
+    """The parts of a saved sketch, checked against each other (see :meth:`Sketch.load`)."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"its metadata is a {type(meta).__name__}, not a mapping")
+    for key in ("n", "bit_seed", "n_entries", "symmetry"):
+        if key not in meta:
+            raise ValueError(f"its metadata lacks {key!r}")
+    n = check_int(meta["n"], "N (meta 'n')", minimum=1)
+    check_int(meta["bit_seed"], "bit_seed", minimum=0)
+    check_int(meta["n_entries"], "n_entries", minimum=0)
+    if meta["symmetry"] not in SYMMETRY:
+        raise ValueError(f"symmetry must be one of {SYMMETRY}, got {meta['symmetry']!r}")
+    if not isinstance(meta.get("info", {}), (dict, type(None))):
+        raise ValueError("its metadata 'info' is not a mapping")
+    M = PrimeMatrix(n, primes)
+    if C.dtype.kind != "f" or C.shape != (M.m, M.m):
+        raise ValueError(f"C must be a real {M.m} x {M.m} array for its primes (m = "
+                         f"{M.m}), got dtype {C.dtype}, shape {C.shape}")
+    if not np.all(np.isfinite(C)):
+        raise ValueError("C holds NaN or inf")
+    if Y is not None:
+        L = n_bits(n)
+        if Y.dtype.kind != "f" or Y.ndim != 3 or Y.shape[:2] != (L, M.m) or Y.shape[2] < 1:
+            raise ValueError(f"Y must be a real (L, m, q) = ({L}, {M.m}, q >= 1) array "
+                             f"for N = {n} and its primes, got dtype {Y.dtype}, shape "
+                             f"{Y.shape}")
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("Y holds NaN or inf")
+        Y = Y.astype(np.float64, copy=False)
+    return M, C.astype(np.float64, copy=False), Y, meta
 
 
 def _jsonable(d: dict) -> dict:
@@ -280,6 +352,7 @@ class SketchBuilder:
                  bit_seed: int = 0):
         if not isinstance(M, PrimeMatrix):
             raise TypeError(f"M must be a PrimeMatrix, got {type(M).__name__}")
+        bit_seed = check_int(bit_seed, "bit_seed", minimum=0)  # 1.5 was read as 1
         self.sketch = Sketch.empty(M, bits=bits, bit_seed=bit_seed, symmetry=symmetry)
         self.M = M
         self._omega = _omega(M.m, self.sketch.q, bit_seed) if bits else None
@@ -519,8 +592,10 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
     Parameters
     ----------
     chunks : iterable
-        Each item a tuple of three 1-d arrays (row indices, column indices, values), or a
-        ``(c, 3)`` array; a tuple of three scalars is one entry.
+        Each item a tuple of three 1-d arrays (row indices, column indices, values), a
+        ``(c, 3)`` array (one entry per row; a ``(3, c)`` array, c != 3, is read as rows
+        i, j, values) or a mapping with row/col/value; a tuple of three scalars is one
+        entry. A 3 x 3 array is ambiguous and refused (TypeError): pass a tuple.
     M : PrimeMatrix
         The sketching matrix (indices must lie in 0..N-1).
     symmetry : {"both", "upper", "lower"}, optional
@@ -545,7 +620,8 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
     Raises
     ------
     TypeError
-        If a chunk has none of the accepted forms, or its values are not numeric or real.
+        If a chunk has none of the accepted forms (or is a 3 x 3 array), or its values
+        are not numeric or real.
     ValueError
         If a chunk's arrays differ in length, hold non-finite values or entries on the
         wrong side of the diagonal for ``symmetry``, or (with ``check``) the input is
@@ -569,8 +645,23 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
 def _split_chunk(chunk: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(chunk, dict):
         return _from_mapping(chunk)
-    if isinstance(chunk, np.ndarray) and chunk.ndim == 2 and chunk.shape[1] == 3:
-        return chunk[:, 0], chunk[:, 1], chunk[:, 2]
+    if (not isinstance(chunk, (tuple, list)) and hasattr(chunk, "__array__")
+            and len(getattr(chunk, "shape", ())) == 2):
+        a = np.asarray(chunk)
+        if a.shape == (3, 3):
+            # one entry per row (the (c, 3) layout) or the rows i, j, values of three
+            # entries (np.array([i, j, v])): either guess sketches a wrong A for the other
+            raise TypeError(
+                "a 3 x 3 array chunk is ambiguous (three entries, one per row, or the "
+                "rows i, j, values of three entries): pass a tuple (i, j, values) of 1-d "
+                "arrays, e.g. tuple(a.T) for one entry per row or tuple(a) for rows i, j, "
+                "values")
+        if a.shape[1] == 3:  # (c, 3): one entry per row
+            return a[:, 0], a[:, 1], a[:, 2]
+        if a.shape[0] == 3:  # (3, c): rows i, j, values, as a tuple of three arrays
+            return a[0], a[1], a[2]
+        raise TypeError(f"a 2-d array chunk must have shape (c, 3) (one entry per row) or "
+                        f"(3, c) (rows i, j, values), got {a.shape}")
     try:
         i, j, v = chunk
     except (TypeError, ValueError):
@@ -904,6 +995,7 @@ def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
         sk = Sketch.load(path)
     except Exception as exc:  # a damaged state (bad CRC, truncated): numpy names no file
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        msg = msg.removeprefix(f"{path}: ")  # Sketch.load names the file already
         text = f"{path} cannot be read ({msg}); delete it or use another checkpoint folder"
         try:
             new = type(exc)(text)
@@ -911,12 +1003,20 @@ def _load_state(folder: Path, M: PrimeMatrix, symmetry: str, bits: int | None,
             new = ValueError(text)
         raise new from exc
     meta = sk.info.pop("meta")
+    done = meta.get("done")
+    # without the list of finished shards every shard would be added to the saved sum
+    # again (e.g. a sketch saved there by Sketch.save, or an --out written over it)
+    if not (isinstance(done, list) and all(isinstance(d, str) for d in done)):
+        raise ValueError(
+            f"{path} is not a checkpoint state of sketch_shards (it holds no list of "
+            "finished shards: a sketch saved with Sketch.save or as --out?); its shards "
+            "would count twice: move it away, delete it or use another checkpoint folder")
     if not (sk.M.same_as(M) and sk.symmetry == symmetry and sk.q == (bits or 0)
             and (not bits or sk.bit_seed == bit_seed)):
         raise ValueError(f"{path} holds a partial sketch made with other settings (N, "
                          "primes, symmetry or bits); use another checkpoint folder or "
                          "delete it")
-    done = list(meta.get("done", []))
+    done = list(done)
     # the saved sum holds every finished shard: one that is not asked for now would be
     # silently added to the answer
     stray = sorted(set(done) - set(files))

@@ -372,6 +372,8 @@ def _sparse_overlaps(truth: FactoredMatrix, indices: np.ndarray, values: np.ndar
     """``|<x_j, v_c>|`` (r, R) of sparse estimates (k, r) and the true eigenvectors."""
     k, r = values.shape
     V = truth.vectors
+    if k == 0:  # no estimate has an entry (a decoder found nothing): no overlap
+        return np.zeros((r, V.shape[1]))
     # on the rows the estimates touch only: a sparse product over all N rows converts a
     # CSC operand to CSR, an (N + 1) index array (763 MiB at N = 1e8, 4x the run's memory)
     rows = np.unique(indices)
