@@ -661,9 +661,10 @@ def test_sparse_overlaps_match_dense_and_need_no_memory_of_order_n():
 
     rng = np.random.default_rng(0)
     N, R, s, k, r = 10_000_000, 5, 8, 12, 3
-    rows = np.concatenate([rng.choice(200, s, replace=False) for _ in range(R)])
-    V = sp.csc_array((rng.standard_normal(R * s), (rows, np.repeat(np.arange(R), s))),
-                     shape=(N, R))
+    rows = rng.permutation(200)[:R * s]  # disjoint supports: orthonormal columns
+    vals = rng.standard_normal((R, s))
+    vals /= np.linalg.norm(vals, axis=1, keepdims=True)
+    V = sp.csc_array((vals.ravel(), (rows, np.repeat(np.arange(R), s))), shape=(N, R))
     truth = FactoredMatrix(np.arange(R, 0, -1.0), V)
     idx = rng.choice(300, (k, r))
     idx[0, 0] = idx[1, 0]  # a repeated index in one estimate sums, as a sparse matrix does
@@ -973,12 +974,44 @@ def test_factored_matrix_refuses_complex_eigenvalues_and_vectors():
         with pytest.raises(TypeError, match="must be real"):
             FactoredMatrix(lam, vec)
     # zero imaginary parts are real values (also duplicates of a COO summing to real)
-    dup = sp.coo_array((np.array([1 + 1j, 1 - 1j, 1.0]), ([0, 0, 1], [0, 0, 1])),
+    dup = sp.coo_array((np.array([0.5 + 1j, 0.5 - 1j, 1.0]), ([0, 0, 1], [0, 0, 1])),
                        shape=(6, 2))
     A = FactoredMatrix(np.array([1 + 0j, 0.5]), dup)
     assert A.eigenvalues.dtype == np.float64 and A.vectors.dtype == np.float64
-    np.testing.assert_array_equal(A.vectors.toarray()[:2], [[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(A.vectors.toarray()[:2], [[1.0, 0.0], [0.0, 1.0]])
     np.testing.assert_array_equal(FactoredMatrix([1, 2], V).eigenvalues, [1.0, 2.0])
+    # A's products drop no imaginary part either
+    with pytest.raises(TypeError, match="must be real"):
+        A.matvec(1j * np.ones(6))
+
+
+def test_factored_matrix_refuses_vectors_that_are_not_orthonormal():
+    # its eigenvalues were then not A's: the baselines found A's [4, 1] exactly and were
+    # scored against [1, 0.5] (eigenvalue errors 3 and 1)
+    V = np.zeros((6, 2))
+    V[0, 0], V[[1, 2], 1] = 2.0, 1.0
+    with pytest.raises(ValueError, match=r"orthonormal columns \(max \|V\^T V - I\| = 3"):
+        FactoredMatrix([1.0, 0.5], V)
+    V[0, 0], V[[1, 2], 1] = 1.0, np.sqrt(0.5)
+    FactoredMatrix([1.0, 0.5], V)                    # orthonormal: accepted
+    FactoredMatrix([1.0, 0.5], V * (1 + 1e-10))      # within rounding
+
+
+def test_eigenvector_errors_refuse_indices_outside_the_truth():
+    from overparam.problems.eigen import eigenvector_errors
+
+    P = sparse_eigen_problem(30, 2, 4, seed=0)
+    (i0, v0), (i1, v1) = P.column(0), P.column(1)
+    idx, val, lam = np.c_[i0, i1], np.c_[v0, v1], np.array([1.0, 0.5])
+    ok = eigenvector_errors(P, idx, val, P.eigenvalues)
+    assert np.all(ok["l2_after"] < 1e-12)
+    for bad in (idx + 100, idx - 100, idx + 0.5):      # were scored (l2 = 1.41)
+        with pytest.raises(ValueError, match=r"indices must be integers in \[0, 30\)"):
+            eigenvector_errors(P, bad, val, lam)
+    with pytest.raises(ValueError, match="n_report"):
+        eigenvector_errors(P, idx, val, lam, n_report=0)
+    with pytest.raises(ValueError, match="2 estimates but 1 eigenvalues"):
+        eigenvector_errors(P, idx, val, lam[:1])
 
 
 def test_sketch_command_reports_data_errors_in_one_line(tmp_path, capsys):
@@ -1406,8 +1439,16 @@ def test_a_non_orthonormal_factored_source_is_scored_against_its_eigenpairs():
     V[[10, 11, 12], 1] = 1.0
     W = np.zeros((N, 2))
     W[0, 0], W[[0, 1], 1] = 1.0, np.sqrt(0.5)
-    for F in (FactoredMatrix([1.0, 0.9], V), FactoredMatrix([1.0, 0.5], W)):
-        top = np.sort(np.linalg.eigvalsh(F.to_dense()))[::-1][:2]
+    from types import SimpleNamespace
+
+    for lam, U in (([1.0, 0.9], V), ([1.0, 0.5], W)):
+        # a FactoredMatrix promises orthonormal vectors: refused (its eigenvalues, and
+        # the baselines' errors against them, were another matrix's)
+        with pytest.raises(ValueError, match="orthonormal columns"):
+            FactoredMatrix(lam, U)
+        F = SimpleNamespace(eigenvalues=np.array(lam), vectors=sp.csc_array(U))
+        Ud = U.copy()
+        top = np.sort(np.linalg.eigvalsh((Ud * lam) @ Ud.T))[::-1][:2]
         res = ms.sparse_top_eigenvectors(F, 2, 3)  # majority rule: exact
         np.testing.assert_allclose(res.info["eigenvalues"], top, rtol=1e-10)
         err = res.info["errors"]

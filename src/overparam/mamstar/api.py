@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._core import Result, Status, check_bool, check_int, check_positive
-from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors, match_eigenpairs
+from ..problems.eigen import (ORTHONORMAL_TOL, WHICH, FactoredMatrix, eigenvector_errors,
+                              match_eigenpairs, orthonormality_error)
 from .decoders import (_check_candidates, bittest_decode, median_decode, oracle_decode,
                        refine, top_eigenpairs)
 from .matrix import PrimeMatrix
@@ -378,41 +379,31 @@ def _check_truth(truth: Any, n: int) -> FactoredMatrix | None:
             V = sp.csc_array((vals, (rows, np.repeat(np.arange(len(cols)),
                                                      [len(c[0]) for c in cols]))),
                              shape=(n, len(cols)))
-            truth = FactoredMatrix(lam, V, int(getattr(truth, "sparsity", 0) or 0))
+            truth = _eigenbasis(lam, V, int(getattr(truth, "sparsity", 0) or 0))
         except TypeError as exc:
             raise TypeError(f"truth: {exc}") from None
         except (ValueError, IndexError) as exc:
             raise ValueError(f"truth: {exc}") from None
     if truth.n != n:
         raise ValueError(f"truth is an N = {truth.n} matrix but the sketch is of N = {n}")
-    return _eigenbasis(truth)
+    return truth  # a FactoredMatrix has orthonormal vectors (checked when built)
 
 
-_ORTHO_TOL = 1e-8  # max |V^T V - I| of a truth taken as orthonormal
-
-
-def _eigenbasis(truth: FactoredMatrix) -> FactoredMatrix:
-    """``truth`` itself when its vectors are orthonormal (``max |V^T V - I| <= 1e-8``),
-    else the eigenpairs of its ``A = V diag(lambda) V^T`` (zero eigenvalues left out: they
-    belong to the implicit zero eigenspace).
-
-    The error reports compare the estimates with the columns of V as eigenvectors and
-    with the listed lambda as eigenvalues: for unnormalized or non-orthogonal V (a
-    factored source is its own truth) they reported errors against vectors and values
-    that are not A's (eigenvalue errors of 11 and 2 for exactly recovered eigenpairs).
+def _eigenbasis(lam: np.ndarray, V: Any, sparsity: int) -> FactoredMatrix:
+    """The truth of a duck-typed factored ``A = V diag(lambda) V^T`` (a factored source is
+    its own truth): ``FactoredMatrix(lam, V)`` when V is orthonormal (``max |V^T V - I|
+    <= 1e-8``), else A's eigenpairs (zero eigenvalues left out: they belong to the
+    implicit zero eigenspace). Taking the columns of a non-orthonormal V as eigenvectors
+    reported eigenvalue errors of 11 and 2 for exactly recovered eigenpairs.
     With ``G = V^T V = P diag(g) P^T``, ``Q = V P diag(g)^-1/2`` is an orthonormal basis
     of the span of V and ``A = Q H Q^T`` with ``H = diag(g)^1/2 P^T diag(lambda) P
     diag(g)^1/2`` (k x k): A's eigenvectors are ``Q W`` for ``H = W diag(theta) W^T``,
     computed on the rows of V's support only.
     """
-    V, lam = truth.vectors, truth.eigenvalues
-    R = lam.size
-    if R == 0:
-        return truth
-    Gs = sp.csr_array(V.T @ V)  # sparse: no R x R dense array for an orthonormal truth
-    if float(abs(Gs - sp.csr_array(sp.identity(R))).max()) <= _ORTHO_TOL:
-        return truth
-    G = Gs.toarray()
+    V = sp.csc_array(V)
+    if lam.size == 0 or orthonormality_error(V) <= ORTHONORMAL_TOL:
+        return FactoredMatrix(lam, V, sparsity)
+    G = (V.T @ V).toarray()
     g, P = np.linalg.eigh(0.5 * (G + G.T))
     ok = g > 1e-12 * max(float(g.max()), 0.0)  # directions V really spans
     Pk, sg = P[:, ok], np.sqrt(g[ok])
@@ -423,9 +414,8 @@ def _eigenbasis(truth: FactoredMatrix) -> FactoredMatrix:
     rows = np.unique(V.indices).astype(np.int64)
     X = np.asarray(V[rows] @ coef)  # (|support|, k'), never N x k'
     coo = sp.coo_array(X)
-    vec = sp.csc_array((coo.data, (rows[coo.row], coo.col)), shape=(truth.n, X.shape[1]))
-    return FactoredMatrix(theta[nz], vec, truth.sparsity,
-                          dict(truth.info, eigendecomposed=True))
+    vec = sp.csc_array((coo.data, (rows[coo.row], coo.col)), shape=(V.shape[0], X.shape[1]))
+    return FactoredMatrix(theta[nz], vec, sparsity, dict(eigendecomposed=True))
 
 
 def _check_recover(M: PrimeMatrix, rank: int, sparsity: int, *, decoder: str,

@@ -65,6 +65,20 @@ def eigen_decay(r: int, decay: str = "expo") -> np.ndarray:
     raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}")
 
 
+#: largest ``|V^T V - I|`` entry of the vectors of a :class:`FactoredMatrix`
+ORTHONORMAL_TOL = 1e-8
+
+
+def orthonormality_error(V: Any) -> float:
+    """``max |V^T V - I|`` for a sparse ``V`` (N x r), without an N x r dense array."""
+    V = sp.csc_array(V)
+    r = V.shape[1]
+    if r == 0:
+        return 0.0
+    G = sp.csr_array(V.T @ V) - sp.csr_array(sp.identity(r))
+    return float(abs(G).max())
+
+
 def _real(x: Any, what: str) -> Any:
     """``x`` (array-like or scipy sparse) with real values; a complex one only when its
     imaginary parts are all 0.
@@ -91,7 +105,9 @@ class FactoredMatrix:
     ----------
     eigenvalues : ndarray (r,)
     vectors : scipy.sparse.csc_array (N, r)
-        Orthonormal columns (the eigenvectors of A when the eigenvalues are distinct).
+        Orthonormal columns (the eigenvectors of A when the eigenvalues are distinct;
+        ``ValueError`` when ``max |V^T V - I| > 1e-8``: the eigenvalues and every error
+        measured against them would be another matrix's).
     sparsity : int
         The nominal sparsity s of each eigenvector (the tails excluded).
     info : dict
@@ -112,6 +128,11 @@ class FactoredMatrix:
             raise ValueError("eigenvalues or vectors contain NaN or inf")
         V.sum_duplicates()
         V.sort_indices()
+        dev = orthonormality_error(V)
+        if dev > ORTHONORMAL_TOL:
+            raise ValueError(f"vectors must have orthonormal columns (max |V^T V - I| = "
+                             f"{dev:.3g}): A = V diag(eigenvalues) V^T then has other "
+                             "eigenpairs; orthonormalize V (or pass A as a matrix)")
         lam.setflags(write=False)
         object.__setattr__(self, "eigenvalues", lam)
         object.__setattr__(self, "vectors", V)
@@ -142,7 +163,7 @@ class FactoredMatrix:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """``A x`` for x of shape (N,) or (N, k), cost O(nnz(V) k)."""
-        x = np.asarray(x, dtype=float)
+        x = np.asarray(_real(x, "x"), dtype=float)  # a complex x lost its imaginary part
         # a plain reshape would read a vector of length k N as an (N, k) block
         if x.ndim not in (1, 2) or x.shape[0] != self.n:
             raise ValueError(f"x has shape {x.shape}, expected ({self.n},) or "
@@ -427,6 +448,21 @@ def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.nd
     dict of str to ndarray (min(n_report, r),)
         ``"l2_after"``, ``"linf_after"``, ``"overlap"`` and ``"eigenvalue"``.
     """
+    n_report = check_int(n_report, "n_report", minimum=1)
+    indices, values = np.asarray(indices), np.asarray(values, dtype=float)
+    eigenvalues = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    # out-of-range or fractional indices were scored as if they were other entries
+    if indices.ndim != 2 or values.shape != indices.shape:
+        raise ValueError(f"indices and values must be (k, r) arrays of one shape, got "
+                         f"{indices.shape} and {values.shape}")
+    if indices.size and (indices.dtype.kind not in "iu"
+                         or indices.min() < 0 or indices.max() >= truth.n):
+        raise ValueError(f"indices must be integers in [0, {truth.n}) (the rows of the "
+                         f"truth), got dtype {indices.dtype}"
+                         + (f", range [{indices.min()}, {indices.max()}]"
+                            if indices.dtype.kind in "iuf" else ""))
+    if eigenvalues.size < values.shape[1]:
+        raise ValueError(f"{values.shape[1]} estimates but {eigenvalues.size} eigenvalues")
     s = sparsity or truth.sparsity
     lam_t = truth.eigenvalues
     r = min(n_report, values.shape[1])
