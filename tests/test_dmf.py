@@ -704,3 +704,59 @@ def test_batch_early_stopping_refuses_spectrum_false_as_dmf_gd_does():
         dmf_gd(probs[0], early_stopping=True, spectrum=False, max_iter=10)
     with pytest.raises(ValueError, match="keep spectrum=True"):
         dmf_gd_batch(probs, early_stopping=True, spectrum=False, max_iter=10)
+
+
+def test_flags_refuse_truthy_strings():
+    # any truthy value was taken as True: early_stopping="no" stopped early, spectrum="no"
+    # recorded the singular values, balanced="no" drew the balanced start
+    kw = dict(_SMALL_KW, spectrum=True)
+    for name in ("early_stopping", "spectrum", "balanced"):
+        for bad in ("no", "False"):
+            with pytest.raises(TypeError, match=f"{name} must be a bool"):
+                dmf_gd(_SMALL_Y, **dict(kw, **{name: bad}))
+            with pytest.raises(TypeError, match=f"{name} must be a bool"):
+                dmf_gd_batch([_SMALL_Y, _SMALL_Y], **dict(kw, **{name: bad}))
+    with pytest.raises(TypeError, match="balanced must be a bool"):
+        DeepMatrixFactorization((2, 3), depth=2, init_kind="gaussian", balanced="no")
+    m = DeepMatrixFactorization((2, 3), depth=2, init_kind="gaussian", balanced=np.True_)
+    assert m.balanced is True
+
+
+def test_hessian_bound_is_an_upper_bound():
+    # the bound read power iterations from a fixed start: a factor whose top singular
+    # vector is orthogonal to it gave 2.16 where the top eigenvalue is 65
+    from jax.flatten_util import ravel_pytree
+
+    from overparam.models.dmf import _start_vector
+
+    def top_eigs(model, params_list, A, y):
+        _, unravel = ravel_pytree(params_list[0])
+
+        @jax.jit  # one compile per model (eager tracing of the Hessian took seconds)
+        def hess(f, A, y):
+            return jax.hessian(lambda z: 0.5 * jnp.sum((A @ model.signal(unravel(z))
+                                                        - y) ** 2))(f)
+        return [float(np.linalg.eigvalsh(np.asarray(hess(ravel_pytree(p)[0], a, b)))[-1])
+                for p, a, b in zip(params_list, A, y)]
+
+    n = 6
+    q = np.linalg.svd(_start_vector(n)[None, :])[2][1]     # orthogonal to the start
+    W1 = 8.0 * np.outer(q, q) + (np.eye(n) - np.outer(q, q))
+    model = DeepMatrixFactorization((n, n), depth=2)
+    params = {"W1": jnp.asarray(W1), "W2": jnp.eye(n)}
+    g = jnp.zeros(n * n)                                    # an exact fit: G = 0
+    (lam,) = top_eigs(model, [params], [np.eye(n * n)], [W1.reshape(-1)])
+    assert lam == pytest.approx(65.0, rel=1e-9)
+    assert float(jax.jit(model.hessian_bound)(params, g, 1.0)) >= lam * (1 - 1e-12)
+    # random factors, residual and operator (depth 3, so the curvature term counts)
+    rng = np.random.default_rng(0)
+    model = DeepMatrixFactorization((3, 2), depth=3, widths=(4, 3))
+    ps = [{f"W{j + 1}": jnp.asarray(rng.standard_normal(s)) for j, s in
+           enumerate([(4, 2), (3, 4), (3, 3)])} for _ in range(3)]
+    As = [rng.standard_normal((5, 6)) for _ in ps]
+    ys = [rng.standard_normal(5) for _ in ps]
+    bound_fn = jax.jit(model.hessian_bound)  # one compile (eager: one per operation)
+    for p, A, y, lam in zip(ps, As, ys, top_eigs(model, ps, As, ys)):
+        g = jnp.asarray(A.T @ (A @ np.asarray(model.matrix(p)).reshape(-1) - y))
+        bound = float(bound_fn(p, g, np.linalg.norm(A, 2) ** 2))
+        assert lam <= bound * (1 + 1e-12), (lam, bound)

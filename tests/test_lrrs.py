@@ -763,3 +763,20 @@ def test_irls_max_iter_zero_returns_the_least_norm_start_with_irls_advice():
     Phi = p.A.to_dense()
     np.testing.assert_allclose(res.x.reshape(-1), np.linalg.pinv(Phi) @ p.y, rtol=1e-10,
                                atol=1e-12)
+
+
+def test_riem_adaiht_refuses_a_zero_operator_as_irls_does():
+    # g0 = 0 made "grad <= tol g0" hold at X = 0: CONVERGED with relative residual 1
+    A, y = np.zeros((6, 20)), np.ones(6)
+    for solver in (riem_adaiht, irls_lrrs):
+        with pytest.raises(ValueError, match="the measurement operator is zero"):
+            solver(A, 1, 2, y=y, shape=(5, 4))
+
+
+def test_irls_stop_on_delta_floor_refuses_truthy_strings():
+    # "False" (truthy) kept the rule on: a different run, with a different status
+    p = lrrs_problem(6, 4, 1, 2, m=10, seed=0)
+    for bad in ("False", "no", 0):
+        with pytest.raises(TypeError, match="stop_on_delta_floor must be a bool"):
+            irls_lrrs(p, stop_on_delta_floor=bad)
+    assert irls_lrrs(p, stop_on_delta_floor=np.False_, max_iter=1).n_iter == 1

@@ -705,3 +705,58 @@ def test_sparse_regression_takes_a_generator_that_cannot_spawn():
     np.testing.assert_array_equal(b.A_test, c.A_test)
     np.testing.assert_array_equal(c.y, c.A.matvec(c.x_true))
     assert not np.array_equal(a.y, c.y)
+
+
+def test_matrix_operators_refuse_a_transposed_matrix():
+    # only the size was checked: an n2 x n1 matrix was read row-major (wrong entries)
+    from overparam.problems.structured import gaussian_rank_one
+
+    W = np.random.default_rng(0).standard_normal((2, 3))
+    ops = [EntryMask(2, 3, rows=[0, 1], cols=[2, 0]), MatrixIdentity(2, 3),
+           GaussianSensing(2, 3, 5, 0, matrix_free=True), GaussianSensing(2, 3, 5, 0),
+           gaussian_rank_one(2, 3, 5, 0)]
+    for op in ops:
+        with pytest.raises(ValueError, match=r"got a 3 x 2 matrix.* acts on 2 x 3"):
+            op.matvec(W.T)
+        # the matrix itself, its vec and a single column (SciPy's form) agree
+        ref = op.matvec(W.reshape(-1))
+        np.testing.assert_allclose(op.matvec(W), ref, atol=1e-13)
+        np.testing.assert_allclose(np.ravel(op.matvec(W.reshape(-1, 1))), ref, atol=1e-13)
+    np.testing.assert_array_equal(ops[0].matvec(W), [W[0, 2], W[1, 0]])
+    with pytest.raises(ValueError, match="got a 3 x 2 matrix"):
+        MatrixIdentity(2, 3).rmatvec(W.T)
+    # measurements are a vector: a 2-D array of that size is refused, not flattened
+    for op in (EntryMask(2, 3, rows=[0, 1, 1, 0], cols=[2, 0, 1, 0]),
+               GaussianSensing(2, 3, 4, 0, matrix_free=True), gaussian_rank_one(2, 3, 4, 0)):
+        with pytest.raises(ValueError, match="expected a vector of 4"):
+            op.rmatvec(np.ones((2, 2)))
+
+
+def test_entry_mask_refuses_more_entries_than_int64_indexes():
+    # rows * n2 + cols wrapped around in int64: rows and cols came back as other entries
+    with pytest.raises(ValueError, match=r"more than int64 flat indices"):
+        EntryMask(10**10, 10**10, rows=[5 * 10**9, 1], cols=[0, 7])
+    M = EntryMask(2**31, 2**31, rows=[2**31 - 1, 1], cols=[0, 7])   # 2**62 entries: fine
+    assert M.rows.tolist() == [1, 2**31 - 1] and M.cols.tolist() == [7, 0]
+
+
+def test_gaussian_sensing_refuses_sizes_beyond_memory(monkeypatch):
+    # GaussianSensing(8, 4, 10**10).matvec and lrrs_problem(..., m=10**10) aborted the
+    # interpreter inside XLA (SIGABRT) on an 80 GB buffer; now refused before allocating
+    from overparam.problems import matrix as mx
+    from overparam.problems.structured import lrrs_problem
+
+    monkeypatch.setattr(mx, "_physical_memory", lambda: 2**30)   # a 1 GiB machine
+    with pytest.raises(MemoryError, match=r"m = 10000000000.*GiB of memory"):
+        GaussianSensing(8, 4, 10**10, seed=0)
+    with pytest.raises(MemoryError, match="GiB of memory"):
+        lrrs_problem(8, 4, 1, 2, m=10**10, seed=0)
+    with pytest.raises(MemoryError, match="matrix_free=True"):         # stored: 8 GB
+        GaussianSensing(100, 100, 10**5, seed=0, matrix_free=False)
+    with pytest.raises(MemoryError, match="GiB of memory"):            # 2 GB row block
+        GaussianSensing(10**4, 10**4, 2, seed=0, matrix_free=True, block=2)
+    assert GaussianSensing(8, 4, 10**6, seed=0, matrix_free=True).shape == (10**6, 32)
+    # unknown memory: no check, but more than 2**32 row blocks would repeat rows
+    monkeypatch.setattr(mx, "_physical_memory", lambda: None)
+    with pytest.raises(ValueError, match=r"2\*\*32 blocks"):
+        GaussianSensing(2, 2, 2**32 + 1, seed=0, matrix_free=True, block=1)

@@ -338,6 +338,12 @@ def riem_adaiht(
     Result
         ``x`` the ``n1 x n2`` matrix; ``trace`` with ``iter``, ``grad_norm``, ``step``,
         ``loss`` and ``rel_error`` (when the truth is known).
+
+    Raises
+    ------
+    ValueError
+        For a zero operator (as :func:`~overparam.irls_lrrs`): no measurement carries
+        information about ``X``.
     """
     t0 = time.perf_counter()
     meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
@@ -345,6 +351,10 @@ def riem_adaiht(
     tol = check_positive(tol, "tol")
     step0 = check_positive(step0, "step0")
     armijo = check_positive(armijo, "armijo")
+    if meas.fro_norm == 0:
+        # g0 = 0 made "grad <= tol g0" hold at X = 0: CONVERGED with residual ||y||
+        raise ValueError("the measurement operator is zero: no measurement carries "
+                         "information about X")
     # thresholds relative to the scale of the gradient (the authors' absolute values at
     # unit scale): absolute ones reported DIVERGED at step 0 for y -> 1e3 y and CONVERGED
     # at X = 0 for y -> 1e-12 y

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_finite_array, check_int, check_not_complex, x64_entry
+from .._core import (Result, Status, check_bool, check_finite_array, check_int,
+                     check_not_complex, x64_entry)
 from ..metrics.rank import RANK_MEASURES, rank_plateaus, rank_trace, select_plateau
 from ..models.dmf import DeepMatrixFactorization, check_seed
 from ..problems import Operator, Problem
@@ -298,6 +299,9 @@ def dmf_gd(
     >>> res.x.shape, bool(res.trace["rel_error"][-1] < 1e-4)
     ((30, 30), True)
     """
+    # any truthy value (e.g. the string "no") turned early stopping / the spectrum on
+    early_stopping = check_bool(early_stopping, "early_stopping")
+    spectrum = check_bool(spectrum, "spectrum")
     problem = _as_matrix_problem(problem, y, shape)
     mshape = _shape(problem, shape)
     model = _model(mshape, depth, widths, init, init_scale, scale, balanced, seed)
@@ -424,6 +428,8 @@ def dmf_gd_batch(
         When the problems do not share one matrix shape, or ``seeds`` has the wrong
         length.
     """
+    early_stopping = check_bool(early_stopping, "early_stopping")
+    spectrum = check_bool(spectrum, "spectrum")
     problems = [_as_matrix_problem(p, None, shape) for p in problems]
     if not problems:
         return []

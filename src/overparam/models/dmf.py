@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import check_depth, check_int, check_positive
+from .._core import check_bool, check_depth, check_int, check_positive
 
 INITS = ("scaled_identity", "orthogonal", "gaussian")
 SCALE_MODES = ("factor", "end_to_end")
@@ -130,6 +130,8 @@ class DeepMatrixFactorization:
         else:
             object.__setattr__(self, "init_scale", check_positive(self.init_scale,
                                                                   "init_scale"))
+        # any truthy value (e.g. the string "no") drew a balanced start
+        object.__setattr__(self, "balanced", check_bool(self.balanced, "balanced"))
         if self.balanced and self.init_kind != "gaussian":
             raise ValueError("balanced=True applies to init='gaussian' (identity and "
                              "orthogonal starts are balanced already)")
@@ -275,9 +277,17 @@ class DeepMatrixFactorization:
         return params
 
     def hessian_bound(self, params: dict[str, Any], g: jnp.ndarray, opnorm2: Any) -> Any:
-        """Upper bound on the largest Hessian eigenvalue of the loss in the factors (power
-        iterations from the fixed start; the driver uses :meth:`hessian_bound_warm`)."""
-        return self.hessian_bound_warm(params, g, opnorm2, self.bound_state(params))[0]
+        """Upper bound on the largest Hessian eigenvalue of the loss in the factors.
+
+        The bound of :meth:`hessian_bound_warm` with the exact spectral norms
+        ``s_j = ||W_j||_2`` (an SVD per factor), so it holds for any factors. (It read
+        the power-iteration estimates from a fixed start, which are far below ``||W_j||_2``
+        when the top singular vector is orthogonal to the start: 2.2 against 65.) The
+        driver uses the cheaper :meth:`hessian_bound_warm`.
+        """
+        fs = self.factors(params)
+        s = jnp.stack([jnp.linalg.norm(W, 2) for W in fs])
+        return _bound_from_norms(s, g, opnorm2)
 
     def bound_state(self, params: dict[str, Any]) -> tuple[jnp.ndarray, ...]:
         """Start vectors of the power iterations of :meth:`hessian_bound_warm`: a fixed
@@ -287,33 +297,43 @@ class DeepMatrixFactorization:
 
     def hessian_bound_warm(self, params: dict[str, Any], g: jnp.ndarray, opnorm2: Any,
                            state: tuple[jnp.ndarray, ...]) -> tuple[Any, tuple]:
-        """Upper bound on the largest Hessian eigenvalue of the loss in the factors, and
-        the power-iteration vectors to start from at the next step.
+        """Estimate (from above, not guaranteed) of the largest Hessian eigenvalue of the
+        loss in the factors, and the power-iteration vectors to start from at the next
+        step: the driver's bound for ``step="auto"``, which takes a fraction of
+        ``2 / bound``.
 
         With ``s_j ~ ||W_j||_2`` (see :func:`_norm2_bounds`: O(size) work, no product) and
         ``G = A^*(r)``:
         ``||A||^2 sum_j prod_{i != j} s_i^2`` (Gauss-Newton part) plus
-        ``(N - 1) ||G||_F max_{i<j} prod_{k != i, j} s_k`` (curvature of the product).
-        ``step="auto"`` takes a fraction of ``2 / bound``. The power iterations behind
-        ``s_j`` start from the previous step's vectors: the factors change little per
-        step, so the vectors follow the top singular vectors, also when a fixed start
-        is (nearly) orthogonal to them.
+        ``(N - 1) ||G||_F max_{i<j} prod_{k != i, j} s_k`` (curvature of the product);
+        with the exact norms this is an upper bound (:meth:`hessian_bound`). Here ``s_j``
+        is capped by guaranteed bounds but read from power iterations, which start from
+        the previous step's vectors: the factors change little per step, so the vectors
+        follow the top singular vectors, also when a fixed start is (nearly) orthogonal
+        to them. The initial factors of :meth:`init` are random, or multiples of
+        (semi-)orthogonal matrices (all nonzero singular values equal: exact from a
+        generic start). Should the estimate still fall short, the step exceeds the
+        stability limit and the loss grows (DIVERGED, by the driver's guard) or stalls
+        (STAGNATED or MAX_ITER): not reported as converged.
         """
         fs = self.factors(params)
         bounds, vs = _norm2_bounds(fs, state)
-        s = jnp.stack(bounds)
-        N = self.depth
-        if N == 1:
-            return jnp.asarray(opnorm2, jnp.float64) * jnp.ones((), jnp.float64), vs
-        logs = jnp.log(jnp.maximum(s, 1e-300))
-        total = jnp.sum(logs)
-        gn = jnp.sum(jnp.exp(2.0 * (total - logs)))
-        bound = opnorm2 * gn
-        if N >= 2:
-            i, j = np.triu_indices(N, 1)
-            pair = jnp.max(jnp.exp(total - logs[i] - logs[j]))
-            bound = bound + (N - 1) * jnp.sqrt(jnp.sum(g * g)) * pair
-        return bound, vs
+        return _bound_from_norms(jnp.stack(bounds), g, opnorm2), vs
+
+
+def _bound_from_norms(s: jnp.ndarray, g: jnp.ndarray, opnorm2: Any) -> jnp.ndarray:
+    """``||A||^2 sum_j prod_{i != j} s_i^2 + (N - 1) ||G||_F max_{i<j} prod_{k != i, j}
+    s_k`` for the factors' norms ``s`` (``opnorm2`` alone for one factor), in logs so
+    that no product under- or overflows."""
+    N = s.shape[0]
+    if N == 1:
+        return jnp.asarray(opnorm2, jnp.float64) * jnp.ones((), jnp.float64)
+    logs = jnp.log(jnp.maximum(s, 1e-300))
+    total = jnp.sum(logs)
+    gn = jnp.sum(jnp.exp(2.0 * (total - logs)))
+    i, j = np.triu_indices(N, 1)
+    pair = jnp.max(jnp.exp(total - logs[i] - logs[j]))
+    return opnorm2 * gn + (N - 1) * jnp.sqrt(jnp.sum(g * g)) * pair
 
 
 def _transposed(W: jnp.ndarray) -> jnp.ndarray:

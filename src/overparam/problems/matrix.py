@@ -29,6 +29,7 @@ NeurIPS 2019 (arXiv:1905.13655).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Sequence
@@ -45,6 +46,7 @@ SPECTRA = ("flat", "linear", "geometric", "gaussian")
 
 # dense Gaussian sensing operators up to this many entries are stored (8 bytes each)
 DENSE_SENSING_MAX = 25_000_000
+_MAX_INT64 = int(np.iinfo(np.int64).max)
 
 
 def check_matrix_free(value: Any) -> bool | str:
@@ -89,14 +91,21 @@ class MatrixOperator(Operator):
         """``A^*(r)`` as an ``n1 x n2`` matrix."""
         return self.rmatvec(np.asarray(r)).reshape(self.matrix_shape)
 
-    def _flat(self, v: np.ndarray, size: int) -> np.ndarray:
-        """``v`` (a vector, or an ``n1 x n2`` matrix for the forward map) as a flat vector
-        of ``size`` entries; anything else (e.g. a batch of columns) is refused instead of
-        being flattened into a wrong answer."""
-        if v.size != size:
-            raise ValueError(f"expected a vector of {size} entries (or an n1 x n2 matrix), "
-                             f"got shape {v.shape}")
-        return v.reshape(-1)
+    def _flat(self, v: np.ndarray, size: int, matrix: bool = True) -> np.ndarray:
+        """``v`` as a flat vector of ``size`` entries: a vector (also as one column or row,
+        as SciPy's ``LinearOperator`` passes it) or, with ``matrix`` (the forward map), a
+        matrix of exactly ``matrix_shape``. Anything else (a batch of columns, a transposed
+        ``n2 x n1`` matrix) is refused instead of being flattened into a wrong answer."""
+        if v.size == size and (v.ndim == 1 or (v.ndim == 2 and 1 in v.shape)
+                               or (matrix and v.shape == tuple(self.matrix_shape))):
+            return v.reshape(-1)
+        n1, n2 = self.matrix_shape
+        if matrix and v.shape == (n2, n1):
+            # same size, but read row-major it puts every entry in the wrong place
+            raise ValueError(f"got a {n2} x {n1} matrix, the operator acts on {n1} x {n2} "
+                             f"matrices (pass the transpose, of shape {(n1, n2)})")
+        what = f" (or a matrix of shape {(n1, n2)})" if matrix else ""
+        raise ValueError(f"expected a vector of {size} entries{what}, got shape {v.shape}")
 
 
 # ---------------------------------------------------------------- forward maps (static)
@@ -191,11 +200,16 @@ class EntryMask(MatrixOperator):
     Raises
     ------
     ValueError
-        For non-integer indices, entries outside the matrix, repeated or no entries.
+        For non-integer indices, entries outside the matrix, repeated or no entries, or
+        a matrix of more than ``2**63 - 1`` entries (the int64 flat index).
     """
 
     def __init__(self, n1: int, n2: int, rows: Any, cols: Any):
         n1, n2 = check_int(n1, "n1", minimum=1), check_int(n2, "n2", minimum=1)
+        if n1 * n2 > _MAX_INT64:
+            # the flat index rows * n2 + cols wrapped around in int64: wrong entries
+            raise ValueError(f"the {n1} x {n2} matrix has {n1 * n2} entries, more than "
+                             f"int64 flat indices can address (2**63 - 1)")
         rows, cols = _indices(rows, "rows"), _indices(cols, "cols")
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols differ in length ({rows.size} vs {cols.size})")
@@ -244,7 +258,7 @@ class EntryMask(MatrixOperator):
 
     def _rmatvec(self, r: np.ndarray) -> np.ndarray:
         z = np.zeros(self.shape[1])
-        z[self.flat_index] = self._flat(r, self.shape[0])
+        z[self.flat_index] = self._flat(r, self.shape[0], matrix=False)
         return z
 
     def jax_matvec(self, x):
@@ -259,6 +273,31 @@ class EntryMask(MatrixOperator):
     @cached_property
     def norm2(self) -> float:
         return 1.0
+
+
+def _physical_memory() -> int | None:
+    """Bytes of physical memory (None where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _sensing_memory(m: int, n: int, block: int | None) -> tuple[int, int | None]:
+    """``(bytes, physical memory in bytes or None)``: the memory one application of an
+    ``m x n`` Gaussian sensing operator needs, and the machine's.
+
+    Stored (``block`` None): the float64 matrix, ``8 m n``. Matrix-free: a block of
+    ``b = min(block, m)`` rows (its random bits and values, ``16 b n``), the measurement
+    vector in its padded, sliced and host copies (``24 m'``, ``m'`` = ``m`` rounded up to
+    whole blocks) and the signal and adjoint accumulator (``24 n``).
+    """
+    if block is None:
+        need = 8 * m * n
+    else:
+        b = min(block, m)
+        need = 16 * b * n + 24 * (-(-m // b) * b) + 24 * n
+    return need, _physical_memory()
 
 
 class GaussianSensing(MatrixOperator):
@@ -280,6 +319,17 @@ class GaussianSensing(MatrixOperator):
         ``"auto"`` (default): store when ``m n1 n2 <= 2.5e7``.
     block : int
         Measurements generated at once in matrix-free mode.
+
+    Raises
+    ------
+    MemoryError
+        When one application needs more than the machine's physical memory: the stored
+        matrix (``8 m n1 n2`` bytes), or in matrix-free mode a block of rows and the
+        measurement vectors (about ``8 (2 block n1 n2 + 3 m)`` bytes). Such sizes aborted
+        the interpreter inside XLA.
+    ValueError
+        In matrix-free mode, for more than ``2**32`` blocks of rows (``m > 2**32 block``):
+        the block index folded into the key is 32-bit, so rows would repeat.
     """
 
     def __init__(self, n1: int, n2: int, m: int, seed: Any, *,
@@ -292,9 +342,25 @@ class GaussianSensing(MatrixOperator):
         if matrix_free == "auto":
             matrix_free = m * n1 * n2 > DENSE_SENSING_MAX
         self.matrix_free = matrix_free
+        if matrix_free:
+            block = check_int(block, "block", minimum=1)
+            if -(-m // block) > 2**32:
+                raise ValueError(f"m = {m} measurements in blocks of {block} make more than "
+                                 "2**32 blocks, whose 32-bit index in the key would repeat "
+                                 "rows: raise block or lower m")
+        # before any allocation: a request beyond the memory aborted the interpreter in
+        # XLA (SIGABRT) instead of raising
+        need, total = _sensing_memory(m, n1 * n2, block if matrix_free else None)
+        if total is not None and need > total:
+            how = ("lower m (or block)" if matrix_free
+                   else "lower m, or pass matrix_free=True")
+            raise MemoryError(
+                f"Gaussian sensing with m = {m}, n1 n2 = {n1 * n2} needs about "
+                f"{need / 2**30:.3g} GiB per application, more than this machine's "
+                f"{total / 2**30:.3g} GiB of memory: {how}")
         rng = as_generator(seed)
         if matrix_free:
-            self.block = check_int(block, "block", minimum=1)
+            self.block = block
             self.key_data = np.asarray(
                 jax.random.key_data(jax.random.PRNGKey(int(rng.integers(2**31 - 1)))))
             self._fwd = _SensingForward(m, n1 * n2, min(self.block, m))
@@ -316,7 +382,11 @@ class GaussianSensing(MatrixOperator):
 
     def matvec(self, x):
         if self.matrix is not None:
-            return self.matrix @ np.asarray(x)
+            x = np.asarray(x)
+            if x.ndim == 2 and x.shape[0] != self.shape[1]:
+                # not a batch of columns: W itself, or refused (a transposed W is not)
+                x = self._flat(x, self.shape[1])
+            return self.matrix @ x
         # the jitted forward: host products (SciPy solvers, to_dense) compile once
         return _real_parts(lambda v: np.asarray(self._fwd.jitted(
             jnp.asarray(self.key_data), jnp.asarray(self._flat(v, self.shape[1]),
@@ -325,8 +395,8 @@ class GaussianSensing(MatrixOperator):
     def rmatvec(self, r):
         if self.matrix is not None:
             return self.matrix.T @ np.asarray(r)
-        return _real_parts(lambda v: np.asarray(self.jax_rmatvec(
-            jnp.asarray(self._flat(v, self.shape[0]), dtype=jnp.float64))), r)
+        return _real_parts(lambda v: np.asarray(self.jax_rmatvec(jnp.asarray(
+            self._flat(v, self.shape[0], matrix=False), dtype=jnp.float64))), r)
 
     def jax_matvec(self, x):
         if self.matrix is not None:

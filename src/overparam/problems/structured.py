@@ -137,13 +137,9 @@ class RankOneSensing(MatrixOperator):
         return np.issubdtype(self.dtype, np.complexfloating)
 
     def _as_matrix(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        if x.shape == self.matrix_shape:
-            return x
-        if x.size != self.shape[1]:
-            raise ValueError(f"expected {self.shape[1]} entries or shape {self.matrix_shape}, "
-                             f"got shape {x.shape}")
-        return x.reshape(self.matrix_shape)
+        # by the shared check: any input of n1 n2 entries was reshaped, so a transposed
+        # n2 x n1 matrix (or a batch of columns) was read row-major into a wrong answer
+        return self._flat(np.asarray(x), self.shape[1]).reshape(self.matrix_shape)
 
     def apply_matrix(self, W: np.ndarray) -> np.ndarray:
         W = np.asarray(W)
@@ -159,9 +155,7 @@ class RankOneSensing(MatrixOperator):
         return self.scale * np.einsum("ij,ij->i", self.L @ X, self.R)
 
     def rmatvec(self, r):
-        r = np.asarray(r).reshape(-1)
-        if r.shape[0] != self.shape[0]:
-            raise ValueError(f"expected {self.shape[0]} measurements, got {r.shape[0]}")
+        r = self._flat(np.asarray(r), self.shape[0], matrix=False)
         out = self.scale * ((self.L.conj().T * r) @ self.R.conj())
         return out.reshape(-1)
 

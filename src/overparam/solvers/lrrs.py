@@ -61,8 +61,8 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg as sla
 
-from .._core import (Result, Status, check_finite_array, check_int, check_positive, ldexp_array,
-                     nearest_pow2_exponent, safe_norm)
+from .._core import (Result, Status, check_bool, check_finite_array, check_int,
+                     check_positive, ldexp_array, nearest_pow2_exponent, safe_norm)
 from ..baselines.lrrs import _fit_tolerance, _hard, _not_a_solution
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
@@ -842,6 +842,8 @@ def irls_lrrs(
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_positive(tol, "tol")
     epsmin = check_positive(epsmin, "epsmin")
+    # any truthy value (e.g. the string "False" of a config file) kept the rule on
+    stop_on_delta_floor = check_bool(stop_on_delta_floor, "stop_on_delta_floor")
     if weights not in WEIGHT_VARIANTS:
         raise ValueError(f"weights must be one of {WEIGHT_VARIANTS}, got {weights!r}")
     if ls_solver not in ("auto", "cholesky", "qr"):
