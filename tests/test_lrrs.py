@@ -773,6 +773,21 @@ def test_riem_adaiht_refuses_a_zero_operator_as_irls_does():
             solver(A, 1, 2, y=y, shape=(5, 4))
 
 
+def test_riem_adaiht_at_a_stationary_point_that_fits_nothing_is_not_converged():
+    # y orthogonal to the range of Phi: the gradient is 0 at X = 0, which stopped
+    # CONVERGED at step 0 with relative residual 1
+    A = np.zeros((6, 20))
+    A[0, 0] = 1.0
+    y = np.eye(6)[1]
+    res = riem_adaiht(A, 1, 2, y=y, shape=(5, 4))
+    assert res.status is Status.STAGNATED and "not a solution" in res.message
+    assert res.info["rel_residual"] == pytest.approx(1.0)
+    assert riem_adaiht(A, 1, 2, y=y, shape=(5, 4), res_tol=None).status is Status.CONVERGED
+    p = lrrs_problem(8, 6, 1, 2, m=60, seed=0)      # a solvable problem still converges
+    ok = riem_adaiht(p)
+    assert ok.status is Status.CONVERGED and ok.info["rel_residual"] < 1e-6
+
+
 def test_irls_stop_on_delta_floor_refuses_truthy_strings():
     # "False" (truthy) kept the rule on: a different run, with a different status
     p = lrrs_problem(6, 4, 1, 2, m=10, seed=0)

@@ -300,6 +300,7 @@ def riem_adaiht(
     tol: float = 1e-10,
     step0: float = 10.0,
     armijo: float = 1e-4,
+    res_tol: float | str | None = "auto",
 ) -> Result:
     """Adaptive Riemannian iterative hard thresholding (Eisenmann et al. 2023).
 
@@ -332,6 +333,11 @@ def riem_adaiht(
         truth, ``g0 ~ ||y|| ~ 1``: the authors' values. ``info["grad_scale"]`` is ``g0``.
     step0, armijo : float
         Initial step and sufficient-decrease constant of the backtracking.
+    res_tol : float, "auto" or None
+        As in :func:`rspf`: a run whose gradient rule fired is STAGNATED, not CONVERGED,
+        when ``||Phi(X) - y|| / ||y||`` exceeds it (a small Riemannian gradient also holds
+        where nothing fits: ``y`` orthogonal to the range of ``Phi`` stopped CONVERGED at
+        step 0 with relative residual 1).
 
     Returns
     -------
@@ -349,6 +355,7 @@ def riem_adaiht(
     meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
+    fit_tol = _fit_tolerance(problem, yv, res_tol)
     step0 = check_positive(step0, "step0")
     armijo = check_positive(armijo, "armijo")
     if meas.fro_norm == 0:
@@ -418,9 +425,17 @@ def riem_adaiht(
         trace["grad_norm"] = np.ldexp(trace["grad_norm"], 2 * fe + e)
         trace["loss"] = np.ldexp(trace["loss"], 2 * (fe + e))
         f = float(np.ldexp(f, 2 * (fe + e)))
-    return Result(x=ldexp_array(X, e), status=status, n_iter=len(rec["iter"]) - 1, fun=f,
-                  trace=trace, wall_time=time.perf_counter() - t0,
-                  info={"rank": r, "s": s, "grad_scale": math.ldexp(g0, 2 * fe + e)})
+    # in the unit-scaled data (the ratio is scale-free)
+    rel_res = safe_norm(res) / max(safe_norm(yv), 1e-300)
+    message = status.advice
+    if status is Status.CONVERGED and not rel_res <= fit_tol:
+        status = Status.STAGNATED
+        message = _not_a_solution(rel_res, fit_tol, "X")
+    return Result(x=ldexp_array(X, e), status=status, message=message,
+                  n_iter=len(rec["iter"]) - 1, fun=f, trace=trace,
+                  wall_time=time.perf_counter() - t0,
+                  info={"rank": r, "s": s, "grad_scale": math.ldexp(g0, 2 * fe + e),
+                        "rel_residual": rel_res, "res_tol": fit_tol})
 
 
 def rspf_vec(problem: Problem, *, rank: int | None = None, s: int | None = None,

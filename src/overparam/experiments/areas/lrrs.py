@@ -47,7 +47,8 @@ register(MethodEntry(
     description="rank-r sparse power factorization with HTP (Lee, Wu & Bresler 2018)"))
 register(MethodEntry(
     "riem_adaiht", "overparam.baselines.lrrs:riem_adaiht_vec",
-    dict(_GUESS, max_iter="int", tol="float", step0="float", armijo="float"),
+    dict(_GUESS, max_iter="int", tol="float", step0="float", armijo="float",
+         res_tol="float|str"),
     problems="matrix",
     description="adaptive Riemannian IHT for row-sparse low-rank matrices "
                 "(Eisenmann et al. 2023)"))
