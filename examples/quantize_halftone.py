@@ -12,7 +12,7 @@ is a signal on the 4-neighbour grid graph. Each method gives a +-1 image:
 The table reports ||L_r(f - q)|| / ||f|| per method; the figure shows the original, the
 three halftones and their low-pass versions X_r X_r^T q (what the filter "sees").
 
-Run:   python examples/quantize_halftone.py [--size 64] [--r 200] [--out results/quantize_halftone]
+Run:   python examples/quantize_halftone.py [--size 64] [--r 201] [--out results/quantize_halftone]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from overparam.quantize import (GRAPH_METHODS, grid_adjacency, halftone,
                                 laplacian_eigenvectors, shipped_image)
 
 
-def main(size: int = 64, r: int = 200, out: str | Path = "results/quantize_halftone",
+def main(size: int = 64, r: int = 201, out: str | Path = "results/quantize_halftone",
          image: str = "camera") -> dict[str, float]:
     """Halftone the image with each method; write ``halftone.png``; return the errors."""
     import matplotlib
@@ -67,7 +67,9 @@ def main(size: int = 64, r: int = 200, out: str | Path = "results/quantize_halft
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--r", type=int, default=200)
+    p.add_argument("--r", type=int, default=201,
+                   help="bandwidth (default 201: at 64 x 64, r = 200 splits a repeated "
+                        "eigenvalue of the grid Laplacian)")
     p.add_argument("--out", default="results/quantize_halftone")
     p.add_argument("--image", default="camera", choices=["camera", "ascent"])
     a = p.parse_args()
