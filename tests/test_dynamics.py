@@ -548,3 +548,10 @@ def test_a_policy_of_another_depth_is_refused():
     a = overparam.hadamard_gd(p, depth=3, step=Nesterov(space="mirror", depth=3), max_iter=5)
     b = overparam.hadamard_gd(p, depth=3, step="nesterov@mirror", max_iter=5)
     np.testing.assert_array_equal(a.x, b.x)
+
+
+def test_the_rel_error_trace_of_a_zero_truth_is_inf_as_the_metric():
+    # a floor of 1e-300 under ||x_true|| gave finite traces of 4e278 .. 2e299
+    p = sparse_recovery(20, 8, 0, noise=0.1, seed=0)
+    res = overparam.hadamard_gd(p, max_iter=50, record=[0, 50])
+    assert np.all(np.isinf(res.trace["rel_error"]))

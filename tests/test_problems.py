@@ -760,3 +760,40 @@ def test_gaussian_sensing_refuses_sizes_beyond_memory(monkeypatch):
     monkeypatch.setattr(mx, "_physical_memory", lambda: None)
     with pytest.raises(ValueError, match=r"2\*\*32 blocks"):
         GaussianSensing(2, 2, 2**32 + 1, seed=0, matrix_free=True, block=1)
+
+
+def test_a_problem_keeps_a_private_read_only_matrix():
+    # A was the caller's array: after M *= 10 the planted x left a residual of 21 and the
+    # cached ||A||_2 (and the step sizes built on it) were another matrix's
+    from overparam.problems import Problem
+
+    rng = np.random.default_rng(0)
+    M, x = rng.standard_normal((8, 20)), np.zeros(20)
+    x[:2] = 1.0
+    p = Problem(M, M @ x, x_true=x)
+    norm = p.A.norm2
+    M *= 10
+    assert np.linalg.norm(p.residual(x)) == 0.0 and p.A.norm2 == norm
+    with pytest.raises(ValueError, match="read-only"):
+        p.A.matrix[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        sparse_recovery(20, 8, 2, seed=0).A.matrix[:] = 0.0
+
+
+def test_a_linear_operator_with_nan_products_is_named():
+    # NaN from the adjoint ended in "ArpackError -9999" / "SVD did not converge"; NaN from
+    # the forward map in sparse_recovery blamed a y the user never passed
+    import scipy.sparse.linalg as spla
+
+    import overparam
+
+    M = np.random.default_rng(0).standard_normal((5, 12))
+    bad_adj = spla.LinearOperator(M.shape, matvec=lambda v: M @ v,
+                                  rmatvec=lambda r: np.full(12, np.nan))
+    p = overparam.problems.Problem(bad_adj, np.ones(5))
+    with pytest.raises(ValueError, match="A's rmatvec returned 12 NaN value"):
+        p.A.norm2
+    bad_fwd = spla.LinearOperator(M.shape, matvec=lambda v: np.full(5, np.nan),
+                                  rmatvec=lambda r: M.T @ r)
+    with pytest.raises(ValueError, match="A.s matvec returned 5 NaN value"):
+        sparse_recovery(12, 5, 2, operator=bad_fwd, seed=0)

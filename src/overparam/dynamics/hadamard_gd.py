@@ -17,10 +17,18 @@ MetricMap = Mapping[str, Callable[[Any], Any]]
 
 
 def _rel_error(x, x_true):
-    """||x - x_true|| / ||x_true|` (the truth travels as data: no recompilation per problem)."""
+    """``||x - x_true|| / ||x_true||`` (the truth travels as data: no recompilation per
+    problem); as :func:`overparam.metrics.relative_error` for ``x_true = 0``: 0 at
+    ``x = 0``, else inf (a floor of 1e-300 on the denominator gave finite values ~1e299).
+    Both norms in units of ``max|x_true|``: ``||x_true||`` of a truth ~1e-170 underflowed."""
     import jax.numpy as jnp
 
-    return jnp.linalg.norm(x - x_true) / jnp.maximum(jnp.linalg.norm(x_true), 1e-300)
+    top = jnp.max(jnp.abs(x_true))
+    unit = jnp.where(top > 0, top, 1.0)
+    num = jnp.linalg.norm((x - x_true) / unit)
+    den = jnp.linalg.norm(x_true / unit)
+    return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0),
+                     jnp.where(num > 0, jnp.inf, 0.0))
 
 
 _rel_error.takes_data = True  # type: ignore[attr-defined]

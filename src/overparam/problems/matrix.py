@@ -425,7 +425,7 @@ class GaussianSensing(MatrixOperator):
             dense = self.to_dense()
             if min(m, n) <= 2000:
                 return float(np.linalg.norm(dense, 2))
-            return DenseOperator(dense).norm2
+            return DenseOperator(dense, copy=False).norm2
         if self.matrix is not None and min(m, n) <= 2000:
             return float(np.linalg.norm(self.matrix, 2))
         if self.matrix is not None:

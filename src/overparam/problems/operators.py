@@ -210,7 +210,11 @@ class DenseOperator(Operator):
     Parameters
     ----------
     matrix : array_like of shape (m, n)
-        Real, finite entries; stored as a C-contiguous float64 array (``self.matrix``).
+        Real, finite entries; stored as a read-only, C-contiguous float64 array
+        (``self.matrix``), a copy unless ``copy=False`` (the array is then owned by the
+        operator and made read-only).
+    copy : bool, optional
+        Copy ``matrix`` when it would be shared (default True).
 
     Raises
     ------
@@ -220,11 +224,17 @@ class DenseOperator(Operator):
         For a matrix that is not 2-D or has NaN or inf entries.
     """
 
-    def __init__(self, matrix: Any):
+    def __init__(self, matrix: Any, *, copy: bool = True):
         a = check_finite_array(matrix, "A", ndim=2)
         if np.iscomplexobj(a):
             raise TypeError("A must be real (complex operators are not supported)")
-        self.matrix = np.ascontiguousarray(a, dtype=np.float64)
+        m = np.ascontiguousarray(a, dtype=np.float64)
+        # a private, read-only copy (as Problem keeps y): the caller's array changed later
+        # (M *= 10) left y, the cached ||A||_2 and the step size of another matrix
+        if copy and np.may_share_memory(m, np.asarray(matrix)):
+            m = m.copy()
+        m.setflags(write=False)
+        self.matrix = m
         self.shape = self.matrix.shape
 
     @property
@@ -464,7 +474,7 @@ class LinearOperatorAdapter(Operator):
         self._jax_rmv = _callback_linear(self.rmatvec, self.matvec, self.shape[::-1])
 
     def matvec(self, x):
-        return _real_parts(lambda v: self._real_output(self.linop.matvec(v)), x)
+        return _real_parts(lambda v: self._real_output(self.linop.matvec(v), v, "matvec"), x)
 
     def rmatvec(self, r):
         def apply(v: np.ndarray) -> np.ndarray:
@@ -477,23 +487,32 @@ class LinearOperatorAdapter(Operator):
                     f"the LinearOperator {self.linop!r} has no rmatvec (the adjoint A^T), "
                     f"which this solver needs: pass rmatvec= to "
                     f"scipy.sparse.linalg.LinearOperator ({err})") from err
-            return self._real_output(out)
+            return self._real_output(out, v, "rmatvec")
 
         return _real_parts(apply, r)
 
-    def _real_output(self, out: Any) -> np.ndarray:
+    def _real_output(self, out: Any, v: Any = None, name: str = "matvec") -> np.ndarray:
         """A product as a float vector. A real operator may hand back complex arrays (e.g.
         built from FFTs) whose imaginary parts are rounding, dropped here; the first time
         it does, a product with a random vector must confirm that the operator is real
         (the float cast dropped a true imaginary part with only a ComplexWarning, and the
         solvers answered for Re(A)). Not judged on ``out`` itself: rounding relative to
-        ``A v`` is large for ``v`` near the null space of ``A``."""
+        ``A v`` is large for ``v`` near the null space of ``A``.
+
+        NaN in the product of a finite ``v`` is an error naming the map (ARPACK and LAPACK
+        failed on it with internal errors: "ArpackError -9999", "SVD did not converge");
+        inf is left to the callers, which rescale when a product overflows."""
         out = np.asarray(out)
         if np.iscomplexobj(out):
             if not getattr(self, "_real_confirmed", False):
                 self._confirm_real()
             out = out.real
-        return np.asarray(out, float).reshape(-1)
+        out = np.asarray(out, float).reshape(-1)
+        if np.isnan(out).any() and (v is None or np.isfinite(v).all()):
+            raise ValueError(f"A's {name} returned {int(np.isnan(out).sum())} NaN value(s) "
+                             "for a finite input: the LinearOperator's products must be "
+                             "finite")
+        return out
 
     def _confirm_real(self) -> None:
         rng = as_generator(0)
@@ -606,7 +625,7 @@ def gaussian(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
     """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
     rng = as_generator(seed)
-    return DenseOperator(rng.standard_normal((m, n)) / np.sqrt(m))
+    return DenseOperator(rng.standard_normal((m, n)) / np.sqrt(m), copy=False)
 
 
 def rademacher(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
@@ -625,7 +644,8 @@ def rademacher(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator
     """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
     rng = as_generator(seed)
-    return DenseOperator((2.0 * rng.integers(0, 2, size=(m, n)) - 1.0) / np.sqrt(m))
+    return DenseOperator((2.0 * rng.integers(0, 2, size=(m, n)) - 1.0) / np.sqrt(m),
+                         copy=False)
 
 
 def partial_dct(m: int, n: int, seed: int | np.random.Generator) -> PartialDCT:

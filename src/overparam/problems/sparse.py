@@ -117,7 +117,11 @@ def sparse_recovery(
         if A.shape != (m, n):
             raise ValueError(f"operator has shape {A.shape}, expected (m, n) = {(m, n)}")
     x = sparse_vector(n, s, rng, signal=signal, nonneg=nonneg)
-    y = A.matvec(x)
+    y = np.asarray(A.matvec(x))
+    if not np.all(np.isfinite(y)):  # else "y contains ... non-finite" blamed a y not given
+        raise ValueError(f"the operator's product A x_true has "
+                         f"{int(np.size(y) - np.count_nonzero(np.isfinite(y)))} non-finite "
+                         "value(s): the operator must map finite vectors to finite ones")
     if noise > 0:
         y = y + noise * rng.standard_normal(m)
     info = dict(
