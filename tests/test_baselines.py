@@ -923,3 +923,42 @@ def test_eigsh_ncv_and_lipschitz_iters_are_checked():
         lipschitz(hess, jnp.asarray(S @ S), 30, iters=0)
     est = lipschitz(hess, jnp.asarray(S @ S), 30, iters=200)
     assert 1.0 <= est / np.linalg.eigvalsh(S @ S)[-1] <= 1.06
+
+
+# ----------------------------------------------------------- NNLS flags and certificate
+def test_nnls_baselines_refuse_string_flags():
+    # bool() read the strings "false" and "no" as True: lasso solved the non-negative
+    # problem and projected_gradient ran APG with restart, silently
+    from overparam.baselines.projected_gradient import projected_gradient
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 8))
+    y = rng.standard_normal(20)
+    with pytest.raises(TypeError, match="nonneg"):
+        lasso(A, y, alpha=0.01, nonneg="false")
+    with pytest.raises(TypeError, match="accelerated"):
+        projected_gradient(A, y, accelerated="false")
+    with pytest.raises(TypeError, match="restart"):
+        projected_gradient(A, y, restart="no")
+    # NumPy booleans are flags: the signed Lasso, and plain PG to SciPy's solution
+    res = lasso(A, y, alpha=0.01, nonneg=np.bool_(False))
+    assert res.x.min() < 0 and lasso_kkt_violation(A, y, res.x, 0.01, False) < 1e-6
+    pg = projected_gradient(A, y, accelerated=np.bool_(False), restart=np.bool_(False),
+                            tol=1e-10, max_iter=200_000)
+    assert pg.info["method"] == "pg" and pg.info["restart"] is False and pg.success
+    assert_close_to(pg.x, oracles.nnls(A, y), 1e-7)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_column_norms_scale_free(sparse):
+    # the certificate's column scales: squares of entries near 1e+-160 / 1e+-200 under- or
+    # overflow in np.linalg.norm; one column may be 1e300 times another
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 6))
+    A[:, 2] = 0.0
+    ref = np.linalg.norm(A, axis=0)
+    D = np.array([1e-200, 1.0, 1.0, 1e160, 1e-160, 1e100])
+    M = A * D
+    got = _common.column_norms(scipy.sparse.csr_array(M) if sparse else M)
+    np.testing.assert_allclose(got / np.where(D > 0, D, 1.0), ref, rtol=1e-14)
+    assert got[2] == 0.0

@@ -39,12 +39,16 @@ def test_overdetermined_matches_scipy(method, seed, ill):
     res = nnls(A, y, method=method, tol=1e-10, **kw)
     assert res.success, res.message
     assert abs(res.fun - fs) <= 1e-8 * fs
+    # kkt = ||min(d x, g / d)|| is in the units of y since the scale-free certificate
+    # (it was ||min(x, g)||); the columns of A / sqrt(m) have norms ~1 (0.1 to 1 for
+    # ill=True), so this bound means what it meant before
     assert res.info["kkt"] <= 1e-6 and res.info["min_x"] >= 0
     assert res.info["regime"] == "over-determined"
     np.testing.assert_allclose(res.x, xs, atol=1e-5)  # unique solution
 
 
 def test_certificate_negative_control():
+    # (absolute kkt, in the units of y; columns of norm ~1 here: see the test above)
     A, y = overdetermined(2)
     xs, _ = scipy_fun(A, y)
     assert nnls_certificate(A, y, xs)["kkt"] <= 1e-10
@@ -582,3 +586,188 @@ def test_limit_on_an_over_determined_problem_is_converged_not_infeasible():
     res = nnls(A, y, method="limit")
     assert res.status is Status.CONVERGED and res.success
     np.testing.assert_allclose(res.x, scipy.optimize.nnls(A, y)[0], atol=1e-10)
+
+
+# -- the certificate is scale-free; statuses tell the truth ------------------------------
+def test_kkt_certificate_is_invariant_under_scaling_of_A_and_y():
+    # ||min(x, g)|| compared x (units y / A) with g (units A y): with A scaled by 1e3-1e4,
+    # APG and PG stopped "converged" 7.7e-3 (relative) from SciPy's solution, and the
+    # certificate of that point was 7.5e-11 (3.6e-3 for the same point in A / 1e4 units)
+    rng = np.random.default_rng(1)
+    A, y = rng.standard_normal((100, 30)), rng.standard_normal(100)
+    xs, _ = scipy.optimize.nnls(A, y)
+    for c in (1e3, 1e4):
+        for res in (nnls(c * A, y, method="apg"), projected_gradient(c * A, y)):
+            assert res.success, res.message
+            assert np.linalg.norm(res.x * c - xs) <= 1e-6 * np.linalg.norm(xs)
+    # one value for (A, y, x), (cA, y, x / c), (A, cy, cx) and column scalings (A D, y,
+    # D^-1 x): a wrong point fails at every scale, the solution passes at every scale
+    bad = xs * 1.01
+    ref = nnls_certificate(A, y, bad)["kkt_rel"]
+    assert ref > 1e-3 and nnls_certificate(A, y, xs)["kkt_rel"] <= 1e-12
+    D = np.logspace(-3, 3, 30)
+    for c in (1e-4, 1e4):
+        for Ac, yc, xc in ((c * A, y, bad / c), (A, c * y, c * bad), (A * D, y, bad / D)):
+            assert nnls_certificate(Ac, yc, xc)["kkt_rel"] == pytest.approx(ref, rel=1e-9)
+    # the absolute kkt is in the units of y
+    k = nnls_certificate(A, y, bad)["kkt"]
+    assert nnls_certificate(A, 1e4 * y, 1e4 * bad)["kkt"] == pytest.approx(1e4 * k, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["cd", "gram"])
+@pytest.mark.parametrize("sa, sy", [(1.0, 1e-160), (1e-160, 1.0), (1.0, 1e200)])
+def test_cd_and_gram_are_scale_free(method, sa, sy):
+    # the squared column norms and KKT norms of the loop underflowed: "converged" with x
+    # 1.2e-2 off and kkt_rel 2e138 at y * 1e-160, every column "zero" at A * 1e-160 (x = 0,
+    # converged); max_iter with the right x at y * 1e200
+    A, y = overdetermined(0)
+    xs, _ = scipy_fun(A, y)
+    res = nnls(A * sa, y * sy, method=method, tol=1e-10)
+    assert res.status is Status.CONVERGED, res.message
+    assert res.info["kkt_rel"] <= 1e-10 and len(res.info["zero_columns"]) == 0
+    np.testing.assert_allclose(res.x * (sa / sy), xs, rtol=0, atol=1e-8 * np.max(xs))
+
+
+def test_cd_far_warm_start_is_certified_on_A():
+    # from x0 = 1e12 the loop's carried residual drifted: "converged" with a reported
+    # kkt_rel of 1.5e-12 where the certificate of the returned x was 1.2e-4
+    A, y = overdetermined(3)
+    xs, fs = scipy_fun(A, y)
+    res = nnls(A, y, method="cd", x0=np.full(30, 1e12), tol=1e-10)
+    assert res.status is Status.CONVERGED, res.message
+    cert = nnls_certificate(A, y, res.x)
+    assert res.info["kkt_rel"] == pytest.approx(cert["kkt_rel"], rel=1e-6, abs=1e-15)
+    assert cert["kkt_rel"] <= 1e-10 and res.fun == pytest.approx(fs, rel=1e-12)
+    np.testing.assert_allclose(res.x, xs, atol=1e-8)
+
+
+def test_limit_fallback_reports_its_own_status():
+    # no flow limit exists (infeasible / over-determined): "limit" falls back to the NNLS
+    # minimizer; when that solve missed tol (tol = 0, max_iter = 3) the Newton iterate
+    # came back as "infeasible" (objective 27.9 against SciPy's 5.7), n_iter the sum
+    rng = np.random.default_rng(5)
+    rng.standard_normal((20, 60))  # B, yb and C as in the test above
+    B = rng.standard_normal((20, 60))
+    B[0] = np.abs(B[0])
+    yb = rng.standard_normal(20)
+    yb[0] = -1.0
+    C = rng.standard_normal((60, 30))
+    for M, y in ((B, yb), (C, rng.standard_normal(60))):
+        _, fs = scipy_fun(M, y)
+        res = nnls(M, y, method="limit", tol=0.0, max_iter=3)
+        assert res.status is Status.MAX_ITER, res.message
+        assert res.n_iter <= 3 and res.info["limit_n_iter"] <= 3
+        # the fallback's iterate, not the Newton one: within 3 epochs of the minimum
+        assert fs <= res.fun <= fs * (1 + 0.5)
+        assert res.info["kkt_rel"] > 0.0
+
+
+def test_reparam_is_converged_only_when_certified_over_determined():
+    # m >= n, y = A x* exactly: the driver's interpolation test (interp_tol 1e-6) ended
+    # the run as "converged" with kkt_rel 5e-8 at tol 1e-12 (x 1.5e-6 off)
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((80, 30)) / np.sqrt(80)
+    xt = np.maximum(rng.standard_normal(30), 0)
+    y = A @ xt
+    res = nnls(A, y, method="reparam", init_scale=0.1, tol=1e-8)
+    assert res.status is Status.CONVERGED and res.info["kkt_rel"] <= 1e-8, res.message
+    assert np.linalg.norm(res.x - xt) <= 1e-6 * np.linalg.norm(xt)
+    res = nnls(A, y, method="reparam", init_scale=0.1, tol=1e-12, max_iter=20_000)
+    assert res.info["kkt_rel"] > 1e-12 and res.status is not Status.CONVERGED, res.message
+
+
+@pytest.mark.parametrize("method", METHODS + ["limit"])
+def test_all_zero_matrix_gives_zero(method):
+    # every column zero: the methods that drop zero columns built a Problem without columns
+    # and raised "A is empty (shape (80, 0))"; x = 0 is the solution (SciPy's too)
+    A, y = np.zeros((80, 30)), overdetermined(0)[1]
+    res = nnls(A, y, method=method)
+    assert res.status is Status.CONVERGED, res.message
+    np.testing.assert_array_equal(res.x, scipy.optimize.nnls(A, y)[0])
+    assert np.all(res.x == 0) and len(res.info["zero_columns"]) == 30
+    assert res.info["kkt_rel"] == 0.0
+
+
+def _ill_conditioned(seed, m, n, decades):
+    rng = np.random.default_rng(seed)
+    k = min(m, n)
+    U, _ = np.linalg.qr(rng.standard_normal((m, k)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, k)))
+    return U @ np.diag(np.logspace(0, -decades, k)) @ V.T, rng.standard_normal(m)
+
+
+@pytest.mark.parametrize("m, n, decades", [(80, 30, 6), (20, 60, 3)])
+def test_auto_solves_small_ill_conditioned_problems(m, n, decades):
+    # the block-principal-pivoting polish gave up (singular or cycling free sets) and
+    # coordinate descent ran to its 10000-epoch cap: max_iter, objective 1e-3 (relative)
+    # above SciPy's, which Lawson-Hanson reaches in 1 ms
+    A, y = _ill_conditioned(0, m, n, decades)
+    xs, fs = scipy_fun(A, y)
+    res = nnls(A, y, tol=1e-10)
+    assert res.status is Status.CONVERGED, res.message
+    assert "active-set polish" in res.message and res.n_iter <= 200
+    assert res.info["kkt_rel"] <= 1e-10
+    assert res.fun <= fs * (1 + 1e-9) + 1e-14 * float(y @ y)
+    if m > n:  # full column rank: the unique solution
+        np.testing.assert_allclose(A @ res.x, A @ xs, atol=1e-7)
+
+
+def test_x0_and_certificate_inputs_are_checked():
+    A, y = overdetermined(9)
+    xs, _ = scipy_fun(A, y)
+    # a 2-D x0 was flattened (a 5 x 6 array taken as the 30 entries)
+    with pytest.raises(ValueError, match=r"x0 has shape \(5, 6\)"):
+        nnls(A, y, x0=np.ones((5, 6)))
+    with pytest.raises(TypeError, match="x0"):
+        nnls(A, y, x0=xs + 1j)
+    np.testing.assert_array_equal(nnls(A, y, method="cd", x0=xs[None, :]).x,
+                                  nnls(A, y, method="cd", x0=xs).x)
+    # the certificate dropped an imaginary part (a ComplexWarning) and a wrong size gave
+    # NumPy's matmul error
+    with pytest.raises(TypeError, match="x"):
+        nnls_certificate(A, y, xs + 5j)
+    with pytest.raises(ValueError, match=r"x has shape \(31,\)"):
+        nnls_certificate(A, y, np.ones(31))
+    with pytest.raises(ValueError, match="non-finite"):
+        nnls_certificate(A, y, np.full(30, np.nan))
+    # a zero column leaves x_j free but not negative
+    Z = A.copy()
+    Z[:, 3] = 0.0
+    xz = scipy.optimize.nnls(Z, y)[0]
+    assert nnls_certificate(Z, y, xz)["kkt_rel"] <= 1e-12
+    xz[3] = 5.0
+    assert nnls_certificate(Z, y, xz)["kkt_rel"] <= 1e-12
+    xz[3] = -1.0  # A x unchanged, but infeasible
+    assert nnls_certificate(Z, y, xz)["kkt_rel"] == np.inf
+
+
+@pytest.mark.parametrize("sa, sy", [(1.0, 1e-200), (1e-300, 1.0), (1e200, 1e-100)])
+def test_certificate_of_the_exact_solution_at_extreme_scales(sa, sy):
+    # ||A^T y|| squared its entries: kkt_rel inf for SciPy's exact solution at y * 1e-200
+    # and A * 1e-300, and Lawson-Hanson / sklearn reported numerical_error
+    A, y = overdetermined(2)
+    xs, _ = scipy_fun(A, y)
+    cert = nnls_certificate(A * sa, y * sy, xs * (sy / sa))
+    assert cert["kkt_rel"] <= 1e-12
+    assert cert["relative_residual"] == pytest.approx(
+        nnls_certificate(A, y, xs)["relative_residual"], rel=1e-10)
+    for method in ("lawson-hanson", "sklearn"):
+        res = nnls(A * sa, y * sy, method=method)
+        assert res.status is Status.CONVERGED, res.message
+        np.testing.assert_allclose(res.x * (sa / sy), xs, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["cd", "gram"])
+def test_cd_and_gram_with_one_tiny_column(method):
+    # a column 1e-160 times the others: its squared norm underflowed in the loop, it was
+    # taken for a zero column (reported, x_0 = 0) and the objective stayed above SciPy's
+    A, y = overdetermined(0)
+    A[:, 0] *= 1e-160
+    xs, fs = scipy_fun(A, y)
+    assert xs[0] > 1e150  # the column is in the solution
+    res = nnls(A, y, method=method, tol=1e-10)
+    assert res.status is Status.CONVERGED, res.message
+    assert len(res.info["zero_columns"]) == 0 and res.info["kkt_rel"] <= 1e-10
+    assert res.fun == pytest.approx(fs, rel=1e-12)
+    np.testing.assert_allclose(res.x * np.linalg.norm(A, axis=0),
+                               xs * np.linalg.norm(A, axis=0), atol=1e-8)

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .._core import check_finite_array, check_not_complex, pow2_exponent
+from .._core import check_finite_array, check_not_complex, pow2_exponent, safe_norm
 from ..problems import LinearOperatorAdapter, Problem, as_problem
 
 #: Largest operator (rows x columns) a baseline materialises as a dense matrix.
@@ -53,6 +53,47 @@ def matrix_of(
     _check_size(op.shape, who, alternative)
     dense = op.to_dense(max_entries=MAX_DENSE_ENTRIES)
     return check_finite_array(dense, "A (materialised from the operator)", ndim=2)
+
+
+def column_norms(M: Any) -> np.ndarray:
+    """``||M[:, j]||_2`` for every column of a dense array or SciPy sparse matrix, without
+    the under/overflow of squared entries beyond ~1e+-154 and without a copy of ``M`` for
+    ordinary data (the squares are summed in place; only columns whose sum of squares
+    left the safe range are redone with :func:`safe_norm`)."""
+    if scipy.sparse.issparse(M):
+        C = scipy.sparse.csc_array(M, dtype=np.float64)
+        C.sum_duplicates()
+        n = C.shape[1]
+        col = np.repeat(np.arange(n), np.diff(C.indptr))
+        data = np.abs(C.data)
+        top = np.zeros(n)
+        np.maximum.at(top, col, data)
+        e = pow2_exponent(top)  # one power of two per column: exact
+        scaled = np.ldexp(data, -e[col])
+        return np.ldexp(np.sqrt(np.bincount(col, weights=scaled * scaled, minlength=n)), e)
+    M = np.asarray(M, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        sq = np.einsum("ij,ij->j", M, M)
+    # below 2**-960 the squares of the column's entries may be subnormal (digits lost) or
+    # 0; above 2**960 the sum may overflow
+    bad = ~((sq >= 2.0**-960) & (sq <= 2.0**960))
+    out = np.sqrt(sq)
+    if bad.any():
+        out[bad] = safe_norm(M[:, bad], axis=0)
+    return out
+
+
+def column_scales(op: Any) -> np.ndarray:
+    """The scales ``d`` of the NNLS certificate (:func:`.projected_gradient.kkt_residual`):
+    the column norms ``||A e_j||`` of an explicit matrix (a dense operator, or a SciPy
+    sparse matrix or array behind a LinearOperator), else ``||A||_2`` for every column (a
+    matrix-free operator's column norms would cost ``n`` products)."""
+    if op.is_dense:
+        return column_norms(op.to_dense())
+    inner = getattr(getattr(op, "linop", None), "A", None)
+    if inner is not None and (scipy.sparse.issparse(inner) or isinstance(inner, np.ndarray)):
+        return column_norms(inner)
+    return np.full(op.shape[1], float(op.norm2))
 
 
 def _check_size(shape: tuple[int, int], who: str, alternative: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_bool, check_int, check_positive
 from ._common import matrix_of, pow2_divisor, setup
 
 _FIT_LOCK = threading.Lock()  # see lasso(): catch_warnings is process-wide
@@ -66,7 +66,7 @@ def lasso(
     ValueError
         Shape mismatch, NaN/inf in ``A`` or ``y``, an empty system, ``alpha <= 0``.
     TypeError
-        A complex ``A`` or ``y``.
+        A complex ``A`` or ``y``; a ``nonneg`` that is not a bool (e.g. ``"false"``).
 
     Examples
     --------
@@ -82,6 +82,7 @@ def lasso(
 
     problem = setup(A, y)
     alpha = check_positive(alpha, "alpha")
+    nonneg = check_bool(nonneg, "nonneg")  # bool("false") is True: a silent x >= 0
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
     M = _int32_indices(matrix_of(problem, who="lasso", sparse_ok=True))
@@ -100,7 +101,7 @@ def lasso(
     m, n = problem.shape
     # alpha / (a_scale * y_scale), one factor at a time (the product may under/overflow)
     model = Lasso(alpha=alpha / a_scale / y_scale, fit_intercept=False,
-                  positive=bool(nonneg), max_iter=max_iter, tol=tol, selection="cyclic")
+                  positive=nonneg, max_iter=max_iter, tol=tol, selection="cyclic")
     start = time.perf_counter()
     # warnings.catch_warnings swaps the process-wide filter list: on threads, one call
     # recorded another's ConvergenceWarning (4 of 144 statuses wrong) and the temporary
@@ -130,7 +131,7 @@ def lasso(
     dual_gap = float(np.ravel(model.dual_gap_)[0]) * y_scale * y_scale
     ny = float(np.linalg.norm(yv))
     nr = float(np.linalg.norm(rs))
-    info = dict(method="lasso/sklearn", alpha=alpha, alpha_max=alpha_max, nonneg=bool(nonneg),
+    info = dict(method="lasso/sklearn", alpha=alpha, alpha_max=alpha_max, nonneg=nonneg,
                 dual_gap=dual_gap,
                 relative_residual=nr / ny if ny > 0 else nr * y_scale)
     if not_converged:

@@ -17,6 +17,7 @@ accelerated gradient schemes", Found. Comput. Math. 15, 2015.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from typing import Any, Callable
 
@@ -24,21 +25,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import (Result, Status, check_int, check_not_complex, check_positive,
-                     safe_norm)
+from .._core import (Result, Status, check_bool, check_int, check_not_complex,
+                     check_positive, pow2_exponent, safe_norm)
 from ..problems import Problem
-from ._common import pow2_divisor, setup
+from ._common import column_norms, column_scales, pow2_divisor, setup
 
-__all__ = ["projected_gradient", "kkt_residual", "lipschitz"]
+__all__ = ["projected_gradient", "kkt_residual", "kkt_scale", "lipschitz"]
 
 #: form the Gram matrix when m >= GRAM_RATIO * n (and the matrix is explicit)
 GRAM_RATIO = 1.5
 
 
-def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
-    """``||min(x, g)||_2``: zero exactly at the NNLS solutions (``x >= 0``, ``g >= 0``,
-    ``x * g = 0`` with ``g = A^T (Ax - y)``); the natural residual of the complementarity
-    problem, ``||x - max(x - g, 0)||``.
+def kkt_residual(x: np.ndarray, g: np.ndarray, scales: Any = None) -> float:
+    """``||min(d * x, g / d)||_2``: zero exactly at the NNLS solutions (``x >= 0``,
+    ``g >= 0``, ``x * g = 0`` with ``g = A^T (Ax - y)``).
+
+    ``d`` are the column norms of ``A`` (:func:`._common.column_scales`), so that both
+    sides are in the units of ``y``: ``min(x, g)`` compared ``x`` (units ``y / A``) with
+    ``g`` (units ``A y``), and with ``A`` scaled by 1e4 a point 7.7e-3 from the solution
+    passed a relative tolerance of 1e-10. It is the natural residual
+    ``||z - max(z - B^T (Bz - y), 0)||`` of the problem in ``z = d * x`` with unit columns
+    ``B = A / d``. A zero column (``d_j = 0``) leaves ``x_j`` free: it counts only through
+    feasibility (``inf`` for ``x_j < 0``).
 
     Parameters
     ----------
@@ -46,27 +54,91 @@ def kkt_residual(x: np.ndarray, g: np.ndarray) -> float:
         The candidate solution.
     g : ndarray of shape (n,)
         The gradient ``A^T (Ax - y)`` at ``x``.
+    scales : ndarray of shape (n,), optional
+        ``d``; omitted: all ones (``||min(x, g)||``, meaningful for unit columns only).
 
     Returns
     -------
     float
     """
-    return safe_norm(np.minimum(x, g))
+    x = np.asarray(x, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    if scales is None:
+        return safe_norm(np.minimum(x, g))
+    d = np.asarray(scales, dtype=np.float64)
+    live = d > 0
+    if np.any(x[~live] < 0):
+        return float("inf")
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.where(live, np.minimum(d * x, g / np.where(live, d, 1.0)), 0.0)
+    return safe_norm(t)
+
+
+def kkt_scale(b: np.ndarray, scales: np.ndarray) -> float:
+    """``||b / d||_2`` for ``b = A^T y`` (zero columns left out): the norm the KKT
+    residual is relative to (``kkt_rel``); both are in the units of ``y``.
+
+    Parameters
+    ----------
+    b : ndarray of shape (n,)
+        ``A^T y``.
+    scales : ndarray of shape (n,)
+        The column scales ``d`` of :func:`kkt_residual`.
+
+    Returns
+    -------
+    float
+    """
+    d = np.asarray(scales, dtype=np.float64)
+    live = d > 0
+    return safe_norm(np.where(live, b / np.where(live, d, 1.0), 0.0))
+
+
+def certificate(op: Any, y: np.ndarray, x: np.ndarray, scales: np.ndarray) -> dict:
+    """The NNLS certificate of ``x`` (see :func:`overparam.solvers.nnls_certificate`) for
+    the operator ``op`` (or a dense matrix), ``y`` and column scales ``scales``.
+
+    Computed for ``y / 2**e`` and ``x / 2**e`` (``2**e ~ max|y|``, exact) and scaled back:
+    the relative residuals are invariant, and products of tiny or huge entries neither
+    under- nor overflow (``kkt_rel`` was inf for the exact solution at ``y`` ~ 1e-200).
+    """
+    if isinstance(op, np.ndarray):
+        mv, rmv = (lambda v: op @ v), (lambda v: op.T @ v)
+    else:
+        mv, rmv = op.matvec, op.rmatvec
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    e = int(pow2_exponent(np.abs(y).max(initial=0.0)))
+    ys, xs = np.ldexp(y, -e), np.ldexp(x, -e)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.asarray(mv(xs), dtype=np.float64) - ys
+        g = np.asarray(rmv(r), dtype=np.float64)
+    kkt = kkt_residual(xs, g, scales)
+    nb = kkt_scale(np.asarray(rmv(ys), dtype=np.float64), scales)
+    # A^T y = 0 (e.g. y = 0): no scale, so a relative residual is 0 or inf, never a
+    # huge finite number from dividing by a floor
+    kkt_rel = kkt / nb if nb > 0 else (0.0 if kkt == 0 else math.inf)
+    nr, ny = safe_norm(r), safe_norm(ys)
+    with np.errstate(over="ignore", under="ignore"):  # the unscaled values may leave
+        nr_y = np.ldexp(np.float64(nr), e)                 # the float range: inf or 0
+        fun = float(0.5 * nr_y * nr_y)
+        grad = np.ldexp(g, e)
+    return dict(kkt=float(np.ldexp(kkt, e)), kkt_rel=float(kkt_rel),
+                min_x=float(np.min(x)), fun=fun,
+                relative_residual=nr / ny if ny > 0 else nr, gradient=grad)
 
 
 @functools.lru_cache(maxsize=32)
 def _build(apply_grad: Callable, accelerated: bool, restart: bool, check_every: int):
     """The jitted loop for a gradient map ``apply_grad(data, x) -> g``."""
 
-    def run(data, x0, lip, scale, a_scale, tol, max_iter):
+    def run(data, x0, lip, d, dinv, scale, tol, max_iter):
         eta = 1.0 / lip
 
         def kkt(x):
-            # x and g are of A / a_scale; x / a^2 puts them back into the units of A, where
-            # the documented test is posed (XLA folds the division into x / (a * a), which
-            # is 0 / 0 at a ~ 1e-200: zeros are kept apart; large entries go to inf)
-            xa = jnp.where(x > 0, x / a_scale / a_scale, 0.0)
-            return jnp.linalg.norm(jnp.minimum(xa, apply_grad(data, x))) / scale
+            # kkt_residual / kkt_scale: d are the column norms of the (scaled) A, dinv
+            # their inverses (0 for zero columns), so both sides are in the units of y
+            return jnp.linalg.norm(jnp.minimum(d * x, apply_grad(data, x) * dinv)) / scale
 
         def body(s):
             x, z, k, it, _ = s
@@ -200,7 +272,10 @@ def projected_gradient(
     x0 : array of shape (n,), optional
         Warm start (projected onto ``x >= 0``); default 0.
     tol : float
-        Stop when the KKT residual ``||min(x, A^T(Ax - y))||_2 <= tol * ||A^T y||_2``.
+        Stop when the KKT residual ``||min(d x, g / d)||_2 <= tol * ||A^T y / d||_2``
+        (``g = A^T (Ax - y)``, ``d`` the column norms of ``A``, or ``||A||_2`` for a
+        matrix-free operator: :func:`kkt_residual`); invariant under ``A -> cA``,
+        ``y -> cy``.
     max_iter : int
         Iteration cap.
     gram : bool or "auto"
@@ -212,10 +287,15 @@ def projected_gradient(
     Returns
     -------
     Result
-        ``x``, ``status`` (converged / max_iter / diverged), ``n_iter``, ``fun``,
-        ``info`` with ``kkt`` (absolute), ``kkt_rel``, ``gram`` and ``lipschitz``.
+        ``x``, ``status`` (converged / max_iter / diverged; ``stagnated`` when the loop's
+        test on the rounded Gram gradient passed but the certificate on ``A`` misses
+        ``tol``), ``n_iter``, ``fun``, ``info`` with ``kkt`` (in the units of ``y``),
+        ``kkt_rel`` (both from ``A`` and the returned ``x``), ``gram`` and ``lipschitz``.
     """
     problem = setup(A, y)
+    # bool() read "false" or "no" as True: APG with restart, silently
+    accelerated = check_bool(accelerated, "accelerated")
+    restart = check_bool(restart, "restart")
     tol = check_positive(tol, "tol", allow_zero=True)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     check_every = check_int(check_every, "check_every", minimum=1)
@@ -240,11 +320,17 @@ def projected_gradient(
     # 1e100: x = 0 "converged" at 1e-200, max_iter at 1e-100, nan ("diverged") at 1e100.
     if dense:
         M = op.to_dense()
+        d = column_norms(M)
         a_scale = pow2_divisor(float(np.abs(M).max()))
         if a_scale != 1.0:
             M = M / a_scale
     else:
+        d = column_scales(op)
         a_scale = pow2_divisor(float(op.norm2))
+    # the certificate's column scales for A / a_scale (exact: a power of two); columns
+    # below ~1e-301 count as zero columns (their inverse would overflow)
+    ds = d / a_scale
+    dinv = np.where(ds > 2.0**-1000, 1.0 / np.where(ds > 2.0**-1000, ds, 1.0), 0.0)
     if use_gram:
         G = M.T @ M
         b = M.T @ yv
@@ -258,7 +344,7 @@ def projected_gradient(
         b = op.rmatvec(yv) / a_scale
         lip = 1.02 * (op.norm2 / a_scale) ** 2
         data, fn_grad = (jnp.asarray(yv), jnp.float64(a_scale)), _OpGrad(op)
-    scale = max(float(np.linalg.norm(b)), 1e-300)
+    scale = max(float(np.linalg.norm(b * dinv)), 1e-300)
     if x0 is not None:
         check_not_complex(x0, "x0")  # a float cast would drop the imaginary part silently
     x_init = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
@@ -270,35 +356,40 @@ def projected_gradient(
     x_init = x_init.reshape(-1)
     if not np.all(np.isfinite(x_init)):
         raise ValueError("x0 contains non-finite values")
-    run = _build(fn_grad, bool(accelerated), bool(restart), check_every)
+    run = _build(fn_grad, accelerated, restart, check_every)
     x, it, res = jax.block_until_ready(
         run(data, jnp.asarray(x_init / y_scale * a_scale), jnp.float64(lip),
-            jnp.float64(scale), jnp.float64(a_scale), jnp.float64(tol), jnp.int64(max_iter)))
+            jnp.asarray(ds), jnp.asarray(dinv), jnp.float64(scale), jnp.float64(tol),
+            jnp.int64(max_iter)))
     x = np.asarray(x) * y_scale / a_scale
     wall = time.perf_counter() - t0
     lip_a = lip * a_scale * a_scale  # of A itself (the step was for A / a_scale); may be inf
-    return _result(problem, x, int(it), float(res), wall, tol,
+    return _result(problem, x, int(it), float(res), wall, tol, max_iter, d,
                    dict(method="apg" if accelerated else "pg", gram=use_gram,
                         lipschitz=lip_a, restart=restart))
 
 
-
-def _result(problem: Problem, x: np.ndarray, it: int, kkt_rel: float, wall: float,
-            tol: float, info: dict) -> Result:
+def _result(problem: Problem, x: np.ndarray, it: int, loop_kkt: float, wall: float,
+            tol: float, max_iter: int, scales: np.ndarray, info: dict) -> Result:
     if not np.all(np.isfinite(x)):
         status = Status.DIVERGED
-    elif kkt_rel <= tol:
-        status = Status.CONVERGED
+        r = np.full(problem.m, np.nan)
+        g = problem.A.rmatvec(r)
+        cert = dict(kkt=np.nan, kkt_rel=np.nan, gradient=g, relative_residual=np.nan,
+                    fun=np.nan)
     else:
-        status = Status.MAX_ITER
-    r = problem.residual(x) if status is not Status.DIVERGED else np.full(problem.m, np.nan)
-    g = problem.A.rmatvec(r)
-    ny = safe_norm(problem.y)
-    nr = safe_norm(r)
-    info = dict(info, kkt=kkt_residual(x, g), kkt_rel=kkt_rel, gradient=g,
-                relative_residual=nr / (ny if ny > 0 else 1.0))
-    msg = f"{status.advice} (KKT residual {kkt_rel:.2e} relative after {it} iterations)"
-    with np.errstate(over="ignore"):  # 0.5 ||r||^2 itself may exceed the float range
-        fun = 0.5 * nr * nr
-    return Result(x=x, status=status, message=msg, n_iter=it, fun=fun,
+        # the status from the certificate on A and the returned x: the loop's test ran on
+        # scaled data, and on the Gram path on the rounded gradient G x - A^T y
+        cert = certificate(problem.A, problem.y, x, scales)
+        if cert["kkt_rel"] <= tol:
+            status = Status.CONVERGED
+        elif it < max_iter and loop_kkt <= tol:
+            status = Status.STAGNATED  # tol is below what the loop's gradient resolves
+        else:
+            status = Status.MAX_ITER
+    info = dict(info, kkt=cert["kkt"], kkt_rel=cert["kkt_rel"], gradient=cert["gradient"],
+                relative_residual=cert["relative_residual"])
+    msg = (f"{status.advice} (KKT residual {cert['kkt_rel']:.2e} relative after {it} "
+           "iterations)")
+    return Result(x=x, status=status, message=msg, n_iter=it, fun=cert["fun"],
                   wall_time=wall, info=info)

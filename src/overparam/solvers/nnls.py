@@ -11,7 +11,6 @@ C. L. Lawson, R. J. Hanson, "Solving Least Squares Problems", SIAM, 1995 (ch. 23
 from __future__ import annotations
 
 import functools
-import math
 import time
 from typing import Any
 
@@ -19,9 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import Result, Status, check_depth, check_int, check_positive, x64_entry
-from ..baselines._common import matrix_of, nonneg_farkas, setup
-from ..baselines.projected_gradient import kkt_residual, projected_gradient
+from .._core import (Result, Status, check_depth, check_finite_array, check_int,
+                     check_not_complex, check_positive, pow2_exponent, x64_entry)
+from ..baselines._common import (column_norms, column_scales, matrix_of, nonneg_farkas,
+                                 pow2_divisor, setup)
+from ..baselines.projected_gradient import (certificate, kkt_residual, kkt_scale,
+                                            projected_gradient)
 from ..problems import Operator, Problem
 from ..problems.operators import SubsampledFFT  # noqa: F401  (public here too)
 
@@ -54,31 +56,40 @@ def nnls_certificate(A: Any, y: Any, x: Any) -> dict[str, Any]:
     y : array of shape (m,)
         Measurements.
     x : array of shape (n,)
-        The candidate solution.
+        The candidate solution (real, finite; a single row or column is accepted).
 
     Returns
     -------
     dict
-        ``kkt = ||min(x, g)||_2`` (``g = A^T (Ax - y)``; zero exactly at the solutions),
-        ``kkt_rel = kkt / ||A^T y||_2`` (when ``A^T y = 0``: 0 if ``kkt = 0``, else
-        inf), ``min_x`` (most negative entry, should be >= 0), ``fun = 0.5 ||Ax - y||^2``,
-        ``relative_residual`` and ``gradient`` (``g``).
+        ``kkt = ||min(d x, g / d)||_2`` with ``g = A^T (Ax - y)`` and ``d`` the column
+        norms of ``A`` (``||A||_2`` for every column of a matrix-free operator): zero
+        exactly at the solutions, in the units of ``y``; ``kkt_rel = kkt / ||A^T y / d||_2``
+        (invariant under ``A -> cA``, ``y -> cy``; when ``A^T y = 0``: 0 if ``kkt = 0``,
+        else inf), ``min_x`` (most negative entry, should be >= 0), ``fun = 0.5 ||Ax -
+        y||^2``, ``relative_residual`` and ``gradient`` (``g``). See
+        :func:`overparam.baselines.projected_gradient.kkt_residual`.
+
+    Raises
+    ------
+    TypeError
+        A complex or non-numeric ``x``.
+    ValueError
+        ``x`` of the wrong shape or with NaN/inf, and the input errors of ``A`` and ``y``.
     """
     problem = setup(A, y)
-    x = np.asarray(x, dtype=np.float64)
-    r = problem.residual(x)
-    g = problem.A.rmatvec(r)
-    b = problem.A.rmatvec(np.asarray(problem.y))
-    kkt = kkt_residual(x, g)
-    ny = float(np.linalg.norm(problem.y))
-    nb = float(np.linalg.norm(b))
-    # A^T y = 0 (e.g. y = 0): no scale, so a relative residual is 0 or inf, never a
-    # huge finite number from dividing by a floor
-    kkt_rel = kkt / nb if nb > 0 else (0.0 if kkt == 0 else math.inf)
-    return dict(kkt=kkt, kkt_rel=kkt_rel,
-                min_x=float(np.min(x)), fun=0.5 * float(r @ r),
-                relative_residual=float(np.linalg.norm(r)) / (ny if ny > 0 else 1.0),
-                gradient=g)
+    x = _vector(x, problem.n, "x")
+    return certificate(problem.A, problem.y, x, column_scales(problem.A))
+
+
+def _vector(v: Any, n: int, name: str) -> np.ndarray:
+    """``v`` as a float vector of ``n`` entries: a vector, or a single row or column
+    (flattening any shape took a 2 x 2 array as ``x0`` for ``n = 4``); complex values
+    (whose imaginary part a cast drops) are a TypeError, NaN/inf a ValueError."""
+    check_not_complex(v, name)
+    a = check_finite_array(v, name)
+    if a.ndim not in (1, 2) or (a.ndim == 2 and 1 not in a.shape) or a.size != n:
+        raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
+    return a.reshape(-1)
 
 
 # -- cyclic coordinate descent (the fastest exact method on explicit matrices) ----------
@@ -115,12 +126,13 @@ def _polish_cost(k: int, n: int, gram: bool = False) -> float:
 def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
     K = ANDERSON_K
 
-    def run(At, y, x0, tol, max_epochs):
+    def run(At, y, x0, d, tol, max_epochs):
         # At is A transposed (n x m, row-major): a block of B columns of A is B contiguous
         # rows of At, streamed at memory bandwidth (column blocks of a row-major A are
         # strided: about 3x slower per epoch).
         # gram=True: At is G = A^T A (n x n), y is A^T y and the carried vector r is the
-        # gradient G x - A^T y instead of the residual (the same updates: r += d @ rows)
+        # gradient G x - A^T y instead of the residual (the same updates: r += d @ rows).
+        # d: the certificate's column scales (kkt_residual), of the matrix given
         n, m = At.shape
         nb = -(-n // B)
         # block k holds columns start(k) .. start(k) + B - 1; the last block is shifted
@@ -130,15 +142,21 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
         def rows(k):
             return jax.lax.dynamic_slice(At, (starts[k], 0), (B, m))
 
+        idx = starts[:, None] + jnp.arange(B)[None, :]  # (nb, B): the blocks' columns
+        # columns below ~1e-301 count as zero columns (their inverse would overflow)
+        dinv = jnp.where(d > 2.0**-1000, 1.0 / jnp.where(d > 2.0**-1000, d, 1.0), 0.0)
+        db, dib = d[idx], dinv[idx]
+
         # one pass: the blocks' Gram matrices and A^T y (the scale of the certificate)
         if gram:
             Gb = jax.lax.map(lambda k: jax.lax.dynamic_slice(At, (starts[k], starts[k]),
                                                              (B, B)), jnp.arange(nb))
             c = y
         else:
-            Gb, c = jax.lax.map(lambda k: (rows(k) @ rows(k).T, rows(k) @ y),
-                                jnp.arange(nb))
-        scale = jnp.maximum(jnp.linalg.norm(c), 1e-300)
+            Gb, cb = jax.lax.map(lambda k: (rows(k) @ rows(k).T, rows(k) @ y),
+                                 jnp.arange(nb))
+            c = jnp.zeros(n).at[idx].set(cb)  # (the overlap of the last block: once)
+        scale = jnp.maximum(jnp.linalg.norm(c * dinv), 1e-300)
         cn = jnp.diagonal(Gb, axis1=1, axis2=2)
         inv = jnp.where(cn > 0, 1.0 / jnp.where(cn > 0, cn, 1.0), 0.0)
         # the sweep carries h = g / diag(G_k); moving x_i by d changes h_j by
@@ -152,7 +170,7 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
             xk = jax.lax.dynamic_slice(x, (starts[k],), (B,))
             g = jax.lax.dynamic_slice(r, (starts[k],), (B,)) if gram else Ak @ r
             # the KKT violations at the block's visit estimate the residual (gate only)
-            viol = viol + jnp.sum(jnp.minimum(xk, g) ** 2)
+            viol = viol + jnp.sum(jnp.minimum(xk * db[k], g * dib[k]) ** 2)
 
             def inner(j, c2):  # exact minimization along coordinate i (few ops: the
                 xb, h = c2     # loop runs n * sweeps times per epoch)
@@ -168,7 +186,7 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
         def exact(c):
             x, r, _ = c
             g = r if gram else At @ r
-            return jnp.linalg.norm(jnp.minimum(x, g)) / scale, g
+            return jnp.linalg.norm(jnp.minimum(x * d, g * dinv)) / scale, g
 
         def extrapolate(x, r, hist):
             U = hist[1:] - hist[:-1]
@@ -208,9 +226,8 @@ def _cd_build(anderson: bool, B: int, sweeps: int, gram: bool = False):
         x, r, e, res, g, _ = jax.lax.while_loop(cond, body, s0)
         # the gradient of the last exact check is current unless the loop ran out first
         res, g = jax.lax.cond(res <= tol, lambda c: (res, g), exact, (x, r, g))
-        zero = jnp.zeros(n, dtype=bool).at[starts[:, None] + jnp.arange(B)[None, :]].set(
-            cn <= 0)
-        return x, e, res, r, g, zero, scale
+        zero = jnp.zeros(n, dtype=bool).at[idx].set(cn <= 0)
+        return x, e, res, zero
 
     return jax.jit(run)
 
@@ -241,17 +258,20 @@ def _aligned_transpose(M: np.ndarray) -> np.ndarray:
 
 
 def _nnls_cd(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, max_iter: int,
-             anderson: bool = True, At: Any = None, gram: bool = False, c: Any = None):
+             anderson: bool = True, At: Any = None, gram: bool = False, c: Any = None,
+             d: Any = None):
     """Blocked cyclic coordinate descent with Anderson acceleration (jitted), on ``A``
-    (``gram=False``) or on the Gram system ``G = A^T A``, ``c = A^T y`` (``gram=True``).
+    (``gram=False``) or on the Gram system ``G = A^T A``, ``c = A^T y`` (``gram=True``),
+    stopping on the relative KKT residual with column scales ``d`` (default: the column
+    norms of ``M``).
 
-    Returns ``(x, epochs, relative KKT residual, extras)``, ``extras`` holding the final
-    residual ``r`` (``None`` on the Gram system), gradient ``g``, zero-column mask,
-    ``||A^T y||`` (no extra passes), ``At`` (the transposed matrix, or ``G``, on the
-    device: pass it back to skip forming it again), ``c`` and, on the Gram system, ``G``
-    as a NumPy array."""
+    Returns ``(x, epochs, relative KKT residual, extras)``, ``extras`` holding the
+    zero-column mask, ``At`` (the transposed matrix, or ``G``, on the device: pass it back
+    to skip forming it again), ``c`` and, on the Gram system, ``G`` as a NumPy array."""
     m, n = M.shape
     B = min(BLOCK, n)
+    if d is None:
+        d = column_norms(M)
     Gnp = None
     if gram:
         if At is None:
@@ -264,31 +284,33 @@ def _nnls_cd(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, max_iter:
             At = jax.device_put(_aligned_transpose(np.asarray(M, dtype=np.float64)),
                                 may_alias=True)
         rhs = y
-    x, e, res, r, g, zero, scale = _cd_build(anderson, B, INNER_SWEEPS, gram)(
-        At, jnp.asarray(rhs), jnp.asarray(x0), jnp.float64(tol), jnp.int64(max_iter))
-    extras = dict(r=None if gram else np.asarray(r), g=np.asarray(g),
-                  zero=np.asarray(zero), scale=float(scale), At=At, c=c,
+    x, e, res, zero = _cd_build(anderson, B, INNER_SWEEPS, gram)(
+        At, jnp.asarray(rhs), jnp.asarray(x0), jnp.asarray(d, dtype=jnp.float64),
+        jnp.float64(tol), jnp.int64(max_iter))
+    extras = dict(zero=np.asarray(zero), At=At, c=c,
                   G=Gnp if Gnp is not None else (np.asarray(At) if gram else None))
     return np.asarray(x), int(e), float(res), extras
 
 
 def _cd_solve(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int,
-              gram: bool = False):
+              gram: bool = False, d: Any = None):
     """Coordinate descent (``_nnls_cd``) for at most ``cap`` epochs: _POLISH_AFTER
     epochs, then chunks while the observed rate projects fewer epochs than the active-set
     polish costs (``_polish_cost``), else the polish (once: on failure, more epochs).
 
-    Returns ``(x, epochs, relative KKT residual, extras or None after a polish, zero-column
-    mask, ||A^T y||, detail)``."""
+    Returns ``(x, epochs, relative KKT residual of the loop, zero-column mask, detail)``."""
     n = M.shape[1]
-    xs, n_iter, res, extras = _nnls_cd(M, y, x0, tol, min(cap, _POLISH_AFTER), gram=gram)
-    zero, scale = extras["zero"], extras["scale"]
+    if d is None:
+        d = column_norms(M)
+    xs, n_iter, res, extras = _nnls_cd(M, y, x0, tol, min(cap, _POLISH_AFTER), gram=gram,
+                                       d=d)
+    zero = extras["zero"]
     polished, detail = False, ""
     while res > tol and n_iter < cap and np.all(np.isfinite(xs)):
         prev = res
         chunk = cap - n_iter if polished else min(_CHUNK, cap - n_iter)
         xs, more, res, extras = _nnls_cd(M, y, xs, tol, chunk, At=extras["At"], gram=gram,
-                                         c=extras["c"])
+                                         c=extras["c"], d=d)
         n_iter += more
         if res <= tol or n_iter >= cap or polished or not np.all(np.isfinite(xs)):
             continue
@@ -296,31 +318,107 @@ def _cd_solve(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int
         need = np.log(tol / res) / np.log(rate) if 0 < rate < 1 else np.inf
         if need > _polish_cost(int(np.count_nonzero(xs)), n, gram):
             polished = True
-            xp = _polish(M, y, xs, scale, tol,
-                         gram=(extras["G"], extras["c"]) if gram else None)
+            gsys = (extras["G"], extras["c"]) if gram else None
+            xp = _polish(M, y, xs, d, tol, gram=gsys)
+            how = "block principal pivoting"
+            if xp is None:
+                xp = _lh_polish(M, y, xs, d, tol, need, gram=gsys)
+                how = "Lawson-Hanson on a working set of columns"
             if xp is not None:
-                xs, res, extras = xp, 0.0, None
-                detail = " + active-set polish (block principal pivoting)"
+                xs, res = xp, 0.0
+                detail = f" + active-set polish ({how})"
                 break
     where = "on the Gram matrix A^T A" if gram else "on A"
     detail = f"coordinate descent {where}, {n_iter} epochs" + detail
-    return xs, n_iter, res, extras, zero, scale, detail
+    return xs, n_iter, res, zero, detail
 
 
-def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, scale: float, tol: float,
+#: restarts of coordinate descent from its result when the certificate on A (recomputed
+#: from A and x) misses tol while the loop's carried residual said it was met
+_CD_RESTARTS = 3
+
+
+def _cd_method(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int,
+               gram: bool, d: np.ndarray, norms: np.ndarray):
+    """``"cd"`` / ``"gram"``: coordinate descent on ``A / a`` and ``y / s`` (``a``, ``s``
+    powers of two near ``max|A|`` and ``max|y|`` when these leave ``[2**-100, 2**100]``:
+    exact, and the squared column norms and the loop's KKT norms neither under- nor
+    overflow), certified on ``A`` itself from the returned ``x`` (column scales ``d``;
+    ``norms`` are the column norms of ``M``).
+
+    Coordinate descent is invariant under column scalings, so when a column is more than
+    ``2**400`` below the largest entry (its squared norm would underflow in the loop: a
+    column 1e-160 times the others was taken for a zero column) every column is divided
+    by a power of two near its own norm instead (exact; a copy of ``A``).
+
+    The loop's residual is carried through the epochs and drifts by rounding (from a warm
+    start at 1e12 it said 7e-16 where the truth was 4e-4), and the Gram path's gradient
+    ``G x - A^T y`` is rounded by ``~eps ||A||^2 ||x||``: when the certificate on ``A``
+    misses ``tol``, coordinate descent on ``A`` goes on from ``x`` with a fresh residual.
+
+    Returns ``(x, epochs, status, detail, zero-column mask, certificate)``."""
+    # (max and -min: np.abs(M) would copy the matrix)
+    top = max(float(M.max(initial=0.0)), -float(M.min(initial=0.0)))
+    ea = int(pow2_exponent(pow2_divisor(top)))
+    es = int(pow2_exponent(pow2_divisor(float(np.abs(y).max(initial=0.0)))))
+    if np.any((norms > 0) & (np.ldexp(norms, -ea) < 2.0**-400)):
+        ea = np.where(norms > 0, pow2_exponent(norms), 0)  # one per column
+    Ms = np.ldexp(M, -ea) if np.any(ea) else M
+    ys, ds = np.ldexp(y, -es), np.ldexp(d, -ea)
+    with np.errstate(over="ignore", under="ignore"):
+        xs = np.ldexp(x0, ea - es)
+    n_iter, detail, mode, zero = 0, "", gram, np.zeros(M.shape[1], dtype=bool)
+    restarts, res, cert = 0, np.inf, None
+    while True:
+        xs, more, res, zero, part = _cd_solve(Ms, ys, xs, tol, max(cap - n_iter, 1), mode, ds)
+        n_iter += more
+        detail = part if not detail else f"{detail}, then {part}"
+        xs = np.where(zero, 0.0, xs)  # a warm start may have put mass there
+        if not np.all(np.isfinite(xs)):
+            break
+        with np.errstate(over="ignore", under="ignore"):
+            x = np.ldexp(xs, es - ea)
+        cert = certificate(M, y, x, d)
+        if cert["kkt_rel"] <= tol or n_iter >= cap or res > tol:
+            break
+        if not mode:
+            if restarts >= _CD_RESTARTS:
+                break
+            restarts += 1
+        mode = False  # the Gram path missed on A: coordinate descent on A takes over
+    if cert is None or not np.all(np.isfinite(xs)):
+        status = Status.DIVERGED
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            x = np.ldexp(xs, es - ea)
+    elif cert["kkt_rel"] <= tol:
+        status = Status.CONVERGED
+    elif n_iter >= cap:
+        status = Status.MAX_ITER
+    else:  # the loop met tol, the certificate on A (recomputed) does not: rounding floor
+        status = Status.STAGNATED
+        detail += (f"; the loop met tol but the certificate on A is {cert['kkt_rel']:.1e} "
+                   f"after {restarts} restart(s)")
+    return x, n_iter, status, detail, zero, cert
+
+
+def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: float,
             max_rounds: int = 10, gram: tuple | None = None) -> np.ndarray | None:
     """Active-set Newton polish: block principal pivoting (Kim and Park 2011, Judice and
     Pires 1994) started from the support of ``x``: solve the least-squares problem on the
     free set ``F`` by Cholesky, exchange the infeasible indices (negative entries in ``F``,
-    negative gradient outside), repeat. Returns the exact solution (certified to ``tol``)
-    or None (singular free set, or no convergence in ``max_rounds``). ``gram=(G, c)``:
-    the same on the Gram system (``G_FF`` is a submatrix: no pass over ``A``)."""
+    negative gradient outside), repeat. Returns the exact solution (certified to ``tol``
+    with the column scales ``d``) or None (singular free set, or no convergence in
+    ``max_rounds``). ``gram=(G, c)``: the same on the Gram system (``G_FF`` is a
+    submatrix: no pass over ``A``)."""
     import scipy.linalg
 
     n = M.shape[1]
     F = x > 0
     best_count, backup = n + 1, 3
-    thresh = 1e-13 * scale
+    b = M.T @ y if gram is None else gram[1]
+    scale = kkt_scale(b, d)
+    dinv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
+    thresh = 1e-13 * scale  # (g / d is in the units of y, as the scale)
     for _ in range(max_rounds):
         if not F.any():
             xn = np.zeros(n)
@@ -340,12 +438,13 @@ def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, scale: float, tol: floa
             xn = np.zeros(n)
             xn[F] = z
         g = _grad(M, y, xn, gram)
-        infeasible = (F & (xn < 0)) | (~F & (g < -thresh))
+        infeasible = (F & (xn < 0)) | (~F & (g * dinv < -thresh))
         count = int(infeasible.sum())
         if count == 0:
             xn = np.maximum(xn, 0.0)
             g = _grad(M, y, xn, gram)
-            return xn if kkt_residual(xn, g) / scale <= tol else None
+            ok = scale > 0 and kkt_residual(xn, g, d) / scale <= tol
+            return xn if ok else None
         if count < best_count:
             best_count, backup = count, 3
             F = F ^ infeasible
@@ -355,6 +454,55 @@ def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, scale: float, tol: floa
         else:
             j = int(np.flatnonzero(infeasible)[-1])
             F[j] = not F[j]
+    return None
+
+
+def _lh_cost(k: int, n: int) -> float:
+    """Rough cost of Lawson-Hanson (SciPy's nnls) on ``k`` columns, in coordinate-descent
+    epochs on ``n`` columns (both scale with ``m``). Measured at m = 4000, n = 2000 (one
+    core, an epoch 20 ms): k = 200, 400, 800 took 8, 26, 134 epochs' time (the model: 6,
+    27, 136)."""
+    return k**2.4 / (34.0 * n) + 1.0
+
+
+def _lh_polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: float,
+               budget: float, gram: tuple | None = None) -> np.ndarray | None:
+    """Lawson-Hanson (``scipy.optimize.nnls``) on a working set of columns: the support of
+    ``x`` and the columns with a negative gradient, grown by the columns whose gradient
+    is negative at the working set's solution until none is (then the solution is the
+    full problem's). The backup of ``_polish``: block principal pivoting needs a
+    nonsingular ``A_F^T A_F`` on every free set and a few rounds; from a support larger
+    than ``m`` (under-determined) or on ill-conditioned columns it gave up, and
+    coordinate descent then ran to its cap (10000 epochs, 3 s, objective 1e-2 above
+    SciPy's at 60 x 20, condition 1e6), where Lawson-Hanson takes 1 ms. Returns the
+    solution certified to ``tol`` (column scales ``d``), or None (not affordable within
+    ``budget`` epochs, or no certificate)."""
+    import scipy.optimize
+
+    n = M.shape[1]
+    b = M.T @ y if gram is None else gram[1]
+    scale = kkt_scale(b, d)
+    dinv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
+    thresh = 1e-13 * scale
+    g = _grad(M, y, x, gram)
+    W = (x > 0) | (g * dinv < -thresh)
+    spent = 0.0
+    for _ in range(10):
+        k = int(W.sum())
+        spent += _lh_cost(k, n)
+        if scale <= 0 or k == 0 or spent > budget:
+            return None
+        try:
+            z, _ = scipy.optimize.nnls(M[:, W], y, maxiter=50 * k)
+        except RuntimeError:  # SciPy's iteration limit
+            return None
+        xn = np.zeros(n)
+        xn[W] = z
+        g = _grad(M, y, xn, gram)
+        out = ~W & (g * dinv < -thresh)
+        if not out.any():
+            return xn if kkt_residual(xn, g, d) / scale <= tol else None
+        W |= out
     return None
 
 
@@ -426,11 +574,21 @@ def nnls(
         Warm start (``"cd"``, ``"gram"``, ``"apg"``, ``"projected-gradient"``, ``"reparam"``: entries
         are floored at ``init_scale**depth``, since 0 is absorbing for ``u^L``).
     tol : float
-        Target relative KKT residual ``||min(x, g)|| / ||A^T y||`` (iterative methods).
+        Target relative KKT residual ``kkt_rel = ||min(d x, g / d)|| / ||A^T y / d||``
+        (``g = A^T (Ax - y)``, ``d`` the column norms of ``A``: see
+        :func:`nnls_certificate`); ``converged`` means the certificate of the returned
+        ``x``, computed from ``A``, meets it (iterative methods; the exact ones are checked
+        against ``max(tol, 1e-6)``).
     max_iter : int, optional
-        Iteration cap (epochs for ``"cd"`` and ``"gram"``, steps otherwise).
+        Iteration cap (epochs for ``"cd"`` and ``"gram"``, steps otherwise; for
+        ``"limit"`` Newton steps, and when it falls back to the NNLS minimizer ``n_iter``
+        counts the fallback's iterations, the Newton steps going to
+        ``info["limit_n_iter"]``).
     interp_tol : float
         Relative residual below which the solution counts as interpolating ``Ax = y``.
+        For ``"reparam"`` with ``m < n`` an interpolant to ``interp_tol`` also counts as
+        converged (the implicit-bias solution is an interpolant, and every non-negative
+        interpolant solves NNLS); for ``m >= n`` only the certificate does.
 
     Returns
     -------
@@ -440,13 +598,18 @@ def nnls(
         ``regime`` and ``zero_columns``. Status: ``converged`` when the method met its
         tolerance; ``infeasible`` when ``m < n`` and no non-negative ``x`` interpolates
         (``x`` is then still the certified least-squares minimizer); ``max_iter`` /
-        ``stagnated`` / ``diverged`` from the iterative methods.
+        ``stagnated`` / ``diverged`` from the iterative methods (``stagnated`` from
+        ``"cd"`` / ``"gram"`` when the loop met ``tol`` but the certificate recomputed
+        from ``A`` does not, after restarts: ``tol`` below the rounding floor).
 
     Raises
     ------
     ValueError
-        Unknown method, NaN/inf in ``A`` or ``y``, shape mismatch, an explicit-matrix
-        method on a huge matrix-free operator.
+        Unknown method, NaN/inf in ``A``, ``y`` or ``x0``, shape mismatch (``x0`` must be
+        a vector of ``n`` entries, or a single row or column), an explicit-matrix method
+        on a huge matrix-free operator.
+    TypeError
+        A complex ``y`` or ``x0``.
 
     Examples
     --------
@@ -475,11 +638,7 @@ def nnls(
     m, n = problem.shape
     op = problem.A
     if x0 is not None:
-        x0 = np.asarray(x0, dtype=np.float64).reshape(-1)
-        if x0.shape != (n,):
-            raise ValueError(f"x0 has {x0.size} entries, A has {n} columns")
-        if not np.all(np.isfinite(x0)):
-            raise ValueError("x0 contains non-finite values")
+        x0 = _vector(x0, n, "x0")
     explicit = op.is_dense or (m * n <= _DENSE_MAX and not _is_fast_operator(op))
     if method == "auto":
         method = ("gram" if m >= n and n <= _GRAM_MAX_N else "cd") if explicit else "apg"
@@ -487,15 +646,18 @@ def nnls(
     zero_cols = np.zeros(n, dtype=bool)
     M = None
     if method in ("cd", "gram", "lawson-hanson", "sklearn") or (
-            method in ("apg", "projected-gradient", "reparam") and op.is_dense):
+            method in ("apg", "projected-gradient", "reparam", "limit") and op.is_dense):
         M = np.asarray(matrix_of(problem, who=f"nnls(method={method!r})",
                                  alternative="use method='apg' or 'reparam'"))
         if method not in ("cd", "gram"):  # coordinate descent finds its zero columns
             zero_cols = ~np.any(M != 0, axis=0)
+    # the certificate's column scales (kkt_residual), those of nnls_certificate(A, y, x)
+    d = column_norms(M) if M is not None and op.is_dense else column_scales(op)
     keep = ~zero_cols
     yv = np.asarray(problem.y, dtype=np.float64)
     if M is not None and zero_cols.any():
-        sub = Problem(M[:, keep], yv)
+        # (no column left: every method's answer is x = 0, as coordinate descent's)
+        sub = Problem(M[:, keep], yv) if keep.any() else None
     elif M is not None and not op.is_dense and method not in ("cd", "gram"):
         sub = Problem(M, yv)  # the materialised matrix (sparse or LinearOperator input)
     else:
@@ -503,36 +665,24 @@ def nnls(
     x0s = None if x0 is None else np.maximum(x0[keep] if M is not None else x0, 0.0)
 
     info: dict[str, Any] = dict(method=method)
-    extras = None
+    cert = None
     status, n_iter, detail = Status.CONVERGED, 0, ""
-    n_sub = sub.n
+    n_sub = int(keep.sum())
     if not np.any(yv):
         # y = 0: x = 0 solves it (the least-norm solution); the certificate's scale
         # ||A^T y|| is 0, so a method's rounding-level x scored a "relative" KKT residual
         # of ~1e284 (method="limit" then reported a numerical error)
         xs = np.zeros(n_sub)
         detail = "y = 0: x = 0"
+    elif n_sub == 0:
+        # every column is zero: Problem(M[:, keep]) had no column ("A is empty")
+        xs = np.zeros(0)
+        detail = "A has no nonzero column: x = 0"
     elif method in ("cd", "gram"):
         cap = 10_000 if max_iter is None else max_iter
-        start = np.zeros(n_sub) if x0s is None else x0s
-        xs, n_iter, res, extras, zero_cols, scale, detail = _cd_solve(
-            M, yv, start, tol, cap, gram=(method == "gram"))
-        if method == "gram" and np.all(np.isfinite(xs)):
-            # certify on A itself: G = A^T A is rounded, so its gradient G x - A^T y is
-            # A^T (Ax - y) only up to ~eps ||A||^2 ||x||; if that misses tol, go on with
-            # coordinate descent on A from here
-            r = M @ xs - yv
-            g = M.T @ r
-            res = kkt_residual(xs, g) / scale
-            extras = dict(r=r, g=g, scale=scale)
-            if res > tol and n_iter < cap:
-                xs, more, res, extras, _, _, more_detail = _cd_solve(M, yv, xs, tol,
-                                                                     cap - n_iter)
-                n_iter += more
-                detail += f", then {more_detail}"
-        status = Status.CONVERGED if res <= tol else (
-            Status.DIVERGED if not np.all(np.isfinite(xs)) else Status.MAX_ITER)
-        xs = np.where(zero_cols, 0.0, xs)  # a warm start may have put mass there
+        start = np.zeros(n) if x0s is None else x0s
+        xs, n_iter, status, detail, zero_cols, cert = _cd_method(
+            M, yv, start, tol, cap, method == "gram", d, d if op.is_dense else column_norms(M))
     elif method in ("apg", "projected-gradient"):
         r = projected_gradient(sub, accelerated=(method == "apg"), x0=x0s, tol=tol,
                                max_iter=50_000 if max_iter is None else max_iter)
@@ -541,7 +691,7 @@ def nnls(
         detail = f"{method}, {n_iter} iterations"
     elif method == "reparam":
         xs, n_iter, status, detail, extra = _reparam(sub, depth, init_scale, step, x0s, tol,
-                                                     interp_tol, max_iter)
+                                                     interp_tol, max_iter, d[keep])
         info.update(extra)
     elif method == "limit":
         from ..limits import hadamard_limit
@@ -553,13 +703,17 @@ def nnls(
         if status is Status.INFEASIBLE:
             # no limit exists, and the Newton iterate left behind is no NNLS solution
             # (measured: relative residual 2.4 to 7e3, worse than x = 0); "infeasible"
-            # promises the certified least-squares minimizer, so compute it
+            # promises the certified least-squares minimizer, so compute it. Its status is
+            # the result's: converged when m >= n (no interpolant there is no
+            # infeasibility), infeasible (certified below) when m < n, max_iter or
+            # stagnated when it misses tol (it was "infeasible" with the Newton iterate)
             alt = nnls(sub, method="auto", tol=tol, max_iter=max_iter, interp_tol=interp_tol)
-            if alt.status in (Status.CONVERGED, Status.INFEASIBLE):
-                # alt's status: converged when m >= n (no interpolant there is no
-                # infeasibility), infeasible (certified below) when m < n
-                xs, n_iter, status = np.asarray(alt.x), n_iter + alt.n_iter, alt.status
-                detail += f"; x is the NNLS minimizer from method={alt.info['method']!r}"
+            xs, status = np.asarray(alt.x), alt.status
+            # n_iter counts the iterations of the method x comes from (at most max_iter;
+            # the sum with the Newton steps could exceed it)
+            info["limit_n_iter"], n_iter = n_iter, alt.n_iter
+            detail += (f"; x from the NNLS solve by method={alt.info['method']!r} "
+                       f"({alt.status.value}, {alt.n_iter} iterations)")
     elif method == "lawson-hanson":
         from ..baselines import nnls as scipy_nnls
 
@@ -578,16 +732,10 @@ def nnls(
     info["zero_columns"] = np.flatnonzero(zero_cols)
     wall = time.perf_counter() - t0
 
-    if method in ("cd", "gram") and extras is not None and np.all(np.isfinite(x)):
-        # the loop's final residual and gradient: no extra passes over A
-        r, g = extras["r"], extras["g"]
-        kkt = kkt_residual(x, g)
-        ny = float(np.linalg.norm(yv))
-        cert = dict(kkt=kkt, kkt_rel=kkt / extras["scale"], min_x=float(np.min(x)),
-                    fun=0.5 * float(r @ r), gradient=g,
-                    relative_residual=float(np.linalg.norm(r)) / (ny if ny > 0 else 1.0))
+    if cert is not None:
+        pass  # coordinate descent's: from A and the returned x, once
     elif np.all(np.isfinite(x)):
-        cert = nnls_certificate(problem, None, x)
+        cert = certificate(op, yv, x, d)
     else:
         cert = dict(
             kkt=np.nan, kkt_rel=np.nan, min_x=np.nan, fun=np.nan, relative_residual=np.nan,
@@ -629,9 +777,15 @@ _STAGNATION_WINDOW = 100
 
 
 def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any,
-             tol: float, interp_tol: float, max_iter: int | None):
-    """GD on x = u^L through the driver, in chunks, stopping on interpolation (the
-    driver's residual test) or on the KKT certificate (checked between chunks).
+             tol: float, interp_tol: float, max_iter: int | None, scales: np.ndarray):
+    """GD on x = u^L through the driver, in chunks, converged when the KKT certificate
+    (column scales ``scales``, checked between chunks) meets ``tol`` or, for ``m < n``
+    only, when x interpolates (the driver's residual test, ``interp_tol``): there the
+    implicit-bias solution is an interpolant, and every interpolant ``x >= 0`` solves NNLS.
+
+    For ``m >= n`` interpolation was taken as convergence too (kkt_rel 5e-8 at tol 1e-12,
+    x 1.5e-6 off); there, when the certificate misses ``tol``, the driver's residual test
+    is tightened by ``tol / kkt`` (at least 2x) and the run goes on.
 
     The chunks run without the driver's stagnation stop: each restarts its iteration
     count, so the driver's window (which grows with the count, see
@@ -658,15 +812,15 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
     else:
         params = {"u": jnp.asarray(np.maximum(x0, floor) ** (1.0 / depth))}
     done, chunk, status = 0, 1000, Status.MAX_ITER
-    b = problem.A.rmatvec(np.asarray(problem.y))
-    scale = max(float(np.linalg.norm(b)), 1e-300)
-    kkt = np.inf
+    scale = kkt_scale(problem.A.rmatvec(np.asarray(problem.y)), scales)
+    interpolation_regime = problem.shape[0] < problem.shape[1]
+    rtol, kkt = interp_tol, np.inf
     best, best_it = np.inf, 0  # the whole run's best loss and the step that reached it
     while done < cap:
         size = min(chunk, cap - done)
         # record=2: the chunks' traces are not read; every chunk of the same number of
         # record points reuses one compiled loop
-        cfg = make_config(size, interp_tol, 2, stagnation_window=None)
+        cfg = make_config(size, rtol, 2, stagnation_window=None)
         out, _, _ = run_driver(model, policy, problem.A, problem.y, cfg, params0=params)
         if float(out["best"]) < best:
             best, best_it = float(out["best"]), done + int(out["best_it"])
@@ -675,10 +829,16 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
         x = np.asarray(out["x"])
         code = int(out["status"])
         g = problem.A.rmatvec(problem.residual(x))
-        kkt = kkt_residual(x, g) / scale
-        if code == 1 or kkt <= tol:  # interpolates, or certified
+        kkt = kkt_residual(x, g, scales)
+        kkt = kkt / scale if scale > 0 else (0.0 if kkt == 0 else np.inf)
+        if kkt <= tol:  # certified
             status = Status.CONVERGED
             break
+        if code == 1 and interpolation_regime:
+            status = Status.CONVERGED
+            break
+        if code == 1:  # interpolates to rtol, but the certificate misses tol
+            rtol *= min(0.5, tol / kkt)
         if code == 4:
             status = Status.DIVERGED
             break
