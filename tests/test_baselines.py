@@ -962,3 +962,23 @@ def test_column_norms_scale_free(sparse):
     got = _common.column_norms(scipy.sparse.csr_array(M) if sparse else M)
     np.testing.assert_allclose(got / np.where(D > 0, D, 1.0), ref, rtol=1e-14)
     assert got[2] == 0.0
+
+
+@pytest.mark.parametrize("c", [1e-4, 1.0, 1e4])
+def test_bp_spgl1_nonneg_infeasibility_check_is_scale_free(c):
+    # A >= 0, y < 0: infeasible, and x = 0 is the NNLS point. x_1 = 1e-3 / c is not
+    # (A x is the same for every c); the old unscaled test ||min(x, g)|| / ||A^T y||
+    # scored it 6e-13 at c = 1e4 ("infeasible", with a non-stationary x) and 0.15 at
+    # c = 1e-4.
+    from overparam.baselines.basis_pursuit import _check_nonneg_infeasible
+    from overparam.problems import as_problem
+
+    A = np.abs(np.random.default_rng(1).standard_normal((5, 20)))
+    problem = as_problem(c * A, -np.ones(5))
+    info: dict = {}
+    assert _check_nonneg_infeasible(problem, np.zeros(20), info) is Status.INFEASIBLE
+    assert info["nnls_kkt_rel"] == 0.0
+    x = np.zeros(20)
+    x[0] = 1e-3 / c
+    assert _check_nonneg_infeasible(problem, x, info) is Status.STAGNATED
+    assert info["nnls_kkt_rel"] == pytest.approx(1.8e-4, rel=0.05)

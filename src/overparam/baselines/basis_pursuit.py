@@ -10,9 +10,10 @@ import scipy.optimize
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .._core import Result, Status, check_int, check_positive, safe_norm
-from ._common import (matrix_of, max_abs_divisor, nonneg_farkas, operator_gain,
-                      pow2_divisor, setup)
+from .._core import Result, Status, check_int, check_positive
+from ._common import (column_scales, matrix_of, max_abs_divisor, nonneg_farkas,
+                      operator_gain, pow2_divisor, setup)
+from .projected_gradient import certificate
 
 Method = Literal["highs", "highs-ds", "highs-ipm", "spgl1"]
 METHODS = ("highs", "highs-ds", "highs-ipm", "spgl1")
@@ -316,23 +317,21 @@ def _check_nonneg_infeasible(problem, x: np.ndarray, info: dict[str, Any]) -> St
     gauge the dual norm is ``max(A^T r)_+``, which is ~0 at any ``x`` where ``A^T r <= 0``,
     stationary for NNLS or not: on small feasible problems SPGL1 stops there with a
     residual of 1e-3 to 0.3 and exit code 3, in about a third of them. So the
-    complementarity half of the NNLS optimality conditions is checked here: only
-    ``||min(x, A^T (Ax - y))|| <= 1e-6 ||A^T y||`` (then no ``x >= 0`` does better, and
-    the residual stays) is reported as infeasible.
+    complementarity half of the NNLS optimality conditions is checked here, scale-free
+    (the column-scaled ``kkt_rel`` of :func:`.projected_gradient.certificate`): only
+    ``kkt_rel <= 1e-6`` (then no ``x >= 0`` does better, and the residual stays) is
+    reported as infeasible. The unscaled ``||min(x, g)|| / ||A^T y||`` it replaced
+    compared ``x`` (units ``y / A``) with ``g`` (units ``A y``): it scored the same
+    non-stationary point 6e-13 (passed) with ``A`` scaled by 1e4 and 0.15 with ``A``
+    scaled by 1e-4, where ``kkt_rel`` is 1.8e-4 for both.
 
     That test alone also passes at points that nearly solve ``Ax = y`` (residual ~1e-7,
     so ``g`` is tiny too): 5 of 1200 small feasible problems were called infeasible. So
     ``r = Ax - y`` must also be a Farkas certificate (:func:`._common.nonneg_farkas`).
     """
-    # all in units of y / max|y| (products of tiny or huge entries under/overflowed; plain
-    # norms square them: 0 / 0, then "infeasible" whatever x, for A ~ 1e-200)
-    s = max_abs_divisor(problem.y)
-    g = problem.A.rmatvec(problem.residual(x) / s)
-    aty = problem.A.rmatvec(problem.y / s)
-    kkt = float(safe_norm(np.minimum(x / s, g)))
-    ref = float(safe_norm(aty))
-    info["nnls_kkt_rel"] = kkt / ref if ref > 0 else kkt
-    if info["nnls_kkt_rel"] > _NNLS_KKT_TOL:
+    cert = certificate(problem.A, problem.y, x, column_scales(problem.A))
+    info["nnls_kkt_rel"] = cert["kkt_rel"]
+    if not cert["kkt_rel"] <= _NNLS_KKT_TOL:
         return Status.STAGNATED
     return Status.INFEASIBLE if nonneg_farkas(problem, x) else Status.STAGNATED
 
