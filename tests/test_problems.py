@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from overparam.problems import (
     DenseOperator,
@@ -797,3 +798,25 @@ def test_a_linear_operator_with_nan_products_is_named():
                                   rmatvec=lambda r: M.T @ r)
     with pytest.raises(ValueError, match="A.s matvec returned 5 NaN value"):
         sparse_recovery(12, 5, 2, operator=bad_fwd, seed=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda M: sp.csr_array(M),
+    lambda M: spla.aslinearoperator(M),
+], ids=["sparse", "aslinearoperator"])
+def test_problem_over_linear_operator_pickles(make):
+    # its JAX maps were closures built in __init__: pickle (Dask, process pools) failed
+    # with "Can't pickle local object '_callback_linear.<locals>.apply'"
+    import pickle
+
+    from overparam.problems import as_problem
+
+    M = np.random.default_rng(0).standard_normal((5, 8))
+    p = as_problem(make(M), M @ np.ones(8))
+    q = pickle.loads(pickle.dumps(p))
+    v = np.arange(8.0)
+    np.testing.assert_allclose(q.A.matvec(v), M @ v, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(q.A.jax_matvec(jnp.asarray(v))), M @ v, rtol=1e-12)
+    # the VJP (the adjoint) is rebuilt too
+    g = jax.grad(lambda x: 0.5 * jnp.sum((q.A.jax_matvec(x) - q.y) ** 2))(jnp.zeros(8))
+    np.testing.assert_allclose(np.asarray(g), -M.T @ p.y, rtol=1e-12)

@@ -470,8 +470,20 @@ class LinearOperatorAdapter(Operator):
         self.linop = lo
         self.shape = tuple(int(d) for d in lo.shape)
         self._real_confirmed = False  # see _real_output
-        self._jax_mv = _callback_linear(self.matvec, self.rmatvec, self.shape)
-        self._jax_rmv = _callback_linear(self.rmatvec, self.matvec, self.shape[::-1])
+        self._jax_maps: tuple[Callable, Callable] | None = None  # built on first use
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the JAX maps are closures (not picklable): rebuilt on first use after unpickling,
+        # so Problems over sparse matrices travel to Dask/process workers
+        state = self.__dict__.copy()
+        state["_jax_maps"] = None
+        return state
+
+    def _maps(self) -> tuple[Callable, Callable]:
+        if self._jax_maps is None:
+            self._jax_maps = (_callback_linear(self.matvec, self.rmatvec, self.shape),
+                              _callback_linear(self.rmatvec, self.matvec, self.shape[::-1]))
+        return self._jax_maps
 
     def matvec(self, x):
         return _real_parts(lambda v: self._real_output(self.linop.matvec(v), v, "matvec"), x)
@@ -543,10 +555,10 @@ class LinearOperatorAdapter(Operator):
             return self._materialise(False, max_entries)
 
     def jax_matvec(self, x):
-        return self._jax_mv(x)
+        return self._maps()[0](x)
 
     def jax_rmatvec(self, r):
-        return self._jax_rmv(r)
+        return self._maps()[1](r)
 
 
 #: a real operator's products may carry imaginary parts up to this share of their largest
