@@ -229,3 +229,26 @@ def test_rescaling_advice_holds_and_rank_one_closed_form():
         scaled = DeepMatrixCompletion(init_scale=1e-3 * s, **kw).fit(X * s)
         np.testing.assert_allclose(scaled.completed_ / s, unit.completed_, rtol=1e-9,
                                    atol=1e-12 * np.abs(M).max())
+
+
+def test_masked_array_marks_the_missing_entries():
+    # np.asarray in scikit-learn's validation dropped the mask: the masked entries were
+    # fitted as observed, with their placeholder values (here 0), and transform returned
+    # those placeholders. Oracle: the same matrix with NaN for the masked entries
+    _, X = _incomplete(n1=8, n2=6, frac=0.7, seed=2)
+    missing = np.isnan(X)
+    kw = dict(depth=2, max_iter=50, record=2)
+    for data in (np.nan_to_num(X), np.round(np.nan_to_num(X) * 100).astype(np.int64)):
+        masked = np.ma.masked_array(data, mask=missing)
+        ref_data = np.where(missing, np.nan, data.astype(float))
+        est = DeepMatrixCompletion(**kw).fit(masked)
+        np.testing.assert_array_equal(est.mask_, ~missing)
+        ref = DeepMatrixCompletion(**kw).fit(ref_data)
+        np.testing.assert_array_equal(est.completed_, ref.completed_)
+        out = est.transform(masked)
+        assert not isinstance(out, np.ma.MaskedArray)
+        np.testing.assert_array_equal(out, ref.transform(ref_data))
+        assert np.all(out[missing] == ref.completed_[missing])
+    with pytest.raises(TypeError, match="numeric"):
+        est.fit(np.ma.masked_array(np.array([["a", "b"], ["c", "d"]]),
+                                   mask=[[0, 1], [0, 0]]))

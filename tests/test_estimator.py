@@ -408,6 +408,28 @@ def test_solver_error_after_validation_keeps_previous_fit(monkeypatch):
         fresh.predict(X)
 
 
+def test_convergence_warning_raised_as_error_leaves_a_consistent_fit():
+    # under warnings-as-errors (pytest -W error, a CI filter) the ConvergenceWarning of a
+    # refit came after validate_data had reset n_features_in_ (30) but before coef_ was
+    # set: predict then failed either way, "expecting 30 features" on the 20 it had fitted
+    # and a matmul shape error on 30; a first fit became half-fitted (NotFittedError)
+    rng = np.random.default_rng(0)
+    X, y, _ = planted(n=20, m=10, s=2)
+    Xb, yb = rng.standard_normal((40, 30)), rng.standard_normal(40)  # no interpolant
+    for reg in (HadamardRegressor().fit(X, y), HadamardRegressor()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            with pytest.raises(ConvergenceWarning, match="infeasible"):
+                reg.fit(Xb, yb)
+        # the fit it warned about, as without the filter
+        with pytest.warns(ConvergenceWarning, match="infeasible"):
+            ref = HadamardRegressor().fit(Xb, yb)
+        assert reg.n_features_in_ == 30 == reg.coef_.shape[0]
+        np.testing.assert_array_equal(reg.coef_, ref.coef_)
+        np.testing.assert_array_equal(reg.predict(Xb), ref.predict(Xb))
+        assert reg.result_.status is Status.INFEASIBLE
+
+
 def _signed_flow_limit(X, y, depth, a):
     """Independent oracle: the gradient flow of 0.5 ||X (u^L - v^L) - y||^2 from
     u = v = a, integrated by SciPy to t = 1e4 (depth 2 in the mirror coordinate z with

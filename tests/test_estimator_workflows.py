@@ -282,3 +282,42 @@ def test_nonneg_at_depth_one_is_refused_not_silently_signed():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg = HadamardRegressor(solver="gd", nonneg=True, max_iter=2000).fit(X, y)
     assert reg.coef_.min() >= 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_fit_intercept_centers_a_low_precision_y_in_float64(dtype):
+    # y was centered in its own dtype (NumPy keeps float32 for y - python float): the
+    # rounding of the centered y left it outside the range of the centered X, so an
+    # interpolable problem warned "infeasible" and returned a least-squares fit (residual
+    # 2e-5 instead of 1e-10); a float16 y crashed ("array type float16 is unsupported in
+    # linalg"). Oracle: the fit of the same values given in float64
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 20))
+    coef = np.zeros(20)
+    coef[[1, 5]] = [1.0, -2.0]
+    y = (X @ coef + 1000.0).astype(dtype)
+    yd = y.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = HadamardRegressor(fit_intercept=True).fit(X, y)
+    ref = HadamardRegressor(fit_intercept=True).fit(X, yd)
+    assert ref.result_.success
+    np.testing.assert_array_equal(reg.coef_, ref.coef_)
+    assert reg.intercept_ == ref.intercept_
+    assert np.linalg.norm(reg.predict(X) - yd) <= 1e-9 * np.linalg.norm(yd - yd.mean())
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("y", [np.array(["1.5"] * 10), np.array([b"1"] * 10),
+                               np.arange(10).astype("datetime64[D]"),
+                               np.arange(10).astype("timedelta64[ms]")],
+                         ids=["str", "bytes", "datetime", "timedelta"])
+def test_non_numeric_y_is_refused_clearly(y, fit_intercept):
+    # with fit_intercept the centering met y first: UFuncTypeError "ufunc 'absolute' did
+    # not contain a loop with signature matching types", or "Could not convert object to
+    # NumPy timedelta" (without, the solver refused it); now one error either way
+    X = np.random.default_rng(0).standard_normal((10, 20))
+    reg = HadamardRegressor(fit_intercept=fit_intercept)
+    with pytest.raises(TypeError, match="y must be a numeric array"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_features_in_")

@@ -12,7 +12,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core import Result, Status, check_bool, check_depth, check_int, check_positive
+from .._core import (Result, Status, check_bool, check_depth, check_finite_array, check_int,
+                     check_positive)
 
 SOLVERS = ("limit", "gd")
 
@@ -348,6 +349,10 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept", allow_int=True)
         with _keep_fitted_state_on_error(self):
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            # validate_data casts only X: a float32 y was centered in float32 (its rounding
+            # made interpolable data "infeasible"), a float16 y crashed in linalg and a
+            # string or datetime y met np.abs with an obscure UFuncTypeError
+            y = check_finite_array(y, "y", ndim=1)
             if fit_intercept:
                 x_mean, y_mean = _scaled_mean(X), float(_scaled_mean(y))
                 X, y = _centered(X, x_mean, "X"), _centered(y, y_mean, "y")
@@ -360,6 +365,12 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
             if self.solver == "limit" and result.status is Status.INFEASIBLE:
                 result = self._least_squares_limit(X, y, kw, result)
         coef = np.asarray(result.x, dtype=np.float64).reshape(-1)
+        # the fitted state before the warning: raised as an error (warnings filter
+        # "error"), it would leave n_features_in_ of this fit beside the last fit's coef_
+        self.coef_ = coef
+        self.intercept_ = float(y_mean - x_mean @ coef) if fit_intercept else 0.0
+        self.n_iter_ = int(result.n_iter)
+        self.result_ = result
         if not result.success:
             warnings.warn(
                 f"HadamardRegressor(solver={self.solver!r}) did not converge: status "
@@ -367,10 +378,6 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.coef_ = coef
-        self.intercept_ = float(y_mean - x_mean @ coef) if fit_intercept else 0.0
-        self.n_iter_ = int(result.n_iter)
-        self.result_ = result
         return self
 
     def predict(self, X: Any) -> np.ndarray:

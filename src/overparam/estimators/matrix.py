@@ -32,8 +32,10 @@ def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) ->
     scikit-learn's validation sets (``reset``) or checks ``n_features_in_`` and
     ``feature_names_in_``, refuses sparse input (an implicit zero is neither an observed
     nor a missing entry), complex and empty input, and turns pandas' missing values
-    (``pd.NA`` of the nullable dtypes, ``None``) into NaN.
+    (``pd.NA`` of the nullable dtypes, ``None``) and the masked entries of a NumPy masked
+    array into NaN.
     """
+    X = _masked_as_nan(X)
     try:
         arr = validate_data(est, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
     except ValueError as exc:
@@ -43,6 +45,21 @@ def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) ->
         raise ValueError(f"X contains {int(np.isinf(arr).sum())} infinite value(s); "
                          "only NaN marks a missing entry")
     return arr
+
+
+def _masked_as_nan(X: Any) -> Any:
+    """A masked array with NaN for its masked entries; anything else unchanged.
+
+    ``np.asarray`` (in scikit-learn's validation) drops the mask: the masked entries were
+    fitted as observed, with whatever placeholder values the array held under them.
+    """
+    if not isinstance(X, np.ma.MaskedArray):
+        return X
+    if X.dtype.kind not in "biufc":  # filled(nan) would not say what is wrong
+        raise TypeError(f"X must be a numeric matrix (NaN for missing), got a masked "
+                        f"array of dtype {X.dtype}")
+    # complex stays complex, for the validation's own refusal
+    return X.astype(np.complex128 if X.dtype.kind == "c" else np.float64).filled(np.nan)
 
 
 def _reword(X: Any, exc: ValueError) -> None:
