@@ -760,3 +760,22 @@ def test_hessian_bound_is_an_upper_bound():
         g = jnp.asarray(A.T @ (A @ np.asarray(model.matrix(p)).reshape(-1) - y))
         bound = float(bound_fn(p, g, np.linalg.norm(A, 2) ** 2))
         assert lam <= bound * (1 + 1e-12), (lam, bound)
+
+
+def test_model_takes_a_jax_array_of_scales_and_refuses_scalar_shapes_clearly():
+    """Per-factor scales as a JAX array were refused ('init_scale must be a real number,
+    got ArrayImpl') where the NumPy array of the same values ran; a scalar shape or width
+    failed with a bare "'int' object is not iterable"."""
+    ref = DeepMatrixFactorization((2, 3), depth=2, init_scale=np.array([0.1, 0.2]))
+    got = DeepMatrixFactorization((2, 3), depth=2, init_scale=jnp.asarray([0.1, 0.2]))
+    assert got.init_scale == ref.init_scale == (0.1, 0.2)
+    assert got == ref
+    with pytest.raises(ValueError, match="depth 2 needs 2 init scales"):
+        DeepMatrixFactorization((2, 3), depth=2, init_scale=jnp.asarray([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+        DeepMatrixFactorization(5)
+    with pytest.raises(TypeError, match="widths must be a sequence"):
+        DeepMatrixFactorization((2, 3), depth=2, widths=3)
+    # negative control: a scalar JAX scale is one scale for every factor
+    one = DeepMatrixFactorization((2, 3), depth=2, init_scale=jnp.asarray(0.1))
+    assert one.factor_scales == (0.1, 0.1)

@@ -555,3 +555,47 @@ def test_the_rel_error_trace_of_a_zero_truth_is_inf_as_the_metric():
     p = sparse_recovery(20, 8, 0, noise=0.1, seed=0)
     res = overparam.hadamard_gd(p, max_iter=50, record=[0, 50])
     assert np.all(np.isinf(res.trace["rel_error"]))
+
+
+@pytest.mark.parametrize("depth, nonneg, a", [(2, False, 1e160), (3, False, 1e110),
+                                              (2, True, 1e160), (3, True, 1e120)])
+def test_an_init_scale_whose_power_overflows_is_refused(depth, nonneg, a):
+    """u(0)^L = a^L beyond the float64 range: the run reported diverged after 0 iterations
+    with x = inf or NaN, as 'the last finite iterate', and advised step='auto' (used)."""
+    p = sparse_recovery(20, 8, 2, nonneg=nonneg, seed=0)
+    for fn in (lambda: overparam.hadamard_gd(p, depth=depth, nonneg=nonneg, init_scale=a,
+                                             max_iter=10),
+               lambda: overparam.hadamard_gd_batch([p], depth=depth, nonneg=nonneg,
+                                                   init_scale=a, max_iter=10)):
+        with pytest.raises(ValueError, match="init_scale .* too large"):
+            fn()
+    # negative control: an ordinary scale runs
+    ok = overparam.hadamard_gd(p, depth=depth, nonneg=nonneg, init_scale=1e-3, max_iter=10)
+    assert np.all(np.isfinite(ok.x))
+
+
+def test_a_nonneg_start_whose_loss_overflows_is_refused():
+    """x(0) = a^L finite but ||A x(0) - y||^2 beyond float64: diverged at iteration 0
+    with the advice 'use a smaller step or step="auto"' (step was auto)."""
+    p = sparse_recovery(20, 8, 2, nonneg=True, seed=0)
+    with pytest.raises(ValueError, match="init_scale .* too large"):
+        overparam.hadamard_gd(p, depth=2, nonneg=True, init_scale=1e80, max_iter=10)
+    with pytest.raises(ValueError, match="init_scale .* too large"):
+        overparam.hadamard_gd_batch([p], depth=2, nonneg=True, init_scale=1e80, max_iter=10)
+    # negative control: a large start whose loss is finite runs (and moves down)
+    r = overparam.hadamard_gd(p, depth=2, nonneg=True, init_scale=1e30, max_iter=100)
+    assert r.status is not Status.DIVERGED and np.all(np.isfinite(r.x))
+
+
+def test_divergence_from_the_precision_floor_of_a_huge_init_scale_names_it():
+    """Signed x = u^2 - v^2 at u, v ~ 1e110: one rounding unit of u^2 is x ~ 1e204, whose
+    loss overflows; reported as diverged with 'use a smaller step or step="auto"' (the
+    step was auto), where a smaller init scale or hadamard_limit is the remedy."""
+    p = sparse_recovery(20, 12, 3, seed=3)
+    r = overparam.hadamard_gd(p, depth=2, init_scale=1e110, max_iter=100)
+    assert r.status is Status.DIVERGED
+    assert "1e-16 a^2" in r.message and "hadamard_limit" in r.message
+    # no hint where the scale is not the cause (a step far too large at a small scale)
+    q = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e6, max_iter=100)
+    assert q.status is Status.DIVERGED
+    assert "1e-16 a^2" not in q.message

@@ -681,3 +681,18 @@ def test_auto_recovers_when_exact_newton_stagnates_on_badly_scaled_columns():
     assert res.status is Status.CONVERGED, res.message
     np.testing.assert_allclose(res.x, xt, atol=1e-9)
     assert res.info["method"] == "newton-cg" and "stagnated" in res.message
+
+
+@pytest.mark.parametrize("depth, a", [(3, 1e-20), (4, 1e-10), (3, 1e-100)])
+def test_precision_floor_is_named_where_nothing_is_resolved(depth, a):
+    """c = a^(2-L) >= 1e16: float64 resolves no digit of x (z sits within O(1) of c). The
+    run stopped with 'the line search failed' ('the tolerance may be below what floating
+    point allows, or y is not reachable') or 'the Newton matrix A D A^T is numerically
+    zero or singular': neither named the init scale, the cause and the remedy."""
+    p = sparse_recovery(60, 25, 4, seed=2)
+    res = hadamard_limit(p, depth=depth, init_scale=a)
+    assert not res.success
+    assert "float64 resolves" in res.message and "larger init_scale" in res.message
+    # negative control: a failure that is not the scale's (too few steps) does not name it
+    short = hadamard_limit(p, depth=3, init_scale=1e-3, max_iter=2)
+    assert short.status is Status.MAX_ITER and "float64 resolves" not in short.message

@@ -1,12 +1,14 @@
 """Gradient descent on the deep Hadamard factorization (the simulated dynamics)."""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
 
 from .._core import Result, Status, check_int, check_not_complex, x64_entry
+from .._core.norms import safe_norm
 from ..models import Hadamard
 from ..problems import Problem, as_problem
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
@@ -51,6 +53,27 @@ def _model(depth: int, nonneg: bool, init_scale: float) -> Hadamard:
     return model
 
 
+def _check_start(model: Hadamard, problems: Sequence[Problem]) -> None:
+    """Refuse an init scale whose start float64 cannot hold: ``u(0)^L = a^L`` beyond the
+    float64 range (x(0) was inf or NaN, reported as diverged after 0 iterations with
+    "the last finite iterate" and "use step='auto'"), or, non-negative, a start
+    ``x(0) = a^L`` whose loss overflows (the same report)."""
+    L, a = model.depth, model.init_scale
+    if L * math.log(a) >= math.log(np.finfo(np.float64).max):
+        raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
+                         f"u(0)^{L} = init_scale^{L} overflows")
+    if not model.nonneg:
+        return  # x(0) = u^L - v^L = 0
+    for p in problems:
+        with np.errstate(over="ignore", invalid="ignore"):
+            x0 = float(np.float64(a) ** L)  # (a Python float power raises OverflowError)
+            rn = safe_norm(np.asarray(p.A.matvec(np.full(p.n, x0))) - np.asarray(p.y))
+            loss = 0.5 * rn * rn
+        if not np.isfinite(loss):
+            raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
+                             f"the loss at x(0) = init_scale^{L} = {x0:.3g} overflows")
+
+
 @x64_entry
 def hadamard_gd(
     A: Any,
@@ -81,7 +104,9 @@ def hadamard_gd(
     depth : int
         L >= 1 (1 is plain gradient descent on x).
     init_scale : float
-        alpha > 0, the initial value of every factor entry.
+        alpha > 0, the initial value of every factor entry (``ValueError`` where float64
+        cannot hold the start: ``alpha^L`` or, non-negative, the loss at ``alpha^L``
+        overflows).
     nonneg : bool
         Non-negative model ``x = u^L`` (depth >= 2; ``ValueError`` at depth 1, where
         ``x = u`` has no sign constraint).
@@ -138,6 +163,7 @@ def hadamard_gd(
     problem = as_problem(A, y)
     check_not_complex(problem.y, "y")  # else a JAX VJP error about complex128
     model = _model(depth, nonneg, init_scale)
+    _check_start(model, [problem])
     policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
@@ -145,7 +171,8 @@ def hadamard_gd(
                                   metric_data=problem.x_true)
     res = to_result(out, names, wall, dict(method="hadamard_gd", depth=model.depth,
                                            init_scale=model.init_scale, nonneg=nonneg))
-    if res.status is Status.STAGNATED and not nonneg:
+    # (diverged too: at u, v ~ 1e110 one rounding unit of u^2 is an x whose loss overflows)
+    if res.status in (Status.STAGNATED, Status.DIVERGED) and not nonneg:
         res.message += _precision_hint(problem, model.depth, model.init_scale, cfg.tol)
     return res
 
@@ -225,6 +252,7 @@ def hadamard_gd_batch(
     for p in problems:
         check_not_complex(p.y, "y")
     model = _model(depth, nonneg, init_scale)
+    _check_start(model, problems)
     policy = as_policy(step, depth=model.depth)
     cfg = make_config(max_iter, tol, record)
     with_truth = all(p.x_true is not None for p in problems)

@@ -698,10 +698,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                 n_stall += 1
             if n_stall >= 10 and rn > tol * ynorm:
                 status = Status.STAGNATED
-                floor = ("" if link.depth == 2 else
-                         f"; for depth {link.depth} float64 resolves x only to a relative "
-                         f"~1e-16 * a^(2-L) = {1e-16 * link.c:.1e}: use a larger init_scale "
-                         "or a looser tol")
+                floor = "" if link.depth == 2 else "; " + _floor_note(link.depth, link.c)
                 # (at a fixed scale short of the target too, once the continuation step
                 # fell below the float64 resolution of log a: say so, as max_iter does)
                 where = "" if at_target else (
@@ -717,10 +714,24 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             break
     if not synced:
         z, x, D, ax, r, rn = resync()
+    c_target = float(np.exp((2 - link.depth) * s_target))
+    if (status is not Status.CONVERGED and status is not Status.INFEASIBLE
+            and link.depth >= 3 and 1e-16 * c_target > tol and "float64 resolves" not in message):
+        # the other stops (a failed line search, a numerically zero Newton matrix, the
+        # step limit) at scales where float64 cannot reach tol named neither the init
+        # scale nor the remedy (measured: depth 3 at 1e-20, where x has no correct digit)
+        message += f" ({_floor_note(link.depth, c_target)})"
     return dict(status=status, message=message, x=x, w=w, z=z, ax=ax, it=it, n_cg=n_cg,
                 n_cont=n_cont, farkas=farkas, rn=rn, ynorm=ynorm, history=history,
                 fallback_step=fallback_step, n_capped=n_capped, least_norm_step=reduced_step,
                 n_matvec=n_matvec_before + int(getattr(solver, "n_matvec", 0)))
+
+
+def _floor_note(depth: int, c: float) -> str:
+    """Why depth >= 3 at a small scale stops short: ``z`` sits within ``O(1)`` of
+    ``c = a^(2-L)``, so float64 holds ``x`` only to a relative ``~1e-16 c``."""
+    return (f"for depth {depth} float64 resolves x only to a relative ~1e-16 * a^(2-L) = "
+            f"{1e-16 * c:.1e}: use a larger init_scale or a looser tol")
 
 
 def _is_farkas(link: Link, zd: np.ndarray, dy: float, d: np.ndarray, y: np.ndarray) -> bool:

@@ -12,6 +12,7 @@ deep linear neural networks", ICLR 2019 (balanced initialization).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -100,7 +101,8 @@ class DeepMatrixFactorization:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if len(tuple(self.shape)) != 2:
+        # (a scalar shape failed with a bare "'int' object is not iterable")
+        if not isinstance(self.shape, Iterable) or len(tuple(self.shape)) != 2:
             raise ValueError(f"shape must be (n1, n2), got {self.shape!r}")
         n1 = check_int(self.shape[0], "n1", minimum=1)
         n2 = check_int(self.shape[1], "n2", minimum=1)
@@ -110,6 +112,9 @@ class DeepMatrixFactorization:
         if self.widths is None:
             widths = (min(n1, n2),) * (N - 1)
         else:
+            if not isinstance(self.widths, Iterable):
+                raise TypeError(f"widths must be a sequence of {N - 1} ints, got "
+                                f"{type(self.widths).__name__} {self.widths!r}")
             widths = tuple(check_int(w, "width", minimum=1) for w in self.widths)
             if len(widths) != N - 1:
                 raise ValueError(
@@ -119,6 +124,11 @@ class DeepMatrixFactorization:
             raise ValueError(f"init must be one of {INITS}, got {self.init_kind!r}")
         if self.scale not in SCALE_MODES:
             raise ValueError(f"scale must be one of {SCALE_MODES}, got {self.scale!r}")
+        if not isinstance(self.init_scale, (list, tuple, np.ndarray)) and getattr(
+                self.init_scale, "ndim", 0) >= 1:
+            # per-factor scales as a JAX array were refused ("must be a real number, got
+            # ArrayImpl") where the NumPy array of the same values ran
+            object.__setattr__(self, "init_scale", np.asarray(self.init_scale))
         if isinstance(self.init_scale, np.ndarray) and self.init_scale.ndim == 0:
             # a 0-d array is one scale (tuple() of it raised "iteration over a 0-d array")
             object.__setattr__(self, "init_scale", self.init_scale.item())
