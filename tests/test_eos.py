@@ -115,6 +115,26 @@ def test_mlp_seed_is_validated_not_truncated():
     assert TwoLayerNet(np.ones((4, 2)), 2, seed=np.int64(3)).seed == 3
 
 
+
+def test_mlp_settings_are_validated_before_the_cached_net():
+    """The net is cached on (problem, width, activation, init_scale, seed): init_scale
+    went through float() first, so the string "0.5" and True ran as scales 0.5 and 1.0
+    (info reporting the string); width=True hit the cached net of width 1 (True == 1);
+    an unhashable width or activation failed with "unhashable type: 'list'"."""
+    import overparam.dynamics.eos as eos
+    p = digits_regression(20, 10, classes=3, seed=0)
+    eos._mlp_cached(p, 1, "tanh", 1.0, 0)          # a width-1 net in the cache
+    cases = [(dict(init_scale="0.5"), TypeError), (dict(init_scale=True), TypeError),
+             (dict(init_scale=-1.0), ValueError), (dict(width=True), TypeError),
+             (dict(width=[4]), TypeError), (dict(activation=["tanh"]), TypeError)]
+    for kw, err in cases:
+        with pytest.raises(err, match="init_scale|width|activation"):
+            mlp_gd(p, step=0.1, max_iter=1, **kw)
+        with pytest.raises(err, match="init_scale|width|activation"):
+            eos_flow(p, model="mlp", max_iter=1, **kw)
+    with pytest.raises(TypeError, match="init_scale"):
+        mlp_gd(p, step=0.1, max_iter=1, init_scale=None)
+
 def test_bad_k_is_rejected_before_the_run(reg, monkeypatch):
     """``k`` (Lanczos steps) was first checked by the sharpness at the stop, i.e. after a
     possibly long GD run."""

@@ -337,3 +337,48 @@ def test_flow_sharpness_compiles_one_flow_program():
         r = A @ (pc["u"] ** 2 - pc["v"] ** 2) - p.y
         assert abs(0.5 * r @ r / eps - 1) <= 1e-9
     assert second.info["threshold_time"] < first.info["threshold_time"]
+
+
+@pytest.mark.parametrize("alpha", [3.0, 30.0])
+def test_flow_at_a_large_init_scale_descends_and_reaches_the_closed_form_limit(problem,
+                                                                                  alpha):
+    """At a large init scale the flow is stiff (top Hessian eigenvalue ~ 8 alpha^2
+    ||A||^2) and the error control lets the steps sit at the explicit method's stability
+    boundary, where the loss no longer decays: with the default tolerances the run
+    accepted steps that raised the loss (impossible on the exact flow, a descent flow)
+    and stopped as "stagnated" (alpha = 3: relative residual 3e-6; 30: 2e-4, x 1e-4 off
+    the limit). Oracle: the closed-form Hadamard limit of the flow."""
+    lim = overparam.hadamard_limit(problem, depth=2, init_scale=alpha, tol=1e-13)
+    res = gradient_flow(Hadamard(2, init_scale=alpha), problem, tol=1e-9,
+                        max_iter=20_000, record=20_000)
+    assert res.status.value == "converged", res.message
+    loss = res.trace["loss"]
+    assert np.all(np.diff(loss) <= 0), int(np.sum(np.diff(loss) > 0))
+    assert np.linalg.norm(res.x - lim.x) / np.linalg.norm(lim.x) <= 1e-8
+    # negative control: the limit of half the init scale fails the same check
+    other = overparam.hadamard_limit(problem, depth=2, init_scale=alpha / 2, tol=1e-13)
+    assert np.linalg.norm(res.x - other.x) / np.linalg.norm(other.x) > 1e-8
+
+
+def test_gradient_flow_refuses_complex_targets_and_takes_metrics_as_a_mapping():
+    """Complex y failed inside JAX's VJP ("unexpected JAX type ... complex128"); a dict of
+    metrics (what wn_gd / hadamard_gd take) failed with "not enough values to unpack"."""
+    A = np.array([[1.0, 2.0, 0.5]])
+    with pytest.raises(TypeError, match="y must be real"):
+        gradient_flow(Hadamard(2, init_scale=0.1), A, np.array([1.0 + 1.0j]))
+    res = gradient_flow(Hadamard(2, init_scale=0.1), A, np.array([1.0]),
+                        metrics={"x0": lambda x: x[0]})
+    np.testing.assert_allclose(res.trace["x0"][-1], res.x[0], rtol=1e-15)
+    listed = gradient_flow(Hadamard(2, init_scale=0.1), A, np.array([1.0]),
+                           metrics=[("x0", lambda x: x[0])])
+    np.testing.assert_array_equal(listed.trace["x0"], res.trace["x0"])
+
+
+def test_flow_failure_is_not_reported_with_step_size_advice():
+    """A flow takes no step size: when it stops as "diverged" the message said "use a
+    smaller step or step='auto'" (here theta_0 holds a NaN)."""
+    A, y = np.array([[1.0, 2.0, 0.5]]), np.array([1.0])
+    res = gradient_flow(Hadamard(2, init_scale=0.1), A, y,
+                        params0={"u": np.array([np.nan, 0.1, 0.1]), "v": np.full(3, 0.1)})
+    assert res.status.value == "diverged"
+    assert "step='auto'" not in res.message and "integration failed" in res.message

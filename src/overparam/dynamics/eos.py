@@ -309,8 +309,13 @@ def _mlp(problem: Any, width: int, activation: str, init_scale: float,
          init_seed: int) -> TwoLayerNet:
     if getattr(problem, "X_train", None) is None:
         raise TypeError("mlp_gd needs a DigitsProblem (overparam.problems.digits_regression)")
-    # validated, not int(): int(1.7) would run seed 1 while info reports 1.7
-    return _mlp_cached(problem, width, activation, float(init_scale),
+    # validated before the cache, not by float() / int(): the string "0.5" and True ran as
+    # scales, int(1.7) ran seed 1 while info reported 1.7, width=True found the cached
+    # width-1 net (True == 1), and a list failed as "unhashable type"
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a string, got {type(activation).__name__}")
+    return _mlp_cached(problem, check_int(width, "width", minimum=1), activation,
+                       check_positive(init_scale, "init_scale"),
                        check_int(init_seed, "init_seed"))
 
 

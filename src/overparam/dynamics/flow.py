@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._core import Result, check_int, check_positive, x64_entry
+from .._core import Result, Status, check_int, check_not_complex, check_positive, x64_entry
 from ..problems import as_problem
 from .driver import make_config, run_driver, to_result
 from .steps import StepContext
@@ -55,6 +55,8 @@ _A = (
 _B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
 _BSTAR = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
 _E = tuple(b - bs for b, bs in zip(_B, _BSTAR))
+#: trial steps with ``h * hessian_bound`` at or above this get the descent test
+_DESCENT_CHECK = 2.0
 
 
 def _dp_step(f: Any, p: jax.Array, k1: jax.Array, h: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -90,7 +92,11 @@ class Flow:
     ----------
     rtol, atol : float
         Local error tolerances: a step is accepted when the RMS of
-        ``err_i / (atol + rtol * max(|p_i|, |p_new_i|))`` is at most 1. Either may be 0
+        ``err_i / (atol + rtol * max(|p_i|, |p_new_i|))`` is at most 1 and, for a step
+        ``h`` with ``h * hessian_bound >= 2`` (or no bound), the loss at its end is not
+        above the loss at its start (the exact flow is a descent flow; on a stiff flow the
+        error control alone let the steps sit at the stability boundary, where the loss
+        stops decaying). Either may be 0
         (not both): a pure relative (``atol = 0``) or absolute (``rtol = 0``) control; with
         ``atol = 0`` a component with zero scale counts as 0 when its error is 0.
     h0 : float, optional
@@ -100,8 +106,9 @@ class Flow:
         Cap on the step (time units).
     max_rejections : int
         Trial steps per accepted step before the policy gives up (it then takes the last
-        trial step; the error control is reported as lost by a NaN step, so the driver
-        stops with status ``diverged``).
+        trial step; when that one fails the error control, the control is reported as lost
+        by a NaN step, so the driver stops with status ``diverged``; one that only raised
+        the loss, e.g. by rounding at the loss's floor, is kept).
     stop_loss : float, optional
         A loss threshold epsilon whose first crossing is located (None: off). In the first
         accepted step that starts above it and ends at or below it, the crossing is found
@@ -113,10 +120,12 @@ class Flow:
 
     Notes
     -----
-    Needs ``ctx.grad_fn`` (the driver provides it). Each accepted step costs 6 gradient
-    evaluations plus the driver's one (first-same-as-last is used for the first stage),
-    each rejected one 6; with ``stop_loss``, each accepted step one loss evaluation more
-    (at its end) and the root-find 6 gradients and a loss per iteration. Explicit: on a
+    Needs ``ctx.grad_fn`` (the driver provides it; without ``ctx.loss_fn`` and ``ctx.loss``
+    the descent test is skipped). Each accepted step costs 6 gradient evaluations plus
+    the driver's one (first-same-as-last is used for the first stage), each rejected one
+    6; a trial step under the descent test, and with ``stop_loss`` each accepted step, a
+    loss evaluation more (at its end); the root-find 6 gradients and a loss per
+    iteration. Explicit: on a
     stiff problem (a large spread of Hessian eigenvalues) the steps are limited by
     stability, about ``3.3 / lambda_max``.
     """
@@ -178,6 +187,19 @@ class Flow:
         def f(z):
             return -ravel_pytree(ctx.grad_fn(unravel(z)))[0]
 
+        # the exact flow never raises the loss: a trial step that does is rejected too
+        # (on a stiff flow, e.g. a large init scale, the error control alone let the
+        # steps sit at the stability boundary, where the loss oscillated and the run
+        # stagnated far from the tolerance); checked where the step may be near that
+        # boundary (or the model has no Hessian bound), which saves the loss evaluation
+        # of the other steps
+        descent = ctx.loss_fn is not None and ctx.loss is not None
+        project = ctx.project if ctx.project is not None else (lambda q: q)
+        bound = jnp.nan if ctx.bound is None else ctx.bound
+
+        def end_loss(z):
+            return ctx.loss_fn(project(unravel(z)))
+
         scale, rms, scaled = self._scale, _rms, _scaled
         # Hairer's initial step (once), from the components that have a scale
         sc0 = scale(p, p)
@@ -186,35 +208,49 @@ class Flow:
         h = jnp.where(h > 0, h, h_guess)
         h = jnp.minimum(h, self.max_step)
 
-        def attempt(h):
+        def attempt(h, root=False):
+            """The trial step of length ``h``: its end, its scaled error, its loss (inf
+            where not needed: by the descent test, at an accepted end with ``stop_loss``
+            (crossing?), in the root-find (``root``)) and whether it failed the test."""
             new, err = _dp_step(f, p, k1, h)
             en = rms(scaled(err, scale(p, new), jnp.inf))
             en = jnp.where(jnp.isfinite(en), en, jnp.inf)
-            return new, en
+            if not descent:
+                return new, en, jnp.float64(jnp.inf), jnp.bool_(False)
+            # DP5 is stable for h * lambda in [-3.3, 0]: below 2 / bound no loss check
+            # (a NaN bound, e.g. TwoLayerNet's, always checks)
+            check = ~(h * bound < _DESCENT_CHECK) & (en <= 1.0)
+            need = check | root | ((self.stop_loss is not None) & (en <= 1.0))
+            loss = jax.lax.cond(need, end_loss, lambda z: jnp.float64(jnp.inf), new)
+            return new, en, loss, check & ~(loss <= ctx.loss)
 
-        def shrink(en, h, tries):
-            # shrink after a rejection (a failed first try is counted in `tries`)
-            return jnp.where(tries > 0,
-                             h * jnp.clip(0.9 * jnp.where(jnp.isfinite(en), en, 1e10)
-                                          ** (-0.2), 0.1, 0.9), h)
+        def shrink(en, h, tries, up):
+            # shrink after a rejection (a failed first try is counted in `tries`); a
+            # rise of the loss at a small error (a step beyond the stability boundary)
+            # at least halves the step
+            fac = jnp.clip(0.9 * jnp.where(jnp.isfinite(en), en, 1e10) ** (-0.2), 0.1, 0.9)
+            fac = jnp.where(up, jnp.minimum(fac, 0.5), fac)
+            return jnp.where(tries > 0, h * fac, h)
 
         def cond(c):
-            _, en, _, tries = c
-            return (en > 1.0) & (tries < self.max_rejections)
+            _, en, _, tries, up = c
+            return ((en > 1.0) | up) & (tries < self.max_rejections)
 
         def body(c):
-            _, en, h, tries = c
-            h = shrink(en, h, tries)
-            new, en = attempt(h)
-            return new, en, h, tries + 1
+            _, en, h, tries, up = c
+            h = shrink(en, h, tries, up)
+            new, en, _, up = attempt(h)
+            return new, en, h, tries + 1, up
 
+        trial0 = (p, jnp.inf, h, jnp.int64(0), jnp.bool_(False))
         if self.stop_loss is None:
-            new, en, h_used, tries = jax.lax.while_loop(
-                cond, body, (p, jnp.inf, h, jnp.int64(0)))
+            new, en, h_used, tries, _ = jax.lax.while_loop(cond, body, trial0)
             cross = ()
         else:
             new, en, h_used, tries, cross = self._attempts_to_threshold(
-                p, k1, h, t, state[3], unravel, attempt, shrink, cond, ctx)
+                p, k1, t, state[3], unravel, trial0, attempt, shrink, cond, ctx)
+        # only the error control decides failure: after max_rejections rises of the loss
+        # at a small error (rounding at the loss's floor) the last trial step is taken
         ok = en <= 1.0
         factor = jnp.clip(0.9 * jnp.maximum(en, 1e-10) ** (-0.2), 0.2, 5.0)
         h_next = jnp.minimum(h_used * factor, self.max_step)
@@ -224,8 +260,8 @@ class Flow:
         new = jnp.where(ok, new, jnp.nan)
         return unravel(new), (h_next, t + h_used, rejected + tries - 1) + cross, eta
 
-    def _attempts_to_threshold(self, p, k1, h, t, cross, unravel, attempt, shrink, cond,
-                               ctx):
+    def _attempts_to_threshold(self, p, k1, t, cross, unravel, trial_init, attempt, shrink,
+                               cond, ctx):
         """The trial steps of :meth:`update` (the same ones, in the same order) and, in
         the first accepted step that crosses ``stop_loss`` (its start above, its
         projected end at or below), the crossing: the root of ``phi(tau) = loss(DP5 step
@@ -237,9 +273,6 @@ class Flow:
         holds one Dormand-Prince step: a second one (or a second program re-running the
         flow to the crossing) doubled the first call's compile time."""
         eps = jnp.asarray(self.stop_loss, jnp.float64)
-
-        def end_loss(z):
-            return ctx.loss_fn(ctx.project(unravel(z)))
 
         def projected(z):
             return ravel_pytree(ctx.project(unravel(z)))[0]
@@ -263,15 +296,14 @@ class Flow:
             # kept twice): superlinear, and the root stays bracketed
             tau = b - fb * (b - a) / (fb - fa)
             tau = jnp.where((tau > a) & (tau < b), tau, 0.5 * (a + b))
-            _, en, h, tries = trial
-            h_try = jnp.where(phase == 0, shrink(en, h, tries), tau)
-            new_t, en_t = attempt(h_try)
+            _, en, h, tries, up = trial
+            h_try = jnp.where(phase == 0, shrink(en, h, tries, up), tau)
             # the loss is read at an accepted step's end (crossing?) and in the root-find
-            need = (phase == 1) | (en_t <= 1.0)
-            loss_t = jax.lax.cond(need, end_loss, lambda z: jnp.float64(jnp.inf), new_t)
+            new_t, en_t, loss_t, up_t = attempt(h_try, root=(phase == 1))
             ft = loss_t - eps
-            # phase 0: the trial step, as in update's plain loop
-            trial0 = (new_t, en_t, h_try, tries + 1)
+            # phase 0: the trial step, as in update's plain loop; a step that starts above
+            # eps and ends at or below it lowers the loss, so passes the descent test
+            trial0 = (new_t, en_t, h_try, tries + 1, up_t)
             start = ((en_t <= 1.0) & ~cross["crossed"] & (ctx.loss > eps) & (ft <= 0)
                      & jnp.isfinite(ctx.loss))
             moved = _rms(_scaled(h_try * k1, self._scale(p, projected(new_t)), jnp.inf))
@@ -297,9 +329,8 @@ class Flow:
         zero = jnp.float64(0.0)
         r_init = (zero, zero, zero, zero, jnp.int64(0), jnp.int64(0))
         trial, _, r, _, pb, hit = jax.lax.while_loop(
-            m_cond, m_body, ((p, jnp.inf, h, jnp.int64(0)), jnp.int64(0), r_init, zero, p,
-                             jnp.bool_(False)))
-        new, en, h_used, tries = trial
+            m_cond, m_body, (trial_init, jnp.int64(0), r_init, zero, p, jnp.bool_(False)))
+        new, en, h_used, tries, _ = trial
         # the end with loss <= eps: the first point of the flow at the threshold
         found = dict(crossed=jnp.bool_(True), params=ctx.project(unravel(pb)),
                      time=t + r[1], root_iters=r[5])
@@ -318,7 +349,7 @@ def gradient_flow(
     max_iter: int = 100_000,
     tol: float = 1e-6,
     record: int | Sequence[int] | None = 64,
-    metrics: Sequence[tuple[str, Any]] = (),
+    metrics: Sequence[tuple[str, Any]] | Mapping[str, Any] = (),
     params0: Any = None,
     key: Any = None,
 ) -> Result:
@@ -345,7 +376,7 @@ def gradient_flow(
         Stop when ``||A x - y|| <= tol ||y||`` (default 1e-6).
     record : int or sequence of int, optional
         Number of log-spaced record points, or the iterations to record at.
-    metrics : sequence of (str, callable), optional
+    metrics : sequence of (str, callable) or mapping str -> callable, optional
         Extra JAX-traceable functions of x recorded in the trace.
     params0 : pytree, optional
         Initial parameters (default ``model.init(key, n)``).
@@ -360,15 +391,33 @@ def gradient_flow(
         time integrated (NaN unless every step was recorded).
     """
     problem = as_problem(A, y)
+    # a Problem keeps complex measurements; the real flow failed inside JAX's VJP
+    check_not_complex(problem.y, "y")
     cfg = make_config(max_iter, tol, record)
     policy = Flow(rtol=rtol, atol=atol)
     if params0 is None:
         params0 = model.init(key, problem.n)
+    # a dict (as hadamard_gd / wn_gd take) was iterated as its names: "not enough values
+    # to unpack"
+    metrics = tuple(metrics.items()) if isinstance(metrics, Mapping) else tuple(metrics)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
-                                  metrics=tuple(metrics), params0=params0)
+                                  metrics=metrics, params0=params0)
     res = to_result(out, names, wall, dict(method="gradient_flow", rtol=rtol, atol=atol))
     res.info["flow_time"] = _flow_time(res.trace)
+    _flow_message(res)
     return res
+
+
+def _flow_message(res: Result) -> None:
+    """The driver's advice for ``diverged`` is for step sizes ("use a smaller step or
+    step='auto'"), which a flow does not take: say what failed instead."""
+    if res.status is Status.DIVERGED:
+        res.message = (
+            "The integration failed: no trial step passed the error control within "
+            "max_rejections, or the loss became non-finite (e.g. theta_0 has NaN/inf or "
+            "the flow leaves the float range at this init scale). The returned x is the "
+            f"last accepted point. (relative residual {res.info['relative_residual']:.3e} "
+            f"after {res.n_iter} iterations)")
 
 
 def _flow_time(trace: dict) -> float:
@@ -458,6 +507,7 @@ def flow_sharpness(
         metrics=(("sharpness", metric),), params0=params0)
     res = to_result(out, names, wall, dict(method="gradient_flow", rtol=rtol, atol=atol))
     res.info["flow_time"] = _flow_time(res.trace)
+    _flow_message(res)
     sh = np.asarray(res.trace["sharpness"])
     s_final, t_cross, p_cross = float(sh[-1]), float("nan"), None
     cross = out["pstate"][3]
