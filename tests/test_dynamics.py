@@ -554,7 +554,9 @@ def test_the_rel_error_trace_of_a_zero_truth_is_inf_as_the_metric():
     # a floor of 1e-300 under ||x_true|| gave finite traces of 4e278 .. 2e299
     p = sparse_recovery(20, 8, 0, noise=0.1, seed=0)
     res = overparam.hadamard_gd(p, max_iter=50, record=[0, 50])
-    assert np.all(np.isinf(res.trace["rel_error"]))
+    # as the metric: 0 at x(0) = 0 (exactly 0 for the signed model), inf once x != 0
+    assert res.trace["rel_error"][0] == 0.0 and np.isinf(res.trace["rel_error"][-1])
+    assert np.any(res.x != 0)
 
 
 @pytest.mark.parametrize("depth, nonneg, a", [(2, False, 1e160), (3, False, 1e110),
@@ -587,15 +589,44 @@ def test_a_nonneg_start_whose_loss_overflows_is_refused():
     assert r.status is not Status.DIVERGED and np.all(np.isfinite(r.x))
 
 
-def test_divergence_from_the_precision_floor_of_a_huge_init_scale_names_it():
-    """Signed x = u^2 - v^2 at u, v ~ 1e110: one rounding unit of u^2 is x ~ 1e204, whose
-    loss overflows; reported as diverged with 'use a smaller step or step="auto"' (the
-    step was auto), where a smaller init scale or hadamard_limit is the remedy."""
+def test_the_precision_floor_of_a_huge_init_scale_is_named():
+    """Signed x = u^2 - v^2 at u, v ~ 1e110: float64 resolves x only to ~1e-16 a^2 ~ 1e204,
+    so no step moves x off 0. Once reported as diverged with 'use a smaller step or
+    step="auto"' (the step was auto; the fused u*u - v*v made x(0) = 1e204), it stagnates
+    with a hint naming the scale and hadamard_limit, the remedies."""
     p = sparse_recovery(20, 12, 3, seed=3)
-    r = overparam.hadamard_gd(p, depth=2, init_scale=1e110, max_iter=100)
-    assert r.status is Status.DIVERGED
+    r = overparam.hadamard_gd(p, depth=2, init_scale=1e110, max_iter=1000)
+    assert r.status is Status.STAGNATED and np.all(r.x == 0)
     assert "1e-16 a^2" in r.message and "hadamard_limit" in r.message
     # no hint where the scale is not the cause (a step far too large at a small scale)
     q = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e6, max_iter=100)
     assert q.status is Status.DIVERGED
     assert "1e-16 a^2" not in q.message
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 7])
+def test_signed_signal_is_exactly_zero_at_the_start_and_its_gradient_exact(depth):
+    # compiled, XLA contracted u*u - v*v into a fused multiply-add: x(0) was 8.7e-23
+    # (not 0) at init_scale 1e-3, and hadamard_gd(A, 0) returned it as "converged"
+    from overparam.models import Hadamard
+
+    model = Hadamard(depth=depth, init_scale=1e-3)
+    p0 = model.init(None, 4)
+    assert np.all(np.asarray(jax.jit(model.signal)(p0)) == 0.0)
+    rng = np.random.default_rng(0)
+    u, v = jnp.asarray(rng.random(5)), jnp.asarray(1e-6 * rng.random(5))
+    x = np.asarray(jax.jit(model.signal)({"u": u, "v": v}))
+    ref = np.asarray(u) ** depth - np.asarray(v) ** depth
+    np.testing.assert_allclose(x, ref, rtol=1e-14)
+    # the shrinking factor's gradient stays exact (no cancellation against u^(L-1))
+    g = jax.grad(lambda p: jnp.sum(model.signal(p)))({"u": u, "v": v})
+    np.testing.assert_allclose(np.asarray(g["v"]), -depth * np.asarray(v) ** (depth - 1),
+                               rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(g["u"]), depth * np.asarray(u) ** (depth - 1),
+                               rtol=1e-14)
+
+
+def test_zero_measurements_give_exactly_zero():
+    A = np.random.default_rng(0).standard_normal((5, 10))
+    res = overparam.hadamard_gd(A, np.zeros(5))
+    assert res.success and np.all(res.x == 0.0)
