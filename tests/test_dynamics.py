@@ -630,3 +630,15 @@ def test_zero_measurements_give_exactly_zero():
     A = np.random.default_rng(0).standard_normal((5, 10))
     res = overparam.hadamard_gd(A, np.zeros(5))
     assert res.success and np.all(res.x == 0.0)
+
+
+def test_a_tiny_init_escaping_its_start_is_not_called_stagnated():
+    # from init 1e-50 x grows geometrically for hundreds of steps while the loss is
+    # bitwise its initial value: a window of 100 unchanged losses stopped the run there
+    # as "stagnated" at relative residual 1
+    p = sparse_recovery(100, 40, 4, seed=0)
+    r = overparam.hadamard_gd(p, depth=2, init_scale=1e-50, max_iter=20000)
+    assert r.n_iter > 1000 and r.info["relative_residual"] < 0.5
+    # negative control: x that cannot move (the float64 floor of a huge init) stagnates
+    q = overparam.hadamard_gd(p, depth=2, init_scale=1e110, max_iter=1000)
+    assert q.status is Status.STAGNATED and q.n_iter == 100

@@ -400,7 +400,12 @@ def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | s
             it = s["it"] + 1
             # checked every step, not at the record points: where the run stops does not
             # depend on where it is recorded
-            best_it = jnp.where(loss < s["best"], it, s["best_it"])
+            # a run still on its starting plateau (loss bitwise its initial value) whose x
+            # moves is escaping, not stalled: from a tiny init (1e-50 at depth 2) x grows
+            # geometrically for hundreds of steps below the loss's resolution, and a
+            # window of 100 unchanged losses stopped it at relative residual 1
+            escaping = (loss == loss0) & (s["best"] == loss0) & jnp.any(x != s["x"])
+            best_it = jnp.where((loss < s["best"]) | escaping, it, s["best_it"])
             status = jnp.where(
                 jnp.sqrt(2.0 * loss) / ynorm <= tol, CONVERGED,
                 jnp.where(it >= max_iter, MAX_ITER,
