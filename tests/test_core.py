@@ -193,3 +193,54 @@ def test_zero_d_arrays_are_scalars_and_sparse_matrices_are_named():
         check_int(jnp.asarray(2.5), "k")
     with pytest.raises(TypeError, match="scipy sparse matrix.*toarray"):
         check_finite_array(scipy.sparse.csr_matrix(np.eye(3)), "X")
+
+
+def test_check_bool_takes_zero_d_boolean_arrays():
+    # a flag computed as jnp.all(x >= 0) (a 0-d JAX array) or np.asarray(True) was refused
+    # ("must be a bool, got ArrayImpl") while check_int / check_positive take 0-d arrays
+    import jax.numpy as jnp
+
+    from overparam._core import check_bool
+
+    for flag in (np.asarray(True), jnp.asarray(True), jnp.all(jnp.ones(3) >= 0)):
+        assert check_bool(flag, "nonneg") is True
+    assert check_bool(np.asarray(False), "nonneg") is False
+    assert check_bool(jnp.asarray(1), "f", allow_int=True) is True
+    assert check_bool(np.asarray(0, np.uint8), "f", allow_int=True) is False
+    for bad in (np.asarray(1), np.asarray([True]), np.asarray(1.0), np.asarray("True")):
+        with pytest.raises(TypeError, match="must be a bool"):
+            check_bool(bad, "nonneg")
+    with pytest.raises(TypeError, match="must be a bool"):
+        check_bool(np.asarray(2), "f", allow_int=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.complex64])
+def test_safe_norm_of_low_precision_floats_is_computed_in_float64(dtype):
+    # the result is a float64, but it was computed (and scaled back) in the input's
+    # precision: ||(3e38, 3e38)|| of float32 entries overflowed to inf, two float32
+    # subnormals 1e-45 gave 1.4e-45 (not 1.98e-45) and float16 (3e4, 4e4) gave 49984
+    from overparam._core import safe_norm
+    big = {np.float16: 6e4, np.float32: 3e38, np.complex64: 3e38}[dtype]
+    tiny = {np.float16: 6e-8, np.float32: 1e-45, np.complex64: 1e-45}[dtype]
+    for v in (big, tiny, 3e4 if dtype is np.float16 else 3e-30):
+        a = np.array([v, v, -v], dtype=dtype)
+        want = np.linalg.norm(a.astype(np.complex128 if dtype is np.complex64
+                                       else np.float64))
+        assert np.isfinite(want) and want > 0
+        assert safe_norm(a) == pytest.approx(want, rel=1e-15, abs=0)
+        out = safe_norm(np.stack([a, a[::-1]]), axis=1)
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(out, [want, want], rtol=1e-15, atol=0)
+    a = np.array([3e4, 4e4], dtype=np.float16)
+    assert safe_norm(a) == 5e4
+
+
+def test_derive_seed_refuses_long_doubles_with_a_type_error():
+    # .item() hands a long double back unchanged, and json asked the fallback about it
+    # again without end: RecursionError instead of "cannot derive a seed"
+    for bad in (np.longdouble(0.5), np.clongdouble(1.0), np.array([0.5], np.longdouble)):
+        with pytest.raises(TypeError, match="cannot derive a seed"):
+            derive_seed(1, bad)
+    # NumPy scalars that have a Python equivalent give the same seed as it
+    assert derive_seed(np.float32(0.5), np.int64(3)) == derive_seed(0.5, 3)
+    assert derive_seed(np.array([1, 2])) == derive_seed([1, 2])

@@ -820,3 +820,75 @@ def test_problem_over_linear_operator_pickles(make):
     # the VJP (the adjoint) is rebuilt too
     g = jax.grad(lambda x: 0.5 * jnp.sum((q.A.jax_matvec(x) - q.y) ** 2))(jnp.zeros(8))
     np.testing.assert_allclose(np.asarray(g), -M.T @ p.y, rtol=1e-12)
+
+
+def test_sparse_recovery_refuses_a_bad_signal_before_any_draw():
+    # the operator was drawn (a caller's Generator advanced, an m x n matrix allocated)
+    # before sparse_vector refused the signal name, unlike every other argument
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="signal must be one of"):
+        sparse_recovery(40, 20, 3, signal="laplace", seed=rng)
+    assert rng.bit_generator.state == state
+    with pytest.raises(ValueError, match="signal must be one of"):
+        sparse_recovery(40, 20, 3, signal=["sign"], seed=rng)
+    assert rng.bit_generator.state == state
+
+
+def test_problem_noise_takes_any_real_number_and_names_a_bad_one():
+    # noise=Fraction(1, 2) and noise=10**400 failed inside np.isnan ("ufunc 'isnan' not
+    # supported for the input types"); a 0-d array was "not a finite number"
+    from fractions import Fraction
+
+    import jax.numpy as jnp
+    A = np.eye(3)
+    for ok, want in ((Fraction(1, 2), 0.5), (np.asarray(0.25), 0.25),
+                     (jnp.asarray(2.0), 2.0), (np.float32(0.5), 0.5), (3, 3.0)):
+        noise = Problem(A, np.ones(3), noise=ok).noise
+        assert type(noise) is float and noise == want
+    assert np.isnan(Problem(A, np.ones(3), noise=np.asarray(np.nan)).noise)
+    for bad in (10**400, Fraction(10**400, 3), -Fraction(1, 3), float("inf"), True,
+                np.asarray([0.5]), "0.5", 1j):
+        with pytest.raises(ValueError, match="noise must be a finite number"):
+            Problem(A, np.ones(3), noise=bad)
+
+
+@pytest.mark.parametrize("op", [partial_dct(6, 10, 0), subsampled_fft(6, 10, 1),
+                                subsampled_fft(8, 4, 2)])
+def test_jax_maps_of_transforms_on_complex_integer_and_float32_input(op):
+    # SubsampledFFT's jax_matvec took a complex x as C-linear F_S (stacking Re and Im of
+    # F_S x: a real vector, silently wrong) and its jax_rmatvec raised TypeError for
+    # complex or integer r; the NumPy maps and PartialDCT's JAX maps give M @ v
+    M = op.to_dense()
+    m, n = op.shape
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    w = rng.standard_normal(m) + 1j * rng.standard_normal(m)
+    np.testing.assert_allclose(np.asarray(op.jax_matvec(jnp.asarray(z))), M @ z, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(op.jax_rmatvec(jnp.asarray(w))), M.T @ w,
+                               atol=1e-12)
+    for v, f, B in ((np.arange(n), op.jax_matvec, M), (np.arange(m), op.jax_rmatvec, M.T)):
+        out = f(jnp.asarray(v))
+        assert out.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(out), B @ v, atol=1e-12)
+        # float32 in, float32 out (the adjoint came back as float64)
+        out32 = f(jnp.asarray(v, dtype=jnp.float32))
+        assert out32.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(out32), B @ v, rtol=1e-5, atol=1e-5)
+
+
+def test_host_callback_jax_maps_do_not_truncate_integer_input():
+    # the callback's result was cast to the input's dtype: jax_matvec(jnp.arange(n)) of a
+    # wrapped sparse matrix came back as int64, every entry truncated toward zero
+    M = np.random.default_rng(0).standard_normal((3, 5))
+    for op in (LinearOperatorAdapter(sp.csr_matrix(M)), LinearOperatorAdapter(M)):
+        for f, v, B in ((op.jax_matvec, np.arange(5), M), (op.jax_rmatvec, np.arange(3), M.T),
+                        (op.T.jax_matvec, np.arange(3), M.T)):
+            out = f(jnp.asarray(v))
+            assert out.dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(out), B @ v, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(jax.jit(f)(jnp.asarray(v))), B @ v,
+                                       atol=1e-12)
+        # float inputs and gradients as before
+        g = jax.grad(lambda x: jnp.sum(op.jax_matvec(x) ** 2))(jnp.ones(5))
+        np.testing.assert_allclose(np.asarray(g), 2 * M.T @ M @ np.ones(5), atol=1e-12)

@@ -122,7 +122,10 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
 def check_bool(value: Any, name: str, *, allow_int: bool = False) -> bool:
     """A flag as a bool: ``bool`` or ``numpy.bool_`` (and the integers 0 and 1 with
     ``allow_int``). Anything else (e.g. the string ``"False"`` from a config file, which
-    is truthy) is a TypeError."""
+    is truthy) is a TypeError. A 0-d boolean (or, with ``allow_int``, integer) array counts
+    as its scalar, as in :func:`check_int`."""
+    # a flag computed as jnp.all(x >= 0) (a 0-d JAX array) was refused
+    value = _scalar_of(value)
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if allow_int and isinstance(value, numbers.Integral) and value in (0, 1):

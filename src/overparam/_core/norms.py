@@ -50,13 +50,18 @@ def safe_norm(v: Any, axis: int | None = None) -> Any:
     ``numpy.linalg.norm`` squares the entries: 0 for data below ~1e-154 and inf above
     ~1e154, which turned residuals of well-posed problems into 0 ("converged") or inf.
     NaN or inf entries give what NumPy gives (in their slice). Boolean and integer input
-    is taken as float64, as by NumPy.
+    is taken as float64, as by NumPy; float16 / float32 (complex64) input is computed in
+    float64 (complex128), the precision of the result.
     """
     a = np.asarray(v)
     if a.dtype.kind in "biu":
         # np.ldexp computes a bool / int8 / uint8 array in float16 (sqrt(3) came back as
         # 1.7324) and np.abs(int64 min) is negative
         a = a.astype(np.float64)
+    elif a.dtype in (np.float16, np.float32, np.complex64):
+        # scaled back in float32, the norm of (3e38, 3e38) overflowed to inf and that of
+        # two float32 subnormals 1e-45 rounded to 1.4e-45, returned as a float64
+        a = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
     a = np.abs(a)
     if axis is None:
         top = float(a.max(initial=0.0))

@@ -35,7 +35,13 @@ def derive_seed(*parts: Any) -> int:
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.generic):
-        return obj.item()
+        item = obj.item()
+        if isinstance(item, np.generic):
+            # a long double: .item() hands it back unchanged, and json called this hook
+            # on it again without end (RecursionError)
+            raise TypeError(f"cannot derive a seed from {type(obj).__name__}: convert it "
+                            "to a Python float first")
+        return item
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"cannot derive a seed from {type(obj).__name__}")

@@ -268,6 +268,17 @@ def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any) -> np.ndarray
     return apply(np.asarray(v, dtype=np.float64))
 
 
+def _jax_real_parts(apply: Callable[[jax.Array], jax.Array], v: Any) -> jax.Array:
+    """:func:`_real_parts` for JAX maps: ``apply`` on real input (integers as JAX's
+    default float), complex input as ``A Re(v) + i A Im(v)``."""
+    v = jnp.asarray(v)
+    if jnp.iscomplexobj(v):
+        return jax.lax.complex(apply(jnp.real(v)), apply(jnp.imag(v)))
+    if not jnp.issubdtype(v.dtype, jnp.floating):
+        v = v.astype(jnp.result_type(float))
+    return apply(v)
+
+
 def _check_length(v: Any, size: int, name: str, vector: bool = False) -> None:
     """Refuse a first axis of the wrong length (or, with ``vector``, anything but a vector
     of ``size`` entries): the transforms below would take any length (``dct``/``fft`` of
@@ -405,14 +416,26 @@ class SubsampledFFT(Operator):
         # adjoint of x -> (Re F_S x, Im F_S x): Re(F_S^H z) = n * Re(ifft(z))
         return self.n * self.scale * np.fft.ifft(z, axis=0).real
 
+    # complex input is split into real and imaginary parts, as in the NumPy maps: the
+    # FFT took a complex x as C-linear F_S (a real, wrong answer), and lax.complex refused
+    # a complex or integer r
     def jax_matvec(self, x):
         _check_length(x, self.n, "x", vector=True)
-        f = jnp.fft.fft(x)[self.rows]
-        return self.scale * jnp.concatenate([jnp.real(f), jnp.imag(f)])
+        return _jax_real_parts(self._jax_matvec, x)
 
     def jax_rmatvec(self, r):
         _check_length(r, self.shape[0], "r", vector=True)
-        z = jnp.zeros(self.n, dtype=jnp.complex128)
+        return _jax_real_parts(self._jax_rmatvec, r)
+
+    def _jax_matvec(self, x: jax.Array) -> jax.Array:
+        f = jnp.fft.fft(x)[self.rows]
+        return self.scale * jnp.concatenate([jnp.real(f), jnp.imag(f)])
+
+    def _jax_rmatvec(self, r: jax.Array) -> jax.Array:
+        # float32 stays float32 (a fixed complex128 buffer returned float64)
+        single = r.dtype == jnp.float32
+        r = r.astype(jnp.float32 if single else jnp.result_type(float))
+        z = jnp.zeros(self.n, dtype=jnp.complex64 if single else jnp.result_type(complex))
         z = z.at[self.rows].set(jax.lax.complex(r[: self.m_complex], r[self.m_complex:]))
         return self.n * self.scale * jnp.fft.ifft(z).real
 
@@ -597,7 +620,15 @@ def _callback_linear(
         return (call(adj, shape[1], ct),)
 
     apply.defvjp(apply_fwd, apply_bwd)
-    return apply
+
+    def entry(v):
+        v = jnp.asarray(v)
+        # the product is cast to the input's dtype: integer input came back truncated
+        if not jnp.issubdtype(v.dtype, jnp.inexact):
+            v = v.astype(jnp.result_type(float))
+        return apply(v)
+
+    return entry
 
 
 def as_operator(A: Any) -> Operator:

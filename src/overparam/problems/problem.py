@@ -1,6 +1,7 @@
 """The Problem type: an operator, measurements and (optionally) the truth behind them."""
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._core import check_finite_array, check_not_complex, check_system
+from .._core.checks import _scalar_of
 from .operators import Operator, as_operator
 
 
@@ -58,11 +60,7 @@ class Problem:
                 )
             xt.setflags(write=False)
             object.__setattr__(self, "x_true", xt)
-        noise = self.noise
-        if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (
-                np.isnan(noise) or 0 <= noise < np.inf):
-            raise ValueError(f"noise must be a finite number >= 0 (or NaN), got {noise!r}")
-        object.__setattr__(self, "noise", float(noise))
+        object.__setattr__(self, "noise", _noise_level(self.noise))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -88,6 +86,21 @@ class Problem:
         # vdot conjugates: with complex measurements (problems.structured) ``r @ r`` is
         # sum r_i^2, not ||r||^2 (and float() of it dropped the imaginary part)
         return 0.5 * float(np.vdot(r, r).real)
+
+
+def _noise_level(noise: Any) -> float:
+    """``noise`` as a float: finite and >= 0, or NaN."""
+    noise = _scalar_of(noise)  # a 0-d array as its scalar, as in check_positive
+    if not isinstance(noise, bool) and isinstance(noise, numbers.Real):
+        try:
+            # float() first: np.isnan raised TypeError on a Fraction and on an int beyond
+            # the floats (10**400, for which float() raises OverflowError)
+            v = float(noise)
+        except OverflowError:
+            v = math.inf
+        if math.isnan(v) or 0 <= v < math.inf:
+            return v
+    raise ValueError(f"noise must be a finite number >= 0 (or NaN), got {noise!r}")
 
 
 def as_problem(A: Any, y: Any = None) -> Problem:

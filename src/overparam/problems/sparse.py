@@ -12,6 +12,11 @@ from .problem import Problem
 SIGNALS = ("gaussian", "sign", "uniform")
 
 
+def _check_signal(signal: Any) -> None:
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+
+
 def sparse_vector(
     n: int, s: int, rng: int | np.random.Generator, signal: str = "gaussian",
     nonneg: bool = False
@@ -36,8 +41,7 @@ def sparse_vector(
     -------
     ndarray of shape (n,)
     """
-    if signal not in SIGNALS:
-        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    _check_signal(signal)
     n = check_int(n, "n", minimum=1)
     s = check_int(s, "s", minimum=0)
     # "no" (any truthy value) drew a non-negative signal
@@ -107,6 +111,8 @@ def sparse_recovery(
         raise ValueError(f"sparsity s = {s} exceeds the dimension n = {n}")
     noise = check_positive(noise, "noise", allow_zero=True)
     nonneg = check_bool(nonneg, "nonneg")  # before any draw (checked again by sparse_vector)
+    # likewise: refused only by sparse_vector, after the operator had been drawn
+    _check_signal(signal)
     rng = as_generator(seed)
     if isinstance(operator, str):
         if operator not in OPERATORS:
