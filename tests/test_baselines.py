@@ -982,3 +982,24 @@ def test_bp_spgl1_nonneg_infeasibility_check_is_scale_free(c):
     x[0] = 1e-3 / c
     assert _check_nonneg_infeasible(problem, x, info) is Status.STAGNATED
     assert info["nnls_kkt_rel"] == pytest.approx(1.8e-4, rel=0.05)
+
+
+@pytest.mark.parametrize("method", ["highs", "spgl1"])
+def test_bp_refuses_string_nonneg_flag(method):
+    # bool() read nonneg="false" as True: the non-negative LP was solved for a signed
+    # problem whose solution has negative entries, and "infeasible" came back with x = NaN
+    A = np.array([[1.0, -1.0, 0.5], [0.3, 1.0, 1.0]])
+    y = np.array([-1.0, 0.2])
+    for bad in ("false", "no", 2, None):
+        with pytest.raises(TypeError, match="nonneg"):
+            basis_pursuit(A, y, nonneg=bad, method=method)
+    # NumPy booleans are flags: the signed problem, solved against an independent LP
+    # over x = u - v, u, v >= 0
+    import scipy.optimize
+
+    ref = scipy.optimize.linprog(np.ones(6), A_eq=np.hstack([A, -A]), b_eq=y,
+                                 bounds=(0, None), method="highs")
+    res = basis_pursuit(A, y, nonneg=np.bool_(False), method=method)
+    assert res.status is Status.CONVERGED and res.info["nonneg"] is False
+    assert res.x.min() < 0
+    assert res.fun == pytest.approx(ref.fun, rel=1e-6)

@@ -479,3 +479,90 @@ def test_metrics_take_bfloat16_and_float8_arrays_from_jax():
             relative_error(bad, [1.0, 1.0])
         with pytest.raises(TypeError, match="numeric"):
             relative_error([1.0, 1.0], bad)
+
+
+def test_residual_refuses_string_relative_flag():
+    # bool("no") is True: relative=False from a config file gave the relative misfit
+    # (0.707 for an absolute misfit of 1.414), while l1_gap refused the same string
+    A = np.eye(2)
+    for bad in ("no", "false", None, 2):
+        with pytest.raises(TypeError, match="relative"):
+            residual(A, [1.0, 1.0], [2.0, 0.0], relative=bad)
+    assert residual(A, [1.0, 1.0], [2.0, 0.0], relative=np.bool_(False)) == pytest.approx(
+        np.sqrt(2.0))
+
+
+@pytest.mark.parametrize("c", [1.0, 1e-3, 2.0**-60])
+def test_complex_reference_whose_modulus_overflows(c):
+    # |x_ref| = 1.5e308 * sqrt(2) overflows to inf (its parts do not): the scale taken from
+    # it was inf, and relative_error / l1_gap returned 0.0 for x = x_ref / 1.5 (the
+    # relative error is 1/3, the l1 gap -1/3 at every scale)
+    ref = np.array([1.5e308 + 1.5e308j, 0.0])
+    x = ref / 1.5 + np.array([0.0, c * 1e300])
+    sc = 1e-300  # the same pair at an ordinary scale: the oracle
+    exp_err = np.linalg.norm(x * sc - ref * sc) / np.linalg.norm(ref * sc)
+    exp_gap = (np.abs(x * sc).sum() - np.abs(ref * sc).sum()) / np.abs(ref * sc).sum()
+    assert relative_error(x, ref) == pytest.approx(exp_err, rel=1e-12)
+    assert l1_gap(x, ref) == pytest.approx(exp_gap, rel=1e-12)
+    assert l1_gap(x, ref, relative=False) == pytest.approx(exp_gap * np.abs(ref * sc).sum()
+                                                           / sc, rel=1e-12)
+    assert relative_error(ref, ref) == 0.0 and l1_gap(ref, ref) == 0.0
+    assert not success(x, ref)
+
+
+@pytest.mark.parametrize("fn", [relative_error, l1_gap, support_recovery, success,
+                                lambda x, ref: residual(np.eye(2), x, ref)])
+def test_estimate_of_durations_is_refused_by_name(fn):
+    # np.issubdtype(timedelta64, np.number) is True: a timedelta64 estimate passed the
+    # numeric check and failed later with NumPy's "could not be promoted" or "float()
+    # argument must be ... not 'datetime.timedelta'", naming neither x nor its dtype
+    with pytest.raises(TypeError, match=r"x must be a numeric array, got dtype timedelta64"):
+        fn(np.array([1, 0], dtype="timedelta64[s]"), [1.0, 0.0])
+
+
+def test_rank_plateaus_refuses_a_trace_whose_arrays_do_not_line_up():
+    # records that do not line up raised bare NumPy errors ("operands could not be
+    # broadcast", "index 2 is out of bounds") or, with a loss longer than iter (or
+    # shorter, but covering the plateaus found), paired plateaus with other records'
+    # losses silently
+    from overparam.metrics import rank as rk
+
+    it = np.array([0, 1, 2, 4, 8, 16, 32, 64, 128])
+    r = np.array([5, 5, 3, 3, 3, 3, 1, 1, 1.0])
+    loss = np.linspace(1.0, 0.0, 9)
+    ok = rk.rank_plateaus(dict(iter=it, erank=r, loss=loss))
+    assert [(p.start, p.end, p.loss_start) for p in ok] == [(2, 16, 0.75), (32, 128, 0.25)]
+    bad_traces = [
+        (dict(iter=it, erank=r[:5]), "erank"),
+        (dict(iter=it, erank=np.c_[r, r]), "erank"),
+        (dict(iter=it, sv=r), "sv"),                     # one spectrum, not one per record
+        (dict(iter=it[:1], erank=r), "erank"),
+        (dict(iter=it.reshape(3, 3), erank=r), "iter"),
+        (dict(iter=it, erank=r, loss=loss[:7]), "loss"),
+        (dict(iter=it, erank=r, loss=np.r_[loss, 0.0]), "loss"),
+    ]
+    for trace, key in bad_traces:
+        with pytest.raises(ValueError, match=key):
+            rk.rank_plateaus(trace)
+
+
+def test_support_recovery_top_k_never_counts_exact_zeros():
+    # the k largest entries were taken by magnitude with ties broken by index, zeros
+    # included: x = 0 "recovered" a support on the leading indices exactly (precision,
+    # recall 1.0, exact True), and x = (1, 0, 0) the support {0, 1}
+    x_true = np.array([1.0, -2.0, 0.0])
+    assert support_recovery(np.zeros(3), x_true, k=2) == SupportScore(1.0, 0.0, False, 0, 2)
+    assert support_recovery([1.0, 0.0, 0.0], x_true, k=2) == SupportScore(
+        1.0, 0.5, False, 1, 2)
+    assert support_recovery([-0.0, 3.0, 0.0], x_true, k=2) == SupportScore(
+        1.0, 0.5, False, 1, 2)
+    # the same as the threshold rule at tol = 0 whenever x has at most k nonzeros
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = rng.standard_normal(6) * (rng.random(6) < 0.5)
+        t = rng.standard_normal(6) * (rng.random(6) < 0.5)
+        k = int(rng.integers(np.count_nonzero(x), 7))
+        assert support_recovery(x, t, k=k) == support_recovery(x, t, tol=0.0)
+    # ties among nonzeros are still broken by index
+    assert support_recovery([2.0, 2.0, 0.0], x_true, k=1) == SupportScore(
+        1.0, 0.5, False, 1, 2)

@@ -10,7 +10,7 @@ import scipy.optimize
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .._core import Result, Status, check_int, check_positive
+from .._core import Result, Status, check_bool, check_int, check_positive
 from ._common import (column_scales, matrix_of, max_abs_divisor, nonneg_farkas,
                       operator_gain, pow2_divisor, setup)
 from .projected_gradient import certificate
@@ -146,7 +146,7 @@ def basis_pursuit(
         Shape mismatch, NaN/inf in ``A`` or ``y``, an empty system, an unknown method,
         or an operator too large to materialise for HiGHS.
     TypeError
-        A complex ``A`` or ``y``.
+        A complex ``A`` or ``y``; a ``nonneg`` that is not a bool (e.g. ``"false"``).
     ImportError
         ``method="spgl1"`` without the ``spgl1`` package.
 
@@ -178,7 +178,7 @@ def basis_pursuit(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if max_iter is not None:
         max_iter = check_int(max_iter, "max_iter", minimum=1)
-    nonneg = bool(nonneg)
+    nonneg = check_bool(nonneg, "nonneg")  # bool("false") is True: a silent x >= 0
     if method == "spgl1":
         tol = 1e-8 if tol is None else check_positive(tol, "tol")
         return _bp_spgl1(problem, nonneg, tol, max_iter, dict(options or {}))

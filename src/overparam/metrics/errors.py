@@ -28,11 +28,19 @@ from .._core import (
 from .._core.checks import low_precision_as_float32
 
 
+def _estimate(x: Any) -> np.ndarray:
+    """The estimate ``x`` as an array of a numeric dtype (NaN/inf allowed: a failed run)."""
+    est = low_precision_as_float32(np.asarray(x))   # bfloat16 (from JAX) is numeric
+    # by dtype kind, as in check_finite_array: np.issubdtype(timedelta64, np.number) is
+    # True, and durations failed later with NumPy errors that named neither x nor dtype
+    if est.dtype.kind not in "biufc":
+        raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
+    return est
+
+
 def _pair(x: Any, x_ref: Any, ref_name: str = "x_ref") -> tuple[np.ndarray, np.ndarray]:
     ref = check_finite_array(x_ref, ref_name)
-    est = low_precision_as_float32(np.asarray(x))   # bfloat16 (from JAX) is numeric
-    if est.dtype == object or not (np.issubdtype(est.dtype, np.number) or est.dtype == bool):
-        raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
+    est = _estimate(x)
     est = est.astype(np.result_type(est.dtype, np.float64), copy=False)
     if est.shape != ref.shape:
         raise ValueError(f"shape mismatch: x has shape {est.shape} but {ref_name} has "
@@ -49,6 +57,15 @@ def _div(a: np.ndarray, s: float) -> np.ndarray:
     out = np.empty_like(a)
     out.real, out.imag = a.real / s, a.imag / s
     return out
+
+
+def _max_part(a: np.ndarray) -> float:
+    """``max|a|``; for complex ``a`` the largest ``|Re|`` or ``|Im|`` (within a factor
+    sqrt(2) of ``max|a|``): ``|1.5e308 (1 + 1j)|`` overflows to inf, its parts do not, and
+    an inf scale made relative_error and l1_gap 0.0 for any estimate."""
+    if np.iscomplexobj(a):
+        return float(max(np.abs(a.real).max(), np.abs(a.imag).max()))
+    return float(np.abs(a).max())
 
 
 def _ratio(num: float, den: float) -> float:
@@ -88,7 +105,7 @@ def relative_error(x: Any, x_ref: Any) -> float:
     # of two scales exactly: dividing by max|x_ref| itself rounded both terms, an absolute
     # error ~1e-16 that swamped a small difference (1.8e-16 reported for 1.0e-16, 1e-5
     # relative off at 1.6e-11)
-    e = int(pow2_exponent(np.abs(ref).max()))
+    e = int(pow2_exponent(_max_part(ref)))
     with np.errstate(over="ignore"):
         diff = ldexp_array(est, -e) - ldexp_array(ref, -e)
     return _ratio(safe_norm(diff), safe_norm(ldexp_array(ref, -e)))
@@ -121,10 +138,11 @@ def l1_gap(x: Any, x_ref: Any, *, relative: bool = True) -> float:
     """
     relative = check_bool(relative, "relative")  # "no" was truthy: relative
     est, ref = _pair(x, x_ref)
-    # Sum |x| / s with s = max|x_ref|: the plain sums overflow to inf (inf - inf = nan)
-    # for entries near 1e308 and lose digits in the subnormal range; the ratio is
-    # unchanged by s, and the absolute gap is scaled back once at the end.
-    top = float(np.abs(ref).max())
+    # Sum |x| / s with s = max|x_ref| (its largest part if complex): the plain sums
+    # overflow to inf (inf - inf = nan) for entries near 1e308 and lose digits in the
+    # subnormal range; the ratio is unchanged by s, and the absolute gap is scaled back
+    # once at the end.
+    top = _max_part(ref)
     s = top if top > 0 else 1.0
     with np.errstate(over="ignore"):
         nx, nref = float(np.abs(_div(est, s)).sum()), float(np.abs(_div(ref, s)).sum())
@@ -148,7 +166,7 @@ class SupportScore(NamedTuple):
     exact : bool
         ``S == T``.
     n_found : int
-        ``|S|``, the size of the estimated support.
+        ``|S|``, the size of the estimated support (``<= k`` when ``k`` is given).
     n_true : int
         ``|T|``, the size of the true support.
     """
@@ -173,7 +191,8 @@ def support_recovery(
       ``~init_scale^L`` residue that implicit regularization leaves off the support does
       not count;
     * ``k``: the ``k`` entries largest in magnitude (ties broken by index), e.g.
-      ``k = |T|`` to ask whether the top entries are the right ones.
+      ``k = |T|`` to ask whether the top entries are the right ones. Exact zeros are
+      never in the support: an ``x`` with fewer than ``k`` nonzeros finds those only.
 
     Parameters
     ----------
@@ -212,6 +231,9 @@ def support_recovery(
             raise ValueError(f"k = {k} exceeds the number of entries {est.size}")
         found = np.zeros(est.size, dtype=bool)
         found[np.argsort(-mag, kind="stable")[:k]] = True
+        # an exact zero is in no support: with ties broken by index, x = 0 "found" the
+        # leading k indices (an exact recovery when the truth sat there)
+        found &= mag > 0
     else:
         tol = 1e-3 if tol is None else check_positive(tol, "tol", allow_zero=True)
         if tol >= 1:
@@ -250,14 +272,13 @@ def residual(A: Any, x: Any, y: Any, *, relative: bool = True) -> float:
     """
     from ..problems import as_operator
 
+    relative = check_bool(relative, "relative")  # "no" was truthy: the relative misfit
     op = as_operator(A)
     m, n = op.shape
     yv = check_finite_array(y, "y")
     if yv.ndim != 1 or yv.shape[0] != m:
         raise ValueError(f"shape mismatch: A has {m} rows but y has shape {yv.shape}")
-    est = low_precision_as_float32(np.asarray(x))
-    if est.dtype == object or not (np.issubdtype(est.dtype, np.number) or est.dtype == bool):
-        raise TypeError(f"x must be a numeric array, got dtype {est.dtype}")
+    est = _estimate(x)
     if est.ndim != 1 or est.shape[0] != n:
         raise ValueError(f"shape mismatch: A has {n} columns but x has shape {est.shape}")
     if not np.all(np.isfinite(est)):

@@ -320,13 +320,22 @@ def rank_plateaus(
     min_decades = check_positive(min_decades, "min_decades", allow_zero=True)
     min_points = check_int(min_points, "min_points", minimum=1)
     it = np.asarray(trace["iter"], dtype=np.float64)
+    if it.ndim != 1:
+        raise ValueError(f"trace['iter'] must be 1-dimensional (one entry per record), got "
+                         f"shape {it.shape}")
     if measure in trace:
         r = np.asarray(trace[measure], dtype=np.float64)
+        _check_records(r, measure, it.size)
     elif "sv" in trace:
-        r = np.asarray(RANK_FUNCTIONS[measure](np.asarray(trace["sv"], dtype=np.float64)))
+        sv = np.asarray(trace["sv"], dtype=np.float64)
+        if sv.ndim != 2 or sv.shape[0] != it.size:
+            raise ValueError(f"trace['sv'] must have shape (records, k) with {it.size} "
+                             f"records (as trace['iter']), got shape {sv.shape}")
+        r = np.asarray(RANK_FUNCTIONS[measure](sv))
     else:
         raise KeyError(f"the trace has neither {measure!r} nor 'sv' (singular values)")
     loss = np.asarray(trace.get("loss", np.full(it.shape, np.nan)), dtype=np.float64)
+    _check_records(loss, "loss", it.size)
     keep = (it >= 1) & np.isfinite(r)
     idx = np.flatnonzero(keep)
     out: list[Plateau] = []
@@ -349,6 +358,15 @@ def rank_plateaus(
         else:
             i += 1
     return out
+
+
+def _check_records(a: np.ndarray, key: str, records: int) -> None:
+    """One value per record of ``trace["iter"]``: arrays that did not line up raised bare
+    NumPy errors (broadcast, index out of bounds), or paired plateaus with other records'
+    losses silently."""
+    if a.shape != (records,):
+        raise ValueError(f"trace[{key!r}] must have one value per record ({records}, as "
+                         f"trace['iter']), got shape {a.shape}")
 
 
 def select_plateau(
