@@ -573,3 +573,20 @@ def test_plot_draws_the_plots_of_the_latest_run_of_the_same_spec(spec, tmp_path,
     assert main(["plot", str(out), "--out", str(tmp_path / "figs")]) == 0
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names and all("l1_gap" in n for n in names), names
+
+
+def test_a_where_column_given_twice_or_nested_is_refused_not_dropped(spec, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    base = ["plot", str(out), "--kind", "curve", "--x", "m"]
+    # the second --where replaced the first: a figure of m=10 only, exit status 0
+    assert main(base + ["--where", "m=6", "--where", "m=10"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'm' given twice; give its values as one list, e.g. m=[6, 10]" in err
+    # was "error: Lengths must match to compare"
+    assert main(base + ["--where", "m=[[6]]"]) == 2
+    assert "where: m: expected a value (str, int, float or bool) or a list of values, " \
+        "got list [6]" in capsys.readouterr().err
+    assert main(base + ["--where", "m=[6, 10]", "--where", "s=2"]) == 0

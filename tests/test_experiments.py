@@ -168,6 +168,27 @@ def test_overrides_set_any_key():
         load_spec(spec_dict(), ["problem.m"])
 
 
+def test_config_keys_of_a_big_method_grid_expand_it_once(monkeypatch):
+    # `Spec.reference` re-expanded every configuration for each (cell, configuration)
+    # key: 2 cells x 1000 init scales took 30 s before the first cell ran (quadratic)
+    from overparam.experiments import spec as spec_module
+    from overparam.experiments.cells import config_key
+
+    scales = [10.0 ** (-1 - k / 300) for k in range(300)]
+    spec = load_spec(spec_dict(methods=[{"name": "hadamard_limit", "init_scale": scales}]))
+    calls = []
+    expand = spec_module._expand_methods
+    monkeypatch.setattr(spec_module, "_expand_methods",
+                        lambda tables: calls.append(1) or expand(tables))
+    keys = {config_key(spec, c.params, cfg)
+            for c in expand_cells(spec) for cfg in spec.method_configs()}
+    assert len(keys) == 2 * 300 and len(calls) == 1
+    assert spec.reference.name == "basis_pursuit"
+    configs = spec.method_configs()
+    configs.pop()  # a copy: the spec's own list is not changed
+    assert len(spec.method_configs()) == 300
+
+
 def test_spec_hash_ignores_run_and_plots_and_labels_tell_configs_apart():
     a = load_spec(spec_dict())
     b = load_spec(spec_dict(), ["run.executor=serial", "run.workers=3"])
@@ -520,6 +541,26 @@ def test_a_corrupt_trace_part_is_recomputed_with_its_cell(tmp_path):
     pd.testing.assert_frame_equal(reference, load_traces(out))
 
 
+def test_traces_of_a_cell_without_its_result_part_are_not_loaded(tmp_path):
+    # a run killed between a cell's trace part and its result part, or a result part
+    # gone bad: its traces were joined with no parameters (NaN), so `where m=10` (which
+    # keeps rows without a value) mixed them into the traces of m = 10
+    from overparam.experiments import load_traces
+
+    out = tmp_path / "r"
+    data = spec_dict(experiment=dict(BASE["experiment"], traces=True),
+                     methods=[dict(BASE["methods"][1], depth=2)])
+    run(data, out, executor="serial")
+    cells = expand_cells(load_spec(data))
+    reference = load_traces(out)
+    Store(out).part_path(cells[1].key).unlink()
+    traces = load_traces(out)
+    assert set(traces.cell) == {cells[0].key} and traces.m.notna().all()
+    pd.testing.assert_frame_equal(traces, reference[reference.cell == cells[0].key])
+    Store(out).part_path(cells[0].key).unlink()
+    assert load_traces(out).empty  # was KeyError: "None of [Index(['cell', 'label'])]"
+
+
 def test_manifest_records_spec_hash_and_versions(tmp_path):
     import json
 
@@ -694,6 +735,21 @@ def test_odd_override_values_are_refused_with_the_key_path(override, fragment):
     assert str(info.value).startswith(fragment)
 
 
+@pytest.mark.parametrize("override, fragment", [
+    # accepted (a dry run too); the drawing at the end of the sweep then failed with
+    # "Lengths must match to compare" or "no rows match"
+    ("plots[0].where={m=[[10]]}", "plots[0].where.m[0]: expected a value"),
+    ("plots[0].where={m={a=1}}", "plots[0].where.m: expected a value"),
+    ("plots[0].where={m=[10, {a=1}]}", "plots[0].where.m[1]: expected a value"),
+])
+def test_a_plot_where_of_nested_values_is_refused_before_the_sweep(override, fragment):
+    data = spec_dict(plots=[{"kind": "curve", "x": "m"}])
+    with pytest.raises(SpecError) as info:
+        load_spec(data, [override])
+    assert str(info.value).startswith(fragment)
+    assert load_spec(data, ["plots[0].where={m=[10, 14], label='x', ok=true}"])
+
+
 def test_a_big_seed_is_still_a_spec_value():
     # the root seed is hashed into the problem seeds, never stored in a column
     assert load_spec(spec_dict(), ["experiment.seed=99999999999999999999"])
@@ -744,6 +800,11 @@ def test_a_spec_file_not_utf8_is_named_and_a_utf8_bom_is_accepted(tmp_path):
     ("methods[-1].depth=3", "--set methods[-1].depth: index -1 at character 8 is negative"),
     ("methods[0]]=3", "--set methods[0]]: unexpected ']' at character 11"),
     ("methods[1.depth=3", "--set methods[1.depth: unexpected '[' at character 8"),
+    # str.isdigit() is true of "²": int() raised a bare ValueError (a traceback in the
+    # CLI); other scripts' digits ("١") were read as indices
+    ("methods[²].depth=3", "--set methods[²].depth: [²] at character 8 is not an index"),
+    ("methods[١].depth=3", "--set methods[١].depth: [١] at character 8 is not an index"),
+    ("methods.².depth=3", "--set methods.².depth: methods is a list of tables"),
 ])
 def test_a_malformed_override_path_is_refused(override, fragment):
     with pytest.raises(SpecError) as info:

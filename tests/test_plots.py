@@ -456,6 +456,18 @@ def test_every_format_is_written_to_a_new_folder_with_spaces(folder, tmp_path):
     assert plt.get_fignums() == []
 
 
+def test_where_of_a_nested_value_is_refused_naming_the_column():
+    df = pd.DataFrame(dict(method=["bp", "gd", "gd"], init_scale=[np.nan, 1e-2, 1e-4]))
+    # was "Lengths must match to compare" (overparam plot --where m=[[6]])
+    with pytest.raises(ValueError, match=r"where: init_scale: expected a value .* got list"):
+        filter_rows(df, {"init_scale": [[1e-4]]})
+    with pytest.raises(ValueError, match="where: init_scale: expected a value"):
+        filter_rows(df, {"init_scale": {"a": 1}})
+    assert filter_rows(df, {"init_scale": np.float64(1e-4)}).shape[0] == 2
+    assert filter_rows(df, {"method": np.str_("gd"), "init_scale": [np.float64(1e-2)]}
+                       ).shape[0] == 1
+
+
 def test_where_on_a_parameter_stored_as_text_compares_its_text():
     """step = ["auto", 0.05] is stored as text; a numeric value for such a column raised
     "Cannot interpret '<StringDtype>' as a data type" (and a number never equals text)."""

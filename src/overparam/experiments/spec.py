@@ -115,6 +115,13 @@ def is_plot_stem(name: Any) -> bool:
         text not in (".", "..")
 
 
+def is_where_value(value: Any) -> bool:
+    """Whether ``value`` can be compared with a result column by a plot's ``where``: a
+    scalar, NumPy's too (a ``where`` value is one of these or a list of them)."""
+    return (value is None or isinstance(value, (str, numbers.Number))
+            or getattr(value, "ndim", None) == 0)  # np.bool_ is no Number
+
+
 def plot_stem(kind: str, name: str | None = None, **options: Any) -> str:
     """The file stem of a plot: ``name``, else one from the kind and its axes
     (``phase_<value>_<x>_<y>``, ``curve_<y>_vs_<x>``, ``trace_<field>``), with the
@@ -237,7 +244,8 @@ class Spec:
     ----------
     data : dict
         The normalized spec (defaults filled in), as stored in the manifest. Given as the
-        parsed TOML tables; it is copied, then validated.
+        parsed TOML tables; it is copied, then validated (not to be modified afterwards:
+        build a new Spec, e.g. with :func:`load_spec` and overrides).
     source : str or None, optional
         Path of the spec file, if any (the default experiment name is its stem, else
         ``"experiment"``). Default None.
@@ -251,6 +259,7 @@ class Spec:
     def __init__(self, data: dict[str, Any], source: str | None = None):
         self.source = source
         self.data = _validate(copy.deepcopy(data), source)
+        self._configs: list[MethodConfig] | None = None  # see method_configs
 
     # -- sections -----------------------------------------------------------------------
     @property
@@ -285,7 +294,12 @@ class Spec:
 
     def method_configs(self) -> list[MethodConfig]:
         """All method configurations (each method's grid expanded), in spec order."""
-        return _expand_methods(self.data["methods"])
+        # expanded once: `reference` (asked by cells.config_key for every (cell,
+        # configuration) pair) expanded them all again each time, quadratic in the
+        # configurations (2 cells x 1000 init scales: 30 s before the first cell ran)
+        if self._configs is None:
+            self._configs = _expand_methods(self.data["methods"])
+        return list(self._configs)
 
     @property
     def reference(self) -> MethodConfig | None:
@@ -532,6 +546,15 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
             # else refused only when drawing, after the sweep
             raise SpecError(f"plots[{i}].stat: {table['stat']!r} is not one of "
                             f"{', '.join(PLOT_STATS)}")
+        for col, value in table.get("where", {}).items():
+            # a nested list or a table compares with no column value: the drawing at the
+            # end of the sweep failed ("Lengths must match to compare")
+            for j, v in enumerate(value if isinstance(value, list) else [value]):
+                if not is_where_value(v):
+                    at = f"plots[{i}].where.{col}" + (f"[{j}]" if isinstance(value, list)
+                                                      else "")
+                    raise SpecError(f"{at}: expected a value (str, int, float or bool) or "
+                                    f"a list of values, got {type(v).__name__} {v!r}")
         name = table.get("name")
         if name is not None and not is_plot_stem(name):
             raise SpecError(f"plots[{i}].name: must be a file stem without a folder, "
@@ -626,6 +649,12 @@ def _check_reference(exp: dict[str, Any], configs: list[MethodConfig],
 _PATH_STEP = re.compile(r"\[(?P<index>[^\]]*)\]|(?P<dot>\.?)(?P<key>[^.\[\]]*)")
 
 
+def _is_index(text: str) -> bool:
+    """Whether ``text`` is a list index: ASCII digits (``str.isdigit`` is also true of
+    ``²``, on which ``int`` raised a bare ValueError, and of other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def _split_path(path: str) -> list[str | int]:
     """``"methods[1].depth"`` (or ``"methods.1.depth"``) -> ``["methods", 1, "depth"]``.
 
@@ -641,10 +670,10 @@ def _split_path(path: str) -> list[str | int]:
         where = f"at character {pos + 1}"
         if step.group("index") is not None:
             index = step.group("index").strip()
-            if index.startswith("-") and index[1:].isdigit():
+            if index.startswith("-") and _is_index(index[1:]):
                 raise SpecError(f"--set {path}: index {index} {where} is negative; indices "
                                 "count from 0 (methods[0] is the first [[methods]] table)")
-            if not index.isdigit():
+            if not _is_index(index):
                 raise SpecError(f"--set {path}: [{step.group('index')}] {where} is not an "
                                 "index; brackets hold a number (a key goes after a dot)")
             parts.append(int(index))
@@ -659,7 +688,7 @@ def _split_path(path: str) -> list[str | int]:
             if pos == 0 and step.group("dot"):
                 raise SpecError(f"--set {path}: empty key {where} (the path starts with a "
                                 "dot)")
-            parts.append(int(key) if key.isdigit() else key)
+            parts.append(int(key) if _is_index(key) else key)
         pos = step.end()
     return parts
 

@@ -455,7 +455,9 @@ class Store:
 
     def load_traces(self):
         """Trace rows joined with their cell's problem parameters and their method
-        configuration's parameters (so traces filter like rows: ``where``, ``hue``)."""
+        configuration's parameters (so traces filter like rows: ``where``, ``hue``).
+        Traces of a cell without a readable result part (a run killed between the two
+        writes, a damaged part) are left out: a cell is finished with its result part."""
         import pandas as pd
 
         from .runner import RESERVED_COLUMNS
@@ -464,12 +466,15 @@ class Store:
         if traces.empty:
             return traces
         rows = self.load()
+        if rows.empty:  # (selecting the join columns raised a KeyError)
+            return traces.iloc[:0]
         spec = read_manifest(self.folder)["spec"]
         per_trial = set(RESERVED_COLUMNS) | set(spec["experiment"].get("metrics", ()))
         params = [c for c in rows.columns
                   if c not in per_trial and c not in traces.columns]
         configs = rows[["cell", "label"] + params].drop_duplicates(["cell", "label"])
-        return pd.merge(traces, configs, on=["cell", "label"], how="left")
+        # inner: orphan traces joined as NaN parameters, which every `where` keeps
+        return pd.merge(traces, configs, on=["cell", "label"], how="inner")
 
     def _load(self, directory: Path):
         import pandas as pd
@@ -534,7 +539,8 @@ def load_traces(folder: str | Path):
     -------
     pandas.DataFrame
         Trace rows joined with their cell's problem parameters and their method
-        configuration's parameters; empty when no traces were stored.
+        configuration's parameters; empty when no traces were stored. Traces of a
+        cell without a readable result part are left out.
 
     Raises
     ------

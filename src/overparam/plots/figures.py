@@ -122,11 +122,18 @@ def filter_rows(df: pd.DataFrame, where: dict[str, Any] | None) -> pd.DataFrame:
     KeyError
         A column of ``where`` is not in ``df``.
     ValueError
-        No row matches.
+        No row matches, or a value is neither a scalar nor a list of scalars.
     """
     if not where:
         return df
+    from ..experiments.spec import is_where_value
+
     for col, value in where.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        bad = next((v for v in values if not is_where_value(v)), None)
+        if bad is not None:  # (a nested list failed with "Lengths must match to compare")
+            raise ValueError(f"where: {col}: expected a value (str, int, float or bool) or "
+                             f"a list of values, got {type(bad).__name__} {bad!r}")
         if col not in df.columns:
             raise KeyError(f"where: no column {col!r} (columns: {', '.join(df.columns)})")
         df = df[_matches(df[col], value)]
@@ -753,15 +760,22 @@ def parse_where(items: Iterable[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        An item without ``=`` or without a column name.
+        An item without ``=`` or without a column name, or a column given twice.
     """
     import tomllib
 
     where: dict[str, Any] = {}
+    raws: dict[str, str] = {}  # the text of each value, for the message on a repeat
     for item in items:
         key, eq, raw = item.partition("=")
         if not eq or not key.strip():
             raise ValueError(f"--where {item!r}: expected COL=VALUE, e.g. m=80")
+        if key.strip() in where:
+            # the later one replaced the earlier without a word (m=6 and m=10: only 10)
+            raise ValueError(f"--where {item!r}: column {key.strip()!r} given twice; give "
+                             f"its values as one list, e.g. {key.strip()}="
+                             f"[{raws[key.strip()]}, {raw.strip()}]")
+        raws[key.strip()] = raw.strip()
         try:
             where[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
