@@ -646,3 +646,28 @@ def test_a_tiny_init_escaping_its_start_is_not_called_stagnated():
     # negative control: x that cannot move (the float64 floor of a huge init) stagnates
     q = overparam.hadamard_gd(p, depth=2, init_scale=1e110, max_iter=1000)
     assert q.status is Status.STAGNATED and q.n_iter == 100
+
+
+@pytest.mark.parametrize("depth, a, match", [
+    (10**30, 1e-3, "depth .* beyond the largest"),     # was an OverflowError inside JAX
+    (2**40, 1.0, "depth .* beyond the largest"),
+    (3, 1e-200, "too small for depth 3 .* use init_scale >= 2.77e-162"),  # gradient 0
+    (10_000, 1e-3, "too small for depth 10000"),
+])
+def test_depths_and_scales_whose_gradient_float64_cannot_hold_are_refused(depth, a, match):
+    p = sparse_recovery(20, 8, 2, seed=0)
+    with pytest.raises(ValueError, match=match):
+        overparam.hadamard_gd(p, depth=depth, init_scale=a, max_iter=10)
+    with pytest.raises(ValueError, match=match):
+        overparam.hadamard_gd_batch([p], depth=depth, init_scale=a, max_iter=10)
+    # negative control: the smallest scale that keeps the gradient runs
+    if depth == 3:
+        r = overparam.hadamard_gd(p, depth=3, init_scale=1e-150, max_iter=10)
+        assert np.all(np.isfinite(r.x))
+
+
+def test_a_large_depth_traces_in_one_power():
+    # the factored u^L - v^L traced L - 2 products: depth 2**20 would never compile
+    p = sparse_recovery(20, 8, 2, seed=0)
+    r = overparam.hadamard_gd(p, depth=2**20, init_scale=1.0, max_iter=5)
+    assert r.n_iter <= 5
