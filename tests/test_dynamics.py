@@ -602,6 +602,11 @@ def test_the_precision_floor_of_a_huge_init_scale_is_named():
     q = overparam.hadamard_gd(p, depth=2, init_scale=1e-3, step=1e6, max_iter=100)
     assert q.status is Status.DIVERGED
     assert "1e-16 a^2" not in q.message
+    # the batch says the same (its messages had no hint)
+    rb, qb = overparam.hadamard_gd_batch([p], depth=2, init_scale=1e110, max_iter=1000)[0], \
+        overparam.hadamard_gd_batch([p], depth=2, init_scale=1e-3, step=1e6, max_iter=100)[0]
+    assert rb.status is Status.STAGNATED and rb.message == r.message
+    assert qb.status is Status.DIVERGED and "1e-16 a^2" not in qb.message
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 7])

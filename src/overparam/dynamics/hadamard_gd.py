@@ -285,9 +285,14 @@ def hadamard_gd_batch(
         out, names, wall = run_driver_batch(model, policy, [p.A for p in chunk],
                                             [p.y for p in chunk], cfg, metrics=metrics,
                                             metric_data=truth)
-        return [to_result(jax.tree_util.tree_map(lambda v: v[b], out), names,
-                          wall / len(chunk), dict(info, batched=len(chunk)))
-                for b in range(len(chunk))]
+        results = [to_result(jax.tree_util.tree_map(lambda v: v[b], out), names,
+                             wall / len(chunk), dict(info, batched=len(chunk)))
+                   for b in range(len(chunk))]
+        if not nonneg:  # the float64 floor of a large scale, as hadamard_gd names it
+            for p, res in zip(chunk, results):
+                if res.status in (Status.STAGNATED, Status.DIVERGED):
+                    res.message += _precision_hint(p, model.depth, model.init_scale, cfg.tol)
+        return results
 
     # chunks on threads (at least one chunk per worker): see driver.run_in_chunks
     return run_in_chunks(problems, run_chunk, per_chunk=per_chunk, workers=workers)
