@@ -7,8 +7,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .._core import Result, Status, check_int, check_not_complex, x64_entry
-from .._core.norms import safe_norm
+from .._core import Result, Status, check_int, check_not_complex, safe_norm, x64_entry
 from ..models import Hadamard
 from ..problems import Problem, as_problem
 from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
