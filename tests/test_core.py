@@ -27,6 +27,18 @@ def test_result_defaults_and_repr():
     assert r.message == Status.MAX_ITER.advice
     text = repr(r)
     assert "max_iter" in text and "n_iter=7" in text and "(3,)" in text
+    assert "wall_time=None)" in repr(Result(np.zeros(1), Status.MAX_ITER, wall_time=None))
+
+
+def test_result_status_by_value():
+    # stores and JSON hold the status as its value string
+    r = Result(np.zeros(2), "converged")
+    assert r.status is Status.CONVERGED and r.success
+    assert r.message == Status.CONVERGED.advice
+    with pytest.raises(ValueError, match="status must be a Status or one of"):
+        Result(np.zeros(2), "done")
+    with pytest.raises(ValueError, match="'max_iter'"):
+        Result(np.zeros(2), None)
 
 
 def test_derive_seed_is_stable_and_sensitive():
@@ -52,6 +64,12 @@ def test_as_generator_requires_explicit_seed():
         as_generator(1.5)
     g = np.random.default_rng(0)
     assert as_generator(g) is g
+    # a 0-d integer array is an int seed; 0-d float and bool arrays are not
+    assert as_generator(np.asarray(3)).integers(1 << 30) == as_generator(3).integers(1 << 30)
+    with pytest.raises(TypeError, match="got float"):
+        as_generator(np.asarray(1.5))
+    with pytest.raises(TypeError, match="got bool"):
+        as_generator(np.asarray(True))
 
 
 def test_checks_name_the_problem():
@@ -67,6 +85,11 @@ def test_checks_name_the_problem():
         check_positive(0.0, "init_scale")
     with pytest.raises(ValueError, match="init_scale"):
         check_positive(float("nan"), "init_scale")
+    from decimal import Decimal
+    assert check_positive(Decimal("0.25"), "eps") == 0.25
+    for bad in ("NaN", "sNaN", "-1", "1e400"):
+        with pytest.raises(ValueError, match="eps must be finite"):
+            check_positive(Decimal(bad), "eps")
     with pytest.raises(ValueError, match="depth must be >= 1"):
         check_depth(0)
     with pytest.raises(TypeError, match="depth must be an integer"):
@@ -244,3 +267,23 @@ def test_derive_seed_refuses_long_doubles_with_a_type_error():
     # NumPy scalars that have a Python equivalent give the same seed as it
     assert derive_seed(np.float32(0.5), np.int64(3)) == derive_seed(0.5, 3)
     assert derive_seed(np.array([1, 2])) == derive_seed([1, 2])
+
+
+def test_masked_entries_are_refused_not_read_through():
+    # np.asarray drops the mask: the values behind it were used as data
+    from overparam import HadamardRegressor
+    from overparam.metrics import relative_error
+
+    a = np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+    with pytest.raises(ValueError, match="A is a masked array with 1 masked entry"):
+        check_finite_array(a, "A")
+    with pytest.raises(ValueError, match="x is a masked array"):
+        relative_error(a, [1.0, 2.0, 3.0])
+    X = np.ma.masked_array(np.eye(3), mask=np.eye(3))
+    with pytest.raises(ValueError, match="X is a masked array with 3 masked entries"):
+        HadamardRegressor().fit(X, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="y is a masked array"):
+        HadamardRegressor().fit(np.eye(3), a)
+    # nothing masked: an ordinary array
+    np.testing.assert_array_equal(check_finite_array(np.ma.masked_array([1.0, 2.0]), "A"),
+                                  [1.0, 2.0])

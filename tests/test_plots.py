@@ -349,6 +349,18 @@ def test_curve_refuses_an_unknown_stat_and_hue_equal_to_x():
     assert line.get_ydata().tolist() == [2.0, 1.0]
 
 
+def test_a_text_column_is_no_plotted_value():
+    # pandas said "could not convert string to float: 'converged'", not which column
+    df = pd.DataFrame(dict(label="a", m=[10, 10, 20, 20], s=[1, 2, 1, 2],
+                           status=["converged", "max_iter"] * 2))
+    with pytest.raises(ValueError, match="y 'status' is not a numeric column .*'converged'"):
+        plots.curve(df, "m", "status")
+    with pytest.raises(ValueError, match="value 'status' is not a numeric column"):
+        plots.phase(df, "s", "m", "status")
+    df["rel_error"] = pd.Series([1.0, None, 3.0, 4.0], dtype=object)  # numbers only: plots
+    assert plots.curve(df, "m", "rel_error").axes[0].get_lines()
+
+
 def test_a_median_curve_of_a_boolean_column():
     # `success` is stored as bool: quantile raised "Cannot use quantile with bool dtype"
     df = pd.DataFrame(dict(label="a", m=[10, 10, 10, 20, 20, 20],

@@ -464,6 +464,8 @@ def test_transform_rows_must_be_integers(cls):
             cls(8, bad)
     np.testing.assert_array_equal(cls(8, [2.0, 3]).rows, [2, 3])  # integral floats pass
     np.testing.assert_array_equal(cls(8, np.array([5], dtype=np.uint8)).rows, [5])
+    with pytest.raises(ValueError, match=r"1-D list of indices, got shape \(2, 2\)"):
+        cls(8, [[0, 1], [2, 3]])
 
 
 def test_matrix_operators_apply_complex_matrices():

@@ -8,6 +8,7 @@ from .checks import (
     check_positive,
     check_real_array,
     check_system,
+    refuse_masked,
 )
 from .cores import usable_cores
 from .jaxmode import x64_entry, x64_scope
@@ -31,6 +32,7 @@ __all__ = [
     "ldexp_array",
     "nearest_pow2_exponent",
     "pow2_exponent",
+    "refuse_masked",
     "safe_norm",
     "usable_cores",
     "x64_entry",

@@ -1,6 +1,7 @@
 """Input validation shared by every public entry point: one clear error per problem."""
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from typing import Any
@@ -25,6 +26,17 @@ def low_precision_as_float32(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32)
 
 
+def refuse_masked(a: Any, name: str) -> None:
+    """Refuse a NumPy masked array with masked entries: ``np.asarray`` drops the mask, so
+    the hidden (often garbage) values behind it were used as data."""
+    if isinstance(a, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(a)))
+        if masked:
+            raise ValueError(f"{name} is a masked array with {masked} masked entr"
+                             f"{'y' if masked == 1 else 'ies'}: fill them "
+                             f"({name}.filled(value)) or drop them first")
+
+
 def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
     """Return ``a`` as a float ndarray, refusing NaN/inf and a wrong number of dimensions.
 
@@ -47,6 +59,7 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
         # object" did not say what was wrong
         raise TypeError(f"{name} is a scipy sparse matrix, which this function does not "
                         f"take: pass a dense array ({name}.toarray())")
+    refuse_masked(a, name)
     arr = low_precision_as_float32(np.asarray(a))
     # by dtype kind (bool, int, uint, float, complex): np.issubdtype(timedelta64,
     # np.number) is True, so durations used to pass as their integer counts
@@ -84,6 +97,8 @@ def check_real_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray:
 def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
     value = _scalar_of(value)
+    if isinstance(value, decimal.Decimal):  # a Number but not a numbers.Real
+        value = float(value) if not value.is_snan() else math.nan
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     try:

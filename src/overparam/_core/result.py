@@ -101,6 +101,14 @@ class Result:
         return self.status.success
 
     def __post_init__(self) -> None:
+        if not isinstance(self.status, Status):
+            # a status given by its value ("converged"), as stores and JSON hold it
+            try:
+                self.status = Status(self.status)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"status must be a Status or one of "
+                    f"{[s.value for s in Status]}, got {self.status!r}") from None
         if not self.message:
             self.message = self.status.advice
 
@@ -122,15 +130,15 @@ class Result:
         return (
             f"Result(status={_status_text(self.status)}, success={_safe_success(self)}, "
             f"n_iter={self.n_iter}, fun={_num(self.fun, '.3e')}, x.shape={x.shape}, "
-            f"wall_time={_num(self.wall_time, '.3g')}s)"
+            f"wall_time={_num(self.wall_time, '.3g', unit='s')})"
         )
 
 
-def _num(v: Any, spec: str) -> str:
-    """``v`` formatted with ``spec``, or its repr when it is not a number (a repr must not
-    raise: ``fun=None`` made ``repr`` a TypeError)."""
+def _num(v: Any, spec: str, unit: str = "") -> str:
+    """``v`` formatted with ``spec`` and followed by ``unit``, or its repr (no unit) when
+    it is not a number (a repr must not raise: ``fun=None`` made ``repr`` a TypeError)."""
     try:
-        return format(float(v), spec)
+        return format(float(v), spec) + unit
     except (TypeError, ValueError):
         return repr(v)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import _scalar_of
+
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A NumPy Generator from an int seed (or a Generator, passed through)."""
@@ -16,6 +18,7 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
         raise ValueError(
             "a seed is required (pass an int): overparam never draws from global randomness"
         )
+    seed = _scalar_of(seed)  # a 0-d integer array (np.asarray(3), jnp.int64(3)) is an int
     if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if seed < 0:

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core import (Result, Status, check_bool, check_depth, check_finite_array, check_int,
-                     check_positive)
+                     check_positive, refuse_masked)
 
 SOLVERS = ("limit", "gd")
 
@@ -348,6 +348,8 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         kw = self._solver_kwargs()
         fit_intercept = check_bool(self.fit_intercept, "fit_intercept", allow_int=True)
         with _keep_fitted_state_on_error(self):
+            refuse_masked(X, "X")
+            refuse_masked(y, "y")
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
             # validate_data casts only X: a float32 y was centered in float32 (its rounding
             # made interpolable data "infeasible"), a float16 y crashed in linalg and a
@@ -394,5 +396,6 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
             Predictions.
         """
         check_is_fitted(self, "coef_")
+        refuse_masked(X, "X")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ self.coef_ + self.intercept_

@@ -25,11 +25,12 @@ from .._core import (
     pow2_exponent,
     safe_norm,
 )
-from .._core.checks import low_precision_as_float32
+from .._core.checks import low_precision_as_float32, refuse_masked
 
 
 def _estimate(x: Any) -> np.ndarray:
     """The estimate ``x`` as an array of a numeric dtype (NaN/inf allowed: a failed run)."""
+    refuse_masked(x, "x")
     est = low_precision_as_float32(np.asarray(x))   # bfloat16 (from JAX) is numeric
     # by dtype kind, as in check_finite_array: np.issubdtype(timedelta64, np.number) is
     # True, and durations failed later with NumPy errors that named neither x nor dtype

@@ -1,6 +1,7 @@
 """The figure functions behind ``overparam plot`` (see the package docstring)."""
 from __future__ import annotations
 
+import numbers
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -146,6 +147,22 @@ def _check_columns(df, *cols: str) -> None:
     for c in cols:
         if c is not None and c not in df.columns:
             raise KeyError(f"no column {c!r} in the results (columns: {', '.join(df.columns)})")
+
+
+def _numeric(df, col: str, role: str):
+    """``df`` with ``col`` as numbers: a plotted value must be a number or a boolean
+    (pandas' "could not convert string to float" did not say which column was the text;
+    an object column of numbers failed in quantile)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+        return df
+    text = [v for v in df[col].dropna() if not isinstance(v, (numbers.Number, np.number))]
+    if text:  # (an object column holding only numbers still plots)
+        example = f", e.g. {text[0]!r}"
+        raise ValueError(f"{role} {col!r} is not a numeric column (dtype {df[col].dtype}"
+                         f"{example}): plot a metric such as 'rel_error' or 'recovered'")
+    return df.assign(**{col: pd.to_numeric(df[col]).astype(float)})
 
 
 def _auto_log(values: np.ndarray) -> bool:
@@ -338,6 +355,7 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         raise ValueError(f"hue and x are both {x!r}: give another hue (or hue=None)")
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, hue)
+    df = _numeric(df, y, "y")
     df = _with_errors(df[df[x].notna()], y)
     if df.empty:
         raise ValueError(f"no rows with a value of {x!r}")
@@ -422,6 +440,7 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
         raise ValueError(f"x and y are both {x!r}: a phase diagram needs two axes")
     df = filter_rows(_frame(source), where)
     _check_columns(df, x, y, value, facet)
+    df = _numeric(df, value, "value")
     df = _with_errors(df[df[x].notna() & df[y].notna()], value)
     if df.empty:
         raise ValueError(f"no rows with values of both {x!r} and {y!r}")

@@ -292,6 +292,8 @@ def _check_length(v: Any, size: int, name: str, vector: bool = False) -> None:
 def _distinct_rows(rows: Any, n: int, what: str) -> np.ndarray:
     """Row indices of a subsampled transform: at least one, distinct, in [0, n)."""
     a = np.asarray(rows)
+    if a.ndim > 1:  # flattening a 2-D array hid a mix-up of rows with a matrix
+        raise ValueError(f"{what} rows must be a 1-D list of indices, got shape {a.shape}")
     # a cast to int64 truncated 1.5 to row 1 (and parsed the string "1")
     if a.size and not (a.dtype.kind in "iu" or (
             a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)))):
