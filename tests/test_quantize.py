@@ -867,3 +867,135 @@ def test_highs_vertex_on_columns_of_mixed_scales():
         assert np.all(res.info["n_free"] <= np.linalg.matrix_rank(X))
         scale = np.abs(X).sum(axis=1, keepdims=True)   # |X| |w| with |w| <= 1
         assert np.all(np.abs(X @ (res.x - W)) <= 1e-9 * scale)
+
+
+def test_relative_error_refuses_complex_and_text_instead_of_casting():
+    # np.asarray(dtype=float) dropped an imaginary part (only a ComplexWarning: the error
+    # of the real part was returned) and parsed strings of digits as numbers
+    from overparam.quantize import relative_error
+
+    rng = np.random.default_rng(0)
+    X, W = rng.standard_normal((3, 8)), rng.standard_normal((8, 2))
+    with pytest.raises(TypeError, match="Q must be real"):
+        relative_error(X, W, W + 1j)
+    with pytest.raises(TypeError, match="X must be a real numeric array"):
+        relative_error(X.astype(str), W, W)
+    Q = msq(W, 2)
+    ref = np.linalg.norm(X @ (W - Q), axis=0) / np.linalg.norm(X @ W, axis=0)
+    np.testing.assert_allclose(relative_error(X, W, Q), ref, rtol=1e-12)
+    np.testing.assert_allclose(relative_error(X, W, Q.astype(np.float32)),
+                               np.linalg.norm(X @ (W - Q.astype(np.float32)), axis=0)
+                               / np.linalg.norm(X @ W, axis=0), rtol=1e-12)
+
+
+def test_cells_refuses_a_nan_or_non_numeric_tol():
+    # tol=NaN made no entry "on" its level silently (max(nan, 1e-12) is nan)
+    x = np.array([0.0, 1.0 / 3.0])
+    with pytest.raises(ValueError, match="tol"):
+        cells(x, 2, 1.0, tol=np.nan)
+    with pytest.raises(TypeError, match="tol"):
+        cells(x, 2, 1.0, tol="0.1")
+    lo, hi = cells(x, 2, 1.0, tol=np.float32(1e-6))
+    np.testing.assert_allclose(lo, [-1 / 3, 1 / 3], atol=1e-15)
+    np.testing.assert_allclose(hi, [1 / 3, 1 / 3], atol=1e-15)
+
+
+def test_a_scale_of_the_wrong_shape_names_the_scale():
+    # it failed inside np.broadcast_to ("remapped shapes"), naming neither argument
+    for fn in (lambda: msq_round(np.zeros(3), 2, np.ones(4)),
+               lambda: cells(np.zeros(3), 2, np.ones(4))):
+        with pytest.raises(ValueError, match="scale of shape"):
+            fn()
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        alphabet(2, None)
+
+
+def test_forward_checks_the_inputs_and_upto():
+    # X went through np.asarray (complex: imaginary part dropped; NaN: NaN logits; the
+    # wrong width: a matmul gufunc error) and upto=-1 or beyond the depth sliced silently
+    from overparam.quantize import accuracy, forward
+
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((8, 4)), rng.standard_normal(4)),
+              (rng.standard_normal((4, 3)), rng.standard_normal(3))]
+    X = rng.standard_normal((5, 8))
+    with pytest.raises(ValueError, match="X has 7 columns, the network 8 inputs"):
+        forward(params, X[:, :7])
+    with pytest.raises(TypeError, match="X must be real"):
+        forward(params, X + 1j)
+    with pytest.raises(ValueError, match="non-finite"):
+        forward(params, np.full((5, 8), np.nan))
+    with pytest.raises(ValueError, match="2-dimensional"):
+        forward(params, X[0])
+    for bad, err in ((-1, ValueError), (3, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="upto"):
+            forward(params, X, upto=bad)
+    np.testing.assert_allclose(forward(params, X, upto=1),
+                               np.maximum(X @ params[0][0] + params[0][1], 0.0), rtol=1e-14)
+    np.testing.assert_array_equal(forward(params, X, upto=0), X)
+    np.testing.assert_array_equal(forward(params, X, upto=2), forward(params, X))
+    with pytest.raises(ValueError, match="columns"):
+        accuracy(params, X[:, :7], np.zeros(5, dtype=int))
+
+
+def test_quantize_network_of_zero_weights_or_inputs_does_not_warn():
+    # every rel_error NaN (X w = 0): np.nanmean warned "Mean of empty slice", an error
+    # where warnings are errors; a string or array samples_per_input failed in a comparison
+    import warnings
+
+    rng = np.random.default_rng(0)
+    params = [(rng.standard_normal((8, 4)), np.zeros(4)), (rng.standard_normal((4, 3)), np.zeros(3))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for P, X in (([(np.zeros((8, 4)), np.zeros(4))], rng.standard_normal((5, 8))),
+                     (params, np.zeros((5, 8)))):
+            for method in ("vertex-msq", "msq", "gpfq"):
+                res = quantize_network(P, X, 2, method)
+                assert all(np.isnan(e["rel_error"]) for e in res.info["layers"])
+                assert np.isnan(res.fun)
+    for bad in ("0.5", np.array([0.5, 0.5]), True):
+        with pytest.raises(TypeError, match="samples_per_input"):
+            quantize_network(params, rng.standard_normal((5, 8)), samples_per_input=bad)
+    res = quantize_network(params, rng.standard_normal((5, 8)), 2, "msq",
+                           samples_per_input=np.float64(0.5))
+    assert res.info["layers"][0]["samples"] == 4
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(y=np.array([0, 1, -1, 2] * 5)), ValueError, "labels >= 0"),
+    (dict(y=np.arange(20) % 3 + 0.5), ValueError, "integer class labels"),
+    (dict(y=np.arange(10) % 3), ValueError, "one label per row"),
+    (dict(X=np.full((20, 4), np.nan)), ValueError, "non-finite"),
+    (dict(X=np.zeros(20)), ValueError, "2-dimensional"),
+    (dict(epochs=-1), ValueError, "epochs"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=-5), ValueError, "batch_size"),
+    (dict(learning_rate=np.nan), ValueError, "learning_rate"),
+    (dict(learning_rate=-1e-3), ValueError, "learning_rate"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay"),
+    (dict(hidden=[0]), ValueError, "hidden"),
+    (dict(hidden="5"), TypeError, "hidden"),
+])
+def test_train_mlp_refuses_inputs_it_trained_on_silently(kw, err, match):
+    # negative labels trained against an all-zero one-hot, fractional ones were truncated,
+    # too few labels were read out of range (JAX clamps the index), NaN data or learning
+    # rate gave NaN weights, epochs or batch_size < 0 ran a wrong schedule; batch_size=0,
+    # a zero width and a 1-D X failed with ZeroDivisionError / IndexError
+    from overparam.quantize import train_mlp
+
+    args = dict(X=np.random.default_rng(0).standard_normal((20, 4)),
+                y=np.arange(20) % 3, hidden=[5], epochs=1)
+    args.update(kw)
+    with pytest.raises(err, match=match):
+        train_mlp(args.pop("X"), args.pop("y"), args.pop("hidden"), **args)
+
+
+def test_train_mlp_takes_an_int_width_and_zero_epochs():
+    # an int width failed ("Value after * must be an iterable"), as digits_mlp takes one
+    from overparam.quantize import train_mlp
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 4)), np.arange(20) % 3
+    params = train_mlp(X, y.astype(float), 5, epochs=0)
+    assert [W.shape for W, _ in params] == [(4, 5), (5, 3)]
+    assert all(np.all(b == 0) for _, b in params)

@@ -425,3 +425,83 @@ def test_forward_and_accuracy_of_weights_from_another_library_are_float64():
         assert accuracy(P, X, y) == accuracy(params, X, y)
     with pytest.raises(ValueError, match="inputs, the previous layer"):
         forward([params[0], params[0]], X)
+
+
+@pytest.mark.parametrize("kind, least", [("small-world", 7), ("clustered", 9)])
+def test_make_graph_names_the_fewest_nodes_a_kind_takes(kind, least):
+    # n = 4..6 (small-world) and 4..8 (clustered) failed inside the generators
+    # (networkx "k>n", "axis 1 index 4 exceeds matrix dimension 4")
+    with pytest.raises(ValueError, match=f"needs n >= {least}"):
+        make_graph(kind, least - 1)
+    A = make_graph(kind, least)
+    assert A.shape == (least, least)
+    assert abs(A - A.T).sum() == 0
+
+
+def test_make_graph_checks_max_tries_and_the_hub_degree_type():
+    # max_tries=0 raised "no connected graph ... in 0 draws: raise degree"; a string or
+    # complex hub degree failed in float() or in a comparison of str and int
+    with pytest.raises(ValueError, match="max_tries"):
+        make_graph("geometric", 30, max_tries=0)
+    with pytest.raises(TypeError, match="max_tries"):
+        make_graph("geometric", 30, max_tries=1.5)
+    for bad in ("3", 3 + 0j):
+        with pytest.raises(TypeError, match="hub degree"):
+            make_graph("hub", 16, degree=bad)
+    A = make_graph("hub", 16, degree=np.array(3))
+    assert A[15].nnz == 3
+
+
+def test_adjacency_refuses_complex_sparse_and_empty_graphs():
+    # a complex sparse adjacency lost its imaginary part in csr_matrix(dtype=float) (only a
+    # ComplexWarning); a sparse 0 x 0 passed as a graph
+    with pytest.raises(TypeError, match="adjacency must be real, got dtype complex"):
+        overparam.quantize.as_adjacency(sp.csr_matrix(np.array([[0, 1j], [1j, 0]])))
+    with pytest.raises(ValueError, match="no nodes"):
+        overparam.quantize.as_adjacency(sp.csr_matrix((0, 0)))
+
+
+def test_one_node_graph_has_laplacian_zero_without_warning():
+    # 1 / sqrt(degree 0) warned "divide by zero" (an error under -W error) and L was 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L = normalized_laplacian(np.zeros((1, 1)))
+        assert L.shape == (1, 1) and L.toarray()[0, 0] == 0.0
+        lam, vec = laplacian_eigenvectors(np.zeros((1, 1)), 1)
+        np.testing.assert_array_equal(lam, [0.0])
+        np.testing.assert_array_equal(np.abs(vec), [[1.0]])
+        res = halftone(np.full((1, 1), 0.2), 1, method="msq")
+        np.testing.assert_array_equal(res.x, [[1.0]])
+        assert res.info["rel_error"] == pytest.approx(4.0, rel=1e-12)  # |0.2 - 1| / 0.2
+
+
+def test_laplacian_eigenvectors_checks_tol():
+    # tol=NaN reached ARPACK ("ARPACK error 3: No shifts could be applied")
+    A = make_graph("grid", 16)
+    with pytest.raises(ValueError, match="tol"):
+        laplacian_eigenvectors(A, 3, dense_below=0, tol=np.nan)
+    with pytest.raises(TypeError, match="dense_below"):
+        laplacian_eigenvectors(A, 3, dense_below="10")
+
+
+def test_graph_error_refuses_a_column_x():
+    # x of shape (N, 1) broadcast w - x to N x N: 5.5 was reported for a perfect x
+    from overparam.quantize.tasks import graph_error, graph_problem
+
+    p = graph_problem("grid", 16, 3, seed=0)
+    assert graph_error(p, p.x_true, None, 0.0) == 0.0
+    with pytest.raises(ValueError, match="x must have shape"):
+        graph_error(p, p.x_true[:, None], None, 0.0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        graph_error(p, p.x_true[:5], None, 0.0)
+
+
+def test_digits_task_checks_the_seed():
+    # int(seed): None failed inside int(), 1.7 was truncated to seed 1 silently
+    from overparam.quantize.tasks import digits_task
+
+    for bad in (None, 1.7, "1"):
+        with pytest.raises(TypeError, match="seed"):
+            digits_task(4, 1, 1, seed=bad)

@@ -37,6 +37,16 @@ def level_tol(bits: int) -> float:
     return max(1e-9, 8.0 * 2.0**bits * np.finfo(float).eps)
 
 
+def _broadcast_scale(scale: Any, x: np.ndarray) -> np.ndarray:
+    # a scale of another shape failed inside NumPy ("operands could not be broadcast
+    # together with remapped shapes"), naming neither argument
+    try:
+        return np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    except ValueError:
+        raise ValueError(f"scale of shape {np.shape(scale)} does not broadcast to x of "
+                         f"shape {x.shape}") from None
+
+
 def _check_scale(c: np.ndarray) -> None:
     # a negative or NaN scale gave all-zero "levels" silently in msq_round
     if not np.all((c >= 0) & (c < np.inf)):
@@ -62,8 +72,8 @@ def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     """
     bits = check_bits(bits)
     _refuse_complex(scale)
-    # float("3") accepted a string
-    if isinstance(scale, (str, bytes, bool, np.bool_)):
+    # float("3") accepted a string; float(None) raised a message about float()
+    if isinstance(scale, (str, bytes, bool, np.bool_)) or scale is None:
         raise TypeError(f"scale must be a real number, got {type(scale).__name__} {scale!r}")
     _check_scale(np.asarray(float(scale)))
     return float(scale) * np.linspace(-1.0, 1.0, 2**bits)
@@ -91,7 +101,7 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     bits = check_bits(bits)
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
-    c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    c = _broadcast_scale(scale, x)
     _check_scale(c)
     # in units of 2**e ~ c (exact): 2 c / n and x + c overflowed to inf (NaN levels) for
     # scales near 1e308, and lost digits for subnormal scales
@@ -133,9 +143,14 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
         If an entry lies outside ``[-scale, scale]`` or is NaN.
     """
     bits = check_bits(bits)
+    # tol=NaN made no entry "on" a level (max(nan, 1e-12) is nan) silently
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real):
+        raise TypeError(f"tol must be a real number, got {type(tol).__name__} {tol!r}")
+    if np.isnan(tol):
+        raise ValueError("tol must not be NaN")
     _refuse_complex(x, scale)
     x = np.asarray(x, dtype=float)
-    c = np.broadcast_to(np.asarray(scale, dtype=float), x.shape)
+    c = _broadcast_scale(scale, x)
     _check_scale(c)
     e = pow2_exponent(c)   # as in msq_round: no overflow near 1e308, subnormal scales exact
     x, c = np.ldexp(x, -e), np.ldexp(c, -e)

@@ -19,6 +19,7 @@ filter is ``L_r = X_r X_r^T`` and the quantization error of ``q`` is
 """
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
 from .._core import (Result, Status, as_generator, check_int, check_positive, pow2_exponent,
                      safe_norm)
+from .._core.checks import _scalar_of
 from ._alphabet import check_bits, check_real, msq_round
 from .vertex import unused_vertex_options, vertex
 
@@ -70,6 +72,10 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
     except ImportError:  # pragma: no cover - networkx is a dependency of the extra
         pass
     if sp.issparse(graph):
+        # before the cast: csr_matrix(dtype=float) dropped an imaginary part with only a
+        # ComplexWarning
+        if np.iscomplexobj(graph):
+            raise TypeError(f"adjacency must be real, got dtype {graph.dtype}")
         Wm = sp.csr_matrix(graph, dtype=float)
         if Wm.nnz:
             check_real(Wm.data, "adjacency")
@@ -78,6 +84,8 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
     n = Wm.shape[0]
     if Wm.shape != (n, n):
         raise ValueError(f"the adjacency must be square, got shape {Wm.shape}")
+    if n == 0:   # a sparse 0 x 0 passed (a dense one is refused as empty)
+        raise ValueError("the adjacency is empty (a graph with no nodes)")
     if Wm.nnz and Wm.data.min() < 0:
         raise ValueError("the adjacency has negative weights")
     # relative to the weights, in units of 2**e ~ max weight (exact): an absolute floor of 1
@@ -151,7 +159,7 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
         in all. The hub concentrates the first normalized-Laplacian eigenvector (entries
         ``~ sqrt(degree)``): ``degree`` tunes the incoherence ``mu``.
     n : int
-        Number of nodes.
+        Number of nodes: at least 4 (7 for ``"small-world"``, 9 for ``"clustered"``).
     seed : int
     degree : float, optional
         Target mean degree (geometric, Erdos-Renyi); default ``max(6, 2 log n)``, twice the
@@ -163,10 +171,22 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
     import networkx as nx
 
     n = check_int(n, "n", minimum=4)
+    # max_tries <= 0 raised "no connected graph ... raise degree" without drawing one
+    max_tries = check_int(max_tries, "max_tries", minimum=1)
+    # the generators' own limits failed inside them (networkx "k>n", an IndexError of the
+    # nearest-neighbour query)
+    least = _MIN_NODES.get(kind, 4) if isinstance(kind, str) else 4
+    if n < least:
+        raise ValueError(f"kind={kind!r} needs n >= {least} nodes, got n={n}")
     rng = as_generator(seed)
     if kind == "hub":
-        hub_degree = n // 4 if degree is None else degree
-        if isinstance(hub_degree, bool) or not (float(hub_degree).is_integer() and 1 <= hub_degree <= n - 1):
+        hub_degree = n // 4 if degree is None else _scalar_of(degree)
+        # a string or complex degree failed in float() or in the comparison
+        if not isinstance(hub_degree, (numbers.Real, np.bool_)):   # bool: ValueError below
+            raise TypeError(f"the hub degree must be an integer, got "
+                            f"{type(hub_degree).__name__} {hub_degree!r}")
+        if isinstance(hub_degree, (bool, np.bool_)) or not (
+                float(hub_degree).is_integer() and 1 <= hub_degree <= n - 1):
             raise ValueError(f"the hub degree must be an integer in [1, n - 1] = "
                              f"[1, {n - 1}] (the grid nodes), got {hub_degree}")
         m = n - 1
@@ -227,6 +247,11 @@ def make_graph(kind: str, n: int, *, seed: int = 0, degree: float | None = None,
                        f"{max_tries} draws: raise degree")
 
 
+#: the fewest nodes a kind's generator takes (default 4): a Watts-Strogatz ring joins each
+#: node to 6 others, the clustered graph to its 8 nearest neighbours
+_MIN_NODES = {"small-world": 7, "clustered": 9}
+
+
 def _clustered_knn(n: int, rng: np.random.Generator, k: int = 8,
                    clusters: int = 8) -> sp.csr_matrix:
     """Symmetrized k-nearest-neighbour graph of points from Gaussian clusters whose spreads
@@ -257,6 +282,10 @@ def normalized_laplacian(graph: Any) -> sp.csr_matrix:
     """
     # scale-free: degrees of weights ~1e308 overflowed to inf (L = I, or NaN entries)
     Wm = _unit_scaled(as_adjacency(graph))
+    if Wm.shape[0] == 1:
+        # the one-node graph (degree 0): 1 / sqrt(0) warned "divide by zero" and gave L = 1;
+        # L = 0 as for networkx (the constant signal has eigenvalue 0 on a connected graph)
+        return sp.csr_matrix((1, 1))
     d = np.asarray(Wm.sum(axis=1)).ravel()
     s = sp.diags(1.0 / np.sqrt(d))
     return sp.csr_matrix(sp.identity(Wm.shape[0]) - s @ Wm @ s)
@@ -295,6 +324,8 @@ def laplacian_eigenvectors(graph: Any, r: int, *, dense_below: int = 600,
     L = normalized_laplacian(graph)
     N = L.shape[0]
     r = check_int(r, "r", minimum=1)
+    dense_below = check_int(dense_below, "dense_below")
+    tol = check_positive(tol, "tol", allow_zero=True)   # NaN: an ArpackError (error 3)
     if r > N:
         raise ValueError(f"r = {r} exceeds the number of nodes N = {N}")
     if N <= dense_below or r >= N - 1:

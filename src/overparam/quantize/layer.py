@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._core import Result, Status, pow2_exponent
+from .._core import Result, Status, check_not_complex, pow2_exponent
 from ._alphabet import check_bits, check_real, msq_round
 from .vertex import (_as_columns, _check_X, default_scale, unused_vertex_options,
                      vertex)
@@ -59,8 +59,10 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
         When the shapes do not match (``X`` 2-D, ``W`` with ``N`` rows, ``Q`` as ``W``,
         ``Xq`` as ``X``).
     """
-    X, W, Q = (np.asarray(a, dtype=float) for a in (X, W, Q))
-    Xq = X if Xq is None else np.asarray(Xq, dtype=float)
+    # complex values lost their imaginary part with only a ComplexWarning (a wrong error),
+    # and strings of digits were parsed as numbers: refused, naming the argument
+    X, W, Q = (_numeric(a, name) for a, name in ((X, "X"), (W, "W"), (Q, "Q")))
+    Xq = X if Xq is None else _numeric(Xq, "Xq")
     # mismatched shapes broadcast (X w of shape (m, 1) minus X q of shape (m,) is m x m)
     # into errors of other neurons, or pooled over samples: refused
     if X.ndim != 2:
@@ -86,6 +88,15 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
         num = np.ldexp(num, e - ew)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _numeric(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float array if it is real and numeric (NaN stays: it gives a NaN error)."""
+    check_not_complex(a, name)
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr.astype(float)
 
 
 def _column_norms(M: np.ndarray) -> np.ndarray:

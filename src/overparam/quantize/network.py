@@ -5,13 +5,15 @@ apply ReLU, the last is linear (logits). Biases stay in full precision.
 """
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from .._core import Result, Status, as_generator, check_int
+from .._core import Result, Status, as_generator, check_int, check_positive
+from .._core.checks import _scalar_of
 from ._alphabet import check_bits, check_real
 from .layer import LAYER_METHODS, layer
 
@@ -60,8 +62,17 @@ def forward(params: Params, X: np.ndarray, upto: int | None = None) -> np.ndarra
     ndarray of shape (m, width)
     """
     params = _check_params(params)
-    h = np.asarray(X, dtype=float)
-    L = len(params) if upto is None else upto
+    # X went through np.asarray: complex lost its imaginary part (a ComplexWarning), NaN
+    # gave NaN logits, and the wrong width failed inside matmul's gufunc signature
+    h = check_real(X, "X", ndim=2)
+    if h.shape[1] != params[0][0].shape[0]:
+        raise ValueError(f"X has {h.shape[1]} columns, the network {params[0][0].shape[0]} "
+                         "inputs")
+    # upto=-1 applied all layers but the last, and upto beyond the depth all of them,
+    # silently (a slice); upto=1.5 failed as a slice index
+    L = len(params) if upto is None else check_int(upto, "upto", minimum=0)
+    if L > len(params):
+        raise ValueError(f"upto must be <= {len(params)} (the number of layers), got {L}")
     for i, (W, b) in enumerate(params[:L]):
         h = h @ W + b
         if i < len(params) - 1:
@@ -139,6 +150,12 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
     bits = check_bits(bits)
     if method not in LAYER_METHODS:
         raise ValueError(f"method must be one of {LAYER_METHODS}, got {method!r}")
+    # a string or an array failed in the comparison ("'<' not supported", "truth value of
+    # an array is ambiguous")
+    if (isinstance(samples_per_input, (bool, np.bool_))
+            or not isinstance(_scalar_of(samples_per_input), numbers.Real)):
+        raise TypeError(f"samples_per_input must be a real number in (0, 1), got "
+                        f"{type(samples_per_input).__name__} {samples_per_input!r}")
     if not 0 < samples_per_input < 1:
         raise ValueError(f"samples_per_input must be in (0, 1), got {samples_per_input}")
     net = _check_params(params)
@@ -165,7 +182,11 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
         if not res.status.success:
             status = res.status if status.success else status
             messages.append(f"layer {i}: {res.message}")
-        entry = dict(samples=m, rel_error=float(np.nanmean(res.info["rel_error"])))
+        # all NaN (X w = 0 for every neuron, e.g. zero weights or inputs): nanmean warned
+        # "Mean of empty slice" (an error where warnings are errors)
+        err = np.asarray(res.info["rel_error"])
+        entry = dict(samples=m, rel_error=float(np.nanmean(err)) if np.any(~np.isnan(err))
+                     else float("nan"))
         if "n_free" in res.info:
             entry["n_free"] = float(np.mean(res.info["n_free"]))
         layers.append(entry)
@@ -226,9 +247,9 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: in
     y : array of int of shape (m,)
         Classes ``0, ..., k - 1``; the network has ``max(y) + 1`` outputs.
     hidden : sequence of int
-        Hidden layer widths.
+        Hidden layer widths (>= 1; an int: one hidden layer).
     epochs : int
-        Passes over the data (keyword only, required).
+        Passes over the data (keyword only, required; 0: the initial weights).
     batch_size : int, optional
         Minibatch size (default 64); each epoch takes ``max(1, m // batch_size)``
         minibatches of a fresh permutation, so a last partial batch is left out.
@@ -244,6 +265,29 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], *, epochs: in
     list of (W, b)
         NumPy float64 weights, ``W`` of shape (inputs, outputs).
     """
+    # unchecked, these trained silently on garbage: labels -1 (an all-zero one-hot) or 1.5
+    # (truncated), fewer labels than rows (JAX clamps out-of-range indices), NaN inputs or
+    # learning rate (NaN weights), epochs or batch_size < 0; others failed obscurely
+    # (batch_size=0, a width 0: ZeroDivisionError; 1-D X: IndexError)
+    X = check_real(X, "X", ndim=2)
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), one label per row of X, got "
+                         f"{y.shape}")
+    if y.dtype.kind not in "iu" and not (
+            y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.min() < 0:
+        raise ValueError(f"y must hold class labels >= 0, got {y.min()}")
+    y = y.astype(np.int64)
+    hidden = ((check_int(hidden, "hidden", minimum=1),) if not isinstance(hidden, (list, tuple))
+              and np.ndim(hidden) == 0 else
+              tuple(check_int(h, "hidden width", minimum=1) for h in hidden))
+    epochs = check_int(epochs, "epochs", minimum=0)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+
     import jax
     import jax.numpy as jnp
     import optax

@@ -165,7 +165,9 @@ def digits_task(hidden: int = 256, depth: int = 2, epochs: int = 40, *, seed: in
     """
     depth = check_int(depth, "depth", minimum=1)
     return _digits_cached((check_int(hidden, "hidden", minimum=1),) * depth,
-                          check_int(epochs, "epochs", minimum=1), int(seed) % 2**31)
+                          check_int(epochs, "epochs", minimum=1),
+                          # int(seed): None failed in int(), 1.7 was truncated to 1
+                          check_int(seed, "seed") % 2**31)
 
 
 def _weights(problem: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +286,9 @@ def graph_error(problem: Any, x: np.ndarray, ref: Any, tol: float) -> float:
     """
     X, w = _weights(problem)
     x = np.asarray(x, dtype=float)
+    # an x of shape (N, 1) broadcast w - x to N x N (a Frobenius norm of the wrong thing)
+    if x.shape != w.shape:
+        raise ValueError(f"x must have shape {w.shape} (one entry per node), got {x.shape}")
     # in units of powers of two (exact): X (w - x) and ||w|| neither over- nor underflow
     eX = pow2_exponent(np.abs(X).max(initial=0.0))
     ew = pow2_exponent(np.abs(w).max(initial=0.0))
