@@ -795,3 +795,161 @@ def test_irls_stop_on_delta_floor_refuses_truthy_strings():
         with pytest.raises(TypeError, match="stop_on_delta_floor must be a bool"):
             irls_lrrs(p, stop_on_delta_floor=bad)
     assert irls_lrrs(p, stop_on_delta_floor=np.False_, max_iter=1).n_iter == 1
+
+
+# ------------------------------------------------------------------ adversarial inputs
+def test_weighted_step_checks_y_x_and_shape_against_the_operator():
+    # a y of another length failed in SciPy ("incompatible dimensions"), an X of another
+    # shape in a NumPy broadcast (dense reference), shape=32 with "'int' object is not
+    # iterable"; the two steps still agree on valid input
+    p = lrrs_problem(8, 4, 1, 3, m=20, seed=1)
+    Phi = p.A.to_dense()
+    X = p.x_true.reshape(8, 4) + 0.1 * np.random.default_rng(0).standard_normal((8, 4))
+    for step in (lrrs_weighted_ls, lrrs_weighted_ls_dense):
+        with pytest.raises(ValueError, match="y has shape \\(5,\\), the operator has 20"):
+            step(Phi, p.y[:5], X, 0.1, 0.1, shape=(8, 4))
+        with pytest.raises(ValueError, match="X has shape \\(4, 8\\), expected \\(8, 4\\)"):
+            step(p, None, X.T, 0.1, 0.1)
+        with pytest.raises(TypeError, match="shape must be a pair"):
+            step(Phi, p.y, X, 0.1, 0.1, shape=32)
+        with pytest.raises(ValueError, match="shape must be a pair"):
+            step(Phi, p.y, X, 0.1, 0.1, shape=(8, 4, 1))
+        with pytest.raises(ValueError, match="n1 must be >= 1"):
+            step(Phi, p.y, X, 0.1, 0.1, shape=(-8, -4))
+    Z = lrrs_weighted_ls(Phi, p.y, X, 0.1, 0.1, shape=(8, 4))
+    Zd = lrrs_weighted_ls_dense(Phi, p.y, X, 0.1, 0.1, shape=(8, 4))
+    assert np.linalg.norm(Z - Zd) <= 1e-9 * np.linalg.norm(Zd)
+
+
+@pytest.mark.parametrize("solver", [irls_lrrs, rspf, riem_adaiht])
+def test_solvers_refuse_a_malformed_shape(solver):
+    # (12, 5, 1) was read as (12, 5) without a word; 60 failed with "'int' object is not
+    # subscriptable"
+    p = lrrs_problem(12, 5, 2, 4, m=40, seed=0)
+    Phi = p.A.to_dense()
+    with pytest.raises(ValueError, match="shape must be a pair"):
+        solver(Phi, 2, 4, y=p.y, shape=(12, 5, 1))
+    with pytest.raises(TypeError, match="shape must be a pair"):
+        solver(Phi, 2, 4, y=p.y, shape=60)
+    assert solver(Phi, 2, 4, y=p.y, shape=np.array([12, 5]), max_iter=1).x.shape == (12, 5)
+
+
+def test_rspf_refuses_a_zero_operator_as_the_others_do():
+    # it ran to a STAGNATED X = 0 with "progress stopped" advice
+    with pytest.raises(ValueError, match="measurement operator is zero"):
+        rspf(np.zeros((10, 20)), 1, 2, y=np.ones(10), shape=(5, 4))
+
+
+def test_baseline_messages_fit_the_method():
+    # MAX_ITER and DIVERGED used Status.advice, which tells gradient descent users about
+    # init_scale and step='auto' (parameters neither baseline has)
+    p = lrrs_problem(12, 5, 2, 4, m=40, seed=0)
+    for solver in (rspf, riem_adaiht):
+        res = solver(p, max_iter=1)
+        assert res.status is Status.MAX_ITER and res.n_iter == 1
+        assert "max_iter = 1" in res.message and "init_scale" not in res.message
+    # armijo >= 1 cannot be met by any step: every backtracking ended in the unit step
+    # and the run DIVERGED
+    for bad in (1.0, 1e300):
+        with pytest.raises(ValueError, match="armijo must be in \\(0, 1\\)"):
+            riem_adaiht(p, armijo=bad)
+
+
+def test_divergence_returns_the_last_finite_iterate(monkeypatch):
+    # a non-finite step was stored as the result under DIVERGED, whose advice says "the
+    # returned x is the last finite iterate"
+    import overparam.baselines.lrrs as bl
+
+    p = lrrs_problem(12, 5, 2, 12, m=80, seed=0)
+    lstsq, hard = bl._lstsq, bl._hard
+    calls = {"n": 0}
+
+    def bad_lstsq(M, y):                       # s = n1: two solves per outer iteration
+        calls["n"] += 1
+        z = lstsq(M, y)
+        return z * np.nan if calls["n"] == 4 else z
+
+    monkeypatch.setattr(bl, "_lstsq", bad_lstsq)
+    res = rspf(p, 2, 12, tol=1e-300)
+    assert res.status is Status.DIVERGED and "last finite iterate" in res.message
+    assert np.all(np.isfinite(res.x)) and res.n_iter == len(res.trace["iter"]) - 1 == 1
+    assert np.allclose(res.info["U"] @ res.info["V"].T, res.x, atol=1e-12)
+    monkeypatch.setattr(bl, "_lstsq", lstsq)
+
+    calls["n"] = 0
+
+    def bad_hard(Z, s, r):
+        calls["n"] += 1
+        out = hard(Z, s, r)
+        return (out[0] * np.nan,) + out[1:] if calls["n"] >= 20 else out
+
+    monkeypatch.setattr(bl, "_hard", bad_hard)
+    res = riem_adaiht(p, 2, 4)
+    assert res.status is Status.DIVERGED and "last finite iterate" in res.message
+    assert res.n_iter >= 1 and np.all(np.isfinite(res.x)) and np.linalg.norm(res.x) > 0
+    assert res.n_iter == len(res.trace["iter"]) - 1
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_riem_adaiht_huge_initial_step_is_quiet():
+    # step0 = 1e300 overflowed in the trial points: tens of thousands of RuntimeWarnings
+    # (the Armijo test already rejected them); the run itself is unchanged
+    p = lrrs_problem(8, 4, 1, 2, m=20, seed=0)
+    big = riem_adaiht(p, step0=1e300, max_iter=3)
+    assert big.n_iter == 3 and np.all(np.isfinite(big.x))
+    assert np.all(big.trace["step"][1:] < 1e3)
+
+
+def test_svt_checks_its_matrix_and_matches_the_svd():
+    from overparam.baselines.matrix import svt
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((5, 3)) + 1j * rng.standard_normal((5, 3))
+    U, s, Vh = np.linalg.svd(W, full_matrices=False)
+    X, k = svt(W, s[1] - 1e-3)                 # closed form: two values survive
+    assert k == 2
+    assert np.allclose(X, (U[:, :2] * (s[:2] - s[1] + 1e-3)) @ Vh[:2], atol=1e-12)
+    # NaN failed in LAPACK ("SVD did not converge"), 1-D in NumPy, and a 3-D stack was
+    # thresholded with U[:, :k] slicing the wrong axis: a wrong matrix, no error
+    for bad, exc, match in [(np.full((2, 2), np.nan), ValueError, "W contains"),
+                            (np.ones(3), ValueError, "W must be 2-dimensional"),
+                            (np.ones((2, 3, 3)), ValueError, "W must be 2-dimensional"),
+                            (np.array([["1", "2"]]), TypeError, "numeric")]:
+        with pytest.raises(exc, match=match):
+            svt(bad, 0.1)
+    R = W.real
+    X16, k16 = svt(R.astype(np.float16), 0.5)  # was "float16 is unsupported in linalg"
+    X64, _ = svt(R.astype(np.float16).astype(np.float64), 0.5)
+    assert k16 == np.count_nonzero(np.linalg.svd(R.astype(np.float16).astype(float),
+                                                 compute_uv=False) > 0.5)
+    assert np.allclose(X16, X64, atol=1e-12)
+    assert svt(R.astype(np.float32), 0.5)[0].dtype == np.float32   # kept as before
+
+
+def test_nuclear_norm_cvxpy_refuses_a_non_string_solver():
+    pytest.importorskip("cvxpy")
+    from overparam.baselines.matrix import nuclear_norm_cvxpy
+    from overparam.problems.matrix import matrix_sensing
+
+    # solver=3 came back as NUMERICAL_ERROR ("the solver failed numerically"), fun NaN
+    p = matrix_sensing(4, 3, 1, m=10, seed=0)
+    with pytest.raises(TypeError, match="solver must be a CVXPY solver name"):
+        nuclear_norm_cvxpy(p, solver=3)
+
+
+def test_eigen_baselines_refuse_strings_and_bad_memory_limits():
+    from overparam.baselines.eigen import eigsh_truncated, truncated_power
+
+    B = np.random.default_rng(0).standard_normal((6, 6))
+    A = B + B.T
+    for method in (eigsh_truncated, truncated_power):
+        # parsed by astype(float64) before ("abc" a NumPy ValueError)
+        with pytest.raises(TypeError, match="numeric matrix"):
+            method(A.astype(str), 1, 2)
+    # NaN disabled the guard, a negative limit raised MemoryError "(> max_memory -0.0
+    # GiB)", a string a TypeError from the comparison
+    for bad, exc in [(float("nan"), ValueError), (-1.0, ValueError), ("4G", TypeError)]:
+        with pytest.raises(exc, match="max_memory"):
+            eigsh_truncated(A, 1, 2, max_memory=bad)
+    res = eigsh_truncated(A, 1, 6)               # unchanged: the top |eigenvalue| of A
+    assert np.isclose(abs(res.info["eigenvalues"][0]), np.abs(np.linalg.eigvalsh(A)).max())

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 
 from .._core import Result, Status, as_generator, check_int, check_positive
+from .._core.checks import low_precision_as_float32
 from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors
 
 __all__ = ["eigsh_truncated", "truncated_power"]
@@ -65,6 +66,12 @@ def _real(A: Any) -> Any:
     """An explicit matrix as float64; complex only when its imaginary parts are all 0
     (a float cast would drop them with a mere ComplexWarning and solve another problem;
     bool matrices failed in the symmetry check)."""
+    # strings were parsed by astype(float64) ("3.0" read as 3.0, "abc" a NumPy ValueError),
+    # dates and other non-numbers failed or were read as integer counts
+    if A.dtype.kind not in "biufcO":                        # object: numbers, cast below
+        A = low_precision_as_float32(A) if isinstance(A, np.ndarray) else A
+        if A.dtype.kind not in "biufcO":
+            raise TypeError(f"A must be a numeric matrix, got dtype {A.dtype}")
     if np.iscomplexobj(A):
         im = A.imag
         if np.any(im.data != 0 if sp.issparse(im) else im != 0):
@@ -216,6 +223,9 @@ def eigsh_truncated(A: Any, rank: int, sparsity: int, *, truth: FactoredMatrix |
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, got {which!r}")
     tol = check_positive(tol, "tol", allow_zero=True)  # NaN: an ARPACK error 3
+    # NaN disabled the memory guard (need > NaN is False), a negative value raised a
+    # MemoryError "(> max_memory -0.0 GiB)", a string a TypeError from the comparison
+    max_memory = check_positive(max_memory, "max_memory")
     if rank >= n - 1:
         raise ValueError(f"rank {rank} is too large for eigsh on N = {n} (need rank < N-1)")
     if ncv is None:

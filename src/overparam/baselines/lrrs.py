@@ -35,6 +35,21 @@ from ..problems.structured import lrrs_guesses, lrrs_inputs, rel_fro_error
 __all__ = ["riem_adaiht", "riem_adaiht_vec", "rspf", "rspf_vec"]
 
 
+def _check_shape(shape: Any) -> tuple[int, int] | None:
+    """``shape`` as ``(n1, n2)`` of integers >= 1 (None passes through). A 3-tuple such as
+    ``(12, 5, 1)`` was silently read as ``(12, 5)``, and ``shape=60`` failed with
+    "'int' object is not subscriptable"."""
+    if shape is None:
+        return None
+    try:
+        pair = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape must be a pair (n1, n2) of integers, got {shape!r}") from None
+    if len(pair) != 2:
+        raise ValueError(f"shape must be a pair (n1, n2), got {shape!r}")
+    return check_int(pair[0], "n1", minimum=1), check_int(pair[1], "n2", minimum=1)
+
+
 def _rel_err(X, Xt):
     if Xt is None:
         return math.nan
@@ -213,14 +228,25 @@ def rspf(
         stationary point that does not fit the data), MAX_ITER or DIVERGED; ``trace``
         with ``iter``, ``rel_change``, ``htp_iter`` and ``rel_error`` (when the truth is
         known); ``info["rel_residual"]`` ``||Phi(X) - y|| / ||y||`` and ``info["res_tol"]``.
+
+    Raises
+    ------
+    ValueError
+        For a zero operator (as :func:`~overparam.irls_lrrs`): no measurement carries
+        information about ``X``.
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     inner_max_iter = check_int(inner_max_iter, "inner_max_iter", minimum=1)
     tol = check_positive(tol, "tol")
     if htp_stop not in ("permutation", "support"):
         raise ValueError(f"htp_stop must be 'permutation' or 'support', got {htp_stop!r}")
+    if meas.fro_norm == 0:
+        # as irls_lrrs and riem_adaiht: a zero operator ran to a STAGNATED X = 0 with
+        # "progress stopped" advice instead of saying that the data carry no information
+        raise ValueError("the measurement operator is zero: no measurement carries "
+                         "information about X")
     fit_tol = _fit_tolerance(problem, yv, res_tol)
     meas, yv, Xt, e, f = _unit_scale(meas, yv, Xt)
     Uf, sv, Vh = np.linalg.svd(meas.adjoint(yv), full_matrices=False)
@@ -233,24 +259,25 @@ def rspf(
     U_prev = V_prev = None
     k = 0
     for k in range(1, max_iter + 1):
-        V = _orth(V)
-        F = meas.left_map(V)
+        F = meas.left_map(_orth(V))
         if s < n1:
-            U, n_htp = _htp(F, yv, n1, r, s, inner_max_iter, htp_stop)
+            Un, n_htp = _htp(F, yv, n1, r, s, inner_max_iter, htp_stop)
         else:
-            U, n_htp = _lstsq(F, yv).reshape(n1, r), 0
-        U = _orth(U)
-        V = _lstsq(meas.right_map(U), yv).reshape(n2, r)
-        Xn = U @ V.T
+            Un, n_htp = _lstsq(F, yv).reshape(n1, r), 0
+        Un = _orth(Un)
+        Vn = _lstsq(meas.right_map(Un), yv).reshape(n2, r)
+        Xn = Un @ Vn.T
+        if not np.all(np.isfinite(Xn)):
+            # checked before X (and U, V) are replaced: a non-finite X was returned under
+            # DIVERGED, whose advice says "the returned x is the last finite iterate"
+            status = Status.DIVERGED
+            break
         change = safe_norm(Xn - X) / max(safe_norm(Xn), 1e-300)
-        X = Xn
+        X, U, V = Xn, Un, Vn
         rec["iter"].append(k)
         rec["rel_change"].append(change)
         rec["htp_iter"].append(n_htp)
         rec["rel_error"].append(_rel_err(X, Xt))
-        if not np.all(np.isfinite(X)):
-            status = Status.DIVERGED
-            break
         if change < tol or (U_prev is not None and (np.linalg.norm(U - U_prev, 2) < tol
                                                     and np.linalg.norm(V - V_prev, 2) < tol)):
             status = Status.CONVERGED
@@ -263,13 +290,21 @@ def rspf(
     with np.errstate(over="ignore"):                        # inf where it overflows
         fun = float(np.ldexp(0.5 * float(np.vdot(res, res).real), 2 * (f + e)))
     rel_res = safe_norm(res) / max(safe_norm(yv), 1e-300)
-    message = status.advice
+    # not status.advice for MAX_ITER and DIVERGED: its hints (init_scale, step='auto')
+    # are for gradient descent and name parameters rspf does not have
+    message = {Status.MAX_ITER: f"The iteration limit max_iter = {max_iter} was reached "
+                                f"before X or its factors stopped changing (tol = {tol:g}): "
+                                f"raise max_iter or loosen tol.",
+               Status.DIVERGED: "An alternating least-squares step was not finite (an "
+                                "ill-conditioned operator?). The returned x is the last "
+                                "finite iterate."}.get(status, status.advice)
     if status is Status.CONVERGED and not rel_res <= fit_tol:
         # the factors (or X) stopped moving away from a solution: a stationary point of
         # the alternating minimization, which the old status called CONVERGED
         status = Status.STAGNATED
         message = _not_a_solution(rel_res, fit_tol, "X = U V^T")
-    return Result(x=ldexp_array(X, e), status=status, message=message, n_iter=k, fun=fun,
+    return Result(x=ldexp_array(X, e), status=status, message=message,
+                  n_iter=len(rec["iter"]) - 1, fun=fun,
                   trace=trace, wall_time=time.perf_counter() - t0,
                   info={"rank": r, "s": s, "U": U, "V": ldexp_array(V, e),
                         "rel_residual": rel_res, "res_tol": fit_tol})
@@ -332,7 +367,8 @@ def riem_adaiht(
         :func:`~overparam.problems.lrrs_problem` (``||Phi||_F^2 ~ n1 n2``) and a unit-norm
         truth, ``g0 ~ ||y|| ~ 1``: the authors' values. ``info["grad_scale"]`` is ``g0``.
     step0, armijo : float
-        Initial step and sufficient-decrease constant of the backtracking.
+        Initial step (> 0) and sufficient-decrease constant (in (0, 1)) of the
+        backtracking.
     res_tol : float, "auto" or None
         As in :func:`rspf`: a run whose gradient rule fired is STAGNATED, not CONVERGED,
         when ``||Phi(X) - y|| / ||y||`` exceeds it (a small Riemannian gradient also holds
@@ -352,12 +388,16 @@ def riem_adaiht(
         information about ``X``.
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
     fit_tol = _fit_tolerance(problem, yv, res_tol)
     step0 = check_positive(step0, "step0")
     armijo = check_positive(armijo, "armijo")
+    if armijo >= 1:
+        # no step can decrease f by alpha ||grad||^2 or more (the first-order decrease):
+        # every backtracking fell through to the unit step, and the run was DIVERGED
+        raise ValueError(f"armijo must be in (0, 1), got {armijo!r}")
     if meas.fro_norm == 0:
         # g0 = 0 made "grad <= tol g0" hold at X = 0: CONVERGED with residual ||y||
         raise ValueError("the measurement operator is zero: no measurement carries "
@@ -396,28 +436,33 @@ def riem_adaiht(
             break
         gprev = g
         alpha = step0
-        while True:
-            Rm, Ur, Vr, S = _hard(X - alpha * grad, s, r)
-            rr = meas.forward(Rm, rows=S) - yv
-            fr = 0.5 * float(np.vdot(rr, rr).real)
-            if f - fr >= alpha * armijo * g2:
-                break
-            alpha /= 2
-            if alpha < 1e-12:
-                alpha = 1.0
-                Rm, Ur, Vr, S = _hard(X - grad, s, r)
+        # a huge step0 overflows in the trial points, which the Armijo test rejects (inf
+        # and NaN losses fail it): tens of thousands of RuntimeWarnings for step0 = 1e300
+        with np.errstate(over="ignore", invalid="ignore"):
+            while True:
+                Rm, Ur, Vr, S = _hard(X - alpha * grad, s, r)
                 rr = meas.forward(Rm, rows=S) - yv
                 fr = 0.5 * float(np.vdot(rr, rr).real)
-                break
+                if f - fr >= alpha * armijo * g2:
+                    break
+                alpha /= 2
+                if alpha < 1e-12:
+                    alpha = 1.0
+                    Rm, Ur, Vr, S = _hard(X - grad, s, r)
+                    rr = meas.forward(Rm, rows=S) - yv
+                    fr = 0.5 * float(np.vdot(rr, rr).real)
+                    break
+        if not (np.all(np.isfinite(Rm)) and math.isfinite(fr)):
+            # before X is replaced: a non-finite X was returned under DIVERGED, whose
+            # advice says "the returned x is the last finite iterate"
+            status = Status.DIVERGED
+            break
         X, U, V, res, f = Rm, Ur, Vr, rr, fr
         rec["iter"].append(k)
         rec["grad_norm"].append(g)
         rec["step"].append(alpha)
         rec["loss"].append(f)
         rec["rel_error"].append(_rel_err(X, Xt))
-        if not np.all(np.isfinite(X)):
-            status = Status.DIVERGED
-            break
     trace = {key: np.asarray(v) for key, v in rec.items()}
     if Xt is None:
         del trace["rel_error"]
@@ -427,7 +472,15 @@ def riem_adaiht(
         f = float(np.ldexp(f, 2 * (fe + e)))
     # in the unit-scaled data (the ratio is scale-free)
     rel_res = safe_norm(res) / max(safe_norm(yv), 1e-300)
-    message = status.advice
+    # not status.advice for MAX_ITER and DIVERGED: its hints (init_scale, step='auto')
+    # are for gradient descent and name parameters riem_adaiht does not have
+    message = {Status.MAX_ITER: f"The iteration limit max_iter = {max_iter} was reached "
+                                f"before ||grad|| fell below tol g0 (tol = {tol:g}): raise "
+                                f"max_iter or loosen tol.",
+               Status.DIVERGED: "The Riemannian gradient grew beyond 100 times its initial "
+                                "scale, or a step was not finite: lower step0 or raise "
+                                "armijo. The returned x is the last finite iterate."
+               }.get(status, status.advice)
     if status is Status.CONVERGED and not rel_res <= fit_tol:
         status = Status.STAGNATED
         message = _not_a_solution(rel_res, fit_tol, "X")

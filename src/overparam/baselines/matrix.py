@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from .._core import Result, Status, check_int, check_positive, safe_norm
+from .._core import Result, Status, check_finite_array, check_int, check_positive, safe_norm
 from ..problems import Problem
 from ..problems.matrix import EntryMask, MatrixIdentity, matrix_shape_of
 from ._common import max_abs_divisor, operator_gain
@@ -129,6 +129,11 @@ def nuclear_norm_cvxpy(
     else:
         prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(AX - ys)
                                       + (lam / a_scale / y_scale) * cp.normNuc(X)))
+    if solver is not None and not isinstance(solver, str):
+        # CVXPY's failure on a non-string solver was reported as NUMERICAL_ERROR of the
+        # problem (fun NaN), not as a bad argument
+        raise TypeError(f"solver must be a CVXPY solver name (str) or None, got "
+                        f"{type(solver).__name__}")
     installed = cp.installed_solvers()
     if solver is None and "CLARABEL" in installed:
         solver = "CLARABEL"
@@ -168,7 +173,8 @@ def svt(W: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
     Parameters
     ----------
     W : ndarray of shape (n1, n2)
-        The matrix.
+        The matrix (finite; real or complex; float32/complex64 are kept, other dtypes
+        computed in float64).
     tau : float
         Threshold subtracted from every singular value, >= 0 (ValueError otherwise).
 
@@ -181,6 +187,16 @@ def svt(W: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
     """
     # a negative tau would inflate every singular value, NaN would blank the matrix
     tau = check_positive(tau, "tau", allow_zero=True)
+    # NaN/inf failed in LAPACK ("SVD did not converge"), 1-D input in NumPy, float16 and
+    # strings with NumPy type errors, and a stack of matrices (3-D) was thresholded
+    # matrix by matrix with U[:, :k] slicing the wrong axis (a wrong result, no error)
+    arr = np.asarray(W)
+    single = arr.dtype in (np.float32, np.complex64)
+    if arr.size == 0 and arr.ndim == 2:                     # nothing to threshold
+        return arr.astype(arr.dtype if single or np.iscomplexobj(arr) else np.float64), 0
+    W = check_finite_array(arr, "W", ndim=2)
+    if single:
+        W = W.astype(arr.dtype, copy=False)
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     s = np.maximum(s - tau, 0.0)
     k = int(np.count_nonzero(s))

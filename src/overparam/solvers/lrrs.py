@@ -63,7 +63,7 @@ import scipy.linalg as sla
 
 from .._core import (Result, Status, check_bool, check_finite_array, check_int,
                      check_positive, ldexp_array, nearest_pow2_exponent, safe_norm)
-from ..baselines.lrrs import _fit_tolerance, _hard, _not_a_solution
+from ..baselines.lrrs import _check_shape, _fit_tolerance, _hard, _not_a_solution
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
 from ..problems.structured import (MatrixMeasurements, lrrs_guesses, lrrs_inputs,
@@ -513,6 +513,8 @@ def _independent_rows(meas: MatrixMeasurements, y: np.ndarray
 
 
 def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
+    # a malformed shape (an int, a 3-tuple, negative sizes) failed inside Python or NumPy
+    shape = _check_shape(shape)
     if isinstance(A, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")
@@ -528,6 +530,22 @@ def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
         raise ValueError(f"shape={tuple(shape)} contradicts the operator's matrix_shape "
                          f"{tuple(own)}")
     return A, y, shape
+
+
+def _measurements(A: Any, y: np.ndarray, shape: tuple[int, int]) -> MatrixMeasurements:
+    """The operator as MatrixMeasurements, with ``y`` checked against its rows: a ``y``
+    of another length failed deep in NumPy/SciPy ("incompatible dimensions")."""
+    meas = MatrixMeasurements(A, tuple(shape))
+    if np.shape(y) != (meas.m,):
+        raise ValueError(f"y has shape {np.shape(y)}, the operator has {meas.m} rows")
+    return meas
+
+
+def _check_iterate(X: Any, shape: tuple[int, int]) -> np.ndarray:
+    X = check_finite_array(X, "X", ndim=2)
+    if X.shape != tuple(shape):
+        raise ValueError(f"X has shape {X.shape}, expected {tuple(shape)}")
+    return X
 
 
 def _weighted_step(meas: MatrixMeasurements, y: np.ndarray, Wt: LRRSWeights,
@@ -607,12 +625,10 @@ def lrrs_weighted_ls(A: Any, y: Any, X: np.ndarray, eps: float, delta: float, *,
         No solve succeeds on full-rank measurements.
     """
     A, y, shape = _prepare(A, y, shape)
-    X = check_finite_array(X, "X", ndim=2)
-    if X.shape != tuple(shape):
-        raise ValueError(f"X has shape {X.shape}, expected {tuple(shape)}")
+    X = _check_iterate(X, shape)
     if ls_solver not in ("auto", "cholesky", "qr"):
         raise ValueError(f"ls_solver must be 'auto', 'cholesky' or 'qr', got {ls_solver!r}")
-    meas = MatrixMeasurements(A, shape)
+    meas = _measurements(A, y, shape)
     Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
     error: SingularSystemError | None = None
     try:
@@ -642,8 +658,7 @@ def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: flo
     Parameters
     ----------
     A, y, X, eps, delta, weights, epsmin, shape
-        As for :func:`lrrs_weighted_ls` (``X`` must have shape ``(n1, n2)``; it is not
-        checked here).
+        As for :func:`lrrs_weighted_ls` (``X`` must have shape ``(n1, n2)``).
 
     Returns
     -------
@@ -651,9 +666,10 @@ def lrrs_weighted_ls_dense(A: Any, y: Any, X: np.ndarray, eps: float, delta: flo
         The step ``Z``.
     """
     A, y, shape = _prepare(A, y, shape)
-    X = check_finite_array(X, "X", ndim=2)
+    # an X of another shape failed in a NumPy broadcast ("operands could not be broadcast")
+    X = _check_iterate(X, shape)
     n1, n2 = shape
-    meas, y, _ = _independent_rows(MatrixMeasurements(A, shape), y)
+    meas, y, _ = _independent_rows(_measurements(A, y, shape), y)
     Phi = meas.dense()
     Wt = lrrs_weights(X, eps, delta, weights=weights, epsmin=epsmin)
     Uf, _, Vhf = np.linalg.svd(X, full_matrices=True)
@@ -838,7 +854,7 @@ def irls_lrrs(
     True
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
+    meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_positive(tol, "tol")
     epsmin = check_positive(epsmin, "epsmin")
