@@ -1660,3 +1660,185 @@ def test_sketch_command_exits_1_when_the_decode_does_not_succeed(tmp_path, monke
                  "--no-progress"])
     assert code == 1 and (tmp_path / "B.vectors.npz").exists()
     assert "overparam sketch: found no index" in capsys.readouterr().err
+
+
+# -- adversarial input: regressions -----------------------------------------------------
+
+def _brute_primes(lo, count):
+    out, q = [], lo + 1
+    while len(out) < count:
+        if q >= 2 and all(q % d for d in range(2, int(q ** 0.5) + 1)):
+            out.append(q)
+        q += 1
+    return out
+
+
+@pytest.mark.parametrize("lo,count", [(0, 30), (1, 1), (100, 7), (7919, 25), (10**6, 5)])
+def test_primes_between_matches_trial_division(lo, count):
+    got = ms.primes_between(lo, count)
+    assert got.dtype == np.int64 and got.tolist() == _brute_primes(lo, count)
+
+
+def test_primes_between_and_prime_check_scale_to_large_primes():
+    # the sieve covered 0..2 lo (10**12: a 2 TB allocation), the primality check of M
+    # divided by every d < sqrt(p) (hung on 10**18 + 3)
+    p = ms.primes_between(10**12, 2)
+    assert p.tolist() == [10**12 + 39, 10**12 + 61]
+    assert ms.primes_between(10**9, 0).size == 0
+    assert ms.PrimeMatrix(10, [10**18 + 3]).m == 10**18 + 3
+    with pytest.raises(ValueError, match="not prime"):
+        ms.PrimeMatrix(10, [(10**9 + 7) * (10**9 + 9)])
+    with pytest.raises(ValueError, match="not prime"):
+        ms.PrimeMatrix(10, [561])  # a Carmichael number
+    with pytest.raises(ValueError, match="2\\*\\*62"):  # m overflowed int64
+        ms.PrimeMatrix(10, np.array([2**64 - 59], dtype=np.uint64))
+
+
+def test_rmatvec_and_bit_products_check_their_shapes():
+    M = ms.PrimeMatrix(30, [5, 7, 11])
+    u = np.random.default_rng(0).standard_normal(M.m)
+    np.testing.assert_allclose(M.rmatvec_at(u, [0, 7]), (M.to_dense().T @ u)[[0, 7]],
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="m = 23"):  # read its first m entries silently
+        M.rmatvec_at(np.append(u, [1.0, 2.0]), [0, 7])
+    with pytest.raises(ValueError, match="2 indices but 3 values"):
+        M.bit_matvec_sparse([1, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="values must be 1-d"):
+        M.matvec_sparse([1, 2], np.ones((2, 2, 2)))
+    with pytest.raises(TypeError, match="values must be real numbers"):
+        M.matvec_sparse([1, 2], ["1", "2"])  # parsed as numbers silently
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        M.matvec(np.ones(30), chunk=-1)  # returned M x = 0
+
+
+def test_n_bits_and_bits_of_refuse_bad_sizes():
+    assert ms.n_bits(1) == 1 and ms.n_bits(np.int64(1024)) == 10 and ms.n_bits(1025) == 11
+    np.testing.assert_array_equal(ms.bits_of([5, 0], 3), [[1, 0, 1], [0, 0, 0]])
+    for bad in (0, -5):  # 1 and 3 bits, silently
+        with pytest.raises(ValueError, match="n must be >= 1"):
+            ms.n_bits(bad)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        ms.n_bits(2.5)
+    with pytest.raises(ValueError, match="n_bit must be >= 0"):
+        ms.bits_of([3], -1)
+    with pytest.raises(ValueError, match="n_bit must be <= 63"):
+        ms.bits_of([3], 64)
+    with pytest.raises(ValueError, match="non-negative"):  # two's complement bits
+        ms.bits_of([-1], 3)
+
+
+def test_median_decode_refuses_bad_chunk_scale_and_u():
+    M = ms.PrimeMatrix(30, [5, 7, 11])
+    U = np.random.default_rng(1).standard_normal((M.m, 2))
+    i1, v1 = ms.median_decode(U, M, 4, chunk=3)
+    i2, v2 = ms.median_decode(U, M, 4)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(v1, v2, rtol=1e-12)
+    for chunk in (0, -1):  # numpy errors ("negative dimensions are not allowed")
+        with pytest.raises(ValueError, match="chunk must be >= 1"):
+            ms.median_decode(U, M, 4, chunk=chunk)
+    with pytest.raises(ValueError, match="scale"):  # every value NaN
+        ms.median_decode(U, M, 4, scale=np.nan)
+    with pytest.raises(TypeError, match="U must be real"):  # imaginary part dropped
+        ms.median_decode(U * (1 + 1j), M, 4)
+    with pytest.raises(ValueError, match="U must be"):
+        ms.median_decode(np.zeros((M.m, 2, 2)), M, 4)
+    idx, vals = ms.median_decode(np.zeros((M.m, 0)), M, 4)  # ZeroDivisionError
+    assert idx.shape == vals.shape == (0, 0)
+
+
+def test_canonical_sign_refuses_complex_and_scalars():
+    np.testing.assert_array_equal(ms.canonical_sign([1.0, -3.0]), [-1.0, 3.0])
+    with pytest.raises(TypeError, match="U must be real"):
+        ms.canonical_sign(np.array([1 + 1j, -2j]))
+    with pytest.raises(ValueError, match="U must be a vector"):
+        ms.canonical_sign(3.0)
+
+
+def test_bittest_and_refine_check_their_inputs():
+    A = sparse_eigen_problem(500, 2, 3, support="overlapping", seed=2)
+    sk = ms.sketch(A, sparsity=3, bits=6)
+    _, U = ms.top_eigenpairs(sk.B, 2)
+    assert ms.bittest_candidates(U, sk).size >= 3
+    with pytest.raises(ValueError, match="rcond"):  # no candidates, silently
+        ms.bittest_candidates(U, sk, rcond=np.nan)
+    with pytest.raises(ValueError, match="rcond"):
+        ms.bittest_candidates(U, sk, rcond=-1.0)
+    with pytest.raises(ValueError, match="U contains NaN"):  # no candidates, silently
+        ms.bittest_candidates(U * np.nan, sk)
+    with pytest.raises(ValueError, match=f"m = {sk.m}"):
+        ms.bittest_candidates(U[:-3], sk)
+    with pytest.raises(TypeError, match="must be a Sketch"):
+        ms.bittest_candidates(U, sk.B)
+    with pytest.raises(ValueError, match="keep must be >= 1"):  # named max_buckets
+        ms.bittest_decode(U, sk, -1)
+    idx, vals = ms.median_decode(U, sk.M, 6)
+    assert ms.refine(sk.B, sk.M, idx, vals) is not None
+    with pytest.raises(ValueError, match="one shape"):
+        ms.refine(sk.B, sk.M, idx[:, 0], vals[:, 0])
+    with pytest.raises(ValueError, match="B must be m x m"):
+        ms.refine(np.eye(5), sk.M, idx, vals)
+
+
+def test_sketch_refuses_strings_3d_vectors_and_fractional_seeds():
+    M = ms.PrimeMatrix(2, [2, 3])
+    with pytest.raises(TypeError, match="numeric"):  # '1' parsed as 1.0 silently
+        ms.sketch_matrix(np.array([["1", "0"], ["0", "1"]]), M)
+    with pytest.raises(TypeError, match="numeric"):
+        ms.top_eigenpairs(np.array([["1", "0"], ["0", "1"]]), 1)
+    M = ms.PrimeMatrix(30, [5, 7, 11])
+    with pytest.raises(ValueError, match="N x r"):  # flat indices up to N r s
+        ms.sketch_factored([1.0, 2.0], np.full((30, 2, 2), 0.1), M)
+    with pytest.raises(TypeError, match="bit_seed"):  # recorded as seed 1
+        ms.Sketch.empty(M, bits=2, bit_seed=1.7)
+    with pytest.raises(ValueError, match="bit_seed"):
+        ms.Sketch.empty(M, bits=2, bit_seed=-1)
+
+
+def test_sketch_check_and_sums_refuse_bad_parts():
+    M = ms.PrimeMatrix(30, [5, 7, 11])
+    sk = ms.Sketch.empty(M, bits=2)
+    sk.C[0, 0] = 1.0
+    sk.check()
+    sk.Y[0, 0, 0] = np.nan  # passed the check
+    with pytest.raises(ValueError, match="non-finite"):
+        sk.check()
+    a = ms.sketch_factored([1.0], [([1, 4], [0.6, 0.8])], M)
+    assert sum([a, a]).n_entries == 4
+    with pytest.raises(TypeError, match="Sketch"):  # AttributeError
+        a.iadd_(3)
+    with pytest.raises(TypeError):  # an object array of sketches
+        np.zeros(2) + a
+    with pytest.raises(TypeError):
+        a + np.zeros(2)
+
+
+def test_operator_with_nonfinite_test_products_is_refused():
+    rng = np.random.default_rng(3)
+    D = rng.standard_normal((60, 60))
+    D = D + D.T
+    M = ms.PrimeMatrix(60, [7, 11, 13])
+
+    def matmat(X):
+        out = D @ X
+        if not np.all(np.isin(X, (0.0, 1.0))):
+            out[0, 0] = np.nan  # NaN only for the Gaussian test vectors
+        return out
+
+    from scipy.sparse.linalg import LinearOperator
+    op = LinearOperator((60, 60), matvec=lambda x: D @ x, matmat=matmat, dtype=float)
+    Md = M.to_dense()
+    np.testing.assert_allclose(ms.sketch_operator(op, M).B, Md @ D @ Md.T / M.K,
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="non-finite"):  # NaN bit-test sums passed
+        ms.sketch_operator(op, M, bits=3)
+    with pytest.raises(ValueError, match="non-finite"):
+        ms.sketch_operator(op, M, bits=3, check=False)
+
+
+def test_recover_message_says_how_many_vectors_were_decoded():
+    A = sparse_eigen_problem(2000, 3, 4, support="overlapping", seed=0)
+    res = ms.sparse_top_eigenvectors(A, 3, 4, n_decode=1)
+    assert res.x.shape[1] == 1 and "first 1 of the top 3" in res.message  # said "top 3"
+    full = ms.sparse_top_eigenvectors(A, 3, 4)
+    assert full.x.shape[1] == 3 and full.message.startswith("top 3 eigenvectors")

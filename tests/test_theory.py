@@ -266,3 +266,27 @@ def test_statistical_dimension_by_quadrature_over_tau(s, n):
                                    method="bounded", options={"xatol": 1e-10})
     want = min(res.fun, f(0.0))
     assert l1_statistical_dimension(s, n) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_masked_sparsities_are_refused():
+    # the masked entry was computed from the hidden value behind the mask
+    s = np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+    with pytest.raises(ValueError, match="masked"):
+        l1_transition_curve(20, s)
+    with pytest.raises(ValueError, match="masked"):
+        l1_statistical_dimension(np.ma.masked_array(3.0, mask=True), 20)
+    np.testing.assert_allclose(l1_transition_curve(20, s.filled(1.0)),
+                               [l1_statistical_dimension(1, 20)] * 2
+                               + [l1_statistical_dimension(3, 20)], rtol=1e-12)
+
+
+def test_decimal_sizes_are_real_numbers_and_ragged_grids_are_named():
+    from decimal import Decimal
+
+    assert l1_statistical_dimension(Decimal(3), Decimal(20)) == pytest.approx(
+        l1_statistical_dimension(3, 20), rel=1e-12)
+    assert l1_statistical_dimension(3, 20) == pytest.approx(8.558240832607, rel=1e-10)
+    with pytest.raises(ValueError, match="finite"):
+        l1_statistical_dimension(Decimal("NaN"), 20)
+    with pytest.raises(ValueError, match="s_values must be a rectangular"):
+        l1_transition_curve(20, [[1, 2], [3]])

@@ -7,11 +7,14 @@ below it; the transition width is O(sqrt(n)).
 """
 from __future__ import annotations
 
+import decimal
 import numbers
 from typing import Any
 
 import numpy as np
 from scipy import optimize, special
+
+from ._core import refuse_masked
 
 __all__ = ["l1_statistical_dimension", "l1_phase_transition", "l1_transition_curve"]
 
@@ -38,6 +41,11 @@ def _tail_moment(tau: float) -> float:
 def _real_scalar(value: Any, name: str) -> float:
     """A real scalar (Python or NumPy number, 0-d array); bool, str, complex and arrays are
     refused (``float('3')`` and ``float(True)`` would pass silently)."""
+    if isinstance(value, decimal.Decimal):
+        # a real number (check_positive takes it too), not a numbers.Real: refused as
+        # "got Decimal"; a signalling NaN becomes NaN (refused by the finiteness check)
+        return float(value) if not value.is_snan() else float("nan")
+    refuse_masked(value, name)  # a 0-d masked value was read as its hidden data
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         try:
             return float(value)
@@ -175,7 +183,13 @@ def l1_transition_curve(n: int, s_values: Any) -> np.ndarray:
     n_val = _real_scalar(n, "n")
     if not (np.isfinite(n_val) and n_val > 0):
         raise ValueError(f"n must be finite and > 0, got n={n_val}")
-    s_arr = np.asarray(s_values)
+    # a masked entry was computed from the hidden value behind the mask
+    refuse_masked(s_values, "s_values")
+    try:
+        s_arr = np.asarray(s_values)
+    except ValueError as exc:  # a ragged nested list: NumPy's "inhomogeneous shape"
+        raise ValueError(f"s_values must be a rectangular array of sparsities: {exc}"
+                         ) from None
     out = np.array([l1_statistical_dimension(s, n) for s in s_arr.ravel()], dtype=float)
     # the flat list lost the shape of a 2-D s grid
     return out.reshape(s_arr.shape)

@@ -640,7 +640,10 @@ def recover(sk: Sketch, rank: int, sparsity: int, *, decoder: str = "median",
         info["errors"] = eigen_errors(truth, U, lam, idx, vals, M, sparsity, n_report,
                                       which)
     status = Status.CONVERGED
-    message = (f"top {rank} eigenvectors, {keep}-sparse, decoder {decoder}"
+    # with n_decode < rank fewer vectors are decoded: the message said "top 3" over 1
+    told = (f"top {rank} eigenvectors" if vals.shape[1] == rank else
+            f"first {vals.shape[1]} of the top {rank} eigenvectors (n_decode)")
+    message = (f"{told}, {keep}-sparse, decoder {decoder}"
                + (", refined" if refined else ""))
     if empty.size:
         status = Status.NUMERICAL_ERROR

@@ -73,7 +73,11 @@ def canonical_sign(U: np.ndarray) -> np.ndarray:
         A float copy of ``U``, each column multiplied by +-1 (the first largest-magnitude
         entry decides).
     """
-    U = np.array(U, dtype=float, copy=True)
+    # complex U lost its imaginary part with a mere warning; a 0-d or 3-d U failed with
+    # an IndexError or flipped along the wrong axis
+    U = np.array(_real(U, "U"), copy=True)
+    if U.ndim not in (1, 2):
+        raise ValueError(f"U must be a vector or an (n, r) array, got shape {U.shape}")
     if U.size == 0:
         return U
     two = U.ndim == 2
@@ -223,6 +227,20 @@ class _Periodic:
         return V
 
 
+def _columns(U: Any, M: PrimeMatrix) -> tuple[np.ndarray, bool]:
+    """``U`` (m,) or (m, r) as a real, finite (m, r) float array, and whether it was 1-d."""
+    U = _real(U, "U")
+    if U.ndim not in (1, 2):
+        raise ValueError(f"U must be (m,) or (m, r), got shape {U.shape}")
+    one = U.ndim == 1
+    U2 = U[:, None] if one else U
+    if U2.shape[0] != M.m:
+        raise ValueError(f"U has {U2.shape[0]} rows, the sketch has m = {M.m}")
+    if not np.all(np.isfinite(U2)):
+        raise ValueError("U contains NaN or inf")
+    return U2, one
+
+
 def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = None,
                   chunk: int | None = None, scale: float | None = None, agree: int = 1,
                   agree_tol: float = 1e-3,
@@ -268,12 +286,12 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = No
     Raises
     ------
     ValueError
-        If ``U`` does not have ``M.m`` rows or is not finite, a candidate is out of
-        range, ``keep`` < 1, ``agree`` is not in 1..K, or ``agree_tol`` is not finite
-        and >= 0.
+        If ``U`` is not (m,) or (m, r) with ``m = M.m`` or is not finite, a candidate is
+        out of range, ``keep`` < 1, ``agree`` is not in 1..K, ``agree_tol`` is not
+        finite and >= 0, ``chunk`` < 1, or ``scale`` is not finite and > 0.
     TypeError
-        If ``keep`` or ``agree`` is not an integer, or the candidates are not integers
-        (a boolean mask included).
+        If ``keep``, ``agree`` or ``chunk`` is not an integer, ``U`` is complex, or the
+        candidates are not integers (a boolean mask included).
     """
     keep = check_int(keep, "keep", minimum=1)  # keep = 0 crashed, < 0 dropped entries
     agree = check_int(agree, "agree", minimum=1)
@@ -281,14 +299,15 @@ def median_decode(U: np.ndarray, M: PrimeMatrix, keep: int, candidates: Any = No
         raise ValueError(f"agree = {agree} exceeds the K = {M.K} readings of an index")
     # NaN or < 0 zeroed every vector silently
     agree_tol = check_positive(agree_tol, "agree_tol", allow_zero=True)
-    U = np.asarray(U, dtype=float)
-    one = U.ndim == 1
-    U2 = U[:, None] if one else U
-    if U2.shape[0] != M.m:
-        raise ValueError(f"U has {U2.shape[0]} rows, the sketch has m = {M.m}")
-    if not np.all(np.isfinite(U2)):
-        raise ValueError("U contains NaN or inf")
+    # complex U lost its imaginary part with a mere warning; a 3-d U failed deep inside
+    U2, one = _columns(U, M)
     r = U2.shape[1]
+    if chunk is not None:  # chunk = -1 or 0 failed inside numpy ("negative dimensions")
+        chunk = check_int(chunk, "chunk", minimum=1)
+    if scale is not None:  # a NaN scale made every value NaN
+        scale = check_positive(scale, "scale")
+    if r == 0:  # no vectors (chunk sizing divided by r = 0)
+        return np.zeros((0, 0), np.int64), np.zeros((0, 0))  # (a 1-d U has r = 1)
     UT = np.ascontiguousarray(U2.T)
     if chunk is None:
         chunk = max(1024, _CHUNK_FLOATS // (M.K * r))
@@ -422,16 +441,24 @@ def bittest_candidates(U: np.ndarray, sketch: Sketch, max_buckets: int | None = 
     Raises
     ------
     ValueError
-        If the sketch has no bit-test extension, or ``max_buckets`` < 0.
+        If the sketch has no bit-test extension, ``max_buckets`` < 0, ``rcond`` is not
+        finite and >= 0, or ``U`` is not finite with ``m`` rows.
+    TypeError
+        If ``sketch`` is not a :class:`Sketch`.
     """
+    if not isinstance(sketch, Sketch):  # an array B failed with "no attribute has_bits"
+        raise TypeError(f"sketch must be a Sketch, got {type(sketch).__name__}")
     if not sketch.has_bits:
         raise ValueError("the bit-test decoder needs a sketch built with bits=q (the "
                          "bit-test extension)")
     if max_buckets is not None:  # -1 read all buckets but the last one
         max_buckets = check_int(max_buckets, "max_buckets", minimum=0)
+    # a NaN rcond dropped every singular value (no candidates, silently); a negative one
+    # kept zero ones and divided by them
+    rcond = check_positive(rcond, "rcond", allow_zero=True)
     M = sketch.M
-    U = np.asarray(U, dtype=float)
-    U2 = U[:, None] if U.ndim == 1 else U
+    # U of another m failed in a matmul; a NaN U gave no candidates silently
+    U2, _ = _columns(U, M)
     Bom = sketch.B @ sketch.omega()  # (m, q)
     Us, ss, Vts = np.linalg.svd(Bom, full_matrices=False)
     ok = ss > rcond * (ss[0] if ss.size else 0.0)
@@ -488,6 +515,10 @@ def bittest_decode(U: np.ndarray, sketch: Sketch, keep: int,
     ValueError
         If the sketch has no bit-test extension, or ``max_buckets`` < 0.
     """
+    # keep first: keep = -1 was reported as "max_buckets must be >= 0, got -25"
+    keep = check_int(keep, "keep", minimum=1)
+    if not isinstance(sketch, Sketch):
+        raise TypeError(f"sketch must be a Sketch, got {type(sketch).__name__}")
     M = sketch.M
     if max_buckets is not None:
         max_buckets = check_int(max_buckets, "max_buckets", minimum=0)
@@ -528,6 +559,16 @@ def refine(B: np.ndarray, M: PrimeMatrix, indices: np.ndarray, values: np.ndarra
     """
     if which not in ("LM", "LA"):  # anything else was sorted as "LA" silently
         raise ValueError(f"which must be 'LM' or 'LA', got {which!r}")
+    # shapes up front: a 1-d values, mismatched indices or a B of another m failed with
+    # IndexError / matmul errors naming nothing
+    values = _real(values, "values")
+    indices = M.check_indices(indices, "indices").reshape(np.shape(indices))
+    if values.ndim != 2 or indices.shape != values.shape:
+        raise ValueError(f"indices and values must be (k, r) arrays of one shape, got "
+                         f"{indices.shape} and {values.shape}")
+    B = _real(B.toarray() if sp.issparse(B) else B, "B")
+    if B.shape != (M.m, M.m):
+        raise ValueError(f"B must be m x m = {M.m} x {M.m} for M, got shape {B.shape}")
     r = values.shape[1]
     support, inv = np.unique(indices, return_inverse=True)
     inv = inv.reshape(indices.shape)

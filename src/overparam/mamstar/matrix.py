@@ -49,18 +49,65 @@ def primes_between(lo: int, count: int) -> np.ndarray:
     """
     lo = max(check_int(lo, "lo"), 1)
     count = check_int(count, "count", minimum=0)
-    hi = max(2 * lo + 100, lo + 20 * count * max(1, int(math.log(lo + count + 2))) + 100)
-    while True:
-        sieve = np.ones(hi + 1, dtype=bool)
-        sieve[:2] = False
-        for p in range(2, int(hi ** 0.5) + 1):
-            if sieve[p]:
-                sieve[p * p::p] = False
-        found = np.flatnonzero(sieve)
-        found = found[found > lo]
-        if found.size >= count:
-            return found[:count].astype(np.int64)
-        hi *= 2
+    if count == 0:
+        return np.zeros(0, np.int64)
+    # a segmented sieve of the window (lo, hi] only: sieving all of 0..hi allocated
+    # 2 lo bytes (primes_between(10**10, 1) asked for 20 GB; 10**12 a MemoryError)
+    width = 20 * count * max(1, int(math.log(lo + count + 2))) + 100
+    start = lo + 1
+    found: list[np.ndarray] = []
+    have = 0
+    while have < count:
+        stop = start + width  # window [start, stop)
+        window = np.ones(width, dtype=bool)
+        for q in _small_primes(math.isqrt(stop - 1)):
+            first = max(q * q, -(-start // q) * q)
+            window[first - start::q] = False
+        if start < 2:
+            window[:2 - start] = False
+        hits = np.flatnonzero(window) + start
+        found.append(hits)
+        have += hits.size
+        start, width = stop, 2 * width
+    return np.concatenate(found)[:count].astype(np.int64)
+
+
+def _small_primes(hi: int) -> list[int]:
+    """The primes <= ``hi`` (a plain sieve; ``hi`` is a square root, so it is small)."""
+    if hi < 2:
+        return []
+    sieve = np.ones(hi + 1, dtype=bool)
+    sieve[:2] = False
+    for p in range(2, math.isqrt(hi) + 1):
+        if sieve[p]:
+            sieve[p * p::p] = False
+    return np.flatnonzero(sieve).tolist()
+
+
+def _is_prime(q: int) -> bool:
+    """Deterministic primality of ``0 <= q < 3.3e24`` (Miller-Rabin with the first 12
+    prime bases): trial division up to sqrt(q) hung on a large prime (10**18 + 9)."""
+    if q < 2:
+        return False
+    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
+    if q in small:
+        return True
+    if any(q % b == 0 for b in small):
+        return False
+    d, r = q - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for b in small:
+        x = pow(b, d, q)
+        if x in (1, q - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % q
+            if x == q - 1:
+                break
+        else:
+            return False
+    return True
 
 
 def _alpha(primes: np.ndarray, n: int) -> int:
@@ -125,7 +172,9 @@ def n_bits(n: int) -> int:
     -------
     int
     """
-    return max(1, int(n - 1).bit_length())
+    # n = 0, -5 or 2.5 gave 1, 3 and 1 bits silently
+    n = check_int(n, "n", minimum=1)
+    return max(1, (n - 1).bit_length())
 
 
 def bits_of(idx: np.ndarray, n_bit: int) -> np.ndarray:
@@ -142,7 +191,17 @@ def bits_of(idx: np.ndarray, n_bit: int) -> np.ndarray:
     -------
     ndarray of int8, shape (k, n_bit)
     """
-    idx = np.asarray(idx, dtype=np.int64)
+    # a negative n_bit gave no bits, one beyond 63 shifted past int64 (undefined), and a
+    # negative index the bits of its two's complement
+    n_bit = check_int(n_bit, "n_bit", minimum=0)
+    if n_bit > 63:
+        raise ValueError(f"n_bit must be <= 63 (int64 indices), got {n_bit}")
+    idx = np.asarray(idx)
+    if idx.size and idx.dtype.kind not in "iu":
+        raise TypeError(f"idx must be integers, got dtype {idx.dtype}")
+    idx = idx.astype(np.int64).reshape(-1)
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"idx must be non-negative, got {int(idx.min())}")
     return ((idx[:, None] >> np.arange(n_bit, dtype=np.int64)) & 1).astype(np.int8)
 
 
@@ -176,10 +235,18 @@ class PrimeMatrix:
         p = np.asarray(self.primes)
         if p.ndim != 1 or p.size == 0 or not np.issubdtype(p.dtype, np.integer):
             raise ValueError(f"primes must be a non-empty 1-d integer array, got {self.primes!r}")
+        # in Python ints: a uint64 prime >= 2**63 wrapped to a negative int64, and a sum
+        # of primes beyond the int64 range made m (and the row offsets) negative
+        if sum(int(q) for q in p.reshape(-1)) >= 2**62 or int(p.min()) < 0:
+            bad = [int(q) for q in p if int(q) < 2][:5]
+            if bad:
+                raise ValueError(f"not prime: {bad}")
+            raise ValueError(f"primes must sum to m < 2**62 (the sketch has m rows), got "
+                             f"primes up to {int(p.max())}")
         p = np.sort(p.astype(np.int64))
         if np.any(np.diff(p) == 0):
             raise ValueError("primes must be distinct")
-        bad = [int(q) for q in p if q < 2 or any(q % d == 0 for d in range(2, int(q ** .5) + 1))]
+        bad = [int(q) for q in p if not _is_prime(int(q))]
         if bad:
             raise ValueError(f"not prime: {bad[:5]}")
         p.setflags(write=False)
@@ -272,11 +339,8 @@ class PrimeMatrix:
         ``(len(idx), r)``, for several vectors); cost O(K nnz)."""
         idx = self.check_indices(idx)
         check_not_complex(values, "values")
-        vals = np.asarray(values, dtype=float)
-        two_d = vals.ndim == 2
+        vals, two_d = self._values(values, idx)
         vals2 = vals if two_d else vals[:, None]
-        if vals2.shape[0] != idx.size:
-            raise ValueError(f"{idx.size} indices but {vals2.shape[0]} values")
         out = np.zeros((self.m, vals2.shape[1]))
         if idx.size:
             rows = self.rows(idx)  # (nnz, K)
@@ -285,13 +349,32 @@ class PrimeMatrix:
                                         minlength=self.m)
         return out if two_d else out[:, 0]
 
+    @staticmethod
+    def _values(values: Any, idx: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``values`` as float, 1-d ``(nnz,)`` or 2-d ``(nnz, r)`` matching ``idx``
+        (whether 2-d): a 3-d array or a length mismatch failed inside bincount or a
+        boolean index ("weights and list don't have the same length")."""
+        vals = np.asarray(values)
+        if vals.dtype.kind not in "biuf":  # strings such as '1' were parsed silently
+            raise TypeError(f"values must be real numbers, got dtype {vals.dtype}")
+        vals = vals.astype(float, copy=False)
+        if vals.ndim not in (1, 2):
+            raise ValueError(f"values must be 1-d (nnz,) or 2-d (nnz, r), got shape "
+                             f"{vals.shape}")
+        if vals.shape[0] != idx.size:
+            raise ValueError(f"{idx.size} indices but {vals.shape[0]} values")
+        return vals, vals.ndim == 2
+
     def matvec(self, x: Any, chunk: int = 1 << 20) -> np.ndarray:
         """``M x`` for a dense vector (or ``(N, r)`` array) x, in chunks of columns
         (a complex x is a TypeError: the float cast dropped its imaginary part)."""
         check_not_complex(x, "x")
+        # chunk = -1 skipped the loop and returned M x = 0; a 0-d x raised IndexError
+        chunk = check_int(chunk, "chunk", minimum=1)
         x = np.asarray(x, dtype=float)
-        if x.shape[0] != self.n:
-            raise ValueError(f"x has {x.shape[0]} rows, M has {self.n} columns")
+        if x.ndim not in (1, 2) or x.shape[0] != self.n:
+            raise ValueError(f"x must be (N,) or (N, r) with N = {self.n}, got shape "
+                             f"{x.shape}")
         out = np.zeros((self.m,) + x.shape[1:])
         for a in range(0, self.n, chunk):
             b = min(self.n, a + chunk)
@@ -304,6 +387,9 @@ class PrimeMatrix:
         idx = self.check_indices(idx)
         check_not_complex(u, "u")
         u = np.asarray(u, dtype=float)
+        # a u longer than m was read in its first m entries silently (a wrong answer)
+        if u.ndim not in (1, 2) or u.shape[0] != self.m:
+            raise ValueError(f"u must have m = {self.m} rows, got shape {u.shape}")
         return u[self.rows(idx)].sum(axis=1)
 
     def bit_matvec_sparse(self, idx: Any, values: Any) -> np.ndarray:
@@ -311,8 +397,7 @@ class PrimeMatrix:
         bit-test extension (row t of B_N without its all-ones row)."""
         idx = self.check_indices(idx)
         check_not_complex(values, "values")
-        vals = np.asarray(values, dtype=float)
-        two_d = vals.ndim == 2
+        vals, two_d = self._values(values, idx)
         vals2 = vals if two_d else vals[:, None]
         L = self.n_bits
         out = np.zeros((L, self.m, vals2.shape[1]))

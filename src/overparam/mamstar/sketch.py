@@ -20,6 +20,7 @@ Entries given several times add up (the sketch is linear), so a stream may repea
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import sys
 import tempfile
@@ -50,6 +51,9 @@ def _real(x: Any, what: str) -> np.ndarray:
     of, e.g., a Hermitian input with a mere ComplexWarning and sketch another matrix.
     """
     a = np.asarray(x)
+    if a.dtype.kind in "USMm":
+        # strings such as '1.5' were parsed into numbers silently, dates into counts
+        raise TypeError(f"{what} must be numeric, got dtype {a.dtype}")
     if np.iscomplexobj(a):
         if np.any(a.imag != 0):
             raise TypeError(f"{what} must be real (MAM* sketches a real symmetric matrix), "
@@ -111,7 +115,9 @@ class Sketch:
         if bits:
             q = check_int(bits, "bits", minimum=1)
             Y = np.zeros((M.n_bits, M.m, q))
-        return cls(M, np.zeros((M.m, M.m)), Y, int(bit_seed), 0, symmetry)
+        # int(1.7) recorded the seed 1 silently (and -1 failed only in omega())
+        bit_seed = check_int(bit_seed, "bit_seed", minimum=0)
+        return cls(M, np.zeros((M.m, M.m)), Y, bit_seed, 0, symmetry)
 
     # -- finished quantities -----------------------------------------------------------
     @property
@@ -160,8 +166,13 @@ class Sketch:
         (``whole``: the input was a whole matrix or operator, not entries, which the
         message's advice depends on)."""
         tol = check_positive(tol, "tol", allow_zero=True)
-        if not np.all(np.isfinite(self.C)):
-            raise ValueError("the sketch holds non-finite values (NaN/inf in the input?)")
+        # Y too: NaN bit-test sums (an operator that returned NaN for the test vectors
+        # only) passed the check and zeroed the bit-test decoder's candidates silently
+        if not np.all(np.isfinite(self.C)) or (self.Y is not None
+                                               and not np.all(np.isfinite(self.Y))):
+            # finite input can overflow too (1e308 * I): "NaN/inf in the input?" misled
+            raise ValueError("the sketch holds non-finite values (NaN/inf in the input, "
+                             "or sums beyond the float64 range: rescale A)")
         if self.symmetry == "both":
             asym = self.asymmetry()
             if not asym <= tol:  # a NaN asymmetry must not pass
@@ -195,13 +206,20 @@ class Sketch:
         return Sketch(self.M, self.C + other.C, Y, self.bit_seed,
                       self.n_entries + other.n_entries, sym, dict(self.info))
 
+    # ndarray + sketch made an object array of sketches (NumPy broadcast the sketch):
+    # with this NumPy defers to __radd__, which refuses it
+    __array_ufunc__ = None
+
     def __radd__(self, other: Any) -> "Sketch":  # sum([...])
-        if other == 0:
+        # only the start value 0 of sum(); `other == 0` on an array was ambiguous
+        if isinstance(other, numbers.Number) and not isinstance(other, bool) and other == 0:
             return self
         return NotImplemented
 
     def iadd_(self, other: "Sketch") -> "Sketch":
         """In-place sum (no copy of C)."""
+        if not isinstance(other, Sketch):  # was an AttributeError ('int' has no 'M')
+            raise TypeError(f"can only add a Sketch, got {type(other).__name__}")
         if not self.compatible(other):
             raise ValueError("cannot add sketches made with different primes, N or "
                              "bit-test settings")
@@ -572,6 +590,8 @@ def _factor_columns(vectors: Any, n: int) -> list[tuple[np.ndarray, np.ndarray]]
     V = _real(vectors, "vectors")
     if V.ndim == 1:
         V = V[:, None]
+    if V.ndim != 2:  # an (N, r, s) array was read with flat indices up to N r s
+        raise ValueError(f"vectors must be an N x r array, got shape {V.shape}")
     if V.shape[0] != n:
         raise ValueError(f"vectors have {V.shape[0]} rows, expected N = {n}")
     return [(np.flatnonzero(V[:, c]), V[np.flatnonzero(V[:, c]), c]) for c in range(V.shape[1])]
@@ -863,6 +883,8 @@ def sketch_operator(A: Any, M: PrimeMatrix, *, block: int = 64, bits: int | None
         for k, p in enumerate(M.primes):
             G += bld._omega[M.offsets[k] + cols % p]
         AG = _real(op.matmat(G), "the operator's products")
+        if not np.all(np.isfinite(AG)):  # as for AX: else NaN bit-test sums
+            raise ValueError("the operator returned non-finite values")
         sk.Y += M.bit_matvec_sparse(cols, AG)
     sk.n_entries = M.n
     sk = bld.finish(check, whole=True)
