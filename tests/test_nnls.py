@@ -771,3 +771,74 @@ def test_cd_and_gram_with_one_tiny_column(method):
     assert res.fun == pytest.approx(fs, rel=1e-12)
     np.testing.assert_allclose(res.x * np.linalg.norm(A, axis=0),
                                xs * np.linalg.norm(A, axis=0), atol=1e-8)
+
+
+def _feasible_underdetermined(seed=0, m=10, n=30):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n))
+    x = np.zeros(n)
+    x[rng.choice(n, 3, replace=False)] = rng.random(3) + 0.5
+    return A, A @ x
+
+
+@pytest.mark.parametrize("sa, sy", [(2.0**560, 2.0**560), (2.0**-560, 2.0**-560),
+                                    (1.0, 2.0**-1000)])
+def test_reparam_out_of_range_data_runs_on_the_exact_rescaling(sa, sy):
+    # ||A||_2 ~ 1e170: the driver squared it in Python (OverflowError); A ~ 1e-170: its
+    # gradients underflowed (stagnated at kkt_rel ~ 8); max|y| ~ 1e-300: a ValueError
+    # ("rescale y"), where every other method solves the problem. The flow is
+    # equivariant under A -> A / a, y -> y / s (x -> x a / s, init_scale -> init_scale
+    # (a / s)**(1/L)), so with powers of two the run is the unscaled one
+    A, y = _feasible_underdetermined()
+    base = nnls(A, y, method="reparam", init_scale=1e-2, tol=1e-8)
+    assert base.status is Status.CONVERGED, base.message
+    init = 1e-2 * np.sqrt(sy / sa)  # the same relative initialization (depth 2)
+    res = nnls(A * sa, y * sy, method="reparam", init_scale=init, tol=1e-8)
+    assert res.status is Status.CONVERGED, res.message
+    assert res.info["init_scale"] == init  # the caller's, not the rescaled one
+    np.testing.assert_allclose(res.x * (sa / sy), base.x, rtol=1e-9, atol=1e-12)
+
+
+def test_reparam_huge_matrix_is_solved_not_an_overflow_error():
+    A, y = overdetermined(2, m=30, n=12)
+    xs, fs = scipy_fun(A, y)
+    res = nnls(A * 1e200, y, method="reparam", init_scale=1e-100)
+    assert res.status is Status.CONVERGED, res.message
+    np.testing.assert_allclose(res.x * 1e200, xs, atol=1e-8)
+
+
+def test_method_must_be_a_string():
+    A, y = overdetermined(0, m=12, n=4)
+    with pytest.raises(TypeError, match="method must be a string"):
+        nnls(A, y, method=["cd"])  # was "unhashable type: 'list'"
+
+
+def test_projected_gradient_x0_errors_name_x0():
+    A, y = overdetermined(0, m=12, n=4)
+    with pytest.raises(TypeError, match="x0"):  # was NumPy's "could not convert string"
+        projected_gradient(A, y, x0="abcd")
+    with pytest.raises(TypeError, match="x0"):
+        projected_gradient(A, y, x0=[None] * 4)
+
+
+@pytest.mark.parametrize("method", ["cd", "gram"])
+def test_tol_zero_runs_to_the_cap_without_warnings(method):
+    import warnings
+
+    A, y = overdetermined(3, m=30, n=12)
+    xs, _ = scipy_fun(A, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(0 / res) warned "divide by zero"
+        res = nnls(A, y, method=method, tol=0.0, max_iter=120)
+    assert res.status is Status.MAX_ITER and res.n_iter == 120
+    np.testing.assert_allclose(res.x, xs, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["cd", "gram", "apg", "lawson-hanson"])
+def test_zero_columns_are_reported_when_y_is_zero(method):
+    A, _ = overdetermined(0, m=12, n=5)
+    A[:, [1, 3]] = 0.0
+    res = nnls(A, np.zeros(12), method=method)
+    assert res.status is Status.CONVERGED
+    np.testing.assert_array_equal(res.info["zero_columns"], [1, 3])  # cd / gram: []
+    np.testing.assert_array_equal(res.x, np.zeros(5))

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import (Result, Status, check_bool, check_int, check_not_complex,
-                     check_positive, pow2_exponent, safe_norm)
+from .._core import (Result, Status, check_bool, check_finite_array, check_int,
+                     check_not_complex, check_positive, pow2_exponent, safe_norm)
 from ..problems import Problem
 from ._common import column_norms, column_scales, pow2_divisor, setup
 
@@ -347,7 +347,9 @@ def projected_gradient(
     scale = max(float(np.linalg.norm(b * dinv)), 1e-300)
     if x0 is not None:
         check_not_complex(x0, "x0")  # a float cast would drop the imaginary part silently
-    x_init = np.zeros(n) if x0 is None else np.asarray(x0, dtype=np.float64)
+    # check_finite_array: a string or object x0 failed in NumPy's float cast ("could not
+    # convert string to float") without naming x0
+    x_init = np.zeros(n) if x0 is None else check_finite_array(x0, "x0")
     # a vector, or a single row or column (flattening any shape of n entries took e.g. a
     # 3 x 5 array as x0 for n = 15, and errors named the flattened shape)
     if x_init.ndim not in (1, 2) or (x_init.ndim == 2 and 1 not in x_init.shape) \

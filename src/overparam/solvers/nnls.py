@@ -315,7 +315,8 @@ def _cd_solve(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int
         if res <= tol or n_iter >= cap or polished or not np.all(np.isfinite(xs)):
             continue
         rate = (res / prev) ** (1.0 / more) if prev > 0 else 1.0
-        need = np.log(tol / res) / np.log(rate) if 0 < rate < 1 else np.inf
+        # (tol = 0: no finite count of epochs reaches it; log(0) warned "divide by zero")
+        need = np.log(tol / res) / np.log(rate) if 0 < rate < 1 and tol > 0 else np.inf
         if need > _polish_cost(int(np.count_nonzero(xs)), n, gram):
             polished = True
             gsys = (extras["G"], extras["c"]) if gram else None
@@ -620,6 +621,10 @@ def nnls(
     >>> res.success, res.info["kkt_rel"] < 1e-8
     (True, True)
     """
+    if not isinstance(method, str):
+        # a list or dict failed in the alias lookup ("unhashable type: 'list'")
+        raise TypeError(f"method must be a string, one of {METHODS}, got "
+                        f"{type(method).__name__}")
     method = _ALIASES.get(method, method)
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: use one of {METHODS}")
@@ -672,7 +677,10 @@ def nnls(
         # y = 0: x = 0 solves it (the least-norm solution); the certificate's scale
         # ||A^T y|| is 0, so a method's rounding-level x scored a "relative" KKT residual
         # of ~1e284 (method="limit" then reported a numerical error)
-        xs = np.zeros(n_sub)
+        if M is not None:  # "cd" / "gram" find their zero columns in the loop, skipped
+            zero_cols = ~np.any(M != 0, axis=0)  # here: info["zero_columns"] was empty
+            keep = ~zero_cols
+        xs = np.zeros(int(keep.sum()))
         detail = "y = 0: x = 0"
     elif n_sub == 0:
         # every column is zero: Problem(M[:, keep]) had no column ("A is empty")
@@ -690,8 +698,8 @@ def nnls(
         info["gram"] = r.info["gram"]
         detail = f"{method}, {n_iter} iterations"
     elif method == "reparam":
-        xs, n_iter, status, detail, extra = _reparam(sub, depth, init_scale, step, x0s, tol,
-                                                     interp_tol, max_iter, d[keep])
+        xs, n_iter, status, detail, extra = _reparam_scaled(sub, depth, init_scale, step, x0s,
+                                                            tol, interp_tol, max_iter, d[keep])
         info.update(extra)
     elif method == "limit":
         from ..limits import hadamard_limit
@@ -769,6 +777,44 @@ def nnls(
 def _is_fast_operator(op: Operator) -> bool:
     """Operators with fast matrix-free maps are never materialised by ``"auto"``."""
     return not op.is_dense and not hasattr(op, "linop")
+
+
+def _reparam_scaled(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any,
+                    tol: float, interp_tol: float, max_iter: int | None, scales: np.ndarray):
+    """``_reparam`` on ``A / 2**ea`` and ``y / 2**ey`` when ``||A||_2`` (explicit matrices)
+    or ``max|y|`` leave ``[2**-100, 2**100]``, with ``x0`` and ``init_scale`` carried along
+    and ``x`` scaled back.
+
+    The driver squares ``||A||_2`` in Python (an ``OverflowError`` for A ~ 1e200), its
+    gradients underflow for A ~ 1e-160 (``stagnated`` at a relative KKT residual of 8) and
+    it refuses ``max|y|`` outside ``[1e-140, 1e140]``, where every other method solves the
+    problem. The flow is equivariant: ``A -> A / a``, ``y -> y / s`` maps ``x -> x a / s``
+    and ``u -> u (a / s)**(1/L)``, so ``init_scale -> init_scale (a / s)**(1/L)`` keeps the
+    implicit-bias solution (powers of two: the data are scaled exactly). In-range data are
+    passed as they are."""
+    ea = 0
+    if problem.A.is_dense:
+        ea = int(pow2_exponent(pow2_divisor(float(problem.A.norm2))))
+    yv = np.asarray(problem.y, dtype=np.float64)
+    ey = int(pow2_exponent(pow2_divisor(float(np.abs(yv).max(initial=0.0)))))
+    if ea == 0 and ey == 0:
+        return _reparam(problem, depth, init_scale, step, x0, tol, interp_tol, max_iter,
+                        scales)
+    e = ea - ey  # x' = x * 2**e
+    init_s = init_scale * 2.0 ** (e / depth)
+    if not 0.0 < init_s < np.inf or not 0.0 < init_s**depth < np.inf:
+        raise ValueError(f"init_scale = {init_scale!r} is out of the float64 range relative "
+                         f"to the scale of the solution (about 2**{-e}): rescale A or y")
+    A_s = np.ldexp(problem.A.to_dense(), -ea) if ea else problem.A
+    sub = Problem(A_s, np.ldexp(yv, -ey))
+    with np.errstate(over="ignore", under="ignore"):
+        x0_s = None if x0 is None else np.ldexp(x0, e)
+        x, n_iter, status, detail, extra = _reparam(
+            sub, depth, init_s, step, x0_s, tol, interp_tol, max_iter, np.ldexp(scales, -ea))
+        x = np.ldexp(x, -e)
+    extra["init_scale"] = init_scale  # the caller's (the run used init_scale * 2**(e/L))
+    detail += f", on A / 2**{ea} and y / 2**{ey}"
+    return x, n_iter, status, detail, extra
 
 
 #: fewest steps without a new best loss before ``_reparam`` stops as stagnated (as the
