@@ -590,3 +590,96 @@ def test_a_where_column_given_twice_or_nested_is_refused_not_dropped(spec, tmp_p
     assert "where: m: expected a value (str, int, float or bool) or a list of values, " \
         "got list [6]" in capsys.readouterr().err
     assert main(base + ["--where", "m=[6, 10]", "--where", "s=2"]) == 0
+
+
+def test_a_bad_dask_address_or_no_dask_exits_2_before_the_folder_is_made(spec, tmp_path,
+                                                                         capsys,
+                                                                         monkeypatch):
+    out = tmp_path / "res"
+    if _has_distributed():
+        # "foo bar" (no port) escaped from the run as distributed's ValueError traceback,
+        # exit status 1, after the results folder was made; the dry run passed it
+        for address in ("foo bar", "bogus://h:1", "tcp://h:abc", "tcp://h:99999"):
+            for extra in (["--dry-run"], ["--no-plots"]):
+                assert main(["run", str(spec), "--out", str(out), "--executor", "dask",
+                             "--address", address, *extra]) == 2
+                err = capsys.readouterr().err
+                assert f"--address: {address!r} is not a Dask scheduler address" in err
+                assert "Traceback" not in err and not out.exists()
+        assert main(["run", str(spec), "--dry-run", "--set", 'run.executor="dask"',
+                     "--set", 'run.address="nope"']) == 2
+        assert "run.address: 'nope' is not a Dask scheduler" in capsys.readouterr().err
+        assert main(["run", str(spec), "--dry-run", "--executor", "dask", "--address",
+                     "tcp://127.0.0.1:8786"]) == 0
+        capsys.readouterr()
+    # Dask not installed: the executor's ImportError escaped as a traceback
+    monkeypatch.setitem(sys.modules, "distributed.comm.addressing", None)
+    assert main(["run", str(spec), "--out", str(out), "--executor", "dask"]) == 2
+    assert "the dask executor needs `pip install overparam[dask]`" in \
+        capsys.readouterr().err
+    assert not out.exists()
+
+
+def _has_distributed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
+def test_workers_with_the_serial_executor_is_refused_not_ignored(spec, capsys):
+    # the tiny spec's executor is serial: --workers 2 ran the cells one at a time
+    assert main(["run", str(spec), "--dry-run", "--workers", "2"]) == 2
+    assert "--workers needs the processes or dask executor (the executor is serial)" in \
+        capsys.readouterr().err
+    assert main(["run", str(spec), "--dry-run", "--workers", "2", "--executor",
+                 "processes"]) == 0
+
+
+def test_a_dry_run_refuses_a_folder_the_run_refuses(spec, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    other = ["run", str(spec), "--out", str(out), "--dry-run", "--set", "problem.m=[6]"]
+    assert main(other) == 2                  # was exit 0, then the run refused the folder
+    assert "holds results of another spec" in capsys.readouterr().err
+    assert main(other + ["--force"]) == 0
+    assert main(["run", str(spec), "--out", str(out), "--dry-run"]) == 0  # the same spec
+    capsys.readouterr()
+    # a manifest.json that is a folder: IsADirectoryError tracebacks from plot and the
+    # dry run; the run said that finished cells were stored
+    bad = tmp_path / "bad"
+    (bad / "manifest.json").mkdir(parents=True)
+    for args in (["plot", str(bad)], ["run", str(spec), "--out", str(bad), "--dry-run"],
+                 ["run", str(spec), "--out", str(bad), "--no-plots"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "Is a directory" in err and "Traceback" not in err
+        assert "cells finished before the error are stored" not in err
+
+
+def test_plot_options_the_figure_would_drop_are_refused(spec, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "res"
+    assert main(["run", str(spec), "--out", str(out), "--no-plots"]) == 0
+    capsys.readouterr()
+    # the x of a trace plot was dropped without a word (its axis is the iteration)
+    assert main(["plot", str(out), "--kind", "trace", "--x", "m"]) == 2
+    assert "--x: a trace plot's x axis is the iteration" in capsys.readouterr().err
+    # --value was dropped when --y was given: a figure of l1_gap, exit status 0
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--y", "l1_gap",
+                 "--value", "recovered"]) == 2
+    assert "--value recovered and --y l1_gap both give the curve's metric" in \
+        capsys.readouterr().err
+    # a repeated format wrote the file twice and printed its path twice
+    assert main(["plot", str(out), "--kind", "curve", "--x", "m", "--format", "png", "svg",
+                 "png"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [p.rsplit(".", 1)[1] for p in printed] == ["png", "svg"]
+    # a hand-edited manifest's plot table without a kind: "error: kind in plots[0]"
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["spec"]["plots"] = [{"x": "m"}]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["plot", str(out)]) == 2
+    assert "kind must be phase, curve or trace, got None in plots[0]" in \
+        capsys.readouterr().err

@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results folder (default: run.out, else results/<name>)")
     r.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where cells run (default: run.executor, else processes)")
-    r.add_argument("--workers", type=int, help="processes or Dask workers (0: all cores)")
+    r.add_argument("--workers", type=int, help="processes or Dask workers (0: all cores; "
+                   "not with the serial executor)")
     r.add_argument("--address", help="Dask scheduler, e.g. tcp://HOST:8786 (with the dask "
                    "executor; default: a LocalCluster)")
     r.add_argument("--set", dest="overrides", action="append", default=[],
@@ -71,10 +72,12 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=_PLOT_EXIT_CODES)
     q.add_argument("folder", help="results folder")
     q.add_argument("--kind", choices=("phase", "curve", "trace"))
-    q.add_argument("--x", help="axis column (phase: default s; curve: required)")
+    q.add_argument("--x", help="axis column (phase: default s; curve: required; trace: "
+                   "none, its axis is the iteration)")
     q.add_argument("--y", help="phase: second axis (default m); curve: metric "
                    "(default recovered); trace: trace field (default residual)")
-    q.add_argument("--value", help="phase: the rate shown (default recovered)")
+    q.add_argument("--value", help="phase: the rate shown (default recovered); curve: "
+                   "the metric, as --y")
     q.add_argument("--hue", help="column splitting lines / panels (default label)")
     q.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
                    help="keep rows with COL == VALUE (VALUE in TOML: 80, 1e-4, [2,3])")
@@ -99,10 +102,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plot_options(table: dict) -> dict:
-    opts = {k: v for k, v in table.items() if k not in ("kind", "name", "format")}
-    if opts.get("kind") == "trace":
-        opts.pop("x", None)
-    return opts
+    # (plots.plot itself drops the x of a trace table: its axis is the iteration)
+    return {k: v for k, v in table.items() if k not in ("kind", "name", "format")}
 
 
 class _SpecPlotError(Exception):
@@ -126,7 +127,9 @@ def _spec_plots(folder: Path, plots: list[dict], out: Path | None = None) -> lis
     for i, table in enumerate(plots):
         fmt = table.get("format", "png")
         try:
-            written += plot(folder, table["kind"], out=out, name=table.get("name"),
+            # .get: a hand-edited manifest's table without kind read "error: kind in
+            # plots[0]"; plot() names the missing kind
+            written += plot(folder, table.get("kind"), out=out, name=table.get("name"),
                             formats=fmt, **_plot_options(table))
         # e.g. a where outside a --set grid (KeyError, ValueError), a y column of text
         # (TypeError), FOLDER/plots not writable (OSError)
@@ -150,7 +153,7 @@ def _transition_report(folder: Path, plots: list[dict]) -> list[str]:
 
     lines = []
     for table in plots:
-        if table["kind"] != "curve" or table.get("x") != "m" or \
+        if table.get("kind") != "curve" or table.get("x") != "m" or \
                 table.get("y", "recovered") not in RATES:
             continue
         y = table.get("y", "recovered")
@@ -202,6 +205,61 @@ def _run_args_error(args, spec) -> str | None:
         # the address was ignored: the run went on in local processes without a word
         return (f"--address needs the dask executor (the executor is {executor}); add "
                 "--executor dask")
+    if args.workers is not None and executor == "serial":
+        # ignored as --address was: the cells ran one at a time without a word
+        return ("--workers needs the processes or dask executor (the executor is serial); "
+                "add --executor processes")
+    if executor == "dask":
+        return _dask_error(args.address if args.address is not None else
+                           spec.run["address"], "--address" if args.address else
+                           "run.address")
+    return None
+
+
+def _dask_error(address: str | None, what: str) -> str | None:
+    """What keeps the dask executor from starting, or None: Dask not installed, or an
+    address Dask cannot parse (both escaped from the run as a traceback, exit status 1,
+    after the results folder was made; an unknown scheme or a missing port too)."""
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        return "the dask executor needs `pip install overparam[dask]`"
+    if not address:  # none (or ""): a LocalCluster
+        return None
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # an unknown scheme
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            _, port = parse_host_port(location)  # a missing or non-numeric port
+            if not 0 < port < 65536:  # (else a 30 s timeout, then "cannot reach")
+                raise ValueError(f"port {port} is not in 1..65535")
+    except (ValueError, ImportError) as exc:
+        return (f"{what}: {address!r} is not a Dask scheduler address ({exc}); give "
+                "tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786")
+    return None
+
+
+def _folder_error(folder: Path, spec, force: bool) -> str | None:
+    """Why ``run`` would refuse the results folder (another spec's results, a damaged or
+    newer manifest), or None: a dry run said nothing and exited 0, then the run refused."""
+    from .experiments import StoreError, read_manifest
+    from .experiments.store import _NewerStoreError
+
+    try:
+        old = read_manifest(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # manifest.json a folder or unreadable: the run fails on it too
+        return str(exc)
+    except _NewerStoreError as exc:  # refused even with --force
+        return str(exc)
+    except StoreError as exc:
+        return None if force else str(exc)
+    if old.get("spec_hash") != spec.hash and not force:
+        return (f"{folder} holds results of another spec (hash {old.get('spec_hash')}, "
+                f"this one {spec.hash}): use another --out folder, or --force to replace "
+                "it (cells that did not change are kept)")
     return None
 
 
@@ -224,6 +282,10 @@ def _cmd_run(args) -> int:
     if _out_is_a_file(folder, "--out" if args.out else "the results folder"):
         return 2
     if args.dry_run:
+        problem = _folder_error(folder, spec, args.force)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         cells = expand_cells(spec)
         configs = spec.method_configs()
         print(f"spec {spec.name} (hash {spec.hash}): {len(cells)} cell(s) x "
@@ -251,7 +313,8 @@ def _cmd_run(args) -> int:
     except OSError as exc:  # a full disk, a read-only folder, the Dask scheduler
         # once the manifest is written the run may have stored cells: say that they are
         # kept (before it, e.g. a folder that cannot be made, there is nothing to resume)
-        stored = (folder / "manifest.json").exists()
+        # (is_file: a manifest.json that is a folder is the error, not a stored run)
+        stored = (folder / "manifest.json").is_file()
         print(f"error: {exc}" + (" (cells finished before the error are stored; fix the "
                                  "cause and run the same command again to resume)"
                                  if stored else ""), file=sys.stderr)
@@ -318,10 +381,17 @@ def _cmd_plot(args) -> int:
             print(f"error: {', '.join(given)}: only with --kind (without it, the "
                   "[[plots]] of the folder's spec are drawn as they are)", file=sys.stderr)
             return 2
+    else:
+        problem = _kind_args_error(args)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     folder = Path(args.folder)
     try:
         manifest = read_manifest(folder)
-    except (FileNotFoundError, StoreError) as exc:
+    # OSError: FileNotFoundError, and a manifest.json that is a folder or unreadable
+    # (IsADirectoryError, PermissionError escaped as a traceback)
+    except (OSError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else None
@@ -338,7 +408,10 @@ def _cmd_plot(args) -> int:
             written = _spec_plots(folder, plots, out)
         else:
             written = plot(folder, args.kind, out=out, name=args.name,
-                           formats=args.formats or ["png"], x=args.x, y=args.y,
+                           # `--format png png` wrote the file twice and printed
+                           # its path twice
+                           formats=list(dict.fromkeys(args.formats or ["png"])),
+                           x=args.x, y=args.y,
                            value=args.value, hue=args.hue,
                            where=parse_where(args.where) or None, stat=args.stat,
                            title=args.title, theory=args.theory, logx=args.logx,
@@ -357,6 +430,18 @@ def _cmd_plot(args) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def _kind_args_error(args) -> str | None:
+    """Options of ``plot --kind`` that the figure would drop without a word, or None."""
+    if args.kind == "trace" and args.x is not None:
+        return ("--x: a trace plot's x axis is the iteration (give the trace field with "
+                "--y)")
+    if args.kind == "curve" and args.value is not None and args.y is not None:
+        # --value is the curve's metric only without --y: it was dropped
+        return (f"--value {args.value} and --y {args.y} both give the curve's metric; give "
+                "one (--y)")
+    return None
 
 
 def _enough_cells(folder: Path, manifest: dict) -> bool:
