@@ -81,6 +81,9 @@ def test_unreachable_scheduler_and_negative_workers_are_named(tmp_path):
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(OSError, match="cannot reach the Dask scheduler at"):
             run(SPEC, tmp_path / "d", executor="dask", address="tcp://127.0.0.1:9")
+    # Dask's bare ValueError for a malformed address named neither the setting nor a form
+    with pytest.raises(ValueError, match="run.address: 'bogus://h:1' is not a Dask"):
+        run(SPEC, tmp_path / "b", executor="dask", address="bogus://h:1")
 
 
 KILL_SPEC = """

@@ -189,6 +189,11 @@ def test_rate_curves_stay_linear_and_bad_formats_write_nothing(folder, tmp_path)
     with pytest.raises(ValueError, match="format must be"):
         plots.plot(folder, "curve", x="m", out=tmp_path, formats=("png", "jpg"))
     assert not list(tmp_path.iterdir())
+    # the value was dropped for the y without a word
+    with pytest.raises(ValueError, match="both give a curve's metric"):
+        plots.plot(folder, "curve", x="m", y="l1_gap", value="recovered", out=tmp_path)
+    # a repeated format is written (and listed) once
+    assert len(plots.plot(folder, "curve", x="m", out=tmp_path, formats=["png", "png"])) == 1
 
 
 def _apart(labels, axis: str) -> bool:

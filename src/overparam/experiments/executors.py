@@ -324,6 +324,10 @@ def _dask(spec_data: dict, units: list[Task], workers: int,
             raise OSError(f"cannot reach the Dask scheduler at {address!r} ({exc}); start "
                           "one (`dask scheduler`) or leave the address out for a local "
                           "cluster") from exc
+        except ValueError as exc:  # a malformed address or unknown scheme: Dask's own text
+            raise ValueError(f"run.address: {address!r} is not a Dask scheduler address "
+                             f"({exc}); give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+                             ) from exc
     else:
         cluster = LocalCluster(n_workers=min(workers, len(units)), threads_per_worker=1,
                                processes=True, dashboard_address=None)

@@ -39,7 +39,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Sketch B = (1/K) M A M^T from COO shards (.npz/.npy with row, col, "
         "value arrays, or .parquet with those columns), saving the running sum after each "
         "shard in --checkpoint so that an interrupted build resumes. With --rank, also "
-        "decode the sparse top eigenvectors (median or bit-test decoder).")
+        "decode the sparse top eigenvectors (median or bit-test decoder).",
+        # (not run's and plot's 2 for bad input: every error here is one "overparam
+        # sketch: ..." line with status 1)
+        epilog="exit status: 0 done; 1 an error in the arguments, shards, checkpoint or "
+        "output (one line on stderr), or --rank decoded nothing (the sketch is saved); 2 "
+        "unknown or malformed options; 130 interrupted (Ctrl-C: finished shards are kept "
+        "in --checkpoint)")
     s.add_argument("shards", nargs="+", help="shard files or folders of shards")
     s.add_argument("--n", type=int, required=True, help="dimension N of A")
     s.add_argument("--sparsity", type=int, help="sparsity s (sets the primes by the rule, "

@@ -718,7 +718,8 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     options = {k: v for k, v in options.items() if v is not None}
     from ..experiments.spec import PLOT_FORMATS, PLOT_OPTIONS, is_plot_stem, plot_stem
 
-    formats = [formats] if isinstance(formats, str) else list(formats)
+    # once each: a repeated format was drawn and listed twice
+    formats = [formats] if isinstance(formats, str) else list(dict.fromkeys(formats))
     if not formats:
         raise ValueError(f"formats is empty: give one or more of {', '.join(PLOT_FORMATS)}")
     for fmt in formats:  # before drawing: a bad format must not leave some files written
@@ -741,7 +742,10 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
         if "x" not in options:
             raise ValueError("a curve plot needs x (the axis), e.g. x = 'm'")
         if "value" in options:
-            options.setdefault("y", options.pop("value"))
+            if "y" in options:  # (the value was dropped without a word)
+                raise ValueError(f"value={options['value']!r} and y={options['y']!r} both "
+                                 "give a curve's metric: give one (y)")
+            options["y"] = options.pop("value")
         fig = curve(folder, **options)
         stem = plot_stem(kind, name, **options)
     elif kind == "trace":
