@@ -345,3 +345,76 @@ def test_init_scale_sweep_shares_one_compiled_sharpness(reg):
         n = driver._build.cache_info().misses
         diagonal_gd(reg, init_scale=0.45, **kw)
         assert driver._build.cache_info().misses == n
+
+
+# ------------------------------------------------ adversarial inputs (round 13)
+def test_two_over_eta_only_for_a_constant_plain_gd_step(reg):
+    """two_over_eta was 2 / getattr(policy, "eta"): 20 for Decaying(0.1) (the initial
+    scale of a decaying step), 2 / eta for Nesterov and for mirror-space steps, none of
+    which has its edge of stability at 2 / eta."""
+    from overparam.dynamics.eos import _constant_eta
+    from overparam.dynamics.steps import BarzilaiBorwein, Constant, Decaying, Nesterov
+
+    res = diagonal_gd(reg, step=Decaying(0.1), max_iter=2, loss_threshold=None, tol=1e-300)
+    assert np.isnan(res.info["two_over_eta"]) and res.info["step"] == 0.1
+    assert res.n_iter == 2 and np.isfinite(res.info["sharpness"])
+    assert _constant_eta(Constant(0.05)) == 0.05
+    for step in (Nesterov(eta=0.05), Constant(0.05, space="mirror", depth=2),
+                 Constant(0.05, space="x", depth=2), BarzilaiBorwein(eta0=0.1)):
+        assert _constant_eta(step) is None, step
+
+
+def test_step_coordinates_are_checked_against_the_model(reg):
+    """x / mirror steps were taken on any model: on x = u * v (v = 0) a mirror step
+    diverged at step 1, and on the depth-2 Hadamard model a depth-3 mirror step
+    converged elsewhere, reported converged (while the string "constant:0.05@mirror" was
+    refused for want of a depth)."""
+    from overparam.dynamics.steps import Constant
+
+    with pytest.raises(ValueError, match="space='mirror'"):
+        diagonal_gd(reg, model="uv", step=Constant(0.05, space="mirror", depth=2),
+                    max_iter=2)
+    with pytest.raises(ValueError, match="depth 3"):
+        diagonal_gd(reg, step=Constant(0.05, space="mirror", depth=3), max_iter=2)
+    # the string parses now; oracle: one exponentiated-gradient step from u = v = 1,
+    # x = 0 (grad_u = -2 A^T y, grad_v = 2 A^T y): u = exp(0.1 A^T y), v = 1 / u
+    one = diagonal_gd(reg, step="constant:0.05@mirror", max_iter=1, loss_threshold=None,
+                      tol=1e-300)
+    u = np.exp(0.1 * reg.A.to_dense().T @ reg.y)
+    np.testing.assert_allclose(one.x, u**2 - u**-2, rtol=1e-12, atol=1e-15)
+
+
+def test_mlp_refuses_every_step_from_the_missing_hessian_bound():
+    """Only step="auto" was refused: "nesterov" and "bb" take their (first) step from
+    the same NaN bound and came back "diverged" after 0 iterations, advising step='auto'."""
+    from overparam.dynamics.steps import BarzilaiBorwein, Constant
+
+    p = digits_regression(20, 10, classes=3, seed=0)
+    for step in ("nesterov", "bb", BarzilaiBorwein(eta0=0.1, cap=0.5)):
+        with pytest.raises(ValueError, match="constant step"):
+            mlp_gd(p, width=3, step=step, max_iter=2)
+    # x / mirror coordinates (for Hadamard factors) ran another algorithm on the weights
+    with pytest.raises(ValueError, match="space='x'"):
+        mlp_gd(p, width=3, step=Constant(0.1, space="x", depth=2), max_iter=2)
+    # with steps of their own they are not refused
+    from overparam.dynamics.eos import _uses_bound
+    from overparam.dynamics.steps import as_policy
+    for step in ("nesterov:0.1", BarzilaiBorwein(eta0=0.1), "decaying:0.1", 0.1):
+        assert not _uses_bound(as_policy(step)), step
+
+
+def test_norms_do_not_overflow_or_underflow():
+    """np.linalg.norm squares the entries: parameter_norms gave l2 = inf for entries of
+    1e200 (and for 300.0 in float16, whose sums stayed in float16), and threshold_tol
+    read y ~ 1e-200 as y = 0 (tolerance 1e50 times too small) and y ~ 1e200 as tol 0."""
+    l1, l2 = parameter_norms({"a": np.array([3e200, -4e200]), "b": np.array(0.0)})
+    assert l1 == pytest.approx(7e200, rel=1e-15) and l2 == pytest.approx(5e200, rel=1e-15)
+    l1, l2 = parameter_norms({"w": np.array([300.0, 400.0], np.float16)})
+    assert (l1, l2) == (700.0, 500.0)
+    assert parameter_norms([np.array([3e-200, 4e-200])])[1] == pytest.approx(5e-200,
+                                                                            rel=1e-15)
+    with pytest.raises(TypeError, match="numeric"):
+        parameter_norms({"a": np.array(["x"])})
+    y = np.array([3.0, 4.0])
+    for c in (1e-200, 1e200):
+        assert threshold_tol(c * y, 0.125) == pytest.approx(0.5 / (5.0 * c), rel=1e-14)

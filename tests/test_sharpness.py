@@ -320,3 +320,61 @@ def test_power_iteration_validates_its_settings():
             power_iteration(f, jnp.ones(3), **bad)
     lam, it = power_iteration(f, jnp.ones(3), max_iter=np.int64(500), tol=0.0)
     assert abs(float(lam) - 3.0) < 1e-10 and 1 <= int(it) <= 500
+
+
+# ------------------------------------------------ adversarial inputs (round 13)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("spec", [[2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0, 1e-3],
+                                  [1.0, 1.0, 1.0, 1.0, 1.0, 5.0]])
+def test_low_precision_ritz_values_stay_in_the_spectrum(dtype, spec):
+    """In float16 / bfloat16 the Lanczos recurrence itself ran in half precision: an
+    invariant subspace was never detected (its residual is rounding noise) and the
+    vectors lost orthogonality, so Ritz values left the spectrum (sharpness 3.88 for
+    2 I in bfloat16) or came back NaN (float16, diag(0, 0, 0, 1e-3)). Oracle: eigvalsh."""
+    d = np.asarray(spec)
+    f = lambda p: 0.5 * jnp.sum(jnp.asarray(d, dtype) * p * p)  # noqa: E731
+    p = jnp.ones(len(d), dtype)
+    ritz = np.asarray(lanczos(f, p, len(d)), dtype=np.float64)
+    top = float(np.linalg.eigvalsh(np.diag(d))[-1])
+    tol = 0.02 * top
+    assert np.all(np.isfinite(ritz))
+    assert ritz.min() >= d.min() - tol and ritz.max() <= top + tol, ritz
+    est = sharpness(f, p)
+    assert est.dtype == dtype and abs(float(est) - top) <= tol, float(est)
+
+
+def test_power_method_in_bfloat16_finds_lambda_max():
+    """The power method's stop test compared Rayleigh quotients rounded to bfloat16: it
+    stopped on a repeated value and the shifted run (lambda_min = -5 dominates) returned
+    0.28 for lambda_max = 1."""
+    d = jnp.asarray([-5.0, 1.0, 0.2, 0.2], jnp.bfloat16)
+    f = lambda p: 0.5 * jnp.sum(d * p * p)  # noqa: E731
+    est = sharpness(f, jnp.ones(4, jnp.bfloat16), method="power", max_iter=300, tol=1e-4)
+    assert est.dtype == jnp.bfloat16 and abs(float(est) - 1.0) < 0.05, float(est)
+    lam, _ = power_iteration(f, jnp.ones(4, jnp.bfloat16), max_iter=300, tol=1e-4)
+    assert abs(float(lam) + 5.0) < 0.1
+
+
+def test_integer_params_and_string_settings_are_named():
+    """Integer / bool parameters failed inside jax.grad ("... set allow_int to True") and
+    in the oracle inside jacfwd ("pass holomorphic=True"); tol="1e-3" failed in the loop
+    with "Only integer scalar arrays can be converted to a scalar index"."""
+    f = lambda p: jnp.sum(p.astype(float) ** 2)  # noqa: E731
+    for p in (jnp.ones(3, jnp.int32), jnp.ones(3, bool), np.arange(3)):
+        for method in ("lanczos", "power"):
+            with pytest.raises(TypeError, match="params must be floating point"):
+                sharpness(f, p, method=method)
+        with pytest.raises(TypeError, match="params must be real floating point"):
+            dense_hessian_eigvals(f, p)
+    with pytest.raises(TypeError, match="params must be real floating point"):
+        dense_hessian_eigvals(lambda p: jnp.sum(jnp.abs(p) ** 2), jnp.ones(3, complex))
+    g = lambda p: 0.5 * jnp.sum(jnp.asarray([3.0, 1.0]) * p**2)  # noqa: E731
+    for bad in (dict(tol="1e-3"), dict(max_iter="10"), dict(tol=None)):
+        with pytest.raises(TypeError, match="tol|max_iter"):
+            sharpness(g, jnp.ones(2), method="power", **bad)
+        with pytest.raises(TypeError, match="tol|max_iter"):
+            power_iteration(g, jnp.ones(2), **bad)
+    # traced settings still pass
+    lam, _ = jax.jit(lambda m, t: power_iteration(g, jnp.ones(2), max_iter=m, tol=t))(
+        200, 1e-12)
+    assert abs(float(lam) - 3.0) < 1e-9

@@ -294,3 +294,37 @@ def test_numpy_scalar_steps_are_constant_steps():
     for flag in (True, np.bool_(True)):
         with pytest.raises(TypeError, match="step must be"):
             as_policy(flag)
+
+
+def test_zero_dimensional_array_steps_are_constant_steps():
+    """A 0-d array step (np.asarray(0.1), jnp.asarray(0.1), e.g. from a sweep grid) was
+    refused as "not a positive number" while Constant(jnp.asarray(0.1)) was accepted."""
+    for step in (np.asarray(0.1), jnp.asarray(0.1), np.asarray(np.float32(0.25))):
+        assert as_policy(step) == Constant(float(step))
+    with pytest.raises(ValueError, match="step must be finite and > 0"):
+        as_policy(np.asarray(-0.1))
+    with pytest.raises(TypeError, match="step must be"):
+        as_policy(np.asarray(True))
+    with pytest.raises(TypeError, match="step must be"):
+        as_policy(np.asarray([0.1]))
+
+
+def test_nesterov_restart_flag_and_unused_depth_are_validated():
+    """restart was read by truth value: restart="no" (or "False" from a config file)
+    switched the restart on; a depth given with space "u" was kept unchecked."""
+    for bad in ("no", "False", None, 2):
+        with pytest.raises(TypeError, match="restart"):
+            Nesterov(restart=bad)
+    assert Nesterov(restart=0).restart is False and Nesterov(restart=np.bool_(True)).restart
+    for bad, err in (("a", TypeError), (2.5, TypeError), (0, ValueError)):
+        with pytest.raises(err, match="depth"):
+            Constant(0.1, depth=bad)
+    assert Constant(0.1, depth=np.int64(3)).depth == 3
+    # restart on / off where the momentum points uphill: after a step along -g (k = 1,
+    # beta = 1/4) the gradient -g/10 gives <d, c2 - c1> = (0.0025 - 0.001)|g|^2 > 0
+    p = {"u": jnp.array([1.0, -2.0])}
+    g = jnp.array([0.5, 0.5])
+    for pol in (Nesterov(eta=0.1), Nesterov(eta=0.1, restart=False)):
+        y1, st1, _ = pol.update(p, {"u": g}, pol.init(p), ctx())
+        _, st2, _ = pol.update(y1, {"u": -0.1 * g}, st1, ctx(1))
+        assert int(st2[1]) == (0 if pol.restart else 2)

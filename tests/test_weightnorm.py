@@ -366,3 +366,22 @@ def test_wn_gd_init_scale_sweep_compiles_once():
     # one step from u = v = a: x = u^2 - v^2 moved away from 0 by an a-dependent amount
     x1 = [wn_gd(p, init_scale=a, max_iter=1, tol=1e-300, step=0.01).x for a in (0.3, 0.7)]
     assert not np.allclose(x1[0], x1[1])
+
+
+def test_radius_scaled_and_batch_arguments_are_validated_up_front():
+    """RadiusScaled(0.1) (a number, not a policy) was accepted and failed inside the run
+    ("'float' object has no attribute 'init'"); wn_gd_batch([], depth=-1) returned []
+    without checking its settings, and wn_gd_batch(problem) failed with "'Problem'
+    object is not iterable"."""
+    for base in (0.1, "auto", None):
+        with pytest.raises(TypeError, match="base must be a step policy"):
+            RadiusScaled(base, 2.0)
+    assert RadiusScaled(Constant(0.1), np.float32(2.0)).ratio == 2.0
+    for bad, err in ((dict(depth=-1), ValueError), (dict(radius_step_ratio=0.0), ValueError),
+                     (dict(variant="polar"), ValueError), (dict(renormalize="no"), TypeError),
+                     (dict(step="nesterov@mirror"), ValueError)):
+        with pytest.raises(err):
+            wn_gd_batch([], **bad)
+    assert wn_gd_batch([]) == []
+    with pytest.raises(TypeError, match="sequence of Problems"):
+        wn_gd_batch(sparse_recovery(12, 6, 1, seed=0))

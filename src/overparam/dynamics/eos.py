@@ -32,14 +32,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import (Result, Status, check_int, check_not_complex, check_positive,
-                     check_real_array, x64_entry)
+                     check_real_array, safe_norm, x64_entry)
 from ..metrics.sharpness import sharpness as _sharpness
 from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
 from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
 from .driver import loop_model_of, make_config, operator_data, run_driver, to_result
-from .steps import Auto, as_policy
+from .steps import (Auto, BarzilaiBorwein, Constant, Nesterov, as_policy,
+                    require_parameter_space)
 
 __all__ = ["LossSharpness", "loss_sharpness_metric", "threshold_tol", "diagonal_gd",
            "mlp_gd", "eos_flow", "parameter_norms"]
@@ -64,7 +65,9 @@ def threshold_tol(y: Any, loss_threshold: float) -> float:
     """
     eps = check_positive(loss_threshold, "loss_threshold")
     # a NaN in y made the norm NaN, read as "y = 0": the tolerance sqrt(2 eps) came back
-    ynorm = float(np.linalg.norm(check_real_array(y, "y")))
+    # safe_norm: np.linalg.norm squares the entries, so ||y|| of entries ~1e-200 was 0
+    # (read as y = 0: tolerance sqrt(2 eps), 1e50 times too small) and ~1e200 inf (0.0)
+    ynorm = safe_norm(check_real_array(y, "y"))
     return float(np.sqrt(2.0 * eps) / (ynorm if ynorm > 0 else 1.0))
 
 
@@ -189,8 +192,16 @@ def parameter_norms(params: Any) -> tuple[float, float]:
         The l1 and l2 norms of all entries, flattened into one vector.
     """
     leaves = [np.ravel(np.asarray(v)) for v in jax.tree_util.tree_leaves(params)]
-    flat = np.concatenate(leaves) if leaves else np.zeros(0)
-    return float(np.abs(flat).sum()), float(np.linalg.norm(flat))
+    for leaf in leaves:
+        # a string leaf failed as "ufunc 'absolute' did not contain a loop"
+        if leaf.dtype.kind not in "biufc":
+            raise TypeError(f"params must hold numeric arrays, got dtype {leaf.dtype}")
+    # |entries| in float64 (complex: moduli) and safe_norm: np.linalg.norm squared the
+    # entries (l2 = inf for entries of 1e200, and for 300.0 in float16, whose sums
+    # stayed in float16)
+    flat = (np.abs(np.concatenate(leaves)).astype(np.float64) if leaves
+            else np.zeros(0))
+    return float(flat.sum()), float(safe_norm(flat))
 
 
 def _record(max_iter: int, every: int) -> Any:
@@ -212,7 +223,29 @@ def _final_sharpness(model, problem, params, k, metric=None) -> float:
     return float(_jitted(metric)(p, data, jnp.asarray(problem.y)))
 
 
-def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, extra,
+def _constant_eta(policy: Any) -> float | None:
+    """The learning rate behind ``two_over_eta``: that of a constant plain-GD step only.
+
+    ``getattr(policy, "eta")`` also read the initial scale of ``Decaying``, Nesterov's
+    step (whose stability edge is not ``2 / eta``) and x / mirror-space steps: the
+    reported ``two_over_eta`` (20 for ``Decaying(0.1)``) was no edge of that run."""
+    if isinstance(policy, Constant) and policy.space == "u":
+        return policy.eta
+    return None
+
+
+def _uses_bound(policy: Any) -> bool:
+    """Whether a policy's step comes from the model's Hessian bound."""
+    if isinstance(policy, Auto):
+        return True
+    if isinstance(policy, Nesterov):
+        return policy.eta is None
+    if isinstance(policy, BarzilaiBorwein):
+        return policy.eta0 is None or policy.cap is not None
+    return False
+
+
+def _run(model, problem, policy, loss_threshold, tol, max_iter, every, k, method, extra,
          params0=None):
     # a Problem keeps complex measurements (structured problems): the real models here
     # would fail inside JAX's VJP with a dtype message
@@ -228,12 +261,11 @@ def _run(model, problem, step, loss_threshold, tol, max_iter, every, k, method, 
     # built before the run: an operator that cannot give the sharpness fails here
     metric = loss_sharpness_metric(model, problem.A, k)
     metrics = (("sharpness", metric),) if every else ()
-    policy = as_policy(step)
     out, names, wall = run_driver(model, policy, problem.A, problem.y, cfg,
                                   metrics=metrics, params0=params0)
-    eta = getattr(policy, "eta", None)
-    res = to_result(out, names, wall, dict(method=method, step=eta,
+    res = to_result(out, names, wall, dict(method=method, step=getattr(policy, "eta", None),
                                            loss_threshold=loss_threshold, **extra))
+    eta = _constant_eta(policy)
     params = res.info["params"]
     l1, l2 = parameter_norms(params)
     s_final = _final_sharpness(model, problem, params, k, metric)
@@ -297,7 +329,15 @@ def diagonal_gd(
         raise ValueError(f"model must be one of {DIAGONAL_MODELS}, got {model!r}")
     net = Hadamard(depth=2, init_scale=init_scale) if model == "hadamard" \
         else DiagonalUV(init_scale=init_scale)
-    res = _run(net, problem, step, loss_threshold, tol, max_iter, sharpness_every, k,
+    if model == "hadamard":
+        # with the depth: "constant:0.05@mirror" parses, and x / mirror steps of another
+        # depth are refused (they converged elsewhere, reported converged)
+        policy = as_policy(step, depth=2)
+    else:
+        # x = u * v from v = 0: x / mirror steps floored v and diverged at step 1
+        policy = as_policy(step)
+        require_parameter_space(policy, "diagonal_gd(model='uv')", "the factors (u, v)")
+    res = _run(net, problem, policy, loss_threshold, tol, max_iter, sharpness_every, k,
                "diagonal_gd", dict(model=model, init_scale=init_scale))
     res.info["x_l1"] = float(np.abs(res.x).sum())
     if hasattr(problem, "test_error") and getattr(problem, "A_test", None) is not None:
@@ -385,12 +425,17 @@ def mlp_gd(
         (test MSE ``(1/N) sum ||f - onehot||^2``), ``test_accuracy``, ``train_accuracy``.
     """
     net = _mlp(problem, width, activation, init_scale, init_seed)
-    if isinstance(as_policy(step), Auto):
+    policy = as_policy(step)
+    if _uses_bound(policy):
         # the net has no Hessian bound (NaN): "auto" would take a NaN step and the run
-        # would read as "diverged", with the advice to use step='auto'
-        raise ValueError("mlp_gd needs a constant step (a float): TwoLayerNet has no "
-                         "Hessian bound for step='auto'")
-    res = _run(net, problem, step, loss_threshold, tol, max_iter, sharpness_every, k,
+        # would read as "diverged", with the advice to use step='auto' (so did "nesterov"
+        # and "bb", whose automatic steps come from the same bound)
+        raise ValueError(f"mlp_gd needs a constant step (a float): TwoLayerNet has no "
+                         f"Hessian bound for step='auto' or for {policy!r}")
+    # x / mirror coordinates are for Hadamard factors: on the weights (clamped to >= 0)
+    # they silently ran another algorithm
+    require_parameter_space(policy, "mlp_gd", "the network weights")
+    res = _run(net, problem, policy, loss_threshold, tol, max_iter, sharpness_every, k,
                "mlp_gd", dict(width=width, activation=activation, init_scale=init_scale,
                               init_seed=init_seed, n_params=net.n_params),
                params0=net.init(None))

@@ -73,7 +73,8 @@ from typing import Any, ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._core import check_depth, check_positive
+from .._core import check_bool, check_depth, check_positive
+from .._core.checks import _scalar_of
 
 SPACES = ("u", "x", "mirror")
 BB_VARIANTS = ("long", "short", "alternate")
@@ -158,9 +159,10 @@ def _tree_dot(a: Any, b: Any) -> jax.Array:
 def _check_space(obj: Any) -> None:
     if obj.space not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {obj.space!r}")
-    if obj.space != "u":
-        if obj.depth is None:
-            raise ValueError(f"space={obj.space!r} needs the model depth L (depth=...)")
+    if obj.space != "u" and obj.depth is None:
+        raise ValueError(f"space={obj.space!r} needs the model depth L (depth=...)")
+    if obj.depth is not None:
+        # checked in u-space too: depth="a" or 2.5 was kept silently (and shown in repr)
         object.__setattr__(obj, "depth", check_depth(obj.depth))
 
 
@@ -478,6 +480,9 @@ class Nesterov(_Coords):
         if f >= 1:
             raise ValueError(f"fraction must be < 1 for a stable step, got {f}")
         object.__setattr__(self, "max_step", check_positive(self.max_step, "max_step"))
+        # read by truth value: restart="no" (or "False" from a config) was truthy
+        object.__setattr__(self, "restart",
+                           check_bool(self.restart, "restart", allow_int=True))
         _check_space(self)
 
     def init(self, params: Any) -> Any:
@@ -532,6 +537,9 @@ def as_policy(step: Any, depth: int | None = None, *, match_depth: bool = True) 
     """
     if isinstance(step, str):
         return _parse_policy(step, depth)
+    # a 0-d array (np.asarray(0.1), jnp.asarray(0.1)) as its scalar: it was refused as
+    # "not a positive number" while Constant(jnp.asarray(0.1)) was accepted
+    step = _scalar_of(step)
     # Real: NumPy scalars too (np.float32, np.int64); not bools (np.bool_ is not
     # a numbers.Real)
     if isinstance(step, Real) and not isinstance(step, bool):

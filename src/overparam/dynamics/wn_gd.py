@@ -49,6 +49,12 @@ class RadiusScaled:
     ratio: float = 1.0
 
     def __post_init__(self) -> None:
+        # a non-policy base (RadiusScaled(0.1)) was accepted and failed inside the run
+        # with "'float' object has no attribute 'init'"
+        if not (callable(getattr(self.base, "init", None))
+                and callable(getattr(self.base, "update", None))):
+            raise TypeError(f"base must be a step policy (with init and update, e.g. "
+                            f"steps.Constant(eta)), got {self.base!r}")
         object.__setattr__(self, "ratio", check_positive(self.ratio, "radius_step_ratio"))
 
     def _scale(self, grads: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,13 +194,18 @@ def wn_gd_batch(
         (trace with ``rel_error`` when every problem has ``x_true``); ``wall_time`` is the
         batch's time divided by its size.
     """
+    if isinstance(problems, Problem):
+        # failed as "'Problem' object is not iterable"
+        raise TypeError("problems must be a sequence of Problems: wrap a single one in a "
+                        "list ([problem]) or call wn_gd")
     problems = [as_problem(p) for p in problems]
     for p in problems:
         check_not_complex(p.y, "y")
-    if not problems:
-        return []
+    # the settings are checked for an empty batch too: wn_gd_batch([], depth=-1) gave []
     model, policy, cfg = _setup(depth, init_scale, variant, renormalize, step,
                                 radius_step_ratio, max_iter, tol, record)
+    if not problems:
+        return []
     # before stacking the truths, whose np.stack error named no shapes
     shapes = {p.shape for p in problems}
     if len(shapes) != 1:

@@ -65,9 +65,18 @@ def _flat_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any]:
     the dtype."""
     # by dtype (jittable): the Hessian of a real loss in complex parameters is not the
     # operator that jvp-of-grad applies (|p|^2 on C^3: 11.8 came back instead of 2)
-    if any(jnp.iscomplexobj(leaf) for leaf in jax.tree_util.tree_leaves(params)):
+    leaves = jax.tree_util.tree_leaves(params)
+    if any(jnp.iscomplexobj(leaf) for leaf in leaves):
         raise TypeError("params must be real: the sharpness of complex parameters is not "
                         "defined here (split them into real and imaginary parts)")
+    # integer / bool parameters failed inside jax.grad ("... use vjp or set allow_int"),
+    # advice that does not apply here
+    bad = [jnp.result_type(leaf) for leaf in leaves
+           if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
+    if bad:
+        raise TypeError(f"params must be floating point (a Hessian needs real-valued "
+                        f"parameters), got dtype {bad[0]}: cast them, e.g. "
+                        f"params.astype(float)")
     flat, unravel = ravel_pytree(params)
     if flat.shape[0] == 0:
         # a pytree of size-0 arrays: Lanczos failed with an IndexError, the power method
@@ -80,6 +89,27 @@ def _flat_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any]:
     # linearize the gradient once: each product then reuses the forward pass
     _, lin = jax.linearize(jax.grad(flat_loss), flat)
     return lin, flat.shape[0], flat.dtype
+
+
+def _work_dtype(dtype: Any) -> Any:
+    """The dtype the Krylov / power recurrences run in: float32 at least."""
+    return jnp.float32 if jnp.finfo(dtype).bits < 32 else dtype
+
+
+def _work_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any, Any]:
+    """:func:`_flat_hvp` with the recurrences in :func:`_work_dtype`: the products stay
+    in the parameters' dtype, the vectors, Gram-Schmidt and Rayleigh quotients do not.
+
+    In float16 / bfloat16 the Lanczos vectors lost orthogonality and an invariant subspace
+    was never detected (its residual is rounding noise, ~1e-3, far above the breakdown
+    threshold): Ritz values left the spectrum (3.88 for ``2 I`` in bfloat16) or came back
+    NaN (float16, ``diag(0, 0, 0, 1e-3)``), and the power method's stop test compared
+    quotients rounded to 8 bits (0.28 for lambda_max = 1 in bfloat16)."""
+    matvec, n, dtype = _flat_hvp(loss_fn, params)
+    work = _work_dtype(dtype)
+    if work == dtype:
+        return matvec, n, dtype, work
+    return (lambda v: matvec(v.astype(dtype)).astype(work)), n, dtype, work
 
 
 def _norm(w: jax.Array) -> jax.Array:
@@ -181,13 +211,11 @@ def lanczos(
     # int(k) and max(1, .) would turn k = 2.7 into 2 and k = 0 or -3 into 1 silently
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    matvec, n, dtype = _flat_hvp(loss_fn, params)
+    # the recurrence in float32 at least (see _work_hvp); eigvalsh has no float16 /
+    # bfloat16 kernel either ("Unsupported dtype bfloat16")
+    matvec, n, dtype, work = _work_hvp(loss_fn, params)
     k = min(int(k), n)
-    alphas, betas, live = _lanczos_flat(matvec, _start_vector(n, key, dtype), k)
-    # eigvalsh has no float16 / bfloat16 kernel ("Unsupported dtype bfloat16", where the
-    # power method worked): the k x k problem is solved in float32 at least
-    work = jnp.float32 if jnp.finfo(dtype).bits < 32 else dtype
-    alphas, betas = alphas.astype(work), betas.astype(work)
+    alphas, betas, live = _lanczos_flat(matvec, _start_vector(n, key, work), k)
     # After a breakdown at step `live` the Ritz values are those of the leading block; the
     # inert steps are decoupled 1x1 blocks. Placed below the block's Gershgorin interval
     # they are the `pad` smallest eigenvalues, replaced by the smallest Ritz value (they
@@ -245,6 +273,12 @@ def _check_power_settings(max_iter: Any, tol: Any) -> None:
     """Refuse ``max_iter < 1`` and a NaN, infinite or negative ``tol``: either stopped the
     power method after one product without saying so (Python / NumPy numbers only:
     traced values pass through)."""
+    # a string (tol="1e-3") failed deep in the loop: "Only integer scalar arrays can be
+    # converted to a scalar index"
+    for name, value in (("max_iter", max_iter), ("tol", tol)):
+        if not isinstance(value, (numbers.Real, jax.Array, np.ndarray)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__} "
+                            f"{value!r}")
     if isinstance(max_iter, bool) or (isinstance(max_iter, numbers.Real) and (
             not isinstance(max_iter, numbers.Integral) or max_iter < 1)):
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
@@ -260,9 +294,10 @@ def _power(
     key: Any,
     absolute: bool,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """:func:`_power_flat` on the loss Hessian at ``params``."""
-    matvec, n, dtype = _flat_hvp(loss_fn, params)
-    return _power_flat(matvec, _start_vector(n, key, dtype), max_iter, tol, absolute)
+    """:func:`_power_flat` on the loss Hessian at ``params`` (in the parameters' dtype)."""
+    matvec, n, dtype, work = _work_hvp(loss_fn, params)
+    lam, nrm, it = _power_flat(matvec, _start_vector(n, key, work), max_iter, tol, absolute)
+    return lam.astype(dtype), nrm.astype(dtype), it
 
 
 def _power_lambda_max(
@@ -280,8 +315,8 @@ def _power_lambda_max(
     semidefinite (up to the estimate's error) with top eigenvalue ``lambda_max + s``, which
     a second power run finds. Up to ``2 * max_iter`` products.
     """
-    matvec, n, dtype = _flat_hvp(loss_fn, params)
-    v0 = _start_vector(n, key, dtype)
+    matvec, n, dtype, work = _work_hvp(loss_fn, params)
+    v0 = _start_vector(n, key, work)
     lam, nrm, _ = _power_flat(matvec, v0, max_iter, tol, absolute=False)
 
     def shifted():
@@ -290,7 +325,7 @@ def _power_lambda_max(
         return mu - nrm
 
     # a nonnegative dominant eigenvalue is lambda_max: no second run
-    return jax.lax.cond(lam < 0, shifted, lambda: lam)
+    return jax.lax.cond(lam < 0, shifted, lambda: lam).astype(dtype)
 
 
 def power_iteration(
@@ -430,6 +465,12 @@ def dense_hessian_eigvals(loss_fn: Callable[[Any], jax.Array], params: Any) -> n
     ndarray of shape (n,)
         Eigenvalues of the symmetrized Hessian, ``n`` the number of parameters.
     """
+    # the checks of sharpness(): complex or integer parameters failed inside jacfwd
+    # ("pass holomorphic=True", an argument this function does not have)
+    for leaf in jax.tree_util.tree_leaves(params):
+        if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            raise TypeError(f"params must be real floating point, got dtype "
+                            f"{jnp.result_type(leaf)}")
     flat, unravel = ravel_pytree(params)
     H = jax.jit(jax.hessian(lambda z: loss_fn(unravel(z))))(flat)
     H = np.asarray(H)
