@@ -439,6 +439,21 @@ def test_reparam_mirror_policy_survives_factors_decaying_to_zero(depth):
     assert u[2] == 0.5  # ... and the coordinate without gradient did not move
 
 
+@pytest.mark.parametrize("init_scale", [1e-50, 1e-150])
+def test_reparam_from_a_tiny_init_is_not_thrown_off_by_its_momentum(init_scale):
+    # log u climbed ~115 (x 1e-100 -> 1) under Nesterov momentum, which had grown for
+    # the whole escape: the step that reached the data overshot x by e^20 and the run
+    # stopped as diverged after 26 steps (1e-20 converged). Oracle: the sparse
+    # non-negative truth, the unique non-negative solution at this size (m = 10, s = 3)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 30))
+    x = np.zeros(30)
+    x[:3] = rng.random(3)
+    res = nnls(A, A @ x, method="reparam", init_scale=init_scale)
+    assert res.status is Status.CONVERGED, res.message
+    assert np.linalg.norm(res.x - x) <= 1e-4 * np.linalg.norm(x)
+
+
 def test_reparam_refuses_depth_one():
     # x = u^1 is unconstrained: it returned negative entries as CONVERGED
     p = sparse_recovery(100, 40, 5, nonneg=True, seed=0)

@@ -188,9 +188,21 @@ class _Coords:
         ``c -> 0`` is ``p -> inf``). One scalar for all coordinates, so the iterates stay
         on the flow's affine set. Without it a step from the model's bound (which is for
         u-space curvature and ~ p^(2L-2), tiny at a small init) crossed ``c = 0`` at once:
-        ``nnls(method="reparam", depth=3)`` diverged at step 1-2 on every problem."""
-        if self.space != "mirror" or self.depth is None or self.depth < 3:
+        ``nnls(method="reparam", depth=3)`` diverged at step 1-2 on every problem.
+
+        For L = 2 (``c = log p``, no end of the domain) ``t`` is capped so that no
+        coordinate moves by more than ``_MAX_LOG_STEP``: escaping from ``x ~ 1e-100``, c
+        climbs ~115 under Nesterov momentum that grows for the whole climb, and the step
+        that reached the data overshot x by ~e^20 (``nnls(method="reparam",
+        init_scale=1e-50)`` stopped as diverged after 26 steps). Plain steps from the
+        model's bound move c by ~1 at most, so the cap binds only on such runs."""
+        if self.space != "mirror" or self.depth is None or self.depth < 2:
             return t
+        if self.depth == 2:
+            top = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(dl), initial=0.0)
+                                                 for dl in jax.tree_util.tree_leaves(d)],
+                                   jnp.asarray(0.0))
+            return jnp.minimum(t, _MAX_LOG_STEP / jnp.maximum(top, 1e-300))
         lims = [jnp.min(jnp.where(dl < 0, 0.5 * cl / jnp.where(dl < 0, dl, -1.0), jnp.inf),
                         initial=jnp.inf)
                 for cl, dl in zip(jax.tree_util.tree_leaves(c), jax.tree_util.tree_leaves(d))]
@@ -208,6 +220,10 @@ class _Coords:
                                  _to_c(self.space, self.depth, p)
                                  - eta * _direction(self.space, self.depth, p, g)),
             params, grads)
+
+
+#: the largest move of ``log p`` in one mirror step at L = 2 (x changes by e^4 at most)
+_MAX_LOG_STEP = 2.0
 
 
 def _auto_eta(fraction: float, bound: jax.Array, max_step: float) -> jax.Array:
