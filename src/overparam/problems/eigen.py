@@ -127,6 +127,9 @@ class FactoredMatrix:
         if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(V.data))):
             raise ValueError("eigenvalues or vectors contain NaN or inf")
         V.sum_duplicates()
+        # stored zeros are no part of a support: support() and the inferred sparsity
+        # counted them (e.g. the tails of tail_ratio=0)
+        V.eliminate_zeros()
         V.sort_indices()
         dev = orthonormality_error(V)
         if dev > ORTHONORMAL_TOL:
@@ -136,8 +139,13 @@ class FactoredMatrix:
         lam.setflags(write=False)
         object.__setattr__(self, "eigenvalues", lam)
         object.__setattr__(self, "vectors", V)
-        if not self.sparsity:
-            object.__setattr__(self, "sparsity", int(np.diff(V.indptr).max(initial=0)))
+        # a negative or fractional sparsity was stored as given and broke the overlap of
+        # eigenvector_errors (3.0 for sparsity=-1)
+        sparsity = (0 if self.sparsity is None
+                    else check_int(self.sparsity, "sparsity", minimum=0))
+        if not sparsity:
+            sparsity = int(np.diff(V.indptr).max(initial=0))
+        object.__setattr__(self, "sparsity", sparsity)
 
     @property
     def n(self) -> int:
@@ -152,7 +160,13 @@ class FactoredMatrix:
         return (self.n, self.n)
 
     def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Nonzeros ``(indices, values)`` of eigenvector j."""
+        """Nonzeros ``(indices, values)`` of eigenvector j (``-rank <= j < rank``, negative
+        j counted from the end as in Python)."""
+        # j = -1 read indptr[-1:0], an empty slice: eigenvector -1 came back with no entry
+        j = check_int(j, "j")
+        if not -self.rank <= j < self.rank:
+            raise IndexError(f"eigenvector {j} out of range for rank {self.rank}")
+        j %= self.rank
         V = self.vectors
         a, b = V.indptr[j], V.indptr[j + 1]
         return V.indices[a:b].astype(np.int64), V.data[a:b]
@@ -200,6 +214,8 @@ class FactoredMatrix:
         pair once. ``shuffle=seed`` streams them in a random order. Memory O(|U|^2) for
         the union support U (meant for tests and benchmarks of the stream builders).
         """
+        # a chunk <= 0 streamed nothing (a negative range step) or failed in range()
+        chunk = check_int(chunk, "chunk", minimum=1)
         U, AU = self.block()
         ii, jj = np.meshgrid(np.arange(U.size), np.arange(U.size), indexing="ij")
         keep = AU != 0
@@ -329,7 +345,11 @@ def _sparse_err(xi: np.ndarray, xv: np.ndarray, ti: np.ndarray, tv: np.ndarray,
     l2 = float(np.linalg.norm(d) / max(np.linalg.norm(b), 1e-300))
     linf = float(np.abs(d).max(initial=0) / max(np.abs(b).max(initial=0), 1e-300))
     s = min(s, int(np.count_nonzero(b)))
-    top_a = set(u[np.argsort(-np.abs(a), kind="stable")[:s]].tolist())
+    # only nonzero entries of the estimate count: an estimate with fewer than s entries
+    # (or none) filled its "top s" with zeros at positions of the union, i.e. at the true
+    # support, and an empty estimate scored overlap 1
+    top_a = set(u[np.argsort(-np.abs(a), kind="stable")[:min(s, np.count_nonzero(a))]]
+                .tolist())
     top_b = set(u[np.argsort(-np.abs(b), kind="stable")[:s]].tolist())
     return l2, linf, len(top_a & top_b) / max(s, 1)
 
@@ -365,6 +385,11 @@ def match_eigenpairs(eigenvalues: np.ndarray, overlaps: np.ndarray, which: str =
     if which not in WHICH:
         raise ValueError(f"which must be one of {WHICH}, got {which!r}")
     lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    overlaps = np.asarray(overlaps)
+    # read only at ties: a wrong shape passed unnoticed until a tie indexed it
+    if overlaps.ndim != 2 or overlaps.shape[1] != lam.size:
+        raise ValueError(f"overlaps must be (r, {lam.size}) (estimates x true eigenpairs), "
+                         f"got shape {overlaps.shape}")
     key = -np.abs(lam) if which == "LM" else -lam
     order = np.argsort(key, kind="stable")
     ks = key[order]
@@ -449,6 +474,12 @@ def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.nd
         ``"l2_after"``, ``"linf_after"``, ``"overlap"`` and ``"eigenvalue"``.
     """
     n_report = check_int(n_report, "n_report", minimum=1)
+    # through _real: a float cast dropped complex parts with only a warning (and parsed
+    # strings); the errors were then those of another estimate
+    values, eigenvalues = _real(values, "values"), _real(eigenvalues, "eigenvalues")
+    for name, a in (("values", values), ("eigenvalues", eigenvalues)):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
     indices, values = np.asarray(indices), np.asarray(values, dtype=float)
     eigenvalues = np.asarray(eigenvalues, dtype=float).reshape(-1)
     # out-of-range or fractional indices were scored as if they were other entries
@@ -463,7 +494,10 @@ def eigenvector_errors(truth: FactoredMatrix, indices: np.ndarray, values: np.nd
                             if indices.dtype.kind in "iuf" else ""))
     if eigenvalues.size < values.shape[1]:
         raise ValueError(f"{values.shape[1]} estimates but {eigenvalues.size} eigenvalues")
-    s = sparsity or truth.sparsity
+    # None or 0: the truth's; a negative s gave overlaps above 1, a fractional one a
+    # TypeError from a slice
+    s = check_int(sparsity, "sparsity", minimum=0) if sparsity is not None else 0
+    s = s or truth.sparsity
     lam_t = truth.eigenvalues
     r = min(n_report, values.shape[1])
     match = match_eigenpairs(lam_t, _sparse_overlaps(truth, indices[:, :r], values[:, :r]),

@@ -210,6 +210,11 @@ class EntryMask(MatrixOperator):
             # the flat index rows * n2 + cols wrapped around in int64: wrong entries
             raise ValueError(f"the {n1} x {n2} matrix has {n1 * n2} entries, more than "
                              f"int64 flat indices can address (2**63 - 1)")
+        # compared before flattening: rows of shape (2, 2) and cols of shape (4,) were
+        # paired entry by entry after a reshape, hiding a mix-up
+        if np.shape(rows) != np.shape(cols):
+            raise ValueError(f"rows and cols must have one shape, got {np.shape(rows)} "
+                             f"and {np.shape(cols)}")
         rows, cols = _indices(rows, "rows"), _indices(cols, "cols")
         if rows.shape != cols.shape:
             raise ValueError(f"rows and cols differ in length ({rows.size} vs {cols.size})")
@@ -232,6 +237,14 @@ class EntryMask(MatrixOperator):
         m = np.asarray(mask)
         if m.ndim != 2:
             raise ValueError(f"mask must be 2-dimensional, got shape {m.shape}")
+        if m.dtype != bool:
+            # np.nonzero read any nonzero as observed: a data matrix with NaN for its
+            # missing entries (a common convention) observed exactly those, and its zeros
+            # were dropped. Numbers are taken only when all are 0 or 1.
+            if m.dtype.kind not in "iuf" or not np.all((m == 0) | (m == 1)):
+                raise ValueError("mask must be boolean (or hold only 0 and 1), got dtype "
+                                 f"{m.dtype}: pass e.g. ~np.isnan(Y) for a matrix Y with "
+                                 "NaN at its missing entries")
         r, c = np.nonzero(m)
         return cls(m.shape[0], m.shape[1], r, c)
 
@@ -383,8 +396,9 @@ class GaussianSensing(MatrixOperator):
     def matvec(self, x):
         if self.matrix is not None:
             x = np.asarray(x)
-            if x.ndim == 2 and x.shape[0] != self.shape[1]:
-                # not a batch of columns: W itself, or refused (a transposed W is not)
+            if x.ndim != 2 or x.shape[0] != self.shape[1]:
+                # not a batch of columns: W itself, or refused (a transposed W is not);
+                # a vector of the wrong length got NumPy's "mismatch in its core dimension"
                 x = self._flat(x, self.shape[1])
             return self.matrix @ x
         # the jitted forward: host products (SciPy solvers, to_dense) compile once
@@ -394,7 +408,10 @@ class GaussianSensing(MatrixOperator):
 
     def rmatvec(self, r):
         if self.matrix is not None:
-            return self.matrix.T @ np.asarray(r)
+            r = np.asarray(r)
+            if r.ndim != 2 or r.shape[0] != self.shape[0]:  # a vector, checked (see matvec)
+                r = self._flat(r, self.shape[0], matrix=False)
+            return self.matrix.T @ r
         return _real_parts(lambda v: np.asarray(self.jax_rmatvec(jnp.asarray(
             self._flat(v, self.shape[0], matrix=False), dtype=jnp.float64))), r)
 
@@ -508,6 +525,8 @@ def spectrum_values(rank: int, spectrum: str | Sequence[float] = "flat",
     ``"geometric"``: from 1 down to ``1/condition`` geometrically (ill-conditioned for a
     large condition number). A sequence is taken as is (sorted, must be > 0).
     """
+    # unchecked, rank = 0 gave an empty spectrum, -1 NumPy's "negative dimensions"
+    rank = check_int(rank, "rank", minimum=1)
     if isinstance(spectrum, str):
         if spectrum not in SPECTRA or spectrum == "gaussian":
             raise ValueError(f"spectrum must be one of {SPECTRA} or a sequence, got {spectrum!r}")
@@ -805,4 +824,14 @@ def matrix_shape_of(problem_or_op: Any, *,
             "not a matrix problem: use a Problem from problems.matrix_estimation/_sensing/"
             "_completion (or one with info['matrix_shape'] = (n1, n2)), an operator with "
             f"a matrix_shape (a MatrixOperator){how}")
-    return (int(shape[0]), int(shape[1]))
+    # a recorded shape is checked: info["matrix_shape"] = (5, 5) was returned for an
+    # operator of 6 columns, 60 failed as "not subscriptable", (-2, -3) was returned
+    if not isinstance(shape, (tuple, list, np.ndarray)) or np.ndim(shape) != 1 \
+            or len(shape) != 2:
+        raise ValueError(f"matrix_shape must be a pair (n1, n2), got {shape!r}")
+    n1, n2 = check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
+    cols = getattr(op, "shape", None)
+    if isinstance(cols, tuple) and len(cols) == 2 and n1 * n2 != cols[1]:
+        raise ValueError(f"matrix_shape {(n1, n2)} has {n1 * n2} entries, but the operator "
+                         f"has {cols[1]} columns")
+    return (n1, n2)

@@ -39,6 +39,7 @@ import scipy.sparse.linalg as spla
 
 from .._core import (as_generator, check_int, check_positive, ldexp_array,
                      pow2_exponent, safe_norm)
+from .._core.checks import _scalar_of
 from .matrix import GaussianSensing, MatrixOperator, check_matrix_free
 from .problem import Problem
 
@@ -123,6 +124,15 @@ class RankOneSensing(MatrixOperator):
         L, R = np.asarray(L), np.asarray(R)
         if L.ndim != 2 or R.ndim != 2 or L.shape[0] != R.shape[0]:
             raise ValueError(f"L and R must be m x n1 and m x n2, got {L.shape}, {R.shape}")
+        # NumPy's "ufunc 'isfinite' not supported" for strings / objects named neither
+        for name, F in (("L", L), ("R", R)):
+            if F.dtype.kind not in "biufc":
+                raise TypeError(f"{name} must be a numeric array, got dtype {F.dtype}")
+        # no measurement or an empty matrix side made an operator of shape (0, n) or
+        # (m, 0), which every other matrix operator refuses (sizes >= 1)
+        if 0 in L.shape or R.shape[1] == 0:
+            raise ValueError(f"L and R need m >= 1 rows and n1, n2 >= 1 columns, got "
+                             f"{L.shape}, {R.shape}")
         if not (np.all(np.isfinite(L)) and np.all(np.isfinite(R))):
             raise ValueError("L and R must be finite")
         self.scale = check_positive(scale, "scale")
@@ -179,7 +189,7 @@ class RankOneSensing(MatrixOperator):
         ``diag_rows(b)`` scales row ``k`` of a matrix by ``b[k]``; the entry ``(i, j)`` is
         ``scale^2 (L_i^T diag(b) conj(L_j)) (R_i^T conj(R_j))``.
         """
-        b = np.asarray(b, dtype=np.float64)
+        b = _row_weights(b, self.matrix_shape[0])
         return self.scale**2 * (((self.L * b) @ self.L.conj().T)
                                 * (self.R @ self.R.conj().T))
 
@@ -196,6 +206,16 @@ class RankOneSensing(MatrixOperator):
         lhs = np.vdot(r, self.matvec(x))
         rhs = np.vdot(self.rmatvec(r), x)
         return float(abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300))
+
+
+def _check_shape(shape: Any) -> tuple[int, int]:
+    """``shape`` as ``(n1, n2)``: exactly two integers >= 1. Unchecked, a 3-tuple was cut
+    to its first two entries, ``shape=60`` failed in tuple unpacking, and ``(-2, -3)``
+    passed the ``n1 n2 == columns`` test to fail later inside a NumPy reshape."""
+    if not (isinstance(shape, (tuple, list)) or (isinstance(shape, np.ndarray)
+                                                 and shape.ndim == 1)) or len(shape) != 2:
+        raise ValueError(f"shape must be a pair (n1, n2) of integers >= 1, got {shape!r}")
+    return check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
 
 
 def _dense_operator(A: Any) -> np.ndarray:
@@ -230,6 +250,17 @@ def _dense_operator(A: Any) -> np.ndarray:
     return Phi
 
 
+def _row_weights(b: Any, n1: int) -> np.ndarray:
+    """Row weights ``b`` of a weighted Gram matrix: a real vector of ``n1`` entries. A
+    column ``(m, 1)`` broadcast against the m x n1 factor and scaled the measurements
+    instead of the rows (a wrong m x m matrix, no error)."""
+    b = np.asarray(b)
+    if b.dtype.kind not in "biuf" or b.shape != (n1,):
+        raise ValueError(f"b must be a real vector of n1 = {n1} row weights, got shape "
+                         f"{b.shape} and dtype {b.dtype}")
+    return b.astype(np.float64, copy=False)
+
+
 class MatrixMeasurements:
     """A matrix operator ``Phi`` seen by the row-sparse / low-rank solvers.
 
@@ -248,7 +279,7 @@ class MatrixMeasurements:
     """
 
     def __init__(self, A: Any, shape: tuple[int, int]):
-        self.n1, self.n2 = shape
+        self.n1, self.n2 = _check_shape(shape)
         self.rank_one = hasattr(A, "row_weighted_gram") and hasattr(A, "L")
         if self.rank_one:
             if A.L.shape[1] != self.n1 or A.R.shape[1] != self.n2:
@@ -356,6 +387,7 @@ class MatrixMeasurements:
 
     def gram(self, b: np.ndarray) -> np.ndarray:
         """``Phi diag_rows(b) Phi^H`` (``b >= 0``; one rank-k update for dense operators)."""
+        b = _row_weights(b, self.n1)
         if self.rank_one:
             return self.scale**2 * (((self.L * b) @ self.L.conj().T)
                                     * (self.R @ self.R.conj().T))
@@ -420,14 +452,20 @@ def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = Non
         A, info = problem, {}
         yv = check_finite_array(y, "y", ndim=1)
     own = getattr(A, "matrix_shape", None)
+    if own is None and isinstance(problem, Problem):
+        # the shape a Problem records in info (a dense operator has none of its own):
+        # a transposed shape=(n2, n1) was taken against it
+        own = info.get("matrix_shape")
     if shape is None:
         shape = matrix_shape_of(A if not isinstance(problem, Problem) else problem,
                                 shape_arg=True)
-    elif own is not None and tuple(shape) != tuple(own):
+    # a pair of integers: a 3-tuple was cut to two entries, shape=60 failed in NumPy
+    shape = _check_shape(shape)
+    if own is not None and shape != tuple(own):
         # a transposed shape has the same number of entries but reads vec(X) wrongly
-        raise ValueError(f"shape={tuple(shape)} contradicts the operator's matrix_shape "
+        raise ValueError(f"shape={shape} contradicts the operator's matrix_shape "
                          f"{tuple(own)}")
-    n1, n2 = check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
+    n1, n2 = shape
     rank = info.get("rank") if rank is None else rank
     s = info.get("s", n1) if s is None else s
     if rank is None:
@@ -462,9 +500,19 @@ def lrrs_dof(n2: int, rank: int, s: int) -> int:
     Returns
     -------
     int
+
+    Raises
+    ------
+    ValueError
+        If ``rank > min(s, n2)`` (no such matrix).
     """
     n2, rank, s = (check_int(n2, "n2", minimum=1), check_int(rank, "rank", minimum=1),
                    check_int(s, "s", minimum=1))
+    if rank > min(s, n2):
+        # the count is a dimension only for r <= min(s, n2): lrrs_dof(5, 10, 3) was -20,
+        # and lrrs_measurements(..., oversampling=2) then asked for m = 1
+        raise ValueError(f"rank = {rank} exceeds min(s, n2) = {min(s, n2)}: an "
+                         "s-row-sparse matrix has rank at most min(s, n2)")
     return rank * (s + n2 - rank)
 
 
@@ -710,6 +758,8 @@ def lrrs_problem(
     sigma = 0.0
     # only +inf means noiseless: -inf passed as noiseless too, and a NumPy float32 inf was
     # refused as not finite while float("inf") was accepted
+    # a 0-d array is its scalar, as check_positive reads it (np.array(inf) was refused)
+    snr = _scalar_of(snr)
     if snr is not None and not (isinstance(snr, numbers.Real) and snr == math.inf):
         snr = check_positive(snr, "snr")
         # two square roots: m * snr underflowed for snr below ~1e-300 (sigma = inf, and
