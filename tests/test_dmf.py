@@ -779,3 +779,103 @@ def test_model_takes_a_jax_array_of_scales_and_refuses_scalar_shapes_clearly():
     # negative control: a scalar JAX scale is one scale for every factor
     one = DeepMatrixFactorization((2, 3), depth=2, init_scale=jnp.asarray(0.1))
     assert one.factor_scales == (0.1, 0.1)
+
+
+# ---------------------------------------------------------- adversarial review fixes
+def test_overflowing_init_scale_is_refused_before_the_run():
+    # init_scale=1e60 at depth 3 starts W at 1e180: the loss was inf and the run came back
+    # DIVERGED after 0 iterations, "use a smaller step" (step was "auto") and "the
+    # returned x is the last finite iterate" while x held inf / NaN
+    for a, kw in ((1e60, {}), (1e200, {}), (1e200, dict(depth=1)),
+                  (1e300, dict(scale="end_to_end"))):
+        with pytest.raises(ValueError, match="init_scale=.*overflows.*smaller init_scale"):
+            dmf_gd(_SMALL_Y, **{**_SMALL_KW, "depth": 3, "init_scale": a, **kw})
+    with pytest.raises(ValueError, match="smaller init_scale"):
+        dmf_gd_batch([_SMALL_Y, _SMALL_Y], **{**_SMALL_KW, "init_scale": 1e80})
+    # negative control (the shapes and settings of _SMALL_KW, compiled elsewhere): a large
+    # but representable start still runs
+    res = dmf_gd(_SMALL_Y * 1e60, **{**_SMALL_KW, "init_scale": 1e30, "step": 1e-121})
+    assert np.all(np.isfinite(res.x)) and res.n_iter == 20
+
+
+def test_metric_named_sv_non_mapping_options_and_0d_shape_are_refused_clearly():
+    # a metric named "sv" was kept by setdefault and _finish failed after the whole run
+    # with NumPy's "too many indices for array"; a string as metrics / plateau failed
+    # with dict()'s "dictionary update sequence element #0 ..."; shape=np.array(3) with
+    # "len() of unsized object"
+    one = {"sv": lambda x: jnp.sum(x)}
+    with pytest.raises(ValueError, match=r"\['sv'\] are filled in from the singular"):
+        dmf_gd(_SMALL_Y, metrics=one, **{**_SMALL_KW, "spectrum": True})
+    with pytest.raises(TypeError, match="metrics must be a mapping"):
+        dmf_gd(_SMALL_Y, metrics="abc", **_SMALL_KW)
+    with pytest.raises(TypeError, match="plateau must be a mapping"):
+        dmf_gd(_SMALL_Y, early_stopping=True, plateau=[1, 2],
+               **{**_SMALL_KW, "spectrum": True})
+    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+        dmf_gd(_SMALL_Y, shape=np.array(3), **_SMALL_KW)
+    # negative control: without the spectrum the name "sv" is free
+    res = dmf_gd(_SMALL_Y, metrics=one, **_SMALL_KW)
+    np.testing.assert_allclose(res.trace["sv"][-1], res.x.sum(), rtol=1e-12)
+
+
+def test_batch_refuses_scalar_seeds_and_checks_settings_without_problems():
+    # seeds=3 failed with "'int' object is not iterable"; with no problems every setting
+    # (depth=-1, a misspelt init) was accepted and [] returned
+    with pytest.raises(TypeError, match="seeds must be a sequence"):
+        dmf_gd_batch([_SMALL_Y], seeds=3, **_SMALL_KW)
+    with pytest.raises(TypeError, match="seeds must be a sequence"):
+        dmf_gd_batch([_SMALL_Y], seeds=np.array(3), **_SMALL_KW)
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        dmf_gd_batch([], depth=-1)
+    with pytest.raises(ValueError, match="init must be one of"):
+        dmf_gd_batch([], init="identity")
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        dmf_gd_batch([], seeds=[-1])
+    assert dmf_gd_batch([], **_SMALL_KW) == []
+
+
+def test_rank_helpers_refuse_complex_strings_and_unordered_traces():
+    # complex spectra lost their imaginary part with only a ComplexWarning (1j * s read
+    # as the zero matrix: rank 0 in rank_trace, a level-0 "plateau"); numeric strings
+    # were parsed as a spectrum; a decreasing trace["iter"] gave no plateau silently; a
+    # 2-D loss failed in float() with NumPy's "only 0-dimensional arrays ..."
+    sv = np.array([[3.0, 1.0, 0.5]] * 4)
+    with pytest.raises(TypeError, match="sv must be real"):
+        rk.rank_trace(sv * 1j)
+    with pytest.raises(ValueError, match=r"shape \(records, k\)"):
+        rk.rank_trace(sv[0])
+    with pytest.raises(TypeError, match="numeric"):
+        rk.erank(np.array(["3", "1"]))
+    tr = dict(iter=np.array([0, 1, 10, 100]), sv=sv, loss=np.array([4.0, 3, 2, 1]))
+    with pytest.raises(TypeError, match=r"trace\['sv'\] must be real"):
+        rk.rank_plateaus(dict(tr, sv=sv * 1j))
+    for bad in ([0, 10, 1, 100], [0, 1, 1, 100], [0, 1, np.nan, 100]):
+        with pytest.raises(ValueError, match="strictly increasing"):
+            rk.rank_plateaus(dict(tr, iter=np.array(bad)))
+    with pytest.raises(ValueError, match=r"trace\['loss'\] must be 1-dimensional"):
+        rk.select_plateau([], dict(tr, loss=np.ones((4, 2))))
+    # oracle: the same trace, ordered, gives one plateau at the Roy-Vetterli rank of sv
+    p = sv[0] / sv[0].sum()
+    (plat,) = rk.rank_plateaus(tr, min_decades=1.0)
+    assert (plat.start, plat.end) == (1, 100)
+    np.testing.assert_allclose(plat.level, np.exp(-np.sum(p * np.log(p))), rtol=1e-12)
+    np.testing.assert_allclose(rk.rank_trace(sv)["stable_rank"], 1.0 + 1 / 9 + 1 / 36,
+                               rtol=1e-12)
+
+
+def test_singular_values_of_a_non_finite_matrix_are_nan_as_with_jax():
+    # NumPy raised LinAlgError("SVD did not converge") where the JAX path gives NaN (and
+    # every rank measure is documented to propagate NaN); a vector raised NumPy's
+    # "1-dimensional array given"
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((3, 4, 2))
+    W[1, 2, 0] = np.nan
+    W[2, 0, 1] = np.inf
+    s = rk.singular_values(W)
+    assert s.shape == (3, 2)
+    np.testing.assert_allclose(s[0], np.linalg.svd(W[0], compute_uv=False), rtol=1e-12)
+    assert np.all(np.isnan(s[1:]))
+    assert np.isnan(rk.singular_values(jnp.asarray(W[1]))).all()
+    assert np.all(np.isnan(rk.erank(s[1:])))
+    with pytest.raises(ValueError, match="W must be a matrix"):
+        rk.singular_values(np.ones(3))

@@ -252,3 +252,13 @@ def test_masked_array_marks_the_missing_entries():
     with pytest.raises(TypeError, match="numeric"):
         est.fit(np.ma.masked_array(np.array([["a", "b"], ["c", "d"]]),
                                    mask=[[0, 1], [0, 0]]))
+
+
+def test_overflowing_init_scale_is_refused_not_reported_as_a_divergence():
+    # init_scale=1e200 (end_to_end: W(0) ~ 1e200) gave an infinite initial loss: a
+    # ConvergenceWarning "diverged ... use a smaller step" and completed_ full of inf/NaN
+    _, X = _incomplete(n1=6, n2=5, frac=0.7)
+    with pytest.raises(ValueError, match="smaller init_scale"):
+        DeepMatrixCompletion(init_scale=1e200, max_iter=20, record=2).fit(X)
+    with pytest.raises(ValueError, match="smaller init_scale"):
+        DeepMatrixCompletion(init_scale=1e50, scale="factor", max_iter=20, record=2).fit(X)

@@ -12,6 +12,7 @@ NeurIPS 2019 (arXiv:1905.13655).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -25,7 +26,7 @@ from ..metrics.rank import RANK_MEASURES, rank_plateaus, rank_trace, select_plat
 from ..models.dmf import DeepMatrixFactorization, check_seed
 from ..problems import Operator, Problem
 from ..problems.matrix import MatrixIdentity, matrix_shape_of
-from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
+from .driver import (_Y_SCALE, make_config, run_driver, run_driver_batch, run_in_chunks,
                      shares_operator, to_result)
 from .steps import as_policy, require_parameter_space
 
@@ -81,7 +82,9 @@ def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
 
 
 def _check_shape(shape: Any) -> tuple[int, int]:
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+    # np.ndim: a 0-d array has __len__ but len() of it raised "len() of unsized object"
+    if (isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__")
+            or np.ndim(shape) != 1 or len(shape) != 2):
         raise ValueError(f"shape must be (n1, n2), got {shape!r}")
     return (check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1))
 
@@ -99,13 +102,29 @@ def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
     return matrix_shape_of(problem, shape_arg=True)
 
 
+def _as_mapping(value: Any, name: str) -> dict:
+    """``value`` (a mapping, or pairs) as a dict; anything else a TypeError naming the
+    parameter (a string failed with dict()'s "dictionary update sequence element #0 has
+    length 1; 2 is required")."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a mapping, got {type(value).__name__} {value!r}")
+    try:
+        return dict(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a mapping, got {type(value).__name__}") from None
+
+
 def _metric_tuple(shape, truth_available: bool, metrics: MetricMap | None,
                   spectrum: bool = True) -> tuple:
-    out = dict(metrics or {})
+    out = _as_mapping(metrics, "metrics")
     if spectrum:
         # _finish writes these from the singular values: a metric of the same name was
-        # recorded and then silently replaced in the trace
-        taken = sorted(set(out) & (set(RANK_MEASURES)
+        # recorded and then silently replaced in the trace. "sv" too: setdefault kept the
+        # user's metric under that name and _finish then failed after the full run with
+        # NumPy's "too many indices for array"
+        taken = sorted(set(out) & (set(RANK_MEASURES) | {"sv"}
                                    | {f"sv{i + 1}" for i in range(TOP_SV_FIELDS)}))
         if taken:
             raise ValueError(f"metric name(s) {taken} are filled in from the singular "
@@ -121,8 +140,10 @@ def _truth_data(problem: Problem):
     return (jnp.asarray(xt), jnp.float64(np.linalg.norm(xt)))
 
 
-def _finish(res: Result, model: DeepMatrixFactorization) -> Result:
-    if res.trace is not None and "sv" in res.trace:
+def _finish(res: Result, model: DeepMatrixFactorization, spectrum: bool = True) -> Result:
+    # only the recorded spectrum: with spectrum=False a user metric named "sv" (a free
+    # name then) was taken for it and failed with "too many indices for array"
+    if spectrum and res.trace is not None and "sv" in res.trace:
         sv = np.asarray(res.trace["sv"])
         res.trace.update(rank_trace(sv))
         # the top singular values also as 1-D fields (long-format stores keep 1-D fields)
@@ -147,6 +168,21 @@ def _model(shape, depth, widths, init, init_scale, scale, balanced, seed):
         scale=scale, balanced=balanced, seed=seed)
 
 
+def _check_start(model: DeepMatrixFactorization, params0: dict) -> None:
+    """Refuse an initialization whose end-to-end matrix leaves the float64 range of the
+    loss. (``init_scale=1e60`` at depth 3 gave ``W(0) ~ 1e180``, an infinite loss and
+    status DIVERGED after 0 iterations with "use a smaller step or step='auto'" and "the
+    returned x is the last finite iterate" -- x held inf and NaN.)"""
+    W0 = np.asarray(model.matrix(params0))
+    top = float(np.max(np.abs(W0))) if np.all(np.isfinite(W0)) else np.inf
+    if top > _Y_SCALE[1]:
+        raise ValueError(
+            f"init_scale={model.init_scale!r} (scale={model.scale!r}, depth "
+            f"{model.depth}) starts the end-to-end matrix at magnitude {top:.1e}: the "
+            f"squared loss overflows in float64 (supported up to {_Y_SCALE[1]:.0e}); use a "
+            "smaller init_scale")
+
+
 def _policy(step: Any, depth: int) -> Any:
     """The step policy, refusing ``"x"`` / ``"mirror"`` coordinates (also of a wrapped
     ``base`` policy): they map each entry of a factor as a non-negative Hadamard factor
@@ -166,7 +202,7 @@ _PLATEAU_KEYS = ("measure", "atol", "rtol", "min_decades", "min_points")
 def _plateau_options(plateau: Mapping[str, Any] | None) -> tuple[str, dict, dict]:
     """``(where, rank_plateaus options, select_plateau options)``, checked before the run:
     a misspelt key or a bad value was reported only after the full run it needs."""
-    opts = dict(plateau or {})
+    opts = _as_mapping(plateau, "plateau")
     unknown = sorted(set(opts) - set(_PLATEAU_KEYS + _SELECT_KEYS + ("where",)), key=str)
     if unknown:
         raise TypeError(f"unknown plateau option(s) {unknown}; known: "
@@ -229,7 +265,9 @@ def dmf_gd(
     init : {"scaled_identity", "orthogonal", "gaussian"}
         Initialization (see :class:`~overparam.models.DeepMatrixFactorization`).
     init_scale : float or sequence of float
-        alpha (per factor, or one per factor for an unbalanced start).
+        alpha (per factor, or one per factor for an unbalanced start). A start whose
+        end-to-end matrix exceeds 1e140 in magnitude (the loss would overflow) is a
+        ValueError.
     scale : {"factor", "end_to_end"}
         Whether ``init_scale`` is each factor's scale (``W_j(0) = alpha I``, Chou et al.)
         or the product's (Arora et al.'s convention).
@@ -323,10 +361,11 @@ def dmf_gd(
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
                 matrix_shape=mshape)
     params0 = model.init(None, problem.n)
+    _check_start(model, params0)
     loop_model = model.loop_model()
     out, names, wall = run_driver(loop_model, policy, problem.A, problem.y, cfg, metrics=mt,
                                   params0=params0, metric_data=mdata)
-    res = _finish(to_result(out, names, wall, info), model)
+    res = _finish(to_result(out, names, wall, info), model, spectrum)
     if not early_stopping:
         return res
     plats = rank_plateaus(res.trace, **opts)
@@ -343,7 +382,7 @@ def dmf_gd(
     cfg2 = make_config(stop, 0.0, rec)
     out2, names2, wall2 = run_driver(loop_model, policy, problem.A, problem.y, cfg2,
                                      metrics=mt, params0=params0, metric_data=mdata)
-    res2 = _finish(to_result(out2, names2, wall2, info), model)
+    res2 = _finish(to_result(out2, names2, wall2, info), model, spectrum)
     res2.wall_time = wall + wall2
     res2.info["early_stopping"] = dict(es, interval=(chosen.start, chosen.end),
                                        stop_iter=stop, level=chosen.level)
@@ -430,8 +469,26 @@ def dmf_gd_batch(
     """
     early_stopping = check_bool(early_stopping, "early_stopping")
     spectrum = check_bool(spectrum, "spectrum")
+    if seeds is not None and (isinstance(seeds, (str, bytes))
+                              or not isinstance(seeds, Iterable)
+                              or (isinstance(seeds, np.ndarray) and seeds.ndim == 0)):
+        # seeds=3 failed with Python's "'int' object is not iterable"
+        raise TypeError(f"seeds must be a sequence of ints (one per problem), got "
+                        f"{type(seeds).__name__} {seeds!r}")
     problems = [_as_matrix_problem(p, None, shape) for p in problems]
     if not problems:
+        # the settings are still checked: depth=-1 (or a misspelt init) returned [] here
+        # and failed only once a caller passed problems
+        _model(shape if shape is not None else (1, 1), depth, widths, init, init_scale,
+               scale, balanced, 0)
+        _policy(step, check_int(depth, "depth", minimum=1))
+        make_config(max_iter, tol, record)
+        if chunk is not None:
+            check_int(chunk, "chunk", minimum=1)
+        if early_stopping:
+            _plateau_options(plateau)
+        for s in seeds or ():
+            check_seed(s)
         return []
     # validated once for both paths: early stopping ran dmf_gd per trial, where a short
     # list failed with a bare IndexError and extra seeds were ignored
@@ -462,6 +519,8 @@ def dmf_gd_batch(
     mt = _metric_tuple(mshape, has_truth, None, spectrum)
     n = problems[0].n
     inits = [model.init(jax.random.PRNGKey(s), n) for s in seeds]
+    for p0 in inits:
+        _check_start(model, p0)
     info = dict(method="dmf_gd", depth=model.depth, init=model.init_kind,
                 init_scale=model.init_scale, scale=model.scale, widths=model.widths,
                 matrix_shape=mshape)
@@ -474,7 +533,7 @@ def dmf_gd_batch(
             out, names, wall = run_driver(
                 loop_model, policy, p.A, p.y, cfg, metrics=mt, params0=inits[idx[0]],
                 metric_data=_truth_data(p) if has_truth else None)
-            return [_finish(to_result(out, names, wall, cinfo), model)]
+            return [_finish(to_result(out, names, wall, cinfo), model, spectrum)]
         mdata = None
         if has_truth:
             parts = [_truth_data(p) for p in part]
@@ -484,7 +543,7 @@ def dmf_gd_batch(
                                             [p.y for p in part], cfg, metrics=mt,
                                             params0=params0, metric_data=mdata)
         return [_finish(to_result(jax.tree_util.tree_map(lambda v: v[b], out), names,
-                                  wall / len(part), cinfo), model)
+                                  wall / len(part), cinfo), model, spectrum)
                 for b in range(len(part))]
 
     return run_in_chunks(range(len(problems)), run_chunk, per_chunk=chunk, workers=workers)

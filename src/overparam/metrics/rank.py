@@ -51,9 +51,21 @@ def singular_values(W: Any) -> Any:
     Returns
     -------
     array of shape (..., min(n1, n2))
+        NaN for a matrix with NaN or inf entries (NumPy as JAX; the rank measures then
+        give NaN).
     """
     xp = _xp(W)
-    return xp.linalg.svd(W, compute_uv=False)
+    W = xp.asarray(W)
+    if W.ndim < 2:  # NumPy's LinAlgError spoke of "1-dimensional array given"
+        raise ValueError(f"W must be a matrix (or a stack of them), got shape {W.shape}")
+    if xp is not np:
+        return xp.linalg.svd(W, compute_uv=False)
+    # NumPy raised LinAlgError("SVD did not converge") for a non-finite matrix, where
+    # the JAX path (and every rank measure of a NaN spectrum) gives NaN
+    bad = ~np.all(np.isfinite(W), axis=(-2, -1))
+    s = np.linalg.svd(np.where(bad[..., None, None], 0, W), compute_uv=False)
+    s[bad] = np.nan
+    return s
 
 
 def _entropy_rank(p: Any, xp) -> Any:
@@ -66,6 +78,9 @@ def _magnitudes(s: Any, xp) -> Any:
     value of the most negative integer wraps around: ``|int8(-128)| = -128`` gave a
     nuclear rank of -0.28 for ``[-128, 100]``)."""
     s = xp.asarray(s)
+    if s.dtype.kind in "USVMm":
+        # asarray(dtype=float) below parsed numeric strings ("3", "1") as a spectrum
+        raise TypeError(f"s must be numeric singular values, got dtype {s.dtype}")
     if s.ndim == 0:  # the spectrum is the last axis: a scalar raised a bare IndexError
         raise ValueError("s must be an array of singular values (the spectrum along the "
                          "last axis), got a scalar")
@@ -228,7 +243,11 @@ def rank_trace(sv: Any) -> dict[str, np.ndarray]:
         One array of shape ``(records,)`` per measure of :data:`RANK_FUNCTIONS`
         (``erank``, ``erank_energy``, ``stable_rank``, ``nuclear_rank``).
     """
-    sv = np.asarray(sv, dtype=np.float64)
+    sv = _real_records(sv, "sv")
+    if sv.ndim != 2:
+        # a 1-D spectrum gave 0-d "traces", a stack 2-D ones, where a trace has one
+        # value per record
+        raise ValueError(f"sv must have shape (records, k), got shape {sv.shape}")
     return {name: np.asarray(fn(sv)) for name, fn in RANK_FUNCTIONS.items()}
 
 
@@ -295,7 +314,7 @@ def rank_plateaus(
     Parameters
     ----------
     trace : mapping
-        ``trace["iter"]`` and either ``trace[measure]`` or ``trace["sv"]`` (singular
+        ``trace["iter"]`` (finite, strictly increasing) and either ``trace[measure]`` or ``trace["sv"]`` (singular
         values, from which the measure is computed); ``trace["loss"]`` is reported.
     measure : {"erank", "erank_energy", "stable_rank", "nuclear_rank"}
         Which effective rank (see :data:`RANK_FUNCTIONS`).
@@ -319,22 +338,26 @@ def rank_plateaus(
     rtol = check_positive(rtol, "rtol", allow_zero=True)
     min_decades = check_positive(min_decades, "min_decades", allow_zero=True)
     min_points = check_int(min_points, "min_points", minimum=1)
-    it = np.asarray(trace["iter"], dtype=np.float64)
+    it = _real_records(trace["iter"], "trace['iter']")
     if it.ndim != 1:
         raise ValueError(f"trace['iter'] must be 1-dimensional (one entry per record), got "
                          f"shape {it.shape}")
+    if not (np.all(np.isfinite(it)) and np.all(np.diff(it) > 0)):
+        # decreasing iterations gave negative lengths in decades (no plateau, silently),
+        # a NaN one dropped its record
+        raise ValueError("trace['iter'] must be finite and strictly increasing")
     if measure in trace:
-        r = np.asarray(trace[measure], dtype=np.float64)
+        r = _real_records(trace[measure], f"trace[{measure!r}]")
         _check_records(r, measure, it.size)
     elif "sv" in trace:
-        sv = np.asarray(trace["sv"], dtype=np.float64)
+        sv = _real_records(trace["sv"], "trace['sv']")
         if sv.ndim != 2 or sv.shape[0] != it.size:
             raise ValueError(f"trace['sv'] must have shape (records, k) with {it.size} "
                              f"records (as trace['iter']), got shape {sv.shape}")
         r = np.asarray(RANK_FUNCTIONS[measure](sv))
     else:
         raise KeyError(f"the trace has neither {measure!r} nor 'sv' (singular values)")
-    loss = np.asarray(trace.get("loss", np.full(it.shape, np.nan)), dtype=np.float64)
+    loss = _real_records(trace.get("loss", np.full(it.shape, np.nan)), "trace['loss']")
     _check_records(loss, "loss", it.size)
     keep = (it >= 1) & np.isfinite(r)
     idx = np.flatnonzero(keep)
@@ -358,6 +381,15 @@ def rank_plateaus(
         else:
             i += 1
     return out
+
+
+def _real_records(a: Any, name: str) -> np.ndarray:
+    """``a`` as float64, refusing complex values: the cast dropped the imaginary part with
+    only a ComplexWarning (an imaginary spectrum read as the zero matrix, rank 0)."""
+    arr = np.asarray(a)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    return np.asarray(arr, dtype=np.float64)
 
 
 def _check_records(a: np.ndarray, key: str, records: int) -> None:
@@ -411,7 +443,11 @@ def select_plateau(
     min_loss_drop = check_positive(min_loss_drop, "min_loss_drop", allow_zero=True)
     if max_level is not None:
         max_level = check_positive(max_level, "max_level", allow_zero=True)
-    loss = np.asarray(trace.get("loss", []), dtype=np.float64)
+    loss = _real_records(trace.get("loss", []), "trace['loss']")
+    if loss.ndim != 1:  # its first entry was read with float(): NumPy's "only 0-dimensional
+        # arrays can be converted to Python scalars" for a 2-D loss, a scalar's IndexError
+        raise ValueError(f"trace['loss'] must be 1-dimensional (one entry per record), "
+                         f"got shape {loss.shape}")
     loss0 = float(loss[0]) if loss.size else np.nan
     if max_level is None and "sv" in trace:
         max_level = 0.5 * np.asarray(trace["sv"]).shape[-1]
