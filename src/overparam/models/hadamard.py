@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._core import check_bool, check_depth, check_positive
+from .._core import check_bool, check_depth, check_int, check_positive
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class Hadamard:
 
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Identical initialization ``u = v = init_scale`` (``key`` unused: deterministic)."""
+        # n = 0 (or True) gave empty (or length-1) factors silently; n = -1 or 2.5 failed
+        # inside JAX's broadcast_in_dim without naming the parameter
+        n = check_int(n, "n", minimum=1)
         u = jnp.full((n,), self.init_scale, dtype=jnp.float64)
         return {"u": u} if self.nonneg else {"u": u, "v": u}
 

@@ -88,11 +88,17 @@ class TwoLayerNet:
 
     def init(self, key: Any, n: int | None = None) -> dict[str, jnp.ndarray]:
         """Gaussian initialization from ``key`` (default ``PRNGKey(seed)``)."""
-        if n is not None and n != self.n_samples * self.out_dim:
+        # n="10" was refused as "the net has 10 outputs, the problem 10 measurements"
+        if n is not None and check_int(n, "n") != self.n_samples * self.out_dim:
             raise ValueError(f"the net has {self.n_samples * self.out_dim} outputs, "
                              f"the problem {n} measurements")
         if key is None:
             key = jax.random.PRNGKey(self.seed)
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            # an integer seed failed deep in JAX ("invalid PRNG key data")
+            raise TypeError(f"key must be a JAX PRNG key or None (None uses seed="
+                            f"{self.seed}), got the integer {key!r}: pass "
+                            f"jax.random.PRNGKey({key!r}) or set seed")
         d = int(self._X.shape[1])
         k1, k2 = jax.random.split(key)
         s = self.init_scale

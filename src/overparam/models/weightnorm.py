@@ -40,13 +40,13 @@ reparameterization to accelerate training of deep neural networks", NeurIPS 2016
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import check_bool, check_depth, check_positive
+from .._core import check_bool, check_depth, check_int, check_positive
 
 __all__ = ["DiagonalUV", "WeightNormDiagonal", "WN_VARIANTS"]
 
@@ -82,10 +82,14 @@ class DiagonalUV:
         ``hessian_bound``, never ``init_scale``, so keyed on this model a sweep over the
         init scale compiles once (before: the loop and the sharpness anew at every
         scale)."""
-        return self if self.init_scale == 1.0 else DiagonalUV(1.0)
+        # replace, not DiagonalUV(1.0): a subclass (its own signal) lost its type, and the
+        # driver compiled the base class's loop for it
+        return self if self.init_scale == 1.0 else replace(self, init_scale=1.0)
 
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """``u = init_scale``, ``v = 0`` (``key`` unused)."""
+        # n = 0 gave empty factors silently; n = -1 or 2.5 failed inside JAX
+        n = check_int(n, "n", minimum=1)
         return {"u": jnp.full((n,), self.init_scale, dtype=jnp.float64),
                 "v": jnp.zeros((n,), dtype=jnp.float64)}
 
@@ -178,13 +182,14 @@ class WeightNormDiagonal:
         """This model with its initialization-only field fixed (``init_scale = 1``; the
         driver compiles its loop for this model, which reads ``signal``, ``project`` and
         ``hessian_bound`` only): a sweep over the init scale compiles the loop once."""
-        if self.init_scale == 1.0:
-            return self
-        return WeightNormDiagonal(self.depth, 1.0, self.variant, self.renormalize,
-                                  self.radius_scale)
+        # replace, not WeightNormDiagonal(...): a subclass keeps its type (and methods)
+        return self if self.init_scale == 1.0 else replace(self, init_scale=1.0)
 
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Polar coordinates of ``u = v = init_scale * 1`` (``key`` unused)."""
+        # n = 0 gave empty directions (1/sqrt(0) radii); n = -1, 2.5 or "3" failed
+        # inside JAX without naming the parameter
+        n = check_int(n, "n", minimum=1)
         a = self.init_scale / np.sqrt(self.radius_scale)
         if self.variant == "coordinate":
             return {"r": jnp.full((n,), a * jnp.sqrt(2.0), dtype=jnp.float64),

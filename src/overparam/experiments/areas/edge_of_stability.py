@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._core import Result, Status
+from ..._core import Result, Status, check_positive
 from ..generators import GeneratorEntry, register_generator, register_problem_kind
 from ..measures import MetricEntry, register_metric
 from ..methods import MethodEntry, register
@@ -59,9 +59,8 @@ def eos_line(problem: Any, *, step: float = 1.0) -> Result:
     ValueError
         If ``step`` is not > 0.
     """
-    step = float(step)
-    if not step > 0:
-        raise ValueError(f"step must be > 0, got {step}")
+    # float(step) took True as 1, the string "0.5" as 0.5 and inf (sharpness 0)
+    step = check_positive(step, "step")
     return Result(x=np.zeros(problem.n), status=Status.CONVERGED, n_iter=0,
                   message="reference curve 2 / step (not a solver)",
                   info=dict(method="eos_line", step=step, sharpness=2.0 / step,
@@ -127,7 +126,9 @@ register(MethodEntry(
 # -- metrics ---------------------------------------------------------------------------
 def _info(key: str):
     def fn(problem, result, ref, tol):
-        return float(result.info.get(key, math.nan))
+        # an info value of None (not computed) raised a TypeError: NaN, as info_metric
+        value = result.info.get(key)
+        return math.nan if value is None else float(value)
     return fn
 
 

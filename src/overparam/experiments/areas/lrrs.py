@@ -59,6 +59,11 @@ def _complex_rel_error(problem: Any, result: Any) -> float:
     xt = np.asarray(problem.x_true).reshape(-1)
     if not np.all(np.isfinite(x)):
         return math.nan
+    if x.shape != xt.shape:
+        # a size-1 (or otherwise broadcastable) estimate was broadcast against the truth,
+        # giving a silently wrong error
+        raise ValueError(f"shape mismatch: the estimate has {x.size} entries, the true "
+                         f"matrix {xt.size}")
     return float(np.linalg.norm(x - xt) / max(np.linalg.norm(xt), 1e-300))
 
 
@@ -83,7 +88,8 @@ def _iter_to_tol(problem, result, ref, tol):
 
 def _best_rel_error(problem, result, ref, tol):
     err = np.asarray((result.trace or {}).get("rel_error", []), dtype=float)
-    return float(np.nanmin(err)) if err.size else math.nan
+    # an all-NaN trace (a diverged run) warned "All-NaN slice encountered"
+    return float(np.nanmin(err)) if np.any(~np.isnan(err)) else math.nan
 
 
 for _entry in (
