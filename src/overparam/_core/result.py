@@ -71,7 +71,8 @@ class Result:
     x : ndarray
         The solution (for a diverged run, the last finite iterate).
     status : Status
-        Why the solver stopped; ``status.advice`` says what to do about it.
+        Why the solver stopped; ``status.advice`` says what to do about it. Its value
+        (``"converged"``, as stores and JSON hold it) is accepted and converted.
     message : str
         Human-readable explanation (status advice plus solver-specific detail).
     n_iter : int
