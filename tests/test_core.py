@@ -287,3 +287,17 @@ def test_masked_entries_are_refused_not_read_through():
     # nothing masked: an ordinary array
     np.testing.assert_array_equal(check_finite_array(np.ma.masked_array([1.0, 2.0]), "A"),
                                   [1.0, 2.0])
+
+
+def test_check_matrix_shape_takes_exactly_a_pair_of_sizes():
+    from overparam._core import check_matrix_shape
+
+    assert check_matrix_shape([3, 4]) == (3, 4)
+    assert check_matrix_shape(np.array([3, 4])) == (3, 4)
+    for bad in (12, "34", (3, 4, 1), (3,), [[3], [4, 5]], np.array([[3, 4]])):
+        with pytest.raises(ValueError, match="shape must be a pair"):
+            check_matrix_shape(bad)
+    with pytest.raises(ValueError, match="n2 must be >= 1"):
+        check_matrix_shape((3, 0))
+    with pytest.raises(TypeError, match="n1"):
+        check_matrix_shape((2.5, 3))

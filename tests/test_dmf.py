@@ -340,9 +340,9 @@ def test_bad_input_widths_shape_complex_seeds():
     # a fractional width was truncated by int(); the model's own check rejects it
     with pytest.raises(TypeError, match="width must be an integer"):
         dmf_gd(p, depth=2, widths=(2.7,))
-    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+    with pytest.raises(ValueError, match=r"shape must be a pair \(n1, n2\)"):
         dmf_gd(p, shape=(12,))
-    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+    with pytest.raises(ValueError, match=r"shape must be a pair \(n1, n2\)"):
         dmf_gd(p, shape=12)
     # complex data failed inside JAX's VJP with a dtype error
     Y = np.array([[2.0, 0.5], [0.3, 1.0]])
@@ -772,7 +772,7 @@ def test_model_takes_a_jax_array_of_scales_and_refuses_scalar_shapes_clearly():
     assert got == ref
     with pytest.raises(ValueError, match="depth 2 needs 2 init scales"):
         DeepMatrixFactorization((2, 3), depth=2, init_scale=jnp.asarray([0.1, 0.2, 0.3]))
-    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+    with pytest.raises(ValueError, match=r"shape must be a pair \(n1, n2\)"):
         DeepMatrixFactorization(5)
     with pytest.raises(TypeError, match="widths must be a sequence"):
         DeepMatrixFactorization((2, 3), depth=2, widths=3)
@@ -811,7 +811,7 @@ def test_metric_named_sv_non_mapping_options_and_0d_shape_are_refused_clearly():
     with pytest.raises(TypeError, match="plateau must be a mapping"):
         dmf_gd(_SMALL_Y, early_stopping=True, plateau=[1, 2],
                **{**_SMALL_KW, "spectrum": True})
-    with pytest.raises(ValueError, match=r"shape must be \(n1, n2\)"):
+    with pytest.raises(ValueError, match=r"shape must be a pair \(n1, n2\)"):
         dmf_gd(_SMALL_Y, shape=np.array(3), **_SMALL_KW)
     # negative control: without the spectrum the name "sv" is free
     res = dmf_gd(_SMALL_Y, metrics=one, **_SMALL_KW)

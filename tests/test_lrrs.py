@@ -810,7 +810,7 @@ def test_weighted_step_checks_y_x_and_shape_against_the_operator():
             step(Phi, p.y[:5], X, 0.1, 0.1, shape=(8, 4))
         with pytest.raises(ValueError, match="X has shape \\(4, 8\\), expected \\(8, 4\\)"):
             step(p, None, X.T, 0.1, 0.1)
-        with pytest.raises(TypeError, match="shape must be a pair"):
+        with pytest.raises(ValueError, match="shape must be a pair"):
             step(Phi, p.y, X, 0.1, 0.1, shape=32)
         with pytest.raises(ValueError, match="shape must be a pair"):
             step(Phi, p.y, X, 0.1, 0.1, shape=(8, 4, 1))
@@ -829,7 +829,7 @@ def test_solvers_refuse_a_malformed_shape(solver):
     Phi = p.A.to_dense()
     with pytest.raises(ValueError, match="shape must be a pair"):
         solver(Phi, 2, 4, y=p.y, shape=(12, 5, 1))
-    with pytest.raises(TypeError, match="shape must be a pair"):
+    with pytest.raises(ValueError, match="shape must be a pair"):
         solver(Phi, 2, 4, y=p.y, shape=60)
     assert solver(Phi, 2, 4, y=p.y, shape=np.array([12, 5]), max_iter=1).x.shape == (12, 5)
 

@@ -111,6 +111,19 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     return v
 
 
+def check_matrix_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
+    """``shape`` as ``(n1, n2)``: exactly two integers >= 1 (a tuple, list or 1-D array).
+
+    A 3-tuple must not be cut to two entries, nor a scalar or a string read as sizes."""
+    try:
+        pair = not isinstance(shape, (str, bytes)) and np.ndim(shape) == 1 and len(shape) == 2
+    except (TypeError, ValueError):  # ragged nesting, objects without a length
+        pair = False
+    if not pair:
+        raise ValueError(f"{name} must be a pair (n1, n2) of integers >= 1, got {shape!r}")
+    return check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
+
+
 def _scalar_of(value: Any) -> Any:
     """A 0-d array (NumPy or JAX, e.g. ``jnp.asarray(0.3)``) of a real or integer dtype as
     its Python scalar (``eps=jnp.asarray(0.3)`` was refused while ``np.float32`` passed);

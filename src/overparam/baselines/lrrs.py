@@ -35,21 +35,6 @@ from ..problems.structured import lrrs_guesses, lrrs_inputs, rel_fro_error
 __all__ = ["riem_adaiht", "riem_adaiht_vec", "rspf", "rspf_vec"]
 
 
-def _check_shape(shape: Any) -> tuple[int, int] | None:
-    """``shape`` as ``(n1, n2)`` of integers >= 1 (None passes through). A 3-tuple such as
-    ``(12, 5, 1)`` was silently read as ``(12, 5)``, and ``shape=60`` failed with
-    "'int' object is not subscriptable"."""
-    if shape is None:
-        return None
-    try:
-        pair = tuple(shape)
-    except TypeError:
-        raise TypeError(f"shape must be a pair (n1, n2) of integers, got {shape!r}") from None
-    if len(pair) != 2:
-        raise ValueError(f"shape must be a pair (n1, n2), got {shape!r}")
-    return check_int(pair[0], "n1", minimum=1), check_int(pair[1], "n2", minimum=1)
-
-
 def _rel_err(X, Xt):
     if Xt is None:
         return math.nan
@@ -236,7 +221,7 @@ def rspf(
         information about ``X``.
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     inner_max_iter = check_int(inner_max_iter, "inner_max_iter", minimum=1)
     tol = check_positive(tol, "tol")
@@ -388,7 +373,7 @@ def riem_adaiht(
         information about ``X``.
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
+    meas, yv, n1, n2, r, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
     fit_tol = _fit_tolerance(problem, yv, res_tol)

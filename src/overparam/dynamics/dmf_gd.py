@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import (Result, Status, check_bool, check_finite_array, check_int,
-                     check_not_complex, x64_entry)
+                     check_matrix_shape, check_not_complex, x64_entry)
 from ..metrics.rank import RANK_MEASURES, rank_plateaus, rank_trace, select_plateau
 from ..models.dmf import DeepMatrixFactorization, check_seed
 from ..problems import Operator, Problem
@@ -81,17 +81,9 @@ def _as_matrix_problem(problem: Any, y: Any, shape: Any) -> Problem:
         matrix_shape=tuple(Y.shape)))
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
-    # np.ndim: a 0-d array has __len__ but len() of it raised "len() of unsized object"
-    if (isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__")
-            or np.ndim(shape) != 1 or len(shape) != 2):
-        raise ValueError(f"shape must be (n1, n2), got {shape!r}")
-    return (check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1))
-
-
 def _shape(problem: Problem, shape: Any) -> tuple[int, int]:
     if shape is not None:
-        n1, n2 = _check_shape(shape)
+        n1, n2 = check_matrix_shape(shape)
         if n1 * n2 != problem.n:
             raise ValueError(f"shape {(n1, n2)} has {n1 * n2} entries but the operator acts "
                              f"on {problem.n}")

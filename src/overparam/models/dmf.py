@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import check_bool, check_depth, check_int, check_positive
+from .._core import check_bool, check_depth, check_int, check_matrix_shape, check_positive
 
 INITS = ("scaled_identity", "orthogonal", "gaussian")
 SCALE_MODES = ("factor", "end_to_end")
@@ -102,10 +102,7 @@ class DeepMatrixFactorization:
 
     def __post_init__(self) -> None:
         # (a scalar shape failed with a bare "'int' object is not iterable")
-        if not isinstance(self.shape, Iterable) or len(tuple(self.shape)) != 2:
-            raise ValueError(f"shape must be (n1, n2), got {self.shape!r}")
-        n1 = check_int(self.shape[0], "n1", minimum=1)
-        n2 = check_int(self.shape[1], "n2", minimum=1)
+        n1, n2 = check_matrix_shape(self.shape)
         object.__setattr__(self, "shape", (n1, n2))
         N = check_depth(self.depth)
         object.__setattr__(self, "depth", N)

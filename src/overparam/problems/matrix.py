@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import as_generator, check_bool, check_finite_array, check_int, check_positive
+from .._core import (as_generator, check_bool, check_finite_array, check_int,
+                     check_matrix_shape, check_positive)
 from .operators import DenseOperator, Operator, _real_parts
 from .problem import Problem
 
@@ -826,10 +827,7 @@ def matrix_shape_of(problem_or_op: Any, *,
             f"a matrix_shape (a MatrixOperator){how}")
     # a recorded shape is checked: info["matrix_shape"] = (5, 5) was returned for an
     # operator of 6 columns, 60 failed as "not subscriptable", (-2, -3) was returned
-    if not isinstance(shape, (tuple, list, np.ndarray)) or np.ndim(shape) != 1 \
-            or len(shape) != 2:
-        raise ValueError(f"matrix_shape must be a pair (n1, n2), got {shape!r}")
-    n1, n2 = check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
+    n1, n2 = check_matrix_shape(shape, "matrix_shape")
     cols = getattr(op, "shape", None)
     if isinstance(cols, tuple) and len(cols) == 2 and n1 * n2 != cols[1]:
         raise ValueError(f"matrix_shape {(n1, n2)} has {n1 * n2} entries, but the operator "

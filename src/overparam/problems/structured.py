@@ -37,8 +37,8 @@ import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
-from .._core import (as_generator, check_int, check_positive, ldexp_array,
-                     pow2_exponent, safe_norm)
+from .._core import (as_generator, check_int, check_matrix_shape, check_positive,
+                     ldexp_array, pow2_exponent, safe_norm)
 from .._core.checks import _scalar_of
 from .matrix import GaussianSensing, MatrixOperator, check_matrix_free
 from .problem import Problem
@@ -208,16 +208,6 @@ class RankOneSensing(MatrixOperator):
         return float(abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300))
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
-    """``shape`` as ``(n1, n2)``: exactly two integers >= 1. Unchecked, a 3-tuple was cut
-    to its first two entries, ``shape=60`` failed in tuple unpacking, and ``(-2, -3)``
-    passed the ``n1 n2 == columns`` test to fail later inside a NumPy reshape."""
-    if not (isinstance(shape, (tuple, list)) or (isinstance(shape, np.ndarray)
-                                                 and shape.ndim == 1)) or len(shape) != 2:
-        raise ValueError(f"shape must be a pair (n1, n2) of integers >= 1, got {shape!r}")
-    return check_int(shape[0], "n1", minimum=1), check_int(shape[1], "n2", minimum=1)
-
-
 def _dense_operator(A: Any) -> np.ndarray:
     """``A`` as an ``m x (n1 n2)`` array: a stored matrix, ``to_dense()`` of an operator, a
     scipy.sparse matrix or a SciPy ``LinearOperator`` (applied to unit vectors), or an
@@ -279,7 +269,7 @@ class MatrixMeasurements:
     """
 
     def __init__(self, A: Any, shape: tuple[int, int]):
-        self.n1, self.n2 = _check_shape(shape)
+        self.n1, self.n2 = check_matrix_shape(shape)
         self.rank_one = hasattr(A, "row_weighted_gram") and hasattr(A, "L")
         if self.rank_one:
             if A.L.shape[1] != self.n1 or A.R.shape[1] != self.n2:
@@ -460,7 +450,7 @@ def lrrs_inputs(problem: Any, y: Any = None, shape: tuple[int, int] | None = Non
         shape = matrix_shape_of(A if not isinstance(problem, Problem) else problem,
                                 shape_arg=True)
     # a pair of integers: a 3-tuple was cut to two entries, shape=60 failed in NumPy
-    shape = _check_shape(shape)
+    shape = check_matrix_shape(shape)
     if own is not None and shape != tuple(own):
         # a transposed shape has the same number of entries but reads vec(X) wrongly
         raise ValueError(f"shape={shape} contradicts the operator's matrix_shape "

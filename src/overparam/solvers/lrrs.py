@@ -62,8 +62,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._core import (Result, Status, check_bool, check_finite_array, check_int,
-                     check_positive, ldexp_array, nearest_pow2_exponent, safe_norm)
-from ..baselines.lrrs import _check_shape, _fit_tolerance, _hard, _not_a_solution
+                     check_matrix_shape, check_positive, ldexp_array, nearest_pow2_exponent,
+                     safe_norm)
+from ..baselines.lrrs import _fit_tolerance, _hard, _not_a_solution
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
 from ..problems.structured import (MatrixMeasurements, lrrs_guesses, lrrs_inputs,
@@ -514,7 +515,7 @@ def _independent_rows(meas: MatrixMeasurements, y: np.ndarray
 
 def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
     # a malformed shape (an int, a 3-tuple, negative sizes) failed inside Python or NumPy
-    shape = _check_shape(shape)
+    shape = None if shape is None else check_matrix_shape(shape)
     if isinstance(A, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")
@@ -854,7 +855,7 @@ def irls_lrrs(
     True
     """
     t0 = time.perf_counter()
-    meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, _check_shape(shape), rank, s)
+    meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_positive(tol, "tol")
     epsmin = check_positive(epsmin, "epsmin")
