@@ -1,5 +1,36 @@
-"""Test hygiene: float64 JAX, strict dtype promotion, a seeded hypothesis profile."""
+"""Test hygiene: quick-compiling XLA, float64 JAX, strict dtype promotion, a seeded
+hypothesis profile."""
 import os
+import subprocess
+import sys
+
+# XLA compilation is ~80% of this suite's time (hundreds of small programs through LLVM at
+# -O3): the tests compile at -O0 with XLA's loop emitters instead of its fusion emitters
+# (suite on two cores 750 s -> 383 s; test_dmf's compile time 109 s -> 28 s).
+# tests/test_xla_loops.py checks that runs at XLA's defaults, in a child process without
+# XLA_FLAGS, give the iterates of this process to 1e-12. An XLA that does not know a flag
+# aborts every process that uses it, so the flags are tried once in a child first (the
+# answer is passed on to workers and subprocesses in OVERPARAM_TEST_XLA_FLAGS);
+# OVERPARAM_TEST_XLA_FLAGS=default runs the suite with XLA's defaults.
+_QUICK_XLA = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+
+
+def _quick_xla_flags() -> str:
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" in flags or "xla_cpu_use_fusion_emitters" in flags:
+        return "default"                                   # the user's choice
+    probe = subprocess.run(
+        [sys.executable, "-c", "import jax.numpy as jnp; (jnp.ones(3) + 1).block_until_ready()"],
+        env={**os.environ, "XLA_FLAGS": f"{flags} {_QUICK_XLA}".strip()},
+        capture_output=True, timeout=120)
+    return _QUICK_XLA if probe.returncode == 0 else "default"
+
+
+if "OVERPARAM_TEST_XLA_FLAGS" not in os.environ:
+    os.environ["OVERPARAM_TEST_XLA_FLAGS"] = _quick_xla_flags()
+_QUICK = os.environ["OVERPARAM_TEST_XLA_FLAGS"]
+if _QUICK != "default" and _QUICK not in os.environ.get("XLA_FLAGS", ""):  # (workers inherit)
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_QUICK}".strip()
 
 # `overparam run` turns on JAX's persistent compilation cache in ~/.cache: not from tests
 # (CLI tests run in this process; tests/test_compile_cache.py sets its own folders)

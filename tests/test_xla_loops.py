@@ -14,7 +14,7 @@ from overparam._core.xla_loops import DEFAULT_BYTES, ENV_VAR, plan
 from overparam.dynamics import driver
 from overparam.dynamics.steps import as_policy
 from overparam.models import Hadamard
-from overparam.problems import sparse_recovery
+from overparam.problems import matrix_completion, sparse_recovery
 
 OPTION = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold"
 
@@ -79,14 +79,17 @@ def test_the_driver_loop_of_a_small_problem_is_one_compiled_function():
 
 _CHILD = """
 import json, os, sys
+import numpy as np
 if sys.argv[1] == "jax-first":
     import jax.numpy as jnp
     jnp.zeros(2) + 1                       # creates JAX's backend before overparam
 import overparam
 from overparam._core import xla_loops
-from overparam.problems import sparse_recovery
+from overparam.problems import matrix_completion, sparse_recovery
 r = overparam.hadamard_gd(sparse_recovery(60, 30, 3, seed=4), tol=0.0, max_iter=300)
-print(json.dumps(dict(x=r.x.tolist(), state=xla_loops.state(),
+w = overparam.dmf_gd(matrix_completion(12, 10, 2, 80, seed=1), depth=3, init_scale=0.1,
+                     tol=0.0, max_iter=200)
+print(json.dumps(dict(x=r.x.tolist(), w=np.asarray(w.x).tolist(), state=xla_loops.state(),
                       env=os.environ.get("%s"), flags=os.environ.get("XLA_FLAGS"))))
 """ % ENV_VAR
 
@@ -102,11 +105,17 @@ def _child(mode: str, env_value: str | None) -> dict:
 
 
 def test_off_and_jax_first_processes_agree_with_this_one():
+    # the children also run with XLA's default compilation (no XLA_FLAGS), while this
+    # process compiles as tests/conftest.py sets up: the same iterates either way
     x = overparam.hadamard_gd(sparse_recovery(60, 30, 3, seed=4), tol=0.0, max_iter=300).x
+    w = overparam.dmf_gd(matrix_completion(12, 10, 2, 80, seed=1), depth=3, init_scale=0.1,
+                         tol=0.0, max_iter=200).x
     off = _child("plain", "off")
     assert off["flags"] is None and "default" in off["state"]
     np.testing.assert_allclose(off["x"], x, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(off["w"], w, rtol=1e-12, atol=1e-15)
     late = _child("jax-first", None)
     assert late["flags"] is None and late["env"] == "0"
     assert "before overparam was imported" in late["state"]
     np.testing.assert_allclose(late["x"], x, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(late["w"], w, rtol=1e-12, atol=1e-15)
