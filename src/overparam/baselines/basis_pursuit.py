@@ -10,7 +10,7 @@ import scipy.optimize
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .._core import Result, Status, check_bool, check_int, check_positive
+from .._core import Result, Status, check_bool, check_int, check_positive, pow2_exponent
 from ._common import (column_scales, matrix_of, max_abs_divisor, nonneg_farkas,
                       operator_gain, pow2_divisor, setup)
 from .projected_gradient import certificate
@@ -51,6 +51,11 @@ _SPGL1_MESSAGE = {
     8: "too many matrix-vector products",
     9: "active set unchanged",
 }
+
+#: the largest iteration cap HiGHS accepts (a C int); larger ones act as this one
+_MAX_ITER = 2**31 - 1
+#: the largest iteration cap for SPGL1, whose histories are allocated up front (240 MB)
+_SPGL1_MAX_ITER = 10**7
 
 #: relative NNLS KKT residual under which SPGL1's least-squares exit (nonneg) is believed
 _NNLS_KKT_TOL = 1e-6
@@ -106,9 +111,11 @@ def basis_pursuit(
         HiGHS where an exact reference matters.
     tol : float, optional
         HiGHS: primal and dual feasibility tolerance (default 1e-9, HiGHS's smallest
-        admissible value is 1e-10), relative to ``max|y|``: the LP is solved for
-        ``A / max|A|`` and ``y / max|y|`` and ``x`` scaled back, so ``y -> c y`` gives
-        ``x -> c x`` and ``A -> c A`` gives ``x -> x / c``. SPGL1: ``bp_tol``,
+        admissible value is 1e-10), relative to ``max|y|``: the LP is solved with each
+        row of ``A`` and its ``y_i`` divided by a power of two near the row's
+        ``max|a_ij|``, then for ``A / max|A|`` and ``y / max|y|``, and ``x`` scaled
+        back, so ``y -> c y`` gives ``x -> c x``, ``A -> c A`` gives ``x -> x / c`` and
+        scaling a row of ``(A, y)`` changes nothing. SPGL1: ``bp_tol``,
         ``opt_tol`` and ``ls_tol`` (default 1e-8), i.e. it stops when
         ``||Ax - y|| <= tol * ||y||`` (solved for
         ``y / max|y|`` when ``max|y|`` is outside ``[1, 1e6]``, where SPGL1's own tests
@@ -117,7 +124,9 @@ def basis_pursuit(
         ``v`` stands for ``max|A|``).
     max_iter : int, optional
         Iteration cap (HiGHS: simplex/IPM iterations, default HiGHS's own; SPGL1:
-        ``iter_lim``, default ``max(10 m, 1000)``). Status ``max_iter`` when reached.
+        ``iter_lim``, default ``max(10 m, 1000)``, at most ``10**7``: SPGL1 allocates
+        its iteration history in advance. HiGHS: values above ``2**31 - 1`` act as
+        ``2**31 - 1``). Status ``max_iter`` when reached.
     options : dict, optional
         Extra solver options, passed on as they are: HiGHS options of
         ``scipy.optimize.linprog`` (e.g. ``{"presolve": False, "time_limit": 10}``) or
@@ -177,7 +186,8 @@ def basis_pursuit(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if max_iter is not None:
-        max_iter = check_int(max_iter, "max_iter", minimum=1)
+        # HiGHS takes a C int (2**31 and up: a bare TypeError from its options binding)
+        max_iter = min(check_int(max_iter, "max_iter", minimum=1), _MAX_ITER)
     nonneg = check_bool(nonneg, "nonneg")  # bool("false") is True: a silent x >= 0
     if method == "spgl1":
         tol = 1e-8 if tol is None else check_positive(tol, "tol")
@@ -197,11 +207,15 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
     # ``|Ax - y| <= tol`` and is returned as "optimal"; with max|A| ~ 1e-12 the solution is
     # ~1e12 and HiGHS declares the problem infeasible. The LP is homogeneous: for
     # A' = A / a, y' = y / s, its solution is x = x' s / a and its dual w = w' / a. So
-    # solve it with max|A'| = max|y'| = 1 and scale back.
-    y_scale = max_abs_divisor(problem.y)
+    # solve it with max|A'| = max|y'| = 1 and scale back. Likewise for each row: rows
+    # (with their y_i) spanning 1e-7..1e7 left the small rows violated by up to 0.8
+    # ||y|| (relative, in the unscaled system) at "optimal", so every row of A and y is
+    # first divided by 2^e_i ~ its max|a_ij| (exact; the dual is w = 2^-e w').
+    M, y, row_e = _equilibrate_rows(M, problem.y)
+    y_scale = max_abs_divisor(y)
     a_scale = max_abs_divisor(M.data if scipy.sparse.issparse(M) else M)
     M = M / a_scale
-    y = problem.y / y_scale
+    y = y / y_scale
     m, n = problem.shape
     options: dict[str, Any] = {
         "primal_feasibility_tolerance": tol,
@@ -240,9 +254,40 @@ def _bp_highs(problem, nonneg: bool, method: str, tol: float, max_iter: int | No
         x = np.asarray(x, dtype=np.float64) * (y_scale / a_scale)
         eqlin = getattr(res, "eqlin", None)
         if eqlin is not None and getattr(eqlin, "marginals", None) is not None:
-            info["dual"] = np.asarray(eqlin.marginals, dtype=np.float64) / a_scale
+            with np.errstate(over="ignore"):  # (rows of ~1e-300: a dual beyond the floats)
+                info["dual"] = np.ldexp(
+                    np.asarray(eqlin.marginals, dtype=np.float64) / a_scale, -row_e)
     return _finish(problem, x, status, f"HiGHS: {res.message}", int(getattr(res, "nit", 0)),
                    wall, info)
+
+
+def _equilibrate_rows(M: Any, y: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """``(M', y', e)``: row ``i`` of ``M`` (dense or SciPy sparse) and ``y_i`` divided by
+    ``2^e_i``, the power of two near the row's ``max|a_ij|`` (``e_i = 0`` for a zero row).
+
+    The equality constraints are unchanged (exact, away from under- and overflow), but
+    HiGHS's absolute feasibility tolerance then weighs every row alike. Where some
+    ``y_i / 2^e_i`` overflows (a row of ~1e-300 against ``y_i ~ 1e10``: any solution has
+    entries beyond ~1e308 / n) the rows are left as they are (``e = 0``).
+    """
+    m = M.shape[0]
+    if scipy.sparse.issparse(M):
+        M = scipy.sparse.csr_array(M, dtype=np.float64, copy=True)  # (data rescaled below)
+        rows = np.repeat(np.arange(m), np.diff(M.indptr))
+        top = np.zeros(m)
+        np.maximum.at(top, rows, np.abs(M.data))
+    else:
+        top = np.max(np.abs(M), axis=1, initial=0.0)
+    e = pow2_exponent(top)
+    with np.errstate(over="ignore"):
+        ys = np.ldexp(y, -e)
+    if not np.all(np.isfinite(ys)):
+        return M, np.asarray(y, dtype=np.float64), np.zeros(m, dtype=np.int64)
+    if scipy.sparse.issparse(M):
+        M.data = np.ldexp(M.data, -e[rows])
+    else:
+        M = np.ldexp(M, -e[:, None])
+    return M, ys, e
 
 
 def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
@@ -275,6 +320,12 @@ def _bp_spgl1(problem, nonneg: bool, tol: float, max_iter: int | None,
         kwargs.update(project=spgl1.norm_l1nn_project, primal_norm=spgl1.norm_l1nn_primal,
                       dual_norm=spgl1.norm_l1nn_dual)
     kwargs.update(extra)
+    if int(kwargs["iter_lim"]) > _SPGL1_MAX_ITER:
+        # its histories are allocated up front (3 x 8 bytes per iteration): 2**31
+        # iterations asked for 48 GB, 10**12 for 24 TB
+        raise ValueError(f"max_iter={kwargs['iter_lim']} is more than method='spgl1' can "
+                         f"take: SPGL1 allocates its iteration history in advance (24 bytes "
+                         f"per iteration); use max_iter <= {_SPGL1_MAX_ITER}")
     _avoid_spgl1_history_overflow(int(kwargs["iter_lim"]))
     start = time.perf_counter()
     # SPGL1's stopping tests are relative only where its norms are >= 1 (``max(1, .)``):

@@ -13,6 +13,8 @@ from .._core import Result, Status, check_bool, check_int, check_positive
 from ._common import matrix_of, pow2_divisor, setup
 
 _FIT_LOCK = threading.Lock()  # see lasso(): catch_warnings is process-wide
+# the largest epoch cap scikit-learn's Cython loop accepts; larger ones act as this one
+_MAX_ITER = 2**31 - 1
 
 
 def lasso(
@@ -48,7 +50,8 @@ def lasso(
     nonneg : bool, default False
         Constrain ``x >= 0`` (scikit-learn's ``positive=True``).
     max_iter : int, default 10000
-        Coordinate-descent epochs; status ``max_iter`` when reached without ``tol``.
+        Coordinate-descent epochs; status ``max_iter`` when reached without ``tol``
+        (values above ``2**31 - 1`` act as ``2**31 - 1``).
     tol : float, default 1e-10
         scikit-learn's tolerance: the solver stops when the duality gap is at most
         ``tol * ||y||^2 / m`` (after updates smaller than ``tol * max|x|``).
@@ -83,7 +86,8 @@ def lasso(
     problem = setup(A, y)
     alpha = check_positive(alpha, "alpha")
     nonneg = check_bool(nonneg, "nonneg")  # bool("false") is True: a silent x >= 0
-    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    # scikit-learn's coordinate descent takes a C int (2**40: a bare OverflowError)
+    max_iter = min(check_int(max_iter, "max_iter", minimum=1), _MAX_ITER)
     tol = check_positive(tol, "tol", allow_zero=True)
     M = _int32_indices(matrix_of(problem, who="lasso", sparse_ok=True))
     # The problem is homogeneous: y -> y/s, alpha -> alpha/s gives x -> x/s and the

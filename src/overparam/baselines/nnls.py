@@ -8,7 +8,10 @@ import numpy as np
 import scipy.optimize
 
 from .._core import Result, Status, check_int, safe_norm
-from ._common import matrix_of, setup
+from ._common import matrix_of, pow2_divisor, setup
+
+# the largest iteration cap SciPy accepts (a C int); larger ones act as this one
+_MAX_ITER = 2**31 - 1
 
 
 def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
@@ -27,7 +30,8 @@ def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
     y : array of shape (m,)
         Measurements.
     max_iter : int, optional
-        Active-set iterations (SciPy's default ``3 n`` when omitted).
+        Active-set iterations (SciPy's default ``3 n`` when omitted; values above
+        ``2**31 - 1`` act as ``2**31 - 1``).
 
     Returns
     -------
@@ -54,12 +58,19 @@ def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
     problem = setup(A, y)
     M = np.asarray(matrix_of(problem, who="nnls"))
     if max_iter is not None:
-        max_iter = check_int(max_iter, "max_iter", minimum=1)
+        # SciPy takes a C int: 2**31 and up raised a bare OverflowError
+        max_iter = min(check_int(max_iter, "max_iter", minimum=1), _MAX_ITER)
     yv = np.array(problem.y)
     n = problem.n
+    # SciPy's tests are absolute: A and y both ~1e-170 (x ~ 1) returned x = 0 as converged
+    # (relative residual 1). x(A / a, y / s) = x(A, y) a / s: solve the problem brought to
+    # unit scale by powers of two (exact; ordinary data are left as they are)
+    a_scale = pow2_divisor(float(np.max(np.abs(M))))
+    y_scale = pow2_divisor(float(np.max(np.abs(yv))))
     start = time.perf_counter()
     try:
-        x, rnorm = scipy.optimize.nnls(M, yv, maxiter=max_iter)
+        x, rnorm = scipy.optimize.nnls(M / a_scale, yv / y_scale, maxiter=max_iter)
+        x = x / a_scale * y_scale  # (one factor at a time: their ratio may overflow)
         status, detail = Status.CONVERGED, "SciPy nnls"
     except RuntimeError as err:  # SciPy raises on its iteration limit
         x, rnorm = np.full(n, np.nan), float("nan")
@@ -76,7 +87,9 @@ def nnls(A: Any, y: Any = None, *, max_iter: int | None = None) -> Result:
         info["rnorm"] = float(nr)  # SciPy's own squares too (inf at 1e200)
         # from the materialised matrix: a LinearOperator without rmatvec is solved (its
         # matrix is built from matvecs) and must not fail here
-        info["gradient"] = M.T @ r
+        # (in units scaled back by powers of two: A^T r overflowed for A, y ~ 1e300)
+        with np.errstate(over="ignore"):
+            info["gradient"] = ((M / a_scale).T @ (r / y_scale)) * a_scale * y_scale
         with np.errstate(over="ignore"):  # 0.5 ||r||^2 itself may exceed the float range
             fun = 0.5 * nr * nr
     else:
