@@ -390,6 +390,7 @@ def gradient_flow(
         ``step`` field holds the accepted time steps; ``info["flow_time"]`` is the total
         time integrated (NaN unless every step was recorded).
     """
+    _check_model(model)
     problem = as_problem(A, y)
     # a Problem keeps complex measurements; the real flow failed inside JAX's VJP
     check_not_complex(problem.y, "y")
@@ -408,16 +409,49 @@ def gradient_flow(
     return res
 
 
+def _check_model(model: Any) -> None:
+    """Refuse what is not a model instance by name: the class itself (``Hadamard`` for
+    ``Hadamard(2)``) failed with "init() missing 1 required positional argument: 'n'"
+    (or "loop_model() missing ... 'self'"), a string with "'str' object has no attribute
+    'init'"."""
+    if isinstance(model, type):
+        raise TypeError(f"model must be a model instance, e.g. {model.__name__}(...), got "
+                        f"the class {model.__name__}")
+    missing = [m for m in ("init", "signal") if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError("model must be a parametrization from overparam.models (with "
+                        f"init(key, n) and signal(params)), got {type(model).__name__} "
+                        f"without {' and '.join(missing)}")
+
+
+#: what the driver's advice says instead for a flow, which takes no step size: its
+#: ``max_iter`` text recommended step='auto', its ``diverged`` text a smaller step
+_FLOW_ADVICE = {
+    Status.MAX_ITER: (
+        "The iteration limit was reached before the tolerance: raise max_iter or loosen "
+        "tol. The flow needs many accepted steps where it is stiff (the steps stay near "
+        "3.3 / lambda_max of the Hessian, e.g. at a large init_scale or data scale) or "
+        "slow (a small init_scale at depth >= 3: long plateaus between saddles)."),
+    Status.STAGNATED: (
+        "The loss did not improve for many accepted steps: the tolerance may be below "
+        "what floating point allows, y may not be reachable by the model, or the flow "
+        "sits on a plateau (from a small init_scale at depth >= 3 the loss can stay flat "
+        "to rounding over long flow times while small coordinates grow slowly)."),
+    Status.DIVERGED: (
+        "The integration failed: no trial step passed the error control within "
+        "max_rejections, or the loss became non-finite (e.g. theta_0 has NaN/inf or the "
+        "flow leaves the float range at this init scale). The returned x is the last "
+        "accepted point."),
+}
+
+
 def _flow_message(res: Result) -> None:
-    """The driver's advice for ``diverged`` is for step sizes ("use a smaller step or
-    step='auto'"), which a flow does not take: say what failed instead."""
-    if res.status is Status.DIVERGED:
+    """Replace the driver's advice where it is about step sizes or would mislead for a
+    flow (see :data:`_FLOW_ADVICE`)."""
+    if res.status in _FLOW_ADVICE:
         res.message = (
-            "The integration failed: no trial step passed the error control within "
-            "max_rejections, or the loss became non-finite (e.g. theta_0 has NaN/inf or "
-            "the flow leaves the float range at this init scale). The returned x is the "
-            f"last accepted point. (relative residual {res.info['relative_residual']:.3e} "
-            f"after {res.n_iter} iterations)")
+            f"{_FLOW_ADVICE[res.status]} (relative residual "
+            f"{res.info['relative_residual']:.3e} after {res.n_iter} iterations)")
 
 
 def _flow_time(trace: dict) -> float:
@@ -488,10 +522,14 @@ def flow_sharpness(
         parameters at the crossing; 0 and theta_0 when the loss starts at or below the
         threshold; NaN and None when the run did not stop at the threshold),
         ``info["flow_time"]`` (when ``every == 1``). ``x``, ``fun``, ``info["params"]``
-        and the trace (with ``sharpness``) are the last accepted step's.
+        and the trace (with ``sharpness``) are the last accepted step's. When the run
+        did not reach the threshold (``max_iter``, stagnated), ``s_gf`` covers the flow
+        only up to its last accepted step (a lower bound on ``s_GF``; ``eta_c`` an upper
+        bound) and the message says so.
     """
     from .eos import _final_sharpness, loss_sharpness_metric, threshold_tol
 
+    _check_model(model)
     problem = as_problem(A, y)
     every = check_int(every, "every", minimum=1)
     loss_threshold = check_positive(loss_threshold, "loss_threshold")
@@ -530,4 +568,10 @@ def flow_sharpness(
     res.info.update(method="flow_sharpness", s_gf=s_gf, eta_c=eta_c,
                     sharpness_final=s_final, loss_threshold=loss_threshold,
                     threshold_time=t_cross, threshold_params=p_cross)
+    if p_cross is None and np.isfinite(s_gf):
+        # s_GF is the largest sharpness *until the threshold*: short of it the sharpness
+        # may still grow (progressive sharpening), so eta_c may be too large
+        res.message += (" The loss threshold was not reached: s_gf is the largest "
+                        "sharpness up to the last accepted step, a lower bound on s_GF, "
+                        "and eta_c = 2 / s_gf an upper bound on the critical step.")
     return res
