@@ -87,6 +87,10 @@ class DriverConfig:
 _FLAT_RTOL = 8 * float(np.finfo(np.float64).eps)
 _GROWTH = 1e-3
 
+#: the largest iteration cap (a larger one acts as this): int64 counters, and record points
+#: that are exact in float64 (np.geomspace)
+MAX_ITER_CAP = 2**62
+
 #: the window of a run that never stagnates: it - best_it <= max_iter < this
 _NO_STAGNATION = np.iinfo(np.int64).max
 
@@ -192,7 +196,8 @@ def make_config(max_iter: int, tol: float, record: Any,
     Parameters
     ----------
     max_iter : int
-        Iteration cap, >= 1.
+        Iteration cap, >= 1; beyond :data:`MAX_ITER_CAP` (2**62, which no run reaches) it
+        acts as that cap.
     tol : float
         Relative residual tolerance, >= 0.
     record : int, sequence of int or None
@@ -205,7 +210,9 @@ def make_config(max_iter: int, tol: float, record: Any,
     -------
     DriverConfig
     """
-    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    # the loop counts in int64: 10**20 failed in np.geomspace ("no callable log10
+    # method"), 2**63 in the int64 conversion, and 2**63 - 1 rounded to a negative record
+    max_iter = min(check_int(max_iter, "max_iter", minimum=1), MAX_ITER_CAP)
     tol = check_positive(tol, "tol", allow_zero=True)
     if stagnation_window is not None:
         stagnation_window = check_int(stagnation_window, "stagnation_window", minimum=1)
@@ -352,17 +359,28 @@ def _build(model, policy, forward, n_rec: int, metrics: tuple, batched: bool | s
         grads = pull_signal(g)[0]
         return x, loss, g, grads
 
-    def metric_value(fn, x, params, data, y, mdata):
+    def metric_value(name, fn, x, params, data, y, mdata):
         # ``takes_params = True``: fn(params, data, y, metric_data) (e.g. the sharpness of
         # the loss in the parameters); ``takes_data = True``: fn(x, metric_data)
-        if getattr(fn, "takes_params", False):
-            return fn(params, data, y, mdata)
-        return fn(x, mdata) if getattr(fn, "takes_data", False) else fn(x)
+        # Runs at trace time only: a metric that calls NumPy on x or returns a string
+        # failed with a bare TracerArrayConversionError or "could not convert string to
+        # float" that did not say which metric
+        try:
+            if getattr(fn, "takes_params", False):
+                v = fn(params, data, y, mdata)
+            else:
+                v = fn(x, mdata) if getattr(fn, "takes_data", False) else fn(x)
+            return jnp.asarray(v, jnp.float64)
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise TypeError(f"metric {name!r} failed while JAX traced the run (metrics must "
+                            "be JAX-traceable functions, jnp not np, returning real "
+                            f"numbers): {type(e).__name__}: {first}") from e
 
     def row_values(x, loss, ynorm, eta, mdata=None, params=None, data=None, y=None):
         vals = dict(loss=loss, residual=jnp.sqrt(2.0 * loss) / ynorm,
                     l1=jnp.sum(jnp.abs(x)), step=eta)
-        vals.update({name: metric_value(fn, x, params, data, y, mdata)
+        vals.update({name: metric_value(name, fn, x, params, data, y, mdata)
                      for name, fn in metrics})
         return {k: jnp.asarray(v, jnp.float64) for k, v in vals.items()}
 
@@ -688,19 +706,18 @@ def run_driver_batch(
     else:
         mode = True
         norms = np.asarray([op.norm2**2 for op in ops], dtype=np.float64)
+        if not stackable_operators(ops):
+            raise TypeError("batched runs need dense operators (matrix-free ones run one "
+                            "by one), operators with one shared jax_forward_data() "
+                            "forward map, or one operator shared by every trial")
         if all(op.is_dense for op in ops):
             forward = _dense_forward
             data = np.stack([np.asarray(op.to_dense()) for op in ops])
-        elif all(hasattr(op, "jax_forward_data") and not op.is_dense for op in ops):
+        else:
             pairs = [op.jax_forward_data() for op in ops]
             forward = pairs[0][0]
-            if any(f != forward for f, _ in pairs):
-                raise TypeError("batched operators must share one forward map")
             data = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]),
                                           *[d for _, d in pairs])
-        else:
-            raise TypeError("batched runs need dense operators (matrix-free ones run one "
-                            "by one), or one operator shared by every trial")
     skeleton, pvals = _split_policy(policy)
     fn, names = _program(model, skeleton, forward, cfg, metrics, mode)
     ys = np.stack([np.asarray(y) for y in ys])
@@ -714,6 +731,17 @@ def run_driver_batch(
     out = fn(data, ys, params0, norms, metric_data, _dynamic_values(pvals), _controls(cfg))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
+
+
+def stackable_operators(ops: Sequence[Any]) -> bool:
+    """Whether distinct operators can run as one batch: all dense (stacked matrices), or
+    all matrix-free with ``jax_forward_data()`` and one shared forward map (stacked data).
+    """
+    if all(op.is_dense for op in ops):
+        return True
+    if not all(hasattr(op, "jax_forward_data") and not op.is_dense for op in ops):
+        return False
+    return len({op.jax_forward_data()[0] for op in ops}) == 1
 
 
 def run_in_chunks(items: Sequence[Any], run_chunk: Callable[[list], list], *,

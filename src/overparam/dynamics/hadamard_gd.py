@@ -10,7 +10,7 @@ import numpy as np
 from .._core import Result, Status, check_int, check_not_complex, safe_norm, x64_entry
 from ..models import Hadamard
 from ..problems import Problem, as_problem
-from .driver import (make_config, run_driver, run_driver_batch, run_in_chunks,
+from .driver import (make_config, stackable_operators, run_driver, run_driver_batch, run_in_chunks,
                      shares_operator, to_result)
 from .steps import as_policy
 
@@ -186,7 +186,41 @@ def hadamard_gd(
     # (diverged too: at u, v ~ 1e110 one rounding unit of u^2 is an x whose loss overflows)
     if res.status in (Status.STAGNATED, Status.DIVERGED) and not nonneg:
         res.message += _precision_hint(problem, model.depth, model.init_scale, cfg.tol)
+    if res.status is Status.STAGNATED:  # a tiny init, not the tolerance or y
+        res.message += _underflow_hint(model.depth, model.init_scale)
     return res
+
+
+def _problem_list(problems: Any) -> list[Problem]:
+    """``problems`` as a list of Problems, refusing a single Problem and items that are
+    not Problems by name (``as_problem`` said "y is required when A is not a Problem" for
+    an ``(A, y)`` pair, and a bare Problem failed as "object is not iterable")."""
+    if isinstance(problems, Problem):
+        raise TypeError("problems must be a sequence of Problems, got one Problem: pass "
+                        "[problem], or use hadamard_gd")
+    if isinstance(problems, (str, bytes, np.ndarray)) or not hasattr(problems, "__iter__"):
+        raise TypeError("problems must be a sequence of Problems, got "
+                        f"{type(problems).__name__}")
+    problems = list(problems)
+    for i, p in enumerate(problems):
+        if not isinstance(p, Problem):
+            raise TypeError(f"problems[{i}] is a {type(p).__name__}, not a Problem: build "
+                            "it as overparam.problems.Problem(A, y)")
+    return problems
+
+
+def _underflow_hint(depth: int, a: float) -> str:
+    """Why a run from a tiny init scale stops early: ``a^L`` below float64's normal range
+    leaves x exactly 0 (or rounded to a few bits) while the factors grow, and factors that
+    shrink underflow to 0 for good (measured at depth 2: init 1e-200 stagnated at relative
+    residual 1 after 100 steps, where 1e-150 runs on)."""
+    tiny = np.finfo(np.float64).tiny
+    if depth < 2 or depth * math.log(a) >= math.log(tiny):
+        return ""
+    return (f" At init_scale {a:.3g}, init_scale^{depth} is below float64's normal range: "
+            f"x (powers u^{depth} of the factors) stays exactly 0 or a few bits while the "
+            "factors grow, and shrinking factors underflow to 0 for good; use init_scale >= "
+            f"{math.exp(math.log(tiny) / depth):.3g} (the small-init limit is the same).")
 
 
 def _precision_hint(problem: Problem, depth: int, a: float, tol: float) -> str:
@@ -231,7 +265,8 @@ def hadamard_gd_batch(
     Parameters
     ----------
     problems : sequence of Problem
-        The trials, all of one shape (``ValueError`` otherwise).
+        The trials, all of one shape (``ValueError`` otherwise). Distinct matrix-free
+        operators (e.g. two ``partial_dct``) run one trial per chunk.
     depth, init_scale, nonneg, step, max_iter, tol, record
         As in ``hadamard_gd``, shared by all trials.
     chunk_bytes : int, optional
@@ -252,13 +287,16 @@ def hadamard_gd_batch(
     ------
     ValueError
         When the problems do not share one shape, or ``chunk_bytes < 1``.
+    TypeError
+        When ``problems`` is not a sequence of Problems (e.g. one Problem, or ``(A, y)``
+        pairs).
 
     See Also
     --------
     hadamard_gd : one problem, with extra metrics.
     """
     chunk_bytes = check_int(chunk_bytes, "chunk_bytes", minimum=1)
-    problems = [as_problem(p) for p in problems]
+    problems = _problem_list(problems)
     if not problems:
         return []
     for p in problems:
@@ -273,9 +311,16 @@ def hadamard_gd_batch(
     if len(shapes) != 1:
         raise ValueError(f"batched problems must share one shape, got {sorted(shapes)}")
     m, n = problems[0].shape
-    # a shared operator is stored once: one chunk (the batch's vectors are small)
-    per_chunk = (len(problems) if shares_operator([p.A for p in problems])
-                 else max(1, chunk_bytes // (8 * m * n)))
+    ops = [p.A for p in problems]
+    # a shared operator is stored once: one chunk (the batch's vectors are small); distinct
+    # matrix-free operators cannot be stacked: one trial per chunk (else the driver's
+    # TypeError, or not, depending on how many cores split the batch)
+    if shares_operator(ops):
+        per_chunk = len(problems)
+    elif stackable_operators(ops):
+        per_chunk = max(1, chunk_bytes // (8 * m * n))
+    else:
+        per_chunk = 1
     info = dict(method="hadamard_gd", depth=model.depth, init_scale=model.init_scale,
                 nonneg=nonneg)
 
@@ -291,6 +336,9 @@ def hadamard_gd_batch(
             for p, res in zip(chunk, results):
                 if res.status in (Status.STAGNATED, Status.DIVERGED):
                     res.message += _precision_hint(p, model.depth, model.init_scale, cfg.tol)
+        for res in results:  # a tiny init scale, as hadamard_gd names it
+            if res.status is Status.STAGNATED:
+                res.message += _underflow_hint(model.depth, model.init_scale)
         return results
 
     # chunks on threads (at least one chunk per worker): see driver.run_in_chunks
