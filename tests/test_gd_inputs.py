@@ -1,11 +1,13 @@
 """hadamard_gd / hadamard_gd_batch on awkward inputs: each test failed before its fix."""
+import re
+
 import numpy as np
 import pytest
 
 import overparam
 from overparam import Status
 from overparam.dynamics.driver import MAX_ITER_CAP, make_config
-from overparam.problems import Problem, partial_dct
+from overparam.problems import Problem, partial_dct, sparse_recovery
 
 # one shape (6 x 10) and depth 2 throughout: few compiled programs
 _RNG = np.random.default_rng(0)
@@ -95,3 +97,17 @@ def test_stagnation_from_an_underflowing_init_scale_says_so(nonneg):
     assert ok.status is not Status.STAGNATED and ok.info["relative_residual"] < 0.9
     flat = overparam.hadamard_gd(0 * A, Y, max_iter=2000)
     assert flat.status is Status.STAGNATED and "init_scale >=" not in flat.message
+
+
+def test_precision_hint_for_data_far_below_the_init_scale_suggests_a_scale_that_works():
+    # A x 1e150 against y ~ 1: the solution is ~1e-150, far below x's rounding at init
+    # 1e-3; the hint said "a relative residual below ~2e+129 is out of reach"
+    p = sparse_recovery(40, 20, 3, seed=0)
+    A, y = p.A.to_dense() * 1e150, np.asarray(p.y)
+    res = overparam.hadamard_gd(A, y, max_iter=3000)
+    assert res.status is Status.STAGNATED
+    assert "out of reach" not in res.message and "cannot decrease" in res.message
+    a_max = float(re.search(r"init_scale below ~([0-9.e+-]+)", res.message).group(1))
+    assert 1e-80 < a_max < 1e-60
+    ok = overparam.hadamard_gd(A, y, init_scale=a_max / 1e10, max_iter=3000)
+    assert ok.info["relative_residual"] < 0.05   # it moves (and converges given time)

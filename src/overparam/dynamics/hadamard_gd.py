@@ -231,10 +231,16 @@ def _precision_hint(problem: Problem, depth: int, a: float, tol: float) -> str:
     floor = 1e-16 * a**depth * problem.A.norm2 * np.sqrt(problem.n) / max(ynorm, 1e-300)
     if not floor > 0.1 * tol:
         return ""
+    # (A x 1e150 against y ~ 1: a "residual below ~2e+129" read as nonsense; there the
+    # rounding of x alone is beyond ||y|| and only a far smaller init_scale helps)
+    reach = (f"a relative residual below ~{floor:.0e} is out of reach" if floor < 1 else
+             f"its rounding alone moves A x by ~{floor:.0e} ||y||, so the residual cannot "
+             "decrease")
+    smaller = ("a smaller init_scale" if tol <= 0 else
+               f"init_scale below ~{a * (0.1 * tol / floor) ** (1.0 / depth):.1e}")
     return (f" At init_scale {a:g}, float64 holds x = u^{depth} - v^{depth} only to "
-            f"~1e-16 a^{depth} = {1e-16 * a**depth:.1e} per coordinate: a relative residual "
-            f"below ~{floor:.0e} is out of reach; use hadamard_limit (exact at any scale), a "
-            "smaller init_scale or a looser tol.")
+            f"~1e-16 a^{depth} = {1e-16 * a**depth:.1e} per coordinate: {reach}; use "
+            f"hadamard_limit (exact at any scale), {smaller} or a looser tol.")
 
 
 @x64_entry
