@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import (Result, Status, check_bool, check_finite_array, check_int,
-                     check_not_complex, check_positive, pow2_exponent, safe_norm)
+                     check_not_complex, check_positive, pow2_exponent, safe_norm, x64_entry)
 from ..problems import Problem
 from ._common import column_norms, column_scales, pow2_divisor, setup
 
@@ -241,6 +241,10 @@ def lipschitz(apply_hess: Callable, data: Any, n: int, iters: int = 40) -> float
     return 1.05 * float(_build_power(apply_hess, iters)(data, v))
 
 
+# float64 whatever the caller's jax_enable_x64: with it off the loop ran in float32 (x
+# off by ~4e-8, max_iter instead of converged at tol=1e-12), and called inside a jit trace
+# (e.g. from a metric) it failed with a ConcretizationTypeError
+@x64_entry
 def projected_gradient(
     A: Any,
     y: Any = None,

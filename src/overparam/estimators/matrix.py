@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._core import Result, Status, check_bool, x64_scope
 from ..dynamics.dmf_gd import dmf_gd
@@ -38,7 +38,7 @@ def _validate_incomplete(est: "DeepMatrixCompletion", X: Any, *, reset: bool) ->
     X = _masked_as_nan(X)
     try:
         arr = validate_data(est, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         _reword(X, exc)
         raise
     if np.any(np.isinf(arr)):
@@ -62,8 +62,9 @@ def _masked_as_nan(X: Any) -> Any:
     return X.astype(np.complex128 if X.dtype.kind == "c" else np.float64).filled(np.nan)
 
 
-def _reword(X: Any, exc: ValueError) -> None:
-    """Raise a clearer error than scikit-learn's for strings and for a non-matrix."""
+def _reword(X: Any, exc: Exception) -> None:
+    """Raise a clearer error than scikit-learn's for strings (also inside an object
+    matrix) and for a non-matrix; return for any other failure (``exc`` is re-raised)."""
     try:
         probe = np.asarray(X)  # only to word the error (e.g. not for a ragged list)
     except (ValueError, TypeError):
@@ -71,6 +72,17 @@ def _reword(X: Any, exc: ValueError) -> None:
     if probe.dtype.kind in ("U", "S", "V"):
         raise TypeError(f"X must be a numeric matrix (NaN for missing), got dtype "
                         f"{probe.dtype}") from exc
+    if probe.dtype == object and probe.ndim == 2:
+        try:  # the validation's own conversion (pd.NA of "Float64" -> NaN), not its checks
+            check_array(X, dtype=np.float64, ensure_all_finite=False, ensure_min_samples=0,
+                        ensure_min_features=0)
+        except (ValueError, TypeError) as conv:
+            # NumPy's words alone ("could not convert string to float: 'a'") named no
+            # argument; other failures (e.g. feature names) pass unchanged
+            if str(conv) == str(exc):
+                raise TypeError(f"X must be a numeric matrix (NaN for missing); {exc}") \
+                    from exc
+        return
     if probe.dtype != object and probe.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {probe.shape}. {exc}") from exc
 
@@ -224,7 +236,9 @@ class DeepMatrixCompletion(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                                      max_iter=self.max_iter, tol=self.tol, record=self.record,
                                      early_stopping=early_stopping, seed=self.seed)
         self.result_ = res
-        self.completed_ = np.asarray(res.x)
+        # a writeable copy: res.x is a read-only view of a JAX buffer (in-place edits of
+        # completed_, e.g. clipping, raised "assignment destination is read-only")
+        self.completed_ = np.array(res.x, dtype=np.float64)
         self.mask_ = observed
         self.n_iter_ = res.n_iter
         es = res.info.get("early_stopping")
