@@ -301,3 +301,18 @@ def test_check_matrix_shape_takes_exactly_a_pair_of_sizes():
         check_matrix_shape((3, 0))
     with pytest.raises(TypeError, match="n1"):
         check_matrix_shape((2.5, 3))
+
+
+def test_result_x_is_writeable_even_from_a_jax_buffer():
+    # np.asarray of a JAX array is a read-only view: hadamard_gd's and dmf_gd's x could
+    # not be edited in place (SciPy's and the NumPy baselines' could)
+    import jax.numpy as jnp
+
+    import overparam
+    from overparam.problems import sparse_recovery
+
+    r = Result(np.asarray(jnp.arange(3.0)), Status.CONVERGED)
+    r.x[0] = 7.0
+    assert r.x.tolist() == [7.0, 1.0, 2.0]
+    gd = overparam.hadamard_gd(sparse_recovery(30, 15, 2, seed=0), max_iter=20)
+    gd.x[np.abs(gd.x) < 1e-6] = 0.0

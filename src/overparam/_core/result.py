@@ -112,6 +112,10 @@ class Result:
                     f"{[s.value for s in Status]}, got {self.status!r}") from None
         if not self.message:
             self.message = self.status.advice
+        if isinstance(self.x, np.ndarray) and not self.x.flags.writeable:
+            # a host view of a JAX buffer is read-only: x[x < 1e-6] = 0 on a
+            # hadamard_gd or dmf_gd result raised "assignment destination is read-only"
+            self.x = self.x.copy()
 
     def __eq__(self, other: Any) -> bool:
         """Field-by-field equality, arrays compared by value (NaN equal to NaN).
