@@ -12,8 +12,8 @@ Layout::
 Every file is written to a temporary name, flushed and renamed (atomic on POSIX), the trace
 part before the result part, so a finished cell is exactly a valid result part: a crash
 loses at most the cells in flight, and a re-run skips finished cells. A part that does not
-read back completely (truncated, corrupt, wrong row count or cell) is reported with a
-warning, removed and recomputed.
+read back completely (truncated, corrupt, wrong row count or cell, or its cell's trace
+part lost) is reported with a warning, removed and recomputed.
 
 When the executors split a cell into one task per method configuration (few cells, many
 configurations), every finished configuration is checkpointed in ``pending/`` under a
@@ -79,6 +79,9 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
         If another process holds the lock.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        # (was "[Errno 17] File exists: FOLDER", from mkdir)
+        raise StoreError(f"{folder} is a file, not a results folder: give a folder")
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -157,7 +160,9 @@ def _normalize(df):
     return df
 
 
-def _table_bytes(rows: list[dict], key: str) -> bytes:
+def _table_bytes(rows: list[dict], key: str, traces: int | None = None) -> bytes:
+    """Parquet bytes of ``rows``, tagged with the cell ``key``, the row count and (for a
+    result part) the number of trace rows written with it."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -167,10 +172,21 @@ def _table_bytes(rows: list[dict], key: str) -> bytes:
     meta = dict(table.schema.metadata or {})
     meta[b"overparam.cell"] = key.encode()
     meta[b"overparam.rows"] = str(len(rows)).encode()
+    if traces is not None:
+        meta[b"overparam.traces"] = str(traces).encode()
     table = table.replace_schema_metadata(meta)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
+
+
+def _trace_rows(meta: dict) -> int:
+    """Trace rows written with a result part (from its Parquet metadata; 0 when the part
+    predates the tag or holds a malformed one)."""
+    try:
+        return int(meta.get(b"overparam.traces", b"0"))
+    except ValueError:
+        return 0
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -335,6 +351,10 @@ class Store:
                 raise ValueError(f"{table.num_rows} rows, expected {expected_rows}")
             # the cell's traces are written with it and recomputed only with it
             trace = self.traces / path.name
+            if not trace.exists() and _trace_rows(meta):
+                # deleted or lost: the cell's traces would be missing from load_traces
+                # for good, without a word (parts written before this tag are not checked)
+                raise ValueError("its trace part is missing")
             if trace.exists():
                 try:
                     tmeta = pq.read_table(trace).schema.metadata or {}
@@ -362,7 +382,8 @@ class Store:
             _atomic_write_bytes(self.traces / f"{key}.parquet",
                                 _table_bytes(output["traces"], key))
         path = self.part_path(key)
-        _atomic_write_bytes(path, _table_bytes(output["rows"], key))
+        _atomic_write_bytes(path, _table_bytes(output["rows"], key,
+                                               len(output.get("traces") or ())))
         return path
 
     def error_tally(self, keys: Iterable[str]) -> dict[str, list]:
@@ -462,6 +483,7 @@ class Store:
 
         from .runner import RESERVED_COLUMNS
 
+        self._warn_missing_traces()
         traces = self._load(self.traces)
         if traces.empty:
             return traces
@@ -475,6 +497,27 @@ class Store:
         configs = rows[["cell", "label"] + params].drop_duplicates(["cell", "label"])
         # inner: orphan traces joined as NaN parameters, which every `where` keeps
         return pd.merge(traces, configs, on=["cell", "label"], how="inner")
+
+    def _warn_missing_traces(self) -> None:
+        """Warn about result parts whose cell wrote traces that are no longer there (their
+        rows would silently be absent from :meth:`load_traces`)."""
+        import pyarrow.parquet as pq
+
+        lost = []
+        for f in self.parts.glob("*.parquet"):
+            if (self.traces / f.name).exists():
+                continue
+            try:
+                meta = pq.read_schema(f).metadata or {}
+            except Exception:  # noqa: BLE001 - unreadable parts are reported by load
+                continue
+            if _trace_rows(meta):
+                lost.append(f.stem)
+        if lost:
+            warnings.warn(f"the trace parts of {len(lost)} cell(s) of {self.folder} are "
+                          f"missing ({', '.join(sorted(lost))}); their traces are left out: "
+                          "re-run the spec to recompute those cells", RuntimeWarning,
+                          stacklevel=3)
 
     def _load(self, directory: Path):
         import pandas as pd
