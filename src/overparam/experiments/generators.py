@@ -5,6 +5,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .methods import _check_fields, _check_target
+
 __all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "generator_kinds",
            "get_generator", "register_generator", "register_problem_kind"]
 
@@ -108,8 +110,15 @@ def register_problem_kind(kind: str, generator: str, params: dict[str, Any]) -> 
     Raises
     ------
     ValueError
-        If ``kind`` is already declared with another example.
+        If ``kind`` is already declared with another example, or is not a non-empty string.
+    KeyError
+        If ``generator`` is not registered (register it first).
     """
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValueError(f"problem kind must be a non-empty string, got {kind!r}")
+    # an unknown generator was accepted, and example_problem / the contract tests failed
+    # later on it
+    get_generator(generator)
     if kind in PROBLEM_KINDS and PROBLEM_KINDS[kind] != (generator, params):
         raise ValueError(f"problem kind {kind!r} is already declared")
     PROBLEM_KINDS[kind] = (generator, dict(params))
@@ -161,8 +170,22 @@ def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> Gener
     Raises
     ------
     ValueError
-        If the name is taken and ``replace`` is False.
+        If the name is taken and ``replace`` is False, the name is not a non-empty
+        string, a parameter type is unknown, or ``required``, ``choices``, ``one_of`` or
+        ``minimum`` names a parameter not in ``params``.
+    TypeError
+        If ``entry`` is not a GeneratorEntry or its target is not ``"module:function"``.
     """
+    if not isinstance(entry, GeneratorEntry):
+        raise TypeError(f"register_generator takes a GeneratorEntry, got "
+                        f"{type(entry).__name__}")
+    # checked here, not when a spec names it: a bad entry (a non-string name) broke every
+    # later lookup's error message, and an unknown parameter type failed only then
+    _check_fields("generator", entry.name, entry.params, [
+        ("required", entry.required), ("choices", [k for k, _ in entry.choices]),
+        ("one_of", [k for group in entry.one_of for k in group]),
+        ("minimum", [k for k, _ in entry.minimum])])
+    _check_target(entry.target, f"generator {entry.name!r}: target", allow_callable=False)
     if entry.name in GENERATORS and not replace:
         raise ValueError(f"generator {entry.name!r} is already registered")
     GENERATORS[entry.name] = entry
@@ -210,5 +233,5 @@ def get_generator(name: str) -> GeneratorEntry:
     """
     try:
         return GENERATORS[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable name such as a list
         raise KeyError(f"unknown generator {name!r} (known: {', '.join(GENERATORS)})") from None

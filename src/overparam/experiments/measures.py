@@ -209,8 +209,18 @@ def compute_metrics(names: Iterable[str], problem: Any, x: Any, ref: Any, tol: f
     Raises
     ------
     KeyError
-        If a name is not a registered metric.
+        If a name is not a registered metric (the message lists the registered ones).
+    TypeError
+        If ``names`` is a single string rather than a list of names.
     """
+    if isinstance(names, str):
+        # iterating "rel_error" asked for the metric 'r' (KeyError: 'r')
+        raise TypeError(f"names must be a list of metric names, got the string {names!r}")
+    names = list(names)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        # was a bare KeyError: 'nope', raised only after the metrics before it were computed
+        raise KeyError(f"unknown metric {unknown[0]!r} (registered: {', '.join(METRICS)})")
     x = np.asarray(x).reshape(-1)
     if not np.iscomplexobj(x):      # complex estimates (Fourier operators) stay complex
         x = x.astype(float)

@@ -11,9 +11,12 @@ Adding a method is one ``register(MethodEntry(...))`` call (or one line in ``_bu
 from __future__ import annotations
 
 import importlib
+import inspect
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 __all__ = ["MethodEntry", "METHODS", "register", "get_method", "available_methods",
            "check_value"]
@@ -22,7 +25,9 @@ __all__ = ["MethodEntry", "METHODS", "register", "get_method", "available_method
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
-    "bool": lambda v: isinstance(v, bool),
+    # numpy.bool_ too (``nonneg=np.all(x >= 0)``), as _core.checks.check_bool: it was
+    # refused as "expected bool, got bool np.True_"
+    "bool": lambda v: isinstance(v, (bool, np.bool_)),
     "str": lambda v: isinstance(v, str),
     "list": lambda v: isinstance(v, (list, tuple)),
 }
@@ -45,6 +50,43 @@ def check_value(value: Any, types: str) -> bool:
         True if ``value`` matches any of the types.
     """
     return any(_TYPES[t](value) for t in types.split("|"))
+
+
+def _check_target(target: Any, what: str, *, allow_callable: bool = True) -> None:
+    """Refuse a target that is neither a callable nor ``"module:function"`` (it failed only
+    when first used, as ``AttributeError: ... has no attribute ''``)."""
+    if allow_callable and callable(target):
+        return
+    module, sep, attr = target.partition(":") if isinstance(target, str) else ("", "", "")
+    if not (module and sep and attr):
+        kind = "a callable or " if allow_callable else ""
+        raise TypeError(f"{what} must be {kind}a 'module:function' string, got {target!r}")
+
+
+def _check_fields(what: str, name: Any, params: Any, keys: Sequence[tuple[str, Any]]) -> None:
+    """Checks shared by :func:`register` and ``generators.register_generator``: a
+    non-empty string name, parameter types :func:`check_value` knows, and every parameter
+    named elsewhere in the entry (``keys``: field and names) among ``params``.
+
+    A bad entry used to be accepted and fail later: an unknown type name as a bare
+    ``KeyError: 'double'`` when configured, a required parameter missing from ``params``
+    made the method unusable, and a non-string name broke the "unknown name" error of
+    every later lookup (sorting the names raised TypeError)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} name must be a non-empty string, got {name!r}")
+    if not isinstance(params, dict):
+        raise TypeError(f"{what} {name!r}: params must be a dict of name to type, got "
+                        f"{type(params).__name__}")
+    for key, types in params.items():
+        bad = [t for t in types.split("|") if t not in _TYPES] if isinstance(types, str) else [1]
+        if not isinstance(key, str) or bad:
+            raise ValueError(f"{what} {name!r}: parameter {key!r} has type {types!r}; types "
+                             f"are {', '.join(_TYPES)} (alternatives joined by '|')")
+    for field, names in keys:
+        unknown = [k for k in names if k not in params]
+        if unknown:
+            raise ValueError(f"{what} {name!r}: {field} names {unknown[0]!r}, which is not "
+                             f"one of its params ({', '.join(params) or 'none'})")
 
 
 def _import(target: str | Callable) -> Callable:
@@ -155,15 +197,32 @@ class MethodEntry:
 
     def configure_batch(self, **params: Any) -> Callable[[Sequence[Any], Sequence[int]], list]:
         """A callable ``(problems, seeds) -> list of Result`` (batched when the method
-        can batch, else a loop over ``configure``)."""
+        can batch, else a loop over ``configure``); it refuses a number of seeds other
+        than the number of problems (ValueError)."""
         if self.batch_target is None:
             one = self.configure(**params)
-            return lambda problems, seeds: [one(p, s) for p, s in zip(problems, seeds)]
-        params = self.validate(params)
-        fn = _import(self.batch_target)
-        if self.seeded:
-            return lambda problems, seeds: fn(list(problems), seeds=list(seeds), **params)
-        return lambda problems, seeds: fn(list(problems), **params)
+
+            def run(problems: list, seeds: list) -> list:
+                return [one(p, s) for p, s in zip(problems, seeds)]
+        else:
+            params = self.validate(params)
+            fn = _import(self.batch_target)
+            seeded = self.seeded
+
+            def run(problems: list, seeds: list) -> list:
+                return fn(problems, seeds=seeds, **params) if seeded else fn(problems, **params)
+
+        def solve_batch(problems: Sequence[Any], seeds: Sequence[int]) -> list:
+            problems, seeds = list(problems), list(seeds)
+            if len(problems) != len(seeds):
+                # zip silently dropped the trials without a seed (and an unseeded batch
+                # ignored the seeds): one seed per problem, as the runner passes them
+                raise ValueError(f"method {self.name!r}: {len(problems)} problems but "
+                                 f"{len(seeds)} seeds (one seed per problem)")
+            return run(problems, seeds)
+
+        solve_batch.__name__ = f"{self.name}_batch_configured"
+        return solve_batch
 
 
 METHODS: dict[str, MethodEntry] = {}
@@ -187,12 +246,45 @@ def register(entry: MethodEntry, *, replace: bool = False) -> MethodEntry:
     Raises
     ------
     ValueError
-        If the name is taken and ``replace`` is False.
+        If the name is taken and ``replace`` is False, the name is not a non-empty
+        string, a parameter type is unknown, or ``required`` names a parameter not in
+        ``params``.
+    TypeError
+        If ``entry`` is not a MethodEntry, a target is neither a callable nor a
+        ``"module:function"`` string, or a callable target (with the default ``call``)
+        cannot be called as ``target(problem, **params)`` (``seed=`` too when ``seeded``).
     """
+    if not isinstance(entry, MethodEntry):
+        raise TypeError(f"register takes a MethodEntry, got {type(entry).__name__}")
+    _check_fields("method", entry.name, entry.params, [("required", entry.required)])
+    _check_target(entry.target, f"method {entry.name!r}: target")
+    if entry.batch_target is not None:
+        _check_target(entry.batch_target, f"method {entry.name!r}: batch_target")
+    if callable(entry.target) and entry.call is _call_problem:
+        _check_signature(entry)
     if entry.name in METHODS and not replace:
         raise ValueError(f"method {entry.name!r} is already registered")
     METHODS[entry.name] = entry
     return entry
+
+
+def _check_signature(entry: MethodEntry) -> None:
+    """Refuse a solver function that cannot take the problem and every declared parameter
+    (each trial of a sweep was otherwise an error row naming only the function)."""
+    try:
+        sig = inspect.signature(entry.target)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+        return
+    kw = dict.fromkeys(entry.params)
+    if entry.seeded:
+        kw["seed"] = 0
+    try:
+        sig.bind(None, **kw)
+    except TypeError as exc:
+        name = getattr(entry.target, "__qualname__", "target")
+        args = ", ".join(["problem"] + [f"{k}=..." for k in kw])
+        raise TypeError(f"method {entry.name!r}: {name}{sig} cannot be called as "
+                        f"{name}({args}): {exc}") from None
 
 
 def get_method(name: str) -> MethodEntry:
@@ -214,7 +306,7 @@ def get_method(name: str) -> MethodEntry:
     """
     try:
         return METHODS[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: an unhashable name such as a list
         known = ", ".join(sorted(METHODS))
         raise KeyError(f"unknown method {name!r} (registered: {known})") from None
 
