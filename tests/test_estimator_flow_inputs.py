@@ -56,3 +56,16 @@ def test_flow_sharpness_short_of_the_threshold_says_s_gf_is_a_lower_bound(data):
     assert short.info["eta_c"] > full.info["eta_c"]
     # the complete run keeps its plain message
     assert full.success and "lower bound" not in full.message
+
+
+def test_python_ints_beyond_float64_are_named():
+    # scikit-learn's conversion raised a bare "OverflowError: int too large to convert"
+    from overparam import HadamardRegressor
+
+    with pytest.raises(ValueError, match="X or y .*float64"):
+        HadamardRegressor().fit([[1, 2], [3, 10**400], [5, 6]], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="X or y .*float64"):
+        HadamardRegressor().fit([[1, 2], [3, 4], [5, 6]], [1.0, 10**400, 3])
+    reg = HadamardRegressor().fit([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="X holds .*float64"):
+        reg.predict([[10**400, 1]])

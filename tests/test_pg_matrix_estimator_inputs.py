@@ -88,3 +88,18 @@ def test_dmc_completed_is_a_writeable_array_of_its_own():
     out = est.transform(X)
     assert out.flags.writeable
     np.testing.assert_array_equal(out[np.isnan(X)], est.completed_[np.isnan(X)])
+
+
+def test_lipschitz_stays_float64_when_the_caller_turns_x64_off():
+    # the power iteration ran in float32 with x64 off (~1e-7 relative off eigvalsh)
+    from overparam.baselines.projected_gradient import lipschitz
+
+    A = np.random.default_rng(0).standard_normal((30, 20))
+    G = A.T @ A
+    with jax.enable_x64(False):
+        est = lipschitz(_gram_apply, G, 20, iters=200)
+    np.testing.assert_allclose(est, 1.05 * np.linalg.eigvalsh(G)[-1], rtol=1e-12)
+
+
+def _gram_apply(d, v):
+    return d @ v

@@ -215,6 +215,7 @@ def _build_power(apply_hess: Callable, iters: int):
     return jax.jit(run)
 
 
+@x64_entry  # (as projected_gradient: float32 power iterations with x64 turned off)
 def lipschitz(apply_hess: Callable, data: Any, n: int, iters: int = 40) -> float:
     """Estimate of the top eigenvalue of a PSD map ``apply_hess(data, v)`` (jitted power
     iteration from a fixed random start, times 1.05 as a safety margin).

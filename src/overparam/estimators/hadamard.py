@@ -350,7 +350,11 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         with _keep_fitted_state_on_error(self):
             refuse_masked(X, "X")
             refuse_masked(y, "y")
-            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            try:
+                X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+            except OverflowError as exc:  # Python ints beyond float64 (no argument named)
+                raise ValueError(f"X or y holds a number beyond float64's range ({exc})"
+                                 ) from exc
             # validate_data casts only X: a float32 y was centered in float32 (its rounding
             # made interpolable data "infeasible"), a float16 y crashed in linalg and a
             # string or datetime y met np.abs with an obscure UFuncTypeError
@@ -397,5 +401,8 @@ class HadamardRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         refuse_masked(X, "X")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        except OverflowError as exc:
+            raise ValueError(f"X holds a number beyond float64's range ({exc})") from exc
         return X @ self.coef_ + self.intercept_
