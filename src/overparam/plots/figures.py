@@ -331,9 +331,11 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     theory : bool
         With ``x == "m"`` and one (n, s): a vertical line at ``delta(s, n)``.
     logx, logy : bool, optional
-        Log axes (default: when the values are positive and span two decades).
+        Log axes (default: when the values are positive and span two decades). Points
+        <= 0 on a log axis asked for are not drawn; the title says how many.
     title : str, optional
-        Axes title (default: ``y`` vs ``x`` and the fixed n, m, s and filters).
+        Axes title (default: ``y`` vs ``x``, the fixed n, m, s and filters, and what
+        the points pool over: problem parameters, several method configurations).
 
     Returns
     -------
@@ -344,8 +346,8 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
     KeyError
         A column of ``x``, ``y``, ``hue`` or ``where`` is not in the results.
     ValueError
-        ``stat`` is not ``"mean"`` or ``"median"``, ``hue`` equals ``x``, or no row is
-        left to draw.
+        ``stat`` is not ``"mean"`` or ``"median"``, ``hue`` equals ``x``, no row is
+        left to draw, or every point is <= 0 on a log axis asked for.
     """
     from ..experiments.spec import PLOT_STATS  # one list, also checked by specs
 
@@ -373,11 +375,14 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
             ax.axvline(dm, color="k", ls="--", lw=1,
                        label=f"theory $\\delta(s,n)$ = {dm:.1f}")
     drawn = _any_point(table[x], table["centre"])
-    if drawn and (logx if logx is not None else _auto_log(df[x].to_numpy())):
-        ax.set_xscale("log")
+    logx = drawn and (logx if logx is not None else _auto_log(df[x].to_numpy()))
     # rates keep a linear 0..1 axis unless asked (their y limits are set below)
-    if drawn and (logy if logy is not None
-                  else (y not in RATES and _auto_log(table["centre"]))):
+    logy = drawn and (logy if logy is not None
+                      else (y not in RATES and _auto_log(table["centre"])))
+    hidden = _log_hidden(table, x, hue, y, logx, logy)  # (before matplotlib's warning)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
         ax.set_yscale("log")
     if y in RATES:
         # (a log axis, asked for, has no room below 0: -0.03 was ignored with a warning)
@@ -391,7 +396,9 @@ def curve(source: Any, x: str, y: str = "recovered", *, hue: str | None = "label
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_xlabel(x)
     ax.set_ylabel(f"{y} ({stat}, band {'+-1 s.e.' if stat == 'mean' else 'quartiles'})")
-    ax.set_title(title or _title(df, y, x, where, (hue,)), fontsize="medium")
+    ax.set_title(_with_note(title or _title(df, y, x, where, (hue,), _problem_axes(source),
+                                            _configs_per_point(df, [hue, x])), hidden),
+                 fontsize="medium")
     _legend(fig, ax)
     ax.grid(alpha=0.3)
     if numeric is None:  # category names (x = "method") can be long: rotate if they collide
@@ -483,9 +490,13 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
             inside = (m_fine >= m_vals.min()) & (m_fine <= m_vals.max())
             si = np.interp(s_fine, s_vals, np.arange(len(s_vals)))
             mi = np.interp(m_fine, m_vals, np.arange(len(m_vals)))
+            if len(s_vals) == 1:  # one column: the level m = delta(s, n) across it
+                si = np.linspace(-0.5, 0.5, s_fine.size)
             si, mi = np.where(inside, si, np.nan), np.where(inside, mi, np.nan)
             px, py = (si, mi) if x == "s" else (mi, si)
-            ax.plot(px, py, color="w", ls="--", lw=1.5, label="theory $\\delta(s,n)$")
+            if np.isfinite(px).any():  # (a curve outside the grid, all NaN, was still
+                # drawn: nothing to see, yet a legend entry "theory")
+                ax.plot(px, py, color="w", ls="--", lw=1.5, label="theory $\\delta(s,n)$")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(_hue_label(facet, key) if facet else value, fontsize="medium")
@@ -493,11 +504,14 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
         ax.set_visible(False)
     if image is not None:
         fig.colorbar(image, ax=list(axes[: len(keys)]), label=f"mean {value}")
-    handles, labels = axes[0].get_legend_handles_labels()
+    # (the first panel's: the theory may cross another panel's grid only)
+    handles, labels = next((h for h in (a.get_legend_handles_labels() for a in axes)
+                            if h[0]), ([], []))
     if handles:  # one legend below the panels: inside a panel it hid a corner of cells
         fig.legend(handles, labels, loc="outside lower center", fontsize="small",
                    facecolor="0.5", labelcolor="w")
-    fig.suptitle(title or _title(df, value, f"{x}, {y}", where, (facet,)))
+    fig.suptitle(title or _title(df, value, f"{x}, {y}", where, (facet,),
+                                 _problem_axes(source), _configs_per_point(df, [facet, x, y])))
     _fit_ticks(fig, axes[: len(keys)])
     return fig
 
@@ -624,7 +638,8 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
     Raises
     ------
     ValueError
-        No traces are stored, or no row matches ``where``.
+        No traces are stored, no row matches ``where``, or every point is <= 0 on a
+        log axis asked for.
     KeyError
         A column is not in the traces.
     """
@@ -656,38 +671,117 @@ def trace(source: Any, field: str = "residual", *, hue: str = "label",
                         markevery=0.1, **style)
         ax.fill_between(t["iter"], t["low"], t["high"], color=line.get_color(), alpha=0.2,
                         lw=0)
+    logy = drawn and (logy if logy is not None else _auto_log(table["centre"].to_numpy()))
+    hidden = _log_hidden(table, "iter", hue, field, logx and drawn, logy)
     if logx and drawn:
         ax.set_xscale("log")
-    if drawn and (logy if logy is not None else _auto_log(table["centre"].to_numpy())):
+    if logy:
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"{field} (median, quartile band)")
-    ax.set_title(title or _title(df, field, "iteration", where, (hue,)),
+    ax.set_title(_with_note(title or _title(df, field, "iteration", where, (hue,),
+                                            _problem_axes(source),
+                                            _configs_per_point(df, [hue, "iter"])), hidden),
                  fontsize="medium")
     _legend(fig, ax)
     ax.grid(alpha=0.3)
     return fig
 
 
-def _title(df, y: str, x: str, where: dict | None, keep: tuple = ()) -> str:
-    """``y vs x``, then the fixed n, m, s and filters, and the sizes the summary pools
-    over (neither an axis nor ``keep``, the hue or facet, nor fixed): a curve over m of
-    cells with ten values of s averages them, which the figure should say."""
+def _title(df, y: str, x: str, where: dict | None, keep: tuple = (),
+           axes: Sequence[str] = ("n", "m", "s"), configs: int = 1) -> str:
+    """``y vs x``, then the fixed n, m, s and filters, and what the summary pools over:
+    the problem parameters ``axes`` that are neither an axis nor ``keep`` (the hue or
+    facet) nor fixed (a curve over m of cells with ten values of s averages them, which
+    the figure should say), and ``configs`` > 1 method configurations in one point."""
     fixed, pooled = [], []
-    axes = x.split(", ")  # phase passes "x, y"; a substring test would drop n for "init_scale"
-    for col in ("n", "m", "s"):
-        if col in axes or col in keep or col not in df.columns:
+    drawn = x.split(", ")  # phase passes "x, y"; a substring test would drop n for "init_scale"
+    for col in dict.fromkeys(("n", "m", "s", *axes)):
+        if col in drawn or col in keep or col not in df.columns:
             continue
         v, count = _single(df, col), df[col].nunique(dropna=False)
-        if v is not None:
+        if v is not None and col in ("n", "m", "s"):
             fixed.append(f"{col}={v}")
         elif count > 1:
             pooled.append(f"{col} ({count} values)")
+    if configs > 1:
+        # (hue = "method" over hadamard_limit at depths 2 and 3 averaged both rates into
+        # one line without a word)
+        pooled.append(f"label (up to {configs} per point)")
     if where:
         fixed += [f"{k}={v}" for k, v in where.items() if k not in ("n", "m", "s")]
     if pooled:
         fixed.append(f"pooled over {', '.join(pooled)}")
     return f"{y} vs {x}" + (f"\n{', '.join(fixed)}" if fixed else "")
+
+
+def _problem_axes(source: Any) -> tuple[str, ...]:
+    """The problem parameters of a results folder's spec (``quantize_graph``'s ``kind``,
+    ``r``, ...), for the title's "pooled over"; n, m and s for rows given as a DataFrame."""
+    import pandas as pd
+
+    axes = ("n", "m", "s")
+    if isinstance(source, pd.DataFrame):
+        return axes
+    from ..experiments.store import read_manifest
+
+    try:
+        problem = read_manifest(source)["spec"].get("problem", {})
+    except Exception:  # noqa: BLE001 - the rows loaded; the title is no reason to fail
+        return axes
+    return tuple(dict.fromkeys([*axes, *(k for k in problem if k != "generator")]))
+
+
+def _configs_per_point(df, groups: Sequence[str | None]) -> int:
+    """The most method configurations (``label`` values) that one drawn point averages
+    over (1 when the label is a hue/facet or there is no label column)."""
+    groups = [g for g in groups if g is not None]
+    if "label" not in df.columns or "label" in groups or df.empty:
+        return 1
+    if not groups:
+        return int(df["label"].nunique())
+    return int(df.groupby(groups, dropna=False)["label"].nunique().max())
+
+
+def _log_hidden(table, x: str, hue: str | None, name: str, logx: bool,
+                logy: bool) -> str | None:
+    """Points of ``table`` (columns ``x``, ``centre``) that the log axes cannot show, as a
+    note for the title (matplotlib drops values <= 0 without a word: a line of basis
+    pursuit's l1 gap, all 0, vanished from ``logy`` while its legend entry stayed).
+
+    Raises
+    ------
+    ValueError
+        No drawn point is left (a log axis asked for values that are all <= 0: an
+        empty figure).
+    """
+    xs = _numbers(table[x].to_numpy())
+    ys = table["centre"].to_numpy(dtype=float)
+    finite = np.isfinite(ys) & (np.isfinite(xs) if xs is not None else True)
+    bad = np.zeros(len(table), dtype=bool)
+    which = []
+    if logx and xs is not None:
+        bad |= finite & (xs <= 0)
+        which += ["x"] * bool((finite & (xs <= 0)).any())
+    if logy:
+        bad |= finite & (ys <= 0)
+        which += ["y"] * bool((finite & (ys <= 0)).any())
+    if not bad.any():
+        return None
+    if not (finite & ~bad).any():
+        raise ValueError(f"log{'/log'.join(which)}: every point of {name!r} drawn has "
+                         f"{' or '.join(which)} <= 0, which a log axis cannot show (an "
+                         f"empty figure): drop log{'/log'.join(which)} or filter with where")
+    who = ""
+    if hue is not None:
+        keys = _hue_order(table[bad], hue)
+        who = f" ({', '.join(str(k) if hue == 'label' else _hue_label(hue, k) for k in keys)})"
+    return f"not shown on the log {' and '.join(which)} axis: {int(bad.sum())} point(s) " \
+           f"<= 0{who}"
+
+
+def _with_note(title: str, note: str | None) -> str:
+    return title if not note else f"{title}\n{note}"
 
 
 def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
@@ -714,6 +808,12 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    ValueError
+        A bad kind, format, name or option, or ``out`` that is no folder but reads as a
+        file name (``fig.png``); and the errors of the figure functions.
     """
     options = {k: v for k, v in options.items() if v is not None}
     from ..experiments.spec import PLOT_FORMATS, PLOT_OPTIONS, is_plot_stem, plot_stem
@@ -725,6 +825,12 @@ def plot(folder: str | Path, kind: str, *, out: str | Path | None = None,
     for fmt in formats:  # before drawing: a bad format must not leave some files written
         if fmt not in PLOT_FORMATS:
             raise ValueError(f"format must be {', '.join(PLOT_FORMATS)}, got {fmt!r}")
+    if out is not None and not Path(out).is_dir() and \
+            Path(out).suffix.lower().lstrip(".") in PLOT_FORMATS:
+        # (out = "fig.png" made a folder fig.png holding fig.png/curve_recovered_vs_m.png)
+        raise ValueError(f"out is the folder the files go to, got {str(out)!r}, a file "
+                         f"name: give the folder as out and the stem as name (out="
+                         f"{str(Path(out).parent)!r}, name={Path(out).stem!r})")
     if name is not None and not is_plot_stem(name):
         raise ValueError(f"name must be a file stem without a folder, got {name!r}")
     unknown = sorted(set(options) - PLOT_OPTIONS.get(kind, set(options)))
