@@ -187,8 +187,14 @@ def _empty_out(args) -> bool:
 
 def _out_is_a_file(out: Path, what: str) -> bool:
     """Refuse an output folder that is a file (it read as "[Errno 17] File exists", and
-    `run` added that the finished cells were stored and the command would resume)."""
-    if out.exists() and not out.is_dir():
+    `run` added that the finished cells were stored and the command would resume), or
+    whose path the system refuses (a name over 255 bytes: a traceback, dry run too)."""
+    try:
+        is_file = out.exists() and not out.is_dir()
+    except (OSError, ValueError) as exc:
+        print(f"error: {what}: {exc}", file=sys.stderr)
+        return True
+    if is_file:
         print(f"error: {what} {out} is a file, not a folder; give a folder",
               file=sys.stderr)
         return True
@@ -314,7 +320,9 @@ def _cmd_run(args) -> int:
         # once the manifest is written the run may have stored cells: say that they are
         # kept (before it, e.g. a folder that cannot be made, there is nothing to resume)
         # (is_file: a manifest.json that is a folder is the error, not a stored run)
-        stored = (folder / "manifest.json").is_file()
+        stored = False
+        with contextlib.suppress(OSError, ValueError):
+            stored = (folder / "manifest.json").is_file()
         print(f"error: {exc}" + (" (cells finished before the error are stored; fix the "
                                  "cause and run the same command again to resume)"
                                  if stored else ""), file=sys.stderr)

@@ -328,6 +328,12 @@ def _dask(spec_data: dict, units: list[Task], workers: int,
             raise ValueError(f"run.address: {address!r} is not a Dask scheduler address "
                              f"({exc}); give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
                              ) from exc
+        except Exception as exc:  # noqa: BLE001 - something else answered at the address
+            # e.g. an HTTP server (the dashboard's port 8787): Dask read its reply as a
+            # message length and escaped as a traceback (MemoryError: 3 EiB)
+            raise OSError(f"no Dask scheduler answers at {address!r} (connecting failed: "
+                          f"{type(exc).__name__}: {exc}); is it the scheduler's address "
+                          "(port 8786 by default; 8787 is its dashboard)?") from exc
     else:
         cluster = LocalCluster(n_workers=min(workers, len(units)), threads_per_worker=1,
                                processes=True, dashboard_address=None)

@@ -411,6 +411,13 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                         "set run.out (or --out) to write elsewhere")
     if exp["trials"] < 1:
         raise SpecError(f"experiment.trials: must be >= 1, got {exp['trials']}")
+    if exp["trials"] > MAX_TRIALS:
+        # every cell lists the seeds of all its trials first: 10**23 trials passed the dry
+        # run, then the run hung without a word, filling the memory
+        raise SpecError(f"experiment.trials: {exp['trials']:,} is more than {MAX_TRIALS:,} "
+                        "per cell (each cell lists its trials' seeds and holds their rows "
+                        "in memory); run the spec again with other experiment.seed values "
+                        "for more independent trials")
     if exp["seed"] < 0:
         raise SpecError(f"experiment.seed: must be >= 0, got {exp['seed']}")
     if not exp["metrics"]:
@@ -520,8 +527,15 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
                         f"{', '.join(EXECUTORS)}")
     if run["blas_threads"] < 0:
         raise SpecError("run.blas_threads: must be >= 0 (0 = the BLAS default)")
+    if run["blas_threads"] > _C_INT_MAX:
+        # BLAS takes a C int: every cell failed at run time ("ArgumentError: argument 1:
+        # OverflowError: int too long to convert")
+        raise SpecError(f"run.blas_threads: {run['blas_threads']} is more than BLAS takes "
+                        f"({_C_INT_MAX}); give the number of threads per cell")
     if run["workers"] < 0:
         raise SpecError("run.workers: must be >= 0 (0 = all cores)")
+    if "\0" in run["out"]:  # no path holds one: a ValueError traceback when the run began
+        raise SpecError(f"run.out: {run['out']!r} holds a NUL character, no folder can")
     out["run"] = run
 
     plots = data.get("plots", [])
@@ -563,6 +577,7 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
         if extra:
             raise SpecError(f"plots[{i}].{extra[0]}: a {table['kind']} plot does not take it "
                             f"(it takes {', '.join(sorted(PLOT_OPTIONS[table['kind']]))})")
+        _check_plot_axes(table, f"plots[{i}]")
         out["plots"].append(table)
     # plots writing the same file overwrote each other (the default stem names only the
     # kind and axes, not `where`, `hue` or `stat`)
@@ -591,6 +606,30 @@ def _validate(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     _check_reference(out["experiment"], configs, gen_name)
     return out
 
+
+def _check_plot_axes(table: dict[str, Any], path: str) -> None:
+    """Refuse the axes that `plots.plot` refuses whatever the results (with its defaults:
+    phase x = "s", y = "m"; curve hue = "label"): else `overparam run` failed at its end,
+    after the whole sweep."""
+    kind = table["kind"]
+    if kind == "phase" and table.get("x", "s") == table.get("y", "m"):
+        raise SpecError(f"{path}.y: x and y are both {table.get('y', 'm')!r}: a phase "
+                        "diagram needs two axes (defaults x = 's', y = 'm')")
+    if kind == "curve":
+        if "x" not in table:
+            raise SpecError(f"{path}.x: missing; a curve plot needs x (the axis), e.g. "
+                            "x = \"m\"")
+        if "value" in table and "y" in table:
+            raise SpecError(f"{path}.value: value and y both give a curve's metric; give "
+                            "one (y)")
+        if table.get("hue", "label") == table["x"]:
+            raise SpecError(f"{path}.hue: hue and x are both {table['x']!r} (hue defaults "
+                            "to 'label'); give another hue")
+
+
+#: most trials a cell may have (see `_validate`)
+MAX_TRIALS = 10**6
+_C_INT_MAX = 2**31 - 1
 
 #: most (problem cell, method configuration) pairs a spec may have: expanding 10**7 took
 #: 80 s and 4 GB of memory before anything ran (and every pair gets a key in the store)
@@ -822,8 +861,9 @@ def load_spec(source: str | Path | dict[str, Any], overrides: Iterable[str] = ()
     SpecError
         On unknown keys, wrong types, empty grids, unknown methods, metrics or generators,
         a method (or reference) of a problem kind the generator does not make, values
-        the results store cannot hold (TOML dates, integers beyond 64 bits), and grids of
-        more than `MAX_GRID` (cell, method configuration) pairs; the message starts with
+        the results store cannot hold (TOML dates, integers beyond 64 bits), grids of
+        more than `MAX_GRID` (cell, method configuration) pairs, more than `MAX_TRIALS`
+        trials, and [[plots]] whose axes no results can draw; the message starts with
         the key path. Also on a file that is not UTF-8 or not TOML (the
         message starts with the file name; a UTF-8 byte order mark is accepted).
     OSError
