@@ -233,3 +233,13 @@ def test_failed_and_nan_cells_in_a_phase_and_a_curve():
     line = plots.curve(df, "s", "rel_error").axes[0].get_lines()[0]
     assert line.get_xdata().tolist() == [1, 2]
     assert line.get_ydata()[0] == pytest.approx(0.1) and np.isnan(line.get_ydata()[1])
+
+
+def test_parse_where_refuses_broken_lists_and_strings():
+    from overparam.plots.figures import parse_where
+
+    assert parse_where(["m=[10, 20]", "method=lasso", 'label="a b"']) == {
+        "m": [10, 20], "method": "lasso", "label": "a b"}
+    for bad in ("m=[10,", 'label="open', "t={a=1"):
+        with pytest.raises(ValueError, match="not valid TOML"):
+            parse_where([bad])

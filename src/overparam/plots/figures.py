@@ -879,7 +879,8 @@ def parse_where(items: Iterable[str]) -> dict[str, Any]:
     ----------
     items : iterable of str
         ``COL=VALUE`` strings (the ``--where`` options of the command line); a value that
-        is not valid TOML is kept as the stripped string.
+        is not valid TOML is kept as the stripped string (a bare name), unless it starts
+        like a list, table or quoted string.
 
     Returns
     -------
@@ -889,7 +890,8 @@ def parse_where(items: Iterable[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        An item without ``=`` or without a column name, or a column given twice.
+        An item without ``=`` or without a column name, a column given twice, or a
+        broken list, table or quoted string.
     """
     import tomllib
 
@@ -907,6 +909,10 @@ def parse_where(items: Iterable[str]) -> dict[str, Any]:
         raws[key.strip()] = raw.strip()
         try:
             where[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
+        except tomllib.TOMLDecodeError as exc:
+            if raw.strip()[:1] in ("[", "{", '"', "'"):
+                # a broken list or string, not a bare name: as a string it matched no row
+                raise ValueError(f"--where {item!r}: the value is not valid TOML ({exc}); "
+                                 "e.g. m=[50,100] or method=\"lasso\"") from exc
             where[key.strip()] = raw.strip()
     return where
