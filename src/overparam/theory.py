@@ -8,6 +8,7 @@ below it; the transition width is O(sqrt(n)).
 from __future__ import annotations
 
 import decimal
+import math
 import numbers
 from typing import Any
 
@@ -118,6 +119,17 @@ def l1_statistical_dimension(s: float, n: float) -> float:
         return 0.0
     if s == n:
         return n
+    # delta is homogeneous, delta(c s, c n) = c delta(s, n): rescale by a power of two
+    # (exact) when n is huge (to 2^1000) or tiny (to [0.5, 1)). Near the float64 maximum
+    # s (1 + tau^2) overflowed (n = 1.7e308, s = 1e308: every objective value inf, and
+    # delta = n was returned for 1.51e308); below ~1e-300 it was computed in subnormals.
+    # A huge n is only brought down to 2^1000 (not to 1): s / n may be ~1e-600; and not
+    # at all when that would round s (below ~1e-300, where s (1 + tau^2) cannot overflow).
+    _, ex = math.frexp(n)
+    shift = ex - 1000 if ex > 1000 else (ex if ex < -1000 else 0)
+    if shift and math.ldexp(math.ldexp(s, -shift), shift) == s:
+        return math.ldexp(l1_statistical_dimension(math.ldexp(s, -shift),
+                                                    math.ldexp(n, -shift)), shift)
     log_ns = np.log(n - s)
 
     def objective(tau: float) -> float:

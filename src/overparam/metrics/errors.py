@@ -239,7 +239,8 @@ def support_recovery(
         tol = 1e-3 if tol is None else check_positive(tol, "tol", allow_zero=True)
         if tol >= 1:
             raise ValueError(f"tol is relative to max|x| and must be < 1, got {tol}")
-        top = float(mag.max())
+        # in the dtype of x: float() made a long double 1e400 inf, and nothing was found
+        top = mag.max()
         found = mag > tol * top if top > 0 else np.zeros(est.size, dtype=bool)
     n_found = int(found.sum())
     hits = int((found & true).sum())

@@ -20,6 +20,7 @@ spectral conditions and stability", arXiv:2605.28613, 2026 (the low-rank interva
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .._core import check_int, check_positive
+from .._core.checks import low_precision_as_float32, refuse_masked
 
 RANK_MEASURES = ("erank", "erank_energy", "stable_rank", "nuclear_rank")
 
@@ -55,7 +57,16 @@ def singular_values(W: Any) -> Any:
         give NaN).
     """
     xp = _xp(W)
+    refuse_masked(W, "W")  # np.asarray dropped the mask: the hidden entries were used
     W = xp.asarray(W)
+    if xp is np:
+        W = low_precision_as_float32(W)   # bfloat16 (from JAX) is numeric
+        if W.dtype.kind not in "biufc":
+            # object, str, timedelta: NumPy's "ufunc 'isfinite' not supported" named
+            # neither W nor the dtype
+            raise TypeError(f"W must be a numeric matrix, got dtype {W.dtype}")
+        if W.dtype == np.float16:  # "array type float16 is unsupported in linalg"
+            W = W.astype(np.float32)
     if W.ndim < 2:  # NumPy's LinAlgError spoke of "1-dimensional array given"
         raise ValueError(f"W must be a matrix (or a stack of them), got shape {W.shape}")
     if xp is not np:
@@ -76,9 +87,16 @@ def _entropy_rank(p: Any, xp) -> Any:
 def _magnitudes(s: Any, xp) -> Any:
     """``|s|`` as floating point: integer and bool input is converted first (the absolute
     value of the most negative integer wraps around: ``|int8(-128)| = -128`` gave a
-    nuclear rank of -0.28 for ``[-128, 100]``)."""
+    nuclear rank of -0.28 for ``[-128, 100]``). Floats narrower than float32 (float16,
+    bfloat16) are computed in float32: a float16 sum of 70000 equal values overflowed (an
+    erank of 1 and a nuclear rank of inf for rank 70000). A masked array is refused (its
+    mask was dropped, the hidden values used)."""
+    refuse_masked(s, "s")
     s = xp.asarray(s)
-    if s.dtype.kind in "USVMm":
+    if xp is np:
+        s = low_precision_as_float32(s)
+    # (a JAX array is never a string; its bfloat16 is of kind "V" too, and was refused)
+    if xp is np and s.dtype.kind in "USVMm":
         # asarray(dtype=float) below parsed numeric strings ("3", "1") as a spectrum
         raise TypeError(f"s must be numeric singular values, got dtype {s.dtype}")
     if s.ndim == 0:  # the spectrum is the last axis: a scalar raised a bare IndexError
@@ -86,6 +104,8 @@ def _magnitudes(s: Any, xp) -> Any:
                          "last axis), got a scalar")
     if not xp.issubdtype(s.dtype, xp.inexact):
         s = xp.asarray(s, dtype=float)
+    elif xp.finfo(s.dtype).bits < 32:
+        s = xp.asarray(s, dtype=xp.float32)
     return xp.abs(s)
 
 
@@ -285,7 +305,11 @@ class Plateau:
         if where == "end":
             return int(self.end)
         if where == "middle":
-            return int(round(np.sqrt(max(self.start, 1) * max(self.end, 1))))
+            # in integers: np.sqrt of a product beyond 2**64 (start = 1e6, end = 1e14, a
+            # gradient-flow time) was an object array, a TypeError
+            p = max(int(self.start), 1) * max(int(self.end), 1)
+            r = math.isqrt(p)
+            return r + (p - r * r > r)   # round(sqrt(p)): sqrt(p) >= r + 1/2 iff p > r^2 + r
         raise ValueError(f"where must be 'start', 'middle' or 'end', got {where!r}")
 
     def as_dict(self) -> dict[str, Any]:
@@ -307,15 +331,17 @@ def rank_plateaus(
     A plateau is a maximal run of consecutive record points (iteration >= 1) over which the
     effective rank varies by at most ``max(atol, rtol * mid)`` (its largest minus its
     smallest value, ``mid`` the midpoint of the two; a band that does not depend on
-    where the run starts), that spans at least ``min_points`` records and
-    ``min_decades`` decades of iterations. Runs grow greedily from the earliest record;
-    after a run too short to keep, the search restarts one record after its start.
+    where the run starts), has no NaN or inf rank (a failed record ends a run), and
+    spans at least ``min_points`` records and ``min_decades`` decades of iterations. Runs
+    grow greedily from the earliest record; after a run too short to keep, the search
+    restarts one record after its start.
 
     Parameters
     ----------
     trace : mapping
-        ``trace["iter"]`` (finite, strictly increasing) and either ``trace[measure]`` or ``trace["sv"]`` (singular
-        values, from which the measure is computed); ``trace["loss"]`` is reported.
+        ``trace["iter"]`` (finite, strictly increasing) and either ``trace[measure]`` or
+        ``trace["sv"]`` (singular values, from which the measure is computed);
+        ``trace["loss"]`` is reported.
     measure : {"erank", "erank_energy", "stable_rank", "nuclear_rank"}
         Which effective rank (see :data:`RANK_FUNCTIONS`).
     atol, rtol : float
@@ -366,7 +392,9 @@ def rank_plateaus(
     while i < idx.size:
         j = i
         lo = hi = r[idx[i]]
-        while j + 1 < idx.size:
+        # a record with a NaN rank (a failed SVD, a diverged run) between two with the
+        # level was skipped: the run went on through it
+        while j + 1 < idx.size and idx[j + 1] == idx[j] + 1:
             v = r[idx[j + 1]]
             nlo, nhi = min(lo, v), max(hi, v)
             if nhi - nlo > max(atol, rtol * 0.5 * (nlo + nhi)):
@@ -385,10 +413,15 @@ def rank_plateaus(
 
 def _real_records(a: Any, name: str) -> np.ndarray:
     """``a`` as float64, refusing complex values: the cast dropped the imaginary part with
-    only a ComplexWarning (an imaginary spectrum read as the zero matrix, rank 0)."""
-    arr = np.asarray(a)
+    only a ComplexWarning (an imaginary spectrum read as the zero matrix, rank 0). Strings
+    (the cast parsed "3" as 3.0), durations and masked arrays (the mask was dropped) are
+    refused too."""
+    refuse_masked(a, name)
+    arr = low_precision_as_float32(np.asarray(a))
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if arr.dtype.kind in "USVMm":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     return np.asarray(arr, dtype=np.float64)
 
 
@@ -450,7 +483,11 @@ def select_plateau(
                          f"got shape {loss.shape}")
     loss0 = float(loss[0]) if loss.size else np.nan
     if max_level is None and "sv" in trace:
-        max_level = 0.5 * np.asarray(trace["sv"]).shape[-1]
+        sv_shape = np.shape(trace["sv"])
+        if len(sv_shape) == 0:  # a bare IndexError ("tuple index out of range")
+            raise ValueError("trace['sv'] must hold singular values (last axis the "
+                             "spectrum), got a scalar")
+        max_level = 0.5 * sv_shape[-1]
     best = None
     for p in plateaus:
         if np.isfinite(loss0) and not p.loss_start <= (1.0 - min_loss_drop) * loss0:
