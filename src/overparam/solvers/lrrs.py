@@ -63,7 +63,7 @@ import scipy.linalg as sla
 
 from .._core import (Result, Status, check_bool, check_finite_array, check_int,
                      check_matrix_shape, check_positive, ldexp_array, nearest_pow2_exponent,
-                     safe_norm)
+                     refuse_masked, safe_norm)
 from ..baselines.lrrs import _fit_tolerance, _hard, _not_a_solution
 from ..problems import Problem
 from ..problems.matrix import matrix_shape_of
@@ -516,6 +516,8 @@ def _independent_rows(meas: MatrixMeasurements, y: np.ndarray
 def _prepare(A: Any, y: Any, shape: tuple[int, int] | None):
     # a malformed shape (an int, a 3-tuple, negative sizes) failed inside Python or NumPy
     shape = None if shape is None else check_matrix_shape(shape)
+    # np.asarray dropped the mask: the data under masked entries were used as measurements
+    refuse_masked(A, "A")
     if isinstance(A, Problem):
         if y is not None:
             raise TypeError("pass either a Problem or (A, y), not both")
@@ -855,6 +857,10 @@ def irls_lrrs(
     True
     """
     t0 = time.perf_counter()
+    # a masked operator: np.asarray dropped the mask, the data under it were used
+    refuse_masked(problem, "A")
+    if callback is not None and not callable(callback):  # (it failed after the start)
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     tol = check_positive(tol, "tol")

@@ -306,6 +306,11 @@ def _cd_solve(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int
                                        d=d)
     zero = extras["zero"]
     polished, detail = False, ""
+    # a polished point that misses tol (tol below its rounding floor, e.g. cond(A) ~ 1e12):
+    # coordinate descent goes on from it, and it is returned if nothing better is found
+    # (it was discarded: 10000 epochs later "max_iter" at a KKT residual of 1.5e-4, where
+    # the polished point had 2.2e-10)
+    best = None
     while res > tol and n_iter < cap and np.all(np.isfinite(xs)):
         prev = res
         chunk = cap - n_iter if polished else min(_CHUNK, cap - n_iter)
@@ -322,13 +327,23 @@ def _cd_solve(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: int
             gsys = (extras["G"], extras["c"]) if gram else None
             xp = _polish(M, y, xs, d, tol, gram=gsys)
             how = "block principal pivoting"
-            if xp is None:
-                xp = _lh_polish(M, y, xs, d, tol, need, gram=gsys)
-                how = "Lawson-Hanson on a working set of columns"
-            if xp is not None:
-                xs, res = xp, 0.0
+            if xp is None or xp[1] > tol:  # (keep the better of the two)
+                xl = _lh_polish(M, y, xs, d, tol, need, gram=gsys)
+                if xl is not None and (xp is None or xl[1] < xp[1]):
+                    xp, how = xl, "Lawson-Hanson on a working set of columns"
+            if xp is not None and xp[1] <= tol:
+                xs, res = xp[0], 0.0
                 detail = f" + active-set polish ({how})"
                 break
+            if xp is not None and xp[1] < res:
+                best = xp
+                xs, res = xp
+                if gram:  # the rounding of G: coordinate descent on A goes on (_cd_method)
+                    break
+    if best is not None and best[1] <= res:
+        xs, res = best
+        detail = (f" + active-set polish ({how}; its KKT residual {res:.1e} misses tol: "
+                  "the rounding floor)")
     where = "on the Gram matrix A^T A" if gram else "on A"
     detail = f"coordinate descent {where}, {n_iter} epochs" + detail
     return xs, n_iter, res, zero, detail
@@ -380,7 +395,8 @@ def _cd_method(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: in
         with np.errstate(over="ignore", under="ignore"):
             x = np.ldexp(xs, es - ea)
         cert = certificate(M, y, x, d)
-        if cert["kkt_rel"] <= tol or n_iter >= cap or res > tol:
+        # (the Gram path may stop above tol at a polished point: A takes over from it)
+        if cert["kkt_rel"] <= tol or n_iter >= cap or (res > tol and not mode):
             break
         if not mode:
             if restarts >= _CD_RESTARTS:
@@ -403,14 +419,14 @@ def _cd_method(M: np.ndarray, y: np.ndarray, x0: np.ndarray, tol: float, cap: in
 
 
 def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: float,
-            max_rounds: int = 10, gram: tuple | None = None) -> np.ndarray | None:
+            max_rounds: int = 10, gram: tuple | None = None) -> tuple | None:
     """Active-set Newton polish: block principal pivoting (Kim and Park 2011, Judice and
     Pires 1994) started from the support of ``x``: solve the least-squares problem on the
     free set ``F`` by Cholesky, exchange the infeasible indices (negative entries in ``F``,
-    negative gradient outside), repeat. Returns the exact solution (certified to ``tol``
-    with the column scales ``d``) or None (singular free set, or no convergence in
-    ``max_rounds``). ``gram=(G, c)``: the same on the Gram system (``G_FF`` is a
-    submatrix: no pass over ``A``)."""
+    negative gradient outside), repeat. Returns ``(x, kkt_rel)``, the exact solution and
+    its relative KKT residual (column scales ``d``; the caller compares it with ``tol``),
+    or None (singular free set, or no convergence in ``max_rounds``). ``gram=(G, c)``: the
+    same on the Gram system (``G_FF`` is a submatrix: no pass over ``A``)."""
     import scipy.linalg
 
     n = M.shape[1]
@@ -444,8 +460,7 @@ def _polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: flo
         if count == 0:
             xn = np.maximum(xn, 0.0)
             g = _grad(M, y, xn, gram)
-            ok = scale > 0 and kkt_residual(xn, g, d) / scale <= tol
-            return xn if ok else None
+            return (xn, kkt_residual(xn, g, d) / scale) if scale > 0 else None
         if count < best_count:
             best_count, backup = count, 3
             F = F ^ infeasible
@@ -467,7 +482,7 @@ def _lh_cost(k: int, n: int) -> float:
 
 
 def _lh_polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: float,
-               budget: float, gram: tuple | None = None) -> np.ndarray | None:
+               budget: float, gram: tuple | None = None) -> tuple | None:
     """Lawson-Hanson (``scipy.optimize.nnls``) on a working set of columns: the support of
     ``x`` and the columns with a negative gradient, grown by the columns whose gradient
     is negative at the working set's solution until none is (then the solution is the
@@ -475,9 +490,9 @@ def _lh_polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: 
     nonsingular ``A_F^T A_F`` on every free set and a few rounds; from a support larger
     than ``m`` (under-determined) or on ill-conditioned columns it gave up, and
     coordinate descent then ran to its cap (10000 epochs, 3 s, objective 1e-2 above
-    SciPy's at 60 x 20, condition 1e6), where Lawson-Hanson takes 1 ms. Returns the
-    solution certified to ``tol`` (column scales ``d``), or None (not affordable within
-    ``budget`` epochs, or no certificate)."""
+    SciPy's at 60 x 20, condition 1e6), where Lawson-Hanson takes 1 ms. Returns
+    ``(x, kkt_rel)``, the solution and its relative KKT residual (column scales ``d``),
+    or None (not affordable within ``budget`` epochs)."""
     import scipy.optimize
 
     n = M.shape[1]
@@ -502,7 +517,7 @@ def _lh_polish(M: np.ndarray, y: np.ndarray, x: np.ndarray, d: np.ndarray, tol: 
         g = _grad(M, y, xn, gram)
         out = ~W & (g * dinv < -thresh)
         if not out.any():
-            return xn if kkt_residual(xn, g, d) / scale <= tol else None
+            return xn, kkt_residual(xn, g, d) / scale
         W |= out
     return None
 
@@ -798,6 +813,11 @@ def _reparam_scaled(problem: Problem, depth: int, init_scale: float, step: Any, 
     yv = np.asarray(problem.y, dtype=np.float64)
     ey = int(pow2_exponent(pow2_divisor(float(np.abs(yv).max(initial=0.0)))))
     if ea == 0 and ey == 0:
+        with np.errstate(over="ignore"):
+            # (init_scale**depth in _reparam: a bare OverflowError for init_scale = 1e200)
+            if not np.isfinite(np.float64(init_scale) ** depth):
+                raise ValueError(f"init_scale = {init_scale!r} is out of the float64 range "
+                                 f"at depth {depth} (x(0) = init_scale**{depth} overflows)")
         return _reparam(problem, depth, init_scale, step, x0, tol, interp_tol, max_iter,
                         scales)
     e = ea - ey  # x' = x * 2**e
