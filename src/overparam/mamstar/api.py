@@ -118,8 +118,8 @@ def sketch(source: Any, n: int | None = None, *, sparsity: int | None = None,
         How a stream or shards give the symmetric A (see :mod:`overparam.mamstar.sketch`);
         other sources are read in full, and ``"upper"``/``"lower"`` is an error for them.
     bits : int, optional
-        Add the bit-test extension with ``bits`` test vectors (needed by the bit-test
-        decoder; use at least the rank).
+        Add the bit-test extension with ``bits`` >= 1 test vectors (needed by the bit-test
+        decoder; use at least the rank). None (default): no extension.
     bit_seed : int, optional
         Seed of the Gaussian test matrix of the bit-test extension; default 0.
     block_rows : int, optional
@@ -332,6 +332,8 @@ def _plan(source: Any, n: int | None, kind: str, *, sparsity: int | None = None,
         raise ValueError(f"the matrix M was made for N = {M.n}, not {n}")
     # NaN passed every size, a negative one gave "> max_memory = -0.0 GiB"
     max_memory = check_positive(max_memory, "max_memory")
+    if bits is not None:  # bits=0 built no bit-test extension silently
+        check_int(bits, "bits", minimum=1)
     need = 8.0 * M.m * (M.m + (M.n_bits * bits if bits else 0))
     if need > max_memory:
         raise MemoryError(

@@ -152,7 +152,9 @@ def command(args: argparse.Namespace) -> int:
     from .sketch import _STATE, _load_state, _shard_files
 
     try:
-        primes = [int(p) for p in args.primes.split(",")] if args.primes else None
+        # `is not None`: --primes "" (an unset shell variable) fell back to the rule
+        primes = ([int(p) for p in args.primes.split(",")] if args.primes is not None
+                  else None)
     except ValueError:
         raise _die(f"--primes must be comma-separated integers, got {args.primes!r}") from None
     try:  # explicit zeros must not read as "not given" (no decode, no bits, N for rule_n)

@@ -212,7 +212,7 @@ class PrimeMatrix:
     Parameters
     ----------
     n : int
-        Number of columns N (the dimension of the huge matrix A).
+        Number of columns N (the dimension of the huge matrix A), 1 to ``2**63``.
     primes : array of int
         Distinct primes p_1 < ... < p_K; ``m = sum(primes)``.
 
@@ -232,6 +232,10 @@ class PrimeMatrix:
 
     def __post_init__(self) -> None:
         n = check_int(self.n, "n", minimum=1)
+        if n > 2**63:
+            # indices are int64: a valid index >= 2**63 was reported "out of range" as a
+            # negative number, and decoding failed with an OverflowError
+            raise ValueError(f"n must be <= 2**63 (indices are int64), got {n}")
         p = np.asarray(self.primes)
         if p.ndim != 1 or p.size == 0 or not np.issubdtype(p.dtype, np.integer):
             raise ValueError(f"primes must be a non-empty 1-d integer array, got {self.primes!r}")

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._core import check_int, check_positive, pow2_exponent
+from .._core.checks import refuse_masked
 from .matrix import PrimeMatrix, bits_of, n_bits
 
 __all__ = ["Sketch", "SketchBuilder", "sketch_stream", "sketch_matrix", "sketch_factored",
@@ -50,6 +51,7 @@ def _real(x: Any, what: str) -> np.ndarray:
     MAM* sketches a real symmetric A: a plain float cast would drop the imaginary parts
     of, e.g., a Hermitian input with a mere ComplexWarning and sketch another matrix.
     """
+    refuse_masked(x, what)  # np.asarray drops the mask: the hidden values were used
     a = np.asarray(x)
     if a.dtype.kind in "USMm":
         # strings such as '1.5' were parsed into numbers silently, dates into counts
@@ -112,7 +114,7 @@ class Sketch:
         if symmetry not in SYMMETRY:
             raise ValueError(f"symmetry must be one of {SYMMETRY}, got {symmetry!r}")
         Y = None
-        if bits:
+        if bits is not None:  # bits=0 (or False) built no extension silently
             q = check_int(bits, "bits", minimum=1)
             Y = np.zeros((M.n_bits, M.m, q))
         # int(1.7) recorded the seed 1 silently (and -1 failed only in omega())
@@ -746,6 +748,9 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
         If ``A`` has complex values with nonzero imaginary parts.
     """
     t0 = time.perf_counter()
+    # its rows went through np.asarray, which drops the mask: the hidden entries were
+    # sketched (a masked 50 on the diagonal came back as the top eigenvalue)
+    refuse_masked(A, "A")
     if sp.issparse(A):
         A = sp.csr_array(A)
     elif not hasattr(A, "shape") or not hasattr(A, "__getitem__"):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._core import check_not_complex, check_real_array, pow2_exponent
+from .._core.checks import refuse_masked
 
 __all__ = ["alphabet", "cells", "msq_round", "check_bits", "check_real", "level_tol"]
 
@@ -29,6 +30,22 @@ check_real = check_real_array
 def _refuse_complex(*arrays: Any) -> None:
     for a in arrays:
         check_not_complex(a, "the values to quantize")
+
+
+def _as_values(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float array (NaN allowed) if it is real and numeric: ``np.asarray(a,
+    dtype=float)`` parsed strings ("0.1"), turned None in an object array into NaN,
+    dropped the mask of a masked array (its hidden values were quantized) and failed on a
+    scipy sparse matrix with "setting an array element with a sequence"."""
+    if hasattr(a, "tocoo") and hasattr(a, "nnz"):
+        raise TypeError(f"{name} is a scipy sparse matrix: pass a dense array "
+                        f"({name}.toarray())")
+    check_not_complex(a, name)
+    refuse_masked(a, name)
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return arr.astype(float)
 
 
 def level_tol(bits: int) -> float:
@@ -75,6 +92,9 @@ def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     # float("3") accepted a string; float(None) raised a message about float()
     if isinstance(scale, (str, bytes, bool, np.bool_)) or scale is None:
         raise TypeError(f"scale must be a real number, got {type(scale).__name__} {scale!r}")
+    if np.ndim(scale) != 0:   # an array or a list failed in float(), naming no argument
+        raise TypeError(f"scale must be one real number (the largest level), got shape "
+                        f"{np.shape(scale)}")
     _check_scale(np.asarray(float(scale)))
     return float(scale) * np.linspace(-1.0, 1.0, 2**bits)
 
@@ -99,8 +119,7 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
         The rounded values, of the shape of ``x``.
     """
     bits = check_bits(bits)
-    _refuse_complex(x, scale)
-    x = np.asarray(x, dtype=float)
+    x, scale = _as_values(x, "x"), _as_values(scale, "scale")
     c = _broadcast_scale(scale, x)
     _check_scale(c)
     # in units of 2**e ~ c (exact): 2 c / n and x + c overflowed to inf (NaN levels) for
@@ -148,8 +167,7 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
         raise TypeError(f"tol must be a real number, got {type(tol).__name__} {tol!r}")
     if np.isnan(tol):
         raise ValueError("tol must not be NaN")
-    _refuse_complex(x, scale)
-    x = np.asarray(x, dtype=float)
+    x, scale = _as_values(x, "x"), _as_values(scale, "scale")
     c = _broadcast_scale(scale, x)
     _check_scale(c)
     e = pow2_exponent(c)   # as in msq_round: no overflow near 1e308, subnormal scales exact

@@ -132,6 +132,9 @@ def grid_adjacency(h: int, w: int) -> sp.csr_matrix:
     """
     import networkx as nx
 
+    # 0, -1 or 2.5 failed inside networkx ("Graph has no nodes or edges", "'float' object
+    # is not iterable")
+    h, w = check_int(h, "h", minimum=1), check_int(w, "w", minimum=1)
     g = nx.grid_2d_graph(h, w)
     order = [(i, j) for i in range(h) for j in range(w)]
     return sp.csr_matrix(nx.to_scipy_sparse_array(g, nodelist=order, format="csr",
@@ -496,9 +499,11 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     ----------
     f : array of shape (N,)
         The signal (typically r-bandlimited), entries in ``[-1, 1]``.
-    graph : networkx graph, sparse or dense adjacency
-        Connected and undirected, with ``N`` nodes (a clear error otherwise). Ignored for
-        the eigenvectors when ``Xr`` is given (still used for the Sigma-Delta ordering).
+    graph : networkx graph, sparse or dense adjacency, or None
+        Connected and undirected, with ``N`` nodes, checked (a clear error otherwise)
+        where it is used: for the eigenvectors when ``Xr`` is not given, and for the
+        Sigma-Delta orderings ``"rcm"`` and ``"fiedler"``. Otherwise it is not used and
+        not checked (None is allowed).
     r : int
         Bandwidth: the low-pass filter keeps the ``r`` smallest Laplacian eigenvectors.
     bits : int >= 1
@@ -525,10 +530,10 @@ def graph_signal(f: Any, graph: Any, r: int, bits: int = 1,
     >>> import overparam
     >>> from overparam.quantize import make_graph, laplacian_eigenvectors, bandlimited_signal
     >>> A = make_graph("grid", 100)
-    >>> _, Xr = laplacian_eigenvectors(A, 5)
+    >>> _, Xr = laplacian_eigenvectors(A, 6)  # r = 5 would split a repeated eigenvalue
     >>> f = bandlimited_signal(Xr, seed=0)
-    >>> res = overparam.quantize.graph_signal(f, A, 5, bits=1, Xr=Xr)
-    >>> res.info["n_free"] <= 5
+    >>> res = overparam.quantize.graph_signal(f, A, 6, bits=1, Xr=Xr)
+    >>> res.info["n_free"] <= 6
     True
     """
     t0 = time.perf_counter()

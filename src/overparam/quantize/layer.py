@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._core import Result, Status, check_not_complex, pow2_exponent
+from .._core.checks import refuse_masked
 from ._alphabet import check_bits, check_real, msq_round
 from .vertex import (_as_columns, _check_X, default_scale, unused_vertex_options,
                      vertex)
@@ -93,6 +94,11 @@ def relative_error(X: np.ndarray, W: np.ndarray, Q: np.ndarray,
 def _numeric(a: Any, name: str) -> np.ndarray:
     """``a`` as a float array if it is real and numeric (NaN stays: it gives a NaN error)."""
     check_not_complex(a, name)
+    # a masked array's hidden values were used as data (np.asarray drops the mask)
+    refuse_masked(a, name)
+    if hasattr(a, "tocoo") and hasattr(a, "nnz"):   # "got dtype object" named no cause
+        raise TypeError(f"{name} is a scipy sparse matrix: pass a dense array "
+                        f"({name}.toarray())")
     arr = np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")

@@ -537,7 +537,8 @@ def vertex_box(X: Any, w: Any, lo: Any, hi: Any, *, solver: str = "pivot",
     window : int >= 1, optional
         Tableau columns formed at a time (default: all when ``N - r <= 4 r``).
     seed : int
-        Seeds the random LP objective of ``solver="highs"``.
+        Seeds the random LP objective of ``solver="highs"`` (the pivot walk is
+        deterministic and does not use it).
     chunk : int >= 1, optional
         Vectors walked together (default: what fits in about 64 MB of tableau).
 
@@ -778,6 +779,9 @@ def default_scale(W: np.ndarray, scale: Any) -> np.ndarray:
     elif isinstance(scale, str):
         raise ValueError(f"scale must be 'max', 'layer' or a number, got {scale!r}")
     else:
+        # True/False read as 1/0 (alphabet() refuses them)
+        if isinstance(scale, (bool, np.bool_)) or np.asarray(scale).dtype == bool:
+            raise TypeError(f"scale must be real numbers, got {scale!r}")
         c = check_real(scale, "scale")
         if c.ndim > 1 or c.size not in (1, n):
             raise ValueError(f"scale must be a number or have one entry per column "
