@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._core import as_generator, check_int, check_positive
+from .operators import _check_numeric_input, _physical_memory
 
 __all__ = ["FactoredMatrix", "eigen_decay", "sparse_eigen_problem", "eigenvector_errors",
            "match_eigenpairs", "DECAYS", "SUPPORTS", "WHICH"]
@@ -177,6 +178,8 @@ class FactoredMatrix:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """``A x`` for x of shape (N,) or (N, k), cost O(nnz(V) k)."""
+        # masked entries and strings refused (the mask was dropped, "1" parsed as 1.0)
+        x = _check_numeric_input(x, "x")
         x = np.asarray(_real(x, "x"), dtype=float)  # a complex x lost its imaginary part
         # a plain reshape would read a vector of length k N as an (N, k) block
         if x.ndim not in (1, 2) or x.shape[0] != self.n:
@@ -294,6 +297,14 @@ def sparse_eigen_problem(n: int, rank: int, sparsity: int, *, decay: str = "expo
     if t and vectors * s * (1 + t) > n:
         raise ValueError(f"tail_times = {t} needs {vectors * s * (1 + t)} entries (supports "
                          f"and tails), more than n = {n}")
+    # before any allocation: rank 10**9 at N = 10**12 (a valid disjoint layout) filled
+    # the machine's memory until the process was killed
+    nnz = r * s * (1 + t)
+    need, total = 80 * nnz + 16 * r, _physical_memory()
+    if total is not None and need > total:
+        raise MemoryError(f"rank = {r} eigenvectors of {s * (1 + t)} entries each need "
+                          f"about {need / 2**30:.3g} GiB to build, more than this "
+                          f"machine's {total / 2**30:.3g} GiB of memory")
     lam = eigen_decay(r, decay)
     rng = as_generator(seed)
     c = ratio / t**2 if t else 0.0

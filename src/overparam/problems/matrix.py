@@ -29,7 +29,6 @@ NeurIPS 2019 (arXiv:1905.13655).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Sequence
@@ -40,7 +39,8 @@ import numpy as np
 
 from .._core import (as_generator, check_bool, check_finite_array, check_int,
                      check_matrix_shape, check_positive)
-from .operators import DenseOperator, Operator, _real_parts
+from .operators import (DenseOperator, Operator, _check_numeric_input, _physical_memory,
+                        _real_parts)
 from .problem import Problem
 
 SPECTRA = ("flat", "linear", "geometric", "gaussian")
@@ -83,7 +83,7 @@ class MatrixOperator(Operator):
         """Measurements of a matrix ``W`` of shape ``matrix_shape``."""
         # no float cast: it dropped the imaginary part of a complex W with only a warning
         # (matvec takes complex input: A W = A Re W + i A Im W)
-        W = np.asarray(W)
+        W = _check_numeric_input(W, "W")
         if W.shape != self.matrix_shape:
             raise ValueError(f"W has shape {W.shape}, the operator expects {self.matrix_shape}")
         return self.matvec(W.reshape(-1))
@@ -91,6 +91,22 @@ class MatrixOperator(Operator):
     def adjoint_matrix(self, r: np.ndarray) -> np.ndarray:
         """``A^*(r)`` as an ``n1 x n2`` matrix."""
         return self.rmatvec(np.asarray(r)).reshape(self.matrix_shape)
+
+    def _jax_vector(self, v: Any, size: int, name: str, matrix: bool = False) -> jax.Array:
+        """``v`` for a JAX map: a vector of ``size`` entries or, with ``matrix`` (the
+        forward map), a matrix of exactly ``matrix_shape`` (flattened), as in
+        :meth:`_flat`; checked at trace time (shapes are static). A gather, a reshape or
+        the identity took any length, a transposed matrix or a batch of columns and
+        answered silently wrong (e.g. ``jnp.take`` flattened an ``(n, k)`` batch, and
+        clamped or filled indices beyond a short vector)."""
+        v = jnp.asarray(v)
+        if matrix and v.shape == tuple(self.matrix_shape):
+            return v.reshape(-1)
+        if v.shape != (size,):
+            what = f" (or a matrix of shape {tuple(self.matrix_shape)})" if matrix else ""
+            raise ValueError(f"{name} must be a vector of {size} entries{what}, got shape "
+                             f"{v.shape}")
+        return v
 
     def _flat(self, v: np.ndarray, size: int, matrix: bool = True) -> np.ndarray:
         """``v`` as a flat vector of ``size`` entries: a vector (also as one column or row,
@@ -152,13 +168,14 @@ class MatrixIdentity(MatrixOperator):
         return _real_parts(lambda v: self._flat(np.array(v, copy=True), self.shape[1]), x)
 
     def rmatvec(self, r):
-        return _real_parts(lambda v: self._flat(np.array(v, copy=True), self.shape[0]), r)
+        return _real_parts(lambda v: self._flat(np.array(v, copy=True), self.shape[0]), r,
+                           "r")
 
     def jax_matvec(self, x):
-        return x
+        return self._jax_vector(x, self.shape[1], "x", matrix=True)
 
     def jax_rmatvec(self, r):
-        return r
+        return self._jax_vector(r, self.shape[0], "r")
 
     def jax_forward_data(self):
         return _IdentityForward(), None
@@ -268,7 +285,7 @@ class EntryMask(MatrixOperator):
         return _real_parts(lambda v: self._flat(v, self.shape[1])[self.flat_index], x)
 
     def rmatvec(self, r):
-        return _real_parts(self._rmatvec, r)
+        return _real_parts(self._rmatvec, r, "r")
 
     def _rmatvec(self, r: np.ndarray) -> np.ndarray:
         z = np.zeros(self.shape[1])
@@ -276,9 +293,11 @@ class EntryMask(MatrixOperator):
         return z
 
     def jax_matvec(self, x):
+        x = self._jax_vector(x, self.shape[1], "x", matrix=True)
         return _GatherForward()(jnp.asarray(self.flat_index), x)
 
     def jax_rmatvec(self, r):
+        r = self._jax_vector(r, self.shape[0], "r")
         return jnp.zeros(self.shape[1], dtype=r.dtype).at[jnp.asarray(self.flat_index)].set(r)
 
     def jax_forward_data(self):
@@ -287,14 +306,6 @@ class EntryMask(MatrixOperator):
     @cached_property
     def norm2(self) -> float:
         return 1.0
-
-
-def _physical_memory() -> int | None:
-    """Bytes of physical memory (None where the platform does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def _sensing_memory(m: int, n: int, block: int | None) -> tuple[int, int | None]:
@@ -312,6 +323,34 @@ def _sensing_memory(m: int, n: int, block: int | None) -> tuple[int, int | None]
         b = min(block, m)
         need = 16 * b * n + 24 * (-(-m // b) * b) + 24 * n
     return need, _physical_memory()
+
+
+def _sensing_mode(n1: int, n2: int, m: int, matrix_free: Any, block: Any
+                  ) -> tuple[bool, Any]:
+    """``(matrix_free, block)`` of a Gaussian sensing operator, ``"auto"`` resolved, after
+    every check that needs no draw (the block count, the memory): :func:`matrix_sensing`
+    runs it before drawing the truth, whose SVD took a minute at 4000 x 4000 before an
+    operator that could never fit was refused."""
+    matrix_free = check_matrix_free(matrix_free)
+    if matrix_free == "auto":
+        matrix_free = m * n1 * n2 > DENSE_SENSING_MAX
+    if matrix_free:
+        block = check_int(block, "block", minimum=1)
+        if -(-m // block) > 2**32:
+            raise ValueError(f"m = {m} measurements in blocks of {block} make more than "
+                             "2**32 blocks, whose 32-bit index in the key would repeat "
+                             "rows: raise block or lower m")
+    # before any allocation: a request beyond the memory aborted the interpreter in
+    # XLA (SIGABRT) instead of raising
+    need, total = _sensing_memory(m, n1 * n2, block if matrix_free else None)
+    if total is not None and need > total:
+        how = ("lower m (or block)" if matrix_free
+               else "lower m, or pass matrix_free=True")
+        raise MemoryError(
+            f"Gaussian sensing with m = {m}, n1 n2 = {n1 * n2} needs about "
+            f"{need / 2**30:.3g} GiB per application, more than this machine's "
+            f"{total / 2**30:.3g} GiB of memory: {how}")
+    return bool(matrix_free), block
 
 
 class GaussianSensing(MatrixOperator):
@@ -352,26 +391,8 @@ class GaussianSensing(MatrixOperator):
         m = check_int(m, "m", minimum=1)
         self.matrix_shape = (n1, n2)
         self.shape = (m, n1 * n2)
-        matrix_free = check_matrix_free(matrix_free)
-        if matrix_free == "auto":
-            matrix_free = m * n1 * n2 > DENSE_SENSING_MAX
+        matrix_free, block = _sensing_mode(n1, n2, m, matrix_free, block)
         self.matrix_free = matrix_free
-        if matrix_free:
-            block = check_int(block, "block", minimum=1)
-            if -(-m // block) > 2**32:
-                raise ValueError(f"m = {m} measurements in blocks of {block} make more than "
-                                 "2**32 blocks, whose 32-bit index in the key would repeat "
-                                 "rows: raise block or lower m")
-        # before any allocation: a request beyond the memory aborted the interpreter in
-        # XLA (SIGABRT) instead of raising
-        need, total = _sensing_memory(m, n1 * n2, block if matrix_free else None)
-        if total is not None and need > total:
-            how = ("lower m (or block)" if matrix_free
-                   else "lower m, or pass matrix_free=True")
-            raise MemoryError(
-                f"Gaussian sensing with m = {m}, n1 n2 = {n1 * n2} needs about "
-                f"{need / 2**30:.3g} GiB per application, more than this machine's "
-                f"{total / 2**30:.3g} GiB of memory: {how}")
         rng = as_generator(seed)
         if matrix_free:
             self.block = block
@@ -396,7 +417,7 @@ class GaussianSensing(MatrixOperator):
 
     def matvec(self, x):
         if self.matrix is not None:
-            x = np.asarray(x)
+            x = _check_numeric_input(x, "x")
             if x.ndim != 2 or x.shape[0] != self.shape[1]:
                 # not a batch of columns: W itself, or refused (a transposed W is not);
                 # a vector of the wrong length got NumPy's "mismatch in its core dimension"
@@ -409,21 +430,25 @@ class GaussianSensing(MatrixOperator):
 
     def rmatvec(self, r):
         if self.matrix is not None:
-            r = np.asarray(r)
+            r = _check_numeric_input(r, "r")
             if r.ndim != 2 or r.shape[0] != self.shape[0]:  # a vector, checked (see matvec)
                 r = self._flat(r, self.shape[0], matrix=False)
             return self.matrix.T @ r
         return _real_parts(lambda v: np.asarray(self.jax_rmatvec(jnp.asarray(
-            self._flat(v, self.shape[0], matrix=False), dtype=jnp.float64))), r)
+            self._flat(v, self.shape[0], matrix=False), dtype=jnp.float64))), r, "r")
 
     def jax_matvec(self, x):
         if self.matrix is not None:
             return jnp.asarray(self.matrix) @ x
+        # a vector only: the blocks' products of an (n, k) batch were flattened and cut
+        # to m entries (a wrong answer of the wrong shape)
+        x = self._jax_vector(x, self.shape[1], "x", matrix=True)
         return self._fwd(jnp.asarray(self.key_data), x)
 
     def jax_rmatvec(self, r):
         if self.matrix is not None:
             return jnp.tensordot(jnp.asarray(self.matrix), r, axes=(0, 0))  # see DenseOperator
+        r = self._jax_vector(r, self.shape[0], "r")
         return self._fwd.adjoint(jnp.asarray(self.key_data), r)
 
     def jax_forward_data(self):
@@ -473,13 +498,17 @@ class _SensingForward:
             return out.reshape(-1)[:m]
 
         def adj(key_data, r):
-            rp = jnp.zeros(self.nblocks * block, dtype=r.dtype).at[:m].set(r)
+            # the accumulator in the product's dtype: with r's own, a float32 or integer r
+            # failed ("scan body function carry input and carry output must have equal
+            # types")
+            dt = jnp.result_type(complex if jnp.iscomplexobj(r) else float)
+            rp = jnp.zeros(self.nblocks * block, dtype=dt).at[:m].set(r.astype(dt))
             rp = rp.reshape(self.nblocks, block)
 
             def body(acc, b):
                 return acc + jnp.tensordot(rows(key_data, b), rp[b], axes=(0, 0)), None
 
-            return jax.lax.scan(body, jnp.zeros(n, dtype=r.dtype), jnp.arange(self.nblocks))[0]
+            return jax.lax.scan(body, jnp.zeros(n, dtype=dt), jnp.arange(self.nblocks))[0]
 
         @jax.custom_vjp
         def apply(key_data, x):
@@ -594,6 +623,9 @@ def low_rank_matrix(
         U = rng.standard_normal((n1, rank))
         V = U if symmetric else rng.standard_normal((n2, rank))
         W = U @ V.T / np.sqrt(rank)
+        # orthonormal bases of the column and row spaces (for the singular values)
+        U = np.linalg.qr(U)[0]
+        V = U if symmetric else np.linalg.qr(V)[0]
     else:
         s = spectrum_values(rank, spectrum, condition)
         U = _orthonormal(rng, n1, rank)
@@ -601,7 +633,10 @@ def low_rank_matrix(
         W = (U * s) @ V.T
     if fro_norm is not None:
         W = W * (check_positive(fro_norm, "fro_norm") / np.linalg.norm(W))
-    s = np.linalg.svd(W, compute_uv=False)[:rank]
+    # W = U (U^T W V) V^T: the singular values of the r x r core are W's, to the same
+    # rounding as a full SVD, at O(n1 n2 r) instead of O(n1 n2 min(n1, n2)) (a minute
+    # for a 4000 x 4000 target)
+    s = np.linalg.svd(U.T @ W @ V, compute_uv=False)
     return W, s
 
 
@@ -783,6 +818,7 @@ def matrix_sensing(
     if m is None:
         m = 5 * rank * (n1c + n2c)
     m = check_int(m, "m", minimum=1)
+    _sensing_mode(n1c, n2c, m, matrix_free, 256)  # refused before the truth is drawn
     rng = as_generator(seed)
     W, s = low_rank_matrix(n1c, n2c, rank, spectrum=spectrum, condition=condition,
                            symmetric=symmetric, fro_norm=fro_norm, seed=rng)

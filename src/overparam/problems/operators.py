@@ -8,6 +8,7 @@ jitted dynamics (JAX) see one object:
 """
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ import scipy.sparse.linalg as spla
 
 from .._core import (as_generator, check_finite_array, check_int, ldexp_array,
                      nearest_pow2_exponent, safe_norm)
+from .._core.checks import refuse_masked
 
 
 class Operator:
@@ -244,10 +246,15 @@ class DenseOperator(Operator):
     def to_dense(self, max_entries: int = 0) -> np.ndarray:
         return self.matrix
 
+    # masked arrays and strings refused as by the other operators (a masked x failed
+    # with NumPy's "could not broadcast where mask"); anything else is left to ``@``
+    # (a JAX array or tracer stays one)
     def matvec(self, x):
+        _refuse_non_numeric(x, "x")
         return self.matrix @ x
 
     def rmatvec(self, r):
+        _refuse_non_numeric(r, "r")
         return self.matrix.T @ r
 
     def jax_matvec(self, x):
@@ -259,11 +266,32 @@ class DenseOperator(Operator):
         return jnp.tensordot(jnp.asarray(self.matrix), r, axes=(0, 0))
 
 
-def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any) -> np.ndarray:
+def _refuse_non_numeric(v: Any, name: str) -> None:
+    """:func:`_check_numeric_input` without the conversion (for maps that take JAX
+    arrays and tracers as they are)."""
+    refuse_masked(v, name)
+    if getattr(getattr(v, "dtype", None), "kind", "") in tuple("USmM"):
+        raise TypeError(f"{name} must be numeric, got dtype {v.dtype}")
+
+
+def _check_numeric_input(v: Any, name: str) -> np.ndarray:
+    """``v`` as an array for a NumPy map, refusing a masked array with masked entries
+    (``np.asarray`` dropped the mask: the hidden values were used as data) and strings,
+    dates or durations (the float cast parsed ``"1"`` as 1.0 and read durations as their
+    counts)."""
+    refuse_masked(v, name)
+    v = np.asarray(v)
+    if v.dtype.kind in "USmM":
+        raise TypeError(f"{name} must be numeric, got dtype {v.dtype}")
+    return v
+
+
+def _real_parts(apply: Callable[[np.ndarray], np.ndarray], v: Any,
+                name: str = "x") -> np.ndarray:
     """``apply`` (a real linear map written for real input) on ``v``, complex included:
     ``A v = A Re(v) + i A Im(v)``, instead of casting ``v`` to float (which silently drops
     the imaginary part)."""
-    v = np.asarray(v)
+    v = _check_numeric_input(v, name)
     if np.iscomplexobj(v):
         return apply(np.ascontiguousarray(v.real, dtype=np.float64)) + 1j * apply(
             np.ascontiguousarray(v.imag, dtype=np.float64))
@@ -335,7 +363,7 @@ class PartialDCT(Operator):
         return _real_parts(self._matvec, x)
 
     def rmatvec(self, r):
-        return _real_parts(self._rmatvec, r)
+        return _real_parts(self._rmatvec, r, "r")
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         _check_length(x, self.n, "x")
@@ -406,7 +434,7 @@ class SubsampledFFT(Operator):
         return _real_parts(self._matvec, x)
 
     def rmatvec(self, r):
-        return _real_parts(self._rmatvec, r)
+        return _real_parts(self._rmatvec, r, "r")
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         _check_length(x, self.n, "x")
@@ -528,7 +556,7 @@ class LinearOperatorAdapter(Operator):
                     f"scipy.sparse.linalg.LinearOperator ({err})") from err
             return self._real_output(out, v, "rmatvec")
 
-        return _real_parts(apply, r)
+        return _real_parts(apply, r, "r")
 
     def _real_output(self, out: Any, v: Any = None, name: str = "matvec") -> np.ndarray:
         """A product as a float vector. A real operator may hand back complex arrays (e.g.
@@ -627,6 +655,10 @@ def _callback_linear(
 
     def entry(v):
         v = jnp.asarray(v)
+        # checked at trace time: a wrong length failed inside the host callback, as a
+        # JaxRuntimeError with SciPy's "dimension mismatch" deep in its traceback
+        if v.shape != (shape[1],):
+            raise ValueError(f"expected a vector of {shape[1]} entries, got shape {v.shape}")
         # the product is cast to the input's dtype: integer input came back truncated
         if not jnp.issubdtype(v.dtype, jnp.inexact):
             v = v.astype(jnp.result_type(float))
@@ -656,6 +688,27 @@ def as_operator(A: Any) -> Operator:
     return DenseOperator(A)
 
 
+def _physical_memory() -> int | None:
+    """Bytes of physical memory (None where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_dense_memory(m: int, n: int, copies: int, what: str) -> None:
+    """Refuse, before any allocation, an ``m x n`` float64 ensemble whose draw needs
+    ``copies`` such arrays at once beyond the machine's physical memory: NumPy allocates
+    lazily up to the overcommit limit, so such a draw ran until the kernel killed the
+    process (or a neighbour) instead of raising."""
+    need, total = 8 * copies * m * n, _physical_memory()
+    if total is not None and need > total:
+        raise MemoryError(f"a {m} x {n} {what} matrix needs about {need / 2**30:.3g} GiB "
+                          f"to draw, more than this machine's {total / 2**30:.3g} GiB of "
+                          "memory: lower m or n, or use a matrix-free operator "
+                          "(partial_dct, subsampled_fft)")
+
+
 def gaussian(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
     """Gaussian matrix with i.i.d. N(0, 1/m) entries.
 
@@ -671,6 +724,7 @@ def gaussian(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator:
     DenseOperator
     """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
+    _check_dense_memory(m, n, 2, "Gaussian")
     rng = as_generator(seed)
     return DenseOperator(rng.standard_normal((m, n)) / np.sqrt(m), copy=False)
 
@@ -690,6 +744,7 @@ def rademacher(m: int, n: int, seed: int | np.random.Generator) -> DenseOperator
     DenseOperator
     """
     m, n = check_int(m, "m", minimum=1), check_int(n, "n", minimum=1)
+    _check_dense_memory(m, n, 3, "Rademacher")
     rng = as_generator(seed)
     return DenseOperator((2.0 * rng.integers(0, 2, size=(m, n)) - 1.0) / np.sqrt(m),
                          copy=False)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._core import check_finite_array, check_not_complex, check_system
 from .._core.checks import _scalar_of
-from .operators import Operator, as_operator
+from .operators import Operator, _check_numeric_input, as_operator
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,10 +75,23 @@ class Problem:
         return self.A.shape[0]
 
     def residual(self, x: np.ndarray) -> np.ndarray:
-        """``A x - y`` (``x`` real)."""
+        """``A x - y`` (``x`` real: a vector of ``n`` entries, also as one row or column,
+        or for a matrix operator a matrix of its ``matrix_shape``)."""
         # np.asarray(x, float) dropped an imaginary part with only a warning
         check_not_complex(x, "x")
-        return self.A.matvec(np.asarray(x, float)) - self.y
+        x = np.asarray(_check_numeric_input(x, "x"), float)  # no masks, no strings
+        # a batch of columns (n, k) gave an (m, k) product from which y was subtracted
+        # by broadcasting, row by row: for k = m a wrong residual and loss, no error
+        shape = getattr(self.A, "matrix_shape", None)
+        if x.shape != (self.n,):
+            if x.size != self.n or not (
+                    (x.ndim == 2 and 1 in x.shape)
+                    or (shape is not None and x.shape == tuple(shape))):
+                what = f" (or a matrix of shape {tuple(shape)})" if shape is not None else ""
+                raise ValueError(f"x must be a vector of {self.n} entries{what}, got shape "
+                                 f"{x.shape}")
+            x = x.reshape(-1)
+        return self.A.matvec(x) - self.y
 
     def loss(self, x: np.ndarray) -> float:
         """``0.5 * ||A x - y||^2``."""

@@ -39,8 +39,9 @@ import scipy.sparse.linalg as spla
 
 from .._core import (as_generator, check_int, check_matrix_shape, check_positive,
                      ldexp_array, pow2_exponent, safe_norm)
-from .._core.checks import _scalar_of
+from .._core.checks import _scalar_of, refuse_masked
 from .matrix import GaussianSensing, MatrixOperator, check_matrix_free
+from .operators import _check_numeric_input
 from .problem import Problem
 
 __all__ = [
@@ -121,6 +122,9 @@ class RankOneSensing(MatrixOperator):
     """
 
     def __init__(self, L: Any, R: Any, scale: float = 1.0):
+        # np.asarray dropped a mask: the hidden entries became measurement vectors
+        refuse_masked(L, "L")
+        refuse_masked(R, "R")
         L, R = np.asarray(L), np.asarray(R)
         if L.ndim != 2 or R.ndim != 2 or L.shape[0] != R.shape[0]:
             raise ValueError(f"L and R must be m x n1 and m x n2, got {L.shape}, {R.shape}")
@@ -149,10 +153,11 @@ class RankOneSensing(MatrixOperator):
     def _as_matrix(self, x: Any) -> np.ndarray:
         # by the shared check: any input of n1 n2 entries was reshaped, so a transposed
         # n2 x n1 matrix (or a batch of columns) was read row-major into a wrong answer
-        return self._flat(np.asarray(x), self.shape[1]).reshape(self.matrix_shape)
+        return self._flat(_check_numeric_input(x, "x"), self.shape[1]).reshape(
+            self.matrix_shape)
 
     def apply_matrix(self, W: np.ndarray) -> np.ndarray:
-        W = np.asarray(W)
+        W = _check_numeric_input(W, "W")
         if W.shape != self.matrix_shape:
             raise ValueError(f"W has shape {W.shape}, the operator expects {self.matrix_shape}")
         return self.matvec(W)
@@ -165,17 +170,28 @@ class RankOneSensing(MatrixOperator):
         return self.scale * np.einsum("ij,ij->i", self.L @ X, self.R)
 
     def rmatvec(self, r):
-        r = self._flat(np.asarray(r), self.shape[0], matrix=False)
+        r = self._flat(_check_numeric_input(r, "r"), self.shape[0], matrix=False)
         out = self.scale * ((self.L.conj().T * r) @ self.R.conj())
         return out.reshape(-1)
 
     def jax_matvec(self, x):
-        X = x.reshape(self.matrix_shape)
-        return self.scale * jnp.sum((jnp.asarray(self.L) @ X) * jnp.asarray(self.R), axis=1)
+        # checked as the NumPy map checks: a transposed n2 x n1 matrix was reshaped
+        # row-major into a wrong answer
+        X = self._jax_vector(x, self.shape[1], "x", matrix=True).reshape(self.matrix_shape)
+        L, R, X = self._jax_common(X)
+        return self.scale * jnp.sum((L @ X) * R, axis=1)
 
     def jax_rmatvec(self, r):
-        L, R = jnp.asarray(self.L), jnp.asarray(self.R)
+        L, R, r = self._jax_common(self._jax_vector(r, self.shape[0], "r"))
         return (self.scale * ((L.conj().T * r) @ R.conj())).reshape(-1)
+
+    def _jax_common(self, v: Any) -> tuple[Any, Any, Any]:
+        """The factors and ``v`` in one dtype (complex if either is, else float): under
+        JAX's strict dtype promotion complex factors times a real input (and float64
+        factors times float32 or integers) raised TypePromotionError."""
+        dt = jnp.result_type(complex if self.is_complex or jnp.iscomplexobj(v) else float)
+        return (jnp.asarray(self.L, dtype=dt), jnp.asarray(self.R, dtype=dt),
+                v.astype(dt))
 
     def to_dense(self, max_entries: int = 50_000_000) -> np.ndarray:
         m, n = self.shape
