@@ -281,3 +281,12 @@ def test_problem_still_takes_ordinary_inputs():
     A = gaussian(3, 4, 0)
     p = Problem(A, np.ma.masked_array([1.0, 2.0, 3.0]))
     assert p.loss([0, 0, 0, 0]) == pytest.approx(7.0)
+
+
+def test_matrix_measurements_refuse_a_masked_operator():
+    from overparam.problems.structured import MatrixMeasurements
+
+    Phi = np.ma.masked_array(np.ones((3, 4)), mask=np.eye(3, 4, dtype=bool))
+    with pytest.raises(ValueError, match="A"):
+        MatrixMeasurements(Phi, (2, 2))
+    assert MatrixMeasurements(np.ma.masked_array(np.ones((3, 4))), (2, 2)).m == 3

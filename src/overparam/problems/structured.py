@@ -244,6 +244,7 @@ def _dense_operator(A: Any) -> np.ndarray:
             except NotImplementedError:
                 Phi = A.matmat(np.eye(n, dtype=dt))
         else:
+            refuse_masked(A, "A")  # np.asarray dropped the mask: hidden entries measured
             Phi = A
     Phi = np.asarray(Phi)
     if Phi.dtype == bool:
