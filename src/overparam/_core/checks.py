@@ -161,9 +161,19 @@ def check_bool(value: Any, name: str, *, allow_int: bool = False) -> bool:
     raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
+#: depths beyond this are refused: JAX's integer arithmetic on L overflows long before (a
+#: depth of 2**62 failed inside a jitted computation with "An overflow was encountered
+#: while parsing an argument", 10**30 in the deep factorization with "cannot fit 'int'
+#: into an index-sized integer", neither naming the depth)
+MAX_DEPTH = 2**31 - 1
+
+
 def check_depth(depth: Any) -> int:
-    """Depth L of a factorization: an integer >= 1."""
-    return check_int(depth, "depth", minimum=1)
+    """Depth L of a factorization: an integer in ``[1, MAX_DEPTH]``."""
+    L = check_int(depth, "depth", minimum=1)
+    if L > MAX_DEPTH:
+        raise ValueError(f"depth = {L} is beyond the largest supported, {MAX_DEPTH}")
+    return L
 
 
 def check_system(shape: tuple[int, int], y: Any) -> np.ndarray:

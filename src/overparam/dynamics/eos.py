@@ -24,6 +24,7 @@ record: bounded cost).
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,8 @@ from ..models import Hadamard
 from ..models.mlp import TwoLayerNet
 from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
-from .driver import loop_model_of, make_config, operator_data, run_driver, to_result
+from .driver import (MAX_ITER_CAP, loop_model_of, make_config, operator_data, run_driver,
+                     to_result)
 from .steps import (Auto, BarzilaiBorwein, Constant, Nesterov, as_policy,
                     require_parameter_space)
 
@@ -204,10 +206,40 @@ def parameter_norms(params: Any) -> tuple[float, float]:
     return float(flat.sum()), float(safe_norm(flat))
 
 
+#: the most sharpness records a run may ask for: the driver allocates a trace row for
+#: every record point up front (max_iter=10**7 with sharpness_every=1 took 1.9 GB and
+#: 21 s for a run that stopped after 68 steps; 10**8 ran out of memory)
+MAX_SHARPNESS_RECORDS = 2**20
+
+
 def _record(max_iter: int, every: int) -> Any:
     if every <= 0:
         return 64
+    # the driver's cap: beyond it the record points passed max_iter (max_iter=10**20
+    # with sharpness_every=10**19 was refused as a bad "record", which the caller never
+    # passed)
+    max_iter = min(max_iter, MAX_ITER_CAP)
+    count = max_iter // every + 1
+    if count > MAX_SHARPNESS_RECORDS:
+        raise ValueError(
+            f"sharpness_every={every} with max_iter={max_iter} asks for {count} sharpness "
+            f"records (the trace is allocated for all of them up front), more than "
+            f"{MAX_SHARPNESS_RECORDS}: raise sharpness_every to at least "
+            f"{-(-max_iter // (MAX_SHARPNESS_RECORDS - 1))} or lower max_iter")
     return range(0, max_iter + 1, every)
+
+
+def _check_diagonal_scale(init_scale: Any) -> float:
+    """``init_scale`` of a depth-2 diagonal network: > 0, with ``init_scale**2`` in the
+    float64 range. Beyond it the loss Hessian at theta_0 (``u^2 ||A||^2``) and every
+    step overflow: init_scale=1e300 was reported as diverged after 0 iterations with the
+    advice "use a smaller step" and a NaN sharpness (eos_flow: max_iter with a NaN
+    sharpness, "stiff")."""
+    a = check_positive(init_scale, "init_scale")
+    if 2.0 * math.log(a) >= math.log(np.finfo(np.float64).max):
+        raise ValueError(f"init_scale = {a:.3g} is too large in float64: init_scale^2 "
+                         f"overflows (the loss Hessian at the start is infinite)")
+    return a
 
 
 @functools.lru_cache(maxsize=32)
@@ -313,7 +345,8 @@ def diagonal_gd(
     max_iter : int
         Iteration cap, >= 1.
     sharpness_every : int
-        Record the sharpness every this many steps, >= 0 (0: only at the stop).
+        Record the sharpness every this many steps, >= 0 (0: only at the stop); at most
+        :data:`MAX_SHARPNESS_RECORDS` records (``max_iter // sharpness_every + 1``).
     k : int
         Lanczos steps per sharpness estimate, >= 1.
 
@@ -327,6 +360,7 @@ def diagonal_gd(
     problem = as_problem(A, y)
     if model not in DIAGONAL_MODELS:
         raise ValueError(f"model must be one of {DIAGONAL_MODELS}, got {model!r}")
+    init_scale = _check_diagonal_scale(init_scale)
     net = Hadamard(depth=2, init_scale=init_scale) if model == "hadamard" \
         else DiagonalUV(init_scale=init_scale)
     if model == "hadamard":
@@ -535,6 +569,7 @@ def eos_flow(
                    init_seed)
         params0 = net.init(None)
     elif model in DIAGONAL_MODELS:
+        init_scale = _check_diagonal_scale(init_scale)
         net = Hadamard(depth=2, init_scale=init_scale) if model == "hadamard" \
             else DiagonalUV(init_scale=init_scale)
         params0 = None

@@ -52,18 +52,12 @@ def _model(depth: int, nonneg: bool, init_scale: float) -> Hadamard:
     return model
 
 
-#: depths beyond this are refused (JAX's integer arithmetic on L overflows long before)
-_MAX_DEPTH = 2**31 - 1
-
-
 def _check_start(model: Hadamard, problems: Sequence[Problem]) -> None:
     """Refuse an init scale whose start float64 cannot hold: ``u(0)^L = a^L`` beyond the
     float64 range (x(0) was inf or NaN, reported as diverged after 0 iterations with
     "the last finite iterate" and "use step='auto'"), or, non-negative, a start
     ``x(0) = a^L`` whose loss overflows (the same report)."""
     L, a = model.depth, model.init_scale
-    if L > _MAX_DEPTH:  # (10**30 failed inside JAX: "overflow ... parsing an argument")
-        raise ValueError(f"depth = {L} is beyond the largest supported, {_MAX_DEPTH}")
     if L * math.log(a) >= math.log(np.finfo(np.float64).max):
         raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
                          f"u(0)^{L} = init_scale^{L} overflows")

@@ -10,7 +10,8 @@ with radii named ``r...``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -71,16 +72,42 @@ class RadiusScaled:
         return self.base.update(params, grads, state, ctx)
 
 
+def _check_start(model: WeightNormDiagonal) -> None:
+    """Refuse a start float64 cannot hold (as ``hadamard_gd`` does): ``u(0)^L`` beyond
+    the float64 range (x(0) was -inf, reported as diverged after 0 iterations with "the
+    last finite iterate" and "use a smaller step"), or ``u(0)^(L-1)`` below it (every
+    gradient is exactly 0: a run "stagnated" at x = 0)."""
+    L, a = model.depth, model.init_scale
+    if L * math.log(a) >= math.log(np.finfo(np.float64).max):
+        raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
+                         f"u(0)^{L} = init_scale^{L} overflows")
+    if L >= 2 and (L - 1) * math.log(a) < math.log(np.finfo(np.float64).smallest_subnormal):
+        raise ValueError(f"init_scale = {a:.3g} is too small for depth {L} in float64: "
+                         f"u(0)^{L - 1} = init_scale^{L - 1} underflows to 0, so the "
+                         f"gradient is 0; use init_scale >= "
+                         f"{math.exp(-744.0 / (L - 1)):.3g}")
+
+
 def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
            record):
     ratio = check_positive(radius_step_ratio, "radius_step_ratio")
     model = WeightNormDiagonal(depth=depth, init_scale=init_scale, variant=variant,
                                renormalize=renormalize, radius_scale=ratio)
+    _check_start(model)
     # with the depth, a string such as "nesterov@mirror" parses and is refused below
     # (without it the parser asked for a depth that wn_gd had been given); as policy
     # objects, x / mirror steps silently ran another algorithm than WN-GD
     policy = as_policy(step, depth=model.depth, match_depth=False)
     require_parameter_space(policy, "wn_gd", "the polar coordinates")
+    # a RadiusScaled step is folded into the model's radius scale: on top of it, its
+    # ratio applied unreported (info["radius_step_ratio"] read 1.0 for
+    # step=RadiusScaled(Constant(eta), 4.0), whose radius stepped 4 eta; 4.0 for both
+    # RadiusScaled(..., 4.0) and radius_step_ratio=4.0, which stepped 16 eta)
+    if isinstance(policy, RadiusScaled):
+        while isinstance(policy, RadiusScaled):
+            ratio *= policy.ratio
+            policy = policy.base
+        model = replace(model, radius_scale=ratio)
     return model, policy, make_config(max_iter, tol, record)
 
 
@@ -125,7 +152,8 @@ def wn_gd(
     step : "auto", float or policy
         Step of the directions (``"auto"``: a fraction of 2 / the model's Hessian bound).
         Policies step in the parameters (space ``"u"``); ``"@x"`` / ``"@mirror"`` are
-        refused (they are coordinates of Hadamard factors).
+        refused (they are coordinates of Hadamard factors). A :class:`RadiusScaled`
+        policy is unwrapped: its ratio multiplies ``radius_step_ratio``.
     radius_step_ratio : float
         The radii step with ``radius_step_ratio * step``.
     max_iter, tol, record, metrics

@@ -187,10 +187,17 @@ class DeepMatrixFactorization:
     def init(self, key: Any, n: int) -> dict[str, jnp.ndarray]:
         """Initial factors ``{"W1": W_1, ..., "WN": W_N}`` (float64)."""
         n1, n2 = self.shape
-        if n != n1 * n2:
+        # n = 4.0 (or True for a 1 x 1 model) passed as the count, as it does not in the
+        # other models' init
+        if check_int(n, "n", minimum=1) != n1 * n2:
             raise ValueError(f"the operator acts on {n} entries, the model on {n1} x {n2}")
         if key is None:
             key = jax.random.PRNGKey(self.seed)
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            # failed deep in JAX ("invalid PRNG key data"), as in TwoLayerNet.init
+            raise TypeError(f"key must be a JAX PRNG key or None (None uses seed="
+                            f"{self.seed}), got the integer {key!r}: pass "
+                            f"jax.random.PRNGKey({key!r}) or set seed")
         seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         d, N, alphas = self.dims, self.depth, self.factor_scales
