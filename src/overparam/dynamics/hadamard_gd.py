@@ -58,16 +58,7 @@ def _check_start(model: Hadamard, problems: Sequence[Problem]) -> None:
     "the last finite iterate" and "use step='auto'"), or, non-negative, a start
     ``x(0) = a^L`` whose loss overflows (the same report)."""
     L, a = model.depth, model.init_scale
-    if L * math.log(a) >= math.log(np.finfo(np.float64).max):
-        raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
-                         f"u(0)^{L} = init_scale^{L} overflows")
-    if L >= 2 and (L - 1) * math.log(a) < math.log(np.finfo(np.float64).smallest_subnormal):
-        # the gradient L u^(L-1) g is exactly 0: x never leaves its start (a run of
-        # max_iter steps, or "stagnated", at x = 0 or a^L)
-        raise ValueError(f"init_scale = {a:.3g} is too small for depth {L} in float64: "
-                         f"u(0)^{L - 1} = init_scale^{L - 1} underflows to 0, so the "
-                         f"gradient is 0; use init_scale >= "
-                         f"{math.exp(-744.0 / (L - 1)):.3g}")
+    check_power_start(L, a)
     if not model.nonneg:
         return  # x(0) = u^L - v^L = 0
     for p in problems:
@@ -78,6 +69,21 @@ def _check_start(model: Hadamard, problems: Sequence[Problem]) -> None:
         if not np.isfinite(loss):
             raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
                              f"the loss at x(0) = init_scale^{L} = {x0:.3g} overflows")
+
+
+def check_power_start(L: int, a: float) -> None:
+    """Refuse factors ``u(0) = a`` of a depth-``L`` power parametrization (Hadamard,
+    weight-normalized) whose start float64 cannot hold: ``a^L`` overflows, or ``a^(L-1)``
+    underflows to 0 (then every gradient ``L u^(L-1) g`` is 0 and x never leaves its
+    start: a run of max_iter steps, or "stagnated")."""
+    if L * math.log(a) >= math.log(np.finfo(np.float64).max):
+        raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
+                         f"u(0)^{L} = init_scale^{L} overflows")
+    if L >= 2 and (L - 1) * math.log(a) < math.log(np.finfo(np.float64).smallest_subnormal):
+        raise ValueError(f"init_scale = {a:.3g} is too small for depth {L} in float64: "
+                         f"u(0)^{L - 1} = init_scale^{L - 1} underflows to 0, so the "
+                         f"gradient is 0; use init_scale >= "
+                         f"{math.exp(-744.0 / (L - 1)):.3g}")
 
 
 @x64_entry

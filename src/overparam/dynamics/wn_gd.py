@@ -10,7 +10,6 @@ with radii named ``r...``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -21,7 +20,7 @@ from .._core import Result, check_not_complex, check_positive, x64_entry
 from ..models.weightnorm import WeightNormDiagonal
 from ..problems import Problem, as_problem
 from .driver import make_config, run_driver, run_driver_batch, to_result
-from .hadamard_gd import _metrics, _rel_error
+from .hadamard_gd import _metrics, _rel_error, check_power_start
 from .steps import StepContext, as_policy, require_parameter_space
 
 __all__ = ["RadiusScaled", "wn_gd", "wn_gd_batch"]
@@ -72,28 +71,14 @@ class RadiusScaled:
         return self.base.update(params, grads, state, ctx)
 
 
-def _check_start(model: WeightNormDiagonal) -> None:
-    """Refuse a start float64 cannot hold (as ``hadamard_gd`` does): ``u(0)^L`` beyond
-    the float64 range (x(0) was -inf, reported as diverged after 0 iterations with "the
-    last finite iterate" and "use a smaller step"), or ``u(0)^(L-1)`` below it (every
-    gradient is exactly 0: a run "stagnated" at x = 0)."""
-    L, a = model.depth, model.init_scale
-    if L * math.log(a) >= math.log(np.finfo(np.float64).max):
-        raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
-                         f"u(0)^{L} = init_scale^{L} overflows")
-    if L >= 2 and (L - 1) * math.log(a) < math.log(np.finfo(np.float64).smallest_subnormal):
-        raise ValueError(f"init_scale = {a:.3g} is too small for depth {L} in float64: "
-                         f"u(0)^{L - 1} = init_scale^{L - 1} underflows to 0, so the "
-                         f"gradient is 0; use init_scale >= "
-                         f"{math.exp(-744.0 / (L - 1)):.3g}")
-
-
 def _setup(depth, init_scale, variant, renormalize, step, radius_step_ratio, max_iter, tol,
            record):
     ratio = check_positive(radius_step_ratio, "radius_step_ratio")
     model = WeightNormDiagonal(depth=depth, init_scale=init_scale, variant=variant,
                                renormalize=renormalize, radius_scale=ratio)
-    _check_start(model)
+    # as hadamard_gd: x(0) = -inf was reported as diverged after 0 iterations with "the
+    # last finite iterate" and "use a smaller step"; 1e-200 at depth 3 "stagnated" at 0
+    check_power_start(model.depth, model.init_scale)
     # with the depth, a string such as "nesterov@mirror" parses and is refused below
     # (without it the parser asked for a depth that wn_gd had been given); as policy
     # objects, x / mirror steps silently ran another algorithm than WN-GD
