@@ -857,8 +857,6 @@ def irls_lrrs(
     True
     """
     t0 = time.perf_counter()
-    # a masked operator: np.asarray dropped the mask, the data under it were used
-    refuse_masked(problem, "A")
     if callback is not None and not callable(callback):  # (it failed after the start)
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     meas, yv, n1, n2, rank, s, Xt = lrrs_inputs(problem, y, shape, rank, s)
