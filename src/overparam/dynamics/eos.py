@@ -24,7 +24,6 @@ record: bounded cost).
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,7 @@ from ..models.weightnorm import DiagonalUV
 from ..problems import Operator, as_problem
 from .driver import (MAX_ITER_CAP, loop_model_of, make_config, operator_data, run_driver,
                      to_result)
+from .hadamard_gd import check_power_start
 from .steps import (Auto, BarzilaiBorwein, Constant, Nesterov, as_policy,
                     require_parameter_space)
 
@@ -236,9 +236,7 @@ def _check_diagonal_scale(init_scale: Any) -> float:
     advice "use a smaller step" and a NaN sharpness (eos_flow: max_iter with a NaN
     sharpness, "stiff")."""
     a = check_positive(init_scale, "init_scale")
-    if 2.0 * math.log(a) >= math.log(np.finfo(np.float64).max):
-        raise ValueError(f"init_scale = {a:.3g} is too large in float64: init_scale^2 "
-                         f"overflows (the loss Hessian at the start is infinite)")
+    check_power_start(2, a)
     return a
 
 
