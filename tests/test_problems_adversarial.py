@@ -290,3 +290,17 @@ def test_matrix_measurements_refuse_a_masked_operator():
     with pytest.raises(ValueError, match="A"):
         MatrixMeasurements(Phi, (2, 2))
     assert MatrixMeasurements(np.ma.masked_array(np.ones((3, 4))), (2, 2)).m == 3
+
+
+def test_rank_one_sensing_keeps_private_factors():
+    from overparam.problems.structured import RankOneSensing
+
+    rng = np.random.default_rng(0)
+    L, R = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+    op = RankOneSensing(L, R)
+    W = rng.standard_normal((3, 4))
+    before = op.matvec(W.reshape(-1))
+    L *= 10.0  # the caller's array edited after the operator was built
+    np.testing.assert_array_equal(op.matvec(W.reshape(-1)), before)
+    with pytest.raises(ValueError):
+        op.L[0, 0] = 1.0

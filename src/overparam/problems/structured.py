@@ -140,6 +140,11 @@ class RankOneSensing(MatrixOperator):
         if not (np.all(np.isfinite(L)) and np.all(np.isfinite(R))):
             raise ValueError("L and R must be finite")
         self.scale = check_positive(scale, "scale")
+        # private, read-only copies (as DenseOperator keeps its matrix): the caller's
+        # arrays edited later changed the operator under a problem's y
+        L, R = np.array(L), np.array(R)
+        L.setflags(write=False)
+        R.setflags(write=False)
         self.L, self.R = L, R
         m, n1, n2 = L.shape[0], L.shape[1], R.shape[1]
         self.matrix_shape = (n1, n2)
