@@ -5,7 +5,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .methods import _check_fields, _check_target
+from .methods import _check_fields, _check_names, _check_target, check_value
 
 __all__ = ["GeneratorEntry", "GENERATORS", "PROBLEM_KINDS", "example_problem", "generator_kinds",
            "get_generator", "register_generator", "register_problem_kind"]
@@ -171,21 +171,59 @@ def register_generator(entry: GeneratorEntry, *, replace: bool = False) -> Gener
     ------
     ValueError
         If the name is taken and ``replace`` is False, the name is not a non-empty
-        string, a parameter type is unknown, or ``required``, ``choices``, ``one_of`` or
-        ``minimum`` names a parameter not in ``params``.
+        string, a parameter type is unknown, ``required``, ``choices``, ``one_of`` or
+        ``minimum`` names a parameter not in ``params``, or ``params`` has a ``seed``
+        (the runner passes ``seed=`` itself).
     TypeError
-        If ``entry`` is not a GeneratorEntry or its target is not ``"module:function"``.
+        If ``entry`` is not a GeneratorEntry, its target is not ``"module:function"``, a
+        field is not of its documented form (e.g. a bare string for ``required``,
+        ``kinds``, a ``one_of`` group or a ``choices`` value list: a one-item tuple
+        needs its trailing comma) or a ``minimum`` is not a number for a numeric
+        parameter.
     """
     if not isinstance(entry, GeneratorEntry):
         raise TypeError(f"register_generator takes a GeneratorEntry, got "
                         f"{type(entry).__name__}")
     # checked here, not when a spec names it: a bad entry (a non-string name) broke every
     # later lookup's error message, and an unknown parameter type failed only then
+    what = f"generator {entry.name!r}"  # _check_names adds the name to its "generator"
+    # the tuple fields are checked item by item: a bare string where a tuple belongs (a
+    # missing trailing comma) was iterated by character, e.g. kinds="vector" refused every
+    # vector method ("makes c / e / o / r / t / v problems"), choices ("operator",
+    # ("gaussian")) refused 'gaussian' ("not one of g, a, u, ...") and one_of=("m", "n")
+    # made m and n each required
+    pairs = {}
+    for field in ("choices", "minimum"):
+        try:
+            pairs[field] = [(k, v) for k, v in getattr(entry, field)]
+        except (TypeError, ValueError):
+            raise TypeError(f"{what}: {field} must be a tuple of (parameter, value) pairs, "
+                            f"got {getattr(entry, field)!r}") from None
+    try:
+        groups = [_check_names("generator", entry.name, "each one_of group", group)
+                  for group in entry.one_of]
+    except TypeError as exc:  # not iterable, or a group that is a bare string
+        raise TypeError(f"{exc}; one_of is a tuple of such groups") from None
     _check_fields("generator", entry.name, entry.params, [
-        ("required", entry.required), ("choices", [k for k, _ in entry.choices]),
-        ("one_of", [k for group in entry.one_of for k in group]),
-        ("minimum", [k for k, _ in entry.minimum])])
-    _check_target(entry.target, f"generator {entry.name!r}: target", allow_callable=False)
+        ("required", entry.required), ("choices", [k for k, _ in pairs["choices"]]),
+        ("one_of", [k for group in groups for k in group]),
+        ("minimum", [k for k, _ in pairs["minimum"]])])
+    _check_target(entry.target, f"{what}: target", allow_callable=False)
+    _check_names("generator", entry.name, "kinds", entry.kinds)
+    for key, values in pairs["choices"]:
+        _check_names("generator", entry.name, f"choices of {key!r}", values)
+    for key, low in pairs["minimum"]:
+        # compared with the spec's values: a string minimum (or one on a str parameter)
+        # raised a bare "'<' not supported" from the spec's validation
+        if not (check_value(low, "float")
+                and {"int", "float"} & set(entry.params[key].split("|"))):
+            raise TypeError(f"{what}: minimum of {key!r} must be a number, for a numeric "
+                            f"parameter (its type is {entry.params[key]!r}), got {low!r}")
+    if "seed" in entry.params:
+        # make() passes seed= itself: every trial failed with "got multiple values for
+        # keyword argument 'seed'"
+        raise ValueError(f"{what}: 'seed' cannot be one of its params (each trial's seed "
+                         "is derived by the runner and passed as seed=)")
     if entry.name in GENERATORS and not replace:
         raise ValueError(f"generator {entry.name!r} is already registered")
     GENERATORS[entry.name] = entry

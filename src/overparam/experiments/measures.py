@@ -168,8 +168,19 @@ def register_metric(entry: MetricEntry, *, replace: bool = False) -> MetricEntry
     Raises
     ------
     ValueError
-        If the name is taken by a different metric and ``replace`` is False.
+        If the name is taken by a different metric and ``replace`` is False, or is not a
+        non-empty string.
+    TypeError
+        If ``entry`` is not a MetricEntry or its ``fn`` is not callable.
     """
+    # a non-string name broke the "unknown metric" error of every later lookup (joining
+    # the names raised TypeError), and fn=None failed only when a run measured it
+    if not isinstance(entry, MetricEntry):
+        raise TypeError(f"register_metric takes a MetricEntry, got {type(entry).__name__}")
+    if not isinstance(entry.name, str) or not entry.name.strip():
+        raise ValueError(f"metric name must be a non-empty string, got {entry.name!r}")
+    if not callable(entry.fn):
+        raise TypeError(f"metric {entry.name!r}: fn must be callable, got {entry.fn!r}")
     old = METRICS.get(entry.name)
     if old is not None and not replace:
         if old.fn == entry.fn and old.takes_result == entry.takes_result:
@@ -193,7 +204,7 @@ def compute_metrics(names: Iterable[str], problem: Any, x: Any, ref: Any, tol: f
         The solver's estimate; flattened (and cast to float unless complex).
     ref : array_like or None
         The reference solution of the same problem, flattened; None when not computed
-        (then metrics that need it are NaN).
+        (then metrics that need it are NaN, as they are for a non-finite ``ref``).
     tol : float
         Recovery tolerance (``experiment.recovery_tol``), passed to each metric.
     result : Result, optional
@@ -203,7 +214,8 @@ def compute_metrics(names: Iterable[str], problem: Any, x: Any, ref: Any, tol: f
     Returns
     -------
     dict of str to float
-        Each name's value. NaN where a metric's reference, truth or result is missing;
+        Each name's value. NaN where a metric's reference (or a finite one), truth or
+        result is missing;
         for a non-finite ``x`` the metric's ``if_not_finite`` value (NaN if None).
 
     Raises
@@ -228,6 +240,11 @@ def compute_metrics(names: Iterable[str], problem: Any, x: Any, ref: Any, tol: f
         # flattened like x: a matrix method (dmf_gd) returns a 2-D x, and as the reference
         # its solution would not match the flattened estimates of the other methods
         ref = np.asarray(ref).reshape(-1)
+        if not np.all(np.isfinite(ref)):
+            # a reference that "succeeded" with a NaN or inf: its metrics cannot be
+            # computed (l1_gap raised ValueError, which made every configuration's row on
+            # the problem an error row, its other metrics lost)
+            ref = None
     out = {}
     finite = bool(np.all(np.isfinite(x)))
     for name in names:

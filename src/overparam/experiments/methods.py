@@ -63,6 +63,22 @@ def _check_target(target: Any, what: str, *, allow_callable: bool = True) -> Non
         raise TypeError(f"{what} must be {kind}a 'module:function' string, got {target!r}")
 
 
+def _check_names(what: str, name: str, field: str, value: Any) -> tuple[str, ...]:
+    """``value`` as a tuple of parameter names, refusing a bare string (and non-string
+    items). ``required=("n1")`` (no trailing comma) is the string ``"n1"``: iterated, it
+    was the names ``'n'`` and ``'1'`` (``required="nm"`` silently required ``n`` and
+    ``m``; ``kinds="vector"`` made the kinds ``c / e / o / r / t / v``)."""
+    items = None if isinstance(value, (str, bytes)) else value
+    try:
+        out = tuple(items) if items is not None else None
+    except TypeError:
+        out = None
+    if out is None or not all(isinstance(k, str) for k in out):
+        raise TypeError(f"{what} {name!r}: {field} must be a tuple of strings, got "
+                        f"{value!r} (a one-item tuple needs a trailing comma: ('x',))")
+    return out
+
+
 def _check_fields(what: str, name: Any, params: Any, keys: Sequence[tuple[str, Any]]) -> None:
     """Checks shared by :func:`register` and ``generators.register_generator``: a
     non-empty string name, parameter types :func:`check_value` knows, and every parameter
@@ -83,6 +99,7 @@ def _check_fields(what: str, name: Any, params: Any, keys: Sequence[tuple[str, A
             raise ValueError(f"{what} {name!r}: parameter {key!r} has type {types!r}; types "
                              f"are {', '.join(_TYPES)} (alternatives joined by '|')")
     for field, names in keys:
+        names = _check_names(what, name, field, names)
         unknown = [k for k in names if k not in params]
         if unknown:
             raise ValueError(f"{what} {name!r}: {field} names {unknown[0]!r}, which is not "
@@ -247,17 +264,34 @@ def register(entry: MethodEntry, *, replace: bool = False) -> MethodEntry:
     ------
     ValueError
         If the name is taken and ``replace`` is False, the name is not a non-empty
-        string, a parameter type is unknown, or ``required`` names a parameter not in
-        ``params``.
+        string, a parameter type is unknown, ``required`` names a parameter not in
+        ``params``, or a ``seeded`` method declares a ``seed`` parameter.
     TypeError
         If ``entry`` is not a MethodEntry, a target is neither a callable nor a
-        ``"module:function"`` string, or a callable target (with the default ``call``)
-        cannot be called as ``target(problem, **params)`` (``seed=`` too when ``seeded``).
+        ``"module:function"`` string, a callable target (with the default ``call``)
+        cannot be called as ``target(problem, **params)`` (``seed=`` too when ``seeded``),
+        ``required`` is not a tuple of strings (e.g. a bare string), ``problems`` is not a
+        string, ``seeded`` is not a bool or ``call`` is not callable.
     """
     if not isinstance(entry, MethodEntry):
         raise TypeError(f"register takes a MethodEntry, got {type(entry).__name__}")
     _check_fields("method", entry.name, entry.params, [("required", entry.required)])
     _check_target(entry.target, f"method {entry.name!r}: target")
+    # each was accepted and failed (or misbehaved) only when a spec used the method: a
+    # truthy seeded="no" passed seed= to a solver without one, call=None failed each trial
+    # and problems=("vector",) was never a generator's kind
+    if not isinstance(entry.problems, str) or not entry.problems.strip():
+        raise TypeError(f"method {entry.name!r}: problems must be a problem kind (a "
+                        f"non-empty string), got {entry.problems!r}")
+    if not isinstance(entry.seeded, (bool, np.bool_)):
+        raise TypeError(f"method {entry.name!r}: seeded must be a bool, got "
+                        f"{entry.seeded!r}")
+    if not callable(entry.call):
+        raise TypeError(f"method {entry.name!r}: call must be callable, got {entry.call!r}")
+    if entry.seeded and "seed" in entry.params:
+        # the runner's seed= overrode it: a spec's seed = 5 was silently not used
+        raise ValueError(f"method {entry.name!r}: a seeded method receives its seed from "
+                         "the runner; 'seed' cannot also be one of its params")
     if entry.batch_target is not None:
         _check_target(entry.batch_target, f"method {entry.name!r}: batch_target")
     if callable(entry.target) and entry.call is _call_problem:
