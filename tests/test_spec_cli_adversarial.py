@@ -178,3 +178,24 @@ def test_a_dask_address_where_no_scheduler_answers_is_an_error(spec, tmp_path, c
         _refused(capsys, ["run", str(spec), "--out", str(tmp_path / "d"), "--executor",
                           "dask", "--address", http_server],
                  f"no Dask scheduler answers at '{http_server}'", "8787")
+
+
+def test_numpy_scalars_in_a_spec_dict_are_plain_values():
+    # before: Spec() accepted np.int64 in the type checks, then hashing the grid raised
+    # "TypeError: Object of type int64 is not JSON serializable"
+    import numpy as np
+
+    plain = {"experiment": {"name": "np", "trials": 2, "metrics": ["recovered"]},
+             "problem": {"n": 12, "s": 1, "m": [6, 8]},
+             "methods": [{"name": "basis_pursuit"},
+                         {"name": "hadamard_gd", "init_scale": 1e-3, "max_iter": 10}]}
+    numpy = {"experiment": {"name": "np", "trials": np.int64(2), "metrics": ["recovered"]},
+             "problem": {"n": np.int64(12), "s": np.int32(1),
+                         "m": [np.int64(6), np.int64(8)]},
+             "methods": [{"name": "basis_pursuit"},
+                         {"name": "hadamard_gd", "init_scale": np.float64(1e-3),
+                          "max_iter": np.int64(10)}]}
+    a, b = load_spec(plain), load_spec(numpy)
+    assert a.hash == b.hash
+    from overparam.experiments import expand_cells
+    assert [c.key for c in expand_cells(a)] == [c.key for c in expand_cells(b)]

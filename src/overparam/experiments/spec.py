@@ -61,6 +61,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .generators import GENERATORS, generator_kinds, get_generator
 from .measures import METRICS
 from .methods import check_value, get_method
@@ -172,12 +174,26 @@ def _type_ok(value: Any, types: str) -> bool:
     return check_value(value, types)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars (also inside lists, tuples and tables) as Python ones."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _normalize(value: Any, types: str) -> Any:
     """An integer given for a float-only parameter, as a float.
 
     TOML (and ``--set``) read ``1`` as an int and ``1.0`` as a float; without this the two
     spellings of one value would give different spec hashes, cell keys and seeds (the
-    seeds hash the parameters' JSON, ``1`` vs ``1.0``)."""
+    seeds hash the parameters' JSON, ``1`` vs ``1.0``). NumPy scalars (``np.int64(200)``,
+    which the type checks accept) become Python ones: the spec hash, cell keys and seeds
+    are JSON, which refused them (a raw "int64 is not JSON serializable")."""
+    value = _plain(value)
     kinds = types.split("|")
     if ("float" in kinds and "int" not in kinds and isinstance(value, numbers.Integral)
             and not isinstance(value, bool)):
