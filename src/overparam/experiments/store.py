@@ -30,6 +30,7 @@ import datetime as _dt
 import json
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -143,6 +144,21 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
 
 
+#: names of the checkpoints in ``pending/`` (``cells.config_key``: 20 hex digits)
+_CONFIG_NAME = re.compile(r"[0-9a-f]{20}")
+
+
+def _is_part(path: Path) -> bool:
+    """Whether ``path`` is a Parquet part written by this library (tagged with its cell;
+    unreadable files are not recognisably ours)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return b"overparam.cell" in (pq.read_schema(path).metadata or {})
+    except Exception:  # noqa: BLE001 - not Parquet, truncated, unreadable
+        return False
+
+
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
@@ -216,6 +232,10 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{folder} is not a results folder (no {MANIFEST})")
+    if not path.is_file():  # (was a raw IsADirectoryError; a FIFO blocked for ever)
+        what = "Is a directory" if path.is_dir() else "Not a regular file"
+        raise StoreError(f"{path}: {what}, not a manifest, so {folder} is not a results "
+                         f"folder: remove or rename {path}, or use another --out folder")
     try:
         data = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -281,12 +301,18 @@ class Store:
         A folder holding a different spec is refused unless ``force``; then the manifest is
         replaced and parts of cells the new spec does not have are removed (cells whose
         content hash is unchanged are kept), and so are checkpointed configurations whose
-        key is not in ``config_keys``.
+        key is not in ``config_keys``. Only files this library wrote are removed: others
+        (e.g. in a folder whose ``manifest.json`` is another program's) are left with a
+        warning. A ``manifest.json`` that is not a file is refused even with ``force``.
         """
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self.traces.mkdir(parents=True, exist_ok=True)
-        self.pending.mkdir(parents=True, exist_ok=True)
         path = self.folder / MANIFEST
+        if path.exists() and not path.is_file():
+            # refused even with force, which cannot write a manifest over a directory
+            read_manifest(self.folder)
+        for d in (self.parts, self.traces, self.pending):
+            if d.exists() and not d.is_dir():  # (was a raw FileExistsError from mkdir)
+                raise StoreError(f"{d} is not a directory, so {self.folder} is not a "
+                                 "results folder: use another --out folder")
         if path.exists():
             try:
                 old = read_manifest(self.folder)
@@ -303,26 +329,54 @@ class Store:
                     f", this one {spec.hash}): use another --out folder, or --force to "
                     "replace it (cells that did not change are kept)")
             if old.get("spec_hash") == spec.hash:
-                if old.get("spec") != spec.data:
+                self._mkdirs()
+                if old.get("spec") != spec.data or old.get("cells") != cell_keys:
                     # the same results, but [[plots]] or [run] edited: `overparam plot
-                    # FOLDER` draws the stored plots, and kept drawing the first run's
-                    manifest = dict(old, spec=spec.data, spec_toml=spec.to_toml())
+                    # FOLDER` draws the stored plots, and kept drawing the first run's;
+                    # or the cell list edited by hand: load skipped the parts of the
+                    # cells left out, and every run said they were done
+                    manifest = dict(old, spec=spec.data, spec_toml=spec.to_toml(),
+                                    cells=cell_keys)
                     _atomic_write_bytes(path, json.dumps(manifest, indent=1,
                                                          sort_keys=True).encode())
                 return
-            keep = set(cell_keys)
-            for d in (self.parts, self.traces):
-                for f in d.glob("*.parquet"):
-                    if f.stem not in keep:
-                        f.unlink()
-            keep_cfg = set(config_keys)
-            for f in self.pending.glob("*.pkl"):
-                if f.stem not in keep_cfg:
-                    f.unlink()
+            self._remove_stale(set(cell_keys), set(config_keys))
+        self._mkdirs()
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         manifest = dict(format_version=MANIFEST_VERSION, spec=spec.data, spec_hash=spec.hash,
                         spec_toml=spec.to_toml(), cells=cell_keys, created=now, **versions)
         _atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+    def _mkdirs(self) -> None:
+        for d in (self.parts, self.traces, self.pending):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def _remove_stale(self, keep: set[str], keep_cfg: set[str]) -> None:
+        """Remove (for ``force``) the parts of cells not in ``keep`` and the checkpoints
+        not in ``keep_cfg``: only files this library wrote. ``force`` on a folder whose
+        manifest is another program's deleted every ``parts/*.parquet`` and
+        ``traces/*.parquet`` in it, whoever had written them; such files are left with a
+        warning (``load`` skips them)."""
+        left = []
+        for d in (self.parts, self.traces):
+            for f in d.glob("*.parquet"):
+                if f.stem not in keep:
+                    if _is_part(f):
+                        f.unlink()
+                    else:
+                        left.append(f)
+        for f in self.pending.glob("*.pkl"):
+            if f.stem not in keep_cfg:
+                if _CONFIG_NAME.fullmatch(f.stem):
+                    f.unlink()
+                else:
+                    left.append(f)
+        if left:
+            names = ", ".join(str(f) for f in sorted(left)[:5])
+            warnings.warn(f"{self.folder}: left {len(left)} file(s) that are not readable "
+                          f"overparam results ({names}{', ...' if len(left) > 5 else ''}); "
+                          "move them out of the results folder", RuntimeWarning,
+                          stacklevel=3)
 
     def clean_temporary(self) -> None:
         """Remove temporary files left by a killed run."""
