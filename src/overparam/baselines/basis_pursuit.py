@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -155,7 +156,8 @@ def basis_pursuit(
         Shape mismatch, NaN/inf in ``A`` or ``y``, an empty system, an unknown method,
         or an operator too large to materialise for HiGHS.
     TypeError
-        A complex ``A`` or ``y``; a ``nonneg`` that is not a bool (e.g. ``"false"``).
+        A complex ``A`` or ``y``; a ``nonneg`` that is not a bool (e.g. ``"false"``);
+        ``options`` that are not a dict.
     ImportError
         ``method="spgl1"`` without the ``spgl1`` package.
 
@@ -189,6 +191,10 @@ def basis_pursuit(
         # HiGHS takes a C int (2**31 and up: a bare TypeError from its options binding)
         max_iter = min(check_int(max_iter, "max_iter", minimum=1), _MAX_ITER)
     nonneg = check_bool(nonneg, "nonneg")  # bool("false") is True: a silent x >= 0
+    if options is not None and not isinstance(options, Mapping):
+        # (dict("presolve") raised "dictionary update sequence element #0 has length 1")
+        raise TypeError(f"options must be a dict of solver options, got "
+                        f"{type(options).__name__}")
     if method == "spgl1":
         tol = 1e-8 if tol is None else check_positive(tol, "tol")
         return _bp_spgl1(problem, nonneg, tol, max_iter, dict(options or {}))

@@ -35,8 +35,8 @@ def lasso(
     with ``m`` the number of measurements (rows of ``A``). Note the ``1/(2m)``: the
     common form ``0.5 ||y - Ax||^2 + lam ||x||_1`` corresponds to ``alpha = lam / m``.
     For ``alpha >= info["alpha_max"] = ||A^T y||_inf / m`` (``max(A^T y)_+ / m`` when
-    ``nonneg``) the solution is ``x = 0``; as ``alpha -> 0`` it tends to the basis
-    pursuit solution when ``Ax = y`` is solvable.
+    ``nonneg``) the solution is ``x = 0`` (returned as such, ``n_iter = 0``); as
+    ``alpha -> 0`` it tends to the basis pursuit solution when ``Ax = y`` is solvable.
 
     Parameters
     ----------
@@ -103,8 +103,24 @@ def lasso(
     if a_scale != 1.0:
         M = M / a_scale
     m, n = problem.shape
+    g = M.T @ yv
+    alpha_max_s = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m)
     # alpha / (a_scale * y_scale), one factor at a time (the product may under/overflow)
-    model = Lasso(alpha=alpha / a_scale / y_scale, fit_intercept=False,
+    alpha_s = alpha / a_scale / y_scale
+    if alpha_s >= alpha_max_s:
+        # the closed form x = 0 (with a zero duality gap): scikit-learn refused an alpha
+        # that overflowed in the scaling (alpha = 1e300, max|y| = 1e-10: a raw
+        # InvalidParameterError) and ran to max_iter with a NaN gap where its own
+        # alpha * m overflowed (alpha = 1e308)
+        fun = float(yv @ yv) / (2 * m) * y_scale * y_scale
+        ny = float(np.linalg.norm(yv))
+        info = dict(method="lasso/sklearn", alpha=alpha, alpha_max=alpha_max_s * a_scale
+                    * y_scale, nonneg=nonneg, dual_gap=0.0,
+                    relative_residual=1.0 if ny > 0 else 0.0)
+        return Result(x=np.zeros(n), status=Status.CONVERGED,
+                      message=f"{Status.CONVERGED.advice} (alpha >= alpha_max: x = 0)",
+                      n_iter=0, fun=fun, wall_time=0.0, info=info)
+    model = Lasso(alpha=alpha_s, fit_intercept=False,
                   positive=nonneg, max_iter=max_iter, tol=tol, selection="cyclic")
     start = time.perf_counter()
     # warnings.catch_warnings swaps the process-wide filter list: on threads, one call
@@ -125,9 +141,7 @@ def lasso(
     xs = np.asarray(model.coef_, dtype=np.float64).reshape(-1)
     x = xs * y_scale / a_scale
     rs = M @ xs - yv
-    g = M.T @ yv
-    alpha_max = float((np.maximum(g, 0.0).max() if nonneg else np.abs(g).max()) / m) \
-        * a_scale * y_scale
+    alpha_max = alpha_max_s * a_scale * y_scale
     # scaled back one factor at a time (the objective itself may exceed the float range:
     # then inf, where ``y_scale**2`` would raise OverflowError)
     fun = (float(rs @ rs) / (2 * m) + alpha / a_scale / y_scale * float(np.abs(xs).sum())) \

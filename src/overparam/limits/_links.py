@@ -38,11 +38,20 @@ class Link:
         if 2 * (L - 1) * self.log_a > 690.0:
             # the lazy regime: z ~ x / a^(2L-2) leaves the float64 range (a raw
             # OverflowError for depth 3 at 1e150, NaN for depth 2 beyond 1e150)
+            top = f"use init_scale <= {np.exp(690.0 / (2 * (L - 1))):.3g}"
+            if self.nonneg:
+                # (no l2 hint: the non-negative limit at large scales is not the least
+                # l2-norm solution; measured at depth 2, a = 1e10: [1, 3e-11, 1e-14, 2, ...]
+                # where lstsq gives a signed dense x, at depth 3 another dense x > 0)
+                raise ValueError(
+                    f"init_scale = {np.exp(self.log_a):.3g} is too large for the "
+                    f"non-negative depth-{L} model: beyond the init scales this solver "
+                    f"supports in float64; {top}")
             raise ValueError(
                 f"init_scale = {np.exp(self.log_a):.3g} is too large for depth {L} in "
-                f"float64 (the dual variable z ~ x / a^{2 * L - 2} underflows); use "
-                f"init_scale <= {np.exp(690.0 / (2 * (L - 1))):.3g}: beyond ~1e3 the limit "
-                "is the least l2-norm solution to float64 precision (numpy.linalg.lstsq)")
+                f"float64 (the dual variable z ~ x / a^{2 * L - 2} underflows); {top}: "
+                "beyond ~1e3 the limit is the least l2-norm solution to float64 precision "
+                "(numpy.linalg.lstsq)")
         if L == 2:
             self.la2 = 2.0 * self.log_a
             self.c = np.inf

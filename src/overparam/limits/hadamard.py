@@ -303,7 +303,10 @@ def hadamard_limit(
     with _blas_threads(_BLAS_THREADS):
         state = _newton_path(mv, rmv, ys, safe_norm(ys), link, solver, tol=tol,
                              max_iter=max_iter, fallback=fallback, log_shift=log_shift)
+        # (the retry gets the steps left of max_iter, the cap on all Newton steps: with the
+        # full max_iter again, max_iter = 10 returned n_iter = 20)
         if (requested == "auto" and method == "newton" and state["status"] is Status.STAGNATED
+                and state["it"] < max_iter
                 and _diagnose(problem.A, yv, nonneg, state, state["status"],
                               "")[0] is not Status.INFEASIBLE):
             # exact solves of A D A^T lose the last digits when the column norms span
@@ -313,7 +316,7 @@ def hadamard_limit(
             scale_end = link.log_a
             link.set_scale(scale0)
             retry = _newton_path(mv, rmv, ys, safe_norm(ys), link, cg_solver(), tol=tol,
-                                 max_iter=max_iter, log_shift=log_shift)
+                                 max_iter=max_iter - state["it"], log_shift=log_shift)
             if retry["status"] is Status.CONVERGED:
                 retry["message"] += (f" (by 'newton-cg', after {state['it']} steps of "
                                      "'newton' that stagnated)")
@@ -321,6 +324,10 @@ def hadamard_limit(
                 state, method = retry, "newton-cg"
             else:
                 link.set_scale(scale_end)  # the first run's result stands
+                state["it"] += retry["it"]  # (n_iter: all Newton steps taken)
+                if retry["status"] is Status.MAX_ITER:
+                    state["message"] += (f" (a retry by 'newton-cg' reached max_iter = "
+                                         f"{max_iter} Newton steps in all: raise max_iter)")
     if k or j:
         state = _unscale(state, k, j, depth, log_shift)
         link.set_scale(float(np.log(a)))
@@ -467,7 +474,9 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
     _, x, D = link.evaluate(z)
     ax = mv(x)
     r = ax - y
-    rn = float(np.linalg.norm(r))
+    # (residual norms by safe_norm throughout: the non-negative start x = a^L at large
+    # init scales, ~1e160 at a = 1e80, squared to inf in np.linalg.norm: numerical_error)
+    rn = safe_norm(r)
     if ynorm == 0.0:  # y = 0 (non-negative model): measure relative to the start
         ynorm = max(rn, 1e-300)
     step = -_STEP0  # continuation step in log(a)
@@ -493,7 +502,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         # followed loosely; a small predictor step must not bring back the coordinates
         # that are zero to float64), at a fixed scale the Newton right-hand side alone
         c = np.abs(x) * np.sqrt(solver.col_sqnorms)
-        bn = float(np.linalg.norm(b))
+        bn = safe_norm(b)
         return c > _ACTIVE_REL * (max(bn, ynorm) if on_path else bn) / c.size
 
     def resync():
@@ -501,7 +510,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         _, x, D = link.evaluate(z)
         ax = mv(x)
         r = ax - y
-        return z, x, D, ax, r, float(np.linalg.norm(r))
+        return z, x, D, ax, r, safe_norm(r)
 
     while True:
         at_target = s <= s_target
@@ -689,7 +698,7 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         else:
             ax = mv(x)
         r = ax - y
-        rn = float(np.linalg.norm(r))
+        rn = safe_norm(r)
         if delta != 0.0:
             # double the step after a full step that stays near the path, else shrink it
             step = (step * 2.0 if (t == 1.0 and rn <= _PATH_TARGET * ynorm)
