@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 
 from .._core import Result, Status, as_generator, check_int, check_positive
-from .._core.checks import low_precision_as_float32
+from .._core.checks import low_precision_as_float32, refuse_masked
 from ..problems.eigen import WHICH, FactoredMatrix, eigenvector_errors
 
 __all__ = ["eigsh_truncated", "truncated_power"]
@@ -34,6 +34,8 @@ def _explicit(A: Any) -> Any:
     ``np.matrix`` failed in the symmetry check (``max(initial=)``)."""
     if isinstance(A, (FactoredMatrix, LinearOperator)) or sp.issparse(A):
         return A
+    # np.asarray drops a mask: the hidden entries were solved for as data
+    refuse_masked(A, "A")
     if isinstance(A, (list, tuple)) or hasattr(A, "__array__"):
         return np.asarray(A)
     return A
@@ -57,7 +59,10 @@ def _operator(A: Any) -> tuple[LinearOperator, FactoredMatrix | None]:
     op = aslinearoperator(A)
     if op.shape[0] != op.shape[1]:
         raise ValueError(f"A must be square, got shape {op.shape}")
-    if np.iscomplexobj(np.zeros(0, op.dtype)):
+    if np.dtype(op.dtype) != np.float64:
+        # complex: refuse nonzero imaginary parts; float32 (or int): eigsh picks ARPACK's
+        # precision from op.dtype, so aslinearoperator(A32) had eigenvalues off by 1e-7
+        # relative where A32 itself (cast to float64 above) was exact
         op = _real_operator(op)
     return op, None
 
@@ -82,9 +87,10 @@ def _real(A: Any) -> Any:
 
 
 def _real_operator(op: LinearOperator) -> LinearOperator:
-    """A complex-dtype operator as a real one, refusing any product with a nonzero
-    imaginary part (eigsh would otherwise return complex eigenvectors, and the power
-    method would drop the imaginary parts)."""
+    """An operator of another dtype as a float64 one: a complex one refuses any product
+    with a nonzero imaginary part (eigsh would otherwise return complex eigenvectors, and
+    the power method would drop the imaginary parts); a float32 one runs ARPACK in double
+    precision."""
     def mv(x: np.ndarray) -> np.ndarray:
         y = np.asarray(op.matmat(x) if np.ndim(x) == 2 else op.matvec(x))
         if np.iscomplexobj(y):
@@ -92,7 +98,7 @@ def _real_operator(op: LinearOperator) -> LinearOperator:
                 raise TypeError("A must be real symmetric, but A x has nonzero imaginary "
                                 "parts")
             y = y.real
-        return y
+        return y.astype(np.float64, copy=False)
 
     return LinearOperator(op.shape, matvec=mv, rmatvec=mv, matmat=mv, dtype=float)
 

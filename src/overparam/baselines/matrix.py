@@ -18,6 +18,7 @@ NeurIPS 2019 (nuclear norm by CVXPY as the comparison of deep factorizations).
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -92,7 +93,10 @@ def nuclear_norm_cvxpy(
     -------
     Result
         ``x`` the matrix, ``fun`` the nuclear norm (constrained) or the objective,
-        ``info["solver"]``, ``info["relative_residual"]``.
+        ``info["solver"]``, ``info["relative_residual"]``; ``status`` CONVERGED for CVXPY's
+        ``optimal`` and ``optimal_inaccurate`` (the solver's reduced tolerances),
+        MAX_ITER for ``user_limit`` (with the solver's last point), INFEASIBLE or
+        NUMERICAL_ERROR (``x = 0``) otherwise; ``info["cvxpy_status"]``.
     """
     try:
         import cvxpy as cp
@@ -149,19 +153,31 @@ def nuclear_norm_cvxpy(
                       message=f"{Status.NUMERICAL_ERROR.advice} (CVXPY: {e})",
                       wall_time=time.perf_counter() - t0, info=dict(method="nuclear_norm_cvxpy"))
     wall = time.perf_counter() - t0
-    ok = prob.status in ("optimal", "optimal_inaccurate")
-    if not ok or X.value is None:
-        status = Status.INFEASIBLE if "infeasible" in prob.status else Status.NUMERICAL_ERROR
-        return Result(x=np.zeros((n1, n2)), status=status,
-                      message=f"{status.advice} (CVXPY status {prob.status})",
+    # "user_limit": the solver hit an iteration or time limit, with a point (Clarabel at
+    # max_iter=3): it was NUMERICAL_ERROR ("a singular system") with x = 0.
+    # "optimal_inaccurate" (Clarabel's AlmostSolved: its reduced tolerances, typically
+    # ~1e-5 from the answer) counts as converged; info["cvxpy_status"] tells them apart.
+    status = {"optimal": Status.CONVERGED, "optimal_inaccurate": Status.CONVERGED,
+              "user_limit": Status.MAX_ITER}.get(prob.status)
+    detail = (": the solver hit its iteration or time limit: raise it (solver options, "
+              "e.g. max_iter for Clarabel)") if status is Status.MAX_ITER else ""
+    if status is None or X.value is None:
+        if status is not Status.MAX_ITER:
+            status = (Status.INFEASIBLE if "infeasible" in prob.status
+                      else Status.NUMERICAL_ERROR)
+            detail = f"{status.advice} (CVXPY status {prob.status})"
+        else:
+            detail = f"CVXPY {prob.status}{detail}"
+        return Result(x=np.zeros((n1, n2)), status=status, message=detail,
                       wall_time=wall, info=dict(method="nuclear_norm_cvxpy",
                                                 cvxpy_status=prob.status))
     W = np.asarray(X.value, dtype=np.float64) * y_scale / a_scale
     # the objective's value scaled back: ||W||_* ~ s / a, the penalized one ~ s^2
-    fun = float(prob.value) * (y_scale / a_scale if lam is None else y_scale * y_scale)
-    return Result(x=W, status=Status.CONVERGED, n_iter=int(prob.solver_stats.num_iters or 0),
+    value = math.nan if prob.value is None else float(prob.value)
+    fun = value * (y_scale / a_scale if lam is None else y_scale * y_scale)
+    return Result(x=W, status=status, n_iter=int(prob.solver_stats.num_iters or 0),
                   fun=fun, wall_time=wall,
-                  message=f"CVXPY {prob.status} ({prob.solver_stats.solver_name})",
+                  message=f"CVXPY {prob.status} ({prob.solver_stats.solver_name}){detail}",
                   info=dict(method="nuclear_norm_cvxpy", lam=lam, cvxpy_status=prob.status,
                             solver=prob.solver_stats.solver_name,
                             relative_residual=_rel_residual(problem, W)))
@@ -245,7 +261,9 @@ def nuclear_norm_prox(
     -------
     Result
         ``x`` the matrix, ``fun`` the nuclear norm (constrained mode) or the objective,
-        ``info["rank"]``, ``info["lam"]`` (final), ``info["relative_residual"]``.
+        ``info["rank"]``, ``info["lam"]`` (the penalty of the last step: below the final
+        one's when ``max_iter`` stopped the continuation early),
+        ``info["relative_residual"]``.
     """
     problem, (n1, n2) = _problem(problem)
     op = problem.A
@@ -265,7 +283,9 @@ def nuclear_norm_prox(
     a_scale = max_abs_divisor(float(op.norm2))
     y_scale = max_abs_divisor(y)
     y = y / y_scale
-    t_step = 1.0 / (op.norm2 / a_scale) ** 2
+    # A = 0 (norm2 = 0) raised a bare ZeroDivisionError; every step is then W = 0 (the
+    # gradient vanishes), the penalized problem's minimizer, so any step size will do
+    t_step = 1.0 / (op.norm2 / a_scale) ** 2 if op.norm2 > 0 else 1.0
 
     def fwd(Z):
         return op.matvec(Z.reshape(-1)) / a_scale
@@ -292,6 +312,7 @@ def nuclear_norm_prox(
     t0 = time.perf_counter()
     W = np.zeros((n1, n2), dtype=np.complex128 if cplx else np.float64)
     it, rank, converged = 0, 0, False
+    lam_at = stages[0]  # the penalty of the last step taken: the problem W belongs to
 
     def grad(Z):
         return adj(fwd(Z) - y)
@@ -308,6 +329,7 @@ def nuclear_norm_prox(
         while it < max_iter:
             it += 1
             W, rank = svt(Z - t_step * grad(Z), t_step * lm)
+            lam_at = lm
             diff = W - Wprev
             if float(np.linalg.norm(diff)) <= stage_tol * max(1.0, float(np.linalg.norm(W))):
                 converged = True
@@ -330,7 +352,7 @@ def nuclear_norm_prox(
     W = W * y_scale / a_scale
     return Result(x=W, status=status, n_iter=it, fun=fun, wall_time=wall,
                   info=dict(method="nuclear_norm_prox",
-                            lam=float(stages[-1]) * a_scale * y_scale, rank=rank,
+                            lam=float(lam_at) * a_scale * y_scale, rank=rank,
                             constrained=lam is None, stages=len(stages),
                             relative_residual=_rel_residual(problem, W)))
 
