@@ -65,7 +65,8 @@ class DriverConfig:
     max_iter : int
         Iteration cap (>= 1 when built by :func:`make_config`).
     tol : float
-        Relative residual tolerance: stop when ``||A x - y|| <= tol ||y||`` (>= 0).
+        Relative residual tolerance: stop when ``||A x - y|| <= tol ||y||`` (>= 0;
+        absolute, ``||A x|| <= tol``, when ``y = 0``).
     record_iters : tuple of int
         Iterations at which the trace is written, increasing, ending at ``max_iter``
         (see :func:`record_points`).
@@ -537,6 +538,21 @@ def _check_scale(y: Any) -> None:
                          "y / max|y|) and the solution with it")
 
 
+def _opnorm2(op: Operator) -> np.float64:
+    """``||A||_2^2``, the operator's factor in the models' curvature bounds; ValueError
+    where float64 cannot hold it (``op.norm2**2`` of a Python float beyond ~1.3e154 raised
+    a bare ``OverflowError: (34, 'Numerical result out of range')``, and an infinite
+    square would make every automatic step 0: a run that never moves)."""
+    nrm = float(op.norm2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = np.float64(nrm) ** 2
+    if not np.isfinite(sq):
+        raise ValueError(f"the operator's spectral norm ||A||_2 = {nrm:.3g}: its square, "
+                         "which the step's curvature bound uses, overflows float64; rescale "
+                         "A (e.g. A / ||A||_2) and the solution with it")
+    return sq
+
+
 def _as_float64(a: Any) -> Any:
     """A real or integer array leaf as float64 (others, e.g. complex, as they are)."""
     dt = getattr(a, "dtype", None)
@@ -595,7 +611,8 @@ def run_driver(
     policy : step policy
         A step policy from :mod:`overparam.dynamics.steps` (see ``steps.as_policy``).
     op : Operator
-        The measurement operator, of shape ``(m, n)``.
+        The measurement operator, of shape ``(m, n)``; ``||A||_2^2`` must be finite in
+        float64 (ValueError otherwise).
     y : array of shape (m,)
         Measurements; entries must be of a magnitude whose square float64 holds
         (ValueError otherwise).
@@ -638,7 +655,9 @@ def run_driver(
     else:
         params0 = _check_params0(model, key, op.shape[1], params0)
     t0 = time.perf_counter()
-    out = fn(data, np.asarray(y), params0, np.float64(op.norm2**2), metric_data,
+    # y as float64 (a float32 or integer y met the float64 residual A x - y: a
+    # TypePromotionError under jax_numpy_dtype_promotion="strict")
+    out = fn(data, _as_float64(np.asarray(y)), params0, _opnorm2(op), metric_data,
              _dynamic_values(pvals), _controls(cfg))
     out = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(out))
     return out, names, time.perf_counter() - t0
@@ -702,10 +721,10 @@ def run_driver_batch(
     if shares_operator(ops):
         forward, data = operator_data(ops[0])
         mode: bool | str = "shared"
-        norms = np.float64(ops[0].norm2**2)
+        norms = _opnorm2(ops[0])
     else:
         mode = True
-        norms = np.asarray([op.norm2**2 for op in ops], dtype=np.float64)
+        norms = np.asarray([_opnorm2(op) for op in ops], dtype=np.float64)
         if not stackable_operators(ops):
             raise TypeError("batched runs need dense operators (matrix-free ones run one "
                             "by one), operators with one shared jax_forward_data() "
@@ -720,7 +739,7 @@ def run_driver_batch(
                                           *[d for _, d in pairs])
     skeleton, pvals = _split_policy(policy)
     fn, names = _program(model, skeleton, forward, cfg, metrics, mode)
-    ys = np.stack([np.asarray(y) for y in ys])
+    ys = _as_float64(np.stack([np.asarray(y) for y in ys]))  # (as run_driver's y)
     if params0 is None:
         p0 = model.init(key, ops[0].shape[1])
         params0 = jax.tree_util.tree_map(
