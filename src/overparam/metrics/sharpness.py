@@ -112,18 +112,37 @@ def _work_hvp(loss_fn: Callable, params: Any) -> tuple[Callable, int, Any, Any]:
     return (lambda v: matvec(v.astype(dtype)).astype(work)), n, dtype, work
 
 
+def _pow2(x: jax.Array) -> jax.Array:
+    """Integer ``e`` with ``|x| 2**-e`` in ``[0.5, 1)`` (0 where ``x`` is 0 or not finite):
+    scaling by ``2**-e`` is exact."""
+    ax = jnp.abs(x)
+    return jnp.where((ax > 0) & jnp.isfinite(ax), jnp.frexp(ax)[1], 0)
+
+
 def _norm(w: jax.Array) -> jax.Array:
-    """``||w||_2`` computed on ``w / max|w|`` (jittable).
+    """``||w||_2`` computed on ``w / 2**e``, ``2**e ~ max|w|`` (jittable, exact scaling).
 
     ``jnp.linalg.norm`` squares the entries: a Hessian-vector product of size below
     ~1e-154 (float64; ~1e-19 in float32) had norm 0 and one above ~1e154 (~1e19) norm
     inf, so Lanczos stopped after one step ("breakdown") and the power method returned
     the Rayleigh quotient of its random start (1.68 for lambda_max = 3 at a float32
-    Hessian of size 1e-20), or 0 / inf.
+    Hessian of size 1e-20), or 0 / inf. (Not ``w / max|w|``: see :func:`_divide`.)
     """
-    top = jnp.max(jnp.abs(w), initial=0.0)
-    s = jnp.where((top > 0) & jnp.isfinite(top), top, jnp.ones_like(top))
-    return s * jnp.linalg.norm(w / s)
+    e = _pow2(jnp.max(jnp.abs(w), initial=0.0))
+    return jnp.ldexp(jnp.linalg.norm(jnp.ldexp(w, -e)), e)
+
+
+def _divide(w: jax.Array, s: jax.Array) -> jax.Array:
+    """``w / s`` for a scalar ``s > 0``, also where ``1 / s`` is subnormal.
+
+    XLA:CPU divides an array by a scalar as a product with the reciprocal, and flushes a
+    subnormal reciprocal to zero: ``w / s`` was 0 for ``s`` above ~8.5e37 (float32;
+    ~4.5e307 in float64), and the power method returned 0.0 as the sharpness of
+    ``1e38 I`` (float32), Lanczos NaN. ``s`` is first brought to ``[0.5, 1)`` by an
+    exact power of two.
+    """
+    e = _pow2(s)
+    return jnp.ldexp(w, -e) / jnp.ldexp(s, -e)
 
 
 def _start_vector(n: int, key: Any, dtype: Any) -> jax.Array:
@@ -158,7 +177,8 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
         w = w - (Vm @ w) @ Vm
         w = w - (Vm @ w) @ Vm
         b = _norm(w)
-        scale = jnp.maximum(scale, jnp.abs(a) + b)
+        # max, not |a| + b: the sum overflowed for ||H|| near the float range's top
+        scale = jnp.maximum(scale, jnp.maximum(jnp.abs(a), b))
         # breakdown: the Krylov space is invariant, the Ritz values are exact
         ok = alive & (b > 1e-13 * jnp.maximum(scale, 1e-300))
         # after a breakdown, repeat a diagonal entry of the exact block (a Rayleigh
@@ -166,7 +186,7 @@ def _lanczos_flat(matvec: Callable, v0: jax.Array, k: int) -> tuple[jax.Array, j
         # extreme eigenvalue
         alphas = alphas.at[j].set(jnp.where(alive, a, alphas[jnp.maximum(j - 1, 0)]))
         betas = betas.at[j].set(jnp.where(ok, b, 0.0))
-        nxt = jnp.where(ok, w / jnp.where(ok, b, 1.0), jnp.zeros_like(w))
+        nxt = jnp.where(ok, _divide(w, jnp.where(ok, b, 1.0)), jnp.zeros_like(w))
         V = jax.lax.cond(j + 1 < k, lambda V: V.at[jnp.minimum(j + 1, k - 1)].set(nxt),
                          lambda V: V, V)
         return V, alphas, betas, ok, scale, live + alive.astype(live.dtype)
@@ -223,11 +243,18 @@ def lanczos(
     # repeated a diagonal entry before: diag(-3, 10, 10, 10) gave -3, -2.86, -2.86, 10).
     idx = jnp.arange(k)
     pad = k - live
-    bound = jnp.max(jnp.where(idx < live, jnp.abs(alphas), 0.0)) + 2 * jnp.max(
-        jnp.abs(betas), initial=0.0)
-    alphas = jnp.where(idx < live, alphas, -4 * bound - 1)
+    # T is scaled by an exact power of two to entries below 1 in magnitude: eigvalsh gave
+    # NaN for entries near 1e308, and the placeholders (below) at -4 * bound - 1
+    # overflowed to -inf for ||H|| above ~4.5e307 (NaN Ritz values)
+    top = jnp.maximum(jnp.max(jnp.where(idx < live, jnp.abs(alphas), 0.0)),
+                      jnp.max(jnp.abs(betas), initial=0.0))
+    e = _pow2(top)
+    # the scaled block's eigenvalues lie in (-3, 3) (Gershgorin): the placeholders at -4
+    # are the `pad` smallest eigenvalues
+    alphas = jnp.where(idx < live, jnp.ldexp(alphas, -e), -4.0)
+    betas = jnp.ldexp(betas, -e)
     T = jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
-    eig = jnp.linalg.eigvalsh(T)
+    eig = jnp.ldexp(jnp.linalg.eigvalsh(T), e)
     return eig[jnp.maximum(idx, pad)].astype(dtype)
 
 
@@ -251,7 +278,7 @@ def _power_flat(
     def step(v):
         w = matvec(v)
         nrm = _norm(w)
-        v_new = jnp.where(nrm > 0, w / jnp.where(nrm > 0, nrm, 1.0), v)
+        v_new = jnp.where(nrm > 0, _divide(w, jnp.where(nrm > 0, nrm, 1.0)), v)
         return v_new, jnp.vdot(v, w), nrm
 
     def cond(c):
