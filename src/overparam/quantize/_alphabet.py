@@ -70,6 +70,15 @@ def _check_scale(c: np.ndarray) -> None:
         raise ValueError("scale must be finite and >= 0 (the alphabet's largest level)")
 
 
+def _unit_level(k: np.ndarray, n: int) -> np.ndarray:
+    """Level ``k`` of ``linspace(-1, 1, n + 1)``, bit for bit as NumPy computes it
+    (``k * (2 / n) - 1``, the last one exactly 1): ``c * _unit_level(k, n)`` is then an
+    entry of ``alphabet(bits, c)``. ``-c + k * (2 c / n)`` differed from it by an ulp for
+    most ``c`` (at ``c = 0.37``, 2 bits: 2/3 of the rounded values were not in the
+    alphabet, so ``np.isin``/``searchsorted`` codes of quantized weights failed)."""
+    return np.where(k >= n, 1.0, k * (2.0 / n) - 1.0)
+
+
 def alphabet(bits: int, scale: float = 1.0) -> np.ndarray:
     """The ``2**bits`` equispaced levels ``scale * linspace(-1, 1, 2**bits)``.
 
@@ -132,7 +141,7 @@ def msq_round(x: np.ndarray, bits: int, scale: np.ndarray | float) -> np.ndarray
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = np.where(c > 0, np.rint((x + c) / np.where(c > 0, step, 1.0)), 0.0)
     k = np.clip(k, 0, n)
-    return np.ldexp(np.where(c > 0, -c + k * step, 0.0), e)
+    return np.ldexp(np.where(c > 0, c * _unit_level(k, n), 0.0), e)
 
 
 def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
@@ -185,6 +194,6 @@ def cells(x: np.ndarray, bits: int, scale: np.ndarray | float,
     k = np.clip(np.floor(pos), 0, n - 1)
     lo = np.where(on, near, k)
     hi = np.where(on, near, k + 1)
-    lo = np.ldexp(np.where(c > 0, -c + lo * step, 0.0), e)
-    hi = np.ldexp(np.where(c > 0, -c + hi * step, 0.0), e)
+    lo = np.ldexp(np.where(c > 0, c * _unit_level(lo, n), 0.0), e)
+    hi = np.ldexp(np.where(c > 0, c * _unit_level(hi, n), 0.0), e)
     return lo, hi

@@ -68,6 +68,10 @@ def as_adjacency(graph: Any) -> sp.csr_matrix:
         if isinstance(graph, nx.Graph):
             if graph.is_directed():
                 raise ValueError("the graph must be undirected")
+            # as for a 0 x 0 matrix below (networkx raised NetworkXError "Graph has no
+            # nodes or edges")
+            if graph.number_of_nodes() == 0:
+                raise ValueError("the adjacency is empty (a graph with no nodes)")
             graph = nx.to_scipy_sparse_array(graph, format="csr", dtype=float)
     except ImportError:  # pragma: no cover - networkx is a dependency of the extra
         pass
@@ -438,6 +442,8 @@ def graph_ordering(graph: Any, ordering: str = "rcm") -> np.ndarray:
     if ordering == "rcm":
         return np.asarray(reverse_cuthill_mckee(Wm, symmetric_mode=True))
     if ordering == "fiedler":
+        if Wm.shape[0] == 1:   # no second eigenvector: "r = 2 exceeds ... N = 1" named an
+            return np.arange(1)   # r the caller never gave
         _, vec = laplacian_eigenvectors(Wm, 2)
         return np.argsort(vec[:, 1], kind="stable")
     raise ValueError(f"ordering must be 'rcm', 'fiedler' or 'natural', got {ordering!r}")

@@ -178,7 +178,9 @@ def quantize_network(params: Sequence[tuple[Any, Any]], X: Any, bits: int = 2,
         except ValueError as err:  # e.g. a scale below this layer's weights: say which
             raise ValueError(f"layer {i} (weights {W.shape}): {err}") from err
         Q = res.x
-        qnet.append((Q, b))
+        # a copy: the input's own bias array was returned, so an in-place bias correction
+        # of the quantized network changed the analog one (and a cached DigitsTask)
+        qnet.append((Q, b.copy()))
         if not res.status.success:
             status = res.status if status.success else status
             messages.append(f"layer {i}: {res.message}")
