@@ -60,7 +60,12 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
         raise TypeError(f"{name} is a scipy sparse matrix, which this function does not "
                         f"take: pass a dense array ({name}.toarray())")
     refuse_masked(a, name)
-    arr = low_precision_as_float32(np.asarray(a))
+    try:
+        arr = np.asarray(a)
+    except ValueError as exc:  # ragged nesting: NumPy's message did not name the parameter
+        raise ValueError(f"{name} is not a rectangular array (rows of different lengths?): "
+                         f"{exc}") from None
+    arr = low_precision_as_float32(arr)
     # by dtype kind (bool, int, uint, float, complex): np.issubdtype(timedelta64,
     # np.number) is True, so durations used to pass as their integer counts
     if arr.dtype.kind not in "biufc":
@@ -84,7 +89,11 @@ def check_finite_array(a: Any, name: str, ndim: int | None = None) -> np.ndarray
 def check_not_complex(a: Any, name: str) -> None:
     """Refuse complex values with a clear TypeError where the math is real (casting to
     float would drop the imaginary part with only a warning, or fail deep inside JAX)."""
-    if np.iscomplexobj(a):
+    try:
+        cplx = np.iscomplexobj(a)
+    except ValueError:  # ragged nesting: check_finite_array says so, naming the parameter
+        return
+    if cplx:
         raise TypeError(f"{name} must be real, got dtype {np.asarray(a).dtype}")
 
 

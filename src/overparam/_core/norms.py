@@ -33,8 +33,13 @@ def nearest_pow2_exponent(v: float) -> int:
 
 
 def ldexp_array(a: Any, e: int) -> np.ndarray:
-    """``a * 2**e`` for real or complex arrays (exact away from under- and overflow)."""
+    """``a * 2**e`` for real or complex arrays (exact away from under- and overflow);
+    boolean and integer input is taken as float64."""
     a = np.asarray(a)
+    if a.dtype.kind in "biu":
+        # np.ldexp computes bool / int8 / uint8 in float16 and int16 in float32: 100 int8
+        # times 2**10 came back as inf, 1 int16 times 2**200 too
+        a = a.astype(np.float64)
     if np.iscomplexobj(a):
         out = np.empty_like(a)
         out.real, out.imag = np.ldexp(a.real, e), np.ldexp(a.imag, e)

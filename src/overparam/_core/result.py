@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -143,9 +144,11 @@ def _num(v: Any, spec: str, unit: str = "") -> str:
     """``v`` formatted with ``spec`` and followed by ``unit``, or its repr (no unit) when
     it is not a number (a repr must not raise: ``fun=None`` made ``repr`` a TypeError)."""
     try:
-        return format(float(v), spec) + unit
+        f = float(v)
     except (TypeError, ValueError):
         return repr(v)
+    # no unit after nan / inf: a NaN wall time read "wall_time=nans"
+    return format(f, spec) + (unit if math.isfinite(f) else "")
 
 
 def _status_text(status: Any) -> str:
@@ -165,8 +168,10 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return (type(a) is type(b) and len(a) == len(b)
                 and all(_same(u, v) for u, v in zip(a, b)))
+    # Python complex too: a complex NaN in info made a Result unequal to itself (and to
+    # its pickled copy)
     if hasattr(a, "__array__") or hasattr(b, "__array__") or (
-            isinstance(a, float) and isinstance(b, float)):
+            isinstance(a, (float, complex)) and isinstance(b, (float, complex))):
         try:
             u, v = np.asarray(a), np.asarray(b)
         except Exception:  # an array-like that cannot be converted: compare as objects

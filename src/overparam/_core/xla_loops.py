@@ -34,6 +34,7 @@ ENV_VAR = "OVERPARAM_XLA_SMALL_LOOP_BYTES"
 #: a single 400 x 500 problem, ~4 MB, neither gains nor loses)
 DEFAULT_BYTES = 4 * 2**20
 _OPTION = "xla_cpu_small_while_loop_byte_threshold"
+_MAX_BYTES = 2**63 - 1  # the largest count XLA accepts (an int64)
 _EXTRA = "--xla_backend_extra_options"
 
 # what configure() decided, for `overparam info`
@@ -49,14 +50,19 @@ def _requested_bytes(value: str | None) -> int | None:
     if text in ("0", "off", "no", "false"):
         return 0
     try:
-        n = int(float(text))  # "4194304", "4e6"
+        # an integer exactly ("9223372036854775807" through a float became 2**63), else
+        # through a float ("4e6")
+        n = int(text) if text.lstrip("+-").isdigit() else int(float(text))
     except (ValueError, OverflowError):  # "lots", "nan", "inf"
         n = -1
     if n < 0:
         warnings.warn(f"{ENV_VAR}={value!r} is not a byte count (e.g. 4194304) or 'off': "
                       "XLA's small-loop compilation left at its default", stacklevel=3)
         return 0
-    return n
+    # XLA parses the option as an int64: a larger count ("1e30") made every JAX
+    # computation of the process fail with "Failed to parse value for:
+    # xla_cpu_small_while_loop_byte_threshold", naming neither overparam nor the variable
+    return min(n, _MAX_BYTES)
 
 
 def plan(environ: MutableMapping[str, str], backend_ready: bool) -> tuple[dict, str]:

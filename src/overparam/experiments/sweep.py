@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .._core import check_bool
 from .cells import config_key, expand_cells
 from .executors import execute
 from .runner import versions
@@ -152,6 +153,15 @@ def run(spec: Spec | str | Path | dict[str, Any], out: str | Path | None = None,
     -------
     RunSummary
     """
+    # flags as bools: force="false" (a string, truthy) replaced the results of a different
+    # spec in ``out``; progress="no" showed the bar
+    force = check_bool(force, "force")
+    progress = None if progress is None else check_bool(progress, "progress")
+    if isinstance(overrides, (str, bytes)):
+        # a single "KEY=VALUE" was read character by character: "--set 'e': expected
+        # KEY=VALUE" for overrides="experiment.trials=2"
+        raise TypeError(f"overrides must be a tuple of 'KEY=VALUE' strings, got the string "
+                        f"{overrides!r} (write ({overrides!r},))")
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
     elif overrides:
