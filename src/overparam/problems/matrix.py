@@ -402,6 +402,10 @@ class GaussianSensing(MatrixOperator):
             self.matrix = None
         else:
             self.matrix = rng.standard_normal((m, n1 * n2)) / np.sqrt(m)
+            # read-only, as DenseOperator keeps its matrix: to_dense() hands it out, and
+            # an edit of that array (D *= 10) changed the operator under the problem's y
+            # and left the cached norm2 (the step size) 10x too small
+            self.matrix.setflags(write=False)
 
     @property
     def is_dense(self) -> bool:
