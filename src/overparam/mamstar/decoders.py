@@ -139,17 +139,22 @@ def top_eigenpairs(B: np.ndarray, rank: int, which: str = "LM") -> tuple[np.ndar
                          "M A M^T): it has no top eigenvectors to decode")
     # eigh/eigsh read one triangle only: a non-symmetric B gave the eigenpairs of
     # another matrix. On B / 2**e (e ~ log2 max|B|): squares of 1e-170 or 1e200 are 0/inf
-    Bs = np.ldexp(B, -int(pow2_exponent(np.abs(B).max())))
+    e = int(pow2_exponent(np.abs(B).max()))
+    Bs = np.ldexp(B, -e)
     asym = float(np.linalg.norm(Bs - Bs.T) / np.linalg.norm(Bs))
     if not asym <= _SYM_TOL:
         raise ValueError(f"B is not symmetric: ||B - B^T||_F / ||B||_F = {asym:.3e} > "
                          f"{_SYM_TOL:g} (a sketch B is symmetric; for a nearly symmetric "
                          "B pass its symmetric part (B + B.T) / 2)")
+    # on the scaled Bs (exact: a power of 2): ARPACK on a B of size 1e-300 returned
+    # eigenvalues 14.4 and -13.4 (times 1e-300) instead of 1.04 and -0.54, and vectors of
+    # norm 2.5 and 0.09, silently
     if rank < m // 4 and m > 200:
         v0 = np.random.default_rng(0).standard_normal(m)
-        vals, vecs = eigsh(B, k=rank, which=which, v0=v0, tol=0)
+        vals, vecs = eigsh(Bs, k=rank, which=which, v0=v0, tol=0)
     else:
-        vals, vecs = sla.eigh(B)
+        vals, vecs = sla.eigh(Bs)
+    vals = np.ldexp(vals, e)
     order = np.argsort(-np.abs(vals) if which == "LM" else -vals, kind="stable")[:rank]
     return vals[order], canonical_sign(vecs[:, order])
 
@@ -506,7 +511,8 @@ def bittest_decode(U: np.ndarray, sketch: Sketch, keep: int,
     Returns
     -------
     indices, values : ndarray (k, r)
-        As :func:`median_decode` over the candidates (``k = 0`` when there are none).
+        As :func:`median_decode` over the candidates (``k = 0`` when there are none);
+        1-d arrays of length k for a 1-d ``U``.
     candidates : ndarray
         The candidate indices that were tested.
 
@@ -522,12 +528,17 @@ def bittest_decode(U: np.ndarray, sketch: Sketch, keep: int,
     M = sketch.M
     if max_buckets is not None:
         max_buckets = check_int(max_buckets, "max_buckets", minimum=0)
-    cand = bittest_candidates(U, sketch, max_buckets or min(M.m, M.K * keep))
-    U2 = U[:, None] if np.ndim(U) == 1 else U
+    # a 1-d U came back as (k, 1) arrays (median_decode and oracle_decode return (k,)),
+    # and a list U failed with "list indices must be integers"
+    U2, one = _columns(U, M)
+    cand = bittest_candidates(U2, sketch, max_buckets or min(M.m, M.K * keep))
     if cand.size == 0:
         r = U2.shape[1]
-        return np.zeros((0, r), np.int64), np.zeros((0, r)), cand
-    idx, vals = median_decode(U2, M, keep, candidates=cand)
+        idx, vals = np.zeros((0, r), np.int64), np.zeros((0, r))
+    else:
+        idx, vals = median_decode(U2, M, keep, candidates=cand)
+    if one:
+        return idx[:, 0], vals[:, 0], cand
     return idx, vals, cand
 
 
@@ -583,10 +594,13 @@ def refine(B: np.ndarray, M: PrimeMatrix, indices: np.ndarray, values: np.ndarra
         return None
     W = M.matvec_sparse(support, X) / np.sqrt(M.K)  # (m, r) = M X / sqrt K
     Wp = np.linalg.pinv(W, rcond=rtol)
-    G = Wp @ B @ Wp.T
+    # on B / 2**e (exact): with B near 1e308, H + H^T overflowed to inf
+    e = int(pow2_exponent(np.abs(B).max(initial=0.0)))  # 0 for a zero B
+    G = Wp @ np.ldexp(B, -e) @ Wp.T
     H = R @ G @ R.T
     H = 0.5 * (H + H.T)
     theta, Z = np.linalg.eigh(H)
+    theta = np.ldexp(theta, e)
     order = np.argsort(-np.abs(theta) if which == "LM" else -theta, kind="stable")
     vecs = canonical_sign(Q @ Z[:, order])
     return support, vecs, theta[order]

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -129,7 +130,17 @@ class Sketch:
     @property
     def B(self) -> np.ndarray:
         """The sketch ``(1/K) M A M^T`` (symmetrized)."""
-        return (self.C + self.C.T) / (2.0 * self.M.K)
+        # halves first: C + C^T overflowed to inf for a finite C above ~9e307 (an A with
+        # an entry of 1.5e308 was refused as "the sketch holds NaN or inf"); for a
+        # symmetric C this is bit for bit (C + C^T) / 2K. In row blocks: no m x m
+        # temporaries besides B itself.
+        C, two_k = self.C, 2.0 * self.M.K
+        B = np.empty(C.shape)
+        step = max(1, (1 << 20) // max(C.shape[0], 1))
+        for a in range(0, C.shape[0], step):
+            np.divide(C[a:a + step], two_k, out=B[a:a + step])
+            B[a:a + step] += C[:, a:a + step].T / two_k
+        return B
 
     @property
     def has_bits(self) -> bool:
@@ -204,9 +215,9 @@ class Sketch:
             raise ValueError("cannot add sketches made with different primes, N or "
                              "bit-test settings")
         Y = None if self.Y is None else self.Y + other.Y
-        sym = self.symmetry if self.symmetry == other.symmetry else "both"
         return Sketch(self.M, self.C + other.C, Y, self.bit_seed,
-                      self.n_entries + other.n_entries, sym, dict(self.info))
+                      self.n_entries + other.n_entries, _sum_symmetry(self, other),
+                      dict(self.info))
 
     # ndarray + sketch made an object array of sketches (NumPy broadcast the sketch):
     # with this NumPy defers to __radd__, which refuses it
@@ -229,6 +240,7 @@ class Sketch:
         if self.Y is not None:
             self.Y += other.Y
         self.n_entries += other.n_entries
+        self.symmetry = _sum_symmetry(self, other)
         return self
 
     # -- storage -----------------------------------------------------------------------
@@ -289,6 +301,16 @@ class Sketch:
         return (f"Sketch(N={self.M.n}, m={self.m}, K={self.M.K}, entries={self.n_entries}, "
                 f"bits={'q=%d' % self.q if self.Y is not None else 'no'}, "
                 f"symmetry={self.symmetry})")
+
+
+def _sum_symmetry(a: Sketch, b: Sketch) -> str:
+    """The ``symmetry`` of ``a + b``: a triangle sketch stores its off-diagonal entries
+    once, with weight 2, so its raw C is not symmetric, and neither is a sum with one.
+    Labelled "both", such a sum (e.g. an "upper" shard plus a "lower" one, a valid sketch
+    of A) was refused by :meth:`Sketch.check` as "not symmetric"."""
+    if a.symmetry == b.symmetry:
+        return a.symmetry
+    return a.symmetry if a.symmetry != "both" else b.symmetry
 
 
 def _check_saved(meta: Any, primes: np.ndarray, C: np.ndarray, Y: np.ndarray | None
@@ -501,8 +523,21 @@ class SketchBuilder:
 def _add_pairs(C: np.ndarray, M: PrimeMatrix, i: np.ndarray, j: np.ndarray,
                w: np.ndarray) -> None:
     """C[rows(i), rows(j)] += w for all K^2 block pairs: one bincount per block pair
-    (each p_k x p_l block stays in cache)."""
+    (each p_k x p_l block stays in cache), or, for a chunk of fewer than (m / K)^2
+    entries, a direct scatter of its K^2 cells per entry."""
     if i.size == 0:
+        return
+    K2 = M.K ** 2
+    if i.size * K2 < M.m ** 2 and C.flags.c_contiguous:
+        # the bincounts cost O(m^2) per chunk whatever its size: a stream of
+        # single-entry chunks took 0.1 s per entry at m = 5541 (O(K^2) is documented).
+        # In pieces of ~2**20 cells (bounded temporaries).
+        Cf, w = C.reshape(-1), np.asarray(w, dtype=float)
+        step = max(1, (1 << 20) // K2)
+        for a in range(0, i.size, step):
+            ri, rj = M.rows(i[a:a + step]), M.rows(j[a:a + step])  # (c, K)
+            flat = (ri[:, :, None] * M.m + rj[:, None, :]).reshape(-1)
+            np.add.at(Cf, flat, np.repeat(w[a:a + step], K2))
         return
     P, off = M.primes, M.offsets
     Ri, Rj = M.residues(i), M.residues(j)
@@ -520,9 +555,16 @@ def _add_bits(Y: np.ndarray, M: PrimeMatrix, omega: np.ndarray, i: np.ndarray,
     step = 1 << 13  # the incidence matrix has ~K L / 2 entries per stream entry
     Yf = Y.reshape(-1, Y.shape[2])
     for a in range(0, i.size, step):
-        ii, jj = i[a:a + step], j[a:a + step]
+        ii, jj, vv = i[a:a + step], j[a:a + step], v[a:a + step]
         G = omega[M.rows(jj)].sum(axis=1)  # (c, q)
-        Yf += _bit_incidence(M, ii, v[a:a + step]) @ G  # (L m, c) @ (c, q)
+        if ii.size * M.K < M.m:
+            # the product below is a dense (L m, q) array per chunk: 11 ms per entry of a
+            # stream of single entries at m = 5541; scatter the ~K L / 2 rows instead
+            e_idx, t_idx = np.nonzero(bits_of(ii, M.n_bits))
+            rows = (t_idx[:, None] * M.m + M.rows(ii[e_idx])).reshape(-1)
+            np.add.at(Yf, rows, np.repeat(vv[e_idx, None] * G[e_idx], M.K, axis=0))
+        else:
+            Yf += _bit_incidence(M, ii, vv) @ G  # (L m, c) @ (c, q)
 
 
 def _bit_incidence(M: PrimeMatrix, idx: np.ndarray, weights: np.ndarray | None = None):
@@ -616,8 +658,9 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
     chunks : iterable
         Each item a tuple of three 1-d arrays (row indices, column indices, values), a
         ``(c, 3)`` array (one entry per row; a ``(3, c)`` array, c != 3, is read as rows
-        i, j, values) or a mapping with row/col/value; a tuple of three scalars is one
-        entry. A 3 x 3 array is ambiguous and refused (TypeError): pass a tuple.
+        i, j, values) or a mapping with row/col/value (or i/j/v; also an open ``.npz``
+        or a data frame with such columns, read by name); a tuple of three scalars is
+        one entry. A 3 x 3 array is ambiguous and refused (TypeError): pass a tuple.
     M : PrimeMatrix
         The sketching matrix (indices must lie in 0..N-1).
     symmetry : {"both", "upper", "lower"}, optional
@@ -665,8 +708,18 @@ def sketch_stream(chunks: Iterable[Any], M: PrimeMatrix, *, symmetry: str = "bot
 
 
 def _split_chunk(chunk: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(chunk, dict):
+    if isinstance(chunk, Mapping):  # an open .npz (NpzFile) was unpacked into its keys
         return _from_mapping(chunk)
+    keys = getattr(chunk, "keys", None)
+    if callable(keys) and not isinstance(chunk, np.ndarray):
+        # a pandas DataFrame with named columns, e.g. value, row, col, was read by
+        # position as i, j, values (a wrong A, silently under symmetry="upper")
+        try:
+            names = set(keys())
+        except Exception:  # not a mapping after all
+            names = set()
+        if any(set(c) <= names for c in _NAMES):
+            return _from_mapping(chunk)
     if (not isinstance(chunk, (tuple, list)) and hasattr(chunk, "__array__")
             and len(getattr(chunk, "shape", ())) == 2):
         a = np.asarray(chunk)
@@ -721,7 +774,8 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
         The sketching matrix, made for this N.
     block_rows : int, optional
         Rows per block, >= 1; default about 64 MiB of dense rows
-        (``max(1, min(N, 2**23 // max(N, m)))``).
+        (``max(1, min(N, 2**23 // max(N, m)))``; for a sparse A, whose rows cost their
+        nonzeros, ``max(1, min(N, 2**23 // m))``).
     bits : int, optional
         Number q of test vectors of the bit-test extension (for the bit-test decoder);
         None (default): no extension.
@@ -760,8 +814,11 @@ def sketch_matrix(A: Any, M: PrimeMatrix, *, block_rows: int | None = None,
     if A.shape[0] != M.n:
         raise ValueError(f"A is {A.shape[0]} x {A.shape[1]} but M was made for N = {M.n}")
     n = M.n
-    if block_rows is None:  # ~64 MiB of dense rows
-        block_rows = max(1, min(n, (8 << 20) // max(n, M.m)))
+    if block_rows is None:  # ~64 MiB of dense rows (or of the (b, m) fold of sparse ones)
+        # a sparse row is not N floats: sized by N, a sparse A of N = 10**6 went in
+        # blocks of 8 rows, 14 times slower (N = 10**7: one row per block)
+        width = M.m if sp.issparse(A) else max(n, M.m)
+        block_rows = max(1, min(n, (8 << 20) // width))
     block_rows = check_int(block_rows, "block_rows", minimum=1)
     bld = _builder(M, "both", bits, bit_seed)
     # positional row blocks: a pandas frame's [a:b] may go by its index labels
