@@ -34,6 +34,8 @@ __all__ = ["projected_gradient", "kkt_residual", "kkt_scale", "lipschitz"]
 
 #: form the Gram matrix when m >= GRAM_RATIO * n (and the matrix is explicit)
 GRAM_RATIO = 1.5
+#: bound on the warm start's entries in the loop's units (y / max|y|, A / its scale)
+_X0_MAX = 2.0**600
 
 
 def kkt_residual(x: np.ndarray, g: np.ndarray, scales: Any = None) -> float:
@@ -141,7 +143,7 @@ def _build(apply_grad: Callable, accelerated: bool, restart: bool, check_every: 
             return jnp.linalg.norm(jnp.minimum(d * x, apply_grad(data, x) * dinv)) / scale
 
         def body(s):
-            x, z, k, it, _ = s
+            x, z, k, it, _, _ = s
             g = apply_grad(data, z)
             x_new = jnp.maximum(z - eta * g, 0.0)
             if accelerated:
@@ -155,15 +157,17 @@ def _build(apply_grad: Callable, accelerated: bool, restart: bool, check_every: 
             it1 = it + 1
             res = jax.lax.cond(it1 % check_every == 0, kkt, lambda _: jnp.float64(jnp.inf),
                                x_new)
-            return x_new, z_new, k1, it1, res
+            # x carried along: the last finite iterate when x_new is not (a carried
+            # buffer, no arithmetic: no measurable cost per step)
+            return x_new, z_new, k1, it1, res, x
 
         def cond(s):
             return (s[3] < max_iter) & (s[4] > tol) & jnp.isfinite(jnp.sum(s[0]))
 
         x0 = jnp.maximum(x0, 0.0)
-        s = (x0, x0, jnp.int64(0), jnp.int64(0), kkt(x0))
-        x, _, _, it, res = jax.lax.while_loop(cond, body, s)
-        return x, it, kkt(x)
+        s = (x0, x0, jnp.int64(0), jnp.int64(0), kkt(x0), x0)
+        x, _, _, it, res, x_prev = jax.lax.while_loop(cond, body, s)
+        return x, it, kkt(x), x_prev
 
     return jax.jit(run)
 
@@ -277,7 +281,9 @@ def projected_gradient(
     restart : bool
         Adaptive restart of APG.
     x0 : array of shape (n,), optional
-        Warm start (projected onto ``x >= 0``); default 0.
+        Warm start (projected onto ``x >= 0``); default 0. Entries beyond ``2**600``
+        times the solution's scale ``max|y| / max|A|`` are clipped there (the iteration
+        runs on ``y / max|y|``, where they would overflow).
     tol : float
         Stop when the KKT residual ``||min(d x, g / d)||_2 <= tol * ||A^T y / d||_2``
         (``g = A^T (Ax - y)``, ``d`` the column norms of ``A``, or ``||A||_2`` for a
@@ -294,7 +300,8 @@ def projected_gradient(
     Returns
     -------
     Result
-        ``x``, ``status`` (converged / max_iter / diverged; ``stagnated`` when the loop's
+        ``x``, ``status`` (converged / max_iter / diverged, then ``x`` is the last finite
+        iterate; ``stagnated`` when the loop's
         test on the rounded Gram gradient passed but the certificate on ``A`` misses
         ``tol``), ``n_iter``, ``fun``, ``info`` with ``kkt`` (in the units of ``y``),
         ``kkt_rel`` (both from ``A`` and the returned ``x``), ``gram`` and ``lipschitz``.
@@ -365,27 +372,42 @@ def projected_gradient(
     x_init = x_init.reshape(-1)
     if not np.all(np.isfinite(x_init)):
         raise ValueError("x0 contains non-finite values")
+    # the warm start in the loop's units, clipped at +-2**600: x0 / max|y| overflowed for
+    # x0 = 1e300, y ~ 1e-10 (x = inf, "diverged" after 0 steps), and x0 = 1e298 stopped
+    # after 0 steps as "max_iter" (the loop's finiteness test sums x). Any solution is far
+    # below 2**600 there, and gradients of such a start stay finite
+    with np.errstate(over="ignore"):
+        x_start = np.clip(x_init / y_scale * a_scale, -_X0_MAX, _X0_MAX)
     run = _build(fn_grad, accelerated, restart, check_every)
-    x, it, res = jax.block_until_ready(
-        run(data, jnp.asarray(x_init / y_scale * a_scale), jnp.float64(lip),
+    x, it, res, x_prev = jax.block_until_ready(
+        run(data, jnp.asarray(x_start), jnp.float64(lip),
             jnp.asarray(ds), jnp.asarray(dinv), jnp.float64(scale), jnp.float64(tol),
             jnp.int64(max_iter)))
-    x = np.asarray(x) * y_scale / a_scale
+    x = np.asarray(x)
+    diverged = not np.all(np.isfinite(x))
+    with np.errstate(over="ignore"):  # (a diverged run's last iterate may be huge)
+        x = np.asarray(x_prev if diverged else x) * y_scale / a_scale
     wall = time.perf_counter() - t0
     lip_a = lip * a_scale * a_scale  # of A itself (the step was for A / a_scale); may be inf
     return _result(problem, x, int(it), float(res), wall, tol, max_iter, d,
                    dict(method="apg" if accelerated else "pg", gram=use_gram,
-                        lipschitz=lip_a, restart=restart))
+                        lipschitz=lip_a, restart=restart), diverged)
 
 
 def _result(problem: Problem, x: np.ndarray, it: int, loop_kkt: float, wall: float,
-            tol: float, max_iter: int, scales: np.ndarray, info: dict) -> Result:
+            tol: float, max_iter: int, scales: np.ndarray, info: dict,
+            diverged: bool = False) -> Result:
+    detail = ""
     if not np.all(np.isfinite(x)):
         status = Status.DIVERGED
-        r = np.full(problem.m, np.nan)
-        g = problem.A.rmatvec(r)
-        cert = dict(kkt=np.nan, kkt_rel=np.nan, gradient=g, relative_residual=np.nan,
-                    fun=np.nan)
+        cert = dict(kkt=np.nan, kkt_rel=np.nan, gradient=np.full(problem.n, np.nan),
+                    relative_residual=np.nan, fun=np.nan)
+        detail = "; x is not finite: not meaningful"
+    elif diverged:
+        # x is the last finite iterate (Status.DIVERGED's promise), certified as it is
+        status = Status.DIVERGED
+        cert = certificate(problem.A, problem.y, x, scales)
+        detail = "; x is the last finite iterate"
     else:
         # the status from the certificate on A and the returned x: the loop's test ran on
         # scaled data, and on the Gram path on the rounded gradient G x - A^T y
@@ -398,7 +420,13 @@ def _result(problem: Problem, x: np.ndarray, it: int, loop_kkt: float, wall: flo
             status = Status.MAX_ITER
     info = dict(info, kkt=cert["kkt"], kkt_rel=cert["kkt_rel"], gradient=cert["gradient"],
                 relative_residual=cert["relative_residual"])
-    msg = (f"{status.advice} (KKT residual {cert['kkt_rel']:.2e} relative after {it} "
-           "iterations)")
+    # (Status.DIVERGED's advice names a step, which this method does not take: its step
+    # is 1 / ||A||_2^2, stable for a consistent operator)
+    advice = status.advice if status is not Status.DIVERGED else (
+        "The iteration blew up (a non-finite iterate) although its step 1 / ||A||_2^2 is "
+        "stable for a consistent operator: check that its jax_matvec / jax_rmatvec apply A "
+        "and A^T, the same maps as matvec / rmatvec, and that norm2 is ||A||_2")
+    msg = (f"{advice} (KKT residual {cert['kkt_rel']:.2e} relative after {it} "
+           f"iterations{detail})")
     return Result(x=x, status=status, message=msg, n_iter=it, fun=cert["fun"],
                   wall_time=wall, info=info)

@@ -156,7 +156,8 @@ def hadamard_limit(
     -------
     Result
         ``x`` the limit, ``status`` (``converged``; ``infeasible`` when ``y`` cannot be
-        reached; ``max_iter`` or ``numerical_error`` otherwise), ``n_iter`` (Newton steps),
+        reached; ``max_iter``, ``stagnated`` or ``numerical_error`` otherwise, with ``x``
+        the last finite Newton iterate), ``n_iter`` (Newton steps),
         ``fun`` (``0.5 * ||A x - y||^2``), and ``info`` with ``w`` (the dual variable),
         ``z = A^T w``, ``dual_objective``, ``relative_residual``, ``n_cg`` (CG iterations),
         ``n_matvec``, ``method``, ``dense_fallback_step`` (the Newton step at which
@@ -165,6 +166,14 @@ def hadamard_limit(
         numerically singular Newton systems by least norm, else None), and ``farkas`` (a
         certificate ``d`` with ``A^T d <= 0``, ``<d, y> > 0`` when one was found for an
         infeasible non-negative problem).
+
+        For ``infeasible`` problems ``x`` is the point the flow tends to, not the Newton
+        iterate: with the signed model and ``y`` outside range(A) (found for a dense
+        ``A``, or one small enough to materialise) the flow is that of the projection
+        ``P y`` of ``y`` onto range(A), whose limit ``x`` is (``info["w"]``, ``"z"`` its
+        dual); with ``nonneg=True`` a non-negative least-squares minimizer (by
+        :func:`overparam.solvers.nnls`; the flow tends to that set). ``info["x_n_iter"]``
+        and ``info["x_status"]`` are those of the solve ``x`` comes from.
 
     Raises
     ------
@@ -344,6 +353,15 @@ def hadamard_limit(
     info_extra: dict[str, Any] = {}
     if status is not Status.CONVERGED:
         status, msg, info_extra = _diagnose(problem.A, yv, nonneg, state, status, msg)
+    if status is Status.INFEASIBLE:
+        # the Newton iterate left behind is no answer (measured: signed, y outside
+        # range(A), newton-cg: x = +-inf, relative residual NaN; non-negative, a Farkas
+        # certificate at the first step: A = [[2]], y = [-3] gave x = 1.5, worse than 0)
+        return _infeasible_result(problem, yv, state, msg, info_extra.pop("_projection", None),
+                                  info_extra, dict(depth=depth, init_scale=a, nonneg=nonneg,
+                                                   tol=tol, max_iter=max_iter,
+                                                   method=requested),
+                                  method, link, time.perf_counter() - t0)
     return _result(status, state["x"], state["w"], state["z"], yv, state["it"],
                    state["n_cg"], state["n_matvec"], method, time.perf_counter() - t0, msg,
                    link, ax=state["ax"], ynorm=state["ynorm"],
@@ -506,11 +524,19 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
         return c > _ACTIVE_REL * (max(bn, ynorm) if on_path else bn) / c.size
 
     def resync():
-        z = rmv(w)
-        _, x, D = link.evaluate(z)
-        ax = mv(x)
-        r = ax - y
-        return z, x, D, ax, r, safe_norm(r)
+        z1 = rmv(w)
+        _, x1, D1 = link.evaluate(z1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            ax1 = mv(x1)
+            r1 = ax1 - y
+        rn1 = safe_norm(r1)
+        if not np.isfinite(rn1):
+            # w has diverged (a dual unbounded below: y outside range(A) solved by CG),
+            # and A^T w recomputed from it rounds to z ~ 1e-16 |w|, where x overflows (x =
+            # inf was returned, and the product warned "invalid value encountered in dot"):
+            # keep z accumulated along the steps and its finite x
+            return z, x, D, ax, r, rn
+        return z1, x1, D1, ax1, r1, rn1
 
     while True:
         at_target = s <= s_target
@@ -681,6 +707,8 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
                        f"{rn / ynorm:.3e})")
             link.set_scale(s)
             break
+        # the iterate before the step: kept when the step's x or A x is not finite
+        last = (w, z, x, D, ax, r, rn, synced, s)
         w = w + t * d
         z = z + t * zd
         s = s_new
@@ -688,17 +716,29 @@ def _newton_path(mv, rmv, y, ynorm, link: Link, solver, *, tol: float, max_iter:
             n_cont += 1
         _, x, D = link.evaluate(z)
         single = getattr(solver, "single", None)
-        if approx:
-            synced = False
-            # the path needs the residual only to ~1e-6 relative: float32 product
-            ax = mv(x) if single is None else (single @ x.astype(np.float32)).astype(
-                np.float64)
-            if not np.all(np.isfinite(ax)):  # beyond the float32 range
+        # (a dual unbounded below, e.g. y outside range(A) with CG, drives x to inf: the
+        # product warned "invalid value encountered in dot" from NumPy or SciPy)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if approx:
+                synced = False
+                # the path needs the residual only to ~1e-6 relative: float32 product
+                ax = mv(x) if single is None else (single @ x.astype(np.float32)).astype(
+                    np.float64)
+                if not np.all(np.isfinite(ax)):  # beyond the float32 range
+                    ax = mv(x)
+            else:
                 ax = mv(x)
-        else:
-            ax = mv(x)
-        r = ax - y
+            r = ax - y
         rn = safe_norm(r)
+        if not np.isfinite(rn):
+            # x = inf (or NaN) was returned with a NaN relative residual: keep the last
+            # finite iterate
+            w, z, x, D, ax, r, rn, synced, s = last
+            link.set_scale(s)
+            status = Status.NUMERICAL_ERROR
+            message = (f"{status.advice} (x or A x overflowed at Newton step {it}: x is the "
+                       "last finite iterate, not the limit)")
+            break
         if delta != 0.0:
             # double the step after a full step that stays near the path, else shrink it
             step = (step * 2.0 if (t == 1.0 and rn <= _PATH_TARGET * ynorm)
@@ -845,13 +885,71 @@ def _diagnose(op, y, nonneg, state, status, msg):
                     "no x >= 0 solves A x = y (confirmed by a HiGHS feasibility LP): the "
                     "non-negative flow cannot interpolate", info)
         return status, msg, info
-    sol, *_ = np.linalg.lstsq(A, y, rcond=None)
-    res = safe_norm(A @ sol - y)
+    res, py = _range_residual(A, y)
     if res > 1e-8 * max(safe_norm(y), 1e-300):
+        # (the projection of y onto range(A): see _infeasible_result)
+        info["_projection"] = py
         return (Status.INFEASIBLE,
                 f"y is not in the range of A (least-squares residual {res:.3e}): no x "
                 "solves A x = y, so the flow cannot interpolate", info)
     return status, msg, info
+
+
+def _range_residual(A: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """``||P y - y||`` and ``P y``, the projection of ``y`` onto range(A) (least squares)."""
+    sol, *_ = np.linalg.lstsq(A, y, rcond=None)
+    py = A @ sol
+    return safe_norm(py - y), py
+
+
+def _infeasible_result(problem: Problem, y: np.ndarray, state: dict, msg: str,
+                       py: np.ndarray | None, info_extra: dict, kwargs: dict, method: str,
+                       link: Link, wall: float) -> Result:
+    """The result for a problem without interpolant: ``x`` the point gradient flow tends to.
+
+    Signed model (``y`` outside range(A)): ``A^T (A x - y) = A^T (A x - P y)`` for the
+    projection ``P y`` of ``y`` onto range(A), so the flow is that of ``P y`` and its limit
+    is ``hadamard_limit(A, P y)``, solved here. Non-negative model: the flow tends to the
+    set of non-negative least-squares minimizers; ``x`` is one, by
+    :func:`overparam.solvers.nnls` (``info["x_status"]`` says whether it met its
+    tolerance). ``n_iter`` counts the Newton steps of the run that found the problem
+    infeasible, and ``info["x_n_iter"]`` the iterations of the solve ``x`` comes from."""
+    t0 = time.perf_counter()
+    A = problem.A
+    extra = dict(info_extra)
+    w, z = state["w"], state["z"]
+    if py is not None and not kwargs["nonneg"]:
+        res, _ = _range_residual(A.to_dense(max_entries=_DENSE_FALLBACK_MAX_ENTRIES), py)
+        if res <= 1e-8 * max(safe_norm(py), 1e-300):  # (else it would recurse: x kept)
+            sub = hadamard_limit(A, py, **kwargs)
+            x, w, z = sub.x, sub.info["w"], sub.info["z"]
+            extra.update(x_n_iter=sub.n_iter, x_status=sub.status.value)
+            msg += ("; x is the limit of the flow, which is that of the projection P y of y "
+                    f"onto range(A) (the gradient A^T (A x - y) = A^T (A x - P y)): "
+                    f"{sub.status.value}, {sub.n_iter} Newton steps")
+        else:
+            x = state["x"]
+            msg += "; x is the last Newton iterate, not the limit"
+    elif kwargs["nonneg"]:
+        from ..solvers.nnls import nnls  # (solvers import this module)
+
+        sub = nnls(problem)
+        x = np.asarray(sub.x)
+        extra.update(x_n_iter=sub.n_iter, x_status=sub.status.value)
+        msg += ("; x is a non-negative least-squares minimizer, a point of the set the "
+                f"flow tends to (overparam.solvers.nnls: {sub.status.value}, KKT residual "
+                f"{sub.info['kkt_rel']:.1e} relative)")
+    else:
+        x = state["x"]
+        msg += "; x is the last Newton iterate, not the limit"
+    with np.errstate(over="ignore", invalid="ignore"):
+        ax = np.asarray(A.matvec(x), dtype=np.float64)
+    extra.update(n_continuation=state["n_cont"], dense_fallback_step=state["fallback_step"],
+                 least_norm_step=state["least_norm_step"],
+                 history=np.asarray(state["history"]).reshape(-1, 4))
+    return _result(Status.INFEASIBLE, x, w, z, y, state["it"], state["n_cg"],
+                   state["n_matvec"], method, wall + time.perf_counter() - t0, msg, link,
+                   ax=ax, extra=extra)
 
 
 def _dual_objective(link: Link, z: np.ndarray, w: np.ndarray, y: np.ndarray) -> float:

@@ -685,6 +685,7 @@ def nnls(
     x0s = None if x0 is None else np.maximum(x0[keep] if M is not None else x0, 0.0)
 
     info: dict[str, Any] = dict(method=method)
+    advice = None  # replaces status.advice when the method names the cause of a failure
     cert = None
     status, n_iter, detail = Status.CONVERGED, 0, ""
     n_sub = int(keep.sum())
@@ -715,6 +716,7 @@ def nnls(
     elif method == "reparam":
         xs, n_iter, status, detail, extra = _reparam_scaled(sub, depth, init_scale, step, x0s,
                                                             tol, interp_tol, max_iter, d[keep])
+        advice = extra.pop("_advice", None)
         info.update(extra)
     elif method == "limit":
         from ..limits import hadamard_limit
@@ -783,7 +785,13 @@ def nnls(
                    "not an interpolant, so the implicit-bias reading does not apply")
     if zero_cols.any():
         detail += f"; {int(zero_cols.sum())} zero column(s) set to 0 (not identifiable)"
-    msg = (f"{status.advice} ({detail}; KKT residual {cert['kkt_rel']:.2e} relative, "
+    if advice is not None and status in (Status.STAGNATED, Status.DIVERGED):
+        # (a status changed after _reparam keeps its own advice)
+        status_advice = advice + (" The returned x is the last finite iterate."
+                                  if status is Status.DIVERGED else "")
+    else:
+        status_advice = status.advice
+    msg = (f"{status_advice} ({detail}; KKT residual {cert['kkt_rel']:.2e} relative, "
            f"relative residual {cert['relative_residual']:.2e})")
     return Result(x=x, status=status, message=msg, n_iter=n_iter, fun=cert["fun"],
                   wall_time=wall, info=info)
@@ -913,5 +921,45 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
             break
         chunk = min(2 * chunk, 64_000)
     detail = f"GD on x = u^{depth} ({type(policy).__name__}), {done} steps"
-    return x, done, status, detail, dict(policy=repr(policy), init_scale=init_scale,
-                                         depth=depth)
+    extra = dict(policy=repr(policy), init_scale=init_scale, depth=depth)
+    if status in (Status.STAGNATED, Status.DIVERGED):
+        cause = _init_scale_cause(problem, depth, init_scale, policy)
+        if cause:
+            # the status's advice blamed the step (diverged) or tol and y (stagnated):
+            # neither is the cause here (measured: a smaller step fraction diverged too)
+            extra["_advice"] = f"The iteration {status.value} because of the init_scale: {cause}"
+    return x, done, status, detail, extra
+
+
+def _init_scale_cause(problem: Problem, depth: int, init_scale: float, policy: Any) -> str:
+    """Why ``"reparam"`` failed when the cause is ``init_scale``, else "".
+
+    * ``x(0) = init_scale**depth`` far above the solution's scale ``max|t A^T y|`` (``t``
+      minimising ``||t A A^T y - y||``): the factors shrink past the solution and collapse
+      to 0, absorbing for ``u^L`` (measured: 20 x 8 Gaussian, depth 3, init_scale 1e3:
+      stagnated at x = 0, relative residual 1.0; init_scale 30: at 0.33);
+    * depth >= 3 in mirror coordinates from a small ``init_scale`` (``z`` near the barrier
+      ``c = a^(2-L)``): 8 x 20 Gaussian, depth 3, init_scale 1e-3 diverged with step
+      fractions 0.5, 0.1 and 0.02 alike (1e-2 converged).
+    """
+    A = problem.A
+    yv = np.asarray(problem.y, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        aty = np.asarray(A.rmatvec(yv), dtype=np.float64)
+        aaty = np.asarray(A.matvec(aty), dtype=np.float64)
+        na = float(np.linalg.norm(aaty))
+        t = float((yv / na) @ (aaty / na)) if 0.0 < na < np.inf else 0.0
+        x_scale = float(np.max(np.abs(t * aty), initial=0.0))
+        x_init = float(np.float64(init_scale) ** depth)
+    if x_scale > 0 and x_init > 100.0 * x_scale:
+        return (f"x starts at init_scale**{depth} = {x_init:.3g}, far above the solution's "
+                f"scale ~{x_scale:.3g}: the factors must shrink by orders of magnitude, and "
+                "with steps sized for the start they crawl or overshoot to 0, absorbing for "
+                "x = u^L; use a smaller init_scale (or step='auto', which adapts the step to "
+                "the iterate).")
+    if depth >= 3 and getattr(policy, "space", None) == "mirror" and init_scale < 1e-2:
+        return (f"at depth {depth} the mirror coordinates start next to their barrier "
+                f"c = init_scale**(2 - depth) = {init_scale ** (2 - depth):.3g}, where a "
+                "smaller step need not help; use method='limit' (the exact limit of the "
+                "flow) or a larger init_scale.")
+    return ""
