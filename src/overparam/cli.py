@@ -405,7 +405,8 @@ def _cmd_plot(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and _out_is_a_file(out, "--out"):
         return 2
-    if not _enough_cells(folder, manifest):
+    cells = _enough_cells(folder, manifest)
+    if cells is None:
         return 2
     try:
         if args.kind is None:
@@ -413,6 +414,8 @@ def _cmd_plot(args) -> int:
             if not plots:
                 print("error: the spec has no [[plots]]; give --kind", file=sys.stderr)
                 return 2
+            if cells[0] < cells[1]:
+                return _partial_spec_plots(folder, plots, out, *cells)
             written = _spec_plots(folder, plots, out)
         else:
             written = plot(folder, args.kind, out=out, name=args.name,
@@ -440,6 +443,31 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _partial_spec_plots(folder: Path, plots: list[dict], out: Path | None, done: int,
+                        total: int) -> int:
+    """``overparam plot FOLDER`` on a folder of an interrupted run: every [[plots]] table
+    that the finished cells can draw is drawn; the others are named, as waiting for the
+    rest of the run (they stopped the command at the first one, whose advice was to draw
+    it with --kind, though the table was right and its cells were not finished yet).
+    Returns the exit status (2 when a table was not drawn)."""
+    failed = 0
+    for i, table in enumerate(plots):
+        try:
+            written = _spec_plots(folder, [table], out)
+        except _SpecPlotError as exc:
+            if isinstance(exc.exc, OSError):  # the output folder: every table would fail
+                raise _SpecPlotError(i, table, exc.exc, []) from exc.exc
+            failed += 1
+            where = _SpecPlotError(i, table, exc.exc, []).where()
+            print(f"error: {_plot_error(exc.exc)} in {where} of the folder's spec (only "
+                  f"{done} of {total} cells are finished: run the spec again to finish "
+                  "them, then plot)", file=sys.stderr)
+            continue
+        for path in written:
+            print(path)
+    return 2 if failed else 0
+
+
 def _kind_args_error(args) -> str | None:
     """Options of ``plot --kind`` that the figure would drop without a word, or None."""
     if args.kind == "trace" and args.x is not None:
@@ -449,13 +477,31 @@ def _kind_args_error(args) -> str | None:
         # --value is the curve's metric only without --y: it was dropped
         return (f"--value {args.value} and --y {args.y} both give the curve's metric; give "
                 "one (--y)")
+    from .experiments.spec import PLOT_OPTIONS
+
+    # plot() named its own options: "a trace plot does not take value (it takes field,
+    # hue, ..., x, y)", listing `field`, which has no flag, and `x`, refused above
+    flags = {"x": "--x", "y": "--y", "value": "--value", "hue": "--hue",
+             "where": "--where", "stat": "--stat", "title": "--title",
+             "theory": "--[no-]theory", "logx": "--[no-]logx", "logy": "--[no-]logy"}
+    if args.kind == "trace":
+        flags.pop("x")
+    given = [flag for key, flag in flags.items()
+             if (bool(args.where) if key == "where" else getattr(args, key) is not None)]
+    wrong = [flag for key, flag in flags.items()
+             if flag in given and key not in PLOT_OPTIONS[args.kind]]
+    if wrong:
+        takes = [flag for key, flag in flags.items() if key in PLOT_OPTIONS[args.kind]]
+        return (f"{', '.join(wrong)}: not {'an option' if len(wrong) == 1 else 'options'} "
+                f"of --kind {args.kind} (it takes "
+                f"{', '.join(takes)})")
     return None
 
 
-def _enough_cells(folder: Path, manifest: dict) -> bool:
-    """False, with a message, when no cell of the folder's spec is finished (the figures
-    failed with "no column 'm' in the results (columns: )"); a note on stderr when some
-    are not."""
+def _enough_cells(folder: Path, manifest: dict) -> tuple[int, int] | None:
+    """The numbers of finished cells and of all cells of the folder's spec; None, with a
+    message, when no cell is finished (the figures failed with "no column 'm' in the
+    results (columns: )"); a note on stderr when some are not."""
     import pyarrow.parquet as pq
 
     from .experiments.store import Store
@@ -473,16 +519,23 @@ def _enough_cells(folder: Path, manifest: dict) -> bool:
     done = sum(map(readable, present))
     if cells and not done:
         # (all parts damaged gave "no column 'm' in the results (columns: )")
+        # (an interrupted one-cell study read "run its spec with `overparam run` first",
+        # as if it had never run, its finished configurations checkpointed)
+        pending = 0
+        with contextlib.suppress(OSError):
+            pending = sum(1 for _ in store.pending.glob("*.pkl"))
         why = (f"{len(present)} part(s) unreadable (damaged or truncated): `overparam run` "
                "with its spec recomputes them" if present else
-               "run its spec with `overparam run` first")
+               f"its run was interrupted with {pending} finished method configuration(s) "
+               "checkpointed: run its spec with `overparam run` again to finish it"
+               if pending else "run its spec with `overparam run` first")
         print(f"error: {folder} holds no finished cell yet (0 of {len(cells)}): {why}",
               file=sys.stderr)
-        return False
+        return None
     if done < len(cells):
         print(f"note: {done} of {len(cells)} cells of {folder} are finished; the figures "
               "show those (run the spec again to finish the others)", file=sys.stderr)
-    return True
+    return done, len(cells)
 
 
 def _cmd_info(args) -> int:

@@ -186,6 +186,10 @@ def _theory_m(df) -> float | None:
     n, s = _single(df, "n"), _single(df, "s")
     if n is None or s is None:
         return None
+    # delta(s, n) exists for 0 <= s <= n only: s = 50 > n = 40 (rows of failed problem
+    # draws) failed the whole figure with "need 0 <= s <= n and n > 0, got s=50.0, ..."
+    if not 0 <= float(s) <= float(n):
+        return None
     from ..theory import l1_statistical_dimension
 
     return l1_statistical_dimension(float(s), float(n))
@@ -486,7 +490,12 @@ def phase(source: Any, x: str = "s", y: str = "m", value: str = "recovered", *,
             s_vals, m_vals = (xs, ys) if x == "s" else (ys, xs)
             s_vals, m_vals = s_vals.astype(float), m_vals.astype(float)
             s_fine = np.linspace(s_vals.min(), s_vals.max(), 200)
-            m_fine = l1_transition_curve(int(n), s_fine)
+            # delta(s, n) exists for 0 <= s <= n only: an s grid past n (s = [2, 50] at
+            # n = 40) failed the figure with "need 0 <= s <= n and n > 0, got s=40.1..."
+            real = (s_fine >= 0) & (s_fine <= float(n))
+            m_fine = np.full_like(s_fine, np.nan)
+            if float(n) > 0 and real.any():
+                m_fine[real] = l1_transition_curve(int(n), s_fine[real])
             inside = (m_fine >= m_vals.min()) & (m_fine <= m_vals.max())
             si = np.interp(s_fine, s_vals, np.arange(len(s_vals)))
             mi = np.interp(m_fine, m_vals, np.arange(len(m_vals)))
