@@ -134,8 +134,10 @@ def _direction(space: str, L: int, p: jax.Array, g: jax.Array) -> jax.Array:
         return g
     if space == "x":
         return L * p ** (L - 1) * g
-    safe = jnp.where(p != 0, p, 1.0)
-    return jnp.where(p != 0, g / safe ** (L - 1), 0.0)
+    # the floored factor, as in _to_c: below the floor (a start such as init_scale=1e-160
+    # at L = 3) p**(L-1) flushed to 0 in XLA (no subnormals) and 0 / 0 = NaN made the
+    # first step "diverged" (u-space: the zero gradient, stagnated)
+    return jnp.where(p != 0, g / _mirror_floor(L, p) ** (L - 1), 0.0)
 
 
 def _from_c(space: str, L: int, c: jax.Array) -> jax.Array:
@@ -356,8 +358,10 @@ class BarzilaiBorwein(_Coords):
     (``"alternate"`` switches every iteration). Safeguards: the first step, and any step
     where ``<s, d> <= 0`` (negative curvature) or a non-finite value appears, falls back
     to ``eta0`` (or ``fraction * 2 / bound`` when ``eta0`` is None); every step is clipped
-    to ``[min_step, max_step]`` (the authors' [1e-6, 1e6]) and, when ``cap`` is set, to
-    ``cap * 2 / bound``. BB is not monotone; the driver's divergence guard stays active.
+    to ``[min(min_step, fraction * 2 / bound), max_step]`` (the authors' [1e-6, 1e6]; the
+    floor never exceeds the stable step, so large-scale data do not diverge) and, when
+    ``cap`` is set, to ``cap * 2 / bound``. BB is not monotone; the driver's divergence
+    guard stays active.
 
     Parameters
     ----------
@@ -367,7 +371,7 @@ class BarzilaiBorwein(_Coords):
     fraction : float
         Fraction of ``2 / bound`` for the fallback step.
     min_step, max_step : float
-        Clipping interval.
+        Clipping interval (the floor at most ``fraction * 2 / bound``, see above).
     cap : float, optional
         Cap the step at ``cap * 2 / bound`` (None: no cap; BB steps may exceed the
         worst-case stable step, which is where their speed comes from).
@@ -436,10 +440,16 @@ class BarzilaiBorwein(_Coords):
             bb = sd / _tree_dot(dd, dd)
         else:
             bb = jnp.where(k % 2 == 0, _tree_dot(s, s) / sd, sd / _tree_dot(dd, dd))
+        auto = _auto_eta(self.fraction, ctx.bound, self.max_step)
         fallback = (jnp.asarray(self.eta0, jnp.float64) if self.eta0 is not None
-                    else _auto_eta(self.fraction, ctx.bound, self.max_step))
+                    else auto)
         ok = (k > 0) & (sd > 0) & jnp.isfinite(bb)
-        eta = jnp.clip(jnp.where(ok, bb, fallback), self.min_step, self.max_step)
+        # the floor min_step never lifts a step above the stable fraction * 2 / bound:
+        # with ||A|| ~ 1e3 (stable steps < 1e-6) the clip raised the fallback and the
+        # BB steps to 1e-6 and every run diverged within 3 steps (step="auto": converged).
+        # A NaN bound (TwoLayerNet, eta0 given) keeps the plain floor
+        floor = jnp.where(jnp.isnan(auto), self.min_step, jnp.minimum(self.min_step, auto))
+        eta = jnp.minimum(jnp.maximum(jnp.where(ok, bb, fallback), floor), self.max_step)
         if self.growth is not None:
             eta = jnp.minimum(eta, self.growth * eta_prev)
         if self.cap is not None:
