@@ -155,9 +155,10 @@ def throughput(quick: bool, rounds: int) -> None:
         best[key] = max(best.get(key, 0.0), value)
 
     loads = []
+    gemm_sizes = (500, 1000) if quick else (1000, 2000, 3000)
     for _ in range(rounds):
         loads.append(os.getloadavg()[0])
-        for k, v in gemm_rate((500, 1000) if quick else (1000, 2000, 3000)).items():
+        for k, v in gemm_rate(gemm_sizes).items():
             keep(f"gemm_{k}", v)
         for n, k, p, Ws in setups:
             keep(f"ours_{n}", ours_rate(p, k))
@@ -170,7 +171,12 @@ def throughput(quick: bool, rounds: int) -> None:
     print(f"# host {platform.node()} cores {os.cpu_count()} jax {jax.__version__} "
           f"numpy {np.__version__}; load average (1 min) at the rounds: "
           + ", ".join(f"{v:.2f}" for v in loads))
-    print(f"# best of {rounds} rounds. GEMM float64 (best of n = 1000..3000): numpy "
+    # XLA:CPU runs its products on its own thread pool, which OMP_NUM_THREADS does not
+    # limit: on more than one core "ours" may use more threads than NumPy's BLAS
+    print(f"# OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} (NumPy BLAS); "
+          "JAX/XLA threads are not limited")
+    print(f"# best of {rounds} rounds. GEMM float64 (best of n = "
+          f"{', '.join(map(str, gemm_sizes))}): numpy "
           f"{best['gemm_numpy'] / 1e9:.1f} GF/s, jax {best['gemm_jax'] / 1e9:.1f} GF/s; "
           f"bound uses {peak / 1e9:.1f} GF/s")
     print(f"{'case':28s} {'ours st/s':>10s} {'numpy st/s':>11s} {'ours/np':>8s} "

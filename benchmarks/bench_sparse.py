@@ -147,13 +147,20 @@ def table_limits(sizes, skip_slow: bool, seed: int, repeat: int = 5) -> None:
             print(f"{label:36s} {t:9.4f} {cpu:8.4f} {rh} {rs} {gap:10.2e} {resid:9.1e}  {note}")
         t_tight = t_ref.get("spgl1.spg_bp (tols 1e-10/1e-9/1e-9)")
         if t_spg and t_tight:
-            # each solver at (at least) the other's accuracy: the limit at tol 1e-6 reaches
+            # each solver at (at least) the other's residual: the limit at tol 1e-6 reaches
             # a smaller residual than SPGL1's defaults, SPGL1 tightened about the limit's
-            # residual at tol 1e-10
+            # residual at tol 1e-10. The l1 gap is not matched: the limit at a = 1e-6 is
+            # GD's limit at that scale, whose l1 gap no tol removes (4e-5 at the small
+            # size: its bias, not a solver error), where SPGL1 tightened reaches BP to
+            # ~1e-12; printed with the ratios
+            gaps = {r[0]: (float(np.abs(r[1]).sum()) - l1_ref) / l1_ref for r in rows}
             lo = t_ref["hadamard_limit a=1e-06 tol=1e-06"] / t_spg
             hi = t_ref["hadamard_limit a=1e-06 tol=1e-10"] / t_tight
-            print(f"matched accuracy, limit a=1e-6 time over SPGL1's: {lo:.3f} (tol 1e-6 vs "
-                  f"defaults), {hi:.3f} (tol 1e-10 vs tightened)")
+            print(f"matched residual, limit a=1e-6 time over SPGL1's: {lo:.3f} (tol 1e-6 vs "
+                  f"defaults), {hi:.3f} (tol 1e-10 vs tightened); l1 gaps not matched: "
+                  f"limit {gaps['hadamard_limit a=1e-06 tol=1e-10']:.1e}, SPGL1 "
+                  f"{gaps['spgl1.spg_bp (defaults)']:.1e} (defaults), "
+                  f"{gaps['spgl1.spg_bp (tols 1e-10/1e-9/1e-9)']:.1e} (tightened)")
 
 
 # -- table 2 ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ generation, metrics and the Parquet store included).
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--steps 500] [--trials 20] [--quick]
+    python benchmarks/bench_sweep.py [--steps 500] [--trials 20] [--grid 10] [--quick]
 """
 from __future__ import annotations
 
