@@ -656,7 +656,9 @@ def test_a_tiny_init_escaping_its_start_is_not_called_stagnated():
 @pytest.mark.parametrize("depth, a, match", [
     (10**30, 1e-3, "depth .* beyond the largest"),     # was an OverflowError inside JAX
     (2**40, 1.0, "depth .* beyond the largest"),
-    (3, 1e-200, "too small for depth 3 .* use init_scale >= 2.77e-162"),  # gradient 0
+    (3, 1e-200, "too small for depth 3 .* use init_scale >= 1.49e-154"),  # gradient 0
+    # u^2 = 1e-320 is subnormal, which XLA flushes: a zero gradient (was accepted)
+    (3, 1e-160, "too small for depth 3"),
     (10_000, 1e-3, "too small for depth 10000"),
 ])
 def test_depths_and_scales_whose_gradient_float64_cannot_hold_are_refused(depth, a, match):

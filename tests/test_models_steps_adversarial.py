@@ -52,7 +52,8 @@ def test_bb_converges_on_large_scale_data():
                                     Nesterov(space="mirror", depth=3)],
                          ids=lambda p: type(p).__name__)
 def test_mirror_step_from_a_start_below_the_floor_is_finite(policy):
-    """u = 1e-160 at L = 3 (init_scale accepted by the front ends): u^2 = 1e-320 flushed
+    """u = 1e-160 at L = 3 (a factor that shrank there; until check_power_start counted
+    subnormals as 0, also an init_scale the front ends accepted): u^2 = 1e-320 flushed
     to 0 in XLA and the mirror direction g / u^2 was 0 / 0 = NaN, so every mirror run
     stopped "diverged" at iteration 0 with the advice to take a smaller step (u-space:
     the zero gradient, stagnated). Now the direction uses the floored factor, as the

@@ -75,15 +75,18 @@ def check_power_start(L: int, a: float) -> None:
     """Refuse factors ``u(0) = a`` of a depth-``L`` power parametrization (Hadamard,
     weight-normalized) whose start float64 cannot hold: ``a^L`` overflows, or ``a^(L-1)``
     underflows to 0 (then every gradient ``L u^(L-1) g`` is 0 and x never leaves its
-    start: a run of max_iter steps, or "stagnated")."""
+    start: a run of max_iter steps, or "stagnated"). Below float64's normal range counts
+    as 0: XLA on CPU flushes subnormals (depth 3 at 1e-160, u^2 = 1e-320, had a zero
+    gradient and stagnated)."""
     if L * math.log(a) >= math.log(np.finfo(np.float64).max):
         raise ValueError(f"init_scale = {a:.3g} is too large for depth {L} in float64: "
                          f"u(0)^{L} = init_scale^{L} overflows")
-    if L >= 2 and (L - 1) * math.log(a) < math.log(np.finfo(np.float64).smallest_subnormal):
+    log_tiny = math.log(np.finfo(np.float64).tiny)
+    if L >= 2 and (L - 1) * math.log(a) < log_tiny:
         raise ValueError(f"init_scale = {a:.3g} is too small for depth {L} in float64: "
                          f"u(0)^{L - 1} = init_scale^{L - 1} underflows to 0, so the "
                          f"gradient is 0; use init_scale >= "
-                         f"{math.exp(-744.0 / (L - 1)):.3g}")
+                         f"{math.exp(log_tiny / (L - 1)) * (1 + 1e-12):.3g}")
 
 
 @x64_entry
