@@ -923,24 +923,21 @@ def _reparam(problem: Problem, depth: int, init_scale: float, step: Any, x0: Any
     detail = f"GD on x = u^{depth} ({type(policy).__name__}), {done} steps"
     extra = dict(policy=repr(policy), init_scale=init_scale, depth=depth)
     if status in (Status.STAGNATED, Status.DIVERGED):
-        cause = _init_scale_cause(problem, depth, init_scale, policy)
+        cause = _init_scale_cause(problem, depth, init_scale)
         if cause:
             # the status's advice blamed the step (diverged) or tol and y (stagnated):
-            # neither is the cause here (measured: a smaller step fraction diverged too)
+            # neither is the cause here
             extra["_advice"] = f"The iteration {status.value} because of the init_scale: {cause}"
     return x, done, status, detail, extra
 
 
-def _init_scale_cause(problem: Problem, depth: int, init_scale: float, policy: Any) -> str:
+def _init_scale_cause(problem: Problem, depth: int, init_scale: float) -> str:
     """Why ``"reparam"`` failed when the cause is ``init_scale``, else "".
 
     * ``x(0) = init_scale**depth`` far above the solution's scale ``max|t A^T y|`` (``t``
       minimising ``||t A A^T y - y||``): the factors shrink past the solution and collapse
       to 0, absorbing for ``u^L`` (measured: 20 x 8 Gaussian, depth 3, init_scale 1e3:
-      stagnated at x = 0, relative residual 1.0; init_scale 30: at 0.33);
-    * depth >= 3 in mirror coordinates from a small ``init_scale`` (``z`` near the barrier
-      ``c = a^(2-L)``): 8 x 20 Gaussian, depth 3, init_scale 1e-3 diverged with step
-      fractions 0.5, 0.1 and 0.02 alike (1e-2 converged).
+      stagnated at x = 0, relative residual 1.0; init_scale 30: at 0.33).
     """
     A = problem.A
     yv = np.asarray(problem.y, dtype=np.float64)
@@ -957,9 +954,4 @@ def _init_scale_cause(problem: Problem, depth: int, init_scale: float, policy: A
                 "with steps sized for the start they crawl or overshoot to 0, absorbing for "
                 "x = u^L; use a smaller init_scale (or step='auto', which adapts the step to "
                 "the iterate).")
-    if depth >= 3 and getattr(policy, "space", None) == "mirror" and init_scale < 1e-2:
-        return (f"at depth {depth} the mirror coordinates start next to their barrier "
-                f"c = init_scale**(2 - depth) = {init_scale ** (2 - depth):.3g}, where a "
-                "smaller step need not help; use method='limit' (the exact limit of the "
-                "flow) or a larger init_scale.")
     return ""
