@@ -917,7 +917,7 @@ def _infeasible_result(problem: Problem, y: np.ndarray, state: dict, msg: str,
     t0 = time.perf_counter()
     A = problem.A
     extra = dict(info_extra)
-    w, z = state["w"], state["z"]
+    w, z, x = state["w"], state["z"], None
     if py is not None and not kwargs["nonneg"]:
         res, _ = _range_residual(A.to_dense(max_entries=_DENSE_FALLBACK_MAX_ENTRIES), py)
         if res <= 1e-8 * max(safe_norm(py), 1e-300):  # (else it would recurse: x kept)
@@ -927,9 +927,6 @@ def _infeasible_result(problem: Problem, y: np.ndarray, state: dict, msg: str,
             msg += ("; x is the limit of the flow, which is that of the projection P y of y "
                     f"onto range(A) (the gradient A^T (A x - y) = A^T (A x - P y)): "
                     f"{sub.status.value}, {sub.n_iter} Newton steps")
-        else:
-            x = state["x"]
-            msg += "; x is the last Newton iterate, not the limit"
     elif kwargs["nonneg"]:
         from ..solvers.nnls import nnls  # (solvers import this module)
 
@@ -939,7 +936,7 @@ def _infeasible_result(problem: Problem, y: np.ndarray, state: dict, msg: str,
         msg += ("; x is a non-negative least-squares minimizer, a point of the set the "
                 f"flow tends to (overparam.solvers.nnls: {sub.status.value}, KKT residual "
                 f"{sub.info['kkt_rel']:.1e} relative)")
-    else:
+    if x is None:
         x = state["x"]
         msg += "; x is the last Newton iterate, not the limit"
     with np.errstate(over="ignore", invalid="ignore"):
