@@ -44,3 +44,36 @@ def min_l1_brute_force(A: np.ndarray, y: np.ndarray) -> np.ndarray:
         if np.abs(x).sum() < best - 1e-12:
             best, best_x = np.abs(x).sum(), x
     return best_x
+
+
+def operator_zoo() -> dict:
+    """One small instance of every operator class (and adjoints of a dense, a transform
+    and a complex one), for tests that check each against its dense matrix."""
+    import scipy.sparse as sp
+
+    from overparam.problems import (GaussianSensing, LinearOperatorAdapter, MatrixIdentity,
+                                    fourier_rank_one, gaussian, gaussian_rank_one,
+                                    matrix_completion, partial_dct, rademacher,
+                                    subsampled_fft)
+    from overparam.problems import operators as ops
+    from overparam.problems.regression import Identity
+
+    rng = np.random.default_rng(3)
+    return {
+        "gaussian": gaussian(7, 11, 0),
+        "rademacher": rademacher(7, 11, 0),
+        "dct": partial_dct(5, 11, 0),
+        "fft": subsampled_fft(6, 11, 0),
+        "identity": MatrixIdentity(3, 4),
+        "regression_identity": Identity(5),
+        "mask": matrix_completion(4, 5, 1, 7, seed=0).A,
+        "sensing": GaussianSensing(3, 4, 9, 0),
+        "sensing_free": GaussianSensing(3, 4, 9, 0, matrix_free=True, block=4),
+        "rank_one": gaussian_rank_one(3, 4, 6, 0),
+        "fourier_rank_one": fourier_rank_one(3, 4, 6, 0),
+        "sparse": LinearOperatorAdapter(sp.random(6, 9, density=0.5, random_state=0)),
+        "dct_adjoint": partial_dct(5, 11, 0).T,
+        "dense_adjoint": ops.DenseOperator(rng.standard_normal((5, 8))).T,
+        "fft_adjoint": subsampled_fft(6, 11, 0).T,
+        "fourier_rank_one_adjoint": fourier_rank_one(3, 4, 6, 0).T,
+    }

@@ -15,35 +15,16 @@ import scipy.sparse.linalg as spla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overparam.problems import (GaussianSensing, LinearOperatorAdapter, MatrixIdentity,
-                                PartialDCT, SubsampledFFT, fourier_rank_one, gaussian,
-                                gaussian_rank_one, low_rank_matrix, matrix_completion,
-                                matrix_sensing, partial_dct, rademacher,
+from oracles import operator_zoo
+from overparam.problems import (LinearOperatorAdapter, PartialDCT, SubsampledFFT,
+                                fourier_rank_one, gaussian, gaussian_rank_one,
+                                low_rank_matrix, matrix_sensing, partial_dct,
                                 sparse_eigen_problem, sparse_recovery, subsampled_fft)
 from overparam.problems import operators as ops
 from overparam.problems import structured as sts
 
 
-def _operators():
-    rng = np.random.default_rng(3)
-    return {
-        "gaussian": gaussian(7, 11, 0),
-        "rademacher": rademacher(7, 11, 0),
-        "dct": partial_dct(5, 11, 0),
-        "fft": subsampled_fft(6, 11, 0),
-        "identity": MatrixIdentity(3, 4),
-        "mask": matrix_completion(4, 5, 1, 7, seed=0).A,
-        "sensing": GaussianSensing(3, 4, 9, 0),
-        "rank_one": gaussian_rank_one(3, 4, 6, 0),
-        "fourier_rank_one": fourier_rank_one(3, 4, 6, 0),
-        "sparse": LinearOperatorAdapter(sp.random(6, 9, density=0.5, random_state=0)),
-        "dense_adjoint": ops.DenseOperator(rng.standard_normal((5, 8))).T,
-        "fft_adjoint": subsampled_fft(6, 11, 0).T,
-        "fourier_rank_one_adjoint": fourier_rank_one(3, 4, 6, 0).T,
-    }
-
-
-OPS = _operators()
+OPS = operator_zoo()
 
 
 # ------------------------------------------------------------------ oracles (all fine)

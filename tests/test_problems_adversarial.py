@@ -9,37 +9,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from oracles import operator_zoo
 from overparam.problems import (EntryMask, FactoredMatrix, GaussianSensing,
-                                LinearOperatorAdapter, MatrixIdentity, Problem,
-                                fourier_rank_one, gaussian, gaussian_rank_one,
-                                low_rank_matrix, matrix_completion, matrix_sensing,
-                                partial_dct, rademacher, sparse_eigen_problem,
-                                sparse_recovery, subsampled_fft)
+                                LinearOperatorAdapter, MatrixIdentity, Problem, gaussian,
+                                gaussian_rank_one, low_rank_matrix, matrix_completion,
+                                matrix_sensing, rademacher, sparse_eigen_problem,
+                                sparse_recovery)
 from overparam.problems import eigen as eg
 from overparam.problems import matrix as mx
 from overparam.problems import operators as ops
 from overparam.problems.regression import Identity
 
 
-def _operators():
-    return {
-        "gaussian": gaussian(7, 11, 0),
-        "rademacher": rademacher(7, 11, 0),
-        "dct": partial_dct(5, 11, 0),
-        "fft": subsampled_fft(6, 11, 0),
-        "identity": MatrixIdentity(3, 4),
-        "regression_identity": Identity(5),
-        "mask": matrix_completion(4, 5, 1, 7, seed=0).A,
-        "sensing": GaussianSensing(3, 4, 9, 0),
-        "sensing_free": GaussianSensing(3, 4, 9, 0, matrix_free=True, block=4),
-        "rank_one": gaussian_rank_one(3, 4, 6, 0),
-        "fourier_rank_one": fourier_rank_one(3, 4, 6, 0),
-        "sparse": LinearOperatorAdapter(sp.random(6, 9, density=0.5, random_state=0)),
-        "adjoint": partial_dct(5, 11, 0).T,
-    }
-
-
-OPS = _operators()
+OPS = operator_zoo()
 
 
 # ------------------------------------------------------------------ oracles (all fine)
